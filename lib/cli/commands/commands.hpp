@@ -1,0 +1,52 @@
+// What every subcommand file shares: the dispatch slot its callback fills, the registration
+// functions cli::main calls, and helpers for flags whose values completion must know.
+#pragma once
+
+#include "config/config.hpp"
+#include "core/error.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace hearth::cli {
+
+/// Filled by the callback of the subcommand that was parsed; cli::main runs it inside its only
+/// `try`. Returns the process exit code.
+struct Dispatch {
+  std::function<int()> run{};
+};
+
+// One per file under lib/cli/commands/, called in this order by cli::main (the help order).
+void register_init(CLI::App& app, Dispatch& dispatch);
+void register_info(CLI::App& app, Dispatch& dispatch);
+void register_build(CLI::App& app, Dispatch& dispatch);
+void register_completion(CLI::App& app, Dispatch& dispatch);
+void register_complete(CLI::App& app, Dispatch& dispatch); // hidden `__complete`
+
+/// Adds --root, --output, --config and --env to `cmd`, writing into `flags`. `with_server` adds
+/// --port and --host too (dev, start).
+void add_project_flags(CLI::App& cmd, config::ProjectFlags& flags, bool with_server = false);
+
+/// Resolves the project for the parsed flags from the current directory, then loads its env
+/// files (shell values win). Throws hearth::Error.
+config::Project resolve_project(const config::ProjectFlags& flags);
+
+/// Adds an option whose value must be one of `choices`; completion scripts offer them.
+CLI::Option* add_choice_option(CLI::App& cmd, const std::string& name, std::string& value,
+                               const std::vector<std::string>& choices,
+                               const std::string& description);
+
+/// The fixed values of `option` (empty when it takes free text).
+const std::vector<std::string>& choices_of(const CLI::Option* option);
+
+/// Says how completion fills `option`'s value: "workflows" or "agents" (from the project, via the
+/// hidden `hearth __complete <kind>`), "files" or "dirs".
+void set_completion(CLI::Option* option, const std::string& kind);
+
+/// The completion kind of `option`, or empty.
+std::string completion_of(const CLI::Option* option);
+
+} // namespace hearth::cli

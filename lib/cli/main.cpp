@@ -1,0 +1,130 @@
+// cli::main: registers every subcommand, catches unknown commands itself (CLI11 2.1 only says
+// "The following arguments were not expected"), parses, and runs the chosen command inside the
+// program's only `try` (STYLE.md §2).
+#include "cli/main.hpp"
+
+#include "cli/commands/commands.hpp"
+#include "cli/terminal.hpp"
+#include "core/errors.hpp"
+#include "core/text.hpp"
+
+#include <iostream>
+
+namespace hearth::cli {
+namespace {
+
+constexpr const char* k_description =
+    "hearth: build, run and serve AI agents (Flue and Eve compatible, no Node needed)";
+
+/// The commands a user can type, in help order (hidden ones excluded).
+std::vector<std::string> visible_commands(const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const auto* sub : app.get_subcommands({}))
+    if (!sub->get_group().empty()) names.push_back(sub->get_name());
+  return names;
+}
+
+bool is_command(const CLI::App& app, std::string_view name) {
+  for (const auto* sub : app.get_subcommands({}))
+    if (sub->get_name() == name) return true;
+  return false;
+}
+
+/// The program's usage, whatever subcommand was parsed (CLI11's help() would delegate to it).
+std::string usage(const CLI::App& app) {
+  return app.get_formatter()->make_help(&app, "hearth", CLI::AppFormatMode::Normal);
+}
+
+/// `hearth help [command]`: usage of the program or of one command, on stdout.
+void register_help(CLI::App& app, Dispatch& dispatch) {
+  auto command = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("help", "Show help for hearth or for one command");
+  cmd->add_option("command", *command, "The command to explain");
+  cmd->callback([&app, &dispatch, command] {
+    dispatch.run = [&app, command] {
+      if (command->empty()) {
+        std::cout << usage(app);
+        return exit_code(ExitCode::ok);
+      }
+      if (!is_command(app, *command)) {
+        const auto near = text::nearest(*command, visible_commands(app));
+        throw errors::unknown_command(*command, near.value_or(""));
+      }
+      std::cout << app.get_subcommand(*command)->help("hearth");
+      return exit_code(ExitCode::ok);
+    };
+  });
+}
+
+void build_app(CLI::App& app, Dispatch& dispatch) {
+  app.set_version_flag("-v,--version", std::string("hearth ") + HEARTH_VERSION,
+                       "Print the version and exit");
+  app.set_help_flag("-h,--help", "Print this help and exit");
+  app.require_subcommand(0, 1);
+  app.footer("Run `hearth help <command>` or `hearth <command> --help` for a command's flags.\n"
+             "Docs: docs/ in the source tree; exit codes: 0 ok, 1 failure, 2 `logs` saw a failing "
+             "run, 130 SIGINT, 143 SIGTERM.\n");
+  app.get_formatter()->column_width(28);
+  app.get_formatter()->label("SUBCOMMAND", "COMMAND");
+  register_completion(app, dispatch);
+  register_help(app, dispatch);
+  for (auto* sub : app.get_subcommands({})) {
+    sub->get_formatter()->column_width(28);
+    if (!sub->get_group().empty()) sub->group("Commands");
+    if (!sub->get_footer().empty() && sub->get_footer().back() != '\n')
+      sub->footer(sub->get_footer() + "\n");
+    if (!sub->get_help_ptr()) sub->set_help_flag("-h,--help", "Print this help and exit");
+  }
+}
+
+/// The first argument that is not a flag names the command; returns it when unknown.
+std::optional<std::string> unknown_command_in(const CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") return std::nullopt;
+    if (!arg.empty() && arg[0] == '-') continue;
+    if (is_command(app, arg)) return std::nullopt;
+    return std::string(arg);
+  }
+  return std::nullopt;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app(k_description, "hearth");
+  Dispatch dispatch;
+  build_app(app, dispatch);
+
+  if (const auto unknown = unknown_command_in(app, argc, argv)) {
+    const auto near = text::nearest(*unknown, visible_commands(app));
+    terminal::print_error(errors::unknown_command(*unknown, near.value_or("")).info());
+    std::cerr << '\n' << usage(app);
+    return exit_code(ExitCode::failure);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e); // --help, --version: stdout, exit 0
+    throw errors::usage(e.what());
+  }
+  if (!dispatch.run) { // bare `hearth`: usage on stderr, as for any usage mistake
+    std::cerr << usage(app);
+    return exit_code(ExitCode::failure);
+  }
+  return dispatch.run();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const Error& e) {
+    terminal::print_error(e.info());
+    return exit_code(e.info().exit_code);
+  } catch (const std::exception& e) {
+    terminal::print_error(errors::internal_error(e.what()).info());
+    return exit_code(ExitCode::failure);
+  }
+}
+
+} // namespace hearth::cli

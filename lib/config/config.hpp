@@ -1,0 +1,71 @@
+// Project configuration: hearth.json (seed page 16, adapted), the shared project flags and the
+// defaults, merged with the precedence CLI flags > hearth.json > defaults. Paths come out absolute.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hearth::config {
+
+/// Default dev server port (Flue's DEFAULT_DEV_PORT).
+inline constexpr int k_default_port = 3583;
+/// Default bind address: loopback only.
+inline constexpr const char* k_default_host = "127.0.0.1";
+/// The config file's basename in the search directory.
+inline constexpr const char* k_config_basename = "hearth.json";
+
+/// The shared project flags of dev, run, connect, build, info and logs, as typed. Relative paths
+/// resolve from `cwd`.
+struct ProjectFlags {
+  std::optional<std::string> root{};   // --root: project root and config search directory
+  std::optional<std::string> output{}; // --output: build output directory
+  std::optional<std::string> config{}; // --config: explicit hearth.json (must exist)
+  std::vector<std::string> env{};      // --env: one alternate env file (more than one is an error)
+  std::optional<int> port{};           // --port
+  std::optional<std::string> host{};   // --host
+};
+
+/// One model provider entry of hearth.json `providers` (keyed by provider id).
+struct ProviderConfig {
+  std::string api{};          // "openai-chat" or "anthropic-messages"
+  std::string base_url{};     // empty: the provider's default
+  std::string api_key_env{};  // empty: the provider's default variable
+  std::map<std::string, std::string> headers{};
+};
+
+/// Where the runtime keeps runs and sessions.
+struct StoreConfig {
+  enum class Kind { sqlite, memory };
+  Kind kind = Kind::sqlite;
+  std::filesystem::path path{}; // absolute; sqlite only
+};
+
+/// The resolved project: every path absolute and normalised.
+struct Project {
+  std::filesystem::path root{};        // project root
+  std::filesystem::path source_root{}; // <root>/src when it exists, else <root>
+  std::filesystem::path output{};      // build output (default <root>/dist)
+  std::optional<std::filesystem::path> config_file{}; // the hearth.json that was read, if any
+  std::string name{};                  // root agent id: `name`, else the root directory's name
+  std::string model{};                 // default model for agents that set none (may be empty)
+  int port = k_default_port;
+  std::string host = k_default_host;
+  std::map<std::string, ProviderConfig> providers{};
+  StoreConfig store{};
+  std::vector<std::filesystem::path> env_files{}; // env files applied, highest precedence first
+};
+
+/// Resolves the project for `flags` as seen from `cwd`: finds and validates hearth.json (against
+/// the embedded docs/hearth.schema.json), applies flags over file values over defaults, and checks
+/// that `output` is neither the root nor the source root. Does not read env files.
+/// Throws hearth::Error: config_not_found, config_invalid (naming the file and the field).
+Project resolve(const ProjectFlags& flags, const std::filesystem::path& cwd);
+
+/// Parses and validates hearth.json text; `file` is used in messages and for relative paths.
+/// Throws hearth::Error config_invalid.
+Project parse_config(std::string_view text, const std::filesystem::path& file);
+
+} // namespace hearth::config

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages hearth builds and tests with, when any is missing.
+# Usage: scripts/deps.sh [build|test]   (test adds what the test suite drives: zsh, fish, ...)
+set -euo pipefail
+
+build_packages=(cmake ninja-build g++ pkg-config git python3
+  libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev doctest-dev
+  libsqlite3-dev libsqlitecpp-dev libyaml-cpp-dev libvalijson-dev libfmt-dev libedit-dev)
+test_packages=(zsh fish bash-completion clang libclang-rt-14-dev procps)
+
+packages=("${build_packages[@]}")
+if [[ "${1:-build}" == test ]]; then packages+=("${test_packages[@]}"); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "Installing missing packages: ${missing[*]}" >&2
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >&2
+fi
