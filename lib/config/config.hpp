@@ -64,8 +64,24 @@ struct Project {
 /// Throws hearth::Error: config_not_found, config_invalid (naming the file and the field).
 Project resolve(const ProjectFlags& flags, const std::filesystem::path& cwd);
 
-/// Parses and validates hearth.json text; `file` is used in messages and for relative paths.
-/// Throws hearth::Error config_invalid.
-Project parse_config(std::string_view text, const std::filesystem::path& file);
+/// The values one hearth.json sets; paths already resolved against the file's directory.
+struct ConfigFile {
+  std::filesystem::path path{};
+  std::optional<std::string> name{};
+  std::optional<std::string> model{};
+  std::optional<std::filesystem::path> output{};
+  std::optional<int> port{};
+  std::optional<std::string> host{};
+  std::map<std::string, ProviderConfig> providers{};
+  std::optional<StoreConfig> store{};
+};
+
+/// Parses and validates hearth.json text against the embedded schema; `file` (absolute) names
+/// the file in messages and anchors its relative paths.
+/// Throws hearth::Error config_invalid naming `file:line:column` (syntax) or the field (schema).
+ConfigFile parse_config(std::string_view text, const std::filesystem::path& file);
+
+/// The embedded JSON Schema of hearth.json (docs/hearth.schema.json).
+std::string_view config_schema();
 
 } // namespace hearth::config

@@ -1,0 +1,135 @@
+// hearth.json parsing, validation and the flags > file > defaults merge; see config.hpp.
+#include "config/config.hpp"
+
+#include "core/embedded.hpp"
+#include "core/errors.hpp"
+#include "core/fs.hpp"
+#include "core/json_schema.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace hearth::config {
+namespace {
+namespace stdfs = std::filesystem;
+using nlohmann::json;
+
+/// `file:line:column` of byte `offset` in `text` (1-based), for syntax errors.
+std::string location(const stdfs::path& file, std::string_view text, std::size_t offset) {
+  int line = 1, column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return file.string() + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+const json_schema::Validator& schema_validator() {
+  static const json_schema::Validator validator(json::parse(config_schema()));
+  return validator;
+}
+
+StoreConfig parse_store(const std::string& value, const stdfs::path& base) {
+  if (value == "memory:") return {.kind = StoreConfig::Kind::memory};
+  return {.kind = StoreConfig::Kind::sqlite,
+          .path = fs::absolute_from(base, value.substr(std::string_view("sqlite:").size()))};
+}
+
+ProviderConfig parse_provider(const json& j) {
+  ProviderConfig provider{.api = j.at("api").get<std::string>(),
+                          .base_url = j.value("baseUrl", ""),
+                          .api_key_env = j.value("apiKeyEnv", "")};
+  if (j.contains("headers"))
+    provider.headers = j.at("headers").get<std::map<std::string, std::string>>();
+  return provider;
+}
+
+/// Throws when `output` would overwrite the project (seed page 16, "output").
+void check_output(const Project& project) {
+  if (project.output == project.root) throw errors::output_is_root("project root", project.root.string());
+  if (project.output == project.source_root)
+    throw errors::output_is_root("source root", project.source_root.string());
+}
+
+} // namespace
+
+std::string_view config_schema() {
+  static const auto schema = embedded::find("docs/hearth.schema.json");
+  return schema.value_or("{}");
+}
+
+ConfigFile parse_config(std::string_view text, const stdfs::path& file) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    const std::string what = e.what();
+    const auto colon = what.find("syntax error ");
+    throw errors::config_syntax(location(file, text, e.byte > 0 ? e.byte - 1 : 0),
+                                colon == std::string::npos ? what : what.substr(colon));
+  }
+  if (!j.is_object())
+    throw errors::config_invalid(file.string(), "(root)", "must be a JSON object");
+  if (const auto violations = schema_validator().validate(j); !violations.empty())
+    throw errors::config_invalid(file.string(),
+                                 violations.front().pointer.empty() ? "(root)"
+                                                                    : violations.front().pointer,
+                                 violations.front().message);
+
+  const stdfs::path base = file.parent_path();
+  ConfigFile config{.path = file};
+  if (j.contains("name")) config.name = j["name"].get<std::string>();
+  if (j.contains("model")) config.model = j["model"].get<std::string>();
+  if (j.contains("output")) config.output = fs::absolute_from(base, j["output"].get<std::string>());
+  if (j.contains("port")) config.port = j["port"].get<int>();
+  if (j.contains("host")) config.host = j["host"].get<std::string>();
+  if (j.contains("store")) config.store = parse_store(j["store"].get<std::string>(), base);
+  if (j.contains("providers"))
+    for (const auto& [id, provider] : j["providers"].items())
+      config.providers[id] = parse_provider(provider);
+  return config;
+}
+
+Project resolve(const ProjectFlags& flags, const stdfs::path& cwd) {
+  const stdfs::path search_dir = flags.root ? fs::absolute_from(cwd, *flags.root) : cwd;
+  if (flags.root && flags.root->empty())
+    throw errors::usage("`--root` must not be empty.", "Pass a directory, e.g. `--root .`.");
+  if (flags.output && flags.output->empty())
+    throw errors::usage("`--output` must not be empty.", "Pass a directory, e.g. `--output dist`.");
+
+  std::optional<stdfs::path> config_path;
+  if (flags.config) {
+    config_path = fs::absolute_from(cwd, *flags.config);
+    if (!stdfs::is_regular_file(*config_path)) throw errors::config_not_found(config_path->string());
+  } else if (stdfs::is_regular_file(search_dir / k_config_basename)) {
+    config_path = search_dir / k_config_basename;
+  }
+  ConfigFile file;
+  if (config_path) file = parse_config(fs::read_file(*config_path), *config_path);
+
+  Project project;
+  project.config_file = config_path;
+  // The root is --root, else the directory of an explicit --config, else the search directory.
+  project.root = flags.root || !config_path ? search_dir : config_path->parent_path();
+  if (!stdfs::is_directory(project.root))
+    throw errors::usage("Project root " + project.root.string() + " is not a directory.",
+                        "Pass an existing directory with `--root`, or run hearth from one.");
+  project.source_root =
+      stdfs::is_directory(project.root / "src") ? project.root / "src" : project.root;
+  project.output = flags.output ? fs::absolute_from(cwd, *flags.output)
+                                : file.output.value_or(project.root / "dist");
+  project.name = file.name.value_or(project.root.filename().string());
+  project.model = file.model.value_or("");
+  project.port = flags.port.value_or(file.port.value_or(k_default_port));
+  project.host = flags.host.value_or(file.host.value_or(k_default_host));
+  project.providers = file.providers;
+  project.store = file.store.value_or(
+      StoreConfig{.kind = StoreConfig::Kind::sqlite, .path = project.root / ".hearth" / "state.db"});
+  check_output(project);
+  return project;
+}
+
+} // namespace hearth::config

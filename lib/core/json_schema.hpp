@@ -1,0 +1,43 @@
+// JSON Schema validation (draft 7, through valijson) with readable messages and JSON-pointer
+// paths; shared by hearth.json, tool inputs, workflow results and agent outputSchema.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace hearth::json_schema {
+
+/// One violation: `pointer` is a JSON pointer into the instance ("" for the root, "/port").
+struct Violation {
+  std::string pointer{};
+  std::string message{};
+};
+
+/// A compiled schema, reusable and safe to share between threads once built.
+class Validator {
+public:
+  /// Compiles `schema`. Throws std::invalid_argument with valijson's reason when the schema
+  /// itself is invalid (e.g. `{"type": 5}`); remote `$ref`s are not fetched and are an error.
+  explicit Validator(const nlohmann::json& schema);
+  ~Validator();
+  Validator(Validator&&) noexcept;
+  Validator& operator=(Validator&&) noexcept;
+
+  /// Every violation of `instance`, most specific first; empty when it is valid.
+  std::vector<Violation> validate(const nlohmann::json& instance) const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+/// "" when `schema` compiles, else the reason it does not.
+std::string schema_problem(const nlohmann::json& schema);
+
+/// `violations` as one line each: `<pointer or (root)>: <message>`.
+std::string describe(const std::vector<Violation>& violations);
+
+} // namespace hearth::json_schema
