@@ -111,4 +111,33 @@ Error init_dir_not_empty(std::string_view dir) {
                 .details = "Run `hearth init <new-dir>` to scaffold into a new directory."});
 }
 
+// --- runtime ------------------------------------------------------------------------------
+
+Error template_missing_key(std::string_view workflow, std::string_view path) {
+  return Error({.type = "invalid_payload",
+                .message = "Workflow \"" + string(workflow) + "\" needs `" + string(path) +
+                           "`, which the payload does not have.",
+                .details = "Pass it in the payload, e.g. --payload '{\"" +
+                           string(path.substr(path.find('.') == std::string_view::npos
+                                                  ? path.size()
+                                                  : path.find('.') + 1)) +
+                           "\": ...}'.",
+                .http_status = 400});
+}
+
+Error template_invalid(std::string_view workflow, std::string_view problem) {
+  return Error({.type = "invalid_workflow",
+                .message = "The template of workflow \"" + string(workflow) + "\" is invalid: " +
+                           string(problem) + ".",
+                .details = "Templates substitute `{{payload.<path>}}`; write `\\{{` for a literal `{{`."});
+}
+
+Error path_outside_workspace(std::string_view path) {
+  return Error({.type = "path_outside_workspace",
+                .message = "Path \"" + string(path) + "\" is outside the session workspace.",
+                .details = "Use a path relative to the workspace root; `..` and absolute paths "
+                           "elsewhere are refused.",
+                .http_status = 403});
+}
+
 } // namespace hearth::errors

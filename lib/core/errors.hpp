@@ -59,4 +59,15 @@ Error init_conflicts(std::string_view dir, const std::vector<std::string>& confl
 /// `hearth init .` in a non-empty directory that is not a project.
 Error init_dir_not_empty(std::string_view dir);
 
+// --- runtime ------------------------------------------------------------------------------
+
+/// A workflow template references `{{payload.x}}` and the payload has no `x`.
+Error template_missing_key(std::string_view workflow, std::string_view path);
+
+/// A workflow template is malformed (unterminated `{{`, not a payload expression).
+Error template_invalid(std::string_view workflow, std::string_view problem);
+
+/// A built-in file tool was given a path outside the session workspace.
+Error path_outside_workspace(std::string_view path);
+
 } // namespace hearth::errors

@@ -1,0 +1,72 @@
+// Session workspaces; see workspace.hpp.
+#include "sandbox/workspace.hpp"
+
+#include "core/errors.hpp"
+
+namespace hearth::sandbox {
+namespace stdfs = std::filesystem;
+
+namespace {
+
+bool inside(const stdfs::path& path, const stdfs::path& root) {
+  const auto rel = path.lexically_relative(root);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+void copy_missing(const stdfs::path& source, const stdfs::path& destination) {
+  std::error_code ec;
+  if (stdfs::is_regular_file(source, ec)) {
+    if (!stdfs::exists(destination, ec)) {
+      stdfs::create_directories(destination.parent_path(), ec);
+      stdfs::copy_file(source, destination, ec);
+      if (ec) throw errors::io_error("seed workspace file", destination.string(), ec.message());
+    }
+    return;
+  }
+  if (!stdfs::is_directory(source, ec)) return;
+  for (auto it = stdfs::recursive_directory_iterator(source, ec);
+       !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue; // symlinks and specials are not seeded
+    const auto target = destination / it->path().lexically_relative(source);
+    if (stdfs::exists(target, ec)) continue;
+    stdfs::create_directories(target.parent_path(), ec);
+    stdfs::copy_file(it->path(), target, ec);
+    if (ec) throw errors::io_error("seed workspace file", target.string(), ec.message());
+  }
+}
+
+} // namespace
+
+Workspace Workspace::prepare(const stdfs::path& root, const std::vector<Seed>& seeds) {
+  std::error_code ec;
+  stdfs::create_directories(root, ec);
+  if (ec) throw errors::io_error("create workspace", root.string(), ec.message());
+  Workspace workspace(root);
+  for (const auto& seed : seeds) copy_missing(seed.source, workspace.m_root / seed.destination);
+  return workspace;
+}
+
+Workspace::Workspace(stdfs::path root) : m_root(stdfs::weakly_canonical(std::move(root))) {}
+
+stdfs::path Workspace::resolve(std::string_view user_path) const {
+  const stdfs::path requested(user_path);
+  const stdfs::path joined =
+      (requested.is_absolute() ? requested : m_root / requested).lexically_normal();
+  // weakly_canonical follows symlinks in the existing prefix, so a link pointing out is caught.
+  std::error_code ec;
+  stdfs::path resolved = stdfs::weakly_canonical(joined, ec);
+  if (ec) resolved = joined;
+  std::string s = resolved.string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  resolved = s;
+  if (resolved != m_root && !inside(resolved, m_root))
+    throw errors::path_outside_workspace(user_path);
+  return resolved;
+}
+
+std::string Workspace::relative(const stdfs::path& absolute) const {
+  if (absolute == m_root) return ".";
+  return absolute.lexically_relative(m_root).generic_string();
+}
+
+} // namespace hearth::sandbox
