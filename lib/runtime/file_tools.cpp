@@ -1,0 +1,167 @@
+// Built-in file tools; see file_tools.hpp. Paths are workspace-relative in every result.
+#include "runtime/file_tools.hpp"
+
+#include "core/error.hpp"
+#include "core/fs.hpp"
+#include "sandbox/workspace.hpp"
+
+#include <fnmatch.h>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+namespace hearth::runtime {
+namespace {
+namespace stdfs = std::filesystem;
+using nlohmann::json;
+
+ToolOutcome error(std::string text) { return {.text = std::move(text), .is_error = true}; }
+
+/// Runs `body`, turning hearth::Error (a path outside the workspace, an unreadable file) into an
+/// error outcome the model reads.
+template <typename Body> ToolOutcome guarded(Body&& body) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    return error(e.info().message);
+  } catch (const std::filesystem::filesystem_error& e) {
+    return error(e.what());
+  }
+}
+
+ToolOutcome read_file(const json& input, const ToolContext& ctx) {
+  return guarded([&] {
+    const auto path = ctx.workspace->resolve(input.at("path").get<std::string>());
+    if (!stdfs::is_regular_file(path))
+      return error("No such file: " + input.at("path").get<std::string>());
+    const std::string content = fs::read_file(path);
+    const long offset = std::max<long>(1, input.value("offset", 1L));
+    const long limit = input.value("limit", 2000L);
+    std::istringstream lines(content);
+    std::string line, out;
+    long number = 0;
+    bool truncated = false;
+    while (std::getline(lines, line)) {
+      ++number;
+      if (number < offset) continue;
+      if (number >= offset + limit || out.size() + line.size() > k_max_read_bytes) {
+        truncated = true;
+        break;
+      }
+      out += line + "\n";
+    }
+    if (truncated)
+      out += "[truncated at line " + std::to_string(number) + "; pass offset to read on]\n";
+    return ToolOutcome{.text = out,
+                       .details = {{"path", ctx.workspace->relative(path)}, {"lines", number}}};
+  });
+}
+
+ToolOutcome write_file(const json& input, const ToolContext& ctx) {
+  return guarded([&] {
+    const auto path = ctx.workspace->resolve(input.at("path").get<std::string>());
+    const auto content = input.at("content").get<std::string>();
+    fs::write_file_atomic(path, content);
+    const auto rel = ctx.workspace->relative(path);
+    return ToolOutcome{.text = "Wrote " + std::to_string(content.size()) + " bytes to " + rel,
+                       .details = {{"path", rel}, {"bytes", content.size()}}};
+  });
+}
+
+/// Workspace files under `base` (recursively, symlinks not followed), in sorted order.
+std::vector<stdfs::path> walk(const stdfs::path& base) {
+  std::vector<stdfs::path> files;
+  std::error_code ec;
+  for (auto it = stdfs::recursive_directory_iterator(base, ec);
+       !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_regular_file(ec)) files.push_back(it->path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+/// fnmatch with `**` crossing directories: patterns with `**` match without FNM_PATHNAME.
+bool glob_match(const std::string& pattern, const std::string& path) {
+  const bool deep = pattern.find("**") != std::string::npos;
+  if (deep && pattern.rfind("**/", 0) == 0 && glob_match(pattern.substr(3), path)) return true;
+  return ::fnmatch(pattern.c_str(), path.c_str(), deep ? 0 : FNM_PATHNAME) == 0;
+}
+
+ToolOutcome glob(const json& input, const ToolContext& ctx) {
+  return guarded([&] {
+    const auto pattern = input.at("pattern").get<std::string>();
+    std::string out;
+    std::size_t count = 0;
+    for (const auto& file : walk(ctx.workspace->root())) {
+      const auto rel = ctx.workspace->relative(file);
+      if (!glob_match(pattern, rel)) continue;
+      if (++count > k_max_listed_paths) {
+        out += "[more matches omitted]\n";
+        break;
+      }
+      out += rel + "\n";
+    }
+    return ToolOutcome{.text = count == 0 ? "No files match " + pattern : out,
+                       .details = {{"matches", std::min(count, k_max_listed_paths)}}};
+  });
+}
+
+ToolOutcome grep(const json& input, const ToolContext& ctx) {
+  return guarded([&] {
+    std::regex re;
+    try {
+      re = std::regex(input.at("pattern").get<std::string>(), std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return error(std::string("Invalid regular expression: ") + e.what());
+    }
+    const auto base = ctx.workspace->resolve(input.value("path", std::string(".")));
+    const std::string include = input.value("include", std::string());
+    const auto files = stdfs::is_regular_file(base) ? std::vector<stdfs::path>{base} : walk(base);
+    std::string out;
+    std::size_t matches = 0;
+    for (const auto& file : files) {
+      const auto rel = ctx.workspace->relative(file);
+      if (!include.empty() && !glob_match(include, rel) &&
+          !glob_match(include, file.filename().string()))
+        continue;
+      std::ifstream in(file, std::ios::binary);
+      std::string line;
+      for (int number = 1; std::getline(in, line); ++number) {
+        if (line.find('\0') != std::string::npos) break; // binary file
+        if (!std::regex_search(line, re)) continue;
+        if (++matches > k_max_grep_matches) break;
+        out += rel + ":" + std::to_string(number) + ": " + line.substr(0, 500) + "\n";
+      }
+      if (matches > k_max_grep_matches) {
+        out += "[more matches omitted]\n";
+        break;
+      }
+    }
+    return ToolOutcome{.text = matches == 0 ? "No matches" : out,
+                       .details = {{"matches", std::min(matches, k_max_grep_matches)}}};
+  });
+}
+
+json object_schema(json properties, std::vector<std::string> required) {
+  return {{"type", "object"}, {"properties", std::move(properties)}, {"required", required},
+          {"additionalProperties", false}};
+}
+
+} // namespace
+
+std::vector<Tool> file_tools() {
+  const json str = {{"type", "string"}};
+  const json integer = {{"type", "integer"}, {"minimum", 1}};
+  return {
+      {"read_file", "Read a text file from the workspace. Paths are relative to the workspace.",
+       object_schema({{"path", str}, {"offset", integer}, {"limit", integer}}, {"path"}),
+       read_file},
+      {"write_file", "Create or overwrite a file in the workspace with the given content.",
+       object_schema({{"path", str}, {"content", str}}, {"path", "content"}), write_file},
+      {"glob", "List workspace files matching a glob pattern such as **/*.md.",
+       object_schema({{"pattern", str}}, {"pattern"}), glob},
+      {"grep", "Search workspace files for lines matching a regular expression.",
+       object_schema({{"pattern", str}, {"path", str}, {"include", str}}, {"pattern"}), grep},
+  };
+}
+
+} // namespace hearth::runtime

@@ -1,0 +1,42 @@
+// What every tool the harness offers has in common: built-in, executable, subagent, MCP or the
+// structured-result `finish` tool. Results follow Flue's tool_call shape ({content, details}).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+
+namespace hearth::sandbox {
+class Workspace;
+}
+
+namespace hearth::runtime {
+
+/// The outcome of one tool call, as the model and the event stream see it.
+struct ToolOutcome {
+  std::string text{};                               // what the model reads
+  bool is_error = false;                            // an error result the model may correct
+  nlohmann::json details = nlohmann::json::object(); // structured extras for events
+  bool terminate = false;                           // ends the turn (finish, give_up)
+};
+
+/// What a running tool may use: the session's workspace and identifiers for its environment.
+struct ToolContext {
+  const sandbox::Workspace* workspace = nullptr;
+  std::string session_id{};
+  std::string run_id{};
+  std::string agent{};
+  std::function<void(std::string_view level, std::string_view line)> log{}; // tool stderr, logs
+};
+
+/// A tool as the model sees it plus the function that runs it. `run` returns error outcomes for
+/// anything the model should see; it throws only for failures that must end the turn.
+struct Tool {
+  std::string name{};
+  std::string description{};
+  nlohmann::json input_schema = nlohmann::json::object();
+  std::function<ToolOutcome(const nlohmann::json& input, const ToolContext& context)> run{};
+};
+
+} // namespace hearth::runtime

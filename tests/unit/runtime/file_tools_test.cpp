@@ -1,0 +1,69 @@
+#include "runtime/file_tools.hpp"
+#include "sandbox/workspace.hpp"
+#include "support/temp_project.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace hearth::runtime;
+using nlohmann::json;
+
+namespace {
+struct Fixture {
+  TempProject project;
+  hearth::sandbox::Workspace workspace{project.mkdir("ws")};
+  ToolContext context{.workspace = &workspace};
+  std::vector<Tool> tools = file_tools();
+
+  ToolOutcome call(const std::string& name, const json& input) {
+    for (const auto& tool : tools)
+      if (tool.name == name) return tool.run(input, context);
+    FAIL("no tool " << name);
+    return {};
+  }
+};
+} // namespace
+
+TEST_SUITE("runtime") {
+  TEST_CASE("write_file then read_file round-trips inside the workspace") {
+    Fixture f;
+    auto w = f.call("write_file", {{"path", "notes/a.txt"}, {"content", "one\ntwo\nthree\n"}});
+    CHECK_FALSE(w.is_error);
+    CHECK(w.details["path"] == "notes/a.txt");
+    auto r = f.call("read_file", {{"path", "notes/a.txt"}});
+    CHECK(r.text == "one\ntwo\nthree\n");
+    auto part = f.call("read_file", {{"path", "notes/a.txt"}, {"offset", 2}, {"limit", 1}});
+    CHECK(part.text.rfind("two\n", 0) == 0);
+    CHECK(part.text.find("truncated") != std::string::npos);
+  }
+
+  TEST_CASE("file tools refuse paths outside the workspace with an error result") {
+    Fixture f;
+    f.project.write("secret.txt", "secret");
+    CHECK(f.call("read_file", {{"path", "../secret.txt"}}).is_error);
+    CHECK(f.call("write_file", {{"path", "/tmp/x"}, {"content", ""}}).is_error);
+    CHECK(f.call("grep", {{"pattern", "s"}, {"path", ".."}}).is_error);
+    CHECK(f.call("read_file", {{"path", "missing.txt"}}).is_error);
+  }
+
+  TEST_CASE("glob matches with and without **") {
+    Fixture f;
+    f.project.write("ws/a.md", "");
+    f.project.write("ws/docs/b.md", "");
+    f.project.write("ws/docs/deep/c.md", "");
+    f.project.write("ws/x.txt", "");
+    CHECK(f.call("glob", {{"pattern", "*.md"}}).text == "a.md\n");
+    CHECK(f.call("glob", {{"pattern", "**/*.md"}}).text == "a.md\ndocs/b.md\ndocs/deep/c.md\n");
+    CHECK(f.call("glob", {{"pattern", "docs/*.md"}}).text == "docs/b.md\n");
+    CHECK(f.call("glob", {{"pattern", "*.zip"}}).text == "No files match *.zip");
+  }
+
+  TEST_CASE("grep finds lines, filters by include and rejects bad regexes") {
+    Fixture f;
+    f.project.write("ws/a.txt", "alpha\nbeta\n");
+    f.project.write("ws/b.md", "alphabet\n");
+    CHECK(f.call("grep", {{"pattern", "alpha"}}).text == "a.txt:1: alpha\nb.md:1: alphabet\n");
+    CHECK(f.call("grep", {{"pattern", "alpha"}, {"include", "*.md"}}).text == "b.md:1: alphabet\n");
+    CHECK(f.call("grep", {{"pattern", "("}}).is_error);
+    CHECK(f.call("grep", {{"pattern", "zzz"}}).text == "No matches");
+  }
+}
