@@ -140,4 +140,66 @@ Error path_outside_workspace(std::string_view path) {
                 .http_status = 403});
 }
 
+Error model_missing(std::string_view agent) {
+  return Error({.type = "model_missing",
+                .message = "No model is configured for agent \"" + string(agent) + "\".",
+                .details = "Set `model` in the agent's agent.json or in hearth.json (e.g. "
+                           "\"openai/gpt-4o\", or \"mock/echo\" offline), or pass --model."});
+}
+
+Error max_steps_exceeded(std::string_view agent, int max_steps) {
+  return Error({.type = "max_steps_exceeded",
+                .message = "Agent \"" + string(agent) + "\" did not finish within " +
+                           std::to_string(max_steps) + " steps.",
+                .details = "Raise `maxSteps` in agent.json (or the workflow's frontmatter), or "
+                           "make the task smaller."});
+}
+
+Error agent_gave_up(std::string_view agent, std::string_view reason) {
+  return Error({.type = "agent_gave_up",
+                .message = "Agent \"" + string(agent) + "\" gave up: " + string(reason),
+                .details = "The model decided it cannot complete the task; check the prompt and "
+                           "the tools it has."});
+}
+
+Error result_invalid(std::string_view agent, int attempts) {
+  return Error({.type = "result_invalid",
+                .message = "Agent \"" + string(agent) + "\" did not return a result matching the "
+                           "schema after " + std::to_string(attempts) + " attempts.",
+                .details = "Simplify the `result` schema or describe the expected output in the "
+                           "prompt."});
+}
+
+Error workflow_not_found(std::string_view name, const std::vector<std::string>& available) {
+  return Error({.type = "workflow_not_found",
+                .message = "Workflow \"" + string(name) + "\" is not registered.",
+                .details = "Verify the workflow name is correct.",
+                .dev = "Available workflows: " +
+                       (available.empty() ? string("(none)") : text::quote_list(available)) +
+                       ".\nWorkflows are loaded from the project's \"workflows/\" directory.",
+                .http_status = 404});
+}
+
+Error agent_not_found(std::string_view name, const std::vector<std::string>& available) {
+  return Error({.type = "agent_not_found",
+                .message = "Agent \"" + string(name) + "\" is not registered.",
+                .details = "Verify the agent name is correct.",
+                .dev = "Available agents: " +
+                       (available.empty() ? string("(none)") : text::quote_list(available)) + ".",
+                .http_status = 404});
+}
+
+Error run_not_found(std::string_view run_id) {
+  return Error({.type = "run_not_found",
+                .message = "Run \"" + string(run_id) + "\" was not found.",
+                .details = "Verify the run id is correct and its history is still available.",
+                .http_status = 404});
+}
+
+Error runtime_not_ready(std::string_view reason) {
+  return Error({.type = "runtime_not_ready",
+                .message = "The runtime did not start: " + string(reason) + ".",
+                .details = "Its log is above; run `hearth info` to check the project."});
+}
+
 } // namespace hearth::errors

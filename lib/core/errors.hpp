@@ -70,4 +70,28 @@ Error template_invalid(std::string_view workflow, std::string_view problem);
 /// A built-in file tool was given a path outside the session workspace.
 Error path_outside_workspace(std::string_view path);
 
+/// No model is configured for `agent` (agent.json, workflow, hearth.json or --model).
+Error model_missing(std::string_view agent);
+
+/// A turn of `agent` used `max_steps` model calls without finishing.
+Error max_steps_exceeded(std::string_view agent, int max_steps);
+
+/// The model called `give_up` with `reason`.
+Error agent_gave_up(std::string_view agent, std::string_view reason);
+
+/// The model's result failed the schema `attempts` times.
+Error result_invalid(std::string_view agent, int attempts);
+
+/// No workflow `name`; `available` lists the registered ones (Flue's workflow_not_found).
+Error workflow_not_found(std::string_view name, const std::vector<std::string>& available);
+
+/// No agent `name`; `available` lists the registered ones (Flue's agent_not_found).
+Error agent_not_found(std::string_view name, const std::vector<std::string>& available);
+
+/// No run with this id in the store (Flue's run_not_found).
+Error run_not_found(std::string_view run_id);
+
+/// The runtime child did not report ready; `reason` says why (exit status, timeout, its error).
+Error runtime_not_ready(std::string_view reason);
+
 } // namespace hearth::errors

@@ -1,0 +1,56 @@
+// The parent's side of the runtime child (ARCHITECTURE.md §1): `/proc/self/exe runtime …` in its
+// own process group, spoken to with JSON-RPC over its stdin/stdout (docs/ipc.md). The child's
+// stderr is its log and goes straight to ours.
+#pragma once
+
+#include "core/process.hpp"
+#include "ipc/peer.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace hearth::runtime {
+
+/// How long the child has to send `ready` (seed page 15: "readiness timeout is 60 seconds").
+inline constexpr std::chrono::seconds k_ready_timeout{60};
+
+class Child {
+public:
+  /// Spawns the runtime with `args` after `runtime` (e.g. --root DIR) and the internal gate
+  /// HEARTH_INTERNAL_IPC=1. Throws spawn_failed.
+  explicit Child(const std::vector<std::string>& args);
+  /// Asks the child to shut down, then stops its process group (SIGTERM, 1 s, SIGKILL).
+  ~Child();
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  /// Blocks until the child's `ready` notification. Throws runtime_not_ready after `timeout`
+  /// or when the child exits first (with its exit status and the reason it gave).
+  void wait_ready(std::chrono::milliseconds timeout = k_ready_timeout);
+
+  /// Sends a request and blocks for its reply, handing each `event` notification tagged with it
+  /// to `on_event`. Throws the child's hearth::Error (ipc::RemoteError) or ipc_closed.
+  nlohmann::json request(const std::string& method, const nlohmann::json& params,
+                         const std::function<void(const nlohmann::json&)>& on_event);
+
+  /// Stops the child's whole process group now (signal handling); safe from another thread.
+  void kill();
+
+  /// The child's exit status once it has exited.
+  std::optional<process::ExitStatus> exit_status();
+
+private:
+  std::unique_ptr<process::Process> m_process;
+  std::unique_ptr<ipc::Peer> m_peer;
+  std::mutex m_ready_mutex;
+  std::condition_variable m_ready_cv;
+  bool m_ready = false;
+  std::string m_startup_error{};
+};
+
+} // namespace hearth::runtime

@@ -1,0 +1,71 @@
+// What the runtime knows about authored agents and workflows: plain structs loaded from the
+// compiled manifest (.hearth/compile/compiled-agent-manifest.json, docs/manifest.md). Paths are
+// absolute once loaded.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace hearth::runtime {
+
+/// Steps a turn may take when agent.json sets no `maxSteps` (seed page 07).
+inline constexpr int k_default_max_steps = 20;
+/// Default timeout of an executable tool.
+inline constexpr int k_default_tool_timeout_ms = 60'000;
+
+struct SkillDef {
+  std::string name{};
+  std::string description{};
+  std::filesystem::path file{};      // the skill's Markdown (skills/x.md or skills/x/SKILL.md)
+  std::filesystem::path directory{}; // skills/x/ for a directory skill, else empty
+};
+
+/// An authored tool: a spec plus the executable it runs (ARCHITECTURE.md §7, tool executables).
+struct ExecToolDef {
+  std::string name{};
+  std::string description{};
+  nlohmann::json input_schema = nlohmann::json::object();
+  std::vector<std::string> command{}; // argv, program resolved to an absolute path where possible
+  std::filesystem::path cwd{};        // where it runs: the project root
+  std::string approval = "never";     // never | once | always
+  int timeout_ms = k_default_tool_timeout_ms;
+};
+
+struct AgentDef {
+  std::string name{};
+  std::string description{};
+  std::string model{};                  // provider/model; may be empty (then hearth.json's)
+  std::string instructions{};           // the instructions text, files concatenated
+  nlohmann::json model_options = nlohmann::json::object();
+  int max_steps = k_default_max_steps;
+  nlohmann::json output_schema{};       // null when none
+  bool http = false;
+  std::vector<SkillDef> skills{};
+  std::vector<ExecToolDef> tools{};
+  std::vector<AgentDef> subagents{};
+  std::filesystem::path directory{};    // the agent root (agent/, agents/<name>/, subagents/<id>/)
+  std::filesystem::path workspace_seed{}; // sandbox/workspace, when it exists
+  std::filesystem::path mock_script{};  // mock.jsonl beside agent.json, when it exists
+};
+
+enum class WorkflowKind { declarative, program };
+
+struct WorkflowDef {
+  std::string name{};
+  WorkflowKind kind = WorkflowKind::declarative;
+  std::string description{};
+  std::string agent{};                // declarative: the agent to prompt (default: root agent)
+  std::string model{};                // declarative: overrides the agent's model when set
+  nlohmann::json result{};            // declarative: JSON Schema of the result, or null
+  std::string body{};                 // declarative: the prompt template
+  int max_steps = 0;                  // 0: the agent's
+  bool http = false;
+  std::filesystem::path executable{}; // program: the script
+  std::vector<std::string> command{}; // program: argv to start it (interpreter + script)
+  int timeout_ms = 0;                 // program: 0 = no timeout
+};
+
+} // namespace hearth::runtime

@@ -1,0 +1,49 @@
+// The event log; see events.hpp.
+#include "runtime/events.hpp"
+
+#include "store/store.hpp"
+
+#include <chrono>
+#include <ctime>
+
+namespace hearth::runtime {
+
+long long now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string now_iso() {
+  const long long ms = now_ms();
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[40];
+  std::snprintf(out, sizeof out, "%s.%03lldZ", buffer, ms % 1000);
+  return out;
+}
+
+EventLog::EventLog(store::Store& store, std::string path, EventListener listener)
+    : m_store(store), m_path(std::move(path)), m_listener(std::move(listener)) {}
+
+nlohmann::json EventLog::emit(const std::string& type, nlohmann::json data,
+                              const Envelope& envelope) {
+  const std::pair<const char*, const std::string*> fields[] = {
+      {"runId", &envelope.run_id},         {"instanceId", &envelope.instance_id},
+      {"session", &envelope.session},      {"parentSession", &envelope.parent_session},
+      {"taskId", &envelope.task_id},       {"harness", &envelope.harness},
+      {"operationId", &envelope.operation_id}, {"turnId", &envelope.turn_id}};
+  for (const auto& [key, value] : fields)
+    if (!value->empty() && !data.contains(key)) data[key] = *value;
+  data["timestamp"] = now_iso();
+  std::lock_guard lock(m_mutex); // one order for the stream and the listener
+  const auto seq = m_store.append(m_path, {.type = type, .data = data});
+  data["type"] = type;
+  data["eventIndex"] = seq;
+  if (m_listener) m_listener(data);
+  return data;
+}
+
+} // namespace hearth::runtime

@@ -1,0 +1,59 @@
+// The runtime's event log: every event is appended to its store stream (committed) before any
+// listener sees it, so each stream replays exactly what was streamed live (ARCHITECTURE.md §6).
+// Wire shape: Flue 0.11's events (peers/flue/REPORT.md §4) with their envelope fields.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <mutex>
+#include <string>
+
+namespace hearth::store {
+class Store;
+}
+
+namespace hearth::runtime {
+
+/// Flue's optional envelope fields; empty ones are omitted from the event.
+struct Envelope {
+  std::string run_id{};
+  std::string instance_id{};
+  std::string session{};
+  std::string parent_session{};
+  std::string task_id{};
+  std::string harness{};
+  std::string operation_id{};
+  std::string turn_id{};
+};
+
+/// Receives each event (the full wire JSON, with `eventIndex`) after it is committed.
+using EventListener = std::function<void(const nlohmann::json& event)>;
+
+/// ISO-8601 UTC with milliseconds for now, e.g. 2026-11-21T01:47:00.205Z.
+std::string now_iso();
+
+/// Milliseconds since the epoch.
+long long now_ms();
+
+/// Appends events to one stream. Thread-safe: concurrent tool calls emit from several threads,
+/// and the listener sees events in stream order.
+class EventLog {
+public:
+  EventLog(store::Store& store, std::string path, EventListener listener = {});
+
+  /// Appends `type` with `data` and the envelope fields; returns the wire event. Throws the
+  /// store's hearth::Error when the append fails (the event is then not shown either).
+  nlohmann::json emit(const std::string& type, nlohmann::json data, const Envelope& envelope);
+
+  const std::string& path() const noexcept { return m_path; }
+  store::Store& store() const noexcept { return m_store; }
+
+private:
+  store::Store& m_store;
+  std::string m_path;
+  EventListener m_listener;
+  std::mutex m_mutex;
+};
+
+} // namespace hearth::runtime

@@ -1,0 +1,479 @@
+// The agent harness loop; see harness.hpp. Messages are kept in Flue's (pi) shape so session
+// history, events and `agent_end.messages` read the same as Flue's.
+#include "runtime/harness.hpp"
+
+#include "core/errors.hpp"
+#include "core/ids.hpp"
+#include "core/json_schema.hpp"
+#include "runtime/agent_tools.hpp"
+#include "runtime/file_tools.hpp"
+#include "sandbox/workspace.hpp"
+
+#include <chrono>
+#include <future>
+
+namespace hearth::runtime {
+namespace {
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* k_headless_preamble =
+    "You are running in headless mode with no human operator. Work autonomously: never ask "
+    "questions, never wait for user input. Make your best judgment and proceed independently.";
+
+constexpr const char* k_result_instructions =
+    "When the task is complete, call the `finish` tool with your final answer as its arguments. "
+    "The arguments are validated against the required schema; if validation fails you will "
+    "receive an error and may try again.\nIf you determine that you cannot complete the task, "
+    "call the `give_up` tool with a short reason instead.";
+
+long long elapsed_ms(Clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
+}
+
+std::string system_prompt(const AgentDef& agent, const TurnOptions& options) {
+  std::string prompt;
+  if (options.headless) prompt += std::string(k_headless_preamble) + "\n\n";
+  prompt += agent.instructions;
+  if (!agent.skills.empty()) {
+    prompt += "\n\n## Skills\n\nLoad a skill with the `load_skill` tool before you follow it.\n\n";
+    for (const auto& skill : agent.skills)
+      prompt += "- " + skill.name + ": " + skill.description + "\n";
+  }
+  return prompt;
+}
+
+json text_content(const std::string& text) { return json::array({{{"type", "text"}, {"text", text}}}); }
+
+/// The concatenated text parts of a Flue message's content.
+std::string content_text(const json& message) {
+  std::string out;
+  const auto& content = message.value("content", json::array());
+  if (content.is_string()) return content.get<std::string>();
+  for (const auto& part : content)
+    if (part.value("type", "") == "text") out += part.value("text", "");
+  return out;
+}
+
+/// Flue-shaped history to the provider-neutral messages.
+std::vector<providers::Message> to_provider_messages(const json& history) {
+  std::vector<providers::Message> out;
+  for (const auto& m : history) {
+    const auto role = m.value("role", "");
+    if (role == "user") {
+      out.push_back(providers::user_message(content_text(m)));
+    } else if (role == "assistant") {
+      std::vector<providers::ToolCall> calls;
+      for (const auto& part : m.value("content", json::array()))
+        if (part.value("type", "") == "toolCall")
+          calls.push_back({.id = part.value("id", ""),
+                           .name = part.value("name", ""),
+                           .arguments = part.value("arguments", json::object()).dump(),
+                           .input = part.value("arguments", json::object())});
+      out.push_back(providers::assistant_message(content_text(m), std::move(calls)));
+    } else if (role == "toolResult") {
+      out.push_back(providers::tool_result(m.value("toolCallId", ""), content_text(m),
+                                           m.value("isError", false), m.value("toolName", "")));
+    }
+  }
+  return out;
+}
+
+json assistant_json(const providers::StepResult& step, const std::string& api) {
+  json content = json::array();
+  if (!step.thinking.empty()) content.push_back({{"type", "thinking"}, {"thinking", step.thinking}});
+  if (!step.text.empty()) content.push_back({{"type", "text"}, {"text", step.text}});
+  for (const auto& call : step.tool_calls)
+    content.push_back({{"type", "toolCall"},
+                       {"id", call.id},
+                       {"name", call.name},
+                       {"arguments", call.input.is_null() ? json::object() : call.input}});
+  return {{"role", "assistant"}, {"content", content},     {"api", api},
+          {"provider", step.provider}, {"model", step.model}, {"usage", usage_json(step.usage)},
+          {"stopReason", step.stop_reason}, {"timestamp", now_ms()}};
+}
+
+json tool_result_json(const providers::ToolCall& call, const ToolOutcome& outcome) {
+  return {{"role", "toolResult"},   {"toolCallId", call.id},
+          {"toolName", call.name},  {"content", text_content(outcome.text)},
+          {"details", outcome.details}, {"isError", outcome.is_error},
+          {"timestamp", now_ms()}};
+}
+
+void add_usage(providers::Usage& total, const providers::Usage& step) {
+  total.input += step.input;
+  total.output += step.output;
+  total.cache_read += step.cache_read;
+  total.cache_write += step.cache_write;
+  total.total += step.total;
+}
+
+/// The object schema of the `finish` tool: the result schema itself when it describes an
+/// object, else wrapped as {value: schema} (tool parameters must be objects).
+struct FinishSchema {
+  json parameters{};
+  bool wrapped = false;
+};
+
+FinishSchema finish_schema(const json& result) {
+  if (result.value("type", json()) == "object") return {result, false};
+  return {{{"type", "object"},
+           {"properties", {{"value", result}}},
+           {"required", {"value"}},
+           {"additionalProperties", false}},
+          true};
+}
+
+/// One turn in progress: the tools on offer and the state shared by concurrent tool calls.
+class TurnRunner {
+public:
+  TurnRunner(TurnScope& scope, const AgentDef& agent, const TurnOptions& options)
+      : m_scope(scope), m_agent(agent), m_options(options) {
+    m_model_string = !options.model_override.empty() ? options.model_override
+                     : !agent.model.empty()          ? agent.model
+                                                      : scope.context.default_model;
+    if (m_model_string.empty()) throw errors::model_missing(agent.name);
+    m_model = providers::parse_model(m_model_string);
+    build_tools();
+  }
+
+  TurnResult run(json& messages, const std::string& user_text);
+
+private:
+  void build_tools();
+  void add_tool(Tool tool);
+  Tool subagent_tool(const AgentDef& sub);
+  ToolOutcome call_tool(const providers::ToolCall& call, const Envelope& envelope);
+  ToolOutcome finish(const json& input);
+  providers::StepResult model_step(const json& messages, const Envelope& envelope);
+
+  TurnScope& m_scope;
+  const AgentDef& m_agent;
+  const TurnOptions& m_options;
+  std::string m_model_string;
+  providers::ModelRef m_model;
+  std::vector<Tool> m_tools;
+  std::map<std::string, std::shared_ptr<json_schema::Validator>> m_validators;
+  std::shared_ptr<json_schema::Validator> m_result_validator;
+  FinishSchema m_finish;
+  std::mutex m_mutex; // guards the result state below
+  int m_invalid_results = 0;
+  std::optional<json> m_result{};
+  std::optional<std::string> m_gave_up{};
+};
+
+void TurnRunner::add_tool(Tool tool) {
+  try {
+    m_validators[tool.name] = std::make_shared<json_schema::Validator>(tool.input_schema);
+  } catch (const std::invalid_argument&) {
+    m_validators[tool.name] = nullptr; // discovery reports bad schemas; the tool checks itself
+  }
+  m_tools.push_back(std::move(tool));
+}
+
+void TurnRunner::build_tools() {
+  for (auto& tool : file_tools()) add_tool(std::move(tool));
+  add_tool(bash_tool(m_scope.context.secret_env));
+  if (!m_agent.skills.empty()) add_tool(load_skill_tool(m_agent.skills));
+  for (const auto& def : m_agent.tools) add_tool(exec_tool(def, m_scope.context.secret_env));
+  for (const auto& sub : m_agent.subagents) add_tool(subagent_tool(sub));
+  if (m_options.result_schema.is_null()) return;
+  m_finish = finish_schema(m_options.result_schema);
+  m_result_validator = std::make_shared<json_schema::Validator>(m_finish.parameters);
+  add_tool({.name = "finish",
+            .description = "Submit your final answer; its arguments must match the required schema.",
+            .input_schema = m_finish.parameters,
+            .run = [this](const json& input, const ToolContext&) { return finish(input); }});
+  add_tool({.name = "give_up",
+            .description = "Stop because the task cannot be completed; say why.",
+            .input_schema = {{"type", "object"},
+                             {"properties", {{"reason", {{"type", "string"}}}}},
+                             {"required", {"reason"}}},
+            .run = [this](const json& input, const ToolContext&) {
+              std::lock_guard lock(m_mutex);
+              m_gave_up = input.value("reason", std::string("no reason given"));
+              return ToolOutcome{.text = "Understood.", .terminate = true};
+            }});
+}
+
+ToolOutcome TurnRunner::finish(const json& input) {
+  const auto violations = m_result_validator->validate(input);
+  std::lock_guard lock(m_mutex);
+  if (!violations.empty()) {
+    ++m_invalid_results;
+    return {.text = "The result does not match the required schema:\n" +
+                    json_schema::describe(violations) + "\nCall `finish` again with a valid result.",
+            .is_error = true};
+  }
+  m_result = m_finish.wrapped ? input.at("value") : input;
+  return {.text = "Result accepted. The task is complete.",
+          .details = {{"tool", "finish"}, {"result", *m_result}},
+          .terminate = true};
+}
+
+Tool TurnRunner::subagent_tool(const AgentDef& sub) {
+  Tool tool{.name = sub.name,
+            .description = sub.description,
+            .input_schema = {{"type", "object"},
+                             {"properties",
+                              {{"message", {{"type", "string"}}},
+                               {"outputSchema", {{"type", "object"}}}}},
+                             {"required", {"message"}},
+                             {"additionalProperties", false}}};
+  tool.run = [this, &sub](const json& input, const ToolContext& ctx) -> ToolOutcome {
+    const auto task_id = ids::make_id("task");
+    Envelope envelope = m_scope.envelope;
+    envelope.parent_session = envelope.session;
+    envelope.session = envelope.session + "/" + sub.name + "/" + task_id;
+    envelope.task_id = task_id;
+    envelope.turn_id.clear();
+    const auto message = input.at("message").get<std::string>();
+    const auto started = Clock::now();
+    m_scope.events.emit("task_start", {{"taskId", task_id}, {"prompt", message}, {"agent", sub.name}},
+                        m_scope.envelope);
+    TurnScope child{m_scope.context, m_scope.models, m_scope.events, m_scope.workspace, envelope};
+    json history = json::array();
+    TurnOptions options{.result_schema = input.value("outputSchema", json()),
+                        .headless = m_options.headless};
+    try {
+      const auto result = run_turn(child, sub, history, message, options);
+      const json out = result.to_json();
+      m_scope.events.emit("task", {{"taskId", task_id}, {"isError", false}, {"result", out},
+                                   {"durationMs", elapsed_ms(started)}},
+                          m_scope.envelope);
+      return {.text = result.data.is_null() ? result.text : result.data.dump(),
+              .details = {{"taskId", task_id}, {"agent", sub.name}}};
+    } catch (const Error& e) {
+      m_scope.events.emit("task", {{"taskId", task_id}, {"isError", true},
+                                   {"error", {{"type", e.info().type}, {"message", e.info().message}}},
+                                   {"durationMs", elapsed_ms(started)}},
+                          m_scope.envelope);
+      return {.text = "Subagent " + sub.name + " failed: " + e.info().message, .is_error = true};
+    }
+    (void)ctx;
+  };
+  return tool;
+}
+
+ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelope& envelope) {
+  const auto started = Clock::now();
+  const json args = call.input.is_null() ? json::object() : call.input;
+  m_scope.events.emit("tool_start",
+                      {{"toolName", call.name}, {"toolCallId", call.id}, {"args", args}}, envelope);
+  ToolOutcome outcome;
+  const auto it = std::find_if(m_tools.begin(), m_tools.end(),
+                               [&](const Tool& t) { return t.name == call.name; });
+  if (it == m_tools.end()) {
+    outcome = {.text = "There is no tool named \"" + call.name + "\".", .is_error = true};
+  } else if (call.input_error) {
+    outcome = {.text = "The arguments of " + call.name + " are not valid JSON: " + *call.input_error,
+               .is_error = true};
+  } else if (const auto& v = m_validators[call.name];
+             v && call.name != "finish" && !v->validate(args).empty()) {
+    outcome = {.text = "Invalid input for tool " + call.name + ":\n" +
+                       json_schema::describe(v->validate(args)) +
+                       "\nFix the arguments and call it again.",
+               .is_error = true};
+  } else {
+    ToolContext ctx{.workspace = &m_scope.workspace,
+                    .session_id = envelope.session,
+                    .run_id = m_scope.context.run_id,
+                    .agent = m_agent.name,
+                    .log = [&](std::string_view level, std::string_view line) {
+                      m_scope.events.emit("log", {{"level", level}, {"message", line},
+                                                  {"attributes", {{"tool", call.name}}}},
+                                          envelope);
+                    }};
+    try {
+      outcome = it->run(args, ctx);
+    } catch (const Error& e) {
+      outcome = {.text = e.info().message, .is_error = true};
+    } catch (const std::exception& e) {
+      outcome = {.text = std::string("Tool failed: ") + e.what(), .is_error = true};
+    }
+  }
+  json result = {{"content", text_content(outcome.text)}, {"details", outcome.details}};
+  if (outcome.terminate) result["terminate"] = true;
+  m_scope.events.emit("tool_call", {{"toolName", call.name}, {"toolCallId", call.id},
+                                    {"isError", outcome.is_error}, {"result", result},
+                                    {"durationMs", elapsed_ms(started)}},
+                      envelope);
+  return outcome;
+}
+
+providers::StepResult TurnRunner::model_step(const json& messages, const Envelope& envelope) {
+  providers::StepRequest request{.model = m_model.model,
+                                 .system = system_prompt(m_agent, m_options),
+                                 .messages = to_provider_messages(messages),
+                                 .options = m_agent.model_options.is_object()
+                                                ? m_agent.model_options
+                                                : json::object()};
+  json tools = json::array();
+  for (const auto& t : m_tools) {
+    request.tools.push_back({.name = t.name, .description = t.description,
+                             .parameters = t.input_schema});
+    tools.push_back({{"name", t.name}, {"description", t.description},
+                     {"parameters", t.input_schema}});
+  }
+  m_scope.events.emit("turn_request",
+                      {{"model", m_model.model}, {"provider", m_model.provider},
+                       {"input", {{"systemPrompt", request.system}, {"tools", tools},
+                                  {"messageCount", messages.size()}}}},
+                      envelope);
+  m_scope.events.emit("message_start",
+                      {{"message", {{"role", "assistant"}, {"content", json::array()},
+                                    {"provider", m_model.provider}, {"model", m_model.model}}}},
+                      envelope);
+  providers::StreamSink sink;
+  sink.on_text_delta = [&](std::string_view delta) {
+    m_scope.events.emit("text_delta", {{"text", delta}}, envelope);
+  };
+  sink.on_thinking_delta = [&](std::string_view delta) {
+    m_scope.events.emit("thinking_delta", {{"delta", delta}}, envelope);
+  };
+  sink.on_tool_call_start = [&](std::size_t index, std::string_view id, std::string_view name) {
+    m_scope.events.emit("message_update",
+                        {{"assistantMessageEvent", {{"type", "toolcall_start"}, {"contentIndex", index},
+                                                    {"id", id}, {"name", name}}}},
+                        envelope);
+  };
+  sink.on_tool_call_end = [&](std::size_t index, const providers::ToolCall& call) {
+    m_scope.events.emit("message_update",
+                        {{"assistantMessageEvent",
+                          {{"type", "toolcall_end"}, {"contentIndex", index},
+                           {"toolCall", {{"id", call.id}, {"name", call.name},
+                                         {"arguments", call.input.is_null() ? json::object()
+                                                                            : call.input}}}}}},
+                        envelope);
+  };
+  auto& client = m_scope.models.get(m_model.provider, m_agent.mock_script);
+  auto step = client.step(request, sink);
+  if (step.provider.empty()) step.provider = m_model.provider;
+  if (step.model.empty()) step.model = m_model.model;
+  return step;
+}
+
+TurnResult TurnRunner::run(json& messages, const std::string& user_text) {
+  const int max_steps = m_options.max_steps > 0 ? m_options.max_steps : m_agent.max_steps;
+  Envelope envelope = m_scope.envelope;
+  m_scope.events.emit("agent_start", json::object(), envelope);
+  std::string prompt = user_text;
+  if (!m_options.result_schema.is_null()) prompt += "\n\n" + std::string(k_result_instructions);
+  json user = {{"role", "user"}, {"content", text_content(prompt)}, {"timestamp", now_ms()}};
+  TurnResult result{.provider = m_model.provider, .model = m_model.model};
+  bool user_announced = false;
+  for (int step_number = 1;; ++step_number) {
+    if (step_number > max_steps) throw errors::max_steps_exceeded(m_agent.name, max_steps);
+    envelope.turn_id = ids::make_id("turn");
+    const auto started = Clock::now();
+    m_scope.events.emit("turn_start", {{"purpose", "agent"}}, envelope);
+    if (!user_announced) {
+      messages.push_back(user);
+      m_scope.events.emit("message_start", {{"message", user}}, envelope);
+      m_scope.events.emit("message_end", {{"message", user}}, envelope);
+      user_announced = true;
+    }
+    const auto step = model_step(messages, envelope);
+    add_usage(result.usage, step.usage);
+    result.provider = step.provider;
+    result.model = step.model;
+    const json assistant = assistant_json(step, m_model.provider);
+    messages.push_back(assistant);
+    m_scope.events.emit("message_end", {{"message", assistant}}, envelope);
+
+    // Tool calls run concurrently; results are appended in the order the model asked.
+    std::vector<ToolOutcome> outcomes(step.tool_calls.size());
+    if (step.tool_calls.size() == 1) {
+      outcomes[0] = call_tool(step.tool_calls[0], envelope);
+    } else if (!step.tool_calls.empty()) {
+      std::vector<std::future<ToolOutcome>> running;
+      for (const auto& call : step.tool_calls)
+        running.push_back(std::async(std::launch::async,
+                                     [this, &call, &envelope] { return call_tool(call, envelope); }));
+      for (std::size_t i = 0; i < running.size(); ++i) outcomes[i] = running[i].get();
+    }
+    json tool_results = json::array();
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      const json message = tool_result_json(step.tool_calls[i], outcomes[i]);
+      messages.push_back(message);
+      tool_results.push_back(message);
+      m_scope.events.emit("message_start", {{"message", message}}, envelope);
+      m_scope.events.emit("message_end", {{"message", message}}, envelope);
+    }
+    m_scope.events.emit("turn_end", {{"purpose", "agent"}, {"message", assistant},
+                                     {"toolResults", tool_results}},
+                        envelope);
+    m_scope.events.emit("turn", {{"purpose", "agent"}, {"durationMs", elapsed_ms(started)},
+                                 {"model", step.model}, {"provider", step.provider},
+                                 {"usage", usage_json(step.usage)}, {"stopReason", step.stop_reason},
+                                 {"isError", false}},
+                        envelope);
+    m_scope.events.emit("usage", {{"provider", step.provider}, {"model", step.model},
+                                  {"inputTokens", step.usage.input},
+                                  {"outputTokens", step.usage.output},
+                                  {"cacheReadTokens", step.usage.cache_read},
+                                  {"cacheWriteTokens", step.usage.cache_write},
+                                  {"totalTokens", step.usage.total}},
+                        envelope);
+    result.text = step.text.empty() ? result.text : step.text;
+
+    std::lock_guard lock(m_mutex);
+    if (m_gave_up) throw errors::agent_gave_up(m_agent.name, *m_gave_up);
+    if (m_result) {
+      result.data = *m_result;
+      break;
+    }
+    if (m_invalid_results >= k_max_result_attempts)
+      throw errors::result_invalid(m_agent.name, k_max_result_attempts);
+    if (!step.tool_calls.empty()) continue;
+    if (m_options.result_schema.is_null()) break; // a final answer
+    // A structured result is required but the model answered in text: remind it, bounded.
+    if (++m_invalid_results >= k_max_result_attempts)
+      throw errors::result_invalid(m_agent.name, k_max_result_attempts);
+    json reminder = {{"role", "user"},
+                     {"content", text_content("You must call the `finish` tool with a result that "
+                                              "matches the required schema (or `give_up`).")},
+                     {"timestamp", now_ms()}};
+    messages.push_back(reminder);
+  }
+  m_scope.events.emit("agent_end", {{"messages", messages}}, envelope);
+  return result;
+}
+
+} // namespace
+
+json usage_json(const providers::Usage& usage) {
+  return {{"input", usage.input},          {"output", usage.output},
+          {"cacheRead", usage.cache_read}, {"cacheWrite", usage.cache_write},
+          {"totalTokens", usage.total}};
+}
+
+json TurnResult::to_json() const {
+  json out;
+  if (!data.is_null()) out["data"] = data;
+  else out["text"] = text;
+  out["usage"] = usage_json(usage);
+  out["model"] = {{"provider", provider}, {"id", model}};
+  return out;
+}
+
+providers::Provider& ModelClients::get(const std::string& provider_id,
+                                       const std::filesystem::path& mock_script) {
+  const std::string key = provider_id == "mock" ? "mock:" + mock_script.string() : provider_id;
+  std::lock_guard lock(m_mutex);
+  auto& client = m_clients[key];
+  if (!client) {
+    providers::ProviderSettings settings;
+    settings.mock_script = mock_script;
+    client = providers::make_provider(provider_id, m_context.providers, m_context.env, settings);
+  }
+  return *client;
+}
+
+TurnResult run_turn(TurnScope& scope, const AgentDef& agent, json& messages,
+                    const std::string& user_text, const TurnOptions& options) {
+  TurnRunner runner(scope, agent, options);
+  return runner.run(messages, user_text);
+}
+
+} // namespace hearth::runtime

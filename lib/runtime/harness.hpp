@@ -1,0 +1,91 @@
+// The agent harness (seed page 07; ARCHITECTURE.md §5): one turn of one session, step by step.
+// Each step sends the system prompt (instructions + skill catalogue), the history and the input in
+// one streamed model call; tool calls run (concurrently when several), their results are appended,
+// and the next step starts, until a final answer, a `finish` result or `maxSteps`.
+#pragma once
+
+#include "providers/provider.hpp"
+#include "runtime/definitions.hpp"
+#include "runtime/events.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace hearth::sandbox {
+class Workspace;
+}
+
+namespace hearth::runtime {
+
+/// Attempts at a schema-valid `finish` before the turn fails (issue 4: "at most 3 times").
+inline constexpr int k_max_result_attempts = 3;
+
+/// Shared by every turn of a runtime process: where models and tools come from.
+struct RuntimeContext {
+  std::filesystem::path project_root{};
+  std::string default_model{}; // hearth.json `model`
+  std::map<std::string, providers::ProviderConfig> providers{};
+  providers::EnvLookup env{};
+  /// Names of variables never passed to tools or scripts (provider keys).
+  std::vector<std::string> secret_env{};
+  std::string run_id{}; // set for workflow runs (HEARTH_RUN_ID)
+};
+
+/// Model clients for one run or one connected session: mock/script keeps its cursor for the
+/// lifetime of this object. Thread-safe.
+class ModelClients {
+public:
+  explicit ModelClients(const RuntimeContext& context) : m_context(context) {}
+  /// The client for `provider_id`, reading mock/script from `mock_script` when it applies.
+  /// Throws the provider catalogue's hearth::Error (unknown provider, missing key).
+  providers::Provider& get(const std::string& provider_id, const std::filesystem::path& mock_script);
+
+private:
+  const RuntimeContext& m_context;
+  std::mutex m_mutex;
+  std::map<std::string, std::unique_ptr<providers::Provider>> m_clients;
+};
+
+/// How one turn runs.
+struct TurnOptions {
+  std::string model_override{}; // `--model` or a workflow's `model`
+  nlohmann::json result_schema{}; // non-null: a structured result is required (finish tool)
+  int max_steps = 0;              // 0: the agent's
+  bool headless = false;          // workflows: no human to ask or approve
+};
+
+/// What a turn produced: Flue's prompt result {text, data?, usage, model}.
+struct TurnResult {
+  std::string text{};
+  nlohmann::json data{}; // the validated result when a schema was required
+  providers::Usage usage{};
+  std::string provider{};
+  std::string model{};
+  /// {text | data, usage, model: {provider, id}}: the JSON a prompt returns.
+  nlohmann::json to_json() const;
+};
+
+/// Everything one turn needs besides the agent: where events go and with which envelope.
+struct TurnScope {
+  RuntimeContext& context;
+  ModelClients& models;
+  EventLog& events;
+  const sandbox::Workspace& workspace;
+  Envelope envelope{}; // session, operationId, runId, ... (turnId is added per step)
+};
+
+/// Runs one turn of `agent`: appends `user_text` to `messages` (Flue-shaped history: user,
+/// assistant and toolResult messages), steps until done and appends every message it produced.
+/// Emits agent_start … agent_end. Throws hearth::Error on model failure, max steps, give_up or a
+/// result that stayed invalid; `messages` then holds what happened up to the failure.
+TurnResult run_turn(TurnScope& scope, const AgentDef& agent, nlohmann::json& messages,
+                    const std::string& user_text, const TurnOptions& options);
+
+/// `usage` as Flue's usage object {input, output, cacheRead, cacheWrite, totalTokens}.
+nlohmann::json usage_json(const providers::Usage& usage);
+
+} // namespace hearth::runtime

@@ -1,0 +1,214 @@
+// The runtime service; see runtime.hpp. Event order follows Flue 0.11's hello run:
+// run_start, operation_start, agent events, operation, idle, run_end.
+#include "runtime/runtime.hpp"
+
+#include "core/errors.hpp"
+#include "core/ids.hpp"
+#include "runtime/prompt_template.hpp"
+#include "sandbox/workspace.hpp"
+#include "store/store.hpp"
+
+#include <chrono>
+
+namespace hearth::runtime {
+namespace {
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+long long elapsed_ms(Clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
+}
+
+json error_json(const Error& e) {
+  return {{"type", e.info().type}, {"message", e.info().message}, {"details", e.info().details}};
+}
+
+/// Seeds: sandbox/workspace/** at the root, skills under skills/ (seed page 06).
+std::vector<sandbox::Seed> seeds_of(const AgentDef& agent) {
+  std::vector<sandbox::Seed> seeds;
+  if (!agent.workspace_seed.empty()) seeds.push_back({agent.workspace_seed, "."});
+  for (const auto& skill : agent.skills)
+    seeds.push_back(skill.directory.empty()
+                        ? sandbox::Seed{skill.file, std::filesystem::path("skills") /
+                                                        (skill.name + ".md")}
+                        : sandbox::Seed{skill.directory, std::filesystem::path("skills") / skill.name});
+  return seeds;
+}
+
+/// Hands the newest event of `path` to `listener` (the run_end the store appended itself).
+void show_last_event(store::Store& store, const std::string& path, const EventListener& listener) {
+  if (!listener) return;
+  const auto info = store.stream_info(path);
+  if (!info || info->last_seq < 0) return;
+  const auto page = store.read(path, info->last_seq - 1, 1);
+  if (!page.events.empty()) listener(store::to_json(page.events.front()));
+}
+
+template <typename Named>
+const Named& find_named(const std::vector<Named>& items, const std::string& name,
+                        Error (*not_found)(std::string_view, const std::vector<std::string>&)) {
+  for (const auto& item : items)
+    if (item.name == name) return item;
+  std::vector<std::string> names;
+  for (const auto& item : items) names.push_back(item.name);
+  throw not_found(name, names);
+}
+
+} // namespace
+
+std::string safe_component(std::string_view name) {
+  std::string out;
+  for (char c : name)
+    out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  if (out.empty() || out == "." || out == "..") out = "_" + out;
+  return out;
+}
+
+Runtime::Runtime(Program program, RuntimeContext context, store::Store& store)
+    : m_program(std::move(program)), m_context(std::move(context)), m_store(store) {}
+
+const WorkflowDef& Runtime::workflow(const std::string& name) const {
+  return find_named(m_program.workflows, name, &errors::workflow_not_found);
+}
+
+const AgentDef& Runtime::agent(const std::string& name) const {
+  return find_named(m_program.agents, name, &errors::agent_not_found);
+}
+
+std::string Runtime::agent_stream(const std::string& agent, const std::string& instance_id) {
+  return "agents/" + agent + "/" + instance_id;
+}
+
+std::string Runtime::admit_run(const std::string& name, const json& payload) {
+  workflow(name); // throws workflow_not_found
+  const auto run_id = ids::run_id();
+  m_store.create_run({.run_id = run_id, .workflow = name, .payload = payload});
+  return run_id;
+}
+
+json Runtime::execute_run(const std::string& run_id, const std::string& model_override,
+                          const EventListener& listener) {
+  const auto record = m_store.get_run(run_id);
+  if (!record) throw errors::run_not_found(run_id);
+  const auto& def = workflow(record->workflow);
+  EventLog events(m_store, "runs/" + run_id, listener);
+  const Envelope envelope{.run_id = run_id};
+  events.emit("run_start",
+              {{"owner", {{"kind", "workflow"}, {"workflowName", def.name}, {"instanceId", run_id}}},
+               {"instanceId", run_id}, {"workflowName", def.name},
+               {"startedAt", record->started_at}, {"payload", record->payload}},
+              envelope);
+  try {
+    json result;
+    if (def.kind == WorkflowKind::declarative) {
+      result = run_declarative(def, run_id, record->payload, model_override, events);
+    } else {
+      if (!m_program_runner) throw errors::internal_error("programmable workflows are unavailable");
+      result = m_program_runner(def, run_id, record->payload, events);
+    }
+    m_store.end_run({.run_id = run_id, .status = store::RunStatus::completed, .result = result});
+    show_last_event(m_store, events.path(), listener); // run_end, appended by end_run
+    return result;
+  } catch (const Error& e) {
+    m_store.end_run({.run_id = run_id, .status = store::RunStatus::errored, .error = error_json(e)});
+    show_last_event(m_store, events.path(), listener);
+    throw;
+  }
+}
+
+json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id, const json& payload,
+                              const std::string& model_override, EventLog& events) {
+  const auto& agent_def = agent(def.agent.empty() ? m_program.root_agent : def.agent);
+  const auto prompt = render_template(def.body, payload, def.name);
+  const auto operation_id = ids::make_id("op");
+  Envelope envelope{.run_id = run_id, .session = "default", .harness = "default",
+                    .operation_id = operation_id};
+  const auto started = Clock::now();
+  events.emit("operation_start", {{"operationKind", "prompt"}}, envelope);
+  auto context = m_context;
+  context.run_id = run_id;
+  ModelClients models(context);
+  const auto workspace = sandbox::Workspace::prepare(
+      m_context.project_root / ".hearth" / "workspaces" / safe_component(run_id), seeds_of(agent_def));
+  TurnScope scope{context, models, events, workspace, envelope};
+  json messages = json::array();
+  TurnOptions options{.model_override = !model_override.empty() ? model_override : def.model,
+                      .result_schema = def.result,
+                      .max_steps = def.max_steps,
+                      .headless = true};
+  try {
+    const auto result = run_turn(scope, agent_def, messages, prompt, options);
+    events.emit("operation", {{"operationKind", "prompt"}, {"durationMs", elapsed_ms(started)},
+                              {"isError", false}, {"result", result.to_json()},
+                              {"usage", usage_json(result.usage)}},
+                envelope);
+    events.emit("idle", json::object(), envelope);
+    return result.data.is_null() ? json(result.text) : result.data;
+  } catch (const Error& e) {
+    events.emit("operation", {{"operationKind", "prompt"}, {"durationMs", elapsed_ms(started)},
+                              {"isError", true}, {"error", error_json(e)}},
+                envelope);
+    events.emit("idle", json::object(), envelope);
+    throw;
+  }
+}
+
+RunOutcome Runtime::run_workflow(const std::string& name, const json& payload,
+                                 const std::string& model_override, const EventListener& listener) {
+  const auto run_id = admit_run(name, payload);
+  return {run_id, execute_run(run_id, model_override, listener)};
+}
+
+std::mutex& Runtime::instance_lock(const std::string& stream) {
+  std::lock_guard lock(m_locks_mutex);
+  auto& slot = m_instance_locks[stream];
+  if (!slot) slot = std::make_unique<std::mutex>();
+  return *slot;
+}
+
+json Runtime::prompt_agent(const std::string& agent_name, const std::string& instance_id,
+                           const std::string& session, const std::string& message,
+                           const json& output_schema, const std::string& model_override,
+                           const EventListener& listener) {
+  const auto& agent_def = agent(agent_name);
+  const auto stream = agent_stream(agent_name, instance_id);
+  std::lock_guard instance(instance_lock(stream));
+  m_store.create_stream(stream);
+  const store::SessionKey key{.agent = agent_name, .instance_id = instance_id,
+                              .name = session.empty() ? "default" : session};
+  const auto saved = m_store.load_session(key);
+  json messages = saved ? saved->messages : json::array();
+  EventLog events(m_store, stream, listener);
+  const auto operation_id = ids::make_id("op");
+  Envelope envelope{.instance_id = instance_id, .session = key.name, .harness = "default",
+                    .operation_id = operation_id};
+  const auto started = Clock::now();
+  events.emit("operation_start", {{"operationKind", "prompt"}}, envelope);
+  ModelClients models(m_context);
+  const auto workspace = sandbox::Workspace::prepare(
+      m_context.project_root / ".hearth" / "workspaces" /
+          safe_component(agent_name + "-" + instance_id + "-" + key.name),
+      seeds_of(agent_def));
+  TurnScope scope{m_context, models, events, workspace, envelope};
+  TurnOptions options{.model_override = model_override, .result_schema = output_schema};
+  try {
+    const auto result = run_turn(scope, agent_def, messages, message, options);
+    m_store.save_session(key, messages, saved ? saved->version : 0);
+    const json out = result.to_json();
+    events.emit("operation", {{"operationKind", "prompt"}, {"durationMs", elapsed_ms(started)},
+                              {"isError", false}, {"result", out}},
+                envelope);
+    events.emit("idle", json::object(), envelope);
+    return out;
+  } catch (const Error& e) {
+    // Keep what happened (the user message, tool results) so the conversation can go on.
+    m_store.save_session(key, messages, saved ? saved->version : 0);
+    events.emit("operation", {{"operationKind", "prompt"}, {"durationMs", elapsed_ms(started)},
+                              {"isError", true}, {"error", error_json(e)}},
+                envelope);
+    events.emit("idle", json::object(), envelope);
+    throw;
+  }
+}
+
+} // namespace hearth::runtime

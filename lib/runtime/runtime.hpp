@@ -1,0 +1,100 @@
+// The runtime service: runs workflows and agent prompts against the compiled project, recording
+// every run, event and session in the store. The stdio child (`hearth runtime`) and the HTTP server
+// both drive it (ARCHITECTURE.md §1, §5).
+#pragma once
+
+#include "runtime/definitions.hpp"
+#include "runtime/events.hpp"
+#include "runtime/harness.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace hearth::store {
+class Store;
+}
+
+namespace hearth::runtime {
+
+/// The compiled project as the runtime needs it.
+struct Program {
+  std::string root_agent{};
+  std::vector<AgentDef> agents{};       // the root agent first
+  std::vector<WorkflowDef> workflows{}; // sorted by name
+};
+
+/// A finished workflow run.
+struct RunOutcome {
+  std::string run_id{};
+  nlohmann::json result{};
+};
+
+/// Runs a programmable workflow (issue 5; the ctx protocol). Set by the layer that implements it;
+/// given the definition, run id, payload and the event log, returns the script's result or throws.
+using ProgramRunner = std::function<nlohmann::json(const WorkflowDef&, const std::string& run_id,
+                                                   const nlohmann::json& payload, EventLog&)>;
+
+/// Thread-safe: the HTTP server calls it from many threads. Prompts to one agent instance are
+/// serialized; everything else runs concurrently.
+class Runtime {
+public:
+  Runtime(Program program, RuntimeContext context, store::Store& store);
+
+  /// The workflow named `name`, or throws workflow_not_found (with the available names).
+  const WorkflowDef& workflow(const std::string& name) const;
+  /// The agent named `name`, or throws agent_not_found (with the available names).
+  const AgentDef& agent(const std::string& name) const;
+  const Program& program() const noexcept { return m_program; }
+  store::Store& store() const noexcept { return m_store; }
+
+  /// Creates the run record and its stream `runs/<runId>` (status active) and returns the id,
+  /// so an HTTP admission can answer before the run executes. Throws workflow_not_found.
+  std::string admit_run(const std::string& name, const nlohmann::json& payload);
+
+  /// Executes an admitted run to the end: run_start … run_end. `model_override` replaces every
+  /// agent's model. Returns the result; on failure the run is ended as errored and the
+  /// hearth::Error is rethrown.
+  nlohmann::json execute_run(const std::string& run_id, const std::string& model_override,
+                             const EventListener& listener);
+
+  /// admit_run then execute_run.
+  RunOutcome run_workflow(const std::string& name, const nlohmann::json& payload,
+                          const std::string& model_override, const EventListener& listener);
+
+  /// Prompts agent instance `instance_id` (session `session`, default "default") with `message`,
+  /// continuing its stored history; events go to `agents/<agent>/<instance_id>`. Returns Flue's
+  /// prompt result {text | data, usage, model}. Throws agent_not_found or the turn's error.
+  nlohmann::json prompt_agent(const std::string& agent, const std::string& instance_id,
+                              const std::string& session, const std::string& message,
+                              const nlohmann::json& output_schema,
+                              const std::string& model_override, const EventListener& listener);
+
+  /// Installs the runner for programmable workflows.
+  void set_program_runner(ProgramRunner runner) { m_program_runner = std::move(runner); }
+
+  /// The stream path of an agent instance: `agents/<agent>/<instance_id>`.
+  static std::string agent_stream(const std::string& agent, const std::string& instance_id);
+
+private:
+  nlohmann::json run_declarative(const WorkflowDef& workflow, const std::string& run_id,
+                                 const nlohmann::json& payload, const std::string& model_override,
+                                 EventLog& events);
+  std::mutex& instance_lock(const std::string& stream);
+
+  Program m_program;
+  RuntimeContext m_context;
+  store::Store& m_store;
+  ProgramRunner m_program_runner{};
+  std::mutex m_locks_mutex;
+  std::map<std::string, std::unique_ptr<std::mutex>> m_instance_locks;
+};
+
+/// `name` made safe as one path component of a workspace directory.
+std::string safe_component(std::string_view name);
+
+} // namespace hearth::runtime
