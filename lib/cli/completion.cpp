@@ -19,11 +19,17 @@ struct FlagModel {
   std::string completion{}; // "files", "dirs", "workflows", "agents" or empty
 };
 
+struct PositionalModel {
+  std::string name{};
+  std::vector<std::string> choices{};
+  std::string completion{}; // as FlagModel::completion; "" with no choices = free text
+};
+
 struct CommandModel {
   std::string name{};
   std::string description{};
   std::vector<FlagModel> flags{};
-  std::vector<std::string> positionals{}; // completion kind per positional ("" = free text)
+  std::vector<PositionalModel> positionals{};
 };
 
 FlagModel flag_model(const CLI::Option& opt) {
@@ -31,8 +37,10 @@ FlagModel flag_model(const CLI::Option& opt) {
   for (const auto& l : opt.get_lnames()) flag.names.push_back("--" + l);
   for (const auto& s : opt.get_snames()) flag.names.push_back("-" + s);
   flag.description = opt.get_description();
-  flag.takes_value = opt.get_type_size() > 0;
-  flag.repeatable = opt.get_expected_max() > 1;
+  // Flags are options expecting 0 values (their type size stays 1, so it cannot tell them apart).
+  flag.takes_value = opt.get_expected_max() > 0 && opt.get_type_size_max() > 0;
+  flag.repeatable = flag.takes_value ? opt.get_expected_max() > 1
+                                     : opt.get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll;
   flag.choices = choices_of(&opt);
   flag.completion = completion_of(&opt);
   return flag;
@@ -42,7 +50,8 @@ CommandModel command_model(const CLI::App& cmd) {
   CommandModel model{.name = cmd.get_name(), .description = cmd.get_description()};
   for (const CLI::Option* opt : cmd.get_options()) {
     if (opt->get_positional() && !opt->nonpositional())
-      model.positionals.push_back(completion_of(opt));
+      model.positionals.push_back(
+          {.name = opt->get_name(), .choices = choices_of(opt), .completion = completion_of(opt)});
     else
       model.flags.push_back(flag_model(*opt));
   }
@@ -74,11 +83,13 @@ std::string single_quoted(std::string_view text) {
 
 // ---------------------------------------------------------------------------------- bash
 
-std::string bash_values(const FlagModel& flag) {
-  if (!flag.choices.empty())
-    return "COMPREPLY=($(compgen -W " + single_quoted(join(flag.choices)) + " -- \"$cur\"))";
-  if (flag.completion == "dirs") return "COMPREPLY=($(compgen -d -- \"$cur\"))";
-  if (flag.completion == "files") return "COMPREPLY=($(compgen -f -- \"$cur\"))";
+/// The bash statement filling COMPREPLY with the values a flag or positional accepts.
+std::string bash_values(const std::vector<std::string>& choices, const std::string& completion) {
+  if (!choices.empty())
+    return "COMPREPLY=($(compgen -W " + single_quoted(join(choices)) + " -- \"$cur\"))";
+  if (completion == "dirs") return "COMPREPLY=($(compgen -d -- \"$cur\"))";
+  if (completion == "files") return "COMPREPLY=($(compgen -f -- \"$cur\"))";
+  if (completion == "workflows" || completion == "agents") return "_hearth_project " + completion;
   return "COMPREPLY=()";
 }
 
@@ -116,7 +127,9 @@ std::string bash_script(const std::vector<CommandModel>& commands, const CLI::Ap
     }
     out << "    " << c.name << ")\n      case \"$prev\" in\n";
     for (const auto& f : c.flags)
-      if (f.takes_value) out << "        " << join(f.names, "|") << ") " << bash_values(f) << "; return ;;\n";
+      if (f.takes_value)
+        out << "        " << join(f.names, "|") << ") " << bash_values(f.choices, f.completion)
+            << "; return ;;\n";
     out << "      esac\n"
            "      if [[ \"$cur\" == -* ]]; then\n"
            "        COMPREPLY=($(compgen -W "
@@ -129,15 +142,9 @@ std::string bash_script(const std::vector<CommandModel>& commands, const CLI::Ap
       if (!valued.empty()) out << "          " << join(valued, "|") << ") ((i++)) ;;\n";
       out << "          -*) ;;\n          *) ((npos++)) ;;\n        esac\n      done\n"
              "      case \"$npos\" in\n";
-      for (std::size_t p = 0; p < c.positionals.size(); ++p) {
-        const auto& kind = c.positionals[p];
-        if (kind == "workflows" || kind == "agents")
-          out << "        " << p << ") _hearth_project " << kind << " ;;\n";
-        else if (kind == "dirs")
-          out << "        " << p << ") COMPREPLY=($(compgen -d -- \"$cur\")) ;;\n";
-        else if (kind == "files")
-          out << "        " << p << ") COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n";
-      }
+      for (std::size_t p = 0; p < c.positionals.size(); ++p)
+        out << "        " << p << ") " << bash_values(c.positionals[p].choices, c.positionals[p].completion)
+            << " ;;\n";
       out << "      esac\n";
     }
     out << "      ;;\n";
@@ -212,8 +219,8 @@ std::string zsh_script(const std::vector<CommandModel>& commands) {
     out << "        " << c.name << ")\n          _arguments";
     for (const auto& f : c.flags) out << " \\\n            " << zsh_flag_spec(f);
     for (std::size_t p = 0; p < c.positionals.size(); ++p)
-      out << " \\\n            '" << p + 1 << ":" << (c.positionals[p].empty() ? "argument" : c.positionals[p])
-          << ":" << zsh_action(c.positionals[p], {}) << "'";
+      out << " \\\n            '" << p + 1 << ":" << zsh_description(c.positionals[p].name) << ":"
+          << zsh_action(c.positionals[p].completion, c.positionals[p].choices) << "'";
     out << "\n          ;;\n";
   }
   out << "      esac\n      ;;\n  esac\n}\n\n_hearth \"$@\"\n";
@@ -228,13 +235,21 @@ std::string fish_script(const std::vector<CommandModel>& commands) {
   for (const auto& c : commands) names.push_back(c.name);
   out << "# fish completion for hearth. Generated by `hearth completion fish`; do not edit.\n"
          "# Install: hearth completion fish > ~/.config/fish/completions/hearth.fish\n\n"
-         "# The number of positional arguments typed after the subcommand.\n"
+         "# The number of positional arguments typed after the subcommand; the arguments name the\n"
+         "# flags that take a value, whose next token is that value rather than a positional.\n"
          "function __hearth_positionals\n"
          "    set -l tokens (commandline -opc)\n"
          "    set -e tokens[1..2]\n"
          "    set -l count 0\n"
+         "    set -l skip 0\n"
          "    for token in $tokens\n"
-         "        string match -q -- '-*' $token; or set count (math $count + 1)\n"
+         "        if test $skip -eq 1\n"
+         "            set skip 0\n"
+         "        else if contains -- $token $argv\n"
+         "            set skip 1\n"
+         "        else if not string match -q -- '-*' $token\n"
+         "            set count (math $count + 1)\n"
+         "        end\n"
          "    end\n"
          "    echo $count\n"
          "end\n\n"
@@ -246,6 +261,9 @@ std::string fish_script(const std::vector<CommandModel>& commands) {
         << single_quoted(c.description) << "\n";
   for (const auto& c : commands) {
     const std::string cond = "'__fish_seen_subcommand_from " + c.name + "'";
+    std::vector<std::string> valued;
+    for (const auto& f : c.flags)
+      if (f.takes_value) valued.insert(valued.end(), f.names.begin(), f.names.end());
     for (const auto& f : c.flags) {
       out << "complete -c hearth -n " << cond;
       for (const auto& n : f.names) out << (n.rfind("--", 0) == 0 ? " -l " + n.substr(2) : " -s " + n.substr(1));
@@ -256,14 +274,15 @@ std::string fish_script(const std::vector<CommandModel>& commands) {
       out << " -d " << single_quoted(f.description) << "\n";
     }
     for (std::size_t p = 0; p < c.positionals.size(); ++p) {
-      const auto& kind = c.positionals[p];
-      if (kind.empty()) continue;
-      const std::string pos_cond = "'__fish_seen_subcommand_from " + c.name +
-                                   "; and test (__hearth_positionals) -eq " + std::to_string(p) + "'";
-      out << "complete -c hearth -n " << pos_cond;
-      if (kind == "workflows" || kind == "agents")
-        out << " -x -a '(hearth __complete " << kind << " 2>/dev/null)'";
-      else if (kind == "dirs")
+      const auto& pos = c.positionals[p];
+      if (pos.completion.empty() && pos.choices.empty()) continue;
+      out << "complete -c hearth -n '__fish_seen_subcommand_from " << c.name
+          << "; and test (__hearth_positionals " << join(valued) << ") -eq " << p << "'";
+      if (!pos.choices.empty())
+        out << " -x -a " << single_quoted(join(pos.choices));
+      else if (pos.completion == "workflows" || pos.completion == "agents")
+        out << " -x -a '(hearth __complete " << pos.completion << " 2>/dev/null)'";
+      else if (pos.completion == "dirs")
         out << " -x -a '(__fish_complete_directories)'";
       else
         out << " -r -F";
