@@ -26,13 +26,13 @@ std::string redact_url(std::string_view url);
 
 /// One POST to a model API.
 struct PostRequest {
-  std::string provider{};  // provider id, for messages
-  std::string base_url{};  // as configured, e.g. "https://api.openai.com/v1"
-  std::string path{};      // appended to the base URL's path, e.g. "/chat/completions"
+  std::string provider{}; // provider id, for messages
+  std::string base_url{}; // as configured, e.g. "https://api.openai.com/v1"
+  std::string path{};     // appended to the base URL's path, e.g. "/chat/completions"
   std::map<std::string, std::string> headers{};
-  std::string body{};      // JSON text
-  std::string key_env{};   // the variable the key came from: named by auth errors
-  std::string secret{};    // the key: scrubbed from every message
+  std::string body{};    // JSON text
+  std::string key_env{}; // the variable the key came from: named by auth errors
+  std::string secret{};  // the key: scrubbed from every message
 };
 
 /// Sends `request`, retrying 408/409/429/5xx/529 and connection failures (honouring retry-after,

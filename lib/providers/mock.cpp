@@ -22,10 +22,12 @@ struct ScriptStep {
 };
 
 ScriptStep parse_step(const Json& j, const std::string& where) {
-  if (!j.is_object()) throw errors::mock_script_invalid(where, "a step must be a JSON object");
+  if (!j.is_object())
+    throw errors::mock_script_invalid(where, "a step must be a JSON object");
   ScriptStep step;
   if (j.contains("text")) {
-    if (!j["text"].is_string()) throw errors::mock_script_invalid(where, "\"text\" must be a string");
+    if (!j["text"].is_string())
+      throw errors::mock_script_invalid(where, "\"text\" must be a string");
     step.text = j["text"].get<std::string>();
   }
   if (j.contains("toolCalls")) {
@@ -37,7 +39,8 @@ ScriptStep parse_step(const Json& j, const std::string& where) {
       step.calls.emplace_back(c["name"].get<std::string>(), c.value("input", Json::object()));
     }
   }
-  if (j.contains("result")) step.calls.emplace_back(k_finish_tool, j["result"]);
+  if (j.contains("result"))
+    step.calls.emplace_back(k_finish_tool, j["result"]);
   if (!j.contains("text") && !j.contains("toolCalls") && !j.contains("result"))
     throw errors::mock_script_invalid(where, "expected \"text\", \"toolCalls\" or \"result\"");
   return step;
@@ -45,14 +48,17 @@ ScriptStep parse_step(const Json& j, const std::string& where) {
 
 std::vector<ScriptStep> load_script(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (path.empty() || !in) throw errors::mock_script_not_found(path.string());
+  if (path.empty() || !in)
+    throw errors::mock_script_not_found(path.string());
   std::vector<ScriptStep> steps;
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
     const auto where = path.string() + ":" + std::to_string(n);
     const auto j = Json::parse(line, nullptr, false);
-    if (j.is_discarded()) throw errors::mock_script_invalid(where, "the line is not JSON");
+    if (j.is_discarded())
+      throw errors::mock_script_invalid(where, "the line is not JSON");
     steps.push_back(parse_step(j, where));
   }
   return steps;
@@ -62,18 +68,22 @@ std::size_t request_chars(const StepRequest& r) {
   std::size_t n = r.system.size();
   for (const auto& m : r.messages) {
     n += m.text.size();
-    for (const auto& c : m.tool_calls) n += c.name.size() + c.arguments.size();
+    for (const auto& c : m.tool_calls)
+      n += c.name.size() + c.arguments.size();
   }
-  for (const auto& t : r.tools) n += t.name.size() + t.description.size() + t.parameters.dump().size();
+  for (const auto& t : r.tools)
+    n += t.name.size() + t.description.size() + t.parameters.dump().size();
   return n;
 }
 
 void stream_text(const std::string& text, const StreamSink& sink) {
-  if (text.empty() || !sink.on_text_delta) return;
+  if (text.empty() || !sink.on_text_delta)
+    return;
   const std::size_t piece = std::max<std::size_t>(1, (text.size() + 2) / 3); // about 3 deltas
   for (std::size_t i = 0; i < text.size();) {
     auto end = std::min(text.size(), i + piece);
-    while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) ++end;
+    while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+      ++end;
     sink.on_text_delta(std::string_view(text).substr(i, end - i)); // whole UTF-8 sequences
     i = end;
   }
@@ -89,25 +99,31 @@ public:
   StepResult step(const StepRequest& request, const StreamSink& sink) override {
     std::lock_guard lock(m_mutex);
     ScriptStep answer;
-    if (request.model == "echo") answer = echo(request);
-    else if (request.model == "script") answer = next_script_step();
-    else throw errors::mock_model_unknown(request.model);
+    if (request.model == "echo")
+      answer = echo(request);
+    else if (request.model == "script")
+      answer = next_script_step();
+    else
+      throw errors::mock_model_unknown(request.model);
     return emit(request, answer, sink);
   }
 
 private:
   static ScriptStep echo(const StepRequest& request) {
     for (const auto& t : request.tools)
-      if (t.name == k_finish_tool) return {.calls = {{k_finish_tool, schema_sample(t.parameters)}}};
+      if (t.name == k_finish_tool)
+        return {.calls = {{k_finish_tool, schema_sample(t.parameters)}}};
     for (auto it = request.messages.rbegin(); it != request.messages.rend(); ++it)
-      if (it->role == Role::user) return {.text = it->text};
+      if (it->role == Role::user)
+        return {.text = it->text};
     return {.text = ""};
   }
 
   ScriptStep next_script_step() {
     if (!m_script) {
       const auto from_env = m_env ? m_env("HEARTH_MOCK_SCRIPT") : std::nullopt;
-      if (from_env && !from_env->empty()) m_script_path = *from_env;
+      if (from_env && !from_env->empty())
+        m_script_path = *from_env;
       m_script = load_script(m_script_path);
     }
     if (m_cursor >= m_script->size())

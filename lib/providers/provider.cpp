@@ -34,14 +34,17 @@ constexpr Builtin k_builtins[] = {
 
 const Builtin* find_builtin(std::string_view id) {
   for (const auto& b : k_builtins)
-    if (id == b.id) return &b;
+    if (id == b.id)
+      return &b;
   return nullptr;
 }
 
 std::optional<std::string> non_empty(const EnvLookup& env, std::string_view name) {
-  if (!env || name.empty()) return std::nullopt;
+  if (!env || name.empty())
+    return std::nullopt;
   auto v = env(name);
-  if (v && v->empty()) return std::nullopt;
+  if (v && v->empty())
+    return std::nullopt;
   return v;
 }
 
@@ -49,20 +52,27 @@ Endpoint resolve(std::string_view id, const ProviderConfig* cfg, const Builtin* 
                  const EnvLookup& env) {
   Endpoint e{.id = std::string(id)};
   e.api = cfg && !cfg->api.empty() ? cfg->api : builtin ? builtin->api : "";
-  if (e.api.empty()) throw errors::provider_config_invalid(id, "`api` is required");
+  if (e.api.empty())
+    throw errors::provider_config_invalid(id, "`api` is required");
   if (e.api != k_openai_chat && e.api != k_anthropic_messages)
     throw errors::provider_config_invalid(id, "unknown api \"" + e.api + "\"");
-  if (cfg && !cfg->base_url.empty()) e.base_url = cfg->base_url;
-  else if (const auto v = builtin ? non_empty(env, builtin->base_env) : std::nullopt) e.base_url = *v;
-  else if (builtin) e.base_url = builtin->base_url;
-  else throw errors::provider_config_invalid(id, "`baseUrl` is required");
+  if (cfg && !cfg->base_url.empty())
+    e.base_url = cfg->base_url;
+  else if (const auto v = builtin ? non_empty(env, builtin->base_env) : std::nullopt)
+    e.base_url = *v;
+  else if (builtin)
+    e.base_url = builtin->base_url;
+  else
+    throw errors::provider_config_invalid(id, "`baseUrl` is required");
   e.key_env = cfg && !cfg->api_key_env.empty() ? cfg->api_key_env : builtin ? builtin->key_env : "";
   if (!e.key_env.empty()) {
     const auto key = non_empty(env, e.key_env);
-    if (!key) throw errors::provider_missing_key(id, e.key_env);
+    if (!key)
+      throw errors::provider_missing_key(id, e.key_env);
     e.key = *key;
   }
-  if (cfg) e.headers = cfg->headers;
+  if (cfg)
+    e.headers = cfg->headers;
   return e;
 }
 
@@ -86,7 +96,8 @@ Message tool_result(std::string tool_call_id, std::string content, bool is_error
 EnvLookup process_env() {
   return [](std::string_view name) -> std::optional<std::string> {
     const char* v = std::getenv(std::string(name).c_str());
-    if (v == nullptr) return std::nullopt;
+    if (v == nullptr)
+      return std::nullopt;
     return std::string(v);
   };
 }
@@ -101,7 +112,8 @@ ModelRef parse_model(std::string_view model_string) {
 
 std::vector<std::string> builtin_provider_ids() {
   std::vector<std::string> ids;
-  for (const auto& b : k_builtins) ids.emplace_back(b.id);
+  for (const auto& b : k_builtins)
+    ids.emplace_back(b.id);
   ids.emplace_back("mock");
   return ids;
 }
@@ -109,13 +121,15 @@ std::vector<std::string> builtin_provider_ids() {
 std::unique_ptr<Provider> make_provider(std::string_view id,
                                         const std::map<std::string, ProviderConfig>& configured,
                                         const EnvLookup& env, const ProviderSettings& settings) {
-  if (id == "mock") return make_mock(env, settings.mock_script);
+  if (id == "mock")
+    return make_mock(env, settings.mock_script);
   const auto it = configured.find(std::string(id));
   const ProviderConfig* cfg = it != configured.end() ? &it->second : nullptr;
   const Builtin* builtin = find_builtin(id);
   if (!cfg && !builtin) {
     auto available = builtin_provider_ids();
-    for (const auto& [name, c] : configured) available.push_back(name);
+    for (const auto& [name, c] : configured)
+      available.push_back(name);
     throw errors::provider_unknown(id, available);
   }
   auto endpoint = resolve(id, cfg, builtin, env);

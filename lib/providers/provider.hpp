@@ -171,6 +171,7 @@ std::vector<std::string> builtin_provider_ids();
 /// (unknown `api`), provider_missing_key (names the variable to set).
 std::unique_ptr<Provider> make_provider(std::string_view id,
                                         const std::map<std::string, ProviderConfig>& configured,
-                                        const EnvLookup& env, const ProviderSettings& settings = {});
+                                        const EnvLookup& env,
+                                        const ProviderSettings& settings = {});
 
 } // namespace hearth::providers

@@ -10,7 +10,8 @@ SseParser::SseParser(Handler on_event, std::size_t max_bytes)
 
 void SseParser::feed(std::string_view bytes) {
   std::size_t start = 0;
-  if (m_after_cr && !bytes.empty() && bytes.front() == '\n') start = 1;
+  if (m_after_cr && !bytes.empty() && bytes.front() == '\n')
+    start = 1;
   m_after_cr = false;
   while (start < bytes.size()) {
     const auto end = bytes.find_first_of("\r\n", start);
@@ -18,8 +19,8 @@ void SseParser::feed(std::string_view bytes) {
       m_line.append(bytes.substr(start));
       if (m_line.size() > m_max_bytes) {
         m_line.clear();
-        throw errors::provider_stream_invalid("an SSE line exceeds " +
-                                              std::to_string(m_max_bytes) + " bytes");
+        throw errors::provider_stream_invalid("an SSE line exceeds " + std::to_string(m_max_bytes) +
+                                              " bytes");
       }
       return;
     }
@@ -29,7 +30,8 @@ void SseParser::feed(std::string_view bytes) {
     std::size_t next = end + 1;
     if (bytes[end] == '\r') {
       if (next < bytes.size()) {
-        if (bytes[next] == '\n') ++next;
+        if (bytes[next] == '\n')
+          ++next;
       } else {
         m_after_cr = true;
       }
@@ -54,28 +56,32 @@ void SseParser::process_line(std::string_view line) {
     dispatch();
     return;
   }
-  if (line.front() == ':') return; // comment (keep-alive)
+  if (line.front() == ':')
+    return; // comment (keep-alive)
   const auto colon = line.find(':');
   const auto field = line.substr(0, colon);
   std::string_view value;
   if (colon != std::string_view::npos) {
     value = line.substr(colon + 1);
-    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (!value.empty() && value.front() == ' ')
+      value.remove_prefix(1);
   }
   if (field == "data") {
     if (m_pending.data.size() + value.size() > m_max_bytes) {
       m_pending = {};
       m_has_data = false;
-      throw errors::provider_stream_invalid("an SSE event exceeds " +
-                                            std::to_string(m_max_bytes) + " bytes");
+      throw errors::provider_stream_invalid("an SSE event exceeds " + std::to_string(m_max_bytes) +
+                                            " bytes");
     }
-    if (m_has_data) m_pending.data += '\n';
+    if (m_has_data)
+      m_pending.data += '\n';
     m_pending.data.append(value);
     m_has_data = true;
   } else if (field == "event") {
     m_pending.event.assign(value);
   } else if (field == "id") {
-    if (value.find('\0') == std::string_view::npos) m_pending.id.assign(value);
+    if (value.find('\0') == std::string_view::npos)
+      m_pending.id.assign(value);
   } // "retry" and unknown fields are ignored: we never reconnect a model stream.
 }
 

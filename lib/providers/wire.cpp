@@ -11,7 +11,8 @@ std::string camel_to_snake(std::string_view name) {
   std::string out;
   for (const char c : name) {
     if (std::isupper(static_cast<unsigned char>(c))) {
-      if (!out.empty()) out += '_';
+      if (!out.empty())
+        out += '_';
       out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     } else {
       out += c;
@@ -23,24 +24,30 @@ std::string camel_to_snake(std::string_view name) {
 void apply_model_options(Json& body, const Json& options,
                          const std::map<std::string, std::string>& aliases,
                          const std::vector<std::string>& provider_keys) {
-  if (!options.is_object()) return;
+  if (!options.is_object())
+    return;
   for (const auto& [key, value] : options.items()) {
-    if (key == "providerOptions") continue;
+    if (key == "providerOptions")
+      continue;
     const auto alias = aliases.find(key);
     body[alias != aliases.end() ? alias->second : camel_to_snake(key)] = value;
   }
   const auto po = options.find("providerOptions");
-  if (po == options.end() || !po->is_object()) return;
+  if (po == options.end() || !po->is_object())
+    return;
   for (const auto& k : provider_keys) {
     const auto section = po->find(k);
-    if (section == po->end() || !section->is_object()) continue;
-    for (const auto& [key, value] : section->items()) body[camel_to_snake(key)] = value;
+    if (section == po->end() || !section->is_object())
+      continue;
+    for (const auto& [key, value] : section->items())
+      body[camel_to_snake(key)] = value;
   }
 }
 
 ToolCall finish_tool_call(std::string id, std::string name, std::string arguments) {
   ToolCall call{.id = std::move(id), .name = std::move(name), .arguments = std::move(arguments)};
-  if (call.arguments.find_first_not_of(" \t\r\n") == std::string::npos) call.arguments = "{}";
+  if (call.arguments.find_first_not_of(" \t\r\n") == std::string::npos)
+    call.arguments = "{}";
   try {
     call.input = Json::parse(call.arguments);
   } catch (const Json::parse_error& e) {

@@ -40,7 +40,8 @@ Json parse_stream_json(std::string_view data);
 
 /// Calls `f(args...)` when the callback is set.
 template <typename F, typename... Args> void notify(const F& f, Args&&... args) {
-  if (f) f(std::forward<Args>(args)...);
+  if (f)
+    f(std::forward<Args>(args)...);
 }
 
 /// The string at `j[key]`, or "" when absent or not a string.

@@ -21,10 +21,10 @@ struct Recorder {
   StreamSink sink() {
     return {.on_text_delta = [this](std::string_view d) { text += d; },
             .on_thinking_delta = [this](std::string_view d) { thinking += d; },
-            .on_tool_call_start = [this](std::size_t i, std::string_view id,
-                                         std::string_view name) {
-              starts[i] = std::string(id) + "/" + std::string(name);
-            },
+            .on_tool_call_start =
+                [this](std::size_t i, std::string_view id, std::string_view name) {
+                  starts[i] = std::string(id) + "/" + std::string(name);
+                },
             .on_tool_call_delta = [this](std::size_t i, std::string_view d) { args[i] += d; },
             .on_tool_call_end = [this](std::size_t, const ToolCall&) { ++ends; }};
   }
@@ -101,8 +101,10 @@ TEST_SUITE("providers") {
         std::string text;
         std::vector<Json> calls;
         for (const auto& block : expected["content"]) {
-          if (block["type"] == "text") text += block["text"].get<std::string>();
-          else calls.push_back(block);
+          if (block["type"] == "text")
+            text += block["text"].get<std::string>();
+          else
+            calls.push_back(block);
         }
         CHECK(r.text == text);
         REQUIRE(r.tool_calls.size() == calls.size());
@@ -126,8 +128,8 @@ TEST_SUITE("providers") {
                            doctest::Contains("without a completion chunk"), hearth::Error);
     }
     SUBCASE("cut before finish_reason") {
-      const std::string sse =
-          R"(data: {"id":"x","choices":[{"index":0,"delta":{"content":"hi"}}]})" "\n\n";
+      const std::string sse = R"(data: {"id":"x","choices":[{"index":0,"delta":{"content":"hi"}}]})"
+                              "\n\n";
       CHECK_THROWS_WITH_AS(assemble<OpenAiChatAssembler>(sse, 5, rec),
                            doctest::Contains("before the completion finished"), hearth::Error);
     }
@@ -136,7 +138,8 @@ TEST_SUITE("providers") {
                            doctest::Contains("not a JSON object: <html>oops"), hearth::Error);
     }
     SUBCASE("error object") {
-      const std::string sse = R"(data: {"error":{"message":"model overloaded"}})" "\n\n";
+      const std::string sse = R"(data: {"error":{"message":"model overloaded"}})"
+                              "\n\n";
       CHECK_THROWS_WITH_AS(assemble<OpenAiChatAssembler>(sse, 64, rec),
                            doctest::Contains("model overloaded"), hearth::Error);
     }
@@ -144,10 +147,14 @@ TEST_SUITE("providers") {
 
   TEST_CASE("openai assembler treats empty continuation ids and names as absent") {
     const std::string sse =
-        R"(data: {"choices":[{"index":0,"delta":{"reasoning_content":"think"}}]})" "\n\n"
-        R"(data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"name":"f","arguments":"{\"a\""}}]}}]})" "\n\n"
-        R"(data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"","function":{"name":"","arguments":":1}"}}]}}]})" "\n\n"
-        R"(data: {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12,"prompt_tokens_details":{"cached_tokens":4}}})" "\n\n"
+        R"(data: {"choices":[{"index":0,"delta":{"reasoning_content":"think"}}]})"
+        "\n\n"
+        R"(data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"name":"f","arguments":"{\"a\""}}]}}]})"
+        "\n\n"
+        R"(data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"","function":{"name":"","arguments":":1}"}}]}}]})"
+        "\n\n"
+        R"(data: {"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12,"prompt_tokens_details":{"cached_tokens":4}}})"
+        "\n\n"
         "data: [DONE]\n\n";
     Recorder rec;
     const auto r = assemble<OpenAiChatAssembler>(sse, 11, rec);
@@ -164,7 +171,8 @@ TEST_SUITE("providers") {
 
   TEST_CASE("tool calls with unparsable arguments keep the raw text and an error") {
     const std::string sse =
-        R"(data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{oops"}}]},"finish_reason":"tool_calls"}]})" "\n\n";
+        R"(data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{oops"}}]},"finish_reason":"tool_calls"}]})"
+        "\n\n";
     Recorder rec;
     const auto r = assemble<OpenAiChatAssembler>(sse, 100, rec);
     REQUIRE(r.tool_calls.size() == 1);
@@ -189,11 +197,19 @@ TEST_SUITE("providers") {
     }
     SUBCASE("a tool with no arguments has input {}") {
       const std::string sse =
-          "data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":3,\"cache_read_input_tokens\":5}}}\n\n"
-          "data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"now\",\"input\":{}}}\n\n"
-          "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\"}}\n\n"
+          "data: "
+          "{\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":3,"
+          "\"cache_read_input_tokens\":5}}}\n\n"
+          "data: "
+          "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\","
+          "\"id\":\"t\",\"name\":\"now\",\"input\":{}}}\n\n"
+          "data: "
+          "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\","
+          "\"partial_json\":\"\"}}\n\n"
           "data: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
-          "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":7}}\n\n"
+          "data: "
+          "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{"
+          "\"output_tokens\":7}}\n\n"
           "data: {\"type\":\"message_stop\"}\n\n";
       const auto r = assemble<AnthropicAssembler>(sse, 17, rec);
       REQUIRE(r.tool_calls.size() == 1);

@@ -51,7 +51,8 @@ public:
         std::lock_guard lock(m_mutex);
         m_requests.push_back({req.path, req.headers, req.body});
         if (m_replies.empty()) {
-          reply = {.status = 500, .body = R"({"error":{"message":"no reply queued"}})",
+          reply = {.status = 500,
+                   .body = R"({"error":{"message":"no reply queued"}})",
                    .content_type = "application/json"};
         } else {
           reply = std::move(m_replies.front());
@@ -59,7 +60,8 @@ public:
         }
       }
       res.status = reply.status;
-      for (const auto& [k, v] : reply.headers) res.set_header(k, v);
+      for (const auto& [k, v] : reply.headers)
+        res.set_header(k, v);
       if (reply.status != 200) {
         res.set_content(reply.body, reply.content_type);
         return;
@@ -69,7 +71,8 @@ public:
       res.set_chunked_content_provider(
           reply.content_type, [body, chunk](std::size_t, httplib::DataSink& sink) {
             for (std::size_t i = 0; i < body->size(); i += chunk)
-              if (!sink.write(body->data() + i, std::min(chunk, body->size() - i))) return false;
+              if (!sink.write(body->data() + i, std::min(chunk, body->size() - i)))
+                return false;
             sink.done();
             return true;
           });

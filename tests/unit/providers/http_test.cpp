@@ -20,7 +20,8 @@ constexpr const char* k_key = "sk-test-SECRET-1234";
 EnvLookup env_of(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
     const auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
+    if (it == vars.end())
+      return std::nullopt;
     return it->second;
   };
 }
@@ -31,7 +32,8 @@ ProviderSettings fast_settings(std::vector<std::string>* log = nullptr) {
   s.http.read_timeout = 5s;
   s.http.backoff_base = 1ms;
   s.http.backoff_max = 5ms;
-  if (log) s.log = [log](std::string_view line) { log->emplace_back(line); };
+  if (log)
+    s.log = [log](std::string_view line) { log->emplace_back(line); };
   return s;
 }
 
@@ -95,7 +97,8 @@ TEST_SUITE("providers") {
     CHECK(body["messages"][0] == Json{{"role", "system"}, {"content", "Be brief."}});
     CHECK(body["messages"][1]["role"] == "user");
     CHECK(body["tools"][0]["function"]["name"] == "get_weather");
-    for (const auto& line : log) CHECK(line.find(k_key) == std::string::npos);
+    for (const auto& line : log)
+      CHECK(line.find(k_key) == std::string::npos);
     REQUIRE_FALSE(log.empty());
     CHECK(log[0].find("/v1/chat/completions") != std::string::npos);
   }
@@ -108,7 +111,8 @@ TEST_SUITE("providers") {
     const auto one = provider->step(weather_request(), {});
     REQUIRE(one.tool_calls.size() == 1);
     CHECK(one.tool_calls[0].name == "GetWeatherArgs");
-    CHECK(one.tool_calls[0].input == Json{{"city", "Edinburgh"}, {"country", "UK"}, {"units", "c"}});
+    CHECK(one.tool_calls[0].input ==
+          Json{{"city", "Edinburgh"}, {"country", "UK"}, {"units", "c"}});
     CHECK(one.stop_reason == "toolUse");
     CHECK(one.usage.total == 100);
 
@@ -134,14 +138,17 @@ TEST_SUITE("providers") {
   TEST_CASE("anthropic streams a tool call through a configured provider") {
     FakeLlmServer server;
     server.enqueue({.body = llm_fixture("anthropic/messages-stream-text-tool-use.sse")});
-    const std::map<std::string, ProviderConfig> configured{
-        {"claude", {.api = "anthropic-messages", .base_url = server.url("/"),
-                    .api_key_env = "CLAUDE_KEY", .headers = {{"x-extra", "1"}}}}};
-    auto provider = make_provider("claude", configured, env_of({{"CLAUDE_KEY", k_key}}),
-                                  fast_settings());
+    const std::map<std::string, ProviderConfig> configured{{"claude",
+                                                            {.api = "anthropic-messages",
+                                                             .base_url = server.url("/"),
+                                                             .api_key_env = "CLAUDE_KEY",
+                                                             .headers = {{"x-extra", "1"}}}}};
+    auto provider =
+        make_provider("claude", configured, env_of({{"CLAUDE_KEY", k_key}}), fast_settings());
     auto req = weather_request();
-    req.messages.push_back(assistant_message("", {{.id = "toolu_1", .name = "get_weather",
-                                                   .arguments = "{}", .input = Json::object()}}));
+    req.messages.push_back(assistant_message(
+        "",
+        {{.id = "toolu_1", .name = "get_weather", .arguments = "{}", .input = Json::object()}}));
     req.messages.push_back(tool_result("toolu_1", "sunny", true));
     req.messages.push_back(user_message("and tomorrow?"));
     const auto r = provider->step(req, {});
@@ -163,8 +170,10 @@ TEST_SUITE("providers") {
     const auto& m = body["messages"];
     REQUIRE(m.size() == 3); // user, assistant, user(tool_result + text): roles alternate
     CHECK(m[1]["content"][0]["type"] == "tool_use");
-    CHECK(m[2]["content"][0] == Json{{"type", "tool_result"}, {"tool_use_id", "toolu_1"},
-                                     {"content", "sunny"}, {"is_error", true}});
+    CHECK(m[2]["content"][0] == Json{{"type", "tool_result"},
+                                     {"tool_use_id", "toolu_1"},
+                                     {"content", "sunny"},
+                                     {"is_error", true}});
     CHECK(m[2]["content"][1] == Json{{"type", "text"}, {"text", "and tomorrow?"}});
   }
 
@@ -185,7 +194,8 @@ TEST_SUITE("providers") {
 
   TEST_CASE("a 400 quotes the provider's message and is not retried") {
     FakeLlmServer server;
-    server.enqueue({.status = 400, .body = llm_fixture("openai/error-400-unsupported-parameter.json"),
+    server.enqueue({.status = 400,
+                    .body = llm_fixture("openai/error-400-unsupported-parameter.json"),
                     .content_type = "application/json"});
     auto provider = openai_at(server);
     const auto e = error_of(*provider, weather_request());
@@ -196,10 +206,14 @@ TEST_SUITE("providers") {
 
   TEST_CASE("a 429 with retry-after is retried, then the stream succeeds") {
     FakeLlmServer server;
-    server.enqueue({.status = 429, .body = R"({"error":{"message":"slow down"}})",
-                    .content_type = "application/json", .headers = {{"retry-after", "0"}}});
-    server.enqueue({.status = 529, .body = R"({"type":"error","error":{"message":"Overloaded"}})",
-                    .content_type = "application/json", .headers = {{"retry-after-ms", "5"}}});
+    server.enqueue({.status = 429,
+                    .body = R"({"error":{"message":"slow down"}})",
+                    .content_type = "application/json",
+                    .headers = {{"retry-after", "0"}}});
+    server.enqueue({.status = 529,
+                    .body = R"({"type":"error","error":{"message":"Overloaded"}})",
+                    .content_type = "application/json",
+                    .headers = {{"retry-after-ms", "5"}}});
     server.enqueue({.body = llm_fixture("openai/chat-stream-text-usage.sse")});
     std::vector<std::string> log;
     auto provider = openai_at(server, &log);
@@ -222,20 +236,26 @@ TEST_SUITE("providers") {
       CHECK(server.requests().size() == 3);
     }
     SUBCASE("x-should-retry false") {
-      server.enqueue({.status = 500, .body = "{}", .content_type = "application/json",
+      server.enqueue({.status = 500,
+                      .body = "{}",
+                      .content_type = "application/json",
                       .headers = {{"x-should-retry", "false"}}});
       CHECK(error_of(*provider, weather_request()).type == "provider_unavailable");
       CHECK(server.requests().size() == 1);
     }
     SUBCASE("insufficient quota") {
-      server.enqueue({.status = 429,
-                      .body = R"({"error":{"message":"You exceeded your current quota","type":"insufficient_quota"}})",
-                      .content_type = "application/json"});
+      server.enqueue(
+          {.status = 429,
+           .body =
+               R"({"error":{"message":"You exceeded your current quota","type":"insufficient_quota"}})",
+           .content_type = "application/json"});
       CHECK(error_of(*provider, weather_request()).type == "provider_quota_exceeded");
       CHECK(server.requests().size() == 1);
     }
     SUBCASE("a retry-after longer than the limit is not waited for") {
-      server.enqueue({.status = 429, .body = "{}", .content_type = "application/json",
+      server.enqueue({.status = 429,
+                      .body = "{}",
+                      .content_type = "application/json",
                       .headers = {{"retry-after", "3600"}}});
       CHECK(error_of(*provider, weather_request()).type == "provider_rate_limited");
       CHECK(server.requests().size() == 1);
@@ -261,7 +281,8 @@ TEST_SUITE("providers") {
 
   TEST_CASE("garbage instead of SSE is a clear stream error") {
     FakeLlmServer server;
-    server.enqueue({.body = "<html>\r\n<body>Gateway says hi</body>\r\n", .content_type = "text/html"});
+    server.enqueue(
+        {.body = "<html>\r\n<body>Gateway says hi</body>\r\n", .content_type = "text/html"});
     auto provider = openai_at(server);
     const auto e = error_of(*provider, weather_request());
     CHECK(e.type == "provider_stream_invalid");
@@ -270,9 +291,9 @@ TEST_SUITE("providers") {
   TEST_CASE("a refused connection fails clearly within bounded time") {
     RefusingPort port;
     const auto base = "http://127.0.0.1:" + std::to_string(port.port()) + "/v1";
-    auto provider = make_provider("openai", {},
-                                  env_of({{"OPENAI_API_KEY", k_key}, {"OPENAI_BASE_URL", base}}),
-                                  fast_settings());
+    auto provider =
+        make_provider("openai", {}, env_of({{"OPENAI_API_KEY", k_key}, {"OPENAI_BASE_URL", base}}),
+                      fast_settings());
     const auto start = std::chrono::steady_clock::now();
     const auto e = error_of(*provider, weather_request());
     CHECK(std::chrono::steady_clock::now() - start < 5s);

@@ -16,7 +16,8 @@ namespace {
 EnvLookup env_of(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
     const auto it = vars.find(std::string(name));
-    if (it == vars.end()) return std::nullopt;
+    if (it == vars.end())
+      return std::nullopt;
     return it->second;
   };
 }
@@ -41,16 +42,16 @@ TEST_SUITE("providers") {
                           .messages = {user_message("first"), assistant_message("ok"),
                                        user_message("héllo wörld, echo me")}};
     std::vector<std::string> deltas;
-    const auto r = mock->step(req, {.on_text_delta = [&](std::string_view d) {
-                                deltas.emplace_back(d);
-                              }});
+    const auto r =
+        mock->step(req, {.on_text_delta = [&](std::string_view d) { deltas.emplace_back(d); }});
     CHECK(r.text == "héllo wörld, echo me");
     CHECK(r.tool_calls.empty());
     CHECK(r.stop_reason == "stop");
     CHECK(r.provider == "mock");
     CHECK(deltas.size() >= 2);
     std::string joined;
-    for (const auto& d : deltas) joined += d;
+    for (const auto& d : deltas)
+      joined += d;
     CHECK(joined == r.text);
     CHECK(r.usage.output == (r.text.size() + 3) / 4);
     CHECK(r.usage.total == r.usage.input + r.usage.output);
@@ -67,8 +68,10 @@ TEST_SUITE("providers") {
           {"tags", {{"type", "array"}, {"items", {{"type", "string"}}}}},
           {"level", {{"enum", {"low", "high"}}}},
           {"kind", {{"const", "report"}}},
-          {"nested", {{"type", "object"}, {"required", {"n"}},
-                      {"properties", {{"n", {{"type", "integer"}}}}}}},
+          {"nested",
+           {{"type", "object"},
+            {"required", {"n"}},
+            {"properties", {{"n", {{"type", "integer"}}}}}}},
           {"optional", {{"type", "string"}}}}},
         {"required", {"summary", "score", "ok", "tags", "level", "kind", "nested"}}};
     const StepRequest req{.model = "echo",
@@ -80,9 +83,13 @@ TEST_SUITE("providers") {
     REQUIRE(r.tool_calls.size() == 1);
     CHECK(r.tool_calls[0].name == "finish");
     CHECK(r.tool_calls[0].id == "call_mock_1");
-    CHECK(r.tool_calls[0].input == Json{{"summary", ""}, {"score", 1.0}, {"ok", false},
-                                        {"tags", Json::array()}, {"level", "low"},
-                                        {"kind", "report"}, {"nested", {{"n", 0}}}});
+    CHECK(r.tool_calls[0].input == Json{{"summary", ""},
+                                        {"score", 1.0},
+                                        {"ok", false},
+                                        {"tags", Json::array()},
+                                        {"level", "low"},
+                                        {"kind", "report"},
+                                        {"nested", {{"n", 0}}}});
     CHECK(Json::parse(r.tool_calls[0].arguments) == r.tool_calls[0].input);
     CHECK(r.stop_reason == "toolUse");
     CHECK((starts == 1 && ends == 1));
@@ -95,10 +102,13 @@ TEST_SUITE("providers") {
     CHECK(schema_sample({{"type", "string"}, {"format", "date-time"}}) == "1970-01-01T00:00:00Z");
     CHECK(schema_sample({{"type", "array"}, {"minItems", 2}, {"items", {{"type", "integer"}}}}) ==
           Json{0, 0});
-    const Json with_ref = {{"$defs", {{"city", {{"type", "object"}, {"required", {"name"}},
-                                                 {"properties", {{"name", {{"type", "string"},
-                                                                           {"minLength", 1}}}}}}}}},
-                           {"$ref", "#/$defs/city"}};
+    const Json with_ref = {
+        {"$defs",
+         {{"city",
+           {{"type", "object"},
+            {"required", {"name"}},
+            {"properties", {{"name", {{"type", "string"}, {"minLength", 1}}}}}}}}},
+        {"$ref", "#/$defs/city"}};
     CHECK(schema_sample(with_ref) == Json{{"name", "name"}});
     const Json loop = {{"$ref", "#"}};
     CHECK(schema_sample(loop).is_null()); // bounded, no stack overflow
@@ -107,12 +117,12 @@ TEST_SUITE("providers") {
 
   TEST_CASE("mock/script replays text, tool calls and results, then stops clearly") {
     TempProject dir;
-    const auto script = dir.write("mock.jsonl",
-                                  "{\"text\": \"hello\"}\n"
-                                  "\n"
-                                  "{\"toolCalls\": [{\"name\": \"get_weather\", \"input\": "
-                                  "{\"city\": \"Paris\"}}, {\"name\": \"now\"}], \"text\": \"x\"}\n"
-                                  "{\"result\": {\"answer\": 42}}\n");
+    const auto script =
+        dir.write("mock.jsonl", "{\"text\": \"hello\"}\n"
+                                "\n"
+                                "{\"toolCalls\": [{\"name\": \"get_weather\", \"input\": "
+                                "{\"city\": \"Paris\"}}, {\"name\": \"now\"}], \"text\": \"x\"}\n"
+                                "{\"result\": {\"answer\": 42}}\n");
     auto mock = make_provider("mock", {}, env_of({}), {.mock_script = script});
     const auto a = mock->step(script_request(), {});
     CHECK(a.text == "hello");

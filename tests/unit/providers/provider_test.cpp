@@ -22,16 +22,16 @@ TEST_SUITE("providers") {
 
   TEST_CASE("the factory rejects unknown ids and unusable configuration") {
     const auto none = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
-    CHECK_THROWS_WITH_AS(make_provider("acme", {}, none), doctest::Contains("\"acme\" is not known"),
-                         hearth::Error);
-    CHECK_THROWS_WITH_AS(make_provider("acme", {{"acme", {.api = "grpc", .base_url = "http://x"}}},
-                                       none),
-                         doctest::Contains("unknown api \"grpc\""), hearth::Error);
+    CHECK_THROWS_WITH_AS(make_provider("acme", {}, none),
+                         doctest::Contains("\"acme\" is not known"), hearth::Error);
+    CHECK_THROWS_WITH_AS(
+        make_provider("acme", {{"acme", {.api = "grpc", .base_url = "http://x"}}}, none),
+        doctest::Contains("unknown api \"grpc\""), hearth::Error);
     CHECK_THROWS_WITH_AS(make_provider("acme", {{"acme", {.api = "openai-chat"}}}, none),
                          doctest::Contains("`baseUrl` is required"), hearth::Error);
-    CHECK(make_provider("acme", {{"acme", {.api = "openai-chat", .base_url = "http://h:1/v1"}}},
-                        none)
-              ->id() == "acme");
+    CHECK(
+        make_provider("acme", {{"acme", {.api = "openai-chat", .base_url = "http://h:1/v1"}}}, none)
+            ->id() == "acme");
   }
 
   TEST_CASE("base URLs split into host and path prefix; logged URLs are redacted") {
@@ -55,16 +55,15 @@ TEST_SUITE("providers") {
   }
 
   TEST_CASE("modelOptions map onto each wire format") {
-    const StepRequest req{
-        .model = "m",
-        .messages = {user_message("hi")},
-        .options = {{"temperature", 0},
-                    {"topP", 0.9},
-                    {"maxOutputTokens", 50},
-                    {"stopSequences", {"END"}},
-                    {"providerOptions",
-                     {{"openai", {{"reasoningEffort", "high"}}},
-                      {"anthropic", {{"thinking", {{"type", "enabled"}}}}}}}}};
+    const StepRequest req{.model = "m",
+                          .messages = {user_message("hi")},
+                          .options = {{"temperature", 0},
+                                      {"topP", 0.9},
+                                      {"maxOutputTokens", 50},
+                                      {"stopSequences", {"END"}},
+                                      {"providerOptions",
+                                       {{"openai", {{"reasoningEffort", "high"}}},
+                                        {"anthropic", {{"thinking", {{"type", "enabled"}}}}}}}}};
     const auto o = openai_chat_body(req, "openrouter");
     CHECK(o["top_p"] == 0.9);
     CHECK(o["max_tokens"] == 50);

@@ -14,8 +14,10 @@ namespace {
 std::vector<SseEvent> parse(std::string_view bytes, std::size_t piece = 0) {
   std::vector<SseEvent> events;
   SseParser parser([&](const SseEvent& e) { events.push_back(e); });
-  if (piece == 0) piece = bytes.size() + 1;
-  for (std::size_t i = 0; i < bytes.size(); i += piece) parser.feed(bytes.substr(i, piece));
+  if (piece == 0)
+    piece = bytes.size() + 1;
+  for (std::size_t i = 0; i < bytes.size(); i += piece)
+    parser.feed(bytes.substr(i, piece));
   parser.finish();
   return events;
 }
@@ -70,7 +72,8 @@ TEST_SUITE("providers") {
         c = round % 2 ? static_cast<char>(byte(rng)) : alphabet[byte(rng) % alphabet.size()];
       std::size_t total = 0;
       SseParser parser([&](const SseEvent& e) { total += e.data.size(); });
-      for (std::size_t i = 0; i < junk.size(); i += 3) parser.feed(std::string_view(junk).substr(i, 3));
+      for (std::size_t i = 0; i < junk.size(); i += 3)
+        parser.feed(std::string_view(junk).substr(i, 3));
       parser.finish();
       CHECK(total <= junk.size());
     }
@@ -81,7 +84,8 @@ TEST_SUITE("providers") {
     CHECK_THROWS_AS(parser.feed(std::string(100, 'x')), hearth::Error);
     SseParser data_parser([](const SseEvent&) {}, 64);
     std::string many;
-    for (int i = 0; i < 20; ++i) many += "data: 0123456789\n";
+    for (int i = 0; i < 20; ++i)
+      many += "data: 0123456789\n";
     CHECK_THROWS_WITH_AS(data_parser.feed(many), doctest::Contains("exceeds"), hearth::Error);
   }
 }
