@@ -94,4 +94,63 @@ Error run_not_found(std::string_view run_id);
 /// The runtime child did not report ready; `reason` says why (exit status, timeout, its error).
 Error runtime_not_ready(std::string_view reason);
 
+// --- providers (model strings, HTTP model clients, mock) ---------------------------------------
+
+/// A model string that is not `provider/model`.
+Error model_invalid(std::string_view model_string);
+
+/// A provider id that is neither built in nor declared in hearth.json `providers`.
+Error provider_unknown(std::string_view id, const std::vector<std::string>& available);
+
+/// A hearth.json provider entry that cannot be used (e.g. an unknown `api`).
+Error provider_config_invalid(std::string_view id, std::string_view problem);
+
+/// The provider's API key variable is unset or empty; the hint names it ("Set OPENAI_API_KEY").
+Error provider_missing_key(std::string_view provider, std::string_view env_var);
+
+/// The provider rejected the key (401/403); the hint names the variable the key came from.
+Error provider_auth_failed(std::string_view provider, int status, std::string_view env_var,
+                           std::string_view provider_message);
+
+/// The provider rejected the request (400, 404, 422...); quotes the provider's message.
+Error provider_bad_request(std::string_view provider, int status,
+                           std::string_view provider_message);
+
+/// 429 still returned after `attempts` tries (or a retry-after too long to wait).
+Error provider_rate_limited(std::string_view provider, std::string_view provider_message,
+                            int attempts);
+
+/// 429 `insufficient_quota`: billing, not load; never retried.
+Error provider_quota_exceeded(std::string_view provider, std::string_view provider_message);
+
+/// 5xx / 529 (overloaded) still returned after `attempts` tries.
+Error provider_unavailable(std::string_view provider, int status,
+                           std::string_view provider_message, int attempts);
+
+/// Any other unexpected HTTP status.
+Error provider_http_error(std::string_view provider, int status,
+                          std::string_view provider_message);
+
+/// No HTTP exchange: connection refused, DNS, TLS or a timeout; `url` is redacted.
+Error provider_connection_failed(std::string_view provider, std::string_view url,
+                                 std::string_view reason, int attempts);
+
+/// The response stream could not be understood (bad SSE framing, non-JSON data, no answer).
+Error provider_stream_invalid(std::string_view problem);
+
+/// The provider reported an error inside an accepted stream (e.g. Anthropic `overloaded_error`).
+Error provider_stream_error(std::string_view provider, std::string_view provider_message);
+
+/// `mock/<model>` with a model mock does not have.
+Error mock_model_unknown(std::string_view model);
+
+/// mock/script has no script: neither HEARTH_MOCK_SCRIPT nor a mock.jsonl exists.
+Error mock_script_not_found(std::string_view path);
+
+/// A mock script line is not a step; `where` is `file:line`.
+Error mock_script_invalid(std::string_view where, std::string_view problem);
+
+/// The model asked for step `step` (1-based) of a script that has fewer.
+Error mock_script_exhausted(std::string_view path, std::size_t steps, std::size_t step);
+
 } // namespace hearth::errors

@@ -1,0 +1,171 @@
+// The mock provider: see mock.hpp. Ids are `call_mock_<n>` (n counts from 1 per provider object)
+// and usage is estimated as ceil(chars / 4), as eve's mockModel and Pi's faux provider do.
+#include "providers/mock.hpp"
+
+#include "core/errors.hpp"
+#include "providers/schema_sample.hpp"
+#include "providers/wire.hpp"
+
+#include <fstream>
+#include <mutex>
+
+namespace hearth::providers {
+namespace {
+
+std::int64_t estimate_tokens(std::size_t chars) {
+  return static_cast<std::int64_t>((chars + 3) / 4);
+}
+
+struct ScriptStep {
+  std::string text{};
+  std::vector<std::pair<std::string, Json>> calls{}; // name, input
+};
+
+ScriptStep parse_step(const Json& j, const std::string& where) {
+  if (!j.is_object())
+    throw errors::mock_script_invalid(where, "a step must be a JSON object");
+  ScriptStep step;
+  if (j.contains("text")) {
+    if (!j["text"].is_string())
+      throw errors::mock_script_invalid(where, "\"text\" must be a string");
+    step.text = j["text"].get<std::string>();
+  }
+  if (j.contains("toolCalls")) {
+    if (!j["toolCalls"].is_array())
+      throw errors::mock_script_invalid(where, "\"toolCalls\" must be an array");
+    for (const auto& c : j["toolCalls"]) {
+      if (!c.is_object() || !c.contains("name") || !c["name"].is_string())
+        throw errors::mock_script_invalid(where, "each tool call needs a string \"name\"");
+      step.calls.emplace_back(c["name"].get<std::string>(), c.value("input", Json::object()));
+    }
+  }
+  if (j.contains("result"))
+    step.calls.emplace_back(k_finish_tool, j["result"]);
+  if (!j.contains("text") && !j.contains("toolCalls") && !j.contains("result"))
+    throw errors::mock_script_invalid(where, "expected \"text\", \"toolCalls\" or \"result\"");
+  return step;
+}
+
+std::vector<ScriptStep> load_script(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (path.empty() || !in)
+    throw errors::mock_script_not_found(path.string());
+  std::vector<ScriptStep> steps;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
+    const auto where = path.string() + ":" + std::to_string(n);
+    const auto j = Json::parse(line, nullptr, false);
+    if (j.is_discarded())
+      throw errors::mock_script_invalid(where, "the line is not JSON");
+    steps.push_back(parse_step(j, where));
+  }
+  return steps;
+}
+
+std::size_t request_chars(const StepRequest& r) {
+  std::size_t n = r.system.size();
+  for (const auto& m : r.messages) {
+    n += m.text.size();
+    for (const auto& c : m.tool_calls)
+      n += c.name.size() + c.arguments.size();
+  }
+  for (const auto& t : r.tools)
+    n += t.name.size() + t.description.size() + t.parameters.dump().size();
+  return n;
+}
+
+void stream_text(const std::string& text, const StreamSink& sink) {
+  if (text.empty() || !sink.on_text_delta)
+    return;
+  const std::size_t piece = std::max<std::size_t>(1, (text.size() + 2) / 3); // about 3 deltas
+  for (std::size_t i = 0; i < text.size();) {
+    auto end = std::min(text.size(), i + piece);
+    while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+      ++end;
+    sink.on_text_delta(std::string_view(text).substr(i, end - i)); // whole UTF-8 sequences
+    i = end;
+  }
+}
+
+class MockProvider final : public Provider {
+public:
+  MockProvider(EnvLookup env, std::filesystem::path script)
+      : m_env(std::move(env)), m_script_path(std::move(script)) {}
+
+  const std::string& id() const override { return m_id; }
+
+  StepResult step(const StepRequest& request, const StreamSink& sink) override {
+    std::lock_guard lock(m_mutex);
+    ScriptStep answer;
+    if (request.model == "echo")
+      answer = echo(request);
+    else if (request.model == "script")
+      answer = next_script_step();
+    else
+      throw errors::mock_model_unknown(request.model);
+    return emit(request, answer, sink);
+  }
+
+private:
+  static ScriptStep echo(const StepRequest& request) {
+    for (const auto& t : request.tools)
+      if (t.name == k_finish_tool)
+        return {.calls = {{k_finish_tool, schema_sample(t.parameters)}}};
+    for (auto it = request.messages.rbegin(); it != request.messages.rend(); ++it)
+      if (it->role == Role::user)
+        return {.text = it->text};
+    return {.text = ""};
+  }
+
+  ScriptStep next_script_step() {
+    if (!m_script) {
+      const auto from_env = m_env ? m_env("HEARTH_MOCK_SCRIPT") : std::nullopt;
+      if (from_env && !from_env->empty())
+        m_script_path = *from_env;
+      m_script = load_script(m_script_path);
+    }
+    if (m_cursor >= m_script->size())
+      throw errors::mock_script_exhausted(m_script_path.string(), m_script->size(), m_cursor + 1);
+    return (*m_script)[m_cursor++];
+  }
+
+  StepResult emit(const StepRequest& request, const ScriptStep& answer, const StreamSink& sink) {
+    StepResult r{.text = answer.text, .provider = m_id, .model = request.model};
+    r.response_id = "mock_response_" + std::to_string(++m_steps);
+    stream_text(r.text, sink);
+    std::size_t out_chars = r.text.size();
+    for (const auto& [name, input] : answer.calls) {
+      const auto index = r.tool_calls.size();
+      auto call = finish_tool_call("call_mock_" + std::to_string(++m_calls), name, input.dump());
+      notify(sink.on_tool_call_start, index, call.id, call.name);
+      notify(sink.on_tool_call_delta, index, call.arguments);
+      out_chars += call.name.size() + call.arguments.size();
+      r.tool_calls.push_back(std::move(call));
+      notify(sink.on_tool_call_end, index, r.tool_calls.back());
+    }
+    r.stop_reason = r.raw_stop_reason = r.tool_calls.empty() ? "stop" : "toolUse";
+    r.usage.input = estimate_tokens(request_chars(request));
+    r.usage.output = estimate_tokens(out_chars);
+    r.usage.total = r.usage.input + r.usage.output;
+    return r;
+  }
+
+  const std::string m_id = "mock";
+  EnvLookup m_env;
+  std::filesystem::path m_script_path;
+  std::optional<std::vector<ScriptStep>> m_script{};
+  std::size_t m_cursor = 0;
+  std::size_t m_steps = 0;
+  std::size_t m_calls = 0;
+  std::mutex m_mutex{};
+};
+
+} // namespace
+
+std::unique_ptr<Provider> make_mock(EnvLookup env, std::filesystem::path script) {
+  return std::make_unique<MockProvider>(std::move(env), std::move(script));
+}
+
+} // namespace hearth::providers

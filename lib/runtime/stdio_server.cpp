@@ -1,0 +1,111 @@
+// The runtime child's stdio server; see stdio_server.hpp.
+#include "runtime/stdio_server.hpp"
+
+#include "core/errors.hpp"
+#include "core/signals.hpp"
+#include "ipc/peer.hpp"
+#include "store/store.hpp"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <iostream>
+#include <set>
+#include <thread>
+
+namespace hearth::runtime {
+namespace {
+using nlohmann::json;
+
+/// Runs in flight in this process, so a signal can end them as cancelled.
+class ActiveRuns {
+public:
+  void add(const std::string& id) {
+    std::lock_guard lock(m_mutex);
+    m_ids.insert(id);
+  }
+  void remove(const std::string& id) {
+    std::lock_guard lock(m_mutex);
+    m_ids.erase(id);
+  }
+  std::set<std::string> snapshot() {
+    std::lock_guard lock(m_mutex);
+    return m_ids;
+  }
+
+private:
+  std::mutex m_mutex;
+  std::set<std::string> m_ids;
+};
+
+std::string required_string(const json& params, const char* key) {
+  if (!params.is_object() || !params.contains(key) || !params[key].is_string())
+    throw errors::usage(std::string("`") + key + "` must be a string.", "See docs/ipc.md.");
+  return params[key].get<std::string>();
+}
+
+} // namespace
+
+int serve_stdio(Runtime& runtime) {
+  signals::SignalPipe signal_pipe;
+  ActiveRuns active;
+  ipc::PeerOptions options;
+  options.name = "the CLI";
+  ipc::Peer peer(STDIN_FILENO, STDOUT_FILENO, options);
+
+  peer.on_request("workflow.run", [&](const ipc::Request& request) {
+    const auto name = required_string(request.params, "workflow");
+    const json payload = request.params.value("payload", json::object());
+    const auto model = request.params.value("model", std::string());
+    const auto run_id = runtime.admit_run(name, payload);
+    active.add(run_id);
+    try {
+      const auto result = runtime.execute_run(run_id, model, [&](const json& event) {
+        peer.notify_tagged(request.id, "event", {{"event", event}});
+      });
+      active.remove(run_id);
+      return json{{"runId", run_id}, {"result", result}};
+    } catch (...) {
+      active.remove(run_id);
+      throw;
+    }
+  });
+  peer.on_request("agent.prompt", [&](const ipc::Request& request) {
+    const auto result = runtime.prompt_agent(
+        required_string(request.params, "agent"), required_string(request.params, "instanceId"),
+        request.params.value("session", std::string("default")),
+        required_string(request.params, "message"), request.params.value("outputSchema", json()),
+        request.params.value("model", std::string()), [&](const json& event) {
+          peer.notify_tagged(request.id, "event", {{"event", event}});
+        });
+    return json{{"result", result}};
+  });
+  std::atomic<bool> shutting_down{false};
+  peer.on_request("shutdown", [&](const ipc::Request&) {
+    shutting_down = true;
+    return json::object();
+  });
+  peer.start();
+  peer.notify("ready", {{"pid", ::getpid()}, {"version", HEARTH_VERSION}});
+
+  while (!peer.is_closed() && !shutting_down) {
+    pollfd fds[1] = {{signal_pipe.fd(), POLLIN, 0}};
+    if (::poll(fds, 1, 100) > 0) {
+      if (const auto signo = signal_pipe.take()) {
+        for (const auto& run_id : active.snapshot())
+          runtime.store().end_run({.run_id = run_id,
+                                   .status = store::RunStatus::errored,
+                                   .error = {{"type", "cancelled"},
+                                             {"message", "The run was cancelled."},
+                                             {"details", "The runtime received a signal."}}});
+        std::cerr << std::flush;
+        ::_exit(128 + *signo); // workers may be mid-turn; the store is consistent
+      }
+    }
+  }
+  peer.wait_closed(std::chrono::milliseconds(100));
+  return 0;
+}
+
+} // namespace hearth::runtime
