@@ -200,6 +200,7 @@ Error runtime_not_ready(std::string_view reason) {
   return Error({.type = "runtime_not_ready",
                 .message = "The runtime did not start: " + string(reason) + ".",
                 .details = "Its log is above; run `hearth info` to check the project."});
+}
 
 // --- providers (model strings, HTTP model clients, mock) ---------------------------------------
 
