@@ -1,0 +1,76 @@
+// `hearth connect <agent> <instance-id>`: one prompt per stdin line to a durable agent instance;
+// results as JSON on stdout, events on stderr, an error keeps the session open (seed page 15).
+#include "cli/commands/commands.hpp"
+#include "cli/event_printer.hpp"
+#include "cli/interrupts.hpp"
+#include "cli/line_reader.hpp"
+#include "cli/runtime_setup.hpp"
+#include "cli/terminal.hpp"
+#include "core/errors.hpp"
+#include "runtime/child.hpp"
+
+#include <iostream>
+
+namespace hearth::cli {
+namespace {
+
+struct ConnectOptions {
+  std::string agent{};
+  std::string instance_id{};
+  std::string session = "default";
+  std::string model{};
+  config::ProjectFlags project{};
+};
+
+int connect(const ConnectOptions& opts) {
+  const auto project = resolve_project(opts.project);
+  const auto compiled = compile_or_throw(project);
+  runtime::Child child(runtime_args(project, opts.project));
+  InterruptWatcher interrupts([&child](int) { child.kill(); });
+  try {
+    child.wait_ready();
+    terminal::info("connected to " + opts.agent + "/" + opts.instance_id +
+                   (opts.session == "default" ? "" : " (session " + opts.session + ")") +
+                   ". Enter a prompt per line; Ctrl-D to exit.");
+    LineReader reader("› ");
+    while (const auto line = reader.next()) {
+      if (line->find_first_not_of(" \t\r") == std::string::npos) continue;
+      EventPrinter printer(std::cerr);
+      nlohmann::json params = {{"agent", opts.agent}, {"instanceId", opts.instance_id},
+                               {"session", opts.session}, {"message", *line}};
+      if (!opts.model.empty()) params["model"] = opts.model;
+      try {
+        const auto reply = child.request("agent.prompt", params,
+                                         [&](const nlohmann::json& e) { printer.print(e); });
+        printer.flush();
+        std::cout << reply.value("result", nlohmann::json()).dump(2) << '\n' << std::flush;
+      } catch (const Error& e) {
+        printer.flush();
+        if (interrupts.signal() || child.exit_status()) throw;
+        // Unknown agent is a connection error, not a prompt error: it can never succeed.
+        if (e.info().type == "agent_not_found") throw;
+        terminal::print_error(e.info()); // a failed prompt keeps the session open
+      }
+    }
+    return exit_code(ExitCode::ok);
+  } catch (const Error&) {
+    if (const auto code = interrupts.exit_code()) return *code;
+    throw;
+  }
+}
+
+} // namespace
+
+void register_connect(CLI::App& app, Dispatch& dispatch) {
+  auto opts = std::make_shared<ConnectOptions>();
+  auto* cmd = app.add_subcommand("connect", "Talk to one agent instance, a prompt per line");
+  set_completion(cmd->add_option("agent", opts->agent, "Agent name")->required(), "agents");
+  cmd->add_option("instance-id", opts->instance_id, "Instance id (e.g. local or a thread id)")
+      ->required();
+  cmd->add_option("--session", opts->session, "Session name within the instance (default: default)");
+  cmd->add_option("--model", opts->model, "Use this provider/model (e.g. mock/echo)");
+  add_project_flags(*cmd, opts->project);
+  cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return connect(*opts); }; });
+}
+
+} // namespace hearth::cli

@@ -1,0 +1,112 @@
+// `hearth logs <runId>`: replays (and, for an active run, follows) a workflow run's events from
+// the local store. Exit 2 when the run ended with isError (seed page 15, `flue logs`).
+#include "cli/commands/commands.hpp"
+#include "cli/event_printer.hpp"
+#include "cli/interrupts.hpp"
+#include "core/errors.hpp"
+#include "core/text.hpp"
+#include "store/store.hpp"
+
+#include <iostream>
+#include <set>
+
+namespace hearth::cli {
+namespace {
+
+struct LogsOptions {
+  std::string run_id{};
+  std::string format = "pretty";
+  std::string types{};
+  std::optional<long long> limit{};
+  std::string since{};
+  bool follow = false;
+  bool no_follow = false;
+  config::ProjectFlags project{};
+};
+
+/// `--since`: a Durable Streams offset, or a plain eventIndex as Flue 0.10 accepted.
+std::int64_t since_seq(const std::string& since) {
+  if (since.empty()) return -1;
+  if (since.find_first_not_of("0123456789") == std::string::npos && since.size() < 17)
+    return std::stoll(since);
+  const auto offset = store::parse_offset(since); // throws invalid_offset
+  return offset.kind == store::StreamOffset::Kind::after ? offset.after_seq : -1;
+}
+
+std::unique_ptr<store::Store> open_local_store(const config::Project& project,
+                                               const std::string& run_id) {
+  if (project.store.kind == config::StoreConfig::Kind::memory)
+    throw errors::usage("The project keeps its runs in memory (`store: \"memory:\"`), so there is "
+                        "nothing to read afterwards.",
+                        "Use `hearth logs <runId> --server <url>` against a running server.");
+  if (!std::filesystem::exists(project.store.path)) throw errors::run_not_found(run_id);
+  return store::open_store("sqlite:" + project.store.path.string(), project.root);
+}
+
+int logs(const LogsOptions& opts) {
+  if (opts.limit && *opts.limit <= 0)
+    throw errors::invalid_flag("--limit", "must be a positive integer", "e.g. --limit 20");
+  const auto after = since_seq(opts.since);
+  std::set<std::string> types;
+  for (const auto& t : text::split(opts.types, ','))
+    if (!text::trim(t).empty()) types.insert(std::string(text::trim(t)));
+  const auto project = resolve_project(opts.project);
+  auto store = open_local_store(project, opts.run_id);
+  const auto run = store->get_run(opts.run_id);
+  if (!run) throw errors::run_not_found(opts.run_id);
+  const bool follow = opts.follow || (!opts.no_follow && run->status == store::RunStatus::active);
+
+  std::atomic<bool> stop{false};
+  InterruptWatcher interrupts([&stop](int) { stop = true; });
+  EventPrinter printer(std::cerr, /*lifecycle=*/true);
+  const std::string path = "runs/" + opts.run_id;
+  std::int64_t seq = after;
+  long long emitted = 0;
+  bool failed = false;
+  while (!stop) {
+    const auto page = store->read(path, seq);
+    for (const auto& event : page.events) {
+      seq = event.seq;
+      auto wire = store::to_json(event);
+      if (event.type == "run_end" && wire.value("isError", false)) failed = true;
+      if (!types.empty() && !types.count(event.type)) continue;
+      if (opts.format == "ndjson") {
+        wire["offset"] = store::format_offset(event.seq);
+        std::cout << wire.dump() << '\n';
+      } else {
+        printer.print(wire);
+      }
+      if (opts.limit && ++emitted >= *opts.limit) {
+        std::cout << std::flush;
+        return exit_code(failed ? ExitCode::run_failed : ExitCode::ok);
+      }
+    }
+    std::cout << std::flush;
+    if (!page.up_to_date) continue;
+    if (page.closed || !follow) break;
+    store->wait_for_events(path, seq, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  }
+  printer.flush();
+  if (const auto code = interrupts.exit_code()) return *code;
+  return exit_code(failed ? ExitCode::run_failed : ExitCode::ok);
+}
+
+} // namespace
+
+void register_logs(CLI::App& app, Dispatch& dispatch) {
+  auto opts = std::make_shared<LogsOptions>();
+  auto* cmd = app.add_subcommand("logs", "Replay or follow a workflow run's events");
+  cmd->add_option("runId", opts->run_id, "Run id (run_...)")->required();
+  add_choice_option(*cmd, "--format", opts->format, {"pretty", "ndjson"},
+                    "pretty (stderr, default) or ndjson (stdout, one event per line)");
+  cmd->add_option("--types", opts->types, "Only these event types, comma separated");
+  cmd->add_option("--limit", opts->limit, "Stop after this many events");
+  cmd->add_option("--since", opts->since, "Start strictly after this offset (or eventIndex)");
+  auto* follow = cmd->add_flag("-f,--follow", opts->follow, "Follow until the run ends");
+  auto* no_follow = cmd->add_flag("--no-follow", opts->no_follow, "Print what is there and exit");
+  follow->excludes(no_follow);
+  add_project_flags(*cmd, opts->project);
+  cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return logs(*opts); }; });
+}
+
+} // namespace hearth::cli

@@ -1,0 +1,69 @@
+// `hearth run <workflow>`: compiles the project silently, starts the runtime child, invokes one
+// workflow and prints its result as JSON on stdout; events stream on stderr (seed page 15).
+#include "cli/commands/commands.hpp"
+#include "cli/event_printer.hpp"
+#include "cli/interrupts.hpp"
+#include "cli/runtime_setup.hpp"
+#include "cli/terminal.hpp"
+#include "core/errors.hpp"
+#include "runtime/child.hpp"
+
+#include <iostream>
+
+namespace hearth::cli {
+namespace {
+
+struct RunOptions {
+  std::string workflow{};
+  std::string payload = "{}";
+  std::string model{};
+  config::ProjectFlags project{};
+};
+
+int run_workflow(const RunOptions& opts) {
+  // Invalid payload JSON is rejected before anything else (seed page 15: "validated at parse time").
+  const auto payload = nlohmann::json::parse(opts.payload, nullptr, false);
+  if (payload.is_discarded())
+    throw errors::invalid_flag("--payload", "not valid JSON: " + opts.payload,
+                               "Quote the JSON for your shell, e.g. --payload '{\"name\": \"World\"}'.");
+  const auto project = resolve_project(opts.project);
+  compile_or_throw(project);
+  runtime::Child child(runtime_args(project, opts.project));
+  InterruptWatcher interrupts([&child](int) { child.kill(); });
+  try {
+    child.wait_ready();
+    terminal::info(terminal::style("1", "workflow " + opts.workflow));
+    EventPrinter printer(std::cerr);
+    nlohmann::json params = {{"workflow", opts.workflow}, {"payload", payload}};
+    if (!opts.model.empty()) params["model"] = opts.model;
+    const auto reply = child.request("workflow.run", params, [&](const nlohmann::json& event) {
+      if (event.value("type", "") == "run_start")
+        terminal::info(terminal::style("2", "run " + event.value("runId", "")));
+      printer.print(event);
+    });
+    printer.flush();
+    std::cout << reply.value("result", nlohmann::json()).dump(2) << '\n' << std::flush;
+    return exit_code(ExitCode::ok);
+  } catch (const Error&) {
+    if (const auto code = interrupts.exit_code()) {
+      terminal::info("interrupted; the run was cancelled");
+      return *code;
+    }
+    throw;
+  }
+}
+
+} // namespace
+
+void register_run(CLI::App& app, Dispatch& dispatch) {
+  auto opts = std::make_shared<RunOptions>();
+  auto* cmd = app.add_subcommand("run", "Build the project and invoke one workflow");
+  set_completion(cmd->add_option("workflow", opts->workflow, "Workflow name")->required(),
+                 "workflows");
+  cmd->add_option("--payload", opts->payload, "JSON payload (default: {})");
+  cmd->add_option("--model", opts->model, "Use this provider/model for every agent (e.g. mock/echo)");
+  add_project_flags(*cmd, opts->project);
+  cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return run_workflow(*opts); }; });
+}
+
+} // namespace hearth::cli

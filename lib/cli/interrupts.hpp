@@ -1,0 +1,36 @@
+// Ctrl-C and SIGTERM for commands that block on a child (run, connect, dev): a thread watches the
+// signal self-pipe, calls `on_signal` (which stops the child), and the command then exits 128+signo.
+#pragma once
+
+#include "core/signals.hpp"
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <thread>
+
+namespace hearth::cli {
+
+class InterruptWatcher {
+public:
+  /// Starts watching SIGINT and SIGTERM; `on_signal` runs on the watcher thread, once.
+  explicit InterruptWatcher(std::function<void(int signo)> on_signal);
+  /// Stops watching and restores the previous signal dispositions.
+  ~InterruptWatcher();
+  InterruptWatcher(const InterruptWatcher&) = delete;
+  InterruptWatcher& operator=(const InterruptWatcher&) = delete;
+
+  /// The signal received, if any.
+  std::optional<int> signal() const;
+
+  /// 128 + the signal received (130 for SIGINT, 143 for SIGTERM), if any.
+  std::optional<int> exit_code() const;
+
+private:
+  signals::SignalPipe m_pipe;
+  int m_stop_fd = -1;
+  std::atomic<int> m_signal{0};
+  std::thread m_thread;
+};
+
+} // namespace hearth::cli

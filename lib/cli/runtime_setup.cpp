@@ -1,0 +1,35 @@
+// Runtime construction; see runtime_setup.hpp.
+#include "cli/runtime_setup.hpp"
+
+#include "manifest/manifest.hpp"
+#include "runtime/program.hpp"
+
+namespace hearth::cli {
+
+runtime::RuntimeContext runtime_context(const config::Project& project) {
+  runtime::RuntimeContext context{.project_root = project.root,
+                                  .default_model = project.model,
+                                  .env = providers::process_env(),
+                                  .secret_env = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY",
+                                                 "OPENROUTER_API_KEY", "AI_GATEWAY_API_KEY"}};
+  for (const auto& [id, p] : project.providers) {
+    context.providers[id] = {.id = id, .api = p.api, .base_url = p.base_url,
+                             .api_key_env = p.api_key_env, .headers = p.headers};
+    if (!p.api_key_env.empty()) context.secret_env.push_back(p.api_key_env);
+  }
+  return context;
+}
+
+RuntimeHost::RuntimeHost(const config::Project& project) {
+  const auto artifacts = manifest::artifacts_for(project.root);
+  auto program = runtime::load_program(manifest::load(artifacts.compiled_manifest), project.root);
+  m_store = store::open_store(project.store.kind == config::StoreConfig::Kind::memory
+                                  ? std::string("memory:")
+                                  : "sqlite:" + project.store.path.string(),
+                              project.root);
+  m_store->recover_abandoned_runs();
+  m_runtime = std::make_unique<runtime::Runtime>(std::move(program), runtime_context(project),
+                                                 *m_store);
+}
+
+} // namespace hearth::cli

@@ -1,0 +1,32 @@
+// Building a runtime for a resolved project: the compiled manifest, the store (with crash recovery)
+// and the model/provider context. Used by the runtime child and the HTTP server.
+#pragma once
+
+#include "config/config.hpp"
+#include "runtime/runtime.hpp"
+#include "store/store.hpp"
+
+#include <memory>
+
+namespace hearth::cli {
+
+/// Owns a store and the runtime over it.
+class RuntimeHost {
+public:
+  /// Loads `<root>/.hearth/compile/compiled-agent-manifest.json` (which `compile` wrote), opens the
+  /// project's store and ends runs a dead runtime left active. Throws hearth::Error.
+  explicit RuntimeHost(const config::Project& project);
+
+  runtime::Runtime& runtime() { return *m_runtime; }
+  store::Store& store() { return *m_store; }
+
+private:
+  std::unique_ptr<store::Store> m_store;
+  std::unique_ptr<runtime::Runtime> m_runtime;
+};
+
+/// The runtime context of `project`: default model, providers from hearth.json, the provider
+/// keys to keep from tools.
+runtime::RuntimeContext runtime_context(const config::Project& project);
+
+} // namespace hearth::cli
