@@ -13,6 +13,7 @@ namespace {
 
 constexpr std::string_view k_memory = ":memory:";
 constexpr auto k_poll_interval = std::chrono::milliseconds(50);
+constexpr int k_checkpoint_pages = 1000; // SQLite's own default threshold
 // How long a statement waits for another process's write lock before failing. Writes are
 // short (an append is tens of microseconds), so this is only reached when something is stuck.
 constexpr const char* k_common_pragmas = "PRAGMA busy_timeout = 5000;";
@@ -128,7 +129,22 @@ Pool::Lease::~Lease() {
 
 SqliteStore::SqliteStore(const std::string& filename)
     : m_pool(filename, filename == k_memory ? "memory:" : filename, filename == k_memory),
-      m_watchers(m_pool.in_memory() ? StreamWatchers::PollFn{} : make_poller(), k_poll_interval) {}
+      m_watchers(m_pool.in_memory() ? StreamWatchers::PollFn{} : make_poller(), k_poll_interval) {
+  if (m_pool.in_memory()) return;
+  auto conn = std::make_shared<std::unique_ptr<db::Connection>>(); // the checkpoint thread's own
+  m_checkpointer = std::make_unique<Checkpointer>(
+      [this, conn] {
+        if (!*conn) *conn = m_pool.open_reader();
+        (*conn)->query_int("PRAGMA wal_checkpoint(PASSIVE)");
+      },
+      k_checkpoint_pages);
+  m_pool.write([&](db::Connection& writer) { m_checkpointer->attach(writer.handle()); });
+}
+
+SqliteStore::~SqliteStore() {
+  if (m_checkpointer)
+    m_pool.write([](db::Connection& writer) { Checkpointer::detach(writer.handle()); });
+}
 
 std::string SqliteStore::location() const {
   return m_pool.in_memory() ? "memory:" : "sqlite:" + m_pool.display_path();

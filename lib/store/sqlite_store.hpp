@@ -2,6 +2,7 @@
 // bodies are split by topic: runs.cpp, events.cpp, sessions.cpp. Private to lib/store.
 #pragma once
 
+#include "store/checkpointer.hpp"
 #include "store/database.hpp"
 #include "store/store.hpp"
 #include "store/watchers.hpp"
@@ -61,6 +62,7 @@ class SqliteStore final : public Store {
 public:
   /// `filename` is a file path or ":memory:". Opens, configures and migrates (see open_store).
   explicit SqliteStore(const std::string& filename);
+  ~SqliteStore() override;
 
   std::string location() const override;
 
@@ -106,6 +108,7 @@ private:
 
   Pool m_pool;
   StreamWatchers m_watchers; // after m_pool: its poller thread uses a connection of the pool's file
+  std::unique_ptr<Checkpointer> m_checkpointer; // file stores only
 };
 
 /// Reads one stream's tail with `conn`; a missing stream reads as {-1, false}.

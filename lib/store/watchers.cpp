@@ -69,9 +69,14 @@ bool StreamWatchers::wait(std::string_view path, std::int64_t after_seq,
 void StreamWatchers::poll_loop() {
   std::unique_lock lock(m_mutex);
   while (!m_stop) {
-    // Idle (no waiters): sleep until one arrives. Otherwise tick every interval.
+    // Idle (no waiters): sleep until one arrives. Otherwise tick on a fixed grid of intervals,
+    // so an append lands on average half an interval before the next tick (a waiter probed the
+    // database itself when it arrived, so an immediate tick would tell it nothing new).
     m_poll_cv.wait(lock, [&] { return m_stop || !m_watches.empty(); });
-    if (m_poll_cv.wait_for(lock, m_interval, [&] { return m_stop; })) break;
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    const auto next_tick = std::chrono::steady_clock::time_point(
+        (std::chrono::duration_cast<std::chrono::milliseconds>(now) / m_interval + 1) * m_interval);
+    if (m_poll_cv.wait_until(lock, next_tick, [&] { return m_stop; })) break;
     if (m_watches.empty()) continue;
     std::vector<std::string> paths;
     paths.reserve(m_watches.size());
