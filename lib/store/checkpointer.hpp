@@ -1,7 +1,8 @@
 // Moves WAL checkpoints off the append path: SQLite's automatic checkpoint runs inside whichever
 // commit crosses 1000 WAL pages (an fsync or two, milliseconds), which would set the append p99.
 // Here the writer's WAL hook only pokes a background thread that checkpoints on its own
-// connection, beside the writer (WAL allows both). Private to lib/store.
+// connection, beside the writer (WAL allows both); only under sustained load does the writer
+// finish a checkpoint itself so the WAL stays bounded. Private to lib/store.
 #pragma once
 
 #include <sqlite3.h>
@@ -30,6 +31,8 @@ public:
 private:
   static int on_commit(void* self, sqlite3* db, const char* schema, int pages);
   void loop();
+
+  static constexpr int k_inline_factor = 4; // WAL size (x pages) at which the writer helps
 
   std::function<void()> m_checkpoint;
   int m_pages = 1000;

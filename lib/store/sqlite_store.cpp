@@ -95,7 +95,9 @@ Pool::Pool(std::string filename, std::string display_path, bool in_memory)
     // WAL: readers never block the writer nor it them. synchronous=NORMAL: a commit survives a
     // process crash (kill -9) without an fsync per append; only a power loss may drop the
     // last commits, and never corrupts the file.
-    m_writer->exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    // journal_size_limit: a WAL that grew during a burst shrinks back when it next restarts.
+    m_writer->exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                   "PRAGMA journal_size_limit = 8388608;");
   }
   migrate(*m_writer);
 }

@@ -138,6 +138,18 @@ TEST_CASE("a corrupted file gives a clear error, not a crash") {
   CHECK_FALSE(info.details.empty());
 }
 
+TEST_CASE("sustained appends keep the WAL file bounded") {
+  TempProject tmp;
+  const auto file = tmp.root() / "state.db";
+  auto store = open_store("sqlite:" + file.string());
+  store->create_stream("s");
+  // About 10 KB of WAL per commit: 50 MB if nothing ever checkpointed. The writer finishes a
+  // checkpoint itself at 4000 pages (16 MB) when the background one cannot keep up.
+  for (int i = 0; i < 5000; ++i) store->append("s", {.type = "log", .data = {{"i", i}}});
+  CHECK(std::filesystem::file_size(tmp.root() / "state.db-wal") < 20 * 1024 * 1024);
+  CHECK(store->read("s", 4998).events.size() == 1);
+}
+
 TEST_CASE("an unwritable location gives store_unavailable") {
   TempProject tmp;
   tmp.write("file", "not a directory");
