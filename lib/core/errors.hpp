@@ -88,9 +88,6 @@ Error workflow_not_found(std::string_view name, const std::vector<std::string>& 
 /// No agent `name`; `available` lists the registered ones (Flue's agent_not_found).
 Error agent_not_found(std::string_view name, const std::vector<std::string>& available);
 
-/// No run with this id in the store (Flue's run_not_found).
-Error run_not_found(std::string_view run_id);
-
 /// The runtime child did not report ready; `reason` says why (exit status, timeout, its error).
 Error runtime_not_ready(std::string_view reason);
 
@@ -152,5 +149,46 @@ Error mock_script_invalid(std::string_view where, std::string_view problem);
 
 /// The model asked for step `step` (1-based) of a script that has fewer.
 Error mock_script_exhausted(std::string_view path, std::size_t steps, std::size_t step);
+
+// --- store (runs, event streams, sessions, submissions; lib/store) ----------------------------
+
+/// A store location that is neither `sqlite:<path>` nor `memory:`.
+Error store_location_invalid(std::string_view location);
+
+/// The database file (or its directory) could not be opened or created.
+Error store_open_failed(std::string_view path, std::string_view reason);
+
+/// The file exists but is not a readable SQLite database (truncated, garbage, encrypted).
+Error store_corrupt(std::string_view path, std::string_view reason);
+
+/// The file is a SQLite database that some other program owns.
+Error store_foreign(std::string_view path);
+
+/// The database was written by a newer hearth (schema `found` > `supported`).
+Error store_too_new(std::string_view path, long long found, long long supported);
+
+/// A database operation failed after the store opened (disk full, locked too long, I/O error).
+Error store_failed(std::string_view path, std::string_view operation, std::string_view reason);
+
+/// A Durable Streams offset that is not `-1`, `now` or `<16 digits>_<16 digits>`; HTTP 400.
+Error invalid_offset(std::string_view text);
+
+/// No event stream at `path` (e.g. `agents/triage/t1` before its first prompt); HTTP 404.
+Error stream_not_found(std::string_view path);
+
+/// An append to a stream that was closed (its run ended); HTTP 409.
+Error stream_closed(std::string_view path);
+
+/// No run with this id; HTTP 404 (Flue's wording).
+Error run_not_found(std::string_view run_id);
+
+/// A session save whose expected version is stale: someone saved in between; HTTP 409.
+Error session_conflict(std::string_view session, long long expected, long long actual);
+
+/// No saved session under this key; HTTP 404.
+Error session_not_found(std::string_view session);
+
+/// No submission with this id; HTTP 404.
+Error submission_not_found(std::string_view submission_id);
 
 } // namespace hearth::errors

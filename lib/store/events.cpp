@@ -1,0 +1,137 @@
+// Event streams (seed 003 page 17 "Stream reads", Durable Streams): create, append (committed
+// before it returns), close, read strictly after an offset, and wait for new events.
+#include "core/errors.hpp"
+#include "store/sqlite_store.hpp"
+#include "store/system.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace hearth::store {
+
+Tail read_tail(db::Connection& conn, std::string_view path) {
+  auto row = conn.prepare("SELECT next_seq, closed FROM streams WHERE path = ?");
+  row->bind(1, path);
+  if (!row->step()) return {};
+  return {.last_seq = row->int64(0) - 1, .closed = row->int64(1) != 0};
+}
+
+bool SqliteStore::create_stream(std::string_view path) {
+  return m_pool.write([&](db::Connection& conn) {
+    conn.prepare("INSERT INTO streams (path, created_ms) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        ->bind(1, path)
+        .bind(2, sys::now_ms())
+        .run();
+    return conn.changes() > 0;
+  });
+}
+
+Tail SqliteStore::append_in(db::Connection& conn, std::string_view path,
+                            const std::vector<NewEvent>& events, bool close_after) {
+  // One statement reserves the seqs and refuses closed streams; RETURNING saves a SELECT.
+  auto reserve = conn.prepare("UPDATE streams SET next_seq = next_seq + ?2, closed = ?3 "
+                              "WHERE path = ?1 AND closed = 0 RETURNING next_seq");
+  reserve->bind(1, path)
+      .bind(2, static_cast<std::int64_t>(events.size()))
+      .bind(3, std::int64_t{close_after ? 1 : 0});
+  std::optional<std::int64_t> next;
+  while (reserve->step()) next = reserve->int64(0);
+  if (!next) {
+    if (stream_info_in(conn, path)) throw errors::stream_closed(path);
+    throw errors::stream_not_found(path);
+  }
+  auto seq = *next - static_cast<std::int64_t>(events.size());
+  const auto now = sys::now_ms();
+  for (const auto& event : events) {
+    conn.prepare("INSERT INTO events (path, seq, type, data, time_ms) VALUES (?, ?, ?, ?, ?)")
+        ->bind(1, path)
+        .bind(2, seq++)
+        .bind(3, event.type)
+        .bind(4, event.data.dump())
+        .bind(5, now)
+        .run();
+  }
+  return {.last_seq = *next - 1, .closed = close_after};
+}
+
+std::int64_t SqliteStore::append(std::string_view path, const NewEvent& event) {
+  return append_batch(path, {event}, false);
+}
+
+std::int64_t SqliteStore::append_batch(std::string_view path, const std::vector<NewEvent>& events,
+                                       bool close_after) {
+  const auto tail = m_pool.write([&](db::Connection& conn) {
+    db::Transaction tx(conn, db::Transaction::Mode::write);
+    auto result = append_in(conn, path, events, close_after);
+    tx.commit();
+    return result;
+  });
+  // Waiters are woken only after the commit: "every event is committed before it is shown".
+  publish(path, tail);
+  return tail.last_seq + 1 - static_cast<std::int64_t>(events.size());
+}
+
+void SqliteStore::close_stream(std::string_view path) {
+  const auto tail = m_pool.write([&](db::Connection& conn) {
+    conn.prepare("UPDATE streams SET closed = 1 WHERE path = ?")->bind(1, path).run();
+    if (conn.changes() == 0) throw errors::stream_not_found(path);
+    return read_tail(conn, path);
+  });
+  publish(path, tail);
+}
+
+std::optional<StreamInfo> SqliteStore::stream_info_in(db::Connection& conn, std::string_view path) {
+  auto row = conn.prepare("SELECT next_seq, closed, created_ms FROM streams WHERE path = ?");
+  row->bind(1, path);
+  if (!row->step()) return std::nullopt;
+  return StreamInfo{.path = std::string(path),
+                    .last_seq = row->int64(0) - 1,
+                    .closed = row->int64(1) != 0,
+                    .created_at = sys::iso_ms(row->int64(2))};
+}
+
+std::optional<StreamInfo> SqliteStore::stream_info(std::string_view path) {
+  return m_pool.read([&](db::Connection& conn) { return stream_info_in(conn, path); });
+}
+
+ReadResult SqliteStore::read(std::string_view path, std::int64_t after_seq, std::size_t limit) {
+  after_seq = std::max<std::int64_t>(after_seq, -1);
+  return m_pool.read([&](db::Connection& conn) {
+    ReadResult page{.next_seq = after_seq};
+    // One read transaction: the events and the closed flag come from the same snapshot.
+    db::Transaction tx(conn, db::Transaction::Mode::read);
+    const auto info = stream_info_in(conn, path);
+    if (!info) {
+      page.up_to_date = true;
+      return page;
+    }
+    page.exists = true;
+    auto rows = conn.prepare("SELECT seq, type, data, time_ms FROM events "
+                             "WHERE path = ? AND seq > ? ORDER BY seq LIMIT ?");
+    rows->bind(1, path).bind(2, after_seq).bind(
+        3, static_cast<std::int64_t>(
+               std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max())));
+    while (rows->step()) {
+      auto data = Json::parse(rows->text(2), nullptr, false);
+      if (data.is_discarded()) throw errors::store_corrupt(conn.path(), "a stored event is malformed");
+      page.events.push_back({.seq = rows->int64(0),
+                             .type = rows->text(1),
+                             .data = std::move(data),
+                             .time = sys::iso_ms(rows->int64(3))});
+    }
+    tx.commit();
+    if (!page.events.empty()) page.next_seq = page.events.back().seq;
+    page.up_to_date = page.next_seq >= info->last_seq;
+    page.closed = info->closed && page.up_to_date;
+    return page;
+  });
+}
+
+bool SqliteStore::wait_for_events(std::string_view path, std::int64_t after_seq,
+                                  Deadline deadline) {
+  return m_watchers.wait(path, after_seq, deadline, [this](std::string_view p) {
+    return m_pool.read([&](db::Connection& conn) { return read_tail(conn, p); });
+  });
+}
+
+} // namespace hearth::store

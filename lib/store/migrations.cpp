@@ -1,0 +1,99 @@
+// Schema migrations: see migrations.hpp. Append new steps at the end; never edit a shipped one.
+#include "store/migrations.hpp"
+
+#include "core/errors.hpp"
+#include "store/store.hpp"
+
+#include <array>
+
+namespace hearth::store {
+namespace {
+
+// Times are integer milliseconds since the Unix epoch (UTC); JSON columns hold compact JSON text.
+constexpr std::array<const char*, 1> k_steps = {
+    // 1: runs, event streams, sessions, submissions.
+    R"sql(
+CREATE TABLE streams (
+  path TEXT PRIMARY KEY,
+  next_seq INTEGER NOT NULL DEFAULT 0,
+  closed INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE events (
+  path TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  PRIMARY KEY (path, seq)
+) WITHOUT ROWID;
+CREATE TABLE runs (
+  run_id TEXT PRIMARY KEY,
+  workflow TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'completed', 'errored')),
+  payload TEXT NOT NULL,
+  result TEXT,
+  error TEXT,
+  started_ms INTEGER NOT NULL,
+  ended_ms INTEGER,
+  owner_pid INTEGER NOT NULL,
+  owner_start TEXT NOT NULL
+);
+CREATE INDEX runs_newest ON runs (started_ms DESC, run_id DESC);
+CREATE INDEX runs_active ON runs (status) WHERE status = 'active';
+CREATE TABLE sessions (
+  agent TEXT NOT NULL,
+  instance_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  messages TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  continuation_token TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (agent, instance_id, name)
+) WITHOUT ROWID;
+CREATE TABLE submissions (
+  submission_id TEXT PRIMARY KEY,
+  stream_path TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'errored')),
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE INDEX submissions_by_stream ON submissions (stream_path, created_ms);
+)sql",
+};
+
+// Reads the identity pragmas; refuses foreign files and newer schemas before anything is written.
+std::int64_t checked_version(db::Connection& conn) {
+  const auto app = conn.query_int("PRAGMA application_id");
+  const auto version = conn.query_int("PRAGMA user_version");
+  if (app != k_application_id) {
+    // A brand-new file has application_id 0, user_version 0 and no tables.
+    const auto tables = conn.query_int("SELECT count(*) FROM sqlite_master");
+    if (app != 0 || version != 0 || tables != 0) throw errors::store_foreign(conn.path());
+  }
+  if (version > latest_schema_version())
+    throw errors::store_too_new(conn.path(), version, latest_schema_version());
+  return version;
+}
+
+} // namespace
+
+int latest_schema_version() { return static_cast<int>(k_steps.size()); }
+
+int schema_version() { return latest_schema_version(); }
+
+void migrate(db::Connection& conn) {
+  // Cheap check first, outside a write lock: the common case is an up-to-date file.
+  if (checked_version(conn) == latest_schema_version()) return;
+  db::Transaction tx(conn, db::Transaction::Mode::write);
+  const auto version = checked_version(conn); // another process may have migrated meanwhile
+  for (auto step = version; step < latest_schema_version(); ++step)
+    conn.exec(k_steps[static_cast<std::size_t>(step)]);
+  // Pragmas take no bound parameters; the values are our own integers.
+  conn.exec("PRAGMA application_id = " + std::to_string(k_application_id) +
+            "; PRAGMA user_version = " + std::to_string(latest_schema_version()));
+  tx.commit();
+}
+
+} // namespace hearth::store

@@ -1,0 +1,166 @@
+// Workflow runs (seed 003 page 09 "Run lifecycle"): records, run_end, listing, crash recovery.
+#include "core/errors.hpp"
+#include "store/sqlite_store.hpp"
+#include "store/system.hpp"
+
+#include <algorithm>
+#include <unistd.h>
+
+namespace hearth::store {
+namespace {
+
+RunStatus parse_run_status(const std::string& text) {
+  if (text == "completed") return RunStatus::completed;
+  if (text == "errored") return RunStatus::errored;
+  return RunStatus::active;
+}
+
+Json parse_column(const db::Statement& row, int column, const std::string& path) {
+  if (row.is_null(column)) return nullptr;
+  auto value = Json::parse(row.text(column), nullptr, false);
+  if (value.is_discarded()) throw errors::store_corrupt(path, "a stored JSON value is malformed");
+  return value;
+}
+
+// Columns: run_id, workflow, status, payload, result, error, started_ms, ended_ms, owner_pid.
+RunRecord run_from_row(const db::Statement& row, const std::string& path) {
+  RunRecord run{.run_id = row.text(0),
+                .workflow = row.text(1),
+                .status = parse_run_status(row.text(2)),
+                .payload = parse_column(row, 3, path),
+                .result = parse_column(row, 4, path),
+                .error = parse_column(row, 5, path),
+                .started_at = sys::iso_ms(row.int64(6)),
+                .owner_pid = static_cast<int>(row.int64(8))};
+  if (!row.is_null(7)) {
+    run.ended_at = sys::iso_ms(row.int64(7));
+    run.duration_ms = row.int64(7) - row.int64(6);
+  }
+  return run;
+}
+
+std::optional<RunRecord> load_run(db::Connection& conn, std::string_view run_id) {
+  auto row = conn.prepare("SELECT run_id, workflow, status, payload, result, error, started_ms, "
+                          "ended_ms, owner_pid FROM runs WHERE run_id = ?");
+  row->bind(1, run_id);
+  if (!row->step()) return std::nullopt;
+  return run_from_row(*row, conn.path());
+}
+
+std::string run_stream(std::string_view run_id) { return "runs/" + std::string(run_id); }
+
+} // namespace
+
+RunRecord SqliteStore::create_run(const NewRun& run) {
+  const int pid = run.owner_pid != 0 ? run.owner_pid : static_cast<int>(::getpid());
+  const auto start = sys::process_start(pid);
+  const auto now = sys::now_ms();
+  return m_pool.write([&](db::Connection& conn) {
+    db::Transaction tx(conn, db::Transaction::Mode::write);
+    conn.prepare("INSERT INTO runs (run_id, workflow, status, payload, started_ms, owner_pid, "
+                 "owner_start) VALUES (?, ?, 'active', ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        ->bind(1, run.run_id)
+        .bind(2, run.workflow)
+        .bind(3, run.payload.dump())
+        .bind(4, now)
+        .bind(5, std::int64_t{pid})
+        .bind(6, start)
+        .run();
+    conn.prepare("INSERT INTO streams (path, created_ms) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        ->bind(1, run_stream(run.run_id))
+        .bind(2, now)
+        .run();
+    auto record = load_run(conn, run.run_id);
+    tx.commit();
+    return *record;
+  });
+}
+
+std::optional<Tail> SqliteStore::end_run_in(db::Connection& conn, const RunEnd& end,
+                                            std::int64_t now) {
+  auto run = load_run(conn, end.run_id);
+  if (!run) throw errors::run_not_found(end.run_id);
+  if (run->status != RunStatus::active) return std::nullopt;
+  const bool failed = end.status != RunStatus::completed;
+  auto update = conn.prepare(
+      "UPDATE runs SET status = ?, result = ?, error = ?, ended_ms = ? WHERE run_id = ?");
+  update->bind(1, to_string(failed ? RunStatus::errored : RunStatus::completed));
+  if (failed) update->bind_null(2).bind(3, end.error.dump());
+  else update->bind(2, end.result.dump()).bind_null(3);
+  update->bind(4, now).bind(5, end.run_id).run();
+
+  // The terminal event (seed page 09): durationMs, isError, and either result or error.
+  const auto path = run_stream(end.run_id);
+  conn.prepare("INSERT INTO streams (path, created_ms) VALUES (?, ?) ON CONFLICT DO NOTHING")
+      ->bind(1, path)
+      .bind(2, now)
+      .run();
+  if (const auto tail = read_tail(conn, path); tail.closed) return tail; // closed by hand
+  const auto ended = load_run(conn, end.run_id);
+  Json data = {{"runId", end.run_id}, {"isError", failed}, {"durationMs", *ended->duration_ms}};
+  if (failed) data["error"] = end.error;
+  else data["result"] = end.result;
+  return append_in(conn, path, {NewEvent{.type = "run_end", .data = std::move(data)}}, true);
+}
+
+bool SqliteStore::end_run(const RunEnd& end) {
+  const auto tail = m_pool.write([&](db::Connection& conn) {
+    db::Transaction tx(conn, db::Transaction::Mode::write);
+    auto result = end_run_in(conn, end, sys::now_ms());
+    tx.commit();
+    return result;
+  });
+  if (tail) publish(run_stream(end.run_id), *tail);
+  return tail.has_value();
+}
+
+std::optional<RunRecord> SqliteStore::get_run(std::string_view run_id) {
+  return m_pool.read([&](db::Connection& conn) { return load_run(conn, run_id); });
+}
+
+std::vector<RunRecord> SqliteStore::list_runs(const RunQuery& query) {
+  const auto limit = std::clamp<std::size_t>(query.limit, 1, k_max_run_list);
+  return m_pool.read([&](db::Connection& conn) {
+    auto rows = conn.prepare(
+        "SELECT run_id, workflow, status, payload, result, error, started_ms, ended_ms, owner_pid "
+        "FROM runs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR workflow = ?2) "
+        "ORDER BY started_ms DESC, run_id DESC LIMIT ?3");
+    if (query.status) rows->bind(1, to_string(*query.status));
+    if (query.workflow) rows->bind(2, *query.workflow);
+    rows->bind(3, static_cast<std::int64_t>(limit));
+    std::vector<RunRecord> runs;
+    while (rows->step()) runs.push_back(run_from_row(*rows, conn.path()));
+    return runs;
+  });
+}
+
+std::vector<std::string> SqliteStore::recover_abandoned_runs() {
+  struct Owned {
+    std::string run_id{};
+    int pid = 0;
+    std::string start{};
+  };
+  const auto active = m_pool.read([&](db::Connection& conn) {
+    auto rows = conn.prepare(
+        "SELECT run_id, owner_pid, owner_start FROM runs WHERE status = 'active'");
+    std::vector<Owned> owned;
+    while (rows->step())
+      owned.push_back({rows->text(0), static_cast<int>(rows->int64(1)), rows->text(2)});
+    return owned;
+  });
+  std::vector<std::string> recovered;
+  for (const auto& run : active) {
+    if (run.pid == static_cast<int>(::getpid()) || sys::process_alive(run.pid, run.start)) continue;
+    const RunEnd end{.run_id = run.run_id,
+                     .status = RunStatus::errored,
+                     .error = {{"type", "runtime_crashed"},
+                               {"message", "The runtime exited before the run finished."},
+                               {"details", "Process " + std::to_string(run.pid) +
+                                               ", which ran it, is no longer running."}}};
+    // end_run returns false if the owner (or another recovering process) ended it meanwhile.
+    if (end_run(end)) recovered.push_back(run.run_id);
+  }
+  return recovered;
+}
+
+} // namespace hearth::store

@@ -1,0 +1,117 @@
+// The SQLite implementation of Store: a file in WAL mode or one in-memory database. Method
+// bodies are split by topic: runs.cpp, events.cpp, sessions.cpp. Private to lib/store.
+#pragma once
+
+#include "store/checkpointer.hpp"
+#include "store/database.hpp"
+#include "store/store.hpp"
+#include "store/watchers.hpp"
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace hearth::store {
+
+/// Connections for one database. The writer is shared under a mutex (SQLite allows one writer
+/// at a time anyway, and serializing here avoids SQLITE_BUSY between our own threads). Readers
+/// come from a free list and are opened on demand, so reads run beside a write (WAL). An
+/// in-memory database has only the writer, used for everything.
+class Pool {
+public:
+  Pool(std::string filename, std::string display_path, bool in_memory);
+
+  template <class F> auto write(F&& fn) {
+    std::lock_guard lock(m_write_mutex);
+    return fn(*m_writer);
+  }
+
+  template <class F> auto read(F&& fn) {
+    if (m_in_memory) return write(std::forward<F>(fn));
+    Lease lease(*this);
+    return fn(*lease.conn);
+  }
+
+  /// A new connection configured like the readers (for the poller thread's exclusive use).
+  std::unique_ptr<db::Connection> open_reader() const;
+
+  bool in_memory() const { return m_in_memory; }
+  const std::string& display_path() const { return m_display; }
+
+private:
+  struct Lease { // a reader checked out of the free list, returned when the lease ends
+    explicit Lease(Pool& pool);
+    ~Lease();
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Pool& pool;
+    std::unique_ptr<db::Connection> conn;
+  };
+
+  static constexpr std::size_t k_max_idle_readers = 8;
+  std::string m_filename;
+  std::string m_display;
+  bool m_in_memory = false;
+  std::mutex m_write_mutex;
+  std::unique_ptr<db::Connection> m_writer;
+  std::mutex m_readers_mutex;
+  std::vector<std::unique_ptr<db::Connection>> m_idle_readers;
+};
+
+class SqliteStore final : public Store {
+public:
+  /// `filename` is a file path or ":memory:". Opens, configures and migrates (see open_store).
+  explicit SqliteStore(const std::string& filename);
+  ~SqliteStore() override;
+
+  std::string location() const override;
+
+  RunRecord create_run(const NewRun& run) override;
+  bool end_run(const RunEnd& end) override;
+  std::optional<RunRecord> get_run(std::string_view run_id) override;
+  std::vector<RunRecord> list_runs(const RunQuery& query) override;
+  std::vector<std::string> recover_abandoned_runs() override;
+
+  bool create_stream(std::string_view path) override;
+  std::int64_t append(std::string_view path, const NewEvent& event) override;
+  std::int64_t append_batch(std::string_view path, const std::vector<NewEvent>& events,
+                            bool close_after) override;
+  void close_stream(std::string_view path) override;
+  std::optional<StreamInfo> stream_info(std::string_view path) override;
+  ReadResult read(std::string_view path, std::int64_t after_seq, std::size_t limit) override;
+  bool wait_for_events(std::string_view path, std::int64_t after_seq,
+                       Deadline deadline) override;
+
+  std::optional<SessionRecord> load_session(const SessionKey& key) override;
+  SessionRecord save_session(const SessionKey& key, const Json& messages,
+                             std::int64_t expected_version) override;
+  bool delete_session(const SessionKey& key) override;
+  std::string rotate_continuation_token(const SessionKey& key) override;
+  bool check_continuation_token(const SessionKey& key, std::string_view token) override;
+
+  Submission create_submission(std::string_view submission_id,
+                               std::string_view stream_path) override;
+  void set_submission_status(std::string_view submission_id, SubmissionStatus status) override;
+  std::optional<Submission> get_submission(std::string_view submission_id) override;
+
+private:
+  // Inside a write transaction: appends `events` (throwing stream_not_found/closed), optionally
+  // closes, and returns the new tail. The caller commits, then calls publish().
+  Tail append_in(db::Connection& conn, std::string_view path, const std::vector<NewEvent>& events,
+                 bool close_after);
+  // Inside a write transaction: ends the run and writes its run_end event. Returns the stream
+  // tail to publish, or nullopt when the run was not active.
+  std::optional<Tail> end_run_in(db::Connection& conn, const RunEnd& end, std::int64_t now);
+  static std::optional<StreamInfo> stream_info_in(db::Connection& conn, std::string_view path);
+  void publish(std::string_view path, Tail tail) { m_watchers.notify(path, tail); }
+  StreamWatchers::PollFn make_poller();
+
+  Pool m_pool;
+  StreamWatchers m_watchers; // after m_pool: its poller thread uses a connection of the pool's file
+  std::unique_ptr<Checkpointer> m_checkpointer; // file stores only
+};
+
+/// Reads one stream's tail with `conn`; a missing stream reads as {-1, false}.
+Tail read_tail(db::Connection& conn, std::string_view path);
+
+} // namespace hearth::store

@@ -1,0 +1,264 @@
+// The durable store (ARCHITECTURE.md §9): workflow runs, append-only event streams, agent
+// sessions and submissions. One interface; SQLite (file in WAL mode, or in memory) implements it
+// today and the contract tests in tests/unit/store/ are written to be reused by any other backend.
+#pragma once
+
+#include "store/offsets.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hearth::store {
+
+using Json = nlohmann::json;
+using Deadline = std::chrono::steady_clock::time_point;
+
+/// Where `hearth` keeps state unless hearth.json or a flag says otherwise.
+inline constexpr std::string_view k_default_location = "sqlite:.hearth/state.db";
+/// Page size of a stream read (Flue 0.11: 100 events per response).
+inline constexpr std::size_t k_default_page = 100;
+/// Runs listed when no limit is given, and the most one call returns (Flue's run registry).
+inline constexpr std::size_t k_default_run_list = 100;
+inline constexpr std::size_t k_max_run_list = 1000;
+
+// --- runs (seed 003 page 09 "Run lifecycle", Flue RunRecord) ---------------------------------
+
+enum class RunStatus { active, completed, errored };
+
+/// "active" | "completed" | "errored".
+std::string_view to_string(RunStatus status);
+
+struct NewRun {
+  std::string run_id{};   // `run_<ULID>`, chosen by the caller
+  std::string workflow{}; // workflow name
+  Json payload = Json::object();
+  int owner_pid = 0; // the process executing the run; 0 means this process (the usual case)
+};
+
+struct RunRecord {
+  std::string run_id{};
+  std::string workflow{};
+  RunStatus status = RunStatus::active;
+  Json payload = Json::object();
+  Json result{};          // null unless completed
+  Json error{};           // null unless errored; {type, message, details}
+  std::string started_at{}; // ISO-8601 UTC with milliseconds, e.g. 2026-11-21T01:47:00.205Z
+  std::string ended_at{};   // empty while active
+  std::optional<std::int64_t> duration_ms{};
+  int owner_pid = 0;
+};
+
+/// The Flue `RunRecord` JSON served by `GET /runs/:runId?meta`: runId, owner {kind: "workflow",
+/// workflowName, instanceId = runId}, status, startedAt, payload, and once ended endedAt, isError,
+/// durationMs and result or error.
+Json to_json(const RunRecord& run);
+
+struct RunEnd {
+  std::string run_id{};
+  RunStatus status = RunStatus::completed; // completed or errored
+  Json result{};                           // when completed
+  Json error{};                            // when errored: {type, message, details}
+};
+
+struct RunQuery {
+  std::size_t limit = k_default_run_list; // clamped to 1..k_max_run_list
+  std::optional<RunStatus> status{};
+  std::optional<std::string> workflow{};
+};
+
+// --- event streams (seed page 17 "Stream reads"; Durable Streams; Flue EventStreamStore) -----
+
+/// An event to append. `data` is the event body without the envelope fields the store keeps
+/// itself (`type`, `eventIndex` = seq, `timestamp` = time).
+struct NewEvent {
+  std::string type{};
+  Json data = Json::object();
+};
+
+struct Event {
+  std::int64_t seq = 0; // 0-based position in its stream; Flue's eventIndex on run streams
+  std::string type{};
+  Json data = Json::object();
+  std::string time{}; // ISO-8601 UTC with milliseconds, stamped at append
+};
+
+/// `data` plus `type`, `eventIndex` and `timestamp`: the Flue wire shape of one event.
+Json to_json(const Event& event);
+
+struct StreamInfo {
+  std::string path{};
+  std::int64_t last_seq = -1; // seq of the newest event; -1 when empty
+  bool closed = false;
+  std::string created_at{};
+};
+
+struct ReadResult {
+  bool exists = false;       // false: no such stream (the page is empty and up to date)
+  std::vector<Event> events{}; // strictly after the requested offset, oldest first
+  std::int64_t next_seq = -1;  // last seq delivered, or the requested one if nothing was
+  bool up_to_date = false;     // the page reached the stream's tail at read time
+  bool closed = false;         // closed AND up to date: the end of the stream (Stream-Closed)
+  /// `format_offset(next_seq)`: the Stream-Next-Offset header value.
+  std::string next_offset() const { return format_offset(next_seq); }
+};
+
+// --- sessions (seed page 07 "Runtime models": agent / instance / session) -----------------
+
+struct SessionKey {
+  std::string agent{};       // agent name
+  std::string instance_id{}; // caller-chosen instance id (Flue :id, Eve sessionId)
+  std::string name = "default";
+  /// `agent/instance_id/name`, for messages.
+  std::string display() const { return agent + "/" + instance_id + "/" + name; }
+};
+
+struct SessionRecord {
+  SessionKey key{};
+  Json messages = Json::array(); // the harness owns the message shape
+  std::int64_t version = 0;      // 1 after the first save; +1 per save
+  std::string continuation_token{}; // Eve continuationToken; empty until rotated
+  std::string created_at{};
+  std::string updated_at{};
+};
+
+// --- submissions (agent HTTP admissions) ----------------------------------------------------
+
+enum class SubmissionStatus { queued, running, done, errored };
+
+/// "queued" | "running" | "done" | "errored".
+std::string_view to_string(SubmissionStatus status);
+
+struct Submission {
+  std::string submission_id{};
+  std::string stream_path{};
+  SubmissionStatus status = SubmissionStatus::queued;
+  std::string created_at{};
+  std::string updated_at{};
+};
+
+/// Threading contract: every member function may be called from any thread concurrently. Writes
+/// are serialized inside the store (one writer connection); reads use a small pool of reader
+/// connections and never wait for a writer (WAL). `memory:` stores use one connection for all.
+/// The Store must outlive every call in flight, including wait_for_events().
+/// Every function throws hearth::Error (core/errors.hpp) on a database failure (store_failed).
+class Store {
+public:
+  virtual ~Store() = default;
+  Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  /// `sqlite:/abs/state.db` or `memory:`: what the store was opened on, for messages.
+  virtual std::string location() const = 0;
+
+  // Runs ---------------------------------------------------------------------------------------
+
+  /// Records an `active` run owned by `run.owner_pid` (default: this process) and creates its
+  /// stream `runs/<runId>` in one transaction. Idempotent: on a duplicate runId the first record
+  /// wins and is returned unchanged.
+  virtual RunRecord create_run(const NewRun& run) = 0;
+
+  /// Ends an active run in one transaction: sets status, result or error, endedAt and durationMs,
+  /// appends the terminal `run_end` event {runId, isError, durationMs, result|error} to its stream
+  /// and closes the stream. Returns false (changing nothing) if the run had already ended.
+  /// Throws run_not_found.
+  virtual bool end_run(const RunEnd& end) = 0;
+
+  /// The run, or nullopt.
+  virtual std::optional<RunRecord> get_run(std::string_view run_id) = 0;
+
+  /// Runs newest first (by startedAt, then runId), filtered by `query`.
+  virtual std::vector<RunRecord> list_runs(const RunQuery& query = {}) = 0;
+
+  /// Ends every `active` run whose owner process no longer exists (a runtime killed with -9) as
+  /// errored {type: "runtime_crashed", message: "The runtime exited before the run finished."},
+  /// with a `run_end` event (isError true) and a closed stream. Runs of live processes, this one
+  /// included, are left alone. Returns the recovered run ids. Call once at runtime start.
+  virtual std::vector<std::string> recover_abandoned_runs() = 0;
+
+  // Event streams ------------------------------------------------------------------------------
+
+  /// Creates the stream if missing (idempotent). Returns true if this call created it.
+  virtual bool create_stream(std::string_view path) = 0;
+
+  /// Appends one event and returns its seq. Committed (durable) before it returns. Throws
+  /// stream_not_found or stream_closed.
+  virtual std::int64_t append(std::string_view path, const NewEvent& event) = 0;
+
+  /// Appends `events` in one transaction (all or none) and returns the seq of the first; with
+  /// `close_after`, also closes the stream. Throws stream_not_found or stream_closed.
+  virtual std::int64_t append_batch(std::string_view path, const std::vector<NewEvent>& events,
+                                    bool close_after = false) = 0;
+
+  /// Closes the stream: no more appends, readers see `closed`. Idempotent. Throws stream_not_found.
+  virtual void close_stream(std::string_view path) = 0;
+
+  /// Tail and closed state of a stream, or nullopt when it does not exist. Resolve `now`
+  /// offsets with `last_seq`.
+  virtual std::optional<StreamInfo> stream_info(std::string_view path) = 0;
+
+  /// Up to `limit` events with seq > `after_seq` (-1: from the start). A missing stream gives an
+  /// empty, up-to-date page with exists=false (no throw).
+  virtual ReadResult read(std::string_view path, std::int64_t after_seq,
+                          std::size_t limit = k_default_page) = 0;
+
+  /// Blocks until the stream has an event after `after_seq` or is closed (returns true), or
+  /// until `deadline` (returns false). Appends by this Store wake waiters at once; appends by
+  /// other processes sharing the file are noticed by one shared poller within ~50 ms. Waiters
+  /// hold no database connection while blocked.
+  virtual bool wait_for_events(std::string_view path, std::int64_t after_seq,
+                               Deadline deadline) = 0;
+
+  // Sessions -----------------------------------------------------------------------------------
+
+  /// The saved session, or nullopt.
+  virtual std::optional<SessionRecord> load_session(const SessionKey& key) = 0;
+
+  /// Saves `messages` if the stored version is still `expected_version` (0: the session must
+  /// not exist yet) and returns the new record (version + 1). Throws session_conflict.
+  virtual SessionRecord save_session(const SessionKey& key, const Json& messages,
+                                     std::int64_t expected_version) = 0;
+
+  /// Deletes the session; returns false if there was none.
+  virtual bool delete_session(const SessionKey& key) = 0;
+
+  /// Stores a fresh random continuation token for the session and returns it; the previous one
+  /// stops being valid. Throws session_not_found.
+  virtual std::string rotate_continuation_token(const SessionKey& key) = 0;
+
+  /// True when `token` is the session's current continuation token (constant-time compare);
+  /// false for a missing session or an empty token.
+  virtual bool check_continuation_token(const SessionKey& key, std::string_view token) = 0;
+
+  // Submissions --------------------------------------------------------------------------------
+
+  /// Records a `queued` submission; idempotent by id (the first record wins and is returned).
+  virtual Submission create_submission(std::string_view submission_id,
+                                       std::string_view stream_path) = 0;
+
+  /// Moves the submission to `status`. Throws submission_not_found.
+  virtual void set_submission_status(std::string_view submission_id, SubmissionStatus status) = 0;
+
+  /// The submission, or nullopt.
+  virtual std::optional<Submission> get_submission(std::string_view submission_id) = 0;
+};
+
+/// Opens (creating and migrating if needed) the store at `location`: `sqlite:<path>` (relative
+/// paths resolve against `base_dir`; missing directories are created), `memory:` or `:memory:`.
+/// Throws store_location_invalid, store_open_failed, store_corrupt, store_foreign or
+/// store_too_new (a database written by a newer hearth is never touched).
+std::unique_ptr<Store> open_store(std::string_view location,
+                                  const std::filesystem::path& base_dir = ".");
+
+/// The schema version this build writes (`PRAGMA user_version`).
+int schema_version();
+
+} // namespace hearth::store

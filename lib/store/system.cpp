@@ -1,0 +1,83 @@
+// Clock, process identity and randomness for the store: see system.hpp.
+#include "store/system.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <signal.h>
+#include <sstream>
+
+namespace hearth::store::sys {
+namespace {
+
+struct ProcStat {
+  char state = '?';
+  std::string start{};
+};
+
+// /proc/<pid>/stat is "pid (comm) state ppid ..."; comm may hold spaces and parentheses, so
+// fields are counted from the last ')'. starttime is field 22, the 20th after the ')'.
+std::optional<ProcStat> read_stat(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!in || !std::getline(in, line)) return std::nullopt;
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(line.substr(close + 1));
+  ProcStat stat;
+  std::string field;
+  for (int i = 0; i < 20 && fields >> field; ++i) {
+    if (i == 0) stat.state = field.empty() ? '?' : field[0];
+    if (i == 19) stat.start = field;
+  }
+  return stat;
+}
+
+} // namespace
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string iso_ms(std::int64_t ms) {
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string process_start(int pid) {
+  const auto stat = read_stat(pid);
+  return stat ? stat->start : std::string{};
+}
+
+bool process_alive(int pid, const std::string& start) {
+  if (pid <= 0) return false;
+  if (::kill(pid, 0) != 0 && errno != EPERM) return false;
+  const auto stat = read_stat(pid);
+  if (!stat) return true; // no /proc: kill() is all we know
+  if (stat->state == 'Z' || stat->state == 'X') return false; // exited, not yet reaped
+  return start.empty() || stat->start == start;
+}
+
+std::string random_token() {
+  std::random_device entropy; // getrandom(2) on Linux
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string token = "ct_";
+  for (int i = 0; i < 4; ++i) {
+    auto word = entropy();
+    for (int j = 0; j < 8; ++j, word >>= 4) token += k_hex[word & 0xf];
+  }
+  return token;
+}
+
+} // namespace hearth::store::sys

@@ -1,0 +1,160 @@
+// SQLite-specific store tests: locations, migrations, refusing newer or foreign or corrupt files.
+#include "core/error.hpp"
+#include "store/store.hpp"
+#include "support/temp_project.hpp"
+
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+
+#include <fstream>
+
+using namespace hearth::store;
+
+namespace {
+
+// Runs `sql` on the file at `path` with a plain connection, as another program would.
+void raw_exec(const std::filesystem::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+long long raw_int(const std::filesystem::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+  const auto value = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return value;
+}
+
+hearth::ErrorInfo open_error(const std::string& location) {
+  try {
+    open_store(location);
+  } catch (const hearth::Error& e) {
+    return e.info();
+  }
+  FAIL("open_store(" << location << ") succeeded");
+  return {};
+}
+
+} // namespace
+
+TEST_SUITE("store") {
+
+TEST_CASE("a new file is created with its directories, migrated, and in WAL mode") {
+  TempProject tmp;
+  auto store = open_store("sqlite:.hearth/state.db", tmp.root());
+  const auto file = tmp.root() / ".hearth" / "state.db";
+  CHECK(std::filesystem::exists(file));
+  CHECK(store->location() == "sqlite:" + file.string());
+  CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
+  CHECK(raw_int(file, "PRAGMA application_id") == 0x68727468);
+  CHECK(raw_int(file, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") == 1);
+}
+
+TEST_CASE("data survives closing and reopening the file") {
+  TempProject tmp;
+  const auto location = "sqlite:" + (tmp.root() / "state.db").string();
+  {
+    auto store = open_store(location);
+    store->create_run({.run_id = "run_keep", .workflow = "w"});
+    store->append("runs/run_keep", {.type = "log"});
+  }
+  auto store = open_store(location);
+  CHECK(store->get_run("run_keep").has_value());
+  CHECK(store->read("runs/run_keep", -1).events.size() == 1);
+}
+
+TEST_CASE("memory stores are private to each Store") {
+  auto a = open_store("memory:");
+  auto b = open_store(":memory:");
+  CHECK(a->location() == "memory:");
+  a->create_stream("x");
+  CHECK_FALSE(b->stream_info("x").has_value());
+}
+
+TEST_CASE("unsupported locations are refused with the accepted forms") {
+  for (const char* bad : {"postgres://localhost/db", "sqlite:", "redis:x"}) {
+    CAPTURE(bad);
+    const auto info = open_error(bad);
+    CHECK(info.type == "store_location_invalid");
+    CHECK(info.details.find("sqlite:<path>") != std::string::npos);
+  }
+}
+
+TEST_CASE("a database written by a newer hearth is refused, naming the file and versions") {
+  TempProject tmp;
+  const auto file = tmp.root() / "state.db";
+  open_store("sqlite:" + file.string()); // a real hearth database ...
+  raw_exec(file, "PRAGMA user_version = 99");  // ... that a future hearth migrated
+  const auto info = open_error("sqlite:" + file.string());
+  CHECK(info.type == "store_schema_too_new");
+  CHECK(info.message == "The state database " + file.string() + " has schema version 99, but " +
+                            "this hearth supports up to version " +
+                            std::to_string(schema_version()) + ".");
+  CHECK(raw_int(file, "PRAGMA user_version") == 99); // untouched
+}
+
+TEST_CASE("another program's SQLite database is refused, not written into") {
+  TempProject tmp;
+  const auto file = tmp.root() / "other.db";
+  raw_exec(file, "CREATE TABLE notes (body TEXT)");
+  const auto info = open_error("sqlite:" + file.string());
+  CHECK(info.type == "store_corrupt");
+  CHECK(info.message.find(file.string()) != std::string::npos);
+  CHECK(raw_int(file, "SELECT count(*) FROM sqlite_master") == 1);
+}
+
+TEST_CASE("a corrupted file gives a clear error, not a crash") {
+  TempProject tmp;
+  SUBCASE("garbage bytes") {
+    tmp.write("state.db", std::string(8192, 'x'));
+  }
+  SUBCASE("a truncated database") {
+    const auto good = tmp.root() / "good.db";
+    {
+      auto store = open_store("sqlite:" + good.string());
+      store->create_stream("s");
+    }
+    raw_exec(good, "PRAGMA wal_checkpoint(TRUNCATE)");
+    std::ifstream in(good, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(bytes.size() > 100);
+    // A valid header whose page count points past the end, with the rest overwritten.
+    bytes.resize(100);
+    bytes += std::string(4000, '\x5a');
+    tmp.write("state.db", bytes);
+  }
+  const auto file = tmp.root() / "state.db";
+  const auto info = open_error("sqlite:" + file.string());
+  CHECK(info.type == "store_corrupt");
+  CHECK(info.message.find(file.string()) != std::string::npos);
+  CHECK_FALSE(info.details.empty());
+}
+
+TEST_CASE("sustained appends keep the WAL file bounded") {
+  TempProject tmp;
+  const auto file = tmp.root() / "state.db";
+  auto store = open_store("sqlite:" + file.string());
+  store->create_stream("s");
+  // About 10 KB of WAL per commit: 50 MB if nothing ever checkpointed. The writer finishes a
+  // checkpoint itself at 4000 pages (16 MB) when the background one cannot keep up.
+  for (int i = 0; i < 5000; ++i) store->append("s", {.type = "log", .data = {{"i", i}}});
+  CHECK(std::filesystem::file_size(tmp.root() / "state.db-wal") < 20 * 1024 * 1024);
+  CHECK(store->read("s", 4998).events.size() == 1);
+}
+
+TEST_CASE("an unwritable location gives store_unavailable") {
+  TempProject tmp;
+  tmp.write("file", "not a directory");
+  const auto info = open_error("sqlite:" + (tmp.root() / "file" / "state.db").string());
+  CHECK(info.type == "store_unavailable");
+}
+
+} // TEST_SUITE
