@@ -187,6 +187,7 @@ Error agent_not_found(std::string_view name, const std::vector<std::string>& ava
                 .dev = "Available agents: " +
                        (available.empty() ? string("(none)") : text::quote_list(available)) + ".",
                 .http_status = 404});
+}
 
 // --- store (runs, event streams, sessions, submissions; lib/store) ----------------------------
 
@@ -424,6 +425,7 @@ Error mock_script_exhausted(std::string_view path, std::size_t steps, std::size_
                            std::to_string(steps) + " step" + (steps == 1 ? "" : "s") + ".",
                 .details = "Add a step to the script, or end the run sooner (a final text step "
                            "or a `result` step ends the agent loop)."});
+}
 
 Error session_conflict(std::string_view session, long long expected, long long actual) {
   return Error({.type = "session_conflict",
