@@ -11,7 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
-#include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
@@ -130,7 +130,9 @@ Process::Process(const SpawnOptions& options) {
       reason += " (working directory " + options.cwd.string() + " does not exist)";
     throw errors::spawn_failed(options.argv[0], reason);
   }
-  m_pidfd = static_cast<int>(::pidfd_open(m_pid, 0)); // CLOEXEC by default; -1 on old kernels
+  // glibc 2.36's <sys/pidfd.h> lacks extern "C", so use the syscall. CLOEXEC by default; -1 on
+  // kernels before 5.3, where waiting falls back to polling.
+  m_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, m_pid, 0));
   std::swap(m_stdin, in.write);
   std::swap(m_stdout, out.read);
   if (options.pipe_stderr) std::swap(m_stderr, err.read);
