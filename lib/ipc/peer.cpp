@@ -3,6 +3,7 @@
 #include "ipc/peer.hpp"
 
 #include "core/errors.hpp"
+#include "core/signals.hpp"
 #include "core/text.hpp"
 
 #include <array>
@@ -354,6 +355,15 @@ bool Peer::enqueue(const json& message) {
   {
     std::lock_guard lock(m_out_mutex);
     if (m_out_stopping || m_out_failed) return false;
+    if (m_out.empty() && !m_writing) {
+      // Fast path: nothing is queued or being written, so write here without blocking (the fd is
+      // O_NONBLOCK) and save two thread hand-offs; whatever the pipe does not take is queued.
+      signals::SigpipeGuard guard;
+      const auto wrote = ::write(m_write_fd, line.data(), line.size());
+      if (wrote == static_cast<ssize_t>(line.size())) return true;
+      if (wrote > 0) line.erase(0, static_cast<std::size_t>(wrote));
+      // On an error the writer thread retries, sees the same error and closes the peer.
+    }
     m_out.push_back(std::move(line));
   }
   m_out_cv.notify_one();
@@ -376,11 +386,13 @@ void Peer::write_loop() {
         batch += m_out.front();
         m_out.pop_front();
       }
+      m_writing = true; // keeps enqueue's fast path from overtaking this batch
     }
     const int error = write_bytes(batch);
-    if (error == 0) continue;
     {
       std::lock_guard lock(m_out_mutex);
+      m_writing = false;
+      if (error == 0) continue;
       m_out_failed = true;
       m_out.clear();
     }

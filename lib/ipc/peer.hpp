@@ -147,6 +147,7 @@ private:
   std::deque<std::string> m_out{};
   bool m_out_stopping = false;
   bool m_out_failed = false;
+  bool m_writing = false; // the writer thread holds a batch it has not finished writing
   std::chrono::steady_clock::time_point m_flush_deadline{};
 
   std::mutex m_work_mutex; // incoming requests waiting for a worker
