@@ -159,22 +159,24 @@ Error ipc_protocol(std::string_view peer, std::string_view problem, std::string_
 }
 
 Error ipc_closed(std::string_view peer, std::string_view method, std::string_view reason) {
-  return Error({.type = "ipc_closed",
-                .message = "Lost the connection to " + string(peer) +
-                           (method.empty() ? string() : " during `" + string(method) + "`") +
-                           ": " + string(reason) + ".",
-                .details = "Check the output above for the cause; a crash prints its error on stderr."});
+  return Error(
+      {.type = "ipc_closed",
+       .message = "Lost the connection to " + string(peer) +
+                  (method.empty() ? string() : " during `" + string(method) + "`") + ": " +
+                  string(reason) + ".",
+       .details = "Check the output above for the cause; a crash prints its error on stderr."});
 }
 
 Error ipc_timeout(std::string_view peer, std::string_view method, long long timeout_ms) {
   return Error({.type = "ipc_timeout",
-                .message = "No reply from " + string(peer) + " to `" + string(method) + "` within " +
-                           std::to_string(timeout_ms) + " ms.",
+                .message = "No reply from " + string(peer) + " to `" + string(method) +
+                           "` within " + std::to_string(timeout_ms) + " ms.",
                 .details = "The other side may be stuck; check its logs, or allow more time.",
                 .http_status = 504});
 }
 
-Error ipc_remote(std::string_view peer, std::string_view method, int code, std::string_view message) {
+Error ipc_remote(std::string_view peer, std::string_view method, int code,
+                 std::string_view message) {
   return Error({.type = "rpc_error",
                 .message = string(peer) + " failed `" + string(method) + "`: " + string(message),
                 .details = "JSON-RPC error " + std::to_string(code) + "; see docs/ipc.md.",

@@ -61,7 +61,7 @@ Error init_dir_not_empty(std::string_view dir);
 
 // --- process, signals and ipc (core/process, core/signals, lib/ipc) ---------------------------
 
-/// A child process could not be started; `reason` is the OS error (e.g. "No such file or directory").
+/// A child process could not be started; `reason` is the OS error ("No such file or directory").
 Error spawn_failed(std::string_view program, std::string_view reason);
 
 /// A second core::signals::SignalPipe while one is alive (the handler has one pipe).
@@ -79,6 +79,7 @@ Error ipc_closed(std::string_view peer, std::string_view method, std::string_vie
 Error ipc_timeout(std::string_view peer, std::string_view method, long long timeout_ms);
 
 /// The other side answered `method` with a JSON-RPC error that is not a hearth error.
-Error ipc_remote(std::string_view peer, std::string_view method, int code, std::string_view message);
+Error ipc_remote(std::string_view peer, std::string_view method, int code,
+                 std::string_view message);
 
 } // namespace hearth::errors

@@ -114,7 +114,8 @@ Process::Process(const SpawnOptions& options) {
   SpawnAttrs spawn;
   posix_spawn_file_actions_adddup2(&spawn.actions, in.read, STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&spawn.actions, out.write, STDOUT_FILENO);
-  if (options.pipe_stderr) posix_spawn_file_actions_adddup2(&spawn.actions, err.write, STDERR_FILENO);
+  if (options.pipe_stderr)
+    posix_spawn_file_actions_adddup2(&spawn.actions, err.write, STDERR_FILENO);
   if (!options.cwd.empty())
     posix_spawn_file_actions_addchdir_np(&spawn.actions, options.cwd.c_str());
   configure_attr(spawn.attr);

@@ -75,8 +75,8 @@ public:
   ExitStatus wait();
 
   /// Stops the child: SIGTERM to its process group, up to `grace` for it to exit, then SIGKILL to
-  /// the group (grandchildren included), and reaps it (waitpid in an EINTR loop). Group members that
-  /// were reparented to us (see become_subreaper) are reaped too. Returns the child's status;
+  /// the group (grandchildren included), and reaps it (waitpid in an EINTR loop). Group members
+  /// that were reparented to us (see become_subreaper) are reaped too. Returns the child's status;
   /// after the child has exited it only cleans up the group. Idempotent.
   ExitStatus stop(std::chrono::milliseconds grace = std::chrono::seconds(1));
 

@@ -21,8 +21,8 @@ nlohmann::json decode_line(std::string_view line, std::string_view peer) {
                                line);
   }
   if (!parsed.is_object())
-    throw errors::ipc_protocol(peer, "expected a JSON object, got " + std::string(parsed.type_name()),
-                               line);
+    throw errors::ipc_protocol(
+        peer, "expected a JSON object, got " + std::string(parsed.type_name()), line);
   return parsed;
 }
 

@@ -210,8 +210,9 @@ void Peer::read_loop() {
       const auto got = ::read(m_read_fd, buffer.data(), buffer.size());
       if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
       if (got <= 0) {
-        std::string reason = got == 0 ? "it closed its output" : "reading failed (" +
-                                                                   std::string(std::strerror(errno)) + ")";
+        std::string reason = got == 0
+                                 ? "it closed its output"
+                                 : "reading failed (" + std::string(std::strerror(errno)) + ")";
         if (!text::trim(splitter.partial()).empty()) reason += " in the middle of a message";
         if (m_options.describe_eof) {
           const auto exit = m_options.describe_eof();
@@ -265,13 +266,15 @@ void Peer::handle_reply(const json& message) {
   std::lock_guard lock(m_mutex);
   const auto it = id.is_number_integer() ? m_pending.find(id.get<std::int64_t>()) : m_pending.end();
   if (it == m_pending.end()) {
-    diagnostic("dropped a reply from " + m_options.name + " with unknown or expired id " + id.dump());
+    diagnostic("dropped a reply from " + m_options.name + " with unknown or expired id " +
+               id.dump());
     return;
   }
   auto call = it->second;
   m_pending.erase(it);
   if (message.contains("error"))
-    call->error = std::make_exception_ptr(remote_error(m_options.name, call->method, message["error"]));
+    call->error =
+        std::make_exception_ptr(remote_error(m_options.name, call->method, message["error"]));
   else
     call->result = message["result"];
   call->done = true;

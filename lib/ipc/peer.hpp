@@ -1,5 +1,5 @@
 // ipc::Peer: one JSON-RPC 2.0 endpoint over a pair of fds with newline-delimited JSON framing
-// (docs/ipc.md). It serves CLI <-> runtime, runtime <-> workflow scripts and runtime <-> MCP servers.
+// (docs/ipc.md). It serves CLI <-> runtime, runtime <-> workflow scripts, runtime <-> MCP servers.
 #pragma once
 
 #include "ipc/json_lines.hpp"
@@ -51,17 +51,18 @@ struct PeerOptions {
 
 struct CallOptions {
   std::chrono::milliseconds timeout{0}; // 0: PeerOptions::default_timeout
-  NotificationHandler on_notification{}; // notifications whose params.requestId is this request's id
+  NotificationHandler on_notification{}; // notifications with params.requestId == this request's id
 };
 
 /// A JSON-RPC endpoint. Register handlers, then start(). A reader thread parses incoming lines in
 /// order: replies complete their request(); notifications run their handler on the reader thread
 /// (in arrival order; they must not wait on this peer); requests run on worker threads (one per
 /// concurrently running request, reused), so a handler may itself call request() on this peer
-/// (nested traffic) without deadlock. All sends go through a writer thread and never block the
-/// caller on a full pipe. EOF, a protocol error (bad JSON, oversized line) or a write failure closes
-/// the peer and fails every pending request with errors::ipc_closed. Both fds are switched to
-/// O_NONBLOCK (restored by the destructor); they are not owned and must outlive the Peer.
+/// (nested traffic) without deadlock. Sends are thread-safe and never block the caller on a full
+/// pipe: a message is written at once when nothing is queued, else queued for the writer thread.
+/// EOF, a protocol error (bad JSON, oversized line) or a write failure closes the peer and fails
+/// every pending request (errors::ipc_closed, or the ipc_protocol_error itself). Both fds are
+/// switched to O_NONBLOCK (restored by the destructor); they are not owned and must outlive it.
 class Peer {
 public:
   Peer(int read_fd, int write_fd, PeerOptions options = {});

@@ -12,7 +12,7 @@
 
 namespace hearth::ipc {
 
-/// Error codes. -32768..-32000 are reserved by JSON-RPC; -32000..-32099 is the implementation range.
+/// Error codes. JSON-RPC reserves -32768..-32000; -32099..-32000 is for implementations.
 namespace code {
 inline constexpr int parse_error = -32700;      // the line is not JSON
 inline constexpr int invalid_request = -32600;  // JSON, but not a request/notification/reply
@@ -80,6 +80,7 @@ nlohmann::json make_error(const nlohmann::json& id, int code, std::string_view m
 nlohmann::json error_reply(const nlohmann::json& id, std::exception_ptr error);
 
 /// The exception a caller of `method` on `peer` sees for the reply's `error` member.
-RemoteError remote_error(std::string_view peer, std::string_view method, const nlohmann::json& error);
+RemoteError remote_error(std::string_view peer, std::string_view method,
+                         const nlohmann::json& error);
 
 } // namespace hearth::ipc

@@ -16,8 +16,9 @@ namespace {
 
 // The echo runtime as a child, with a peer on its pipes and its `ready` notification awaited.
 struct EchoRuntime {
-  process::Process child{{.argv = {"python3", HEARTH_SOURCE_DIR "/tests/fixtures/runtimes/echo_runtime.py"},
-                          .pipe_stderr = true}};
+  process::Process child{
+      {.argv = {"python3", HEARTH_SOURCE_DIR "/tests/fixtures/runtimes/echo_runtime.py"},
+       .pipe_stderr = true}};
   Inbox<json> ready{};
   Inbox<json> pongs{};
   ipc::Peer peer{child.stdout_fd(), child.stdin_fd(),

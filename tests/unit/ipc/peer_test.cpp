@@ -158,8 +158,9 @@ TEST_SUITE("ipc") {
     // and log back on a before answering.
     Linked link;
     Inbox<std::string> logs;
-    link.a.on_request("session.prompt",
-                      [](const Request& r) { return "answer to " + r.params["text"].get<std::string>(); });
+    link.a.on_request("session.prompt", [](const Request& r) {
+      return "answer to " + r.params["text"].get<std::string>();
+    });
     link.a.on_notification("log", [&](const Notification& n) { logs.push(n.params["m"]); });
     link.b.on_request("workflow.run", [&](const Request& r) {
       link.b.notify("log", {{"m", "starting"}});
