@@ -450,4 +450,76 @@ Error submission_not_found(std::string_view submission_id) {
                 .http_status = 404});
 }
 
+// --- process, signals and ipc (core/process, core/signals, lib/ipc) ---------------------------
+
+Error spawn_failed(std::string_view program, std::string_view reason) {
+  return Error({.type = "spawn_failed",
+                .message = "Could not start `" + string(program) + "`: " + string(reason) + ".",
+                .details = "Check that the program exists, is executable and is on PATH."});
+}
+
+Error signal_pipe_in_use() {
+  return Error({.type = "internal_error",
+                .message = "An internal error occurred.",
+                .details = "Only one signal pipe may exist at a time.",
+                .dev = "hearth::signals::SignalPipe constructed while another is alive."});
+}
+
+namespace {
+// The first `limit` bytes of `raw` as printable, valid UTF-8: control bytes and broken sequences
+// become '?', so the excerpt is safe to print and to put in a JSON envelope.
+string printable_excerpt(std::string_view raw, std::size_t limit) {
+  raw = raw.substr(0, limit);
+  string out;
+  for (std::size_t i = 0; i < raw.size();) {
+    const auto c = static_cast<unsigned char>(raw[i]);
+    const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
+                          : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= raw.size();
+    for (std::size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(raw[i + k]) & 0xC0) == 0x80;
+    if (ok && len == 1 && (c < 0x20 || c == 0x7F)) ok = false;
+    out += ok ? string(raw.substr(i, len)) : "?";
+    i += ok ? len : 1;
+  }
+  return out;
+}
+} // namespace
+
+Error ipc_protocol(std::string_view peer, std::string_view problem, std::string_view line) {
+  const auto excerpt = printable_excerpt(line, 200);
+  return Error({.type = "ipc_protocol_error",
+                .message = "Protocol error from " + string(peer) + ": " +
+                           printable_excerpt(problem, 400) + ".",
+                .details = "Each line on stdout must be one JSON-RPC 2.0 message; print logs to "
+                           "stderr instead. See docs/ipc.md.",
+                .dev = "Line (first " + std::to_string(std::min<std::size_t>(line.size(), 200)) +
+                       " bytes): " + excerpt});
+}
+
+Error ipc_closed(std::string_view peer, std::string_view method, std::string_view reason) {
+  return Error(
+      {.type = "ipc_closed",
+       .message = "Lost the connection to " + string(peer) +
+                  (method.empty() ? string() : " during `" + string(method) + "`") + ": " +
+                  string(reason) + ".",
+       .details = "Check the output above for the cause; a crash prints its error on stderr."});
+}
+
+Error ipc_timeout(std::string_view peer, std::string_view method, long long timeout_ms) {
+  return Error({.type = "ipc_timeout",
+                .message = "No reply from " + string(peer) + " to `" + string(method) +
+                           "` within " + std::to_string(timeout_ms) + " ms.",
+                .details = "The other side may be stuck; check its logs, or allow more time.",
+                .http_status = 504});
+}
+
+Error ipc_remote(std::string_view peer, std::string_view method, int code,
+                 std::string_view message) {
+  return Error({.type = "rpc_error",
+                .message = string(peer) + " failed `" + string(method) + "`: " + string(message),
+                .details = "JSON-RPC error " + std::to_string(code) + "; see docs/ipc.md.",
+                .http_status = 502});
+}
+
 } // namespace hearth::errors

@@ -191,4 +191,27 @@ Error session_not_found(std::string_view session);
 /// No submission with this id; HTTP 404.
 Error submission_not_found(std::string_view submission_id);
 
+// --- process, signals and ipc (core/process, core/signals, lib/ipc) ---------------------------
+
+/// A child process could not be started; `reason` is the OS error ("No such file or directory").
+Error spawn_failed(std::string_view program, std::string_view reason);
+
+/// A second core::signals::SignalPipe while one is alive (the handler has one pipe).
+Error signal_pipe_in_use();
+
+/// The other side of a JSON-lines connection sent something that is not a protocol message;
+/// `line` is quoted up to its first 200 bytes. `peer` names the other side ("the runtime").
+Error ipc_protocol(std::string_view peer, std::string_view problem, std::string_view line);
+
+/// The connection ended while a request waited (EOF, protocol error, write failure, close());
+/// `reason` says why, e.g. "it exited with exit code 3".
+Error ipc_closed(std::string_view peer, std::string_view method, std::string_view reason);
+
+/// No reply to `method` within `timeout_ms` milliseconds.
+Error ipc_timeout(std::string_view peer, std::string_view method, long long timeout_ms);
+
+/// The other side answered `method` with a JSON-RPC error that is not a hearth error.
+Error ipc_remote(std::string_view peer, std::string_view method, int code,
+                 std::string_view message);
+
 } // namespace hearth::errors

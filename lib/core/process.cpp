@@ -1,0 +1,355 @@
+// Child processes: posix_spawn into a new process group, pipes, stop/reap. See process.hpp.
+#include "core/process.hpp"
+
+#include "core/errors.hpp"
+#include "core/signals.hpp"
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace hearth::process {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void close_fd(int& fd) noexcept {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+// A pipe pair closed on scope exit unless released; both ends CLOEXEC.
+struct Pipe {
+  int read = -1;
+  int write = -1;
+  Pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+      throw errors::internal_error(std::string("pipe2: ") + std::strerror(errno));
+    read = fds[0];
+    write = fds[1];
+  }
+  ~Pipe() {
+    close_fd(read);
+    close_fd(write);
+  }
+  Pipe(const Pipe&) = delete;
+  Pipe& operator=(const Pipe&) = delete;
+};
+
+// RAII for the two posix_spawn attribute objects.
+struct SpawnAttrs {
+  posix_spawn_file_actions_t actions{};
+  posix_spawnattr_t attr{};
+  SpawnAttrs() {
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+  }
+  ~SpawnAttrs() {
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+  SpawnAttrs(const SpawnAttrs&) = delete;
+  SpawnAttrs& operator=(const SpawnAttrs&) = delete;
+};
+
+void configure_attr(posix_spawnattr_t& attr) {
+  // Own group (so a terminal's Ctrl-C reaches only us), default dispositions and an empty mask:
+  // the child must not inherit an ignored SIGPIPE or a thread's blocked signals.
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (const int signo : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2,
+                          SIGALRM})
+    sigaddset(&defaults, signo);
+  sigset_t empty;
+  sigemptyset(&empty);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setsigmask(&attr, &empty);
+}
+
+std::vector<char*> c_strings(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+ExitStatus decode(int raw) {
+  if (WIFEXITED(raw)) return {.code = WEXITSTATUS(raw), .signal = 0};
+  if (WIFSIGNALED(raw)) return {.code = -1, .signal = WTERMSIG(raw)};
+  return {.code = -1, .signal = 0};
+}
+
+int remaining_ms(Clock::time_point deadline) {
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return static_cast<int>(std::clamp<long long>(left, 0, 1 << 30));
+}
+
+} // namespace
+
+std::string ExitStatus::describe() const {
+  if (signal != 0) return "signal " + std::to_string(signal) + " (" + ::strsignal(signal) + ")";
+  if (code < 0) return "an unknown status";
+  return "exit code " + std::to_string(code);
+}
+
+Process::Process(const SpawnOptions& options) {
+  if (options.argv.empty()) throw errors::spawn_failed("", "no program was given");
+  Pipe in, out, err;
+  SpawnAttrs spawn;
+  posix_spawn_file_actions_adddup2(&spawn.actions, in.read, STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&spawn.actions, out.write, STDOUT_FILENO);
+  if (options.pipe_stderr)
+    posix_spawn_file_actions_adddup2(&spawn.actions, err.write, STDERR_FILENO);
+  if (!options.cwd.empty())
+    posix_spawn_file_actions_addchdir_np(&spawn.actions, options.cwd.c_str());
+  configure_attr(spawn.attr);
+  auto argv = c_strings(options.argv);
+  std::vector<char*> envp;
+  if (options.env) envp = c_strings(*options.env);
+  const int rc = ::posix_spawnp(&m_pid, argv[0], &spawn.actions, &spawn.attr, argv.data(),
+                                options.env ? envp.data() : environ);
+  if (rc != 0) {
+    m_pid = -1;
+    std::string reason = std::strerror(rc);
+    if (!options.cwd.empty() && !std::filesystem::is_directory(options.cwd))
+      reason += " (working directory " + options.cwd.string() + " does not exist)";
+    throw errors::spawn_failed(options.argv[0], reason);
+  }
+  // glibc 2.36's <sys/pidfd.h> lacks extern "C", so use the syscall. CLOEXEC by default; -1 on
+  // kernels before 5.3, where waiting falls back to polling.
+  m_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, m_pid, 0));
+  std::swap(m_stdin, in.write);
+  std::swap(m_stdout, out.read);
+  if (options.pipe_stderr) std::swap(m_stderr, err.read);
+}
+
+Process::~Process() {
+  try {
+    stop();
+  } catch (...) { // destructors never throw; stop() only allocates for messages
+  }
+  close_fd(m_stdin);
+  close_fd(m_stdout);
+  close_fd(m_stderr);
+  close_fd(m_pidfd);
+}
+
+bool Process::write_stdin(std::string_view data) {
+  if (m_stdin < 0) return false;
+  return write_all(m_stdin, data);
+}
+
+void Process::close_stdin() noexcept { close_fd(m_stdin); }
+
+std::optional<ExitStatus> Process::reap_locked(bool block) {
+  if (m_status) return m_status;
+  int raw = 0;
+  for (;;) {
+    const pid_t got = ::waitpid(m_pid, &raw, block ? 0 : WNOHANG);
+    if (got == m_pid) return m_status = decode(raw);
+    if (got == 0) return std::nullopt;
+    if (errno == EINTR) continue;
+    return m_status = ExitStatus{}; // ECHILD: someone else reaped it; the status is lost
+  }
+}
+
+bool Process::wait_exited(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_status) return true;
+    }
+    if (m_pidfd >= 0) {
+      pollfd p{.fd = m_pidfd, .events = POLLIN, .revents = 0};
+      const int rc = ::poll(&p, 1, remaining_ms(deadline));
+      if (rc > 0) return true;
+      if (rc == 0) return false;
+      if (errno != EINTR) return false;
+      continue;
+    }
+    // No pidfd: peek without reaping (WNOWAIT) and poll the status every few milliseconds.
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(m_pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == m_pid)
+      return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+std::optional<ExitStatus> Process::try_wait() {
+  std::lock_guard lock(m_mutex);
+  return reap_locked(false);
+}
+
+std::optional<ExitStatus> Process::wait_for(std::chrono::milliseconds timeout) {
+  if (!wait_exited(timeout)) return std::nullopt;
+  std::lock_guard lock(m_mutex);
+  return reap_locked(true); // it has exited, so this does not block
+}
+
+ExitStatus Process::wait() {
+  while (!wait_exited(std::chrono::hours(24))) {
+  }
+  std::lock_guard lock(m_mutex);
+  return *reap_locked(true);
+}
+
+ExitStatus Process::stop(std::chrono::milliseconds grace) {
+  if (m_pid <= 0) return ExitStatus{};
+  bool exited = false;
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_group_cleaned) return m_status.value_or(ExitStatus{});
+    exited = m_status.has_value();
+  }
+  if (!exited) {
+    ::killpg(m_pid, SIGTERM);
+    wait_exited(grace);
+  }
+  // Before reaping the leader (its zombie keeps the group id reserved), kill what is left.
+  ::killpg(m_pid, SIGKILL);
+  std::lock_guard lock(m_mutex);
+  const auto status = *reap_locked(true);
+  reap_group();
+  m_group_cleaned = true;
+  return status;
+}
+
+void Process::reap_group() noexcept {
+  // Only members reparented to us (subreaper) can be reaped here; the others belong to PID 1.
+  for (;;) {
+    int raw = 0;
+    const pid_t got = ::waitpid(-m_pid, &raw, 0);
+    if (got > 0) continue;
+    if (got < 0 && errno == EINTR) continue;
+    return; // ECHILD: none of our children is left in the group
+  }
+}
+
+std::optional<ExitStatus> Process::exit_status() const {
+  std::lock_guard lock(m_mutex);
+  return m_status;
+}
+
+namespace {
+
+void set_nonblocking(int fd) {
+  if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+// Reads what `fd` has now into `sink` (bytes past `cap` are dropped). Returns false at EOF/error.
+bool drain(int fd, std::string& sink, std::size_t cap, bool& truncated) {
+  std::array<char, 65536> buffer{};
+  for (;;) {
+    const auto got = ::read(fd, buffer.data(), buffer.size());
+    if (got > 0) {
+      const auto n = static_cast<std::size_t>(got);
+      const auto room = cap - std::min(cap, sink.size());
+      sink.append(buffer.data(), std::min(n, room));
+      if (n > room) truncated = true;
+      continue;
+    }
+    if (got < 0 && errno == EINTR) continue;
+    return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+}
+
+// Feeds `input` to a non-blocking stdin as far as the pipe takes it; closes stdin when done or
+// when the child stopped reading.
+void feed(Process& child, std::string_view& input) {
+  signals::SigpipeGuard guard;
+  while (!input.empty()) {
+    const auto wrote = ::write(child.stdin_fd(), input.data(), input.size());
+    if (wrote > 0) {
+      input.remove_prefix(static_cast<std::size_t>(wrote));
+      continue;
+    }
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    input = {}; // EPIPE: the child does not want the rest
+  }
+  child.close_stdin();
+}
+
+} // namespace
+
+CaptureResult run_capture(const std::vector<std::string>& argv, std::string_view input,
+                          std::chrono::milliseconds timeout,
+                          const std::optional<std::vector<std::string>>& env,
+                          const std::filesystem::path& cwd, std::size_t output_cap) {
+  Process child({.argv = argv, .env = env, .cwd = cwd, .pipe_stderr = true});
+  const auto deadline = Clock::now() + timeout;
+  CaptureResult result;
+  for (const int fd : {child.stdin_fd(), child.stdout_fd(), child.stderr_fd()}) set_nonblocking(fd);
+  feed(child, input);
+  bool out_open = true, err_open = true;
+  for (;;) {
+    std::array<pollfd, 4> fds{};
+    nfds_t count = 0;
+    if (child.exit_fd() >= 0) fds[count++] = {child.exit_fd(), POLLIN, 0};
+    if (child.stdin_fd() >= 0) fds[count++] = {child.stdin_fd(), POLLOUT, 0};
+    if (out_open) fds[count++] = {child.stdout_fd(), POLLIN, 0};
+    if (err_open) fds[count++] = {child.stderr_fd(), POLLIN, 0};
+    // Wait for the exit itself, not EOF: grandchildren may hold the pipes open. Without a pidfd,
+    // check the status every 20 ms.
+    const int slice = std::min(remaining_ms(deadline), child.exit_fd() >= 0 ? 1 << 30 : 20);
+    if (::poll(fds.data(), count, slice) < 0 && errno != EINTR) break;
+    if (child.stdin_fd() >= 0) feed(child, input);
+    if (out_open) out_open = drain(child.stdout_fd(), result.out, output_cap, result.out_truncated);
+    if (err_open) err_open = drain(child.stderr_fd(), result.err, output_cap, result.err_truncated);
+    if (child.wait_for(std::chrono::milliseconds(0))) {
+      // Whatever it wrote before exiting is in the pipes now: take it, then clean up the group.
+      if (out_open) drain(child.stdout_fd(), result.out, output_cap, result.out_truncated);
+      if (err_open) drain(child.stderr_fd(), result.err, output_cap, result.err_truncated);
+      break;
+    }
+    if (Clock::now() >= deadline) {
+      result.timed_out = true;
+      break;
+    }
+  }
+  result.status = child.stop(std::chrono::milliseconds(0));
+  result.exit_code = result.status.shell_code();
+  return result;
+}
+
+void become_subreaper() { ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+bool write_all(int fd, std::string_view data) {
+  signals::SigpipeGuard guard;
+  while (!data.empty()) {
+    const auto wrote = ::write(fd, data.data(), data.size());
+    if (wrote > 0) {
+      data.remove_prefix(static_cast<std::size_t>(wrote));
+      continue;
+    }
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
+      ::poll(&p, 1, -1);
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+} // namespace hearth::process

@@ -1,0 +1,242 @@
+#include "core/process.hpp"
+
+#include "core/error.hpp"
+#include "support/temp_project.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <poll.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace hearth::process;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Reads one '\n'-terminated line from `fd` within `timeout`; "" on EOF or timeout.
+std::string read_line(int fd, std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string line;
+  char c = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    if (::read(fd, &c, 1) != 1) return line;
+    if (c == '\n') return line;
+    line += c;
+  }
+  return line;
+}
+
+std::string read_all(int fd) {
+  std::string out;
+  char buffer[4096];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0) return out;
+    const auto got = ::read(fd, buffer, sizeof buffer);
+    if (got <= 0) return out;
+    out.append(buffer, static_cast<std::size_t>(got));
+  }
+}
+
+// True when no process is left in the group (kill(-pgid, 0) fails with ESRCH), polled until
+// `timeout`: reaping by the subreaper is synchronous in stop(), so this normally holds at once.
+bool group_gone(pid_t pgid, std::chrono::milliseconds timeout = 5s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (::kill(-pgid, 0) != 0 && errno == ESRCH) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
+bool pid_gone(pid_t pid, std::chrono::milliseconds timeout = 5s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
+} // namespace
+
+TEST_SUITE("core") {
+  TEST_CASE("a child's exit code and terminating signal are reported") {
+    SUBCASE("exit code") {
+      Process child({.argv = {"sh", "-c", "exit 3"}});
+      const auto status = child.wait();
+      CHECK(status.exited());
+      CHECK(status.code == 3);
+      CHECK(status.describe() == "exit code 3");
+      CHECK(child.exit_status()->code == 3);
+    }
+    SUBCASE("signal") {
+      Process child({.argv = {"sh", "-c", "kill -9 $$"}});
+      const auto status = child.wait();
+      CHECK_FALSE(status.exited());
+      CHECK(status.signal == SIGKILL);
+      CHECK(status.shell_code() == 137);
+      CHECK(status.describe().find("signal 9") == 0);
+    }
+  }
+
+  TEST_CASE("spawning a missing program throws spawn_failed") {
+    try {
+      Process child({.argv = {"/nonexistent/hearth-no-such-program"}});
+      FAIL("expected spawn_failed");
+    } catch (const hearth::Error& e) {
+      CHECK(e.info().type == "spawn_failed");
+      CHECK(std::string(e.what()).find("hearth-no-such-program") != std::string::npos);
+    }
+    CHECK_THROWS_AS(Process({.argv = {}}), hearth::Error);
+  }
+
+  TEST_CASE("stdin and stdout are pipes to the child; closing stdin gives it EOF") {
+    Process child({.argv = {"cat"}});
+    CHECK(child.write_stdin("hello\nworld\n"));
+    child.close_stdin();
+    CHECK(child.stdin_fd() == -1);
+    CHECK_FALSE(child.write_stdin("more"));
+    CHECK(read_all(child.stdout_fd()) == "hello\nworld\n");
+    CHECK(child.wait().code == 0);
+  }
+
+  TEST_CASE("the child gets the given environment and working directory, and its own group") {
+    TempProject dir;
+    Process child({.argv = {"/bin/sh", "-c", "echo \"$FOO|$HOME\"; pwd; ps -o pgid= -p $$"},
+                   .env = std::vector<std::string>{"FOO=bar", "PATH=/usr/bin:/bin"},
+                   .cwd = dir.root()});
+    CHECK(read_line(child.stdout_fd()) == "bar|");
+    CHECK(read_line(child.stdout_fd()) == std::filesystem::canonical(dir.root()).string());
+    CHECK(std::stoi(read_line(child.stdout_fd())) == child.pid());
+    CHECK(child.wait().code == 0);
+  }
+
+  TEST_CASE("stderr is piped separately, or inherited when asked") {
+    Process piped({.argv = {"sh", "-c", "echo out; echo err >&2"}});
+    CHECK(read_line(piped.stderr_fd()) == "err");
+    CHECK(read_line(piped.stdout_fd()) == "out");
+    Process inherited({.argv = {"true"}, .pipe_stderr = false});
+    CHECK(inherited.stderr_fd() == -1);
+  }
+
+  TEST_CASE("stop kills the whole process group, grandchildren included") {
+    become_subreaper(); // orphans come to us and are reaped by stop(), even where PID 1 is lazy
+    SUBCASE("children that exit on SIGTERM") {
+      Process child({.argv = {"sh", "-c", "sleep 100 & sleep 100 & echo ready; wait"}});
+      REQUIRE(read_line(child.stdout_fd()) == "ready");
+      const auto pgid = child.pid();
+      const auto status = child.stop();
+      CHECK(status.signal == SIGTERM);
+      CHECK(group_gone(pgid));
+    }
+    SUBCASE("children that ignore SIGTERM get SIGKILL after the grace period") {
+      Process child({.argv = {"sh", "-c", "trap '' TERM; sleep 100 & echo ready; wait"}});
+      REQUIRE(read_line(child.stdout_fd()) == "ready");
+      const auto pgid = child.pid();
+      const auto started = std::chrono::steady_clock::now();
+      const auto status = child.stop(200ms);
+      CHECK(std::chrono::steady_clock::now() - started >= 200ms);
+      CHECK(status.signal == SIGKILL);
+      CHECK(group_gone(pgid));
+      CHECK(child.stop().signal == SIGKILL); // idempotent
+    }
+    SUBCASE("grandchildren outliving a child that already exited") {
+      Process child({.argv = {"sh", "-c", "sleep 100 & echo $!"}});
+      const auto grandchild = std::stoi(read_line(child.stdout_fd()));
+      CHECK(child.wait().code == 0);
+      CHECK(::kill(grandchild, 0) == 0);
+      child.stop();
+      CHECK(group_gone(child.pid()));
+    }
+  }
+
+  TEST_CASE("the destructor stops a child the owner forgot") {
+    become_subreaper();
+    pid_t pgid = 0;
+    {
+      Process child({.argv = {"sh", "-c", "sleep 100 & echo ready; wait"}});
+      REQUIRE(read_line(child.stdout_fd()) == "ready");
+      pgid = child.pid();
+    }
+    CHECK(group_gone(pgid));
+  }
+
+  TEST_CASE("wait_for returns nothing while the child runs, and its status once it exits") {
+    Process child({.argv = {"cat"}});
+    CHECK_FALSE(child.wait_for(10ms).has_value());
+    CHECK_FALSE(child.try_wait().has_value());
+    child.close_stdin();
+    const auto status = child.wait_for(10s);
+    REQUIRE(status.has_value());
+    CHECK(status->code == 0);
+  }
+
+  TEST_CASE("run_capture feeds stdin and collects stdout, stderr and the exit code") {
+    const auto result =
+        run_capture({"sh", "-c", "cat; echo problem >&2; exit 4"}, "{\"x\":1}", 10s);
+    CHECK(result.out == "{\"x\":1}");
+    CHECK(result.err == "problem\n");
+    CHECK(result.exit_code == 4);
+    CHECK_FALSE(result.timed_out);
+  }
+
+  TEST_CASE("run_capture moves large input and output without deadlocking") {
+    const std::string input(3 * 1024 * 1024, 'x'); // far more than a pipe buffer
+    const auto result = run_capture({"cat"}, input, 30s);
+    CHECK(result.out.size() == input.size());
+    CHECK(result.out == input);
+    CHECK(result.exit_code == 0);
+  }
+
+  TEST_CASE("run_capture kills the whole group on timeout") {
+    become_subreaper();
+    const auto started = std::chrono::steady_clock::now();
+    const auto result = run_capture({"sh", "-c", "sleep 100 & echo $!; wait"}, "", 300ms);
+    CHECK(std::chrono::steady_clock::now() - started < 10s);
+    CHECK(result.timed_out);
+    CHECK(result.status.signal != 0);
+    const auto grandchild = std::stoi(result.out);
+    CHECK(pid_gone(grandchild));
+  }
+
+  TEST_CASE("run_capture cleans up background grandchildren when the child exits") {
+    become_subreaper();
+    const auto result = run_capture({"sh", "-c", "sleep 100 & echo $!"}, "", 10s);
+    CHECK_FALSE(result.timed_out);
+    CHECK(result.exit_code == 0);
+    CHECK(pid_gone(std::stoi(result.out)));
+  }
+
+  TEST_CASE("run_capture caps captured output") {
+    const auto result =
+        run_capture({"sh", "-c", "head -c 3000000 /dev/zero; head -c 50 /dev/zero >&2"}, "", 30s,
+                    std::nullopt, {}, 1000);
+    CHECK(result.out.size() == 1000);
+    CHECK(result.out_truncated);
+    CHECK(result.err.size() == 50);
+    CHECK_FALSE(result.err_truncated);
+    CHECK(result.exit_code == 0);
+  }
+
+  TEST_CASE("run_capture survives a child that does not read its input") {
+    const std::string input(1024 * 1024, 'y');
+    const auto result = run_capture({"sh", "-c", "exec 0<&-; echo done"}, input, 10s);
+    CHECK(result.out == "done\n");
+    CHECK(result.exit_code == 0);
+  }
+
+  TEST_CASE("write_all reports a closed pipe instead of raising SIGPIPE") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    ::close(fds[0]);
+    CHECK_FALSE(write_all(fds[1], "data"));
+    ::close(fds[1]);
+  }
+}
