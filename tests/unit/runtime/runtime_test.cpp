@@ -1,0 +1,155 @@
+// The runtime service end to end in one process: mock models, a memory store, real tool processes.
+#include "core/error.hpp"
+#include "runtime/runtime.hpp"
+#include "store/store.hpp"
+#include "support/temp_project.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace hearth::runtime;
+using nlohmann::json;
+
+namespace {
+
+struct Fixture {
+  TempProject project;
+  std::unique_ptr<hearth::store::Store> store = hearth::store::open_store("memory:");
+  std::vector<json> events;
+
+  Program program(const std::string& model) {
+    AgentDef agent{.name = "assistant", .model = model, .instructions = "You help."};
+    WorkflowDef hello{.name = "hello",
+                      .result = {{"type", "object"},
+                                 {"properties", {{"greeting", {{"type", "string"}}}}},
+                                 {"required", {"greeting"}}},
+                      .body = "Greet {{payload.name}}."};
+    return Program{.root_agent = "assistant", .agents = {agent}, .workflows = {hello}};
+  }
+
+  Runtime runtime(Program p) {
+    return Runtime(std::move(p), RuntimeContext{.project_root = project.root()}, *store);
+  }
+
+  EventListener listener() {
+    return [this](const json& e) { events.push_back(e); };
+  }
+
+  std::vector<std::string> types() const {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.push_back(e["type"]);
+    return out;
+  }
+};
+
+} // namespace
+
+TEST_SUITE("runtime") {
+  TEST_CASE("a declarative workflow on mock/echo returns a schema-valid result and records the run") {
+    Fixture f;
+    auto rt = f.runtime(f.program("mock/echo"));
+    const auto outcome = rt.run_workflow("hello", {{"name", "World"}}, "", f.listener());
+    CHECK(outcome.run_id.rfind("run_", 0) == 0);
+    CHECK(outcome.result.contains("greeting"));
+    const auto types = f.types();
+    REQUIRE(types.size() > 5);
+    CHECK(types.front() == "run_start");
+    CHECK(types.back() == "run_end");
+    CHECK(std::find(types.begin(), types.end(), "tool_call") != types.end());
+    CHECK(std::find(types.begin(), types.end(), "usage") != types.end());
+    for (std::size_t i = 0; i < f.events.size(); ++i) CHECK(f.events[i]["eventIndex"] == i);
+    const auto run = f.store->get_run(outcome.run_id);
+    REQUIRE(run);
+    CHECK(run->status == hearth::store::RunStatus::completed);
+    CHECK(run->result == outcome.result);
+    // The live events are exactly what the store replays.
+    const auto page = f.store->read("runs/" + outcome.run_id, -1, 1000);
+    REQUIRE(page.events.size() == f.events.size());
+    CHECK(page.closed);
+  }
+
+  TEST_CASE("an unknown workflow names the available ones") {
+    Fixture f;
+    auto rt = f.runtime(f.program("mock/echo"));
+    try {
+      rt.run_workflow("nope", json::object(), "", {});
+      FAIL("expected workflow_not_found");
+    } catch (const hearth::Error& e) {
+      CHECK(e.info().message == "Workflow \"nope\" is not registered.");
+      CHECK(e.info().dev.find("\"hello\"") != std::string::npos);
+    }
+  }
+
+  TEST_CASE("a missing payload key errors the run with a clear message") {
+    Fixture f;
+    auto rt = f.runtime(f.program("mock/echo"));
+    CHECK_THROWS_AS(rt.run_workflow("hello", json::object(), "", f.listener()), hearth::Error);
+    CHECK(f.types().back() == "run_end");
+    CHECK(f.events.back()["isError"] == true);
+  }
+
+  TEST_CASE("agent prompts keep their history across calls") {
+    Fixture f;
+    auto rt = f.runtime(f.program("mock/echo"));
+    const auto first = rt.prompt_agent("assistant", "local", "default", "hello there", json(), "", {});
+    CHECK(first["text"] == "hello there");
+    CHECK(first["model"]["provider"] == "mock");
+    rt.prompt_agent("assistant", "local", "default", "second", json(), "", {});
+    const auto session = f.store->load_session({.agent = "assistant", .instance_id = "local"});
+    REQUIRE(session);
+    CHECK(session->messages.size() == 4); // user, assistant, user, assistant
+    CHECK_THROWS_AS(rt.prompt_agent("nobody", "x", "default", "hi", json(), "", {}), hearth::Error);
+  }
+
+  TEST_CASE("mock/script drives a tool, the skill loader and a final text") {
+    Fixture f;
+    f.project.write("agent/tools/shout.py",
+                    "#!/usr/bin/env python3\nimport json,sys\nd=json.load(sys.stdin)\n"
+                    "print(json.dumps({'loud': d['text'].upper()}))\n",
+                    true);
+    f.project.write("agent/tools/fail.sh", "#!/bin/sh\necho broken >&2\nexit 3\n", true);
+    f.project.write("agent/skills/greet.md", "---\ndescription: Greets.\n---\nSay hello warmly.\n");
+    f.project.write("agent/mock.jsonl",
+                    "{\"toolCalls\":[{\"name\":\"load_skill\",\"input\":{\"name\":\"greet\"}}]}\n"
+                    "{\"toolCalls\":[{\"name\":\"shout\",\"input\":{\"text\":\"hi\"}},"
+                    "{\"name\":\"fail\",\"input\":{}},{\"name\":\"shout\",\"input\":{\"text\":5}}]}\n"
+                    "{\"text\":\"done\"}\n");
+    AgentDef agent{.name = "assistant", .model = "mock/script", .instructions = "You help.",
+                   .skills = {{.name = "greet", .description = "Greets.",
+                               .file = f.project.root() / "agent/skills/greet.md"}},
+                   .mock_script = f.project.root() / "agent/mock.jsonl"};
+    const json text_schema = {{"type", "object"},
+                              {"properties", {{"text", {{"type", "string"}}}}},
+                              {"required", {"text"}}};
+    agent.tools.push_back({.name = "shout", .description = "Shouts.", .input_schema = text_schema,
+                           .command = {(f.project.root() / "agent/tools/shout.py").string()},
+                           .cwd = f.project.root()});
+    agent.tools.push_back({.name = "fail", .description = "Fails.",
+                           .command = {(f.project.root() / "agent/tools/fail.sh").string()},
+                           .cwd = f.project.root()});
+    auto rt = f.runtime(Program{.root_agent = "assistant", .agents = {agent}});
+    const auto out = rt.prompt_agent("assistant", "t1", "default", "go", json(), "", f.listener());
+    CHECK(out["text"] == "done");
+    std::vector<json> calls;
+    for (const auto& e : f.events)
+      if (e["type"] == "tool_call") calls.push_back(e);
+    REQUIRE(calls.size() == 4);
+    CHECK(calls[0]["toolName"] == "load_skill");
+    CHECK(calls[0]["result"]["content"][0]["text"].get<std::string>().find("Say hello warmly.") == 0);
+    std::map<std::string, std::vector<json>> by_name;
+    for (const auto& c : calls) by_name[c["toolName"]].push_back(c);
+    CHECK(by_name["fail"][0]["isError"] == true);
+    CHECK(by_name["fail"][0]["result"]["content"][0]["text"].get<std::string>().find("exit code 3") !=
+          std::string::npos);
+    int shout_ok = 0, shout_invalid = 0;
+    for (const auto& c : by_name["shout"]) {
+      if (c["isError"] == true) ++shout_invalid;
+      else if (c["result"]["content"][0]["text"] == "{\"loud\": \"HI\"}") ++shout_ok;
+    }
+    CHECK(shout_ok == 1);
+    CHECK(shout_invalid == 1);
+    bool stderr_logged = false;
+    for (const auto& e : f.events)
+      if (e["type"] == "log" && e["message"] == "broken") stderr_logged = true;
+    CHECK(stderr_logged);
+  }
+}
