@@ -67,6 +67,7 @@ void build_app(CLI::App& app, Dispatch& dispatch) {
   app.get_formatter()->column_width(28);
   app.get_formatter()->label("SUBCOMMAND", "COMMAND");
   register_init(app, dispatch);
+  register_logs(app, dispatch);
   register_completion(app, dispatch);
   register_help(app, dispatch);
   for (auto* sub : app.get_subcommands({})) {
