@@ -6,6 +6,7 @@
 #include "cli/commands/commands.hpp"
 #include "cli/terminal.hpp"
 #include "core/errors.hpp"
+#include "core/process.hpp"
 #include "core/text.hpp"
 
 #include <iostream>
@@ -118,6 +119,9 @@ int run(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // Orphaned grandchildren (tools, scripts) are reparented to us, so stopping a process group
+  // reaps every member; PID 1 in containers often does not reap.
+  process::become_subreaper();
   try {
     return run(argc, argv);
   } catch (const Error& e) {
