@@ -66,7 +66,10 @@ void build_app(CLI::App& app, Dispatch& dispatch) {
              "run, 130 SIGINT, 143 SIGTERM.\n");
   app.get_formatter()->column_width(28);
   app.get_formatter()->label("SUBCOMMAND", "COMMAND");
+  register_info(app, dispatch);
+  register_build(app, dispatch);
   register_completion(app, dispatch);
+  register_complete(app, dispatch);
   register_help(app, dispatch);
   for (auto* sub : app.get_subcommands({})) {
     sub->get_formatter()->column_width(28);

@@ -59,4 +59,16 @@ Error init_conflicts(std::string_view dir, const std::vector<std::string>& confl
 /// `hearth init .` in a non-empty directory that is not a project.
 Error init_dir_not_empty(std::string_view dir);
 
+// --- discovery, manifest and build ----------------------------------------------------------
+
+/// A compiled manifest cannot be used: missing, not JSON, or of another kind or version.
+Error manifest_invalid(std::string_view path, std::string_view problem);
+
+/// `hearth build --output DIR` would write over something it must not (the project, its sources,
+/// or a directory that is not an earlier build output).
+Error build_output_unsafe(std::string_view path, std::string_view reason);
+
+/// `hearth build` found errors; the report was printed and written to `diagnostics_path`.
+Error build_failed(std::size_t errors, std::size_t warnings, std::string_view diagnostics_path);
+
 } // namespace hearth::errors
