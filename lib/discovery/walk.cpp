@@ -204,15 +204,15 @@ bool Context::check_schema(const nlohmann::json& schema, const stdfs::path& path
           "Write a JSON Schema such as {\"type\": \"object\", \"properties\": {}}.");
     return false;
   }
-  if (object_type && schema.value("type", nlohmann::json()) != "object") {
-    error("invalid-schema", "\"" + field + "\" must be a JSON Schema of \"type\": \"object\".", path,
-          "Tool input is always an object: {\"type\": \"object\", \"properties\": {...}}.");
-    return false;
-  }
   const auto problem = json_schema::schema_problem(schema);
   if (!problem.empty()) {
     error("invalid-schema", "\"" + field + "\" is not a valid JSON Schema: " + problem, path,
           "Check the schema against JSON Schema draft 7.");
+    return false;
+  }
+  if (object_type && schema.value("type", nlohmann::json()) != "object") {
+    error("invalid-schema", "\"" + field + "\" must be a JSON Schema of \"type\": \"object\".", path,
+          "Tool input is always an object: {\"type\": \"object\", \"properties\": {...}}.");
     return false;
   }
   return true;

@@ -3,9 +3,11 @@
 // transcripts/cli/info*.txt) with Flue's routes. The report is the command's answer: stdout.
 #include "cli/commands/commands.hpp"
 #include "cli/terminal.hpp"
+#include "config/env_file.hpp"
 #include "core/fs.hpp"
 #include "manifest/manifest.hpp"
 
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
@@ -38,6 +40,22 @@ void each_agent(const nlohmann::json& agents, const std::function<void(const nlo
     fn(a, path);
     each_agent(a["subagents"], fn, path);
   }
+}
+
+/// Which source supplies each variable the env files mention: the highest-precedence file that
+/// defines it, or "shell" when the process environment holds another value (the shell wins).
+/// Values are never shown: they are credentials.
+nlohmann::json env_keys(const config::Project& project) {
+  auto keys = nlohmann::json::object();
+  for (const auto& file : project.env_files) {
+    const auto entries = config::parse_env(fs::read_file(file), file.string());
+    for (const auto& entry : entries) {
+      if (keys.contains(entry.key)) continue;
+      const char* now = std::getenv(entry.key.c_str());
+      keys[entry.key] = now && entry.value != now ? std::string("shell") : fs::display_path(file, project.root);
+    }
+  }
+  return keys;
 }
 
 nlohmann::ordered_json info_json(const config::Project& project, const manifest::CompileResult& result) {
@@ -126,6 +144,7 @@ nlohmann::ordered_json info_json(const config::Project& project, const manifest:
   auto env_files = nlohmann::json::array();
   for (const auto& f : project.env_files) env_files.push_back(f.string());
   j["envFiles"] = std::move(env_files);
+  j["envKeys"] = env_keys(project);
   j["compile"] = {{"reused", result.reused}, {"inputHash", result.input_hash}};
   auto items = nlohmann::json::array();
   for (const auto& d : result.diagnostics) items.push_back(discovery::to_json(d));
