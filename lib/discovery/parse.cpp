@@ -205,6 +205,12 @@ JsonParse parse_json(std::string_view text) {
     if (const auto colon = message.find(": "); colon != std::string::npos)
       message = message.substr(colon + 2);
     out.problem = {.code = "json-syntax", .message = message, .line = line, .column = column};
+  } catch (const nlohmann::json::exception& e) {
+    // e.g. out_of_range 406 "number overflow parsing '1e614'": no position is recorded.
+    std::string message = e.what();
+    if (const auto bracket = message.find("] "); bracket != std::string::npos)
+      message = message.substr(bracket + 2);
+    out.problem = {.code = "json-syntax", .message = message, .line = 0, .column = 0};
   }
   return out;
 }

@@ -116,3 +116,12 @@ TEST_SUITE("discovery") {
     CHECK(first_line("") == "");
   }
 }
+
+TEST_SUITE("discovery") {
+  TEST_CASE("parse_json turns number overflow into a problem (found by fuzz_json)") {
+    const auto r = parse_json("[1e614, 2]");
+    REQUIRE_FALSE(r.value);
+    CHECK(r.problem.code == "json-syntax");
+    CHECK(r.problem.message.find("number overflow") != std::string::npos);
+  }
+}
