@@ -339,6 +339,14 @@ class Hostile(HearthTestCase):
         os.chmod(path, 0)
         self.assertIn(("error", "file-unreadable", "agent/agent.json"), findings(self.report()))
 
+    def test_directories_nested_too_deep(self):
+        self.project()
+        deep = os.path.join(self.tmp, "agent", "tools", *(["d"] * 40))
+        os.makedirs(deep)
+        self.write(os.path.join(deep, "t.json"), "{}")
+        self.assertIn(("error", "path-too-deep", "agent/tools/" + "/".join(["d"] * 33)),
+                      findings(self.report()))
+
     def test_fifo_in_slot_is_skipped(self):
         self.project()
         os.makedirs(os.path.join(self.tmp, "agent", "skills"))
@@ -365,6 +373,17 @@ class FlatAndSourceRoot(HearthTestCase):
         report = info_json(self, self.tmp)
         self.assertEqual(report["agentRoot"], os.path.join(os.path.realpath(self.tmp), "src", "agent"))
         self.assertEqual(report["workflows"][0]["agent"], "srcy")
+
+    def test_skill_frontmatter_problems_are_warnings(self):
+        self.write("agent/instructions.md", "x\n")
+        self.write("agent/skills/odd.md", "---\ndescription: Odd.\nvibe: chill\n---\nBody.\n")
+        self.write("agent/skills/blank.md", "---\nname: blank\n---\n")
+        self.write("tools/stray.json", "{}")
+        report = info_json(self, self.tmp)
+        self.assertEqual(report["status"], "ready")
+        self.assertEqual(findings(report), {("warning", "unknown-key", "agent/skills/odd.md"),
+                                            ("warning", "missing-field", "agent/skills/blank.md"),
+                                            ("warning", "unknown-entry", "tools")})
 
     def test_directory_name_with_colon(self):
         root = os.path.join(self.tmp, "we:ird")
