@@ -180,3 +180,14 @@ TEST_SUITE("providers") {
     }
   }
 }
+
+TEST_CASE("mock/script answers a result step as text when no finish tool is offered") {
+  TempProject project;
+  const auto script = project.write("mock.jsonl", "{\"result\": {\"greeting\": \"hi\"}}\n");
+  auto provider = hearth::providers::make_provider(
+      "mock", {}, [](std::string_view) { return std::optional<std::string>(); },
+      {.mock_script = script});
+  const auto step = provider->step({.model = "script"}, {});
+  CHECK(step.tool_calls.empty());
+  CHECK(step.text == "{\"greeting\":\"hi\"}");
+}
