@@ -108,3 +108,4 @@ class FakeLLM:
     def __exit__(self, *exc):
         self.proc.kill()
         self.proc.wait()
+        self.proc.stdout.close()
