@@ -234,7 +234,19 @@ void print_human(const nlohmann::ordered_json& j) {
 
 int run_info(const InfoOptions& opts) {
   const auto project = resolve_project(opts.project); // config errors: exit 1
-  const auto result = manifest::compile(project);
+  manifest::CompileResult result;
+  try {
+    result = manifest::compile(project);
+  } catch (const Error& e) {
+    // Nothing could be compiled (e.g. .hearth/ is not writable): Eve's `unavailable` status.
+    if (opts.json) {
+      const nlohmann::ordered_json j = {{"appRoot", project.root.string()},
+                                        {"status", "unavailable"},
+                                        {"error", {{"type", e.info().type}, {"message", e.info().message}}}};
+      std::cout << j.dump(2) << '\n';
+    }
+    throw;
+  }
   const auto j = info_json(project, result);
   if (opts.json) std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   else print_human(j);

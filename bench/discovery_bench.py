@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Discovery benchmark: `hearth info --json` and `hearth build`, cold (no .hearth/) and warm
+(artifacts reused), on the weather fixture and on generated projects of growing size (the largest
+has 500 tools, 100 skills, 50 subagents and 200 workflows). Prints median wall time and peak RSS
+(of the hearth process, via wait4 rusage). Figures, not assertions.
+
+Usage: bench/discovery_bench.py [path/to/hearth] [--runs N]
+Use a release build (cmake --preset release && cmake --build --preset release). Eve 0.80.1 takes
+~2.1 s and ~340 MB for `eve info` on its weather fixture (peers/eve transcripts/bench/cli_info*)."""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(HERE)
+
+
+def run(binary, args, cwd):
+    """Runs hearth once; returns (wall ms, peak RSS MiB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([binary, *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = (time.perf_counter() - start) * 1000
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"hearth {' '.join(args)} failed in {cwd}: {proc.stderr.read().decode()}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def generate(root, tools, skills, subagents, workflows):
+    """A valid project of the given size (every file small, like real authored files)."""
+    def write(rel, text, mode=0o644):
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+
+    write("hearth.json", json.dumps({"name": "large", "model": "openai/gpt-5.5"}))
+    write("agent/instructions.md", "You are a large test agent.\n")
+    for i in range(tools):
+        group = f"group{i % 10}/"
+        write(f"agent/tools/{group}tool_{i}.json", json.dumps({
+            "description": f"Tool number {i}.",
+            "inputSchema": {"type": "object", "properties": {"q": {"type": "string"}, "n": {"type": "integer"}},
+                            "required": ["q"], "additionalProperties": False},
+            "approval": "never", "timeoutMs": 5000}))
+        write(f"agent/tools/{group}tool_{i}.sh", "#!/bin/sh\ncat\n", 0o755)
+    for i in range(skills):
+        if i % 2:
+            write(f"agent/skills/skill-{i}/SKILL.md", f"---\ndescription: Packaged skill {i}.\n---\nDo step {i}.\n")
+            write(f"agent/skills/skill-{i}/ref/notes.md", "notes\n")
+        else:
+            write(f"agent/skills/skill-{i}.md", f"---\ndescription: Skill {i}.\n---\nDo thing {i}.\n")
+    for i in range(subagents):
+        write(f"agent/subagents/sub_{i}/agent.json", json.dumps({"description": f"Subagent {i}.", "maxSteps": 5}))
+        write(f"agent/subagents/sub_{i}/instructions.md", f"You are subagent {i}.\n")
+    for i in range(workflows):
+        if i % 4 == 0:
+            write(f"workflows/flow-{i}.py", "#!/usr/bin/env python3\nprint('{}')\n", 0o755)
+            write(f"workflows/flow-{i}.json", json.dumps({"description": f"Program {i}.", "http": True}))
+        else:
+            write(f"workflows/flow-{i}.md",
+                  f"---\ndescription: Flow {i}.\nhttp: true\nresult:\n  type: object\n  properties:\n"
+                  f"    answer: {{type: string}}\n---\nAnswer {{{{payload.q}}}} for flow {i}.\n")
+    return sum(len(files) for _, _, files in os.walk(root))
+
+
+def measure(binary, root, runs):
+    """Median (wall, rss) for info cold, info warm, build cold, build warm."""
+    out = {}
+    for name, args, cold in (("info cold", ["info", "--json"], True), ("info warm", ["info", "--json"], False),
+                             ("build cold", ["build"], True), ("build warm", ["build"], False)):
+        samples = []
+        for _ in range(runs):
+            if cold:
+                shutil.rmtree(os.path.join(root, ".hearth"), ignore_errors=True)
+            else:
+                run(binary, args, root)  # make sure the artifacts exist
+            samples.append(run(binary, args, root))
+        out[name] = (statistics.median(s[0] for s in samples), max(s[1] for s in samples))
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("binary", nargs="?", default=os.path.join(SOURCE, "build", "release", "apps", "hearth", "hearth"))
+    parser.add_argument("--runs", type=int, default=7)
+    opts = parser.parse_args()
+    binary = os.path.abspath(opts.binary)
+    tmp = tempfile.mkdtemp(prefix="hearth-bench-")
+    try:
+        cases = []
+        weather = os.path.join(tmp, "weather-agent")
+        shutil.copytree(os.path.join(SOURCE, "tests", "fixtures", "projects", "weather-agent"), weather)
+        cases.append(("weather", weather, 6))
+        for scale in (0.25, 0.5, 1.0):
+            root = os.path.join(tmp, f"large-{scale}")
+            files = generate(root, int(500 * scale), int(100 * scale), int(50 * scale), int(200 * scale))
+            cases.append((f"large x{scale}", root, files))
+        print(f"hearth: {binary}  runs per figure: {opts.runs} (median wall, max peak RSS)")
+        print(f"{'project':<14}{'files':>7}  " + "".join(f"{k:>22}" for k in ("info cold", "info warm", "build cold", "build warm")))
+        for name, root, files in cases:
+            figures = measure(binary, root, opts.runs)
+            print(f"{name:<14}{files:>7}  " + "".join(f"{w:>10.1f} ms {r:>6.1f} MiB" for w, r in figures.values()))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
