@@ -209,7 +209,9 @@ CompileResult compile(const config::Project& project) {
 
   fs::write_file_atomic(art.discovery_manifest, dump(to_discovery_manifest(found)));
   fs::write_file_atomic(art.diagnostics, dump(diagnostics));
-  fs::write_file_atomic(art.compiled_manifest, dump(result.manifest));
+  // Compact: the runtime parses it at every start and `info` at every call; `jq .` reads it.
+  fs::write_file_atomic(art.compiled_manifest,
+                        result.manifest.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   fs::write_file_atomic(art.metadata, dump(metadata)); // last: it vouches for the other three
   return result;
 }
