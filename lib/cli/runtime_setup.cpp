@@ -35,7 +35,10 @@ RuntimeHost::RuntimeHost(const config::Project& project) {
   const auto artifacts = manifest::artifacts_for(project.root);
   const auto compiled = manifest::load(artifacts.compiled_manifest);
   if (compiled.value("status", "") != "ready")
-    throw errors::build_failed(fs::display_path(artifacts.diagnostics, project.root));
+    throw errors::build_failed(
+        compiled.value("diagnosticsSummary", nlohmann::json::object()).value("errors", 0),
+        compiled.value("diagnosticsSummary", nlohmann::json::object()).value("warnings", 0),
+        fs::display_path(artifacts.diagnostics, project.root));
   auto program = runtime::load_program(compiled, project.root);
   m_store = store::open_store(project.store.kind == config::StoreConfig::Kind::memory
                                   ? std::string("memory:")

@@ -9,6 +9,7 @@
 #include "core/process.hpp"
 
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -89,17 +90,20 @@ int serve_stdio(Runtime& runtime) {
         });
     return json{{"result", result}};
   });
-  std::atomic<bool> shutting_down{false};
+  // Written by `shutdown` so the loop below wakes at once instead of at its next poll.
+  const int shutdown_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   peer.on_request("shutdown", [&](const ipc::Request&) {
-    shutting_down = true;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(shutdown_fd, &one, sizeof one);
     return json::object();
   });
   peer.start();
   peer.notify("ready", {{"pid", ::getpid()}, {"version", HEARTH_VERSION}});
 
-  while (!peer.is_closed() && !shutting_down) {
-    pollfd fds[1] = {{signal_pipe.fd(), POLLIN, 0}};
-    if (::poll(fds, 1, 100) > 0) {
+  while (!peer.is_closed()) {
+    pollfd fds[2] = {{signal_pipe.fd(), POLLIN, 0}, {shutdown_fd, POLLIN, 0}};
+    if (::poll(fds, 2, 100) > 0) {
+      if (fds[1].revents != 0) break; // the reply is flushed by ~Peer
       if (const auto signo = signal_pipe.take()) {
         for (const auto& run_id : active.snapshot())
           runtime.store().end_run({.run_id = run_id,
@@ -117,7 +121,7 @@ int serve_stdio(Runtime& runtime) {
       }
     }
   }
-  peer.wait_closed(std::chrono::milliseconds(100));
+  ::close(shutdown_fd);
   return 0;
 }
 
