@@ -4,6 +4,7 @@
 #include "core/errors.hpp"
 #include "core/signals.hpp"
 #include "ipc/peer.hpp"
+#include "runtime/program_runner.hpp"
 #include "store/store.hpp"
 
 #include <poll.h>
@@ -58,12 +59,14 @@ int serve_stdio(Runtime& runtime) {
     const auto name = required_string(request.params, "workflow");
     const json payload = request.params.value("payload", json::object());
     const auto model = request.params.value("model", std::string());
+    const auto timeout_ms = request.params.value("timeoutMs", 0);
     const auto run_id = runtime.admit_run(name, payload);
     active.add(run_id);
     try {
-      const auto result = runtime.execute_run(run_id, model, [&](const json& event) {
-        peer.notify_tagged(request.id, "event", {{"event", event}});
-      });
+      const auto result = runtime.execute_run(
+          run_id, model,
+          [&](const json& event) { peer.notify_tagged(request.id, "event", {{"event", event}}); },
+          timeout_ms);
       active.remove(run_id);
       return json{{"runId", run_id}, {"result", result}};
     } catch (...) {
@@ -99,6 +102,7 @@ int serve_stdio(Runtime& runtime) {
                                    .error = {{"type", "cancelled"},
                                              {"message", "The run was cancelled."},
                                              {"details", "The runtime received a signal."}}});
+        stop_workflow_scripts(); // their groups are not ours: stop them before we go
         std::cerr << std::flush;
         ::_exit(128 + *signo); // workers may be mid-turn; the store is consistent
       }
