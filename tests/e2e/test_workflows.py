@@ -95,6 +95,28 @@ class WorkflowTest(HearthTestCase):
         warn = [e["message"] for e in events if e["type"] == "log" and e["level"] == "warn"]
         self.assertIn("greeting World", warn)  # its stderr line
 
+    def test_init_workflows_template_scaffolds_runnable_python_and_node_workflows(self):
+        r = hearth("init", "demo", "--template", "workflows", "--no-git", cwd=self.tmp)
+        self.assertExit(r, 0)
+        self.assertIn("hearth run greet --payload", r.stderr)
+        demo = os.path.join(self.tmp, "demo")
+        for name in ("hearth_workflow.py", "hearth-workflow.mjs"):
+            with open(os.path.join(demo, "helpers", name)) as a, \
+                    open(os.path.join(SOURCE_DIR, "templates", "helpers", name)) as b:
+                self.assertEqual(a.read(), b.read())
+        for workflow in ("greet", "greet-node") if NODE else ("greet",):
+            with self.subTest(workflow=workflow):
+                r = hearth("run", workflow, "--payload", '{"name":"World"}', cwd=demo)
+                self.assertExit(r, 0)
+                self.assertEqual(json.loads(r.stdout), {"greeting": "Hello, World!"})
+                self.assertIn("greeting complete", r.stderr)
+
+    def test_example_helpers_are_the_shipped_helpers(self):
+        for name in ("hearth_workflow.py", "hearth-workflow.mjs"):
+            with open(os.path.join(SOURCE_DIR, "examples", "hello", "helpers", name)) as a, \
+                    open(os.path.join(SOURCE_DIR, "templates", "helpers", name)) as b:
+                self.assertEqual(a.read(), b.read(), f"copy templates/helpers/{name} to examples/hello/helpers/")
+
     def test_timeout_flag_kills_a_hanging_script_and_its_group(self):
         root = self.project({"workflows/hang.sh": "echo $$ > pid\nsleep 60 &\nsleep 60\n",
                              "workflows/hang.json": '{"timeoutMs": 60000}'})
