@@ -124,7 +124,9 @@ std::vector<std::string> script_environment(const Runtime& runtime, const Workfl
     if (!text::starts_with(entry, "HEARTH_")) env.push_back(std::move(entry));
   env.push_back("HEARTH_RUN_ID=" + run_id);
   env.push_back("HEARTH_WORKFLOW=" + def.name);
-  env.push_back("HEARTH_PROTOCOL=" + std::to_string(k_workflow_protocol_version));
+  std::string protocol = "HEARTH_PROTOCOL="; // appended, not operator+: GCC 12 -O2 misreports it
+  protocol += std::to_string(k_workflow_protocol_version);
+  env.push_back(std::move(protocol));
   return env;
 }
 
