@@ -50,12 +50,16 @@ Child::~Child() {
       ipc::CallOptions options;
       options.timeout = std::chrono::milliseconds(1000);
       m_peer->request("shutdown", nlohmann::json::object(), options);
+      m_process->wait_for(std::chrono::milliseconds(1000)); // it exits on its own after replying
     }
   } catch (...) {
     // Already gone or unresponsive: stop() below ends it either way.
   }
   m_peer.reset();
-  m_process->stop();
+  const auto status = m_process->stop();
+  // Tools or scripts of a runtime that died (kill -9) were reparented to us: end them too. A
+  // runtime that exited cleanly stopped its own children, so the /proc scan is skipped then.
+  if (!(status.exited() && status.code == 0)) process::reap_orphans();
 }
 
 void Child::wait_ready(std::chrono::milliseconds timeout) {

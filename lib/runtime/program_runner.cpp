@@ -11,41 +11,14 @@
 
 #include <atomic>
 #include <cerrno>
-#include <csignal>
 #include <deque>
 #include <poll.h>
-#include <set>
-#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
 namespace hearth::runtime {
 namespace {
 using nlohmann::json;
-using namespace std::chrono_literals;
-
-// --- the process groups of running scripts, for stop_workflow_scripts ----------------------------
-
-std::mutex g_scripts_mutex;
-std::set<pid_t> g_scripts; // pids (== pgids) of scripts not yet reaped
-
-/// Registers a script's group for the lifetime of the guard.
-class ScriptRegistration {
-public:
-  explicit ScriptRegistration(pid_t pid) : m_pid(pid) {
-    std::lock_guard lock(g_scripts_mutex);
-    g_scripts.insert(pid);
-  }
-  ~ScriptRegistration() {
-    std::lock_guard lock(g_scripts_mutex);
-    g_scripts.erase(m_pid);
-  }
-  ScriptRegistration(const ScriptRegistration&) = delete;
-  ScriptRegistration& operator=(const ScriptRegistration&) = delete;
-
-private:
-  pid_t m_pid;
-};
 
 // --- stderr: each line a warn log, the last lines kept for an exit message ---------------------
 
@@ -168,7 +141,6 @@ json run_program(const Runtime& runtime, const WorkflowDef& def, const std::stri
   process::Process script({.argv = def.command,
                            .env = script_environment(runtime, def, run_id),
                            .cwd = runtime.context().project_root});
-  ScriptRegistration registration(script.pid());
   StderrPump stderr_pump(script.stderr_fd(), events, run_id);
   WorkflowContext context(runtime, run_id, options.model_override, events);
   std::optional<Error> failure;
@@ -224,29 +196,6 @@ void install_program_runner(Runtime& runtime) {
                                         EventLog& events) {
     return run_program(runtime, def, run_id, payload, options, events);
   });
-}
-
-void stop_workflow_scripts(std::chrono::milliseconds grace) {
-  std::set<pid_t> groups;
-  {
-    std::lock_guard lock(g_scripts_mutex);
-    groups = g_scripts;
-  }
-  for (const pid_t pgid : groups) ::kill(-pgid, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  auto running = groups;
-  while (!running.empty() && std::chrono::steady_clock::now() < deadline) {
-    for (auto it = running.begin(); it != running.end();) {
-      siginfo_t info{};
-      // WNOWAIT: peek only; the Process that owns the child reaps it.
-      const bool done = ::waitid(P_PID, static_cast<id_t>(*it), &info,
-                                 WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                        info.si_pid == *it;
-      it = done ? running.erase(it) : std::next(it);
-    }
-    if (!running.empty()) std::this_thread::sleep_for(10ms);
-  }
-  for (const pid_t pgid : groups) ::kill(-pgid, SIGKILL); // grandchildren too
 }
 
 } // namespace hearth::runtime

@@ -38,9 +38,4 @@ nlohmann::json run_program(const Runtime& runtime, const WorkflowDef& def,
 /// this process a child subreaper (process::become_subreaper) so killed groups are fully reaped.
 void install_program_runner(Runtime& runtime);
 
-/// Stops every workflow script this process is running: SIGTERM to each process group, up to
-/// `grace` for them to exit, then SIGKILL to the groups. For the signal path of a process about to
-/// exit (the runtime child's cancel); safe from any thread.
-void stop_workflow_scripts(std::chrono::milliseconds grace = std::chrono::milliseconds(500));
-
 } // namespace hearth::runtime

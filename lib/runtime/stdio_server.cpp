@@ -4,9 +4,12 @@
 #include "core/errors.hpp"
 #include "core/signals.hpp"
 #include "ipc/peer.hpp"
-#include "runtime/program_runner.hpp"
 #include "store/store.hpp"
 
+#include "core/process.hpp"
+
+#include <fcntl.h>
+#include <sys/eventfd.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -55,7 +58,8 @@ int serve_stdio(Runtime& runtime) {
   options.name = "the CLI";
   // The protocol gets a private copy of stdout; fd 1 then points at stderr, so a stray write to
   // stdout from anywhere in the process lands in the log instead of corrupting the protocol.
-  const int protocol_out = ::dup(STDOUT_FILENO);
+  // CLOEXEC: a tool or script must not inherit the pipe, or the CLI would miss our EOF.
+  const int protocol_out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
   ::dup2(STDERR_FILENO, STDOUT_FILENO);
   ipc::Peer peer(STDIN_FILENO, protocol_out, options);
 
@@ -63,7 +67,7 @@ int serve_stdio(Runtime& runtime) {
     const auto name = required_string(request.params, "workflow");
     const json payload = request.params.value("payload", json::object());
     const auto model = request.params.value("model", std::string());
-    const auto timeout_ms = request.params.value("timeoutMs", 0);
+    const auto timeout_ms = request.params.value("timeoutMs", 0); // programmable workflows
     const auto run_id = runtime.admit_run(name, payload);
     active.add(run_id);
     try {
@@ -88,17 +92,20 @@ int serve_stdio(Runtime& runtime) {
         });
     return json{{"result", result}};
   });
-  std::atomic<bool> shutting_down{false};
+  // Written by `shutdown` so the loop below wakes at once instead of at its next poll.
+  const int shutdown_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   peer.on_request("shutdown", [&](const ipc::Request&) {
-    shutting_down = true;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(shutdown_fd, &one, sizeof one);
     return json::object();
   });
   peer.start();
   peer.notify("ready", {{"pid", ::getpid()}, {"version", HEARTH_VERSION}});
 
-  while (!peer.is_closed() && !shutting_down) {
-    pollfd fds[1] = {{signal_pipe.fd(), POLLIN, 0}};
-    if (::poll(fds, 1, 100) > 0) {
+  while (!peer.is_closed()) {
+    pollfd fds[2] = {{signal_pipe.fd(), POLLIN, 0}, {shutdown_fd, POLLIN, 0}};
+    if (::poll(fds, 2, 100) > 0) {
+      if (fds[1].revents != 0) break; // the reply is flushed by ~Peer
       if (const auto signo = signal_pipe.take()) {
         for (const auto& run_id : active.snapshot())
           runtime.store().end_run({.run_id = run_id,
@@ -106,13 +113,17 @@ int serve_stdio(Runtime& runtime) {
                                    .error = {{"type", "cancelled"},
                                              {"message", "The run was cancelled."},
                                              {"details", "The runtime received a signal."}}});
-        stop_workflow_scripts(); // their groups are not ours: stop them before we go
+        // Tools and workflow scripts run in their own process groups: stop them with us (a
+        // script gets SIGTERM first, then whatever is left is killed).
+        process::signal_all_groups(SIGTERM);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        process::signal_all_groups(SIGKILL);
         std::cerr << std::flush;
         ::_exit(128 + *signo); // workers may be mid-turn; the store is consistent
       }
     }
   }
-  peer.wait_closed(std::chrono::milliseconds(100));
+  ::close(shutdown_fd);
   return 0;
 }
 

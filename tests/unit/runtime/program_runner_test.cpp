@@ -1,6 +1,7 @@
 // Programmable workflows end to end in one process: real script processes (python3, bash, node)
 // speaking the ctx protocol to a Runtime over a memory store, on mock models.
 #include "core/error.hpp"
+#include "core/process.hpp"
 #include "ipc/rpc.hpp"
 #include "runtime/program_runner.hpp"
 #include "runtime/workflow_context.hpp"
@@ -306,7 +307,7 @@ TEST_SUITE("runtime") {
     CHECK(passed.type == "agent_not_found");
   }
 
-  TEST_CASE("stop_workflow_scripts stops a running script's group (the cancel path)") {
+  TEST_CASE("a script stopped from outside (the cancel path) errors the run, no group left") {
     Fixture f;
     f.project.write("workflows/wait.sh", "sleep 60 &\necho $$ > pid.tmp\nmv pid.tmp pid\nwait\n");
     const auto rt = f.runtime(f.program({f.script("wait", "bash", "workflows/wait.sh")}));
@@ -316,7 +317,7 @@ TEST_SUITE("runtime") {
     while (!std::filesystem::exists(f.project.root() / "pid") &&
            std::chrono::steady_clock::now() < deadline)
       std::this_thread::yield();
-    stop_workflow_scripts();
+    hearth::process::signal_all_groups(SIGTERM); // what the runtime child does on a signal
     runner.join();
     REQUIRE(error);
     CHECK(error->type == "workflow_script_exited");
