@@ -118,7 +118,7 @@ class WorkflowTest(HearthTestCase):
                 self.assertEqual(a.read(), b.read(), f"copy templates/helpers/{name} to examples/hello/helpers/")
 
     def test_timeout_flag_kills_a_hanging_script_and_its_group(self):
-        root = self.project({"workflows/hang.sh": "echo $$ > pid\nsleep 60 &\nsleep 60\n",
+        root = self.project({"workflows/hang.sh": "echo $$ > pid\nsleep 97 &\nsleep 97\n",
                              "workflows/hang.json": '{"timeoutMs": 60000}'})
         r = hearth("run", "hang", "--timeout", "300", cwd=root)
         self.assertExit(r, 1)
@@ -135,7 +135,7 @@ class WorkflowTest(HearthTestCase):
         self.assertIn("boom happened", r.stderr)
 
     def test_sigint_cancels_the_run_and_stops_the_script(self):
-        root = self.project({"workflows/wait.sh": "sleep 60 &\necho $$ > pid.tmp\nmv pid.tmp pid\nwait\n"})
+        root = self.project({"workflows/wait.sh": "sleep 97 &\necho $$ > pid.tmp\nmv pid.tmp pid\nwait\n"})
         build = hearth("build", cwd=root)  # compile first, so the run starts quickly
         self.assertExit(build, 0)
         proc = subprocess.Popen([HEARTH_BIN, "run", "wait"], cwd=root, env=clean_env(),

@@ -246,7 +246,7 @@ TEST_SUITE("runtime") {
 
   TEST_CASE("a script that closes stdout and keeps running is stopped") {
     Fixture f;
-    f.project.write("workflows/closer.sh", "echo $$ > pid\nexec 1>&-\nsleep 60\n");
+    f.project.write("workflows/closer.sh", "echo $$ > pid\nexec 1>&-\nsleep 97\n");
     const auto rt = f.runtime(f.program({f.script("closer", "bash", "workflows/closer.sh")}));
     const auto error = f.fail(*rt, "closer");
     CHECK(error.type == "workflow_script_exited");
@@ -256,7 +256,7 @@ TEST_SUITE("runtime") {
 
   TEST_CASE("a script that hangs past its timeout is killed with its whole group") {
     Fixture f;
-    f.project.write("workflows/hang.sh", "echo $$ > pid\nsleep 60 &\nsleep 60\n");
+    f.project.write("workflows/hang.sh", "echo $$ > pid\nsleep 97 &\nsleep 97\n");
     const auto rt = f.runtime(f.program({f.script("hang", "bash", "workflows/hang.sh", 300)}));
     const auto started = std::chrono::steady_clock::now();
     const auto error = f.fail(*rt, "hang");
@@ -268,7 +268,7 @@ TEST_SUITE("runtime") {
 
   TEST_CASE("garbage on stdout is a protocol error that quotes the line") {
     Fixture f;
-    f.project.write("workflows/garbage.sh", "echo $$ > pid\necho 'hello, I am not JSON'\nsleep 60\n");
+    f.project.write("workflows/garbage.sh", "echo $$ > pid\necho 'hello, I am not JSON'\nsleep 97\n");
     const auto rt = f.runtime(f.program({f.script("garbage", "bash", "workflows/garbage.sh")}));
     const auto error = f.fail(*rt, "garbage");
     CHECK(error.type == "workflow_protocol_error");
@@ -309,7 +309,7 @@ TEST_SUITE("runtime") {
 
   TEST_CASE("a script stopped from outside (the cancel path) errors the run, no group left") {
     Fixture f;
-    f.project.write("workflows/wait.sh", "sleep 60 &\necho $$ > pid.tmp\nmv pid.tmp pid\nwait\n");
+    f.project.write("workflows/wait.sh", "sleep 97 &\necho $$ > pid.tmp\nmv pid.tmp pid\nwait\n");
     const auto rt = f.runtime(f.program({f.script("wait", "bash", "workflows/wait.sh")}));
     std::optional<hearth::ErrorInfo> error;
     std::thread runner([&] { error = f.fail(*rt, "wait"); });
