@@ -44,19 +44,20 @@ _hearth() {
       case "$prev" in
         --payload) COMPREPLY=(); return ;;
         --model) COMPREPLY=(); return ;;
+        --timeout) COMPREPLY=(); return ;;
         --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '--help -h --payload --model --root --output --config --env' -- "$cur"))
+        COMPREPLY=($(compgen -W '--help -h --payload --model --timeout --root --output --config --env' -- "$cur"))
         return
       fi
       npos=0
       for ((i = i + 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-          --payload|--model|--root|--output|--config|--env) ((i++)) ;;
+          --payload|--model|--timeout|--root|--output|--config|--env) ((i++)) ;;
           -*) ;;
           *) ((npos++)) ;;
         esac

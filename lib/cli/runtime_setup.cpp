@@ -5,6 +5,7 @@
 #include "core/fs.hpp"
 #include "manifest/manifest.hpp"
 #include "runtime/program.hpp"
+#include "runtime/program_runner.hpp"
 
 namespace hearth::cli {
 
@@ -47,6 +48,7 @@ RuntimeHost::RuntimeHost(const config::Project& project) {
   m_store->recover_abandoned_runs();
   m_runtime = std::make_unique<runtime::Runtime>(std::move(program), runtime_context(project),
                                                  *m_store);
+  runtime::install_program_runner(*m_runtime);
 }
 
 } // namespace hearth::cli

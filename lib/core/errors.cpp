@@ -544,4 +544,45 @@ Error build_failed(std::size_t errors, std::size_t warnings, std::string_view di
                 .details = "Fix the errors above; the full report is in " + string(diagnostics_path) + "."});
 }
 
+// --- workflow scripts (runtime/program_runner, docs/workflow-protocol.md) ----------------------
+
+Error workflow_script_exited(std::string_view workflow, std::string_view status,
+                             std::string_view stderr_tail) {
+  return Error({.type = "workflow_script_exited",
+                .message = "Workflow \"" + string(workflow) + "\" ended with " + string(status) +
+                           " before replying to `workflow.run`.",
+                .details = stderr_tail.empty()
+                               ? string("It wrote nothing on stderr. A script must answer "
+                                        "`workflow.run` on stdout; see docs/workflow-protocol.md.")
+                               : "Last lines of its stderr:\n" + string(stderr_tail)});
+}
+
+Error workflow_timeout(std::string_view workflow, long long timeout_ms) {
+  return Error({.type = "workflow_timeout",
+                .message = "Workflow \"" + string(workflow) + "\" did not finish within " +
+                           std::to_string(timeout_ms) + " ms; its processes were stopped.",
+                .details = "Raise `timeoutMs` in workflows/" + string(workflow) +
+                           ".json or pass `hearth run --timeout MS`.",
+                .http_status = 504});
+}
+
+Error workflow_protocol_error(std::string_view workflow, std::string_view problem,
+                              std::string_view line) {
+  return Error({.type = "workflow_protocol_error",
+                .message = "Workflow \"" + string(workflow) + "\" broke the ctx protocol: " +
+                           printable_excerpt(problem, 400) +
+                           (line.empty() ? string(".") : ". Line: " + printable_excerpt(line, 200)),
+                .details = "Every line a script writes on stdout must be one JSON-RPC 2.0 "
+                           "message; write logs to stderr. See docs/workflow-protocol.md."});
+}
+
+Error workflow_failed(std::string_view workflow, std::string_view message,
+                      std::string_view details) {
+  return Error({.type = "workflow_failed",
+                .message = "Workflow \"" + string(workflow) + "\" failed: " + string(message),
+                .details = details.empty() ? string("The script answered `workflow.run` with an "
+                                                    "error; see its stderr above.")
+                                           : string(details)});
+}
+
 } // namespace hearth::errors

@@ -226,4 +226,25 @@ Error build_output_unsafe(std::string_view path, std::string_view reason);
 /// `hearth build` found errors; the report was printed and written to `diagnostics_path`.
 Error build_failed(std::size_t errors, std::size_t warnings, std::string_view diagnostics_path);
 
+// --- workflow scripts (runtime/program_runner, docs/workflow-protocol.md) ----------------------
+
+/// A workflow script exited (or closed its stdout) before answering `workflow.run`; `status` is
+/// "exit code 3" or "signal 9 (Killed)"; `stderr_tail` is its last stderr lines (may be empty).
+Error workflow_script_exited(std::string_view workflow, std::string_view status,
+                             std::string_view stderr_tail);
+
+/// A workflow script did not answer `workflow.run` within `timeout_ms`; its group was killed.
+/// HTTP 504.
+Error workflow_timeout(std::string_view workflow, long long timeout_ms);
+
+/// A workflow script wrote something on stdout that is not a JSON-RPC message; `problem` is the
+/// protocol error and `line` the offending line (quoted up to 200 bytes).
+Error workflow_protocol_error(std::string_view workflow, std::string_view problem,
+                              std::string_view line);
+
+/// A workflow script answered `workflow.run` with an error that is not a hearth error (an
+/// exception in the script); `details` carries its traceback or data when it sent one.
+Error workflow_failed(std::string_view workflow, std::string_view message,
+                      std::string_view details);
+
 } // namespace hearth::errors

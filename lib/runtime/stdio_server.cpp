@@ -67,12 +67,14 @@ int serve_stdio(Runtime& runtime) {
     const auto name = required_string(request.params, "workflow");
     const json payload = request.params.value("payload", json::object());
     const auto model = request.params.value("model", std::string());
+    const auto timeout_ms = request.params.value("timeoutMs", 0); // programmable workflows
     const auto run_id = runtime.admit_run(name, payload);
     active.add(run_id);
     try {
-      const auto result = runtime.execute_run(run_id, model, [&](const json& event) {
-        peer.notify_tagged(request.id, "event", {{"event", event}});
-      });
+      const auto result = runtime.execute_run(
+          run_id, model,
+          [&](const json& event) { peer.notify_tagged(request.id, "event", {{"event", event}}); },
+          timeout_ms);
       active.remove(run_id);
       return json{{"runId", run_id}, {"result", result}};
     } catch (...) {

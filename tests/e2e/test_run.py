@@ -77,7 +77,7 @@ class RunTest(HearthTestCase):
         self.assertExit(r, 1)
         self.assertEqual(r.stdout, "")
         self.assertIn('Error: Workflow "nope" is not registered.\n', r.stderr)
-        self.assertIn('Available workflows: "hello".', r.stderr)
+        self.assertIn('Available workflows: "greet", "greet-node", "hello".', r.stderr)
 
     def test_model_override_and_a_failing_run_exit_codes(self):
         project = copy_example(self, "weather-agent")
