@@ -214,4 +214,25 @@ Error ipc_timeout(std::string_view peer, std::string_view method, long long time
 Error ipc_remote(std::string_view peer, std::string_view method, int code,
                  std::string_view message);
 
+// --- dev and logs --server (lib/watch, cli/commands/dev, cli/logs_server) ---------------------
+
+/// A second `hearth dev` on a project whose pid file names a live process (seed page 19).
+Error dev_already_running(long long pid, std::string_view pid_file);
+
+/// The file watcher could not be set up or lost its source tree; `reason` is the OS error.
+Error watch_failed(std::string_view path, std::string_view reason);
+
+/// A `--header` value that is not `Name: value`, repeats a name, or sets the reserved `Accept`.
+Error invalid_header(std::string_view header, std::string_view problem);
+
+/// `hearth logs --server`: the server answered `status` for `url` (`body` quoted as sent).
+Error logs_http_error(std::string_view run_id, std::string_view url, int status,
+                      std::string_view body);
+
+/// `hearth logs --server`: no answer from `url` (connection refused, timeout, ...).
+Error logs_fetch_failed(std::string_view run_id, std::string_view url, std::string_view reason);
+
+/// `hearth logs --server`: the server sent something that is not a Durable Streams page.
+Error logs_bad_response(std::string_view run_id, std::string_view url, std::string_view problem);
+
 } // namespace hearth::errors
