@@ -46,19 +46,21 @@ _hearth() {
         --types) COMPREPLY=(); return ;;
         --limit) COMPREPLY=(); return ;;
         --since) COMPREPLY=(); return ;;
+        --server) COMPREPLY=(); return ;;
+        --header) COMPREPLY=(); return ;;
         --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '--help -h --format --types --limit --since --follow -f --no-follow --root --output --config --env' -- "$cur"))
+        COMPREPLY=($(compgen -W '--help -h --format --types --limit --since --follow -f --no-follow --server --header --root --output --config --env' -- "$cur"))
         return
       fi
       npos=0
       for ((i = i + 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-          --format|--types|--limit|--since|--root|--output|--config|--env) ((i++)) ;;
+          --format|--types|--limit|--since|--server|--header|--root|--output|--config|--env) ((i++)) ;;
           -*) ;;
           *) ((npos++)) ;;
         esac

@@ -41,6 +41,8 @@ complete -c hearth -n '__fish_seen_subcommand_from logs' -l limit -x -d 'Stop af
 complete -c hearth -n '__fish_seen_subcommand_from logs' -l since -x -d 'Start strictly after this offset (or eventIndex)'
 complete -c hearth -n '__fish_seen_subcommand_from logs' -l follow -s f -d 'Follow until the run ends'
 complete -c hearth -n '__fish_seen_subcommand_from logs' -l no-follow -d 'Print what is there and exit'
+complete -c hearth -n '__fish_seen_subcommand_from logs' -l server -x -d 'Read from this running server (Durable Streams)'
+complete -c hearth -n '__fish_seen_subcommand_from logs' -l header -x -d 'HTTP header for --server, '\''Name: value'\'' (repeatable)'
 complete -c hearth -n '__fish_seen_subcommand_from logs' -l root -x -a '(__fish_complete_directories)' -d 'Project root and hearth.json search directory (default: cwd)'
 complete -c hearth -n '__fish_seen_subcommand_from logs' -l output -x -a '(__fish_complete_directories)' -d 'Build output directory (default: <root>/dist)'
 complete -c hearth -n '__fish_seen_subcommand_from logs' -l config -r -F -d 'hearth.json to use, relative to cwd; must exist'
