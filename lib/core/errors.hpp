@@ -214,6 +214,18 @@ Error ipc_timeout(std::string_view peer, std::string_view method, long long time
 Error ipc_remote(std::string_view peer, std::string_view method, int code,
                  std::string_view message);
 
+// --- discovery, manifest and build ----------------------------------------------------------
+
+/// A compiled manifest cannot be used: missing, not JSON, or of another kind or version.
+Error manifest_invalid(std::string_view path, std::string_view problem);
+
+/// `hearth build --output DIR` would write over something it must not (the project, its sources,
+/// or a directory that is not an earlier build output).
+Error build_output_unsafe(std::string_view path, std::string_view reason);
+
+/// `hearth build` found errors; the report was printed and written to `diagnostics_path`.
+Error build_failed(std::size_t errors, std::size_t warnings, std::string_view diagnostics_path);
+
 // --- dev and logs --server (lib/watch, cli/commands/dev, cli/logs_server) ---------------------
 
 /// A second `hearth dev` on a project whose pid file names a live process (seed page 19).
