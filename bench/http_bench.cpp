@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
 
   httplib::Client c("127.0.0.1", port);
   c.set_keep_alive(true);
+  c.set_tcp_nodelay(true);
   const std::string payload = R"({"name":"World"})";
   auto seq = timed(5000, seconds, [&] {
     auto r = c.Post("/workflows/hello?wait=result", payload, "application/json");
@@ -125,6 +126,7 @@ int main(int argc, char** argv) {
       threads.emplace_back([&, t] {
         httplib::Client cc("127.0.0.1", port);
         cc.set_keep_alive(true);
+        cc.set_tcp_nodelay(true);
         for (int i = 0; i < 1000 && !stop; ++i) {
           const auto t0 = Clock::now();
           auto r = cc.Post("/workflows/hello?wait=result", payload, "application/json");
@@ -147,6 +149,7 @@ int main(int argc, char** argv) {
     const std::string id = nlohmann::json::parse(r->body)["sessionId"];
     httplib::Client sc("127.0.0.1", port);
     sc.set_read_timeout(10, 0);
+    sc.set_tcp_nodelay(true);
     std::string seen;
     bool waiting = false;
     sc.Get("/eve/v1/session/" + id + "/stream?startIndex=0&streamControlVersion=1",
