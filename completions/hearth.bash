@@ -15,7 +15,7 @@ _hearth() {
     case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
   done
   if [[ -z "$cmd" ]]; then
-    COMPREPLY=($(compgen -W 'init completion help --help -h --version -v' -- "$cur"))
+    COMPREPLY=($(compgen -W 'init logs completion help --help -h --version -v' -- "$cur"))
     return
   fi
   case "$cmd" in
@@ -38,6 +38,33 @@ _hearth() {
       done
       case "$npos" in
         0) COMPREPLY=($(compgen -d -- "$cur")) ;;
+      esac
+      ;;
+    logs)
+      case "$prev" in
+        --format) COMPREPLY=($(compgen -W 'pretty ndjson' -- "$cur")); return ;;
+        --types) COMPREPLY=(); return ;;
+        --limit) COMPREPLY=(); return ;;
+        --since) COMPREPLY=(); return ;;
+        --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+      esac
+      if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W '--help -h --format --types --limit --since --follow -f --no-follow --root --output --config --env' -- "$cur"))
+        return
+      fi
+      npos=0
+      for ((i = i + 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+          --format|--types|--limit|--since|--root|--output|--config|--env) ((i++)) ;;
+          -*) ;;
+          *) ((npos++)) ;;
+        esac
+      done
+      case "$npos" in
+        0) COMPREPLY=() ;;
       esac
       ;;
     completion)

@@ -6,6 +6,7 @@
 #include "cli/commands/commands.hpp"
 #include "cli/terminal.hpp"
 #include "core/errors.hpp"
+#include "core/process.hpp"
 #include "core/text.hpp"
 
 #include <iostream>
@@ -67,6 +68,7 @@ void build_app(CLI::App& app, Dispatch& dispatch) {
   app.get_formatter()->column_width(28);
   app.get_formatter()->label("SUBCOMMAND", "COMMAND");
   register_init(app, dispatch);
+  register_logs(app, dispatch);
   register_completion(app, dispatch);
   register_help(app, dispatch);
   for (auto* sub : app.get_subcommands({})) {
@@ -117,6 +119,9 @@ int run(int argc, char** argv) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // Orphaned grandchildren (tools, scripts) are reparented to us, so stopping a process group
+  // reaps every member; PID 1 in containers often does not reap.
+  process::become_subreaper();
   try {
     return run(argc, argv);
   } catch (const Error& e) {

@@ -21,12 +21,15 @@ namespace hearth::ipc {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+// One pending request. Failures are kept by value and thrown as copies by the waiting thread, so
+// no exception object is shared between threads.
 struct Peer::Call {
   std::string method{};
   NotificationHandler on_notification{};
   bool done = false;
   json result{};
-  std::exception_ptr error{};
+  std::optional<RemoteError> remote{}; // an error reply
+  std::optional<Error> failure{};      // the connection ended
   std::condition_variable cv{};
 };
 
@@ -100,8 +103,7 @@ void Peer::on_any_notification(NotificationHandler handler) {
 }
 
 void Peer::start() {
-  if (m_started) throw errors::internal_error("ipc::Peer::start called twice");
-  m_started = true;
+  if (m_started.exchange(true)) throw errors::internal_error("ipc::Peer::start called twice");
   m_writer = std::thread([this] { write_loop(); });
   m_reader = std::thread([this] { read_loop(); });
 }
@@ -134,7 +136,12 @@ json Peer::request(std::string_view method, json params, CallOptions options) {
   } else {
     call->cv.wait(lock, done);
   }
-  if (call->error) std::rethrow_exception(call->error);
+  // Rebuilt from their fields: a copied runtime_error would share its refcounted message string
+  // with the reader thread's object.
+  const auto& remote = call->remote;
+  if (remote)
+    throw RemoteError(remote->info(), remote->code(), remote->remote_message(), remote->data());
+  if (call->failure) throw Error(call->failure->info());
   return std::move(call->result);
 }
 
@@ -170,7 +177,7 @@ bool Peer::wait_closed(std::chrono::milliseconds timeout) {
   return m_closed_cv.wait_for(lock, timeout, [this] { return m_closed; });
 }
 
-void Peer::fail_all(const std::string& reason, std::exception_ptr error) {
+void Peer::fail_all(const std::string& reason, const std::optional<Error>& error) {
   std::map<std::int64_t, std::shared_ptr<Call>> pending;
   {
     std::lock_guard lock(m_mutex);
@@ -180,9 +187,8 @@ void Peer::fail_all(const std::string& reason, std::exception_ptr error) {
     }
     pending.swap(m_pending);
     for (auto& [id, call] : pending) {
-      call->error = error ? error
-                          : std::make_exception_ptr(
-                                errors::ipc_closed(m_options.name, call->method, *m_close_reason));
+      call->failure =
+          error ? *error : errors::ipc_closed(m_options.name, call->method, *m_close_reason);
       call->done = true;
       call->cv.notify_all();
     }
@@ -227,7 +233,7 @@ void Peer::read_loop() {
   } catch (const Error& e) {
     // A protocol error ends the connection: tell the other side (best effort), fail our calls.
     enqueue(make_error(nullptr, code::parse_error, e.what()));
-    fail_all(e.what(), std::make_exception_ptr(e));
+    fail_all(e.what(), e);
   } catch (const std::exception& e) {
     fail_all(std::string("the reader failed: ") + e.what());
   }
@@ -273,8 +279,7 @@ void Peer::handle_reply(const json& message) {
   auto call = it->second;
   m_pending.erase(it);
   if (message.contains("error"))
-    call->error =
-        std::make_exception_ptr(remote_error(m_options.name, call->method, message["error"]));
+    call->remote = remote_error(m_options.name, call->method, message["error"]);
   else
     call->result = message["result"];
   call->done = true;

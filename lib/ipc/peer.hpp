@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -122,7 +123,7 @@ private:
   void dispatch_request(Request request);
   bool enqueue(const nlohmann::json& message);
   int write_bytes(std::string_view data);
-  void fail_all(const std::string& reason, std::exception_ptr error = nullptr);
+  void fail_all(const std::string& reason, const std::optional<Error>& error = std::nullopt);
   void diagnostic(std::string_view text) const;
 
   int m_read_fd;
@@ -160,7 +161,7 @@ private:
 
   std::thread m_reader{};
   std::thread m_writer{};
-  bool m_started = false;
+  std::atomic<bool> m_started{false};
 };
 
 } // namespace hearth::ipc

@@ -52,7 +52,11 @@ int serve_stdio(Runtime& runtime) {
   ActiveRuns active;
   ipc::PeerOptions options;
   options.name = "the CLI";
-  ipc::Peer peer(STDIN_FILENO, STDOUT_FILENO, options);
+  // The protocol gets a private copy of stdout; fd 1 then points at stderr, so a stray write to
+  // stdout from anywhere in the process lands in the log instead of corrupting the protocol.
+  const int protocol_out = ::dup(STDOUT_FILENO);
+  ::dup2(STDERR_FILENO, STDOUT_FILENO);
+  ipc::Peer peer(STDIN_FILENO, protocol_out, options);
 
   peer.on_request("workflow.run", [&](const ipc::Request& request) {
     const auto name = required_string(request.params, "workflow");

@@ -37,7 +37,11 @@ int serve_child(runtime::Runtime& runtime, ServerOptions options) {
   std::atomic<bool> stop{false};
   ipc::PeerOptions peer_options;
   peer_options.name = "the supervisor";
-  ipc::Peer peer(STDIN_FILENO, STDOUT_FILENO, peer_options);
+  // The protocol gets a private copy of stdout; fd 1 then points at stderr, so a stray write to
+  // stdout lands in the log instead of corrupting the protocol (as serve_stdio does).
+  const int protocol_out = ::dup(STDOUT_FILENO);
+  ::dup2(STDERR_FILENO, STDOUT_FILENO);
+  ipc::Peer peer(STDIN_FILENO, protocol_out, peer_options);
   peer.on_request("shutdown", [&](const ipc::Request&) {
     stop = true;
     return nlohmann::json::object();

@@ -23,7 +23,11 @@ struct Dispatch {
 void register_init(CLI::App& app, Dispatch& dispatch);
 void register_info(CLI::App& app, Dispatch& dispatch);
 void register_build(CLI::App& app, Dispatch& dispatch);
+void register_run(CLI::App& app, Dispatch& dispatch);
+void register_connect(CLI::App& app, Dispatch& dispatch);
+void register_logs(CLI::App& app, Dispatch& dispatch);
 void register_completion(CLI::App& app, Dispatch& dispatch);
+void register_runtime(CLI::App& app, Dispatch& dispatch); // hidden: the runtime child
 void register_complete(CLI::App& app, Dispatch& dispatch); // hidden `__complete`
 
 /// Adds --root, --output, --config and --env to `cmd`, writing into `flags`. `with_server` adds

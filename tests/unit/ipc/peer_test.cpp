@@ -104,9 +104,9 @@ TEST_SUITE("ipc") {
   }
 
   TEST_CASE("notifications reach their handler in order; unknown ones go to the fallback") {
-    Linked link;
-    Inbox<json> logs;
+    Inbox<json> logs; // declared first: the peers' threads push into them until the peers go
     Inbox<std::string> others;
+    Linked link;
     link.b.on_notification("log", [&](const Notification& n) { logs.push(n.params); });
     link.b.on_any_notification([&](const Notification& n) { others.push(n.method); });
     link.start();
@@ -156,8 +156,8 @@ TEST_SUITE("ipc") {
   TEST_CASE("a handler may call back into the caller while the caller waits (nested traffic)") {
     // a = runtime, b = workflow script: a calls workflow.run; the script calls session.prompt
     // and log back on a before answering.
-    Linked link;
     Inbox<std::string> logs;
+    Linked link;
     link.a.on_request("session.prompt", [](const Request& r) {
       return "answer to " + r.params["text"].get<std::string>();
     });
