@@ -15,7 +15,7 @@ _hearth() {
     case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
   done
   if [[ -z "$cmd" ]]; then
-    COMPREPLY=($(compgen -W 'init logs completion help --help -h --version -v' -- "$cur"))
+    COMPREPLY=($(compgen -W 'init run connect info build logs completion help --help -h --version -v' -- "$cur"))
     return
   fi
   case "$cmd" in
@@ -39,6 +39,81 @@ _hearth() {
       case "$npos" in
         0) COMPREPLY=($(compgen -d -- "$cur")) ;;
       esac
+      ;;
+    run)
+      case "$prev" in
+        --payload) COMPREPLY=(); return ;;
+        --model) COMPREPLY=(); return ;;
+        --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+      esac
+      if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W '--help -h --payload --model --root --output --config --env' -- "$cur"))
+        return
+      fi
+      npos=0
+      for ((i = i + 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+          --payload|--model|--root|--output|--config|--env) ((i++)) ;;
+          -*) ;;
+          *) ((npos++)) ;;
+        esac
+      done
+      case "$npos" in
+        0) _hearth_project workflows ;;
+      esac
+      ;;
+    connect)
+      case "$prev" in
+        --session) COMPREPLY=(); return ;;
+        --model) COMPREPLY=(); return ;;
+        --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+      esac
+      if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W '--help -h --session --model --root --output --config --env' -- "$cur"))
+        return
+      fi
+      npos=0
+      for ((i = i + 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+          --session|--model|--root|--output|--config|--env) ((i++)) ;;
+          -*) ;;
+          *) ((npos++)) ;;
+        esac
+      done
+      case "$npos" in
+        0) _hearth_project agents ;;
+        1) COMPREPLY=() ;;
+      esac
+      ;;
+    info)
+      case "$prev" in
+        --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+      esac
+      if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W '--help -h --json --strict --root --output --config --env' -- "$cur"))
+        return
+      fi
+      ;;
+    build)
+      case "$prev" in
+        --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+      esac
+      if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W '--help -h --root --output --config --env' -- "$cur"))
+        return
+      fi
       ;;
     logs)
       case "$prev" in

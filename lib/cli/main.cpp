@@ -68,9 +68,16 @@ void build_app(CLI::App& app, Dispatch& dispatch) {
   app.get_formatter()->column_width(28);
   app.get_formatter()->label("SUBCOMMAND", "COMMAND");
   register_init(app, dispatch);
+  register_run(app, dispatch);
+  register_connect(app, dispatch);
+  register_info(app, dispatch);
+  register_build(app, dispatch);
+  register_start(app, dispatch);
   register_logs(app, dispatch);
   register_completion(app, dispatch);
   register_help(app, dispatch);
+  register_complete(app, dispatch);
+  register_runtime(app, dispatch);
   for (auto* sub : app.get_subcommands({})) {
     sub->get_formatter()->column_width(28);
     if (!sub->get_group().empty()) sub->group("Commands");

@@ -20,6 +20,15 @@ runtime::RuntimeContext runtime_context(const config::Project& project) {
   return context;
 }
 
+std::vector<std::string> runtime_args(const config::Project& project,
+                                      const config::ProjectFlags& flags) {
+  std::vector<std::string> args{"--root", project.root.string()};
+  if (project.config_file) args.insert(args.end(), {"--config", project.config_file->string()});
+  for (const auto& file : project.env_files)
+    if (!flags.env.empty()) args.insert(args.end(), {"--env", file.string()});
+  return args;
+}
+
 RuntimeHost::RuntimeHost(const config::Project& project) {
   const auto artifacts = manifest::artifacts_for(project.root);
   auto program = runtime::load_program(manifest::load(artifacts.compiled_manifest), project.root);

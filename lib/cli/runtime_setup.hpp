@@ -25,6 +25,10 @@ private:
   std::unique_ptr<runtime::Runtime> m_runtime;
 };
 
+/// The arguments after `runtime` that make the child resolve the same project as `flags` did
+/// here (absolute --root, --config and --env).
+std::vector<std::string> runtime_args(const config::Project& project, const config::ProjectFlags& flags);
+
 /// The runtime context of `project`: default model, providers from hearth.json, the provider
 /// keys to keep from tools.
 runtime::RuntimeContext runtime_context(const config::Project& project);

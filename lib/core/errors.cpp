@@ -522,6 +522,27 @@ Error ipc_remote(std::string_view peer, std::string_view method, int code,
                 .http_status = 502});
 }
 
+// --- discovery, manifest and build ----------------------------------------------------------
+
+Error manifest_invalid(std::string_view path, std::string_view problem) {
+  return Error({.type = "manifest_invalid",
+                .message = "Cannot use the compiled manifest " + string(path) + ": " + string(problem) + ".",
+                .details = "Run `hearth build` (or `hearth info`) to compile the project again."});
+}
+
+Error build_output_unsafe(std::string_view path, std::string_view reason) {
+  return Error({.type = "build_output_unsafe",
+                .message = "Refusing to write the build output to " + string(path) + ": " +
+                           string(reason) + ".",
+                .details = "Pass --output with a new directory, or remove the existing one."});
+}
+
+Error build_failed(std::size_t errors, std::size_t warnings, std::string_view diagnostics_path) {
+  return Error({.type = "build_failed",
+                .message = "Discovery failed with " + std::to_string(errors) + " error(s) and " +
+                           std::to_string(warnings) + " warning(s).",
+                .details = "Fix the errors above; the full report is in " + string(diagnostics_path) + "."});
+
 // --- server -----------------------------------------------------------------------------------
 
 Error invalid_request(std::string_view problem) {

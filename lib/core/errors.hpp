@@ -214,6 +214,18 @@ Error ipc_timeout(std::string_view peer, std::string_view method, long long time
 Error ipc_remote(std::string_view peer, std::string_view method, int code,
                  std::string_view message);
 
+// --- discovery, manifest and build ----------------------------------------------------------
+
+/// A compiled manifest cannot be used: missing, not JSON, or of another kind or version.
+Error manifest_invalid(std::string_view path, std::string_view problem);
+
+/// `hearth build --output DIR` would write over something it must not (the project, its sources,
+/// or a directory that is not an earlier build output).
+Error build_output_unsafe(std::string_view path, std::string_view reason);
+
+/// `hearth build` found errors; the report was printed and written to `diagnostics_path`.
+Error build_failed(std::size_t errors, std::size_t warnings, std::string_view diagnostics_path);
+
 // --- server (lib/server: Flue and Eve HTTP routes, `hearth start`) ----------------------------
 
 /// A request that fails validation (bad query value, body shape); HTTP 400, Flue's wording

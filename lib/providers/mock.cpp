@@ -6,6 +6,7 @@
 #include "providers/schema_sample.hpp"
 #include "providers/wire.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 
@@ -102,7 +103,7 @@ public:
     if (request.model == "echo")
       answer = echo(request);
     else if (request.model == "script")
-      answer = next_script_step();
+      answer = offered_only(request, next_script_step());
     else
       throw errors::mock_model_unknown(request.model);
     return emit(request, answer, sink);
@@ -117,6 +118,23 @@ private:
       if (it->role == Role::user)
         return {.text = it->text};
     return {.text = ""};
+  }
+
+  /// A `result` step where no `finish` tool is offered (a plain chat turn) answers with the
+  /// result as JSON text, so one script can serve a workflow and a connect session.
+  static ScriptStep offered_only(const StepRequest& request, ScriptStep step) {
+    const bool finish_offered = std::any_of(request.tools.begin(), request.tools.end(),
+                                            [](const ToolSpec& t) { return t.name == k_finish_tool; });
+    if (finish_offered) return step;
+    for (auto it = step.calls.begin(); it != step.calls.end();) {
+      if (it->first == k_finish_tool) {
+        step.text += (step.text.empty() ? "" : "\n") + it->second.dump();
+        it = step.calls.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return step;
   }
 
   ScriptStep next_script_step() {

@@ -143,6 +143,7 @@ private:
   void build_tools();
   void add_tool(Tool tool);
   Tool subagent_tool(const AgentDef& sub);
+  Tool ask_question_tool();
   ToolOutcome call_tool(const providers::ToolCall& call, const Envelope& envelope);
   ToolOutcome finish(const json& input);
   providers::StepResult model_step(const json& messages, const Envelope& envelope);
@@ -160,9 +161,12 @@ private:
   int m_invalid_results = 0;
   std::optional<json> m_result{};
   std::optional<std::string> m_gave_up{};
+  std::optional<std::string> m_question{}; // ask_question ends the turn with this as the answer
 };
 
 void TurnRunner::add_tool(Tool tool) {
+  // An authored tool named like a built-in replaces it (the manifest lists it once too).
+  std::erase_if(m_tools, [&](const Tool& t) { return t.name == tool.name; });
   try {
     m_validators[tool.name] = std::make_shared<json_schema::Validator>(tool.input_schema);
   } catch (const std::invalid_argument&) {
@@ -175,8 +179,9 @@ void TurnRunner::build_tools() {
   for (auto& tool : file_tools()) add_tool(std::move(tool));
   add_tool(bash_tool(m_scope.context.secret_env));
   if (!m_agent.skills.empty()) add_tool(load_skill_tool(m_agent.skills));
-  for (const auto& def : m_agent.tools) add_tool(exec_tool(def, m_scope.context.secret_env));
+  add_tool(ask_question_tool());
   for (const auto& sub : m_agent.subagents) add_tool(subagent_tool(sub));
+  for (const auto& def : m_agent.tools) add_tool(exec_tool(def, m_scope.context.secret_env));
   if (m_options.result_schema.is_null()) return;
   m_finish = finish_schema(m_options.result_schema);
   m_result_validator = std::make_shared<json_schema::Validator>(m_finish.parameters);
@@ -194,6 +199,27 @@ void TurnRunner::build_tools() {
               m_gave_up = input.value("reason", std::string("no reason given"));
               return ToolOutcome{.text = "Understood.", .terminate = true};
             }});
+}
+
+Tool TurnRunner::ask_question_tool() {
+  return {.name = "ask_question",
+          .description = "Ask the user a question when you cannot go on without their answer. "
+                         "The turn ends; the answer arrives as the next user message.",
+          .input_schema = {{"type", "object"},
+                           {"properties", {{"question", {{"type", "string"}}}}},
+                           {"required", {"question"}},
+                           {"additionalProperties", false}},
+          .run = [this](const json& input, const ToolContext&) -> ToolOutcome {
+            if (m_options.headless)
+              return {.text = "No one can answer questions in this run (it is headless). Make "
+                              "your best judgment and continue.",
+                      .is_error = true};
+            std::lock_guard lock(m_mutex);
+            m_question = input.at("question").get<std::string>();
+            return {.text = "The question was sent to the user.",
+                    .details = {{"question", *m_question}},
+                    .terminate = true};
+          }};
 }
 
 ToolOutcome TurnRunner::finish(const json& input) {
@@ -421,6 +447,10 @@ TurnResult TurnRunner::run(json& messages, const std::string& user_text) {
     if (m_gave_up) throw errors::agent_gave_up(m_agent.name, *m_gave_up);
     if (m_result) {
       result.data = *m_result;
+      break;
+    }
+    if (m_question && m_options.result_schema.is_null()) {
+      result.text = *m_question;
       break;
     }
     if (m_invalid_results >= k_max_result_attempts)

@@ -166,6 +166,19 @@ std::mutex& Runtime::instance_lock(const std::string& stream) {
   return *slot;
 }
 
+std::shared_ptr<ModelClients> Runtime::instance_models(const std::string& stream) {
+  std::lock_guard lock(m_locks_mutex);
+  const auto it = std::find_if(m_instance_models.begin(), m_instance_models.end(),
+                               [&](const auto& entry) { return entry.first == stream; });
+  if (it != m_instance_models.end()) {
+    m_instance_models.splice(m_instance_models.begin(), m_instance_models, it);
+  } else {
+    m_instance_models.emplace_front(stream, std::make_shared<ModelClients>(m_context));
+    if (m_instance_models.size() > k_max_instance_models) m_instance_models.pop_back();
+  }
+  return m_instance_models.front().second; // shared: eviction never frees one in use
+}
+
 json Runtime::prompt_agent(const std::string& agent_name, const std::string& instance_id,
                            const std::string& session, const std::string& message,
                            const json& output_schema, const std::string& model_override,
@@ -184,7 +197,8 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
                     .operation_id = operation_id};
   const auto started = Clock::now();
   events.emit("operation_start", {{"operationKind", "prompt"}}, envelope);
-  ModelClients models(m_context);
+  const auto models_ptr = instance_models(stream);
+  ModelClients& models = *models_ptr;
   const auto workspace = sandbox::Workspace::prepare(
       m_context.project_root / ".hearth" / "workspaces" /
           safe_component(agent_name + "-" + instance_id + "-" + key.name),

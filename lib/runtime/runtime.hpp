@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -85,6 +86,7 @@ private:
                                  const nlohmann::json& payload, const std::string& model_override,
                                  EventLog& events);
   std::mutex& instance_lock(const std::string& stream);
+  std::shared_ptr<ModelClients> instance_models(const std::string& stream);
 
   Program m_program;
   RuntimeContext m_context;
@@ -92,6 +94,10 @@ private:
   ProgramRunner m_program_runner{};
   std::mutex m_locks_mutex;
   std::map<std::string, std::unique_ptr<std::mutex>> m_instance_locks;
+  // Model clients per agent instance, so mock/script's cursor (and any client state) lasts for a
+  // connected session; the least recently used are dropped past k_max_instance_models.
+  static constexpr std::size_t k_max_instance_models = 256;
+  std::list<std::pair<std::string, std::shared_ptr<ModelClients>>> m_instance_models;
 };
 
 /// `name` made safe as one path component of a workspace directory.

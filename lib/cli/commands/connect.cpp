@@ -1,6 +1,7 @@
 // `hearth connect <agent> <instance-id>`: one prompt per stdin line to a durable agent instance;
 // results as JSON on stdout, events on stderr, an error keeps the session open (seed page 15).
 #include "cli/commands/commands.hpp"
+#include "cli/compile_report.hpp"
 #include "cli/event_printer.hpp"
 #include "cli/interrupts.hpp"
 #include "cli/line_reader.hpp"
@@ -24,7 +25,15 @@ struct ConnectOptions {
 
 int connect(const ConnectOptions& opts) {
   const auto project = resolve_project(opts.project);
-  const auto compiled = compile_or_throw(project);
+  const auto compiled = compile_reporting(project, /*quiet=*/true);
+  if (!compiled) return exit_code(ExitCode::failure);
+  // An unknown agent can never succeed: refuse it before starting anything (Flue's
+  // "Connection error" exits 1 too).
+  std::vector<std::string> agents;
+  for (const auto& a : compiled->manifest.value("agents", nlohmann::json::array()))
+    agents.push_back(a.value("name", ""));
+  if (std::find(agents.begin(), agents.end(), opts.agent) == agents.end())
+    throw errors::agent_not_found(opts.agent, agents);
   runtime::Child child(runtime_args(project, opts.project));
   InterruptWatcher interrupts([&child](int) { child.kill(); });
   try {
@@ -47,8 +56,6 @@ int connect(const ConnectOptions& opts) {
       } catch (const Error& e) {
         printer.flush();
         if (interrupts.signal() || child.exit_status()) throw;
-        // Unknown agent is a connection error, not a prompt error: it can never succeed.
-        if (e.info().type == "agent_not_found") throw;
         terminal::print_error(e.info()); // a failed prompt keeps the session open
       }
     }

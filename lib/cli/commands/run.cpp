@@ -1,6 +1,7 @@
 // `hearth run <workflow>`: compiles the project silently, starts the runtime child, invokes one
 // workflow and prints its result as JSON on stdout; events stream on stderr (seed page 15).
 #include "cli/commands/commands.hpp"
+#include "cli/compile_report.hpp"
 #include "cli/event_printer.hpp"
 #include "cli/interrupts.hpp"
 #include "cli/runtime_setup.hpp"
@@ -27,7 +28,7 @@ int run_workflow(const RunOptions& opts) {
     throw errors::invalid_flag("--payload", "not valid JSON: " + opts.payload,
                                "Quote the JSON for your shell, e.g. --payload '{\"name\": \"World\"}'.");
   const auto project = resolve_project(opts.project);
-  compile_or_throw(project);
+  if (!compile_reporting(project, /*quiet=*/true)) return exit_code(ExitCode::failure);
   runtime::Child child(runtime_args(project, opts.project));
   InterruptWatcher interrupts([&child](int) { child.kill(); });
   try {

@@ -134,7 +134,9 @@ TEST_SUITE("providers") {
     CHECK(b.tool_calls[0].input == Json{{"city", "Paris"}});
     CHECK(b.tool_calls[1].id == "call_mock_2");
     CHECK(b.tool_calls[1].input == Json::object());
-    const auto c = mock->step(script_request(), {});
+    auto with_finish = script_request();
+    with_finish.tools.push_back({.name = "finish"});
+    const auto c = mock->step(with_finish, {});
     REQUIRE(c.tool_calls.size() == 1);
     CHECK(c.tool_calls[0].name == "finish");
     CHECK(c.tool_calls[0].input == Json{{"answer", 42}});
@@ -179,4 +181,15 @@ TEST_SUITE("providers") {
       CHECK(error_type(*mock, {.model = "gpt"}) == "model_invalid");
     }
   }
+}
+
+TEST_CASE("mock/script answers a result step as text when no finish tool is offered") {
+  TempProject project;
+  const auto script = project.write("mock.jsonl", "{\"result\": {\"greeting\": \"hi\"}}\n");
+  auto provider = hearth::providers::make_provider(
+      "mock", {}, [](std::string_view) { return std::optional<std::string>(); },
+      {.mock_script = script});
+  const auto step = provider->step({.model = "script"}, {});
+  CHECK(step.tool_calls.empty());
+  CHECK(step.text == "{\"greeting\":\"hi\"}");
 }

@@ -1,0 +1,258 @@
+// lib/cli/commands/info.cpp: `hearth info [--json] [--strict]` compiles the project (reusing
+// unchanged artifacts) and prints what was discovered: Eve's `eve info` (seed page 19, peers/eve
+// transcripts/cli/info*.txt) with Flue's routes. The report is the command's answer: stdout.
+#include "cli/commands/commands.hpp"
+#include "cli/terminal.hpp"
+#include "config/env_file.hpp"
+#include "core/fs.hpp"
+#include "manifest/manifest.hpp"
+
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+namespace hearth::cli {
+namespace {
+
+struct InfoOptions {
+  bool json = false;
+  bool strict = false;
+  config::ProjectFlags project{};
+};
+
+std::vector<std::string> names_of(const nlohmann::json& items) {
+  std::vector<std::string> out;
+  for (const auto& i : items) out.push_back(i.value("name", ""));
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& sep = ", ") {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
+  return out;
+}
+
+/// Every agent in the manifest, depth first: root, named agents, then their subagents.
+void each_agent(const nlohmann::json& agents, const std::function<void(const nlohmann::json&, const std::string&)>& fn,
+                const std::string& parent = "") {
+  for (const auto& a : agents) {
+    const auto path = parent.empty() ? a.value("name", "") : parent + "/" + a.value("name", "");
+    fn(a, path);
+    each_agent(a["subagents"], fn, path);
+  }
+}
+
+/// Which source supplies each variable the env files mention: the highest-precedence file that
+/// defines it, or "shell" when the process environment holds another value (the shell wins).
+/// Values are never shown: they are credentials.
+nlohmann::json env_keys(const config::Project& project) {
+  auto keys = nlohmann::json::object();
+  for (const auto& file : project.env_files) {
+    const auto entries = config::parse_env(fs::read_file(file), file.string());
+    for (const auto& entry : entries) {
+      if (keys.contains(entry.key)) continue;
+      const char* now = std::getenv(entry.key.c_str());
+      keys[entry.key] = now && entry.value != now ? std::string("shell") : fs::display_path(file, project.root);
+    }
+  }
+  return keys;
+}
+
+nlohmann::ordered_json info_json(const config::Project& project, const manifest::CompileResult& result) {
+  const auto& m = result.manifest;
+  const auto abs = [&](const nlohmann::json& rel) {
+    return rel.is_string() ? nlohmann::json(fs::absolute_from(project.root, rel.get<std::string>()).string())
+                           : nlohmann::json();
+  };
+  const nlohmann::json* root = nullptr;
+  for (const auto& a : m["agents"])
+    if (a["kind"] == "root") root = &a;
+
+  nlohmann::ordered_json j;
+  j["appRoot"] = project.root.string();
+  j["agentRoot"] = abs(m["agentRoot"]);
+  j["sourceRoot"] = project.source_root.string();
+  j["layout"] = m["layout"];
+  j["status"] = result.status;
+  j["name"] = m["name"];
+  j["model"] = root ? (*root)["model"] : m["model"];
+  j["instructions"] = root && !(*root)["instructions"]["files"].empty()
+                          ? nlohmann::json(join((*root)["instructions"]["files"].get<std::vector<std::string>>()))
+                          : nlohmann::json();
+
+  auto agents = nlohmann::json::array();
+  auto schemas_root = nlohmann::json::object();
+  auto schemas_agents = nlohmann::json::object();
+  auto schemas_subagents = nlohmann::json::object();
+  auto connections = nlohmann::json::array();
+  each_agent(m["agents"], [&](const nlohmann::json& a, const std::string& path) {
+    auto schemas = nlohmann::json::object();
+    for (const auto& t : a["tools"]) schemas[t.value("name", "")] = t["inputSchema"];
+    if (a["kind"] == "root") schemas_root = schemas;
+    else if (a["kind"] == "agent") schemas_agents[path] = schemas;
+    else schemas_subagents[path] = schemas;
+    for (const auto& c : a["connections"])
+      connections.push_back({{"name", c["name"]}, {"agent", path}, {"transport", c["transport"]}, {"path", c["path"]}});
+    agents.push_back({{"name", a["name"]},
+                      {"path", path},
+                      {"kind", a["kind"]},
+                      {"dir", a["dir"]},
+                      {"model", a["model"]},
+                      {"description", a["description"]},
+                      {"http", a["http"]},
+                      {"tools", names_of(a["tools"])},
+                      {"skills", names_of(a["skills"])},
+                      {"subagents", names_of(a["subagents"])}});
+  });
+  j["agents"] = std::move(agents);
+  j["tools"] = root ? nlohmann::json(names_of((*root)["tools"])) : nlohmann::json::array();
+  j["toolInputSchemas"] = {{"root", schemas_root}, {"agents", schemas_agents}, {"subagents", schemas_subagents}};
+  auto skills = nlohmann::json::array();
+  if (root)
+    for (const auto& s : (*root)["skills"]) skills.push_back(s["name"]);
+  j["skills"] = std::move(skills);
+  j["subagents"] = root ? nlohmann::json(names_of((*root)["subagents"])) : nlohmann::json::array();
+  auto schedules = nlohmann::json::array();
+  for (const auto& s : m["schedules"])
+    schedules.push_back({{"name", s["name"]}, {"cron", s["cron"]}, {"path", s["path"]}});
+  j["schedules"] = std::move(schedules);
+  j["connections"] = std::move(connections);
+  auto channels = nlohmann::json::array();
+  for (const auto& c : m["channels"])
+    channels.push_back({{"name", c["name"]}, {"path", c["path"]},
+                        {"urlPath", "/channels/" + c["name"].get<std::string>() + "/*"}});
+  j["channels"] = std::move(channels);
+  auto workflows = nlohmann::json::array();
+  for (const auto& w : m["workflows"]) {
+    nlohmann::json e = {{"name", w["name"]}, {"kind", w["kind"]}, {"path", w["path"]},
+                        {"description", w["description"]}, {"http", w["http"]}};
+    if (w["kind"] == "declarative") e["agent"] = w["agent"];
+    else e["interpreter"] = w["interpreter"];
+    workflows.push_back(std::move(e));
+  }
+  j["workflows"] = std::move(workflows);
+  auto routes = nlohmann::json::array();
+  for (const auto& r : m["routes"]) routes.push_back({{"method", r["method"]}, {"path", r["path"]}, {"kind", r["kind"]}});
+  j["routes"] = std::move(routes);
+  j["messaging"] = m["messaging"];
+  const auto& art = result.artifacts;
+  j["artifacts"] = {{"compiledManifest", art.compiled_manifest.string()},
+                    {"discoveryManifest", art.discovery_manifest.string()},
+                    {"diagnostics", art.diagnostics.string()},
+                    {"metadata", art.metadata.string()},
+                    {"output", project.output.string()}};
+  auto env_files = nlohmann::json::array();
+  for (const auto& f : project.env_files) env_files.push_back(f.string());
+  j["envFiles"] = std::move(env_files);
+  j["envKeys"] = env_keys(project);
+  j["compile"] = {{"reused", result.reused}, {"inputHash", result.input_hash}};
+  auto items = nlohmann::json::array();
+  for (const auto& d : result.diagnostics) items.push_back(discovery::to_json(d));
+  j["diagnostics"] = {{"errors", result.errors()}, {"warnings", result.warnings()}, {"items", std::move(items)}};
+  return j;
+}
+
+std::string plural(std::size_t n, const std::string& word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+void print_human(const nlohmann::ordered_json& j) {
+  std::ostringstream o;
+  auto row = [&](const std::string& label, const std::string& value) {
+    o << label << std::string(label.size() < 20 ? 20 - label.size() : 1, ' ') << value << '\n';
+  };
+  auto str = [](const nlohmann::json& v, const char* none = "(none)") {
+    return v.is_string() ? v.get<std::string>() : std::string(none);
+  };
+  o << "hearth v" << HEARTH_VERSION << "\nApplication\n";
+  row("App Root", j["appRoot"]);
+  row("Agent Root", str(j["agentRoot"]));
+  row("Layout", j["layout"]);
+  row("Model", str(j["model"]));
+  row("Status", j["status"]);
+  const auto& d = j["diagnostics"];
+  row("Diagnostics", plural(d["errors"], "error") + ", " + plural(d["warnings"], "warning"));
+  row("Instructions", str(j["instructions"], "none"));
+  for (const auto& item : d["items"]) {
+    const auto diag = discovery::diagnostic_from_json(item);
+    std::string text = discovery::describe(diag);
+    const auto color = diag.severity == discovery::Severity::error ? "31" : "33";
+    const auto nl = text.find('\n');
+    o << "  " << terminal::style(color, text.substr(0, nl), 1)
+      << (nl == std::string::npos ? "" : terminal::style("2", text.substr(nl), 1)) << '\n';
+  }
+
+  o << "\nAgents (" << j["agents"].size() << ")\n";
+  for (const auto& a : j["agents"])
+    o << "  " << a["path"].get<std::string>() << "  " << a["kind"].get<std::string>() << "  "
+      << a["dir"].get<std::string>() << "  model " << str(a["model"]) << "  http "
+      << (a["http"].get<bool>() ? "on" : "off") << '\n';
+  o << "\nTools\n";
+  for (const auto& a : j["agents"])
+    o << "  " << a["path"].get<std::string>() << ": " << join(a["tools"].get<std::vector<std::string>>()) << '\n';
+  o << "\nSkills\n";
+  for (const auto& a : j["agents"])
+    if (!a["skills"].empty())
+      o << "  " << a["path"].get<std::string>() << ": " << join(a["skills"].get<std::vector<std::string>>()) << '\n';
+  o << "\nSubagents\n";
+  for (const auto& a : j["agents"])
+    if (a["kind"] == "subagent") o << "  " << a["path"].get<std::string>() << "  " << str(a["description"], "") << '\n';
+  o << "\nSchedules (" << j["schedules"].size() << ")\n";
+  for (const auto& s : j["schedules"])
+    o << "  " << s["name"].get<std::string>() << "  " << s["cron"].get<std::string>() << '\n';
+  o << "\nConnections (" << j["connections"].size() << ")\n";
+  for (const auto& c : j["connections"])
+    o << "  " << c["agent"].get<std::string>() << "/" << c["name"].get<std::string>() << "  "
+      << c["transport"].get<std::string>() << '\n';
+  o << "\nChannels (" << j["channels"].size() << ")\n";
+  for (const auto& c : j["channels"])
+    o << "  " << c["name"].get<std::string>() << "  " << c["urlPath"].get<std::string>() << '\n';
+  o << "\nWorkflows (" << j["workflows"].size() << ")\n";
+  for (const auto& w : j["workflows"]) {
+    o << "  " << w["name"].get<std::string>() << "  " << w["kind"].get<std::string>();
+    if (w.contains("agent")) o << "  agent " << str(w["agent"]);
+    if (w.contains("interpreter")) o << "  interpreter " << str(w["interpreter"], "direct");
+    o << "  http " << (w["http"].get<bool>() ? "on" : "off") << '\n';
+  }
+  o << "\nRoutes\n";
+  for (const auto& r : j["routes"])
+    o << "  " << r["method"].get<std::string>() << " " << r["path"].get<std::string>() << '\n';
+  if (j["messaging"].is_object()) {
+    o << "\nMessaging\n";
+    row("Create", "POST " + j["messaging"]["create"].get<std::string>());
+    row("Messages", "POST " + j["messaging"]["messages"].get<std::string>());
+    row("Stream", "GET " + j["messaging"]["stream"].get<std::string>());
+  }
+  o << "\nArtifacts\n";
+  row("Compiled Manifest", j["artifacts"]["compiledManifest"]);
+  row("Discovery Manifest", j["artifacts"]["discoveryManifest"]);
+  row("Diagnostics", j["artifacts"]["diagnostics"]);
+  row("Metadata", j["artifacts"]["metadata"]);
+  row("Output", j["artifacts"]["output"]);
+  std::cout << o.str();
+}
+
+int run_info(const InfoOptions& opts) {
+  const auto project = resolve_project(opts.project); // config errors: exit 1
+  const auto result = manifest::compile(project);
+  const auto j = info_json(project, result);
+  if (opts.json) std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  else print_human(j);
+  if (opts.strict && result.errors() > 0) return exit_code(ExitCode::failure);
+  return exit_code(ExitCode::ok);
+}
+
+} // namespace
+
+void register_info(CLI::App& app, Dispatch& dispatch) {
+  auto opts = std::make_shared<InfoOptions>();
+  auto* cmd = app.add_subcommand("info", "Discover and compile the project, then print what was found");
+  cmd->add_flag("--json", opts->json, "Print the report as JSON (docs/info.md)");
+  cmd->add_flag("--strict", opts->strict, "Exit 1 when discovery reports any error");
+  add_project_flags(*cmd, opts->project);
+  cmd->footer("Exit codes: 0 (also when the project has errors; see status), 1 with --strict and errors, "
+              "or on a configuration error.");
+  cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return run_info(*opts); }; });
+}
+
+} // namespace hearth::cli

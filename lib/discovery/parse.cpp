@@ -1,0 +1,355 @@
+// JSON, frontmatter and cron parsing for discovery. Every entry point returns a problem rather
+// than throwing, because hostile files must become diagnostics (tests/fuzz/ drives these).
+#include "discovery/parse.hpp"
+
+#include "core/text.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+
+namespace hearth::discovery {
+namespace {
+
+/// 1-based line and column of byte `offset` in `text`.
+std::pair<int, int> position_of(std::string_view text, std::size_t offset) {
+  int line = 1, column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return {line, column};
+}
+
+/// The byte offset where nesting first exceeds `limit`, or npos. Skips string contents.
+std::size_t too_deep_at(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '[' || c == '{') {
+      if (++depth > limit) return i;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
+
+/// YAML 1.2 core-schema resolution of a plain scalar.
+nlohmann::json plain_scalar(const std::string& s) {
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  const char* first = s.data();
+  const char* last = s.data() + s.size();
+  const char* digits = (*first == '+' || *first == '-') ? first + 1 : first;
+  if (digits != last && std::all_of(digits, last, [](char c) { return c >= '0' && c <= '9'; })) {
+    long long n = 0;
+    const auto [end, ec] = std::from_chars(*first == '+' ? first + 1 : first, last, n);
+    if (ec == std::errc() && end == last) return n;
+  }
+  bool numeric = digits != last;
+  bool seen_digit = false;
+  for (const char* p = digits; p != last; ++p) {
+    if (*p >= '0' && *p <= '9') seen_digit = true;
+    else if (*p != '.' && *p != 'e' && *p != 'E' && *p != '-' && *p != '+') numeric = false;
+  }
+  if (numeric && seen_digit) {
+    double d = 0;
+    const auto [end, ec] = std::from_chars(*first == '+' ? first + 1 : first, last, d);
+    if (ec == std::errc() && end == last) return d;
+  }
+  return s;
+}
+
+struct Converter {
+  std::size_t nodes = 0;
+  static constexpr std::size_t k_max_nodes = 100000; // aliases can otherwise expand exponentially
+
+  nlohmann::json convert(const YAML::Node& node, int depth) {
+    if (depth > k_max_yaml_depth) throw YAML::Exception(node.Mark(), "nesting is too deep");
+    if (++nodes > k_max_nodes) throw YAML::Exception(node.Mark(), "document expands to too many nodes");
+    switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined: return nullptr;
+    case YAML::NodeType::Scalar:
+      if (node.Tag() == "!") return node.Scalar(); // quoted: always a string
+      return plain_scalar(node.Scalar());
+    case YAML::NodeType::Sequence: {
+      auto out = nlohmann::json::array();
+      for (const auto& item : node) out.push_back(convert(item, depth + 1));
+      return out;
+    }
+    case YAML::NodeType::Map: {
+      auto out = nlohmann::json::object();
+      for (const auto& kv : node) {
+        const auto key = convert(kv.first, depth + 1);
+        out[key.is_string() ? key.get<std::string>() : key.dump()] = convert(kv.second, depth + 1);
+      }
+      return out;
+    }
+    }
+    return nullptr;
+  }
+};
+
+/// Length of the line starting at `pos` without its terminator, and where the next line starts.
+std::pair<std::string_view, std::size_t> line_at(std::string_view text, std::size_t pos) {
+  const auto end = text.find('\n', pos);
+  const auto stop = end == std::string_view::npos ? text.size() : end;
+  auto line = text.substr(pos, stop - pos);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return {line, end == std::string_view::npos ? text.size() : end + 1};
+}
+
+bool is_fence(std::string_view line) {
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+  return line == "---";
+}
+
+// --- cron -------------------------------------------------------------------------------------
+
+struct CronField {
+  const char* name;
+  int min;
+  int max;
+  const char* const* names; // 3-letter names starting at `names_base`, or nullptr
+  int names_base;
+  int names_count;
+};
+
+constexpr std::array<const char*, 12> k_months = {"jan", "feb", "mar", "apr", "may", "jun",
+                                                  "jul", "aug", "sep", "oct", "nov", "dec"};
+constexpr std::array<const char*, 7> k_days = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+
+std::optional<int> cron_value(std::string_view s, const CronField& field) {
+  if (s.empty()) return std::nullopt;
+  if (field.names && s.size() == 3) {
+    std::string lower(s);
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (int i = 0; i < field.names_count; ++i)
+      if (lower == field.names[i]) return field.names_base + i;
+  }
+  int v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::string cron_field_problem(std::string_view text, const CronField& field) {
+  const std::string where = std::string(field.name) + " field \"" + std::string(text) + "\"";
+  if (text.empty()) return where + " is empty";
+  for (const auto& item : text::split(text, ',')) {
+    std::string_view range = item;
+    const auto slash = range.find('/');
+    if (slash != std::string_view::npos) {
+      int step = 0;
+      const auto step_text = range.substr(slash + 1);
+      const auto [end, ec] = std::from_chars(step_text.data(), step_text.data() + step_text.size(), step);
+      if (ec != std::errc() || end != step_text.data() + step_text.size() || step < 1 ||
+          step > field.max)
+        return where + " has an invalid step \"" + std::string(step_text) + "\"";
+      range = range.substr(0, slash);
+    }
+    if (range == "*") continue;
+    const auto dash = range.find('-');
+    const auto low_text = range.substr(0, dash);
+    const auto low = cron_value(low_text, field);
+    if (!low || *low < field.min || *low > field.max)
+      return where + " has \"" + std::string(low_text) + "\" outside " + std::to_string(field.min) +
+             "-" + std::to_string(field.max);
+    if (dash != std::string_view::npos) {
+      const auto high_text = range.substr(dash + 1);
+      const auto high = cron_value(high_text, field);
+      if (!high || *high < field.min || *high > field.max)
+        return where + " has \"" + std::string(high_text) + "\" outside " +
+               std::to_string(field.min) + "-" + std::to_string(field.max);
+      if (*high < *low) return where + " has a range that runs backwards";
+    }
+  }
+  return "";
+}
+
+} // namespace
+
+JsonParse parse_json(std::string_view text) {
+  JsonParse out;
+  if (const auto at = too_deep_at(text, k_max_json_depth); at != std::string_view::npos) {
+    const auto [line, column] = position_of(text, at);
+    out.problem = {.code = "json-too-deep",
+                   .message = "JSON nests deeper than " + std::to_string(k_max_json_depth) + " levels",
+                   .line = line,
+                   .column = column};
+    return out;
+  }
+  try {
+    out.value = nlohmann::json::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::parse_error& e) {
+    const auto [line, column] = position_of(text, e.byte > 0 ? e.byte - 1 : 0);
+    std::string message = e.what();
+    // nlohmann prefixes "[json.exception.parse_error.101] parse error at line 1, column 2: ".
+    if (const auto colon = message.find(": "); colon != std::string::npos)
+      message = message.substr(colon + 2);
+    out.problem = {.code = "json-syntax", .message = message, .line = line, .column = column};
+  } catch (const nlohmann::json::exception& e) {
+    // e.g. out_of_range 406 "number overflow parsing '1e614'": no position is recorded.
+    std::string message = e.what();
+    if (const auto bracket = message.find("] "); bracket != std::string::npos)
+      message = message.substr(bracket + 2);
+    out.problem = {.code = "json-syntax", .message = message, .line = 0, .column = 0};
+  }
+  return out;
+}
+
+Frontmatter parse_frontmatter(std::string_view text) {
+  Frontmatter out;
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3); // UTF-8 BOM
+  auto [first, pos] = line_at(text, 0);
+  if (!is_fence(first)) {
+    out.body = std::string(text);
+    return out;
+  }
+  out.present = true;
+  const auto yaml_start = pos;
+  int line_no = 1;
+  while (pos < text.size()) {
+    const auto [line, next] = line_at(text, pos);
+    ++line_no;
+    if (is_fence(line)) {
+      const auto yaml = text.substr(yaml_start, pos - yaml_start);
+      out.body = std::string(text.substr(next));
+      if (yaml.size() > k_max_frontmatter_bytes) {
+        out.problem = ParseProblem{.code = "yaml-syntax",
+                                   .message = "frontmatter is larger than 256 KiB",
+                                   .line = 2,
+                                   .column = 1};
+        return out;
+      }
+      if (too_deep_at(yaml, k_max_yaml_depth) != std::string_view::npos) {
+        out.problem = ParseProblem{.code = "yaml-syntax",
+                                   .message = "frontmatter nests deeper than " +
+                                              std::to_string(k_max_yaml_depth) + " levels",
+                                   .line = 2,
+                                   .column = 1};
+        return out;
+      }
+      try {
+        const auto node = YAML::Load(std::string(yaml));
+        Converter converter;
+        auto data = converter.convert(node, 0);
+        if (data.is_null()) data = nlohmann::json::object();
+        if (!data.is_object()) {
+          out.problem = ParseProblem{.code = "yaml-syntax",
+                                     .message = "frontmatter must be a YAML mapping of keys to values",
+                                     .line = 2,
+                                     .column = 1};
+          return out;
+        }
+        out.data = std::move(data);
+      } catch (const YAML::Exception& e) {
+        // Mark lines are 0-based and relative to the YAML text, which starts on file line 2.
+        const bool known = e.mark.line >= 0;
+        out.problem = ParseProblem{.code = "yaml-syntax",
+                                   .message = e.msg.empty() ? "invalid YAML" : e.msg,
+                                   .line = known ? e.mark.line + 2 : 2,
+                                   .column = known ? e.mark.column + 1 : 1};
+      } catch (const std::exception& e) {
+        out.problem = ParseProblem{.code = "yaml-syntax", .message = e.what(), .line = 2, .column = 1};
+      }
+      return out;
+    }
+    pos = next;
+  }
+  out.problem = ParseProblem{.code = "frontmatter-unterminated",
+                             .message = "frontmatter opened with `---` on line 1 is never closed",
+                             .line = 1,
+                             .column = 1};
+  return out;
+}
+
+std::string cron_problem(std::string_view expr) {
+  expr = text::trim(expr);
+  static const std::array<std::string_view, 7> macros = {"@yearly", "@annually", "@monthly", "@weekly",
+                                                          "@daily",  "@midnight", "@hourly"};
+  for (const auto m : macros)
+    if (expr == m) return "";
+  std::vector<std::string_view> fields;
+  std::size_t i = 0;
+  while (i < expr.size()) {
+    while (i < expr.size() && (expr[i] == ' ' || expr[i] == '\t')) ++i;
+    const auto start = i;
+    while (i < expr.size() && expr[i] != ' ' && expr[i] != '\t') ++i;
+    if (i > start) fields.push_back(expr.substr(start, i - start));
+  }
+  if (fields.size() != 5)
+    return "expected 5 fields (minute hour day-of-month month day-of-week), found " +
+           std::to_string(fields.size());
+  static const std::array<CronField, 5> spec = {{
+      {"minute", 0, 59, nullptr, 0, 0},
+      {"hour", 0, 23, nullptr, 0, 0},
+      {"day-of-month", 1, 31, nullptr, 0, 0},
+      {"month", 1, 12, k_months.data(), 1, 12},
+      {"day-of-week", 0, 7, k_days.data(), 0, 7},
+  }};
+  for (std::size_t f = 0; f < 5; ++f)
+    if (auto problem = cron_field_problem(fields[f], spec[f]); !problem.empty()) return problem;
+  return "";
+}
+
+bool is_text(std::string_view s) {
+  std::size_t i = 0;
+  const auto n = s.size();
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0) return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int extra = 0;
+    unsigned min = 0;
+    if ((c & 0xE0) == 0xC0) extra = 1, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) extra = 2, min = 0x800;
+    else if ((c & 0xF8) == 0xF0) extra = 3, min = 0x10000;
+    else return false;
+    if (i + static_cast<std::size_t>(extra) >= n) return false;
+    unsigned cp = c & (0x3F >> extra);
+    for (int k = 1; k <= extra; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += static_cast<std::size_t>(extra) + 1;
+  }
+  return true;
+}
+
+std::string first_line(std::string_view markdown) {
+  std::size_t pos = 0;
+  while (pos < markdown.size()) {
+    auto [line, next] = line_at(markdown, pos);
+    pos = next;
+    auto t = text::trim(line);
+    while (!t.empty() && t.front() == '#') t.remove_prefix(1);
+    t = text::trim(t);
+    if (!t.empty()) return std::string(t);
+  }
+  return "";
+}
+
+} // namespace hearth::discovery

@@ -1,0 +1,40 @@
+// `hearth build` output: a self-contained deployable directory that is itself a project root
+// (authored files in the same layout + compiled .hearth/ artifacts + bin/hearth + Dockerfile),
+// replaced atomically. Seeds: Flue deploy (page 11), Eve build output (page 14).
+#pragma once
+
+#include "config/config.hpp"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace hearth::manifest {
+
+/// The marker file that identifies a directory as a hearth build output (so a later build may
+/// replace it).
+inline constexpr const char* k_bundle_marker = ".hearth-build.json";
+
+struct BundleResult {
+  std::filesystem::path output{};        // absolute output directory
+  std::size_t files = 0;                 // authored files copied
+  std::vector<std::string> packages{};   // Debian packages the Dockerfile installs
+};
+
+/// Writes the build output of `project` (which must compile without errors) to `output`:
+/// authored inputs (manifest::scan_inputs), hearth.json with `name` pinned and `output` dropped,
+/// `binary` as bin/hearth (0755), a Dockerfile, README.md, the marker, and .hearth/ artifacts
+/// compiled in place so `hearth info --root <output>` reuses them. Built in a sibling temp
+/// directory, then swapped in with renameat2(RENAME_EXCHANGE) and the old tree removed.
+/// Throws hearth::Error: build_output_unsafe (output contains the project, lies inside its sources,
+/// or is a non-empty directory without the marker), io_error.
+BundleResult write_bundle(const config::Project& project, const std::filesystem::path& output,
+                          const std::filesystem::path& binary);
+
+/// The DT_NEEDED sonames of the ELF file at `binary` (empty when it is not a 64-bit ELF).
+std::vector<std::string> needed_libraries(const std::filesystem::path& binary);
+
+/// The Debian 12 package providing `soname`, or "" when it ships with debian:12-slim or is unknown.
+std::string debian_package_for(std::string_view soname);
+
+} // namespace hearth::manifest

@@ -1,0 +1,236 @@
+// compile(): input hash, discovery, lowering and the four .hearth/ artifacts (ARCHITECTURE.md §4),
+// reusing them when the input tree is unchanged so a repeated `info` costs one stat walk.
+#include "manifest/manifest.hpp"
+
+#include "core/errors.hpp"
+#include "core/fs.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <dirent.h>
+#include <sys/stat.h>
+
+namespace hearth::manifest {
+namespace stdfs = std::filesystem;
+namespace {
+
+/// FNV-1a, two independent 64-bit lanes: cheap, and collisions need 2^64 work to be likely.
+class Hasher {
+public:
+  void add(std::string_view s) {
+    for (const unsigned char c : s) {
+      m_a = (m_a ^ c) * 0x100000001b3ULL;
+      m_b = (m_b ^ c) * 0x100000001b3ULL ^ (m_b >> 29);
+    }
+    m_a = (m_a ^ 0xff) * 0x100000001b3ULL; // field separator
+    m_b = (m_b ^ 0xfe) * 0x100000001b3ULL;
+  }
+  void add(long long v) { add(std::to_string(v)); }
+  std::string hex() const {
+    char buf[33];
+    std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(m_a),
+                  static_cast<unsigned long long>(m_b));
+    return buf;
+  }
+
+private:
+  unsigned long long m_a = 0xcbf29ce484222325ULL;
+  unsigned long long m_b = 0x84222325cbf29ce4ULL;
+};
+
+struct Scanner {
+  Hasher& hash;
+  std::vector<std::string>& files;
+  std::vector<std::pair<dev_t, ino_t>> stack{};
+
+  void entry(const stdfs::path& path, const std::string& rel, int depth) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      hash.add(rel);
+      hash.add("?");
+      return;
+    }
+    hash.add(rel);
+    hash.add(static_cast<long long>(st.st_mode));
+    if (S_ISREG(st.st_mode)) {
+      hash.add(static_cast<long long>(st.st_size));
+      hash.add(static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec);
+      files.push_back(rel);
+      return;
+    }
+    if (!S_ISDIR(st.st_mode) || depth > 40) return;
+    const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
+    if (std::find(stack.begin(), stack.end(), id) != stack.end()) return; // symlink loop
+    DIR* d = ::opendir(path.c_str());
+    if (!d) return;
+    std::vector<std::string> names;
+    while (const dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    stack.push_back(id);
+    for (const auto& n : names) entry(path / n, rel + "/" + n, depth + 1);
+    stack.pop_back();
+  }
+};
+
+std::string iso_now() {
+  const auto now = std::chrono::system_clock::now();
+  const auto t = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms));
+  return out;
+}
+
+std::string dump(const nlohmann::json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::optional<nlohmann::json> try_read_json(const stdfs::path& path) {
+  std::error_code ec;
+  if (!stdfs::is_regular_file(path, ec)) return std::nullopt;
+  try {
+    return nlohmann::json::parse(fs::read_file(path));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+} // namespace
+
+std::size_t CompileResult::errors() const {
+  return static_cast<std::size_t>(std::count_if(diagnostics.begin(), diagnostics.end(), [](const auto& d) {
+    return d.severity == discovery::Severity::error;
+  }));
+}
+
+std::size_t CompileResult::warnings() const { return diagnostics.size() - errors(); }
+
+Artifacts artifacts_for(const stdfs::path& root) {
+  const auto base = root / ".hearth";
+  return {.discovery_manifest = base / "discovery" / "agent-discovery-manifest.json",
+          .diagnostics = base / "discovery" / "diagnostics.json",
+          .compiled_manifest = base / "compile" / "compiled-agent-manifest.json",
+          .metadata = base / "compile" / "compile-metadata.json"};
+}
+
+InputScan scan_inputs(const config::Project& project) {
+  InputScan out;
+  Hasher hash;
+  hash.add(HEARTH_VERSION);
+  hash.add(project.name);
+  hash.add(project.model);
+  const auto src_rel = fs::display_path(project.source_root, project.root);
+  hash.add(src_rel);
+  const char* path_env = std::getenv("PATH"); // tool commands are resolved on PATH
+  hash.add(path_env ? path_env : "");
+  if (project.config_file) {
+    std::error_code ec;
+    if (stdfs::is_regular_file(*project.config_file, ec)) hash.add(fs::read_file(*project.config_file));
+  }
+  Scanner scanner{hash, out.files};
+  const std::string prefix = project.source_root == project.root ? "" : src_rel + "/";
+  std::vector<std::string> tops = {"agent", "agents", "workflows"};
+  for (const auto& slot : discovery::slot_names()) tops.push_back(slot);
+  tops.push_back("lib"); // helpers tool executables may import
+  std::sort(tops.begin(), tops.end());
+  for (const auto& top : tops) {
+    const auto p = project.source_root / top;
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) continue;
+    scanner.entry(p, prefix + top, 0);
+  }
+  out.hash = hash.hex();
+  return out;
+}
+
+CompileResult compile(const config::Project& project) {
+  CompileResult result;
+  result.artifacts = artifacts_for(project.root);
+  const auto& art = result.artifacts;
+  const auto scan = scan_inputs(project);
+  result.input_hash = scan.hash;
+
+  if (const auto meta = try_read_json(art.metadata);
+      meta && meta->is_object() && meta->value("inputHash", "") == scan.hash) {
+    auto manifest = try_read_json(art.compiled_manifest);
+    auto diags = try_read_json(art.diagnostics);
+    std::error_code ec;
+    if (manifest && diags && manifest->value("kind", "") == k_manifest_kind &&
+        manifest->value("version", 0) == k_manifest_version && diags->contains("diagnostics") &&
+        stdfs::is_regular_file(art.discovery_manifest, ec)) {
+      result.manifest = std::move(*manifest);
+      for (const auto& d : (*diags)["diagnostics"]) result.diagnostics.push_back(discovery::diagnostic_from_json(d));
+      result.status = result.errors() == 0 ? "ready" : "failed";
+      result.reused = true;
+      return result;
+    }
+  }
+
+  const auto started = std::chrono::steady_clock::now();
+  const auto found = discovery::discover(project);
+  result.manifest = to_manifest(found, project);
+  result.diagnostics = found.diagnostics;
+  result.status = found.errors() == 0 ? "ready" : "failed";
+
+  auto diag_items = nlohmann::json::array();
+  for (const auto& d : found.diagnostics) diag_items.push_back(discovery::to_json(d));
+  const nlohmann::json diagnostics = {
+      {"kind", "hearth-compiler-diagnostics"},
+      {"version", 1},
+      {"summary", {{"errors", found.errors()}, {"warnings", found.warnings()}}},
+      {"diagnostics", std::move(diag_items)}};
+  const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count();
+  const auto rel = [&](const stdfs::path& p) { return fs::display_path(p, project.root); };
+  const nlohmann::json metadata = {
+      {"kind", "hearth-compile-metadata"},
+      {"version", 1},
+      {"hearthVersion", HEARTH_VERSION},
+      {"compiledAt", iso_now()},
+      {"durationMs", static_cast<double>(elapsed) / 1000.0},
+      {"status", result.status},
+      {"sourceRoot", found.source_root},
+      {"inputHash", scan.hash},
+      {"inputFiles", scan.files.size()},
+      {"artifacts",
+       {{"discoveryManifest", rel(art.discovery_manifest)},
+        {"diagnostics", rel(art.diagnostics)},
+        {"compiledManifest", rel(art.compiled_manifest)},
+        {"metadata", rel(art.metadata)}}}};
+
+  fs::write_file_atomic(art.discovery_manifest, dump(to_discovery_manifest(found)));
+  fs::write_file_atomic(art.diagnostics, dump(diagnostics));
+  fs::write_file_atomic(art.compiled_manifest, dump(result.manifest));
+  fs::write_file_atomic(art.metadata, dump(metadata)); // last: it vouches for the other three
+  return result;
+}
+
+nlohmann::json load(const stdfs::path& path) {
+  std::error_code ec;
+  if (!stdfs::is_regular_file(path, ec))
+    throw errors::manifest_invalid(path.string(), "the file does not exist; run `hearth build` first");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(fs::read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw errors::manifest_invalid(path.string(), e.what());
+  }
+  if (!j.is_object() || j.value("kind", "") != k_manifest_kind)
+    throw errors::manifest_invalid(path.string(), std::string("its kind is not \"") + k_manifest_kind + "\"");
+  if (j.value("version", 0) != k_manifest_version)
+    throw errors::manifest_invalid(path.string(), "it has version " + j.value("version", nlohmann::json()).dump() +
+                                                      "; this hearth reads version " +
+                                                      std::to_string(k_manifest_version));
+  return j;
+}
+
+} // namespace hearth::manifest

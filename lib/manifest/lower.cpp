@@ -1,0 +1,236 @@
+// Lowering: discovery structs -> the compiled manifest and the discovery manifest (docs/manifest.md).
+// Pure functions; compile.cpp does the I/O.
+#include "manifest/manifest.hpp"
+
+namespace hearth::manifest {
+namespace {
+
+using discovery::Agent;
+
+nlohmann::json or_null(const std::string& s) { return s.empty() ? nlohmann::json() : nlohmann::json(s); }
+
+template <class T> nlohmann::json or_null(const std::optional<T>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json();
+}
+
+nlohmann::json tool_set(const Agent& agent) {
+  auto tools = nlohmann::json::array();
+  auto authored = [&](const std::string& name) {
+    for (const auto& t : agent.tools)
+      if (t.name == name) return true;
+    return false;
+  };
+  for (const auto& b : builtin_tools()) {
+    if (authored(b["name"].get<std::string>())) continue; // an authored tool replaces the built-in
+    auto t = b;
+    t["kind"] = "builtin";
+    tools.push_back(std::move(t));
+  }
+  for (const auto& sub : agent.subagents)
+    tools.push_back({{"name", sub.name},
+                     {"kind", "subagent"},
+                     {"description", sub.description},
+                     {"inputSchema", subagent_tool_schema()},
+                     {"agent", sub.name}});
+  for (const auto& t : agent.tools)
+    tools.push_back({{"name", t.name},
+                     {"kind", "authored"},
+                     {"description", t.description},
+                     {"inputSchema", t.input_schema},
+                     {"command", t.command},
+                     {"cwd", t.cwd},
+                     {"spec", t.spec},
+                     {"executable", or_null(t.executable)},
+                     {"approval", t.approval},
+                     {"timeoutMs", or_null(t.timeout_ms)}});
+  return tools;
+}
+
+nlohmann::json lower_agent(const Agent& a) {
+  nlohmann::json j;
+  j["name"] = a.name;
+  j["kind"] = a.kind;
+  j["dir"] = a.dir;
+  j["model"] = or_null(a.model);
+  j["description"] = or_null(a.description);
+  j["modelOptions"] = a.model_options;
+  j["maxSteps"] = or_null(a.max_steps);
+  j["outputSchema"] = a.output_schema;
+  j["compaction"] = a.compaction.is_null() ? nlohmann::json{{"thresholdPercent", 0.9}} : a.compaction;
+  j["http"] = a.http;
+  j["instructions"] = {{"text", a.instructions}, {"files", a.instruction_files}};
+  j["tools"] = tool_set(a);
+  auto skills = nlohmann::json::array();
+  for (const auto& s : a.skills)
+    skills.push_back({{"name", s.name},
+                      {"description", s.description},
+                      {"path", s.path},
+                      {"dir", or_null(s.dir)},
+                      {"files", s.files},
+                      {"body", s.body}});
+  j["skills"] = std::move(skills);
+  auto connections = nlohmann::json::array();
+  for (const auto& c : a.connections) {
+    nlohmann::json conn = c.config;
+    conn.erase("$schema");
+    conn["name"] = c.name;
+    conn["path"] = c.path;
+    conn["transport"] = c.transport;
+    connections.push_back(std::move(conn));
+  }
+  j["connections"] = std::move(connections);
+  auto subagents = nlohmann::json::array();
+  for (const auto& s : a.subagents) subagents.push_back(lower_agent(s));
+  j["subagents"] = std::move(subagents);
+  auto hooks = nlohmann::json::array();
+  for (const auto& h : a.hooks) hooks.push_back({{"name", h.name}, {"path", h.path}});
+  j["hooks"] = std::move(hooks);
+  j["sandbox"] = {{"workspace", or_null(a.sandbox_workspace)}, {"files", a.sandbox_files}};
+  j["mock"] = or_null(a.mock);
+  return j;
+}
+
+nlohmann::json lower_workflow(const discovery::Workflow& w) {
+  nlohmann::json j = {{"name", w.name},
+                      {"kind", w.kind},
+                      {"path", w.path},
+                      {"description", or_null(w.description)},
+                      {"http", w.http}};
+  if (w.kind == "declarative") {
+    j["agent"] = or_null(w.agent);
+    j["model"] = or_null(w.model);
+    j["result"] = w.result;
+    j["maxSteps"] = or_null(w.max_steps);
+    j["body"] = w.body;
+  } else {
+    j["executable"] = w.path;
+    j["interpreter"] = or_null(w.interpreter);
+    j["sidecar"] = or_null(w.sidecar);
+    j["timeoutMs"] = or_null(w.timeout_ms);
+  }
+  return j;
+}
+
+nlohmann::json route(const char* method, const std::string& path, const char* kind,
+                     const std::string& target) {
+  return {{"method", method}, {"path", path}, {"kind", kind}, {"target", target}};
+}
+
+} // namespace
+
+nlohmann::json to_manifest(const discovery::Discovery& found, const config::Project& project) {
+  nlohmann::json m;
+  m["kind"] = k_manifest_kind;
+  m["version"] = k_manifest_version;
+  m["hearthVersion"] = HEARTH_VERSION;
+  m["status"] = found.errors() == 0 ? "ready" : "failed";
+  m["name"] = project.name;
+  m["layout"] = found.layout;
+  m["sourceRoot"] = found.source_root;
+  m["agentRoot"] = found.root ? nlohmann::json(found.root->dir) : nlohmann::json();
+  m["model"] = or_null(project.model);
+  m["rootAgent"] = found.root ? nlohmann::json(found.root->name) : nlohmann::json();
+
+  auto agents = nlohmann::json::array();
+  if (found.root) agents.push_back(lower_agent(*found.root));
+  for (const auto& a : found.agents) agents.push_back(lower_agent(a));
+  m["agents"] = std::move(agents);
+
+  auto workflows = nlohmann::json::array();
+  for (const auto& w : found.workflows) workflows.push_back(lower_workflow(w));
+  m["workflows"] = std::move(workflows);
+
+  auto schedules = nlohmann::json::array();
+  auto channels = nlohmann::json::array();
+  if (found.root) {
+    for (const auto& s : found.root->schedules)
+      schedules.push_back({{"name", s.name},
+                           {"path", s.path},
+                           {"cron", s.cron},
+                           {"description", or_null(s.description)},
+                           {"agent", found.root->name},
+                           {"prompt", s.prompt}});
+    for (const auto& c : found.root->channels)
+      channels.push_back({{"name", c.name}, {"path", c.path}, {"config", c.config}});
+  }
+  m["schedules"] = std::move(schedules);
+  m["channels"] = std::move(channels);
+
+  auto routes = nlohmann::json::array();
+  bool runs = false;
+  for (const auto& w : found.workflows)
+    if (w.http) {
+      routes.push_back(route("POST", "/workflows/" + w.name, "workflow", w.name));
+      runs = true;
+    }
+  if (runs) {
+    routes.push_back(route("GET", "/runs/:runId", "runs", ""));
+    routes.push_back(route("HEAD", "/runs/:runId", "runs", ""));
+  }
+  auto expose = [&](const Agent& a) {
+    if (!a.http) return;
+    routes.push_back(route("POST", "/agents/" + a.name + "/:id", "agent", a.name));
+    routes.push_back(route("GET", "/agents/" + a.name + "/:id", "agent", a.name));
+  };
+  if (found.root) expose(*found.root);
+  for (const auto& a : found.agents) expose(a);
+  for (const auto& c : m["channels"])
+    routes.push_back(route("ALL", "/channels/" + c["name"].get<std::string>() + "/*", "channel",
+                           c["name"].get<std::string>()));
+  if (found.root) {
+    const auto& n = found.root->name;
+    routes.push_back(route("POST", "/eve/v1/session", "eve", n));
+    routes.push_back(route("POST", "/eve/v1/session/:sessionId", "eve", n));
+    routes.push_back(route("GET", "/eve/v1/session/:sessionId/stream", "eve", n));
+    routes.push_back(route("GET", "/eve/v1/health", "eve", n));
+    routes.push_back(route("GET", "/eve/v1/info", "eve", n));
+    m["messaging"] = {{"create", "/eve/v1/session"},
+                      {"messages", "/eve/v1/session/:sessionId"},
+                      {"stream", "/eve/v1/session/:sessionId/stream"}};
+  } else {
+    m["messaging"] = nullptr;
+  }
+  m["routes"] = std::move(routes);
+  m["diagnosticsSummary"] = {{"errors", found.errors()}, {"warnings", found.warnings()}};
+  return m;
+}
+
+nlohmann::json to_discovery_manifest(const discovery::Discovery& found) {
+  std::function<nlohmann::json(const Agent&)> paths = [&](const Agent& a) {
+    nlohmann::json j = {{"name", a.name}, {"kind", a.kind}, {"dir", a.dir}, {"config", a.has_config},
+                        {"instructions", a.instruction_files}};
+    auto list = [](const auto& items, auto field) {
+      auto out = nlohmann::json::array();
+      for (const auto& i : items) out.push_back({{"name", i.name}, {"path", field(i)}});
+      return out;
+    };
+    j["tools"] = list(a.tools, [](const discovery::Tool& t) { return t.spec; });
+    j["skills"] = list(a.skills, [](const discovery::Skill& s) { return s.path; });
+    j["connections"] = list(a.connections, [](const discovery::Connection& c) { return c.path; });
+    j["schedules"] = list(a.schedules, [](const discovery::Schedule& s) { return s.path; });
+    j["channels"] = list(a.channels, [](const discovery::Channel& c) { return c.path; });
+    j["hooks"] = list(a.hooks, [](const discovery::Hook& h) { return h.path; });
+    j["sandboxWorkspace"] = or_null(a.sandbox_workspace);
+    auto subs = nlohmann::json::array();
+    for (const auto& s : a.subagents) subs.push_back(paths(s));
+    j["subagents"] = std::move(subs);
+    return j;
+  };
+  nlohmann::json m;
+  m["kind"] = "hearth-agent-discovery-manifest";
+  m["version"] = 1;
+  m["layout"] = found.layout;
+  m["sourceRoot"] = found.source_root;
+  m["root"] = found.root ? paths(*found.root) : nlohmann::json();
+  auto agents = nlohmann::json::array();
+  for (const auto& a : found.agents) agents.push_back(paths(a));
+  m["agents"] = std::move(agents);
+  auto workflows = nlohmann::json::array();
+  for (const auto& w : found.workflows)
+    workflows.push_back({{"name", w.name}, {"kind", w.kind}, {"path", w.path}, {"sidecar", or_null(w.sidecar)}});
+  m["workflows"] = std::move(workflows);
+  m["diagnosticsSummary"] = {{"errors", found.errors()}, {"warnings", found.warnings()}};
+  return m;
+}
+
+} // namespace hearth::manifest

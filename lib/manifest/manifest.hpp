@@ -1,0 +1,78 @@
+// The compiled manifest (docs/manifest.md): discovery lowered into one JSON document the runtime
+// reads at start, plus Eve's artifact set under .hearth/ (ARCHITECTURE.md §4). Compiling is
+// incremental: an unchanged input tree reuses the artifacts already on disk.
+#pragma once
+
+#include "config/config.hpp"
+#include "discovery/discovery.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace hearth::manifest {
+
+/// `kind` and `version` of the compiled manifest; bump the version on any incompatible change.
+inline constexpr const char* k_manifest_kind = "hearth-compiled-manifest";
+inline constexpr int k_manifest_version = 1;
+
+/// The four artifacts, absolute paths under `<root>/.hearth/`.
+struct Artifacts {
+  std::filesystem::path discovery_manifest{}; // .hearth/discovery/agent-discovery-manifest.json
+  std::filesystem::path diagnostics{};        // .hearth/discovery/diagnostics.json
+  std::filesystem::path compiled_manifest{};  // .hearth/compile/compiled-agent-manifest.json
+  std::filesystem::path metadata{};           // .hearth/compile/compile-metadata.json
+};
+
+/// The artifact paths of the project rooted at `root`.
+Artifacts artifacts_for(const std::filesystem::path& root);
+
+struct CompileResult {
+  nlohmann::json manifest = nlohmann::json::object(); // the compiled manifest (docs/manifest.md)
+  std::vector<discovery::Diagnostic> diagnostics{};
+  std::string status{};     // "ready" (no errors) | "failed"
+  bool reused = false;      // true when the input hash matched and nothing was recompiled
+  std::string input_hash{}; // hex; see scan_inputs
+  Artifacts artifacts{};
+
+  std::size_t errors() const;
+  std::size_t warnings() const;
+};
+
+/// Discovers and compiles `project`, then writes the four artifacts atomically (also when the
+/// project has errors, so they can be inspected). When the input hash equals the one recorded in
+/// compile-metadata.json and every artifact exists, loads them instead (`reused` = true).
+/// Throws hearth::Error io_error when .hearth/ cannot be written.
+CompileResult compile(const config::Project& project);
+
+/// Reads a compiled manifest written by compile() (e.g. `dist/.hearth/compile/...`).
+/// Throws hearth::Error manifest_invalid when the file is missing, not JSON, or of another kind or
+/// version.
+nlohmann::json load(const std::filesystem::path& path);
+
+/// The input tree of `project`: every file discovery may read (agent/, agents/, workflows/ under
+/// the source root, or the flat slots), project-relative, sorted; and a hash over those paths, their
+/// sizes, modes and mtimes, hearth.json, the resolved name/model, PATH and the hearth version.
+struct InputScan {
+  std::string hash{};
+  std::vector<std::string> files{};
+};
+InputScan scan_inputs(const config::Project& project);
+
+/// Lowers a discovery result into the compiled manifest (pure; no I/O).
+nlohmann::json to_manifest(const discovery::Discovery& found, const config::Project& project);
+
+/// The path-level view written to agent-discovery-manifest.json (pure).
+nlohmann::json to_discovery_manifest(const discovery::Discovery& found);
+
+/// The built-in tools every agent has: [{name, description, inputSchema}], in listing order
+/// (read_file, write_file, glob, grep, bash, load_skill, ask_question). The runtime implements
+/// them; the manifest lists them so clients see one tool set.
+const nlohmann::json& builtin_tools();
+
+/// The input schema of the tool a subagent becomes: {message, outputSchema?}.
+const nlohmann::json& subagent_tool_schema();
+
+} // namespace hearth::manifest

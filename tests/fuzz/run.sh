@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with Debian's clang (outside the CMake build: libFuzzer needs
+# clang, the project builds with GCC) and runs each for a bounded time.
+# Usage: tests/fuzz/run.sh [seconds-per-target]   (default 60)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+src="$(cd "$here/../.." && pwd)"
+out="${HEARTH_FUZZ_DIR:-$src/build/fuzz}"
+seconds="${1:-60}"
+cxx="${CXX_FUZZ:-clang++-14}"
+mkdir -p "$out"
+
+flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+       -I"$src/lib" -DHEARTH_VERSION=\"fuzz\" -DVALIJSON_USE_EXCEPTIONS=1)
+lib_sources=("$src"/lib/discovery/*.cpp "$src/lib/core/text.cpp" "$src/lib/core/json_schema.cpp")
+
+# The library objects once, without -fsanitize=fuzzer's main (fuzzer-no-link).
+objs=()
+for f in "${lib_sources[@]}"; do
+  o="$out/$(basename "$f" .cpp).o"
+  if [[ ! -f "$o" || "$f" -nt "$o" ]]; then
+    "$cxx" "${flags[@]/-fsanitize=fuzzer,address,undefined/-fsanitize=fuzzer-no-link,address,undefined}" -c "$f" -o "$o"
+  fi
+  objs+=("$o")
+done
+
+total=0
+for target in frontmatter json spec; do
+  bin="$out/fuzz_$target"
+  "$cxx" "${flags[@]}" "$here/fuzz_$target.cpp" "${objs[@]}" -lyaml-cpp -o "$bin"
+  corpus="$out/corpus_$target"
+  mkdir -p "$corpus"
+  cp -n "$here/corpus/$target"/* "$corpus/" 2>/dev/null || true
+  log="$out/fuzz_$target.log"
+  echo "== fuzz_$target for ${seconds}s"
+  "$bin" "$corpus" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$out/" >"$log" 2>&1 || { tail -50 "$log"; echo "fuzz_$target FAILED"; exit 1; }
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+  echo "   executions: $runs   corpus: $(ls "$corpus" | wc -l) inputs"
+  total=$((total + runs))
+done
+echo "total executions: $total"
