@@ -3,6 +3,7 @@
 //   2. POST /eve/v1/session then its NDJSON stream read up to session.waiting, sequential;
 //   3. N parked stream readers (default 1000): memory per reader and 202-admission latency.
 // Bounded in count and time. Usage: bench_http [--store memory|sqlite] [--readers N] [--seconds S]
+// `--serve S` only serves the same program for S seconds (for curl and client checks by hand).
 #include "runtime/runtime.hpp"
 #include "server/server.hpp"
 #include "store/store.hpp"
@@ -82,10 +83,12 @@ int main(int argc, char** argv) {
   std::string store_kind = "memory";
   int readers = 1000;
   double seconds = 8;
+  double serve_only = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--store")) store_kind = argv[i + 1];
     if (!std::strcmp(argv[i], "--readers")) readers = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--seconds")) seconds = std::atof(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--serve")) serve_only = std::atof(argv[i + 1]);
   }
   const auto dir = std::filesystem::temp_directory_path() / ("bench_http_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -105,6 +108,12 @@ int main(int argc, char** argv) {
   srv.start();
   const int port = srv.port();
   std::printf("bench_http: store %s, server %s\n", store_kind.c_str(), srv.url().c_str());
+  std::fflush(stdout);
+  if (serve_only > 0) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(serve_only));
+    srv.shutdown(std::chrono::seconds(5));
+    return 0;
+  }
 
   httplib::Client c("127.0.0.1", port);
   c.set_keep_alive(true);

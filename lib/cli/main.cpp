@@ -73,6 +73,7 @@ void build_app(CLI::App& app, Dispatch& dispatch) {
   register_connect(app, dispatch);
   register_info(app, dispatch);
   register_build(app, dispatch);
+  register_start(app, dispatch);
   register_logs(app, dispatch);
   register_completion(app, dispatch);
   register_help(app, dispatch);

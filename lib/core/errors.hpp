@@ -226,27 +226,6 @@ Error build_output_unsafe(std::string_view path, std::string_view reason);
 /// `hearth build` found errors; the report was printed and written to `diagnostics_path`.
 Error build_failed(std::size_t errors, std::size_t warnings, std::string_view diagnostics_path);
 
-// --- dev and logs --server (lib/watch, cli/commands/dev, cli/logs_server) ---------------------
-
-/// A second `hearth dev` on a project whose pid file names a live process (seed page 19).
-Error dev_already_running(long long pid, std::string_view pid_file);
-
-/// The file watcher could not be set up or lost its source tree; `reason` is the OS error.
-Error watch_failed(std::string_view path, std::string_view reason);
-
-/// A `--header` value that is not `Name: value`, repeats a name, or sets the reserved `Accept`.
-Error invalid_header(std::string_view header, std::string_view problem);
-
-/// `hearth logs --server`: the server answered `status` for `url` (`body` quoted as sent).
-Error logs_http_error(std::string_view run_id, std::string_view url, int status,
-                      std::string_view body);
-
-/// `hearth logs --server`: no answer from `url` (connection refused, timeout, ...).
-Error logs_fetch_failed(std::string_view run_id, std::string_view url, std::string_view reason);
-
-/// `hearth logs --server`: the server sent something that is not a Durable Streams page.
-Error logs_bad_response(std::string_view run_id, std::string_view url, std::string_view problem);
-
 // --- server (lib/server: Flue and Eve HTTP routes, `hearth start`) ----------------------------
 
 /// A request that fails validation (bad query value, body shape); HTTP 400, Flue's wording
@@ -296,5 +275,26 @@ Error eve_session_not_active();
 
 /// Eve: the session is busy (a turn holds it) past the wait bound; HTTP 409.
 Error eve_session_busy();
+
+// --- dev and logs --server (lib/watch, cli/commands/dev, cli/logs_server) ---------------------
+
+/// A second `hearth dev` on a project whose pid file names a live process (seed page 19).
+Error dev_already_running(long long pid, std::string_view pid_file);
+
+/// The file watcher could not be set up or lost its source tree; `reason` is the OS error.
+Error watch_failed(std::string_view path, std::string_view reason);
+
+/// A `--header` value that is not `Name: value`, repeats a name, or sets the reserved `Accept`.
+Error invalid_header(std::string_view header, std::string_view problem);
+
+/// `hearth logs --server`: the server answered `status` for `url` (`body` quoted as sent).
+Error logs_http_error(std::string_view run_id, std::string_view url, int status,
+                      std::string_view body);
+
+/// `hearth logs --server`: no answer from `url` (connection refused, timeout, ...).
+Error logs_fetch_failed(std::string_view run_id, std::string_view url, std::string_view reason);
+
+/// `hearth logs --server`: the server sent something that is not a Durable Streams page.
+Error logs_bad_response(std::string_view run_id, std::string_view url, std::string_view problem);
 
 } // namespace hearth::errors

@@ -9,7 +9,10 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
 #include <poll.h>
+#include <set>
+#include <sstream>
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
@@ -89,6 +92,16 @@ std::vector<char*> c_strings(const std::vector<std::string>& strings) {
   return out;
 }
 
+/// Process groups of the Process objects alive in this process (see signal_all_groups).
+std::mutex& groups_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+std::set<pid_t>& live_groups() {
+  static std::set<pid_t> groups;
+  return groups;
+}
+
 ExitStatus decode(int raw) {
   if (WIFEXITED(raw)) return {.code = WEXITSTATUS(raw), .signal = 0};
   if (WIFSIGNALED(raw)) return {.code = -1, .signal = WTERMSIG(raw)};
@@ -134,6 +147,10 @@ Process::Process(const SpawnOptions& options) {
   // glibc 2.36's <sys/pidfd.h> lacks extern "C", so use the syscall. CLOEXEC by default; -1 on
   // kernels before 5.3, where waiting falls back to polling.
   m_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, m_pid, 0));
+  {
+    std::lock_guard lock(groups_mutex());
+    live_groups().insert(m_pid);
+  }
   std::swap(m_stdin, in.write);
   std::swap(m_stdout, out.read);
   if (options.pipe_stderr) std::swap(m_stderr, err.read);
@@ -143,6 +160,10 @@ Process::~Process() {
   try {
     stop();
   } catch (...) { // destructors never throw; stop() only allocates for messages
+  }
+  {
+    std::lock_guard lock(groups_mutex());
+    live_groups().erase(m_pid);
   }
   close_fd(m_stdin);
   close_fd(m_stdout);
@@ -329,6 +350,45 @@ CaptureResult run_capture(const std::vector<std::string>& argv, std::string_view
   result.status = child.stop(std::chrono::milliseconds(0));
   result.exit_code = result.status.shell_code();
   return result;
+}
+
+void signal_all_groups(int signo) {
+  std::lock_guard lock(groups_mutex());
+  for (const pid_t group : live_groups()) ::kill(-group, signo);
+}
+
+std::size_t reap_orphans() {
+  std::set<pid_t> owned;
+  {
+    std::lock_guard lock(groups_mutex());
+    owned = live_groups();
+  }
+  std::size_t found = 0;
+  std::error_code ec;
+  const std::string self = std::to_string(::getpid());
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // Fields after the parenthesised command: state ppid pgrp ...
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 1));
+    std::string state, ppid;
+    pid_t pgrp = 0;
+    rest >> state >> ppid >> pgrp;
+    const pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (ppid != self || owned.count(pid) != 0) continue;
+    ++found;
+    if (pgrp > 1 && pgrp != ::getpgrp()) ::kill(-pgrp, SIGKILL);
+    ::kill(pid, SIGKILL);
+    int raw = 0;
+    while (::waitpid(pid, &raw, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return found;
 }
 
 void become_subreaper() { ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }

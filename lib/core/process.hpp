@@ -103,6 +103,15 @@ private:
 /// once at start-up of a process that spawns children (not every PID 1 reaps zombies).
 void become_subreaper();
 
+/// Sends `signo` to the process group of every Process alive in this process (tools, workflow
+/// scripts, runtime children). For a runtime ending on a signal: its children must not outlive it.
+void signal_all_groups(int signo);
+
+/// Kills (SIGKILL, whole process group) and reaps every direct child of this process that no
+/// Process object owns: descendants of a dead child that were reparented to us as subreaper.
+/// Returns how many it found.
+std::size_t reap_orphans();
+
 /// Default cap on each captured stream of run_capture.
 inline constexpr std::size_t k_default_output_cap = 10 * 1024 * 1024;
 

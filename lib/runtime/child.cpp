@@ -57,6 +57,8 @@ Child::~Child() {
   }
   m_peer.reset();
   m_process->stop();
+  // Tools or scripts of a runtime that died (kill -9) were reparented to us: end them too.
+  process::reap_orphans();
 }
 
 void Child::wait_ready(std::chrono::milliseconds timeout) {

@@ -6,6 +6,9 @@
 #include "ipc/peer.hpp"
 #include "store/store.hpp"
 
+#include "core/process.hpp"
+
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -54,7 +57,8 @@ int serve_stdio(Runtime& runtime) {
   options.name = "the CLI";
   // The protocol gets a private copy of stdout; fd 1 then points at stderr, so a stray write to
   // stdout from anywhere in the process lands in the log instead of corrupting the protocol.
-  const int protocol_out = ::dup(STDOUT_FILENO);
+  // CLOEXEC: a tool or script must not inherit the pipe, or the CLI would miss our EOF.
+  const int protocol_out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
   ::dup2(STDERR_FILENO, STDOUT_FILENO);
   ipc::Peer peer(STDIN_FILENO, protocol_out, options);
 
@@ -103,6 +107,11 @@ int serve_stdio(Runtime& runtime) {
                                    .error = {{"type", "cancelled"},
                                              {"message", "The run was cancelled."},
                                              {"details", "The runtime received a signal."}}});
+        // Tools and workflow scripts run in their own process groups: stop them with us (a
+        // script gets SIGTERM first, then whatever is left is killed).
+        process::signal_all_groups(SIGTERM);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        process::signal_all_groups(SIGKILL);
         std::cerr << std::flush;
         ::_exit(128 + *signo); // workers may be mid-turn; the store is consistent
       }

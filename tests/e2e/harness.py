@@ -1,9 +1,11 @@
 """Shared helpers for the end-to-end tests: run the built hearth binary in temp directories.
 
 Every test_*.py imports this module; HEARTH_BIN names the binary under test (set by CTest)."""
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -56,3 +58,54 @@ class HearthTestCase(unittest.TestCase):
     def assertExit(self, result, code):
         self.assertEqual(result.returncode, code,
                          f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+
+
+def copy_example(test, name):
+    """Copies examples/<name> into test.tmp (without its .hearth/) and returns the path."""
+    dest = os.path.join(test.tmp, name)
+    shutil.copytree(os.path.join(SOURCE_DIR, "examples", name), dest, symlinks=True,
+                    ignore=shutil.ignore_patterns(".hearth", "dist"))
+    return dest
+
+
+def run_id_of(stderr):
+    """The run id from `hearth run`'s `run <id>` header line on stderr."""
+    for line in stderr.splitlines():
+        if line.startswith("run run_"):
+            return line.split()[1]
+    raise AssertionError("no `run <id>` line in stderr:\n" + stderr)
+
+
+class FakeLLM:
+    """tests/fixtures/llm/fake_llm.py as a context manager: replays `replies` in order and
+    records each request; `.url` is its base URL, `.requests()` the recorded requests."""
+
+    def __init__(self, tmp, replies, chunk=7):
+        self.record = os.path.join(tmp, "requests.jsonl")
+        replies_file = os.path.join(tmp, "replies.json")
+        with open(replies_file, "w") as f:
+            json.dump(replies, f)
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(FIXTURES, "llm", "fake_llm.py"), "--replies", replies_file,
+             "--record", self.record, "--chunk", str(chunk)],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.proc.kill()
+            raise AssertionError("fake_llm did not start: " + line)
+        self.port = int(line.split()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def requests(self):
+        if not os.path.exists(self.record):
+            return []
+        with open(self.record) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
