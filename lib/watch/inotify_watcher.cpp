@@ -24,17 +24,28 @@ ChangeKind kind_of(std::uint32_t mask) {
   return ChangeKind::modified;
 }
 
-/// Keeps the last kind per path, in first-seen order (an editor's save is several events).
+/// Keeps the last kind per path, in first-seen order (an editor's save is several events), and
+/// drops paths created and deleted within the batch (sed -i's and vim's temporaries).
 void coalesce(std::vector<Change>& changes) {
   std::vector<Change> out;
+  std::vector<bool> transient;
   for (auto& change : changes) {
     auto same = std::find_if(out.begin(), out.end(),
                              [&](const Change& c) { return c.path == change.path; });
-    if (same == out.end()) out.push_back(std::move(change));
-    else if (!(same->kind == ChangeKind::created && change.kind == ChangeKind::modified))
+    if (same == out.end()) {
+      transient.push_back(false);
+      out.push_back(std::move(change));
+      continue;
+    }
+    auto gone = transient[static_cast<std::size_t>(same - out.begin())];
+    if (same->kind == ChangeKind::created && change.kind == ChangeKind::deleted) gone = true;
+    else if (change.kind == ChangeKind::created) gone = false;
+    if (!(same->kind == ChangeKind::created && change.kind == ChangeKind::modified))
       same->kind = change.kind;
   }
-  changes = std::move(out);
+  changes.clear();
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (!transient[i]) changes.push_back(std::move(out[i]));
 }
 
 } // namespace
