@@ -135,12 +135,9 @@ public:
     const auto deadline = Clock::now() + grace;
     m_stopping.store(true);
     m_executor.close();
-    // Stop accepting without httplib's stop(): that also drops connections accepted but not yet
-    // read (they would close without a response). shutdown() fails the blocked accept(), the
-    // accept loop ends, and httplib serves every accepted connection before listen returns;
-    // responses now say `Connection: close`, so keep-alive clients move to the next generation.
-    if (m_listen_fd >= 0) ::shutdown(m_listen_fd, SHUT_RDWR);
-    else m_http.stop();
+    // With --reuse-port, new connections already go to the next generation (steer_to_newest), so
+    // closing the listener resets nothing; responses from now on say `Connection: close`.
+    m_http.stop(); // closes the listener; keep-alive loops end; chunked loops see shutdown
     bool finished = true;
     if (m_serving.valid()) {
       finished = m_serving.wait_until(deadline) == std::future_status::ready;
