@@ -235,6 +235,17 @@ class DevTest(HearthTestCase):
         self.assertEqual(dev.stop(signal.SIGTERM), 143)
         self.assertFalse(os.path.exists(pid_file))
 
+    def test_a_port_held_by_another_program_is_refused_up_front(self):
+        root = self.project()
+        with socket.socket() as held:
+            held.bind(("127.0.0.1", 0))
+            held.listen()
+            port = held.getsockname()[1]
+            r = subprocess.run([HEARTH_BIN, "dev", "--port", str(port)], cwd=root,
+                               env=clean_env(), capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("Cannot listen on 127.0.0.1:%d" % port, r.stderr)
+
     def test_signals_stop_every_child_group(self):
         for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
             with self.subTest(sig=sig):

@@ -126,5 +126,49 @@ class LogsServerTest(HearthTestCase):
         self.assertEqual(proc.returncode, 130)
 
 
+class LogsAgainstHearthDevTest(HearthTestCase):
+    """The same flags against the real server (`hearth dev`)."""
+
+    def test_logs_reads_a_run_served_by_hearth_dev(self):
+        root = os.path.join(self.tmp, "p")
+        self.write("p/hearth.json", '{"name": "p", "model": "mock/echo"}\n')
+        self.write("p/agent/instructions.md", "Terse.\n")
+        self.write("p/workflows/hello.md", "---\nhttp: true\n---\nsay hello\n")
+        import socket as _socket
+        with _socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        dev = subprocess.Popen([HEARTH_BIN, "dev", "--port", str(port)], cwd=root, env=clean_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(dev.wait)
+        self.addCleanup(dev.stderr.close)
+        self.addCleanup(dev.kill)
+        for line in dev.stderr:
+            if "server listening at" in line:
+                break
+        url = "http://127.0.0.1:%d" % port
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/workflows/hello?wait=result", body="{}",
+                     headers={"Content-Type": "application/json"})
+        run_id = json.loads(conn.getresponse().read())["runId"]
+        conn.close()
+        r = hearth("logs", run_id, "--server", url, "--format", "ndjson", timeout=30)
+        self.assertExit(r, 0)
+        lines = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertEqual(lines[0]["type"], "run_start")
+        self.assertEqual(lines[-1]["type"], "run_end")
+        self.assertEqual([l["offset"] for l in lines][:2],
+                         ["0000000000000000_0000000000000000", "0000000000000000_0000000000000001"])
+        r = hearth("logs", run_id, "--server", url, "--since", str(len(lines) - 2), "--format", "ndjson")
+        self.assertExit(r, 0)
+        self.assertEqual(len(r.stdout.splitlines()), 1)
+        r = hearth("logs", "run_nope", "--server", url, "--no-follow")
+        self.assertExit(r, 1)
+        self.assertIn("HTTP Error 404 at %s/runs/run_nope?offset=-1" % url, r.stderr)
+        dev.send_signal(signal.SIGINT)
+        self.assertEqual(dev.wait(timeout=30), 130)
+
+
 if __name__ == "__main__":
     unittest.main()
