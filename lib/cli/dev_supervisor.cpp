@@ -136,9 +136,9 @@ void DevSupervisor::rebuild() {
     }
     if (old) retire(std::move(old));
   } catch (const Error& e) {
-    terminal::print_error(e.info());
     std::lock_guard lock(m_mutex);
-    if (m_stopping) return;
+    if (m_stopping) return; // a child killed because we are stopping is no news
+    terminal::print_error(e.info());
     terminal::info(m_current ? "the previous server keeps serving; dev is still watching"
                              : k_keep_watching);
   } catch (const std::exception& e) {

@@ -235,6 +235,22 @@ class DevTest(HearthTestCase):
         self.assertEqual(dev.stop(signal.SIGTERM), 143)
         self.assertFalse(os.path.exists(pid_file))
 
+    def test_a_child_that_fails_to_start_leaves_the_old_one_serving(self):
+        root = self.project()
+        dev = self.start(root)
+        dev.wait_for("server listening at")
+        config = os.path.join(root, "hearth.json")
+        with open(config, "w") as f:  # compiles, but the runtime cannot open this store
+            f.write('{"name": "p", "model": "mock/echo", "store": "sqlite:/proc/nope/state.db"}\n')
+        dev.wait_for("the previous server keeps serving; dev is still watching")
+        self.assertEqual(hello(dev.port), "version 1 says hello\n")
+        mark = len(dev.lines)
+        with open(config, "w") as f:
+            f.write('{"name": "p", "model": "mock/echo"}\n')
+        dev.wait_for("reloaded in", start=mark)
+        self.assertEqual(hello(dev.port), "version 1 says hello\n")
+        self.assertEqual(dev.stop(), 130)
+
     def test_a_port_held_by_another_program_is_refused_up_front(self):
         root = self.project()
         with socket.socket() as held:
