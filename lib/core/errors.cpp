@@ -585,4 +585,157 @@ Error workflow_failed(std::string_view workflow, std::string_view message,
                                            : string(details)});
 }
 
+// --- server -----------------------------------------------------------------------------------
+
+Error invalid_request(std::string_view problem) {
+  return Error({.type = "invalid_request", .message = "Request is malformed.",
+                .details = string(problem), .http_status = 400});
+}
+
+Error invalid_json(std::string_view parser_message) {
+  return Error({.type = "invalid_json",
+                .message = "Request body is not valid JSON.",
+                .details = "The JSON parser reported: " + string(parser_message) +
+                           "\nVerify the body is well-formed JSON, or omit the body entirely if "
+                           "the request doesn't have a payload.",
+                .http_status = 400});
+}
+
+Error unsupported_media_type(std::string_view content_type) {
+  return Error({.type = "unsupported_media_type",
+                .message = "Request body must be sent as application/json.",
+                .details = "Received Content-Type: \"" + string(content_type) +
+                           "\".\nSend the request body as JSON with the header \"Content-Type: "
+                           "application/json\", or omit the body entirely (and the Content-Type "
+                           "header) if the request doesn't have a payload.",
+                .http_status = 415});
+}
+
+Error method_not_allowed(std::string_view method, const std::vector<std::string>& allowed) {
+  return Error({.type = "method_not_allowed",
+                .message = "HTTP method " + string(method) + " is not allowed on this endpoint.",
+                .details = "This endpoint accepts " + text::quote_list(allowed) + " only.",
+                .http_status = 405});
+}
+
+Error event_stream_not_found(std::string_view path) {
+  return Error({.type = "stream_not_found",
+                .message = "Event stream \"" + string(path) + "\" was not found.",
+                .details = "Streams are created when their agent instance receives its first "
+                           "prompt or their workflow run starts.",
+                .http_status = 404});
+}
+
+Error route_not_found(std::string_view method, std::string_view path) {
+  return Error({.type = "route_not_found",
+                .message = "No route matches " + string(method) + " " + string(path) + ".",
+                .details = "See /openapi.json for the invocation routes this server exposes.",
+                .http_status = 404});
+}
+
+Error payload_too_large(std::size_t limit_bytes) {
+  return Error({.type = "payload_too_large",
+                .message = "Request body is too large.",
+                .details = "The limit is " + std::to_string(limit_bytes) + " bytes.",
+                .http_status = 413});
+}
+
+Error server_busy(std::size_t queued) {
+  return Error({.type = "server_busy",
+                .message = "The server is busy.",
+                .details = "Too many admitted runs are waiting (" + std::to_string(queued) +
+                           "); retry shortly.",
+                .http_status = 503});
+}
+
+Error server_bind_failed(std::string_view host, int port, std::string_view reason) {
+  return Error({.type = "server_bind_failed",
+                .message = "Could not listen on " + string(host) + ":" + std::to_string(port) +
+                           ": " + string(reason) + ".",
+                .details = "Pick another port with --port, or stop the process using this one."});
+}
+
+Error start_no_build(std::string_view dir) {
+  return Error({.type = "build_not_found",
+                .message = "No hearth build found in " + string(dir) + ".",
+                .details = "Run `hearth build` first, then `hearth start <output dir>` (default "
+                           "dist/)."});
+}
+
+Error eve_invalid_request(std::string_view problem) {
+  return Error({.type = "invalid_request", .message = string(problem), .http_status = 400});
+}
+
+Error eve_stale_token() {
+  return Error({.type = "invalid_request",
+                .message = "The continuationToken is not current for this session.",
+                .details = "Use the continuationToken from the latest session.waiting event, or "
+                           "omit it.",
+                .http_status = 400});
+}
+
+Error eve_session_not_found() {
+  return Error({.type = "session_not_found", .message = "Session not found.",
+                .http_status = 404});
+}
+
+Error eve_session_not_active() {
+  return Error({.type = "session_not_active", .message = "The session is no longer active.",
+                .http_status = 409});
+}
+
+Error eve_session_busy() {
+  return Error({.type = "session_not_ready",
+                .message = "The session is not ready to accept messages yet.",
+                .http_status = 409});
+}
+
+// --- dev and logs --server ---------------------------------------------------------------------
+
+Error dev_already_running(long long pid, std::string_view pid_file) {
+  return Error({.type = "dev_already_running",
+                .message = "A dev server is already running for this project (pid " +
+                           std::to_string(pid) + ").",
+                .details = "Stop it with `kill " + std::to_string(pid) +
+                           "`, or use the running server.",
+                .dev = "Pid file: " + string(pid_file) + "."});
+}
+
+Error watch_failed(std::string_view path, std::string_view reason) {
+  return Error({.type = "watch_failed",
+                .message = "Cannot watch " + string(path) + ": " + string(reason) + ".",
+                .details = "On Linux, raise fs.inotify.max_user_watches or max_user_instances."});
+}
+
+Error invalid_header(std::string_view header, std::string_view problem) {
+  return Error({.type = "invalid_header",
+                .message = "Invalid --header \"" + string(header) + "\": " + string(problem) + ".",
+                .details = "Use curl syntax, e.g. --header 'Authorization: Bearer TOKEN'."});
+}
+
+Error logs_http_error(std::string_view run_id, std::string_view url, int status,
+                      std::string_view body) {
+  return Error({.type = "logs_http_error",
+                .message = "Failed to read events for run " + string(run_id) + ": HTTP Error " +
+                           std::to_string(status) + " at " + string(url) +
+                           (body.empty() ? string() : ": " + string(body.substr(0, 2000))),
+                .details = status == 404 ? "Verify the run id and that --server points at the "
+                                           "server that ran it."
+                                         : "Check the server's logs and the --header values."});
+}
+
+Error logs_fetch_failed(std::string_view run_id, std::string_view url, std::string_view reason) {
+  return Error({.type = "logs_fetch_failed",
+                .message = "Failed to read events for run " + string(run_id) + ": " +
+                           string(reason) + " (" + string(url) + ").",
+                .details = "Is the server running? Start one with `hearth dev`, or pass --server."});
+}
+
+Error logs_bad_response(std::string_view run_id, std::string_view url, std::string_view problem) {
+  return Error({.type = "logs_bad_response",
+                .message = "Failed to read events for run " + string(run_id) + ": " +
+                           string(problem) + " (" + string(url) + ").",
+                .details = "--server must point at a hearth or Flue server (Durable Streams)."});
+}
+
 } // namespace hearth::errors

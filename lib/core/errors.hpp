@@ -247,4 +247,75 @@ Error workflow_protocol_error(std::string_view workflow, std::string_view proble
 Error workflow_failed(std::string_view workflow, std::string_view message,
                       std::string_view details);
 
+// --- server (lib/server: Flue and Eve HTTP routes, `hearth start`) ----------------------------
+
+/// A request that fails validation (bad query value, body shape); HTTP 400, Flue's wording
+/// "Request is malformed." with `problem` as the details.
+Error invalid_request(std::string_view problem);
+
+/// A request body that is not JSON; `parser_message` is the parser's complaint. HTTP 400.
+Error invalid_json(std::string_view parser_message);
+
+/// A body sent with a content type other than application/json; HTTP 415.
+Error unsupported_media_type(std::string_view content_type);
+
+/// `method` on a route that accepts only `allowed` (e.g. {"GET", "HEAD"}); HTTP 405. The server
+/// adds the `Allow` header.
+Error method_not_allowed(std::string_view method, const std::vector<std::string>& allowed);
+
+/// A Durable Streams read of a stream that does not exist (Flue's wording); HTTP 404.
+Error event_stream_not_found(std::string_view path);
+
+/// No route matches; HTTP 404.
+Error route_not_found(std::string_view method, std::string_view path);
+
+/// A request body larger than `limit_bytes`; HTTP 413.
+Error payload_too_large(std::size_t limit_bytes);
+
+/// The background executor's queue is full; HTTP 503 (retry later).
+Error server_busy(std::size_t queued);
+
+/// The server could not bind `host:port`; `reason` is the OS error.
+Error server_bind_failed(std::string_view host, int port, std::string_view reason);
+
+/// `hearth start DIR` where DIR holds no `hearth build` output.
+Error start_no_build(std::string_view dir);
+
+/// Eve's 400 answers (eve 0.80.1 wording): `problem` is one of Eve's validation sentences,
+/// chosen by the caller from the constants in server/eve_errors.hpp.
+Error eve_invalid_request(std::string_view problem);
+
+/// Eve: a follow-up with a continuationToken that is not the session's current one; HTTP 400.
+Error eve_stale_token();
+
+/// Eve: no session with this id (stream or follow-up); HTTP 404.
+Error eve_session_not_found();
+
+/// Eve: the session was reset or ended and takes no more messages; HTTP 409.
+Error eve_session_not_active();
+
+/// Eve: the session is busy (a turn holds it) past the wait bound; HTTP 409.
+Error eve_session_busy();
+
+// --- dev and logs --server (lib/watch, cli/commands/dev, cli/logs_server) ---------------------
+
+/// A second `hearth dev` on a project whose pid file names a live process (seed page 19).
+Error dev_already_running(long long pid, std::string_view pid_file);
+
+/// The file watcher could not be set up or lost its source tree; `reason` is the OS error.
+Error watch_failed(std::string_view path, std::string_view reason);
+
+/// A `--header` value that is not `Name: value`, repeats a name, or sets the reserved `Accept`.
+Error invalid_header(std::string_view header, std::string_view problem);
+
+/// `hearth logs --server`: the server answered `status` for `url` (`body` quoted as sent).
+Error logs_http_error(std::string_view run_id, std::string_view url, int status,
+                      std::string_view body);
+
+/// `hearth logs --server`: no answer from `url` (connection refused, timeout, ...).
+Error logs_fetch_failed(std::string_view run_id, std::string_view url, std::string_view reason);
+
+/// `hearth logs --server`: the server sent something that is not a Durable Streams page.
+Error logs_bad_response(std::string_view run_id, std::string_view url, std::string_view problem);
+
 } // namespace hearth::errors

@@ -21,8 +21,10 @@ struct Dispatch {
 
 // One per file under lib/cli/commands/, called in this order by cli::main (the help order).
 void register_init(CLI::App& app, Dispatch& dispatch);
+void register_dev(CLI::App& app, Dispatch& dispatch);
 void register_info(CLI::App& app, Dispatch& dispatch);
 void register_build(CLI::App& app, Dispatch& dispatch);
+void register_start(CLI::App& app, Dispatch& dispatch);
 void register_run(CLI::App& app, Dispatch& dispatch);
 void register_connect(CLI::App& app, Dispatch& dispatch);
 void register_logs(CLI::App& app, Dispatch& dispatch);

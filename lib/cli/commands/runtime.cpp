@@ -1,11 +1,13 @@
 // `hearth runtime` (hidden): the child process the CLI spawns for run and connect. It loads the
 // compiled manifest, opens the store, recovers runs a crashed runtime left active, and serves
-// JSON-RPC on stdin/stdout (docs/ipc.md). Only entered with HEARTH_INTERNAL_IPC=1.
+// JSON-RPC on stdin/stdout (docs/ipc.md). With --listen it also serves HTTP (the serving mode
+// `hearth dev` supervises, docs/ipc.md §5). Only entered with HEARTH_INTERNAL_IPC=1.
 #include "cli/commands/commands.hpp"
 #include "cli/runtime_setup.hpp"
 #include "cli/terminal.hpp"
 #include "core/errors.hpp"
 #include "runtime/stdio_server.hpp"
+#include "server/child.hpp"
 
 #include <cstdlib>
 #include <iostream>
@@ -25,7 +27,13 @@ int startup_failed(const Error& e) {
   return exit_code(ExitCode::failure);
 }
 
-int run_runtime(const config::ProjectFlags& flags) {
+struct ServingFlags {
+  std::string listen{}; // HOST:PORT; empty: stdio mode
+  bool reuse_port = false;
+  bool dev = false;
+};
+
+int run_runtime(const config::ProjectFlags& flags, const ServingFlags& serving) {
   const char* gate = std::getenv("HEARTH_INTERNAL_IPC");
   if (gate == nullptr || std::string_view(gate) != "1")
     throw errors::usage("`hearth runtime` is internal: the CLI starts it for run and connect.",
@@ -36,17 +44,30 @@ int run_runtime(const config::ProjectFlags& flags) {
   } catch (const Error& e) {
     return startup_failed(e);
   }
-  return runtime::serve_stdio(host->runtime());
+  if (serving.listen.empty()) return runtime::serve_stdio(host->runtime());
+  server::ServerOptions options{.reuse_port = serving.reuse_port, .dev = serving.dev};
+  try {
+    server::parse_listen(serving.listen, options);
+    return server::serve_child(host->runtime(), options);
+  } catch (const Error& e) { // bind failures come before `ready`
+    return startup_failed(e);
+  }
 }
 
 } // namespace
 
 void register_runtime(CLI::App& app, Dispatch& dispatch) {
   auto flags = std::make_shared<config::ProjectFlags>();
+  auto serving = std::make_shared<ServingFlags>();
   auto* cmd = app.add_subcommand("runtime", "Internal: the runtime child process");
   cmd->group(""); // hidden
   add_project_flags(*cmd, *flags);
-  cmd->callback([&dispatch, flags] { dispatch.run = [flags] { return run_runtime(*flags); }; });
+  cmd->add_option("--listen", serving->listen, "Serve HTTP on HOST:PORT (serving mode)");
+  cmd->add_flag("--reuse-port", serving->reuse_port, "Set SO_REUSEPORT on the listening socket");
+  cmd->add_flag("--dev", serving->dev, "Development mode (dev fields in error envelopes)");
+  cmd->callback([&dispatch, flags, serving] {
+    dispatch.run = [flags, serving] { return run_runtime(*flags, *serving); };
+  });
 }
 
 } // namespace hearth::cli

@@ -1,0 +1,87 @@
+// `hearth start [DIR]`: serves a `hearth build` output (DIR, default dist/) over HTTP in this
+// process, with no watcher: production mode (no `dev` in error envelopes). SIGINT exits 130,
+// SIGTERM 143, after draining in-flight requests (bounded).
+#include "cli/commands/commands.hpp"
+#include "cli/runtime_setup.hpp"
+#include "core/errors.hpp"
+#include "core/signals.hpp"
+#include "server/child.hpp"
+#include "server/server.hpp"
+
+#include <poll.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+namespace hearth::cli {
+namespace {
+
+constexpr int k_default_start_port = 3000;
+constexpr const char* k_build_marker = ".hearth-build.json";
+
+struct StartOptions {
+  std::string dir = "dist";
+  std::optional<std::string> host{};
+  std::optional<int> port{};
+};
+
+/// --port, else $PORT when it is a port number, else 3000.
+int start_port(const StartOptions& opts) {
+  if (opts.port) return *opts.port;
+  if (const char* env = std::getenv("PORT")) {
+    const std::string text = env;
+    if (!text.empty() && text.size() <= 5 && text.find_first_not_of("0123456789") == std::string::npos &&
+        std::stoi(text) <= 65535)
+      return std::stoi(text);
+  }
+  return k_default_start_port;
+}
+
+int run_start(const StartOptions& opts) {
+  const auto dir = std::filesystem::absolute(opts.dir).lexically_normal();
+  if (!std::filesystem::exists(dir / k_build_marker) ||
+      !std::filesystem::exists(dir / ".hearth" / "compile" / "compiled-agent-manifest.json"))
+    throw errors::start_no_build(dir.string());
+  config::ProjectFlags flags;
+  flags.root = dir.string();
+  RuntimeHost host(resolve_project(flags));
+  server::ServerOptions options;
+  options.host = opts.host.value_or("0.0.0.0");
+  options.port = start_port(opts);
+  signals::SignalPipe signal_pipe;
+  server::Server server(host.runtime(), options);
+  server.start();
+  const bool wildcard = options.host == "0.0.0.0" || options.host == "::";
+  std::cerr << "hearth: listening on " << server.url() << (wildcard ? " (all interfaces)" : "")
+            << std::endl;
+  for (;;) {
+    pollfd fds[1] = {{signal_pipe.fd(), POLLIN, 0}};
+    if (::poll(fds, 1, 1000) <= 0) continue;
+    if (const auto signo = signal_pipe.take()) {
+      std::cerr << "hearth: stopping" << std::endl;
+      const bool drained = server.shutdown(server::k_drain_bound);
+      const int code = 128 + *signo;
+      if (!drained) {
+        std::cerr << std::flush;
+        std::_Exit(code); // requests still running; their runs are recovered on the next start
+      }
+      return code;
+    }
+  }
+}
+
+} // namespace
+
+void register_start(CLI::App& app, Dispatch& dispatch) {
+  auto opts = std::make_shared<StartOptions>();
+  auto* cmd = app.add_subcommand("start", "Serve a `hearth build` output over HTTP (no watcher)");
+  set_completion(cmd->add_option("dir", opts->dir, "Build output directory (default: dist)"),
+                 "dirs");
+  cmd->add_option("--host", opts->host, "Address to bind (default: 0.0.0.0)");
+  cmd->add_option("--port", opts->port, "Port (default: $PORT, else 3000)")
+      ->check(CLI::Range(0, 65535));
+  cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return run_start(*opts); }; });
+}
+
+} // namespace hearth::cli

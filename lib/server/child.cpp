@@ -1,0 +1,73 @@
+// The runtime child's serving mode; see child.hpp.
+#include "server/child.hpp"
+
+#include "core/errors.hpp"
+#include "core/signals.hpp"
+#include "ipc/peer.hpp"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <iostream>
+
+namespace hearth::server {
+
+void parse_listen(const std::string& text, ServerOptions& options) {
+  const auto colon = text.rfind(':');
+  auto bad = [&](const char* problem) {
+    return errors::invalid_flag("--listen", "\"" + text + "\": " + problem,
+                                "Use HOST:PORT, e.g. 127.0.0.1:3583 (port 0 picks a free one).");
+  };
+  if (colon == std::string::npos || colon == 0) throw bad("expected HOST:PORT");
+  std::string host = text.substr(0, colon);
+  const auto port = text.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535)
+    throw bad("the port must be 0..65535");
+  options.host = host;
+  options.port = std::stoi(port);
+}
+
+int serve_child(runtime::Runtime& runtime, ServerOptions options) {
+  signals::SignalPipe signal_pipe;
+  Server server(runtime, std::move(options));
+  server.start(); // throws server_bind_failed before anything is announced
+  std::atomic<bool> stop{false};
+  ipc::PeerOptions peer_options;
+  peer_options.name = "the supervisor";
+  // The protocol gets a private copy of stdout; fd 1 then points at stderr, so a stray write to
+  // stdout lands in the log instead of corrupting the protocol (as serve_stdio does).
+  const int protocol_out = ::dup(STDOUT_FILENO);
+  ::dup2(STDERR_FILENO, STDOUT_FILENO);
+  ipc::Peer peer(STDIN_FILENO, protocol_out, peer_options);
+  peer.on_request("shutdown", [&](const ipc::Request&) {
+    stop = true;
+    return nlohmann::json::object();
+  });
+  peer.start();
+  peer.notify("ready", {{"pid", ::getpid()}, {"version", HEARTH_VERSION}, {"url", server.url()},
+                        {"port", server.port()}});
+  std::cerr << "hearth: serving on " << server.url() << std::endl;
+  int code = 0;
+  while (!peer.is_closed() && !stop) {
+    pollfd fds[1] = {{signal_pipe.fd(), POLLIN, 0}};
+    if (::poll(fds, 1, 100) > 0) {
+      if (const auto signo = signal_pipe.take()) {
+        code = 128 + *signo;
+        break;
+      }
+    }
+  }
+  const bool drained = server.shutdown(k_drain_bound);
+  if (!drained) std::cerr << "hearth: stopped before every request finished" << std::endl;
+  peer.close();
+  if (!drained) {
+    std::cerr << std::flush;
+    ::_exit(code); // workers still run; runs they own are recovered by the next runtime
+  }
+  return code;
+}
+
+} // namespace hearth::server

@@ -1,0 +1,24 @@
+// The runtime child's serving mode (docs/ipc.md "Serving mode"): `hearth runtime --listen
+// HOST:PORT [--reuse-port] [--dev]` serves HTTP and speaks JSON-RPC on stdin/stdout with the
+// supervisor (`hearth dev`): `ready` once the socket listens, `shutdown` (or EOF) to drain and exit.
+#pragma once
+
+#include "server/server.hpp"
+
+#include <chrono>
+#include <string>
+
+namespace hearth::server {
+
+/// How long `shutdown`, EOF or SIGTERM waits for in-flight requests and admitted runs.
+inline constexpr std::chrono::seconds k_drain_bound{10};
+
+/// Parses `HOST:PORT` (`[v6]:PORT` too; PORT 0..65535). Throws errors::invalid_flag.
+void parse_listen(const std::string& text, ServerOptions& options);
+
+/// Binds, notifies `ready {pid, version, url, port}` on stdout, serves until `shutdown`, EOF on
+/// stdin or SIGINT/SIGTERM, then drains (bounded by k_drain_bound). Returns the exit code: 0 after
+/// shutdown/EOF, 128+signo after a signal. Throws errors::server_bind_failed before `ready`.
+int serve_child(runtime::Runtime& runtime, ServerOptions options);
+
+} // namespace hearth::server

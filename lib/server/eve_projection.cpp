@@ -1,0 +1,350 @@
+// The Eve projection; see eve_projection.hpp for the mapping's contract.
+//   submission          -> session.started (first)           operation_start -> turn.started,
+//   user message_end    -> message.received (no marker)        message.received (marker)
+//   turn_request        -> step.started                       thinking_delta -> reasoning.appended
+//   text_delta          -> message.appended                   assistant message_end -> reasoning.
+//   tool_start          -> actions.requested                    completed, message.completed
+//   tool_call           -> action.result                      turn -> step.completed
+//   operation           -> result.completed, turn.completed | step.failed, turn.failed
+//   idle                -> session.waiting                    session_end -> session.completed
+#include "server/eve_projection.hpp"
+
+#include "core/errors.hpp"
+
+#include <cctype>
+#include <random>
+
+namespace hearth::server {
+namespace {
+using nlohmann::json;
+
+constexpr char k_crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+std::uint64_t fnv1a(std::string_view text, std::uint64_t seed) {
+  std::uint64_t h = 1469598103934665603ULL ^ seed;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+/// Milliseconds since the epoch of an ISO-8601 UTC time with milliseconds (0 if unparsable).
+std::uint64_t iso_ms(const std::string& iso) {
+  std::tm tm{};
+  int ms = 0;
+  if (std::sscanf(iso.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6)
+    return 0;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<std::uint64_t>(timegm(&tm)) * 1000 + static_cast<std::uint64_t>(ms);
+}
+
+/// `evt_` + a ULID whose time is the event's and whose random part hashes `key`: stable ids.
+std::string event_id(std::uint64_t ms, const std::string& key) {
+  const std::uint64_t a = fnv1a(key, 0x9e3779b97f4a7c15ULL);
+  const std::uint64_t b = fnv1a(key, 0xc2b2ae3d27d4eb4fULL);
+  std::string out(26, '0');
+  std::uint64_t time = ms & 0xFFFFFFFFFFFFULL; // 48 bits in 10 digits
+  for (int i = 9; i >= 0; --i, time >>= 5) out[static_cast<std::size_t>(i)] = k_crockford[time & 31];
+  std::uint64_t hi = a & 0xFFFF, lo = b; // 80 random bits in 16 digits
+  for (int i = 25; i >= 10; --i) {
+    out[static_cast<std::size_t>(i)] = k_crockford[lo & 31];
+    lo = (lo >> 5) | (hi << 59);
+    hi >>= 5;
+  }
+  return "evt_" + out;
+}
+
+std::string content_text(const json& message) {
+  std::string text;
+  if (message.contains("content") && message["content"].is_array())
+    for (const auto& part : message["content"])
+      if (part.value("type", "") == "text") text += part.value("text", "");
+  return text;
+}
+
+bool has_tool_calls(const json& message) {
+  if (message.contains("content") && message["content"].is_array())
+    for (const auto& part : message["content"])
+      if (part.value("type", "") == "toolCall" && part.value("name", "") != "finish") return true;
+  return false;
+}
+
+std::string finish_reason(const std::string& stop) {
+  if (stop == "toolUse") return "tool-calls";
+  if (stop == "stop" || stop == "length" || stop == "error") return stop;
+  return "other";
+}
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+long long number(const json& obj, const char* key) {
+  return obj.is_object() && obj.contains(key) && obj[key].is_number() ? obj[key].get<long long>()
+                                                                      : 0;
+}
+
+} // namespace
+
+EveProjector::EveProjector(std::string stream_path, std::string agent_name,
+                           std::string continuation_token)
+    : m_path(std::move(stream_path)), m_agent(std::move(agent_name)),
+      m_token(std::move(continuation_token)) {}
+
+json EveProjector::turn_fields() const {
+  return {{"sequence", m_turn}, {"turnId", "turn_" + std::to_string(m_turn)}};
+}
+
+json EveProjector::step_fields() const {
+  json f = turn_fields();
+  f["stepIndex"] = m_step;
+  return f;
+}
+
+json EveProjector::usage_totals() const {
+  return {{"cacheReadTokens", m_cache_read}, {"cacheWriteTokens", m_cache_write},
+          {"inputTokens", m_input}, {"outputTokens", m_output}};
+}
+
+void EveProjector::emit(std::vector<json>& out, const store::Event& source, std::string type,
+                        json data) {
+  const auto key = m_path + "#" + std::to_string(source.seq) + "#" +
+                   std::to_string(m_emitted_for_seq++);
+  out.push_back({{"data", std::move(data)},
+                 {"type", std::move(type)},
+                 {"meta", {{"at", source.time},
+                           {"id", event_id(iso_ms(source.time), key)},
+                           {"deliveryIds", m_delivery_ids}}}});
+}
+
+void EveProjector::begin_turn(const store::Event& event, std::vector<json>& out) {
+  if (!m_started) {
+    emit(out, event, "session.started",
+         {{"runtime", {{"agentId", m_agent}, {"agentName", m_agent}, {"eveVersion", k_eve_version}}}});
+    m_started = true;
+  }
+  ++m_turn;
+  m_step = -1;
+  m_in_turn = true;
+  m_step_open = false;
+  emit(out, event, "turn.started", turn_fields());
+  if (m_pending.is_object()) {
+    json data = turn_fields();
+    data["message"] = m_pending.value("message", "");
+    data["parts"] = m_pending.value("parts", json::array());
+    emit(out, event, "message.received", data);
+    m_need_message = false;
+  } else {
+    m_need_message = true;
+  }
+  m_pending = json();
+}
+
+void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
+  m_last_seq = event.seq;
+  m_emitted_for_seq = 0;
+  const auto& d = event.data;
+  const auto& type = event.type;
+  if (type == k_submission_event) {
+    m_pending = d;
+    m_delivery_ids = json::array({d.value("submissionId", "")});
+    return;
+  }
+  if (type == k_session_end_event) {
+    emit(out, event, "session.completed", {{"usage", usage_totals()}});
+    return;
+  }
+  if (type == "operation_start") return begin_turn(event, out);
+  if (!m_in_turn) return;
+  if (type == "message_end") {
+    const auto& message = d.contains("message") ? d["message"] : json::object();
+    const auto role = message.value("role", "");
+    if (role == "user" && m_need_message) {
+      const auto text = content_text(message);
+      json data = turn_fields();
+      data["message"] = text;
+      data["parts"] = json::array({{{"text", text}, {"type", "text"}}});
+      emit(out, event, "message.received", data);
+      m_need_message = false;
+    } else if (role == "assistant") {
+      if (!m_reasoning.empty()) {
+        json data = step_fields();
+        data["reasoning"] = m_reasoning;
+        emit(out, event, "reasoning.completed", data);
+        m_reasoning.clear();
+      }
+      const auto text = content_text(message);
+      if (!text.empty()) {
+        json data = step_fields();
+        data["finishReason"] = has_tool_calls(message) ? "tool-calls" : "stop";
+        data["message"] = text;
+        emit(out, event, "message.completed", data);
+      }
+    }
+  } else if (type == "turn_request") {
+    ++m_step;
+    m_step_open = true;
+    json data = step_fields();
+    data["modelId"] = d.value("provider", "") + "/" + d.value("model", "");
+    emit(out, event, "step.started", data);
+  } else if (type == "thinking_delta") {
+    m_reasoning += d.value("delta", "");
+    json data = step_fields();
+    data["reasoningDelta"] = d.value("delta", "");
+    emit(out, event, "reasoning.appended", data);
+  } else if (type == "text_delta") {
+    json data = step_fields();
+    data["messageDelta"] = d.value("text", "");
+    emit(out, event, "message.appended", data);
+  } else if (type == "tool_start") {
+    const auto tool = d.value("toolName", "");
+    if (tool == "finish") return;
+    const auto call_id = d.value("toolCallId", "");
+    const json input = d.contains("args") ? d["args"] : json::object();
+    json action = {{"callId", call_id}, {"input", input}};
+    if (tool == "load_skill") {
+      action["kind"] = "load-skill";
+      action["name"] = input.is_object() ? input.value("name", "") : "";
+    } else {
+      action["kind"] = "tool-call";
+      action["toolName"] = tool;
+    }
+    json data = step_fields();
+    data["actions"] = json::array({action});
+    emit(out, event, "actions.requested", data);
+  } else if (type == "tool_call") {
+    const auto tool = d.value("toolName", "");
+    if (tool == "finish") return;
+    const json result = d.contains("result") ? d["result"] : json::object();
+    const bool failed = d.value("isError", false);
+    std::string text;
+    if (result.is_object() && result.contains("content")) text = content_text(result);
+    json output = result.is_object() && result.contains("details") && !result["details"].is_null()
+                      ? result["details"]
+                      : json(text);
+    json r = {{"callId", d.value("toolCallId", "")}, {"output", output}};
+    if (tool == "load_skill") {
+      r["kind"] = "load-skill-result";
+    } else {
+      r["kind"] = "tool-result";
+      r["toolName"] = tool;
+    }
+    json data = step_fields();
+    data["result"] = r;
+    data["status"] = failed ? "failed" : "completed";
+    if (failed) data["error"] = {{"message", text}};
+    emit(out, event, "action.result", data);
+  } else if (type == "turn") {
+    const json usage = d.contains("usage") ? d["usage"] : json::object();
+    m_input += number(usage, "input");
+    m_output += number(usage, "output");
+    m_cache_read += number(usage, "cacheRead");
+    m_cache_write += number(usage, "cacheWrite");
+    json data = step_fields();
+    data["finishReason"] = finish_reason(d.value("stopReason", ""));
+    data["usage"] = {{"inputTokens", number(usage, "input")},
+                     {"outputTokens", number(usage, "output")},
+                     {"cacheReadTokens", number(usage, "cacheRead")},
+                     {"cacheWriteTokens", number(usage, "cacheWrite")}};
+    emit(out, event, "step.completed", data);
+    m_step_open = false;
+  } else if (type == "operation") {
+    if (!d.value("isError", false)) {
+      const json result = d.contains("result") ? d["result"] : json::object();
+      if (result.is_object() && result.contains("data")) {
+        json data = step_fields();
+        data["result"] = result["data"];
+        emit(out, event, "result.completed", data);
+      }
+      emit(out, event, "turn.completed", turn_fields());
+    } else {
+      const json error = d.contains("error") ? d["error"] : json::object();
+      const auto code = upper(error.value("type", "internal_error"));
+      const auto message = error.value("message", "The turn failed.");
+      const json details = {{"message", message}, {"details", error.value("details", "")}};
+      if (m_step_open) {
+        json data = step_fields();
+        data["code"] = code;
+        data["message"] = message;
+        data["details"] = details;
+        emit(out, event, "step.failed", data);
+        m_step_open = false;
+      }
+      json data = turn_fields();
+      data["code"] = code;
+      data["message"] = message;
+      data["details"] = details;
+      data["terminal"] = false;
+      emit(out, event, "turn.failed", data);
+    }
+  } else if (type == "idle") {
+    m_in_turn = false;
+    emit(out, event, "session.waiting",
+         {{"continuationToken", m_token}, {"usage", usage_totals()}, {"wait", "next-user-message"}});
+  }
+}
+
+std::string eve_line(const json& event) {
+  const auto dump = [](const json& v) {
+    return v.dump(-1, ' ', false, json::error_handler_t::replace);
+  };
+  return "{\"data\":" + dump(event.contains("data") ? event["data"] : json::object()) +
+         ",\"type\":" + dump(event.value("type", "")) +
+         ",\"meta\":" + dump(event.contains("meta") ? event["meta"] : json::object()) + "}\n";
+}
+
+std::string uuid4() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const std::uint64_t a = rng(), b = rng();
+  char out[37];
+  std::snprintf(out, sizeof out, "%08x-%04x-4%03x-%04x-%012llx",
+                static_cast<unsigned>(a >> 32), static_cast<unsigned>((a >> 16) & 0xFFFF),
+                static_cast<unsigned>(a & 0x0FFF),
+                static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3FFF)),
+                static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
+  return out;
+}
+
+EveMessage parse_eve_message(const json& message) {
+  EveMessage out;
+  if (message.is_string()) {
+    out.text = message.get<std::string>();
+    if (out.text.empty())
+      throw errors::eve_invalid_request("Expected 'message' to be non-empty when provided.");
+    out.parts.push_back({{"text", out.text}, {"type", "text"}});
+    return out;
+  }
+  if (!message.is_array() || message.empty())
+    throw errors::eve_invalid_request(
+        "Expected 'message' to be a string or an array of text/file parts.");
+  for (const auto& part : message) {
+    const auto kind = part.is_object() ? part.value("type", "") : "";
+    if (kind == "text" && part.contains("text") && part["text"].is_string()) {
+      const auto text = part["text"].get<std::string>();
+      out.text += (out.text.empty() ? "" : "\n") + text;
+      out.parts.push_back({{"text", text}, {"type", "text"}});
+    } else if (kind == "file" && part.contains("mediaType") && part["mediaType"].is_string() &&
+               part.contains("data") && part["data"].is_string()) {
+      const auto name = part.contains("filename") && part["filename"].is_string()
+                            ? part["filename"].get<std::string>()
+                            : std::string("attachment");
+      const auto media = part["mediaType"].get<std::string>();
+      out.text += (out.text.empty() ? "" : "\n") + ("[file: " + name + " (" + media + ")]");
+      out.parts.push_back({{"mediaType", media}, {"type", "file"}, {"filename", name},
+                           {"size", part["data"].get<std::string>().size()}});
+    } else if (kind == "text" || kind == "file") {
+      throw errors::eve_invalid_request(
+          "Expected 'message' to be a string or an array of text/file parts.");
+    } else {
+      throw errors::eve_invalid_request("Unsupported message part type \"" + kind +
+                                        "\". Use 'text' or 'file'.");
+    }
+  }
+  return out;
+}
+
+} // namespace hearth::server

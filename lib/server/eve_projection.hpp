@@ -1,0 +1,75 @@
+// Eve 0.80.1's NDJSON session events (peers/eve/REPORT.md §6, stream version 26) projected from
+// the runtime's one internal record: the Flue-shaped events of the session's agent stream
+// `agents/<root agent>/<sessionId>` (ARCHITECTURE.md §6). The Eve routes add two markers of their
+// own to that stream: `submission` (a delivered message) and `session_end` (a reset).
+#pragma once
+
+#include "store/store.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace hearth::server {
+
+/// Marker appended before each Eve turn: {submissionId, message, parts}.
+inline constexpr const char* k_submission_event = "submission";
+/// Marker appended when a session is reset (then the stream is closed): {reason}.
+inline constexpr const char* k_session_end_event = "session_end";
+/// The eve version hearth's Eve wire shapes follow.
+inline constexpr const char* k_eve_version = "0.80.1";
+
+/// Turns internal events, fed in stream order from seq 0, into Eve events
+/// `{data, type, meta{at, id, deliveryIds}}`. Deterministic: the same stream always projects to
+/// the same events with the same ids, so `startIndex` reconnects are exact.
+class EveProjector {
+public:
+  EveProjector(std::string stream_path, std::string agent_name, std::string continuation_token);
+
+  /// Projects `event`, appending zero or more Eve events to `out`.
+  void feed(const store::Event& event, std::vector<nlohmann::json>& out);
+
+  /// The last internal seq fed (-1 before any).
+  std::int64_t last_seq() const noexcept { return m_last_seq; }
+
+private:
+  void emit(std::vector<nlohmann::json>& out, const store::Event& source, std::string type,
+            nlohmann::json data);
+  nlohmann::json turn_fields() const;
+  nlohmann::json step_fields() const;
+  nlohmann::json usage_totals() const;
+  void begin_turn(const store::Event& event, std::vector<nlohmann::json>& out);
+
+  std::string m_path;
+  std::string m_agent;
+  std::string m_token;
+  std::int64_t m_last_seq = -1;
+  int m_emitted_for_seq = 0; // Eve events projected from the current internal event
+  bool m_started = false;
+  bool m_in_turn = false;
+  bool m_need_message = false; // no submission marker: take message.received from the user message
+  bool m_step_open = false;
+  int m_turn = -1;
+  int m_step = -1;
+  nlohmann::json m_delivery_ids = nlohmann::json::array();
+  nlohmann::json m_pending{}; // the submission marker's data, until its turn begins
+  std::string m_reasoning{};
+  long long m_input = 0, m_output = 0, m_cache_read = 0, m_cache_write = 0;
+};
+
+/// One Eve event as Eve serializes it: keys in the order data, type, meta.
+std::string eve_line(const nlohmann::json& event);
+
+/// A UUIDv4 (Eve's deliveryId shape).
+std::string uuid4();
+
+/// Eve's message field (a string, or text/file parts) as text plus `parts`, or throws
+/// errors::eve_invalid_request with Eve's wording.
+struct EveMessage {
+  std::string text{};
+  nlohmann::json parts = nlohmann::json::array();
+};
+EveMessage parse_eve_message(const nlohmann::json& message);
+
+} // namespace hearth::server

@@ -1,0 +1,466 @@
+// Eve 0.80.1's routes (seed pages 13 and 20; peers/eve/REPORT.md §5–7). A session is an instance
+// of the root agent whose id is the sessionId; its events are the agent stream projected by
+// EveProjector. Input is accepted in both the seed's shape (continuationToken) and 0.80.1's.
+#include "core/errors.hpp"
+#include "core/ids.hpp"
+#include "runtime/events.hpp"
+#include "runtime/runtime.hpp"
+#include "server/context.hpp"
+#include "server/eve_projection.hpp"
+#include "store/store.hpp"
+
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <mutex>
+
+namespace hearth::server {
+namespace {
+
+constexpr const char* k_workflow_id = "workflow//eve//workflowEntry";
+constexpr const char* k_stream_version = "26";
+constexpr auto k_reset_wait = std::chrono::seconds(30);
+
+/// One lock per session: a turn holds it from its marker to its last event, so markers and
+/// operations interleave in delivery order; reset waits for it (bounded).
+class SessionLocks {
+public:
+  std::timed_mutex& get(const std::string& id) {
+    std::lock_guard lock(m_mutex);
+    auto& slot = m_locks[id];
+    if (!slot) slot = std::make_unique<std::timed_mutex>();
+    return *slot;
+  }
+
+private:
+  std::mutex m_mutex;
+  std::map<std::string, std::unique_ptr<std::timed_mutex>> m_locks;
+};
+
+struct Eve {
+  ServerContext& ctx;
+  SessionLocks locks{};
+
+  const std::string& root() const { return ctx.runtime.program().root_agent; }
+  store::SessionKey key(const std::string& id) const {
+    return {.agent = root(), .instance_id = id};
+  }
+  std::string path(const std::string& id) const {
+    return runtime::Runtime::agent_stream(root(), id);
+  }
+};
+
+void no_store(httplib::Response& res) { res.set_header("cache-control", "no-store"); }
+
+json eve_body(const httplib::Request& req, bool allow_empty) {
+  const bool blank = req.body.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (blank) {
+    if (allow_empty) return json::object();
+    throw errors::eve_invalid_request("Invalid JSON body.");
+  }
+  json body;
+  try {
+    body = json::parse(req.body);
+  } catch (const json::parse_error&) {
+    throw errors::eve_invalid_request("Invalid JSON body.");
+  }
+  if (!body.is_object()) throw errors::eve_invalid_request("Expected a JSON object.");
+  return body;
+}
+
+/// The turn text handed to the agent: Eve's clientContext ("Client context:\n…") first.
+std::string with_context(const std::string& text, const json& body) {
+  if (!body.contains("clientContext") || body["clientContext"].is_null()) return text;
+  const auto& c = body["clientContext"];
+  std::string context;
+  if (c.is_string()) {
+    context = c.get<std::string>();
+  } else if (c.is_array()) {
+    for (const auto& item : c)
+      context += (context.empty() ? "" : "\n") + (item.is_string() ? item.get<std::string>()
+                                                                   : wire(item));
+  } else {
+    context = wire(c);
+  }
+  return "Client context:\n" + context + "\n\n" + text;
+}
+
+/// Runs one turn on the executor: marker, prompt, and (if the runtime failed outside its own
+/// error handling) the closing events, so a stream reader always reaches a boundary event.
+void submit_turn(Eve& eve, const std::string& session_id, const std::string& delivery_id,
+                 const EveMessage& message, const std::string& prompt, const json& output_schema) {
+  auto& ctx = eve.ctx;
+  ctx.executor.submit([&eve, session_id, delivery_id, message, prompt, output_schema] {
+    auto& rt = eve.ctx.runtime;
+    auto& store = rt.store();
+    const auto path = eve.path(session_id);
+    std::lock_guard turn(eve.locks.get(session_id));
+    const auto info = store.stream_info(path);
+    if (!info || info->closed) return; // reset while queued
+    store.append(path, {.type = k_submission_event,
+                        .data = {{"submissionId", delivery_id}, {"message", message.text},
+                                 {"parts", message.parts}}});
+    try {
+      rt.prompt_agent(eve.root(), session_id, "default", prompt, output_schema, "", {});
+    } catch (const Error&) { // recorded on the stream by the runtime (operation isError, idle)
+    } catch (const std::exception& e) {
+      runtime::EventLog log(store, path);
+      const runtime::Envelope envelope{.instance_id = session_id, .session = "default"};
+      log.emit("operation",
+               {{"operationKind", "prompt"}, {"isError", true},
+                {"error", {{"type", "internal_error"}, {"message", e.what()}, {"details", ""}}}},
+               envelope);
+      log.emit("idle", json::object(), envelope);
+    }
+  });
+}
+
+void create_session(const httplib::Request& req, httplib::Response& res, Eve& eve) {
+  const auto body = eve_body(req, true);
+  if (body.contains("inputResponses"))
+    throw errors::eve_invalid_request("'inputResponses' is only accepted for an existing session.");
+  const bool has_message = body.contains("message") && !body["message"].is_null();
+  if (!has_message && (body.contains("clientContext") || body.contains("callback") ||
+                       body.contains("outputSchema")))
+    throw errors::eve_invalid_request("Creating a session without a message does not accept "
+                                      "'clientContext', 'callback', or 'outputSchema'.");
+  EveMessage message;
+  if (has_message) message = parse_eve_message(body["message"]);
+  const json schema = body.contains("outputSchema") && body["outputSchema"].is_object()
+                          ? body["outputSchema"] : json();
+  auto& store = eve.ctx.runtime.store();
+  const auto id = ids::make_id("wrun");
+  store.save_session(eve.key(id), json::array(), 0);
+  const auto token = store.rotate_continuation_token(eve.key(id));
+  store.create_stream(eve.path(id));
+  if (has_message)
+    submit_turn(eve, id, uuid4(), message, with_context(message.text, body), schema);
+  res.set_header("x-eve-session-id", id);
+  no_store(res);
+  send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"continuationToken", token},
+                       {"status", "accepted"}});
+}
+
+/// The session's record, or 404; 409 once reset.
+void require_active(Eve& eve, const std::string& id) {
+  auto& store = eve.ctx.runtime.store();
+  if (!store.load_session(eve.key(id))) throw errors::eve_session_not_found();
+  const auto info = store.stream_info(eve.path(id));
+  if (!info || info->closed) throw errors::eve_session_not_active();
+}
+
+void follow_up(const httplib::Request& req, httplib::Response& res, Eve& eve) {
+  const std::string id = req.matches[1];
+  const auto body = eve_body(req, false);
+  const bool has_message = body.contains("message") && !body["message"].is_null() &&
+                           !(body["message"].is_string() && body["message"] == "");
+  const bool has_responses = body.contains("inputResponses") &&
+                             body["inputResponses"].is_array() && !body["inputResponses"].empty();
+  if (has_message && has_responses)
+    throw errors::eve_invalid_request("'message' and 'inputResponses' are mutually exclusive.");
+  if (!has_message && !has_responses)
+    throw errors::eve_invalid_request(
+        "Expected a non-empty 'message' or a non-empty 'inputResponses' array.");
+  if (body.contains("turnPolicy") && body["turnPolicy"] != "queue" && body["turnPolicy"] != "steer")
+    throw errors::eve_invalid_request("Expected 'turnPolicy' to be either 'queue' or 'steer'.");
+  EveMessage message;
+  if (has_message) {
+    message = parse_eve_message(body["message"]);
+  } else {
+    message.text = "Input responses: " + wire(body["inputResponses"]);
+    message.parts.push_back({{"text", message.text}, {"type", "text"}});
+  }
+  require_active(eve, id);
+  if (body.contains("continuationToken") && body["continuationToken"].is_string() &&
+      !body["continuationToken"].get<std::string>().empty() &&
+      !eve.ctx.runtime.store().check_continuation_token(
+          eve.key(id), body["continuationToken"].get<std::string>()))
+    throw errors::eve_stale_token();
+  const json schema = body.contains("outputSchema") && body["outputSchema"].is_object()
+                          ? body["outputSchema"] : json();
+  const auto delivery = uuid4();
+  submit_turn(eve, id, delivery, message, with_context(message.text, body), schema);
+  res.set_header("x-eve-session-id", id);
+  no_store(res);
+  send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"status", "accepted"},
+                       {"deliveryId", delivery}});
+}
+
+bool is_active(Eve& eve, const std::string& id) {
+  auto& store = eve.ctx.runtime.store();
+  if (!store.load_session(eve.key(id))) return false;
+  const auto info = store.stream_info(eve.path(id));
+  return info && !info->closed;
+}
+
+void cancel(const httplib::Request& req, httplib::Response& res, Eve& eve) {
+  const std::string id = req.matches[1];
+  no_store(res);
+  if (!is_active(eve, id)) {
+    send_json(res, 200, {{"ok", true}, {"status", "no_active_turn"}});
+    return;
+  }
+  // Accepted as Eve does; a turn already running finishes (the runtime has no preemption).
+  send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"status", "accepted"}});
+}
+
+void reset(const httplib::Request& req, httplib::Response& res, Eve& eve) {
+  const std::string id = req.matches[1];
+  no_store(res);
+  if (!is_active(eve, id)) {
+    send_json(res, 200, {{"ok", true}, {"status", "no_active_session"}});
+    return;
+  }
+  std::unique_lock turn(eve.locks.get(id), std::defer_lock);
+  if (!turn.try_lock_for(k_reset_wait)) throw errors::eve_session_busy();
+  auto& store = eve.ctx.runtime.store();
+  const auto path = eve.path(id);
+  const auto body = eve_body(req, true);
+  json data = json::object();
+  if (body.contains("reason") && body["reason"].is_string()) data["reason"] = body["reason"];
+  store.append_batch(path, {{.type = k_session_end_event, .data = data}}, true);
+  send_json(res, 200, {{"ok", true}, {"previousSessionId", id}, {"status", "reset"}});
+}
+
+struct StreamQuery {
+  long long start = 0;
+  bool bounded = false;
+  bool tail_header = false;
+  bool control = false;
+};
+
+StreamQuery stream_query(const httplib::Request& req) {
+  StreamQuery q;
+  if (req.has_param("startIndex")) {
+    const auto text = req.get_param_value("startIndex");
+    const std::size_t digits = !text.empty() && text[0] == '-' ? 1 : 0;
+    if (text.size() <= digits || text.size() > 15 ||
+        text.find_first_not_of("0123456789", digits) != std::string::npos)
+      throw errors::eve_invalid_request("Expected startIndex to be an integer.");
+    q.start = std::stoll(text);
+  }
+  const auto follow = req.get_param_value("follow");
+  const auto tail = req.get_param_value("includeTailIndex");
+  q.tail_header = tail == "1" || tail == "true";
+  q.bounded = follow == "false" || follow == "0" || q.tail_header;
+  q.tail_header = q.tail_header || q.bounded;
+  q.control = req.get_param_value("streamControlVersion") == "1";
+  return q;
+}
+
+/// Projects every event of the session stream after `projector.last_seq()` into `out`.
+/// Returns whether the stream is closed and fully read.
+bool project_more(store::Store& store, const std::string& path, EveProjector& projector,
+                  std::vector<json>& out) {
+  for (;;) {
+    const auto page = store.read(path, projector.last_seq(), 1000);
+    for (const auto& e : page.events) projector.feed(e, out);
+    if (page.up_to_date) return page.closed;
+  }
+}
+
+void stream(const httplib::Request& req, httplib::Response& res, Eve& eve) {
+  const std::string id = req.matches[1];
+  const auto q = stream_query(req);
+  auto& ctx = eve.ctx;
+  auto& store = ctx.runtime.store();
+  const auto session = store.load_session(eve.key(id));
+  if (!session) throw errors::eve_session_not_found();
+  const auto path = eve.path(id);
+  auto projector = std::make_shared<EveProjector>(path, eve.root(), session->continuation_token);
+  auto events = std::make_shared<std::vector<json>>();
+  const bool closed = project_more(store, path, *projector, *events);
+  const auto count = static_cast<long long>(events->size());
+  const long long start = q.start >= 0 ? q.start : std::max(0LL, count + q.start);
+  res.set_header("cache-control", "no-store, no-transform");
+  res.set_header("x-accel-buffering", "no");
+  res.set_header("x-eve-session-id", id);
+  res.set_header("x-eve-stream-format", "ndjson");
+  res.set_header("x-eve-stream-version", k_stream_version);
+  const char* content_type = "application/x-ndjson; charset=utf-8";
+  if (q.bounded) {
+    res.set_header("x-eve-stream-tail-index", std::to_string(count - 1));
+    std::string body = "\n";
+    for (long long i = start; i < count; ++i) body += eve_line((*events)[static_cast<std::size_t>(i)]);
+    res.status = 200;
+    res.set_content(body, content_type);
+    return;
+  }
+  struct State {
+    std::size_t next = 0;       // index of the next Eve event to send
+    bool opened = false;
+    bool closed = false;
+    Clock::time_point last_write{};
+    Clock::time_point end{};
+  };
+  auto state = std::make_shared<State>();
+  state->next = static_cast<std::size_t>(start);
+  state->closed = closed;
+  state->last_write = Clock::now();
+  state->end = Clock::now() + (q.control ? ctx.options.eve_lease : ctx.options.eve_unleased_limit);
+  const bool control = q.control;
+  res.set_chunked_content_provider(
+      content_type, [&ctx, &store, path, projector, events, state, control](
+                        std::size_t, httplib::DataSink& sink) {
+        std::string chunk = state->opened ? "" : "\n";
+        state->opened = true;
+        if (!state->closed) state->closed = project_more(store, path, *projector, *events);
+        for (; state->next < events->size(); ++state->next) chunk += eve_line((*events)[state->next]);
+        const auto now = Clock::now();
+        if (chunk.empty() && control && now - state->last_write >= ctx.options.eve_heartbeat)
+          chunk = "\n";
+        if (!chunk.empty()) {
+          if (!sink.write(chunk.data(), chunk.size())) return false;
+          state->last_write = now;
+        }
+        if (state->closed || ctx.stopping.load() || now >= state->end) {
+          if (control && !state->closed) {
+            const std::string lease = "{\"$eve\":\"stream.lease-ended\",\"version\":1}\n";
+            if (!sink.write(lease.data(), lease.size())) return false;
+          }
+          sink.done();
+          return true;
+        }
+        const auto heartbeat_at = state->last_write + ctx.options.eve_heartbeat;
+        store.wait_for_events(path, projector->last_seq(),
+                              std::min({heartbeat_at, state->end, now + k_wait_slice}));
+        return true;
+      });
+}
+
+const json k_app_owner = {{"kind", "application"}};
+
+/// An Eve "source" of the application whose module binding points at `file` (Eve requires a
+/// binding on module sources, with the same logical path and owner).
+json module_source(const std::string& logical_path, const std::string& file) {
+  return {{"logicalPath", logical_path},
+          {"owner", k_app_owner},
+          {"sourceId", logical_path},
+          {"sourceKind", "module"},
+          {"binding", {{"backing", {{"kind", "filesystem"}, {"externalDependencies", json::array()},
+                                    {"sourcePath", file}}},
+                       {"logicalPath", logical_path},
+                       {"owner", k_app_owner}}}};
+}
+
+json markdown_source(const std::string& logical_path) {
+  return {{"logicalPath", logical_path}, {"owner", k_app_owner}, {"sourceId", logical_path},
+          {"sourceKind", "markdown"}};
+}
+
+std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// Eve 0.80.1's agent-info document (version 5), shaped to pass eve/client's strict schema.
+json info_document(Eve& eve) {
+  const auto& program = eve.ctx.runtime.program();
+  const runtime::AgentDef* root = nullptr;
+  for (const auto& a : program.agents)
+    if (a.name == program.root_agent) root = &a;
+  const runtime::AgentDef empty{.name = program.root_agent};
+  const auto& agent = root != nullptr ? *root : empty;
+  const auto dir = agent.directory.string();
+  json tools = json::array(), skills = json::array(), subagents = json::array();
+  json instructions = json::array();
+  for (const auto& t : agent.tools) {
+    json tool = module_source("tools/" + t.name + ".json",
+                              t.command.empty() ? dir : t.command.front());
+    tool.update({{"name", t.name}, {"description", t.description}, {"hasAuth", false},
+                 {"hasExecute", true}, {"hasModelOutputProjection", false},
+                 {"hasOutputSchema", false}, {"inputSchema", t.input_schema},
+                 {"requiresApproval", t.approval != "never"}});
+    tools.push_back(tool);
+  }
+  for (const auto& sk : agent.skills) {
+    json skill = markdown_source(sk.directory.empty() ? "skills/" + sk.name + ".md"
+                                                      : "skills/" + sk.name + "/SKILL.md");
+    skill.update({{"name", sk.name}, {"description", sk.description},
+                  {"markdown", read_text(sk.file)}});
+    skills.push_back(skill);
+  }
+  for (const auto& sub : agent.subagents) {
+    json entry = module_source("subagents/" + sub.name, (sub.directory / "agent.json").string());
+    entry.update({{"name", sub.name}, {"description", sub.description},
+                  {"entryPath", sub.directory.string()}, {"nodeId", sub.name},
+                  {"parentNodeId", "__root__"}, {"rootPath", sub.directory.string()},
+                  {"summary", {{"channels", 0}, {"connections", 0}, {"hooks", 0},
+                               {"instructions", sub.instructions.empty() ? 0 : 1},
+                               {"memories", 0}, {"schedules", 0},
+                               {"skills", sub.skills.size()}, {"tools", sub.tools.size()}}}});
+    subagents.push_back(entry);
+  }
+  if (!agent.instructions.empty()) {
+    json entry = markdown_source("instructions.md");
+    entry.update({{"name", "instructions"}, {"content", agent.instructions}, {"role", "system"}});
+    instructions.push_back(entry);
+  }
+  const auto slash = agent.model.find('/');
+  const auto provider = slash == std::string::npos ? std::string("unknown") : agent.model.substr(0, slash);
+  json model = {{"id", agent.model}, {"routing", {{"kind", "external"}, {"provider", provider}}},
+                {"endpoint", {{"kind", "external"}, {"provider", provider}}}};
+  json sandbox = {{"logicalPath", "sandbox"},
+                  {"owner", {{"kind", "framework"}, {"feature", "hearth:defaults"}}},
+                  {"sourceId", "hearth:defaults:sandbox"},
+                  {"sourceKind", "module"},
+                  {"provider", "workspace"},
+                  {"revisionHash", HEARTH_VERSION},
+                  {"binding", {{"backing", {{"kind", "programmatic"}, {"moduleId", "sandbox"},
+                                            {"registryId", "hearth:defaults"},
+                                            {"revision", std::string("hearth@") + HEARTH_VERSION}}},
+                               {"logicalPath", "sandbox"},
+                               {"owner", {{"kind", "framework"}, {"feature", "hearth:defaults"}}}}}};
+  json agent_doc = {{"agentRoot", dir},
+                    {"appRoot", agent.directory.parent_path().string()},
+                    {"config", module_source("agent.json", (agent.directory / "agent.json").string())},
+                    {"model", model},
+                    {"name", agent.name},
+                    {"nodeId", "__root__"}};
+  if (!agent.description.empty()) agent_doc["description"] = agent.description;
+  if (!agent.output_schema.is_null()) agent_doc["outputSchema"] = agent.output_schema;
+  const bool dev = eve.ctx.options.dev;
+  return {{"kind", "eve-agent-info"},
+          {"version", 5},
+          {"mode", dev ? "development" : "production"},
+          {"agent", agent_doc},
+          {"capabilities", {{"devRoutes", dev}}},
+          {"channels", {{"routes", json::array()}, {"shadowed", json::array()}}},
+          {"composition", {{"disabled", json::array()}, {"shadowed", json::array()}}},
+          {"connections", json::array()},
+          {"diagnostics", {{"discoveryErrors", 0}, {"discoveryWarnings", 0}}},
+          {"hooks", json::array()},
+          {"instructions", {{"dynamic", json::array()}, {"static", instructions}}},
+          {"kernelEffects", json::array()},
+          {"memories", json::array()},
+          {"remoteAgents", {{"entries", json::array()}, {"total", 0}}},
+          {"sandbox", sandbox},
+          {"schedules", json::array()},
+          {"skills", {{"dynamic", json::array()}, {"static", skills}}},
+          {"subagents", {{"local", subagents}, {"total", subagents.size()}}},
+          {"tools", {{"dynamic", json::array()}, {"static", tools}}},
+          {"workspace", {{"resourceRoot", nullptr}, {"rootEntries", json::array()}}}};
+}
+
+} // namespace
+
+void mount_eve(httplib::Server& http, ServerContext& ctx) {
+  auto eve = std::make_shared<Eve>(ctx);
+  using Req = const httplib::Request&;
+  using Res = httplib::Response&;
+  http.Get("/eve/v1/health", [](Req, Res res) {
+    send_json(res, 200, {{"ok", true}, {"status", "ready"}, {"workflowId", k_workflow_id}});
+  });
+  http.Get("/eve/v1/info", [eve](Req, Res res) {
+    no_store(res);
+    res.status = 200;
+    res.set_content(wire(info_document(*eve)), "application/json; charset=utf-8");
+  });
+  http.Post("/eve/v1/session", [eve](Req req, Res res) { create_session(req, res, *eve); });
+  http.Post(R"(/eve/v1/session/([^/]+))", [eve](Req req, Res res) { follow_up(req, res, *eve); });
+  http.Post(R"(/eve/v1/session/([^/]+)/cancel)", [eve](Req req, Res res) { cancel(req, res, *eve); });
+  http.Post(R"(/eve/v1/session/([^/]+)/reset)", [eve](Req req, Res res) { reset(req, res, *eve); });
+  http.Get(R"(/eve/v1/session/([^/]+)/stream)", [eve](Req req, Res res) { stream(req, res, *eve); });
+}
+
+} // namespace hearth::server

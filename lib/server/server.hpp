@@ -1,0 +1,69 @@
+// The HTTP server (ARCHITECTURE.md §8): one httplib server speaking Flue 0.11's routes
+// (/workflows, /runs, /agents, /openapi.json) and Eve 0.80.1's (/eve/v1/...) over one runtime and
+// one store. docs/http.md describes every route, header and error.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace hearth::runtime {
+class Runtime;
+}
+
+namespace hearth::server {
+
+/// Default port of `hearth dev` (ARCHITECTURE.md §8).
+inline constexpr int k_default_dev_port = 3583;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = k_default_dev_port; // 0: the kernel picks a free port (see Server::port())
+  bool reuse_port = false;       // SO_REUSEPORT, so a new dev child can bind beside the old one
+  bool dev = false;              // Flue envelopes carry `dev`; /eve/v1/info says "development"
+  std::size_t max_body_bytes = 16u << 20; // larger bodies get 413 (Flue images are ≤14 MiB)
+  std::size_t max_connections = 4096;     // connection threads; parked readers each hold one
+  std::size_t run_workers = 8;            // background executor for 202 admissions
+  std::size_t run_queue = 4096;           // admissions waiting beyond that get 503
+  std::chrono::milliseconds long_poll_timeout{30'000}; // Flue 0.11: 30 s
+  std::chrono::milliseconds sse_heartbeat{15'000};     // Flue 0.11: 15 s
+  std::chrono::milliseconds sse_lifetime{60'000};      // DS: close SSE roughly every 60 s
+  std::chrono::milliseconds eve_heartbeat{10'000};     // Eve 0.80.1 streamControlVersion=1
+  std::chrono::milliseconds eve_lease{60'000};         // Eve 0.80.1: lease ends after 60 s
+  std::chrono::milliseconds eve_unleased_limit{600'000}; // bound on a follow read without control
+};
+
+class ServerImpl;
+
+/// Serves one runtime over HTTP. Thread-safe to shut down from any thread.
+class Server {
+public:
+  Server(runtime::Runtime& runtime, ServerOptions options);
+  ~Server(); // shuts down (bounded) if still serving
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Binds the listening socket (SO_REUSEADDR, plus SO_REUSEPORT when asked) and returns the
+  /// bound port. Throws errors::server_bind_failed.
+  int bind();
+
+  /// Accepts connections until shutdown(); returns then. Call bind() first.
+  void serve();
+
+  /// bind() then serve() on a background thread; returns once the socket listens.
+  void start();
+
+  /// Stops accepting, ends parked stream reads (within ~1 s), then waits up to `grace` for
+  /// in-flight requests and admitted background runs. Returns true when everything finished.
+  bool shutdown(std::chrono::milliseconds grace);
+
+  int port() const;
+  /// `http://host:port` (a wildcard host is shown as 127.0.0.1).
+  std::string url() const;
+
+private:
+  std::unique_ptr<ServerImpl> m_impl;
+};
+
+} // namespace hearth::server
