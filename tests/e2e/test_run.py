@@ -176,6 +176,10 @@ class CrashTest(HearthTestCase):
             if line.startswith("tool:start  wait"):
                 break
         self.assertIsNotNone(run_id)
+        # tool_start comes before the spawn: wait until the tool really runs.
+        while not os.path.exists(self.pid_file) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertTrue(os.path.exists(self.pid_file), "the tool never started")
         return proc, run_id
 
     def runtime_pid(self, parent):
