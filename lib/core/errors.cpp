@@ -542,6 +542,7 @@ Error build_failed(std::size_t errors, std::size_t warnings, std::string_view di
                 .message = "Discovery failed with " + std::to_string(errors) + " error(s) and " +
                            std::to_string(warnings) + " warning(s).",
                 .details = "Fix the errors above; the full report is in " + string(diagnostics_path) + "."});
+}
 
 // --- server -----------------------------------------------------------------------------------
 
