@@ -15,7 +15,7 @@ _hearth() {
     case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
   done
   if [[ -z "$cmd" ]]; then
-    COMPREPLY=($(compgen -W 'init run connect info build logs completion help --help -h --version -v' -- "$cur"))
+    COMPREPLY=($(compgen -W 'init run connect info build start logs completion help --help -h --version -v' -- "$cur"))
     return
   fi
   case "$cmd" in
@@ -114,6 +114,27 @@ _hearth() {
         COMPREPLY=($(compgen -W '--help -h --root --output --config --env' -- "$cur"))
         return
       fi
+      ;;
+    start)
+      case "$prev" in
+        --host) COMPREPLY=(); return ;;
+        --port) COMPREPLY=(); return ;;
+      esac
+      if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W '--help -h --host --port' -- "$cur"))
+        return
+      fi
+      npos=0
+      for ((i = i + 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+          --host|--port) ((i++)) ;;
+          -*) ;;
+          *) ((npos++)) ;;
+        esac
+      done
+      case "$npos" in
+        0) COMPREPLY=($(compgen -d -- "$cur")) ;;
+      esac
       ;;
     logs)
       case "$prev" in
