@@ -171,9 +171,16 @@ class StartTest(HearthTestCase):
         self.assertEqual(status, 202)
         self.assertEqual(body["offset"], "-1")
         self.assertEqual(body["streamUrl"], f"{server.url}/agents/srv/t1")
+        offset, deadline = "-1", time.monotonic() + 30
+        while True:  # the admitted prompt ends with `idle` on the instance stream
+            status, hdrs, events = c.json("GET", f"/agents/srv/t1?offset={offset}&live=long-poll")
+            offset = hdrs["stream-next-offset"]
+            if status == 200 and events[-1]["type"] == "idle":
+                break
+            self.assertLess(time.monotonic(), deadline)
         status, _, body = c.json("POST", "/agents/srv/t1?wait=result", {"message": "Second"})
         self.assertEqual((status, body["result"]["text"]), (200, "Second"))
-        self.assertRegex(body["offset"], r"^0000000000000000_\d{16}$")
+        self.assertEqual(body["offset"], offset)  # the tail at admission
         status, hdrs, body = c.json("GET", "/agents/srv/t1")
         self.assertEqual(status, 200)
         self.assertNotIn("stream-closed", hdrs)
