@@ -15,7 +15,7 @@ _hearth() {
     case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
   done
   if [[ -z "$cmd" ]]; then
-    COMPREPLY=($(compgen -W 'init run connect info build start logs completion help --help -h --version -v' -- "$cur"))
+    COMPREPLY=($(compgen -W 'init dev run connect info build start logs completion help --help -h --version -v' -- "$cur"))
     return
   fi
   case "$cmd" in
@@ -40,23 +40,38 @@ _hearth() {
         0) COMPREPLY=($(compgen -d -- "$cur")) ;;
       esac
       ;;
+    dev)
+      case "$prev" in
+        --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --port) COMPREPLY=(); return ;;
+        --host) COMPREPLY=(); return ;;
+      esac
+      if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W '--help -h --no-ui --root --output --config --env --port --host' -- "$cur"))
+        return
+      fi
+      ;;
     run)
       case "$prev" in
         --payload) COMPREPLY=(); return ;;
         --model) COMPREPLY=(); return ;;
+        --timeout) COMPREPLY=(); return ;;
         --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '--help -h --payload --model --root --output --config --env' -- "$cur"))
+        COMPREPLY=($(compgen -W '--help -h --payload --model --timeout --root --output --config --env' -- "$cur"))
         return
       fi
       npos=0
       for ((i = i + 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-          --payload|--model|--root|--output|--config|--env) ((i++)) ;;
+          --payload|--model|--timeout|--root|--output|--config|--env) ((i++)) ;;
           -*) ;;
           *) ((npos++)) ;;
         esac
@@ -142,19 +157,21 @@ _hearth() {
         --types) COMPREPLY=(); return ;;
         --limit) COMPREPLY=(); return ;;
         --since) COMPREPLY=(); return ;;
+        --server) COMPREPLY=(); return ;;
+        --header) COMPREPLY=(); return ;;
         --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '--help -h --format --types --limit --since --follow -f --no-follow --root --output --config --env' -- "$cur"))
+        COMPREPLY=($(compgen -W '--help -h --format --types --limit --since --follow -f --no-follow --server --header --root --output --config --env' -- "$cur"))
         return
       fi
       npos=0
       for ((i = i + 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-          --format|--types|--limit|--since|--root|--output|--config|--env) ((i++)) ;;
+          --format|--types|--limit|--since|--server|--header|--root|--output|--config|--env) ((i++)) ;;
           -*) ;;
           *) ((npos++)) ;;
         esac

@@ -68,6 +68,7 @@ void build_app(CLI::App& app, Dispatch& dispatch) {
   app.get_formatter()->column_width(28);
   app.get_formatter()->label("SUBCOMMAND", "COMMAND");
   register_init(app, dispatch);
+  register_dev(app, dispatch);
   register_run(app, dispatch);
   register_connect(app, dispatch);
   register_info(app, dispatch);

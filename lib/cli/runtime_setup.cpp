@@ -1,8 +1,11 @@
 // Runtime construction; see runtime_setup.hpp.
 #include "cli/runtime_setup.hpp"
 
+#include "core/errors.hpp"
+#include "core/fs.hpp"
 #include "manifest/manifest.hpp"
 #include "runtime/program.hpp"
+#include "runtime/program_runner.hpp"
 
 namespace hearth::cli {
 
@@ -31,7 +34,13 @@ std::vector<std::string> runtime_args(const config::Project& project,
 
 RuntimeHost::RuntimeHost(const config::Project& project) {
   const auto artifacts = manifest::artifacts_for(project.root);
-  auto program = runtime::load_program(manifest::load(artifacts.compiled_manifest), project.root);
+  const auto compiled = manifest::load(artifacts.compiled_manifest);
+  if (compiled.value("status", "") != "ready")
+    throw errors::build_failed(
+        compiled.value("diagnosticsSummary", nlohmann::json::object()).value("errors", 0),
+        compiled.value("diagnosticsSummary", nlohmann::json::object()).value("warnings", 0),
+        fs::display_path(artifacts.diagnostics, project.root));
+  auto program = runtime::load_program(compiled, project.root);
   m_store = store::open_store(project.store.kind == config::StoreConfig::Kind::memory
                                   ? std::string("memory:")
                                   : "sqlite:" + project.store.path.string(),
@@ -39,6 +48,7 @@ RuntimeHost::RuntimeHost(const config::Project& project) {
   m_store->recover_abandoned_runs();
   m_runtime = std::make_unique<runtime::Runtime>(std::move(program), runtime_context(project),
                                                  *m_store);
+  runtime::install_program_runner(*m_runtime);
 }
 
 } // namespace hearth::cli

@@ -5,6 +5,7 @@
 #include "core/errors.hpp"
 #include "core/fs.hpp"
 #include "core/json_schema.hpp"
+#include "core/text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -15,15 +16,7 @@ using nlohmann::json;
 
 /// `file:line:column` of byte `offset` in `text` (1-based), for syntax errors.
 std::string location(const stdfs::path& file, std::string_view text, std::size_t offset) {
-  int line = 1, column = 1;
-  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
+  const auto [line, column] = text::line_column(text, offset);
   return file.string() + ":" + std::to_string(line) + ":" + std::to_string(column);
 }
 

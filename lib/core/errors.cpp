@@ -544,6 +544,47 @@ Error build_failed(std::size_t errors, std::size_t warnings, std::string_view di
                 .details = "Fix the errors above; the full report is in " + string(diagnostics_path) + "."});
 }
 
+// --- workflow scripts (runtime/program_runner, docs/workflow-protocol.md) ----------------------
+
+Error workflow_script_exited(std::string_view workflow, std::string_view status,
+                             std::string_view stderr_tail) {
+  return Error({.type = "workflow_script_exited",
+                .message = "Workflow \"" + string(workflow) + "\" ended with " + string(status) +
+                           " before replying to `workflow.run`.",
+                .details = stderr_tail.empty()
+                               ? string("It wrote nothing on stderr. A script must answer "
+                                        "`workflow.run` on stdout; see docs/workflow-protocol.md.")
+                               : "Last lines of its stderr:\n" + string(stderr_tail)});
+}
+
+Error workflow_timeout(std::string_view workflow, long long timeout_ms) {
+  return Error({.type = "workflow_timeout",
+                .message = "Workflow \"" + string(workflow) + "\" did not finish within " +
+                           std::to_string(timeout_ms) + " ms; its processes were stopped.",
+                .details = "Raise `timeoutMs` in workflows/" + string(workflow) +
+                           ".json or pass `hearth run --timeout MS`.",
+                .http_status = 504});
+}
+
+Error workflow_protocol_error(std::string_view workflow, std::string_view problem,
+                              std::string_view line) {
+  return Error({.type = "workflow_protocol_error",
+                .message = "Workflow \"" + string(workflow) + "\" broke the ctx protocol: " +
+                           printable_excerpt(problem, 400) +
+                           (line.empty() ? string(".") : ". Line: " + printable_excerpt(line, 200)),
+                .details = "Every line a script writes on stdout must be one JSON-RPC 2.0 "
+                           "message; write logs to stderr. See docs/workflow-protocol.md."});
+}
+
+Error workflow_failed(std::string_view workflow, std::string_view message,
+                      std::string_view details) {
+  return Error({.type = "workflow_failed",
+                .message = "Workflow \"" + string(workflow) + "\" failed: " + string(message),
+                .details = details.empty() ? string("The script answered `workflow.run` with an "
+                                                    "error; see its stderr above.")
+                                           : string(details)});
+}
+
 // --- server -----------------------------------------------------------------------------------
 
 Error invalid_request(std::string_view problem) {
@@ -647,6 +688,54 @@ Error eve_session_busy() {
   return Error({.type = "session_not_ready",
                 .message = "The session is not ready to accept messages yet.",
                 .http_status = 409});
+}
+
+// --- dev and logs --server ---------------------------------------------------------------------
+
+Error dev_already_running(long long pid, std::string_view pid_file) {
+  return Error({.type = "dev_already_running",
+                .message = "A dev server is already running for this project (pid " +
+                           std::to_string(pid) + ").",
+                .details = "Stop it with `kill " + std::to_string(pid) +
+                           "`, or use the running server.",
+                .dev = "Pid file: " + string(pid_file) + "."});
+}
+
+Error watch_failed(std::string_view path, std::string_view reason) {
+  return Error({.type = "watch_failed",
+                .message = "Cannot watch " + string(path) + ": " + string(reason) + ".",
+                .details = "On Linux, raise fs.inotify.max_user_watches or max_user_instances."});
+}
+
+Error invalid_header(std::string_view header, std::string_view problem) {
+  return Error({.type = "invalid_header",
+                .message = "Invalid --header \"" + string(header) + "\": " + string(problem) + ".",
+                .details = "Use curl syntax, e.g. --header 'Authorization: Bearer TOKEN'."});
+}
+
+Error logs_http_error(std::string_view run_id, std::string_view url, int status,
+                      std::string_view body) {
+  return Error({.type = "logs_http_error",
+                .message = "Failed to read events for run " + string(run_id) + ": HTTP Error " +
+                           std::to_string(status) + " at " + string(url) +
+                           (body.empty() ? string() : ": " + string(body.substr(0, 2000))),
+                .details = status == 404 ? "Verify the run id and that --server points at the "
+                                           "server that ran it."
+                                         : "Check the server's logs and the --header values."});
+}
+
+Error logs_fetch_failed(std::string_view run_id, std::string_view url, std::string_view reason) {
+  return Error({.type = "logs_fetch_failed",
+                .message = "Failed to read events for run " + string(run_id) + ": " +
+                           string(reason) + " (" + string(url) + ").",
+                .details = "Is the server running? Start one with `hearth dev`, or pass --server."});
+}
+
+Error logs_bad_response(std::string_view run_id, std::string_view url, std::string_view problem) {
+  return Error({.type = "logs_bad_response",
+                .message = "Failed to read events for run " + string(run_id) + ": " +
+                           string(problem) + " (" + string(url) + ").",
+                .details = "--server must point at a hearth or Flue server (Durable Streams)."});
 }
 
 } // namespace hearth::errors

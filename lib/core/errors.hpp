@@ -226,6 +226,27 @@ Error build_output_unsafe(std::string_view path, std::string_view reason);
 /// `hearth build` found errors; the report was printed and written to `diagnostics_path`.
 Error build_failed(std::size_t errors, std::size_t warnings, std::string_view diagnostics_path);
 
+// --- workflow scripts (runtime/program_runner, docs/workflow-protocol.md) ----------------------
+
+/// A workflow script exited (or closed its stdout) before answering `workflow.run`; `status` is
+/// "exit code 3" or "signal 9 (Killed)"; `stderr_tail` is its last stderr lines (may be empty).
+Error workflow_script_exited(std::string_view workflow, std::string_view status,
+                             std::string_view stderr_tail);
+
+/// A workflow script did not answer `workflow.run` within `timeout_ms`; its group was killed.
+/// HTTP 504.
+Error workflow_timeout(std::string_view workflow, long long timeout_ms);
+
+/// A workflow script wrote something on stdout that is not a JSON-RPC message; `problem` is the
+/// protocol error and `line` the offending line (quoted up to 200 bytes).
+Error workflow_protocol_error(std::string_view workflow, std::string_view problem,
+                              std::string_view line);
+
+/// A workflow script answered `workflow.run` with an error that is not a hearth error (an
+/// exception in the script); `details` carries its traceback or data when it sent one.
+Error workflow_failed(std::string_view workflow, std::string_view message,
+                      std::string_view details);
+
 // --- server (lib/server: Flue and Eve HTTP routes, `hearth start`) ----------------------------
 
 /// A request that fails validation (bad query value, body shape); HTTP 400, Flue's wording
@@ -275,5 +296,26 @@ Error eve_session_not_active();
 
 /// Eve: the session is busy (a turn holds it) past the wait bound; HTTP 409.
 Error eve_session_busy();
+
+// --- dev and logs --server (lib/watch, cli/commands/dev, cli/logs_server) ---------------------
+
+/// A second `hearth dev` on a project whose pid file names a live process (seed page 19).
+Error dev_already_running(long long pid, std::string_view pid_file);
+
+/// The file watcher could not be set up or lost its source tree; `reason` is the OS error.
+Error watch_failed(std::string_view path, std::string_view reason);
+
+/// A `--header` value that is not `Name: value`, repeats a name, or sets the reserved `Accept`.
+Error invalid_header(std::string_view header, std::string_view problem);
+
+/// `hearth logs --server`: the server answered `status` for `url` (`body` quoted as sent).
+Error logs_http_error(std::string_view run_id, std::string_view url, int status,
+                      std::string_view body);
+
+/// `hearth logs --server`: no answer from `url` (connection refused, timeout, ...).
+Error logs_fetch_failed(std::string_view run_id, std::string_view url, std::string_view reason);
+
+/// `hearth logs --server`: the server sent something that is not a Durable Streams page.
+Error logs_bad_response(std::string_view run_id, std::string_view url, std::string_view problem);
 
 } // namespace hearth::errors

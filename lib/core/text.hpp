@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace hearth::text {
@@ -26,6 +27,9 @@ inline bool starts_with(std::string_view s, std::string_view prefix) {
 
 /// `s` without leading and trailing ASCII whitespace.
 std::string_view trim(std::string_view s);
+
+/// 1-based line and column of byte `offset` in `text` (for syntax-error locations).
+std::pair<int, int> line_column(std::string_view text, std::size_t offset);
 
 /// `s` split on `sep`; empty pieces are kept.
 std::vector<std::string> split(std::string_view s, char sep);

@@ -14,19 +14,6 @@
 namespace hearth::discovery {
 namespace {
 
-/// 1-based line and column of byte `offset` in `text`.
-std::pair<int, int> position_of(std::string_view text, std::size_t offset) {
-  int line = 1, column = 1;
-  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return {line, column};
-}
 
 /// The byte offset where nesting first exceeds `limit`, or npos. Skips string contents.
 std::size_t too_deep_at(std::string_view text, int limit) {
@@ -189,7 +176,7 @@ std::string cron_field_problem(std::string_view text, const CronField& field) {
 JsonParse parse_json(std::string_view text) {
   JsonParse out;
   if (const auto at = too_deep_at(text, k_max_json_depth); at != std::string_view::npos) {
-    const auto [line, column] = position_of(text, at);
+    const auto [line, column] = text::line_column(text, at);
     out.problem = {.code = "json-too-deep",
                    .message = "JSON nests deeper than " + std::to_string(k_max_json_depth) + " levels",
                    .line = line,
@@ -199,7 +186,7 @@ JsonParse parse_json(std::string_view text) {
   try {
     out.value = nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
-    const auto [line, column] = position_of(text, e.byte > 0 ? e.byte - 1 : 0);
+    const auto [line, column] = text::line_column(text, e.byte > 0 ? e.byte - 1 : 0);
     std::string message = e.what();
     // nlohmann prefixes "[json.exception.parse_error.101] parse error at line 1, column 2: ".
     if (const auto colon = message.find(": "); colon != std::string::npos)

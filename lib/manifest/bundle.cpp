@@ -39,9 +39,11 @@ void check_output(const config::Project& project, const stdfs::path& out) {
   }
 }
 
-void copy_preserving(const stdfs::path& from, const stdfs::path& to) {
+/// Copies one file keeping its mode and mtime (the input hash covers both); `made` remembers the
+/// directories already created, which saves a mkdir per parent per file.
+void copy_preserving(const stdfs::path& from, const stdfs::path& to, std::set<stdfs::path>& made) {
   std::error_code ec;
-  stdfs::create_directories(to.parent_path(), ec);
+  if (made.insert(to.parent_path()).second) stdfs::create_directories(to.parent_path(), ec);
   if (!stdfs::copy_file(from, to, stdfs::copy_options::overwrite_existing, ec))
     throw errors::io_error("copy", from.string(), ec.message());
   struct stat st {};
@@ -52,36 +54,47 @@ void copy_preserving(const stdfs::path& from, const stdfs::path& to) {
   }
 }
 
-/// Whether any authored tool or workflow needs `interpreter` (by command, extension or shebang).
-bool needs(const config::Project& project, const nlohmann::json& manifest, const std::string& interpreter,
-           const std::string& extension) {
-  auto script_uses = [&](const std::string& rel) {
-    if (rel.size() >= extension.size() && rel.compare(rel.size() - extension.size(), extension.size(), extension) == 0)
-      return true;
-    std::FILE* f = std::fopen((project.root / rel).c_str(), "rb");
-    if (!f) return false;
-    char line[256] = {};
-    const bool got = std::fgets(line, sizeof line, f) != nullptr;
-    std::fclose(f);
-    return got && line[0] == '#' && line[1] == '!' && std::strstr(line, interpreter.c_str()) != nullptr;
+/// The Debian package an interpreter name implies ("python3", "node", ...), or "".
+std::string package_of(std::string_view word) {
+  if (word.find("python") != std::string_view::npos) return "python3";
+  if (word.find("node") != std::string_view::npos) return "nodejs";
+  return "";
+}
+
+/// The interpreter package a script needs, from its extension, else its shebang line.
+std::string script_package(const stdfs::path& path) {
+  const auto ext = path.extension().string();
+  if (ext == ".py") return "python3";
+  if (ext == ".js" || ext == ".mjs" || ext == ".cjs") return "nodejs";
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return "";
+  char line[256] = {};
+  const bool got = std::fgets(line, sizeof line, f) != nullptr;
+  std::fclose(f);
+  return got && line[0] == '#' && line[1] == '!' ? package_of(line) : "";
+}
+
+/// python3 / nodejs when an authored tool or a program workflow runs on them (one pass, each
+/// executable read at most once).
+std::set<std::string> interpreter_packages(const config::Project& project, const nlohmann::json& manifest) {
+  std::set<std::string> out;
+  auto add = [&](const std::string& pkg) {
+    if (!pkg.empty()) out.insert(pkg);
   };
-  std::function<bool(const nlohmann::json&)> agent_needs = [&](const nlohmann::json& agent) {
+  std::function<void(const nlohmann::json&)> visit = [&](const nlohmann::json& agent) {
     for (const auto& t : agent["tools"]) {
       if (t["kind"] != "authored") continue;
-      const auto program = t["command"].empty() ? std::string() : t["command"][0].get<std::string>();
-      if (program.rfind(interpreter, 0) == 0) return true;
-      if (t["executable"].is_string() && script_uses(t["executable"].get<std::string>())) return true;
+      if (!t["command"].empty()) add(package_of(t["command"][0].get<std::string>()));
+      if (t["executable"].is_string()) add(script_package(project.root / t["executable"].get<std::string>()));
     }
-    for (const auto& s : agent["subagents"])
-      if (agent_needs(s)) return true;
-    return false;
+    for (const auto& s : agent["subagents"]) visit(s);
   };
-  for (const auto& a : manifest["agents"])
-    if (agent_needs(a)) return true;
+  for (const auto& a : manifest["agents"]) visit(a);
   for (const auto& w : manifest["workflows"])
-    if (w["kind"] == "program" && (w["interpreter"] == interpreter || script_uses(w["path"].get<std::string>())))
-      return true;
-  return false;
+    if (w["kind"] == "program")
+      add(w["interpreter"].is_string() ? package_of(w["interpreter"].get<std::string>())
+                                       : script_package(project.root / w["path"].get<std::string>()));
+  return out;
 }
 
 std::string dockerfile(const std::vector<std::string>& packages) {
@@ -175,7 +188,8 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
   if (ec) throw errors::io_error("create directory", tmp.string(), ec.message());
   try {
     const auto scan = scan_inputs(project);
-    for (const auto& rel : scan.files) copy_preserving(project.root / rel, tmp / rel);
+    std::set<stdfs::path> made;
+    for (const auto& rel : scan.files) copy_preserving(project.root / rel, tmp / rel, made);
     result.files = scan.files.size();
 
     nlohmann::json config = nlohmann::json::object();
@@ -189,8 +203,7 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
     std::set<std::string> packages;
     for (const auto& so : needed_libraries(binary))
       if (auto pkg = debian_package_for(so); !pkg.empty()) packages.insert(pkg);
-    if (needs(project, built, "python", ".py")) packages.insert("python3");
-    if (needs(project, built, "node", ".js") || needs(project, built, "node", ".mjs")) packages.insert("nodejs");
+    for (const auto& pkg : interpreter_packages(project, built)) packages.insert(pkg);
     result.packages.assign(packages.begin(), packages.end());
 
     stdfs::create_directories(tmp / "bin", ec);
@@ -203,14 +216,21 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
     fs::write_file_atomic(tmp / k_bundle_marker,
                           nlohmann::json({{"hearthVersion", HEARTH_VERSION}, {"name", project.name}}).dump(2) + "\n");
 
-    // Compile in place: the hash covers relative paths and mtimes (kept by the copy), so the
-    // artifacts stay valid after the rename below.
+    // The output's inputs are the project's inputs byte for byte (mtimes kept, hearth.json pins
+    // the same name and model), so the project's artifacts describe it: copy them and record the
+    // output's own input hash, which stays valid after the rename below (it covers relative paths).
     config::ProjectFlags flags;
     flags.root = tmp.string();
     const auto built_project = config::resolve(flags, tmp);
-    const auto compiled = compile(built_project);
-    if (compiled.errors() > 0)
-      throw errors::internal_error("the build output does not compile: " + compiled.diagnostics.front().message);
+    const auto from = artifacts_for(project.root);
+    const auto to = artifacts_for(tmp);
+    for (const auto& [src, dst] : {std::pair{from.discovery_manifest, to.discovery_manifest},
+                                   std::pair{from.diagnostics, to.diagnostics},
+                                   std::pair{from.compiled_manifest, to.compiled_manifest}})
+      copy_preserving(src, dst, made);
+    auto metadata = nlohmann::json::parse(fs::read_file(from.metadata));
+    metadata["inputHash"] = scan_inputs(built_project).hash;
+    fs::write_file_atomic(to.metadata, metadata.dump(2) + "\n");
   } catch (...) {
     stdfs::remove_all(tmp, ec);
     throw;

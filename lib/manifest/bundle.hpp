@@ -21,10 +21,11 @@ struct BundleResult {
   std::vector<std::string> packages{};   // Debian packages the Dockerfile installs
 };
 
-/// Writes the build output of `project` (which must compile without errors) to `output`:
-/// authored inputs (manifest::scan_inputs), hearth.json with `name` pinned and `output` dropped,
-/// `binary` as bin/hearth (0755), a Dockerfile, README.md, the marker, and .hearth/ artifacts
-/// compiled in place so `hearth info --root <output>` reuses them. Built in a sibling temp
+/// Writes the build output of `project` to `output`. Precondition: compile(project) just ran
+/// without errors (its artifacts are copied). Writes the authored inputs (manifest::scan_inputs,
+/// modes and mtimes kept), hearth.json with `name` pinned and `output` dropped, `binary` as
+/// bin/hearth (0755), a Dockerfile, README.md, the marker, and the .hearth/ artifacts with the
+/// output's own input hash, so `hearth info --root <output>` reuses them without recompiling. Built in a sibling temp
 /// directory, then swapped in with renameat2(RENAME_EXCHANGE) and the old tree removed.
 /// Throws hearth::Error: build_output_unsafe (output contains the project, lies inside its sources,
 /// or is a non-empty directory without the marker), io_error.

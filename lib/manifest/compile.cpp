@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 namespace hearth::manifest {
@@ -45,14 +47,15 @@ struct Scanner {
   std::vector<std::string>& files;
   std::vector<std::pair<dev_t, ino_t>> stack{};
 
-  void entry(const stdfs::path& path, const std::string& rel, int depth) {
+  /// Hashes the entry `name` of the open directory `dirfd` (AT_FDCWD + an absolute path for the
+  /// top level); stats relative to the directory so the kernel walks no long paths.
+  void entry(int dirfd, const char* name, const std::string& rel, int depth) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) {
-      hash.add(rel);
+    hash.add(rel);
+    if (::fstatat(dirfd, name, &st, 0) != 0) {
       hash.add("?");
       return;
     }
-    hash.add(rel);
     hash.add(static_cast<long long>(st.st_mode));
     if (S_ISREG(st.st_mode)) {
       hash.add(static_cast<long long>(st.st_size));
@@ -63,16 +66,21 @@ struct Scanner {
     if (!S_ISDIR(st.st_mode) || depth > 40) return;
     const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
     if (std::find(stack.begin(), stack.end(), id) != stack.end()) return; // symlink loop
-    DIR* d = ::opendir(path.c_str());
-    if (!d) return;
+    const int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+      ::close(fd);
+      return;
+    }
     std::vector<std::string> names;
     while (const dirent* e = ::readdir(d))
       if (e->d_name[0] != '.') names.emplace_back(e->d_name);
-    ::closedir(d);
     std::sort(names.begin(), names.end());
     stack.push_back(id);
-    for (const auto& n : names) entry(path / n, rel + "/" + n, depth + 1);
+    for (const auto& n : names) entry(::dirfd(d), n.c_str(), rel + "/" + n, depth + 1);
     stack.pop_back();
+    ::closedir(d);
   }
 };
 
@@ -145,7 +153,7 @@ InputScan scan_inputs(const config::Project& project) {
     const auto p = project.source_root / top;
     struct stat st {};
     if (::stat(p.c_str(), &st) != 0) continue;
-    scanner.entry(p, prefix + top, 0);
+    scanner.entry(AT_FDCWD, p.c_str(), prefix + top, 0);
   }
   out.hash = hash.hex();
   return out;
@@ -209,7 +217,9 @@ CompileResult compile(const config::Project& project) {
 
   fs::write_file_atomic(art.discovery_manifest, dump(to_discovery_manifest(found)));
   fs::write_file_atomic(art.diagnostics, dump(diagnostics));
-  fs::write_file_atomic(art.compiled_manifest, dump(result.manifest));
+  // Compact: the runtime parses it at every start and `info` at every call; `jq .` reads it.
+  fs::write_file_atomic(art.compiled_manifest,
+                        result.manifest.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   fs::write_file_atomic(art.metadata, dump(metadata)); // last: it vouches for the other three
   return result;
 }

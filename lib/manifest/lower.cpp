@@ -22,9 +22,8 @@ nlohmann::json tool_set(const Agent& agent) {
   };
   for (const auto& b : builtin_tools()) {
     if (authored(b["name"].get<std::string>())) continue; // an authored tool replaces the built-in
-    auto t = b;
-    t["kind"] = "builtin";
-    tools.push_back(std::move(t));
+    // The schema lives once in the manifest's top-level `builtinTools`, not in every agent.
+    tools.push_back({{"name", b["name"]}, {"kind", "builtin"}, {"description", b["description"]}});
   }
   for (const auto& sub : agent.subagents)
     tools.push_back({{"name", sub.name},
@@ -130,6 +129,7 @@ nlohmann::json to_manifest(const discovery::Discovery& found, const config::Proj
   m["agentRoot"] = found.root ? nlohmann::json(found.root->dir) : nlohmann::json();
   m["model"] = or_null(project.model);
   m["rootAgent"] = found.root ? nlohmann::json(found.root->name) : nlohmann::json();
+  m["builtinTools"] = builtin_tools();
 
   auto agents = nlohmann::json::array();
   if (found.root) agents.push_back(lower_agent(*found.root));

@@ -31,9 +31,10 @@ Child::Child(const std::vector<std::string>& args) {
     return status ? "it exited with " + status->describe() : std::string("it closed its output");
   };
   m_peer = std::make_unique<ipc::Peer>(m_process->stdout_fd(), m_process->stdin_fd(), options);
-  m_peer->on_notification("ready", [this](const ipc::Notification&) {
+  m_peer->on_notification("ready", [this](const ipc::Notification& n) {
     std::lock_guard lock(m_ready_mutex);
     m_ready = true;
+    m_ready_params = n.params;
     m_ready_cv.notify_all();
   });
   m_peer->on_notification("error", [this](const ipc::Notification& n) {
@@ -50,14 +51,16 @@ Child::~Child() {
       ipc::CallOptions options;
       options.timeout = std::chrono::milliseconds(1000);
       m_peer->request("shutdown", nlohmann::json::object(), options);
+      m_process->wait_for(std::chrono::milliseconds(1000)); // it exits on its own after replying
     }
   } catch (...) {
     // Already gone or unresponsive: stop() below ends it either way.
   }
   m_peer.reset();
-  m_process->stop();
-  // Tools or scripts of a runtime that died (kill -9) were reparented to us: end them too.
-  process::reap_orphans();
+  const auto status = m_process->stop();
+  // Tools or scripts of a runtime that died (kill -9) were reparented to us: end them too. A
+  // runtime that exited cleanly stopped its own children, so the /proc scan is skipped then.
+  if (!(status.exited() && status.code == 0)) process::reap_orphans();
 }
 
 void Child::wait_ready(std::chrono::milliseconds timeout) {
@@ -97,5 +100,30 @@ nlohmann::json Child::request(const std::string& method, const nlohmann::json& p
 void Child::kill() { m_process->stop(std::chrono::milliseconds(1000)); }
 
 std::optional<process::ExitStatus> Child::exit_status() { return m_process->exit_status(); }
+
+nlohmann::json Child::ready_params() const {
+  std::lock_guard lock(m_ready_mutex);
+  return m_ready_params;
+}
+
+process::ExitStatus Child::shutdown(std::chrono::milliseconds bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  try {
+    if (!m_peer->is_closed()) {
+      ipc::CallOptions options;
+      options.timeout = bound;
+      m_peer->request("shutdown", nlohmann::json::object(), options);
+    }
+  } catch (...) {
+    // Gone already, or it did not answer in time: the wait and stop below settle it.
+  }
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  if (const auto status = m_process->wait_for(std::max(left, std::chrono::milliseconds(0))))
+    return *status;
+  return m_process->stop();
+}
+
+std::optional<process::ExitStatus> Child::try_wait() { return m_process->try_wait(); }
 
 } // namespace hearth::runtime

@@ -41,15 +41,30 @@ public:
   /// Stops the child's whole process group now (signal handling); safe from another thread.
   void kill();
 
+  /// The params of the child's `ready` notification (serving mode: {pid, version, url, port}),
+  /// or null before it arrived.
+  nlohmann::json ready_params() const;
+
+  /// Graceful stop for a serving child (docs/ipc.md §5): sends `shutdown`, lets it drain for up
+  /// to `bound`, then stops its process group (SIGTERM, 1 s, SIGKILL). Returns its exit status.
+  process::ExitStatus shutdown(std::chrono::milliseconds bound);
+
+  /// The child's exit status if it has exited (reaping it), without blocking.
+  std::optional<process::ExitStatus> try_wait();
+
+  /// The child's pid (and process group id).
+  int pid() const { return m_process->pid(); }
+
   /// The child's exit status once it has exited.
   std::optional<process::ExitStatus> exit_status();
 
 private:
   std::unique_ptr<process::Process> m_process;
   std::unique_ptr<ipc::Peer> m_peer;
-  std::mutex m_ready_mutex;
+  mutable std::mutex m_ready_mutex;
   std::condition_variable m_ready_cv;
   bool m_ready = false;
+  nlohmann::json m_ready_params{};
   std::string m_startup_error{};
 };
 

@@ -23,17 +23,6 @@ json error_json(const Error& e) {
   return {{"type", e.info().type}, {"message", e.info().message}, {"details", e.info().details}};
 }
 
-/// Seeds: sandbox/workspace/** at the root, skills under skills/ (seed page 06).
-std::vector<sandbox::Seed> seeds_of(const AgentDef& agent) {
-  std::vector<sandbox::Seed> seeds;
-  if (!agent.workspace_seed.empty()) seeds.push_back({agent.workspace_seed, "."});
-  for (const auto& skill : agent.skills)
-    seeds.push_back(skill.directory.empty()
-                        ? sandbox::Seed{skill.file, std::filesystem::path("skills") /
-                                                        (skill.name + ".md")}
-                        : sandbox::Seed{skill.directory, std::filesystem::path("skills") / skill.name});
-  return seeds;
-}
 
 /// Hands the newest event of `path` to `listener` (the run_end the store appended itself).
 void show_last_event(store::Store& store, const std::string& path, const EventListener& listener) {
@@ -55,6 +44,17 @@ const Named& find_named(const std::vector<Named>& items, const std::string& name
 }
 
 } // namespace
+
+std::vector<sandbox::Seed> workspace_seeds(const AgentDef& agent) {
+  std::vector<sandbox::Seed> seeds;
+  if (!agent.workspace_seed.empty()) seeds.push_back({agent.workspace_seed, "."});
+  for (const auto& skill : agent.skills)
+    seeds.push_back(skill.directory.empty()
+                        ? sandbox::Seed{skill.file, std::filesystem::path("skills") /
+                                                        (skill.name + ".md")}
+                        : sandbox::Seed{skill.directory, std::filesystem::path("skills") / skill.name});
+  return seeds;
+}
 
 std::string safe_component(std::string_view name) {
   std::string out;
@@ -87,7 +87,7 @@ std::string Runtime::admit_run(const std::string& name, const json& payload) {
 }
 
 json Runtime::execute_run(const std::string& run_id, const std::string& model_override,
-                          const EventListener& listener) {
+                          const EventListener& listener, int timeout_ms) {
   const auto record = m_store.get_run(run_id);
   if (!record) throw errors::run_not_found(run_id);
   const auto& def = workflow(record->workflow);
@@ -104,7 +104,8 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
       result = run_declarative(def, run_id, record->payload, model_override, events);
     } else {
       if (!m_program_runner) throw errors::internal_error("programmable workflows are unavailable");
-      result = m_program_runner(def, run_id, record->payload, events);
+      result = m_program_runner(def, run_id, record->payload,
+                                {.model_override = model_override, .timeout_ms = timeout_ms}, events);
     }
     m_store.end_run({.run_id = run_id, .status = store::RunStatus::completed, .result = result});
     show_last_event(m_store, events.path(), listener); // run_end, appended by end_run
@@ -129,7 +130,8 @@ json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id,
   context.run_id = run_id;
   ModelClients models(context);
   const auto workspace = sandbox::Workspace::prepare(
-      m_context.project_root / ".hearth" / "workspaces" / safe_component(run_id), seeds_of(agent_def));
+      m_context.project_root / ".hearth" / "workspaces" / safe_component(run_id),
+      workspace_seeds(agent_def));
   TurnScope scope{context, models, events, workspace, envelope};
   json messages = json::array();
   TurnOptions options{.model_override = !model_override.empty() ? model_override : def.model,
@@ -202,7 +204,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
   const auto workspace = sandbox::Workspace::prepare(
       m_context.project_root / ".hearth" / "workspaces" /
           safe_component(agent_name + "-" + instance_id + "-" + key.name),
-      seeds_of(agent_def));
+      workspace_seeds(agent_def));
   TurnScope scope{m_context, models, events, workspace, envelope};
   TurnOptions options{.model_override = model_override, .result_schema = output_schema};
   try {

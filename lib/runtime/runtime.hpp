@@ -19,6 +19,9 @@
 namespace hearth::store {
 class Store;
 }
+namespace hearth::sandbox {
+struct Seed;
+}
 
 namespace hearth::runtime {
 
@@ -35,10 +38,17 @@ struct RunOutcome {
   nlohmann::json result{};
 };
 
-/// Runs a programmable workflow (issue 5; the ctx protocol). Set by the layer that implements it;
-/// given the definition, run id, payload and the event log, returns the script's result or throws.
+/// What `hearth run` may change about one programmable run: `--model` and `--timeout`.
+struct ProgramRunOptions {
+  std::string model_override{};
+  int timeout_ms = 0; // 0: the workflow's own timeoutMs (0 there too: none)
+};
+
+/// Runs a programmable workflow (issue 5; the ctx protocol, runtime/program_runner.hpp). Given the
+/// definition, run id, payload, options and the event log, returns the script's result or throws.
 using ProgramRunner = std::function<nlohmann::json(const WorkflowDef&, const std::string& run_id,
-                                                   const nlohmann::json& payload, EventLog&)>;
+                                                   const nlohmann::json& payload,
+                                                   const ProgramRunOptions& options, EventLog&)>;
 
 /// Thread-safe: the HTTP server calls it from many threads. Prompts to one agent instance are
 /// serialized; everything else runs concurrently.
@@ -52,16 +62,17 @@ public:
   const AgentDef& agent(const std::string& name) const;
   const Program& program() const noexcept { return m_program; }
   store::Store& store() const noexcept { return m_store; }
+  const RuntimeContext& context() const noexcept { return m_context; }
 
   /// Creates the run record and its stream `runs/<runId>` (status active) and returns the id,
   /// so an HTTP admission can answer before the run executes. Throws workflow_not_found.
   std::string admit_run(const std::string& name, const nlohmann::json& payload);
 
   /// Executes an admitted run to the end: run_start … run_end. `model_override` replaces every
-  /// agent's model. Returns the result; on failure the run is ended as errored and the
-  /// hearth::Error is rethrown.
+  /// agent's model; `timeout_ms` (programmable workflows only; 0: the workflow's) bounds the run.
+  /// Returns the result; on failure the run is ended as errored and the hearth::Error is rethrown.
   nlohmann::json execute_run(const std::string& run_id, const std::string& model_override,
-                             const EventListener& listener);
+                             const EventListener& listener, int timeout_ms = 0);
 
   /// admit_run then execute_run.
   RunOutcome run_workflow(const std::string& name, const nlohmann::json& payload,
@@ -99,6 +110,10 @@ private:
   static constexpr std::size_t k_max_instance_models = 256;
   std::list<std::pair<std::string, std::shared_ptr<ModelClients>>> m_instance_models;
 };
+
+/// What seeds a workspace of `agent`: sandbox/workspace/** at the root, skills under skills/
+/// (seed page 06).
+std::vector<sandbox::Seed> workspace_seeds(const AgentDef& agent);
 
 /// `name` made safe as one path component of a workspace directory.
 std::string safe_component(std::string_view name);

@@ -9,6 +9,7 @@
 #include "core/process.hpp"
 
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -66,12 +67,14 @@ int serve_stdio(Runtime& runtime) {
     const auto name = required_string(request.params, "workflow");
     const json payload = request.params.value("payload", json::object());
     const auto model = request.params.value("model", std::string());
+    const auto timeout_ms = request.params.value("timeoutMs", 0); // programmable workflows
     const auto run_id = runtime.admit_run(name, payload);
     active.add(run_id);
     try {
-      const auto result = runtime.execute_run(run_id, model, [&](const json& event) {
-        peer.notify_tagged(request.id, "event", {{"event", event}});
-      });
+      const auto result = runtime.execute_run(
+          run_id, model,
+          [&](const json& event) { peer.notify_tagged(request.id, "event", {{"event", event}}); },
+          timeout_ms);
       active.remove(run_id);
       return json{{"runId", run_id}, {"result", result}};
     } catch (...) {
@@ -89,17 +92,20 @@ int serve_stdio(Runtime& runtime) {
         });
     return json{{"result", result}};
   });
-  std::atomic<bool> shutting_down{false};
+  // Written by `shutdown` so the loop below wakes at once instead of at its next poll.
+  const int shutdown_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   peer.on_request("shutdown", [&](const ipc::Request&) {
-    shutting_down = true;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(shutdown_fd, &one, sizeof one);
     return json::object();
   });
   peer.start();
   peer.notify("ready", {{"pid", ::getpid()}, {"version", HEARTH_VERSION}});
 
-  while (!peer.is_closed() && !shutting_down) {
-    pollfd fds[1] = {{signal_pipe.fd(), POLLIN, 0}};
-    if (::poll(fds, 1, 100) > 0) {
+  while (!peer.is_closed()) {
+    pollfd fds[2] = {{signal_pipe.fd(), POLLIN, 0}, {shutdown_fd, POLLIN, 0}};
+    if (::poll(fds, 2, 100) > 0) {
+      if (fds[1].revents != 0) break; // the reply is flushed by ~Peer
       if (const auto signo = signal_pipe.take()) {
         for (const auto& run_id : active.snapshot())
           runtime.store().end_run({.run_id = run_id,
@@ -117,7 +123,7 @@ int serve_stdio(Runtime& runtime) {
       }
     }
   }
-  peer.wait_closed(std::chrono::milliseconds(100));
+  ::close(shutdown_fd);
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <future>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
@@ -35,6 +36,16 @@ void not_found(const httplib::Request& req, httplib::Response& res, const Server
     return;
   }
   render_error(req, res, ctx, errors::route_not_found(req.method, req.path));
+}
+
+/// Steers every new connection of the SO_REUSEPORT group to the socket at index 1 (the newest
+/// generation while a reload overlaps two; out of range, the kernel falls back to its hash). A
+/// listener that closes resets the connections queued on it, so the retiring generation must
+/// stop receiving them before it closes: with this, `hearth dev` reloads drop no connection.
+void steer_to_newest(int listen_fd) {
+  sock_filter code[] = {BPF_STMT(BPF_LD | BPF_W | BPF_IMM, 1), BPF_STMT(BPF_RET | BPF_A, 0)};
+  sock_fprog prog{.len = 2, .filter = code};
+  ::setsockopt(listen_fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog);
 }
 
 } // namespace
@@ -82,6 +93,9 @@ public:
       if (res.status == 400)
         return render_error(req, res, m_ctx, errors::invalid_request("The request is malformed."));
     });
+    m_http.set_post_routing_handler([this](const httplib::Request&, httplib::Response& res) {
+      if (m_stopping.load()) res.set_header("Connection", "close");
+    });
     mount_flue(m_http, m_ctx);
     mount_eve(m_http, m_ctx);
   }
@@ -100,6 +114,7 @@ public:
     // httplib listens with a backlog of 5; a burst of readers connecting at once would see
     // dropped handshakes and 1 s retransmits. listen() again just raises the backlog.
     if (m_listen_fd >= 0) ::listen(m_listen_fd, SOMAXCONN);
+    if (m_listen_fd >= 0 && m_options.reuse_port) steer_to_newest(m_listen_fd); // after joining
     m_port = port;
     return port;
   }
@@ -120,6 +135,8 @@ public:
     const auto deadline = Clock::now() + grace;
     m_stopping.store(true);
     m_executor.close();
+    // With --reuse-port, new connections already go to the next generation (steer_to_newest), so
+    // closing the listener resets nothing; responses from now on say `Connection: close`.
     m_http.stop(); // closes the listener; keep-alive loops end; chunked loops see shutdown
     bool finished = true;
     if (m_serving.valid()) {

@@ -41,6 +41,12 @@ class CliTest(HearthTestCase):
         self.assertIn("Did you mean `hearth completion`?", r.stderr)
         self.assertIn("Usage: hearth", r.stderr)
 
+    def test_runn_suggests_run(self):
+        r = hearth("runn")
+        self.assertExit(r, 1)
+        self.assertTrue(r.stderr.startswith("Error: Unknown command `runn`.\n    Did you mean `hearth run`?\n"),
+                        r.stderr)
+
     def test_unknown_command_without_a_near_match(self):
         r = hearth("zzzzzzzz")
         self.assertExit(r, 1)

@@ -174,6 +174,17 @@ class WeatherAgent(HearthTestCase):
         result = hearth("__complete", "agents", cwd=root)
         self.assertEqual(result.stdout.split(), ["assistant", "delegator"])
 
+    def test_unavailable_when_artifacts_cannot_be_written(self):
+        root = self.copy_fixture("weather-agent")
+        with open(os.path.join(root, ".hearth"), "w") as f:
+            f.write("a file where the artifact directory should be\n")
+        result = hearth("info", "--json", cwd=root)
+        self.assertExit(result, 1)
+        report = json.loads(result.stdout)
+        self.assertEqual(report["status"], "unavailable")
+        self.assertEqual(report["error"]["type"], "io_error")
+        self.assertIn("Error:", result.stderr)
+
     def test_complete_outside_a_project_prints_nothing(self):
         result = hearth("__complete", "workflows", cwd=self.tmp)
         self.assertExit(result, 0)

@@ -77,7 +77,7 @@ class RunTest(HearthTestCase):
         self.assertExit(r, 1)
         self.assertEqual(r.stdout, "")
         self.assertIn('Error: Workflow "nope" is not registered.\n', r.stderr)
-        self.assertIn('Available workflows: "hello".', r.stderr)
+        self.assertIn('Available workflows: "greet", "greet-node", "hello".', r.stderr)
 
     def test_model_override_and_a_failing_run_exit_codes(self):
         project = copy_example(self, "weather-agent")
@@ -155,14 +155,17 @@ class CrashTest(HearthTestCase):
         self.write("hearth.json", json.dumps({"name": "slow", "model": "mock/script"}))
         self.write("agent/instructions.md", "Wait.\n")
         self.write("agent/tools/wait.json", json.dumps(dict(TOOL_SPEC, description="Waits.")))
-        self.write("agent/tools/wait.sh", "#!/bin/sh\nsleep 60\n", executable=True)
+        self.write("agent/tools/wait.sh", "#!/bin/sh\necho $$ > \"$TOOL_PID_FILE\"\nexec sleep 60\n",
+                   executable=True)
+        self.pid_file = os.path.join(self.tmp, "tool.pid")
         self.write("agent/mock.jsonl", json.dumps({"toolCalls": [
             {"name": "wait", "input": {"text": "x"}}]}) + "\n" + json.dumps({"text": "ok"}) + "\n")
         self.write("workflows/wait.md", "---\ndescription: Waits.\n---\nWait.\n")
         self.write("workflows/quick.md", "---\ndescription: Quick.\nmodel: mock/echo\n---\nHi.\n")
 
     def start_run(self):
-        proc = subprocess.Popen([HEARTH_BIN, "run", "wait"], cwd=self.tmp, env=clean_env(),
+        proc = subprocess.Popen([HEARTH_BIN, "run", "wait"], cwd=self.tmp,
+                                env=clean_env(TOOL_PID_FILE=self.pid_file),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         run_id = None
         deadline = time.monotonic() + 30
@@ -190,6 +193,7 @@ class CrashTest(HearthTestCase):
         os.kill(self.runtime_pid(proc.pid), signal.SIGKILL)
         out, err = proc.communicate(timeout=30)
         self.assertEqual(proc.returncode, 1, err)
+        self.assertToolGone()
         self.assertIn("Lost the connection to the runtime", err)
         self.assertIn("signal 9", err)
         # The next start of a runtime recovers the abandoned run.
@@ -209,8 +213,23 @@ class CrashTest(HearthTestCase):
         logs = hearth("logs", run_id, "--format", "ndjson", "--types", "run_end", cwd=self.tmp)
         self.assertExit(logs, 2)
         self.assertEqual(json.loads(logs.stdout)["error"]["type"], "cancelled")
-        leftovers = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True)
-        self.assertEqual(leftovers.stdout.strip(), "", "tool processes left behind")
+        self.assertToolGone()
+
+    def assertToolGone(self):
+        """The tool process (its pid was written by the tool) no longer runs (or is a zombie)."""
+        with open(self.pid_file) as f:
+            pid = int(f.read())
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    state = f.read().rpartition(")")[2].split()[0]
+            except FileNotFoundError:
+                return
+            if state == "Z":
+                return
+            time.sleep(0.05)
+        self.fail(f"tool process {pid} was left running")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ struct Dispatch {
 
 // One per file under lib/cli/commands/, called in this order by cli::main (the help order).
 void register_init(CLI::App& app, Dispatch& dispatch);
+void register_dev(CLI::App& app, Dispatch& dispatch);
 void register_info(CLI::App& app, Dispatch& dispatch);
 void register_build(CLI::App& app, Dispatch& dispatch);
 void register_start(CLI::App& app, Dispatch& dispatch);

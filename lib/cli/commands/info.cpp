@@ -8,6 +8,7 @@
 #include "manifest/manifest.hpp"
 
 #include <cstdlib>
+#include <map>
 #include <iostream>
 #include <sstream>
 
@@ -85,9 +86,15 @@ nlohmann::ordered_json info_json(const config::Project& project, const manifest:
   auto schemas_agents = nlohmann::json::object();
   auto schemas_subagents = nlohmann::json::object();
   auto connections = nlohmann::json::array();
+  std::map<std::string, const nlohmann::json*> builtin_schemas;
+  for (const auto& b : m["builtinTools"]) builtin_schemas[b.value("name", "")] = &b["inputSchema"];
   each_agent(m["agents"], [&](const nlohmann::json& a, const std::string& path) {
     auto schemas = nlohmann::json::object();
-    for (const auto& t : a["tools"]) schemas[t.value("name", "")] = t["inputSchema"];
+    for (const auto& t : a["tools"]) {
+      const auto name = t.value("name", "");
+      if (t.contains("inputSchema")) schemas[name] = t["inputSchema"];
+      else if (const auto it = builtin_schemas.find(name); it != builtin_schemas.end()) schemas[name] = *it->second;
+    }
     if (a["kind"] == "root") schemas_root = schemas;
     else if (a["kind"] == "agent") schemas_agents[path] = schemas;
     else schemas_subagents[path] = schemas;
@@ -234,7 +241,19 @@ void print_human(const nlohmann::ordered_json& j) {
 
 int run_info(const InfoOptions& opts) {
   const auto project = resolve_project(opts.project); // config errors: exit 1
-  const auto result = manifest::compile(project);
+  manifest::CompileResult result;
+  try {
+    result = manifest::compile(project);
+  } catch (const Error& e) {
+    // Nothing could be compiled (e.g. .hearth/ is not writable): Eve's `unavailable` status.
+    if (opts.json) {
+      const nlohmann::ordered_json j = {{"appRoot", project.root.string()},
+                                        {"status", "unavailable"},
+                                        {"error", {{"type", e.info().type}, {"message", e.info().message}}}};
+      std::cout << j.dump(2) << '\n';
+    }
+    throw;
+  }
   const auto j = info_json(project, result);
   if (opts.json) std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   else print_human(j);

@@ -25,6 +25,9 @@ namespace stdfs = std::filesystem;
 
 constexpr std::string_view k_templates_dir = "templates/";
 constexpr std::string_view k_name_placeholder = "{{hearth.name}}";
+/// The workflow helpers (templates/helpers/) go into `helpers/` of templates that use them.
+constexpr std::string_view k_helpers_dir = "templates/helpers/";
+bool uses_helpers(std::string_view template_name) { return template_name == "workflows"; }
 
 struct InitOptions {
   std::string dir{};
@@ -171,11 +174,12 @@ std::string shell_word(const std::string& word) {
   return out + "'";
 }
 
-void print_next_steps(const std::string& cd_target) {
+void print_next_steps(const std::string& cd_target, const std::string& template_name) {
+  const std::string workflow = uses_helpers(template_name) ? "greet" : "hello";
   std::string steps = "\nNext steps:\n";
   if (!cd_target.empty()) steps += "  cd " + shell_word(cd_target) + "\n";
   steps += "  hearth dev                                      # serve on http://127.0.0.1:3583\n"
-           "  hearth run hello --payload '{\"name\":\"World\"}'   # run the workflow once\n";
+           "  hearth run " + workflow + " --payload '{\"name\":\"World\"}'   # run the workflow once\n";
   terminal::info(steps);
 }
 
@@ -199,8 +203,15 @@ int run_init(const InitOptions& opts) {
   const std::string prefix = std::string(k_templates_dir) + opts.template_name + "/";
   std::vector<Planned> plan;
   std::vector<std::string> conflicts;
-  for (const auto& file : embedded::under(prefix)) {
-    Planned p{.relative = std::string(file.path.substr(prefix.size()))};
+  auto files = embedded::under(prefix);
+  if (uses_helpers(opts.template_name)) {
+    const auto helpers = embedded::under(k_helpers_dir);
+    files.insert(files.end(), helpers.begin(), helpers.end());
+  }
+  for (const auto& file : files) {
+    const bool helper = file.path.substr(0, k_helpers_dir.size()) == k_helpers_dir;
+    Planned p{.relative = helper ? "helpers/" + std::string(file.path.substr(k_helpers_dir.size()))
+                                 : std::string(file.path.substr(prefix.size()))};
     p.content = render(p.relative, file.data, name);
     p.exists = exists_no_follow(dir / p.relative);
     if (p.exists && mode != Mode::add_missing) conflicts.push_back(p.relative);
@@ -223,7 +234,7 @@ int run_init(const InitOptions& opts) {
   if (mode == Mode::fresh && !opts.no_git && git_init(dir))
     terminal::info("Initialized a git repository in " + typed);
   terminal::success("Created hearth project \"" + name + "\" in " + typed);
-  print_next_steps(dir == cwd ? std::string{} : typed);
+  print_next_steps(dir == cwd ? std::string{} : typed, opts.template_name);
   return exit_code(ExitCode::ok);
 }
 

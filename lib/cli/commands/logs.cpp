@@ -1,8 +1,10 @@
 // `hearth logs <runId>`: replays (and, for an active run, follows) a workflow run's events from
-// the local store. Exit 2 when the run ended with isError (seed page 15, `flue logs`).
+// the local store, or from a running server with `--server` (cli/logs_server.hpp). Exit 2 when
+// the run ended with isError (seed page 15, `flue logs`).
 #include "cli/commands/commands.hpp"
 #include "cli/event_printer.hpp"
 #include "cli/interrupts.hpp"
+#include "cli/logs_server.hpp"
 #include "core/errors.hpp"
 #include "core/text.hpp"
 #include "store/store.hpp"
@@ -21,6 +23,8 @@ struct LogsOptions {
   std::string since{};
   bool follow = false;
   bool no_follow = false;
+  std::string server{};               // --server: read over HTTP instead of the local store
+  std::vector<std::string> headers{}; // --header, with --server
   config::ProjectFlags project{};
 };
 
@@ -43,7 +47,23 @@ std::unique_ptr<store::Store> open_local_store(const config::Project& project,
   return store::open_store("sqlite:" + project.store.path.string(), project.root);
 }
 
+/// `--server`: the same flags, over HTTP.
+int read_from_server(const LogsOptions& opts) {
+  ServerLogsOptions server{.server = opts.server, .headers = opts.headers, .run_id = opts.run_id};
+  if (opts.follow) server.follow = true;
+  if (opts.no_follow) server.follow = false;
+  server.since = opts.since;
+  for (const auto& t : text::split(opts.types, ','))
+    if (!text::trim(t).empty()) server.types.insert(std::string(text::trim(t)));
+  server.limit = opts.limit;
+  server.format = opts.format;
+  return cli::logs_from_server(server);
+}
+
 int logs(const LogsOptions& opts) {
+  if (!opts.server.empty()) return read_from_server(opts);
+  if (!opts.headers.empty())
+    throw errors::usage("--header needs --server.", "e.g. hearth logs <runId> --server URL --header 'Name: value'");
   if (opts.limit && *opts.limit <= 0)
     throw errors::invalid_flag("--limit", "must be a positive integer", "e.g. --limit 20");
   const auto after = since_seq(opts.since);
@@ -105,6 +125,9 @@ void register_logs(CLI::App& app, Dispatch& dispatch) {
   auto* follow = cmd->add_flag("-f,--follow", opts->follow, "Follow until the run ends");
   auto* no_follow = cmd->add_flag("--no-follow", opts->no_follow, "Print what is there and exit");
   follow->excludes(no_follow);
+  cmd->add_option("--server", opts->server, "Read from this running server (Durable Streams)");
+  cmd->add_option("--header", opts->headers, "HTTP header for --server, 'Name: value' (repeatable)")
+      ->allow_extra_args(false);
   add_project_flags(*cmd, opts->project);
   cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return logs(*opts); }; });
 }

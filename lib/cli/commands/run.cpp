@@ -18,6 +18,7 @@ struct RunOptions {
   std::string workflow{};
   std::string payload = "{}";
   std::string model{};
+  int timeout_ms = 0; // programmable workflows: overrides the sidecar's timeoutMs
   config::ProjectFlags project{};
 };
 
@@ -37,6 +38,7 @@ int run_workflow(const RunOptions& opts) {
     EventPrinter printer(std::cerr);
     nlohmann::json params = {{"workflow", opts.workflow}, {"payload", payload}};
     if (!opts.model.empty()) params["model"] = opts.model;
+    if (opts.timeout_ms > 0) params["timeoutMs"] = opts.timeout_ms;
     const auto reply = child.request("workflow.run", params, [&](const nlohmann::json& event) {
       if (event.value("type", "") == "run_start")
         terminal::info(terminal::style("2", "run " + event.value("runId", "")));
@@ -63,6 +65,9 @@ void register_run(CLI::App& app, Dispatch& dispatch) {
                  "workflows");
   cmd->add_option("--payload", opts->payload, "JSON payload (default: {})");
   cmd->add_option("--model", opts->model, "Use this provider/model for every agent (e.g. mock/echo)");
+  cmd->add_option("--timeout", opts->timeout_ms,
+                  "Stop a programmable workflow after MS milliseconds (default: its timeoutMs)")
+      ->check(CLI::PositiveNumber);
   add_project_flags(*cmd, opts->project);
   cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return run_workflow(*opts); }; });
 }

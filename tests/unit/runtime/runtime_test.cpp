@@ -153,3 +153,79 @@ TEST_SUITE("runtime") {
     CHECK(stderr_logged);
   }
 }
+
+TEST_SUITE("runtime") {
+  TEST_CASE("bash runs in the session workspace without provider keys, and subagents run as tools") {
+    Fixture f;
+    ::setenv("OPENAI_API_KEY", "sk-secret", 1);
+    f.project.write("agent/mock.jsonl",
+                    "{\"toolCalls\":[{\"name\":\"bash\",\"input\":{\"command\":"
+                    "\"echo key=$OPENAI_API_KEY; basename $PWD; echo $HEARTH_AGENT\"}}]}\n"
+                    "{\"toolCalls\":[{\"name\":\"researcher\",\"input\":{\"message\":\"dig\"}}]}\n"
+                    "{\"text\":\"done\"}\n");
+    AgentDef researcher{.name = "researcher", .description = "Researches.", .model = "mock/echo",
+                        .instructions = "Research."};
+    AgentDef agent{.name = "assistant", .model = "mock/script", .instructions = "You help.",
+                   .subagents = {researcher},
+                   .mock_script = f.project.root() / "agent/mock.jsonl"};
+    auto rt = f.runtime(Program{.root_agent = "assistant", .agents = {agent}});
+    rt.prompt_agent("assistant", "w1", "default", "go", json(), "", f.listener());
+    ::unsetenv("OPENAI_API_KEY");
+    std::vector<json> calls;
+    bool task_start = false, task_end = false, nested = false;
+    for (const auto& e : f.events) {
+      if (e["type"] == "tool_call") calls.push_back(e);
+      if (e["type"] == "task_start") task_start = true;
+      if (e["type"] == "task") task_end = e["isError"] == false;
+      if (e.contains("parentSession") && e["parentSession"] == "default") nested = true;
+    }
+    REQUIRE(calls.size() == 2);
+    const auto bash_out = calls[0]["result"]["content"][0]["text"].get<std::string>();
+    CHECK(bash_out.find("key=\n") != std::string::npos); // the key never reaches tools
+    CHECK(bash_out.find("assistant-w1-default") != std::string::npos); // cwd is the workspace
+    CHECK(bash_out.find("assistant\n") != std::string::npos);
+    CHECK(calls[1]["toolName"] == "researcher");
+    CHECK(calls[1]["result"]["content"][0]["text"] == "dig"); // mock/echo answered the subagent
+    CHECK(task_start);
+    CHECK(task_end);
+    CHECK(nested);
+  }
+
+  TEST_CASE("maxSteps bounds a turn with a clear error") {
+    Fixture f;
+    f.project.write("agent/mock.jsonl",
+                    "{\"toolCalls\":[{\"name\":\"glob\",\"input\":{\"pattern\":\"*\"}}]}\n"
+                    "{\"toolCalls\":[{\"name\":\"glob\",\"input\":{\"pattern\":\"*\"}}]}\n"
+                    "{\"text\":\"never\"}\n");
+    AgentDef agent{.name = "assistant", .model = "mock/script", .instructions = "Loop.",
+                   .max_steps = 2, .mock_script = f.project.root() / "agent/mock.jsonl"};
+    auto rt = f.runtime(Program{.root_agent = "assistant", .agents = {agent}});
+    try {
+      rt.prompt_agent("assistant", "m", "default", "go", json(), "", {});
+      FAIL("expected max_steps_exceeded");
+    } catch (const hearth::Error& e) {
+      CHECK(e.info().type == "max_steps_exceeded");
+      CHECK(e.info().message.find("2 steps") != std::string::npos);
+    }
+  }
+
+  TEST_CASE("an invalid result goes back to the model, at most three times") {
+    Fixture f;
+    f.project.write("agent/mock.jsonl", "{\"result\":{\"greeting\":1}}\n{\"result\":{\"greeting\":2}}\n"
+                                        "{\"result\":{\"greeting\":\"ok\"}}\n");
+    AgentDef agent{.name = "assistant", .model = "mock/script", .instructions = "Greet.",
+                   .mock_script = f.project.root() / "agent/mock.jsonl"};
+    Program p = f.program("mock/script");
+    p.agents = {agent};
+    auto rt = f.runtime(p);
+    const auto outcome = rt.run_workflow("hello", {{"name", "x"}}, "", f.listener());
+    CHECK(outcome.result == json{{"greeting", "ok"}});
+    f.project.write("agent/mock.jsonl", "{\"result\":{}}\n{\"result\":{}}\n{\"result\":{}}\n");
+    try {
+      rt.run_workflow("hello", {{"name", "x"}}, "", {});
+      FAIL("expected result_invalid");
+    } catch (const hearth::Error& e) {
+      CHECK(e.info().type == "result_invalid");
+    }
+  }
+}

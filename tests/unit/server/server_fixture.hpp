@@ -40,8 +40,9 @@ struct ServerFixture {
     runtime = std::make_unique<Runtime>(std::move(program),
                                         RuntimeContext{.project_root = project.root()}, *store);
     // A programmable workflow that throws something that is not a hearth::Error.
-    runtime->set_program_runner([](const WorkflowDef&, const std::string&,
-                                   const nlohmann::json&, EventLog&) -> nlohmann::json {
+    runtime->set_program_runner([](const WorkflowDef&, const std::string&, const nlohmann::json&,
+                                   const hearth::runtime::ProgramRunOptions&,
+                                   EventLog&) -> nlohmann::json {
       throw std::runtime_error("intentional failure");
     });
     options.host = "127.0.0.1";

@@ -1,0 +1,201 @@
+// One workflow script per run: spawn, serve its ctx calls, map how it ended to the run's result or
+// error, and leave no process behind. See program_runner.hpp.
+#include "runtime/program_runner.hpp"
+
+#include "core/errors.hpp"
+#include "core/process.hpp"
+#include "core/text.hpp"
+#include "ipc/peer.hpp"
+#include "runtime/agent_tools.hpp"
+#include "runtime/workflow_context.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <deque>
+#include <poll.h>
+#include <thread>
+#include <unistd.h>
+
+namespace hearth::runtime {
+namespace {
+using nlohmann::json;
+
+// --- stderr: each line a warn log, the last lines kept for an exit message ---------------------
+
+class StderrPump {
+public:
+  StderrPump(int fd, EventLog& events, std::string run_id)
+      : m_fd(fd), m_events(events), m_run_id(std::move(run_id)),
+        m_thread([this] { pump(); }) {}
+  ~StderrPump() { finish(); }
+  StderrPump(const StderrPump&) = delete;
+  StderrPump& operator=(const StderrPump&) = delete;
+
+  /// Reads what is left (the script has ended or been stopped) and joins. Idempotent.
+  void finish() {
+    m_stopping = true;
+    if (m_thread.joinable()) m_thread.join();
+  }
+
+  /// The last k_stderr_tail_lines lines, newline-joined; call after finish().
+  std::string tail() const {
+    std::string out;
+    for (const auto& line : m_tail) out += (out.empty() ? "" : "\n") + line;
+    return out;
+  }
+
+private:
+  void pump() {
+    std::string buffer;
+    char chunk[4096];
+    for (;;) {
+      pollfd p{m_fd, POLLIN, 0};
+      const int rc = ::poll(&p, 1, 50);
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc == 0) {
+        if (m_stopping) break; // nothing left to read; a grandchild may hold the pipe open
+        continue;
+      }
+      const auto got = ::read(m_fd, chunk, sizeof chunk);
+      if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (got <= 0) break;
+      buffer.append(chunk, static_cast<std::size_t>(got));
+      for (auto nl = buffer.find('\n'); nl != std::string::npos; nl = buffer.find('\n')) {
+        line(buffer.substr(0, nl));
+        buffer.erase(0, nl + 1);
+      }
+    }
+    if (!buffer.empty()) line(buffer);
+  }
+
+  void line(std::string text) {
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    if (text::trim(text).empty()) return;
+    m_tail.push_back(text);
+    if (m_tail.size() > k_stderr_tail_lines) m_tail.pop_front();
+    try {
+      m_events.emit("log", {{"level", "warn"}, {"message", text},
+                            {"attributes", {{"stream", "stderr"}}}},
+                    Envelope{.run_id = m_run_id});
+    } catch (const std::exception&) { // the store failed: the run reports that on its own
+    }
+  }
+
+  int m_fd;
+  EventLog& m_events;
+  std::string m_run_id;
+  std::deque<std::string> m_tail{};
+  std::atomic<bool> m_stopping{false};
+  std::thread m_thread; // last: starts once the members above exist
+};
+
+/// The script's environment: ours without provider keys or HEARTH_*, plus the protocol variables.
+std::vector<std::string> script_environment(const Runtime& runtime, const WorkflowDef& def,
+                                            const std::string& run_id) {
+  std::vector<std::string> env;
+  for (auto& entry : tool_environment(ToolContext{.run_id = run_id}, runtime.context().secret_env))
+    if (!text::starts_with(entry, "HEARTH_")) env.push_back(std::move(entry));
+  env.push_back("HEARTH_RUN_ID=" + run_id);
+  env.push_back("HEARTH_WORKFLOW=" + def.name);
+  std::string protocol = "HEARTH_PROTOCOL="; // appended, not operator+: GCC 12 -O2 misreports it
+  protocol += std::to_string(k_workflow_protocol_version);
+  env.push_back(std::move(protocol));
+  return env;
+}
+
+/// The part of an ipc_protocol_error message after "Protocol error from <peer>: ".
+std::string protocol_problem(const ErrorInfo& info) {
+  auto message = info.message;
+  if (const auto colon = message.find(": "); colon != std::string::npos) message.erase(0, colon + 2);
+  while (!message.empty() && message.back() == '.') message.pop_back();
+  return message;
+}
+
+/// The quoted line of an ipc_protocol_error ("Line (first N bytes): <excerpt>").
+std::string protocol_line(const ErrorInfo& info) {
+  const auto mark = info.dev.find("): ");
+  return mark == std::string::npos ? info.dev : info.dev.substr(mark + 3);
+}
+
+/// The run's error for an error reply to `workflow.run`.
+Error replied_error(const WorkflowDef& def, const ipc::RemoteError& e) {
+  const auto& data = e.data();
+  if (e.code() == ipc::code::hearth_error && data.is_object() && data.contains("type") &&
+      data["type"].is_string())
+    return Error(e.info()); // a hearth error the script passed on (e.g. a failed prompt)
+  std::string details;
+  if (data.is_object())
+    for (const char* key : {"details", "traceback", "stack"})
+      if (data.contains(key) && data[key].is_string()) {
+        details = data[key].get<std::string>();
+        break;
+      }
+  return errors::workflow_failed(def.name, e.remote_message(), details);
+}
+
+} // namespace
+
+json run_program(const Runtime& runtime, const WorkflowDef& def, const std::string& run_id,
+                 const json& payload, const ProgramRunOptions& options, EventLog& events) {
+  if (def.command.empty()) throw errors::spawn_failed(def.name, "the workflow has no command");
+  process::Process script({.argv = def.command,
+                           .env = script_environment(runtime, def, run_id),
+                           .cwd = runtime.context().project_root});
+  StderrPump stderr_pump(script.stderr_fd(), events, run_id);
+  WorkflowContext context(runtime, run_id, options.model_override, events);
+  std::optional<Error> failure;
+  bool exited_early = false;
+  json result;
+  {
+    ipc::Peer peer(script.stdout_fd(), script.stdin_fd(),
+                   {.name = "workflow \"" + def.name + "\""});
+    context.install(peer);
+    peer.start();
+    const int timeout_ms = options.timeout_ms > 0 ? options.timeout_ms : def.timeout_ms;
+    try {
+      result = peer.request("workflow.run",
+                            {{"runId", run_id}, {"workflow", def.name}, {"payload", payload}},
+                            {.timeout = std::chrono::milliseconds(timeout_ms)});
+    } catch (const ipc::RemoteError& e) {
+      failure = replied_error(def, e);
+    } catch (const Error& e) {
+      const auto& type = e.info().type;
+      if (type == "ipc_timeout") failure = errors::workflow_timeout(def.name, timeout_ms);
+      else if (type == "ipc_protocol_error")
+        failure = errors::workflow_protocol_error(def.name, protocol_problem(e.info()),
+                                                  protocol_line(e.info()));
+      else if (type == "ipc_closed") exited_early = true;
+      else failure = e;
+    }
+    // A script that ran out of time or broke the protocol gets no grace: stop it now.
+    if (failure && (failure->info().type == "workflow_timeout" ||
+                    failure->info().type == "workflow_protocol_error"))
+      script.stop();
+    // Leaving this scope closes the peer and joins its workers (calls still running finish).
+  }
+  script.close_stdin(); // EOF: the helpers exit on it
+  const bool exited = script.wait_for(k_script_exit_grace).has_value();
+  const auto status = script.stop(); // the rest of the group, and the script if it lingers
+  stderr_pump.finish();
+  if (exited_early)
+    throw errors::workflow_script_exited(
+        def.name,
+        exited ? status.describe()
+               : "its stdout closed while it kept running (it was stopped)",
+        stderr_pump.tail());
+  if (failure) throw *failure;
+  return result;
+}
+
+void install_program_runner(Runtime& runtime) {
+  // Grandchildren of a killed script are reparented to us, so Process::stop reaps them and no
+  // zombie of the script's group outlives its run.
+  process::become_subreaper();
+  runtime.set_program_runner([&runtime](const WorkflowDef& def, const std::string& run_id,
+                                        const json& payload, const ProgramRunOptions& options,
+                                        EventLog& events) {
+    return run_program(runtime, def, run_id, payload, options, events);
+  });
+}
+
+} // namespace hearth::runtime
