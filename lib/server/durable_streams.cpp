@@ -226,9 +226,9 @@ std::string stream_etag(const std::string& path, const std::string& start,
 
 void serve_stream(const httplib::Request& req, httplib::Response& res, ServerContext& ctx,
                   const std::string& path, const hearth::Error& missing) {
-  const auto q = parse_query(req);
   const auto info = ctx.runtime.store().stream_info(path);
-  if (!info) throw missing;
+  if (!info) throw missing; // existence first: a bad query on an unknown run is still a 404
+  const auto q = parse_query(req);
   std::int64_t after = -1;
   if (q.offset.kind == store::StreamOffset::Kind::now) after = info->last_seq;
   if (q.offset.kind == store::StreamOffset::Kind::after) after = q.offset.after_seq;
