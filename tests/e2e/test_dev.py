@@ -166,7 +166,10 @@ class DevTest(HearthTestCase):
         def follower():  # reads the agent stream with long-polls, as @durable-streams/client does
             offset = "-1"
             while True:
-                live = "&live=long-poll" if offset != "-1" and not writers_done.is_set() else ""
+                # Only a read issued after the writers stopped may end the follow: a response
+                # computed earlier is up to date as of then, not of the end.
+                final = writers_done.is_set()
+                live = "&live=long-poll" if offset != "-1" and not final else ""
                 try:  # a short client timeout re-asks from the same offset: nothing can be lost
                     status, headers, body = request(port, "GET", "/agents/p/s1?offset=%s%s" % (offset, live),
                                                     timeout=2 if live else 30)
@@ -180,7 +183,7 @@ class DevTest(HearthTestCase):
                 elif status not in (204, 404):  # 404 until the first prompt creates the stream
                     failures.append("follow: %d %s" % (status, body[:200]))
                 offset = headers.get("Stream-Next-Offset", offset) if status != 404 else offset
-                if writers_done.is_set() and headers.get("Stream-Up-To-Date") == "true":
+                if final and headers.get("Stream-Up-To-Date") == "true":
                     return
 
         threads = [threading.Thread(target=t) for t in (poster, prompter, follower)]
