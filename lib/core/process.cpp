@@ -357,6 +357,12 @@ void signal_all_groups(int signo) {
   for (const pid_t group : live_groups()) ::kill(-group, signo);
 }
 
+void stop_all_groups() {
+  signal_all_groups(SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  signal_all_groups(SIGKILL);
+}
+
 std::size_t reap_orphans() {
   std::set<pid_t> owned;
   {

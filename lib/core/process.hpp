@@ -107,6 +107,10 @@ void become_subreaper();
 /// scripts, runtime children). For a runtime ending on a signal: its children must not outlive it.
 void signal_all_groups(int signo);
 
+/// SIGTERM to every live group, 200 ms for them to go, then SIGKILL: for a process about to exit
+/// on a signal, so no tool or workflow script outlives it.
+void stop_all_groups();
+
 /// Kills (SIGKILL, whole process group) and reaps every direct child of this process that no
 /// Process object owns: descendants of a dead child that were reparented to us as subreaper.
 /// Returns how many it found.

@@ -115,9 +115,7 @@ int serve_stdio(Runtime& runtime) {
                                              {"details", "The runtime received a signal."}}});
         // Tools and workflow scripts run in their own process groups: stop them with us (a
         // script gets SIGTERM first, then whatever is left is killed).
-        process::signal_all_groups(SIGTERM);
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        process::signal_all_groups(SIGKILL);
+        process::stop_all_groups();
         std::cerr << std::flush;
         ::_exit(128 + *signo); // workers may be mid-turn; the store is consistent
       }

@@ -2,9 +2,11 @@
 #include "server/child.hpp"
 
 #include "core/errors.hpp"
+#include "core/process.hpp"
 #include "core/signals.hpp"
 #include "ipc/peer.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -39,7 +41,8 @@ int serve_child(runtime::Runtime& runtime, ServerOptions options) {
   peer_options.name = "the supervisor";
   // The protocol gets a private copy of stdout; fd 1 then points at stderr, so a stray write to
   // stdout lands in the log instead of corrupting the protocol (as serve_stdio does).
-  const int protocol_out = ::dup(STDOUT_FILENO);
+  // CLOEXEC: tools and scripts must not inherit it, or the supervisor would miss our EOF.
+  const int protocol_out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
   ::dup2(STDERR_FILENO, STDOUT_FILENO);
   ipc::Peer peer(STDIN_FILENO, protocol_out, peer_options);
   peer.on_request("shutdown", [&](const ipc::Request&) {
@@ -64,6 +67,7 @@ int serve_child(runtime::Runtime& runtime, ServerOptions options) {
   if (!drained) std::cerr << "hearth: stopped before every request finished" << std::endl;
   peer.close();
   if (!drained) {
+    process::stop_all_groups(); // tools and scripts of the requests still running
     std::cerr << std::flush;
     ::_exit(code); // workers still run; runs they own are recovered by the next runtime
   }

@@ -4,6 +4,7 @@
 #include "cli/commands/commands.hpp"
 #include "cli/runtime_setup.hpp"
 #include "core/errors.hpp"
+#include "core/process.hpp"
 #include "core/signals.hpp"
 #include "server/child.hpp"
 #include "server/server.hpp"
@@ -63,6 +64,7 @@ int run_start(const StartOptions& opts) {
       const bool drained = server.shutdown(server::k_drain_bound);
       const int code = 128 + *signo;
       if (!drained) {
+        process::stop_all_groups(); // tools and scripts of the requests still running
         std::cerr << std::flush;
         std::_Exit(code); // requests still running; their runs are recovered on the next start
       }
