@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
+# ccache (when installed) may reuse objects from another checkout of the same sources.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 for preset in dev asan; do
   echo "== $preset: configure and build" >&2
   cmake --preset "$preset" >/dev/null
