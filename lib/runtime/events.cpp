@@ -13,6 +13,17 @@ long long now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+long long elapsed_ms(std::chrono::steady_clock::time_point since) {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now() - since).count();
+}
+
+nlohmann::json error_json(const Error& error) {
+  return {{"type", error.info().type},
+          {"message", error.info().message},
+          {"details", error.info().details}};
+}
+
 std::string now_iso() {
   const long long ms = now_ms();
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);

@@ -3,8 +3,11 @@
 // Wire shape: Flue 0.11's events (peers/flue/REPORT.md §4) with their envelope fields.
 #pragma once
 
+#include "core/error.hpp"
+
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -35,6 +38,12 @@ std::string now_iso();
 
 /// Milliseconds since the epoch.
 long long now_ms();
+
+/// Milliseconds elapsed since `since` (event `durationMs` fields).
+long long elapsed_ms(std::chrono::steady_clock::time_point since);
+
+/// A hearth error as event and RunRecord JSON: {type, message, details}.
+nlohmann::json error_json(const Error& error);
 
 /// Appends events to one stream. Thread-safe: concurrent tool calls emit from several threads,
 /// and the listener sees events in stream order.

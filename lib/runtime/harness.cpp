@@ -27,10 +27,6 @@ constexpr const char* k_result_instructions =
     "receive an error and may try again.\nIf you determine that you cannot complete the task, "
     "call the `give_up` tool with a short reason instead.";
 
-long long elapsed_ms(Clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
-}
-
 std::string system_prompt(const AgentDef& agent, const TurnOptions& options) {
   std::string prompt;
   if (options.headless) prompt += std::string(k_headless_preamble) + "\n\n";

@@ -15,14 +15,6 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-long long elapsed_ms(Clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
-}
-
-json error_json(const Error& e) {
-  return {{"type", e.info().type}, {"message", e.info().message}, {"details", e.info().details}};
-}
-
 
 /// Hands the newest event of `path` to `listener` (the run_end the store appended itself).
 void show_last_event(store::Store& store, const std::string& path, const EventListener& listener) {

@@ -17,14 +17,6 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-long long elapsed_ms(Clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
-}
-
-json error_json(const Error& e) {
-  return {{"type", e.info().type}, {"message", e.info().message}, {"details", e.info().details}};
-}
-
 [[noreturn]] void bad_params(const std::string& method, const std::string& problem) {
   throw ipc::RpcError(ipc::code::invalid_params,
                       "Invalid params for `" + method + "`: " + problem + ".",
