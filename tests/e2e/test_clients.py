@@ -37,11 +37,11 @@ def node_clients():
         try:
             r = subprocess.run([npm, "install", "--prefix", CACHE, "--no-audit", "--no-fund",
                                 "--ignore-scripts", *PACKAGES], capture_output=True, text=True,
-                               timeout=600)
+                               timeout=180)  # well inside ctest's 300 s test timeout
             if r.returncode != 0:
                 _install_problem = "npm install failed (registry unreachable?): " + r.stderr[-300:]
         except subprocess.TimeoutExpired:
-            _install_problem = "npm install timed out after 600 s"
+            _install_problem = "npm install timed out after 180 s"
     if _install_problem:
         print(f"skipping client tests: {_install_problem}")
         raise unittest.SkipTest(_install_problem)
