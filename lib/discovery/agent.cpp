@@ -34,16 +34,6 @@ bool is_script_name(std::string_view name) {
   return false;
 }
 
-std::string stem_of(const std::string& name) {
-  const auto dot = name.rfind('.');
-  return dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
-}
-
-std::string extension_of(const std::string& name) {
-  const auto dot = name.rfind('.');
-  return dot == std::string::npos || dot == 0 ? "" : name.substr(dot);
-}
-
 /// Whether `program` (no '/') is found on PATH as an executable file.
 bool on_path(const std::string& program) {
   const char* path = std::getenv("PATH");

@@ -13,6 +13,8 @@ namespace hearth::discovery {
 namespace stdfs = std::filesystem;
 using detail::Context;
 using detail::Entry;
+using detail::extension_of;
+using detail::stem_of;
 
 namespace {
 
@@ -35,15 +37,6 @@ bool has_shebang(const stdfs::path& path) {
   const auto n = std::fread(head, 1, 2, f);
   std::fclose(f);
   return n == 2 && head[0] == '#' && head[1] == '!';
-}
-
-std::string stem_of(const std::string& name) {
-  const auto dot = name.rfind('.');
-  return dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
-}
-std::string extension_of(const std::string& name) {
-  const auto dot = name.rfind('.');
-  return dot == std::string::npos || dot == 0 ? "" : name.substr(dot);
 }
 
 void read_declarative(Context& ctx, Workflow& w, const stdfs::path& path) {

@@ -254,6 +254,16 @@ std::optional<long long> Context::positive_int_field(const nlohmann::json& objec
   return it->get<long long>();
 }
 
+std::string stem_of(const std::string& name) {
+  const auto dot = name.rfind('.');
+  return dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
+}
+
+std::string extension_of(const std::string& name) {
+  const auto dot = name.rfind('.');
+  return dot == std::string::npos || dot == 0 ? "" : name.substr(dot);
+}
+
 bool is_tool_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   if (!std::isalnum(static_cast<unsigned char>(name[0]))) return false;

@@ -91,6 +91,12 @@ private:
   Discovery& m_out;
 };
 
+/// `name` without its last extension ("get_weather.py" -> "get_weather"); dotfiles keep their name.
+std::string stem_of(const std::string& name);
+
+/// The last extension of `name` with its dot (".py"), or "" (none, or a dotfile).
+std::string extension_of(const std::string& name);
+
 /// True for names usable as a model-facing tool or skill name: [A-Za-z0-9_-], 1 to 64 characters,
 /// starting with a letter or digit.
 bool is_tool_name(std::string_view name);
