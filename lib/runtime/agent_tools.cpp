@@ -3,13 +3,11 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
-#include "core/json_schema.hpp"
 #include "core/process.hpp"
 #include "core/text.hpp"
 #include "sandbox/workspace.hpp"
 
 #include <algorithm>
-#include <memory>
 
 extern char** environ;
 
@@ -149,13 +147,8 @@ Tool load_skill_tool(const std::vector<SkillDef>& skills) {
 }
 
 Tool exec_tool(const ExecToolDef& def, std::vector<std::string> secret_env) {
-  auto validator = std::make_shared<json_schema::Validator>(def.input_schema);
   Tool tool{.name = def.name, .description = def.description, .input_schema = def.input_schema};
-  tool.run = [def, validator, secret_env](const json& input, const ToolContext& ctx) -> ToolOutcome {
-    if (const auto violations = validator->validate(input); !violations.empty())
-      return {.text = "Invalid input for tool " + def.name + ":\n" +
-                      json_schema::describe(violations) + "\nFix the arguments and call it again.",
-              .is_error = true};
+  tool.run = [def, secret_env](const json& input, const ToolContext& ctx) -> ToolOutcome {
     process::CaptureResult r;
     try {
       r = process::run_capture(def.command, input.dump(), std::chrono::milliseconds(def.timeout_ms),

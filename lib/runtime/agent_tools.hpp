@@ -20,7 +20,8 @@ Tool bash_tool(std::vector<std::string> secret_env);
 /// load_skill {name}: the skill's body without frontmatter, plus its sibling files.
 Tool load_skill_tool(const std::vector<SkillDef>& skills);
 
-/// The tool for an authored spec: validates input against `inputSchema`, runs the command with
+/// The tool for an authored spec (the harness has validated the input against `inputSchema`,
+/// as for every tool): runs the command with
 /// the input JSON on stdin (process group killed after `timeoutMs`) and returns stdout; stderr
 /// lines go to the context's log; a non-zero exit, a timeout or a spawn failure is an error result.
 Tool exec_tool(const ExecToolDef& def, std::vector<std::string> secret_env);

@@ -141,6 +141,7 @@ private:
   Tool subagent_tool(const AgentDef& sub);
   Tool ask_question_tool();
   ToolOutcome call_tool(const providers::ToolCall& call, const Envelope& envelope);
+  std::vector<json_schema::Violation> input_violations(const std::string& tool, const json& args);
   ToolOutcome finish(const json& input);
   providers::StepResult model_step(const json& messages, const Envelope& envelope);
 
@@ -277,6 +278,14 @@ Tool TurnRunner::subagent_tool(const AgentDef& sub) {
   return tool;
 }
 
+std::vector<json_schema::Violation> TurnRunner::input_violations(const std::string& tool,
+                                                                const json& args) {
+  // `finish` checks its own input: an invalid result counts against the retry bound.
+  const auto it = m_validators.find(tool);
+  if (tool == "finish" || it == m_validators.end() || !it->second) return {};
+  return it->second->validate(args);
+}
+
 ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelope& envelope) {
   const auto started = Clock::now();
   const json args = call.input.is_null() ? json::object() : call.input;
@@ -290,11 +299,9 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
   } else if (call.input_error) {
     outcome = {.text = "The arguments of " + call.name + " are not valid JSON: " + *call.input_error,
                .is_error = true};
-  } else if (const auto& v = m_validators[call.name];
-             v && call.name != "finish" && !v->validate(args).empty()) {
+  } else if (const auto violations = input_violations(call.name, args); !violations.empty()) {
     outcome = {.text = "Invalid input for tool " + call.name + ":\n" +
-                       json_schema::describe(v->validate(args)) +
-                       "\nFix the arguments and call it again.",
+                       json_schema::describe(violations) + "\nFix the arguments and call it again.",
                .is_error = true};
   } else {
     ToolContext ctx{.workspace = &m_scope.workspace,
