@@ -57,4 +57,30 @@ nlohmann::json EventLog::emit(const std::string& type, nlohmann::json data,
   return data;
 }
 
+nlohmann::json run_operation(EventLog& events, const Envelope& envelope, const std::string& kind,
+                             const std::function<nlohmann::json(nlohmann::json& done)>& body,
+                             const nlohmann::json& fields) {
+  const auto started = std::chrono::steady_clock::now();
+  events.emit("operation_start", {{"operationKind", kind}}, envelope);
+  nlohmann::json outcome = fields;
+  outcome["operationKind"] = kind;
+  try {
+    nlohmann::json done = nlohmann::json::object();
+    auto value = body(done);
+    outcome.update(done);
+    outcome["durationMs"] = elapsed_ms(started);
+    outcome["isError"] = false;
+    events.emit("operation", std::move(outcome), envelope);
+    events.emit("idle", nlohmann::json::object(), envelope);
+    return value;
+  } catch (const Error& e) {
+    outcome["durationMs"] = elapsed_ms(started);
+    outcome["isError"] = true;
+    outcome["error"] = error_json(e);
+    events.emit("operation", std::move(outcome), envelope);
+    events.emit("idle", nlohmann::json::object(), envelope);
+    throw;
+  }
+}
+
 } // namespace hearth::runtime

@@ -65,4 +65,13 @@ private:
   std::mutex m_mutex;
 };
 
+/// Runs `body` as one Flue operation of `kind` (prompt, task, skill, shell): emits
+/// `operation_start`, then `operation` {operationKind, durationMs, isError, …} and `idle`, also when
+/// `body` throws a hearth::Error (the event then carries `error`, and the error is rethrown).
+/// `body` returns the operation's value and may add fields (result, usage) to the success event;
+/// `fields` go into both outcomes (e.g. a shell `command`).
+nlohmann::json run_operation(EventLog& events, const Envelope& envelope, const std::string& kind,
+                             const std::function<nlohmann::json(nlohmann::json& done)>& body,
+                             const nlohmann::json& fields = nlohmann::json::object());
+
 } // namespace hearth::runtime

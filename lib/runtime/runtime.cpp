@@ -13,7 +13,6 @@
 namespace hearth::runtime {
 namespace {
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 
 /// Hands the newest event of `path` to `listener` (the run_end the store appended itself).
@@ -113,38 +112,25 @@ json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id,
                               const std::string& model_override, EventLog& events) {
   const auto& agent_def = agent(def.agent.empty() ? m_program.root_agent : def.agent);
   const auto prompt = render_template(def.body, payload, def.name);
-  const auto operation_id = ids::make_id("op");
-  Envelope envelope{.run_id = run_id, .session = "default", .harness = "default",
-                    .operation_id = operation_id};
-  const auto started = Clock::now();
-  events.emit("operation_start", {{"operationKind", "prompt"}}, envelope);
-  auto context = m_context;
-  context.run_id = run_id;
-  ModelClients models(context);
-  const auto workspace = sandbox::Workspace::prepare(
-      m_context.project_root / ".hearth" / "workspaces" / safe_component(run_id),
-      workspace_seeds(agent_def));
-  TurnScope scope{context, models, events, workspace, envelope};
-  json messages = json::array();
-  TurnOptions options{.model_override = !model_override.empty() ? model_override : def.model,
-                      .result_schema = def.result,
-                      .max_steps = def.max_steps,
-                      .headless = true};
-  try {
+  const Envelope envelope{.run_id = run_id, .session = "default", .harness = "default",
+                          .operation_id = ids::make_id("op")};
+  return run_operation(events, envelope, "prompt", [&](json& done) {
+    auto context = m_context;
+    context.run_id = run_id;
+    ModelClients models(context);
+    const auto workspace = sandbox::Workspace::prepare(
+        m_context.project_root / ".hearth" / "workspaces" / safe_component(run_id),
+        workspace_seeds(agent_def));
+    TurnScope scope{context, models, events, workspace, envelope};
+    json messages = json::array();
+    TurnOptions options{.model_override = !model_override.empty() ? model_override : def.model,
+                        .result_schema = def.result,
+                        .max_steps = def.max_steps,
+                        .headless = true};
     const auto result = run_turn(scope, agent_def, messages, prompt, options);
-    events.emit("operation", {{"operationKind", "prompt"}, {"durationMs", elapsed_ms(started)},
-                              {"isError", false}, {"result", result.to_json()},
-                              {"usage", usage_json(result.usage)}},
-                envelope);
-    events.emit("idle", json::object(), envelope);
+    done = {{"result", result.to_json()}, {"usage", usage_json(result.usage)}};
     return result.data.is_null() ? json(result.text) : result.data;
-  } catch (const Error& e) {
-    events.emit("operation", {{"operationKind", "prompt"}, {"durationMs", elapsed_ms(started)},
-                              {"isError", true}, {"error", error_json(e)}},
-                envelope);
-    events.emit("idle", json::object(), envelope);
-    throw;
-  }
+  });
 }
 
 RunOutcome Runtime::run_workflow(const std::string& name, const json& payload,
@@ -186,37 +172,27 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
   const auto saved = m_store.load_session(key);
   json messages = saved ? saved->messages : json::array();
   EventLog events(m_store, stream, listener);
-  const auto operation_id = ids::make_id("op");
-  Envelope envelope{.instance_id = instance_id, .session = key.name, .harness = "default",
-                    .operation_id = operation_id};
-  const auto started = Clock::now();
-  events.emit("operation_start", {{"operationKind", "prompt"}}, envelope);
-  const auto models_ptr = instance_models(stream);
-  ModelClients& models = *models_ptr;
-  const auto workspace = sandbox::Workspace::prepare(
-      m_context.project_root / ".hearth" / "workspaces" /
-          safe_component(agent_name + "-" + instance_id + "-" + key.name),
-      workspace_seeds(agent_def));
-  TurnScope scope{m_context, models, events, workspace, envelope};
-  TurnOptions options{.model_override = model_override, .result_schema = output_schema};
-  try {
-    const auto result = run_turn(scope, agent_def, messages, message, options);
-    m_store.save_session(key, messages, saved ? saved->version : 0);
-    const json out = result.to_json();
-    events.emit("operation", {{"operationKind", "prompt"}, {"durationMs", elapsed_ms(started)},
-                              {"isError", false}, {"result", out}},
-                envelope);
-    events.emit("idle", json::object(), envelope);
-    return out;
-  } catch (const Error& e) {
-    // Keep what happened (the user message, tool results) so the conversation can go on.
-    m_store.save_session(key, messages, saved ? saved->version : 0);
-    events.emit("operation", {{"operationKind", "prompt"}, {"durationMs", elapsed_ms(started)},
-                              {"isError", true}, {"error", error_json(e)}},
-                envelope);
-    events.emit("idle", json::object(), envelope);
-    throw;
-  }
+  const Envelope envelope{.instance_id = instance_id, .session = key.name, .harness = "default",
+                          .operation_id = ids::make_id("op")};
+  return run_operation(events, envelope, "prompt", [&](json& done) {
+    const auto models = instance_models(stream);
+    const auto workspace = sandbox::Workspace::prepare(
+        m_context.project_root / ".hearth" / "workspaces" /
+            safe_component(agent_name + "-" + instance_id + "-" + key.name),
+        workspace_seeds(agent_def));
+    TurnScope scope{m_context, *models, events, workspace, envelope};
+    TurnOptions options{.model_override = model_override, .result_schema = output_schema};
+    try {
+      const auto result = run_turn(scope, agent_def, messages, message, options);
+      m_store.save_session(key, messages, saved ? saved->version : 0);
+      done = {{"result", result.to_json()}};
+      return result.to_json();
+    } catch (const Error&) {
+      // Keep what happened (the user message, tool results) so the conversation can go on.
+      m_store.save_session(key, messages, saved ? saved->version : 0);
+      throw;
+    }
+  });
 }
 
 } // namespace hearth::runtime

@@ -231,29 +231,17 @@ json WorkflowContext::converse(Session& session, const std::string& kind, const 
   const auto& harness = *session.harness;
   const Envelope envelope{.run_id = m_context.run_id, .session = session.name,
                           .harness = harness.name, .operation_id = ids::make_id("op")};
-  const auto started = Clock::now();
-  m_events.emit("operation_start", {{"operationKind", kind}}, envelope);
-  TurnScope scope{m_context, m_models, m_events, *harness.workspace, envelope};
-  const TurnOptions options{.model_override = model_for(model, harness),
-                            .result_schema = result_schema,
-                            .headless = true};
-  try {
+  return run_operation(m_events, envelope, kind, [&](json& done) {
+    TurnScope scope{m_context, m_models, m_events, *harness.workspace, envelope};
+    const TurnOptions options{.model_override = model_for(model, harness),
+                              .result_schema = result_schema,
+                              .headless = true};
     const auto result = run_turn(scope, harness.agent, session.messages, text, options);
     json out = result.to_json();
     out["text"] = result.text;
-    m_events.emit("operation", {{"operationKind", kind}, {"durationMs", elapsed_ms(started)},
-                                {"isError", false}, {"result", result.to_json()},
-                                {"usage", usage_json(result.usage)}},
-                  envelope);
-    m_events.emit("idle", json::object(), envelope);
+    done = {{"result", result.to_json()}, {"usage", usage_json(result.usage)}};
     return out;
-  } catch (const Error& e) {
-    m_events.emit("operation", {{"operationKind", kind}, {"durationMs", elapsed_ms(started)},
-                                {"isError", true}, {"error", error_json(e)}},
-                  envelope);
-    m_events.emit("idle", json::object(), envelope);
-    throw;
-  }
+  });
 }
 
 json WorkflowContext::session_prompt(const json& params) {
@@ -300,37 +288,31 @@ json WorkflowContext::session_task(const json& params) {
   child.parent_session = session->name;
   child.session = session->name + "/" + agent_name + "/" + task_id;
   child.task_id = task_id;
-  const auto started = Clock::now();
-  m_events.emit("operation_start", {{"operationKind", "task"}}, parent);
-  m_events.emit("task_start", {{"taskId", task_id}, {"prompt", text}, {"agent", agent_name}}, parent);
-  TurnScope scope{m_context, m_models, m_events, *harness.workspace, child};
-  const TurnOptions options{.model_override = model_for("", harness),
-                            .result_schema = result_schema,
-                            .headless = true};
-  json history = json::array(); // a task starts a fresh conversation
-  try {
-    const auto result = run_turn(scope, *agent, history, text, options);
-    json out = result.to_json();
-    out["text"] = result.text;
-    m_events.emit("task", {{"taskId", task_id}, {"isError", false}, {"result", result.to_json()},
-                           {"durationMs", elapsed_ms(started)}},
+  return run_operation(m_events, parent, "task", [&](json& done) {
+    const auto started = Clock::now();
+    m_events.emit("task_start", {{"taskId", task_id}, {"prompt", text}, {"agent", agent_name}},
                   parent);
-    m_events.emit("operation", {{"operationKind", "task"}, {"durationMs", elapsed_ms(started)},
-                                {"isError", false}, {"result", result.to_json()},
-                                {"usage", usage_json(result.usage)}},
-                  parent);
-    m_events.emit("idle", json::object(), parent);
-    return out;
-  } catch (const Error& e) {
-    m_events.emit("task", {{"taskId", task_id}, {"isError", true}, {"error", error_json(e)},
-                           {"durationMs", elapsed_ms(started)}},
-                  parent);
-    m_events.emit("operation", {{"operationKind", "task"}, {"durationMs", elapsed_ms(started)},
-                                {"isError", true}, {"error", error_json(e)}},
-                  parent);
-    m_events.emit("idle", json::object(), parent);
-    throw;
-  }
+    TurnScope scope{m_context, m_models, m_events, *harness.workspace, child};
+    const TurnOptions options{.model_override = model_for("", harness),
+                              .result_schema = result_schema,
+                              .headless = true};
+    json history = json::array(); // a task starts a fresh conversation
+    try {
+      const auto result = run_turn(scope, *agent, history, text, options);
+      json out = result.to_json();
+      out["text"] = result.text;
+      m_events.emit("task", {{"taskId", task_id}, {"isError", false}, {"result", result.to_json()},
+                             {"durationMs", elapsed_ms(started)}},
+                    parent);
+      done = {{"result", result.to_json()}, {"usage", usage_json(result.usage)}};
+      return out;
+    } catch (const Error& e) {
+      m_events.emit("task", {{"taskId", task_id}, {"isError", true}, {"error", error_json(e)},
+                             {"durationMs", elapsed_ms(started)}},
+                    parent);
+      throw;
+    }
+  });
 }
 
 json WorkflowContext::shell(const json& params) {
@@ -348,28 +330,20 @@ json WorkflowContext::shell(const json& params) {
   const auto cwd = harness->workspace->resolve(cwd_param.empty() ? "." : cwd_param);
   const Envelope envelope{.run_id = m_context.run_id, .harness = harness->name,
                           .operation_id = ids::make_id("op")};
-  const auto started = Clock::now();
-  m_events.emit("operation_start", {{"operationKind", "shell"}}, envelope);
-  try {
-    const ToolContext tool{.workspace = harness->workspace.get(), .run_id = m_context.run_id,
-                           .agent = harness->agent.name};
-    const auto r = process::run_capture({"bash", "-c", command}, "",
-                                        std::chrono::milliseconds(timeout_ms),
-                                        tool_environment(tool, m_context.secret_env), cwd);
-    json out = {{"stdout", r.out}, {"stderr", r.err}, {"exitCode", r.exit_code}};
-    if (r.timed_out) out["timedOut"] = true;
-    m_events.emit("operation", {{"operationKind", "shell"}, {"durationMs", elapsed_ms(started)},
-                                {"isError", false}, {"command", command}, {"result", out}},
-                  envelope);
-    m_events.emit("idle", json::object(), envelope);
-    return out;
-  } catch (const Error& e) {
-    m_events.emit("operation", {{"operationKind", "shell"}, {"durationMs", elapsed_ms(started)},
-                                {"isError", true}, {"command", command}, {"error", error_json(e)}},
-                  envelope);
-    m_events.emit("idle", json::object(), envelope);
-    throw;
-  }
+  return run_operation(
+      m_events, envelope, "shell",
+      [&](json& done) {
+        const ToolContext tool{.workspace = harness->workspace.get(), .run_id = m_context.run_id,
+                               .agent = harness->agent.name};
+        const auto r = process::run_capture({"bash", "-c", command}, "",
+                                            std::chrono::milliseconds(timeout_ms),
+                                            tool_environment(tool, m_context.secret_env), cwd);
+        json out = {{"stdout", r.out}, {"stderr", r.err}, {"exitCode", r.exit_code}};
+        if (r.timed_out) out["timedOut"] = true;
+        done = {{"result", out}};
+        return out;
+      },
+      {{"command", command}});
 }
 
 json WorkflowContext::fs_read(const json& params) {
