@@ -243,7 +243,7 @@ Tool TurnRunner::subagent_tool(const AgentDef& sub) {
                                {"outputSchema", {{"type", "object"}}}}},
                              {"required", {"message"}},
                              {"additionalProperties", false}}};
-  tool.run = [this, &sub](const json& input, const ToolContext& ctx) -> ToolOutcome {
+  tool.run = [this, &sub](const json& input, const ToolContext&) -> ToolOutcome {
     const auto task_id = ids::make_id("task");
     Envelope envelope = m_scope.envelope;
     envelope.parent_session = envelope.session;
@@ -273,7 +273,6 @@ Tool TurnRunner::subagent_tool(const AgentDef& sub) {
                           m_scope.envelope);
       return {.text = "Subagent " + sub.name + " failed: " + e.info().message, .is_error = true};
     }
-    (void)ctx;
   };
   return tool;
 }
