@@ -2,6 +2,7 @@
 // `?offset=X&live=long-poll` once up to date when following. A follower rides out a server
 // restart (dev reloads): it re-reads from its last offset, so nothing is lost or repeated.
 #include "cli/logs_server.hpp"
+#include "core/json.hpp"
 
 #include "cli/event_printer.hpp"
 #include "cli/interrupts.hpp"
@@ -86,7 +87,7 @@ public:
     const auto res = get("?meta");
     if (res->status == 404) throw errors::logs_http_error(m_opts.run_id, url("?meta"), 404, res->body);
     if (res->status != 200) return std::nullopt;
-    const auto body = json::parse(res->body, nullptr, false);
+    const auto body = hearth::parse_json_or_discarded(res->body);
     if (!body.is_object() || !body.contains("status") || !body["status"].is_string())
       return std::nullopt;
     return body["status"] == "active";
@@ -107,7 +108,7 @@ public:
       page.up_to_date = lower(res->get_header_value("Stream-Up-To-Date")) == "true";
       page.closed = lower(res->get_header_value("Stream-Closed")) == "true";
       if (res->status == 200) {
-        page.events = json::parse(res->body, nullptr, false);
+        page.events = hearth::parse_json_or_discarded(res->body);
         if (!page.events.is_array())
           throw errors::logs_bad_response(m_opts.run_id, url(query), "the body is not a JSON array");
       } else if (!live) {

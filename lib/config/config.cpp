@@ -1,5 +1,6 @@
 // hearth.json parsing, validation and the flags > file > defaults merge; see config.hpp.
 #include "config/config.hpp"
+#include "core/json.hpp"
 
 #include "core/embedded.hpp"
 #include "core/errors.hpp"
@@ -21,7 +22,7 @@ std::string location(const stdfs::path& file, std::string_view text, std::size_t
 }
 
 const json_schema::Validator& schema_validator() {
-  static const json_schema::Validator validator(json::parse(config_schema()));
+  static const json_schema::Validator validator(hearth::parse_json(config_schema()));
   return validator;
 }
 
@@ -57,7 +58,7 @@ std::string_view config_schema() {
 ConfigFile parse_config(std::string_view text, const stdfs::path& file) {
   json j;
   try {
-    j = json::parse(text);
+    j = hearth::parse_json(text);
   } catch (const json::parse_error& e) {
     const std::string what = e.what();
     const auto colon = what.find("syntax error ");

@@ -1,6 +1,7 @@
 // JSON, frontmatter and cron parsing for discovery. Every entry point returns a problem rather
 // than throwing, because hostile files must become diagnostics (tests/fuzz/ drives these).
 #include "discovery/parse.hpp"
+#include "core/json.hpp"
 
 #include "core/text.hpp"
 
@@ -184,7 +185,7 @@ JsonParse parse_json(std::string_view text) {
     return out;
   }
   try {
-    out.value = nlohmann::json::parse(text.begin(), text.end());
+    out.value = hearth::parse_json(text);
   } catch (const nlohmann::json::parse_error& e) {
     const auto [line, column] = text::line_column(text, e.byte > 0 ? e.byte - 1 : 0);
     std::string message = e.what();

@@ -1,5 +1,6 @@
 // Newline-delimited JSON framing: see json_lines.hpp.
 #include "ipc/json_lines.hpp"
+#include "core/json.hpp"
 
 #include "core/errors.hpp"
 
@@ -15,7 +16,7 @@ nlohmann::json decode_line(std::string_view line, std::string_view peer) {
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
   nlohmann::json parsed;
   try {
-    parsed = nlohmann::json::parse(line);
+    parsed = hearth::parse_json(line);
   } catch (const nlohmann::json::parse_error& e) {
     throw errors::ipc_protocol(peer, "the line is not valid JSON (" + std::string(e.what()) + ")",
                                line);

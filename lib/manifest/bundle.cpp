@@ -1,5 +1,6 @@
 // The deployable build output; see bundle.hpp.
 #include "manifest/bundle.hpp"
+#include "core/json.hpp"
 
 #include "core/errors.hpp"
 #include "core/fs.hpp"
@@ -193,7 +194,7 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
     result.files = scan.files.size();
 
     nlohmann::json config = nlohmann::json::object();
-    if (project.config_file) config = nlohmann::json::parse(fs::read_file(*project.config_file));
+    if (project.config_file) config = hearth::parse_json(fs::read_file(*project.config_file));
     config.erase("output"); // relative to the old tree; the default (<root>/dist) is right
     config["name"] = project.name; // the output directory's own name must not rename the agent
     if (!project.model.empty()) config["model"] = project.model;
@@ -228,7 +229,7 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
                                    std::pair{from.diagnostics, to.diagnostics},
                                    std::pair{from.compiled_manifest, to.compiled_manifest}})
       copy_preserving(src, dst, made);
-    auto metadata = nlohmann::json::parse(fs::read_file(from.metadata));
+    auto metadata = hearth::parse_json(fs::read_file(from.metadata));
     metadata["inputHash"] = scan_inputs(built_project).hash;
     fs::write_file_atomic(to.metadata, metadata.dump(2) + "\n");
   } catch (...) {

@@ -1,6 +1,7 @@
 // compile(): input hash, discovery, lowering and the four .hearth/ artifacts (ARCHITECTURE.md §4),
 // reusing them when the input tree is unchanged so a repeated `info` costs one stat walk.
 #include "manifest/manifest.hpp"
+#include "core/json.hpp"
 
 #include "core/errors.hpp"
 #include "core/fs.hpp"
@@ -105,7 +106,7 @@ std::optional<nlohmann::json> try_read_json(const stdfs::path& path) {
   std::error_code ec;
   if (!stdfs::is_regular_file(path, ec)) return std::nullopt;
   try {
-    return nlohmann::json::parse(fs::read_file(path));
+    return hearth::parse_json(fs::read_file(path));
   } catch (const std::exception&) {
     return std::nullopt;
   }
@@ -230,7 +231,7 @@ nlohmann::json load(const stdfs::path& path) {
     throw errors::manifest_invalid(path.string(), "the file does not exist; run `hearth build` first");
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(fs::read_file(path));
+    j = hearth::parse_json(fs::read_file(path));
   } catch (const nlohmann::json::exception& e) {
     throw errors::manifest_invalid(path.string(), e.what());
   }

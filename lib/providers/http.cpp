@@ -1,6 +1,7 @@
 // Streamed JSON POSTs for the model clients: see http.hpp. Retry policy follows the OpenAI and
 // Anthropic SDKs (retry 408/409/429/5xx, honour retry-after[-ms] and x-should-retry).
 #include "providers/http.hpp"
+#include "core/json.hpp"
 
 #include "core/errors.hpp"
 #include "core/text.hpp"
@@ -60,7 +61,7 @@ bool status_is_retryable(int status) {
 }
 
 std::string error_code(std::string_view body) {
-  const auto j = Json::parse(body, nullptr, false);
+  const auto j = hearth::parse_json_or_discarded(body);
   if (!j.is_object() || !j.contains("error") || !j["error"].is_object())
     return {};
   const auto& e = j["error"];
@@ -173,7 +174,7 @@ std::string redact_url(std::string_view url) {
 
 std::string error_body_message(std::string_view body, std::string_view secret) {
   std::string message;
-  const auto j = Json::parse(body, nullptr, false);
+  const auto j = hearth::parse_json_or_discarded(body);
   if (j.is_object()) {
     const Json* e = j.contains("error") ? &j["error"] : &j;
     if (e->is_string())

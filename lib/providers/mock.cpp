@@ -1,6 +1,7 @@
 // The mock provider: see mock.hpp. Ids are `call_mock_<n>` (n counts from 1 per provider object)
 // and usage is estimated as ceil(chars / 4), as eve's mockModel and Pi's faux provider do.
 #include "providers/mock.hpp"
+#include "core/json.hpp"
 
 #include "core/errors.hpp"
 #include "providers/schema_sample.hpp"
@@ -57,7 +58,7 @@ std::vector<ScriptStep> load_script(const std::filesystem::path& path) {
     if (line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
     const auto where = path.string() + ":" + std::to_string(n);
-    const auto j = Json::parse(line, nullptr, false);
+    const auto j = hearth::parse_json_or_discarded(line);
     if (j.is_discarded())
       throw errors::mock_script_invalid(where, "the line is not JSON");
     steps.push_back(parse_step(j, where));

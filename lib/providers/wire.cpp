@@ -1,5 +1,6 @@
 // Shared wire helpers: see wire.hpp.
 #include "providers/wire.hpp"
+#include "core/json.hpp"
 
 #include "core/errors.hpp"
 
@@ -49,7 +50,7 @@ ToolCall finish_tool_call(std::string id, std::string name, std::string argument
   if (call.arguments.find_first_not_of(" \t\r\n") == std::string::npos)
     call.arguments = "{}";
   try {
-    call.input = Json::parse(call.arguments);
+    call.input = hearth::parse_json(call.arguments);
   } catch (const Json::parse_error& e) {
     call.input = nullptr;
     call.input_error = std::string("arguments are not valid JSON: ") + e.what();
@@ -58,7 +59,7 @@ ToolCall finish_tool_call(std::string id, std::string name, std::string argument
 }
 
 Json parse_stream_json(std::string_view data) {
-  auto j = Json::parse(data, nullptr, false);
+  auto j = hearth::parse_json_or_discarded(data);
   if (!j.is_object())
     throw errors::provider_stream_invalid("a data line is not a JSON object: " +
                                           std::string(data.substr(0, 200)));

@@ -1,5 +1,6 @@
 // bash, load_skill and executable tools; see agent_tools.hpp.
 #include "runtime/agent_tools.hpp"
+#include "core/json.hpp"
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
@@ -172,7 +173,7 @@ Tool exec_tool(const ExecToolDef& def, std::vector<std::string> secret_env) {
     }
     const auto out = std::string(text::trim(r.out));
     json details = {{"exitCode", 0}};
-    const json parsed = json::parse(out, nullptr, false);
+    const json parsed = hearth::parse_json_or_discarded(out);
     if (!parsed.is_discarded()) details["output"] = parsed;
     return {.text = cap(out, r.out_truncated), .details = details};
   };

@@ -1,6 +1,7 @@
 // Rendering answers: one error catalogue, two envelopes (Flue's and Eve's), the JSON body parser
 // and the method-aware route helper. See context.hpp.
 #include "core/errors.hpp"
+#include "core/json.hpp"
 #include "server/context.hpp"
 
 #include <algorithm>
@@ -62,7 +63,7 @@ json parse_body(const httplib::Request& req, const json& empty) {
                   [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }))
     return empty;
   try {
-    return json::parse(body);
+    return hearth::parse_json(body);
   } catch (const json::parse_error& e) {
     std::string what = e.what();
     // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." -> after the id.

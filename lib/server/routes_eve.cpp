@@ -2,6 +2,7 @@
 // of the root agent whose id is the sessionId; its events are the agent stream projected by
 // EveProjector. Input is accepted in both the seed's shape (continuationToken) and 0.80.1's.
 #include "core/errors.hpp"
+#include "core/json.hpp"
 #include "core/ids.hpp"
 #include "runtime/events.hpp"
 #include "runtime/runtime.hpp"
@@ -59,7 +60,7 @@ json eve_body(const httplib::Request& req, bool allow_empty) {
   }
   json body;
   try {
-    body = json::parse(req.body);
+    body = hearth::parse_json(req.body);
   } catch (const json::parse_error&) {
     throw errors::eve_invalid_request("Invalid JSON body.");
   }

@@ -1,6 +1,7 @@
 // Event streams (seed 003 page 17 "Stream reads", Durable Streams): create, append (committed
 // before it returns), close, read strictly after an offset, and wait for new events.
 #include "core/errors.hpp"
+#include "core/json.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/system.hpp"
 
@@ -112,7 +113,7 @@ ReadResult SqliteStore::read(std::string_view path, std::int64_t after_seq, std:
         3, static_cast<std::int64_t>(
                std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max())));
     while (rows->step()) {
-      auto data = Json::parse(rows->text(2), nullptr, false);
+      auto data = hearth::parse_json_or_discarded(rows->text(2));
       if (data.is_discarded()) throw errors::store_corrupt(conn.path(), "a stored event is malformed");
       page.events.push_back({.seq = rows->int64(0),
                              .type = rows->text(1),

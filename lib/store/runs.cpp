@@ -1,5 +1,6 @@
 // Workflow runs (seed 003 page 09 "Run lifecycle"): records, run_end, listing, crash recovery.
 #include "core/errors.hpp"
+#include "core/json.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/system.hpp"
 
@@ -17,7 +18,7 @@ RunStatus parse_run_status(const std::string& text) {
 
 Json parse_column(const db::Statement& row, int column, const std::string& path) {
   if (row.is_null(column)) return nullptr;
-  auto value = Json::parse(row.text(column), nullptr, false);
+  auto value = hearth::parse_json_or_discarded(row.text(column));
   if (value.is_discarded()) throw errors::store_corrupt(path, "a stored JSON value is malformed");
   return value;
 }

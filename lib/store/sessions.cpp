@@ -1,5 +1,6 @@
 // Agent sessions (history with optimistic versions, Eve continuation tokens) and submissions.
 #include "core/errors.hpp"
+#include "core/json.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/system.hpp"
 
@@ -11,7 +12,7 @@ std::optional<SessionRecord> load(db::Connection& conn, const SessionKey& key) {
                           "FROM sessions WHERE agent = ? AND instance_id = ? AND name = ?");
   row->bind(1, key.agent).bind(2, key.instance_id).bind(3, key.name);
   if (!row->step()) return std::nullopt;
-  auto messages = Json::parse(row->text(0), nullptr, false);
+  auto messages = hearth::parse_json_or_discarded(row->text(0));
   if (messages.is_discarded())
     throw errors::store_corrupt(conn.path(), "a stored session is malformed");
   return SessionRecord{.key = key,

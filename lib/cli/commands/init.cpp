@@ -1,6 +1,7 @@
 // `hearth init [dir]`: writes a project from a template embedded in the binary (templates/<name>/),
 // checking every target first so a conflict writes nothing, then `git init` for fresh scaffolds.
 #include "cli/commands/commands.hpp"
+#include "core/json.hpp"
 #include "cli/terminal.hpp"
 #include "core/embedded.hpp"
 #include "core/errors.hpp"
@@ -51,7 +52,7 @@ struct Planned {
 std::map<std::string, std::string> template_index() {
   const auto index = embedded::find("templates/index.json");
   if (!index) return {};
-  const auto parsed = nlohmann::json::parse(*index); // named: items() does not extend its life
+  const auto parsed = hearth::parse_json(*index); // named: items() does not extend its life
   std::map<std::string, std::string> out;
   for (const auto& [name, description] : parsed.items()) out[name] = description.get<std::string>();
   return out;

@@ -1,6 +1,7 @@
 // `hearth run <workflow>`: compiles the project silently, starts the runtime child, invokes one
 // workflow and prints its result as JSON on stdout; events stream on stderr (seed page 15).
 #include "cli/commands/commands.hpp"
+#include "core/json.hpp"
 #include "cli/compile_report.hpp"
 #include "cli/event_printer.hpp"
 #include "cli/interrupts.hpp"
@@ -24,7 +25,7 @@ struct RunOptions {
 
 int run_workflow(const RunOptions& opts) {
   // Invalid payload JSON is rejected before anything else (seed page 15: "validated at parse time").
-  const auto payload = nlohmann::json::parse(opts.payload, nullptr, false);
+  const auto payload = hearth::parse_json_or_discarded(opts.payload);
   if (payload.is_discarded())
     throw errors::invalid_flag("--payload", "not valid JSON: " + opts.payload,
                                "Quote the JSON for your shell, e.g. --payload '{\"name\": \"World\"}'.");

@@ -1,0 +1,30 @@
+// Bounded JSON parsing: every byte of JSON that enters hearth (HTTP bodies, tool and script output,
+// provider streams, MCP, the store, authored files) is parsed through here, so nesting depth is
+// checked before nlohmann::json builds (and later dumps and destroys) a tree of that depth.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <string_view>
+
+namespace hearth {
+
+/// Deepest array/object nesting accepted from outside (RFC 8259 §9 lets parsers set a limit).
+inline constexpr std::size_t k_max_json_depth = 512;
+
+/// The deepest nesting of `[` / `{` in `text`, ignoring brackets inside strings; stops scanning
+/// and returns `limit + 1` as soon as the nesting exceeds `limit`. Iterative, O(size), no
+/// allocation; does not validate the text.
+std::size_t json_nesting_depth(std::string_view text, std::size_t limit = k_max_json_depth);
+
+/// Parses `text` as one JSON value. Throws nlohmann::json::parse_error for invalid JSON and
+/// for nesting deeper than `max_depth` (message: "... JSON nesting is deeper than 512 levels"),
+/// so callers that already catch parse errors treat both alike.
+nlohmann::json parse_json(std::string_view text, std::size_t max_depth = k_max_json_depth);
+
+/// As parse_json, but returns a discarded value (`is_discarded()`) instead of throwing.
+nlohmann::json parse_json_or_discarded(std::string_view text,
+                                       std::size_t max_depth = k_max_json_depth) noexcept;
+
+} // namespace hearth
