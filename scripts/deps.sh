@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_packages=(cmake ninja-build g++ pkg-config git python3
-  libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev doctest-dev
+  libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev doctest-dev libboost-dev
   libsqlite3-dev libsqlitecpp-dev libyaml-cpp-dev libvalijson-dev libfmt-dev libedit-dev)
 test_packages=(zsh fish bash-completion clang libclang-rt-14-dev procps)
 

@@ -81,6 +81,18 @@ ConfigFile parse_config(std::string_view text, const stdfs::path& file) {
   if (j.contains("port")) config.port = j["port"].get<int>();
   if (j.contains("host")) config.host = j["host"].get<std::string>();
   if (j.contains("store")) config.store = parse_store(j["store"].get<std::string>(), base);
+  if (j.contains("server")) {
+    const auto& server = j["server"];
+    auto take = [&](const char* key, std::optional<std::size_t>& into) {
+      if (server.contains(key)) into = server[key].get<std::size_t>();
+    };
+    take("maxBodyBytes", config.server.max_body_bytes);
+    take("maxStreams", config.server.max_streams);
+    take("maxConnections", config.server.max_connections);
+    take("maxHeaderBytes", config.server.max_header_bytes);
+    take("maxUrlBytes", config.server.max_url_bytes);
+    take("maxParamBytes", config.server.max_param_bytes);
+  }
   if (j.contains("providers"))
     for (const auto& [id, provider] : j["providers"].items())
       config.providers[id] = parse_provider(provider);
@@ -120,6 +132,7 @@ Project resolve(const ProjectFlags& flags, const stdfs::path& cwd) {
   project.port = flags.port.value_or(file.port.value_or(k_default_port));
   project.host = flags.host.value_or(file.host.value_or(k_default_host));
   project.providers = file.providers;
+  project.server = file.server;
   project.store = file.store.value_or(
       StoreConfig{.kind = StoreConfig::Kind::sqlite, .path = project.root / ".hearth" / "state.db"});
   check_output(project);

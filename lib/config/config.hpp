@@ -2,6 +2,7 @@
 // defaults, merged with the precedence CLI flags > hearth.json > defaults. Paths come out absolute.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -43,6 +44,17 @@ struct StoreConfig {
   std::filesystem::path path{}; // absolute; sqlite only
 };
 
+/// hearth.json `server`: HTTP limits (docs/http.md "Limits"); unset keys keep the server's
+/// defaults (server::ServerOptions).
+struct ServerLimits {
+  std::optional<std::size_t> max_body_bytes{};
+  std::optional<std::size_t> max_streams{};
+  std::optional<std::size_t> max_connections{};
+  std::optional<std::size_t> max_header_bytes{};
+  std::optional<std::size_t> max_url_bytes{};
+  std::optional<std::size_t> max_param_bytes{};
+};
+
 /// The resolved project: every path absolute and normalised.
 struct Project {
   std::filesystem::path root{};        // project root
@@ -55,6 +67,7 @@ struct Project {
   std::string host = k_default_host;
   std::map<std::string, ProviderConfig> providers{};
   StoreConfig store{};
+  ServerLimits server{};
   std::vector<std::filesystem::path> env_files{}; // env files applied, highest precedence first
 };
 
@@ -74,6 +87,7 @@ struct ConfigFile {
   std::optional<std::string> host{};
   std::map<std::string, ProviderConfig> providers{};
   std::optional<StoreConfig> store{};
+  ServerLimits server{};
 };
 
 /// Parses and validates hearth.json text against the embedded schema; `file` (absolute) names

@@ -648,6 +648,43 @@ Error server_busy(std::size_t queued) {
                 .http_status = 503});
 }
 
+// --- HTTP hardening ---------------------------------------------------------------------------
+
+Error uri_too_long(std::size_t limit_bytes) {
+  return Error({.type = "uri_too_long",
+                .message = "Request URL is too long.",
+                .details = "The limit is " + std::to_string(limit_bytes) + " bytes.",
+                .http_status = 414});
+}
+
+Error headers_too_large(std::size_t limit_bytes) {
+  return Error({.type = "headers_too_large",
+                .message = "Request headers are too large.",
+                .details = "The limit is " + std::to_string(limit_bytes) + " bytes.",
+                .http_status = 431});
+}
+
+Error bad_framing(std::string_view problem) {
+  return Error({.type = "invalid_request", .message = "Request is malformed.",
+                .details = string(problem), .http_status = 400});
+}
+
+Error unsupported_content_encoding(std::string_view encoding) {
+  return Error({.type = "unsupported_media_type",
+                .message = "Unsupported Content-Encoding \"" + string(encoding.substr(0, 64)) +
+                           "\".",
+                .details = "Send the request body uncompressed (identity).",
+                .http_status = 415});
+}
+
+Error streams_busy(std::string_view what, std::size_t limit) {
+  return Error({.type = "server_busy",
+                .message = "The server is busy.",
+                .details = "Too many " + string(what) + " (the limit is " +
+                           std::to_string(limit) + "); retry shortly.",
+                .http_status = 503});
+}
+
 Error server_bind_failed(std::string_view host, int port, std::string_view reason) {
   return Error({.type = "server_bind_failed",
                 .message = "Could not listen on " + string(host) + ":" + std::to_string(port) +

@@ -275,6 +275,26 @@ Error payload_too_large(std::size_t limit_bytes);
 /// The background executor's queue is full; HTTP 503 (retry later).
 Error server_busy(std::size_t queued);
 
+// --- HTTP hardening (lib/server: limits and framing; docs/http.md "Limits") ------------------
+
+/// The request target is longer than `limit_bytes` (server.maxUrlBytes); HTTP 414.
+Error uri_too_long(std::size_t limit_bytes);
+
+/// The request line and headers exceed `limit_bytes` (server.maxHeaderBytes); HTTP 431.
+Error headers_too_large(std::size_t limit_bytes);
+
+/// A request whose framing cannot be trusted (conflicting Content-Length, Content-Length with
+/// Transfer-Encoding, a bad chunk); `problem` says which. HTTP 400, type invalid_request.
+Error bad_framing(std::string_view problem);
+
+/// A request body with a Content-Encoding hearth does not decode (Flue and Eve decode none);
+/// HTTP 415.
+Error unsupported_content_encoding(std::string_view encoding);
+
+/// Too many parked readers (server.maxStreams) or connections (server.maxConnections); HTTP 503
+/// with type server_busy.
+Error streams_busy(std::string_view what, std::size_t limit);
+
 /// The server could not bind `host:port`; `reason` is the OS error.
 Error server_bind_failed(std::string_view host, int port, std::string_view reason);
 

@@ -32,6 +32,15 @@ void parse_listen(const std::string& text, ServerOptions& options) {
   options.port = std::stoi(port);
 }
 
+void apply_limits(const config::ServerLimits& limits, ServerOptions& options) {
+  if (limits.max_body_bytes) options.max_body_bytes = *limits.max_body_bytes;
+  if (limits.max_streams) options.max_streams = *limits.max_streams;
+  if (limits.max_connections) options.max_connections = *limits.max_connections;
+  if (limits.max_header_bytes) options.max_header_bytes = *limits.max_header_bytes;
+  if (limits.max_url_bytes) options.max_url_bytes = *limits.max_url_bytes;
+  if (limits.max_param_bytes) options.max_param_bytes = *limits.max_param_bytes;
+}
+
 int serve_child(runtime::Runtime& runtime, ServerOptions options) {
   signals::SignalPipe signal_pipe;
   Server server(runtime, std::move(options));

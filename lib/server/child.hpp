@@ -3,6 +3,7 @@
 // supervisor (`hearth dev`): `ready` once the socket listens, `shutdown` (or EOF) to drain and exit.
 #pragma once
 
+#include "config/config.hpp"
 #include "server/server.hpp"
 
 #include <chrono>
@@ -15,6 +16,9 @@ inline constexpr std::chrono::seconds k_drain_bound{10};
 
 /// Parses `HOST:PORT` (`[v6]:PORT` too; PORT 0..65535). Throws errors::invalid_flag.
 void parse_listen(const std::string& text, ServerOptions& options);
+
+/// Copies the limits hearth.json `server` sets (docs/http.md "Limits") into `options`.
+void apply_limits(const config::ServerLimits& limits, ServerOptions& options);
 
 /// Binds, notifies `ready {pid, version, url, port}` on stdout, serves until `shutdown`, EOF on
 /// stdin or SIGINT/SIGTERM, then drains (bounded by k_drain_bound). Returns the exit code: 0 after

@@ -4,9 +4,9 @@
 
 #include "core/error.hpp"
 #include "server/server.hpp"
+#include "server/http.hpp"
 #include "server/thread_pool.hpp"
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -17,17 +17,13 @@
 namespace hearth::server {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 struct ServerContext {
   runtime::Runtime& runtime;
   const ServerOptions& options;
   Executor& executor;
-  std::atomic<bool>& stopping; // set by shutdown(): parked readers end within one slice
+  std::atomic<bool>& stopping; // set by shutdown(): parked readers are woken and end
 };
-
-/// The longest a parked reader sleeps before re-checking `stopping` and its client.
-inline constexpr std::chrono::milliseconds k_wait_slice{500};
 
 // --- responses (responses.cpp) ----------------------------------------------------------------
 
@@ -35,37 +31,32 @@ inline constexpr std::chrono::milliseconds k_wait_slice{500};
 std::string wire(const json& value);
 
 /// Sets status and a JSON body (`application/json`).
-void send_json(httplib::Response& res, int status, const json& body);
+void send_json(Response& res, int status, const json& body);
 
 /// True for requests answered in Eve's shapes (paths under /eve/).
 bool is_eve_path(const std::string& path);
 
 /// Renders `error` as Flue's `{"error":{type,message,details[,dev]}}` (dev only in dev mode) or,
 /// on Eve paths, as Eve's `{"ok":false,"error":message[,"code"]}`; adds `Allow` for 405s.
-void render_error(const httplib::Request& req, httplib::Response& res, const ServerContext& ctx,
+void render_error(const Request& req, Response& res, const ServerContext& ctx,
                   const hearth::Error& error, int status_override = 0);
 
 /// `http://<Host header>` of the request (falls back to the server's own address).
-std::string base_url(const httplib::Request& req, const ServerContext& ctx);
+std::string base_url(const Request& req, const ServerContext& ctx);
 
 /// Parses the request body as JSON. An empty body gives `empty`. Throws invalid_json (Flue
 /// wording) for text that does not parse.
-json parse_body(const httplib::Request& req, const json& empty);
+json parse_body(const Request& req, const json& empty);
 
-/// Registers `handler` on `pattern` for every method httplib routes; methods not in `allowed`
-/// answer 405 with `Allow` (httplib itself would answer 404). HEAD is served by GET handlers.
-void route(httplib::Server& http, const std::string& pattern,
-           const std::vector<std::string>& allowed,
-           std::function<void(const httplib::Request&, httplib::Response&)> handler);
 
 // --- route groups -----------------------------------------------------------------------------
 
 /// Flue 0.11: POST /workflows/:name, GET|HEAD /runs/:runId, POST|GET|HEAD /agents/:name/:id,
 /// GET /openapi.json (routes_flue.cpp).
-void mount_flue(httplib::Server& http, ServerContext& ctx);
+void mount_flue(Router& router, ServerContext& ctx);
 
 /// Eve 0.80.1: /eve/v1/health, /info, /session, /session/:id, .../cancel, .../reset,
 /// .../stream (routes_eve.cpp).
-void mount_eve(httplib::Server& http, ServerContext& ctx);
+void mount_eve(Router& router, ServerContext& ctx);
 
 } // namespace hearth::server

@@ -1,5 +1,5 @@
-// Durable Streams reads; see durable_streams.hpp. Nothing here waits longer than k_wait_slice
-// without re-checking the client, the deadline and the server's stopping flag.
+// Durable Streams reads; see durable_streams.hpp. Live reads are Producers: the server parks
+// them on the store's watchers and steps them when the stream moves (no thread waits).
 #include "server/durable_streams.hpp"
 
 #include "core/errors.hpp"
@@ -35,7 +35,7 @@ struct Query {
   std::string cursor{};
 };
 
-Query parse_query(const httplib::Request& req) {
+Query parse_query(const Request& req) {
   Query q;
   if (req.has_param("offset")) {
     q.has_offset = true;
@@ -65,18 +65,13 @@ Query parse_query(const httplib::Request& req) {
   return q;
 }
 
-void stream_headers(httplib::Response& res, const store::ReadResult& page) {
+void stream_headers(Response& res, const store::ReadResult& page) {
   res.set_header("Stream-Next-Offset", page.next_offset());
   if (page.up_to_date) res.set_header("Stream-Up-To-Date", "true");
   if (page.closed) res.set_header("Stream-Closed", "true");
 }
 
-/// Writes all of `text` or reports the client gone.
-bool write_all(httplib::DataSink& sink, const std::string& text) {
-  return sink.write(text.data(), text.size());
-}
-
-void serve_catch_up(const httplib::Request& req, httplib::Response& res, ServerContext& ctx,
+void serve_catch_up(const Request& req, Response& res, ServerContext& ctx,
                     const std::string& path, const Query& q, std::int64_t after) {
   auto& store = ctx.runtime.store();
   store::ReadResult page;
@@ -98,81 +93,88 @@ void serve_catch_up(const httplib::Request& req, httplib::Response& res, ServerC
   send_json(res, 200, page_json(page));
 }
 
-void serve_long_poll(httplib::Response& res, ServerContext& ctx,
-                     const std::string& path, const Query& q, std::int64_t after) {
-  auto& store = ctx.runtime.store();
-  const auto deadline = Clock::now() + ctx.options.long_poll_timeout;
-  for (;;) {
-    const auto page = store.read(path, after, store::k_default_page);
+/// Long-poll: answers 200 with the first page of new events, or 204 at the deadline.
+class LongPoll final : public Producer {
+public:
+  LongPoll(ServerContext& ctx, std::string path, std::string cursor, std::int64_t after)
+      : m_ctx(ctx), m_path(std::move(path)), m_cursor(std::move(cursor)), m_after(after),
+        m_deadline(Clock::now() + ctx.options.long_poll_timeout) {}
+
+  bool chunked() const override { return false; }
+
+  std::optional<Wake> step(Response& res, std::string&, bool stopping) override {
+    const auto page = m_ctx.runtime.store().read(m_path, m_after, store::k_default_page);
     if (!page.events.empty()) {
       res.set_header("cache-control", "no-store");
       stream_headers(res, page);
-      res.set_header("Stream-Cursor", stream_cursor(q.cursor));
+      res.set_header("Stream-Cursor", stream_cursor(m_cursor));
       send_json(res, 200, page_json(page));
-      return;
+      return std::nullopt;
     }
-    const auto now = Clock::now();
-    if (page.closed || now >= deadline || ctx.stopping.load()) {
+    if (page.closed || Clock::now() >= m_deadline || stopping) {
       res.status = 204;
       stream_headers(res, page);
       res.set_header("Stream-Up-To-Date", "true");
-      res.set_header("Stream-Cursor", stream_cursor(q.cursor));
-      return;
+      res.set_header("Stream-Cursor", stream_cursor(m_cursor));
+      return std::nullopt;
     }
-    store.wait_for_events(path, after, std::min(deadline, now + k_wait_slice));
+    return Wake{m_path, m_after, m_deadline};
   }
-}
 
-void serve_sse(httplib::Response& res, ServerContext& ctx, const std::string& path,
-               const Query& q, std::int64_t after) {
-  struct State {
-    std::int64_t after = -1;
-    Clock::time_point last_frame{};
-    Clock::time_point end{};
-    std::string cursor{};
-  };
-  auto state = std::make_shared<State>();
-  state->after = after;
-  state->last_frame = Clock::now();
-  state->end = Clock::now() + ctx.options.sse_lifetime;
-  state->cursor = q.cursor;
-  res.set_header("cache-control", "no-cache");
-  res.set_chunked_content_provider(
-      "text/event-stream", [&ctx, path, state](std::size_t, httplib::DataSink& sink) {
-        auto& store = ctx.runtime.store();
-        const auto page = store.read(path, state->after, store::k_default_page);
-        const auto now = Clock::now();
-        if (!page.events.empty() || page.closed ||
-            now - state->last_frame >= ctx.options.sse_heartbeat) {
-          std::string frame;
-          if (!page.events.empty()) frame = "event: data\ndata:" + wire(page_json(page)) + "\n\n";
-          nlohmann::ordered_json control = {{"streamNextOffset", page.next_offset()}};
-          if (page.closed) {
-            control["streamClosed"] = true;
-          } else {
-            control["streamCursor"] = stream_cursor(state->cursor);
-            if (page.up_to_date) control["upToDate"] = true;
-          }
-          frame += "event: control\ndata:" + control.dump() + "\n\n";
-          if (!write_all(sink, frame)) return false;
-          state->after = page.next_seq;
-          state->last_frame = now;
-          if (page.closed) {
-            sink.done();
-            return true;
-          }
-          if (!page.up_to_date) return true; // more pages right away
-        }
-        if (ctx.stopping.load() || now >= state->end) {
-          sink.done();
-          return true;
-        }
-        const auto heartbeat_at = state->last_frame + ctx.options.sse_heartbeat;
-        store.wait_for_events(path, state->after,
-                              std::min({heartbeat_at, state->end, now + k_wait_slice}));
-        return true;
-      });
-}
+private:
+  ServerContext& m_ctx;
+  std::string m_path;
+  std::string m_cursor;
+  std::int64_t m_after;
+  Clock::time_point m_deadline;
+};
+
+/// SSE: `event: data` / `event: control` frames, heartbeats, closed after sse_lifetime.
+class Sse final : public Producer {
+public:
+  Sse(ServerContext& ctx, std::string path, std::string cursor, std::int64_t after)
+      : m_ctx(ctx), m_path(std::move(path)), m_cursor(std::move(cursor)), m_after(after),
+        m_last_frame(Clock::now()), m_end(Clock::now() + ctx.options.sse_lifetime) {}
+
+  bool chunked() const override { return true; }
+
+  std::optional<Wake> step(Response&, std::string& out, bool stopping) override {
+    auto& store = m_ctx.runtime.store();
+    // Bounded work per step: a few pages, then yield back to the server (it steps again at once).
+    for (int pages = 0; pages < 4; ++pages) {
+      const auto page = store.read(m_path, m_after, store::k_default_page);
+      const auto now = Clock::now();
+      if (page.events.empty() && !page.closed &&
+          now - m_last_frame < m_ctx.options.sse_heartbeat)
+        break;
+      if (!page.events.empty()) out += "event: data\ndata:" + wire(page_json(page)) + "\n\n";
+      nlohmann::ordered_json control = {{"streamNextOffset", page.next_offset()}};
+      if (page.closed) {
+        control["streamClosed"] = true;
+      } else {
+        control["streamCursor"] = stream_cursor(m_cursor);
+        if (page.up_to_date) control["upToDate"] = true;
+      }
+      out += "event: control\ndata:" + control.dump() + "\n\n";
+      m_after = page.next_seq;
+      m_last_frame = now;
+      if (page.closed) return std::nullopt;
+      if (page.up_to_date) break;
+      if (pages == 3) return Wake{"", m_after, now}; // more pages: come back right away
+    }
+    const auto now = Clock::now();
+    if (stopping || now >= m_end) return std::nullopt;
+    return Wake{m_path, m_after, std::min(m_last_frame + m_ctx.options.sse_heartbeat, m_end)};
+  }
+
+private:
+  ServerContext& m_ctx;
+  std::string m_path;
+  std::string m_cursor;
+  std::int64_t m_after;
+  Clock::time_point m_last_frame;
+  Clock::time_point m_end;
+};
 
 } // namespace
 
@@ -224,7 +226,7 @@ std::string stream_etag(const std::string& path, const std::string& start,
   return "\"" + base64(path) + ":" + start + ":" + end + (closed ? ":c" : "") + "\"";
 }
 
-void serve_stream(const httplib::Request& req, httplib::Response& res, ServerContext& ctx,
+void serve_stream(const Request& req, Response& res, ServerContext& ctx,
                   const std::string& path, const hearth::Error& missing) {
   const auto info = ctx.runtime.store().stream_info(path);
   if (!info) throw missing; // existence first: a bad query on an unknown run is still a 404
@@ -234,8 +236,13 @@ void serve_stream(const httplib::Request& req, httplib::Response& res, ServerCon
   if (q.offset.kind == store::StreamOffset::Kind::after) after = q.offset.after_seq;
   res.set_header("X-Content-Type-Options", "nosniff");
   if (q.live.empty() || req.method == "HEAD") return serve_catch_up(req, res, ctx, path, q, after);
-  if (q.live == "long-poll") return serve_long_poll(res, ctx, path, q, after);
-  serve_sse(res, ctx, path, q, after);
+  if (q.live == "long-poll") {
+    res.producer = std::make_shared<LongPoll>(ctx, path, q.cursor, after);
+    return;
+  }
+  res.set_header("cache-control", "no-cache");
+  res.set_header("Content-Type", "text/event-stream");
+  res.producer = std::make_shared<Sse>(ctx, path, q.cursor, after);
 }
 
 } // namespace hearth::server

@@ -23,8 +23,8 @@ std::string base64(std::string_view bytes);
 
 /// Serves a DS read of store stream `path` from the request's `offset`, `live`, `tail` and
 /// `cursor`. `missing` is thrown when the stream does not exist. Throws invalid_request for bad
-/// query values (Flue's wording).
-void serve_stream(const httplib::Request& req, httplib::Response& res, ServerContext& ctx,
+/// query values (Flue's wording). Live reads set `res.producer` (the server parks them).
+void serve_stream(const Request& req, Response& res, ServerContext& ctx,
                   const std::string& path, const hearth::Error& missing);
 
 } // namespace hearth::server

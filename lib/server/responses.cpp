@@ -1,5 +1,5 @@
 // Rendering answers: one error catalogue, two envelopes (Flue's and Eve's), the JSON body parser
-// and the method-aware route helper. See context.hpp.
+// See context.hpp.
 #include "core/errors.hpp"
 #include "core/json.hpp"
 #include "server/context.hpp"
@@ -13,7 +13,7 @@ std::string wire(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-void send_json(httplib::Response& res, int status, const json& body) {
+void send_json(Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(wire(body), "application/json");
 }
@@ -33,7 +33,7 @@ bool eve_has_code(const std::string& type) {
 
 } // namespace
 
-void render_error(const httplib::Request& req, httplib::Response& res, const ServerContext& ctx,
+void render_error(const Request& req, Response& res, const ServerContext& ctx,
                   const hearth::Error& error, int status_override) {
   const auto& info = error.info();
   const int status = status_override != 0 ? status_override : info.http_status;
@@ -49,7 +49,7 @@ void render_error(const httplib::Request& req, httplib::Response& res, const Ser
   send_json(res, status, {{"error", inner}});
 }
 
-std::string base_url(const httplib::Request& req, const ServerContext& ctx) {
+std::string base_url(const Request& req, const ServerContext& ctx) {
   const auto host = req.get_header_value("Host");
   if (!host.empty() && host.find_first_of(" /\\\r\n") == std::string::npos) return "http://" + host;
   const bool wildcard = ctx.options.host == "0.0.0.0" || ctx.options.host == "::";
@@ -57,7 +57,7 @@ std::string base_url(const httplib::Request& req, const ServerContext& ctx) {
          std::to_string(req.local_port);
 }
 
-json parse_body(const httplib::Request& req, const json& empty) {
+json parse_body(const Request& req, const json& empty) {
   const auto& body = req.body;
   if (std::all_of(body.begin(), body.end(),
                   [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }))
@@ -70,27 +70,6 @@ json parse_body(const httplib::Request& req, const json& empty) {
     if (const auto cut = what.find("] "); cut != std::string::npos) what = what.substr(cut + 2);
     throw errors::invalid_json(what);
   }
-}
-
-void route(httplib::Server& http, const std::string& pattern,
-           const std::vector<std::string>& allowed,
-           std::function<void(const httplib::Request&, httplib::Response&)> handler) {
-  auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-  auto dispatch = [shared, allowed](const httplib::Request& req, httplib::Response& res) {
-    if (std::find(allowed.begin(), allowed.end(), req.method) == allowed.end()) {
-      std::string allow;
-      for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
-      res.set_header("Allow", allow);
-      throw errors::method_not_allowed(req.method, allowed);
-    }
-    (*shared)(req, res);
-  };
-  http.Get(pattern, dispatch);
-  http.Post(pattern, dispatch);
-  http.Put(pattern, dispatch);
-  http.Patch(pattern, dispatch);
-  http.Delete(pattern, dispatch);
-  http.Options(pattern, dispatch);
 }
 
 } // namespace hearth::server

@@ -50,9 +50,9 @@ struct Eve {
   }
 };
 
-void no_store(httplib::Response& res) { res.set_header("cache-control", "no-store"); }
+void no_store(Response& res) { res.set_header("cache-control", "no-store"); }
 
-json eve_body(const httplib::Request& req, bool allow_empty) {
+json eve_body(const Request& req, bool allow_empty) {
   const bool blank = req.body.find_first_not_of(" \t\r\n") == std::string::npos;
   if (blank) {
     if (allow_empty) return json::object();
@@ -61,7 +61,11 @@ json eve_body(const httplib::Request& req, bool allow_empty) {
   json body;
   try {
     body = hearth::parse_json(req.body);
-  } catch (const json::parse_error&) {
+  } catch (const json::parse_error& e) {
+    const std::string what = e.what();
+    if (what.find("deeper than") != std::string::npos) // name the limit (hearth::k_max_json_depth)
+      throw errors::eve_invalid_request("Invalid JSON body: nesting is deeper than " +
+                                        std::to_string(hearth::k_max_json_depth) + " levels.");
     throw errors::eve_invalid_request("Invalid JSON body.");
   }
   if (!body.is_object()) throw errors::eve_invalid_request("Expected a JSON object.");
@@ -115,7 +119,7 @@ void submit_turn(Eve& eve, const std::string& session_id, const std::string& del
   });
 }
 
-void create_session(const httplib::Request& req, httplib::Response& res, Eve& eve) {
+void create_session(const Request& req, Response& res, Eve& eve) {
   const auto body = eve_body(req, true);
   if (body.contains("inputResponses"))
     throw errors::eve_invalid_request("'inputResponses' is only accepted for an existing session.");
@@ -149,7 +153,7 @@ void require_active(Eve& eve, const std::string& id) {
   if (!info || info->closed) throw errors::eve_session_not_active();
 }
 
-void follow_up(const httplib::Request& req, httplib::Response& res, Eve& eve) {
+void follow_up(const Request& req, Response& res, Eve& eve) {
   const std::string id = req.matches[1];
   const auto body = eve_body(req, false);
   const bool has_message = body.contains("message") && !body["message"].is_null() &&
@@ -193,7 +197,7 @@ bool is_active(Eve& eve, const std::string& id) {
   return info && !info->closed;
 }
 
-void cancel(const httplib::Request& req, httplib::Response& res, Eve& eve) {
+void cancel(const Request& req, Response& res, Eve& eve) {
   const std::string id = req.matches[1];
   no_store(res);
   if (!is_active(eve, id)) {
@@ -204,7 +208,7 @@ void cancel(const httplib::Request& req, httplib::Response& res, Eve& eve) {
   send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"status", "accepted"}});
 }
 
-void reset(const httplib::Request& req, httplib::Response& res, Eve& eve) {
+void reset(const Request& req, Response& res, Eve& eve) {
   const std::string id = req.matches[1];
   no_store(res);
   if (!is_active(eve, id)) {
@@ -229,7 +233,7 @@ struct StreamQuery {
   bool control = false;
 };
 
-StreamQuery stream_query(const httplib::Request& req) {
+StreamQuery stream_query(const Request& req) {
   StreamQuery q;
   if (req.has_param("startIndex")) {
     const auto text = req.get_param_value("startIndex");
@@ -259,7 +263,56 @@ bool project_more(store::Store& store, const std::string& path, EveProjector& pr
   }
 }
 
-void stream(const httplib::Request& req, httplib::Response& res, Eve& eve) {
+/// A follow read: NDJSON lines as the session's events arrive; with streamControlVersion=1,
+/// newline heartbeats and a lease-ended line when the lease runs out.
+class EveFollow final : public Producer {
+public:
+  EveFollow(ServerContext& ctx, std::string path, std::shared_ptr<EveProjector> projector,
+            std::shared_ptr<std::vector<json>> events, std::size_t next, bool closed, bool control)
+      : m_ctx(ctx), m_path(std::move(path)), m_projector(std::move(projector)),
+        m_events(std::move(events)), m_next(next), m_closed(closed), m_control(control),
+        m_last_write(Clock::now()),
+        m_end(Clock::now() + (control ? ctx.options.eve_lease : ctx.options.eve_unleased_limit)) {}
+
+  bool chunked() const override { return true; }
+
+  std::optional<Wake> step(Response&, std::string& out, bool stopping) override {
+    auto& store = m_ctx.runtime.store();
+    if (!m_opened) out = "\n";
+    m_opened = true;
+    if (!m_closed) m_closed = project_more(store, m_path, *m_projector, *m_events);
+    for (; m_next < m_events->size(); ++m_next) out += eve_line((*m_events)[m_next]);
+    // Sent lines are not needed again: keep memory flat on long follows.
+    if (m_next == m_events->size()) {
+      m_events->clear();
+      m_next = 0;
+    }
+    const auto now = Clock::now();
+    if (out.empty() && m_control && now - m_last_write >= m_ctx.options.eve_heartbeat) out = "\n";
+    if (!out.empty()) m_last_write = now;
+    if (m_closed || stopping || now >= m_end) {
+      if (m_control && !m_closed) out += "{\"$eve\":\"stream.lease-ended\",\"version\":1}\n";
+      return std::nullopt;
+    }
+    auto until = m_end;
+    if (m_control) until = std::min(until, m_last_write + m_ctx.options.eve_heartbeat);
+    return Wake{m_path, m_projector->last_seq(), until};
+  }
+
+private:
+  ServerContext& m_ctx;
+  std::string m_path;
+  std::shared_ptr<EveProjector> m_projector;
+  std::shared_ptr<std::vector<json>> m_events;
+  std::size_t m_next;
+  bool m_closed;
+  bool m_control;
+  bool m_opened = false;
+  Clock::time_point m_last_write;
+  Clock::time_point m_end;
+};
+
+void stream(const Request& req, Response& res, Eve& eve) {
   const std::string id = req.matches[1];
   const auto q = stream_query(req);
   auto& ctx = eve.ctx;
@@ -286,68 +339,37 @@ void stream(const httplib::Request& req, httplib::Response& res, Eve& eve) {
     res.set_content(body, content_type);
     return;
   }
-  struct State {
-    std::size_t next = 0;       // index of the next Eve event to send
-    bool opened = false;
-    bool closed = false;
-    Clock::time_point last_write{};
-    Clock::time_point end{};
-  };
-  auto state = std::make_shared<State>();
-  state->next = static_cast<std::size_t>(start);
-  state->closed = closed;
-  state->last_write = Clock::now();
-  state->end = Clock::now() + (q.control ? ctx.options.eve_lease : ctx.options.eve_unleased_limit);
-  const bool control = q.control;
-  res.set_chunked_content_provider(
-      content_type, [&ctx, &store, path, projector, events, state, control](
-                        std::size_t, httplib::DataSink& sink) {
-        std::string chunk = state->opened ? "" : "\n";
-        state->opened = true;
-        if (!state->closed) state->closed = project_more(store, path, *projector, *events);
-        for (; state->next < events->size(); ++state->next) chunk += eve_line((*events)[state->next]);
-        const auto now = Clock::now();
-        if (chunk.empty() && control && now - state->last_write >= ctx.options.eve_heartbeat)
-          chunk = "\n";
-        if (!chunk.empty()) {
-          if (!sink.write(chunk.data(), chunk.size())) return false;
-          state->last_write = now;
-        }
-        if (state->closed || ctx.stopping.load() || now >= state->end) {
-          if (control && !state->closed) {
-            const std::string lease = "{\"$eve\":\"stream.lease-ended\",\"version\":1}\n";
-            if (!sink.write(lease.data(), lease.size())) return false;
-          }
-          sink.done();
-          return true;
-        }
-        const auto heartbeat_at = state->last_write + ctx.options.eve_heartbeat;
-        store.wait_for_events(path, projector->last_seq(),
-                              std::min({heartbeat_at, state->end, now + k_wait_slice}));
-        return true;
-      });
+  res.set_header("Content-Type", content_type);
+  res.producer = std::make_shared<EveFollow>(ctx, path, std::move(projector), std::move(events),
+                                             static_cast<std::size_t>(start), closed, q.control);
 }
 
 } // namespace
 
-void mount_eve(httplib::Server& http, ServerContext& ctx) {
+void mount_eve(Router& router, ServerContext& ctx) {
   auto eve = std::make_shared<Eve>(ctx);
-  using Req = const httplib::Request&;
-  using Res = httplib::Response&;
-  http.Get("/eve/v1/health", [](Req, Res res) {
+  using Req = const Request&;
+  using Res = Response&;
+  // Eve (h3) answers an unknown method with its 404: these routes match their methods only.
+  router.add("/eve/v1/health", {"GET"}, [](Req, Res res) {
     send_json(res, 200, {{"ok", true}, {"status", "ready"}, {"workflowId", k_workflow_id}});
-  });
-  http.Get("/eve/v1/info", [eve](Req, Res res) {
+  }, false);
+  router.add("/eve/v1/info", {"GET"}, [eve](Req, Res res) {
     no_store(res);
     res.status = 200;
     res.set_content(wire(eve_info_document(eve->ctx.runtime.program(), eve->ctx.options.dev)),
                     "application/json; charset=utf-8");
-  });
-  http.Post("/eve/v1/session", [eve](Req req, Res res) { create_session(req, res, *eve); });
-  http.Post(R"(/eve/v1/session/([^/]+))", [eve](Req req, Res res) { follow_up(req, res, *eve); });
-  http.Post(R"(/eve/v1/session/([^/]+)/cancel)", [eve](Req req, Res res) { cancel(req, res, *eve); });
-  http.Post(R"(/eve/v1/session/([^/]+)/reset)", [eve](Req req, Res res) { reset(req, res, *eve); });
-  http.Get(R"(/eve/v1/session/([^/]+)/stream)", [eve](Req req, Res res) { stream(req, res, *eve); });
+  }, false);
+  router.add("/eve/v1/session", {"POST"}, [eve](Req req, Res res) { create_session(req, res, *eve); },
+             false);
+  router.add("/eve/v1/session/:id", {"POST"}, [eve](Req req, Res res) { follow_up(req, res, *eve); },
+             false);
+  router.add("/eve/v1/session/:id/cancel", {"POST"},
+             [eve](Req req, Res res) { cancel(req, res, *eve); }, false);
+  router.add("/eve/v1/session/:id/reset", {"POST"},
+             [eve](Req req, Res res) { reset(req, res, *eve); }, false);
+  router.add("/eve/v1/session/:id/stream", {"GET"},
+             [eve](Req req, Res res) { stream(req, res, *eve); }, false);
 }
 
 } // namespace hearth::server

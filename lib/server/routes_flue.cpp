@@ -19,7 +19,7 @@ std::string lower(std::string s) {
 }
 
 /// Flue: a body needs `Content-Type: application/json` (parameters allowed); none is fine.
-void require_json_content(const httplib::Request& req) {
+void require_json_content(const Request& req) {
   if (req.body.empty()) return;
   const auto type = req.get_header_value("Content-Type");
   const auto base = lower(type.substr(0, type.find(';')));
@@ -31,7 +31,7 @@ void require_json_content(const httplib::Request& req) {
 }
 
 /// `?wait=result` -> true; absent -> false; anything else -> 400.
-bool wait_for_result(const httplib::Request& req) {
+bool wait_for_result(const Request& req) {
   if (!req.has_param("wait")) return false;
   if (req.get_param_value("wait") == "result") return true;
   throw errors::invalid_request("Invalid query parameters: \"wait\" must be \"result\".");
@@ -84,7 +84,7 @@ void execute_in_background(ServerContext& ctx, const std::string& run_id) {
   }
 }
 
-void post_workflow(const httplib::Request& req, httplib::Response& res, ServerContext& ctx) {
+void post_workflow(const Request& req, Response& res, ServerContext& ctx) {
   const auto& def = http_workflow(ctx.runtime, req.matches[1]);
   const bool wait = wait_for_result(req);
   require_json_content(req);
@@ -112,7 +112,7 @@ void post_workflow(const httplib::Request& req, httplib::Response& res, ServerCo
                        {"offset", offset}, {"_meta", {{"runId", run_id}}}});
 }
 
-void get_run(const httplib::Request& req, httplib::Response& res, ServerContext& ctx) {
+void get_run(const Request& req, Response& res, ServerContext& ctx) {
   const std::string run_id = req.matches[1];
   if (req.has_param("meta")) {
     const auto run = ctx.runtime.store().get_run(run_id);
@@ -131,8 +131,9 @@ json run_pointer(const store::RunRecord& run) {
   return out;
 }
 
-void admin_runs(const httplib::Request& req, httplib::Response& res, ServerContext& ctx) {
+void admin_runs(const Request& req, Response& res, ServerContext& ctx) {
   store::RunQuery query;
+  query.summary = true; // run_pointer() drops payload/result/error anyway: never load them
   if (req.has_param("limit")) {
     const auto text = req.get_param_value("limit");
     if (text.empty() || text.size() > 4 || text.find_first_not_of("0123456789") != std::string::npos ||
@@ -154,7 +155,7 @@ void admin_runs(const httplib::Request& req, httplib::Response& res, ServerConte
   send_json(res, 200, {{"items", items}});
 }
 
-void admin_agents(httplib::Response& res, ServerContext& ctx) {
+void admin_agents(Response& res, ServerContext& ctx) {
   json items = json::array();
   for (const auto& a : ctx.runtime.program().agents) {
     json entry = {{"name", a.name}, {"transports", json::object()}, {"created", true}};
@@ -172,7 +173,7 @@ std::string agent_message(const json& body) {
   return body["message"].get<std::string>();
 }
 
-void post_agent(const httplib::Request& req, httplib::Response& res, ServerContext& ctx) {
+void post_agent(const Request& req, Response& res, ServerContext& ctx) {
   const auto& agent = http_agent(ctx.runtime, req.matches[1]);
   const std::string instance = req.matches[2];
   const bool wait = wait_for_result(req);
@@ -217,7 +218,7 @@ void post_agent(const httplib::Request& req, httplib::Response& res, ServerConte
                        {"submissionId", submission_id}});
 }
 
-void agent_route(const httplib::Request& req, httplib::Response& res, ServerContext& ctx) {
+void agent_route(const Request& req, Response& res, ServerContext& ctx) {
   if (req.method == "POST") return post_agent(req, res, ctx);
   const auto& agent = http_agent(ctx.runtime, req.matches[1]);
   const auto path = runtime::Runtime::agent_stream(agent.name, req.matches[2]);
@@ -337,29 +338,27 @@ json openapi(const runtime::Runtime& rt) {
 
 } // namespace
 
-void mount_flue(httplib::Server& http, ServerContext& ctx) {
-  route(http, R"(/workflows/([^/]+))", {"POST"},
-        [&ctx](const httplib::Request& req, httplib::Response& res) { post_workflow(req, res, ctx); });
-  route(http, R"(/runs/([^/]+))", {"GET", "HEAD"},
-        [&ctx](const httplib::Request& req, httplib::Response& res) { get_run(req, res, ctx); });
-  route(http, R"(/agents/([^/]+)/([^/]+))", {"GET", "HEAD", "POST"},
-        [&ctx](const httplib::Request& req, httplib::Response& res) { agent_route(req, res, ctx); });
-  route(http, R"(/admin/runs/([^/]+))", {"GET", "HEAD"},
-        [&ctx](const httplib::Request& req, httplib::Response& res) {
-          const std::string run_id = req.matches[1];
-          const auto run = ctx.runtime.store().get_run(run_id);
-          if (!run) throw errors::run_not_found(run_id);
-          res.set_header("cache-control", "no-store");
-          send_json(res, 200, store::to_json(*run));
-        });
-  route(http, "/admin/runs", {"GET", "HEAD"},
-        [&ctx](const httplib::Request& req, httplib::Response& res) { admin_runs(req, res, ctx); });
-  route(http, "/admin/agents", {"GET", "HEAD"},
-        [&ctx](const httplib::Request&, httplib::Response& res) { admin_agents(res, ctx); });
-  route(http, "/openapi.json", {"GET", "HEAD"},
-        [&ctx](const httplib::Request&, httplib::Response& res) {
-          send_json(res, 200, openapi(ctx.runtime));
-        });
+void mount_flue(Router& router, ServerContext& ctx) {
+  router.add("/workflows/:name", {"POST"},
+             [&ctx](const Request& req, Response& res) { post_workflow(req, res, ctx); });
+  router.add("/runs/:runId", {"GET", "HEAD"},
+             [&ctx](const Request& req, Response& res) { get_run(req, res, ctx); });
+  router.add("/agents/:name/:id", {"GET", "HEAD", "POST"},
+             [&ctx](const Request& req, Response& res) { agent_route(req, res, ctx); });
+  router.add("/admin/runs/:runId", {"GET", "HEAD"}, [&ctx](const Request& req, Response& res) {
+    const std::string run_id = req.matches[1];
+    const auto run = ctx.runtime.store().get_run(run_id);
+    if (!run) throw errors::run_not_found(run_id);
+    res.set_header("cache-control", "no-store");
+    send_json(res, 200, store::to_json(*run));
+  });
+  router.add("/admin/runs", {"GET", "HEAD"},
+             [&ctx](const Request& req, Response& res) { admin_runs(req, res, ctx); });
+  router.add("/admin/agents", {"GET", "HEAD"},
+             [&ctx](const Request&, Response& res) { admin_agents(res, ctx); });
+  router.add("/openapi.json", {"GET", "HEAD"}, [&ctx](const Request&, Response& res) {
+    send_json(res, 200, openapi(ctx.runtime));
+  });
 }
 
 } // namespace hearth::server

@@ -82,7 +82,7 @@ void ElasticPool::work() {
     lock.unlock();
     try {
       task();
-    } catch (...) { // httplib's tasks handle their own errors; never let one kill the pool
+    } catch (...) { // tasks handle their own errors; never let one kill the pool
     }
     lock.lock();
   }

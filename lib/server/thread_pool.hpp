@@ -1,9 +1,8 @@
-// Threads for the HTTP server: an elastic connection pool for httplib (a parked long-poll, SSE or
-// NDJSON reader holds one thread, so the pool grows on demand up to a cap instead of starving new
-// requests) and a bounded executor for admitted background work (202 runs and prompts).
+// Threads for the HTTP server: an elastic pool for request handlers (a `?wait=result` request holds
+// a thread for its whole run, so the pool grows on demand up to a cap instead of starving short
+// requests; parked readers hold none) and a bounded executor for admitted background work (202
+// runs and prompts).
 #pragma once
-
-#include <httplib.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -16,18 +15,18 @@
 
 namespace hearth::server {
 
-/// httplib's TaskQueue: a task runs on an idle thread, or on a new one while fewer than `max`
+/// A task runs on an idle thread, or on a new one while fewer than `max`
 /// exist; beyond that it waits in the queue. Threads idle for `idle_exit` exit (down to `min`).
 /// Threads have small stacks (2 MiB) so a thousand parked readers stay cheap.
-class ElasticPool final : public httplib::TaskQueue {
+class ElasticPool final {
 public:
   ElasticPool(std::size_t min, std::size_t max,
               std::chrono::milliseconds idle_exit = std::chrono::seconds(30));
-  ~ElasticPool() override;
+  ~ElasticPool();
 
-  void enqueue(std::function<void()> fn) override;
+  void enqueue(std::function<void()> fn);
   /// Runs every queued task, then waits for all threads to exit.
-  void shutdown() override;
+  void shutdown();
 
   std::size_t threads() const;
 

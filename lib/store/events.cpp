@@ -135,4 +135,12 @@ bool SqliteStore::wait_for_events(std::string_view path, std::int64_t after_seq,
   });
 }
 
+std::shared_ptr<void> SqliteStore::watch_events(std::string_view path, std::int64_t after_seq,
+                                                std::function<void()> wake) {
+  const auto id = m_watchers.listen(path, after_seq, std::move(wake), [this](std::string_view p) {
+    return m_pool.read([&](db::Connection& conn) { return read_tail(conn, p); });
+  });
+  return std::shared_ptr<void>(nullptr, [this, id](void*) { m_watchers.cancel(id); });
+}
+
 } // namespace hearth::store

@@ -123,12 +123,17 @@ std::vector<RunRecord> SqliteStore::list_runs(const RunQuery& query) {
   const auto limit = std::clamp<std::size_t>(query.limit, 1, k_max_run_list);
   return m_pool.read([&](db::Connection& conn) {
     auto rows = conn.prepare(
-        "SELECT run_id, workflow, status, payload, result, error, started_ms, ended_ms, owner_pid "
+        // With ?4 (summary) the blob columns are never read: a listing of 1,000 runs with large
+        // payloads stays a few KB of row data.
+        "SELECT run_id, workflow, status, CASE WHEN ?4 THEN NULL ELSE payload END, "
+        "CASE WHEN ?4 THEN NULL ELSE result END, CASE WHEN ?4 THEN NULL ELSE error END, "
+        "started_ms, ended_ms, owner_pid "
         "FROM runs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR workflow = ?2) "
         "ORDER BY started_ms DESC, run_id DESC LIMIT ?3");
     if (query.status) rows->bind(1, to_string(*query.status));
     if (query.workflow) rows->bind(2, *query.workflow);
     rows->bind(3, static_cast<std::int64_t>(limit));
+    rows->bind(4, static_cast<std::int64_t>(query.summary ? 1 : 0));
     std::vector<RunRecord> runs;
     while (rows->step()) runs.push_back(run_from_row(*rows, conn.path()));
     return runs;

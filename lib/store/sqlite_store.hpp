@@ -79,6 +79,8 @@ public:
   void close_stream(std::string_view path) override;
   std::optional<StreamInfo> stream_info(std::string_view path) override;
   ReadResult read(std::string_view path, std::int64_t after_seq, std::size_t limit) override;
+  std::shared_ptr<void> watch_events(std::string_view path, std::int64_t after_seq,
+                                     std::function<void()> wake) override;
   bool wait_for_events(std::string_view path, std::int64_t after_seq,
                        Deadline deadline) override;
 

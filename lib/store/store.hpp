@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +73,7 @@ struct RunQuery {
   std::size_t limit = k_default_run_list; // clamped to 1..k_max_run_list
   std::optional<RunStatus> status{};
   std::optional<std::string> workflow{};
+  bool summary = false; // true: payload, result and error are not read (null) — for listings
 };
 
 // --- event streams (seed page 17 "Stream reads"; Durable Streams; Flue EventStreamStore) -----
@@ -216,6 +218,14 @@ public:
   /// hold no database connection while blocked.
   virtual bool wait_for_events(std::string_view path, std::int64_t after_seq,
                                Deadline deadline) = 0;
+
+  /// The asynchronous form of wait_for_events(): calls `wake` once (from any thread, possibly
+  /// inline before returning) when the stream has an event after `after_seq` or is closed; no
+  /// thread blocks meanwhile. Destroying the returned handle cancels the watch; a `wake` already
+  /// running may still complete afterwards, so it must own what it touches (post to an executor
+  /// through a weak/shared pointer). Appends by other processes are seen by the same poller.
+  virtual std::shared_ptr<void> watch_events(std::string_view path, std::int64_t after_seq,
+                                             std::function<void()> wake) = 0;
 
   // Sessions -----------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-// Stream waiters and the cross-process poller: see watchers.hpp.
+// Stream waiters, async listeners and the cross-process poller: see watchers.hpp.
 #include "store/watchers.hpp"
 
 #include <algorithm>
@@ -19,22 +19,42 @@ StreamWatchers::~StreamWatchers() {
   if (m_poller.joinable()) m_poller.join();
 }
 
-void StreamWatchers::advance(Watch& watch, Tail tail) {
+void StreamWatchers::advance(Watch& watch, Tail tail, Fired& fired) {
   const bool moved = tail.last_seq > watch.tail.last_seq || (tail.closed && !watch.tail.closed);
-  if (!moved) return;
   watch.tail.last_seq = std::max(watch.tail.last_seq, tail.last_seq);
   watch.tail.closed = watch.tail.closed || tail.closed;
-  watch.cv.notify_all();
+  if (moved) watch.cv.notify_all();
+  for (auto it = watch.listeners.begin(); it != watch.listeners.end();) {
+    if (watch.tail.last_seq > it->second.after_seq || watch.tail.closed) {
+      fired.push_back(std::move(it->second.wake));
+      it = watch.listeners.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void StreamWatchers::drop_if_unused(Watches::iterator it) {
+  if (it->second.waiters == 0 && it->second.listeners.empty()) m_watches.erase(it);
 }
 
 void StreamWatchers::notify(std::string_view path, Tail tail) {
-  std::lock_guard lock(m_mutex);
-  if (m_watches.empty()) return;
-  if (const auto it = m_watches.find(path); it != m_watches.end()) advance(it->second, tail);
+  Fired fired;
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_watches.empty()) return;
+    const auto it = m_watches.find(path);
+    if (it == m_watches.end()) return;
+    advance(it->second, tail, fired);
+    drop_if_unused(it);
+  }
+  for (auto& wake : fired) wake();
 }
 
 void StreamWatchers::release(Watches::iterator it) {
-  if (--it->second.waiters == 0) m_watches.erase(it);
+  --it->second.waiters;
+  --m_waiting;
+  drop_if_unused(it);
 }
 
 bool StreamWatchers::wait(std::string_view path, std::int64_t after_seq,
@@ -43,7 +63,9 @@ bool StreamWatchers::wait(std::string_view path, std::int64_t after_seq,
   auto it = m_watches.find(path);
   if (it == m_watches.end()) it = m_watches.try_emplace(std::string(path)).first;
   ++it->second.waiters;
-  const bool first_watch = m_watches.size() == 1 && it->second.waiters == 1;
+  ++m_waiting;
+  const bool first_watch = m_watches.size() == 1 && it->second.waiters == 1 &&
+                           it->second.listeners.empty();
   lock.unlock();
   // Registered before probing: an append committed after the probe will notify this watch,
   // and one committed before it is in the probe's answer. Nothing falls in between.
@@ -55,15 +77,70 @@ bool StreamWatchers::wait(std::string_view path, std::int64_t after_seq,
     release(it);
     throw;
   }
+  Fired fired;
   lock.lock();
   Watch& watch = it->second;
-  advance(watch, now);
+  advance(watch, now, fired);
   if (first_watch) m_poll_cv.notify_all();
+  if (!fired.empty()) { // listeners this probe satisfied: wake them outside the lock
+    lock.unlock();
+    for (auto& w : fired) w();
+    lock.lock();
+  }
   const bool ready = watch.cv.wait_until(lock, deadline, [&] {
     return watch.tail.last_seq > after_seq || watch.tail.closed;
   });
   release(it);
   return ready;
+}
+
+std::uint64_t StreamWatchers::listen(std::string_view path, std::int64_t after_seq,
+                                     std::function<void()> wake, const ProbeFn& probe) {
+  std::unique_lock lock(m_mutex);
+  auto it = m_watches.find(path);
+  if (it == m_watches.end()) it = m_watches.try_emplace(std::string(path)).first;
+  const auto id = m_next_listener++;
+  it->second.listeners.emplace(id, Listener{after_seq, std::move(wake)});
+  m_listener_paths.emplace(id, it->first);
+  const bool first_watch = m_watches.size() == 1 && it->second.listeners.size() == 1 &&
+                           it->second.waiters == 0;
+  lock.unlock();
+  // Registered before probing, as in wait(): nothing falls between the probe and a notify.
+  Tail now;
+  try {
+    now = probe(path);
+  } catch (...) {
+    cancel(id);
+    throw;
+  }
+  Fired fired;
+  lock.lock();
+  if (const auto found = m_watches.find(path); found != m_watches.end()) {
+    advance(found->second, now, fired);
+    drop_if_unused(found);
+  }
+  if (first_watch) m_poll_cv.notify_all();
+  lock.unlock();
+  for (auto& w : fired) w();
+  return id;
+}
+
+void StreamWatchers::cancel(std::uint64_t id) {
+  std::lock_guard lock(m_mutex);
+  const auto p = m_listener_paths.find(id);
+  if (p == m_listener_paths.end()) return;
+  const auto it = m_watches.find(p->second);
+  m_listener_paths.erase(p);
+  if (it == m_watches.end()) return;
+  it->second.listeners.erase(id);
+  drop_if_unused(it);
+}
+
+std::size_t StreamWatchers::watching() const {
+  std::lock_guard lock(m_mutex);
+  std::size_t n = m_waiting;
+  for (const auto& [path, watch] : m_watches) n += watch.listeners.size();
+  return n;
 }
 
 void StreamWatchers::poll_loop() {
@@ -90,8 +167,17 @@ void StreamWatchers::poll_loop() {
       // Waiters still end at their deadlines, so nothing hangs.
     }
     lock.lock();
+    Fired fired;
     for (const auto& [path, tail] : tails)
-      if (const auto it = m_watches.find(path); it != m_watches.end()) advance(it->second, tail);
+      if (const auto it = m_watches.find(path); it != m_watches.end()) {
+        advance(it->second, tail, fired);
+        drop_if_unused(it);
+      }
+    if (!fired.empty()) {
+      lock.unlock();
+      for (auto& w : fired) w();
+      lock.lock();
+    }
   }
 }
 

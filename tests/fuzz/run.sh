@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with Debian's clang (outside the CMake build: libFuzzer needs
 # clang, the project builds with GCC) and runs each for a bounded time.
-# Usage: tests/fuzz/run.sh [seconds-per-target]   (default 60)
+# Usage: tests/fuzz/run.sh [seconds-per-target] [targets...]   (default 60; all targets)
+# fuzz_http needs the dev build's library (cmake --build --preset dev --target hearth_lib): the
+# server sources are compiled here with coverage and ASan, the rest is linked from that archive.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 src="$(cd "$here/../.." && pwd)"
 out="${HEARTH_FUZZ_DIR:-$src/build/fuzz}"
 seconds="${1:-60}"
+shift || true
+targets=("$@")
+((${#targets[@]})) || targets=(frontmatter json spec http)
 cxx="${CXX_FUZZ:-clang++-14}"
 mkdir -p "$out"
 
@@ -24,10 +29,32 @@ for f in "${lib_sources[@]}"; do
   objs+=("$o")
 done
 
+# fuzz_http: lib/server and core/json instrumented; everything else from the dev archive (the
+# linker takes only the members it still needs, so the instrumented objects win).
+build_http() {
+  local archive="${HEARTH_LIB_ARCHIVE:-$src/build/dev/lib/libhearth_lib.a}"
+  [[ -f "$archive" ]] || { echo "fuzz_http: build $archive first (cmake --build --preset dev --target hearth_lib)"; exit 1; }
+  local http_objs=()
+  for f in "$src"/lib/server/*.cpp "$src/lib/core/json.cpp"; do
+    local o="$out/http_$(basename "$f" .cpp).o"
+    if [[ ! -f "$o" || "$f" -nt "$o" ]]; then
+      "$cxx" "${flags[@]/-fsanitize=fuzzer,address,undefined/-fsanitize=fuzzer-no-link,address,undefined}" \
+        -DFMT_SHARED -c "$f" -o "$o"
+    fi
+    http_objs+=("$o")
+  done
+  "$cxx" "${flags[@]}" "$here/fuzz_http.cpp" "${http_objs[@]}" "$archive" -lfmt -lSQLiteCpp -lsqlite3 \
+    -lyaml-cpp -lcpp-httplib -lssl -lcrypto -ledit -ldl -lpthread -o "$out/fuzz_http"
+}
+
 total=0
-for target in frontmatter json spec; do
+for target in "${targets[@]}"; do
   bin="$out/fuzz_$target"
-  "$cxx" "${flags[@]}" "$here/fuzz_$target.cpp" "${objs[@]}" -lyaml-cpp -o "$bin"
+  if [[ "$target" == http ]]; then
+    build_http
+  else
+    "$cxx" "${flags[@]}" "$here/fuzz_$target.cpp" "${objs[@]}" -lyaml-cpp -o "$bin"
+  fi
   corpus="$out/corpus_$target"
   mkdir -p "$corpus"
   cp -n "$here/corpus/$target"/* "$corpus/" 2>/dev/null || true

@@ -39,13 +39,17 @@ int run_runtime(const config::ProjectFlags& flags, const ServingFlags& serving) 
     throw errors::usage("`hearth runtime` is internal: the CLI starts it for run and connect.",
                         "Use `hearth run <workflow>` or `hearth connect <agent> <id>`.");
   std::unique_ptr<RuntimeHost> host;
+  config::ServerLimits limits;
   try {
-    host = std::make_unique<RuntimeHost>(resolve_project(flags));
+    const auto project = resolve_project(flags);
+    limits = project.server;
+    host = std::make_unique<RuntimeHost>(project);
   } catch (const Error& e) {
     return startup_failed(e);
   }
   if (serving.listen.empty()) return runtime::serve_stdio(host->runtime());
   server::ServerOptions options{.reuse_port = serving.reuse_port, .dev = serving.dev};
+  server::apply_limits(limits, options);
   try {
     server::parse_listen(serving.listen, options);
     return server::serve_child(host->runtime(), options);

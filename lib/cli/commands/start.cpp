@@ -46,8 +46,10 @@ int run_start(const StartOptions& opts) {
     throw errors::start_no_build(dir.string());
   config::ProjectFlags flags;
   flags.root = dir.string();
-  RuntimeHost host(resolve_project(flags));
+  const auto project = resolve_project(flags);
+  RuntimeHost host(project);
   server::ServerOptions options;
+  server::apply_limits(project.server, options);
   options.host = opts.host.value_or("0.0.0.0");
   options.port = start_port(opts);
   signals::SignalPipe signal_pipe;
