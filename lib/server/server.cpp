@@ -322,7 +322,8 @@ private:
       conn->idle = false;
       if (ec) {
         if (ec == bhttp::error::header_limit) {
-          if (request_line_too_long(*conn))
+          // Beast consumes the request line once it is parsed: a target means headers overflowed.
+          if (parser.get().target().empty() && request_line_too_long(*conn))
             co_await answer_error(conn, early_request(parser),
                                   errors::uri_too_long(m_options.max_url_bytes));
           else
