@@ -75,6 +75,7 @@ def main():
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--health-samples", type=int, default=500)
     args = ap.parse_args()
+    args.hearth = os.path.abspath(args.hearth)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if args.readers + 200 > hard:

@@ -38,6 +38,7 @@ private:
 };
 
 struct Eve {
+  explicit Eve(ServerContext& context) : ctx(context) {} // clang 14 (fuzz build): no paren-init
   ServerContext& ctx;
   SessionLocks locks{};
 

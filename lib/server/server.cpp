@@ -93,6 +93,7 @@ struct Conn {
   bool watching = false;   // a read is pending to notice the peer closing
   bool stop_watch = false; // that read is being cancelled on purpose
   bool peer_gone = false;
+  std::atomic<bool> gone{false}; // peer_gone, readable off the strand (skips queued steps)
 };
 
 /// Runs `fn` on `pool` and resumes the coroutine on its own executor afterwards. `fn` must not
@@ -564,6 +565,7 @@ private:
       std::optional<Wake> wake;
       std::optional<Error> failure;
       co_await offload(m_steps, [&]() noexcept {
+        if (conn->gone.load()) return; // the client left while this step was queued
         try {
           wake = producer->step(res, out, m_stopping.load());
         } catch (const Error& e) {
@@ -656,7 +658,12 @@ private:
         conn->buffer.commit(n);
         if (!conn->stop_watch) watch_peer(conn);
       } else if (!(ec == asio::error::operation_aborted && conn->stop_watch)) {
+        // Close at once: the descriptor is freed now even if this reader's next step is still
+        // queued behind others; pending writes fail and the coroutine ends.
         conn->peer_gone = true;
+        conn->gone = true;
+        error_code ignored;
+        conn->stream.socket().close(ignored);
       }
       if (conn->park) conn->park->cancel();
     });
