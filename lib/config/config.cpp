@@ -7,6 +7,7 @@
 #include "core/fs.hpp"
 #include "core/json_schema.hpp"
 #include "core/text.hpp"
+#include "sandbox/sandbox.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -81,6 +82,14 @@ ConfigFile parse_config(std::string_view text, const stdfs::path& file) {
   if (j.contains("port")) config.port = j["port"].get<int>();
   if (j.contains("host")) config.host = j["host"].get<std::string>();
   if (j.contains("store")) config.store = parse_store(j["store"].get<std::string>(), base);
+  if (j.contains("sandbox")) {
+    try {
+      sandbox::merge({}, j["sandbox"]);
+    } catch (const Error& e) {
+      throw errors::config_invalid(file.string(), "/sandbox", e.info().message);
+    }
+    config.sandbox = j["sandbox"];
+  }
   if (j.contains("providers"))
     for (const auto& [id, provider] : j["providers"].items())
       config.providers[id] = parse_provider(provider);
@@ -120,6 +129,7 @@ Project resolve(const ProjectFlags& flags, const stdfs::path& cwd) {
   project.port = flags.port.value_or(file.port.value_or(k_default_port));
   project.host = flags.host.value_or(file.host.value_or(k_default_host));
   project.providers = file.providers;
+  project.sandbox = file.sandbox;
   project.store = file.store.value_or(
       StoreConfig{.kind = StoreConfig::Kind::sqlite, .path = project.root / ".hearth" / "state.db"});
   check_output(project);

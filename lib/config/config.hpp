@@ -2,6 +2,8 @@
 // defaults, merged with the precedence CLI flags > hearth.json > defaults. Paths come out absolute.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -56,6 +58,7 @@ struct Project {
   std::map<std::string, ProviderConfig> providers{};
   StoreConfig store{};
   std::vector<std::filesystem::path> env_files{}; // env files applied, highest precedence first
+  nlohmann::json sandbox = nlohmann::json::object(); // hearth.json `sandbox` (docs/sandbox.md)
 };
 
 /// Resolves the project for `flags` as seen from `cwd`: finds and validates hearth.json (against
@@ -74,6 +77,7 @@ struct ConfigFile {
   std::optional<std::string> host{};
   std::map<std::string, ProviderConfig> providers{};
   std::optional<StoreConfig> store{};
+  nlohmann::json sandbox = nlohmann::json::object();
 };
 
 /// Parses and validates hearth.json text against the embedded schema; `file` (absolute) names

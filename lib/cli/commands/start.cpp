@@ -46,7 +46,7 @@ int run_start(const StartOptions& opts) {
     throw errors::start_no_build(dir.string());
   config::ProjectFlags flags;
   flags.root = dir.string();
-  RuntimeHost host(resolve_project(flags));
+  RuntimeHost host(resolve_project(flags), /*production=*/true);
   server::ServerOptions options;
   options.host = opts.host.value_or("0.0.0.0");
   options.port = start_port(opts);
