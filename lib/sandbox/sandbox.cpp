@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
@@ -444,28 +445,49 @@ std::unique_ptr<process::Process> start(const Command& command, const Policy& po
   return std::make_unique<process::Process>(options);
 }
 
-void exec(const Command& command, const Policy& policy) {
+int exec(const Command& command, const Policy& policy) {
   const auto backend = make_backend(policy.settings.backend);
-  std::vector<int> fds;
-  const auto options = backend->prepare(command, policy, fds);
-  // The generated files go to descriptors 3, 4, ...: move them above first, then down.
-  std::vector<int> moved;
-  for (const int fd : options.inherit_fds) moved.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 64));
-  for (std::size_t i = 0; i < moved.size(); ++i) ::dup2(moved[i], 3 + static_cast<int>(i));
-  if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0)
-    throw errors::spawn_failed(options.argv.front(), std::strerror(errno));
-  for (const auto& l : options.rlimits) {
-    const struct rlimit value {static_cast<rlim_t>(l.value),
-                               static_cast<rlim_t>(l.hard ? l.hard : l.value)};
-    ::setrlimit(static_cast<__rlimit_resource>(l.resource), &value);
-  }
+  Closer keep;
+  const auto options = backend->prepare(command, policy, keep.fds);
+  PidsCgroup cgroup(backend->name() == "none" ? 0 : policy.settings.limits.processes);
+  const auto program = options.argv.front();
   std::vector<char*> argv, envp;
   for (const auto& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   for (const auto& e : *options.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  ::execvpe(argv[0], argv.data(), envp.data());
-  throw errors::spawn_failed(options.argv.front(), std::strerror(errno));
+  std::vector<struct rlimit> limits;
+  for (const auto& l : options.rlimits)
+    limits.push_back({static_cast<rlim_t>(l.value), static_cast<rlim_t>(l.hard ? l.hard : l.value)});
+  // The terminal's Ctrl-C goes to the command; we wait for it, then remove its cgroup.
+  struct sigaction ignore {}, old_int {}, old_quit {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGINT, &ignore, &old_int);
+  ::sigaction(SIGQUIT, &ignore, &old_quit);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw errors::spawn_failed(program, std::strerror(errno));
+  if (pid == 0) {
+    ::signal(SIGINT, SIG_DFL);
+    ::signal(SIGQUIT, SIG_DFL);
+    if (cgroup.procs_fd() >= 0 && ::write(cgroup.procs_fd(), "0", 1) != 1) ::_exit(126);
+    int moved[8];
+    const std::size_t count = std::min<std::size_t>(options.inherit_fds.size(), 8);
+    for (std::size_t i = 0; i < count; ++i)
+      moved[i] = ::fcntl(options.inherit_fds[i], F_DUPFD_CLOEXEC, 64);
+    for (std::size_t i = 0; i < count; ++i) ::dup2(moved[i], 3 + static_cast<int>(i));
+    if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) ::_exit(126);
+    for (std::size_t i = 0; i < limits.size(); ++i)
+      ::setrlimit(static_cast<__rlimit_resource>(options.rlimits[i].resource), &limits[i]);
+    ::execvpe(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  int raw = 0;
+  while (::waitpid(pid, &raw, 0) < 0 && errno == EINTR) {
+  }
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGQUIT, &old_quit, nullptr);
+  if (WIFEXITED(raw)) return WEXITSTATUS(raw);
+  return WIFSIGNALED(raw) ? 128 + WTERMSIG(raw) : 1;
 }
 
 } // namespace hearth::sandbox

@@ -124,9 +124,10 @@ Result run(const Command& command, const Policy& policy);
 /// Starts a long-lived sandboxed child (a workflow script) with piped stdio. Throws as run.
 std::unique_ptr<process::Process> start(const Command& command, const Policy& policy);
 
-/// Replaces this process with `command` under `policy`, stdio inherited (`hearth sandbox exec`).
-/// Returns only by throwing hearth::Error spawn_failed / sandbox_unavailable.
-[[noreturn]] void exec(const Command& command, const Policy& policy);
+/// Runs `command` under `policy` with our stdio (`hearth sandbox exec`), no wall time, and returns
+/// its shell exit code (128 + signal when killed). Ctrl-C reaches the command, not us.
+/// Throws hearth::Error spawn_failed / sandbox_unavailable.
+int exec(const Command& command, const Policy& policy);
 
 /// The limit a finished command breached, as the model should read it, or "" (SIGXCPU/SIGKILL
 /// after CPU time, fork failures with a process limit, allocation failures with a memory limit).

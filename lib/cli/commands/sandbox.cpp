@@ -61,11 +61,11 @@ int run_sandbox_exec(const SandboxExecOptions& opts) {
       policy.reads.push_back(project.root / tool["cwd"].get<std::string>());
   auto command = opts.command;
   if (command.empty()) command = {"bash"};
-  sandbox::exec({.argv = command,
+  return sandbox::exec({.argv = command,
                  .cwd = workspace.root(),
                  .hearth_env = {"HEARTH_AGENT=" + opts.agent,
                                 "HEARTH_WORKSPACE=" + workspace.root().string()}},
-                policy);
+                       policy);
 }
 
 } // namespace
