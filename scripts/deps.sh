@@ -5,7 +5,8 @@ set -euo pipefail
 
 build_packages=(cmake ninja-build g++ pkg-config git python3
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev doctest-dev libboost-dev
-  libsqlite3-dev libsqlitecpp-dev libyaml-cpp-dev libvalijson-dev libfmt-dev libedit-dev)
+  libsqlite3-dev libsqlitecpp-dev libyaml-cpp-dev libvalijson-dev libfmt-dev libedit-dev
+  bubblewrap) # bwrap: the default sandbox of agent commands (docs/sandbox.md)
 test_packages=(zsh fish bash-completion clang libclang-rt-14-dev procps)
 
 packages=("${build_packages[@]}")

@@ -6,6 +6,9 @@
 #include "manifest/manifest.hpp"
 #include "runtime/program.hpp"
 #include "runtime/program_runner.hpp"
+#include "sandbox/sandbox.hpp"
+
+#include <iostream>
 
 namespace hearth::cli {
 
@@ -32,7 +35,48 @@ std::vector<std::string> runtime_args(const config::Project& project,
   return args;
 }
 
-RuntimeHost::RuntimeHost(const config::Project& project) {
+std::vector<std::pair<std::string, std::string>> sandbox_backends(const nlohmann::json& compiled,
+                                                                 bool production) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::function<void(const nlohmann::json&)> visit = [&](const nlohmann::json& agent) {
+    const auto settings = sandbox::merge(
+        {}, agent.value("sandbox", nlohmann::json::object()).value("policy", nlohmann::json::object()));
+    out.emplace_back(agent.value("name", ""), sandbox::effective_backend(settings, !production));
+    for (const auto& sub : agent.value("subagents", nlohmann::json::array())) visit(sub);
+  };
+  for (const auto& agent : compiled.value("agents", nlohmann::json::array())) visit(agent);
+  if (!compiled.value("workflows", nlohmann::json::array()).empty())
+    out.emplace_back("(workflow scripts)",
+                     sandbox::effective_backend(
+                         sandbox::merge({}, compiled.value("sandbox", nlohmann::json::object())),
+                         !production));
+  return out;
+}
+
+void check_sandboxes(const nlohmann::json& compiled, bool production) {
+  bool warned_fallback = false;
+  for (const auto& [name, backend] : sandbox_backends(compiled, production)) {
+    if (backend == "bubblewrap" && !sandbox::find_bwrap()) // production only (dev fell back)
+      throw errors::sandbox_unavailable(
+          "bubblewrap", "bwrap is not installed (Debian package `" +
+                            std::string(sandbox::k_bwrap_package) + "`), needed by " + name);
+    if (backend != "none") continue;
+    if (!sandbox::find_bwrap() && !warned_fallback) {
+      std::cerr << "hearth: warning: bwrap is not installed (Debian package `"
+                << sandbox::k_bwrap_package
+                << "`): commands of agents run WITHOUT a sandbox in this dev runtime; `hearth "
+                   "start` refuses to run this way."
+                << std::endl;
+      warned_fallback = true;
+    } else if (sandbox::find_bwrap()) {
+      std::cerr << "hearth: warning: sandbox backend \"none\" for " << name
+                << ": its commands run unisolated, as hearth's own user with hearth's files."
+                << std::endl;
+    }
+  }
+}
+
+RuntimeHost::RuntimeHost(const config::Project& project, bool production) {
   const auto artifacts = manifest::artifacts_for(project.root);
   const auto compiled = manifest::load(artifacts.compiled_manifest);
   if (compiled.value("status", "") != "ready")
@@ -40,14 +84,16 @@ RuntimeHost::RuntimeHost(const config::Project& project) {
         compiled.value("diagnosticsSummary", nlohmann::json::object()).value("errors", 0),
         compiled.value("diagnosticsSummary", nlohmann::json::object()).value("warnings", 0),
         fs::display_path(artifacts.diagnostics, project.root));
+  check_sandboxes(compiled, production);
   auto program = runtime::load_program(compiled, project.root);
   m_store = store::open_store(project.store.kind == config::StoreConfig::Kind::memory
                                   ? std::string("memory:")
                                   : "sqlite:" + project.store.path.string(),
                               project.root);
   m_store->recover_abandoned_runs();
-  m_runtime = std::make_unique<runtime::Runtime>(std::move(program), runtime_context(project),
-                                                 *m_store);
+  auto context = runtime_context(project);
+  context.sandbox_fail_closed = production;
+  m_runtime = std::make_unique<runtime::Runtime>(std::move(program), std::move(context), *m_store);
   runtime::install_program_runner(*m_runtime);
 }
 

@@ -14,8 +14,10 @@ namespace hearth::cli {
 class RuntimeHost {
 public:
   /// Loads `<root>/.hearth/compile/compiled-agent-manifest.json` (which `compile` wrote), opens the
-  /// project's store and ends runs a dead runtime left active. Throws hearth::Error.
-  explicit RuntimeHost(const config::Project& project);
+  /// project's store and ends runs a dead runtime left active. Checks the sandboxes (stderr
+  /// warnings for `none`); with `production` (hearth start) a bubblewrap agent without bwrap on the
+  /// host is sandbox_unavailable and never falls back. Throws hearth::Error.
+  explicit RuntimeHost(const config::Project& project, bool production = false);
 
   runtime::Runtime& runtime() { return *m_runtime; }
   store::Store& store() { return *m_store; }
@@ -24,6 +26,11 @@ private:
   std::unique_ptr<store::Store> m_store;
   std::unique_ptr<runtime::Runtime> m_runtime;
 };
+
+/// (agent or "(workflow scripts)", effective backend) for every agent of a compiled manifest;
+/// `production` keeps bubblewrap when bwrap is missing (dev falls back to "none").
+std::vector<std::pair<std::string, std::string>> sandbox_backends(const nlohmann::json& compiled,
+                                                                 bool production);
 
 /// The arguments after `runtime` that make the child resolve the same project as `flags` did
 /// here (absolute --root, --config and --env).

@@ -7,6 +7,7 @@
 #include "core/fs.hpp"
 #include "core/json_schema.hpp"
 #include "core/text.hpp"
+#include "sandbox/sandbox.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -93,6 +94,14 @@ ConfigFile parse_config(std::string_view text, const stdfs::path& file) {
     take("maxUrlBytes", config.server.max_url_bytes);
     take("maxParamBytes", config.server.max_param_bytes);
   }
+  if (j.contains("sandbox")) {
+    try {
+      sandbox::merge({}, j["sandbox"]);
+    } catch (const Error& e) {
+      throw errors::config_invalid(file.string(), "/sandbox", e.info().message);
+    }
+    config.sandbox = j["sandbox"];
+  }
   if (j.contains("providers"))
     for (const auto& [id, provider] : j["providers"].items())
       config.providers[id] = parse_provider(provider);
@@ -133,6 +142,7 @@ Project resolve(const ProjectFlags& flags, const stdfs::path& cwd) {
   project.host = flags.host.value_or(file.host.value_or(k_default_host));
   project.providers = file.providers;
   project.server = file.server;
+  project.sandbox = file.sandbox;
   project.store = file.store.value_or(
       StoreConfig{.kind = StoreConfig::Kind::sqlite, .path = project.root / ".hearth" / "state.db"});
   check_output(project);

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -69,6 +71,7 @@ struct Project {
   StoreConfig store{};
   ServerLimits server{};
   std::vector<std::filesystem::path> env_files{}; // env files applied, highest precedence first
+  nlohmann::json sandbox = nlohmann::json::object(); // hearth.json `sandbox` (docs/sandbox.md)
 };
 
 /// Resolves the project for `flags` as seen from `cwd`: finds and validates hearth.json (against
@@ -88,6 +91,7 @@ struct ConfigFile {
   std::map<std::string, ProviderConfig> providers{};
   std::optional<StoreConfig> store{};
   ServerLimits server{};
+  nlohmann::json sandbox = nlohmann::json::object();
 };
 
 /// Parses and validates hearth.json text against the embedded schema; `file` (absolute) names

@@ -775,4 +775,27 @@ Error logs_bad_response(std::string_view run_id, std::string_view url, std::stri
                 .details = "--server must point at a hearth or Flue server (Durable Streams)."});
 }
 
+// --- sandbox ---------------------------------------------------------------------------------
+
+Error sandbox_unavailable(std::string_view backend, std::string_view reason) {
+  return Error({.type = "sandbox_unavailable",
+                .message = "The " + string(backend) + " sandbox is not available: " +
+                           string(reason) + ".",
+                .details = "Install bwrap (Debian/Ubuntu: apt-get install bubblewrap), or set "
+                           "\"sandbox\": {\"backend\": \"none\"} in hearth.json to run commands "
+                           "without isolation (docs/sandbox.md)."});
+}
+
+Error sandbox_unknown_backend(std::string_view backend) {
+  return Error({.type = "sandbox_unknown_backend",
+                .message = "Unknown sandbox backend \"" + string(backend) + "\".",
+                .details = "Use \"bubblewrap\" (the default) or \"none\" (docs/sandbox.md)."});
+}
+
+Error sandbox_config_invalid(std::string_view field, std::string_view problem) {
+  return Error({.type = "sandbox_config_invalid",
+                .message = "Invalid sandbox setting `" + string(field) + "`: " + string(problem) + ".",
+                .details = "See docs/sandbox.md for every option."});
+}
+
 } // namespace hearth::errors

@@ -338,4 +338,15 @@ Error logs_fetch_failed(std::string_view run_id, std::string_view url, std::stri
 /// `hearth logs --server`: the server sent something that is not a Durable Streams page.
 Error logs_bad_response(std::string_view run_id, std::string_view url, std::string_view problem);
 
+// --- sandbox (lib/sandbox, docs/sandbox.md) ------------------------------------------------------
+
+/// The sandbox backend `backend` cannot run here (`reason`: e.g. bwrap is not installed).
+Error sandbox_unavailable(std::string_view backend, std::string_view reason);
+
+/// `sandbox.backend` names no backend hearth has.
+Error sandbox_unknown_backend(std::string_view backend);
+
+/// A `sandbox` setting has the wrong type or value (`field` e.g. "limits.cpuSeconds").
+Error sandbox_config_invalid(std::string_view field, std::string_view problem);
+
 } // namespace hearth::errors

@@ -16,6 +16,8 @@
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -113,6 +115,93 @@ int remaining_ms(Clock::time_point deadline) {
   return static_cast<int>(std::clamp<long long>(left, 0, 1 << 30));
 }
 
+/// `program` as execve wants it: unchanged with a slash, else the first executable file of that
+/// name on PATH (looked up here, before fork, so the child does no allocation).
+std::string resolve_program(const std::string& program) {
+  if (program.find('/') != std::string::npos) return program;
+  const char* path = ::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    const auto colon = dirs.find(':');
+    const auto dir = dirs.substr(0, colon);
+    const auto candidate = (dir.empty() ? std::string(".") : std::string(dir)) + "/" + program;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return {};
+}
+
+/// fork + exec for what posix_spawn cannot do (rlimits, descriptors at fixed numbers). Between
+/// fork and exec the child calls only async-signal-safe functions; an exec failure travels back
+/// as an errno over a CLOEXEC pipe. Returns the pid; throws spawn_failed.
+pid_t fork_exec(const SpawnOptions& options, int in_read, int out_write, int err_write) {
+  const auto program = resolve_program(options.argv[0]);
+  if (program.empty()) throw errors::spawn_failed(options.argv[0], std::strerror(ENOENT));
+  auto argv = c_strings(options.argv);
+  std::vector<char*> envp;
+  if (options.env) envp = c_strings(*options.env);
+  char* const* env_ptr = options.env ? envp.data() : environ;
+  std::vector<struct rlimit> limits;
+  for (const auto& l : options.rlimits)
+    limits.push_back({static_cast<rlim_t>(l.value), static_cast<rlim_t>(l.hard ? l.hard : l.value)});
+  const int inherit_count = static_cast<int>(options.inherit_fds.size());
+  const int first_free = 3 + inherit_count; // descriptors above every target, for the shuffle
+  Pipe report;
+  const pid_t pid = ::fork();
+  if (pid < 0) throw errors::spawn_failed(options.argv[0], std::strerror(errno));
+  if (pid == 0) {
+    auto fail = [&](int code) {
+      const int e = code;
+      [[maybe_unused]] auto n = ::write(report.write, &e, sizeof e);
+      ::_exit(127);
+    };
+    ::setpgid(0, 0);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int signo = 1; signo < NSIG; ++signo) ::sigaction(signo, &dfl, nullptr);
+    sigset_t empty;
+    sigemptyset(&empty);
+    ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+    // Move every source out of the way first, so a dup2 never clobbers another source.
+    int moved[64];
+    for (int i = 0; i < inherit_count && i < 64; ++i) {
+      moved[i] = ::fcntl(options.inherit_fds[static_cast<std::size_t>(i)], F_DUPFD_CLOEXEC,
+                         first_free + 3);
+      if (moved[i] < 0) fail(errno);
+    }
+    if (::dup2(in_read, STDIN_FILENO) < 0 || ::dup2(out_write, STDOUT_FILENO) < 0) fail(errno);
+    if (err_write >= 0 && ::dup2(err_write, STDERR_FILENO) < 0) fail(errno);
+    for (int i = 0; i < inherit_count && i < 64; ++i)
+      if (::dup2(moved[i], 3 + i) < 0) fail(errno); // dup2 clears CLOEXEC on the target
+    if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) fail(errno);
+    if (options.cgroup_procs_fd >= 0 && ::write(options.cgroup_procs_fd, "0", 1) != 1) fail(errno);
+    for (std::size_t i = 0; i < limits.size(); ++i)
+      if (::setrlimit(static_cast<__rlimit_resource>(options.rlimits[i].resource), &limits[i]) != 0)
+        fail(errno);
+    ::execve(program.c_str(), argv.data(), env_ptr);
+    fail(errno);
+  }
+  close_fd(report.write);
+  int child_errno = 0;
+  ssize_t got;
+  while ((got = ::read(report.read, &child_errno, sizeof child_errno)) < 0 && errno == EINTR) {
+  }
+  if (got == static_cast<ssize_t>(sizeof child_errno)) {
+    int raw = 0;
+    while (::waitpid(pid, &raw, 0) < 0 && errno == EINTR) {
+    }
+    std::string reason = std::strerror(child_errno);
+    if (!options.cwd.empty() && !std::filesystem::is_directory(options.cwd))
+      reason += " (working directory " + options.cwd.string() + " does not exist)";
+    throw errors::spawn_failed(options.argv[0], reason);
+  }
+  return pid;
+}
+
 } // namespace
 
 std::string ExitStatus::describe() const {
@@ -123,7 +212,13 @@ std::string ExitStatus::describe() const {
 
 Process::Process(const SpawnOptions& options) {
   if (options.argv.empty()) throw errors::spawn_failed("", "no program was given");
+  if (options.inherit_fds.size() > 64) throw errors::spawn_failed(options.argv[0], "too many descriptors");
   Pipe in, out, err;
+  if (!options.rlimits.empty() || !options.inherit_fds.empty() || options.cgroup_procs_fd >= 0) {
+    m_pid = fork_exec(options, in.read, out.write, options.pipe_stderr ? err.write : -1);
+    finish_start(in, out, err, options.pipe_stderr);
+    return;
+  }
   SpawnAttrs spawn;
   posix_spawn_file_actions_adddup2(&spawn.actions, in.read, STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&spawn.actions, out.write, STDOUT_FILENO);
@@ -144,6 +239,10 @@ Process::Process(const SpawnOptions& options) {
       reason += " (working directory " + options.cwd.string() + " does not exist)";
     throw errors::spawn_failed(options.argv[0], reason);
   }
+  finish_start(in, out, err, options.pipe_stderr);
+}
+
+template <class P> void Process::finish_start(P& in, P& out, P& err, bool pipe_stderr) {
   // glibc 2.36's <sys/pidfd.h> lacks extern "C", so use the syscall. CLOEXEC by default; -1 on
   // kernels before 5.3, where waiting falls back to polling.
   m_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, m_pid, 0));
@@ -153,7 +252,7 @@ Process::Process(const SpawnOptions& options) {
   }
   std::swap(m_stdin, in.write);
   std::swap(m_stdout, out.read);
-  if (options.pipe_stderr) std::swap(m_stderr, err.read);
+  if (pipe_stderr) std::swap(m_stderr, err.read);
 }
 
 Process::~Process() {
@@ -316,7 +415,15 @@ CaptureResult run_capture(const std::vector<std::string>& argv, std::string_view
                           std::chrono::milliseconds timeout,
                           const std::optional<std::vector<std::string>>& env,
                           const std::filesystem::path& cwd, std::size_t output_cap) {
-  Process child({.argv = argv, .env = env, .cwd = cwd, .pipe_stderr = true});
+  return run_capture(SpawnOptions{.argv = argv, .env = env, .cwd = cwd, .pipe_stderr = true}, input,
+                     timeout, output_cap);
+}
+
+CaptureResult run_capture(const SpawnOptions& options, std::string_view input,
+                          std::chrono::milliseconds timeout, std::size_t output_cap) {
+  auto spawn = options;
+  spawn.pipe_stderr = true;
+  Process child(spawn);
   const auto deadline = Clock::now() + timeout;
   CaptureResult result;
   for (const int fd : {child.stdin_fd(), child.stdout_fd(), child.stderr_fd()}) set_nonblocking(fd);

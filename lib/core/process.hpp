@@ -26,12 +26,26 @@ struct ExitStatus {
   std::string describe() const;
 };
 
+/// One resource limit set in the child before exec (setrlimit(2)).
+struct Rlimit {
+  int resource = 0;          // RLIMIT_CPU, RLIMIT_AS, RLIMIT_NPROC, RLIMIT_NOFILE, ...
+  unsigned long long value = 0; // the soft limit: seconds for RLIMIT_CPU, bytes for RLIMIT_AS, ...
+  unsigned long long hard = 0;  // the hard limit; 0: the same as `value`
+};
+
 /// What to start. `argv[0]` without a slash is looked up in the parent's PATH.
 struct SpawnOptions {
   std::vector<std::string> argv{};
   std::optional<std::vector<std::string>> env{}; // "KEY=value" entries; nullopt inherits ours
   std::filesystem::path cwd{};                   // empty: the parent's working directory
   bool pipe_stderr = true;                       // false: the child writes to our stderr
+  /// Limits applied in the child between fork and exec (then inherited by all it starts).
+  std::vector<Rlimit> rlimits{};
+  /// Descriptors the child gets as 3, 4, ... (in this order); ours may be CLOEXEC. Used to hand
+  /// bwrap generated files (--ro-bind-data FD).
+  std::vector<int> inherit_fds{};
+  /// An open `cgroup.procs` of a cgroup the child joins (writes "0") before exec; -1: none.
+  int cgroup_procs_fd = -1;
 };
 
 /// One child process in its own process group (pgid == pid), with stdin, stdout and (by default)
@@ -84,6 +98,7 @@ public:
   std::optional<ExitStatus> exit_status() const;
 
 private:
+  template <class P> void finish_start(P& in, P& out, P& err, bool pipe_stderr);
   std::optional<ExitStatus> reap_locked(bool block);
   bool wait_exited(std::chrono::milliseconds timeout); // true when exited (not necessarily reaped)
   void reap_group() noexcept;
@@ -135,6 +150,11 @@ struct CaptureResult {
 /// exits, output already written is drained and any remaining group members are killed, so nothing
 /// it started outlives the call. Used for tool executables (ARCHITECTURE.md §7). Throws
 /// errors::spawn_failed when the program cannot be started.
+CaptureResult run_capture(const SpawnOptions& options, std::string_view input,
+                          std::chrono::milliseconds timeout,
+                          std::size_t output_cap = k_default_output_cap);
+
+/// run_capture for `argv` with `env` (nullopt: ours) in `cwd` (empty: ours).
 CaptureResult run_capture(const std::vector<std::string>& argv, std::string_view input,
                           std::chrono::milliseconds timeout,
                           const std::optional<std::vector<std::string>>& env = std::nullopt,

@@ -2,7 +2,9 @@
 // instructions, tools, skills, connections, subagents, sandbox, schedules, channels, hooks.
 #include "discovery/walk.hpp"
 
+#include "core/error.hpp"
 #include "core/text.hpp"
+#include "sandbox/sandbox.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -17,9 +19,10 @@ namespace {
 
 const std::vector<std::string> k_agent_keys = {"$schema",     "model",     "description",
                                                "modelOptions", "maxSteps", "outputSchema",
-                                               "compaction",  "http",      "invokers"};
+                                               "compaction",  "http",      "invokers",
+                                               "sandbox"};
 const std::vector<std::string> k_tool_keys = {"$schema", "description", "inputSchema", "command",
-                                              "approval", "timeoutMs"};
+                                              "approval", "timeoutMs", "sandbox"};
 const std::vector<std::string> k_skill_keys = {"name",     "description",   "license",
                                                "metadata", "allowed-tools", "compatibility"};
 const std::vector<std::string> k_connection_keys = {"$schema", "description", "command", "args",
@@ -32,6 +35,29 @@ bool is_script_name(std::string_view name) {
     if (name.size() > std::strlen(ext) && name.substr(name.size() - std::strlen(ext)) == ext)
       return true;
   return false;
+}
+
+/// `json[key]` when it is a valid sandbox object (see sandbox::merge), else an error diagnostic and
+/// nullopt. `tool` limits it to what a tool spec may set: network, env, reads.
+std::optional<nlohmann::json> sandbox_field(Context& ctx, const nlohmann::json& json,
+                                            const stdfs::path& file, bool tool) {
+  if (!json.contains("sandbox")) return std::nullopt;
+  const auto& s = json["sandbox"];
+  if (!s.is_object()) {
+    ctx.error("invalid-field", "\"sandbox\" must be an object.", file,
+              "See docs/sandbox.md, e.g. {\"network\": \"allow\"}.");
+    return std::nullopt;
+  }
+  if (tool) ctx.check_keys(s, {"network", "env", "reads"}, file, "tool sandbox");
+  else ctx.check_keys(s, {"backend", "network", "limits", "env", "reads"}, file, "agent.json sandbox");
+  try {
+    const auto merged = sandbox::merge({}, s);
+    if (!tool) sandbox::make_backend(merged.backend);
+  } catch (const Error& e) {
+    ctx.error("invalid-field", e.info().message, file, "See docs/sandbox.md.");
+    return std::nullopt;
+  }
+  return s;
 }
 
 /// Whether `program` (no '/') is found on PATH as an executable file.
@@ -85,6 +111,7 @@ void read_config(Context& ctx, Agent& agent, const stdfs::path& file) {
                 file, "Eve's default is {\"thresholdPercent\": 0.9}.");
     else agent.compaction = c;
   }
+  if (auto s = sandbox_field(ctx, *json, file, false)) agent.sandbox = *s;
   if (json->contains("invokers") && !(*json)["invokers"].is_object())
     ctx.error("invalid-field", "\"invokers\" must be an object of invoker profiles.", file,
               "Write {\"invokers\": {\"<profile>\": {...}}}.");
@@ -222,6 +249,7 @@ void read_tools(Context& ctx, Agent& agent, const stdfs::path& dir) {
       }
     }
     tool.timeout_ms = ctx.positive_int_field(*json, "timeoutMs", path);
+    if (auto s = sandbox_field(ctx, *json, path, true)) tool.sandbox = *s;
     if (others.size() >= 1) tool.executable = ctx.rel(others.front()->entry.path);
     if (json->contains("command")) {
       const auto& c = (*json)["command"];

@@ -38,6 +38,7 @@ struct Tool {
   std::string executable{};        // project-relative path of the beside executable, or ""
   std::string approval = "never";  // never | once | always
   std::optional<long long> timeout_ms{};
+  nlohmann::json sandbox = nullptr; // the spec's `sandbox` ({network, env, reads}), validated
 };
 
 /// A skill: skills/<name>.md, or skills/<name>/SKILL.md with sibling files.
@@ -106,6 +107,7 @@ struct Agent {
   std::string sandbox_workspace{}; // project-relative sandbox/workspace dir, or ""
   std::vector<std::string> sandbox_files{}; // files under it, relative to it
   std::string mock{};              // project-relative mock.jsonl, or ""
+  nlohmann::json sandbox = nlohmann::json::object(); // agent.json `sandbox`, validated
 };
 
 /// workflows/<name>.md (declarative) or workflows/<name>.<ext> (program) + optional <name>.json.

@@ -1,6 +1,7 @@
 // Lowering: discovery structs -> the compiled manifest and the discovery manifest (docs/manifest.md).
 // Pure functions; compile.cpp does the I/O.
 #include "manifest/manifest.hpp"
+#include "sandbox/sandbox.hpp"
 
 namespace hearth::manifest {
 namespace {
@@ -41,11 +42,12 @@ nlohmann::json tool_set(const Agent& agent) {
                      {"spec", t.spec},
                      {"executable", or_null(t.executable)},
                      {"approval", t.approval},
-                     {"timeoutMs", or_null(t.timeout_ms)}});
+                     {"timeoutMs", or_null(t.timeout_ms)},
+                     {"sandbox", t.sandbox}});
   return tools;
 }
 
-nlohmann::json lower_agent(const Agent& a) {
+nlohmann::json lower_agent(const Agent& a, const nlohmann::json& project_sandbox) {
   nlohmann::json j;
   j["name"] = a.name;
   j["kind"] = a.kind;
@@ -79,12 +81,21 @@ nlohmann::json lower_agent(const Agent& a) {
   }
   j["connections"] = std::move(connections);
   auto subagents = nlohmann::json::array();
-  for (const auto& s : a.subagents) subagents.push_back(lower_agent(s));
+  for (const auto& s : a.subagents) subagents.push_back(lower_agent(s, project_sandbox));
   j["subagents"] = std::move(subagents);
   auto hooks = nlohmann::json::array();
   for (const auto& h : a.hooks) hooks.push_back({{"name", h.name}, {"path", h.path}});
   j["hooks"] = std::move(hooks);
-  j["sandbox"] = {{"workspace", or_null(a.sandbox_workspace)}, {"files", a.sandbox_files}};
+  // The effective sandbox settings: hearth.json's with agent.json's over them (docs/sandbox.md).
+  // Discovery has reported invalid values; they fall back to the defaults here.
+  nlohmann::json policy;
+  try {
+    policy = sandbox::to_json(sandbox::merge(sandbox::merge({}, project_sandbox), a.sandbox));
+  } catch (const std::exception&) {
+    policy = sandbox::to_json({});
+  }
+  j["sandbox"] = {{"workspace", or_null(a.sandbox_workspace)}, {"files", a.sandbox_files},
+                  {"policy", policy}};
   j["mock"] = or_null(a.mock);
   return j;
 }
@@ -132,8 +143,13 @@ nlohmann::json to_manifest(const discovery::Discovery& found, const config::Proj
   m["builtinTools"] = builtin_tools();
 
   auto agents = nlohmann::json::array();
-  if (found.root) agents.push_back(lower_agent(*found.root));
-  for (const auto& a : found.agents) agents.push_back(lower_agent(a));
+  if (found.root) agents.push_back(lower_agent(*found.root, project.sandbox));
+  for (const auto& a : found.agents) agents.push_back(lower_agent(a, project.sandbox));
+  try {
+    m["sandbox"] = sandbox::to_json(sandbox::merge({}, project.sandbox));
+  } catch (const std::exception&) {
+    m["sandbox"] = sandbox::to_json({});
+  }
   m["agents"] = std::move(agents);
 
   auto workflows = nlohmann::json::array();

@@ -6,11 +6,10 @@
 #include "core/fs.hpp"
 #include "core/process.hpp"
 #include "core/text.hpp"
+#include "sandbox/sandbox.hpp"
 #include "sandbox/workspace.hpp"
 
 #include <algorithm>
-
-extern char** environ;
 
 namespace hearth::runtime {
 namespace {
@@ -26,9 +25,10 @@ std::string cap(std::string text, bool truncated = false) {
   return text;
 }
 
-bool secret(std::string_view name, const std::vector<std::string>& secret_env) {
-  if (name.size() > 8 && name.substr(name.size() - 8) == "_API_KEY") return true;
-  return std::find(secret_env.begin(), secret_env.end(), name) != secret_env.end();
+/// `text` followed by the breached limit on its own line, when there is one.
+std::string with_limit(std::string text, const std::string& limit) {
+  if (limit.empty()) return text;
+  return limit + "\n" + text;
 }
 
 /// Each stderr line of a tool becomes a log line.
@@ -40,15 +40,15 @@ void forward_stderr(const ToolContext& ctx, const std::string& err) {
 
 } // namespace
 
-std::vector<std::string> tool_environment(const ToolContext& context,
-                                          const std::vector<std::string>& secret_env) {
+sandbox::Policy agent_policy(const sandbox::Settings& settings,
+                             const std::filesystem::path& project_root, bool fail_closed) {
+  sandbox::Policy policy{.settings = settings, .project_root = project_root};
+  policy.settings.backend = sandbox::effective_backend(settings, !fail_closed);
+  return policy;
+}
+
+std::vector<std::string> tool_environment(const ToolContext& context) {
   std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    const std::string_view entry(*e);
-    const auto name = entry.substr(0, entry.find('='));
-    if (secret(name, secret_env) || text::starts_with(name, "HEARTH_")) continue;
-    env.emplace_back(entry);
-  }
   env.push_back("HEARTH_SESSION_ID=" + context.session_id);
   env.push_back("HEARTH_RUN_ID=" + context.run_id);
   env.push_back("HEARTH_WORKSPACE=" +
@@ -77,7 +77,7 @@ std::string strip_frontmatter(const std::string& markdown) {
   return markdown;
 }
 
-Tool bash_tool(std::vector<std::string> secret_env) {
+Tool bash_tool(sandbox::Policy policy) {
   Tool tool{.name = "bash",
             .description = "Run a shell command with bash in the session workspace. Returns the "
                            "exit code, stdout and stderr.",
@@ -87,13 +87,20 @@ Tool bash_tool(std::vector<std::string> secret_env) {
                                {"timeoutMs", {{"type", "integer"}, {"minimum", 1}}}}},
                              {"required", {"command"}},
                              {"additionalProperties", false}}};
-  tool.run = [secret_env](const json& input, const ToolContext& ctx) -> ToolOutcome {
+  tool.run = [policy](const json& input, const ToolContext& ctx) -> ToolOutcome {
     const int timeout = input.value("timeoutMs", k_default_bash_timeout_ms);
     process::CaptureResult r;
+    std::string limit;
     try {
-      r = process::run_capture({"bash", "-c", input.at("command").get<std::string>()}, "",
-                               std::chrono::milliseconds(timeout),
-                               tool_environment(ctx, secret_env), ctx.workspace->root());
+      auto run_policy = policy;
+      run_policy.workspace = ctx.workspace->root();
+      auto ran = sandbox::run({.argv = {"bash", "-c", input.at("command").get<std::string>()},
+                               .cwd = ctx.workspace->root(),
+                               .timeout = std::chrono::milliseconds(timeout),
+                               .hearth_env = tool_environment(ctx)},
+                              run_policy);
+      r = std::move(ran.capture);
+      limit = std::move(ran.limit);
     } catch (const Error& e) {
       return {.text = e.info().message, .is_error = true};
     }
@@ -101,9 +108,11 @@ Tool bash_tool(std::vector<std::string> secret_env) {
     if (r.timed_out) out = "timed out after " + std::to_string(timeout) + " ms\n";
     if (!r.out.empty()) out += "stdout:\n" + r.out + (r.out.back() == '\n' ? "" : "\n");
     if (!r.err.empty()) out += "stderr:\n" + r.err;
-    return {.text = cap(out, r.out_truncated || r.err_truncated),
-            .is_error = r.timed_out || r.exit_code != 0,
-            .details = {{"exitCode", r.exit_code}, {"timedOut", r.timed_out}}};
+    json details = {{"exitCode", r.exit_code}, {"timedOut", r.timed_out}};
+    if (!limit.empty()) details["limit"] = limit;
+    return {.text = cap(with_limit(out, limit), r.out_truncated || r.err_truncated),
+            .is_error = r.timed_out || r.exit_code != 0 || !limit.empty(),
+            .details = details};
   };
   return tool;
 }
@@ -147,13 +156,30 @@ Tool load_skill_tool(const std::vector<SkillDef>& skills) {
   return tool;
 }
 
-Tool exec_tool(const ExecToolDef& def, std::vector<std::string> secret_env) {
+Tool exec_tool(const ExecToolDef& def, sandbox::Policy policy) {
   Tool tool{.name = def.name, .description = def.description, .input_schema = def.input_schema};
-  tool.run = [def, secret_env](const json& input, const ToolContext& ctx) -> ToolOutcome {
+  if (!def.sandbox.is_null()) {
+    const auto backend = policy.settings.backend; // a tool never picks its own backend
+    policy.settings = sandbox::merge(policy.settings, def.sandbox);
+    policy.settings.backend = backend;
+  }
+  if (!def.cwd.empty()) policy.reads.push_back(def.cwd);
+  if (!def.command.empty() && stdfs::path(def.command.front()).is_absolute())
+    policy.reads.push_back(stdfs::path(def.command.front()).parent_path());
+  tool.run = [def, policy](const json& input, const ToolContext& ctx) -> ToolOutcome {
     process::CaptureResult r;
+    std::string limit;
     try {
-      r = process::run_capture(def.command, input.dump(), std::chrono::milliseconds(def.timeout_ms),
-                               tool_environment(ctx, secret_env), def.cwd);
+      auto run_policy = policy;
+      if (ctx.workspace) run_policy.workspace = ctx.workspace->root();
+      auto ran = sandbox::run({.argv = def.command,
+                               .input = input.dump(),
+                               .cwd = def.cwd,
+                               .timeout = std::chrono::milliseconds(def.timeout_ms),
+                               .hearth_env = tool_environment(ctx)},
+                              run_policy);
+      r = std::move(ran.capture);
+      limit = std::move(ran.limit);
     } catch (const Error& e) {
       return {.text = "Tool " + def.name + " could not start: " + e.info().message,
               .is_error = true};
@@ -164,9 +190,10 @@ Tool exec_tool(const ExecToolDef& def, std::vector<std::string> secret_env) {
                       " ms and was stopped.",
               .is_error = true,
               .details = {{"timedOut", true}}};
-    if (r.exit_code != 0) {
+    if (r.exit_code != 0 || !limit.empty()) {
       std::string tail = r.err.size() > 2000 ? r.err.substr(r.err.size() - 2000) : r.err;
-      return {.text = "Tool " + def.name + " failed (" + r.status.describe() + ")" +
+      return {.text = "Tool " + def.name + " failed (" +
+                      (limit.empty() ? r.status.describe() : limit) + ")" +
                       (tail.empty() ? std::string(".") : ":\n" + tail),
               .is_error = true,
               .details = {{"exitCode", r.exit_code}}};

@@ -14,8 +14,10 @@ inline constexpr std::size_t k_max_tool_output = 64 * 1024;
 /// Default timeout of the `bash` tool.
 inline constexpr int k_default_bash_timeout_ms = 120'000;
 
-/// bash {command, timeoutMs?}: runs `bash -c` in the workspace with the tool environment.
-Tool bash_tool(std::vector<std::string> secret_env);
+/// bash {command, timeoutMs?}: runs `bash -c` through sandbox::run under `policy` (its
+/// workspace is the session's, filled in per call), cwd the workspace. A breached limit is an error
+/// result naming the limit.
+Tool bash_tool(sandbox::Policy policy);
 
 /// load_skill {name}: the skill's body without frontmatter, plus its sibling files.
 Tool load_skill_tool(const std::vector<SkillDef>& skills);
@@ -24,12 +26,18 @@ Tool load_skill_tool(const std::vector<SkillDef>& skills);
 /// as for every tool): runs the command with
 /// the input JSON on stdin (process group killed after `timeoutMs`) and returns stdout; stderr
 /// lines go to the context's log; a non-zero exit, a timeout or a spawn failure is an error result.
-Tool exec_tool(const ExecToolDef& def, std::vector<std::string> secret_env);
+/// It runs through sandbox::run under `policy` with the spec's `sandbox` over the agent's, its
+/// directory (and program) bound read-only at their host paths, cwd that directory.
+Tool exec_tool(const ExecToolDef& def, sandbox::Policy policy);
 
-/// The environment for tools and scripts: ours without `secret_env` variables (and any
-/// *_API_KEY), plus HEARTH_SESSION_ID, HEARTH_RUN_ID, HEARTH_WORKSPACE and HEARTH_AGENT.
-std::vector<std::string> tool_environment(const ToolContext& context,
-                                          const std::vector<std::string>& secret_env);
+/// The HEARTH_* variables a tool or script gets on top of the sandbox's allow-list
+/// (sandbox::environment): HEARTH_SESSION_ID, HEARTH_RUN_ID, HEARTH_WORKSPACE and HEARTH_AGENT.
+std::vector<std::string> tool_environment(const ToolContext& context);
+
+/// The policy of `agent`'s commands: its settings with the effective backend (a missing bwrap
+/// falls back to `none` unless `fail_closed`), anchored at `project_root`; no workspace yet.
+sandbox::Policy agent_policy(const sandbox::Settings& settings,
+                             const std::filesystem::path& project_root, bool fail_closed);
 
 /// `markdown` without a leading YAML frontmatter block.
 std::string strip_frontmatter(const std::string& markdown);

@@ -3,6 +3,8 @@
 // absolute once loaded.
 #pragma once
 
+#include "sandbox/sandbox.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -32,6 +34,7 @@ struct ExecToolDef {
   std::filesystem::path cwd{};        // where it runs: the project root
   std::string approval = "never";     // never | once | always
   int timeout_ms = k_default_tool_timeout_ms;
+  nlohmann::json sandbox{};           // the spec's `sandbox` ({network, env, reads}) or null
 };
 
 struct AgentDef {
@@ -49,6 +52,7 @@ struct AgentDef {
   std::filesystem::path directory{};    // the agent root (agent/, agents/<name>/, subagents/<id>/)
   std::filesystem::path workspace_seed{}; // sandbox/workspace, when it exists
   std::filesystem::path mock_script{};  // mock.jsonl beside agent.json, when it exists
+  sandbox::Settings sandbox{};          // hearth.json `sandbox` with agent.json's over it
 };
 
 enum class WorkflowKind { declarative, program };
@@ -66,6 +70,7 @@ struct WorkflowDef {
   std::filesystem::path executable{}; // program: the script
   std::vector<std::string> command{}; // program: argv to start it (interpreter + script)
   int timeout_ms = 0;                 // program: 0 = no timeout
+  sandbox::Settings sandbox{};        // program: hearth.json `sandbox` (+ the sidecar's reads)
 };
 
 } // namespace hearth::runtime

@@ -174,11 +174,13 @@ void TurnRunner::add_tool(Tool tool) {
 
 void TurnRunner::build_tools() {
   for (auto& tool : file_tools()) add_tool(std::move(tool));
-  add_tool(bash_tool(m_scope.context.secret_env));
+  const auto policy = agent_policy(m_agent.sandbox, m_scope.context.project_root,
+                                   m_scope.context.sandbox_fail_closed);
+  add_tool(bash_tool(policy));
   if (!m_agent.skills.empty()) add_tool(load_skill_tool(m_agent.skills));
   add_tool(ask_question_tool());
   for (const auto& sub : m_agent.subagents) add_tool(subagent_tool(sub));
-  for (const auto& def : m_agent.tools) add_tool(exec_tool(def, m_scope.context.secret_env));
+  for (const auto& def : m_agent.tools) add_tool(exec_tool(def, policy));
   if (m_options.result_schema.is_null()) return;
   m_finish = finish_schema(m_options.result_schema);
   m_result_validator = std::make_shared<json_schema::Validator>(m_finish.parameters);

@@ -33,6 +33,8 @@ struct RuntimeContext {
   /// Names of variables never passed to tools or scripts (provider keys).
   std::vector<std::string> secret_env{};
   std::string run_id{}; // set for workflow runs (HEARTH_RUN_ID)
+  /// `hearth start`: a missing bwrap is an error for every command, never a fall back to `none`.
+  bool sandbox_fail_closed = false;
 };
 
 /// Model clients for one run or one connected session: mock/script keeps its cursor for the

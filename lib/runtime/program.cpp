@@ -30,7 +30,8 @@ ExecToolDef load_tool(const json& t, const stdfs::path& root) {
                    .input_schema = t.value("inputSchema", json::object()),
                    .cwd = path_in(root, str(t, "cwd")),
                    .approval = t.value("approval", std::string("never")),
-                   .timeout_ms = integer(t, "timeoutMs", k_default_tool_timeout_ms)};
+                   .timeout_ms = integer(t, "timeoutMs", k_default_tool_timeout_ms),
+                   .sandbox = t.value("sandbox", json())};
   for (const auto& arg : t.value("command", json::array())) tool.command.push_back(arg.get<std::string>());
   // A program written as a path is relative to the spec's directory (its cwd).
   if (!tool.command.empty() && tool.command.front().find('/') != std::string::npos &&
@@ -60,11 +61,12 @@ AgentDef load_agent(const json& a, const stdfs::path& root) {
   for (const auto& sub : a.value("subagents", json::array()))
     agent.subagents.push_back(load_agent(sub, root));
   agent.workspace_seed = path_in(root, str(a.value("sandbox", json::object()), "workspace"));
+  agent.sandbox = sandbox::merge({}, a.value("sandbox", json::object()).value("policy", json::object()));
   agent.mock_script = path_in(root, str(a, "mock"));
   return agent;
 }
 
-WorkflowDef load_workflow(const json& w, const stdfs::path& root) {
+WorkflowDef load_workflow(const json& w, const stdfs::path& root, const json& project_sandbox) {
   WorkflowDef workflow{.name = str(w, "name"),
                        .kind = str(w, "kind") == "program" ? WorkflowKind::program
                                                            : WorkflowKind::declarative,
@@ -81,6 +83,7 @@ WorkflowDef load_workflow(const json& w, const stdfs::path& root) {
     const auto interpreter = str(w, "interpreter");
     if (!interpreter.empty()) workflow.command.push_back(interpreter);
     workflow.command.push_back(workflow.executable.string());
+    workflow.sandbox = sandbox::merge({}, project_sandbox);
   }
   return workflow;
 }
@@ -95,7 +98,7 @@ Program load_program(const json& manifest, const stdfs::path& root) {
     std::stable_partition(program.agents.begin(), program.agents.end(),
                           [&](const AgentDef& a) { return a.name == program.root_agent; });
     for (const auto& w : manifest.value("workflows", json::array()))
-      program.workflows.push_back(load_workflow(w, root));
+      program.workflows.push_back(load_workflow(w, root, manifest.value("sandbox", json::object())));
     std::sort(program.workflows.begin(), program.workflows.end(),
               [](const WorkflowDef& x, const WorkflowDef& y) { return x.name < y.name; });
     return program;

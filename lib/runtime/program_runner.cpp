@@ -8,6 +8,7 @@
 #include "ipc/peer.hpp"
 #include "runtime/agent_tools.hpp"
 #include "runtime/workflow_context.hpp"
+#include "sandbox/sandbox.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -89,18 +90,29 @@ private:
   std::thread m_thread; // last: starts once the members above exist
 };
 
-/// The script's environment: ours without provider keys or HEARTH_*, plus the protocol variables.
-std::vector<std::string> script_environment(const Runtime& runtime, const WorkflowDef& def,
-                                            const std::string& run_id) {
+/// The protocol variables of a script, on top of the sandbox's allow-list.
+std::vector<std::string> script_environment(const WorkflowDef& def, const std::string& run_id) {
   std::vector<std::string> env;
-  for (auto& entry : tool_environment(ToolContext{.run_id = run_id}, runtime.context().secret_env))
-    if (!text::starts_with(entry, "HEARTH_")) env.push_back(std::move(entry));
   env.push_back("HEARTH_RUN_ID=" + run_id);
   env.push_back("HEARTH_WORKFLOW=" + def.name);
   std::string protocol = "HEARTH_PROTOCOL="; // appended, not operator+: GCC 12 -O2 misreports it
   protocol += std::to_string(k_workflow_protocol_version);
   env.push_back(std::move(protocol));
   return env;
+}
+
+/// Workflow scripts run sandboxed like tools (docs/sandbox.md "Workflow scripts"): the project's
+/// settings, no workspace, the script's directory and the project's helpers/ read-only at their
+/// host paths (so `../helpers` imports work), cwd the project root (an empty directory inside).
+sandbox::Policy script_policy(const Runtime& runtime, const WorkflowDef& def) {
+  const auto& root = runtime.context().project_root;
+  auto policy = agent_policy(def.sandbox, root, runtime.context().sandbox_fail_closed);
+  policy.reads.push_back(def.executable.parent_path());
+  std::error_code ec;
+  for (const auto& helpers : {def.executable.parent_path().parent_path() / "helpers",
+                              root / "helpers", root / "src" / "helpers"})
+    if (std::filesystem::is_directory(helpers, ec)) policy.reads.push_back(helpers);
+  return policy;
 }
 
 /// The part of an ipc_protocol_error message after "Protocol error from <peer>: ".
@@ -138,9 +150,11 @@ Error replied_error(const WorkflowDef& def, const ipc::RemoteError& e) {
 json run_program(const Runtime& runtime, const WorkflowDef& def, const std::string& run_id,
                  const json& payload, const ProgramRunOptions& options, EventLog& events) {
   if (def.command.empty()) throw errors::spawn_failed(def.name, "the workflow has no command");
-  process::Process script({.argv = def.command,
-                           .env = script_environment(runtime, def, run_id),
-                           .cwd = runtime.context().project_root});
+  const auto script_ptr = sandbox::start({.argv = def.command,
+                                          .cwd = runtime.context().project_root,
+                                          .hearth_env = script_environment(def, run_id)},
+                                         script_policy(runtime, def));
+  auto& script = *script_ptr;
   StderrPump stderr_pump(script.stderr_fd(), events, run_id);
   WorkflowContext context(runtime, run_id, options.model_override, events);
   std::optional<Error> failure;

@@ -8,6 +8,7 @@
 #include "core/text.hpp"
 #include "ipc/peer.hpp"
 #include "runtime/agent_tools.hpp"
+#include "sandbox/sandbox.hpp"
 #include "sandbox/workspace.hpp"
 
 #include <chrono>
@@ -335,11 +336,18 @@ json WorkflowContext::shell(const json& params) {
       [&](json& done) {
         const ToolContext tool{.workspace = harness->workspace.get(), .run_id = m_context.run_id,
                                .agent = harness->agent.name};
-        const auto r = process::run_capture({"bash", "-c", command}, "",
-                                            std::chrono::milliseconds(timeout_ms),
-                                            tool_environment(tool, m_context.secret_env), cwd);
+        auto policy = agent_policy(harness->agent.sandbox, m_context.project_root,
+                                   m_context.sandbox_fail_closed);
+        policy.workspace = harness->workspace->root();
+        const auto ran = sandbox::run({.argv = {"bash", "-c", command},
+                                       .cwd = cwd,
+                                       .timeout = std::chrono::milliseconds(timeout_ms),
+                                       .hearth_env = tool_environment(tool)},
+                                      policy);
+        const auto& r = ran.capture;
         json out = {{"stdout", r.out}, {"stderr", r.err}, {"exitCode", r.exit_code}};
         if (r.timed_out) out["timedOut"] = true;
+        if (!ran.limit.empty()) out["limit"] = ran.limit;
         done = {{"result", out}};
         return out;
       },

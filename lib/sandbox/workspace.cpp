@@ -49,6 +49,17 @@ Workspace Workspace::prepare(const stdfs::path& root, const std::vector<Seed>& s
 Workspace::Workspace(stdfs::path root) : m_root(stdfs::weakly_canonical(std::move(root))) {}
 
 stdfs::path Workspace::resolve(std::string_view user_path) const {
+  // One path space (docs/sandbox.md): `/workspace/x` is the workspace file `x`, as inside a
+  // sandboxed command, where the workspace is mounted at /workspace.
+  constexpr std::string_view mount = "/workspace";
+  if (user_path.substr(0, mount.size()) == mount &&
+      (user_path.size() == mount.size() || user_path[mount.size()] == '/') &&
+      !inside(stdfs::path(user_path).lexically_normal(), m_root)) { // a host path stays one
+    auto rest = user_path.substr(mount.size());
+    while (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+    if (rest.empty()) return m_root;
+    return resolve(rest); // relative now: a second /workspace prefix is a plain directory name
+  }
   const stdfs::path requested(user_path);
   const stdfs::path joined =
       (requested.is_absolute() ? requested : m_root / requested).lexically_normal();

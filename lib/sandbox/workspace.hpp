@@ -27,7 +27,8 @@ public:
 
   const std::filesystem::path& root() const noexcept { return m_root; }
 
-  /// The absolute path for `user_path` (relative to the root, or absolute inside it), with
+  /// The absolute path for `user_path` (relative to the root, `/workspace/...` as a sandboxed
+  /// command sees it, or absolute inside the root), with
   /// symlinks resolved for the part that exists. Throws hearth::Error path_outside_workspace when
   /// it escapes the root by `..`, an absolute path or a symlink.
   std::filesystem::path resolve(std::string_view user_path) const;

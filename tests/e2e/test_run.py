@@ -152,7 +152,10 @@ class ToolFailureTest(HearthTestCase):
 
 class CrashTest(HearthTestCase):
     def make_project(self):
-        self.write("hearth.json", json.dumps({"name": "slow", "model": "mock/script"}))
+        # The tool writes its host pid to a host file: no sandbox here (test_sandbox.py covers it).
+        self.write("hearth.json", json.dumps({"name": "slow", "model": "mock/script",
+                                              "sandbox": {"backend": "none",
+                                                          "env": ["TOOL_PID_FILE"]}}))
         self.write("agent/instructions.md", "Wait.\n")
         self.write("agent/tools/wait.json", json.dumps(dict(TOOL_SPEC, description="Waits.")))
         self.write("agent/tools/wait.sh", "#!/bin/sh\necho $$ > \"$TOOL_PID_FILE\"\nexec sleep 60\n",

@@ -23,8 +23,10 @@ def assembled(name):
 
 class ProviderReplayTest(HearthTestCase):
     def project(self, provider, model, tool, properties):
+        # The recorder tool writes to a host file: no sandbox here (test_sandbox.py covers it).
         self.write("hearth.json", json.dumps({"name": "replay", "model": model,
-                                              "providers": {"fake": provider}}))
+                                              "providers": {"fake": provider},
+                                              "sandbox": {"backend": "none", "env": ["ARGS_FILE"]}}))
         self.write("agent/instructions.md", "Answer questions about the weather.\n")
         self.write(f"agent/tools/{tool}.json", json.dumps({
             "description": "Weather for a place.",

@@ -41,9 +41,13 @@ class WorkflowTest(HearthTestCase):
                         ignore=shutil.ignore_patterns(".hearth", "dist", "__pycache__"))
         return dest
 
-    def project(self, files):
-        """A minimal project on mock/echo plus `files` {relative: content}."""
-        self.write("p/hearth.json", json.dumps({"name": "p", "model": "mock/echo"}))
+    def project(self, files, unsandboxed=False):
+        """A minimal project on mock/echo plus `files` {relative: content}. `unsandboxed`: scripts
+        run as host processes (sandbox backend none), for tests that watch their host pids."""
+        config = {"name": "p", "model": "mock/echo"}
+        if unsandboxed:
+            config["sandbox"] = {"backend": "none"}
+        self.write("p/hearth.json", json.dumps(config))
         self.write("p/agent/instructions.md", "You help.\n")
         for relative, content in files.items():
             self.write(os.path.join("p", relative), content)
@@ -119,7 +123,7 @@ class WorkflowTest(HearthTestCase):
 
     def test_timeout_flag_kills_a_hanging_script_and_its_group(self):
         root = self.project({"workflows/hang.sh": "echo $$ > pid\nsleep 97 &\nsleep 97\n",
-                             "workflows/hang.json": '{"timeoutMs": 60000}'})
+                             "workflows/hang.json": '{"timeoutMs": 60000}'}, unsandboxed=True)
         r = hearth("run", "hang", "--timeout", "300", cwd=root)
         self.assertExit(r, 1)
         self.assertIn('Workflow "hang" did not finish within 300 ms', r.stderr)
@@ -135,7 +139,8 @@ class WorkflowTest(HearthTestCase):
         self.assertIn("boom happened", r.stderr)
 
     def test_sigint_cancels_the_run_and_stops_the_script(self):
-        root = self.project({"workflows/wait.sh": "sleep 97 &\necho $$ > pid.tmp\nmv pid.tmp pid\nwait\n"})
+        root = self.project({"workflows/wait.sh": "sleep 97 &\necho $$ > pid.tmp\nmv pid.tmp pid\nwait\n"},
+                            unsandboxed=True)
         build = hearth("build", cwd=root)  # compile first, so the run starts quickly
         self.assertExit(build, 0)
         proc = subprocess.Popen([HEARTH_BIN, "run", "wait"], cwd=root, env=clean_env(),

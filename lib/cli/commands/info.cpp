@@ -2,10 +2,12 @@
 // unchanged artifacts) and prints what was discovered: Eve's `eve info` (seed page 19, peers/eve
 // transcripts/cli/info*.txt) with Flue's routes. The report is the command's answer: stdout.
 #include "cli/commands/commands.hpp"
+#include "cli/runtime_setup.hpp"
 #include "cli/terminal.hpp"
 #include "config/env_file.hpp"
 #include "core/fs.hpp"
 #include "manifest/manifest.hpp"
+#include "sandbox/sandbox.hpp"
 
 #include <cstdlib>
 #include <map>
@@ -57,6 +59,41 @@ nlohmann::json env_keys(const config::Project& project) {
     }
   }
   return keys;
+}
+
+/// The `sandbox` member (docs/info.md): bwrap, a diagnosis when it is missing, and per agent the
+/// backend under `hearth dev`/`run` and under `hearth start`, network and limits.
+nlohmann::ordered_json sandbox_json(const nlohmann::json& m) {
+  nlohmann::ordered_json j;
+  const auto bwrap = sandbox::find_bwrap();
+  j["bwrap"] = bwrap ? nlohmann::json(bwrap->string()) : nlohmann::json();
+  const auto dev = sandbox_backends(m, false);
+  const auto start = sandbox_backends(m, true);
+  bool needs_bwrap = false;
+  auto agents = nlohmann::ordered_json::array();
+  std::function<void(const nlohmann::json&)> visit = [&](const nlohmann::json& a) {
+    const auto policy = a.value("sandbox", nlohmann::json::object()).value("policy", nlohmann::json::object());
+    nlohmann::ordered_json e;
+    e["agent"] = a.value("name", "");
+    for (const auto& [name, backend] : dev)
+      if (name == e["agent"]) e["backend"] = backend;
+    for (const auto& [name, backend] : start)
+      if (name == e["agent"]) e["startBackend"] = backend;
+    needs_bwrap = needs_bwrap || e["startBackend"] == "bubblewrap";
+    e["network"] = policy.value("network", "off");
+    e["limits"] = policy.value("limits", nlohmann::json::object());
+    agents.push_back(e);
+    for (const auto& sub : a.value("subagents", nlohmann::json::array())) visit(sub);
+  };
+  for (const auto& a : m.value("agents", nlohmann::json::array())) visit(a);
+  j["agents"] = std::move(agents);
+  j["diagnosis"] = needs_bwrap && !bwrap
+                       ? nlohmann::json(std::string("bwrap is not installed (Debian package `") +
+                                        sandbox::k_bwrap_package +
+                                        "`): `hearth dev` runs commands without a sandbox and "
+                                        "`hearth start` refuses to start")
+                       : nlohmann::json();
+  return j;
 }
 
 nlohmann::ordered_json info_json(const config::Project& project, const manifest::CompileResult& result) {
@@ -156,6 +193,7 @@ nlohmann::ordered_json info_json(const config::Project& project, const manifest:
   auto items = nlohmann::json::array();
   for (const auto& d : result.diagnostics) items.push_back(discovery::to_json(d));
   j["diagnostics"] = {{"errors", result.errors()}, {"warnings", result.warnings()}, {"items", std::move(items)}};
+  j["sandbox"] = sandbox_json(m);
   return j;
 }
 
@@ -230,6 +268,18 @@ void print_human(const nlohmann::ordered_json& j) {
     row("Messages", "POST " + j["messaging"]["messages"].get<std::string>());
     row("Stream", "GET " + j["messaging"]["stream"].get<std::string>());
   }
+  o << "\nSandbox\n";
+  row("bwrap", j["sandbox"]["bwrap"].is_string() ? j["sandbox"]["bwrap"].get<std::string>()
+                                                 : std::string("(not installed)"));
+  for (const auto& a : j["sandbox"]["agents"])
+    o << "  " << a["agent"].get<std::string>() << "  " << a.value("backend", "")
+      << (a.value("backend", "") != a.value("startBackend", "")
+              ? " (start: " + a.value("startBackend", "") + ")"
+              : std::string())
+      << "  network " << a["network"].get<std::string>() << '\n';
+  if (j["sandbox"]["diagnosis"].is_string())
+    o << "  " << terminal::style("33", "warning: " + j["sandbox"]["diagnosis"].get<std::string>(), 1)
+      << '\n';
   o << "\nArtifacts\n";
   row("Compiled Manifest", j["artifacts"]["compiledManifest"]);
   row("Discovery Manifest", j["artifacts"]["discoveryManifest"]);

@@ -47,7 +47,7 @@ int run_start(const StartOptions& opts) {
   config::ProjectFlags flags;
   flags.root = dir.string();
   const auto project = resolve_project(flags);
-  RuntimeHost host(project);
+  RuntimeHost host(project, /*production=*/true);
   server::ServerOptions options;
   server::apply_limits(project.server, options);
   options.host = opts.host.value_or("0.0.0.0");
