@@ -35,7 +35,11 @@ build_http() {
   local archive="${HEARTH_LIB_ARCHIVE:-$src/build/dev/lib/libhearth_lib.a}"
   [[ -f "$archive" ]] || { echo "fuzz_http: build $archive first (cmake --build --preset dev --target hearth_lib)"; exit 1; }
   local http_objs=()
+  # server.cpp (the Asio coroutines) comes from the archive, built by GCC: clang 14 with ASan
+  # fails on these coroutines ("Cannot represent a difference across sections"). The parser,
+  # router, handlers and streams around it are instrumented.
   for f in "$src"/lib/server/*.cpp "$src/lib/core/json.cpp"; do
+    [[ "$(basename "$f")" == server.cpp ]] && continue
     local o="$out/http_$(basename "$f" .cpp).o"
     if [[ ! -f "$o" || "$f" -nt "$o" ]]; then
       "$cxx" "${flags[@]/-fsanitize=fuzzer,address,undefined/-fsanitize=fuzzer-no-link,address,undefined}" \
