@@ -5,6 +5,7 @@
 #include "ipc/rpc.hpp"
 #include "runtime/program_runner.hpp"
 #include "runtime/workflow_context.hpp"
+#include "sandbox/sandbox.hpp"
 #include "store/store.hpp"
 #include "support/temp_project.hpp"
 
@@ -61,8 +62,12 @@ struct Fixture {
   WorkflowDef script(const std::string& name, const std::string& interpreter,
                      const std::string& file, int timeout_ms = 0) {
     const auto path = project.root() / file;
-    return {.name = name, .kind = WorkflowKind::program, .executable = path,
-            .command = {interpreter, path.string()}, .timeout_ms = timeout_ms};
+    // Unsandboxed: these tests watch the script's host pid and files (tests/e2e/test_sandbox.py
+    // and the bubblewrap case below cover the sandbox).
+    WorkflowDef def{.name = name, .kind = WorkflowKind::program, .executable = path,
+                    .command = {interpreter, path.string()}, .timeout_ms = timeout_ms};
+    def.sandbox.backend = "none";
+    return def;
   }
 
   std::unique_ptr<Runtime> runtime(Program p) {
@@ -182,6 +187,24 @@ TEST_SUITE("runtime") {
     CHECK(outcome.result["HEARTH_WORKFLOW"] == "env");
     CHECK(outcome.result["HEARTH_PROTOCOL"] == "1");
     CHECK(std::filesystem::equivalent(outcome.result["cwd"].get<std::string>(), f.project.root()));
+  }
+
+  TEST_CASE("under bubblewrap a script runs as uid 1000, sees its directory, not the project") {
+    if (!hearth::sandbox::find_bwrap()) return;
+    Fixture f;
+    f.project.write(".env", "SECRET=1\n");
+    f.project.write("workflows/probe.py",
+                    "import os\nfrom hearth_workflow import workflow\n@workflow\n"
+                    "def run(ctx):\n    h = ctx.init()\n"
+                    "    return {'uid': os.getuid(), 'env': os.path.exists('.env'),"
+                    " 'shell': h.shell('pwd; id -u')['stdout']}\n");
+    auto def = f.script("probe", "python3", "workflows/probe.py");
+    def.sandbox.backend = "";
+    const auto rt = f.runtime(f.program({def}));
+    const auto outcome = rt->run_workflow("probe", json::object(), "", f.listener());
+    CHECK(outcome.result["uid"] == 1000);
+    CHECK(outcome.result["env"] == false);
+    CHECK(outcome.result["shell"] == "/workspace\n1000\n");
   }
 
   TEST_CASE("a bash workflow written from the protocol document alone works") {
