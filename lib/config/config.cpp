@@ -81,6 +81,12 @@ ConfigFile parse_config(std::string_view text, const stdfs::path& file) {
   if (j.contains("port")) config.port = j["port"].get<int>();
   if (j.contains("host")) config.host = j["host"].get<std::string>();
   if (j.contains("store")) config.store = parse_store(j["store"].get<std::string>(), base);
+  if (j.contains("workspaces")) {
+    WorkspacesConfig workspaces;
+    workspaces.retain_runs = j["workspaces"].value("retainRuns", workspaces.retain_runs);
+    workspaces.max_age_days = j["workspaces"].value("maxAgeDays", workspaces.max_age_days);
+    config.workspaces = workspaces;
+  }
   if (j.contains("providers"))
     for (const auto& [id, provider] : j["providers"].items())
       config.providers[id] = parse_provider(provider);
@@ -122,6 +128,7 @@ Project resolve(const ProjectFlags& flags, const stdfs::path& cwd) {
   project.providers = file.providers;
   project.store = file.store.value_or(
       StoreConfig{.kind = StoreConfig::Kind::sqlite, .path = project.root / ".hearth" / "state.db"});
+  project.workspaces = file.workspaces.value_or(WorkspacesConfig{});
   check_output(project);
   return project;
 }

@@ -43,6 +43,12 @@ struct StoreConfig {
   std::filesystem::path path{}; // absolute; sqlite only
 };
 
+/// Retention of workflow-run workspaces (hearth.json `workspaces`; docs/runtime.md).
+struct WorkspacesConfig {
+  int retain_runs = 100;     // newest finished runs whose workspaces are kept
+  double max_age_days = 30;  // older workspaces of finished runs go; 0: no age limit
+};
+
 /// The resolved project: every path absolute and normalised.
 struct Project {
   std::filesystem::path root{};        // project root
@@ -55,6 +61,7 @@ struct Project {
   std::string host = k_default_host;
   std::map<std::string, ProviderConfig> providers{};
   StoreConfig store{};
+  WorkspacesConfig workspaces{};
   std::vector<std::filesystem::path> env_files{}; // env files applied, highest precedence first
 };
 
@@ -74,6 +81,7 @@ struct ConfigFile {
   std::optional<std::string> host{};
   std::map<std::string, ProviderConfig> providers{};
   std::optional<StoreConfig> store{};
+  std::optional<WorkspacesConfig> workspaces{};
 };
 
 /// Parses and validates hearth.json text against the embedded schema; `file` (absolute) names

@@ -738,4 +738,19 @@ Error logs_bad_response(std::string_view run_id, std::string_view url, std::stri
                 .details = "--server must point at a hearth or Flue server (Durable Streams)."});
 }
 
+// --- hardening: run states, floods, gc (issue 9) ---------------------------------------------
+
+Error run_cancelled(std::string_view details) {
+  return Error({.type = "cancelled",
+                .message = "The run was cancelled.",
+                .details = string(details),
+                .http_status = 503});
+}
+
+Error gc_failed(std::string_view path, std::string_view reason) {
+  return Error({.type = "gc_failed",
+                .message = "Could not remove " + string(path) + ": " + string(reason) + ".",
+                .details = "Check the permissions of .hearth/workspaces/ and run `hearth gc` again."});
+}
+
 } // namespace hearth::errors

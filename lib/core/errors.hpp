@@ -318,4 +318,13 @@ Error logs_fetch_failed(std::string_view run_id, std::string_view url, std::stri
 /// `hearth logs --server`: the server sent something that is not a Durable Streams page.
 Error logs_bad_response(std::string_view run_id, std::string_view url, std::string_view problem);
 
+// --- hardening: run states, floods, gc (issue 9) ---------------------------------------------
+
+/// A run ended because its runtime was stopped (signal, supervisor gone); `details` says how.
+/// Type `cancelled`, the terminal error docs/runtime.md documents.
+Error run_cancelled(std::string_view details);
+
+/// `hearth gc`: `path` could not be removed (`reason` is the OS error).
+Error gc_failed(std::string_view path, std::string_view reason);
+
 } // namespace hearth::errors

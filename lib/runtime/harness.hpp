@@ -7,6 +7,7 @@
 #include "providers/provider.hpp"
 #include "runtime/definitions.hpp"
 #include "runtime/events.hpp"
+#include "runtime/workspace_gc.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,7 @@ struct RuntimeContext {
   /// Names of variables never passed to tools or scripts (provider keys).
   std::vector<std::string> secret_env{};
   std::string run_id{}; // set for workflow runs (HEARTH_RUN_ID)
+  WorkspaceRetention workspaces{}; // hearth.json `workspaces`: applied as each run ends
 };
 
 /// Model clients for one run or one connected session: mock/script keeps its cursor for the

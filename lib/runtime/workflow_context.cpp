@@ -1,5 +1,6 @@
 // The ctx methods of a workflow run; see workflow_context.hpp and docs/workflow-protocol.md.
 #include "runtime/workflow_context.hpp"
+#include "core/json.hpp"
 
 #include "core/errors.hpp"
 #include "core/fs.hpp"
@@ -264,7 +265,7 @@ json WorkflowContext::session_skill(const json& params) {
   std::string prompt = "Use the skill \"" + name + "\":\n\n" +
                        strip_frontmatter(fs::read_file(skill->file));
   if (params.contains("args") && !params["args"].is_null())
-    prompt += "\n\nArguments:\n" + params["args"].dump(2);
+    prompt += "\n\nArguments:\n" + dump_json(params["args"], 2);
   return converse(*session, "skill", prompt, schema_param(params, method),
                   string_param(params, "model", method, false));
 }
@@ -338,7 +339,8 @@ json WorkflowContext::shell(const json& params) {
         const auto r = process::run_capture({"bash", "-c", command}, "",
                                             std::chrono::milliseconds(timeout_ms),
                                             tool_environment(tool, m_context.secret_env), cwd);
-        json out = {{"stdout", r.out}, {"stderr", r.err}, {"exitCode", r.exit_code}};
+        json out = {{"stdout", text::to_utf8(r.out)}, {"stderr", text::to_utf8(r.err)},
+                    {"exitCode", r.exit_code}};
         if (r.timed_out) out["timedOut"] = true;
         done = {{"result", out}};
         return out;
@@ -350,7 +352,7 @@ json WorkflowContext::fs_read(const json& params) {
   const std::string method = "fs.read";
   const auto harness = harness_of(params, method);
   const auto path = harness->workspace->resolve(string_param(params, "path", method, true));
-  return {{"content", fs::read_file(path)}};
+  return {{"content", text::to_utf8(fs::read_file(path))}};
 }
 
 json WorkflowContext::fs_write(const json& params) {

@@ -2,6 +2,7 @@
 // unchanged artifacts) and prints what was discovered: Eve's `eve info` (seed page 19, peers/eve
 // transcripts/cli/info*.txt) with Flue's routes. The report is the command's answer: stdout.
 #include "cli/commands/commands.hpp"
+#include "core/json.hpp"
 #include "cli/terminal.hpp"
 #include "config/env_file.hpp"
 #include "core/fs.hpp"
@@ -250,7 +251,7 @@ int run_info(const InfoOptions& opts) {
       const nlohmann::ordered_json j = {{"appRoot", project.root.string()},
                                         {"status", "unavailable"},
                                         {"error", {{"type", e.info().type}, {"message", e.info().message}}}};
-      std::cout << j.dump(2) << '\n';
+      std::cout << hearth::dump_json(j, 2) << '\n';
     }
     throw;
   }
