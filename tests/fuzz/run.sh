@@ -2,6 +2,7 @@
 # Builds the libFuzzer targets with Debian's clang (outside the CMake build: libFuzzer needs
 # clang, the project builds with GCC) and runs each for a bounded time.
 # Usage: tests/fuzz/run.sh [seconds-per-target]   (default 60)
+#        HEARTH_FUZZ_TARGETS="json_lines" tests/fuzz/run.sh 600   (only some targets)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 src="$(cd "$here/../.." && pwd)"
@@ -12,7 +13,9 @@ mkdir -p "$out"
 
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$src/lib" -DHEARTH_VERSION=\"fuzz\" -DVALIJSON_USE_EXCEPTIONS=1)
-lib_sources=("$src"/lib/discovery/*.cpp "$src/lib/core/text.cpp" "$src/lib/core/json_schema.cpp")
+lib_sources=("$src"/lib/discovery/*.cpp "$src/lib/core/text.cpp" "$src/lib/core/json_schema.cpp"
+             "$src"/lib/ipc/*.cpp "$src/lib/core/errors.cpp" "$src/lib/core/json.cpp"
+             "$src/lib/core/signals.cpp")
 
 # The library objects once, without -fsanitize=fuzzer's main (fuzzer-no-link).
 objs=()
@@ -25,7 +28,7 @@ for f in "${lib_sources[@]}"; do
 done
 
 total=0
-for target in frontmatter json spec; do
+for target in ${HEARTH_FUZZ_TARGETS:-frontmatter json spec json_lines}; do
   bin="$out/fuzz_$target"
   "$cxx" "${flags[@]}" "$here/fuzz_$target.cpp" "${objs[@]}" -lyaml-cpp -o "$bin"
   corpus="$out/corpus_$target"
