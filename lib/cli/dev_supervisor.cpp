@@ -7,6 +7,7 @@
 #include "config/env_file.hpp"
 #include "core/errors.hpp"
 
+#include <array>
 #include <cstdlib>
 #include <iostream>
 
@@ -16,6 +17,19 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* k_keep_watching = "fix the error; dev is still watching";
+
+/// Delays before restarting a crashed server, by crashes in a row (the last one repeats).
+constexpr std::array<std::chrono::milliseconds, 4> k_restart_backoff = {
+    std::chrono::milliseconds(0), std::chrono::milliseconds(250), std::chrono::milliseconds(1000),
+    std::chrono::milliseconds(5000)};
+/// A server that served this long before crashing counts as a first crash again.
+constexpr std::chrono::seconds k_crash_forgiven{30};
+
+std::string describe_delay(std::chrono::milliseconds delay) {
+  if (delay.count() == 0) return "now";
+  if (delay.count() % 1000 == 0) return "in " + std::to_string(delay.count() / 1000) + "s";
+  return "in " + std::to_string(delay.count()) + "ms";
+}
 
 std::string join_names(const json& items) {
   std::string out;
@@ -46,6 +60,7 @@ std::vector<std::string> dev_banner(const json& manifest, const config::Project&
   const auto agents = manifest.value("agents", json::array());
   if (!agents.empty())
     lines.push_back("connect with: hearth connect " + agents.front().value("name", "") + " local");
+  lines.push_back("a crashed server restarts at once (then after 250ms, 1s, 5s if it keeps crashing)");
   lines.push_back("watching for changes; Ctrl+C to stop");
   return lines;
 }
@@ -129,8 +144,16 @@ void DevSupervisor::rebuild() {
       std::lock_guard lock(m_mutex);
       old = std::exchange(m_current, std::move(next));
     }
+    bool restarted = false;
+    {
+      std::lock_guard lock(m_mutex);
+      restarted = std::exchange(m_restarting, false);
+      m_serving_since = Clock::now();
+    }
     if (++m_generation == 1) {
       terminal::info("server listening at " + url());
+    } else if (restarted) {
+      terminal::info("server restarted in " + std::to_string(ms_since(start)) + "ms");
     } else {
       terminal::info("reloaded in " + std::to_string(ms_since(start)) + "ms");
     }
@@ -156,18 +179,35 @@ void DevSupervisor::retire(std::unique_ptr<runtime::Child> old) {
   m_retiring.push_back(std::async(std::launch::async, [child] { child->shutdown(k_dev_drain_bound); }));
 }
 
-void DevSupervisor::check_child() {
+bool DevSupervisor::check_child() {
   std::unique_ptr<runtime::Child> dead;
   std::optional<process::ExitStatus> status;
+  std::chrono::milliseconds delay{0};
+  int crashes = 0;
   {
     std::lock_guard lock(m_mutex);
-    if (!m_current || m_stopping) return;
+    if (!m_current || m_stopping) return false;
     status = m_current->try_wait();
-    if (!status) return;
+    if (!status) return false;
     dead = std::move(m_current);
+    if (Clock::now() - m_serving_since >= k_crash_forgiven) m_crashes = 0;
+    delay = k_restart_backoff[static_cast<std::size_t>(
+        std::min<int>(m_crashes, static_cast<int>(k_restart_backoff.size()) - 1))];
+    crashes = ++m_crashes;
+    m_restarting = true;
+    m_restart_at = Clock::now() + delay;
   }
-  terminal::warn("the server exited unexpectedly (" + status->describe() +
-                 "); dev restarts it on the next change");
+  terminal::warn("the server exited unexpectedly (" + status->describe() + "); restarting " +
+                 describe_delay(delay) +
+                 (crashes > 1 ? " (" + std::to_string(crashes) + " crashes in a row)" : ""));
+  return true;
+}
+
+bool DevSupervisor::restart_due() {
+  std::lock_guard lock(m_mutex);
+  if (!m_restart_at || Clock::now() < *m_restart_at || m_stopping) return false;
+  m_restart_at.reset();
+  return true;
 }
 
 void DevSupervisor::stop(std::chrono::milliseconds drain) {

@@ -40,8 +40,13 @@ public:
   /// Rebuilder's thread, one at a time.
   void rebuild();
 
-  /// Reports a serving child that exited on its own and forgets it (the next change restarts it).
-  void check_child();
+  /// Reports a serving child that exited on its own, forgets it and schedules its restart: at
+  /// once for a first crash, then after k_restart_backoff delays for crashes in a row (a child
+  /// that served k_crash_forgiven resets the count). Returns true when it found one.
+  bool check_child();
+
+  /// True (once) when a restart scheduled by check_child() is due: the caller requests a rebuild.
+  bool restart_due();
 
   /// Stops starting and serving children: `shutdown` with `drain`, then their process groups;
   /// waits for retiring generations too. Later rebuilds do nothing. Idempotent.
@@ -62,6 +67,10 @@ private:
   std::vector<std::future<void>> m_retiring{}; // old generations draining
   bool m_stopping = false;
   int m_generation = 0;                        // successful starts so far
+  int m_crashes = 0;                           // crashes in a row (restart backoff)
+  bool m_restarting = false;                   // the next successful start is a restart
+  std::optional<std::chrono::steady_clock::time_point> m_restart_at{};
+  std::chrono::steady_clock::time_point m_serving_since{};
   std::vector<std::string> m_env_keys{};       // variables the last env-file load set
 };
 

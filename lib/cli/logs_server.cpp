@@ -155,7 +155,7 @@ public:
       const auto index = event.find("eventIndex");
       const auto at = index != event.end() && index->is_number_integer() ? index->get<std::int64_t>() : seq;
       event["offset"] = store::format_offset(at);
-      std::cout << event.dump() << '\n';
+      std::cout << hearth::dump_json(event) << '\n';
     } else {
       m_printer.print(event);
     }

@@ -102,6 +102,12 @@ ConfigFile parse_config(std::string_view text, const stdfs::path& file) {
     }
     config.sandbox = j["sandbox"];
   }
+  if (j.contains("workspaces")) {
+    WorkspacesConfig workspaces;
+    workspaces.retain_runs = j["workspaces"].value("retainRuns", workspaces.retain_runs);
+    workspaces.max_age_days = j["workspaces"].value("maxAgeDays", workspaces.max_age_days);
+    config.workspaces = workspaces;
+  }
   if (j.contains("providers"))
     for (const auto& [id, provider] : j["providers"].items())
       config.providers[id] = parse_provider(provider);
@@ -145,6 +151,7 @@ Project resolve(const ProjectFlags& flags, const stdfs::path& cwd) {
   project.sandbox = file.sandbox;
   project.store = file.store.value_or(
       StoreConfig{.kind = StoreConfig::Kind::sqlite, .path = project.root / ".hearth" / "state.db"});
+  project.workspaces = file.workspaces.value_or(WorkspacesConfig{});
   check_output(project);
   return project;
 }

@@ -57,6 +57,12 @@ struct ServerLimits {
   std::optional<std::size_t> max_param_bytes{};
 };
 
+/// Retention of workflow-run workspaces (hearth.json `workspaces`; docs/runtime.md).
+struct WorkspacesConfig {
+  int retain_runs = 100;     // newest finished runs whose workspaces are kept
+  double max_age_days = 30;  // older workspaces of finished runs go; 0: no age limit
+};
+
 /// The resolved project: every path absolute and normalised.
 struct Project {
   std::filesystem::path root{};        // project root
@@ -70,6 +76,7 @@ struct Project {
   std::map<std::string, ProviderConfig> providers{};
   StoreConfig store{};
   ServerLimits server{};
+  WorkspacesConfig workspaces{};
   std::vector<std::filesystem::path> env_files{}; // env files applied, highest precedence first
   nlohmann::json sandbox = nlohmann::json::object(); // hearth.json `sandbox` (docs/sandbox.md)
 };
@@ -92,6 +99,7 @@ struct ConfigFile {
   std::optional<StoreConfig> store{};
   ServerLimits server{};
   nlohmann::json sandbox = nlohmann::json::object();
+  std::optional<WorkspacesConfig> workspaces{};
 };
 
 /// Parses and validates hearth.json text against the embedded schema; `file` (absolute) names

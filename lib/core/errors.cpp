@@ -798,4 +798,19 @@ Error sandbox_config_invalid(std::string_view field, std::string_view problem) {
                 .details = "See docs/sandbox.md for every option."});
 }
 
+// --- hardening: run states, floods, gc (issue 9) ---------------------------------------------
+
+Error run_cancelled(std::string_view details) {
+  return Error({.type = "cancelled",
+                .message = "The run was cancelled.",
+                .details = string(details),
+                .http_status = 503});
+}
+
+Error gc_failed(std::string_view path, std::string_view reason) {
+  return Error({.type = "gc_failed",
+                .message = "Could not remove " + string(path) + ": " + string(reason) + ".",
+                .details = "Check the permissions of .hearth/workspaces/ and run `hearth gc` again."});
+}
+
 } // namespace hearth::errors

@@ -349,4 +349,13 @@ Error sandbox_unknown_backend(std::string_view backend);
 /// A `sandbox` setting has the wrong type or value (`field` e.g. "limits.cpuSeconds").
 Error sandbox_config_invalid(std::string_view field, std::string_view problem);
 
+// --- hardening: run states, floods, gc (issue 9) ---------------------------------------------
+
+/// A run ended because its runtime was stopped (signal, supervisor gone); `details` says how.
+/// Type `cancelled`, the terminal error docs/runtime.md documents.
+Error run_cancelled(std::string_view details);
+
+/// `hearth gc`: `path` could not be removed (`reason` is the OS error).
+Error gc_failed(std::string_view path, std::string_view reason);
+
 } // namespace hearth::errors

@@ -61,4 +61,8 @@ nlohmann::json parse_json_or_discarded(std::string_view text, std::size_t max_de
   }
 }
 
+std::string dump_json(const nlohmann::json& value, int indent) {
+  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 } // namespace hearth

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace hearth {
@@ -26,5 +27,11 @@ nlohmann::json parse_json(std::string_view text, std::size_t max_depth = k_max_j
 /// As parse_json, but returns a discarded value (`is_discarded()`) instead of throwing.
 nlohmann::json parse_json_or_discarded(std::string_view text,
                                        std::size_t max_depth = k_max_json_depth) noexcept;
+
+/// `value` serialized (compact, or pretty with `indent` >= 0). Strings that are not valid UTF-8
+/// (tool, script or file bytes that slipped past the edges) get U+FFFD instead of throwing
+/// type_error.316, so serializing never fails on content. Use this, not json::dump, for anything
+/// that may hold bytes from outside.
+std::string dump_json(const nlohmann::json& value, int indent = -1);
 
 } // namespace hearth

@@ -79,4 +79,63 @@ std::vector<std::string> split(std::string_view s, char sep) {
   return parts;
 }
 
+namespace {
+
+/// Length of the well-formed UTF-8 sequence at `i`, or 0 when it is ill-formed; `*bad` is then
+/// the length of its maximal ill-formed subpart (at least 1).
+std::size_t utf8_sequence(std::string_view s, std::size_t i, std::size_t* bad) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char b0 = byte(i);
+  *bad = 1;
+  if (b0 < 0x80) return 1;
+  std::size_t need = 0;
+  unsigned char lo = 0x80, hi = 0xBF; // the allowed range of the second byte
+  if (b0 >= 0xC2 && b0 <= 0xDF) need = 1;
+  else if (b0 == 0xE0) need = 2, lo = 0xA0;
+  else if (b0 >= 0xE1 && b0 <= 0xEC) need = 2;
+  else if (b0 == 0xED) need = 2, hi = 0x9F; // no surrogates
+  else if (b0 >= 0xEE && b0 <= 0xEF) need = 2;
+  else if (b0 == 0xF0) need = 3, lo = 0x90;
+  else if (b0 >= 0xF1 && b0 <= 0xF3) need = 3;
+  else if (b0 == 0xF4) need = 3, hi = 0x8F; // at most U+10FFFF
+  else return 0;
+  for (std::size_t k = 1; k <= need; ++k) {
+    *bad = k; // the lead byte and the k - 1 good continuation bytes before this one
+    if (i + k >= s.size()) return 0;
+    const unsigned char b = byte(i + k);
+    if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return 0;
+  }
+  return need + 1;
+}
+
+} // namespace
+
+bool is_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t bad = 0;
+    const auto n = utf8_sequence(s, i, &bad);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+std::string to_utf8(std::string_view s) {
+  if (is_utf8(s)) return std::string(s);
+  std::string out;
+  out.reserve(s.size() + 16);
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t bad = 0;
+    const auto n = utf8_sequence(s, i, &bad);
+    if (n != 0) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD"; // U+FFFD REPLACEMENT CHARACTER
+      i += bad;
+    }
+  }
+  return out;
+}
+
 } // namespace hearth::text

@@ -34,4 +34,14 @@ std::pair<int, int> line_column(std::string_view text, std::size_t offset);
 /// `s` split on `sep`; empty pieces are kept.
 std::vector<std::string> split(std::string_view s, char sep);
 
+/// True when `s` is well-formed UTF-8 (RFC 3629: no overlongs, surrogates or code points past
+/// U+10FFFF).
+bool is_utf8(std::string_view s);
+
+/// `s` with every ill-formed UTF-8 sequence replaced by U+FFFD (one per maximal ill-formed
+/// subpart, as Unicode §3.9 and WHATWG decoders do). Bytes from tools, scripts, files and
+/// providers pass through here before they become JSON strings. O(size), never throws but
+/// std::bad_alloc.
+std::string to_utf8(std::string_view s);
+
 } // namespace hearth::text

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -55,6 +56,14 @@ std::vector<Entry> Context::list(const stdfs::path& dir) {
     if (name.empty() || name[0] == '.') continue; // dotfiles: .DS_Store, .gitkeep, editors
     Entry entry{.name = name, .path = dir / name};
     struct stat st {};
+    if (::lstat(entry.path.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && !link_inside(entry.path)) {
+      // Never follow a link out of the project: what it points at would be compiled into the
+      // manifest, copied into dist/ and served (issue 9). Its target is not named.
+      error("symlink-outside-project",
+            "Symbolic link resolves outside the project root; it is not followed.", entry.path,
+            "Copy the file into the project instead of linking to it.");
+      continue;
+    }
     if (::stat(entry.path.c_str(), &st) != 0) {
       const int err = errno;
       if (err == ELOOP)
@@ -75,6 +84,20 @@ std::vector<Entry> Context::list(const stdfs::path& dir) {
   std::sort(entries.begin(), entries.end(),
             [](const Entry& a, const Entry& b) { return a.name < b.name; });
   return entries;
+}
+
+bool Context::link_inside(const stdfs::path& link) {
+  if (m_root_real.empty()) {
+    std::error_code ec;
+    m_root_real = stdfs::weakly_canonical(m_project.root, ec);
+    if (ec) m_root_real = m_project.root.lexically_normal();
+  }
+  char* resolved = ::realpath(link.c_str(), nullptr);
+  if (resolved == nullptr) return true; // dangling or a loop: stat reports it next
+  const stdfs::path target(resolved);
+  std::free(resolved);
+  const auto rel = target.lexically_relative(m_root_real);
+  return !rel.empty() && *rel.begin() != "..";
 }
 
 std::vector<WalkedFile> Context::walk(const stdfs::path& dir) {

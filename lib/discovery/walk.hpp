@@ -82,6 +82,10 @@ public:
   std::optional<long long> positive_int_field(const nlohmann::json& object, const char* key,
                                               const std::filesystem::path& path);
 
+  /// True when the symlink `link` resolves inside the project root (or cannot be resolved at
+  /// all: dangling links and loops are reported by list()).
+  bool link_inside(const std::filesystem::path& link);
+
 private:
   void walk_into(const std::filesystem::path& dir, const std::string& prefix, int depth,
                  std::vector<std::pair<unsigned long, unsigned long>>& stack,
@@ -89,6 +93,7 @@ private:
 
   const config::Project& m_project;
   Discovery& m_out;
+  std::filesystem::path m_root_real{}; // the project root with symlinks resolved, on first use
 };
 
 /// `name` without its last extension ("get_weather.py" -> "get_weather"); dotfiles keep their name.

@@ -1,6 +1,7 @@
 // ipc::Peer: reader thread (parse, route), writer thread (queue -> fd), workers (request handlers).
 // See peer.hpp for the threading contract and docs/ipc.md for the wire format.
 #include "ipc/peer.hpp"
+#include "core/json.hpp"
 
 #include "core/errors.hpp"
 #include "core/signals.hpp"
@@ -273,7 +274,7 @@ void Peer::handle_reply(const json& message) {
   const auto it = id.is_number_integer() ? m_pending.find(id.get<std::int64_t>()) : m_pending.end();
   if (it == m_pending.end()) {
     diagnostic("dropped a reply from " + m_options.name + " with unknown or expired id " +
-               id.dump());
+               hearth::dump_json(id));
     return;
   }
   auto call = it->second;

@@ -1,5 +1,6 @@
 // JSON-RPC 2.0 message construction and error mapping: see rpc.hpp.
 #include "ipc/rpc.hpp"
+#include "core/json.hpp"
 
 #include "core/errors.hpp"
 
@@ -56,7 +57,7 @@ RemoteError remote_error(std::string_view peer, std::string_view method, const j
                              : code::internal_error;
   const std::string message = error.contains("message") && error["message"].is_string()
                                   ? error["message"].get<std::string>()
-                                  : error.dump();
+                                  : hearth::dump_json(error);
   const json data = error.contains("data") ? error["data"] : json(nullptr);
   if (error_code == code::hearth_error && data.is_object() && data.contains("type") &&
       data["type"].is_string()) {

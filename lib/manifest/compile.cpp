@@ -46,13 +46,28 @@ private:
 struct Scanner {
   Hasher& hash;
   std::vector<std::string>& files;
+  stdfs::path root{}; // the project root, symlinks resolved: links out of it are never followed
   std::vector<std::pair<dev_t, ino_t>> stack{};
+
+  /// True when the symlink `rel` (relative to the project root) resolves inside the root.
+  bool link_inside(const std::string& rel) const {
+    char* resolved = ::realpath((root / rel).c_str(), nullptr);
+    if (resolved == nullptr) return false;
+    const auto target = stdfs::path(resolved).lexically_relative(root);
+    std::free(resolved);
+    return !target.empty() && *target.begin() != "..";
+  }
 
   /// Hashes the entry `name` of the open directory `dirfd` (AT_FDCWD + an absolute path for the
   /// top level); stats relative to the directory so the kernel walks no long paths.
   void entry(int dirfd, const char* name, const std::string& rel, int depth) {
     struct stat st {};
     hash.add(rel);
+    if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) &&
+        !link_inside(rel)) {
+      hash.add("symlink-outside-project"); // discovery reports it; never hashed, never copied
+      return;
+    }
     if (::fstatat(dirfd, name, &st, 0) != 0) {
       hash.add("?");
       return;
@@ -144,7 +159,10 @@ InputScan scan_inputs(const config::Project& project) {
     std::error_code ec;
     if (stdfs::is_regular_file(*project.config_file, ec)) hash.add(fs::read_file(*project.config_file));
   }
-  Scanner scanner{hash, out.files};
+  std::error_code root_ec;
+  auto root_real = stdfs::weakly_canonical(project.root, root_ec);
+  if (root_ec) root_real = project.root.lexically_normal();
+  Scanner scanner{hash, out.files, root_real};
   const std::string prefix = project.source_root == project.root ? "" : src_rel + "/";
   std::vector<std::string> tops = {"agent", "agents", "workflows"};
   for (const auto& slot : discovery::slot_names()) tops.push_back(slot);

@@ -1,6 +1,7 @@
 // Anthropic Messages over SSE: see anthropic_messages.hpp. Event order and quirks (ping, trailing
 // spaces in data lines, "" first input_json_delta): fixtures/SOURCES.md.
 #include "providers/anthropic_messages.hpp"
+#include "core/json.hpp"
 
 #include "core/errors.hpp"
 #include "providers/http.hpp"
@@ -49,7 +50,7 @@ public:
                      .base_url = m_endpoint.base_url,
                      .path = "/v1/messages",
                      .headers = m_endpoint.headers,
-                     .body = anthropic_messages_body(request, m_endpoint.id).dump(),
+                     .body = dump_json(anthropic_messages_body(request, m_endpoint.id)),
                      .key_env = m_endpoint.key_env,
                      .secret = m_endpoint.key};
     post.headers["Content-Type"] = "application/json";
@@ -119,7 +120,7 @@ void AnthropicAssembler::on_event(const SseEvent& event) {
   const auto j = parse_stream_json(event.data);
   const auto type = string_at(j, "type");
   if (type == "error" || event.event == "error") {
-    throw errors::provider_stream_error(m_provider, error_body_message(j.dump(), ""));
+    throw errors::provider_stream_error(m_provider, error_body_message(dump_json(j), ""));
   } else if (type == "message_start") {
     m_started = true;
     const auto msg = j.find("message");
@@ -206,7 +207,7 @@ void AnthropicAssembler::end_block(Block& block) {
   block.ended = true;
   auto arguments = block.json;
   if (arguments.empty() && block.start_input.is_object() && !block.start_input.empty())
-    arguments = block.start_input.dump(); // input given whole in content_block_start
+    arguments = dump_json(block.start_input); // input given whole in content_block_start
   m_result.tool_calls.push_back(finish_tool_call(block.id, block.name, std::move(arguments)));
   notify(m_sink.on_tool_call_end, m_result.tool_calls.size() - 1, m_result.tool_calls.back());
 }

@@ -74,7 +74,7 @@ std::size_t request_chars(const StepRequest& r) {
       n += c.name.size() + c.arguments.size();
   }
   for (const auto& t : r.tools)
-    n += t.name.size() + t.description.size() + t.parameters.dump().size();
+    n += t.name.size() + t.description.size() + dump_json(t.parameters).size();
   return n;
 }
 
@@ -129,7 +129,7 @@ private:
     if (finish_offered) return step;
     for (auto it = step.calls.begin(); it != step.calls.end();) {
       if (it->first == k_finish_tool) {
-        step.text += (step.text.empty() ? "" : "\n") + it->second.dump();
+        step.text += (step.text.empty() ? "" : "\n") + dump_json(it->second);
         it = step.calls.erase(it);
       } else {
         ++it;
@@ -157,7 +157,7 @@ private:
     std::size_t out_chars = r.text.size();
     for (const auto& [name, input] : answer.calls) {
       const auto index = r.tool_calls.size();
-      auto call = finish_tool_call("call_mock_" + std::to_string(++m_calls), name, input.dump());
+      auto call = finish_tool_call("call_mock_" + std::to_string(++m_calls), name, dump_json(input));
       notify(sink.on_tool_call_start, index, call.id, call.name);
       notify(sink.on_tool_call_delta, index, call.arguments);
       out_chars += call.name.size() + call.arguments.size();

@@ -1,6 +1,7 @@
 // OpenAI Chat Completions over SSE: see openai_chat.hpp. Chunk shapes: fixtures/SOURCES.md and
 // https://platform.openai.com/docs/api-reference/chat-streaming.
 #include "providers/openai_chat.hpp"
+#include "core/json.hpp"
 
 #include "core/errors.hpp"
 #include "core/text.hpp"
@@ -48,7 +49,7 @@ public:
                      .base_url = m_endpoint.base_url,
                      .path = "/chat/completions",
                      .headers = m_endpoint.headers,
-                     .body = openai_chat_body(request, m_endpoint.id).dump(),
+                     .body = dump_json(openai_chat_body(request, m_endpoint.id)),
                      .key_env = m_endpoint.key_env,
                      .secret = m_endpoint.key};
     post.headers["Content-Type"] = "application/json";
@@ -107,7 +108,7 @@ void OpenAiChatAssembler::on_event(const SseEvent& event) {
   }
   const auto chunk = parse_stream_json(data);
   if (const auto err = chunk.find("error"); err != chunk.end() && !err->is_null())
-    throw errors::provider_stream_error(m_provider, error_body_message(chunk.dump(), ""));
+    throw errors::provider_stream_error(m_provider, error_body_message(dump_json(chunk), ""));
   m_seen_chunk = true;
   if (m_result.response_id.empty())
     m_result.response_id = string_at(chunk, "id");

@@ -31,14 +31,64 @@ std::string with_limit(std::string text, const std::string& limit) {
   return limit + "\n" + text;
 }
 
-/// Each stderr line of a tool becomes a log line.
+/// Tool bytes become JSON strings: what is not UTF-8 is replaced by U+FFFD here, so the model
+/// reads the rest (docs/runtime.md).
+void utf8_output(process::CaptureResult& r) {
+  r.out = text::to_utf8(r.out);
+  r.err = text::to_utf8(r.err);
+}
+
+/// A tool's stderr becomes a bounded number of log events (StderrLog).
 void forward_stderr(const ToolContext& ctx, const std::string& err) {
   if (!ctx.log || err.empty()) return;
-  for (const auto& line : text::split(err, '\n'))
-    if (!text::trim(line).empty()) ctx.log("info", line);
+  StderrLog log(ctx.log, "info");
+  std::string_view rest(err);
+  while (!rest.empty()) {
+    const auto nl = rest.find('\n');
+    log.line(rest.substr(0, nl));
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+  }
+  log.finish();
 }
 
 } // namespace
+
+void StderrLog::line(std::string_view text) {
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+  if (text::trim(text).empty()) return;
+  if (m_events >= k_max_stderr_events) {
+    ++m_dropped_lines;
+    m_dropped_bytes += text.size() + 1;
+    return;
+  }
+  if (text.size() > k_stderr_chunk_bytes) text = text.substr(0, k_stderr_chunk_bytes);
+  if (!m_pending.empty() && m_pending.size() + 1 + text.size() > k_stderr_chunk_bytes) flush();
+  if (m_events >= k_max_stderr_events) { // flush() used the last event
+    ++m_dropped_lines;
+    m_dropped_bytes += text.size() + 1;
+    return;
+  }
+  if (!m_pending.empty()) m_pending += '\n';
+  m_pending += text;
+}
+
+void StderrLog::flush() {
+  if (m_pending.empty()) return;
+  const auto message = text::to_utf8(m_pending);
+  m_pending.clear();
+  ++m_events;
+  m_emit(m_level, message);
+}
+
+void StderrLog::finish() {
+  flush();
+  if (m_dropped_lines == 0 || m_noted) return;
+  m_noted = true;
+  ++m_events;
+  m_emit("warn", "[stderr truncated: at most " + std::to_string(k_max_stderr_events) +
+                     " log events per tool call or script; " + std::to_string(m_dropped_lines) +
+                     " more lines (" + std::to_string(m_dropped_bytes) + " bytes) dropped]");
+}
 
 sandbox::Policy agent_policy(const sandbox::Settings& settings,
                              const std::filesystem::path& project_root, bool fail_closed) {
@@ -104,6 +154,7 @@ Tool bash_tool(sandbox::Policy policy) {
     } catch (const Error& e) {
       return {.text = e.info().message, .is_error = true};
     }
+    utf8_output(r);
     std::string out = "exit code: " + std::to_string(r.exit_code) + "\n";
     if (r.timed_out) out = "timed out after " + std::to_string(timeout) + " ms\n";
     if (!r.out.empty()) out += "stdout:\n" + r.out + (r.out.back() == '\n' ? "" : "\n");
@@ -173,7 +224,7 @@ Tool exec_tool(const ExecToolDef& def, sandbox::Policy policy) {
       auto run_policy = policy;
       if (ctx.workspace) run_policy.workspace = ctx.workspace->root();
       auto ran = sandbox::run({.argv = def.command,
-                               .input = input.dump(),
+                               .input = dump_json(input),
                                .cwd = def.cwd,
                                .timeout = std::chrono::milliseconds(def.timeout_ms),
                                .hearth_env = tool_environment(ctx)},
@@ -184,6 +235,7 @@ Tool exec_tool(const ExecToolDef& def, sandbox::Policy policy) {
       return {.text = "Tool " + def.name + " could not start: " + e.info().message,
               .is_error = true};
     }
+    utf8_output(r);
     forward_stderr(ctx, r.err);
     if (r.timed_out)
       return {.text = "Tool " + def.name + " timed out after " + std::to_string(def.timeout_ms) +

@@ -5,6 +5,9 @@
 #include "runtime/definitions.hpp"
 #include "runtime/tool.hpp"
 
+#include <functional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace hearth::runtime {
@@ -13,6 +16,41 @@ namespace hearth::runtime {
 inline constexpr std::size_t k_max_tool_output = 64 * 1024;
 /// Default timeout of the `bash` tool.
 inline constexpr int k_default_bash_timeout_ms = 120'000;
+
+/// Most `log` events one tool call or workflow script makes of its stderr; past it the rest is
+/// dropped and one note names the limit (docs/runtime.md, "Floods").
+inline constexpr std::size_t k_max_stderr_events = 100;
+/// Largest `log` event made of stderr: consecutive lines are coalesced up to this many bytes.
+inline constexpr std::size_t k_stderr_chunk_bytes = 4096;
+
+/// Turns a tool's or script's stderr into at most k_max_stderr_events + 1 `log` events: lines
+/// (UTF-8 repaired, blank ones skipped) are coalesced into chunks of at most
+/// k_stderr_chunk_bytes (a longer line is cut), each chunk one call of `emit(level, message)`;
+/// past the budget lines are counted and dropped, and finish() emits one note naming the limit.
+/// Not thread-safe: one feeder.
+class StderrLog {
+public:
+  using Emit = std::function<void(std::string_view level, std::string_view message)>;
+  StderrLog(Emit emit, std::string level) : m_emit(std::move(emit)), m_level(std::move(level)) {}
+
+  /// One line of stderr (without its newline).
+  void line(std::string_view text);
+  /// Emits the lines gathered so far as one event (a streaming reader calls it when idle).
+  void flush();
+  /// flush(), then the truncation note if lines were dropped. Idempotent.
+  void finish();
+  /// How many events were emitted, the note included.
+  std::size_t events() const noexcept { return m_events; }
+
+private:
+  Emit m_emit;
+  std::string m_level;
+  std::string m_pending{};
+  std::size_t m_events = 0;
+  std::size_t m_dropped_lines = 0;
+  std::size_t m_dropped_bytes = 0;
+  bool m_noted = false;
+};
 
 /// bash {command, timeoutMs?}: runs `bash -c` through sandbox::run under `policy` (its
 /// workspace is the session's, filled in per call), cwd the workspace. A breached limit is an error

@@ -1,6 +1,7 @@
 // The event log; see events.hpp.
 #include "runtime/events.hpp"
 
+#include "core/errors.hpp"
 #include "store/store.hpp"
 
 #include <chrono>
@@ -80,6 +81,19 @@ nlohmann::json run_operation(EventLog& events, const Envelope& envelope, const s
     events.emit("operation", std::move(outcome), envelope);
     events.emit("idle", nlohmann::json::object(), envelope);
     throw;
+  } catch (const std::exception& e) {
+    // Anything else (a library's exception) still closes the operation, as an Error, so the
+    // caller ends its run instead of leaving it active.
+    const auto error = errors::internal_error(e.what());
+    outcome["durationMs"] = elapsed_ms(started);
+    outcome["isError"] = true;
+    outcome["error"] = error_json(error);
+    try {
+      events.emit("operation", std::move(outcome), envelope);
+      events.emit("idle", nlohmann::json::object(), envelope);
+    } catch (const std::exception&) { // the store is what failed; the run end says so
+    }
+    throw error;
   }
 }
 

@@ -1,6 +1,8 @@
 // The agent harness loop; see harness.hpp. Messages are kept in Flue's (pi) shape so session
 // history, events and `agent_end.messages` read the same as Flue's.
 #include "runtime/harness.hpp"
+#include "core/json.hpp"
+#include "core/text.hpp"
 
 #include "core/errors.hpp"
 #include "core/ids.hpp"
@@ -64,7 +66,7 @@ std::vector<providers::Message> to_provider_messages(const json& history) {
         if (part.value("type", "") == "toolCall")
           calls.push_back({.id = part.value("id", ""),
                            .name = part.value("name", ""),
-                           .arguments = part.value("arguments", json::object()).dump(),
+                           .arguments = dump_json(part.value("arguments", json::object())),
                            .input = part.value("arguments", json::object())});
       out.push_back(providers::assistant_message(content_text(m), std::move(calls)));
     } else if (role == "toolResult") {
@@ -266,7 +268,7 @@ Tool TurnRunner::subagent_tool(const AgentDef& sub) {
       m_scope.events.emit("task", {{"taskId", task_id}, {"isError", false}, {"result", out},
                                    {"durationMs", elapsed_ms(started)}},
                           m_scope.envelope);
-      return {.text = result.data.is_null() ? result.text : result.data.dump(),
+      return {.text = result.data.is_null() ? result.text : dump_json(result.data),
               .details = {{"taskId", task_id}, {"agent", sub.name}}};
     } catch (const Error& e) {
       m_scope.events.emit("task", {{"taskId", task_id}, {"isError", true},
@@ -310,7 +312,7 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
                     .run_id = m_scope.context.run_id,
                     .agent = m_agent.name,
                     .log = [&](std::string_view level, std::string_view line) {
-                      m_scope.events.emit("log", {{"level", level}, {"message", line},
+                      m_scope.events.emit("log", {{"level", level}, {"message", text::to_utf8(line)},
                                                   {"attributes", {{"tool", call.name}}}},
                                           envelope);
                     }};
@@ -321,6 +323,7 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
     } catch (const std::exception& e) {
       outcome = {.text = std::string("Tool failed: ") + e.what(), .is_error = true};
     }
+    outcome.text = text::to_utf8(outcome.text); // what the model reads is always UTF-8
   }
   json result = {{"content", text_content(outcome.text)}, {"details", outcome.details}};
   if (outcome.terminate) result["terminate"] = true;

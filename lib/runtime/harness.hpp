@@ -7,6 +7,7 @@
 #include "providers/provider.hpp"
 #include "runtime/definitions.hpp"
 #include "runtime/events.hpp"
+#include "runtime/workspace_gc.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -35,6 +36,7 @@ struct RuntimeContext {
   std::string run_id{}; // set for workflow runs (HEARTH_RUN_ID)
   /// `hearth start`: a missing bwrap is an error for every command, never a fall back to `none`.
   bool sandbox_fail_closed = false;
+  WorkspaceRetention workspaces{}; // hearth.json `workspaces`: applied as each run ends
 };
 
 /// Model clients for one run or one connected session: mock/script keeps its cursor for the

@@ -27,6 +27,8 @@ class StderrPump {
 public:
   StderrPump(int fd, EventLog& events, std::string run_id)
       : m_fd(fd), m_events(events), m_run_id(std::move(run_id)),
+        m_log([this](std::string_view level, std::string_view message) { emit(level, message); },
+              "warn"),
         m_thread([this] { pump(); }) {}
   ~StderrPump() { finish(); }
   StderrPump(const StderrPump&) = delete;
@@ -54,6 +56,7 @@ private:
       const int rc = ::poll(&p, 1, 50);
       if (rc < 0 && errno == EINTR) continue;
       if (rc == 0) {
+        m_log.flush(); // idle: what came in the last burst is one event
         if (m_stopping) break; // nothing left to read; a grandchild may hold the pipe open
         continue;
       }
@@ -65,17 +68,27 @@ private:
         line(buffer.substr(0, nl));
         buffer.erase(0, nl + 1);
       }
+      if (buffer.size() > k_stderr_chunk_bytes) { // a line without end: bound what we hold
+        line(buffer);
+        buffer.clear();
+      }
     }
     if (!buffer.empty()) line(buffer);
+    m_log.finish();
   }
 
   void line(std::string text) {
     if (!text.empty() && text.back() == '\r') text.pop_back();
     if (text::trim(text).empty()) return;
-    m_tail.push_back(text);
+    if (text.size() > k_stderr_chunk_bytes) text.resize(k_stderr_chunk_bytes);
+    m_tail.push_back(text::to_utf8(text));
     if (m_tail.size() > k_stderr_tail_lines) m_tail.pop_front();
+    m_log.line(text); // bounded: at most k_max_stderr_events events per script
+  }
+
+  void emit(std::string_view level, std::string_view message) {
     try {
-      m_events.emit("log", {{"level", "warn"}, {"message", text},
+      m_events.emit("log", {{"level", level}, {"message", message},
                             {"attributes", {{"stream", "stderr"}}}},
                     Envelope{.run_id = m_run_id});
     } catch (const std::exception&) { // the store failed: the run reports that on its own
@@ -86,6 +99,7 @@ private:
   EventLog& m_events;
   std::string m_run_id;
   std::deque<std::string> m_tail{};
+  StderrLog m_log;
   std::atomic<bool> m_stopping{false};
   std::thread m_thread; // last: starts once the members above exist
 };

@@ -72,6 +72,7 @@ std::string Runtime::agent_stream(const std::string& agent, const std::string& i
 
 std::string Runtime::admit_run(const std::string& name, const json& payload) {
   workflow(name); // throws workflow_not_found
+  settle_pending();
   const auto run_id = ids::run_id();
   m_store.create_run({.run_id = run_id, .workflow = name, .payload = payload});
   return run_id;
@@ -79,17 +80,36 @@ std::string Runtime::admit_run(const std::string& name, const json& payload) {
 
 json Runtime::execute_run(const std::string& run_id, const std::string& model_override,
                           const EventListener& listener, int timeout_ms) {
+  settle_pending();
   const auto record = m_store.get_run(run_id);
   if (!record) throw errors::run_not_found(run_id);
   const auto& def = workflow(record->workflow);
+  {
+    std::lock_guard lock(m_runs_mutex);
+    m_active_runs.insert(run_id);
+  }
+  struct Leave { // the run is no longer this process's to cancel, however execute_run ends
+    Runtime& runtime;
+    const std::string& id;
+    ~Leave() {
+      std::lock_guard lock(runtime.m_runs_mutex);
+      runtime.m_active_runs.erase(id);
+    }
+  } leave{*this, run_id};
   EventLog events(m_store, "runs/" + run_id, listener);
+  auto show_end = [&] {
+    try {
+      show_last_event(m_store, events.path(), listener); // run_end, appended by end_run
+    } catch (const std::exception&) { // the store failed; the caller still gets the error
+    }
+  };
   const Envelope envelope{.run_id = run_id};
-  events.emit("run_start",
-              {{"owner", {{"kind", "workflow"}, {"workflowName", def.name}, {"instanceId", run_id}}},
-               {"instanceId", run_id}, {"workflowName", def.name},
-               {"startedAt", record->started_at}, {"payload", record->payload}},
-              envelope);
   try {
+    events.emit("run_start",
+                {{"owner", {{"kind", "workflow"}, {"workflowName", def.name}, {"instanceId", run_id}}},
+                 {"instanceId", run_id}, {"workflowName", def.name},
+                 {"startedAt", record->started_at}, {"payload", record->payload}},
+                envelope);
     json result;
     if (def.kind == WorkflowKind::declarative) {
       result = run_declarative(def, run_id, record->payload, model_override, events);
@@ -99,13 +119,89 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
                                 {.model_override = model_override, .timeout_ms = timeout_ms}, events);
     }
     m_store.end_run({.run_id = run_id, .status = store::RunStatus::completed, .result = result});
-    show_last_event(m_store, events.path(), listener); // run_end, appended by end_run
+    show_end();
+    prune_workspaces();
     return result;
   } catch (const Error& e) {
-    m_store.end_run({.run_id = run_id, .status = store::RunStatus::errored, .error = error_json(e)});
-    show_last_event(m_store, events.path(), listener);
+    end_errored(run_id, e);
+    show_end();
+    prune_workspaces();
     throw;
+  } catch (const std::exception& e) { // never leave the run active: it ends, as internal_error
+    const auto error = errors::internal_error(e.what());
+    end_errored(run_id, error);
+    show_end();
+    prune_workspaces();
+    throw error;
   }
+}
+
+void Runtime::prune_workspaces() noexcept {
+  try {
+    runtime::prune_workspaces(m_context.project_root / ".hearth" / "workspaces", m_store,
+                              m_context.workspaces);
+  } catch (const std::exception&) { // retention is housekeeping: never fails a run
+  }
+}
+
+void Runtime::end_errored(const std::string& run_id, const Error& error) {
+  try {
+    m_store.end_run({.run_id = run_id, .status = store::RunStatus::errored, .error = error_json(error)});
+  } catch (const std::exception&) {
+    // The store refused (disk full, I/O error): keep the end and retry it on the next run, on
+    // cancellation, or leave it to recover_abandoned_runs() when this process is gone.
+    std::lock_guard lock(m_runs_mutex);
+    if (m_pending_ends.size() < k_max_pending_ends) m_pending_ends[run_id] = error_json(error);
+  }
+}
+
+void Runtime::settle_pending() noexcept {
+  std::map<std::string, json> pending;
+  {
+    std::lock_guard lock(m_runs_mutex);
+    if (m_pending_ends.empty()) return;
+    pending.swap(m_pending_ends);
+  }
+  for (auto& [run_id, error] : pending) {
+    try {
+      m_store.end_run({.run_id = run_id, .status = store::RunStatus::errored, .error = error});
+    } catch (const Error& e) {
+      if (e.info().type == "run_not_found") continue;
+      std::lock_guard lock(m_runs_mutex);
+      m_pending_ends.emplace(run_id, std::move(error));
+    } catch (const std::exception&) {
+      std::lock_guard lock(m_runs_mutex);
+      m_pending_ends.emplace(run_id, std::move(error));
+    }
+  }
+}
+
+std::vector<std::string> Runtime::cancel_active_runs(const std::string& details) noexcept {
+  std::vector<std::string> ended;
+  try {
+    settle_pending();
+    std::set<std::string> active;
+    {
+      std::lock_guard lock(m_runs_mutex);
+      active = m_active_runs;
+    }
+    const auto cancelled = errors::run_cancelled(details);
+    for (const auto& run_id : active) {
+      try {
+        if (m_store.end_run({.run_id = run_id, .status = store::RunStatus::errored,
+                             .error = error_json(cancelled)}))
+          ended.push_back(run_id);
+      } catch (const std::exception&) { // left active: the next runtime ends it runtime_crashed
+      }
+    }
+  } catch (const std::exception&) {
+  }
+  return ended;
+}
+
+std::size_t Runtime::active_run_count() const {
+  std::lock_guard lock(m_runs_mutex);
+  return m_active_runs.size();
 }
 
 json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id, const json& payload,

@@ -11,6 +11,7 @@
 
 #include <list>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -86,6 +87,15 @@ public:
                               const nlohmann::json& output_schema,
                               const std::string& model_override, const EventListener& listener);
 
+  /// Ends every run this process is executing as errored `cancelled` (its run_end says
+  /// `details`), before the caller stops their tools: a run whose tools are killed never ends
+  /// `completed`. Also retries run ends the store refused earlier. Returns the ids it ended.
+  /// Never throws (a failing store leaves the runs to recover_abandoned_runs()).
+  std::vector<std::string> cancel_active_runs(const std::string& details) noexcept;
+
+  /// How many runs this process is executing now.
+  std::size_t active_run_count() const;
+
   /// Installs the runner for programmable workflows.
   void set_program_runner(ProgramRunner runner) { m_program_runner = std::move(runner); }
 
@@ -97,6 +107,13 @@ private:
                                  const nlohmann::json& payload, const std::string& model_override,
                                  EventLog& events);
   std::mutex& instance_lock(const std::string& stream);
+  /// Ends `run_id` with `error` (errored); when the store refuses (disk full), keeps the end
+  /// to retry later (settle_pending) instead of leaving the run active without a word.
+  void end_errored(const std::string& run_id, const Error& error);
+  /// Retries the run ends the store refused before. Never throws.
+  void settle_pending() noexcept;
+  /// Applies the workspace retention (context().workspaces) after a run ended. Never throws.
+  void prune_workspaces() noexcept;
   std::shared_ptr<ModelClients> instance_models(const std::string& stream);
 
   Program m_program;
@@ -109,6 +126,10 @@ private:
   // connected session; the least recently used are dropped past k_max_instance_models.
   static constexpr std::size_t k_max_instance_models = 256;
   std::list<std::pair<std::string, std::shared_ptr<ModelClients>>> m_instance_models;
+  static constexpr std::size_t k_max_pending_ends = 1024;
+  mutable std::mutex m_runs_mutex;
+  std::set<std::string> m_active_runs;        // executing in this process
+  std::map<std::string, nlohmann::json> m_pending_ends; // run id -> error the store refused
 };
 
 /// What seeds a workspace of `agent`: sandbox/workspace/** at the root, skills under skills/

@@ -15,33 +15,11 @@
 
 #include <atomic>
 #include <iostream>
-#include <set>
 #include <thread>
 
 namespace hearth::runtime {
 namespace {
 using nlohmann::json;
-
-/// Runs in flight in this process, so a signal can end them as cancelled.
-class ActiveRuns {
-public:
-  void add(const std::string& id) {
-    std::lock_guard lock(m_mutex);
-    m_ids.insert(id);
-  }
-  void remove(const std::string& id) {
-    std::lock_guard lock(m_mutex);
-    m_ids.erase(id);
-  }
-  std::set<std::string> snapshot() {
-    std::lock_guard lock(m_mutex);
-    return m_ids;
-  }
-
-private:
-  std::mutex m_mutex;
-  std::set<std::string> m_ids;
-};
 
 std::string required_string(const json& params, const char* key) {
   if (!params.is_object() || !params.contains(key) || !params[key].is_string())
@@ -53,7 +31,6 @@ std::string required_string(const json& params, const char* key) {
 
 int serve_stdio(Runtime& runtime) {
   signals::SignalPipe signal_pipe;
-  ActiveRuns active;
   ipc::PeerOptions options;
   options.name = "the CLI";
   // The protocol gets a private copy of stdout; fd 1 then points at stderr, so a stray write to
@@ -69,18 +46,11 @@ int serve_stdio(Runtime& runtime) {
     const auto model = request.params.value("model", std::string());
     const auto timeout_ms = request.params.value("timeoutMs", 0); // programmable workflows
     const auto run_id = runtime.admit_run(name, payload);
-    active.add(run_id);
-    try {
-      const auto result = runtime.execute_run(
-          run_id, model,
-          [&](const json& event) { peer.notify_tagged(request.id, "event", {{"event", event}}); },
-          timeout_ms);
-      active.remove(run_id);
-      return json{{"runId", run_id}, {"result", result}};
-    } catch (...) {
-      active.remove(run_id);
-      throw;
-    }
+    const auto result = runtime.execute_run(
+        run_id, model,
+        [&](const json& event) { peer.notify_tagged(request.id, "event", {{"event", event}}); },
+        timeout_ms);
+    return json{{"runId", run_id}, {"result", result}};
   });
   peer.on_request("agent.prompt", [&](const ipc::Request& request) {
     const auto result = runtime.prompt_agent(
@@ -107,14 +77,10 @@ int serve_stdio(Runtime& runtime) {
     if (::poll(fds, 2, 100) > 0) {
       if (fds[1].revents != 0) break; // the reply is flushed by ~Peer
       if (const auto signo = signal_pipe.take()) {
-        for (const auto& run_id : active.snapshot())
-          runtime.store().end_run({.run_id = run_id,
-                                   .status = store::RunStatus::errored,
-                                   .error = {{"type", "cancelled"},
-                                             {"message", "The run was cancelled."},
-                                             {"details", "The runtime received a signal."}}});
-        // Tools and workflow scripts run in their own process groups: stop them with us (a
-        // script gets SIGTERM first, then whatever is left is killed).
+        // Runs end cancelled before their tools are stopped, so none ends `completed` on the
+        // error result of a killed tool. Tools and workflow scripts run in their own process
+        // groups: stop them with us (a script gets SIGTERM first, then what is left is killed).
+        runtime.cancel_active_runs("The runtime received signal " + std::to_string(*signo) + ".");
         process::stop_all_groups();
         std::cerr << std::flush;
         ::_exit(128 + *signo); // workers may be mid-turn; the store is consistent
@@ -122,6 +88,16 @@ int serve_stdio(Runtime& runtime) {
     }
   }
   ::close(shutdown_fd);
+  if (peer.is_closed() && runtime.active_run_count() > 0) {
+    // stdin closed while runs were executing: the CLI that asked for them is gone (killed).
+    runtime.cancel_active_runs("The CLI that started the run exited.");
+    process::stop_all_groups();
+    std::cerr << std::flush;
+    ::_exit(0);
+  }
+  // Run ends the store refused (disk full) get a last try, so they are not left to be
+  // recovered as runtime_crashed; any run still executing here ends cancelled.
+  runtime.cancel_active_runs("The runtime was shut down.");
   return 0;
 }
 

@@ -1,5 +1,6 @@
 // The ctx methods of a workflow run; see workflow_context.hpp and docs/workflow-protocol.md.
 #include "runtime/workflow_context.hpp"
+#include "core/json.hpp"
 
 #include "core/errors.hpp"
 #include "core/fs.hpp"
@@ -265,7 +266,7 @@ json WorkflowContext::session_skill(const json& params) {
   std::string prompt = "Use the skill \"" + name + "\":\n\n" +
                        strip_frontmatter(fs::read_file(skill->file));
   if (params.contains("args") && !params["args"].is_null())
-    prompt += "\n\nArguments:\n" + params["args"].dump(2);
+    prompt += "\n\nArguments:\n" + dump_json(params["args"], 2);
   return converse(*session, "skill", prompt, schema_param(params, method),
                   string_param(params, "model", method, false));
 }
@@ -345,7 +346,8 @@ json WorkflowContext::shell(const json& params) {
                                        .hearth_env = tool_environment(tool)},
                                       policy);
         const auto& r = ran.capture;
-        json out = {{"stdout", r.out}, {"stderr", r.err}, {"exitCode", r.exit_code}};
+        json out = {{"stdout", text::to_utf8(r.out)}, {"stderr", text::to_utf8(r.err)},
+                    {"exitCode", r.exit_code}};
         if (r.timed_out) out["timedOut"] = true;
         if (!ran.limit.empty()) out["limit"] = ran.limit;
         done = {{"result", out}};
@@ -358,7 +360,7 @@ json WorkflowContext::fs_read(const json& params) {
   const std::string method = "fs.read";
   const auto harness = harness_of(params, method);
   const auto path = harness->workspace->resolve(string_param(params, "path", method, true));
-  return {{"content", fs::read_file(path)}};
+  return {{"content", text::to_utf8(fs::read_file(path))}};
 }
 
 json WorkflowContext::fs_write(const json& params) {

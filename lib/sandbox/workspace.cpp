@@ -26,7 +26,8 @@ void copy_missing(const stdfs::path& source, const stdfs::path& destination) {
   if (!stdfs::is_directory(source, ec)) return;
   for (auto it = stdfs::recursive_directory_iterator(source, ec);
        !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
-    if (!it->is_regular_file(ec)) continue; // symlinks and specials are not seeded
+    // Symlinks and specials are not seeded: a link's target may be anywhere (/etc/passwd).
+    if (it->is_symlink(ec) || it->symlink_status(ec).type() != stdfs::file_type::regular) continue;
     const auto target = destination / it->path().lexically_relative(source);
     if (stdfs::exists(target, ec)) continue;
     stdfs::create_directories(target.parent_path(), ec);

@@ -5,6 +5,7 @@
 #include "core/process.hpp"
 #include "core/signals.hpp"
 #include "ipc/peer.hpp"
+#include "runtime/runtime.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -72,9 +73,26 @@ int serve_child(runtime::Runtime& runtime, ServerOptions options) {
       }
     }
   }
-  const bool drained = server.shutdown(k_drain_bound);
+  if (peer.is_closed() && !stop && code == 0) {
+    // EOF without `shutdown`: the supervisor is gone (kill -9). Nobody waits for a drain; the
+    // runs in flight end cancelled before their tools are stopped (docs/runtime.md).
+    std::cerr << "hearth: the supervisor is gone; stopping" << std::endl;
+    runtime.cancel_active_runs("The hearth dev supervisor exited.");
+    process::stop_all_groups();
+    std::cerr << std::flush;
+    ::_exit(0);
+  }
+  bool drained = server.shutdown(k_drain_bound);
   if (!drained) std::cerr << "hearth: stopped before every request finished" << std::endl;
   peer.close();
+  // Runs still executing (requests not drained, or admitted with 202) end cancelled before
+  // their tools are stopped, never `completed` on a killed tool's error result.
+  if (runtime.active_run_count() > 0) {
+    runtime.cancel_active_runs(code != 0 ? "The runtime received signal " +
+                                               std::to_string(code - 128) + "."
+                                         : "The server was stopped.");
+    drained = false;
+  }
   if (!drained) {
     process::stop_all_groups(); // tools and scripts of the requests still running
     std::cerr << std::flush;

@@ -48,7 +48,7 @@ Tail SqliteStore::append_in(db::Connection& conn, std::string_view path,
         ->bind(1, path)
         .bind(2, seq++)
         .bind(3, event.type)
-        .bind(4, event.data.dump())
+        .bind(4, hearth::dump_json(event.data))
         .bind(5, now)
         .run();
   }

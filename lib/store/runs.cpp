@@ -5,6 +5,7 @@
 #include "store/system.hpp"
 
 #include <algorithm>
+#include <iostream>
 #include <unistd.h>
 
 namespace hearth::store {
@@ -62,7 +63,7 @@ RunRecord SqliteStore::create_run(const NewRun& run) {
                  "owner_start) VALUES (?, ?, 'active', ?, ?, ?, ?) ON CONFLICT DO NOTHING")
         ->bind(1, run.run_id)
         .bind(2, run.workflow)
-        .bind(3, run.payload.dump())
+        .bind(3, hearth::dump_json(run.payload))
         .bind(4, now)
         .bind(5, std::int64_t{pid})
         .bind(6, start)
@@ -72,9 +73,31 @@ RunRecord SqliteStore::create_run(const NewRun& run) {
         .bind(2, now)
         .run();
     auto record = load_run(conn, run.run_id);
+    if (m_pool.in_memory()) evict_finished_runs(conn);
     tx.commit();
     return *record;
   });
+}
+
+void SqliteStore::evict_finished_runs(db::Connection& conn) {
+  if (conn.query_int("SELECT count(*) FROM runs") <= k_memory_max_runs) return;
+  // The oldest finished runs go, a batch at a time so this runs once per batch of new runs.
+  const char* victims = "SELECT run_id FROM runs WHERE status != 'active' "
+                        "ORDER BY started_ms ASC, run_id ASC LIMIT ?";
+  for (const char* sql :
+       {"DELETE FROM events WHERE path IN (SELECT 'runs/' || run_id FROM (%s))",
+        "DELETE FROM streams WHERE path IN (SELECT 'runs/' || run_id FROM (%s))",
+        "DELETE FROM runs WHERE run_id IN (%s)"}) {
+    std::string statement = sql;
+    statement.replace(statement.find("%s"), 2, victims);
+    conn.prepare(statement.c_str())->bind(1, k_memory_evict_batch).run();
+  }
+  const auto evicted = conn.changes(); // the runs statement ran last
+  if (evicted == 0) return;              // every run is active: nothing may go
+  m_evicted_runs += evicted;
+  std::cerr << "hearth: memory store: evicted the " << evicted
+            << " oldest finished runs (a memory: store keeps at most " << k_memory_max_runs
+            << " runs; " << m_evicted_runs << " evicted so far)" << std::endl;
 }
 
 std::optional<Tail> SqliteStore::end_run_in(db::Connection& conn, const RunEnd& end,
@@ -86,8 +109,8 @@ std::optional<Tail> SqliteStore::end_run_in(db::Connection& conn, const RunEnd& 
   auto update = conn.prepare(
       "UPDATE runs SET status = ?, result = ?, error = ?, ended_ms = ? WHERE run_id = ?");
   update->bind(1, to_string(failed ? RunStatus::errored : RunStatus::completed));
-  if (failed) update->bind_null(2).bind(3, end.error.dump());
-  else update->bind(2, end.result.dump()).bind_null(3);
+  if (failed) update->bind_null(2).bind(3, hearth::dump_json(end.error));
+  else update->bind(2, hearth::dump_json(end.result)).bind_null(3);
   update->bind(4, now).bind(5, end.run_id).run();
 
   // The terminal event (seed page 09): durationMs, isError, and either result or error.

@@ -63,7 +63,7 @@ SessionRecord SqliteStore::save_session(const SessionKey& key, const Json& messa
         ->bind(1, key.agent)
         .bind(2, key.instance_id)
         .bind(3, key.name)
-        .bind(4, messages.dump())
+        .bind(4, hearth::dump_json(messages))
         .bind(5, now)
         .run();
     auto saved = load(conn, key);

@@ -104,6 +104,9 @@ private:
   // Inside a write transaction: ends the run and writes its run_end event. Returns the stream
   // tail to publish, or nullopt when the run was not active.
   std::optional<Tail> end_run_in(db::Connection& conn, const RunEnd& end, std::int64_t now);
+  // Inside create_run's transaction, `memory:` stores only: past k_memory_max_runs runs, drops
+  // the oldest finished ones (record, stream, events) and says so on stderr.
+  void evict_finished_runs(db::Connection& conn);
   static std::optional<StreamInfo> stream_info_in(db::Connection& conn, std::string_view path);
   void publish(std::string_view path, Tail tail) { m_watchers.notify(path, tail); }
   StreamWatchers::PollFn make_poller();
@@ -111,6 +114,7 @@ private:
   Pool m_pool;
   StreamWatchers m_watchers; // after m_pool: its poller thread uses a connection of the pool's file
   std::unique_ptr<Checkpointer> m_checkpointer; // file stores only
+  std::int64_t m_evicted_runs = 0;              // memory stores: runs evicted so far
 };
 
 /// Reads one stream's tail with `conn`; a missing stream reads as {-1, false}.

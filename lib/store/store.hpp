@@ -29,6 +29,10 @@ inline constexpr std::size_t k_default_page = 100;
 /// Runs listed when no limit is given, and the most one call returns (Flue's run registry).
 inline constexpr std::size_t k_default_run_list = 100;
 inline constexpr std::size_t k_max_run_list = 1000;
+/// A `memory:` store keeps at most this many runs: past it the oldest finished runs (record,
+/// stream and events) are evicted, k_memory_evict_batch at a time, and a line says so on stderr.
+inline constexpr std::int64_t k_memory_max_runs = 1000;
+inline constexpr std::int64_t k_memory_evict_batch = 100;
 
 // --- runs (seed 003 page 09 "Run lifecycle", Flue RunRecord) ---------------------------------
 

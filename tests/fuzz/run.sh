@@ -2,6 +2,7 @@
 # Builds the libFuzzer targets with Debian's clang (outside the CMake build: libFuzzer needs
 # clang, the project builds with GCC) and runs each for a bounded time.
 # Usage: tests/fuzz/run.sh [seconds-per-target] [targets...]   (default 60; all targets)
+#        HEARTH_FUZZ_TARGETS="json_lines" tests/fuzz/run.sh 600   (the same, from the environment)
 # fuzz_http needs the dev build's library (cmake --build --preset dev --target hearth_lib): the
 # server sources are compiled here with coverage and ASan, the rest is linked from that archive.
 set -euo pipefail
@@ -11,13 +12,15 @@ out="${HEARTH_FUZZ_DIR:-$src/build/fuzz}"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(frontmatter json spec http)
+((${#targets[@]})) || read -r -a targets <<<"${HEARTH_FUZZ_TARGETS:-frontmatter json spec json_lines http}"
 cxx="${CXX_FUZZ:-clang++-14}"
 mkdir -p "$out"
 
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$src/lib" -DHEARTH_VERSION=\"fuzz\" -DVALIJSON_USE_EXCEPTIONS=1)
-lib_sources=("$src"/lib/discovery/*.cpp "$src/lib/core/text.cpp" "$src/lib/core/json_schema.cpp")
+lib_sources=("$src"/lib/discovery/*.cpp "$src/lib/core/text.cpp" "$src/lib/core/json_schema.cpp"
+             "$src"/lib/ipc/*.cpp "$src/lib/core/errors.cpp" "$src/lib/core/json.cpp"
+             "$src/lib/core/signals.cpp")
 
 # The library objects once, without -fsanitize=fuzzer's main (fuzzer-no-link).
 objs=()

@@ -1,6 +1,7 @@
 // `hearth connect <agent> <instance-id>`: one prompt per stdin line to a durable agent instance;
 // results as JSON on stdout, events on stderr, an error keeps the session open (seed page 15).
 #include "cli/commands/commands.hpp"
+#include "core/json.hpp"
 #include "cli/compile_report.hpp"
 #include "cli/event_printer.hpp"
 #include "cli/interrupts.hpp"
@@ -52,7 +53,7 @@ int connect(const ConnectOptions& opts) {
         const auto reply = child.request("agent.prompt", params,
                                          [&](const nlohmann::json& e) { printer.print(e); });
         printer.flush();
-        std::cout << reply.value("result", nlohmann::json()).dump(2) << '\n' << std::flush;
+        std::cout << hearth::dump_json(reply.value("result", nlohmann::json()), 2) << '\n' << std::flush;
       } catch (const Error& e) {
         printer.flush();
         if (interrupts.signal() || child.exit_status()) throw;

@@ -84,13 +84,14 @@ int run_dev(const DevOptions& opts) {
   rebuilder.request(); // the initial build
   watch::Debouncer debounce;
   int signo = 0;
+  auto last_scan = Clock::now();
   while (signo == 0) {
     const auto deadline = debounce.deadline();
-    int timeout_ms = 500; // also the cadence of child health checks and of a polling watcher
+    int timeout_ms = 100; // the cadence of child health checks (a crash restarts at once)
     if (deadline)
       timeout_ms = static_cast<int>(std::clamp<long long>(
           std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now()).count() + 1,
-          0, 500));
+          0, 100));
     pollfd fds[2] = {{.fd = signals.fd(), .events = POLLIN, .revents = 0},
                      {.fd = watcher->fd(), .events = POLLIN, .revents = 0}};
     ::poll(fds, watcher->fd() >= 0 ? 2 : 1, timeout_ms);
@@ -98,13 +99,22 @@ int run_dev(const DevOptions& opts) {
       signo = *taken;
       break;
     }
+    // A polling watcher scans the tree on each take(): at most every 500 ms.
+    if (watcher->fd() < 0 && Clock::now() - last_scan < std::chrono::milliseconds(500)) {
+      if (debounce.fire(Clock::now())) rebuilder.request();
+      supervisor.check_child();
+      if (supervisor.restart_due()) rebuilder.request();
+      continue;
+    }
+    last_scan = Clock::now();
     const auto changes = watcher->take();
     if (!changes.empty()) {
       report_changes(changes, project.root);
       debounce.note(Clock::now());
     }
     if (debounce.fire(Clock::now())) rebuilder.request();
-    supervisor.check_child();
+    supervisor.check_child(); // a crashed server restarts at once, with backoff if repeated
+    if (supervisor.restart_due()) rebuilder.request();
   }
   terminal::info(signo == SIGINT ? "interrupted; stopping" : "terminated; stopping");
   rebuilder.cancel_queued();

@@ -3,6 +3,7 @@
 // transcripts/cli/info*.txt) with Flue's routes. The report is the command's answer: stdout.
 #include "cli/commands/commands.hpp"
 #include "cli/runtime_setup.hpp"
+#include "core/json.hpp"
 #include "cli/terminal.hpp"
 #include "config/env_file.hpp"
 #include "core/fs.hpp"
@@ -300,7 +301,7 @@ int run_info(const InfoOptions& opts) {
       const nlohmann::ordered_json j = {{"appRoot", project.root.string()},
                                         {"status", "unavailable"},
                                         {"error", {{"type", e.info().type}, {"message", e.info().message}}}};
-      std::cout << j.dump(2) << '\n';
+      std::cout << hearth::dump_json(j, 2) << '\n';
     }
     throw;
   }

@@ -2,6 +2,7 @@
 // the local store, or from a running server with `--server` (cli/logs_server.hpp). Exit 2 when
 // the run ended with isError (seed page 15, `flue logs`).
 #include "cli/commands/commands.hpp"
+#include "core/json.hpp"
 #include "cli/event_printer.hpp"
 #include "cli/interrupts.hpp"
 #include "cli/logs_server.hpp"
@@ -92,7 +93,7 @@ int logs(const LogsOptions& opts) {
       if (!types.empty() && !types.count(event.type)) continue;
       if (opts.format == "ndjson") {
         wire["offset"] = store::format_offset(event.seq);
-        std::cout << wire.dump() << '\n';
+        std::cout << hearth::dump_json(wire) << '\n';
       } else {
         printer.print(wire);
       }
@@ -104,7 +105,14 @@ int logs(const LogsOptions& opts) {
     std::cout << std::flush;
     if (!page.up_to_date) continue;
     if (page.closed || !follow) break;
-    store->wait_for_events(path, seq, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    if (!store->wait_for_events(path, seq,
+                                std::chrono::steady_clock::now() + std::chrono::seconds(1))) {
+      // Nothing new for a second: if the runtime that owns the run is gone (killed, crashed),
+      // no run_end will ever come from it. End the run runtime_crashed, as the next runtime
+      // would, and print that end instead of following forever.
+      const auto now = store->get_run(opts.run_id);
+      if (now && now->status == store::RunStatus::active) store->recover_abandoned_runs();
+    }
   }
   printer.flush();
   if (const auto code = interrupts.exit_code()) return *code;

@@ -46,7 +46,7 @@ int run_workflow(const RunOptions& opts) {
       printer.print(event);
     });
     printer.flush();
-    std::cout << reply.value("result", nlohmann::json()).dump(2) << '\n' << std::flush;
+    std::cout << hearth::dump_json(reply.value("result", nlohmann::json()), 2) << '\n' << std::flush;
     return exit_code(ExitCode::ok);
   } catch (const Error&) {
     if (const auto code = interrupts.exit_code()) {

@@ -63,12 +63,18 @@ int run_start(const StartOptions& opts) {
     if (::poll(fds, 1, 1000) <= 0) continue;
     if (const auto signo = signal_pipe.take()) {
       std::cerr << "hearth: stopping" << std::endl;
-      const bool drained = server.shutdown(server::k_drain_bound);
+      bool drained = server.shutdown(server::k_drain_bound);
       const int code = 128 + *signo;
+      // Runs still executing (admitted with 202, or requests not drained) end cancelled before
+      // their tools are stopped, never `completed` on a killed tool's error result.
+      if (!host.runtime().cancel_active_runs("hearth start received signal " +
+                                             std::to_string(*signo) + ".")
+               .empty())
+        drained = false;
       if (!drained) {
         process::stop_all_groups(); // tools and scripts of the requests still running
         std::cerr << std::flush;
-        std::_Exit(code); // requests still running; their runs are recovered on the next start
+        std::_Exit(code); // requests still running; their runs ended cancelled above
       }
       return code;
     }

@@ -28,6 +28,7 @@ TEST_SUITE("cli") {
                   "  routes     POST /workflows/hello\n"
                   "             GET /runs/:runId\n"
                   "connect with: hearth connect weather local\n"
+                  "a crashed server restarts at once (then after 250ms, 1s, 5s if it keeps crashing)\n"
                   "watching for changes; Ctrl+C to stop\n");
   }
 
