@@ -81,6 +81,8 @@ ConfigFile parse_config(std::string_view text, const stdfs::path& file) {
   if (j.contains("port")) config.port = j["port"].get<int>();
   if (j.contains("host")) config.host = j["host"].get<std::string>();
   if (j.contains("store")) config.store = parse_store(j["store"].get<std::string>(), base);
+  if (j.contains("auth")) config.auth = j["auth"];
+  if (j.contains("server")) config.server = j["server"];
   if (j.contains("providers"))
     for (const auto& [id, provider] : j["providers"].items())
       config.providers[id] = parse_provider(provider);
@@ -119,6 +121,9 @@ Project resolve(const ProjectFlags& flags, const stdfs::path& cwd) {
   project.model = file.model.value_or("");
   project.port = flags.port.value_or(file.port.value_or(k_default_port));
   project.host = flags.host.value_or(file.host.value_or(k_default_host));
+  project.host_configured = flags.host.has_value() || file.host.has_value();
+  project.auth = file.auth;
+  project.server = file.server;
   project.providers = file.providers;
   project.store = file.store.value_or(
       StoreConfig{.kind = StoreConfig::Kind::sqlite, .path = project.root / ".hearth" / "state.db"});

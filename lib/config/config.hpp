@@ -2,6 +2,8 @@
 // defaults, merged with the precedence CLI flags > hearth.json > defaults. Paths come out absolute.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -56,6 +58,9 @@ struct Project {
   std::map<std::string, ProviderConfig> providers{};
   StoreConfig store{};
   std::vector<std::filesystem::path> env_files{}; // env files applied, highest precedence first
+  bool host_configured = false;        // --host or hearth.json `host` set the bind address
+  nlohmann::json auth = nullptr;       // hearth.json `auth` as written (server/auth parses it)
+  nlohmann::json server = nullptr;     // hearth.json `server` (hosts, cors.origins)
 };
 
 /// Resolves the project for `flags` as seen from `cwd`: finds and validates hearth.json (against
@@ -74,6 +79,8 @@ struct ConfigFile {
   std::optional<std::string> host{};
   std::map<std::string, ProviderConfig> providers{};
   std::optional<StoreConfig> store{};
+  nlohmann::json auth = nullptr;
+  nlohmann::json server = nullptr;
 };
 
 /// Parses and validates hearth.json text against the embedded schema; `file` (absolute) names

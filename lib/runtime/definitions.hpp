@@ -43,6 +43,9 @@ struct AgentDef {
   int max_steps = k_default_max_steps;
   nlohmann::json output_schema{};       // null when none
   bool http = false;
+  bool http_disabled = false;           // "http": false written: no HTTP route at all, Eve's neither
+  nlohmann::json invoker{};             // agent.json `invoker` {profiles, resolve} or null (seed 002)
+  nlohmann::json access{};              // agent.json `access` rules or null (docs/auth.md)
   std::vector<SkillDef> skills{};
   std::vector<ExecToolDef> tools{};
   std::vector<AgentDef> subagents{};
@@ -66,6 +69,7 @@ struct WorkflowDef {
   std::filesystem::path executable{}; // program: the script
   std::vector<std::string> command{}; // program: argv to start it (interpreter + script)
   int timeout_ms = 0;                 // program: 0 = no timeout
+  nlohmann::json access{};            // `access` rules over the invoker, or null (docs/auth.md)
 };
 
 } // namespace hearth::runtime

@@ -33,6 +33,7 @@ struct RuntimeContext {
   /// Names of variables never passed to tools or scripts (provider keys).
   std::vector<std::string> secret_env{};
   std::string run_id{}; // set for workflow runs (HEARTH_RUN_ID)
+  nlohmann::json invoker{}; // the invocation's invoker {id, kind?, label?, meta?} or null (seed 002)
 };
 
 /// Model clients for one run or one connected session: mock/script keeps its cursor for the

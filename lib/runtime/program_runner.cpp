@@ -8,6 +8,7 @@
 #include "ipc/peer.hpp"
 #include "runtime/agent_tools.hpp"
 #include "runtime/workflow_context.hpp"
+#include "store/store.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -91,12 +92,13 @@ private:
 
 /// The script's environment: ours without provider keys or HEARTH_*, plus the protocol variables.
 std::vector<std::string> script_environment(const Runtime& runtime, const WorkflowDef& def,
-                                            const std::string& run_id) {
+                                            const std::string& run_id, const json& invoker) {
   std::vector<std::string> env;
   for (auto& entry : tool_environment(ToolContext{.run_id = run_id}, runtime.context().secret_env))
     if (!text::starts_with(entry, "HEARTH_")) env.push_back(std::move(entry));
   env.push_back("HEARTH_RUN_ID=" + run_id);
   env.push_back("HEARTH_WORKFLOW=" + def.name);
+  if (!invoker.is_null()) env.push_back("HEARTH_INVOKER=" + invoker.dump());
   std::string protocol = "HEARTH_PROTOCOL="; // appended, not operator+: GCC 12 -O2 misreports it
   protocol += std::to_string(k_workflow_protocol_version);
   env.push_back(std::move(protocol));
@@ -138,8 +140,10 @@ Error replied_error(const WorkflowDef& def, const ipc::RemoteError& e) {
 json run_program(const Runtime& runtime, const WorkflowDef& def, const std::string& run_id,
                  const json& payload, const ProgramRunOptions& options, EventLog& events) {
   if (def.command.empty()) throw errors::spawn_failed(def.name, "the workflow has no command");
+  const auto record = runtime.store().get_run(run_id);
+  const json invoker = record ? record->invoker : json();
   process::Process script({.argv = def.command,
-                           .env = script_environment(runtime, def, run_id),
+                           .env = script_environment(runtime, def, run_id, invoker),
                            .cwd = runtime.context().project_root});
   StderrPump stderr_pump(script.stderr_fd(), events, run_id);
   WorkflowContext context(runtime, run_id, options.model_override, events);
@@ -153,8 +157,9 @@ json run_program(const Runtime& runtime, const WorkflowDef& def, const std::stri
     peer.start();
     const int timeout_ms = options.timeout_ms > 0 ? options.timeout_ms : def.timeout_ms;
     try {
-      result = peer.request("workflow.run",
-                            {{"runId", run_id}, {"workflow", def.name}, {"payload", payload}},
+      json params = {{"runId", run_id}, {"workflow", def.name}, {"payload", payload}};
+      if (!invoker.is_null()) params["invoker"] = invoker; // ctx.invoker (docs/workflow-protocol.md)
+      result = peer.request("workflow.run", params,
                             {.timeout = std::chrono::milliseconds(timeout_ms)});
     } catch (const ipc::RemoteError& e) {
       failure = replied_error(def, e);

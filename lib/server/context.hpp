@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "server/auth/auth.hpp"
 #include "server/server.hpp"
 #include "server/thread_pool.hpp"
 
@@ -14,6 +15,10 @@
 #include <string>
 #include <vector>
 
+namespace hearth::runtime {
+struct AgentDef;
+}
+
 namespace hearth::server {
 
 using nlohmann::json;
@@ -24,6 +29,7 @@ struct ServerContext {
   const ServerOptions& options;
   Executor& executor;
   std::atomic<bool>& stopping; // set by shutdown(): parked readers end within one slice
+  const auth::Config& auth;     // route auth and browser checks (auth_glue.cpp)
 };
 
 /// The longest a parked reader sleeps before re-checking `stopping` and its client.
@@ -57,6 +63,20 @@ json parse_body(const httplib::Request& req, const json& empty);
 void route(httplib::Server& http, const std::string& pattern,
            const std::vector<std::string>& allowed,
            std::function<void(const httplib::Request&, httplib::Response&)> handler);
+
+// --- auth glue (auth_glue.cpp): the only place httplib meets lib/server/auth -------------------
+
+/// Before routing: Host/Origin/CORS checks, then the auth walk. Returns true to continue; false
+/// when `res` already holds the answer (preflight 204, 401 + WWW-Authenticate, 403, 415).
+bool admit(const httplib::Request& req, httplib::Response& res, const ServerContext& ctx);
+
+/// The decision admit() accepted for the request this thread is handling (invoker, entry).
+const auth::Decision& current_auth();
+
+/// The invoker of an invocation of `agent` by the current caller: the authenticated invoker,
+/// a profile selected through `context` (seed 002's four keys) and agent.json `invoker.resolve`.
+/// Throws errors::access_denied (403).
+json agent_invoker(const runtime::AgentDef& agent, const json& context);
 
 // --- route groups -----------------------------------------------------------------------------
 

@@ -55,7 +55,8 @@ public:
   ServerImpl(runtime::Runtime& runtime, ServerOptions options)
       : m_options(std::move(options)),
         m_executor(m_options.run_workers, m_options.run_queue),
-        m_ctx{runtime, m_options, m_executor, m_stopping} {
+        m_auth(m_options.auth ? m_options.auth : std::make_shared<const auth::Config>()),
+        m_ctx{runtime, m_options, m_executor, m_stopping, *m_auth} {
     raise_fd_limit();
     const auto max = m_options.max_connections;
     m_http.new_task_queue = [max] { return new ElasticPool(4, max); };
@@ -92,6 +93,10 @@ public:
         return render_error(req, res, m_ctx, errors::payload_too_large(m_options.max_body_bytes));
       if (res.status == 400)
         return render_error(req, res, m_ctx, errors::invalid_request("The request is malformed."));
+    });
+    m_http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      return admit(req, res, m_ctx) ? httplib::Server::HandlerResponse::Unhandled
+                                    : httplib::Server::HandlerResponse::Handled;
     });
     m_http.set_post_routing_handler([this](const httplib::Request&, httplib::Response& res) {
       if (m_stopping.load()) res.set_header("Connection", "close");
@@ -157,6 +162,7 @@ private:
   ServerOptions m_options;
   std::atomic<bool> m_stopping{false};
   Executor m_executor;
+  std::shared_ptr<const auth::Config> m_auth;
   ServerContext m_ctx;
   httplib::Server m_http;
   std::future<void> m_serving;
