@@ -27,6 +27,12 @@ constexpr std::size_t k_max_jwks_keys = 64;
 
 std::shared_ptr<EVP_PKEY> own(EVP_PKEY* key) { return {key, EVP_PKEY_free}; }
 
+/// SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up on every use.
+const EVP_MD* sha256() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md != nullptr ? md : EVP_sha256();
+}
+
 /// "RS256" for RSA keys, "ES256" for P-256 EC keys, "" for anything else.
 std::string alg_of(EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "RSA")) return "RS256";
@@ -95,7 +101,7 @@ bool verify_hs256(std::string_view input, std::string_view sig, const Entry& ent
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
   unsigned int len = 0;
   for (const auto& secret : entry.secrets) {
-    if (!HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+    if (!HMAC(sha256(), secret.data(), static_cast<int>(secret.size()),
               reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac.data(), &len))
       continue;
     if (sig.size() == len && CRYPTO_memcmp(sig.data(), mac.data(), len) == 0) return true;
@@ -126,7 +132,7 @@ std::optional<std::string> es256_der(std::string_view raw) {
 
 bool verify_with_key(EVP_PKEY* key, std::string_view input, std::string_view sig) {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  return ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) == 1 &&
+  return ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, sha256(), nullptr, key) == 1 &&
          EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
                           reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
 }
