@@ -27,7 +27,8 @@ Tool load_skill_tool(const std::vector<SkillDef>& skills);
 Tool exec_tool(const ExecToolDef& def, std::vector<std::string> secret_env);
 
 /// The environment for tools and scripts: ours without `secret_env` variables (and any
-/// *_API_KEY), plus HEARTH_SESSION_ID, HEARTH_RUN_ID, HEARTH_WORKSPACE and HEARTH_AGENT.
+/// *_API_KEY), plus HEARTH_SESSION_ID, HEARTH_RUN_ID, HEARTH_WORKSPACE, HEARTH_AGENT and (when
+/// the invocation has one) HEARTH_INVOKER, the invoker as compact JSON (docs/auth.md).
 std::vector<std::string> tool_environment(const ToolContext& context,
                                           const std::vector<std::string>& secret_env);
 

@@ -1,5 +1,6 @@
 // runtime/access: access rules over the invoker, workspace grants and invoker profiles (seed 002).
 #include "runtime/access.hpp"
+#include "runtime/agent_tools.hpp"
 
 #include "core/error.hpp"
 #include "support/temp_project.hpp"
@@ -74,6 +75,20 @@ TEST_CASE("resolve: an executable normalizes the invoker") {
   CHECK_THROWS_WITH_AS(invocation_invoker({{"resolve", {{"command", {"./bad.py"}}}}}, dir.root(),
                                           {{"id", "u"}}, json::object(), false, "agent \"a\""),
                        doctest::Contains("agent"), hearth::Error);
+}
+
+TEST_CASE("tools receive the invoker as HEARTH_INVOKER; none is set without one") {
+  ::setenv("HEARTH_INVOKER", "{\"id\":\"spoofed\"}", 1); // never inherited from outside
+  const auto with = tool_environment({.agent = "a", .invoker = R"({"id":"ci","kind":"service"})"}, {});
+  CHECK(std::count(with.begin(), with.end(), R"(HEARTH_INVOKER={"id":"ci","kind":"service"})") == 1);
+  CHECK(std::count_if(with.begin(), with.end(), [](const std::string& e) {
+          return e.rfind("HEARTH_INVOKER=", 0) == 0;
+        }) == 1);
+  const auto without = tool_environment({.agent = "a"}, {});
+  CHECK(std::none_of(without.begin(), without.end(), [](const std::string& e) {
+    return e.rfind("HEARTH_INVOKER=", 0) == 0;
+  }));
+  ::unsetenv("HEARTH_INVOKER");
 }
 
 } // TEST_SUITE
