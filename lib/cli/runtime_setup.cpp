@@ -10,7 +10,22 @@
 
 #include <iostream>
 
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
 namespace hearth::cli {
+
+nlohmann::json local_invoker() {
+  std::string user;
+  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_name != nullptr)
+    user = pw->pw_name;
+  if (user.empty())
+    if (const char* env = std::getenv("USER")) user = env;
+  if (user.empty()) user = "uid" + std::to_string(::getuid());
+  return {{"id", "local:" + user}, {"kind", "local"}, {"label", user}};
+}
 
 runtime::RuntimeContext runtime_context(const config::Project& project) {
   runtime::RuntimeContext context{.project_root = project.root,

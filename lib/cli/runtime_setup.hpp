@@ -36,6 +36,10 @@ std::vector<std::pair<std::string, std::string>> sandbox_backends(const nlohmann
 /// here (absolute --root, --config and --env).
 std::vector<std::string> runtime_args(const config::Project& project, const config::ProjectFlags& flags);
 
+/// The invoker of CLI invocations (`hearth run`, `hearth connect`; seed 002):
+/// {"id": "local:<user>", "kind": "local", "label": "<user>"}.
+nlohmann::json local_invoker();
+
 /// The runtime context of `project`: default model, providers from hearth.json, the provider
 /// keys to keep from tools.
 runtime::RuntimeContext runtime_context(const config::Project& project);

@@ -108,6 +108,8 @@ ConfigFile parse_config(std::string_view text, const stdfs::path& file) {
     workspaces.max_age_days = j["workspaces"].value("maxAgeDays", workspaces.max_age_days);
     config.workspaces = workspaces;
   }
+  if (j.contains("auth")) config.auth = j["auth"];
+  if (j.contains("server")) config.server_json = j["server"];
   if (j.contains("providers"))
     for (const auto& [id, provider] : j["providers"].items())
       config.providers[id] = parse_provider(provider);
@@ -146,6 +148,9 @@ Project resolve(const ProjectFlags& flags, const stdfs::path& cwd) {
   project.model = file.model.value_or("");
   project.port = flags.port.value_or(file.port.value_or(k_default_port));
   project.host = flags.host.value_or(file.host.value_or(k_default_host));
+  project.host_configured = flags.host.has_value() || file.host.has_value();
+  project.auth = file.auth;
+  project.server_json = file.server_json;
   project.providers = file.providers;
   project.server = file.server;
   project.sandbox = file.sandbox;

@@ -79,6 +79,9 @@ struct Project {
   WorkspacesConfig workspaces{};
   std::vector<std::filesystem::path> env_files{}; // env files applied, highest precedence first
   nlohmann::json sandbox = nlohmann::json::object(); // hearth.json `sandbox` (docs/sandbox.md)
+  bool host_configured = false;        // --host or hearth.json `host` set the bind address
+  nlohmann::json auth = nullptr;       // hearth.json `auth` as written (server/auth parses it)
+  nlohmann::json server_json = nullptr; // hearth.json `server` as written (hosts, cors.origins)
 };
 
 /// Resolves the project for `flags` as seen from `cwd`: finds and validates hearth.json (against
@@ -100,6 +103,8 @@ struct ConfigFile {
   ServerLimits server{};
   nlohmann::json sandbox = nlohmann::json::object();
   std::optional<WorkspacesConfig> workspaces{};
+  nlohmann::json auth = nullptr;
+  nlohmann::json server_json = nullptr;
 };
 
 /// Parses and validates hearth.json text against the embedded schema; `file` (absolute) names

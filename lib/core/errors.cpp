@@ -814,3 +814,62 @@ Error gc_failed(std::string_view path, std::string_view reason) {
 }
 
 } // namespace hearth::errors
+
+// --- route auth, invokers and access (lib/server/auth, seeds 002 and 003) ----------------------
+
+namespace hearth::errors {
+
+Error unauthorized() {
+  return Error({.type = "unauthorized",
+                .message = "Authorization is required for this route.",
+                .details = "Send credentials the server accepts (see docs/auth.md), e.g. "
+                           "\"Authorization: Bearer <token>\".",
+                .http_status = 401});
+}
+
+Error invalid_credentials(std::string_view reason) {
+  return Error({.type = "unauthorized",
+                .message = "Authorization is required for this route.",
+                .details = "The credentials sent were not accepted.",
+                .dev = string(reason),
+                .http_status = 401});
+}
+
+Error access_denied(std::string_view target, std::string_view rule) {
+  return Error({.type = "forbidden",
+                .message = "The caller may not invoke " + string(target) + " (" + string(rule) + ").",
+                .details = "Denied by access rule " + string(rule) + ".",
+                .http_status = 403});
+}
+
+Error origin_not_allowed(std::string_view origin) {
+  return Error({.type = "forbidden",
+                .message = "Cross-origin requests from \"" + string(origin) + "\" are not allowed.",
+                .details = "Add the origin to hearth.json \"server\": {\"cors\": {\"origins\": "
+                           "[...]}}.",
+                .http_status = 403});
+}
+
+Error host_not_allowed(std::string_view host) {
+  return Error({.type = "forbidden",
+                .message = "Host \"" + string(host) + "\" is not allowed.",
+                .details = "Use a loopback address, or add the name to hearth.json \"server\": "
+                           "{\"hosts\": [...]}.",
+                .http_status = 403});
+}
+
+Error simple_body_refused(std::string_view content_type) {
+  return Error({.type = "unsupported_media_type",
+                .message = "Request body must be sent as application/json.",
+                .details = "Received Content-Type: \"" + string(content_type) +
+                           "\". Bodies a web page can send without a CORS preflight are refused.",
+                .http_status = 415});
+}
+
+Error auth_config_invalid(std::string_view where, std::string_view problem) {
+  return Error({.type = "auth_config_invalid",
+                .message = string(where) + ": " + string(problem),
+                .details = "See docs/auth.md for the auth entries hearth understands."});
+}
+
+} // namespace hearth::errors

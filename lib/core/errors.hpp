@@ -359,3 +359,32 @@ Error run_cancelled(std::string_view details);
 Error gc_failed(std::string_view path, std::string_view reason);
 
 } // namespace hearth::errors
+
+// --- route auth, invokers and access (lib/server/auth, seeds 002 and 003) ----------------------
+
+namespace hearth::errors {
+
+/// No auth entry accepted the request (or none is configured: fail closed); HTTP 401. Eve's
+/// wording ("Authorization is required for this route.", code "unauthorized").
+Error unauthorized();
+
+/// A credential was presented and is wrong (bad token, bad signature, expired JWT); HTTP 401.
+/// `reason` is developer-only context (dev envelopes and logs), never the secret.
+Error invalid_credentials(std::string_view reason);
+
+/// An authenticated caller may not do this; `rule` names the rule that denied; HTTP 403.
+Error access_denied(std::string_view target, std::string_view rule);
+
+/// A browser request from an Origin not in `server.cors.origins`; HTTP 403.
+Error origin_not_allowed(std::string_view origin);
+
+/// A request whose Host is not a name this server answers to (DNS rebinding); HTTP 403.
+Error host_not_allowed(std::string_view host);
+
+/// A body a page can send without CORS preflight (text/plain, forms) on a JSON route; HTTP 415.
+Error simple_body_refused(std::string_view content_type);
+
+/// An `auth` entry (hearth.json, agent/channels/eve.json) that cannot be used; `where` names it.
+Error auth_config_invalid(std::string_view where, std::string_view problem);
+
+} // namespace hearth::errors

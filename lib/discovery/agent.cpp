@@ -20,7 +20,7 @@ namespace {
 const std::vector<std::string> k_agent_keys = {"$schema",     "model",     "description",
                                                "modelOptions", "maxSteps", "outputSchema",
                                                "compaction",  "http",      "invokers",
-                                               "sandbox"};
+                                               "sandbox",     "invoker",   "access"};
 const std::vector<std::string> k_tool_keys = {"$schema", "description", "inputSchema", "command",
                                               "approval", "timeoutMs", "sandbox"};
 const std::vector<std::string> k_skill_keys = {"name",     "description",   "license",
@@ -85,7 +85,12 @@ void read_config(Context& ctx, Agent& agent, const stdfs::path& file) {
   ctx.check_keys(*json, k_agent_keys, file, "agent.json");
   if (auto model = ctx.string_field(*json, "model", file)) agent.model = *model;
   if (auto d = ctx.string_field(*json, "description", file)) agent.description = *d;
-  if (auto http = ctx.bool_field(*json, "http", file)) agent.http = *http;
+  if (auto http = ctx.bool_field(*json, "http", file)) {
+    agent.http = *http;
+    agent.http_disabled = !*http;
+  }
+  if (json->contains("invoker")) agent.invoker = (*json)["invoker"];
+  if (json->contains("access")) agent.access = (*json)["access"];
   agent.max_steps = ctx.positive_int_field(*json, "maxSteps", file);
   if (json->contains("modelOptions")) {
     if (!(*json)["modelOptions"].is_object())

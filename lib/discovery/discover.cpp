@@ -19,8 +19,10 @@ using detail::stem_of;
 namespace {
 
 const std::vector<std::string> k_workflow_keys = {"description", "agent", "model",
-                                                  "result",      "http",  "maxSteps"};
-const std::vector<std::string> k_sidecar_keys = {"$schema", "description", "http", "timeoutMs"};
+                                                  "result",      "http",  "maxSteps",
+                                                  "access"};
+const std::vector<std::string> k_sidecar_keys = {"$schema", "description", "http", "timeoutMs",
+                                                 "access"};
 
 /// The interpreter a program workflow's extension implies, or nullopt for unknown extensions.
 std::optional<std::string> interpreter_for(const std::string& ext) {
@@ -47,6 +49,7 @@ void read_declarative(Context& ctx, Workflow& w, const stdfs::path& path) {
   if (auto a = ctx.string_field(fm->data, "agent", path)) w.agent = *a;
   if (auto m = ctx.string_field(fm->data, "model", path)) w.model = *m;
   if (auto h = ctx.bool_field(fm->data, "http", path)) w.http = *h;
+  if (fm->data.contains("access")) w.access = fm->data["access"];
   w.max_steps = ctx.positive_int_field(fm->data, "maxSteps", path);
   if (fm->data.contains("result") && !fm->data["result"].is_null() &&
       ctx.check_schema(fm->data["result"], path, "result", false))
@@ -68,6 +71,7 @@ void read_sidecar(Context& ctx, Workflow& w, const stdfs::path& path) {
   ctx.check_keys(*json, k_sidecar_keys, path, "workflow sidecar");
   if (auto d = ctx.string_field(*json, "description", path)) w.description = *d;
   if (auto h = ctx.bool_field(*json, "http", path)) w.http = *h;
+  if (json->contains("access")) w.access = (*json)["access"];
   w.timeout_ms = ctx.positive_int_field(*json, "timeoutMs", path);
 }
 

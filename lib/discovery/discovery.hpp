@@ -95,6 +95,9 @@ struct Agent {
   nlohmann::json output_schema = nullptr;
   nlohmann::json compaction = nullptr;
   bool http = false;
+  bool http_disabled = false;      // agent.json says "http": false (closes the Eve channel too)
+  nlohmann::json invoker = nullptr; // agent.json `invoker` ({profiles, resolve}; seed 002)
+  nlohmann::json access = nullptr;  // agent.json `access` (docs/auth.md "Access")
   std::string instructions{};      // concatenated text (file first, then directory entries sorted)
   std::vector<std::string> instruction_files{};
   std::vector<Tool> tools{};
@@ -125,6 +128,7 @@ struct Workflow {
   std::string interpreter{};       // program: python3 | node | bash | "" (run directly)
   std::string sidecar{};           // program: project-relative <name>.json or ""
   std::optional<long long> timeout_ms{};
+  nlohmann::json access = nullptr; // frontmatter / sidecar `access` rules (docs/auth.md)
 };
 
 /// Everything one walk found.

@@ -111,8 +111,10 @@ std::string dockerfile(const std::vector<std::string>& packages) {
          "WORKDIR /app\n"
          "COPY . /app\n"
          "ENV HEARTH_ENV=production\n"
-         "EXPOSE 3583\n"
-         "CMD [\"/app/bin/hearth\", \"start\", \"/app\", \"--host\", \"0.0.0.0\"]\n";
+         "ENV PORT=3000\n"
+         "EXPOSE 3000\n"
+         "# 0.0.0.0 inside the container; routes still need the `auth` of hearth.json (docs/auth.md).\n"
+         "CMD [\"/app/bin/hearth\", \"start\", \"/app\", \"--host\", \"0.0.0.0\", \"--port\", \"3000\"]\n";
 }
 
 std::string readme(const std::string& name) {
@@ -122,7 +124,7 @@ std::string readme(const std::string& name) {
          "that built it.\n\n"
          "    bin/hearth info --root .        # inspect what was built\n"
          "    bin/hearth start .              # serve it (provider keys come from the environment)\n"
-         "    docker build -t " + name + " . && docker run -p 3583:3583 --env-file .env " + name + "\n\n"
+         "    docker build -t " + name + " . && docker run -p 3000:3000 --env-file .env " + name + "\n\n"
          ".env files are not copied: pass credentials through the environment.\n";
 }
 

@@ -59,6 +59,9 @@ nlohmann::json lower_agent(const Agent& a, const nlohmann::json& project_sandbox
   j["outputSchema"] = a.output_schema;
   j["compaction"] = a.compaction.is_null() ? nlohmann::json{{"thresholdPercent", 0.9}} : a.compaction;
   j["http"] = a.http;
+  if (a.http_disabled) j["httpDisabled"] = true;
+  if (!a.invoker.is_null()) j["invoker"] = a.invoker;
+  if (!a.access.is_null()) j["access"] = a.access;
   j["instructions"] = {{"text", a.instructions}, {"files", a.instruction_files}};
   j["tools"] = tool_set(a);
   auto skills = nlohmann::json::array();
@@ -106,6 +109,7 @@ nlohmann::json lower_workflow(const discovery::Workflow& w) {
                       {"path", w.path},
                       {"description", or_null(w.description)},
                       {"http", w.http}};
+  if (!w.access.is_null()) j["access"] = w.access;
   if (w.kind == "declarative") {
     j["agent"] = or_null(w.agent);
     j["model"] = or_null(w.model);

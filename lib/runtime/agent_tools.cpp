@@ -104,6 +104,7 @@ std::vector<std::string> tool_environment(const ToolContext& context) {
   env.push_back("HEARTH_WORKSPACE=" +
                 (context.workspace ? context.workspace->root().string() : std::string()));
   env.push_back("HEARTH_AGENT=" + context.agent);
+  if (!context.invoker.empty()) env.push_back("HEARTH_INVOKER=" + context.invoker);
   return env;
 }
 

@@ -69,7 +69,8 @@ Tool load_skill_tool(const std::vector<SkillDef>& skills);
 Tool exec_tool(const ExecToolDef& def, sandbox::Policy policy);
 
 /// The HEARTH_* variables a tool or script gets on top of the sandbox's allow-list
-/// (sandbox::environment): HEARTH_SESSION_ID, HEARTH_RUN_ID, HEARTH_WORKSPACE and HEARTH_AGENT.
+/// (sandbox::environment): HEARTH_SESSION_ID, HEARTH_RUN_ID, HEARTH_WORKSPACE, HEARTH_AGENT and (when
+/// the invocation has one) HEARTH_INVOKER, the invoker as compact JSON (docs/auth.md).
 std::vector<std::string> tool_environment(const ToolContext& context);
 
 /// The policy of `agent`'s commands: its settings with the effective backend (a missing bwrap

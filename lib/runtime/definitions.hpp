@@ -46,6 +46,9 @@ struct AgentDef {
   int max_steps = k_default_max_steps;
   nlohmann::json output_schema{};       // null when none
   bool http = false;
+  bool http_disabled = false;           // "http": false written: no HTTP route at all, Eve's neither
+  nlohmann::json invoker{};             // agent.json `invoker` {profiles, resolve} or null (seed 002)
+  nlohmann::json access{};              // agent.json `access` rules or null (docs/auth.md)
   std::vector<SkillDef> skills{};
   std::vector<ExecToolDef> tools{};
   std::vector<AgentDef> subagents{};
@@ -71,6 +74,7 @@ struct WorkflowDef {
   std::vector<std::string> command{}; // program: argv to start it (interpreter + script)
   int timeout_ms = 0;                 // program: 0 = no timeout
   sandbox::Settings sandbox{};        // program: hearth.json `sandbox` (+ the sidecar's reads)
+  nlohmann::json access{};            // `access` rules over the invoker, or null (docs/auth.md)
 };
 
 } // namespace hearth::runtime

@@ -311,6 +311,8 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
                     .session_id = envelope.session,
                     .run_id = m_scope.context.run_id,
                     .agent = m_agent.name,
+                    .invoker = m_scope.context.invoker.is_null() ? std::string()
+                                                                 : m_scope.context.invoker.dump(),
                     .log = [&](std::string_view level, std::string_view line) {
                       m_scope.events.emit("log", {{"level", level}, {"message", text::to_utf8(line)},
                                                   {"attributes", {{"tool", call.name}}}},

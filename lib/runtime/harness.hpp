@@ -37,6 +37,7 @@ struct RuntimeContext {
   /// `hearth start`: a missing bwrap is an error for every command, never a fall back to `none`.
   bool sandbox_fail_closed = false;
   WorkspaceRetention workspaces{}; // hearth.json `workspaces`: applied as each run ends
+  nlohmann::json invoker{}; // the invocation's invoker {id, kind?, label?, meta?} or null (seed 002)
 };
 
 /// Model clients for one run or one connected session: mock/script keeps its cursor for the

@@ -49,6 +49,9 @@ AgentDef load_agent(const json& a, const stdfs::path& root) {
                  .max_steps = integer(a, "maxSteps", k_default_max_steps),
                  .output_schema = a.value("outputSchema", json()),
                  .http = a.value("http", false),
+                 .http_disabled = a.value("httpDisabled", false),
+                 .invoker = a.value("invoker", json()),
+                 .access = a.value("access", json()),
                  .directory = path_in(root, str(a, "dir"))};
   if (!agent.model_options.is_object()) agent.model_options = json::object();
   for (const auto& t : a.value("tools", json::array()))
@@ -77,7 +80,8 @@ WorkflowDef load_workflow(const json& w, const stdfs::path& root, const json& pr
                        .body = str(w, "body"),
                        .max_steps = integer(w, "maxSteps", 0),
                        .http = w.value("http", false),
-                       .timeout_ms = integer(w, "timeoutMs", 0)};
+                       .timeout_ms = integer(w, "timeoutMs", 0),
+                       .access = w.value("access", json())};
   if (workflow.kind == WorkflowKind::program) {
     workflow.executable = path_in(root, str(w, "executable"));
     const auto interpreter = str(w, "interpreter");

@@ -9,6 +9,7 @@
 #include "runtime/agent_tools.hpp"
 #include "runtime/workflow_context.hpp"
 #include "sandbox/sandbox.hpp"
+#include "store/store.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -105,10 +106,12 @@ private:
 };
 
 /// The protocol variables of a script, on top of the sandbox's allow-list.
-std::vector<std::string> script_environment(const WorkflowDef& def, const std::string& run_id) {
+std::vector<std::string> script_environment(const WorkflowDef& def, const std::string& run_id,
+                                            const json& invoker) {
   std::vector<std::string> env;
   env.push_back("HEARTH_RUN_ID=" + run_id);
   env.push_back("HEARTH_WORKFLOW=" + def.name);
+  if (!invoker.is_null()) env.push_back("HEARTH_INVOKER=" + invoker.dump());
   std::string protocol = "HEARTH_PROTOCOL="; // appended, not operator+: GCC 12 -O2 misreports it
   protocol += std::to_string(k_workflow_protocol_version);
   env.push_back(std::move(protocol));
@@ -164,9 +167,11 @@ Error replied_error(const WorkflowDef& def, const ipc::RemoteError& e) {
 json run_program(const Runtime& runtime, const WorkflowDef& def, const std::string& run_id,
                  const json& payload, const ProgramRunOptions& options, EventLog& events) {
   if (def.command.empty()) throw errors::spawn_failed(def.name, "the workflow has no command");
+  const auto record = runtime.store().get_run(run_id);
+  const json invoker = record ? record->invoker : json();
   const auto script_ptr = sandbox::start({.argv = def.command,
                                           .cwd = runtime.context().project_root,
-                                          .hearth_env = script_environment(def, run_id)},
+                                          .hearth_env = script_environment(def, run_id, invoker)},
                                          script_policy(runtime, def));
   auto& script = *script_ptr;
   StderrPump stderr_pump(script.stderr_fd(), events, run_id);
@@ -181,8 +186,9 @@ json run_program(const Runtime& runtime, const WorkflowDef& def, const std::stri
     peer.start();
     const int timeout_ms = options.timeout_ms > 0 ? options.timeout_ms : def.timeout_ms;
     try {
-      result = peer.request("workflow.run",
-                            {{"runId", run_id}, {"workflow", def.name}, {"payload", payload}},
+      json params = {{"runId", run_id}, {"workflow", def.name}, {"payload", payload}};
+      if (!invoker.is_null()) params["invoker"] = invoker; // ctx.invoker (docs/workflow-protocol.md)
+      result = peer.request("workflow.run", params,
                             {.timeout = std::chrono::milliseconds(timeout_ms)});
     } catch (const ipc::RemoteError& e) {
       failure = replied_error(def, e);

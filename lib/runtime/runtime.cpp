@@ -4,6 +4,7 @@
 
 #include "core/errors.hpp"
 #include "core/ids.hpp"
+#include "runtime/access.hpp"
 #include "runtime/prompt_template.hpp"
 #include "sandbox/workspace.hpp"
 #include "store/store.hpp"
@@ -70,11 +71,12 @@ std::string Runtime::agent_stream(const std::string& agent, const std::string& i
   return "agents/" + agent + "/" + instance_id;
 }
 
-std::string Runtime::admit_run(const std::string& name, const json& payload) {
-  workflow(name); // throws workflow_not_found
+std::string Runtime::admit_run(const std::string& name, const json& payload, const json& invoker) {
+  const auto& def = workflow(name); // throws workflow_not_found
+  check_access(def.access, invoker, "workflow \"" + name + "\""); // 403 / exit 1, naming the rule
   settle_pending();
   const auto run_id = ids::run_id();
-  m_store.create_run({.run_id = run_id, .workflow = name, .payload = payload});
+  m_store.create_run({.run_id = run_id, .workflow = name, .payload = payload, .invoker = invoker});
   return run_id;
 }
 
@@ -105,14 +107,14 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
   };
   const Envelope envelope{.run_id = run_id};
   try {
-    events.emit("run_start",
-                {{"owner", {{"kind", "workflow"}, {"workflowName", def.name}, {"instanceId", run_id}}},
-                 {"instanceId", run_id}, {"workflowName", def.name},
-                 {"startedAt", record->started_at}, {"payload", record->payload}},
-                envelope);
+    json start = {{"owner", {{"kind", "workflow"}, {"workflowName", def.name}, {"instanceId", run_id}}},
+                  {"instanceId", run_id}, {"workflowName", def.name},
+                  {"startedAt", record->started_at}, {"payload", record->payload}};
+    if (!record->invoker.is_null()) start["invoker"] = record->invoker;
+    events.emit("run_start", start, envelope);
     json result;
     if (def.kind == WorkflowKind::declarative) {
-      result = run_declarative(def, run_id, record->payload, model_override, events);
+      result = run_declarative(def, run_id, record->payload, model_override, record->invoker, events);
     } else {
       if (!m_program_runner) throw errors::internal_error("programmable workflows are unavailable");
       result = m_program_runner(def, run_id, record->payload,
@@ -205,7 +207,8 @@ std::size_t Runtime::active_run_count() const {
 }
 
 json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id, const json& payload,
-                              const std::string& model_override, EventLog& events) {
+                              const std::string& model_override, const json& invoker,
+                              EventLog& events) {
   const auto& agent_def = agent(def.agent.empty() ? m_program.root_agent : def.agent);
   const auto prompt = render_template(def.body, payload, def.name);
   const Envelope envelope{.run_id = run_id, .session = "default", .harness = "default",
@@ -213,6 +216,7 @@ json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id,
   return run_operation(events, envelope, "prompt", [&](json& done) {
     auto context = m_context;
     context.run_id = run_id;
+    context.invoker = invoker;
     ModelClients models(context);
     const auto workspace = sandbox::Workspace::prepare(
         m_context.project_root / ".hearth" / "workspaces" / safe_component(run_id),
@@ -230,8 +234,9 @@ json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id,
 }
 
 RunOutcome Runtime::run_workflow(const std::string& name, const json& payload,
-                                 const std::string& model_override, const EventListener& listener) {
-  const auto run_id = admit_run(name, payload);
+                                 const std::string& model_override, const EventListener& listener,
+                                 const json& invoker) {
+  const auto run_id = admit_run(name, payload, invoker);
   return {run_id, execute_run(run_id, model_override, listener)};
 }
 
@@ -258,8 +263,9 @@ std::shared_ptr<ModelClients> Runtime::instance_models(const std::string& stream
 json Runtime::prompt_agent(const std::string& agent_name, const std::string& instance_id,
                            const std::string& session, const std::string& message,
                            const json& output_schema, const std::string& model_override,
-                           const EventListener& listener) {
+                           const EventListener& listener, const json& invoker) {
   const auto& agent_def = agent(agent_name);
+  check_access(agent_def.access, invoker, "agent \"" + agent_name + "\"");
   const auto stream = agent_stream(agent_name, instance_id);
   std::lock_guard instance(instance_lock(stream));
   m_store.create_stream(stream);
@@ -276,11 +282,14 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
         m_context.project_root / ".hearth" / "workspaces" /
             safe_component(agent_name + "-" + instance_id + "-" + key.name),
         workspace_seeds(agent_def));
-    TurnScope scope{m_context, *models, events, workspace, envelope};
+    auto context = m_context; // per invocation: the invoker reaches its tools (HEARTH_INVOKER)
+    context.invoker = invoker;
+    TurnScope scope{context, *models, events, workspace, envelope};
     TurnOptions options{.model_override = model_override, .result_schema = output_schema};
     try {
       const auto result = run_turn(scope, agent_def, messages, message, options);
       m_store.save_session(key, messages, saved ? saved->version : 0);
+      if (!invoker.is_null()) m_store.set_session_invoker(key, invoker);
       done = {{"result", result.to_json()}};
       return result.to_json();
     } catch (const Error&) {

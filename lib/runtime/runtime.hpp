@@ -67,7 +67,9 @@ public:
 
   /// Creates the run record and its stream `runs/<runId>` (status active) and returns the id,
   /// so an HTTP admission can answer before the run executes. Throws workflow_not_found.
-  std::string admit_run(const std::string& name, const nlohmann::json& payload);
+  /// `invoker` ({id, kind?, label?, meta?} or null) is recorded on the run (seed 002).
+  std::string admit_run(const std::string& name, const nlohmann::json& payload,
+                        const nlohmann::json& invoker = nullptr);
 
   /// Executes an admitted run to the end: run_start … run_end. `model_override` replaces every
   /// agent's model; `timeout_ms` (programmable workflows only; 0: the workflow's) bounds the run.
@@ -77,7 +79,8 @@ public:
 
   /// admit_run then execute_run.
   RunOutcome run_workflow(const std::string& name, const nlohmann::json& payload,
-                          const std::string& model_override, const EventListener& listener);
+                          const std::string& model_override, const EventListener& listener,
+                          const nlohmann::json& invoker = nullptr);
 
   /// Prompts agent instance `instance_id` (session `session`, default "default") with `message`,
   /// continuing its stored history; events go to `agents/<agent>/<instance_id>`. Returns Flue's
@@ -85,7 +88,8 @@ public:
   nlohmann::json prompt_agent(const std::string& agent, const std::string& instance_id,
                               const std::string& session, const std::string& message,
                               const nlohmann::json& output_schema,
-                              const std::string& model_override, const EventListener& listener);
+                              const std::string& model_override, const EventListener& listener,
+                              const nlohmann::json& invoker = nullptr);
 
   /// Ends every run this process is executing as errored `cancelled` (its run_end says
   /// `details`), before the caller stops their tools: a run whose tools are killed never ends
@@ -105,7 +109,7 @@ public:
 private:
   nlohmann::json run_declarative(const WorkflowDef& workflow, const std::string& run_id,
                                  const nlohmann::json& payload, const std::string& model_override,
-                                 EventLog& events);
+                                 const nlohmann::json& invoker, EventLog& events);
   std::mutex& instance_lock(const std::string& stream);
   /// Ends `run_id` with `error` (errored); when the store refuses (disk full), keeps the end
   /// to retry later (settle_pending) instead of leaving the run active without a word.

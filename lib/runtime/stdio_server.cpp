@@ -45,7 +45,7 @@ int serve_stdio(Runtime& runtime) {
     const json payload = request.params.value("payload", json::object());
     const auto model = request.params.value("model", std::string());
     const auto timeout_ms = request.params.value("timeoutMs", 0); // programmable workflows
-    const auto run_id = runtime.admit_run(name, payload);
+    const auto run_id = runtime.admit_run(name, payload, request.params.value("invoker", json()));
     const auto result = runtime.execute_run(
         run_id, model,
         [&](const json& event) { peer.notify_tagged(request.id, "event", {{"event", event}}); },
@@ -59,7 +59,8 @@ int serve_stdio(Runtime& runtime) {
         required_string(request.params, "message"), request.params.value("outputSchema", json()),
         request.params.value("model", std::string()), [&](const json& event) {
           peer.notify_tagged(request.id, "event", {{"event", event}});
-        });
+        },
+        request.params.value("invoker", json()));
     return json{{"result", result}};
   });
   // Written by `shutdown` so the loop below wakes at once instead of at its next poll.

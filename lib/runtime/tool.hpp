@@ -27,6 +27,7 @@ struct ToolContext {
   std::string session_id{};
   std::string run_id{};
   std::string agent{};
+  std::string invoker{}; // compact invoker JSON (HEARTH_INVOKER), empty when unknown
   std::function<void(std::string_view level, std::string_view line)> log{}; // tool stderr, logs
 };
 

@@ -11,6 +11,7 @@
 #include "runtime/agent_tools.hpp"
 #include "sandbox/sandbox.hpp"
 #include "sandbox/workspace.hpp"
+#include "store/store.hpp"
 
 #include <chrono>
 
@@ -79,6 +80,7 @@ WorkflowContext::WorkflowContext(const Runtime& runtime, std::string run_id,
     : m_runtime(runtime), m_context(runtime.context()),
       m_model_override(std::move(model_override)), m_events(events), m_models(m_context) {
   m_context.run_id = std::move(run_id);
+  if (const auto record = runtime.store().get_run(m_context.run_id)) m_context.invoker = record->invoker;
 }
 
 WorkflowContext::~WorkflowContext() = default;

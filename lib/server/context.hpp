@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "server/auth/auth.hpp"
 #include "server/server.hpp"
 #include "server/http.hpp"
 #include "server/thread_pool.hpp"
@@ -14,6 +15,10 @@
 #include <string>
 #include <vector>
 
+namespace hearth::runtime {
+struct AgentDef;
+}
+
 namespace hearth::server {
 
 using nlohmann::json;
@@ -23,6 +28,7 @@ struct ServerContext {
   const ServerOptions& options;
   Executor& executor;
   std::atomic<bool>& stopping; // set by shutdown(): parked readers are woken and end
+  const auth::Config& auth;     // route auth and browser checks (auth_glue.cpp)
 };
 
 // --- responses (responses.cpp) ----------------------------------------------------------------
@@ -48,6 +54,20 @@ std::string base_url(const Request& req, const ServerContext& ctx);
 /// wording) for text that does not parse.
 json parse_body(const Request& req, const json& empty);
 
+// --- auth glue (auth_glue.cpp): the only place the transport meets lib/server/auth -------------
+
+/// Before routing, on the thread that then runs the handler: Host/Origin/CORS checks, then the
+/// auth walk. Returns true to continue; false when `res` already holds the answer (preflight 204,
+/// 401 + WWW-Authenticate, 403, 415).
+bool admit(const Request& req, Response& res, const ServerContext& ctx);
+
+/// The decision admit() accepted for the request this thread is handling (invoker, entry).
+const auth::Decision& current_auth();
+
+/// The invoker of an invocation of `agent` by the current caller: the authenticated invoker,
+/// a profile selected through `context` (seed 002's four keys) and agent.json `invoker.resolve`.
+/// Throws errors::access_denied (403).
+json agent_invoker(const runtime::AgentDef& agent, const json& context);
 
 // --- route groups -----------------------------------------------------------------------------
 

@@ -123,8 +123,11 @@ void EveProjector::emit(std::vector<json>& out, const store::Event& source, std:
 
 void EveProjector::begin_turn(const store::Event& event, std::vector<json>& out) {
   if (!m_started) {
-    emit(out, event, "session.started",
-         {{"runtime", {{"agentId", m_agent}, {"agentName", m_agent}, {"eveVersion", k_eve_version}}}});
+    json started = {
+        {"runtime", {{"agentId", m_agent}, {"agentName", m_agent}, {"eveVersion", k_eve_version}}}};
+    // hearth addition: who started the session (seed 002), as the route auth saw it.
+    if (m_pending.is_object() && m_pending.contains("invoker")) started["invoker"] = m_pending["invoker"];
+    emit(out, event, "session.started", started);
     m_started = true;
   }
   ++m_turn;

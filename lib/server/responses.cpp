@@ -25,7 +25,7 @@ namespace {
 /// Eve sends `code` only on its coded errors (session state, auth); validation 400s have none.
 bool eve_has_code(const std::string& type) {
   static const std::set<std::string> coded = {"session_not_active", "session_not_ready",
-                                              "session_expired",    "unauthorized",
+                                              "session_expired",    "unauthorized",      "forbidden",
                                               "payload_too_large",  "server_busy",
                                               "internal_error"};
   return coded.count(type) > 0;

@@ -49,6 +49,10 @@ struct Eve {
   std::string path(const std::string& id) const {
     return runtime::Runtime::agent_stream(root(), id);
   }
+  /// Session routes serve the root agent; one whose agent.json says "http": false has none (404).
+  void require_http() const {
+    if (ctx.runtime.agent(root()).http_disabled) throw errors::agent_not_found(root(), {});
+  }
 };
 
 void no_store(Response& res) { res.set_header("cache-control", "no-store"); }
@@ -90,12 +94,21 @@ std::string with_context(const std::string& text, const json& body) {
   return "Client context:\n" + context + "\n\n" + text;
 }
 
+/// The invoker of a turn: route auth, then a profile from `context` (or an object clientContext).
+json session_invoker(Eve& eve, const json& body) {
+  json context = body.value("context", json());
+  if (!context.is_object() && body.contains("clientContext") && body["clientContext"].is_object())
+    context = body["clientContext"];
+  return agent_invoker(eve.ctx.runtime.agent(eve.root()), context);
+}
+
 /// Runs one turn on the executor: marker, prompt, and (if the runtime failed outside its own
 /// error handling) the closing events, so a stream reader always reaches a boundary event.
 void submit_turn(Eve& eve, const std::string& session_id, const std::string& delivery_id,
-                 const EveMessage& message, const std::string& prompt, const json& output_schema) {
+                 const EveMessage& message, const std::string& prompt, const json& output_schema,
+                 const json& invoker) {
   auto& ctx = eve.ctx;
-  ctx.executor.submit([&eve, session_id, delivery_id, message, prompt, output_schema] {
+  ctx.executor.submit([&eve, session_id, delivery_id, message, prompt, output_schema, invoker] {
     auto& rt = eve.ctx.runtime;
     auto& store = rt.store();
     const auto path = eve.path(session_id);
@@ -104,9 +117,9 @@ void submit_turn(Eve& eve, const std::string& session_id, const std::string& del
     if (!info || info->closed) return; // reset while queued
     store.append(path, {.type = k_submission_event,
                         .data = {{"submissionId", delivery_id}, {"message", message.text},
-                                 {"parts", message.parts}}});
+                                 {"parts", message.parts}, {"invoker", invoker}}});
     try {
-      rt.prompt_agent(eve.root(), session_id, "default", prompt, output_schema, "", {});
+      rt.prompt_agent(eve.root(), session_id, "default", prompt, output_schema, "", {}, invoker);
     } catch (const Error&) { // recorded on the stream by the runtime (operation isError, idle)
     } catch (const std::exception& e) {
       runtime::EventLog log(store, path);
@@ -133,13 +146,14 @@ void create_session(const Request& req, Response& res, Eve& eve) {
   if (has_message) message = parse_eve_message(body["message"]);
   const json schema = body.contains("outputSchema") && body["outputSchema"].is_object()
                           ? body["outputSchema"] : json();
+  const auto invoker = session_invoker(eve, body);
   auto& store = eve.ctx.runtime.store();
   const auto id = ids::make_id("wrun");
   store.save_session(eve.key(id), json::array(), 0);
   const auto token = store.rotate_continuation_token(eve.key(id));
   store.create_stream(eve.path(id));
   if (has_message)
-    submit_turn(eve, id, uuid4(), message, with_context(message.text, body), schema);
+    submit_turn(eve, id, uuid4(), message, with_context(message.text, body), schema, invoker);
   res.set_header("x-eve-session-id", id);
   no_store(res);
   send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"continuationToken", token},
@@ -184,7 +198,8 @@ void follow_up(const Request& req, Response& res, Eve& eve) {
   const json schema = body.contains("outputSchema") && body["outputSchema"].is_object()
                           ? body["outputSchema"] : json();
   const auto delivery = uuid4();
-  submit_turn(eve, id, delivery, message, with_context(message.text, body), schema);
+  submit_turn(eve, id, delivery, message, with_context(message.text, body), schema,
+              session_invoker(eve, body));
   res.set_header("x-eve-session-id", id);
   no_store(res);
   send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"status", "accepted"},
@@ -361,16 +376,17 @@ void mount_eve(Router& router, ServerContext& ctx) {
     res.set_content(wire(eve_info_document(eve->ctx.runtime.program(), eve->ctx.options.dev)),
                     "application/json; charset=utf-8");
   }, false);
-  router.add("/eve/v1/session", {"POST"}, [eve](Req req, Res res) { create_session(req, res, *eve); },
-             false);
-  router.add("/eve/v1/session/:id", {"POST"}, [eve](Req req, Res res) { follow_up(req, res, *eve); },
-             false);
-  router.add("/eve/v1/session/:id/cancel", {"POST"},
-             [eve](Req req, Res res) { cancel(req, res, *eve); }, false);
-  router.add("/eve/v1/session/:id/reset", {"POST"},
-             [eve](Req req, Res res) { reset(req, res, *eve); }, false);
-  router.add("/eve/v1/session/:id/stream", {"GET"},
-             [eve](Req req, Res res) { stream(req, res, *eve); }, false);
+  auto session_route = [eve](void (*handler)(Req, Res, Eve&)) {
+    return [eve, handler](Req req, Res res) {
+      eve->require_http();
+      handler(req, res, *eve);
+    };
+  };
+  router.add("/eve/v1/session", {"POST"}, session_route(create_session), false);
+  router.add("/eve/v1/session/:id", {"POST"}, session_route(follow_up), false);
+  router.add("/eve/v1/session/:id/cancel", {"POST"}, session_route(cancel), false);
+  router.add("/eve/v1/session/:id/reset", {"POST"}, session_route(reset), false);
+  router.add("/eve/v1/session/:id/stream", {"GET"}, session_route(stream), false);
 }
 
 } // namespace hearth::server

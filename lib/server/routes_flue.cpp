@@ -89,7 +89,7 @@ void post_workflow(const Request& req, Response& res, ServerContext& ctx) {
   const bool wait = wait_for_result(req);
   require_json_content(req);
   const auto payload = parse_body(req, json::object());
-  const auto run_id = ctx.runtime.admit_run(def.name, payload);
+  const auto run_id = ctx.runtime.admit_run(def.name, payload, current_auth().invoker.to_json());
   const auto stream_url = base_url(req, ctx) + "/runs/" + run_id;
   const std::string offset = store::format_offset(-1);
   res.set_header("X-Flue-Run-Id", run_id);
@@ -178,7 +178,9 @@ void post_agent(const Request& req, Response& res, ServerContext& ctx) {
   const std::string instance = req.matches[2];
   const bool wait = wait_for_result(req);
   require_json_content(req);
-  const auto message = agent_message(parse_body(req, json()));
+  const auto body = parse_body(req, json());
+  const auto message = agent_message(body);
+  const auto invoker = agent_invoker(agent, body.is_object() ? body.value("context", json()) : json());
   auto& store = ctx.runtime.store();
   const auto path = runtime::Runtime::agent_stream(agent.name, instance);
   store.create_stream(path); // readers see the stream from admission on, never a 404 race
@@ -188,10 +190,10 @@ void post_agent(const Request& req, Response& res, ServerContext& ctx) {
   store.create_submission(submission_id, path);
   const auto stream_url = base_url(req, ctx) + "/agents/" + agent.name + "/" + instance;
   auto& rt = ctx.runtime;
-  auto run = [&rt, name = agent.name, instance, message, submission_id]() {
+  auto run = [&rt, name = agent.name, instance, message, submission_id, invoker]() {
     rt.store().set_submission_status(submission_id, store::SubmissionStatus::running);
     try {
-      auto out = rt.prompt_agent(name, instance, "default", message, json(), "", {});
+      auto out = rt.prompt_agent(name, instance, "default", message, json(), "", {}, invoker);
       rt.store().set_submission_status(submission_id, store::SubmissionStatus::done);
       return out;
     } catch (...) {

@@ -119,7 +119,8 @@ public:
   ServerImpl(runtime::Runtime& runtime, ServerOptions options)
       : m_options(std::move(options)),
         m_executor(m_options.run_workers, m_options.run_queue),
-        m_ctx{runtime, m_options, m_executor, m_stopping},
+        m_auth(m_options.auth ? m_options.auth : std::make_shared<const auth::Config>()),
+        m_ctx{runtime, m_options, m_executor, m_stopping, *m_auth},
         m_handlers(4, std::max<std::size_t>(8, m_options.handler_threads)),
         m_steps(k_step_threads, k_step_threads) {
     raise_fd_limit();
@@ -426,6 +427,7 @@ private:
   void handle(Request& req, const std::string& raw_path, Response& res) noexcept {
     try {
       try {
+        if (!admit(req, res, m_ctx)) return; // Host/Origin/CORS, then route auth (auth_glue.cpp)
         auto match = m_router.match(req.method, raw_path, m_options.max_param_bytes);
         if (match.outcome == Router::Outcome::matched) {
           req.matches.clear();
@@ -689,6 +691,7 @@ private:
   std::atomic<bool> m_stopping{false};
   bool m_stopped = false;
   Executor m_executor;
+  std::shared_ptr<const auth::Config> m_auth;
   ServerContext m_ctx;
   Router m_router;
   mutable std::mutex m_conns_mutex;

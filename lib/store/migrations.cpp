@@ -10,7 +10,7 @@ namespace hearth::store {
 namespace {
 
 // Times are integer milliseconds since the Unix epoch (UTC); JSON columns hold compact JSON text.
-constexpr std::array<const char*, 1> k_steps = {
+constexpr std::array<const char*, 2> k_steps = {
     // 1: runs, event streams, sessions, submissions.
     R"sql(
 CREATE TABLE streams (
@@ -60,6 +60,11 @@ CREATE TABLE submissions (
   updated_ms INTEGER NOT NULL
 );
 CREATE INDEX submissions_by_stream ON submissions (stream_path, created_ms);
+)sql",
+    // 2: the invoker (seed 002; compact JSON {id, kind?, label?, meta?}) of runs and sessions.
+    R"sql(
+ALTER TABLE runs ADD COLUMN invoker TEXT;
+ALTER TABLE sessions ADD COLUMN invoker TEXT;
 )sql",
 };
 

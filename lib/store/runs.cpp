@@ -24,7 +24,8 @@ Json parse_column(const db::Statement& row, int column, const std::string& path)
   return value;
 }
 
-// Columns: run_id, workflow, status, payload, result, error, started_ms, ended_ms, owner_pid.
+// Columns: run_id, workflow, status, payload, result, error, started_ms, ended_ms, owner_pid,
+// invoker.
 RunRecord run_from_row(const db::Statement& row, const std::string& path) {
   RunRecord run{.run_id = row.text(0),
                 .workflow = row.text(1),
@@ -33,7 +34,8 @@ RunRecord run_from_row(const db::Statement& row, const std::string& path) {
                 .result = parse_column(row, 4, path),
                 .error = parse_column(row, 5, path),
                 .started_at = sys::iso_ms(row.int64(6)),
-                .owner_pid = static_cast<int>(row.int64(8))};
+                .owner_pid = static_cast<int>(row.int64(8)),
+                .invoker = parse_column(row, 9, path)};
   if (!row.is_null(7)) {
     run.ended_at = sys::iso_ms(row.int64(7));
     run.duration_ms = row.int64(7) - row.int64(6);
@@ -43,7 +45,7 @@ RunRecord run_from_row(const db::Statement& row, const std::string& path) {
 
 std::optional<RunRecord> load_run(db::Connection& conn, std::string_view run_id) {
   auto row = conn.prepare("SELECT run_id, workflow, status, payload, result, error, started_ms, "
-                          "ended_ms, owner_pid FROM runs WHERE run_id = ?");
+                          "ended_ms, owner_pid, invoker FROM runs WHERE run_id = ?");
   row->bind(1, run_id);
   if (!row->step()) return std::nullopt;
   return run_from_row(*row, conn.path());
@@ -60,13 +62,14 @@ RunRecord SqliteStore::create_run(const NewRun& run) {
   return m_pool.write([&](db::Connection& conn) {
     db::Transaction tx(conn, db::Transaction::Mode::write);
     conn.prepare("INSERT INTO runs (run_id, workflow, status, payload, started_ms, owner_pid, "
-                 "owner_start) VALUES (?, ?, 'active', ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+                 "owner_start, invoker) VALUES (?, ?, 'active', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
         ->bind(1, run.run_id)
         .bind(2, run.workflow)
         .bind(3, hearth::dump_json(run.payload))
         .bind(4, now)
         .bind(5, std::int64_t{pid})
         .bind(6, start)
+        .bind(7, run.invoker.is_null() ? std::string("null") : run.invoker.dump())
         .run();
     conn.prepare("INSERT INTO streams (path, created_ms) VALUES (?, ?) ON CONFLICT DO NOTHING")
         ->bind(1, run_stream(run.run_id))
@@ -150,7 +153,7 @@ std::vector<RunRecord> SqliteStore::list_runs(const RunQuery& query) {
         // payloads stays a few KB of row data.
         "SELECT run_id, workflow, status, CASE WHEN ?4 THEN NULL ELSE payload END, "
         "CASE WHEN ?4 THEN NULL ELSE result END, CASE WHEN ?4 THEN NULL ELSE error END, "
-        "started_ms, ended_ms, owner_pid "
+        "started_ms, ended_ms, owner_pid, invoker "
         "FROM runs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR workflow = ?2) "
         "ORDER BY started_ms DESC, run_id DESC LIMIT ?3");
     if (query.status) rows->bind(1, to_string(*query.status));

@@ -72,6 +72,17 @@ SessionRecord SqliteStore::save_session(const SessionKey& key, const Json& messa
   });
 }
 
+void SqliteStore::set_session_invoker(const SessionKey& key, const Json& invoker) {
+  m_pool.write([&](db::Connection& conn) {
+    conn.prepare("UPDATE sessions SET invoker = ? WHERE agent = ? AND instance_id = ? AND name = ?")
+        ->bind(1, invoker.dump())
+        .bind(2, key.agent)
+        .bind(3, key.instance_id)
+        .bind(4, key.name)
+        .run();
+  });
+}
+
 bool SqliteStore::delete_session(const SessionKey& key) {
   return m_pool.write([&](db::Connection& conn) {
     conn.prepare("DELETE FROM sessions WHERE agent = ? AND instance_id = ? AND name = ?")

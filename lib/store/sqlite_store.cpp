@@ -67,6 +67,7 @@ Json to_json(const RunRecord& run) {
             {"status", to_string(run.status)},
             {"startedAt", run.started_at},
             {"payload", run.payload}};
+  if (!run.invoker.is_null()) j["invoker"] = run.invoker;
   if (run.status == RunStatus::active) return j;
   j["endedAt"] = run.ended_at;
   j["isError"] = run.status == RunStatus::errored;

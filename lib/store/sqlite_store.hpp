@@ -87,6 +87,7 @@ public:
   std::optional<SessionRecord> load_session(const SessionKey& key) override;
   SessionRecord save_session(const SessionKey& key, const Json& messages,
                              std::int64_t expected_version) override;
+  void set_session_invoker(const SessionKey& key, const Json& invoker) override;
   bool delete_session(const SessionKey& key) override;
   std::string rotate_continuation_token(const SessionKey& key) override;
   bool check_continuation_token(const SessionKey& key, std::string_view token) override;

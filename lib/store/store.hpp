@@ -46,6 +46,7 @@ struct NewRun {
   std::string workflow{}; // workflow name
   Json payload = Json::object();
   int owner_pid = 0; // the process executing the run; 0 means this process (the usual case)
+  Json invoker{};    // who started it ({id, kind?, label?, meta?}); null: unknown
 };
 
 struct RunRecord {
@@ -59,6 +60,7 @@ struct RunRecord {
   std::string ended_at{};   // empty while active
   std::optional<std::int64_t> duration_ms{};
   int owner_pid = 0;
+  Json invoker{}; // null when the run predates invokers
 };
 
 /// The Flue `RunRecord` JSON served by `GET /runs/:runId?meta`: runId, owner {kind: "workflow",
@@ -240,6 +242,10 @@ public:
   /// not exist yet) and returns the new record (version + 1). Throws session_conflict.
   virtual SessionRecord save_session(const SessionKey& key, const Json& messages,
                                      std::int64_t expected_version) = 0;
+
+  /// Records the invoker of the session's latest invocation (seed 002). No-op when the session
+  /// does not exist.
+  virtual void set_session_invoker(const SessionKey& key, const Json& invoker) = 0;
 
   /// Deletes the session; returns false if there was none.
   virtual bool delete_session(const SessionKey& key) = 0;

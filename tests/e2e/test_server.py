@@ -71,11 +71,13 @@ class Http:
 
 
 class Started:
-    """`hearth start DIR --host 127.0.0.1 --port 0`, waiting for its listening line."""
+    """`hearth start DIR --host 127.0.0.1 --port 0`, waiting for its listening line. Without auth
+    configured every route answers 401, so route tests pass --insecure-no-auth unless told not to."""
 
-    def __init__(self, test, dist, *extra):
+    def __init__(self, test, dist, *extra, insecure=True, env=None):
+        flags = ["--insecure-no-auth"] if insecure else []
         self.proc = subprocess.Popen([HEARTH_BIN, "start", dist, "--host", "127.0.0.1", "--port", "0",
-                                      *extra], cwd=test.tmp, env=clean_env(), text=True,
+                                      *flags, *extra], cwd=test.tmp, env=env or clean_env(), text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         test.addCleanup(self.kill)
         match = read_line(self.proc.stderr, r"listening on http://127\.0\.0\.1:(\d+)",

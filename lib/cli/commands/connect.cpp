@@ -49,6 +49,7 @@ int connect(const ConnectOptions& opts) {
       nlohmann::json params = {{"agent", opts.agent}, {"instanceId", opts.instance_id},
                                {"session", opts.session}, {"message", *line}};
       if (!opts.model.empty()) params["model"] = opts.model;
+      params["invoker"] = local_invoker();
       try {
         const auto reply = child.request("agent.prompt", params,
                                          [&](const nlohmann::json& e) { printer.print(e); });

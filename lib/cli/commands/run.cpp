@@ -37,7 +37,8 @@ int run_workflow(const RunOptions& opts) {
     child.wait_ready();
     terminal::info(terminal::style("1", "workflow " + opts.workflow));
     EventPrinter printer(std::cerr);
-    nlohmann::json params = {{"workflow", opts.workflow}, {"payload", payload}};
+    nlohmann::json params = {{"workflow", opts.workflow}, {"payload", payload},
+                             {"invoker", local_invoker()}};
     if (!opts.model.empty()) params["model"] = opts.model;
     if (opts.timeout_ms > 0) params["timeoutMs"] = opts.timeout_ms;
     const auto reply = child.request("workflow.run", params, [&](const nlohmann::json& event) {

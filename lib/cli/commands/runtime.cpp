@@ -7,6 +7,7 @@
 #include "cli/terminal.hpp"
 #include "core/errors.hpp"
 #include "runtime/stdio_server.hpp"
+#include "server/auth/setup.hpp"
 #include "server/child.hpp"
 
 #include <cstdlib>
@@ -39,19 +40,20 @@ int run_runtime(const config::ProjectFlags& flags, const ServingFlags& serving) 
     throw errors::usage("`hearth runtime` is internal: the CLI starts it for run and connect.",
                         "Use `hearth run <workflow>` or `hearth connect <agent> <id>`.");
   std::unique_ptr<RuntimeHost> host;
-  config::ServerLimits limits;
+  config::Project project;
   try {
-    const auto project = resolve_project(flags);
-    limits = project.server;
+    project = resolve_project(flags);
     host = std::make_unique<RuntimeHost>(project);
   } catch (const Error& e) {
     return startup_failed(e);
   }
   if (serving.listen.empty()) return runtime::serve_stdio(host->runtime());
   server::ServerOptions options{.reuse_port = serving.reuse_port, .dev = serving.dev};
-  server::apply_limits(limits, options);
+  server::apply_limits(project.server, options);
   try {
     server::parse_listen(serving.listen, options);
+    options.auth = std::make_shared<const server::auth::Config>(server::auth::load_config(
+        project, {.dev = serving.dev, .bound_host = options.host}));
     return server::serve_child(host->runtime(), options);
   } catch (const Error& e) { // bind failures come before `ready`
     return startup_failed(e);

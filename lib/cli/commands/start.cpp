@@ -6,6 +6,7 @@
 #include "core/errors.hpp"
 #include "core/process.hpp"
 #include "core/signals.hpp"
+#include "server/auth/setup.hpp"
 #include "server/child.hpp"
 #include "server/server.hpp"
 
@@ -25,6 +26,7 @@ struct StartOptions {
   std::string dir = "dist";
   std::optional<std::string> host{};
   std::optional<int> port{};
+  bool insecure_no_auth = false;
 };
 
 /// --port, else $PORT when it is a port number, else 3000.
@@ -50,8 +52,19 @@ int run_start(const StartOptions& opts) {
   RuntimeHost host(project, /*production=*/true);
   server::ServerOptions options;
   server::apply_limits(project.server, options);
-  options.host = opts.host.value_or("0.0.0.0");
+  // Loopback unless asked: --host, else hearth.json `host` (the Dockerfile passes 0.0.0.0).
+  options.host = opts.host.value_or(project.host_configured ? project.host : "127.0.0.1");
   options.port = start_port(opts);
+  options.auth = std::make_shared<const server::auth::Config>(server::auth::load_config(
+      project, {.insecure_no_auth = opts.insecure_no_auth, .bound_host = options.host}));
+  if (opts.insecure_no_auth)
+    std::cerr << "hearth: warning: --insecure-no-auth: every route is open to anyone who can "
+                 "reach this port"
+              << std::endl;
+  else if (!server::auth::auth_configured(project))
+    std::cerr << "hearth: no auth configured, so every route but GET /eve/v1/health answers 401; "
+                 "add \"auth\" to hearth.json (docs/auth.md) or pass --insecure-no-auth"
+              << std::endl;
   signals::SignalPipe signal_pipe;
   server::Server server(host.runtime(), options);
   server.start();
@@ -88,7 +101,9 @@ void register_start(CLI::App& app, Dispatch& dispatch) {
   auto* cmd = app.add_subcommand("start", "Serve a `hearth build` output over HTTP (no watcher)");
   set_completion(cmd->add_option("dir", opts->dir, "Build output directory (default: dist)"),
                  "dirs");
-  cmd->add_option("--host", opts->host, "Address to bind (default: 0.0.0.0)");
+  cmd->add_option("--host", opts->host, "Address to bind (default: hearth.json host, else 127.0.0.1)");
+  cmd->add_flag("--insecure-no-auth", opts->insecure_no_auth,
+                "Serve every route without authentication (explicit opt-out; prints a warning)");
   cmd->add_option("--port", opts->port, "Port (default: $PORT, else 3000)")
       ->check(CLI::Range(0, 65535));
   cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return run_start(*opts); }; });

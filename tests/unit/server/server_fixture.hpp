@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "runtime/runtime.hpp"
+#include "server/auth/auth.hpp"
 #include "server/server.hpp"
 #include "store/store.hpp"
 #include "support/temp_project.hpp"
@@ -23,6 +24,11 @@ struct ServerFixture {
   std::unique_ptr<hearth::server::Server> server;
 
   explicit ServerFixture(hearth::server::ServerOptions options = {}) {
+    if (!options.auth) { // these tests exercise routes, not auth (tests/unit/server/auth_*)
+      auto open = std::make_shared<hearth::server::auth::Config>();
+      open->insecure_no_auth = true;
+      options.auth = open;
+    }
     using namespace hearth::runtime;
     AgentDef assistant{.name = "assistant", .model = "mock/echo", .instructions = "You help.",
                        .http = true};

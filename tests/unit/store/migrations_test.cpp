@@ -71,6 +71,26 @@ TEST_CASE("data survives closing and reopening the file") {
   CHECK(store->read("runs/run_keep", -1).events.size() == 1);
 }
 
+TEST_CASE("a schema-1 database is migrated to record invokers and keeps its runs") {
+  TempProject tmp;
+  const auto file = tmp.root() / "state.db";
+  {
+    auto store = open_store("sqlite:" + file.string());
+    store->create_run({.run_id = "run_old", .workflow = "w"});
+  }
+  // Roll the file back to what schema 1 looked like (before invokers).
+  raw_exec(file, "ALTER TABLE runs DROP COLUMN invoker; ALTER TABLE sessions DROP COLUMN invoker; "
+                 "PRAGMA user_version = 1");
+  auto store = open_store("sqlite:" + file.string());
+  CHECK(raw_int(file, "PRAGMA user_version") == 2);
+  CHECK(store->get_run("run_old")->invoker.is_null());
+  const nlohmann::json invoker = {{"id", "ci"}, {"kind", "service"}};
+  store->create_run({.run_id = "run_new", .workflow = "w", .invoker = invoker});
+  CHECK(store->get_run("run_new")->invoker == invoker);
+  CHECK(to_json(*store->get_run("run_new"))["invoker"] == invoker);
+  CHECK_FALSE(to_json(*store->get_run("run_old")).contains("invoker"));
+}
+
 TEST_CASE("memory stores are private to each Store") {
   auto a = open_store("memory:");
   auto b = open_store(":memory:");

@@ -1,0 +1,67 @@
+// The thin glue between the HTTP transport (server/http.hpp) and lib/server/auth (transport-neutral):
+// builds auth::Request from a request, applies the browser checks and the auth walk before
+// routing, and keeps the accepted Decision for the handler running on this thread.
+#include "core/errors.hpp"
+#include "runtime/access.hpp"
+#include "runtime/definitions.hpp"
+#include "server/context.hpp"
+
+namespace hearth::server {
+namespace {
+
+/// The server runs admit() and the route handler on the same pool thread, one request at a time
+/// (ServerImpl::handle), so the accepted decision travels to the handler here.
+thread_local auth::Decision t_decision;
+
+bool is_health(const Request& req) {
+  return req.path == "/eve/v1/health" && (req.method == "GET" || req.method == "HEAD");
+}
+
+} // namespace
+
+bool admit(const Request& req, Response& res, const ServerContext& ctx) {
+  const auto query_at = req.target.find('?');
+  auth::Request request{
+      .method = req.method,
+      .path = req.path,
+      .query = query_at == std::string::npos ? std::string_view()
+                                             : std::string_view(req.target).substr(query_at + 1),
+      .header = [&req](std::string_view name) { return req.get_header_value(name); },
+      .peer_address = req.remote_addr,
+      .peer_loopback = auth::is_loopback_address(req.remote_addr),
+      .protocol = is_eve_path(req.path) ? auth::Protocol::eve : auth::Protocol::flue,
+      .health = is_health(req)};
+  t_decision = auth::Decision{};
+  const auto browser = auth::check_browser(ctx.auth, request);
+  for (const auto& [name, value] : browser.headers) res.set_header(name, value);
+  if (browser.status != 0) {
+    if (browser.error) {
+      render_error(req, res, ctx, *browser.error);
+    } else {
+      res.status = browser.status;
+    }
+    return false;
+  }
+  auto decision = auth::authenticate(ctx.auth, request);
+  if (!decision.allowed) {
+    if (!decision.www_authenticate.empty())
+      res.set_header("WWW-Authenticate", decision.www_authenticate);
+    render_error(req, res, ctx, *decision.error);
+    return false;
+  }
+  t_decision = std::move(decision);
+  return true;
+}
+
+const auth::Decision& current_auth() { return t_decision; }
+
+json agent_invoker(const runtime::AgentDef& agent, const json& context) {
+  const auto target = "agent \"" + agent.name + "\"";
+  auto invoker = runtime::invocation_invoker(agent.invoker, agent.directory,
+                                             t_decision.invoker.to_json(), context,
+                                             t_decision.select_profiles, target);
+  runtime::check_access(agent.access, invoker, target); // 403 now, not in the admitted turn
+  return invoker;
+}
+
+} // namespace hearth::server

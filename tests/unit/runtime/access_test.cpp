@@ -1,0 +1,94 @@
+// runtime/access: access rules over the invoker, workspace grants and invoker profiles (seed 002).
+#include "runtime/access.hpp"
+#include "runtime/agent_tools.hpp"
+
+#include "core/error.hpp"
+#include "support/temp_project.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace hearth::runtime;
+using nlohmann::json;
+
+TEST_SUITE("runtime.access") {
+
+TEST_CASE("access rules: kinds, ids (prefix with *) and meta must all hold") {
+  const json access = {{"kinds", {"service", "user"}}, {"ids", {"ci", "local:*"}},
+                       {"meta", {{"team", {"ops", "billing"}}}}};
+  CHECK_FALSE(access_denied_by(access, {{"id", "ci"}, {"kind", "service"}, {"meta", {{"team", "ops"}}}}));
+  CHECK(access_denied_by(access, {{"id", "ci"}, {"kind", "robot"}, {"meta", {{"team", "ops"}}}}) ==
+        "access.kinds");
+  CHECK(access_denied_by(access, {{"id", "other"}, {"kind", "user"}, {"meta", {{"team", "ops"}}}}) ==
+        "access.ids");
+  CHECK_FALSE(access_denied_by(access, {{"id", "local:ada"}, {"kind", "user"},
+                                        {"meta", {{"team", "billing"}}}}));
+  CHECK(access_denied_by(access, {{"id", "ci"}, {"kind", "user"}, {"meta", {{"team", "sales"}}}}) ==
+        "access.meta.team");
+  CHECK(access_denied_by(access, json()) == "access.kinds"); // no invoker: fail closed
+  CHECK_FALSE(access_denied_by(json(), json()));            // no rules: open
+  CHECK_THROWS_WITH_AS(check_access(access, {{"id", "x"}, {"kind", "robot"}}, "workflow \"w\""),
+                       doctest::Contains("workflow \"w\""), hearth::Error);
+}
+
+TEST_CASE("workspace grants: all, or paths filled from the invoker, never escaping") {
+  const json access = {{"workspace", {{"all", {{"scope", "all"}}},
+                                      {"grants", {{{"path", "customers/{{invoker.meta.customer}}"}},
+                                                  {{"path", "../etc"}}, {{"path", "/abs"}}}}}}};
+  CHECK(workspace_grant(access, {{"id", "a"}, {"meta", {{"scope", "all"}}}}).all);
+  const auto grant = workspace_grant(access, {{"id", "b"}, {"meta", {{"customer", "acme"}}}});
+  CHECK_FALSE(grant.all);
+  CHECK(grant.paths == std::vector<std::string>{"customers/acme"});
+  CHECK(grant.to_json() == json{{"grants", {"customers/acme"}}});
+  CHECK(workspace_grant(json(), json()).all);
+}
+
+TEST_CASE("profiles: selected by the four context keys, meta merged, only when allowed") {
+  const json config = {{"profiles", {{{"id", "portal-acme"}, {"kind", "customer"}, {"label", "Acme"},
+                                      {"meta", {{"customer", "acme"}}}}}}};
+  const json requested = {{"id", "ci"}, {"kind", "service"}, {"meta", {{"customer", "x"}, {"team", "ops"}}}};
+  for (const char* key : {"invoker.profileId", "invokerProfileId", "invoker.profile", "invokerProfile"}) {
+    CAPTURE(key);
+    const auto out = select_profile(config, requested, {{key, "portal-acme"}}, true, "agent \"a\"");
+    CHECK(out == json{{"id", "portal-acme"}, {"kind", "customer"}, {"label", "Acme"},
+                      {"meta", {{"customer", "acme"}, {"team", "ops"}}}});
+  }
+  CHECK(select_profile(config, requested, json::object(), false, "a") == requested);
+  CHECK_THROWS_WITH_AS(select_profile(config, requested, {{"invokerProfile", "portal-acme"}}, false, "a"),
+                       doctest::Contains("may not invoke"), hearth::Error);
+  CHECK_THROWS_AS(select_profile(config, requested, {{"invokerProfile", "nobody"}}, true, "a"),
+                  hearth::Error);
+}
+
+TEST_CASE("resolve: an executable normalizes the invoker") {
+  TempProject dir;
+  dir.write("resolve.py",
+            "#!/usr/bin/env python3\nimport json, sys\nreq = json.load(sys.stdin)\n"
+            "inv = req['selectedProfile'] or req['defaultInvoker']\n"
+            "inv['meta'] = {'customer': inv.get('meta', {}).get('customer', '').strip().lower()}\n"
+            "print(json.dumps({'invoker': inv}))\n",
+            true);
+  const json config = {{"resolve", {{"command", {"./resolve.py"}}}}};
+  const auto out = invocation_invoker(config, dir.root(), {{"id", "u"}, {"meta", {{"customer", " ACME "}}}},
+                                      json::object(), false, "agent \"a\"");
+  CHECK(out == json{{"id", "u"}, {"meta", {{"customer", "acme"}}}});
+  dir.write("bad.py", "#!/bin/sh\nexit 3\n", true);
+  CHECK_THROWS_WITH_AS(invocation_invoker({{"resolve", {{"command", {"./bad.py"}}}}}, dir.root(),
+                                          {{"id", "u"}}, json::object(), false, "agent \"a\""),
+                       doctest::Contains("agent"), hearth::Error);
+}
+
+TEST_CASE("tools receive the invoker as HEARTH_INVOKER; none is set without one") {
+  ::setenv("HEARTH_INVOKER", "{\"id\":\"spoofed\"}", 1); // never inherited from outside
+  const auto with = tool_environment({.agent = "a", .invoker = R"({"id":"ci","kind":"service"})"}, {});
+  CHECK(std::count(with.begin(), with.end(), R"(HEARTH_INVOKER={"id":"ci","kind":"service"})") == 1);
+  CHECK(std::count_if(with.begin(), with.end(), [](const std::string& e) {
+          return e.rfind("HEARTH_INVOKER=", 0) == 0;
+        }) == 1);
+  const auto without = tool_environment({.agent = "a"}, {});
+  CHECK(std::none_of(without.begin(), without.end(), [](const std::string& e) {
+    return e.rfind("HEARTH_INVOKER=", 0) == 0;
+  }));
+  ::unsetenv("HEARTH_INVOKER");
+}
+
+} // TEST_SUITE
