@@ -15,14 +15,10 @@ namespace hearth::cli {
 runtime::RuntimeContext runtime_context(const config::Project& project) {
   runtime::RuntimeContext context{.project_root = project.root,
                                   .default_model = project.model,
-                                  .env = providers::process_env(),
-                                  .secret_env = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY",
-                                                 "OPENROUTER_API_KEY", "AI_GATEWAY_API_KEY"}};
-  for (const auto& [id, p] : project.providers) {
+                                  .env = providers::process_env()};
+  for (const auto& [id, p] : project.providers)
     context.providers[id] = {.id = id, .api = p.api, .base_url = p.base_url,
                              .api_key_env = p.api_key_env, .headers = p.headers};
-    if (!p.api_key_env.empty()) context.secret_env.push_back(p.api_key_env);
-  }
   return context;
 }
 

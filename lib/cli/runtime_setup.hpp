@@ -36,8 +36,8 @@ std::vector<std::pair<std::string, std::string>> sandbox_backends(const nlohmann
 /// here (absolute --root, --config and --env).
 std::vector<std::string> runtime_args(const config::Project& project, const config::ProjectFlags& flags);
 
-/// The runtime context of `project`: default model, providers from hearth.json, the provider
-/// keys to keep from tools.
+/// The runtime context of `project`: default model and providers from hearth.json (commands get
+/// only the sandbox's env allow-list, so no key list is needed).
 runtime::RuntimeContext runtime_context(const config::Project& project);
 
 } // namespace hearth::cli
