@@ -30,16 +30,12 @@ nlohmann::json local_invoker() {
 runtime::RuntimeContext runtime_context(const config::Project& project) {
   runtime::RuntimeContext context{.project_root = project.root,
                                   .default_model = project.model,
-                                  .env = providers::process_env(),
-                                  .secret_env = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY",
-                                                 "OPENROUTER_API_KEY", "AI_GATEWAY_API_KEY"}};
+                                  .env = providers::process_env()};
   context.workspaces = {.retain_runs = project.workspaces.retain_runs,
                         .max_age_days = project.workspaces.max_age_days};
-  for (const auto& [id, p] : project.providers) {
+  for (const auto& [id, p] : project.providers)
     context.providers[id] = {.id = id, .api = p.api, .base_url = p.base_url,
                              .api_key_env = p.api_key_env, .headers = p.headers};
-    if (!p.api_key_env.empty()) context.secret_env.push_back(p.api_key_env);
-  }
   return context;
 }
 

@@ -40,8 +40,8 @@ std::vector<std::string> runtime_args(const config::Project& project, const conf
 /// {"id": "local:<user>", "kind": "local", "label": "<user>"}.
 nlohmann::json local_invoker();
 
-/// The runtime context of `project`: default model, providers from hearth.json, the provider
-/// keys to keep from tools.
+/// The runtime context of `project`: default model and providers from hearth.json (commands get
+/// only the sandbox's env allow-list, so no key list is needed).
 runtime::RuntimeContext runtime_context(const config::Project& project);
 
 } // namespace hearth::cli

@@ -31,8 +31,6 @@ struct RuntimeContext {
   std::string default_model{}; // hearth.json `model`
   std::map<std::string, providers::ProviderConfig> providers{};
   providers::EnvLookup env{};
-  /// Names of variables never passed to tools or scripts (provider keys).
-  std::vector<std::string> secret_env{};
   std::string run_id{}; // set for workflow runs (HEARTH_RUN_ID)
   /// `hearth start`: a missing bwrap is an error for every command, never a fall back to `none`.
   bool sandbox_fail_closed = false;
