@@ -48,7 +48,13 @@ void check_depth(std::string_view text, std::size_t max_depth) {
 
 nlohmann::json parse_json(std::string_view text, std::size_t max_depth) {
   check_depth(text, max_depth);
-  return nlohmann::json::parse(text);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::out_of_range& e) {
+    // A number too large for a double ("1e999", found by fuzz_json_lines) is out_of_range.406,
+    // which callers catching parse_error would miss (it killed the IPC reader): same kind here.
+    throw nlohmann::json::parse_error::create(101, 0, e.what(), nullptr);
+  }
 }
 
 nlohmann::json parse_json_or_discarded(std::string_view text, std::size_t max_depth) noexcept {

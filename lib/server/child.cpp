@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <iostream>
 
 namespace hearth::server {
@@ -82,7 +83,18 @@ int serve_child(runtime::Runtime& runtime, ServerOptions options) {
     std::cerr << std::flush;
     ::_exit(0);
   }
-  bool drained = server.shutdown(k_drain_bound);
+  // Drain on a helper thread so a signal meanwhile (the supervisor's stop() sends SIGTERM when
+  // its own bound passes) still ends the runs cancelled before anything is killed.
+  auto drain = std::async(std::launch::async, [&server] { return server.shutdown(k_drain_bound); });
+  while (drain.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    if (const auto signo = signal_pipe.take()) {
+      runtime.cancel_active_runs("The runtime received signal " + std::to_string(*signo) + ".");
+      process::stop_all_groups();
+      std::cerr << std::flush;
+      ::_exit(128 + *signo);
+    }
+  }
+  bool drained = drain.get();
   if (!drained) std::cerr << "hearth: stopped before every request finished" << std::endl;
   peer.close();
   // Runs still executing (requests not drained, or admitted with 202) end cancelled before

@@ -277,6 +277,28 @@ class SignalTest(ProjectMixin, HearthTestCase):
         self.assertEqual(status, "errored")
         self.assertEqual(json.loads(error)["type"], "cancelled")
 
+    def test_sigterm_to_dev_cancels_a_run_in_a_long_tool(self):
+        pid_file = os.path.join(self.tmp, "tool.pid")
+        self.tool_project("wait", f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n", http=True)
+        port = free_port()
+        dev = Dev(self.tmp, port)
+        self.addCleanup(lambda: dev.proc.poll() is None and dev.proc.kill())
+        dev.wait_for("server listening at")
+        status, _, body = request(port, "POST", "/workflows/go", {})
+        self.assertEqual(status, 202, body)
+        run_id = json.loads(body)["runId"]
+        self.wait_file(pid_file)
+        dev.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(dev.proc.wait(30), 143)
+        db = os.path.join(self.tmp, ".hearth", "state.db")
+        status, error = self.run_row(db, run_id)
+        self.assertEqual(status, "errored")
+        self.assertEqual(json.loads(error)["type"], "cancelled")
+        with sqlite3.connect(db) as conn:
+            ends = conn.execute("SELECT count(*) FROM events WHERE path = ? AND type = 'run_end'",
+                                ("runs/" + run_id,)).fetchone()[0]
+        self.assertEqual(ends, 1)
+
     def test_dev_restarts_a_killed_runtime_at_once(self):
         self.write("hearth.json", json.dumps({"name": "re", "model": "mock/echo"}))
         self.write("agent/instructions.md", "Echo.\n")

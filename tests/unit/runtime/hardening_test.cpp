@@ -119,3 +119,10 @@ TEST_SUITE("hardening") {
               .has_value());
   }
 }
+
+TEST_SUITE("hardening") {
+  TEST_CASE("a number too large for a double is a parse error, not out_of_range (fuzz find)") {
+    CHECK_THROWS_AS(hearth::parse_json("[33333e333]"), nlohmann::json::parse_error);
+    CHECK(hearth::parse_json_or_discarded("1e999").is_discarded());
+  }
+}
