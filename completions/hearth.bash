@@ -15,7 +15,7 @@ _hearth() {
     case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
   done
   if [[ -z "$cmd" ]]; then
-    COMPREPLY=($(compgen -W 'init dev run connect info build start logs completion help --help -h --version -v' -- "$cur"))
+    COMPREPLY=($(compgen -W 'init dev run connect info build start logs sandbox gc completion help --help -h --version -v' -- "$cur"))
     return
   fi
   case "$cmd" in
@@ -136,7 +136,7 @@ _hearth() {
         --port) COMPREPLY=(); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '--help -h --host --port' -- "$cur"))
+        COMPREPLY=($(compgen -W '--help -h --host --insecure-no-auth --port' -- "$cur"))
         return
       fi
       npos=0
@@ -179,6 +179,26 @@ _hearth() {
       case "$npos" in
         0) COMPREPLY=() ;;
       esac
+      ;;
+    sandbox)
+      case "$prev" in
+      esac
+      if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W '--help -h' -- "$cur"))
+        return
+      fi
+      ;;
+    gc)
+      case "$prev" in
+        --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+      esac
+      if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W '--help -h --dry-run --json --root --output --config --env' -- "$cur"))
+        return
+      fi
       ;;
     completion)
       case "$prev" in
