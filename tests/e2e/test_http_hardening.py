@@ -88,29 +88,29 @@ class HardeningTest(HearthTestCase):
                      f"/agents/echo/{long_id}", f"/eve/v1/session/{long_id}/stream",
                      f"/admin/runs/{long_id}"):
             for method in ("GET", "POST"):
-                status, _, body = exchange(server.port, f"{method} {path} HTTP/1.1\r\nHost: x\r\n"
+                status, _, body = exchange(server.port, f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                            "Content-Length: 0\r\n\r\n".encode())
                 self.assertIn(status, (404, 405), (path[:30], body[:200]))
         status, _, body = exchange(server.port, b"GET /runs/" + b"y" * 20000 +
-                                   b" HTTP/1.1\r\nHost: x\r\n\r\n")
+                                   b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         self.assertEqual(status, 414, body)
         self.assertEqual(json.loads(body)["error"]["type"], "uri_too_long")
         status, _, _ = exchange(server.port, b"GET /eve/v1/session/" + b"y" * 200000 +
-                                b"/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+                                b"/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         self.assertEqual(status, 414)
         self.alive(server)
 
     def test_deep_json_is_400_invalid_json_naming_the_limit(self):
         server = self.start()
         deep = b"[" * 30000 + b"]" * 30000
-        status, _, body = exchange(server.port, b"POST /workflows/hello HTTP/1.1\r\nHost: x\r\n"
+        status, _, body = exchange(server.port, b"POST /workflows/hello HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                    b"Content-Type: application/json\r\nContent-Length: " +
                                    str(len(deep)).encode() + b"\r\n\r\n" + deep)
         self.assertEqual(status, 400)
         err = json.loads(body)["error"]
         self.assertEqual(err["type"], "invalid_json")
         self.assertIn("512", err["details"])
-        status, _, body = exchange(server.port, b"POST /eve/v1/session HTTP/1.1\r\nHost: x\r\n"
+        status, _, body = exchange(server.port, b"POST /eve/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                    b"Content-Type: application/json\r\nContent-Length: " +
                                    str(len(deep)).encode() + b"\r\n\r\n" + deep)
         self.assertEqual(status, 400)
@@ -120,7 +120,7 @@ class HardeningTest(HearthTestCase):
     def test_chunked_body_past_the_limit_is_413_with_bounded_memory(self):
         server = self.start()
         s = connect(server.port)
-        s.sendall(b"POST /workflows/hello HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        s.sendall(b"POST /workflows/hello HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   b"Transfer-Encoding: chunked\r\n\r\n")
         chunk = b"%x\r\n" % (1 << 20) + b" " * (1 << 20) + b"\r\n"
         try:
@@ -140,7 +140,7 @@ class HardeningTest(HearthTestCase):
     def test_compressed_bodies_are_refused_with_415(self):
         server = self.start()
         bomb = gzip.compress(b"[" + b"0," * (10 << 20) + b"0]")
-        status, _, body = exchange(server.port, b"POST /workflows/hello HTTP/1.1\r\nHost: x\r\n"
+        status, _, body = exchange(server.port, b"POST /workflows/hello HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                    b"Content-Type: application/json\r\nContent-Encoding: gzip\r\n"
                                    b"Content-Length: " + str(len(bomb)).encode() + b"\r\n\r\n" + bomb)
         self.assertIn(status, (413, 415), body)
@@ -149,10 +149,10 @@ class HardeningTest(HearthTestCase):
     def test_pipelined_requests_are_answered_in_order(self):
         server = self.start()
         s = connect(server.port)
-        s.sendall(b"GET /eve/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
-                  b"POST /workflows/hello?wait=result HTTP/1.1\r\nHost: x\r\nContent-Type: "
+        s.sendall(b"GET /eve/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                  b"POST /workflows/hello?wait=result HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
                   b"application/json\r\nContent-Length: 14\r\n\r\n{\"name\":\"Ada\"}"
-                  b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+                  b"GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         statuses = []
         for _ in range(3):
             status, _, body = read_response(s, 30)
@@ -168,21 +168,21 @@ class HardeningTest(HearthTestCase):
                         b"Content-Length: -1\r\n",
                         b"Content-Length: 99999999999999999999999\r\n"):
             started = time.monotonic()
-            status, _, body = exchange(server.port, b"POST /workflows/hello HTTP/1.1\r\nHost: x\r\n"
+            status, _, body = exchange(server.port, b"POST /workflows/hello HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                        b"Content-Type: application/json\r\n" + framing +
                                        b"\r\n{}\r\n\r\n", deadline_s=3)
             self.assertIn(status, (400, 413), (framing, body))
             self.assertLess(time.monotonic() - started, 2)
-        status, _, _ = exchange(server.port, b"POST /workflows/hello HTTP/1.1\r\nHost: x\r\n"
+        status, _, _ = exchange(server.port, b"POST /workflows/hello HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                 b"Content-Length: 900000000\r\n\r\n", deadline_s=3)
         self.assertEqual(status, 413)
         self.alive(server)
 
     def test_post_without_body_or_length_is_accepted(self):
         server = self.start()
-        status, _, body = exchange(server.port, b"POST /workflows/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, body = exchange(server.port, b"POST /workflows/hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         self.assertEqual(status, 202, body)
-        status, _, body = exchange(server.port, b"POST /eve/v1/session HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, body = exchange(server.port, b"POST /eve/v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         self.assertEqual(status, 202, body)
 
     def test_parked_ndjson_followers_are_freed_when_clients_close(self):
@@ -194,7 +194,7 @@ class HardeningTest(HearthTestCase):
         readers = []
         for i in range(2000):
             s = connect(server.port)
-            s.sendall(f"GET /eve/v1/session/{sid}/stream HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            s.sendall(f"GET /eve/v1/session/{sid}/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             readers.append(s)
         # every follower got its head: they are parked, not queued
         for s in readers[-50:]:
