@@ -19,12 +19,17 @@ TOOL_SPEC = {"description": "{desc}", "inputSchema": {
 
 
 class ProjectMixin:
-    def tool_project(self, name, script, http=False, timeout_ms=None, root=None):
-        """A mock/script project whose workflow `go` calls tool `name` once, then answers done."""
+    def tool_project(self, name, script, http=False, timeout_ms=None, root=None, host=False):
+        """A mock/script project whose workflow `go` calls tool `name` once, then answers done.
+        `host`: the tool runs unsandboxed (backend none), for tests that watch its host pid or
+        let it write a host path (the sandbox would rightly refuse both)."""
         root = root or self.tmp
         rel = os.path.relpath(root, self.tmp)
         p = lambda f: os.path.join(rel, f) if rel != "." else f
-        self.write(p("hearth.json"), json.dumps({"name": "hard", "model": "mock/script"}))
+        config = {"name": "hard", "model": "mock/script"}
+        if host:
+            config["sandbox"] = {"backend": "none"}
+        self.write(p("hearth.json"), json.dumps(config))
         self.write(p("agent/instructions.md"), "Use the tools.\n")
         spec = dict(TOOL_SPEC, description=f"The {name} tool.")
         if timeout_ms:
@@ -111,7 +116,7 @@ class DiskFullTest(ProjectMixin, HearthTestCase):
         self.tool_project("fill", "#!/bin/sh\ncat >/dev/null\n"
                                   f"dd if=/dev/zero of={fill} bs=4k 2>/dev/null\n"
                                   "yes yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy | head -c 300000 >&2\n"
-                                  "yes zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz | head -c 60000\n")
+                                  "yes zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz | head -c 60000\n", host=True)
         with open(os.path.join(self.tmp, "hearth.json")) as f:
             config = json.load(f)
         config["store"] = "sqlite:" + os.path.join(self.mnt, "state.db")
@@ -227,7 +232,7 @@ class SignalTest(ProjectMixin, HearthTestCase):
 
     def test_sigterm_to_start_cancels_a_run_in_a_long_tool(self):
         pid_file = os.path.join(self.tmp, "tool.pid")
-        self.tool_project("wait", f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n", http=True)
+        self.tool_project("wait", f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n", http=True, host=True)
         self.assertExit(hearth("build", cwd=self.tmp), 0)
         dist = os.path.join(self.tmp, "dist")
         server = Started(self, dist)
@@ -251,7 +256,7 @@ class SignalTest(ProjectMixin, HearthTestCase):
 
     def test_kill_9_of_the_dev_supervisor_cancels_the_run_and_the_child_exits(self):
         pid_file = os.path.join(self.tmp, "tool.pid")
-        self.tool_project("wait", f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n", http=True)
+        self.tool_project("wait", f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n", http=True, host=True)
         port = free_port()
         dev = Dev(self.tmp, port)
         self.addCleanup(lambda: dev.proc.poll() is None and dev.proc.kill())
@@ -279,7 +284,7 @@ class SignalTest(ProjectMixin, HearthTestCase):
 
     def test_sigterm_to_dev_cancels_a_run_in_a_long_tool(self):
         pid_file = os.path.join(self.tmp, "tool.pid")
-        self.tool_project("wait", f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n", http=True)
+        self.tool_project("wait", f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n", http=True, host=True)
         port = free_port()
         dev = Dev(self.tmp, port)
         self.addCleanup(lambda: dev.proc.poll() is None and dev.proc.kill())
