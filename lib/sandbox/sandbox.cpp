@@ -1,6 +1,8 @@
 // Sandbox backends, the env allow-list and limits; see sandbox.hpp and docs/sandbox.md.
 #include "sandbox/sandbox.hpp"
 
+#include <algorithm>
+
 #include "core/errors.hpp"
 #include "core/text.hpp"
 
@@ -385,7 +387,15 @@ std::vector<std::string> environment(const Command& command, const Policy& polic
     if (std::strncmp(*e, "HEARTH_", 7) == 0 && std::strchr(*e, '=') != nullptr) {
       const std::string_view entry(*e);
       const auto name = entry.substr(0, entry.find('='));
-      if (name == "HEARTH_BWRAP") continue; // hearth's own test switch
+      // hearth's own switches, and what hearth sets per command (a value inherited from whoever
+      // started hearth must never pose as the invocation's, e.g. a spoofed HEARTH_INVOKER).
+      static constexpr std::string_view k_not_inherited[] = {
+          "HEARTH_BWRAP",     "HEARTH_INTERNAL_IPC", "HEARTH_INVOKER",  "HEARTH_RUN_ID",
+          "HEARTH_SESSION_ID", "HEARTH_WORKSPACE",   "HEARTH_AGENT",    "HEARTH_WORKFLOW",
+          "HEARTH_PROTOCOL"};
+      if (std::find(std::begin(k_not_inherited), std::end(k_not_inherited), name) !=
+          std::end(k_not_inherited))
+        continue;
       set(name, std::string(entry.substr(name.size() + 1)));
     }
   for (const auto& name : policy.settings.env)

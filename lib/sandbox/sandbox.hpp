@@ -112,7 +112,8 @@ std::optional<std::filesystem::path> find_bwrap();
 std::string effective_backend(const Settings& settings, bool dev);
 
 /// The environment a sandboxed command gets: PATH, HOME=/workspace (the workspace path under
-/// `none`), LANG, TZ, every HEARTH_* variable of ours, the names `settings.env` declares (from our
+/// `none`), LANG, TZ, every HEARTH_* variable of ours except the per-command ones hearth sets
+/// itself (HEARTH_INVOKER, HEARTH_RUN_ID, ...; never inherited), the names `settings.env` declares (from our
 /// environment, which includes the applied .env files) and `command.hearth_env`. Nothing else.
 std::vector<std::string> environment(const Command& command, const Policy& policy);
 

@@ -1,6 +1,7 @@
 // runtime/access: access rules over the invoker, workspace grants and invoker profiles (seed 002).
 #include "runtime/access.hpp"
 #include "runtime/agent_tools.hpp"
+#include "sandbox/sandbox.hpp"
 
 #include "core/error.hpp"
 #include "support/temp_project.hpp"
@@ -79,12 +80,16 @@ TEST_CASE("resolve: an executable normalizes the invoker") {
 
 TEST_CASE("tools receive the invoker as HEARTH_INVOKER; none is set without one") {
   ::setenv("HEARTH_INVOKER", "{\"id\":\"spoofed\"}", 1); // never inherited from outside
-  const auto with = tool_environment({.agent = "a", .invoker = R"({"id":"ci","kind":"service"})"}, {});
+  // What a command really gets: the sandbox's allow-list plus the tool's HEARTH_* variables.
+  auto tool_environment = [](const ToolContext& context) {
+    return hearth::sandbox::environment({.hearth_env = hearth::runtime::tool_environment(context)}, {});
+  };
+  const auto with = tool_environment({.agent = "a", .invoker = R"({"id":"ci","kind":"service"})"});
   CHECK(std::count(with.begin(), with.end(), R"(HEARTH_INVOKER={"id":"ci","kind":"service"})") == 1);
   CHECK(std::count_if(with.begin(), with.end(), [](const std::string& e) {
           return e.rfind("HEARTH_INVOKER=", 0) == 0;
         }) == 1);
-  const auto without = tool_environment({.agent = "a"}, {});
+  const auto without = tool_environment({.agent = "a"});
   CHECK(std::none_of(without.begin(), without.end(), [](const std::string& e) {
     return e.rfind("HEARTH_INVOKER=", 0) == 0;
   }));
