@@ -49,7 +49,8 @@ TEST_SUITE("sandbox") {
 
   TEST_CASE("the environment is an allow-list") {
     ::setenv("AWS_SECRET_ACCESS_KEY", "aws-secret", 1);
-    ::setenv("HEARTH_INVOKER", "user:1", 1);
+    ::setenv("HEARTH_INVOKER", "user:1", 1); // per command: hearth's to set, never inherited
+    ::setenv("HEARTH_EXTRA", "kept", 1);
     ::setenv("DECLARED_TOKEN", "declared", 1);
     ::setenv("LANG", "C.UTF-8", 1);
     TempProject project;
@@ -59,7 +60,8 @@ TEST_SUITE("sandbox") {
         {.argv = {"true"}, .hearth_env = {"HEARTH_WORKSPACE=/host/path", "HEARTH_RUN_ID=r1"}},
         policy);
     CHECK_FALSE(has_name(env, "AWS_SECRET_ACCESS_KEY"));
-    CHECK(has(env, "HEARTH_INVOKER=user:1"));
+    CHECK_FALSE(has_name(env, "HEARTH_INVOKER"));
+    CHECK(has(env, "HEARTH_EXTRA=kept"));
     CHECK(has(env, "DECLARED_TOKEN=declared"));
     CHECK(has(env, "HOME=/workspace"));
     CHECK(has(env, "HEARTH_WORKSPACE=/workspace"));
@@ -68,6 +70,7 @@ TEST_SUITE("sandbox") {
     CHECK(has_name(env, "PATH"));
     ::unsetenv("AWS_SECRET_ACCESS_KEY");
     ::unsetenv("HEARTH_INVOKER");
+    ::unsetenv("HEARTH_EXTRA");
     ::unsetenv("DECLARED_TOKEN");
   }
 
