@@ -3,6 +3,7 @@
 // the input is written on a fresh connection, the write side is shut, and the answer is read to
 // EOF. A crash, a sanitizer report or a hang (-timeout) anywhere in the server is a finding.
 #include "runtime/runtime.hpp"
+#include "server/auth/auth.hpp"
 #include "server/server.hpp"
 #include "store/store.hpp"
 
@@ -47,6 +48,11 @@ struct World {
     options.eve_unleased_limit = std::chrono::milliseconds(50);
     options.keep_alive_timeout = std::chrono::milliseconds(200);
     options.io_timeout = std::chrono::milliseconds(500);
+    // Anonymous callers reach every handler (fail-closed auth would answer 401 before them); the
+    // Host/Origin checks and the auth walk still run on every input.
+    auto auth = std::make_shared<hearth::server::auth::Config>();
+    auth->insecure_no_auth = true;
+    options.auth = std::move(auth);
     server = std::make_unique<hearth::server::Server>(*runtime, options);
     server->start();
     port = server->port();

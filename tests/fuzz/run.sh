@@ -41,9 +41,9 @@ build_http() {
   # server.cpp (the Asio coroutines) comes from the archive, built by GCC: clang 14 with ASan
   # fails on these coroutines ("Cannot represent a difference across sections"). The parser,
   # router, handlers and streams around it are instrumented.
-  for f in "$src"/lib/server/*.cpp "$src/lib/core/json.cpp"; do
+  for f in "$src"/lib/server/*.cpp "$src"/lib/server/auth/*.cpp "$src/lib/core/json.cpp"; do
     [[ "$(basename "$f")" == server.cpp ]] && continue
-    local o="$out/http_$(basename "$f" .cpp).o"
+    local o="$out/http_$(basename "$(dirname "$f")")_$(basename "$f" .cpp).o"
     if [[ ! -f "$o" || "$f" -nt "$o" ]]; then
       "$cxx" "${flags[@]/-fsanitize=fuzzer,address,undefined/-fsanitize=fuzzer-no-link,address,undefined}" \
         -DFMT_SHARED -c "$f" -o "$o"
