@@ -32,11 +32,19 @@ for f in "${lib_sources[@]}"; do
   objs+=("$o")
 done
 
+# The dev build's library: what the instrumented objects call but do not define (e.g. discovery
+# validating `sandbox` settings through lib/sandbox) is linked from it; the linker takes only the
+# members it still needs, so the instrumented objects win.
+archive="${HEARTH_LIB_ARCHIVE:-$src/build/dev/lib/libhearth_lib.a}"
+archive_libs=(-lfmt -lSQLiteCpp -lsqlite3 -lyaml-cpp -lcpp-httplib -lssl -lcrypto -ledit -ldl -lpthread)
+need_archive() {
+  [[ -f "$archive" ]] || { echo "fuzz: build $archive first (cmake --build --preset dev --target hearth_lib)"; exit 1; }
+}
+
 # fuzz_http: lib/server and core/json instrumented; everything else from the dev archive (the
 # linker takes only the members it still needs, so the instrumented objects win).
 build_http() {
-  local archive="${HEARTH_LIB_ARCHIVE:-$src/build/dev/lib/libhearth_lib.a}"
-  [[ -f "$archive" ]] || { echo "fuzz_http: build $archive first (cmake --build --preset dev --target hearth_lib)"; exit 1; }
+  need_archive
   local http_objs=()
   # server.cpp (the Asio coroutines) comes from the archive, built by GCC: clang 14 with ASan
   # fails on these coroutines ("Cannot represent a difference across sections"). The parser,
@@ -50,8 +58,8 @@ build_http() {
     fi
     http_objs+=("$o")
   done
-  "$cxx" "${flags[@]}" "$here/fuzz_http.cpp" "${http_objs[@]}" "$archive" -lfmt -lSQLiteCpp -lsqlite3 \
-    -lyaml-cpp -lcpp-httplib -lssl -lcrypto -ledit -ldl -lpthread -o "$out/fuzz_http"
+  "$cxx" "${flags[@]}" "$here/fuzz_http.cpp" "${http_objs[@]}" "$archive" "${archive_libs[@]}" \
+    -o "$out/fuzz_http"
 }
 
 total=0
@@ -60,7 +68,8 @@ for target in "${targets[@]}"; do
   if [[ "$target" == http ]]; then
     build_http
   else
-    "$cxx" "${flags[@]}" "$here/fuzz_$target.cpp" "${objs[@]}" -lyaml-cpp -o "$bin"
+    need_archive
+    "$cxx" "${flags[@]}" "$here/fuzz_$target.cpp" "${objs[@]}" "$archive" "${archive_libs[@]}" -o "$bin"
   fi
   corpus="$out/corpus_$target"
   mkdir -p "$corpus"
