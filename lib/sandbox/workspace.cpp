@@ -27,7 +27,7 @@ void copy_missing(const stdfs::path& source, const stdfs::path& destination) {
   for (auto it = stdfs::recursive_directory_iterator(source, ec);
        !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
     // Symlinks and specials are not seeded: a link's target may be anywhere (/etc/passwd).
-    if (it->is_symlink(ec) || it->symlink_status(ec).type() != stdfs::file_type::regular) continue;
+    if (it->symlink_status(ec).type() != stdfs::file_type::regular) continue;
     const auto target = destination / it->path().lexically_relative(source);
     if (stdfs::exists(target, ec)) continue;
     stdfs::create_directories(target.parent_path(), ec);
