@@ -7,6 +7,7 @@
 #include "providers/provider.hpp"
 #include "runtime/definitions.hpp"
 #include "runtime/events.hpp"
+#include "runtime/hooks.hpp"
 #include "runtime/workspace_gc.hpp"
 
 #include <nlohmann/json.hpp>
@@ -36,6 +37,7 @@ struct RuntimeContext {
   bool sandbox_fail_closed = false;
   WorkspaceRetention workspaces{}; // hearth.json `workspaces`: applied as each run ends
   nlohmann::json invoker{}; // the invocation's invoker {id, kind?, label?, meta?} or null (seed 002)
+  HookCaller call_hook{};   // agent/hooks/* (runtime/hooks.hpp); empty: no hooks are called
 };
 
 /// Model clients for one run or one connected session: mock/script keeps its cursor for the
