@@ -10,7 +10,8 @@ namespace hearth::server {
 namespace {
 
 /// The server runs admit() and the route handler on the same pool thread, one request at a time
-/// (ServerImpl::handle), so the accepted decision travels to the handler here.
+/// (ServerImpl::handle), so the accepted decision travels to the handler here; a request with a
+/// body is admitted before its body is read and its decision adopted by the handler thread.
 thread_local auth::Decision t_decision;
 
 bool is_health(const Request& req) {
@@ -54,6 +55,8 @@ bool admit(const Request& req, Response& res, const ServerContext& ctx) {
 }
 
 const auth::Decision& current_auth() { return t_decision; }
+
+void adopt_auth(auth::Decision decision) { t_decision = std::move(decision); }
 
 json agent_invoker(const runtime::AgentDef& agent, const json& context) {
   const auto target = "agent \"" + agent.name + "\"";

@@ -64,6 +64,10 @@ bool admit(const Request& req, Response& res, const ServerContext& ctx);
 /// The decision admit() accepted for the request this thread is handling (invoker, entry).
 const auth::Decision& current_auth();
 
+/// Makes `decision` (accepted by admit() on another pool thread, before the body was read) the
+/// current one for the handler about to run on this thread.
+void adopt_auth(auth::Decision decision);
+
 /// The invoker of an invocation of `agent` by the current caller: the authenticated invoker,
 /// a profile selected through `context` (seed 002's four keys) and agent.json `invoker.resolve`.
 /// Throws errors::access_denied (403).

@@ -374,6 +374,25 @@ private:
         co_return;
       }
 
+      // A request with a body is authenticated before the body is read, so an unauthenticated
+      // client cannot make the server buffer up to max_body_bytes (docs/http.md).
+      // Headers admit() sets (CORS) stay on the response the handler then completes.
+      Response res;
+      std::optional<auth::Decision> admitted;
+      if (!parser.is_done()) {
+        co_await offload(m_handlers, [&] {
+          try {
+            if (admit(req, res, m_ctx)) admitted = current_auth();
+          } catch (const std::exception& e) {
+            render_error(req, res, m_ctx, errors::internal_error(e.what()));
+          }
+        });
+        if (!admitted) {
+          co_await answer_and_linger(conn, req, res);
+          co_return;
+        }
+      }
+
       if (!parser.is_done()) {
         if (http11 && iequals(req.get_header_value("Expect"), "100-continue")) {
           static const std::string k_continue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -396,8 +415,7 @@ private:
       }
       req.body = std::move(parser.get().body());
 
-      Response res;
-      co_await offload(m_handlers, [&] { handle(req, raw_path, res); });
+      co_await offload(m_handlers, [&] { handle(req, raw_path, res, std::move(admitted)); });
       if (res.producer) {
         if (!co_await serve_producer(conn, req, res, http11, keep_alive)) co_return;
       } else if (!co_await write_response(conn, req, res, keep_alive)) {
@@ -424,10 +442,13 @@ private:
   }
 
   /// Routes and runs the handler (on a pool thread); every failure becomes a catalogue answer.
-  void handle(Request& req, const std::string& raw_path, Response& res) noexcept {
+  /// `admitted`: the decision admit() took before the body was read (requests with a body).
+  void handle(Request& req, const std::string& raw_path, Response& res,
+              std::optional<auth::Decision> admitted) noexcept {
     try {
       try {
-        if (!admit(req, res, m_ctx)) return; // Host/Origin/CORS, then route auth (auth_glue.cpp)
+        if (admitted) adopt_auth(std::move(*admitted));
+        else if (!admit(req, res, m_ctx)) return; // Host/Origin/CORS, then route auth (auth_glue.cpp)
         auto match = m_router.match(req.method, raw_path, m_options.max_param_bytes);
         if (match.outcome == Router::Outcome::matched) {
           req.matches.clear();
@@ -516,6 +537,12 @@ private:
                                      const Error& error) {
     Response res;
     render_error(req, res, m_ctx, error);
+    co_await answer_and_linger(conn, req, res);
+  }
+
+  /// Answers `res` with `Connection: close` while the request's body is still unread.
+  asio::awaitable<void> answer_and_linger(const std::shared_ptr<Conn>& conn, const Request& req,
+                                          Response& res) {
     bool keep_alive = false;
     if (!co_await write_response(conn, req, res, keep_alive)) co_return;
     // Lingering close: stop sending, then discard what the client still sends (bounded in bytes

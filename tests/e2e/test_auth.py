@@ -120,6 +120,27 @@ class StartAuthTest(HearthTestCase):
         self.assertEqual(c.json("POST", "/workflows/private", {}, good)[0], 404)
         self.assertEqual(c.json("GET", "/eve/v1/info", None, good)[0], 200)
 
+    def test_a_body_is_not_read_before_the_caller_is_authenticated(self):
+        # Only the headers are sent, announcing a body just under the limit: the 401 must come
+        # back without the server waiting for (and buffering) the body. Before, it waited for
+        # the whole body (io timeout) and only then ran the auth walk.
+        import socket
+        dist = build(self, bearer_project(self))
+        server = Started(self, dist, insecure=False, env=clean_env(APP_TOKEN=TOKEN))
+        for path in ("/workflows/hello", "/eve/v1/session"):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+                s.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                          "application/json\r\nContent-Length: 4000000\r\n\r\n".encode())
+                started = time.monotonic()
+                head = s.recv(4096).decode("latin-1")
+                self.assertLess(time.monotonic() - started, 4)
+                self.assertTrue(head.startswith("HTTP/1.1 401"), head)
+                self.assertIn("connection: close", head.lower())
+        # An authenticated body is still read and served on the same kind of request.
+        status, _, body = Http(server.port).json("POST", "/workflows/hello", {"name": "B"},
+                                                 {"Authorization": f"Bearer {TOKEN}"})
+        self.assertEqual(status, 202, body)
+
     def test_access_rules_deny_with_403_naming_the_rule(self):
         dist = build(self, bearer_project(self))
         server = Started(self, dist, insecure=False, env=clean_env(APP_TOKEN=TOKEN))
