@@ -27,6 +27,10 @@ nlohmann::json local_invoker() {
   return {{"id", "local:" + user}, {"kind", "local"}, {"label", user}};
 }
 
+nlohmann::json profile_context(const std::string& profile_id) {
+  return {{"invoker.profileId", profile_id}};
+}
+
 runtime::RuntimeContext runtime_context(const config::Project& project) {
   runtime::RuntimeContext context{.project_root = project.root,
                                   .default_model = project.model,
