@@ -7,9 +7,10 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import unittest
 
-from harness import HearthTestCase, clean_env, hearth, run_id_of
+from harness import SOURCE_DIR, HearthTestCase, clean_env, hearth, run_id_of
 from test_auth import build, wait_run_closed_with
 from test_server import Http, Started
 
@@ -161,6 +162,53 @@ class ResolveTest(HearthTestCase):
         calls = [json.loads(l) for l in logs.stdout.splitlines() if '"tool_call"' in l]
         self.assertIn('stdout:\n{"support.customer":{"customer":"acme"}}',
                       calls[0]["result"]["content"][0]["text"])
+
+    def test_over_http_the_session_records_the_resolved_invoker_and_context_values(self):
+        server = Started(self, build(self, self.project(RESOLVER)), insecure=False,
+                         env=clean_env(TOKEN_A=TOKEN_A))
+        headers = {"Authorization": f"Bearer {TOKEN_A}"}
+        c = Http(server.port)
+        status, _, body = c.json("POST", "/eve/v1/session", {"message": "hi"}, headers)
+        self.assertEqual(status, 202, body)
+        started, deadline = None, time.monotonic() + 30
+        while started is None and time.monotonic() < deadline:
+            _, _, raw = c.request("GET", f"/eve/v1/session/{body['sessionId']}/stream?follow=false",
+                                  None, headers)
+            started = next((json.loads(l) for l in raw.splitlines()
+                            if l.strip() and json.loads(l).get("type") == "session.started"), None)
+            time.sleep(0.1)
+        self.assertIsNotNone(started)
+        self.assertEqual(started["data"]["invoker"]["id"], "resolved:ci")
+        self.assertEqual(started["data"]["context"], {"support.customer": {"customer": "acme"}})
+        status, _, body = c.json("POST", "/agents/r/i1?wait=result", {"message": "hi"}, headers)
+        self.assertEqual(status, 200, body)
+        status, _, events = c.json("GET", "/agents/r/i1?offset=-1", None, headers)
+        ops = [e for e in events if e["type"] == "operation"]
+        self.assertEqual(ops[-1]["context"], {"support.customer": {"customer": "acme"}})
+
+    def test_context_values_reach_a_programmable_workflow(self):
+        project = self.project(RESOLVER)
+        helpers = os.path.join(SOURCE_DIR, "templates", "helpers", "hearth_workflow.py")
+        with open(helpers) as f:
+            self.write("r/helpers/hearth_workflow.py", f.read())
+        self.write("r/workflows/prog.json", json.dumps({"description": "Prog."}))
+        self.write("r/workflows/prog.py", (
+            "import os, sys\n"
+            "sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'helpers'))\n"
+            "from hearth_workflow import workflow\n\n"
+            "@workflow\n"
+            "def run(ctx):\n"
+            "    shell = ctx.init(agent='r').shell('echo $HEARTH_CONTEXT')\n"
+            "    return {'ctx': ctx.context, 'env': os.environ.get('HEARTH_CONTEXT'),\n"
+            "            'shell': shell['stdout'].strip(), 'invoker': ctx.invoker['id']}\n"))
+        r = hearth("run", "prog", cwd=project)
+        self.assertExit(r, 0)
+        out = json.loads(r.stdout)
+        values = {"support.customer": {"customer": "acme"}}
+        self.assertEqual(out["ctx"], values)
+        self.assertEqual(json.loads(out["env"]), values)
+        self.assertEqual(json.loads(out["shell"]), values)
+        self.assertTrue(out["invoker"].startswith("resolved:local:"), out)
 
     def test_a_garbage_resolver_fails_closed_on_the_cli_and_over_http(self):
         project = self.project("#!/bin/sh\necho 'this is not json'\n")
