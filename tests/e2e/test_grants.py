@@ -96,6 +96,19 @@ class GrantsTest(HearthTestCase):
         self.assertIn("outside this invocation's workspace grant (customers/globex)", read[1])
         self.assertEqual(grep, (False, "customers/globex/secret.txt:1: globex secret\n"))
 
+    def test_an_invoker_the_grant_gives_nothing_reads_nothing_and_none_is_warned_about(self):
+        # local:<user> has no meta.customer: "customers/" is dropped, nothing is granted
+        project = self.project(steps(call("read_file", path="customers/acme/notes.txt"),
+                                     call("glob", pattern="**")),
+                               config={"sandbox": {"backend": "none"}})
+        r = hearth("run", "go", cwd=project)
+        self.assertExit(r, 0)
+        self.assertIn('has workspace grants (access.workspace) but sandbox backend "none"', r.stderr)
+        read, glob = self.tool_results(run_id_of(r.stderr), project)
+        self.assertTrue(read[0])
+        self.assertIn("(nothing granted)", read[1])
+        self.assertEqual(glob, (False, "No files match **"))
+
     def test_bash_under_bubblewrap_sees_only_the_granted_directory(self):
         usable, why = bwrap_usable()
         if not usable:
