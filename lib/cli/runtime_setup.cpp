@@ -8,6 +8,7 @@
 #include "runtime/program_runner.hpp"
 #include "sandbox/sandbox.hpp"
 
+#include <algorithm>
 #include <iostream>
 
 #include <pwd.h>
@@ -25,6 +26,10 @@ nlohmann::json local_invoker() {
     if (const char* env = std::getenv("USER")) user = env;
   if (user.empty()) user = "uid" + std::to_string(::getuid());
   return {{"id", "local:" + user}, {"kind", "local"}, {"label", user}};
+}
+
+nlohmann::json profile_context(const std::string& profile_id) {
+  return {{"invoker.profileId", profile_id}};
 }
 
 runtime::RuntimeContext runtime_context(const config::Project& project) {
@@ -66,7 +71,27 @@ std::vector<std::pair<std::string, std::string>> sandbox_backends(const nlohmann
   return out;
 }
 
+/// The names of the agents (and subagents) of `compiled` whose `access` sets a workspace grant.
+std::vector<std::string> agents_with_grants(const nlohmann::json& compiled) {
+  std::vector<std::string> out;
+  std::function<void(const nlohmann::json&)> visit = [&](const nlohmann::json& agent) {
+    const auto access = agent.value("access", nlohmann::json());
+    if (access.is_object() && access.contains("workspace")) out.push_back(agent.value("name", ""));
+    for (const auto& sub : agent.value("subagents", nlohmann::json::array())) visit(sub);
+  };
+  for (const auto& agent : compiled.value("agents", nlohmann::json::array())) visit(agent);
+  return out;
+}
+
 void check_sandboxes(const nlohmann::json& compiled, bool production) {
+  const auto granted = agents_with_grants(compiled);
+  for (const auto& [name, backend] : sandbox_backends(compiled, production))
+    if (backend == "none" && std::find(granted.begin(), granted.end(), name) != granted.end())
+      std::cerr << "hearth: warning: agent " << name
+                << " has workspace grants (access.workspace) but sandbox backend \"none\", which "
+                   "cannot confine a process: its commands are refused for invokers whose grant "
+                   "is not `all` (docs/sandbox.md \"Workspace grants\")."
+                << std::endl;
   bool warned_fallback = false;
   for (const auto& [name, backend] : sandbox_backends(compiled, production)) {
     if (backend == "bubblewrap" && !sandbox::find_bwrap()) // production only (dev fell back)

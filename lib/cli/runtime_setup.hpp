@@ -40,6 +40,11 @@ std::vector<std::string> runtime_args(const config::Project& project, const conf
 /// {"id": "local:<user>", "kind": "local", "label": "<user>"}.
 nlohmann::json local_invoker();
 
+/// The request context that selects invoker profile `profile_id` (seed 002's
+/// `invoker.profileId`), for `--profile` of `hearth run` and `hearth connect`. The local user may
+/// select profiles, as `localDev` callers may (docs/auth.md "Profiles and resolve").
+nlohmann::json profile_context(const std::string& profile_id);
+
 /// The runtime context of `project`: default model and providers from hearth.json (commands get
 /// only the sandbox's env allow-list, so no key list is needed).
 runtime::RuntimeContext runtime_context(const config::Project& project);

@@ -872,4 +872,27 @@ Error auth_config_invalid(std::string_view where, std::string_view problem) {
                 .details = "See docs/auth.md for the auth entries hearth understands."});
 }
 
+// workspace grants
+
+Error path_not_granted(std::string_view path, std::string_view grants) {
+  return Error({.type = "path_not_granted",
+                .message = "Path \"" + string(path) +
+                           "\" is outside this invocation's workspace grant (" +
+                           (grants.empty() ? std::string("nothing granted") : string(grants)) + ").",
+                .details = "The agent's `access.workspace` grants this invoker only those paths; "
+                           "see docs/auth.md \"Workspace grants\".",
+                .http_status = 403});
+}
+
+Error grant_unenforceable(std::string_view backend, std::string_view grants) {
+  return Error({.type = "grant_unenforceable",
+                .message = "The workspace grant (" +
+                           (grants.empty() ? std::string("nothing granted") : string(grants)) +
+                           ") cannot be enforced for commands under sandbox backend \"" +
+                           string(backend) + "\"; the command was not run.",
+                .details = "Install bwrap (Debian package `bubblewrap`) and use the bubblewrap "
+                           "backend, or grant this invoker `all` (docs/sandbox.md).",
+                .http_status = 403});
+}
+
 } // namespace hearth::errors

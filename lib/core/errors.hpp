@@ -387,4 +387,14 @@ Error simple_body_refused(std::string_view content_type);
 /// An `auth` entry (hearth.json, agent/channels/eve.json) that cannot be used; `where` names it.
 Error auth_config_invalid(std::string_view where, std::string_view problem);
 
+// workspace grants (access.workspace; docs/auth.md "Workspace grants")
+
+/// A file tool or workflow fs call named `path`, which lies outside the invocation's workspace
+/// grant (`grants`: the granted paths, e.g. "customers/acme"); HTTP 403.
+Error path_not_granted(std::string_view path, std::string_view grants);
+
+/// A command (bash, an executable tool, workflow `shell`) of an invocation whose workspace grant
+/// is not `all` would run under a backend that cannot confine it (`none`); it is not run.
+Error grant_unenforceable(std::string_view backend, std::string_view grants);
+
 } // namespace hearth::errors

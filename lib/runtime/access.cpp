@@ -142,41 +142,96 @@ json select_profile(const json& invoker_config, const json& requested, const jso
   throw errors::access_denied(target, "invoker.profiles: no profile \"" + wanted.get<std::string>() + "\"");
 }
 
-json invocation_invoker(const json& invoker_config, const std::filesystem::path& agent_dir,
-                        const json& authenticated, const json& context, bool may_select,
-                        const std::string& target) {
-  auto selected = select_profile(invoker_config, authenticated, context, may_select, target);
-  if (!invoker_config.is_object() || !invoker_config.contains("resolve")) return selected;
+namespace {
+
+/// The invoker a resolver answered, normalized, or nullopt when it is not one.
+std::optional<json> answered_invoker(const json& answer) {
+  if (!answer.is_object() || !answer.contains("invoker") || !answer["invoker"].is_object())
+    return std::nullopt;
+  const auto& in = answer["invoker"];
+  if (!in.contains("id") || !in["id"].is_string() || in["id"].get<std::string>().empty() ||
+      in["id"].get<std::string>().size() > 512)
+    return std::nullopt;
+  json out = {{"id", in["id"]}};
+  for (const char* key : {"kind", "label"}) {
+    if (!in.contains(key) || in[key].is_null()) continue;
+    if (!in[key].is_string()) return std::nullopt;
+    out[key] = in[key];
+  }
+  if (in.contains("meta") && !in["meta"].is_null()) {
+    if (!in["meta"].is_object()) return std::nullopt;
+    out["meta"] = in["meta"];
+  }
+  return out;
+}
+
+bool is_under(const std::string& path, const std::string& base) {
+  return path == base || (path.size() > base.size() && path.compare(0, base.size(), base) == 0 &&
+                          path[base.size()] == '/');
+}
+
+} // namespace
+
+Invocation resolve_invocation(const json& invoker_config, const std::filesystem::path& agent_dir,
+                              const json& authenticated, const json& context, bool may_select,
+                              const std::string& target) {
+  Invocation out{.invoker = select_profile(invoker_config, authenticated, context, may_select, target)};
+  if (!invoker_config.is_object() || !invoker_config.contains("resolve")) return out;
+  const auto deny = [&](const std::string& why) {
+    return errors::access_denied(target, "invoker.resolve: " + why);
+  };
   const auto& resolve = invoker_config["resolve"];
   std::vector<std::string> argv;
   if (resolve.is_object() && resolve.contains("command") && resolve["command"].is_array())
     for (const auto& part : resolve["command"])
       if (part.is_string()) argv.push_back(part.get<std::string>());
-  if (argv.empty()) throw errors::access_denied(target, "invoker.resolve: no command");
+  if (argv.empty()) throw deny("no command");
   if (argv[0].find('/') != std::string::npos && argv[0][0] != '/')
     argv[0] = (agent_dir / argv[0]).lexically_normal().string();
-  const auto timeout = std::chrono::milliseconds(
-      std::clamp<long long>(resolve.value("timeoutMs", 5000LL), 1, 60'000));
+  const json timeout_value = resolve.value("timeoutMs", json(5000));
+  const auto timeout = std::chrono::milliseconds(std::clamp<long long>(
+      timeout_value.is_number_integer() ? timeout_value.get<long long>() : 5000, 1, 60'000));
   const json input = {{"context", context.is_object() ? context : json::object()},
                       {"defaultInvoker", authenticated},
-                      {"selectedProfile", selected == authenticated ? json() : selected}};
+                      {"selectedProfile", out.invoker == authenticated ? json() : out.invoker}};
   process::CaptureResult r;
   try {
-    r = process::run_capture(argv, input.dump() + "\n", timeout, std::nullopt, agent_dir, 64 * 1024);
+    r = process::run_capture(argv, hearth::dump_json(input) + "\n", timeout, std::nullopt,
+                             agent_dir, k_max_resolver_output);
   } catch (const Error&) {
-    throw errors::access_denied(target, "invoker.resolve: the resolver did not start");
+    throw deny("the resolver did not start");
   }
+  if (r.timed_out) throw deny("the resolver timed out after " + std::to_string(timeout.count()) + " ms");
+  if (r.exit_code != 0) throw deny("the resolver failed (" + r.status.describe() + ")");
+  if (r.out_truncated)
+    throw deny("the resolver printed more than " + std::to_string(k_max_resolver_output) + " bytes");
   const auto answer = hearth::parse_json_or_discarded(r.out);
-  if (r.timed_out || r.exit_code != 0 || !answer.is_object() || !answer.contains("invoker") ||
-      !answer["invoker"].is_object() || !answer["invoker"].contains("id") ||
-      !answer["invoker"]["id"].is_string())
-    throw errors::access_denied(target, "invoker.resolve: the resolver answered no invoker");
-  json out = {{"id", answer["invoker"]["id"]}};
-  for (const char* key : {"kind", "label"})
-    if (answer["invoker"].contains(key) && answer["invoker"][key].is_string())
-      out[key] = answer["invoker"][key];
-  if (answer["invoker"].contains("meta") && answer["invoker"]["meta"].is_object())
-    out["meta"] = answer["invoker"]["meta"];
+  const auto invoker = answered_invoker(answer);
+  if (!invoker) throw deny("the resolver answered no invoker {\"invoker\": {\"id\": ...}}");
+  out.invoker = *invoker;
+  if (answer.contains("context") && !answer["context"].is_null()) {
+    const auto& values = answer["context"];
+    if (!values.is_object()) throw deny("its \"context\" is not an object");
+    if (values.size() > k_max_context_values)
+      throw deny("its \"context\" has more than " + std::to_string(k_max_context_values) + " keys");
+    out.context = values;
+  }
+  return out;
+}
+
+WorkspaceGrant intersect(const WorkspaceGrant& a, const WorkspaceGrant& b) {
+  if (a.all) return b;
+  if (b.all) return a;
+  WorkspaceGrant out{.all = false};
+  auto keep = [&](const std::string& path) {
+    if (std::find(out.paths.begin(), out.paths.end(), path) == out.paths.end())
+      out.paths.push_back(path);
+  };
+  for (const auto& p : a.paths)
+    for (const auto& q : b.paths) {
+      if (is_under(p, q)) keep(p);
+      else if (is_under(q, p)) keep(q);
+    }
   return out;
 }
 

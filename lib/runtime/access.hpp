@@ -43,13 +43,33 @@ nlohmann::json select_profile(const nlohmann::json& invoker_config, const nlohma
                               const nlohmann::json& context, bool may_select,
                               const std::string& target);
 
+/// Limits on what `invoker.resolve` may answer (docs/auth.md "Profiles and resolve").
+inline constexpr std::size_t k_max_resolver_output = 64 * 1024; // bytes of stdout
+inline constexpr std::size_t k_max_context_values = 64;          // keys of its `context`
+
+/// An invocation's identity after profiles and resolve (seed 002): the invoker and the Agent
+/// Invocation Context Values the resolver set (an object, empty when none). The values reach the
+/// turn's tools (`HEARTH_CONTEXT`), workflow scripts (`ctx.context`) and the run/session record.
+struct Invocation {
+  nlohmann::json invoker{};
+  nlohmann::json context = nlohmann::json::object();
+};
+
 /// select_profile, then agent.json `invoker.resolve` when set: an executable ({"command": [...],
-/// "timeoutMs"?}, run in `agent_dir`) that reads {context, defaultInvoker, selectedProfile} as
-/// JSON on stdin and prints {"invoker": {...}}; its invoker replaces the one selected. A resolver
-/// that fails, times out or answers without {id} denies (errors::access_denied "invoker.resolve").
-nlohmann::json invocation_invoker(const nlohmann::json& invoker_config,
-                                  const std::filesystem::path& agent_dir,
-                                  const nlohmann::json& authenticated, const nlohmann::json& context,
-                                  bool may_select, const std::string& target);
+/// "timeoutMs"? (default 5000, at most 60000)}, run in `agent_dir` as route-auth `exec` entries
+/// are: trusted server code, outside the sandbox) that reads {context, defaultInvoker,
+/// selectedProfile} as JSON on stdin and prints {"invoker": {id, kind?, label?, meta?},
+/// "context"?: {key: value, ...}}. Its invoker replaces the one selected. Fails closed: a resolver
+/// that does not start, exits non-zero, times out, prints more than k_max_resolver_output bytes,
+/// or answers anything but that shape denies with errors::access_denied ("invoker.resolve: …"),
+/// which is 403 over HTTP and exit 1 on the CLI. `target` names the agent in messages.
+Invocation resolve_invocation(const nlohmann::json& invoker_config,
+                              const std::filesystem::path& agent_dir,
+                              const nlohmann::json& authenticated, const nlohmann::json& context,
+                              bool may_select, const std::string& target);
+
+/// The grant both `a` and `b` allow: `all` with anything is the other; two path lists keep each
+/// path of one that lies inside (or is) a path of the other.
+WorkspaceGrant intersect(const WorkspaceGrant& a, const WorkspaceGrant& b);
 
 } // namespace hearth::runtime

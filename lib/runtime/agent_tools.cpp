@@ -105,6 +105,7 @@ std::vector<std::string> tool_environment(const ToolContext& context) {
                 (context.workspace ? context.workspace->root().string() : std::string()));
   env.push_back("HEARTH_AGENT=" + context.agent);
   if (!context.invoker.empty()) env.push_back("HEARTH_INVOKER=" + context.invoker);
+  if (!context.context.empty()) env.push_back("HEARTH_CONTEXT=" + context.context);
   return env;
 }
 
@@ -144,7 +145,7 @@ Tool bash_tool(sandbox::Policy policy) {
     std::string limit;
     try {
       auto run_policy = policy;
-      run_policy.workspace = ctx.workspace->root();
+      sandbox::use_workspace(run_policy, *ctx.workspace);
       auto ran = sandbox::run({.argv = {"bash", "-c", input.at("command").get<std::string>()},
                                .cwd = ctx.workspace->root(),
                                .timeout = std::chrono::milliseconds(timeout),
@@ -223,7 +224,7 @@ Tool exec_tool(const ExecToolDef& def, sandbox::Policy policy) {
     std::string limit;
     try {
       auto run_policy = policy;
-      if (ctx.workspace) run_policy.workspace = ctx.workspace->root();
+      if (ctx.workspace) sandbox::use_workspace(run_policy, *ctx.workspace);
       auto ran = sandbox::run({.argv = def.command,
                                .input = dump_json(input),
                                .cwd = def.cwd,

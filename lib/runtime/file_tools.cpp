@@ -68,14 +68,38 @@ ToolOutcome write_file(const json& input, const ToolContext& ctx) {
   });
 }
 
-/// Workspace files under `base` (recursively, symlinks not followed), in sorted order.
-std::vector<stdfs::path> walk(const stdfs::path& base) {
-  std::vector<stdfs::path> files;
+/// One file a walk found: the path as listed (workspace-relative) and the host path to read.
+struct Found {
+  std::string rel{};
+  stdfs::path real{};
+};
+
+/// The files under `base` the invocation may read, recursively and in sorted order. Symlinks
+/// are never followed as directories; a link to a file is listed only when its target is a
+/// regular file the invocation reaches (inside the workspace and its grant), and is read there.
+std::vector<Found> walk(const sandbox::Workspace& ws, const stdfs::path& base) {
+  using Reach = sandbox::Workspace::Reach;
+  std::vector<Found> files;
   std::error_code ec;
   for (auto it = stdfs::recursive_directory_iterator(base, ec);
-       !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec))
-    if (it->is_regular_file(ec)) files.push_back(it->path());
-  std::sort(files.begin(), files.end());
+       !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
+    const auto type = it->symlink_status(ec).type();
+    const auto reach = ws.reach(it->path());
+    if (type == stdfs::file_type::directory) {
+      if (reach == Reach::none) it.disable_recursion_pending(); // beside every grant
+      continue;
+    }
+    if (type == stdfs::file_type::regular) {
+      if (reach == Reach::granted) files.push_back({ws.relative(it->path()), it->path()});
+      continue;
+    }
+    if (type != stdfs::file_type::symlink || reach != Reach::granted) continue;
+    std::error_code link_ec;
+    const auto target = stdfs::weakly_canonical(it->path(), link_ec);
+    if (!link_ec && ws.reach(target) == Reach::granted && stdfs::is_regular_file(target, link_ec))
+      files.push_back({ws.relative(it->path()), target});
+  }
+  std::sort(files.begin(), files.end(), [](const Found& a, const Found& b) { return a.rel < b.rel; });
   return files;
 }
 
@@ -91,8 +115,8 @@ ToolOutcome glob(const json& input, const ToolContext& ctx) {
     const auto pattern = input.at("pattern").get<std::string>();
     std::string out;
     std::size_t count = 0;
-    for (const auto& file : walk(ctx.workspace->root())) {
-      const auto rel = ctx.workspace->relative(file);
+    for (const auto& file : walk(*ctx.workspace, ctx.workspace->root())) {
+      const auto& rel = file.rel;
       if (!glob_match(pattern, rel)) continue;
       if (++count > k_max_listed_paths) {
         out += "[more matches omitted]\n";
@@ -115,15 +139,17 @@ ToolOutcome grep(const json& input, const ToolContext& ctx) {
     }
     const auto base = ctx.workspace->resolve(input.value("path", std::string(".")));
     const std::string include = input.value("include", std::string());
-    const auto files = stdfs::is_regular_file(base) ? std::vector<stdfs::path>{base} : walk(base);
+    const auto files = stdfs::is_regular_file(base)
+                           ? std::vector<Found>{{ctx.workspace->relative(base), base}}
+                           : walk(*ctx.workspace, base);
     std::string out;
     std::size_t matches = 0;
     for (const auto& file : files) {
-      const auto rel = ctx.workspace->relative(file);
+      const auto& rel = file.rel;
       if (!include.empty() && !glob_match(include, rel) &&
-          !glob_match(include, file.filename().string()))
+          !glob_match(include, stdfs::path(rel).filename().string()))
         continue;
-      std::ifstream in(file, std::ios::binary);
+      std::ifstream in(file.real, std::ios::binary);
       std::string line;
       for (int number = 1; std::getline(in, line); ++number) {
         if (line.find('\0') != std::string::npos) break; // binary file

@@ -41,6 +41,12 @@ std::string system_prompt(const AgentDef& agent, const TurnOptions& options) {
   return prompt;
 }
 
+/// The invocation's context values as tools read them (HEARTH_CONTEXT); "" when there are none.
+std::string context_text(const RuntimeContext& context) {
+  const auto& values = context.context_values;
+  return values.is_object() && !values.empty() ? hearth::dump_json(values) : std::string();
+}
+
 json text_content(const std::string& text) { return json::array({{{"type", "text"}, {"text", text}}}); }
 
 /// The concatenated text parts of a Flue message's content.
@@ -313,6 +319,7 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
                     .agent = m_agent.name,
                     .invoker = m_scope.context.invoker.is_null() ? std::string()
                                                                  : m_scope.context.invoker.dump(),
+                    .context = context_text(m_scope.context),
                     .log = [&](std::string_view level, std::string_view line) {
                       m_scope.events.emit("log", {{"level", level}, {"message", text::to_utf8(line)},
                                                   {"attributes", {{"tool", call.name}}}},

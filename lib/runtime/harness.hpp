@@ -37,6 +37,8 @@ struct RuntimeContext {
   bool sandbox_fail_closed = false;
   WorkspaceRetention workspaces{}; // hearth.json `workspaces`: applied as each run ends
   nlohmann::json invoker{}; // the invocation's invoker {id, kind?, label?, meta?} or null (seed 002)
+  /// invoker.resolve's context values (seed 002, an object): tools read them as HEARTH_CONTEXT.
+  nlohmann::json context_values = nlohmann::json::object();
   HookCaller call_hook{};   // agent/hooks/* (runtime/hooks.hpp); empty: no hooks are called
 };
 

@@ -3,6 +3,7 @@
 #include "runtime/program_runner.hpp"
 
 #include "core/errors.hpp"
+#include "core/json.hpp"
 #include "core/process.hpp"
 #include "core/text.hpp"
 #include "ipc/peer.hpp"
@@ -107,11 +108,13 @@ private:
 
 /// The protocol variables of a script, on top of the sandbox's allow-list.
 std::vector<std::string> script_environment(const WorkflowDef& def, const std::string& run_id,
-                                            const json& invoker) {
+                                            const json& invoker, const json& context_values) {
   std::vector<std::string> env;
   env.push_back("HEARTH_RUN_ID=" + run_id);
   env.push_back("HEARTH_WORKFLOW=" + def.name);
-  if (!invoker.is_null()) env.push_back("HEARTH_INVOKER=" + invoker.dump());
+  if (!invoker.is_null()) env.push_back("HEARTH_INVOKER=" + dump_json(invoker));
+  if (context_values.is_object() && !context_values.empty())
+    env.push_back("HEARTH_CONTEXT=" + dump_json(context_values));
   std::string protocol = "HEARTH_PROTOCOL="; // appended, not operator+: GCC 12 -O2 misreports it
   protocol += std::to_string(k_workflow_protocol_version);
   env.push_back(std::move(protocol));
@@ -171,11 +174,12 @@ json run_program(const Runtime& runtime, const WorkflowDef& def, const std::stri
   const json invoker = record ? record->invoker : json();
   const auto script_ptr = sandbox::start({.argv = def.command,
                                           .cwd = runtime.context().project_root,
-                                          .hearth_env = script_environment(def, run_id, invoker)},
+                                          .hearth_env = script_environment(def, run_id, invoker,
+                                                                           options.context)},
                                          script_policy(runtime, def));
   auto& script = *script_ptr;
   StderrPump stderr_pump(script.stderr_fd(), events, run_id);
-  WorkflowContext context(runtime, run_id, options.model_override, events);
+  WorkflowContext context(runtime, run_id, options.model_override, events, options.context);
   std::optional<Error> failure;
   bool exited_early = false;
   json result;
@@ -188,6 +192,8 @@ json run_program(const Runtime& runtime, const WorkflowDef& def, const std::stri
     try {
       json params = {{"runId", run_id}, {"workflow", def.name}, {"payload", payload}};
       if (!invoker.is_null()) params["invoker"] = invoker; // ctx.invoker (docs/workflow-protocol.md)
+      if (options.context.is_object() && !options.context.empty())
+        params["context"] = options.context; // ctx.context: invoker.resolve's values
       result = peer.request("workflow.run", params,
                             {.timeout = std::chrono::milliseconds(timeout_ms)});
     } catch (const ipc::RemoteError& e) {

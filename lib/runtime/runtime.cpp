@@ -48,6 +48,15 @@ std::vector<sandbox::Seed> workspace_seeds(const AgentDef& agent) {
   return seeds;
 }
 
+sandbox::Workspace invocation_workspace(const std::filesystem::path& root, const AgentDef& agent,
+                                        const json& invoker, const json& workflow_access) {
+  auto workspace = sandbox::Workspace::prepare(root, workspace_seeds(agent));
+  const auto grant = intersect(workspace_grant(agent.access, invoker),
+                               workspace_grant(workflow_access, invoker));
+  if (!grant.all) workspace.confine(grant.paths);
+  return workspace;
+}
+
 std::string safe_component(std::string_view name) {
   std::string out;
   for (char c : name)
@@ -71,13 +80,43 @@ std::string Runtime::agent_stream(const std::string& agent, const std::string& i
   return "agents/" + agent + "/" + instance_id;
 }
 
-std::string Runtime::admit_run(const std::string& name, const json& payload, const json& invoker) {
+const AgentDef* Runtime::find_agent(const std::string& name) const {
+  for (const auto& a : m_program.agents)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+std::string Runtime::admit_run(const std::string& name, const json& payload, const json& invoker,
+                               const json& request_context, bool may_select) {
   const auto& def = workflow(name); // throws workflow_not_found
-  check_access(def.access, invoker, "workflow \"" + name + "\""); // 403 / exit 1, naming the rule
+  const auto target = "workflow \"" + name + "\"";
+  // The workflow's agent owns the invoker profiles and resolver (seed 002: they are per agent).
+  const auto* agent_def = find_agent(def.kind == WorkflowKind::declarative && !def.agent.empty()
+                                         ? def.agent : m_program.root_agent);
+  const auto invocation = resolve_invocation(agent_def ? agent_def->invoker : json(),
+                                             agent_def ? agent_def->directory : m_context.project_root,
+                                             invoker, request_context, may_select, target);
+  check_access(def.access, invocation.invoker, target); // 403 / exit 1, naming the rule
   settle_pending();
   const auto run_id = ids::run_id();
-  m_store.create_run({.run_id = run_id, .workflow = name, .payload = payload, .invoker = invoker});
+  m_store.create_run(
+      {.run_id = run_id, .workflow = name, .payload = payload, .invoker = invocation.invoker});
+  if (invocation.context.is_object() && !invocation.context.empty()) {
+    std::lock_guard lock(m_runs_mutex);
+    m_admitted_context[run_id] = invocation.context;
+    while (m_admitted_context.size() > k_max_admitted_contexts)
+      m_admitted_context.erase(m_admitted_context.begin());
+  }
   return run_id;
+}
+
+json Runtime::take_admitted_context(const std::string& run_id) {
+  std::lock_guard lock(m_runs_mutex);
+  const auto it = m_admitted_context.find(run_id);
+  if (it == m_admitted_context.end()) return json::object();
+  auto values = std::move(it->second);
+  m_admitted_context.erase(it);
+  return values;
 }
 
 json Runtime::execute_run(const std::string& run_id, const std::string& model_override,
@@ -106,19 +145,24 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
     }
   };
   const Envelope envelope{.run_id = run_id};
+  const auto context_values = take_admitted_context(run_id);
   try {
     json start = {{"owner", {{"kind", "workflow"}, {"workflowName", def.name}, {"instanceId", run_id}}},
                   {"instanceId", run_id}, {"workflowName", def.name},
                   {"startedAt", record->started_at}, {"payload", record->payload}};
     if (!record->invoker.is_null()) start["invoker"] = record->invoker;
+    if (!context_values.empty()) start["context"] = context_values; // invoker.resolve's values
     events.emit("run_start", start, envelope);
     json result;
     if (def.kind == WorkflowKind::declarative) {
-      result = run_declarative(def, run_id, record->payload, model_override, record->invoker, events);
+      result = run_declarative(def, run_id, record->payload, model_override, record->invoker,
+                               context_values, events);
     } else {
       if (!m_program_runner) throw errors::internal_error("programmable workflows are unavailable");
-      result = m_program_runner(def, run_id, record->payload,
-                                {.model_override = model_override, .timeout_ms = timeout_ms}, events);
+      result = m_program_runner(
+          def, run_id, record->payload,
+          {.model_override = model_override, .timeout_ms = timeout_ms, .context = context_values},
+          events);
     }
     m_store.end_run({.run_id = run_id, .status = store::RunStatus::completed, .result = result});
     show_end();
@@ -208,7 +252,7 @@ std::size_t Runtime::active_run_count() const {
 
 json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id, const json& payload,
                               const std::string& model_override, const json& invoker,
-                              EventLog& events) {
+                              const json& context_values, EventLog& events) {
   const auto& agent_def = agent(def.agent.empty() ? m_program.root_agent : def.agent);
   const auto prompt = render_template(def.body, payload, def.name);
   const Envelope envelope{.run_id = run_id, .session = "default", .harness = "default",
@@ -217,10 +261,11 @@ json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id,
     auto context = m_context;
     context.run_id = run_id;
     context.invoker = invoker;
+    context.context_values = context_values;
     ModelClients models(context);
-    const auto workspace = sandbox::Workspace::prepare(
-        m_context.project_root / ".hearth" / "workspaces" / safe_component(run_id),
-        workspace_seeds(agent_def));
+    const auto workspace = invocation_workspace(
+        m_context.project_root / ".hearth" / "workspaces" / safe_component(run_id), agent_def,
+        invoker, def.access);
     TurnScope scope{context, models, events, workspace, envelope};
     json messages = json::array();
     TurnOptions options{.model_override = !model_override.empty() ? model_override : def.model,
@@ -263,7 +308,8 @@ std::shared_ptr<ModelClients> Runtime::instance_models(const std::string& stream
 json Runtime::prompt_agent(const std::string& agent_name, const std::string& instance_id,
                            const std::string& session, const std::string& message,
                            const json& output_schema, const std::string& model_override,
-                           const EventListener& listener, const json& invoker) {
+                           const EventListener& listener, const json& invoker,
+                           const json& context_values) {
   const auto& agent_def = agent(agent_name);
   check_access(agent_def.access, invoker, "agent \"" + agent_name + "\"");
   const auto stream = agent_stream(agent_name, instance_id);
@@ -276,14 +322,18 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
   EventLog events(m_store, stream, listener);
   const Envelope envelope{.instance_id = instance_id, .session = key.name, .harness = "default",
                           .operation_id = ids::make_id("op")};
+  const bool has_values = context_values.is_object() && !context_values.empty();
+  // The resolver's context values are recorded on the prompt's closing `operation` event.
+  const json fields = has_values ? json{{"context", context_values}} : json::object();
   return run_operation(events, envelope, "prompt", [&](json& done) {
     const auto models = instance_models(stream);
-    const auto workspace = sandbox::Workspace::prepare(
+    const auto workspace = invocation_workspace(
         m_context.project_root / ".hearth" / "workspaces" /
             safe_component(agent_name + "-" + instance_id + "-" + key.name),
-        workspace_seeds(agent_def));
+        agent_def, invoker);
     auto context = m_context; // per invocation: the invoker reaches its tools (HEARTH_INVOKER)
     context.invoker = invoker;
+    if (has_values) context.context_values = context_values;
     TurnScope scope{context, *models, events, workspace, envelope};
     TurnOptions options{.model_override = model_override, .result_schema = output_schema};
     try {
@@ -297,7 +347,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
       m_store.save_session(key, messages, saved ? saved->version : 0);
       throw;
     }
-  });
+  }, fields);
 }
 
 } // namespace hearth::runtime

@@ -22,6 +22,7 @@ class Store;
 }
 namespace hearth::sandbox {
 struct Seed;
+class Workspace;
 }
 
 namespace hearth::runtime {
@@ -43,6 +44,7 @@ struct RunOutcome {
 struct ProgramRunOptions {
   std::string model_override{};
   int timeout_ms = 0; // 0: the workflow's own timeoutMs (0 there too: none)
+  nlohmann::json context = nlohmann::json::object(); // invoker.resolve's context values
 };
 
 /// Runs a programmable workflow (issue 5; the ctx protocol, runtime/program_runner.hpp). Given the
@@ -67,9 +69,14 @@ public:
 
   /// Creates the run record and its stream `runs/<runId>` (status active) and returns the id,
   /// so an HTTP admission can answer before the run executes. Throws workflow_not_found.
-  /// `invoker` ({id, kind?, label?, meta?} or null) is recorded on the run (seed 002).
+  /// `invoker` ({id, kind?, label?, meta?} or null: the authenticated caller) goes through the
+  /// `invoker` profiles and resolve of the workflow's agent (declarative: its `agent`;
+  /// programmable: the root agent), with `request_context` selecting a profile when `may_select`
+  /// (seed 002); the result is recorded on the run and checked against the workflow's `access`.
+  /// Throws access_denied (403 / exit 1) naming the rule, profile or resolver that refused.
   std::string admit_run(const std::string& name, const nlohmann::json& payload,
-                        const nlohmann::json& invoker = nullptr);
+                        const nlohmann::json& invoker = nullptr,
+                        const nlohmann::json& request_context = nullptr, bool may_select = false);
 
   /// Executes an admitted run to the end: run_start … run_end. `model_override` replaces every
   /// agent's model; `timeout_ms` (programmable workflows only; 0: the workflow's) bounds the run.
@@ -85,11 +92,14 @@ public:
   /// Prompts agent instance `instance_id` (session `session`, default "default") with `message`,
   /// continuing its stored history; events go to `agents/<agent>/<instance_id>`. Returns Flue's
   /// prompt result {text | data, usage, model}. Throws agent_not_found or the turn's error.
+  /// `invoker` is the resolved invoker (resolve_invocation) and `context_values` the resolver's
+  /// context values (an object or null); the turn's workspace is confined to the invoker's grant.
   nlohmann::json prompt_agent(const std::string& agent, const std::string& instance_id,
                               const std::string& session, const std::string& message,
                               const nlohmann::json& output_schema,
                               const std::string& model_override, const EventListener& listener,
-                              const nlohmann::json& invoker = nullptr);
+                              const nlohmann::json& invoker = nullptr,
+                              const nlohmann::json& context_values = nullptr);
 
   /// Ends every run this process is executing as errored `cancelled` (its run_end says
   /// `details`), before the caller stops their tools: a run whose tools are killed never ends
@@ -109,7 +119,12 @@ public:
 private:
   nlohmann::json run_declarative(const WorkflowDef& workflow, const std::string& run_id,
                                  const nlohmann::json& payload, const std::string& model_override,
-                                 const nlohmann::json& invoker, EventLog& events);
+                                 const nlohmann::json& invoker, const nlohmann::json& context_values,
+                                 EventLog& events);
+  /// The agent named `name`, or null.
+  const AgentDef* find_agent(const std::string& name) const;
+  /// The context values admit_run kept for `run_id` (an object), forgotten once taken.
+  nlohmann::json take_admitted_context(const std::string& run_id);
   std::mutex& instance_lock(const std::string& stream);
   /// Ends `run_id` with `error` (errored); when the store refuses (disk full), keeps the end
   /// to retry later (settle_pending) instead of leaving the run active without a word.
@@ -134,11 +149,22 @@ private:
   mutable std::mutex m_runs_mutex;
   std::set<std::string> m_active_runs;        // executing in this process
   std::map<std::string, nlohmann::json> m_pending_ends; // run id -> error the store refused
+  // invoker.resolve's context values from admission to execution (same process; run ids are
+  // ULIDs, so the oldest go first past the cap).
+  static constexpr std::size_t k_max_admitted_contexts = 4096;
+  std::map<std::string, nlohmann::json> m_admitted_context;
 };
 
 /// What seeds a workspace of `agent`: sandbox/workspace/** at the root, skills under skills/
 /// (seed page 06).
 std::vector<sandbox::Seed> workspace_seeds(const AgentDef& agent);
+
+/// The workspace of one invocation of `agent` at `root`: prepared (seeded) and confined to the
+/// grant that the agent's `access.workspace` and `workflow_access.workspace` (null: none) both
+/// give `invoker` (docs/auth.md "Workspace grants"). Throws hearth::Error io_error.
+sandbox::Workspace invocation_workspace(const std::filesystem::path& root, const AgentDef& agent,
+                                        const nlohmann::json& invoker,
+                                        const nlohmann::json& workflow_access = nullptr);
 
 /// `name` made safe as one path component of a workspace directory.
 std::string safe_component(std::string_view name);

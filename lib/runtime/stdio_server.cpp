@@ -4,6 +4,7 @@
 #include "core/errors.hpp"
 #include "core/signals.hpp"
 #include "ipc/peer.hpp"
+#include "runtime/access.hpp"
 #include "store/store.hpp"
 
 #include "core/process.hpp"
@@ -45,7 +46,9 @@ int serve_stdio(Runtime& runtime) {
     const json payload = request.params.value("payload", json::object());
     const auto model = request.params.value("model", std::string());
     const auto timeout_ms = request.params.value("timeoutMs", 0); // programmable workflows
-    const auto run_id = runtime.admit_run(name, payload, request.params.value("invoker", json()));
+    // The CLI is the local user, trusted to select profiles (docs/auth.md "Profiles and resolve").
+    const auto run_id = runtime.admit_run(name, payload, request.params.value("invoker", json()),
+                                          request.params.value("context", json()), true);
     const auto result = runtime.execute_run(
         run_id, model,
         [&](const json& event) { peer.notify_tagged(request.id, "event", {{"event", event}}); },
@@ -53,14 +56,20 @@ int serve_stdio(Runtime& runtime) {
     return json{{"runId", run_id}, {"result", result}};
   });
   peer.on_request("agent.prompt", [&](const ipc::Request& request) {
+    const auto agent = required_string(request.params, "agent");
+    const auto& def = runtime.agent(agent); // throws agent_not_found
+    // Profiles (the CLI may select them: it is the local user) and invoker.resolve, as over HTTP.
+    const auto invocation = resolve_invocation(
+        def.invoker, def.directory, request.params.value("invoker", json()),
+        request.params.value("context", json()), true, "agent \"" + agent + "\"");
     const auto result = runtime.prompt_agent(
-        required_string(request.params, "agent"), required_string(request.params, "instanceId"),
+        agent, required_string(request.params, "instanceId"),
         request.params.value("session", std::string("default")),
         required_string(request.params, "message"), request.params.value("outputSchema", json()),
         request.params.value("model", std::string()), [&](const json& event) {
           peer.notify_tagged(request.id, "event", {{"event", event}});
         },
-        request.params.value("invoker", json()));
+        invocation.invoker, invocation.context);
     return json{{"result", result}};
   });
   // Written by `shutdown` so the loop below wakes at once instead of at its next poll.

@@ -28,6 +28,7 @@ struct ToolContext {
   std::string run_id{};
   std::string agent{};
   std::string invoker{}; // compact invoker JSON (HEARTH_INVOKER), empty when unknown
+  std::string context{}; // compact invocation context values (HEARTH_CONTEXT), empty when none
   std::function<void(std::string_view level, std::string_view line)> log{}; // tool stderr, logs
 };
 

@@ -76,11 +76,18 @@ struct WorkflowContext::Session {
 };
 
 WorkflowContext::WorkflowContext(const Runtime& runtime, std::string run_id,
-                                 std::string model_override, EventLog& events)
+                                 std::string model_override, EventLog& events, json context_values)
     : m_runtime(runtime), m_context(runtime.context()),
       m_model_override(std::move(model_override)), m_events(events), m_models(m_context) {
   m_context.run_id = std::move(run_id);
-  if (const auto record = runtime.store().get_run(m_context.run_id)) m_context.invoker = record->invoker;
+  if (context_values.is_object()) m_context.context_values = std::move(context_values);
+  if (const auto record = runtime.store().get_run(m_context.run_id)) {
+    m_context.invoker = record->invoker;
+    try {
+      m_workflow_access = runtime.workflow(record->workflow).access;
+    } catch (const Error&) { // a run of a workflow this program no longer has: no extra rules
+    }
+  }
 }
 
 WorkflowContext::~WorkflowContext() = default;
@@ -189,9 +196,9 @@ json WorkflowContext::agent_init(const json& params) {
   const auto dir = harness->name == "default" ? m_context.run_id
                                               : m_context.run_id + "-" + harness->name;
   try {
-    harness->workspace = std::make_unique<sandbox::Workspace>(sandbox::Workspace::prepare(
-        m_context.project_root / ".hearth" / "workspaces" / safe_component(dir),
-        workspace_seeds(harness->agent)));
+    harness->workspace = std::make_unique<sandbox::Workspace>(invocation_workspace(
+        m_context.project_root / ".hearth" / "workspaces" / safe_component(dir), harness->agent,
+        m_context.invoker, m_workflow_access));
   } catch (...) {
     std::lock_guard lock(m_mutex);
     m_harnesses.erase(harness->handle);
@@ -337,11 +344,15 @@ json WorkflowContext::shell(const json& params) {
   return run_operation(
       m_events, envelope, "shell",
       [&](json& done) {
-        const ToolContext tool{.workspace = harness->workspace.get(), .run_id = m_context.run_id,
-                               .agent = harness->agent.name};
+        const auto& values = m_context.context_values;
+        const ToolContext tool{
+            .workspace = harness->workspace.get(), .run_id = m_context.run_id,
+            .agent = harness->agent.name,
+            .invoker = m_context.invoker.is_null() ? std::string() : dump_json(m_context.invoker),
+            .context = values.is_object() && !values.empty() ? dump_json(values) : std::string()};
         auto policy = agent_policy(harness->agent.sandbox, m_context.project_root,
                                    m_context.sandbox_fail_closed);
-        policy.workspace = harness->workspace->root();
+        sandbox::use_workspace(policy, *harness->workspace);
         const auto ran = sandbox::run({.argv = {"bash", "-c", command},
                                        .cwd = cwd,
                                        .timeout = std::chrono::milliseconds(timeout_ms),

@@ -32,9 +32,12 @@ inline constexpr int k_default_shell_timeout_ms = 120'000;
 /// thread; calls on one session are serialized so its history stays one conversation.
 class WorkflowContext {
 public:
-  /// `runtime` supplies agents, the project context and the store; `events` is the run's log.
+  /// `runtime` supplies agents, the project context and the store; `events` is the run's log;
+  /// `context_values` are invoker.resolve's values for the run (an object; HEARTH_CONTEXT).
+  /// Every harness workspace is confined to the grant of the run's invoker (agent ∩ workflow).
   WorkflowContext(const Runtime& runtime, std::string run_id, std::string model_override,
-                  EventLog& events);
+                  EventLog& events,
+                  nlohmann::json context_values = nlohmann::json::object());
   ~WorkflowContext();
   WorkflowContext(const WorkflowContext&) = delete;
   WorkflowContext& operator=(const WorkflowContext&) = delete;
@@ -69,7 +72,8 @@ private:
   std::string model_for(const std::string& call_model, const Harness& harness) const;
 
   const Runtime& m_runtime;
-  RuntimeContext m_context; // the runtime's, with run_id set
+  RuntimeContext m_context; // the runtime's, with run_id, invoker and context values set
+  nlohmann::json m_workflow_access{}; // the run's workflow `access` (its workspace grant)
   std::string m_model_override;
   EventLog& m_events;
   ModelClients m_models;

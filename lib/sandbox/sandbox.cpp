@@ -5,6 +5,7 @@
 
 #include "core/errors.hpp"
 #include "core/text.hpp"
+#include "sandbox/workspace.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -186,12 +187,56 @@ std::vector<stdfs::path> read_paths(const Policy& policy) {
   return out;
 }
 
+/// The grants of `policy` as the invoker reads them ("customers/acme, shared").
+std::string grants_text(const Policy& policy) {
+  std::string out;
+  for (const auto& g : policy.granted.value_or(std::vector<stdfs::path>{}))
+    out += (out.empty() ? "" : ", ") + g.lexically_relative(policy.workspace).generic_string();
+  return out;
+}
+
+/// Binds only the granted subtrees of the workspace, each at its own place under a read-only
+/// tmpfs /workspace (the directories leading to them 0755, nothing else), so one path names one
+/// file for file tools and commands alike and a write beside the grant fails instead of vanishing.
+void add_granted_workspace(std::vector<std::string>& a, const Policy& policy) {
+  std::vector<stdfs::path> grants;
+  for (const auto& g : *policy.granted) {
+    if (g == policy.workspace) { // the whole workspace is granted after all
+      a.insert(a.end(), {"--bind", policy.workspace.string(), k_workspace_mount});
+      return;
+    }
+    if (inside(g, policy.workspace)) grants.push_back(g);
+  }
+  // A grant inside another is already bound with it.
+  std::erase_if(grants, [&](const stdfs::path& g) {
+    return std::any_of(grants.begin(), grants.end(),
+                       [&](const stdfs::path& other) { return other != g && inside(g, other); });
+  });
+  a.insert(a.end(), {"--perms", "0755", "--tmpfs", k_workspace_mount});
+  std::vector<std::string> dirs;
+  for (const auto& g : grants) {
+    stdfs::path on_the_way = k_workspace_mount;
+    const auto rel = g.lexically_relative(policy.workspace);
+    for (auto part = rel.begin(); part != rel.end() && std::next(part) != rel.end(); ++part) {
+      on_the_way /= *part;
+      if (std::find(dirs.begin(), dirs.end(), on_the_way.string()) != dirs.end()) continue;
+      dirs.push_back(on_the_way.string());
+      a.insert(a.end(), {"--dir", on_the_way.string()});
+    }
+  }
+  for (const auto& g : grants) a.insert(a.end(), {"--bind", g.string(), inside_path(g, policy)});
+  a.insert(a.end(), {"--remount-ro", k_workspace_mount});
+}
+
 class NoneBackend final : public Backend {
 public:
   std::string name() const override { return "none"; }
   bool available(std::string*) const override { return true; }
   process::SpawnOptions prepare(const Command& command, const Policy& policy,
                                 std::vector<int>&) const override {
+    // A process here sees all of hearth's files: a grant narrower than `all` cannot hold.
+    if (policy.granted && !policy.workspace.empty())
+      throw errors::grant_unenforceable(name(), grants_text(policy));
     return {.argv = command.argv,
             .env = environment(command, policy),
             .cwd = command.cwd.empty() ? policy.workspace : command.cwd,
@@ -252,7 +297,11 @@ public:
     keep_alive.push_back(group);
     add({"--ro-bind-data", "3", "/etc/passwd", "--ro-bind-data", "4", "/etc/group"});
     add({"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/var/tmp"});
-    if (!policy.workspace.empty()) add({"--bind", policy.workspace.string(), k_workspace_mount});
+    if (!policy.workspace.empty() && !policy.granted) {
+      add({"--bind", policy.workspace.string(), k_workspace_mount});
+    } else if (!policy.workspace.empty()) {
+      add_granted_workspace(a, policy);
+    }
     for (const auto& read : read_paths(policy)) {
       std::error_code ec;
       if (!stdfs::exists(read, ec)) continue;
@@ -283,6 +332,12 @@ struct Closer {
 };
 
 } // namespace
+
+void use_workspace(Policy& policy, const Workspace& workspace) {
+  policy.workspace = workspace.root();
+  policy.granted.reset();
+  if (workspace.confined()) policy.granted = workspace.granted();
+}
 
 Settings merge(Settings base, const json& j) {
   if (!j.is_object()) return base;
@@ -392,7 +447,7 @@ std::vector<std::string> environment(const Command& command, const Policy& polic
       static constexpr std::string_view k_not_inherited[] = {
           "HEARTH_BWRAP",     "HEARTH_INTERNAL_IPC", "HEARTH_INVOKER",  "HEARTH_RUN_ID",
           "HEARTH_SESSION_ID", "HEARTH_WORKSPACE",   "HEARTH_AGENT",    "HEARTH_WORKFLOW",
-          "HEARTH_PROTOCOL"};
+          "HEARTH_PROTOCOL",  "HEARTH_CONTEXT"};
       if (std::find(std::begin(k_not_inherited), std::end(k_not_inherited), name) !=
           std::end(k_not_inherited))
         continue;

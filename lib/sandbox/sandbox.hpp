@@ -22,6 +22,8 @@
 
 namespace hearth::sandbox {
 
+class Workspace;
+
 /// Where the session workspace appears inside a bubblewrap sandbox (and what a leading
 /// `/workspace` means to the file tools, so one path names one file everywhere).
 inline constexpr const char* k_workspace_mount = "/workspace";
@@ -74,6 +76,11 @@ struct Command {
 struct Policy {
   Settings settings{};
   std::filesystem::path workspace{};  // host directory bound read-write at /workspace ("" none)
+  /// The invocation's workspace grant (docs/auth.md "Workspace grants"): nullopt binds the whole
+  /// workspace; otherwise only these host subtrees of it (canonical) are bound read-write, each at
+  /// /workspace/<its relative path>, and /workspace itself is an empty directory. A backend that
+  /// cannot confine a command to them (`none`) refuses to start it (errors::grant_unenforceable).
+  std::optional<std::vector<std::filesystem::path>> granted{};
   std::filesystem::path project_root{}; // anchors relative `reads`
   std::vector<std::filesystem::path> reads{}; // more host paths bound read-only at the same path
   bool pipe_stderr = true;            // start only: false lets the child write to our stderr
@@ -84,6 +91,9 @@ struct Result {
   process::CaptureResult capture{};
   std::string limit{}; // e.g. "killed: CPU time limit (60 s) exceeded"; "" when none was hit
 };
+
+/// Points `policy` at `workspace`: its root as the workspace, and its grant when it is confined.
+void use_workspace(Policy& policy, const Workspace& workspace);
 
 /// A backend turns a command and a policy into the process to spawn.
 class Backend {

@@ -3,6 +3,8 @@
 
 #include "core/errors.hpp"
 
+#include <algorithm>
+
 namespace hearth::sandbox {
 namespace stdfs = std::filesystem;
 
@@ -73,7 +75,47 @@ stdfs::path Workspace::resolve(std::string_view user_path) const {
   resolved = s;
   if (resolved != m_root && !inside(resolved, m_root))
     throw errors::path_outside_workspace(user_path);
+  // The directories leading to a grant stay reachable (glob/grep from the root, a cwd); walkers
+  // list nothing in them but the granted subtrees (reach() == way).
+  if (reach(resolved) == Reach::none) throw errors::path_not_granted(user_path, grants_text());
   return resolved;
+}
+
+void Workspace::confine(const std::vector<std::string>& grants) {
+  m_confined = true;
+  m_granted.clear();
+  for (const auto& grant : grants) {
+    const stdfs::path joined = (m_root / grant).lexically_normal();
+    if (!inside(joined, m_root)) continue;
+    std::error_code ec;
+    const auto resolved = stdfs::weakly_canonical(joined, ec);
+    if (ec || !inside(resolved, m_root)) continue; // a symlink out of the root: not granted
+    if (!stdfs::exists(resolved, ec)) {
+      stdfs::create_directories(resolved, ec);
+      if (ec) throw errors::io_error("create granted directory", resolved.string(), ec.message());
+      // Created through the resolved path: check again that nothing swapped a link in between.
+      const auto again = stdfs::weakly_canonical(joined, ec);
+      if (ec || again != resolved) continue;
+    }
+    if (std::find(m_granted.begin(), m_granted.end(), resolved) == m_granted.end())
+      m_granted.push_back(resolved);
+  }
+}
+
+std::string Workspace::grants_text() const {
+  std::string out;
+  for (const auto& g : m_granted) out += (out.empty() ? "" : ", ") + relative(g);
+  return out;
+}
+
+Workspace::Reach Workspace::reach(const stdfs::path& resolved) const {
+  if (!inside(resolved, m_root)) return Reach::none; // inside() holds for the root itself
+  if (!m_confined) return Reach::granted;
+  for (const auto& g : m_granted)
+    if (inside(resolved, g)) return Reach::granted;
+  for (const auto& g : m_granted)
+    if (inside(g, resolved)) return Reach::way;
+  return resolved == m_root ? Reach::way : Reach::none;
 }
 
 std::string Workspace::relative(const stdfs::path& absolute) const {

@@ -36,8 +36,36 @@ public:
   /// `absolute` relative to the root, '/' separated ("." for the root itself).
   std::string relative(const std::filesystem::path& absolute) const;
 
+  /// Confines this view of the workspace to `grants` (docs/auth.md "Workspace grants"): paths
+  /// relative to the root, as runtime::workspace_grant computes them (no `..`, not absolute).
+  /// A grant that does not exist yet is created as an empty directory, so the invoker has a place
+  /// to work and the sandbox something to mount. Grants are resolved once, symlinks included; one
+  /// that resolves outside the root is dropped (fail closed: less is granted, never more).
+  /// After it, `resolve` refuses every path that is neither inside a grant nor a directory on the
+  /// way to one (the root, `customers/` for `customers/acme`). Throws hearth::Error io_error.
+  void confine(const std::vector<std::string>& grants);
+
+  /// Whether `confine` was called (the grant is not `all`).
+  bool confined() const noexcept { return m_confined; }
+
+  /// The granted subtrees as canonical host paths inside the root (empty when nothing is
+  /// granted); meaningful only when confined().
+  const std::vector<std::filesystem::path>& granted() const noexcept { return m_granted; }
+
+  /// The grants as the invoker reads them, root-relative and comma separated ("customers/acme").
+  std::string grants_text() const;
+
+  /// How far the invocation reaches the canonical host path `resolved`: `granted` (may read and
+  /// write it: anywhere inside the root when not confined, else inside or equal to a granted
+  /// subtree), `way` (a directory leading to a grant: may be traversed, nothing in it listed) or
+  /// `none` (outside the root, or beside every grant).
+  enum class Reach { none, way, granted };
+  Reach reach(const std::filesystem::path& resolved) const;
+
 private:
   std::filesystem::path m_root; // canonical
+  bool m_confined = false;
+  std::vector<std::filesystem::path> m_granted{}; // canonical, inside m_root
 };
 
 } // namespace hearth::sandbox

@@ -58,13 +58,13 @@ const auth::Decision& current_auth() { return t_decision; }
 
 void adopt_auth(auth::Decision decision) { t_decision = std::move(decision); }
 
-json agent_invoker(const runtime::AgentDef& agent, const json& context) {
+runtime::Invocation agent_invocation(const runtime::AgentDef& agent, const json& context) {
   const auto target = "agent \"" + agent.name + "\"";
-  auto invoker = runtime::invocation_invoker(agent.invoker, agent.directory,
-                                             t_decision.invoker.to_json(), context,
-                                             t_decision.select_profiles, target);
-  runtime::check_access(agent.access, invoker, target); // 403 now, not in the admitted turn
-  return invoker;
+  auto invocation = runtime::resolve_invocation(agent.invoker, agent.directory,
+                                                t_decision.invoker.to_json(), context,
+                                                t_decision.select_profiles, target);
+  runtime::check_access(agent.access, invocation.invoker, target); // 403 now, not in the turn
+  return invocation;
 }
 
 } // namespace hearth::server

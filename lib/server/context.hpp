@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "runtime/access.hpp"
 #include "server/auth/auth.hpp"
 #include "server/server.hpp"
 #include "server/http.hpp"
@@ -68,10 +69,10 @@ const auth::Decision& current_auth();
 /// current one for the handler about to run on this thread.
 void adopt_auth(auth::Decision decision);
 
-/// The invoker of an invocation of `agent` by the current caller: the authenticated invoker,
-/// a profile selected through `context` (seed 002's four keys) and agent.json `invoker.resolve`.
-/// Throws errors::access_denied (403).
-json agent_invoker(const runtime::AgentDef& agent, const json& context);
+/// The invocation of `agent` by the current caller: the authenticated invoker, a profile selected
+/// through `context` (seed 002's four keys) and agent.json `invoker.resolve` (which may also set
+/// context values). Throws errors::access_denied (403).
+runtime::Invocation agent_invocation(const runtime::AgentDef& agent, const json& context);
 
 // --- route groups -----------------------------------------------------------------------------
 

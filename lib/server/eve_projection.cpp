@@ -127,6 +127,7 @@ void EveProjector::begin_turn(const store::Event& event, std::vector<json>& out)
         {"runtime", {{"agentId", m_agent}, {"agentName", m_agent}, {"eveVersion", k_eve_version}}}};
     // hearth addition: who started the session (seed 002), as the route auth saw it.
     if (m_pending.is_object() && m_pending.contains("invoker")) started["invoker"] = m_pending["invoker"];
+    if (m_pending.is_object() && m_pending.contains("context")) started["context"] = m_pending["context"];
     emit(out, event, "session.started", started);
     m_started = true;
   }

@@ -94,32 +94,36 @@ std::string with_context(const std::string& text, const json& body) {
   return "Client context:\n" + context + "\n\n" + text;
 }
 
-/// The invoker of a turn: route auth, then a profile from `context` (or an object clientContext).
-json session_invoker(Eve& eve, const json& body) {
+/// The invocation of a turn: route auth, then a profile from `context` (or an object
+/// clientContext), then the agent's resolver.
+runtime::Invocation session_invocation(Eve& eve, const json& body) {
   json context = body.value("context", json());
   if (!context.is_object() && body.contains("clientContext") && body["clientContext"].is_object())
     context = body["clientContext"];
-  return agent_invoker(eve.ctx.runtime.agent(eve.root()), context);
+  return agent_invocation(eve.ctx.runtime.agent(eve.root()), context);
 }
 
 /// Runs one turn on the executor: marker, prompt, and (if the runtime failed outside its own
 /// error handling) the closing events, so a stream reader always reaches a boundary event.
 void submit_turn(Eve& eve, const std::string& session_id, const std::string& delivery_id,
                  const EveMessage& message, const std::string& prompt, const json& output_schema,
-                 const json& invoker) {
+                 const runtime::Invocation& invocation) {
   auto& ctx = eve.ctx;
-  ctx.executor.submit([&eve, session_id, delivery_id, message, prompt, output_schema, invoker] {
+  ctx.executor.submit([&eve, session_id, delivery_id, message, prompt, output_schema, invocation] {
+    const auto& invoker = invocation.invoker;
     auto& rt = eve.ctx.runtime;
     auto& store = rt.store();
     const auto path = eve.path(session_id);
     std::lock_guard turn(eve.locks.get(session_id));
     const auto info = store.stream_info(path);
     if (!info || info->closed) return; // reset while queued
-    store.append(path, {.type = k_submission_event,
-                        .data = {{"submissionId", delivery_id}, {"message", message.text},
-                                 {"parts", message.parts}, {"invoker", invoker}}});
+    json submission = {{"submissionId", delivery_id}, {"message", message.text},
+                       {"parts", message.parts}, {"invoker", invoker}};
+    if (!invocation.context.empty()) submission["context"] = invocation.context; // resolve's values
+    store.append(path, {.type = k_submission_event, .data = std::move(submission)});
     try {
-      rt.prompt_agent(eve.root(), session_id, "default", prompt, output_schema, "", {}, invoker);
+      rt.prompt_agent(eve.root(), session_id, "default", prompt, output_schema, "", {}, invoker,
+                      invocation.context);
     } catch (const Error&) { // recorded on the stream by the runtime (operation isError, idle)
     } catch (const std::exception& e) {
       runtime::EventLog log(store, path);
@@ -146,14 +150,14 @@ void create_session(const Request& req, Response& res, Eve& eve) {
   if (has_message) message = parse_eve_message(body["message"]);
   const json schema = body.contains("outputSchema") && body["outputSchema"].is_object()
                           ? body["outputSchema"] : json();
-  const auto invoker = session_invoker(eve, body);
+  const auto invocation = session_invocation(eve, body);
   auto& store = eve.ctx.runtime.store();
   const auto id = ids::make_id("wrun");
   store.save_session(eve.key(id), json::array(), 0);
   const auto token = store.rotate_continuation_token(eve.key(id));
   store.create_stream(eve.path(id));
   if (has_message)
-    submit_turn(eve, id, uuid4(), message, with_context(message.text, body), schema, invoker);
+    submit_turn(eve, id, uuid4(), message, with_context(message.text, body), schema, invocation);
   res.set_header("x-eve-session-id", id);
   no_store(res);
   send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"continuationToken", token},
@@ -199,7 +203,7 @@ void follow_up(const Request& req, Response& res, Eve& eve) {
                           ? body["outputSchema"] : json();
   const auto delivery = uuid4();
   submit_turn(eve, id, delivery, message, with_context(message.text, body), schema,
-              session_invoker(eve, body));
+              session_invocation(eve, body));
   res.set_header("x-eve-session-id", id);
   no_store(res);
   send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"status", "accepted"},

@@ -180,7 +180,8 @@ void post_agent(const Request& req, Response& res, ServerContext& ctx) {
   require_json_content(req);
   const auto body = parse_body(req, json());
   const auto message = agent_message(body);
-  const auto invoker = agent_invoker(agent, body.is_object() ? body.value("context", json()) : json());
+  const auto invocation =
+      agent_invocation(agent, body.is_object() ? body.value("context", json()) : json());
   auto& store = ctx.runtime.store();
   const auto path = runtime::Runtime::agent_stream(agent.name, instance);
   store.create_stream(path); // readers see the stream from admission on, never a 404 race
@@ -190,10 +191,11 @@ void post_agent(const Request& req, Response& res, ServerContext& ctx) {
   store.create_submission(submission_id, path);
   const auto stream_url = base_url(req, ctx) + "/agents/" + agent.name + "/" + instance;
   auto& rt = ctx.runtime;
-  auto run = [&rt, name = agent.name, instance, message, submission_id, invoker]() {
+  auto run = [&rt, name = agent.name, instance, message, submission_id, invocation]() {
     rt.store().set_submission_status(submission_id, store::SubmissionStatus::running);
     try {
-      auto out = rt.prompt_agent(name, instance, "default", message, json(), "", {}, invoker);
+      auto out = rt.prompt_agent(name, instance, "default", message, json(), "", {},
+                                 invocation.invoker, invocation.context);
       rt.store().set_submission_status(submission_id, store::SubmissionStatus::done);
       return out;
     } catch (...) {

@@ -129,6 +129,7 @@ function makeContext(params) {
     workflow: params.workflow,
     payload: params.payload ?? {},
     invoker: params.invoker,
+    context: params.context ?? {}, // invoker.resolve's context values (docs/auth.md)
     env: process.env,
     log: { info: log('info'), warn: log('warn'), error: log('error') },
     /** Accepts {agent, model, instructions, tools, harness} or an agent name. */

@@ -210,6 +210,7 @@ class Context:
         self.workflow = params.get("workflow", "")
         self.payload = params.get("payload") or {}
         self.invoker = params.get("invoker")
+        self.context = params.get("context") or {}  # invoker.resolve's context values
         self.env = os.environ
         self.log = Logger(conn)
 

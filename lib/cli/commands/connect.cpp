@@ -21,6 +21,7 @@ struct ConnectOptions {
   std::string instance_id{};
   std::string session = "default";
   std::string model{};
+  std::string profile{}; // agent.json invoker profile id (seed 002); the local user may select
   config::ProjectFlags project{};
 };
 
@@ -50,6 +51,7 @@ int connect(const ConnectOptions& opts) {
                                {"session", opts.session}, {"message", *line}};
       if (!opts.model.empty()) params["model"] = opts.model;
       params["invoker"] = local_invoker();
+      if (!opts.profile.empty()) params["context"] = profile_context(opts.profile);
       try {
         const auto reply = child.request("agent.prompt", params,
                                          [&](const nlohmann::json& e) { printer.print(e); });
@@ -78,6 +80,8 @@ void register_connect(CLI::App& app, Dispatch& dispatch) {
       ->required();
   cmd->add_option("--session", opts->session, "Session name within the instance (default: default)");
   cmd->add_option("--model", opts->model, "Use this provider/model (e.g. mock/echo)");
+  cmd->add_option("--profile", opts->profile,
+                  "Invoke as this agent.json invoker profile (invoker.profiles[].id)");
   add_project_flags(*cmd, opts->project);
   cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return connect(*opts); }; });
 }

@@ -20,6 +20,7 @@ struct RunOptions {
   std::string payload = "{}";
   std::string model{};
   int timeout_ms = 0; // programmable workflows: overrides the sidecar's timeoutMs
+  std::string profile{}; // the workflow agent's invoker profile id (seed 002)
   config::ProjectFlags project{};
 };
 
@@ -41,6 +42,7 @@ int run_workflow(const RunOptions& opts) {
                              {"invoker", local_invoker()}};
     if (!opts.model.empty()) params["model"] = opts.model;
     if (opts.timeout_ms > 0) params["timeoutMs"] = opts.timeout_ms;
+    if (!opts.profile.empty()) params["context"] = profile_context(opts.profile);
     const auto reply = child.request("workflow.run", params, [&](const nlohmann::json& event) {
       if (event.value("type", "") == "run_start")
         terminal::info(terminal::style("2", "run " + event.value("runId", "")));
@@ -70,6 +72,8 @@ void register_run(CLI::App& app, Dispatch& dispatch) {
   cmd->add_option("--timeout", opts->timeout_ms,
                   "Stop a programmable workflow after MS milliseconds (default: its timeoutMs)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--profile", opts->profile,
+                  "Invoke as this invoker profile of the workflow's agent (invoker.profiles[].id)");
   add_project_flags(*cmd, opts->project);
   cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return run_workflow(*opts); }; });
 }

@@ -69,13 +69,59 @@ TEST_CASE("resolve: an executable normalizes the invoker") {
             "print(json.dumps({'invoker': inv}))\n",
             true);
   const json config = {{"resolve", {{"command", {"./resolve.py"}}}}};
-  const auto out = invocation_invoker(config, dir.root(), {{"id", "u"}, {"meta", {{"customer", " ACME "}}}},
+  const auto out = resolve_invocation(config, dir.root(), {{"id", "u"}, {"meta", {{"customer", " ACME "}}}},
                                       json::object(), false, "agent \"a\"");
-  CHECK(out == json{{"id", "u"}, {"meta", {{"customer", "acme"}}}});
+  CHECK(out.invoker == json{{"id", "u"}, {"meta", {{"customer", "acme"}}}});
+  CHECK(out.context == json::object());
   dir.write("bad.py", "#!/bin/sh\nexit 3\n", true);
-  CHECK_THROWS_WITH_AS(invocation_invoker({{"resolve", {{"command", {"./bad.py"}}}}}, dir.root(),
+  CHECK_THROWS_WITH_AS(resolve_invocation({{"resolve", {{"command", {"./bad.py"}}}}}, dir.root(),
                                           {{"id", "u"}}, json::object(), false, "agent \"a\""),
                        doctest::Contains("agent"), hearth::Error);
+}
+
+TEST_CASE("resolve: context values come back; garbage answers deny, never crash") {
+  TempProject dir;
+  dir.write("ok.py",
+            "#!/usr/bin/env python3\nimport json, sys\nreq = json.load(sys.stdin)\n"
+            "print(json.dumps({'invoker': {'id': 'cust:' + req['context'].get('c', '?')},\n"
+            "                  'context': {'support.customer': {'customer': req['context'].get('c')}}}))\n",
+            true);
+  const auto out = resolve_invocation({{"resolve", {{"command", {"./ok.py"}}}}}, dir.root(),
+                                      {{"id", "u"}}, {{"c", "acme"}}, false, "agent \"a\"");
+  CHECK(out.invoker == json{{"id", "cust:acme"}});
+  CHECK(out.context == json{{"support.customer", {{"customer", "acme"}}}});
+  const std::vector<std::pair<std::string, std::string>> garbage = {
+      {"not json", "echo 'not json at all'"},
+      {"no invoker", "echo '{\"context\": {}}'"},
+      {"id not a string", "echo '{\"invoker\": {\"id\": 7}}'"},
+      {"empty id", "echo '{\"invoker\": {\"id\": \"\"}}'"},
+      {"meta not an object", "echo '{\"invoker\": {\"id\": \"x\", \"meta\": [1]}}'"},
+      {"context not an object", "echo '{\"invoker\": {\"id\": \"x\"}, \"context\": 3}'"},
+      {"deep nesting", "python3 -c \"print('[' * 30000)\""},
+      {"too much output", "python3 -c \"print('a' * 200000)\""},
+      {"timeout", "sleep 5"}};
+  for (const auto& [name, script] : garbage) {
+    CAPTURE(name);
+    dir.write("g.sh", "#!/bin/sh\n" + script + "\n", true);
+    CHECK_THROWS_WITH_AS(resolve_invocation({{"resolve", {{"command", {"./g.sh"}}, {"timeoutMs", 500}}}},
+                                            dir.root(), {{"id", "u"}}, json::object(), false,
+                                            "agent \"a\""),
+                         doctest::Contains("invoker.resolve"), hearth::Error);
+  }
+}
+
+TEST_CASE("grants intersect: all with anything is the other, paths keep the narrower") {
+  const WorkspaceGrant all;
+  const WorkspaceGrant a{.all = false, .paths = {"customers", "shared/x"}};
+  const WorkspaceGrant b{.all = false, .paths = {"customers/acme", "shared", "other"}};
+  CHECK(intersect(all, a).paths == a.paths);
+  CHECK_FALSE(intersect(a, all).all);
+  CHECK(intersect(all, all).all);
+  const auto both = intersect(a, b);
+  CHECK_FALSE(both.all);
+  CHECK(both.paths == std::vector<std::string>{"customers/acme", "shared/x"});
+  // a prefix that is not a path component does not count: "customers2" is not under "customers"
+  CHECK(intersect(a, {.all = false, .paths = {"customers2"}}).paths.empty());
 }
 
 TEST_CASE("tools receive the invoker as HEARTH_INVOKER; none is set without one") {

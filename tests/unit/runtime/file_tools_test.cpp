@@ -66,4 +66,42 @@ TEST_SUITE("runtime") {
     CHECK(f.call("grep", {{"pattern", "("}}).is_error);
     CHECK(f.call("grep", {{"pattern", "zzz"}}).text == "No matches");
   }
+
+  TEST_CASE("file tools under a grant: read inside, refuse beside it naming the grant") {
+    Fixture f;
+    f.project.write("ws/customers/acme/notes.txt", "acme notes\n");
+    f.project.write("ws/customers/globex/secret.txt", "globex secret\n");
+    f.project.write("ws/top.txt", "top secret\n");
+    f.workspace.confine({"customers/acme"});
+    CHECK(f.call("read_file", {{"path", "customers/acme/notes.txt"}}).text == "acme notes\n");
+    const auto denied = f.call("read_file", {{"path", "customers/globex/secret.txt"}});
+    CHECK(denied.is_error);
+    CHECK(denied.text.find("workspace grant (customers/acme)") != std::string::npos);
+    CHECK(f.call("read_file", {{"path", "customers/acme/../globex/secret.txt"}}).is_error);
+    CHECK(f.call("write_file", {{"path", "top2.txt"}, {"content", "x"}}).is_error);
+    CHECK_FALSE(f.call("write_file", {{"path", "customers/acme/new.txt"}, {"content", "x"}}).is_error);
+    // walkers from the root list and search only the granted subtree
+    CHECK(f.call("glob", {{"pattern", "**/*.txt"}}).text ==
+          "customers/acme/new.txt\ncustomers/acme/notes.txt\n");
+    CHECK(f.call("grep", {{"pattern", "secret"}}).text == "No matches");
+    CHECK(f.call("grep", {{"pattern", "secret"}, {"path", "customers/globex"}}).is_error);
+  }
+
+  TEST_CASE("walkers never follow a symlink out of the workspace or beside the grant") {
+    Fixture f;
+    f.project.write("outside.txt", "outside secret\n");
+    f.project.write("ws/customers/globex/secret.txt", "globex secret\n");
+    f.project.mkdir("ws/customers/acme");
+    std::filesystem::create_symlink(f.project.root() / "outside.txt",
+                                    f.project.root() / "ws/customers/acme/out.txt");
+    std::filesystem::create_symlink(f.project.root() / "ws/customers/globex/secret.txt",
+                                    f.project.root() / "ws/customers/acme/beside.txt");
+    // unconfined: the link out of the workspace is not read; the one inside is
+    CHECK(f.call("grep", {{"pattern", "secret"}}).text ==
+          "customers/acme/beside.txt:1: globex secret\n"
+          "customers/globex/secret.txt:1: globex secret\n");
+    f.workspace.confine({"customers/acme"});
+    CHECK(f.call("grep", {{"pattern", "secret"}}).text == "No matches");
+    CHECK(f.call("glob", {{"pattern", "**"}}).text == "No files match **");
+  }
 }

@@ -120,4 +120,48 @@ TEST_SUITE("sandbox") {
     CHECK_THROWS_AS(ws.resolve("/workspace/../etc/passwd"), hearth::Error);
     CHECK_THROWS_AS(ws.resolve("/workspaces/x"), hearth::Error);
   }
+
+  TEST_CASE("bubblewrap under a grant: only the granted subtree is mounted, the rest is not there") {
+    if (!sandbox::find_bwrap()) {
+      MESSAGE("skipped: bwrap is not installed");
+      return;
+    }
+    TempProject project;
+    project.write("ws/customers/acme/notes.txt", "acme\n");
+    project.write("ws/customers/globex/secret.txt", "globex\n");
+    project.write("ws/top.txt", "top\n");
+    sandbox::Workspace ws(project.root() / "ws");
+    ws.confine({"customers/acme"});
+    auto policy = policy_for({}, "bubblewrap");
+    sandbox::use_workspace(policy, ws);
+    const auto r = sandbox::run(
+        {.argv = {"sh", "-c",
+                  "cat customers/acme/notes.txt; ls /workspace; ls /workspace/customers; "
+                  "test -e /workspace/customers/globex && echo GLOBEX; "
+                  "test -e " + (ws.root() / "customers/globex").string() + " && echo HOST-PATH; "
+                  "echo w > customers/acme/out.txt; echo x > /workspace/top2.txt 2>/dev/null || "
+                  "echo READ-ONLY"},
+         .cwd = ws.root(),
+         .timeout = std::chrono::seconds(20)},
+        policy);
+    INFO(r.capture.err);
+    CHECK(r.capture.out == "acme\ncustomers\nacme\nREAD-ONLY\n");
+    CHECK(stdfs::exists(ws.root() / "customers/acme/out.txt"));
+    CHECK_FALSE(stdfs::exists(ws.root() / "top2.txt"));
+  }
+
+  TEST_CASE("none cannot enforce a grant: the command is refused, naming it") {
+    TempProject project;
+    project.mkdir("ws");
+    sandbox::Workspace ws(project.root() / "ws");
+    auto policy = policy_for({}, "none");
+    sandbox::use_workspace(policy, ws);
+    CHECK(sandbox::run({.argv = {"true"}, .timeout = std::chrono::seconds(5)}, policy)
+              .capture.exit_code == 0); // grant `all`: runs
+    ws.confine({"customers/acme"});
+    sandbox::use_workspace(policy, ws);
+    CHECK_THROWS_WITH_AS(sandbox::run({.argv = {"true"}, .timeout = std::chrono::seconds(5)}, policy),
+                         doctest::Contains("grant (customers/acme) cannot be enforced"),
+                         hearth::Error);
+  }
 }

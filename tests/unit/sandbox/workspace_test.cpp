@@ -52,3 +52,81 @@ TEST_SUITE("sandbox") {
     CHECK(ws.relative(ws.root() / "x/y") == "x/y");
   }
 }
+
+TEST_SUITE("sandbox") {
+  TEST_CASE("a confined workspace resolves only granted paths and the way to them") {
+    using Reach = Workspace::Reach;
+    TempProject project;
+    project.write("ws/customers/acme/notes.txt", "acme");
+    project.write("ws/customers/globex/secret.txt", "globex");
+    project.write("ws/top.txt", "top");
+    project.write("outside.txt", "outside");
+    Workspace ws(project.root() / "ws");
+    ws.confine({"customers/acme", "shared/new"});
+    CHECK(ws.confined());
+    CHECK(ws.grants_text() == "customers/acme, shared/new");
+    CHECK(stdfs::is_directory(ws.root() / "shared/new")); // created so it can be used and mounted
+    SUBCASE("inside a grant") {
+      CHECK(ws.resolve("customers/acme/notes.txt") == ws.root() / "customers/acme/notes.txt");
+      CHECK(ws.resolve("/workspace/customers/acme/new.txt") == ws.root() / "customers/acme/new.txt");
+      CHECK(ws.reach(ws.root() / "customers/acme") == Reach::granted);
+    }
+    SUBCASE("beside the grant") {
+      CHECK_THROWS_WITH_AS(ws.resolve("customers/globex/secret.txt"),
+                           doctest::Contains("outside this invocation's workspace grant "
+                                             "(customers/acme, shared/new)"),
+                           hearth::Error);
+      CHECK_THROWS_AS(ws.resolve("top.txt"), hearth::Error);
+      CHECK_THROWS_AS(ws.resolve("customers/acmeX/file"), hearth::Error);
+      CHECK(ws.reach(ws.root() / "customers/globex") == Reach::none);
+    }
+    SUBCASE("`..` cannot climb out of a grant") {
+      CHECK_THROWS_AS(ws.resolve("customers/acme/../globex/secret.txt"), hearth::Error);
+      CHECK_THROWS_AS(ws.resolve("customers/acme/../../top.txt"), hearth::Error);
+      CHECK_THROWS_AS(ws.resolve("customers/acme/../../../outside.txt"), hearth::Error);
+    }
+    SUBCASE("the way to a grant is traversable but not granted") {
+      CHECK(ws.resolve(".") == ws.root());
+      CHECK(ws.resolve("customers") == ws.root() / "customers");
+      CHECK(ws.reach(ws.root()) == Reach::way);
+      CHECK(ws.reach(ws.root() / "customers") == Reach::way);
+    }
+  }
+
+  TEST_CASE("a symlink inside a grant cannot reach beside it") {
+    TempProject project;
+    project.write("ws/customers/globex/secret.txt", "globex");
+    project.mkdir("ws/customers/acme");
+    stdfs::create_symlink(project.root() / "ws/customers/globex/secret.txt",
+                          project.root() / "ws/customers/acme/link.txt");
+    stdfs::create_directory_symlink(project.root() / "ws/customers/globex",
+                                    project.root() / "ws/customers/acme/dir");
+    Workspace ws(project.root() / "ws");
+    ws.confine({"customers/acme"});
+    CHECK_THROWS_WITH_AS(ws.resolve("customers/acme/link.txt"),
+                         doctest::Contains("workspace grant"), hearth::Error);
+    CHECK_THROWS_AS(ws.resolve("customers/acme/dir/secret.txt"), hearth::Error);
+  }
+
+  TEST_CASE("a grant that is itself a symlink out of the workspace grants nothing") {
+    TempProject project;
+    project.write("outside/secret.txt", "secret");
+    project.mkdir("ws");
+    stdfs::create_directory_symlink(project.root() / "outside", project.root() / "ws/escape");
+    Workspace ws(project.root() / "ws");
+    ws.confine({"escape", "../outside"});
+    CHECK(ws.granted().empty());
+    CHECK_THROWS_AS(ws.resolve("escape/secret.txt"), hearth::Error);
+    CHECK_THROWS_WITH_AS(ws.resolve("anything"), doctest::Contains("nothing granted"), hearth::Error);
+  }
+
+  TEST_CASE("an unconfined workspace (grant `all`) reaches everything inside it") {
+    TempProject project;
+    project.write("ws/customers/globex/secret.txt", "globex");
+    const Workspace ws(project.root() / "ws");
+    CHECK_FALSE(ws.confined());
+    CHECK(ws.resolve("customers/globex/secret.txt") == ws.root() / "customers/globex/secret.txt");
+    CHECK(ws.reach(ws.root() / "customers") == Workspace::Reach::granted);
+    CHECK(ws.reach(project.root()) == Workspace::Reach::none);
+  }
+}
