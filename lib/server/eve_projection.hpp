@@ -40,6 +40,7 @@ private:
   nlohmann::json step_fields() const;
   nlohmann::json usage_totals() const;
   void begin_turn(const store::Event& event, std::vector<nlohmann::json>& out);
+  void feed_input(const store::Event& event, std::vector<nlohmann::json>& out);
 
   std::string m_path;
   std::string m_agent;
@@ -50,6 +51,8 @@ private:
   bool m_in_turn = false;
   bool m_need_message = false; // no submission marker: take message.received from the user message
   bool m_step_open = false;
+  bool m_parked = false;   // approvals: the turn waits for input (turn_parked)
+  bool m_resuming = false; // approvals: turn_resumed seen; the next operation_start continues it
   int m_turn = -1;
   int m_step = -1;
   nlohmann::json m_delivery_ids = nlohmann::json::array();

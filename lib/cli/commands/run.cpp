@@ -20,6 +20,8 @@ struct RunOptions {
   std::string payload = "{}";
   std::string model{};
   int timeout_ms = 0; // programmable workflows: overrides the sidecar's timeoutMs
+  std::vector<std::string> approve{}; // approvals: tools (or "all") whose requests are approved
+  std::vector<std::string> deny{};    // approvals: tools (or "all") whose requests are denied
   config::ProjectFlags project{};
 };
 
@@ -41,6 +43,8 @@ int run_workflow(const RunOptions& opts) {
                              {"invoker", local_invoker()}};
     if (!opts.model.empty()) params["model"] = opts.model;
     if (opts.timeout_ms > 0) params["timeoutMs"] = opts.timeout_ms;
+    params["approve"] = opts.approve;
+    params["deny"] = opts.deny;
     const auto reply = child.request("workflow.run", params, [&](const nlohmann::json& event) {
       if (event.value("type", "") == "run_start")
         terminal::info(terminal::style("2", "run " + event.value("runId", "")));
@@ -70,6 +74,13 @@ void register_run(CLI::App& app, Dispatch& dispatch) {
   cmd->add_option("--timeout", opts->timeout_ms,
                   "Stop a programmable workflow after MS milliseconds (default: its timeoutMs)")
       ->check(CLI::PositiveNumber);
+  // approvals: without them, the run fails at its first Approval Request (naming it).
+  cmd->add_option("--approve", opts->approve, "Approve calls of TOOL that need approval (or all); repeatable")
+      ->option_text("TOOL|all")
+      ->allow_extra_args(false);
+  cmd->add_option("--deny", opts->deny, "Deny calls of TOOL that need approval (or all); repeatable")
+      ->option_text("TOOL|all")
+      ->allow_extra_args(false);
   add_project_flags(*cmd, opts->project);
   cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return run_workflow(*opts); }; });
 }
