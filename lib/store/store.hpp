@@ -285,6 +285,25 @@ public:
   /// false for a missing session or an empty token.
   virtual bool check_continuation_token(const SessionKey& key, std::string_view token) = 0;
 
+  // Approvals ----------------------------------------------------------------------------------
+
+  /// Records a pending request (status and decision of `record` are ignored). Idempotent by id.
+  virtual void create_approval(const ApprovalRecord& record) = 0;
+
+  /// The request, or nullopt.
+  virtual std::optional<ApprovalRecord> get_approval(std::string_view approval_id) = 0;
+
+  /// Requests of `owner` (and `session`, when not empty), oldest first; with `pending_only`, only
+  /// undecided ones. Bounded to the newest 1000.
+  virtual std::vector<ApprovalRecord> list_approvals(std::string_view owner,
+                                                     std::string_view session,
+                                                     bool pending_only) = 0;
+
+  /// Decides a pending request: `status` approved | denied | answered, `decision` its body.
+  /// Returns false (changing nothing) when it was not pending; throws approval_not_found.
+  virtual bool decide_approval(std::string_view approval_id, std::string_view status,
+                               const Json& decision) = 0;
+
   // Submissions --------------------------------------------------------------------------------
 
   /// Records a `queued` submission; idempotent by id (the first record wins and is returned).
