@@ -101,6 +101,7 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
     ~Leave() {
       std::lock_guard lock(runtime.m_runs_mutex);
       runtime.m_active_runs.erase(id);
+      runtime.m_run_approvals.erase(id); // approvals: the run's --approve/--deny lists
     }
   } leave{*this, run_id};
   EventLog events(m_store, "runs/" + run_id, listener);

@@ -14,7 +14,8 @@ DEPLOY = {"description": "Deploys a target.", "approval": "always",
           "inputSchema": {"type": "object", "properties": {"target": {"type": "string"}},
                           "required": ["target"], "additionalProperties": False}}
 # The tool's side effect: one line per call in $MARK_FILE (no sandbox: a host file).
-DEPLOY_SH = "#!/bin/sh\ncat >> \"$MARK_FILE\"\necho >> \"$MARK_FILE\"\necho '\"deployed\"'\n"
+DEPLOY_SH = ("#!/bin/sh\ninput=$(cat)\nprintf '%s\\n' \"$input\" >> \"$MARK_FILE\"\n"
+             "echo '\"deployed\"'\n")
 
 
 class ApprovalProject:
@@ -132,6 +133,7 @@ class EveApprovalTest(HearthTestCase):
         deadline = time.monotonic() + 30
         while types(eve_events(c, sid, "session.waiting")).count("session.waiting") < 2:
             self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
         events = eve_events(c, sid, "session.waiting")
         received = [e["data"]["message"] for e in events if e["type"] == "message.received"]
         self.assertIn("nope", received[-1])
