@@ -424,6 +424,9 @@ void decide_run_approval(const Request& req, Response& res, ServerContext& ctx) 
 } // namespace
 
 void mount_flue(Router& router, ServerContext& ctx) {
+  // approvals: a workflow run served here waits in-process for its decision route, at most an
+  // hour (not durable across restarts; issue 15).
+  ctx.runtime.wait_for_route_approvals(std::chrono::hours(1));
   router.add("/workflows/:name", {"POST"},
              [&ctx](const Request& req, Response& res) { post_workflow(req, res, ctx); });
   router.add("/runs/:runId", {"GET", "HEAD"},

@@ -10,7 +10,6 @@
 #include "server/auth/setup.hpp"
 #include "server/child.hpp"
 
-#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <unistd.h>
@@ -55,9 +54,6 @@ int run_runtime(const config::ProjectFlags& flags, const ServingFlags& serving) 
     server::parse_listen(serving.listen, options);
     options.auth = std::make_shared<const server::auth::Config>(server::auth::load_config(
         project, {.dev = serving.dev, .bound_host = options.host}));
-    // approvals: a workflow run served over HTTP waits in-process for its decision route
-    // (not durable across restarts; issue 15).
-    host->runtime().wait_for_route_approvals(std::chrono::hours(1));
     return server::serve_child(host->runtime(), options);
   } catch (const Error& e) { // bind failures come before `ready`
     return startup_failed(e);
