@@ -320,13 +320,16 @@ void EveProjector::feed_input(const store::Event& event, std::vector<json>& out)
                                                                        : "approval_request", r));
       if (call_id.empty()) call_id = r.value("toolCallId", "");
     }
+    // As Eve 0.80.1 (peers/eve t18): waiting on the step's tasks, the requests, waiting on input.
+    json waiting = turn_fields();
+    waiting["on"] = "tasks";
+    waiting["usage"] = usage_totals();
+    emit(out, event, "turn.waiting", waiting);
     json data = step_fields();
     data["requests"] = requests;
     data["callId"] = call_id;
     emit(out, event, "input.requested", data);
-    json waiting = turn_fields();
     waiting["on"] = "input";
-    waiting["usage"] = usage_totals();
     emit(out, event, "turn.waiting", waiting);
     m_parked = true;
     return;
