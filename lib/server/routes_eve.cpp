@@ -171,7 +171,7 @@ void submit_responses(Eve& eve, const std::string& session_id, const std::string
       const auto record = id.empty() ? std::nullopt : store.get_approval(id);
       if (!record || record->owner != path || record->status != "pending") continue;
       const auto option = text_field(r, "optionId");
-      const auto text = text_field(r, "text");
+      const auto text = text_field(r, "text").substr(0, 20000); // what the model reads, bounded
       runtime::InputAnswer answer{.request_id = id, .invoker = invoker};
       if (record->kind == "question") {
         answer.answer = option.empty() ? text : option;

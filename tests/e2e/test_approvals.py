@@ -229,6 +229,30 @@ class FlueApprovalTest(HearthTestCase):
         self.assertEqual((decision["approvalId"], decision["decision"], decision["reason"]),
                          (approval_id, "approve", "ok"))
 
+    def test_agent_route_answers_a_question(self):
+        project = ApprovalProject(self, script=[
+            {"toolCalls": [{"name": "ask_question", "input": {"question": "Which city?"}}]},
+            {"text": "noted"}])
+        server = Started(self, project.build(), env=project.env())
+        c = Http(server.port)
+        _, _, body = c.json("POST", "/agents/ship/q1?wait=result", {"message": "ask"})
+        request = body["result"]["requests"][0]
+        self.assertEqual(request["kind"], "question")
+        path = "/agents/ship/q1/approvals/" + request["requestId"]
+        self.assertEqual(c.json("POST", path, {"decision": "approve"})[0], 400)
+        status, _, answered = c.json("POST", path, {"answer": "Rome"})
+        self.assertEqual(status, 200, answered)
+        self.assertEqual((answered["status"], answered["answer"]), ("answered", "Rome"))
+        deadline = time.monotonic() + 30
+        while True:
+            _, _, events = c.json("GET", "/agents/ship/q1?offset=-1")
+            calls = [e for e in events if e["type"] == "tool_call"]
+            if calls:
+                break
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        self.assertEqual(calls[0]["result"]["details"], {"answer": "Rome", "status": "answered"})
+
     def test_run_decision_route_lets_a_waiting_run_go_on(self):
         project = ApprovalProject(self)
         server = Started(self, project.build(), env=project.env())
@@ -270,6 +294,17 @@ class CliApprovalTest(HearthTestCase):
         # n denied a; a(lways) approved b and, without asking, c.
         self.assertEqual(project.calls(), [{"target": "b"}, {"target": "c"}])
         self.assertEqual(r.stderr.count("? [y/n/a(lways)]"), 2)
+
+    def test_connect_answers_ask_question_with_a_line(self):
+        project = ApprovalProject(self, script=[
+            {"toolCalls": [{"name": "ask_question", "input": {"question": "Which city?"}}]},
+            {"text": "noted"}])
+        r = hearth("connect", "ship", "local", cwd=project.root, env=project.env(),
+                   input="ask me\nLisbon\n")
+        self.assertExit(r, 0)
+        self.assertIn("? Which city?", r.stderr)
+        self.assertEqual(json.loads(r.stdout)["text"], "noted")
+        self.assertIn("tool:done   ask_question", r.stderr)
 
     def test_run_fails_at_the_first_approval_unless_approved(self):
         project = ApprovalProject(self)
