@@ -112,14 +112,12 @@ json EveProjector::usage_totals() const {
 }
 
 void EveProjector::emit(std::vector<json>& out, const store::Event& source, std::string type,
-                        json data) {
+                        json data, bool delivery) {
   const auto key = m_path + "#" + std::to_string(source.seq) + "#" +
                    std::to_string(m_emitted_for_seq++);
-  out.push_back({{"data", std::move(data)},
-                 {"type", std::move(type)},
-                 {"meta", {{"at", source.time},
-                           {"id", event_id(iso_ms(source.time), key)},
-                           {"deliveryIds", m_delivery_ids}}}});
+  json meta = {{"at", source.time}, {"id", event_id(iso_ms(source.time), key)}};
+  if (delivery) meta["deliveryIds"] = m_delivery_ids;
+  out.push_back({{"data", std::move(data)}, {"type", std::move(type)}, {"meta", std::move(meta)}});
 }
 
 void EveProjector::begin_turn(const store::Event& event, std::vector<json>& out) {
@@ -328,16 +326,16 @@ void EveProjector::feed_input(const store::Event& event, std::vector<json>& out)
     json data = step_fields();
     data["requests"] = requests;
     data["callId"] = call_id;
-    emit(out, event, "input.requested", data);
+    emit(out, event, "input.requested", data, false);
     waiting["on"] = "input";
-    emit(out, event, "turn.waiting", waiting);
+    emit(out, event, "turn.waiting", waiting, false);
     m_parked = true;
     return;
   }
   if (!m_parked) return; // decided by a hook or a waiting run: nothing was requested on Eve
   json data = step_fields();
   data["resolutions"] = json::array({runtime::eve_resolution(event.type, d)});
-  emit(out, event, "input.resolved", data);
+  emit(out, event, "input.resolved", data, false);
 }
 
 std::string eve_line(const json& event) {

@@ -34,8 +34,9 @@ public:
   std::int64_t last_seq() const noexcept { return m_last_seq; }
 
 private:
+  /// `delivery`: meta carries deliveryIds (Eve leaves them off its HITL events, peers t18).
   void emit(std::vector<nlohmann::json>& out, const store::Event& source, std::string type,
-            nlohmann::json data);
+            nlohmann::json data, bool delivery = true);
   nlohmann::json turn_fields() const;
   nlohmann::json step_fields() const;
   nlohmann::json usage_totals() const;

@@ -94,6 +94,7 @@ class EveApprovalTest(HearthTestCase):
         self.assertEqual(request["action"], {"callId": requested["callId"], "input": {"target": "prod"},
                                              "kind": "tool-call", "toolName": "deploy"})
         self.assertEqual(set(requested), {"requests", "sequence", "stepIndex", "turnId", "callId"})
+        self.assertNotIn("deliveryIds", events[-2]["meta"])  # as Eve leaves it off (peers t18)
         self.assertEqual(types(events)[-4:], ["step.completed", "turn.waiting", "input.requested",
                                               "turn.waiting"])  # as Eve 0.80.1 (peers t18)
         self.assertEqual([e["data"]["on"] for e in events[-3::2]], ["tasks", "input"])
