@@ -324,7 +324,7 @@ void Runtime::set_run_approvals(const std::string& run_id, std::vector<std::stri
 }
 
 void Runtime::wait_for_route_approvals(std::chrono::milliseconds max_wait) {
-  m_route_approval_wait = max_wait;
+  m_route_approval_wait_ms = max_wait.count();
 }
 
 std::optional<InputAnswer> Runtime::decide_run_approval(const json& request) {
@@ -345,10 +345,11 @@ std::optional<InputAnswer> Runtime::decide_run_approval(const json& request) {
     if (names(approve, "all")) return InputAnswer{.decision = "approve", .invoker = cli};
     return std::nullopt;
   }
-  if (m_route_approval_wait.count() <= 0) return std::nullopt;
+  const auto wait_ms = m_route_approval_wait_ms.load();
+  if (wait_ms <= 0) return std::nullopt;
   // The decision route writes the row; poll it (no thread of the route is held meanwhile).
   const auto id = request.value("approvalId", "");
-  const auto deadline = std::chrono::steady_clock::now() + m_route_approval_wait;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   while (std::chrono::steady_clock::now() < deadline) {
     const auto record = m_store.get_approval(id);
     if (!record) return std::nullopt;

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <list>
 #include <optional>
@@ -168,7 +169,7 @@ private:
   std::map<std::string, nlohmann::json> m_pending_ends; // run id -> error the store refused
   // approvals: `hearth run --approve/--deny` lists per run, and the decision route's bound
   std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> m_run_approvals;
-  std::chrono::milliseconds m_route_approval_wait{0};
+  std::atomic<std::int64_t> m_route_approval_wait_ms{0}; // set at server start, read by runs
 };
 
 /// What seeds a workspace of `agent`: sandbox/workspace/** at the root, skills under skills/
