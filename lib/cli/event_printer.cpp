@@ -84,6 +84,17 @@ void EventPrinter::print(const json& event) {
     } else {
       line(dim("tool:done   " + event.value("toolName", "") + duration));
     }
+  } else if (type == "approval_request") { // approvals
+    line(terminal::style("33", "approval:   " + event.value("toolName", "") + " needs approval (" +
+                                   event.value("approvalId", "") + "): " + event.value("reason", "")));
+  } else if (type == "approval_decision") {
+    line(dim("approval:   " + event.value("toolName", "") + " " +
+             (event.value("decision", "") == "approve" ? "approved" : "denied") + " (" +
+             event.value("approvalId", "") + ")"));
+  } else if (type == "policy_decision" && event.value("decision", "") != "allow" &&
+             event.value("decision", "") != "require-approval") {
+    line(terminal::style("33", "policy:     " + event.value("toolName", "") + " " +
+                                   event.value("decision", "") + ": " + event.value("reason", "")));
   } else if (type == "task_start") {
     line(dim("task:start  " + event.value("agent", "") + "  " + event.value("taskId", "")));
   } else if (type == "task") {

@@ -896,3 +896,48 @@ Error grant_unenforceable(std::string_view backend, std::string_view grants) {
 }
 
 } // namespace hearth::errors
+
+// approvals ------------------------------------------------------------------------------------
+
+namespace hearth::errors {
+
+Error approval_required(std::string_view tool, std::string_view approval_id) {
+  return Error({.type = "approval_required",
+                .message = "Tool \"" + std::string(tool) + "\" requires approval (" +
+                           std::string(approval_id) + ") and nobody can decide it in this run.",
+                .details = "Run again with --approve " + std::string(tool) +
+                           " (or --approve all), or --deny " + std::string(tool) + ".",
+                .http_status = 409});
+}
+
+Error approval_not_found(std::string_view approval_id) {
+  return Error({.type = "approval_not_found",
+                .message = "Approval \"" + std::string(approval_id) + "\" was not found.",
+                .details = "Verify the approval id: it is the approvalId of an approval_request event "
+                           "of this stream.",
+                .http_status = 404});
+}
+
+Error approval_already_decided(std::string_view approval_id, std::string_view status) {
+  return Error({.type = "approval_already_decided",
+                .message = "Approval \"" + std::string(approval_id) + "\" was already decided (" +
+                           std::string(status) + ").",
+                .details = "A decision is final; nothing was changed.",
+                .http_status = 409});
+}
+
+Error approval_decision_invalid(std::string_view problem) {
+  return Error({.type = "invalid_request",
+                .message = "Request is malformed.",
+                .details = "Expected {\"decision\": \"approve\" | \"deny\", \"reason\"?: string}: " +
+                           std::string(problem),
+                .http_status = 400});
+}
+
+Error policy_invalid(std::string_view problem) {
+  return Error({.type = "policy_invalid",
+                .message = "agent.json `policy` is invalid: " + std::string(problem),
+                .details = "See docs/runtime.md, \"Policy and approvals\"."});
+}
+
+} // namespace hearth::errors

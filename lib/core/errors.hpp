@@ -398,3 +398,25 @@ Error path_not_granted(std::string_view path, std::string_view grants);
 Error grant_unenforceable(std::string_view backend, std::string_view grants);
 
 } // namespace hearth::errors
+
+// approvals (policy pipeline, durable approvals, ask_question; issue 12 §1-3, seed 001) ---------
+
+namespace hearth::errors {
+
+/// A tool call required approval and nobody could decide it (`hearth run` without --approve,
+/// a headless run with no decision route); names the tool and the Approval Request. Exit 1.
+Error approval_required(std::string_view tool, std::string_view approval_id);
+
+/// No Approval Request `approval_id` belongs to this agent instance or run; HTTP 404.
+Error approval_not_found(std::string_view approval_id);
+
+/// The Approval Request was already decided (`status` says how); HTTP 409.
+Error approval_already_decided(std::string_view approval_id, std::string_view status);
+
+/// A decision body that is not {"decision": "approve"|"deny", "reason"?: string}; HTTP 400.
+Error approval_decision_invalid(std::string_view problem);
+
+/// agent.json `policy` that cannot be used; `problem` says where (policy[2].decision, ...).
+Error policy_invalid(std::string_view problem);
+
+} // namespace hearth::errors

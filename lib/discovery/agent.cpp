@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "runtime/policy.hpp"
 #include "sandbox/sandbox.hpp"
 
 #include <algorithm>
@@ -20,7 +21,8 @@ namespace {
 const std::vector<std::string> k_agent_keys = {"$schema",     "model",     "description",
                                                "modelOptions", "maxSteps", "outputSchema",
                                                "compaction",  "http",      "invokers",
-                                               "sandbox",     "invoker",   "access"};
+                                               "sandbox",     "invoker",   "access",
+                                               "policy"};
 const std::vector<std::string> k_tool_keys = {"$schema", "description", "inputSchema", "command",
                                               "approval", "timeoutMs", "sandbox"};
 const std::vector<std::string> k_skill_keys = {"name",     "description",   "license",
@@ -91,6 +93,14 @@ void read_config(Context& ctx, Agent& agent, const stdfs::path& file) {
   }
   if (json->contains("invoker")) agent.invoker = (*json)["invoker"];
   if (json->contains("access")) agent.access = (*json)["access"];
+  if (json->contains("policy")) { // approvals: rules checked now, so a typo never fails open later
+    try {
+      runtime::parse_policy((*json)["policy"]);
+      agent.policy = (*json)["policy"];
+    } catch (const Error& e) {
+      ctx.error("invalid-policy", e.info().message, file, e.info().details);
+    }
+  }
   agent.max_steps = ctx.positive_int_field(*json, "maxSteps", file);
   if (json->contains("modelOptions")) {
     if (!(*json)["modelOptions"].is_object())

@@ -98,6 +98,7 @@ struct Agent {
   bool http_disabled = false;      // agent.json says "http": false (closes the Eve channel too)
   nlohmann::json invoker = nullptr; // agent.json `invoker` ({profiles, resolve}; seed 002)
   nlohmann::json access = nullptr;  // agent.json `access` (docs/auth.md "Access")
+  nlohmann::json policy = nullptr;  // agent.json `policy` rules (runtime/policy.hpp), validated
   std::string instructions{};      // concatenated text (file first, then directory entries sorted)
   std::vector<std::string> instruction_files{};
   std::vector<Tool> tools{};

@@ -62,6 +62,7 @@ nlohmann::json lower_agent(const Agent& a, const nlohmann::json& project_sandbox
   if (a.http_disabled) j["httpDisabled"] = true;
   if (!a.invoker.is_null()) j["invoker"] = a.invoker;
   if (!a.access.is_null()) j["access"] = a.access;
+  if (!a.policy.is_null()) j["policy"] = a.policy;
   j["instructions"] = {{"text", a.instructions}, {"files", a.instruction_files}};
   j["tools"] = tool_set(a);
   auto skills = nlohmann::json::array();

@@ -49,6 +49,7 @@ struct AgentDef {
   bool http_disabled = false;           // "http": false written: no HTTP route at all, Eve's neither
   nlohmann::json invoker{};             // agent.json `invoker` {profiles, resolve} or null (seed 002)
   nlohmann::json access{};              // agent.json `access` rules or null (docs/auth.md)
+  nlohmann::json policy{};              // agent.json `policy` rules or null (runtime/policy.hpp)
   std::vector<SkillDef> skills{};
   std::vector<ExecToolDef> tools{};
   std::vector<AgentDef> subagents{};

@@ -9,10 +9,13 @@
 #include "core/json_schema.hpp"
 #include "runtime/agent_tools.hpp"
 #include "runtime/file_tools.hpp"
+#include "runtime/policy.hpp"
 #include "sandbox/workspace.hpp"
+#include "store/store.hpp"
 
 #include <chrono>
 #include <future>
+#include <set>
 
 namespace hearth::runtime {
 namespace {
@@ -128,6 +131,30 @@ FinishSchema finish_schema(const json& result) {
           true};
 }
 
+/// approvals: one tool call of a step after the policy gate: its outcome, or the request
+/// (approval_request / input_request body plus `kind`) it parks on.
+struct CallSlot {
+  ToolOutcome outcome{};
+  std::optional<json> request{};
+};
+
+ToolOutcome outcome_from_json(const json& o) {
+  return {.text = o.value("text", ""), .is_error = o.value("isError", false),
+          .details = o.contains("details") ? o["details"] : json::object(),
+          .terminate = o.value("terminate", false)};
+}
+
+json outcome_json(const ToolOutcome& o) {
+  return {{"text", o.text}, {"isError", o.is_error}, {"details", o.details},
+          {"terminate", o.terminate}};
+}
+
+providers::ToolCall parked_call(const json& c) {
+  const json args = c.contains("args") && c["args"].is_object() ? c["args"] : json::object();
+  return {.id = c.value("toolCallId", ""), .name = c.value("toolName", ""),
+          .arguments = dump_json(args), .input = args};
+}
+
 /// One turn in progress: the tools on offer and the state shared by concurrent tool calls.
 class TurnRunner {
 public:
@@ -139,16 +166,48 @@ public:
     if (m_model_string.empty()) throw errors::model_missing(agent.name);
     m_model = providers::parse_model(m_model_string);
     build_tools();
+    m_rules = parse_policy(agent.policy); // validated at discovery; throws policy_invalid
+    for (const auto& tool : agent.tools)
+      if (tool.approval == "once") {
+        for (const auto& r : scope.events.store().list_approvals(scope.events.path(),
+                                                                 scope.envelope.session, false))
+          if (r.status == "approved") m_approved_once.insert(r.tool_name);
+        break;
+      }
   }
 
   TurnResult run(json& messages, const std::string& user_text);
+  TurnResult resume(json& messages, const json& parked);
 
 private:
+  TurnResult step_loop(json& messages, int first_step, TurnResult result, const json* user);
+  void append_results(json& messages, const std::vector<providers::ToolCall>& calls,
+                      const std::vector<ToolOutcome>& outcomes, const json& assistant,
+                      const Envelope& envelope);
+  void emit_step_stats(const providers::StepResult& step, Clock::time_point started,
+                       const Envelope& envelope);
+  bool after_step(json& messages, TurnResult& result, bool had_tool_calls);
+  // approvals: the policy gate, requests, parking and resuming (see the end of this file)
+  std::vector<CallSlot> run_calls(const std::vector<providers::ToolCall>& calls,
+                                  const Envelope& envelope);
+  CallSlot gated_call(const providers::ToolCall& call, const Envelope& envelope);
+  CallSlot request_approval(const providers::ToolCall& call, const json& args,
+                            const PolicyOutcome& policy, const Envelope& envelope);
+  CallSlot ask(const providers::ToolCall& call, const json& args, const Envelope& envelope);
+  std::optional<InputAnswer> approval_hook(const json& request);
+  ToolOutcome decided_call(const providers::ToolCall& call, const std::string& request_id,
+                           const Envelope& envelope);
+  TurnResult park(int step_number, const std::vector<providers::ToolCall>& calls,
+                  const std::vector<CallSlot>& slots, TurnResult result, const Envelope& envelope);
+  void announce(const providers::ToolCall& call, const Envelope& envelope);
+  std::string approval_of(const std::string& tool) const;
+
   void build_tools();
   void add_tool(Tool tool);
   Tool subagent_tool(const AgentDef& sub);
   Tool ask_question_tool();
-  ToolOutcome call_tool(const providers::ToolCall& call, const Envelope& envelope);
+  ToolOutcome call_tool(const providers::ToolCall& call, const Envelope& envelope,
+                        bool announce = true, std::optional<ToolOutcome> preset = std::nullopt);
   std::vector<json_schema::Violation> input_violations(const std::string& tool, const json& args);
   ToolOutcome finish(const json& input);
   providers::StepResult model_step(const json& messages, const Envelope& envelope);
@@ -167,6 +226,8 @@ private:
   std::optional<json> m_result{};
   std::optional<std::string> m_gave_up{};
   std::optional<std::string> m_question{}; // ask_question ends the turn with this as the answer
+  std::vector<PolicyRule> m_rules;          // approvals: agent.json `policy`
+  std::set<std::string> m_approved_once;    // approvals: `once` tools approved in this session
 };
 
 void TurnRunner::add_tool(Tool tool) {
@@ -210,12 +271,14 @@ void TurnRunner::build_tools() {
 
 Tool TurnRunner::ask_question_tool() {
   return {.name = "ask_question",
-          .description = "Ask the user a question when you cannot go on without their answer. "
-                         "The turn ends; the answer arrives as the next user message.",
-          .input_schema = {{"type", "object"},
-                           {"properties", {{"question", {{"type", "string"}}}}},
-                           {"required", {"question"}},
-                           {"additionalProperties", false}},
+          .description = "Ask the user a question and wait for the answer.",
+          .input_schema = json::parse(R"({"type": "object", "properties": {
+             "question": {"type": "string", "minLength": 1, "maxLength": 2000},
+             "options": {"type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "object",
+               "properties": {"label": {"type": "string", "maxLength": 80},
+                              "description": {"type": "string", "maxLength": 200}},
+               "required": ["label", "description"], "additionalProperties": false}}},
+             "required": ["question"], "additionalProperties": false})"),
           .run = [this](const json& input, const ToolContext&) -> ToolOutcome {
             if (m_options.headless)
               return {.text = "No one can answer questions in this run (it is headless). Make "
@@ -295,15 +358,17 @@ std::vector<json_schema::Violation> TurnRunner::input_violations(const std::stri
   return it->second->validate(args);
 }
 
-ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelope& envelope) {
+ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelope& envelope,
+                                  bool announce_call, std::optional<ToolOutcome> preset) {
   const auto started = Clock::now();
   const json args = call.input.is_null() ? json::object() : call.input;
-  m_scope.events.emit("tool_start",
-                      {{"toolName", call.name}, {"toolCallId", call.id}, {"args", args}}, envelope);
+  if (announce_call) announce(call, envelope);
   ToolOutcome outcome;
   const auto it = std::find_if(m_tools.begin(), m_tools.end(),
                                [&](const Tool& t) { return t.name == call.name; });
-  if (it == m_tools.end()) {
+  if (preset) { // approvals: decided without running (denied, retryable, answered)
+    outcome = std::move(*preset);
+  } else if (it == m_tools.end()) {
     outcome = {.text = "There is no tool named \"" + call.name + "\".", .is_error = true};
   } else if (call.input_error) {
     outcome = {.text = "The arguments of " + call.name + " are not valid JSON: " + *call.input_error,
@@ -396,24 +461,28 @@ providers::StepResult TurnRunner::model_step(const json& messages, const Envelop
 }
 
 TurnResult TurnRunner::run(json& messages, const std::string& user_text) {
-  const int max_steps = m_options.max_steps > 0 ? m_options.max_steps : m_agent.max_steps;
-  Envelope envelope = m_scope.envelope;
-  m_scope.events.emit("agent_start", json::object(), envelope);
+  m_scope.events.emit("agent_start", json::object(), m_scope.envelope);
   std::string prompt = user_text;
   if (!m_options.result_schema.is_null()) prompt += "\n\n" + std::string(k_result_instructions);
-  json user = {{"role", "user"}, {"content", text_content(prompt)}, {"timestamp", now_ms()}};
+  const json user = {{"role", "user"}, {"content", text_content(prompt)}, {"timestamp", now_ms()}};
   TurnResult result{.provider = m_model.provider, .model = m_model.model};
-  bool user_announced = false;
-  for (int step_number = 1;; ++step_number) {
+  return step_loop(messages, 1, std::move(result), &user);
+}
+
+TurnResult TurnRunner::step_loop(json& messages, int first_step, TurnResult result,
+                                 const json* user) {
+  const int max_steps = m_options.max_steps > 0 ? m_options.max_steps : m_agent.max_steps;
+  Envelope envelope = m_scope.envelope;
+  for (int step_number = first_step;; ++step_number) {
     if (step_number > max_steps) throw errors::max_steps_exceeded(m_agent.name, max_steps);
     envelope.turn_id = ids::make_id("turn");
     const auto started = Clock::now();
     m_scope.events.emit("turn_start", {{"purpose", "agent"}}, envelope);
-    if (!user_announced) {
-      messages.push_back(user);
-      m_scope.events.emit("message_start", {{"message", user}}, envelope);
-      m_scope.events.emit("message_end", {{"message", user}}, envelope);
-      user_announced = true;
+    if (user) {
+      messages.push_back(*user);
+      m_scope.events.emit("message_start", {{"message", *user}}, envelope);
+      m_scope.events.emit("message_end", {{"message", *user}}, envelope);
+      user = nullptr;
     }
     const auto step = model_step(messages, envelope);
     add_usage(result.usage, step.usage);
@@ -423,67 +492,324 @@ TurnResult TurnRunner::run(json& messages, const std::string& user_text) {
     messages.push_back(assistant);
     m_scope.events.emit("message_end", {{"message", assistant}}, envelope);
 
-    // Tool calls run concurrently; results are appended in the order the model asked.
-    std::vector<ToolOutcome> outcomes(step.tool_calls.size());
-    if (step.tool_calls.size() == 1) {
-      outcomes[0] = call_tool(step.tool_calls[0], envelope);
-    } else if (!step.tool_calls.empty()) {
-      std::vector<std::future<ToolOutcome>> running;
-      for (const auto& call : step.tool_calls)
-        running.push_back(std::async(std::launch::async,
-                                     [this, &call, &envelope] { return call_tool(call, envelope); }));
-      for (std::size_t i = 0; i < running.size(); ++i) outcomes[i] = running[i].get();
-    }
-    json tool_results = json::array();
-    for (std::size_t i = 0; i < outcomes.size(); ++i) {
-      const json message = tool_result_json(step.tool_calls[i], outcomes[i]);
-      messages.push_back(message);
-      tool_results.push_back(message);
-      m_scope.events.emit("message_start", {{"message", message}}, envelope);
-      m_scope.events.emit("message_end", {{"message", message}}, envelope);
-    }
-    m_scope.events.emit("turn_end", {{"purpose", "agent"}, {"message", assistant},
-                                     {"toolResults", tool_results}},
-                        envelope);
-    m_scope.events.emit("turn", {{"purpose", "agent"}, {"durationMs", elapsed_ms(started)},
-                                 {"model", step.model}, {"provider", step.provider},
-                                 {"usage", usage_json(step.usage)}, {"stopReason", step.stop_reason},
-                                 {"isError", false}},
-                        envelope);
-    m_scope.events.emit("usage", {{"provider", step.provider}, {"model", step.model},
-                                  {"inputTokens", step.usage.input},
-                                  {"outputTokens", step.usage.output},
-                                  {"cacheReadTokens", step.usage.cache_read},
-                                  {"cacheWriteTokens", step.usage.cache_write},
-                                  {"totalTokens", step.usage.total}},
-                        envelope);
+    const auto slots = run_calls(step.tool_calls, envelope);
     result.text = step.text.empty() ? result.text : step.text;
-
-    std::lock_guard lock(m_mutex);
-    if (m_gave_up) throw errors::agent_gave_up(m_agent.name, *m_gave_up);
-    if (m_result) {
-      result.data = *m_result;
-      break;
+    if (std::any_of(slots.begin(), slots.end(), [](const CallSlot& s) { return s.request.has_value(); })) {
+      emit_step_stats(step, started, envelope);
+      return park(step_number, step.tool_calls, slots, std::move(result), envelope);
     }
-    if (m_question && m_options.result_schema.is_null()) {
-      result.text = *m_question;
-      break;
-    }
-    if (m_invalid_results >= k_max_result_attempts)
-      throw errors::result_invalid(m_agent.name, k_max_result_attempts);
-    if (!step.tool_calls.empty()) continue;
-    if (m_options.result_schema.is_null()) break; // a final answer
-    // A structured result is required but the model answered in text: remind it, bounded.
-    if (++m_invalid_results >= k_max_result_attempts)
-      throw errors::result_invalid(m_agent.name, k_max_result_attempts);
-    json reminder = {{"role", "user"},
-                     {"content", text_content("You must call the `finish` tool with a result that "
-                                              "matches the required schema (or `give_up`).")},
-                     {"timestamp", now_ms()}};
-    messages.push_back(reminder);
+    std::vector<ToolOutcome> outcomes;
+    for (const auto& slot : slots) outcomes.push_back(slot.outcome);
+    append_results(messages, step.tool_calls, outcomes, assistant, envelope);
+    emit_step_stats(step, started, envelope);
+    if (after_step(messages, result, !step.tool_calls.empty())) break;
   }
   m_scope.events.emit("agent_end", {{"messages", messages}}, envelope);
   return result;
+}
+
+void TurnRunner::append_results(json& messages, const std::vector<providers::ToolCall>& calls,
+                                const std::vector<ToolOutcome>& outcomes, const json& assistant,
+                                const Envelope& envelope) {
+  json tool_results = json::array();
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    const json message = tool_result_json(calls[i], outcomes[i]);
+    messages.push_back(message);
+    tool_results.push_back(message);
+    m_scope.events.emit("message_start", {{"message", message}}, envelope);
+    m_scope.events.emit("message_end", {{"message", message}}, envelope);
+  }
+  m_scope.events.emit("turn_end", {{"purpose", "agent"}, {"message", assistant},
+                                   {"toolResults", tool_results}},
+                      envelope);
+}
+
+void TurnRunner::emit_step_stats(const providers::StepResult& step, Clock::time_point started,
+                                 const Envelope& envelope) {
+  m_scope.events.emit("turn", {{"purpose", "agent"}, {"durationMs", elapsed_ms(started)},
+                               {"model", step.model}, {"provider", step.provider},
+                               {"usage", usage_json(step.usage)}, {"stopReason", step.stop_reason},
+                               {"isError", false}},
+                      envelope);
+  m_scope.events.emit("usage", {{"provider", step.provider}, {"model", step.model},
+                                {"inputTokens", step.usage.input},
+                                {"outputTokens", step.usage.output},
+                                {"cacheReadTokens", step.usage.cache_read},
+                                {"cacheWriteTokens", step.usage.cache_write},
+                                {"totalTokens", step.usage.total}},
+                      envelope);
+}
+
+/// After a step's results are in: true when the turn is done; throws when it failed.
+bool TurnRunner::after_step(json& messages, TurnResult& result, bool had_tool_calls) {
+  std::lock_guard lock(m_mutex);
+  if (m_gave_up) throw errors::agent_gave_up(m_agent.name, *m_gave_up);
+  if (m_result) {
+    result.data = *m_result;
+    return true;
+  }
+  if (m_question && m_options.result_schema.is_null()) {
+    result.text = *m_question;
+    return true;
+  }
+  if (m_invalid_results >= k_max_result_attempts)
+    throw errors::result_invalid(m_agent.name, k_max_result_attempts);
+  if (had_tool_calls) return false;
+  if (m_options.result_schema.is_null()) return true; // a final answer
+  // A structured result is required but the model answered in text: remind it, bounded.
+  if (++m_invalid_results >= k_max_result_attempts)
+    throw errors::result_invalid(m_agent.name, k_max_result_attempts);
+  json reminder = {{"role", "user"},
+                   {"content", text_content("You must call the `finish` tool with a result that "
+                                            "matches the required schema (or `give_up`).")},
+                   {"timestamp", now_ms()}};
+  messages.push_back(reminder);
+  return false;
+}
+
+// approvals ------------------------------------------------------------------------------------
+// The policy gate before every tool call, Approval Requests and questions, parking a turn and
+// resuming it (issue 12 §1-3). Kept apart from the step loop above.
+
+std::string TurnRunner::approval_of(const std::string& tool) const {
+  for (const auto& def : m_agent.tools)
+    if (def.name == tool) return def.approval;
+  return "never";
+}
+
+void TurnRunner::announce(const providers::ToolCall& call, const Envelope& envelope) {
+  const json args = call.input.is_null() ? json::object() : call.input;
+  m_scope.events.emit("tool_start",
+                      {{"toolName", call.name}, {"toolCallId", call.id}, {"args", args}}, envelope);
+}
+
+std::vector<CallSlot> TurnRunner::run_calls(const std::vector<providers::ToolCall>& calls,
+                                            const Envelope& envelope) {
+  // Tool calls run concurrently; results are appended in the order the model asked.
+  std::vector<CallSlot> slots(calls.size());
+  if (calls.size() == 1) {
+    slots[0] = gated_call(calls[0], envelope);
+  } else if (!calls.empty()) {
+    std::vector<std::future<CallSlot>> running;
+    for (const auto& call : calls)
+      running.push_back(std::async(std::launch::async,
+                                   [this, &call, &envelope] { return gated_call(call, envelope); }));
+    for (std::size_t i = 0; i < running.size(); ++i) slots[i] = running[i].get();
+  }
+  return slots;
+}
+
+CallSlot TurnRunner::gated_call(const providers::ToolCall& call, const Envelope& envelope) {
+  const json args = call.input.is_object() ? call.input : json::object();
+  PolicyInput input{.tool = call.name, .tool_call_id = call.id, .args = args,
+                    .approval = approval_of(call.name), .invoker = m_scope.context.invoker,
+                    .session = envelope.session, .run_id = m_scope.context.run_id};
+  {
+    std::lock_guard lock(m_mutex);
+    input.approved_once = m_approved_once.count(call.name) > 0;
+  }
+  const auto policy = evaluate_policy(input, m_rules, &m_agent, m_scope.context.call_hook);
+  const json decision = policy.to_event(input);
+  m_scope.events.emit("policy_decision", decision, envelope);
+  switch (policy.decision) {
+  case PolicyDecision::allow:
+    break;
+  case PolicyDecision::deny: {
+    const std::string by = !policy.rule.empty()       ? "policy rule \"" + policy.rule + "\""
+                           : policy.source == "hook" ? std::string("the policy hook")
+                                                     : std::string("policy");
+    return {call_tool(call, envelope, true,
+                      ToolOutcome{.text = "Tool call denied by " + by + ": " + policy.reason + ".",
+                                  .is_error = true, .details = {{"policy", decision}}})};
+  }
+  case PolicyDecision::retryable_failure:
+    return {call_tool(call, envelope, true,
+                      ToolOutcome{.text = "Tool call failed, retryable: " + policy.reason +
+                                          ". Retry after " + std::to_string(policy.retry_after_ms) +
+                                          " ms.",
+                                  .is_error = true,
+                                  .details = {{"retryable", true},
+                                              {"retryAfterMs", policy.retry_after_ms},
+                                              {"policy", decision}}})};
+  case PolicyDecision::require_approval:
+    return request_approval(call, args, policy, envelope);
+  }
+  const bool valid_question = call.name == "ask_question" && !call.input_error &&
+                              args.contains("question") && args["question"].is_string() &&
+                              input_violations(call.name, args).empty();
+  if (valid_question && m_options.park_for_input && !m_options.headless)
+    return ask(call, args, envelope);
+  return {call_tool(call, envelope)};
+}
+
+std::optional<InputAnswer> TurnRunner::approval_hook(const json& request) {
+  if (!m_scope.context.call_hook) return std::nullopt;
+  json payload = request;
+  payload["invoker"] = m_scope.context.invoker;
+  payload["runId"] = m_scope.context.run_id;
+  json answer;
+  try {
+    answer = m_scope.context.call_hook(m_agent, "approval", payload);
+  } catch (const std::exception&) { // a failing hook has no opinion
+    return std::nullopt;
+  }
+  if (!answer.is_object() || !answer.contains("decision") || !answer["decision"].is_string())
+    return std::nullopt;
+  const auto decision = answer["decision"].get<std::string>();
+  if (decision != "approve" && decision != "deny") return std::nullopt;
+  InputAnswer out{.decision = decision,
+                  .invoker = {{"id", "hooks/approval"}, {"kind", "hook"}, {"label", "the approval hook"}}};
+  if (answer.contains("reason") && answer["reason"].is_string())
+    out.reason = answer["reason"].get<std::string>().substr(0, 2000);
+  return out;
+}
+
+CallSlot TurnRunner::request_approval(const providers::ToolCall& call, const json& args,
+                                      const PolicyOutcome& policy, const Envelope& envelope) {
+  const auto id = ids::make_id("apr");
+  json body = {{"approvalId", id}, {"toolName", call.name}, {"toolCallId", call.id},
+               {"args", args}, {"reason", policy.reason},
+               {"options", json::array({"approve", "deny"})}};
+  const store::ApprovalRecord record{.approval_id = id, .owner = m_scope.events.path(),
+                                     .session = envelope.session, .kind = "approval",
+                                     .tool_name = call.name, .tool_call_id = call.id,
+                                     .request = body};
+  auto& store = m_scope.events.store();
+  store.create_approval(record);
+  announce(call, envelope);
+  m_scope.events.emit("approval_request", body, envelope);
+  auto answer = approval_hook(body);
+  if (!answer && m_options.park_for_input) {
+    body["kind"] = "approval";
+    return {.request = body};
+  }
+  if (!answer && m_scope.context.wait_for_approval) {
+    json request = body;
+    request["runId"] = m_scope.context.run_id;
+    answer = m_scope.context.wait_for_approval(request);
+  }
+  if (!answer) throw errors::approval_required(call.name, id);
+  answer->request_id = id;
+  record_answer(m_scope.events, envelope, record, *answer); // false: decided elsewhere first
+  return {decided_call(call, id, envelope)};
+}
+
+CallSlot TurnRunner::ask(const providers::ToolCall& call, const json& args,
+                         const Envelope& envelope) {
+  const auto id = ids::make_id("ask");
+  json options = json::array();
+  for (const auto& o : args.value("options", json::array()))
+    if (o.is_object() && o.contains("label") && o["label"].is_string() && options.size() < 3)
+      options.push_back({{"id", o["label"]}, {"label", o["label"]},
+                         {"description", o.value("description", "")}});
+  json body = {{"requestId", id}, {"toolName", call.name}, {"toolCallId", call.id},
+               {"args", args}, {"prompt", args["question"]}, {"options", options},
+               {"allowFreeform", true}, {"display", options.empty() ? "text" : "select"}};
+  m_scope.events.store().create_approval({.approval_id = id, .owner = m_scope.events.path(),
+                                          .session = envelope.session, .kind = "question",
+                                          .tool_name = call.name, .tool_call_id = call.id,
+                                          .request = body});
+  announce(call, envelope);
+  m_scope.events.emit("input_request", body, envelope);
+  body["kind"] = "question";
+  return {.request = body};
+}
+
+/// The outcome of a call whose request `request_id` is decided (or not): runs an approved call,
+/// answers a question, reports a denial or a request nobody answered.
+ToolOutcome TurnRunner::decided_call(const providers::ToolCall& call, const std::string& request_id,
+                                     const Envelope& envelope) {
+  const auto record = m_scope.events.store().get_approval(request_id);
+  if (!record || record->status == "pending")
+    return call_tool(call, envelope, false,
+                     ToolOutcome{.text = "Nobody answered the request for this call; it did not run.",
+                                 .is_error = true});
+  const json& decision = record->decision.is_object() ? record->decision : json::object();
+  if (record->kind == "question") {
+    const json out = {{"answer", decision.value("answer", "")}, {"status", "answered"}};
+    return call_tool(call, envelope, false, ToolOutcome{.text = dump_json(out), .details = out});
+  }
+  if (record->status == "approved") {
+    {
+      std::lock_guard lock(m_mutex);
+      m_approved_once.insert(call.name);
+    }
+    return call_tool(call, envelope, false);
+  }
+  const auto reason = decision.value("reason", "");
+  return call_tool(call, envelope, false,
+                   ToolOutcome{.text = "Tool call denied by " +
+                                       decided_by(decision.value("invoker", json())) +
+                                       (reason.empty() ? "" : ": " + reason) +
+                                       ". It did not run; do not retry it unless asked.",
+                               .is_error = true,
+                               .details = {{"denied", true}, {"approvalId", request_id}}});
+}
+
+TurnResult TurnRunner::park(int step_number, const std::vector<providers::ToolCall>& calls,
+                            const std::vector<CallSlot>& slots, TurnResult result,
+                            const Envelope& envelope) {
+  json parked_calls = json::array();
+  json requests = json::array();
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    json c = {{"toolCallId", calls[i].id}, {"toolName", calls[i].name},
+              {"args", calls[i].input.is_object() ? calls[i].input : json::object()},
+              {"pending", slots[i].request.has_value()}};
+    if (slots[i].request) {
+      const auto& request = *slots[i].request;
+      c["requestId"] = request.value("approvalId", request.value("requestId", ""));
+      c["kind"] = request.value("kind", "approval");
+      requests.push_back(request);
+    } else {
+      c["outcome"] = outcome_json(slots[i].outcome);
+    }
+    parked_calls.push_back(std::move(c));
+  }
+  result.parked = {{"turnId", envelope.turn_id}, {"step", step_number}, {"calls", parked_calls},
+                   {"requests", requests}, {"text", result.text},
+                   {"usage", usage_json(result.usage)}, {"provider", result.provider},
+                   {"model", result.model}, {"invoker", m_scope.context.invoker},
+                   {"context", m_scope.context.context_values},
+                   {"options", {{"model", m_options.model_override},
+                                {"resultSchema", m_options.result_schema},
+                                {"maxSteps", m_options.max_steps}}}};
+  m_scope.events.emit("turn_parked", {{"on", "input"}, {"requests", requests}}, envelope);
+  return result;
+}
+
+TurnResult TurnRunner::resume(json& messages, const json& parked) {
+  Envelope envelope = m_scope.envelope;
+  envelope.turn_id = parked.value("turnId", "");
+  m_scope.events.emit("agent_start", {{"resumed", true}}, envelope);
+  const json usage = parked.value("usage", json::object());
+  TurnResult result{.text = parked.value("text", ""),
+                    .usage = {.input = usage.value("input", std::int64_t{0}),
+                              .output = usage.value("output", std::int64_t{0}),
+                              .cache_read = usage.value("cacheRead", std::int64_t{0}),
+                              .cache_write = usage.value("cacheWrite", std::int64_t{0}),
+                              .total = usage.value("totalTokens", std::int64_t{0})},
+                    .provider = parked.value("provider", m_model.provider),
+                    .model = parked.value("model", m_model.model)};
+  std::vector<providers::ToolCall> calls;
+  std::vector<ToolOutcome> outcomes;
+  for (const auto& c : parked.value("calls", json::array())) {
+    calls.push_back(parked_call(c));
+    outcomes.push_back(c.value("pending", false)
+                           ? decided_call(calls.back(), c.value("requestId", ""), envelope)
+                           : outcome_from_json(c.value("outcome", json::object())));
+  }
+  json assistant = json::object();
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it)
+    if (it->value("role", "") == "assistant") {
+      assistant = *it;
+      break;
+    }
+  append_results(messages, calls, outcomes, assistant, envelope);
+  if (after_step(messages, result, !calls.empty())) {
+    m_scope.events.emit("agent_end", {{"messages", messages}}, envelope);
+    return result;
+  }
+  return step_loop(messages, parked.value("step", 1) + 1, std::move(result), nullptr);
 }
 
 } // namespace
@@ -500,6 +826,10 @@ json TurnResult::to_json() const {
   else out["text"] = text;
   out["usage"] = usage_json(usage);
   out["model"] = {{"provider", provider}, {"id", model}};
+  if (!parked.is_null()) { // approvals: the turn waits for these requests
+    out["status"] = "waiting";
+    out["requests"] = parked.value("requests", json::array());
+  }
   return out;
 }
 
@@ -520,6 +850,38 @@ TurnResult run_turn(TurnScope& scope, const AgentDef& agent, json& messages,
                     const std::string& user_text, const TurnOptions& options) {
   TurnRunner runner(scope, agent, options);
   return runner.run(messages, user_text);
+}
+
+// approvals ------------------------------------------------------------------------------------
+
+TurnResult resume_turn(TurnScope& scope, const AgentDef& agent, json& messages, const json& parked,
+                       const TurnOptions& options) {
+  TurnRunner runner(scope, agent, options);
+  return runner.resume(messages, parked);
+}
+
+TurnOptions parked_options(const json& parked) {
+  const json o = parked.value("options", json::object());
+  return {.model_override = o.value("model", ""),
+          .result_schema = o.value("resultSchema", json()),
+          .max_steps = o.value("maxSteps", 0),
+          .park_for_input = true};
+}
+
+std::vector<std::string> parked_request_ids(const json& parked) {
+  std::vector<std::string> ids;
+  for (const auto& c : parked.value("calls", json::array()))
+    if (c.value("pending", false)) ids.push_back(c.value("requestId", ""));
+  return ids;
+}
+
+void abandon_parked(json& messages, const json& parked, const std::string& why) {
+  for (const auto& c : parked.value("calls", json::array())) {
+    const auto outcome = c.value("pending", false)
+                             ? ToolOutcome{.text = why, .is_error = true}
+                             : outcome_from_json(c.value("outcome", json::object()));
+    messages.push_back(tool_result_json(parked_call(c), outcome));
+  }
 }
 
 } // namespace hearth::runtime

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "providers/provider.hpp"
+#include "runtime/approvals.hpp"
 #include "runtime/definitions.hpp"
 #include "runtime/events.hpp"
 #include "runtime/hooks.hpp"
@@ -40,6 +41,9 @@ struct RuntimeContext {
   /// invoker.resolve's context values (seed 002, an object): tools read them as HEARTH_CONTEXT.
   nlohmann::json context_values = nlohmann::json::object();
   HookCaller call_hook{};   // agent/hooks/* (runtime/hooks.hpp); empty: no hooks are called
+  /// approvals: decides Approval Requests of turns that cannot park (workflow runs); empty:
+  /// such a turn fails with errors::approval_required.
+  ApprovalWaiter wait_for_approval{};
 };
 
 /// Model clients for one run or one connected session: mock/script keeps its cursor for the
@@ -63,6 +67,9 @@ struct TurnOptions {
   nlohmann::json result_schema{}; // non-null: a structured result is required (finish tool)
   int max_steps = 0;              // 0: the agent's
   bool headless = false;          // workflows: no human to ask or approve
+  /// approvals: an Approval Request or ask_question parks the turn (TurnResult::parked) instead
+  /// of waiting (agent sessions); false: approvals go to RuntimeContext::wait_for_approval.
+  bool park_for_input = false;
 };
 
 /// What a turn produced: Flue's prompt result {text, data?, usage, model}.
@@ -72,7 +79,11 @@ struct TurnResult {
   providers::Usage usage{};
   std::string provider{};
   std::string model{};
-  /// {text | data, usage, model: {provider, id}}: the JSON a prompt returns.
+  /// approvals: non-null when the turn parked for input: the state resume_turn() continues from
+  /// (stored as the session's `parked`); `requests` lists what it waits for.
+  nlohmann::json parked{};
+  /// {text | data, usage, model: {provider, id}}: the JSON a prompt returns; a parked turn adds
+  /// status "waiting" and its `requests`.
   nlohmann::json to_json() const;
 };
 
@@ -91,6 +102,25 @@ struct TurnScope {
 /// result that stayed invalid; `messages` then holds what happened up to the failure.
 TurnResult run_turn(TurnScope& scope, const AgentDef& agent, nlohmann::json& messages,
                     const std::string& user_text, const TurnOptions& options);
+
+// approvals ---------------------------------------------------------------------------------
+
+/// Continues a turn parked by run_turn (TurnResult::parked): the parked step's pending calls get
+/// their answers from the store (approved calls run, denied ones and unanswered ones give the
+/// model a tool error, questions return {"answer", "status": "answered"}), then the step loop
+/// goes on as in run_turn. `options` must be parked_options(parked). Throws like run_turn.
+TurnResult resume_turn(TurnScope& scope, const AgentDef& agent, nlohmann::json& messages,
+                       const nlohmann::json& parked, const TurnOptions& options);
+
+/// The TurnOptions a parked turn was started with.
+TurnOptions parked_options(const nlohmann::json& parked);
+
+/// The request ids a parked turn waits for.
+std::vector<std::string> parked_request_ids(const nlohmann::json& parked);
+
+/// Closes a parked turn without resuming it (a new message arrived instead): appends the tool
+/// results of its step, the pending ones as errors saying `why`.
+void abandon_parked(nlohmann::json& messages, const nlohmann::json& parked, const std::string& why);
 
 /// `usage` as Flue's usage object {input, output, cacheRead, cacheWrite, totalTokens}.
 nlohmann::json usage_json(const providers::Usage& usage);

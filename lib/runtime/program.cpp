@@ -52,6 +52,7 @@ AgentDef load_agent(const json& a, const stdfs::path& root) {
                  .http_disabled = a.value("httpDisabled", false),
                  .invoker = a.value("invoker", json()),
                  .access = a.value("access", json()),
+                 .policy = a.value("policy", json()),
                  .directory = path_in(root, str(a, "dir"))};
   if (!agent.model_options.is_object()) agent.model_options = json::object();
   for (const auto& t : a.value("tools", json::array()))

@@ -10,6 +10,7 @@
 #include "store/store.hpp"
 
 #include <chrono>
+#include <thread>
 
 namespace hearth::runtime {
 namespace {
@@ -66,7 +67,11 @@ std::string safe_component(std::string_view name) {
 }
 
 Runtime::Runtime(Program program, RuntimeContext context, store::Store& store)
-    : m_program(std::move(program)), m_context(std::move(context)), m_store(store) {}
+    : m_program(std::move(program)), m_context(std::move(context)), m_store(store) {
+  // approvals: workflow turns cannot park; their requests are decided while the run waits.
+  if (!m_context.wait_for_approval)
+    m_context.wait_for_approval = [this](const json& request) { return decide_run_approval(request); };
+}
 
 const WorkflowDef& Runtime::workflow(const std::string& name) const {
   return find_named(m_program.workflows, name, &errors::workflow_not_found);
@@ -135,6 +140,7 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
     ~Leave() {
       std::lock_guard lock(runtime.m_runs_mutex);
       runtime.m_active_runs.erase(id);
+      runtime.m_run_approvals.erase(id); // approvals: the run's --approve/--deny lists
     }
   } leave{*this, run_id};
   EventLog events(m_store, "runs/" + run_id, listener);
@@ -335,12 +341,15 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
     context.invoker = invoker;
     if (has_values) context.context_values = context_values;
     TurnScope scope{context, *models, events, workspace, envelope};
-    TurnOptions options{.model_override = model_override, .result_schema = output_schema};
+    TurnOptions options{.model_override = model_override, .result_schema = output_schema,
+                        .park_for_input = true};
+    if (saved && !saved->parked.is_null()) abandon_parked_turn(stream, envelope, messages, saved->parked);
     try {
       const auto result = run_turn(scope, agent_def, messages, message, options);
-      m_store.save_session(key, messages, saved ? saved->version : 0);
+      m_store.save_session(key, messages, saved ? saved->version : 0, result.parked);
       if (!invoker.is_null()) m_store.set_session_invoker(key, invoker);
       done = {{"result", result.to_json()}};
+      if (!result.parked.is_null()) done["waiting"] = true;
       return result.to_json();
     } catch (const Error&) {
       // Keep what happened (the user message, tool results) so the conversation can go on.
@@ -348,6 +357,140 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
       throw;
     }
   }, fields);
+}
+
+// approvals ------------------------------------------------------------------------------------
+
+namespace {
+bool names(const std::vector<std::string>& list, const std::string& tool) {
+  return std::find(list.begin(), list.end(), tool) != list.end();
+}
+} // namespace
+
+void Runtime::set_run_approvals(const std::string& run_id, std::vector<std::string> approve,
+                                std::vector<std::string> deny) {
+  std::lock_guard lock(m_runs_mutex);
+  m_run_approvals[run_id] = {std::move(approve), std::move(deny)};
+}
+
+void Runtime::wait_for_route_approvals(std::chrono::milliseconds max_wait) {
+  m_route_approval_wait_ms = max_wait.count();
+}
+
+std::optional<InputAnswer> Runtime::decide_run_approval(const json& request) {
+  const auto run_id = request.value("runId", "");
+  const auto tool = request.value("toolName", "");
+  if (run_id.empty()) return std::nullopt; // an agent session's subagent: nobody to ask here
+  std::optional<std::pair<std::vector<std::string>, std::vector<std::string>>> lists;
+  {
+    std::lock_guard lock(m_runs_mutex);
+    if (const auto it = m_run_approvals.find(run_id); it != m_run_approvals.end()) lists = it->second;
+  }
+  const json cli = {{"id", "cli"}, {"kind", "user"}, {"label", "hearth run"}};
+  if (lists) { // a named tool beats `all`; a deny beats an approve
+    const auto& [approve, deny] = *lists;
+    if (names(deny, tool)) return InputAnswer{.decision = "deny", .reason = "--deny " + tool, .invoker = cli};
+    if (names(approve, tool)) return InputAnswer{.decision = "approve", .invoker = cli};
+    if (names(deny, "all")) return InputAnswer{.decision = "deny", .reason = "--deny all", .invoker = cli};
+    if (names(approve, "all")) return InputAnswer{.decision = "approve", .invoker = cli};
+    return std::nullopt;
+  }
+  const auto wait_ms = m_route_approval_wait_ms.load();
+  if (wait_ms <= 0) return std::nullopt;
+  // The decision route writes the row; poll it (no thread of the route is held meanwhile).
+  const auto id = request.value("approvalId", "");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto record = m_store.get_approval(id);
+    if (!record) return std::nullopt;
+    if (record->status != "pending") {
+      const json& d = record->decision;
+      return InputAnswer{.request_id = id,
+                         .decision = record->status == "approved" ? "approve" : "deny",
+                         .reason = d.is_object() ? d.value("reason", "") : "",
+                         .invoker = d.is_object() ? d.value("invoker", json()) : json()};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return std::nullopt;
+}
+
+store::ApprovalRecord Runtime::answer_input(const std::string& owner, const InputAnswer& answer) {
+  auto record = m_store.get_approval(answer.request_id);
+  if (!record || record->owner != owner) throw errors::approval_not_found(answer.request_id);
+  if (record->status != "pending") throw errors::approval_already_decided(record->approval_id, record->status);
+  EventLog events(m_store, owner);
+  Envelope envelope;
+  if (owner.rfind("runs/", 0) == 0) {
+    envelope.run_id = owner.substr(5);
+  } else {
+    envelope.instance_id = owner.substr(owner.rfind('/') + 1);
+    envelope.session = record->session;
+  }
+  if (!record_answer(events, envelope, *record, answer)) {
+    const auto now = m_store.get_approval(answer.request_id);
+    throw errors::approval_already_decided(record->approval_id, now ? now->status : "decided");
+  }
+  return *m_store.get_approval(answer.request_id);
+}
+
+void Runtime::abandon_parked_turn(const std::string& stream, const Envelope& envelope,
+                                  json& messages, const json& parked) {
+  EventLog events(m_store, stream);
+  for (const auto& id : parked_request_ids(parked)) {
+    const auto record = m_store.get_approval(id);
+    if (!record || record->status != "pending") continue;
+    record_answer(events, envelope, *record,
+                  {.request_id = id, .decision = "deny", .reason = "a new message arrived first"});
+  }
+  abandon_parked(messages, parked, "Nobody answered: a new message arrived before the answer. The "
+                                   "call did not run.");
+}
+
+json Runtime::resume_session(const std::string& agent_name, const std::string& instance_id,
+                             const std::string& session, const EventListener& listener,
+                             const json& invoker) {
+  const auto& agent_def = agent(agent_name);
+  const auto stream = agent_stream(agent_name, instance_id);
+  std::lock_guard instance(instance_lock(stream));
+  const store::SessionKey key{.agent = agent_name, .instance_id = instance_id,
+                              .name = session.empty() ? "default" : session};
+  const auto saved = m_store.load_session(key);
+  if (!saved || saved->parked.is_null()) return nullptr;
+  for (const auto& id : parked_request_ids(saved->parked)) {
+    const auto record = m_store.get_approval(id);
+    if (record && record->status == "pending") return nullptr; // still waiting
+  }
+  json messages = saved->messages;
+  const json parked = saved->parked;
+  EventLog events(m_store, stream, listener);
+  const Envelope envelope{.instance_id = instance_id, .session = key.name, .harness = "default",
+                          .operation_id = ids::make_id("op")};
+  events.emit("turn_resumed", {{"turnId", parked.value("turnId", "")}}, envelope);
+  return run_operation(events, envelope, "prompt", [&](json& done) {
+    const auto models = instance_models(stream);
+    // The turn's own invoker and context values go on (tools, policy rules, the workspace
+    // grant); who answered is on the decision.
+    auto context = m_context;
+    context.invoker = parked.value("invoker", invoker);
+    if (const auto values = parked.value("context", json()); values.is_object())
+      context.context_values = values;
+    const auto workspace = invocation_workspace(
+        m_context.project_root / ".hearth" / "workspaces" /
+            safe_component(agent_name + "-" + instance_id + "-" + key.name),
+        agent_def, context.invoker);
+    TurnScope scope{context, *models, events, workspace, envelope};
+    try {
+      const auto result = resume_turn(scope, agent_def, messages, parked, parked_options(parked));
+      m_store.save_session(key, messages, saved->version, result.parked);
+      if (!result.parked.is_null()) done["waiting"] = true;
+      done["result"] = result.to_json();
+      return result.to_json();
+    } catch (const Error&) {
+      m_store.save_session(key, messages, saved->version);
+      throw;
+    }
+  });
 }
 
 } // namespace hearth::runtime

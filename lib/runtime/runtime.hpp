@@ -9,7 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <list>
+#include <optional>
 #include <map>
 #include <set>
 #include <memory>
@@ -19,6 +22,7 @@
 
 namespace hearth::store {
 class Store;
+struct ApprovalRecord;
 }
 namespace hearth::sandbox {
 struct Seed;
@@ -110,6 +114,31 @@ public:
   /// How many runs this process is executing now.
   std::size_t active_run_count() const;
 
+  // approvals ---------------------------------------------------------------------------------
+
+  /// The lists `hearth run --approve/--deny` gave for `run_id` ("all" or tool names): its
+  /// Approval Requests are decided by them, and fail the run when neither names the tool.
+  void set_run_approvals(const std::string& run_id, std::vector<std::string> approve,
+                         std::vector<std::string> deny);
+
+  /// HTTP servers: a workflow run's Approval Request waits in-process, up to `max_wait`, for
+  /// the decision route (POST /runs/:id/approvals/:approvalId). Durable across restarts: no
+  /// (issue 15).
+  void wait_for_route_approvals(std::chrono::milliseconds max_wait);
+
+  /// Records `answer` to input request `request_id` of stream `owner` (agents/<a>/<id> or
+  /// runs/<id>): approval_decision / input_response on that stream. Throws approval_not_found
+  /// (unknown, or another owner's) and approval_already_decided.
+  store::ApprovalRecord answer_input(const std::string& owner, const InputAnswer& answer);
+
+  /// Resumes the parked turn of the session once every request it waits for is answered
+  /// (Flue's operation events again, after a `turn_resumed` marker). Returns the prompt result
+  /// (status "waiting" if it parked again), or null when the session is not parked or still
+  /// waits for an answer. Throws the turn's error.
+  nlohmann::json resume_session(const std::string& agent, const std::string& instance_id,
+                                const std::string& session, const EventListener& listener,
+                                const nlohmann::json& invoker = nullptr);
+
   /// Installs the runner for programmable workflows.
   void set_program_runner(ProgramRunner runner) { m_program_runner = std::move(runner); }
 
@@ -134,6 +163,10 @@ private:
   /// Applies the workspace retention (context().workspaces) after a run ended. Never throws.
   void prune_workspaces() noexcept;
   std::shared_ptr<ModelClients> instance_models(const std::string& stream);
+  std::optional<InputAnswer> decide_run_approval(const nlohmann::json& request);
+  /// Denies the pending requests of a parked session and closes its step in `messages`.
+  void abandon_parked_turn(const std::string& stream, const Envelope& envelope,
+                           nlohmann::json& messages, const nlohmann::json& parked);
 
   Program m_program;
   RuntimeContext m_context;
@@ -153,6 +186,9 @@ private:
   // ULIDs, so the oldest go first past the cap).
   static constexpr std::size_t k_max_admitted_contexts = 4096;
   std::map<std::string, nlohmann::json> m_admitted_context;
+  // approvals: `hearth run --approve/--deny` lists per run, and the decision route's bound
+  std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> m_run_approvals;
+  std::atomic<std::int64_t> m_route_approval_wait_ms{0}; // set at server start, read by runs
 };
 
 /// What seeds a workspace of `agent`: sandbox/workspace/** at the root, skills under skills/

@@ -49,6 +49,14 @@ int serve_stdio(Runtime& runtime) {
     // The CLI is the local user, trusted to select profiles (docs/auth.md "Profiles and resolve").
     const auto run_id = runtime.admit_run(name, payload, request.params.value("invoker", json()),
                                           request.params.value("context", json()), true);
+    // approvals: `hearth run --approve/--deny` decide the run's Approval Requests; with neither,
+    // the first one fails the run (approval_required).
+    std::vector<std::string> approve, deny;
+    for (const auto& [key, list] : {std::pair{"approve", &approve}, std::pair{"deny", &deny}})
+      if (request.params.contains(key) && request.params[key].is_array())
+        for (const auto& item : request.params[key])
+          if (item.is_string()) list->push_back(item.get<std::string>());
+    runtime.set_run_approvals(run_id, std::move(approve), std::move(deny));
     const auto result = runtime.execute_run(
         run_id, model,
         [&](const json& event) { peer.notify_tagged(request.id, "event", {{"event", event}}); },
@@ -70,6 +78,25 @@ int serve_stdio(Runtime& runtime) {
           peer.notify_tagged(request.id, "event", {{"event", event}});
         },
         invocation.invoker, invocation.context);
+    return json{{"result", result}};
+  });
+  // approvals: answers to a parked session's requests (hearth connect), then the resumed turn.
+  peer.on_request("input.respond", [&](const ipc::Request& request) {
+    const auto agent = required_string(request.params, "agent");
+    const auto instance = required_string(request.params, "instanceId");
+    const auto session = request.params.value("session", std::string("default"));
+    const auto invoker = request.params.value("invoker", json());
+    const auto owner = Runtime::agent_stream(agent, instance);
+    for (const auto& r : request.params.value("responses", json::array())) {
+      if (!r.is_object()) continue;
+      InputAnswer answer{.request_id = r.value("requestId", ""), .decision = r.value("decision", ""),
+                         .reason = r.value("reason", ""), .answer = r.value("answer", ""),
+                         .invoker = invoker};
+      runtime.answer_input(owner, answer); // throws approval_not_found / _already_decided
+    }
+    const auto result = runtime.resume_session(agent, instance, session, [&](const json& event) {
+      peer.notify_tagged(request.id, "event", {{"event", event}});
+    }, invoker);
     return json{{"result", result}};
   });
   // Written by `shutdown` so the loop below wakes at once instead of at its next poll.

@@ -10,6 +10,7 @@
 #include "server/eve_projection.hpp"
 
 #include "core/errors.hpp"
+#include "runtime/approvals.hpp"
 
 #include <cctype>
 #include <random>
@@ -111,14 +112,12 @@ json EveProjector::usage_totals() const {
 }
 
 void EveProjector::emit(std::vector<json>& out, const store::Event& source, std::string type,
-                        json data) {
+                        json data, bool delivery) {
   const auto key = m_path + "#" + std::to_string(source.seq) + "#" +
                    std::to_string(m_emitted_for_seq++);
-  out.push_back({{"data", std::move(data)},
-                 {"type", std::move(type)},
-                 {"meta", {{"at", source.time},
-                           {"id", event_id(iso_ms(source.time), key)},
-                           {"deliveryIds", m_delivery_ids}}}});
+  json meta = {{"at", source.time}, {"id", event_id(iso_ms(source.time), key)}};
+  if (delivery) meta["deliveryIds"] = m_delivery_ids;
+  out.push_back({{"data", std::move(data)}, {"type", std::move(type)}, {"meta", std::move(meta)}});
 }
 
 void EveProjector::begin_turn(const store::Event& event, std::vector<json>& out) {
@@ -134,6 +133,7 @@ void EveProjector::begin_turn(const store::Event& event, std::vector<json>& out)
   ++m_turn;
   m_step = -1;
   m_in_turn = true;
+  m_parked = false;
   m_step_open = false;
   emit(out, event, "turn.started", turn_fields());
   if (m_pending.is_object()) {
@@ -162,8 +162,22 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
     emit(out, event, "session.completed", {{"usage", usage_totals()}});
     return;
   }
-  if (type == "operation_start") return begin_turn(event, out);
+  if (type == "turn_resumed") { // approvals: the parked turn goes on, same turn and step count
+    m_resuming = true;
+    return;
+  }
+  if (type == "operation_start") {
+    if (m_resuming && m_in_turn) {
+      m_resuming = false;
+      m_parked = false;
+      return;
+    }
+    m_resuming = false;
+    return begin_turn(event, out);
+  }
   if (!m_in_turn) return;
+  if (type == "turn_parked" || type == "approval_decision" || type == "input_response")
+    return feed_input(event, out);
   if (type == "message_end") {
     const auto& message = d.contains("message") ? d["message"] : json::object();
     const auto role = message.value("role", "");
@@ -257,6 +271,7 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
     emit(out, event, "step.completed", data);
     m_step_open = false;
   } else if (type == "operation") {
+    if (d.value("waiting", false)) return; // approvals: parked, not completed
     if (!d.value("isError", false)) {
       const json result = d.contains("result") ? d["result"] : json::object();
       if (result.is_object() && result.contains("data")) {
@@ -286,10 +301,42 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
       emit(out, event, "turn.failed", data);
     }
   } else if (type == "idle") {
+    if (m_parked) return; // approvals: turn.waiting {on: "input"} said it; the turn goes on later
     m_in_turn = false;
     emit(out, event, "session.waiting",
          {{"continuationToken", m_token}, {"usage", usage_totals()}, {"wait", "next-user-message"}});
   }
+}
+
+void EveProjector::feed_input(const store::Event& event, std::vector<json>& out) {
+  const auto& d = event.data;
+  if (event.type == "turn_parked") {
+    json requests = json::array();
+    std::string call_id;
+    for (const auto& r : d.value("requests", json::array())) {
+      const auto kind = r.value("kind", "approval");
+      requests.push_back(runtime::eve_input_request(kind == "question" ? "input_request"
+                                                                       : "approval_request", r));
+      if (call_id.empty()) call_id = r.value("toolCallId", "");
+    }
+    // As Eve 0.80.1 (peers/eve t18): waiting on the step's tasks, the requests, waiting on input.
+    json waiting = turn_fields();
+    waiting["on"] = "tasks";
+    waiting["usage"] = usage_totals();
+    emit(out, event, "turn.waiting", waiting);
+    json data = step_fields();
+    data["requests"] = requests;
+    data["callId"] = call_id;
+    emit(out, event, "input.requested", data, false);
+    waiting["on"] = "input";
+    emit(out, event, "turn.waiting", waiting, false);
+    m_parked = true;
+    return;
+  }
+  if (!m_parked) return; // decided by a hook or a waiting run: nothing was requested on Eve
+  json data = step_fields();
+  data["resolutions"] = json::array({runtime::eve_resolution(event.type, d)});
+  emit(out, event, "input.resolved", data, false);
 }
 
 std::string eve_line(const json& event) {

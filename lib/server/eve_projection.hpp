@@ -34,12 +34,14 @@ public:
   std::int64_t last_seq() const noexcept { return m_last_seq; }
 
 private:
+  /// `delivery`: meta carries deliveryIds (Eve leaves them off its HITL events, peers t18).
   void emit(std::vector<nlohmann::json>& out, const store::Event& source, std::string type,
-            nlohmann::json data);
+            nlohmann::json data, bool delivery = true);
   nlohmann::json turn_fields() const;
   nlohmann::json step_fields() const;
   nlohmann::json usage_totals() const;
   void begin_turn(const store::Event& event, std::vector<nlohmann::json>& out);
+  void feed_input(const store::Event& event, std::vector<nlohmann::json>& out);
 
   std::string m_path;
   std::string m_agent;
@@ -50,6 +52,8 @@ private:
   bool m_in_turn = false;
   bool m_need_message = false; // no submission marker: take message.received from the user message
   bool m_step_open = false;
+  bool m_parked = false;   // approvals: the turn waits for input (turn_parked)
+  bool m_resuming = false; // approvals: turn_resumed seen; the next operation_start continues it
   int m_turn = -1;
   int m_step = -1;
   nlohmann::json m_delivery_ids = nlohmann::json::array();

@@ -103,13 +103,66 @@ runtime::Invocation session_invocation(Eve& eve, const json& body) {
   return agent_invocation(eve.ctx.runtime.agent(eve.root()), context);
 }
 
-/// Runs one turn on the executor: marker, prompt, and (if the runtime failed outside its own
-/// error handling) the closing events, so a stream reader always reaches a boundary event.
+/// Closes a turn the runtime failed outside its own error handling, so a stream reader always
+/// reaches a boundary event.
+void close_failed_turn(store::Store& store, const std::string& path, const std::string& session_id,
+                       const std::exception& e) {
+  runtime::EventLog log(store, path);
+  const runtime::Envelope envelope{.instance_id = session_id, .session = "default"};
+  log.emit("operation",
+           {{"operationKind", "prompt"}, {"isError", true},
+            {"error", {{"type", "internal_error"}, {"message", e.what()}, {"details", ""}}}},
+           envelope);
+  log.emit("idle", json::object(), envelope);
+}
+
+/// Inside the session lock: the submission marker, then the prompt.
+void run_message_turn(Eve& eve, const std::string& session_id, const std::string& delivery_id,
+                      const EveMessage& message, const std::string& prompt,
+                      const json& output_schema, const runtime::Invocation& invocation) {
+  auto& rt = eve.ctx.runtime;
+  auto& store = rt.store();
+  const auto path = eve.path(session_id);
+  const auto& invoker = invocation.invoker;
+  json submission = {{"submissionId", delivery_id}, {"message", message.text},
+                     {"parts", message.parts}, {"invoker", invoker}};
+  if (!invocation.context.empty()) submission["context"] = invocation.context; // resolve's values
+  store.append(path, {.type = k_submission_event, .data = std::move(submission)});
+  try {
+    rt.prompt_agent(eve.root(), session_id, "default", prompt, output_schema, "", {}, invoker,
+                    invocation.context);
+  } catch (const Error&) { // recorded on the stream by the runtime (operation isError, idle)
+  } catch (const std::exception& e) {
+    close_failed_turn(store, path, session_id, e);
+  }
+}
+
+/// Runs one turn on the executor (see run_message_turn).
 void submit_turn(Eve& eve, const std::string& session_id, const std::string& delivery_id,
                  const EveMessage& message, const std::string& prompt, const json& output_schema,
                  const runtime::Invocation& invocation) {
   auto& ctx = eve.ctx;
   ctx.executor.submit([&eve, session_id, delivery_id, message, prompt, output_schema, invocation] {
+    std::lock_guard turn(eve.locks.get(session_id));
+    const auto info = eve.ctx.runtime.store().stream_info(eve.path(session_id));
+    if (!info || info->closed) return; // reset while queued
+    run_message_turn(eve, session_id, delivery_id, message, prompt, output_schema, invocation);
+  });
+}
+
+std::string text_field(const json& object, const char* key) {
+  return object.is_object() && object.contains(key) && object[key].is_string()
+             ? object[key].get<std::string>()
+             : std::string();
+}
+
+/// approvals: `inputResponses` answer the parked turn's requests, which then resumes. Responses
+/// naming no pending request of this session (stale, unknown) reach the model as a user
+/// message, as Eve does (peers/eve/REPORT.md §5).
+void submit_responses(Eve& eve, const std::string& session_id, const std::string& delivery_id,
+                      const json& responses, const EveMessage& message, const std::string& prompt,
+                      const runtime::Invocation& invocation) {
+  eve.ctx.executor.submit([&eve, session_id, delivery_id, responses, message, prompt, invocation] {
     const auto& invoker = invocation.invoker;
     auto& rt = eve.ctx.runtime;
     auto& store = rt.store();
@@ -117,22 +170,34 @@ void submit_turn(Eve& eve, const std::string& session_id, const std::string& del
     std::lock_guard turn(eve.locks.get(session_id));
     const auto info = store.stream_info(path);
     if (!info || info->closed) return; // reset while queued
-    json submission = {{"submissionId", delivery_id}, {"message", message.text},
-                       {"parts", message.parts}, {"invoker", invoker}};
-    if (!invocation.context.empty()) submission["context"] = invocation.context; // resolve's values
-    store.append(path, {.type = k_submission_event, .data = std::move(submission)});
+    bool matched = false;
+    for (const auto& r : responses) {
+      const auto id = text_field(r, "requestId");
+      const auto record = id.empty() ? std::nullopt : store.get_approval(id);
+      if (!record || record->owner != path || record->status != "pending") continue;
+      const auto option = text_field(r, "optionId");
+      const auto text = text_field(r, "text").substr(0, 20000); // what the model reads, bounded
+      runtime::InputAnswer answer{.request_id = id, .invoker = invoker};
+      if (record->kind == "question") {
+        answer.answer = option.empty() ? text : option;
+        answer.option_id = option;
+      } else {
+        answer.decision = option == "approve" ? "approve" : "deny";
+        if (option != "approve") answer.reason = text;
+      }
+      try {
+        rt.answer_input(path, answer);
+        matched = true;
+      } catch (const Error&) { // decided meanwhile: nothing to record
+      }
+    }
+    if (!matched) return run_message_turn(eve, session_id, delivery_id, message, prompt, json(),
+                                     invocation);
     try {
-      rt.prompt_agent(eve.root(), session_id, "default", prompt, output_schema, "", {}, invoker,
-                      invocation.context);
-    } catch (const Error&) { // recorded on the stream by the runtime (operation isError, idle)
+      rt.resume_session(eve.root(), session_id, "default", {}, invoker);
+    } catch (const Error&) { // recorded on the stream by the runtime
     } catch (const std::exception& e) {
-      runtime::EventLog log(store, path);
-      const runtime::Envelope envelope{.instance_id = session_id, .session = "default"};
-      log.emit("operation",
-               {{"operationKind", "prompt"}, {"isError", true},
-                {"error", {{"type", "internal_error"}, {"message", e.what()}, {"details", ""}}}},
-               envelope);
-      log.emit("idle", json::object(), envelope);
+      close_failed_turn(store, path, session_id, e);
     }
   });
 }
@@ -179,6 +244,8 @@ void follow_up(const Request& req, Response& res, Eve& eve) {
                            !(body["message"].is_string() && body["message"] == "");
   const bool has_responses = body.contains("inputResponses") &&
                              body["inputResponses"].is_array() && !body["inputResponses"].empty();
+  if (has_responses && body["inputResponses"].size() > 100) // approvals: bounded per delivery
+    throw errors::eve_invalid_request("Expected at most 100 'inputResponses'.");
   if (has_message && has_responses)
     throw errors::eve_invalid_request("'message' and 'inputResponses' are mutually exclusive.");
   if (!has_message && !has_responses)
@@ -202,8 +269,12 @@ void follow_up(const Request& req, Response& res, Eve& eve) {
   const json schema = body.contains("outputSchema") && body["outputSchema"].is_object()
                           ? body["outputSchema"] : json();
   const auto delivery = uuid4();
-  submit_turn(eve, id, delivery, message, with_context(message.text, body), schema,
-              session_invocation(eve, body));
+  if (has_responses)
+    submit_responses(eve, id, delivery, body["inputResponses"], message,
+                     with_context(message.text, body), session_invocation(eve, body));
+  else
+    submit_turn(eve, id, delivery, message, with_context(message.text, body), schema,
+                session_invocation(eve, body));
   res.set_header("x-eve-session-id", id);
   no_store(res);
   send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"status", "accepted"},

@@ -3,6 +3,7 @@
 // seed's are sent where they differ (202 bodies carry `status` and `streamUrl`/`offset`).
 #include "core/errors.hpp"
 #include "core/ids.hpp"
+#include "runtime/access.hpp"
 #include "runtime/runtime.hpp"
 #include "server/context.hpp"
 #include "server/durable_streams.hpp"
@@ -340,15 +341,104 @@ json openapi(const runtime::Runtime& rt) {
           {"paths", paths}};
 }
 
+// approvals ------------------------------------------------------------------------------------
+// POST /agents/:name/:id/approvals/:approvalId and POST /runs/:runId/approvals/:approvalId with
+// {"decision": "approve" | "deny", "reason"?} (questions: {"answer": string}); docs/http.md.
+
+runtime::InputAnswer decision_body(const Request& req, const store::ApprovalRecord& record) {
+  require_json_content(req);
+  const auto body = parse_body(req, json());
+  if (!body.is_object()) throw errors::approval_decision_invalid("the body must be a JSON object.");
+  runtime::InputAnswer answer{.request_id = record.approval_id};
+  if (body.contains("reason")) {
+    if (!body["reason"].is_string()) throw errors::approval_decision_invalid("\"reason\" must be a string.");
+    answer.reason = body["reason"].get<std::string>().substr(0, 2000);
+  }
+  if (record.kind == "question") {
+    if (!body.contains("answer") || !body["answer"].is_string())
+      throw errors::approval_decision_invalid("a question takes {\"answer\": string}.");
+    answer.answer = body["answer"].get<std::string>().substr(0, 20000);
+    return answer;
+  }
+  const auto decision = body.contains("decision") && body["decision"].is_string()
+                            ? body["decision"].get<std::string>() : std::string();
+  if (decision != "approve" && decision != "deny")
+    throw errors::approval_decision_invalid("\"decision\" must be \"approve\" or \"deny\".");
+  answer.decision = decision;
+  return answer;
+}
+
+json decision_reply(const store::ApprovalRecord& record) {
+  json out = {{"approvalId", record.approval_id}, {"status", record.status},
+              {"toolName", record.tool_name}, {"toolCallId", record.tool_call_id}};
+  if (record.decision.is_object()) {
+    for (const char* key : {"decision", "reason", "answer"})
+      if (record.decision.contains(key)) out[key] = record.decision[key];
+  }
+  return out;
+}
+
+/// The request `id` of stream `owner`, pending; else 404 / 409.
+store::ApprovalRecord pending_approval(ServerContext& ctx, const std::string& owner,
+                                       const std::string& id) {
+  const auto record = ctx.runtime.store().get_approval(id);
+  if (!record || record->owner != owner) throw errors::approval_not_found(id);
+  if (record->status != "pending") throw errors::approval_already_decided(id, record->status);
+  return *record;
+}
+
+void decide_agent_approval(const Request& req, Response& res, ServerContext& ctx) {
+  const auto& agent = http_agent(ctx.runtime, req.matches[1]);
+  const std::string instance = req.matches[2];
+  const auto owner = runtime::Runtime::agent_stream(agent.name, instance);
+  const auto invoker = agent_invocation(agent, json()).invoker; // the family's access rules (403)
+  const auto record = pending_approval(ctx, owner, req.matches[3]);
+  auto answer = decision_body(req, record);
+  answer.invoker = invoker;
+  const auto decided = ctx.runtime.answer_input(owner, answer);
+  // The parked turn resumes on the executor once nothing else is pending; its events follow on
+  // the agent stream.
+  auto& rt = ctx.runtime;
+  ctx.executor.submit([&rt, name = agent.name, instance, session = decided.session, invoker] {
+    try {
+      rt.resume_session(name, instance, session, {}, invoker);
+    } catch (const std::exception&) { // recorded on the stream (operation isError)
+    }
+  });
+  send_json(res, 200, decision_reply(decided));
+}
+
+void decide_run_approval(const Request& req, Response& res, ServerContext& ctx) {
+  const std::string run_id = req.matches[1];
+  const auto run = ctx.runtime.store().get_run(run_id);
+  if (!run) throw errors::run_not_found(run_id);
+  const auto& def = ctx.runtime.workflow(run->workflow);
+  runtime::check_access(def.access, current_auth().invoker.to_json(),
+                        "workflow \"" + def.name + "\"");
+  const auto owner = "runs/" + run_id;
+  const auto record = pending_approval(ctx, owner, req.matches[2]);
+  auto answer = decision_body(req, record);
+  answer.invoker = current_auth().invoker.to_json();
+  // The run waits in-process for this row (Runtime::wait_for_route_approvals).
+  send_json(res, 200, decision_reply(ctx.runtime.answer_input(owner, answer)));
+}
+
 } // namespace
 
 void mount_flue(Router& router, ServerContext& ctx) {
+  // approvals: a workflow run served here waits in-process for its decision route, at most an
+  // hour (not durable across restarts; issue 15).
+  ctx.runtime.wait_for_route_approvals(std::chrono::hours(1));
   router.add("/workflows/:name", {"POST"},
              [&ctx](const Request& req, Response& res) { post_workflow(req, res, ctx); });
   router.add("/runs/:runId", {"GET", "HEAD"},
              [&ctx](const Request& req, Response& res) { get_run(req, res, ctx); });
   router.add("/agents/:name/:id", {"GET", "HEAD", "POST"},
              [&ctx](const Request& req, Response& res) { agent_route(req, res, ctx); });
+  router.add("/agents/:name/:id/approvals/:approvalId", {"POST"},
+             [&ctx](const Request& req, Response& res) { decide_agent_approval(req, res, ctx); });
+  router.add("/runs/:runId/approvals/:approvalId", {"POST"},
+             [&ctx](const Request& req, Response& res) { decide_run_approval(req, res, ctx); });
   router.add("/admin/runs/:runId", {"GET", "HEAD"}, [&ctx](const Request& req, Response& res) {
     const std::string run_id = req.matches[1];
     const auto run = ctx.runtime.store().get_run(run_id);

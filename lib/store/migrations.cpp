@@ -10,7 +10,7 @@ namespace hearth::store {
 namespace {
 
 // Times are integer milliseconds since the Unix epoch (UTC); JSON columns hold compact JSON text.
-constexpr std::array<const char*, 2> k_steps = {
+constexpr std::array<const char*, 3> k_steps = {
     // 1: runs, event streams, sessions, submissions.
     R"sql(
 CREATE TABLE streams (
@@ -65,6 +65,24 @@ CREATE INDEX submissions_by_stream ON submissions (stream_path, created_ms);
     R"sql(
 ALTER TABLE runs ADD COLUMN invoker TEXT;
 ALTER TABLE sessions ADD COLUMN invoker TEXT;
+)sql",
+    // 3 (approvals): the parked turn of a waiting session, and approval / question requests.
+    R"sql(
+ALTER TABLE sessions ADD COLUMN parked TEXT;
+CREATE TABLE approvals (
+  approval_id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  session TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  tool_name TEXT NOT NULL,
+  tool_call_id TEXT NOT NULL,
+  request TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'answered')),
+  decision TEXT,
+  created_ms INTEGER NOT NULL,
+  decided_ms INTEGER
+);
+CREATE INDEX approvals_by_owner ON approvals (owner, session, created_ms);
 )sql",
 };
 

@@ -8,17 +8,24 @@ namespace hearth::store {
 namespace {
 
 std::optional<SessionRecord> load(db::Connection& conn, const SessionKey& key) {
-  auto row = conn.prepare("SELECT messages, version, continuation_token, created_ms, updated_ms "
-                          "FROM sessions WHERE agent = ? AND instance_id = ? AND name = ?");
+  auto row = conn.prepare("SELECT messages, version, continuation_token, created_ms, updated_ms, "
+                          "parked FROM sessions WHERE agent = ? AND instance_id = ? AND name = ?");
   row->bind(1, key.agent).bind(2, key.instance_id).bind(3, key.name);
   if (!row->step()) return std::nullopt;
   auto messages = hearth::parse_json_or_discarded(row->text(0));
   if (messages.is_discarded())
     throw errors::store_corrupt(conn.path(), "a stored session is malformed");
+  Json parked;
+  if (!row->is_null(5)) {
+    parked = hearth::parse_json_or_discarded(row->text(5));
+    if (parked.is_discarded())
+      throw errors::store_corrupt(conn.path(), "a stored parked turn is malformed");
+  }
   return SessionRecord{.key = key,
                        .messages = std::move(messages),
                        .version = row->int64(1),
                        .continuation_token = row->text(2),
+                       .parked = std::move(parked),
                        .created_at = sys::iso_ms(row->int64(3)),
                        .updated_at = sys::iso_ms(row->int64(4))};
 }
@@ -49,7 +56,7 @@ std::optional<SessionRecord> SqliteStore::load_session(const SessionKey& key) {
 }
 
 SessionRecord SqliteStore::save_session(const SessionKey& key, const Json& messages,
-                                        std::int64_t expected_version) {
+                                        std::int64_t expected_version, const Json& parked) {
   const auto now = sys::now_ms();
   return m_pool.write([&](db::Connection& conn) {
     db::Transaction tx(conn, db::Transaction::Mode::write);
@@ -57,15 +64,19 @@ SessionRecord SqliteStore::save_session(const SessionKey& key, const Json& messa
     const auto actual = current ? current->version : 0;
     if (actual != expected_version)
       throw errors::session_conflict(key.display(), expected_version, actual);
-    conn.prepare("INSERT INTO sessions (agent, instance_id, name, messages, version, created_ms, "
-                 "updated_ms) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5) "
-                 "ON CONFLICT DO UPDATE SET messages = ?4, version = version + 1, updated_ms = ?5")
-        ->bind(1, key.agent)
+    auto insert = conn.prepare(
+        "INSERT INTO sessions (agent, instance_id, name, messages, version, created_ms, "
+        "updated_ms, parked) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6) "
+        "ON CONFLICT DO UPDATE SET messages = ?4, version = version + 1, updated_ms = ?5, "
+        "parked = ?6");
+    insert->bind(1, key.agent)
         .bind(2, key.instance_id)
         .bind(3, key.name)
         .bind(4, hearth::dump_json(messages))
-        .bind(5, now)
-        .run();
+        .bind(5, now);
+    if (parked.is_null()) insert->bind_null(6);
+    else insert->bind(6, hearth::dump_json(parked));
+    insert->run();
     auto saved = load(conn, key);
     tx.commit();
     return *saved;

@@ -85,12 +85,20 @@ public:
                        Deadline deadline) override;
 
   std::optional<SessionRecord> load_session(const SessionKey& key) override;
+  using Store::save_session;
   SessionRecord save_session(const SessionKey& key, const Json& messages,
-                             std::int64_t expected_version) override;
+                             std::int64_t expected_version, const Json& parked) override;
   void set_session_invoker(const SessionKey& key, const Json& invoker) override;
   bool delete_session(const SessionKey& key) override;
   std::string rotate_continuation_token(const SessionKey& key) override;
   bool check_continuation_token(const SessionKey& key, std::string_view token) override;
+
+  void create_approval(const ApprovalRecord& record) override;
+  std::optional<ApprovalRecord> get_approval(std::string_view approval_id) override;
+  std::vector<ApprovalRecord> list_approvals(std::string_view owner, std::string_view session,
+                                             bool pending_only) override;
+  bool decide_approval(std::string_view approval_id, std::string_view status,
+                       const Json& decision) override;
 
   Submission create_submission(std::string_view submission_id,
                                std::string_view stream_path) override;

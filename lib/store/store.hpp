@@ -133,8 +133,29 @@ struct SessionRecord {
   Json messages = Json::array(); // the harness owns the message shape
   std::int64_t version = 0;      // 1 after the first save; +1 per save
   std::string continuation_token{}; // Eve continuationToken; empty until rotated
+  /// approvals: the parked turn (runtime/harness.hpp ParkedTurn JSON) while the session waits for
+  /// input (status "waiting"); null when idle.
+  Json parked{};
   std::string created_at{};
   std::string updated_at{};
+};
+
+// --- approvals (issue 12 §2; seed 001 "Policy and approvals") -------------------------------
+
+/// One Approval Request (kind "approval") or ask_question request (kind "question"). `owner` is
+/// the stream it belongs to: `agents/<agent>/<instanceId>` (with `session`) or `runs/<runId>`.
+struct ApprovalRecord {
+  std::string approval_id{};
+  std::string owner{};
+  std::string session{};           // session name for agent owners; empty for runs
+  std::string kind = "approval";   // approval | question
+  std::string tool_name{};
+  std::string tool_call_id{};
+  Json request = Json::object();   // the request event body (args, reason, options, prompt, ...)
+  std::string status = "pending";  // pending | approved | denied | answered
+  Json decision{};                 // {decision, reason?, invoker?, answer?} once decided
+  std::string created_at{};
+  std::string decided_at{};
 };
 
 // --- submissions (agent HTTP admissions) ----------------------------------------------------
@@ -238,10 +259,16 @@ public:
   /// The saved session, or nullopt.
   virtual std::optional<SessionRecord> load_session(const SessionKey& key) = 0;
 
-  /// Saves `messages` if the stored version is still `expected_version` (0: the session must
-  /// not exist yet) and returns the new record (version + 1). Throws session_conflict.
+  /// Saves `messages` and `parked` (null: the session is idle) if the stored version is still
+  /// `expected_version` (0: the session must not exist yet) and returns the new record
+  /// (version + 1). Throws session_conflict.
   virtual SessionRecord save_session(const SessionKey& key, const Json& messages,
-                                     std::int64_t expected_version) = 0;
+                                     std::int64_t expected_version, const Json& parked) = 0;
+  /// save_session with no parked turn.
+  SessionRecord save_session(const SessionKey& key, const Json& messages,
+                             std::int64_t expected_version) {
+    return save_session(key, messages, expected_version, Json());
+  }
 
   /// Records the invoker of the session's latest invocation (seed 002). No-op when the session
   /// does not exist.
@@ -257,6 +284,25 @@ public:
   /// True when `token` is the session's current continuation token (constant-time compare);
   /// false for a missing session or an empty token.
   virtual bool check_continuation_token(const SessionKey& key, std::string_view token) = 0;
+
+  // Approvals ----------------------------------------------------------------------------------
+
+  /// Records a pending request (status and decision of `record` are ignored). Idempotent by id.
+  virtual void create_approval(const ApprovalRecord& record) = 0;
+
+  /// The request, or nullopt.
+  virtual std::optional<ApprovalRecord> get_approval(std::string_view approval_id) = 0;
+
+  /// Requests of `owner` (and `session`, when not empty), oldest first; with `pending_only`, only
+  /// undecided ones. Bounded to the newest 1000.
+  virtual std::vector<ApprovalRecord> list_approvals(std::string_view owner,
+                                                     std::string_view session,
+                                                     bool pending_only) = 0;
+
+  /// Decides a pending request: `status` approved | denied | answered, `decision` its body.
+  /// Returns false (changing nothing) when it was not pending; throws approval_not_found.
+  virtual bool decide_approval(std::string_view approval_id, std::string_view status,
+                               const Json& decision) = 0;
 
   // Submissions --------------------------------------------------------------------------------
 

@@ -11,7 +11,9 @@
 #include "core/errors.hpp"
 #include "runtime/child.hpp"
 
+#include <cctype>
 #include <iostream>
+#include <set>
 
 namespace hearth::cli {
 namespace {
@@ -24,6 +26,44 @@ struct ConnectOptions {
   std::string profile{}; // agent.json invoker profile id (seed 002); the local user may select
   config::ProjectFlags project{};
 };
+
+// approvals: a parked turn's requests asked on the terminal (or scripted stdin), answered with
+// `input.respond` until the turn no longer waits.
+std::string compact(const nlohmann::json& value) {
+  auto text = hearth::dump_json(value);
+  if (text.size() > 400) text = text.substr(0, 400) + "…";
+  return text;
+}
+
+/// One answer for `request`, or nullopt at EOF. `always`: tools approved for the session.
+std::optional<nlohmann::json> ask_user(LineReader& reader, const nlohmann::json& request,
+                                       std::set<std::string>& always) {
+  const auto tool = request.value("toolName", "");
+  if (request.value("kind", "") == "question") {
+    std::cerr << "? " << request.value("prompt", "") << '\n';
+    for (const auto& o : request.value("options", nlohmann::json::array()))
+      std::cerr << "  - " << o.value("label", "") << ": " << o.value("description", "") << '\n';
+    std::cerr << std::flush;
+    const auto line = reader.next();
+    if (!line) return std::nullopt;
+    return nlohmann::json{{"requestId", request.value("requestId", "")}, {"answer", *line}};
+  }
+  const auto id = request.value("approvalId", "");
+  if (always.count(tool)) return nlohmann::json{{"requestId", id}, {"decision", "approve"}};
+  for (;;) {
+    std::cerr << "Approve " << tool << " " << compact(request.value("args", nlohmann::json::object()))
+              << "? [y/n/a(lways)] " << std::flush;
+    const auto line = reader.next();
+    if (!line) return std::nullopt;
+    const auto answer = line->empty() ? std::string() : std::string(1, static_cast<char>(std::tolower(
+                                                             static_cast<unsigned char>((*line)[0]))));
+    if (answer == "a") always.insert(tool);
+    if (answer == "y" || answer == "a") return nlohmann::json{{"requestId", id}, {"decision", "approve"}};
+    if (answer == "n")
+      return nlohmann::json{{"requestId", id}, {"decision", "deny"}, {"reason", "denied at the prompt"}};
+    std::cerr << "Answer y (approve), n (deny) or a (approve " << tool << " for this session).\n";
+  }
+}
 
 int connect(const ConnectOptions& opts) {
   const auto project = resolve_project(opts.project);
@@ -44,6 +84,7 @@ int connect(const ConnectOptions& opts) {
                    (opts.session == "default" ? "" : " (session " + opts.session + ")") +
                    ". Enter a prompt per line; Ctrl-D to exit.");
     LineReader reader("› ");
+    std::set<std::string> always; // approvals: `a` at an approval prompt
     while (const auto line = reader.next()) {
       if (line->find_first_not_of(" \t\r") == std::string::npos) continue;
       EventPrinter printer(std::cerr);
@@ -53,10 +94,24 @@ int connect(const ConnectOptions& opts) {
       params["invoker"] = local_invoker();
       if (!opts.profile.empty()) params["context"] = profile_context(opts.profile);
       try {
-        const auto reply = child.request("agent.prompt", params,
-                                         [&](const nlohmann::json& e) { printer.print(e); });
+        auto reply = child.request("agent.prompt", params,
+                                   [&](const nlohmann::json& e) { printer.print(e); });
         printer.flush();
-        std::cout << hearth::dump_json(reply.value("result", nlohmann::json()), 2) << '\n' << std::flush;
+        auto result = reply.value("result", nlohmann::json());
+        while (result.is_object() && result.value("status", "") == "waiting") {
+          nlohmann::json responses = nlohmann::json::array();
+          for (const auto& request : result.value("requests", nlohmann::json::array()))
+            if (auto answer = ask_user(reader, request, always)) responses.push_back(*answer);
+            else return exit_code(ExitCode::ok); // EOF: the turn stays parked, durably
+          nlohmann::json respond = {{"agent", opts.agent}, {"instanceId", opts.instance_id},
+                                    {"session", opts.session}, {"responses", responses},
+                                    {"invoker", local_invoker()}};
+          reply = child.request("input.respond", respond,
+                                [&](const nlohmann::json& e) { printer.print(e); });
+          printer.flush();
+          result = reply.value("result", nlohmann::json());
+        }
+        std::cout << hearth::dump_json(result, 2) << '\n' << std::flush;
       } catch (const Error& e) {
         printer.flush();
         if (interrupts.signal() || child.exit_status()) throw;

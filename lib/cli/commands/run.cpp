@@ -21,6 +21,8 @@ struct RunOptions {
   std::string model{};
   int timeout_ms = 0; // programmable workflows: overrides the sidecar's timeoutMs
   std::string profile{}; // the workflow agent's invoker profile id (seed 002)
+  std::vector<std::string> approve{}; // approvals: tools (or "all") whose requests are approved
+  std::vector<std::string> deny{};    // approvals: tools (or "all") whose requests are denied
   config::ProjectFlags project{};
 };
 
@@ -43,6 +45,8 @@ int run_workflow(const RunOptions& opts) {
     if (!opts.model.empty()) params["model"] = opts.model;
     if (opts.timeout_ms > 0) params["timeoutMs"] = opts.timeout_ms;
     if (!opts.profile.empty()) params["context"] = profile_context(opts.profile);
+    params["approve"] = opts.approve;
+    params["deny"] = opts.deny;
     const auto reply = child.request("workflow.run", params, [&](const nlohmann::json& event) {
       if (event.value("type", "") == "run_start")
         terminal::info(terminal::style("2", "run " + event.value("runId", "")));
@@ -74,6 +78,13 @@ void register_run(CLI::App& app, Dispatch& dispatch) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--profile", opts->profile,
                   "Invoke as this invoker profile of the workflow's agent (invoker.profiles[].id)");
+  // approvals: without them, the run fails at its first Approval Request (naming it).
+  cmd->add_option("--approve", opts->approve, "Approve calls of TOOL that need approval (or all); repeatable")
+      ->option_text("TOOL|all")
+      ->allow_extra_args(false);
+  cmd->add_option("--deny", opts->deny, "Deny calls of TOOL that need approval (or all); repeatable")
+      ->option_text("TOOL|all")
+      ->allow_extra_args(false);
   add_project_flags(*cmd, opts->project);
   cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return run_workflow(*opts); }; });
 }

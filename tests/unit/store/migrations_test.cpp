@@ -80,15 +80,34 @@ TEST_CASE("a schema-1 database is migrated to record invokers and keeps its runs
   }
   // Roll the file back to what schema 1 looked like (before invokers).
   raw_exec(file, "ALTER TABLE runs DROP COLUMN invoker; ALTER TABLE sessions DROP COLUMN invoker; "
+                 "ALTER TABLE sessions DROP COLUMN parked; DROP TABLE approvals; "
                  "PRAGMA user_version = 1");
   auto store = open_store("sqlite:" + file.string());
-  CHECK(raw_int(file, "PRAGMA user_version") == 2);
+  CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
   CHECK(store->get_run("run_old")->invoker.is_null());
   const nlohmann::json invoker = {{"id", "ci"}, {"kind", "service"}};
   store->create_run({.run_id = "run_new", .workflow = "w", .invoker = invoker});
   CHECK(store->get_run("run_new")->invoker == invoker);
   CHECK(to_json(*store->get_run("run_new"))["invoker"] == invoker);
   CHECK_FALSE(to_json(*store->get_run("run_old")).contains("invoker"));
+}
+
+TEST_CASE("a schema-2 database is migrated to park sessions and keep approvals") {
+  TempProject tmp;
+  const auto file = tmp.root() / "state.db";
+  const SessionKey key{.agent = "a", .instance_id = "i"};
+  {
+    auto store = open_store("sqlite:" + file.string());
+    store->save_session(key, nlohmann::json::array({1}), 0);
+  }
+  raw_exec(file, "ALTER TABLE sessions DROP COLUMN parked; DROP TABLE approvals; "
+                 "PRAGMA user_version = 2");
+  auto store = open_store("sqlite:" + file.string());
+  CHECK(raw_int(file, "PRAGMA user_version") == 3);
+  CHECK(store->load_session(key)->messages == nlohmann::json::array({1}));
+  CHECK(store->load_session(key)->parked.is_null());
+  store->create_approval({.approval_id = "apr_1", .owner = "agents/a/i", .tool_name = "t"});
+  CHECK(store->get_approval("apr_1")->status == "pending");
 }
 
 TEST_CASE("memory stores are private to each Store") {
