@@ -388,3 +388,16 @@ Error simple_body_refused(std::string_view content_type);
 Error auth_config_invalid(std::string_view where, std::string_view problem);
 
 } // namespace hearth::errors
+
+// --- lifecycle hooks and traces (lib/runtime/hooks, trace, otlp; issue 12 §4-5) ----------------
+
+namespace hearth::errors {
+
+/// A `request` hook answered {"reject": reason}: the turn does not start; HTTP 403.
+Error hook_rejected(std::string_view agent, std::string_view hook, std::string_view reason);
+
+/// A hook could not run or answered badly (`problem`); reported as an `error` event, never
+/// thrown to the turn.
+Error hook_failed(std::string_view hook, std::string_view problem);
+
+} // namespace hearth::errors

@@ -105,6 +105,7 @@ std::vector<std::string> tool_environment(const ToolContext& context) {
                 (context.workspace ? context.workspace->root().string() : std::string()));
   env.push_back("HEARTH_AGENT=" + context.agent);
   if (!context.invoker.empty()) env.push_back("HEARTH_INVOKER=" + context.invoker);
+  if (!context.traceparent.empty()) env.push_back("TRACEPARENT=" + context.traceparent);
   return env;
 }
 

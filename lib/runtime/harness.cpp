@@ -9,6 +9,7 @@
 #include "core/json_schema.hpp"
 #include "runtime/agent_tools.hpp"
 #include "runtime/file_tools.hpp"
+#include "runtime/telemetry.hpp"
 #include "sandbox/workspace.hpp"
 
 #include <chrono>
@@ -318,6 +319,7 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
                                                   {"attributes", {{"tool", call.name}}}},
                                           envelope);
                     }};
+    ctx.traceparent = m_scope.events.traceparent(call.id, envelope.turn_id, envelope.operation_id);
     try {
       outcome = it->run(args, ctx);
     } catch (const Error& e) {
@@ -511,8 +513,17 @@ providers::Provider& ModelClients::get(const std::string& provider_id,
 
 TurnResult run_turn(TurnScope& scope, const AgentDef& agent, json& messages,
                     const std::string& user_text, const TurnOptions& options) {
-  TurnRunner runner(scope, agent, options);
-  return runner.run(messages, user_text);
+  // Lifecycle hooks (runtime/telemetry.hpp): this turn's hook calls report into its stream.
+  RuntimeContext context = scope.context;
+  if (context.telemetry)
+    context.call_hook = bind_hook_caller(context.telemetry->hooks(), scope.events, scope.envelope,
+                                         {.workspace = scope.workspace.root(),
+                                          .session_id = scope.envelope.session,
+                                          .run_id = context.run_id});
+  TurnScope turn{context, scope.models, scope.events, scope.workspace, scope.envelope};
+  TurnRunner runner(turn, agent, options);
+  return with_turn_hooks(turn, agent, user_text,
+                         [&](const std::string& input) { return runner.run(messages, input); });
 }
 
 } // namespace hearth::runtime

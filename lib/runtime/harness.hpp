@@ -23,6 +23,8 @@ class Workspace;
 
 namespace hearth::runtime {
 
+class Telemetry;
+
 /// Attempts at a schema-valid `finish` before the turn fails (issue 4: "at most 3 times").
 inline constexpr int k_max_result_attempts = 3;
 
@@ -38,6 +40,9 @@ struct RuntimeContext {
   WorkspaceRetention workspaces{}; // hearth.json `workspaces`: applied as each run ends
   nlohmann::json invoker{}; // the invocation's invoker {id, kind?, label?, meta?} or null (seed 002)
   HookCaller call_hook{};   // agent/hooks/* (runtime/hooks.hpp); empty: no hooks are called
+  /// Hook runner and trace sinks (runtime/telemetry.hpp); null: none. Each turn binds call_hook
+  /// over it so a failing hook is an error event of that turn's stream.
+  std::shared_ptr<Telemetry> telemetry{};
 };
 
 /// Model clients for one run or one connected session: mock/script keeps its cursor for the

@@ -338,7 +338,8 @@ json WorkflowContext::shell(const json& params) {
       m_events, envelope, "shell",
       [&](json& done) {
         const ToolContext tool{.workspace = harness->workspace.get(), .run_id = m_context.run_id,
-                               .agent = harness->agent.name};
+                               .agent = harness->agent.name,
+                               .traceparent = m_events.traceparent("", "", envelope.operation_id)};
         auto policy = agent_policy(harness->agent.sandbox, m_context.project_root,
                                    m_context.sandbox_fail_closed);
         policy.workspace = harness->workspace->root();
