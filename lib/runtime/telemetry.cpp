@@ -4,6 +4,7 @@
 #include "core/errors.hpp"
 #include "core/json.hpp"
 #include "runtime/definitions.hpp"
+#include "runtime/runtime.hpp"
 #include "runtime/trace.hpp"
 
 #include <httplib.h>
@@ -222,8 +223,14 @@ void end_run_telemetry(const RuntimeContext& context, EventLog& events, const Ag
                        const std::string& run_id, const json& result, const json& error) noexcept {
   // Hooks first: an error event a failing hook causes still belongs to the run's trace.
   if (context.telemetry && agent != nullptr) try {
+    // The run's workspace (declarative runs have one) is where a run-level hook may write.
+    HookEnvironment environment{.run_id = run_id};
+    std::error_code ec;
+    const auto workspace =
+        context.project_root / ".hearth" / "workspaces" / safe_component(run_id);
+    if (std::filesystem::is_directory(workspace, ec)) environment.workspace = workspace;
     const auto call = bind_hook_caller(context.telemetry->hooks(), events,
-                                       Envelope{.run_id = run_id}, {.run_id = run_id});
+                                       Envelope{.run_id = run_id}, environment);
     json payload = {{"scope", "run"}, {"agent", agent->name}, {"runId", run_id},
                     {"timestamp", now_iso()}};
     if (!context.invoker.is_null()) payload["invoker"] = context.invoker;
