@@ -8,6 +8,7 @@ import threading
 import unittest
 
 from harness import HearthTestCase, hearth, run_id_of
+from test_server import Http, Started, built, wait_run_closed
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
@@ -196,6 +197,32 @@ class HooksTest(TracesTestCase):
         self.assertIn("run end", hooks["on-finish"]["receives"])
         text = hearth("info", cwd=self.tmp)
         self.assertIn("Hooks (3)", text.stdout + text.stderr)
+
+
+class IncomingTraceparentTest(HearthTestCase):
+    def test_a_valid_traceparent_continues_the_callers_trace_and_garbage_is_ignored(self):
+        _, dist = built(self)
+        server = Started(self, dist)
+        c = Http(server.port)
+        caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+        def traces_of(header):
+            status, _, body = c.json("POST", "/workflows/hello", {"name": "W"},
+                                     headers={"traceparent": header})
+            self.assertEqual(status, 202, body)
+            events = wait_run_closed(c, body["runId"])
+            return [e["traceEvent"] for e in events if e["type"] == "trace"]
+
+        traces = traces_of(caller)
+        self.assertEqual({t["trace"]["id"] for t in traces}, {"4bf92f3577b34da6a3ce929d0e0e4736"})
+        run = next(t for t in traces if t["name"] == "run")
+        self.assertEqual(run["trace"]["parentId"], "00f067aa0ba902b7")
+        for garbage in (caller.upper(), caller + "x", "00-" + "0" * 32 + "-00f067aa0ba902b7-01"):
+            traces = traces_of(garbage)
+            ids = {t["trace"]["id"] for t in traces}
+            self.assertEqual(len(ids), 1)
+            self.assertNotIn("4bf92f3577b34da6a3ce929d0e0e4736", ids)
+            self.assertNotIn("parentId", next(t for t in traces if t["name"] == "run")["trace"])
 
 
 if __name__ == "__main__":
