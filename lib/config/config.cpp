@@ -111,7 +111,8 @@ ConfigFile parse_config(std::string_view text, const stdfs::path& file) {
   if (j.contains("telemetry") && j["telemetry"].contains("otlp")) {
     const auto& otlp = j["telemetry"]["otlp"];
     config.telemetry.otlp_endpoint = otlp.value("endpoint", std::string());
-    for (const auto& [name, value] : otlp.value("headers", json::object()).items())
+    const auto headers = otlp.value("headers", json::object()); // a named copy: items() borrows
+    for (const auto& [name, value] : headers.items())
       config.telemetry.otlp_headers[name] = value.get<std::string>();
   }
   if (j.contains("auth")) config.auth = j["auth"];

@@ -44,12 +44,6 @@ void check_tree(const std::vector<json>& traces, bool single_root = true) {
   CHECK(starts == ends);
 }
 
-json ev(std::initializer_list<std::pair<const char*, json>> fields) {
-  json out = json::object();
-  for (const auto& [k, v] : fields) out[k] = v;
-  return out;
-}
-
 } // namespace
 
 TEST_SUITE("trace") {
