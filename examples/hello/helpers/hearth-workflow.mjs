@@ -129,6 +129,7 @@ function makeContext(params) {
     workflow: params.workflow,
     payload: params.payload ?? {},
     invoker: params.invoker,
+    traceparent: params.traceparent, // W3C traceparent of the run's span (also $TRACEPARENT)
     env: process.env,
     log: { info: log('info'), warn: log('warn'), error: log('error') },
     /** Accepts {agent, model, instructions, tools, harness} or an agent name. */

@@ -210,6 +210,7 @@ class Context:
         self.workflow = params.get("workflow", "")
         self.payload = params.get("payload") or {}
         self.invoker = params.get("invoker")
+        self.traceparent = params.get("traceparent")  # the run's span (also $TRACEPARENT)
         self.env = os.environ
         self.log = Logger(conn)
 
