@@ -4,10 +4,11 @@ import http.server
 import json
 import os
 import re
+import shutil
 import threading
 import unittest
 
-from harness import HearthTestCase, hearth, run_id_of
+from harness import SOURCE_DIR, HearthTestCase, hearth, run_id_of
 from test_server import Http, Started, built, wait_run_closed
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -92,6 +93,46 @@ class TraceTreeTest(TracesTestCase):
         r = hearth("logs", run_id, cwd=self.tmp)
         self.assertExit(r, 0)
         self.assertNotIn("traceEvent", r.stderr)
+
+    def test_a_workflow_script_gets_the_run_span_in_env_and_ctx_and_its_turns_join_the_tree(self):
+        root = os.path.join(self.tmp, "hello")
+        shutil.copytree(os.path.join(SOURCE_DIR, "examples", "hello"), root,
+                        ignore=shutil.ignore_patterns(".hearth", "dist", "__pycache__"))
+        with open(os.path.join(root, "workflows", "tp.py"), "w") as f:
+            f.write(TP_SCRIPT)
+        r = hearth("run", "tp", cwd=root)
+        self.assertExit(r, 0)
+        out = json.loads(r.stdout)
+        run_id = run_id_of(r.stderr)
+        self.tmp, saved = root, self.tmp
+        try:
+            traces = self.traces(run_id)
+        finally:
+            self.tmp = saved
+        self.assertOneTree(traces)
+        run = next(t for t in traces if t["name"] == "run")
+        expected = "00-%s-%s-01" % (run["trace"]["id"], run["attributes"]["spanId"])
+        self.assertEqual(out["env"], expected)
+        self.assertEqual(out["ctx"], expected)
+        shell_span = out["shell"].split("-")[2]
+        operations = {t["attributes"]["spanId"]: t for t in traces if t["name"] == "operation"}
+        self.assertEqual(operations[shell_span]["attributes"]["operationKind"], "shell")
+        self.assertIn("turn", {t["name"] for t in traces})
+
+
+TP_SCRIPT = """import os, sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+from hearth_workflow import workflow
+
+
+@workflow
+def run(ctx):
+    harness = ctx.init(agent="hello")
+    harness.session().prompt("Say hi.")
+    shell = harness.shell("echo $TRACEPARENT")
+    return {"env": os.environ.get("TRACEPARENT"), "ctx": ctx.traceparent,
+            "shell": shell["stdout"].strip()}
+"""
 
 
 class OtlpTest(TracesTestCase):
@@ -185,6 +226,18 @@ class HooksTest(TracesTestCase):
         errors = [e for e in self.events(run_id) if e["type"] == "error"]
         self.assertEqual(len(errors), 1)
         self.assertIn("not JSON", errors[0]["error"]["message"])
+
+    def test_a_trace_hook_receives_every_trace_event_in_batches_by_the_end_of_the_run(self):
+        out = os.path.join(self.tmp, "trace-hook.ndjson")
+        # Unsandboxed (backend none) so the hook may write a host path outside any workspace.
+        self.project(hooks={"on-trace.sh": f'cat >> "{out}"; echo >> "{out}"'},
+                     config={"sandbox": {"backend": "none"}})
+        run_id = self.run_go()
+        with open(out) as f:
+            batches = [json.loads(line) for line in f if line.strip()]
+        self.assertTrue(all(b["hook"] == "trace" and b["agent"] == "traced" for b in batches))
+        got = [e for b in batches for e in b["events"]]
+        self.assertEqual(got, self.traces(run_id))
 
     def test_info_lists_hooks_with_their_events(self):
         self.project(hooks={"on-finish.sh": "true", "request.sh": "true", "mystery.sh": "true"})
