@@ -197,6 +197,15 @@ class HooksTest(TracesTestCase):
         self.assertExit(r, 1)
         self.assertIn("rejected the turn: closed for maintenance", r.stderr)
 
+    def test_a_request_hook_context_is_appended_to_the_turn_input(self):
+        self.project(hooks={"on-turn.sh": 'cat >/dev/null; echo \'{"context": {"ticket": 42}}\''},
+                     config={"model": "mock/echo"})
+        r = hearth("run", "go", cwd=self.tmp)
+        self.assertExit(r, 0)
+        answer = json.loads(r.stdout)
+        self.assertTrue(answer.startswith("Go."), answer)
+        self.assertIn('<context>\n{"ticket":42}\n</context>', answer)
+
     def test_a_finish_hook_writes_a_file_for_the_turn_and_the_run(self):
         self.project(hooks={"on-finish.sh": 'cat >> "$HEARTH_WORKSPACE/finish.ndjson"; '
                                             'echo >> "$HEARTH_WORKSPACE/finish.ndjson"'})
