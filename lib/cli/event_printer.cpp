@@ -101,6 +101,11 @@ void EventPrinter::print(const json& event) {
     line(dim(std::string(event.value("isError", false) ? "task:error  " : "task:done   ") +
              event.value("taskId", "") + "  (" + format_duration(event.value("durationMs", 0LL)) +
              ")"));
+  } else if (type == "error") { // e.g. a failing lifecycle hook (the turn went on)
+    std::string message;
+    if (const auto it = event.find("error"); it != event.end() && it->is_object())
+      message = it->value("message", std::string());
+    line(terminal::style("31", "error:") + " " + message);
   } else if (m_lifecycle && type == "run_start") {
     line(dim("run:start    " + event.value("runId", "") + "  workflow=" +
              event.value("workflowName", "")));

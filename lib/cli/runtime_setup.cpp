@@ -6,6 +6,7 @@
 #include "manifest/manifest.hpp"
 #include "runtime/program.hpp"
 #include "runtime/program_runner.hpp"
+#include "runtime/telemetry.hpp"
 #include "sandbox/sandbox.hpp"
 
 #include <algorithm>
@@ -131,6 +132,13 @@ RuntimeHost::RuntimeHost(const config::Project& project, bool production) {
   m_store->recover_abandoned_runs();
   auto context = runtime_context(project);
   context.sandbox_fail_closed = production;
+  // Hooks and trace sinks (issue 12 §4-5): hooks run sandboxed like tools; `telemetry.otlp`
+  // exports spans from a background thread, flushed when the runtime ends.
+  std::optional<runtime::OtlpSettings> otlp;
+  if (!project.telemetry.otlp_endpoint.empty())
+    otlp = runtime::OtlpSettings{.endpoint = project.telemetry.otlp_endpoint,
+                                 .headers = project.telemetry.otlp_headers};
+  context.telemetry = std::make_shared<runtime::Telemetry>(project.root, production, std::move(otlp));
   m_runtime = std::make_unique<runtime::Runtime>(std::move(program), std::move(context), *m_store);
   runtime::install_program_runner(*m_runtime);
 }

@@ -108,6 +108,13 @@ ConfigFile parse_config(std::string_view text, const stdfs::path& file) {
     workspaces.max_age_days = j["workspaces"].value("maxAgeDays", workspaces.max_age_days);
     config.workspaces = workspaces;
   }
+  if (j.contains("telemetry") && j["telemetry"].contains("otlp")) {
+    const auto& otlp = j["telemetry"]["otlp"];
+    config.telemetry.otlp_endpoint = otlp.value("endpoint", std::string());
+    const auto headers = otlp.value("headers", json::object()); // a named copy: items() borrows
+    for (const auto& [name, value] : headers.items())
+      config.telemetry.otlp_headers[name] = value.get<std::string>();
+  }
   if (j.contains("auth")) config.auth = j["auth"];
   if (j.contains("server")) config.server_json = j["server"];
   if (j.contains("providers"))
@@ -157,6 +164,7 @@ Project resolve(const ProjectFlags& flags, const stdfs::path& cwd) {
   project.store = file.store.value_or(
       StoreConfig{.kind = StoreConfig::Kind::sqlite, .path = project.root / ".hearth" / "state.db"});
   project.workspaces = file.workspaces.value_or(WorkspacesConfig{});
+  project.telemetry = file.telemetry;
   check_output(project);
   return project;
 }

@@ -63,6 +63,12 @@ struct WorkspacesConfig {
   double max_age_days = 30;  // older workspaces of finished runs go; 0: no age limit
 };
 
+/// hearth.json `telemetry` (docs/runtime.md "Traces"): where TraceEvents are exported as spans.
+struct TelemetryConfig {
+  std::string otlp_endpoint{};                        // "" = no exporter; POSTs <it>/v1/traces
+  std::map<std::string, std::string> otlp_headers{};  // sent with every export
+};
+
 /// The resolved project: every path absolute and normalised.
 struct Project {
   std::filesystem::path root{};        // project root
@@ -77,6 +83,7 @@ struct Project {
   StoreConfig store{};
   ServerLimits server{};
   WorkspacesConfig workspaces{};
+  TelemetryConfig telemetry{};
   std::vector<std::filesystem::path> env_files{}; // env files applied, highest precedence first
   nlohmann::json sandbox = nlohmann::json::object(); // hearth.json `sandbox` (docs/sandbox.md)
   bool host_configured = false;        // --host or hearth.json `host` set the bind address
@@ -103,6 +110,7 @@ struct ConfigFile {
   ServerLimits server{};
   nlohmann::json sandbox = nlohmann::json::object();
   std::optional<WorkspacesConfig> workspaces{};
+  TelemetryConfig telemetry{};
   nlohmann::json auth = nullptr;
   nlohmann::json server_json = nullptr;
 };

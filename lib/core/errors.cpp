@@ -941,3 +941,23 @@ Error policy_invalid(std::string_view problem) {
 }
 
 } // namespace hearth::errors
+
+// --- lifecycle hooks and traces --------------------------------------------------------------
+
+namespace hearth::errors {
+
+Error hook_rejected(std::string_view agent, std::string_view hook, std::string_view reason) {
+  return Error({.type = "hook_rejected",
+                .message = "The request hook of agent \"" + string(agent) +
+                           "\" rejected the turn: " + string(reason),
+                .details = "The hook " + string(hook) + " answered {\"reject\": ...}.",
+                .http_status = 403});
+}
+
+Error hook_failed(std::string_view hook, std::string_view problem) {
+  return Error({.type = "hook_failed",
+                .message = "Hook " + string(hook) + " failed: " + string(problem),
+                .details = "The hook's answer was ignored; the turn went on without it."});
+}
+
+} // namespace hearth::errors

@@ -420,3 +420,16 @@ Error approval_decision_invalid(std::string_view problem);
 Error policy_invalid(std::string_view problem);
 
 } // namespace hearth::errors
+
+// --- lifecycle hooks and traces (lib/runtime/hooks, trace, otlp; issue 12 §4-5) ----------------
+
+namespace hearth::errors {
+
+/// A `request` hook answered {"reject": reason}: the turn does not start; HTTP 403.
+Error hook_rejected(std::string_view agent, std::string_view hook, std::string_view reason);
+
+/// A hook could not run or answered badly (`problem`); reported as an `error` event, never
+/// thrown to the turn.
+Error hook_failed(std::string_view hook, std::string_view problem);
+
+} // namespace hearth::errors

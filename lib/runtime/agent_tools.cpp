@@ -106,6 +106,7 @@ std::vector<std::string> tool_environment(const ToolContext& context) {
   env.push_back("HEARTH_AGENT=" + context.agent);
   if (!context.invoker.empty()) env.push_back("HEARTH_INVOKER=" + context.invoker);
   if (!context.context.empty()) env.push_back("HEARTH_CONTEXT=" + context.context);
+  if (!context.traceparent.empty()) env.push_back("TRACEPARENT=" + context.traceparent);
   return env;
 }
 

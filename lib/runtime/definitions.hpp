@@ -37,6 +37,14 @@ struct ExecToolDef {
   nlohmann::json sandbox{};           // the spec's `sandbox` ({network, env, reads}) or null
 };
 
+/// A lifecycle hook file (agent/hooks/*; runtime/hooks.hpp): `event` is the lifecycle event its
+/// name maps to (request, policy, approval, trace, error, finish) or "" when none (never called).
+struct HookDef {
+  std::string name{};           // discovery's name: hooks/on-finish.sh -> on-finish
+  std::string event{};          // hook_event(name)
+  std::filesystem::path path{}; // absolute
+};
+
 struct AgentDef {
   std::string name{};
   std::string description{};
@@ -53,6 +61,7 @@ struct AgentDef {
   std::vector<SkillDef> skills{};
   std::vector<ExecToolDef> tools{};
   std::vector<AgentDef> subagents{};
+  std::vector<HookDef> hooks{};         // agent/hooks/* (lifecycle hooks)
   std::filesystem::path directory{};    // the agent root (agent/, agents/<name>/, subagents/<id>/)
   std::filesystem::path workspace_seed{}; // sandbox/workspace, when it exists
   std::filesystem::path mock_script{};  // mock.jsonl beside agent.json, when it exists

@@ -55,7 +55,56 @@ nlohmann::json EventLog::emit(const std::string& type, nlohmann::json data,
   data["type"] = type;
   data["eventIndex"] = seq;
   if (m_listener) m_listener(data);
+  append_traces(m_tracer.observe(type, data), data);
   return data;
+}
+
+void EventLog::append_traces(std::vector<nlohmann::json> derived,
+                             const nlohmann::json& source) noexcept {
+  static constexpr const char* k_envelope[] = {"runId",   "instanceId", "session",
+                                               "parentSession", "taskId", "harness",
+                                               "operationId",   "turnId"};
+  for (auto& trace_event : derived) {
+    try {
+      nlohmann::json data = {{"traceEvent", trace_event}};
+      for (const char* key : k_envelope)
+        if (const auto it = source.find(key); it != source.end()) data[key] = *it;
+      data["timestamp"] = trace_event["timestamp"];
+      const auto seq = m_store.append(m_path, {.type = k_trace_event_type, .data = data});
+      data["type"] = k_trace_event_type;
+      data["eventIndex"] = seq;
+      if (m_listener) m_listener(data);
+      if (m_trace_sink) m_trace_sink(trace_event);
+    } catch (const std::exception&) {
+      // The source event is committed and shown; a lost TraceEvent must not fail it.
+    }
+  }
+}
+
+void EventLog::continue_trace(const TraceContext& parent) {
+  std::lock_guard lock(m_mutex);
+  m_tracer = Tracer(parent);
+}
+
+void EventLog::set_trace_sink(TraceSink sink) {
+  std::lock_guard lock(m_mutex);
+  m_trace_sink = std::move(sink);
+}
+
+void EventLog::finish_trace(const nlohmann::json& error) noexcept {
+  try {
+    std::lock_guard lock(m_mutex);
+    nlohmann::json envelope = nlohmann::json::object();
+    if (m_path.rfind("runs/", 0) == 0) envelope["runId"] = m_path.substr(5);
+    append_traces(m_tracer.finish(error), envelope);
+  } catch (const std::exception&) {
+  }
+}
+
+std::string EventLog::traceparent(const std::string& tool_call_id, const std::string& turn_id,
+                                  const std::string& operation_id) {
+  std::lock_guard lock(m_mutex);
+  return m_tracer.traceparent_for(tool_call_id, turn_id, operation_id);
 }
 
 nlohmann::json run_operation(EventLog& events, const Envelope& envelope, const std::string& kind,

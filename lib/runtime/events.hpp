@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "runtime/trace.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,10 @@ struct Envelope {
 /// Receives each event (the full wire JSON, with `eventIndex`) after it is committed.
 using EventListener = std::function<void(const nlohmann::json& event)>;
 
+/// Receives each TraceEvent (the bare seed-001 object) after it is committed; must not block
+/// (the OTLP exporter and the `trace` hook queue it).
+using TraceSink = std::function<void(const nlohmann::json& trace_event)>;
+
 /// ISO-8601 UTC with milliseconds for now, e.g. 2026-11-21T01:47:00.205Z.
 std::string now_iso();
 
@@ -58,11 +63,32 @@ public:
   const std::string& path() const noexcept { return m_path; }
   store::Store& store() const noexcept { return m_store; }
 
+  // --- traces (runtime/trace.hpp): every emit also appends the TraceEvents it derives, as
+  // events {type: "trace", traceEvent, <envelope>} right after it in the same stream.
+
+  /// Continues the caller's trace (an incoming traceparent) instead of a new one. Call before
+  /// the first event.
+  void continue_trace(const TraceContext& parent);
+  /// Hands every later TraceEvent to `sink` too.
+  void set_trace_sink(TraceSink sink);
+  /// Ends the open spans (the run is ending; `error` is its error JSON or null) and appends their
+  /// end events. Never throws: a store failure loses them.
+  void finish_trace(const nlohmann::json& error) noexcept;
+  /// The W3C traceparent of the innermost span known for these ids (tool call, step, operation,
+  /// run), or "" (runtime/trace.hpp Tracer::traceparent_for).
+  std::string traceparent(const std::string& tool_call_id = "", const std::string& turn_id = "",
+                          const std::string& operation_id = "");
+
 private:
+  /// Appends the TraceEvents `derived` with the envelope fields of `source`; m_mutex is held.
+  void append_traces(std::vector<nlohmann::json> derived, const nlohmann::json& source) noexcept;
+
   store::Store& m_store;
   std::string m_path;
   EventListener m_listener;
   std::mutex m_mutex;
+  Tracer m_tracer{};
+  TraceSink m_trace_sink{};
 };
 
 /// Runs `body` as one Flue operation of `kind` (prompt, task, skill, shell): emits

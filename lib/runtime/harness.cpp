@@ -10,6 +10,7 @@
 #include "runtime/agent_tools.hpp"
 #include "runtime/file_tools.hpp"
 #include "runtime/policy.hpp"
+#include "runtime/telemetry.hpp"
 #include "sandbox/workspace.hpp"
 #include "store/store.hpp"
 
@@ -390,6 +391,7 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
                                                   {"attributes", {{"tool", call.name}}}},
                                           envelope);
                     }};
+    ctx.traceparent = m_scope.events.traceparent(call.id, envelope.turn_id, envelope.operation_id);
     try {
       outcome = it->run(args, ctx);
     } catch (const Error& e) {
@@ -846,17 +848,37 @@ providers::Provider& ModelClients::get(const std::string& provider_id,
   return *client;
 }
 
+namespace {
+/// The turn's context with call_hook bound (runtime/telemetry.hpp): this turn's hook calls
+/// (policy, approval, request, finish, error) report into its stream.
+RuntimeContext with_hook_caller(const TurnScope& scope) {
+  RuntimeContext context = scope.context;
+  if (context.telemetry)
+    context.call_hook = bind_hook_caller(context.telemetry->hooks(), scope.events, scope.envelope,
+                                         {.workspace = scope.workspace.root(),
+                                          .session_id = scope.envelope.session,
+                                          .run_id = context.run_id});
+  return context;
+}
+} // namespace
+
 TurnResult run_turn(TurnScope& scope, const AgentDef& agent, json& messages,
                     const std::string& user_text, const TurnOptions& options) {
-  TurnRunner runner(scope, agent, options);
-  return runner.run(messages, user_text);
+  RuntimeContext context = with_hook_caller(scope);
+  TurnScope turn{context, scope.models, scope.events, scope.workspace, scope.envelope};
+  TurnRunner runner(turn, agent, options);
+  return with_turn_hooks(turn, agent, user_text,
+                         [&](const std::string& input) { return runner.run(messages, input); });
 }
 
 // approvals ------------------------------------------------------------------------------------
 
 TurnResult resume_turn(TurnScope& scope, const AgentDef& agent, json& messages, const json& parked,
                        const TurnOptions& options) {
-  TurnRunner runner(scope, agent, options);
+  // The policy and approval hooks decide resumed steps too; `request` ran when the turn began.
+  RuntimeContext context = with_hook_caller(scope);
+  TurnScope turn{context, scope.models, scope.events, scope.workspace, scope.envelope};
+  TurnRunner runner(turn, agent, options);
   return runner.resume(messages, parked);
 }
 

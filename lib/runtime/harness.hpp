@@ -24,6 +24,8 @@ class Workspace;
 
 namespace hearth::runtime {
 
+class Telemetry;
+
 /// Attempts at a schema-valid `finish` before the turn fails (issue 4: "at most 3 times").
 inline constexpr int k_max_result_attempts = 3;
 
@@ -44,6 +46,9 @@ struct RuntimeContext {
   /// approvals: decides Approval Requests of turns that cannot park (workflow runs); empty:
   /// such a turn fails with errors::approval_required.
   ApprovalWaiter wait_for_approval{};
+  /// Hook runner and trace sinks (runtime/telemetry.hpp); null: none. Each turn binds call_hook
+  /// over it so a failing hook is an error event of that turn's stream.
+  std::shared_ptr<Telemetry> telemetry{};
 };
 
 /// Model clients for one run or one connected session: mock/script keeps its cursor for the

@@ -2,6 +2,7 @@
 #include "runtime/program.hpp"
 
 #include "core/errors.hpp"
+#include "runtime/hooks.hpp"
 
 namespace hearth::runtime {
 namespace {
@@ -64,6 +65,9 @@ AgentDef load_agent(const json& a, const stdfs::path& root) {
                             .directory = path_in(root, str(s, "dir"))});
   for (const auto& sub : a.value("subagents", json::array()))
     agent.subagents.push_back(load_agent(sub, root));
+  for (const auto& h : a.value("hooks", json::array()))
+    agent.hooks.push_back({.name = str(h, "name"), .event = hook_event(str(h, "name")),
+                           .path = path_in(root, str(h, "path"))});
   agent.workspace_seed = path_in(root, str(a.value("sandbox", json::object()), "workspace"));
   agent.sandbox = sandbox::merge({}, a.value("sandbox", json::object()).value("policy", json::object()));
   agent.mock_script = path_in(root, str(a, "mock"));

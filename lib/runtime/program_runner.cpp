@@ -108,8 +108,10 @@ private:
 
 /// The protocol variables of a script, on top of the sandbox's allow-list.
 std::vector<std::string> script_environment(const WorkflowDef& def, const std::string& run_id,
-                                            const json& invoker, const json& context_values) {
+                                            const json& invoker, const json& context_values,
+                                            const std::string& traceparent) {
   std::vector<std::string> env;
+  if (!traceparent.empty()) env.push_back("TRACEPARENT=" + traceparent); // the run's span
   env.push_back("HEARTH_RUN_ID=" + run_id);
   env.push_back("HEARTH_WORKFLOW=" + def.name);
   if (!invoker.is_null()) env.push_back("HEARTH_INVOKER=" + dump_json(invoker));
@@ -172,10 +174,12 @@ json run_program(const Runtime& runtime, const WorkflowDef& def, const std::stri
   if (def.command.empty()) throw errors::spawn_failed(def.name, "the workflow has no command");
   const auto record = runtime.store().get_run(run_id);
   const json invoker = record ? record->invoker : json();
+  const auto traceparent = events.traceparent();
   const auto script_ptr = sandbox::start({.argv = def.command,
                                           .cwd = runtime.context().project_root,
                                           .hearth_env = script_environment(def, run_id, invoker,
-                                                                           options.context)},
+                                                                           options.context,
+                                                                           traceparent)},
                                          script_policy(runtime, def));
   auto& script = *script_ptr;
   StderrPump stderr_pump(script.stderr_fd(), events, run_id);
@@ -194,6 +198,7 @@ json run_program(const Runtime& runtime, const WorkflowDef& def, const std::stri
       if (!invoker.is_null()) params["invoker"] = invoker; // ctx.invoker (docs/workflow-protocol.md)
       if (options.context.is_object() && !options.context.empty())
         params["context"] = options.context; // ctx.context: invoker.resolve's values
+      if (!traceparent.empty()) params["traceparent"] = traceparent; // ctx.traceparent
       result = peer.request("workflow.run", params,
                             {.timeout = std::chrono::milliseconds(timeout_ms)});
     } catch (const ipc::RemoteError& e) {

@@ -6,6 +6,7 @@
 #include "core/ids.hpp"
 #include "runtime/access.hpp"
 #include "runtime/prompt_template.hpp"
+#include "runtime/telemetry.hpp"
 #include "sandbox/workspace.hpp"
 #include "store/store.hpp"
 
@@ -144,6 +145,10 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
     }
   } leave{*this, run_id};
   EventLog events(m_store, "runs/" + run_id, listener);
+  const AgentDef* owner = nullptr; // whose hooks see this run (docs/runtime.md "Hooks")
+  for (const auto& a : m_program.agents)
+    if (a.name == (def.agent.empty() ? m_program.root_agent : def.agent)) owner = &a;
+  observe(events, owner);
   auto show_end = [&] {
     try {
       show_last_event(m_store, events.path(), listener); // run_end, appended by end_run
@@ -170,17 +175,20 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
           {.model_override = model_override, .timeout_ms = timeout_ms, .context = context_values},
           events);
     }
+    end_run_telemetry(m_context, events, owner, run_id, result, nullptr);
     m_store.end_run({.run_id = run_id, .status = store::RunStatus::completed, .result = result});
     show_end();
     prune_workspaces();
     return result;
   } catch (const Error& e) {
+    end_run_telemetry(m_context, events, owner, run_id, nullptr, error_json(e));
     end_errored(run_id, e);
     show_end();
     prune_workspaces();
     throw;
   } catch (const std::exception& e) { // never leave the run active: it ends, as internal_error
     const auto error = errors::internal_error(e.what());
+    end_run_telemetry(m_context, events, owner, run_id, nullptr, error_json(error));
     end_errored(run_id, error);
     show_end();
     prune_workspaces();
@@ -291,6 +299,26 @@ RunOutcome Runtime::run_workflow(const std::string& name, const json& payload,
   return {run_id, execute_run(run_id, model_override, listener)};
 }
 
+void Runtime::continue_trace(const std::string& stream, const TraceContext& parent) {
+  std::lock_guard lock(m_runs_mutex);
+  if (m_trace_parents.size() >= 1024) m_trace_parents.erase(m_trace_parents.begin());
+  m_trace_parents[stream] = parent;
+}
+
+std::optional<TraceContext> Runtime::take_trace_parent(const std::string& stream) {
+  std::lock_guard lock(m_runs_mutex);
+  const auto it = m_trace_parents.find(stream);
+  if (it == m_trace_parents.end()) return std::nullopt;
+  auto parent = it->second;
+  m_trace_parents.erase(it);
+  return parent;
+}
+
+void Runtime::observe(EventLog& events, const AgentDef* agent) {
+  if (const auto parent = take_trace_parent(events.path())) events.continue_trace(*parent);
+  if (m_context.telemetry) m_context.telemetry->attach(events, agent);
+}
+
 std::mutex& Runtime::instance_lock(const std::string& stream) {
   std::lock_guard lock(m_locks_mutex);
   auto& slot = m_instance_locks[stream];
@@ -326,6 +354,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
   const auto saved = m_store.load_session(key);
   json messages = saved ? saved->messages : json::array();
   EventLog events(m_store, stream, listener);
+  observe(events, &agent_def);
   const Envelope envelope{.instance_id = instance_id, .session = key.name, .harness = "default",
                           .operation_id = ids::make_id("op")};
   const bool has_values = context_values.is_object() && !context_values.empty();

@@ -17,6 +17,7 @@
 #include <set>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -145,6 +146,10 @@ public:
   /// The stream path of an agent instance: `agents/<agent>/<instance_id>`.
   static std::string agent_stream(const std::string& agent, const std::string& instance_id);
 
+  /// Continues an HTTP caller's trace (its valid `traceparent`) in the next trace of `stream`
+  /// (`runs/<runId>` or an agent stream). Bounded: the oldest unclaimed entries are dropped.
+  void continue_trace(const std::string& stream, const TraceContext& parent);
+
 private:
   nlohmann::json run_declarative(const WorkflowDef& workflow, const std::string& run_id,
                                  const nlohmann::json& payload, const std::string& model_override,
@@ -189,6 +194,11 @@ private:
   // approvals: `hearth run --approve/--deny` lists per run, and the decision route's bound
   std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> m_run_approvals;
   std::atomic<std::int64_t> m_route_approval_wait_ms{0}; // set at server start, read by runs
+  // Traces and hooks (issue 12 §4-5): incoming trace parents by stream, claimed by the stream's
+  // next EventLog; the agent whose hooks see a stream's traces.
+  std::optional<TraceContext> take_trace_parent(const std::string& stream);
+  void observe(EventLog& events, const AgentDef* agent);
+  std::map<std::string, TraceContext> m_trace_parents;
 };
 
 /// What seeds a workspace of `agent`: sandbox/workspace/** at the root, skills under skills/

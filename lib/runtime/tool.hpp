@@ -30,6 +30,7 @@ struct ToolContext {
   std::string invoker{}; // compact invoker JSON (HEARTH_INVOKER), empty when unknown
   std::string context{}; // compact invocation context values (HEARTH_CONTEXT), empty when none
   std::function<void(std::string_view level, std::string_view line)> log{}; // tool stderr, logs
+  std::string traceparent{}; // W3C traceparent of the tool call's span (TRACEPARENT), or ""
 };
 
 /// A tool as the model sees it plus the function that runs it. `run` returns error outcomes for

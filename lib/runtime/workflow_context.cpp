@@ -349,7 +349,8 @@ json WorkflowContext::shell(const json& params) {
             .workspace = harness->workspace.get(), .run_id = m_context.run_id,
             .agent = harness->agent.name,
             .invoker = m_context.invoker.is_null() ? std::string() : dump_json(m_context.invoker),
-            .context = values.is_object() && !values.empty() ? dump_json(values) : std::string()};
+            .context = values.is_object() && !values.empty() ? dump_json(values) : std::string(),
+            .traceparent = m_events.traceparent("", "", envelope.operation_id)};
         auto policy = agent_policy(harness->agent.sandbox, m_context.project_root,
                                    m_context.sandbox_fail_closed);
         sandbox::use_workspace(policy, *harness->workspace);

@@ -202,6 +202,12 @@ void submit_responses(Eve& eve, const std::string& session_id, const std::string
   });
 }
 
+/// A valid W3C `traceparent` of the caller continues its trace in the session's next turn.
+void continue_caller_trace(const Request& req, Eve& eve, const std::string& id) {
+  if (const auto parent = runtime::parse_traceparent(req.get_header_value("traceparent")))
+    eve.ctx.runtime.continue_trace(eve.path(id), *parent);
+}
+
 void create_session(const Request& req, Response& res, Eve& eve) {
   const auto body = eve_body(req, true);
   if (body.contains("inputResponses"))
@@ -221,6 +227,7 @@ void create_session(const Request& req, Response& res, Eve& eve) {
   store.save_session(eve.key(id), json::array(), 0);
   const auto token = store.rotate_continuation_token(eve.key(id));
   store.create_stream(eve.path(id));
+  if (has_message) continue_caller_trace(req, eve, id);
   if (has_message)
     submit_turn(eve, id, uuid4(), message, with_context(message.text, body), schema, invocation);
   res.set_header("x-eve-session-id", id);
@@ -269,6 +276,7 @@ void follow_up(const Request& req, Response& res, Eve& eve) {
   const json schema = body.contains("outputSchema") && body["outputSchema"].is_object()
                           ? body["outputSchema"] : json();
   const auto delivery = uuid4();
+  continue_caller_trace(req, eve, id);
   if (has_responses)
     submit_responses(eve, id, delivery, body["inputResponses"], message,
                      with_context(message.text, body), session_invocation(eve, body));

@@ -85,12 +85,19 @@ void execute_in_background(ServerContext& ctx, const std::string& run_id) {
   }
 }
 
+/// A valid W3C `traceparent` of the caller continues its trace in `stream`; garbage is ignored.
+void continue_caller_trace(const Request& req, runtime::Runtime& rt, const std::string& stream) {
+  if (const auto parent = runtime::parse_traceparent(req.get_header_value("traceparent")))
+    rt.continue_trace(stream, *parent);
+}
+
 void post_workflow(const Request& req, Response& res, ServerContext& ctx) {
   const auto& def = http_workflow(ctx.runtime, req.matches[1]);
   const bool wait = wait_for_result(req);
   require_json_content(req);
   const auto payload = parse_body(req, json::object());
   const auto run_id = ctx.runtime.admit_run(def.name, payload, current_auth().invoker.to_json());
+  continue_caller_trace(req, ctx.runtime, "runs/" + run_id);
   const auto stream_url = base_url(req, ctx) + "/runs/" + run_id;
   const std::string offset = store::format_offset(-1);
   res.set_header("X-Flue-Run-Id", run_id);
@@ -186,6 +193,7 @@ void post_agent(const Request& req, Response& res, ServerContext& ctx) {
   auto& store = ctx.runtime.store();
   const auto path = runtime::Runtime::agent_stream(agent.name, instance);
   store.create_stream(path); // readers see the stream from admission on, never a 404 race
+  continue_caller_trace(req, ctx.runtime, path);
   const auto info = store.stream_info(path);
   const auto offset = store::format_offset(info ? info->last_seq : -1);
   const auto submission_id = ids::make_id("sub");

@@ -130,6 +130,7 @@ function makeContext(params) {
     payload: params.payload ?? {},
     invoker: params.invoker,
     context: params.context ?? {}, // invoker.resolve's context values (docs/auth.md)
+    traceparent: params.traceparent, // W3C traceparent of the run's span (also $TRACEPARENT)
     env: process.env,
     log: { info: log('info'), warn: log('warn'), error: log('error') },
     /** Accepts {agent, model, instructions, tools, harness} or an agent name. */

@@ -211,6 +211,7 @@ class Context:
         self.payload = params.get("payload") or {}
         self.invoker = params.get("invoker")
         self.context = params.get("context") or {}  # invoker.resolve's context values
+        self.traceparent = params.get("traceparent")  # the run's span (also $TRACEPARENT)
         self.env = os.environ
         self.log = Logger(conn)
 

@@ -8,6 +8,7 @@
 #include "config/env_file.hpp"
 #include "core/fs.hpp"
 #include "manifest/manifest.hpp"
+#include "runtime/hooks.hpp"
 #include "sandbox/sandbox.hpp"
 
 #include <cstdlib>
@@ -34,6 +35,17 @@ std::string join(const std::vector<std::string>& items, const std::string& sep =
   std::string out;
   for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
   return out;
+}
+
+/// What a hook of lifecycle `event` is called with (docs/runtime.md "Hooks").
+nlohmann::json hook_receives(const std::string& event) {
+  if (event == "request") return {"turn start (may reject or add context)"};
+  if (event == "policy") return {"tool call", "subagent call", "connection call", "sandbox command"};
+  if (event == "approval") return {"approval request (may decide)"};
+  if (event == "trace") return {"TraceEvent batches"};
+  if (event == "error") return {"turn error", "run error"};
+  if (event == "finish") return {"turn end", "run end"};
+  return nlohmann::json::array();
 }
 
 /// Every agent in the manifest, depth first: root, named agents, then their subagents.
@@ -124,6 +136,7 @@ nlohmann::ordered_json info_json(const config::Project& project, const manifest:
   auto schemas_agents = nlohmann::json::object();
   auto schemas_subagents = nlohmann::json::object();
   auto connections = nlohmann::json::array();
+  auto hooks = nlohmann::json::array();
   std::map<std::string, const nlohmann::json*> builtin_schemas;
   for (const auto& b : m["builtinTools"]) builtin_schemas[b.value("name", "")] = &b["inputSchema"];
   each_agent(m["agents"], [&](const nlohmann::json& a, const std::string& path) {
@@ -138,6 +151,12 @@ nlohmann::ordered_json info_json(const config::Project& project, const manifest:
     else schemas_subagents[path] = schemas;
     for (const auto& c : a["connections"])
       connections.push_back({{"name", c["name"]}, {"agent", path}, {"transport", c["transport"]}, {"path", c["path"]}});
+    for (const auto& h : a.value("hooks", nlohmann::json::array())) {
+      const auto event = runtime::hook_event(h.value("name", ""));
+      hooks.push_back({{"name", h["name"]}, {"agent", path}, {"path", h["path"]},
+                       {"event", event.empty() ? nlohmann::json() : nlohmann::json(event)},
+                       {"receives", hook_receives(event)}});
+    }
     agents.push_back({{"name", a["name"]},
                       {"path", path},
                       {"kind", a["kind"]},
@@ -162,6 +181,7 @@ nlohmann::ordered_json info_json(const config::Project& project, const manifest:
     schedules.push_back({{"name", s["name"]}, {"cron", s["cron"]}, {"path", s["path"]}});
   j["schedules"] = std::move(schedules);
   j["connections"] = std::move(connections);
+  j["hooks"] = std::move(hooks);
   auto channels = nlohmann::json::array();
   for (const auto& c : m["channels"])
     channels.push_back({{"name", c["name"]}, {"path", c["path"]},
@@ -250,6 +270,13 @@ void print_human(const nlohmann::ordered_json& j) {
   for (const auto& c : j["connections"])
     o << "  " << c["agent"].get<std::string>() << "/" << c["name"].get<std::string>() << "  "
       << c["transport"].get<std::string>() << '\n';
+  o << "\nHooks (" << j["hooks"].size() << ")\n";
+  for (const auto& h : j["hooks"])
+    o << "  " << h["agent"].get<std::string>() << "/" << h["name"].get<std::string>() << "  "
+      << (h["event"].is_string() ? h["event"].get<std::string>() + "  receives: " +
+                                       join(h["receives"].get<std::vector<std::string>>())
+                                 : std::string("never called (unknown hook name)"))
+      << '\n';
   o << "\nChannels (" << j["channels"].size() << ")\n";
   for (const auto& c : j["channels"])
     o << "  " << c["name"].get<std::string>() << "  " << c["urlPath"].get<std::string>() << '\n';

@@ -8,6 +8,7 @@
 #include "cli/logs_server.hpp"
 #include "core/errors.hpp"
 #include "core/text.hpp"
+#include "runtime/trace.hpp"
 #include "store/store.hpp"
 
 #include <iostream>
@@ -24,6 +25,7 @@ struct LogsOptions {
   std::string since{};
   bool follow = false;
   bool no_follow = false;
+  bool traces = false;                // --traces: the run's TraceEvents as a tree (or ndjson)
   std::string server{};               // --server: read over HTTP instead of the local store
   std::vector<std::string> headers{}; // --header, with --server
   config::ProjectFlags project{};
@@ -61,7 +63,37 @@ int read_from_server(const LogsOptions& opts) {
   return cli::logs_from_server(server);
 }
 
+/// `--traces`: every TraceEvent stored in the run's stream so far (issue 12 §5), as ndjson (one
+/// bare TraceEvent per line) or as an indented tree, on stdout. Exit 2 when the run failed.
+int print_traces(store::Store& store, const LogsOptions& opts) {
+  const std::string path = "runs/" + opts.run_id;
+  std::vector<nlohmann::json> traces;
+  bool failed = false;
+  for (std::int64_t seq = since_seq(opts.since);;) {
+    const auto page = store.read(path, seq);
+    for (const auto& event : page.events) {
+      seq = event.seq;
+      if (event.type == "run_end" && event.data.value("isError", false)) failed = true;
+      if (event.type != runtime::k_trace_event_type) continue;
+      const auto it = event.data.find("traceEvent");
+      if (it == event.data.end() || !it->is_object()) continue;
+      if (opts.limit && static_cast<long long>(traces.size()) >= *opts.limit) break;
+      traces.push_back(*it);
+    }
+    if (page.up_to_date || page.events.empty()) break;
+  }
+  if (opts.format == "ndjson")
+    for (const auto& t : traces) std::cout << hearth::dump_json(t) << '\n';
+  else
+    std::cout << runtime::render_trace_tree(traces);
+  std::cout << std::flush;
+  return exit_code(failed ? ExitCode::run_failed : ExitCode::ok);
+}
+
 int logs(const LogsOptions& opts) {
+  if (opts.traces && !opts.server.empty())
+    throw errors::usage("--traces reads the local store; it does not combine with --server.",
+                        "Run `hearth logs <runId> --traces` in the project directory.");
   if (!opts.server.empty()) return read_from_server(opts);
   if (!opts.headers.empty())
     throw errors::usage("--header needs --server.", "e.g. hearth logs <runId> --server URL --header 'Name: value'");
@@ -75,6 +107,7 @@ int logs(const LogsOptions& opts) {
   auto store = open_local_store(project, opts.run_id);
   const auto run = store->get_run(opts.run_id);
   if (!run) throw errors::run_not_found(opts.run_id);
+  if (opts.traces) return print_traces(*store, opts);
   const bool follow = opts.follow || (!opts.no_follow && run->status == store::RunStatus::active);
 
   std::atomic<bool> stop{false};
@@ -133,6 +166,8 @@ void register_logs(CLI::App& app, Dispatch& dispatch) {
   auto* follow = cmd->add_flag("-f,--follow", opts->follow, "Follow until the run ends");
   auto* no_follow = cmd->add_flag("--no-follow", opts->no_follow, "Print what is there and exit");
   follow->excludes(no_follow);
+  cmd->add_flag("--traces", opts->traces,
+                "Print the run's TraceEvents as a tree (with --format ndjson: one per line)");
   cmd->add_option("--server", opts->server, "Read from this running server (Durable Streams)");
   cmd->add_option("--header", opts->headers, "HTTP header for --server, 'Name: value' (repeatable)")
       ->allow_extra_args(false);

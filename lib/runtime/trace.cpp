@@ -1,0 +1,348 @@
+// TraceEvent derivation and W3C trace context; see trace.hpp.
+#include "runtime/trace.hpp"
+
+#include "runtime/events.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <random>
+
+namespace hearth::runtime {
+namespace {
+using nlohmann::json;
+
+bool is_lower_hex(std::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+bool all_zero(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c == '0'; });
+}
+
+std::string random_hex(std::size_t bytes) {
+  thread_local std::mt19937_64 engine{[] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+  }()};
+  static constexpr char k_digits[] = "0123456789abcdef";
+  for (;;) {
+    std::string out;
+    for (std::size_t i = 0; i < bytes; ++i) {
+      const auto byte = static_cast<unsigned>(engine() & 0xffu);
+      out += k_digits[byte >> 4];
+      out += k_digits[byte & 0xfu];
+    }
+    if (!all_zero(out)) return out;
+  }
+}
+
+std::string iso_from_ms(long long ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03lldZ", buffer, ms % 1000);
+  return out;
+}
+
+std::string str(const json& data, const char* key) {
+  const auto it = data.find(key);
+  return it != data.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+/// `data[key]` when it is a short string; other values are left out of attributes.
+void copy_string(json& into, const json& data, const char* key) {
+  const auto value = str(data, key);
+  if (!value.empty()) into[key] = value.size() > 512 ? value.substr(0, 512) : value;
+}
+
+json error_attributes(const json& error) {
+  json out = json::object();
+  if (!error.is_object()) return out;
+  copy_string(out, error, "type");
+  copy_string(out, error, "message");
+  return out;
+}
+
+} // namespace
+
+std::optional<TraceContext> parse_traceparent(std::string_view header) {
+  // version "-" trace-id "-" parent-id "-" flags: 2+1+32+1+16+1+2 = 55.
+  if (header.size() < 55) return std::nullopt;
+  const auto version = header.substr(0, 2);
+  if (!is_lower_hex(version) || version == "ff") return std::nullopt;
+  if (version == "00" ? header.size() != 55 : (header.size() > 55 && header[55] != '-'))
+    return std::nullopt;
+  if (header[2] != '-' || header[35] != '-' || header[52] != '-') return std::nullopt;
+  const auto trace_id = header.substr(3, 32), span_id = header.substr(36, 16),
+             flags = header.substr(53, 2);
+  if (!is_lower_hex(trace_id) || !is_lower_hex(span_id) || !is_lower_hex(flags))
+    return std::nullopt;
+  if (all_zero(trace_id) || all_zero(span_id)) return std::nullopt;
+  const int flag_bits = std::stoi(std::string(flags), nullptr, 16);
+  return TraceContext{.trace_id = std::string(trace_id), .span_id = std::string(span_id),
+                      .sampled = (flag_bits & 1) != 0};
+}
+
+std::string format_traceparent(const TraceContext& context) {
+  return "00-" + context.trace_id + "-" + context.span_id + (context.sampled ? "-01" : "-00");
+}
+
+std::string new_trace_id() { return random_hex(16); }
+std::string new_span_id() { return random_hex(8); }
+
+std::optional<long long> parse_iso_ms(std::string_view iso) {
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, consumed = 0;
+  const std::string text(iso.substr(0, 40));
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute,
+                  &second, &consumed) != 6 ||
+      consumed != 19)
+    return std::nullopt;
+  long long millis = 0;
+  std::size_t pos = 19;
+  if (pos < text.size() && text[pos] == '.') {
+    int digits = 0;
+    for (++pos; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos, ++digits)
+      if (digits < 3) millis = millis * 10 + (text[pos] - '0');
+    for (; digits < 3; ++digits) millis *= 10;
+  }
+  if (pos >= text.size() || text[pos] != 'Z') return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  return static_cast<long long>(::timegm(&tm)) * 1000 + millis;
+}
+
+// --- Tracer ----------------------------------------------------------------------------------
+
+Tracer::Tracer(std::optional<TraceContext> parent)
+    : m_trace_id(parent ? parent->trace_id : new_trace_id()),
+      m_external_parent(parent ? parent->span_id : std::string()),
+      m_sampled(parent ? parent->sampled : true) {}
+
+json Tracer::make_event(const std::string& name, const std::string& type,
+                        const std::string& span_id, const std::string& parent, json attributes,
+                        long long at_ms) const {
+  json trace = {{"id", m_trace_id}, {"sampled", m_sampled}};
+  if (!parent.empty()) trace["parentId"] = parent;
+  attributes["spanId"] = span_id;
+  return {{"name", name},
+          {"type", type},
+          {"timestamp", iso_from_ms(at_ms)},
+          {"trace", std::move(trace)},
+          {"attributes", std::move(attributes)}};
+}
+
+std::string Tracer::open(std::vector<json>& out, const std::string& key, const std::string& name,
+                         const std::string& type, const std::string& parent, json attributes,
+                         long long at_ms) {
+  std::string parent_id = parent;
+  if (parent_id.empty()) {
+    if (m_open.empty() && !m_root.empty()) { // the previous trace ended: this starts another
+      m_trace_id = new_trace_id();
+      m_external_parent.clear();
+      m_points.clear();
+    }
+    if (m_open.empty()) m_root.clear();
+    parent_id = m_root.empty() ? m_external_parent : m_root;
+  }
+  if (const auto old = m_keys.find(key); old != m_keys.end()) // a key reused while open
+    close_span(out, old->second, false, json::object(), at_ms);
+  Span span{.id = new_span_id(), .parent = parent_id, .name = name, .type = type, .key = key,
+            .start_ms = at_ms, .attributes = std::move(attributes)};
+  if (m_root.empty()) m_root = span.id;
+  json start = span.attributes;
+  start["phase"] = "start";
+  out.push_back(make_event(name, type, span.id, span.parent, std::move(start), at_ms));
+  m_keys[key] = span.id;
+  const auto id = span.id;
+  m_open.emplace(id, std::move(span));
+  return id;
+}
+
+void Tracer::close_span(std::vector<json>& out, const std::string& span_id, bool is_error,
+                        const json& extra, long long at_ms) {
+  // Children first, so every end follows the ends below it. Depth is the nesting of our own spans
+  // (run > operation > turn > step > tool > subagent task > ...), never input depth.
+  for (bool again = true; again;) {
+    again = false;
+    for (const auto& [id, span] : m_open)
+      if (span.parent == span_id) {
+        const auto child = id;
+        close_span(out, child, is_error, json::object(), at_ms);
+        again = true;
+        break;
+      }
+  }
+  const auto it = m_open.find(span_id);
+  if (it == m_open.end()) return;
+  Span span = std::move(it->second);
+  m_open.erase(it);
+  if (const auto k = m_keys.find(span.key); k != m_keys.end() && k->second == span.id)
+    m_keys.erase(k);
+  for (auto t = m_tool_calls.begin(); t != m_tool_calls.end();)
+    t = t->second == span.id ? m_tool_calls.erase(t) : std::next(t);
+  json attributes = span.attributes;
+  for (const auto& [k, v] : extra.items()) attributes[k] = v;
+  attributes["phase"] = "end";
+  attributes["durationMs"] = std::max(0LL, at_ms - span.start_ms);
+  attributes["status"] = is_error ? "error" : "ok";
+  out.push_back(make_event(span.name, span.type, span.id, span.parent, std::move(attributes), at_ms));
+}
+
+void Tracer::close(std::vector<json>& out, const std::string& key, bool is_error, const json& extra,
+                   long long at_ms) {
+  const auto it = m_keys.find(key);
+  if (it == m_keys.end()) return;
+  const auto id = it->second;
+  close_span(out, id, is_error, extra, at_ms);
+}
+
+void Tracer::point(std::vector<json>& out, const std::string& name, const std::string& type,
+                   const std::string& parent, json attributes, long long at_ms,
+                   const std::string& registry_key) {
+  if (m_open.empty() && !m_root.empty() && parent.empty()) { // after the trace ended
+    m_trace_id = new_trace_id();
+    m_external_parent.clear();
+    m_root.clear();
+  }
+  const auto id = new_span_id();
+  attributes["phase"] = "event";
+  out.push_back(make_event(name, type, id, parent.empty() ? m_root : parent, std::move(attributes),
+                           at_ms));
+  if (!registry_key.empty() && m_points.size() < 10'000) m_points[registry_key] = id;
+}
+
+std::string Tracer::parent_of(std::initializer_list<std::string> keys) const {
+  for (const auto& key : keys) {
+    if (const auto it = m_keys.find(key); it != m_keys.end()) return it->second;
+    if (const auto it = m_points.find(key); it != m_points.end()) return it->second;
+  }
+  return m_open.count(m_root) ? m_root : std::string();
+}
+
+std::string Tracer::agent_key(const json& data) const {
+  return "agent:" + str(data, "harness") + "|" + str(data, "session") + "|" +
+         str(data, "instanceId");
+}
+
+std::vector<json> Tracer::observe(const std::string& type, const json& d) {
+  std::vector<json> out;
+  const long long at = now_ms();
+  const auto op = "op:" + str(d, "operationId");
+  const auto step = "step:" + str(d, "turnId");
+  const auto call_id = str(d, "toolCallId");
+  const bool is_error = d.value("isError", false);
+  auto attrs = [&](std::initializer_list<const char*> keys) {
+    json a = json::object();
+    for (const char* k : keys) copy_string(a, d, k);
+    return a;
+  };
+  if (type == "run_start") {
+    open(out, "run", "run", "run", m_external_parent, attrs({"runId", "workflowName"}), at);
+  } else if (type == "operation_start") {
+    open(out, op, "operation", "lifecycle", parent_of({"run"}),
+         attrs({"operationKind", "operationId", "session", "harness", "instanceId"}), at);
+  } else if (type == "operation") {
+    if (is_error && d.contains("error"))
+      point(out, "error", "error", parent_of({op}), error_attributes(d["error"]), at);
+    close(out, op, is_error, json::object(), at);
+  } else if (type == "agent_start") {
+    open(out, agent_key(d), "turn", "lifecycle",
+         parent_of({"task:" + str(d, "taskId"), op, "run"}), attrs({"session", "taskId"}), at);
+  } else if (type == "agent_end") {
+    close(out, agent_key(d), false, json::object(), at);
+  } else if (type == "turn_start") {
+    open(out, step, "step", "lifecycle", parent_of({agent_key(d), op, "run"}), attrs({"turnId"}),
+         at);
+  } else if (type == "turn") {
+    close(out, step, is_error, attrs({"model", "provider", "stopReason"}), at);
+  } else if (type == "tool_start") {
+    const auto id = open(out, "tool:" + str(d, "turnId") + "|" + call_id, "tool", "capability",
+                         parent_of({step, agent_key(d), op, "run"}),
+                         attrs({"toolName", "toolCallId"}), at);
+    auto& span = m_open.at(id);
+    span.session = str(d, "session");
+    span.tool_name = str(d, "toolName");
+    m_tool_calls[call_id] = id;
+  } else if (type == "tool_call") {
+    close(out, "tool:" + str(d, "turnId") + "|" + call_id, is_error, json::object(), at);
+  } else if (type == "task_start") {
+    // The subagent tool call that started this task: an open tool span of the same session named
+    // like the subagent, without a task yet.
+    std::string parent;
+    for (auto& [id, span] : m_open)
+      if (span.name == "tool" && !span.has_task && span.session == str(d, "session") &&
+          span.tool_name == str(d, "agent")) {
+        span.has_task = true;
+        parent = id;
+        break;
+      }
+    if (parent.empty()) parent = parent_of({op, "run"});
+    open(out, "task:" + str(d, "taskId"), "subagent", "capability", parent,
+         attrs({"taskId", "agent"}), at);
+  } else if (type == "task") {
+    close(out, "task:" + str(d, "taskId"), is_error, json::object(), at);
+  } else if (type == "policy_decision" || type == "approval_request" ||
+             type == "approval_decision" || type == "error") {
+    std::string parent;
+    if (const auto it = m_tool_calls.find(call_id); it != m_tool_calls.end()) parent = it->second;
+    const auto approval = "approval:" + str(d, "approvalId");
+    if (parent.empty())
+      parent = type == "approval_decision" ? parent_of({approval, step, agent_key(d), op, "run"})
+                                           : parent_of({step, agent_key(d), op, "run"});
+    if (type == "policy_decision")
+      point(out, "policy.decision", "policy", parent,
+            attrs({"toolName", "toolCallId", "decision", "reason", "source", "rule"}), at);
+    else if (type == "approval_request")
+      point(out, "approval.request", "approval", parent,
+            attrs({"approvalId", "toolName", "toolCallId", "reason"}), at, approval);
+    else if (type == "approval_decision")
+      point(out, "approval.decision", "approval", parent,
+            attrs({"approvalId", "decision", "reason", "invoker"}), at);
+    else {
+      auto a = error_attributes(d.value("error", json::object()));
+      copy_string(a, d, "source");
+      copy_string(a, d, "hook");
+      point(out, "error", "error", parent, std::move(a), at);
+    }
+  }
+  return out;
+}
+
+std::vector<json> Tracer::finish(const json& error) {
+  std::vector<json> out;
+  const long long at = now_ms();
+  if (error.is_object()) point(out, "error", "error", parent_of({"run"}), error_attributes(error), at);
+  while (!m_open.empty()) {
+    // A top span: one whose parent is not open (the root, or one orphaned by a reused key).
+    std::string top = m_open.begin()->first;
+    for (const auto& [id, span] : m_open)
+      if (!m_open.count(span.parent)) {
+        top = id;
+        break;
+      }
+    close_span(out, top, error.is_object(), json::object(), at);
+  }
+  return out;
+}
+
+std::string Tracer::traceparent_for(const std::string& tool_call_id, const std::string& turn_id,
+                                    const std::string& operation_id) const {
+  std::string span;
+  if (const auto it = m_tool_calls.find(tool_call_id); it != m_tool_calls.end()) span = it->second;
+  if (span.empty()) span = parent_of({"step:" + turn_id, "op:" + operation_id, "run"});
+  if (span.empty()) return "";
+  return format_traceparent({.trace_id = m_trace_id, .span_id = span, .sampled = m_sampled});
+}
+
+} // namespace hearth::runtime
