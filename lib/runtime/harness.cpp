@@ -7,6 +7,7 @@
 #include "core/errors.hpp"
 #include "core/ids.hpp"
 #include "core/json_schema.hpp"
+#include "manifest/builtins.hpp"
 #include "runtime/agent_tools.hpp"
 #include "runtime/file_tools.hpp"
 #include "sandbox/workspace.hpp"
@@ -122,6 +123,13 @@ FinishSchema finish_schema(const json& result) {
           true};
 }
 
+// --- cancellation (docs/runtime.md "Cancellation"): checked between steps and before each tool;
+// the model step and the tools observe the token themselves.
+
+void throw_if_cancelled(const RuntimeContext& context) {
+  if (context.cancel.stop_requested()) throw errors::turn_cancelled();
+}
+
 /// One turn in progress: the tools on offer and the state shared by concurrent tool calls.
 class TurnRunner {
 public:
@@ -203,13 +211,10 @@ void TurnRunner::build_tools() {
 }
 
 Tool TurnRunner::ask_question_tool() {
+  const auto& spec = manifest::builtin_tool("ask_question"); // the schema `info` shows
   return {.name = "ask_question",
-          .description = "Ask the user a question when you cannot go on without their answer. "
-                         "The turn ends; the answer arrives as the next user message.",
-          .input_schema = {{"type", "object"},
-                           {"properties", {{"question", {{"type", "string"}}}}},
-                           {"required", {"question"}},
-                           {"additionalProperties", false}},
+          .description = spec["description"].get<std::string>(),
+          .input_schema = spec["inputSchema"],
           .run = [this](const json& input, const ToolContext&) -> ToolOutcome {
             if (m_options.headless)
               return {.text = "No one can answer questions in this run (it is headless). Make "
@@ -241,12 +246,7 @@ ToolOutcome TurnRunner::finish(const json& input) {
 Tool TurnRunner::subagent_tool(const AgentDef& sub) {
   Tool tool{.name = sub.name,
             .description = sub.description,
-            .input_schema = {{"type", "object"},
-                             {"properties",
-                              {{"message", {{"type", "string"}}},
-                               {"outputSchema", {{"type", "object"}}}}},
-                             {"required", {"message"}},
-                             {"additionalProperties", false}}};
+            .input_schema = manifest::subagent_tool_schema()};
   tool.run = [this, &sub](const json& input, const ToolContext&) -> ToolOutcome {
     const auto task_id = ids::make_id("task");
     Envelope envelope = m_scope.envelope;
@@ -302,6 +302,8 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
   } else if (call.input_error) {
     outcome = {.text = "The arguments of " + call.name + " are not valid JSON: " + *call.input_error,
                .is_error = true};
+  } else if (m_scope.context.cancel.stop_requested()) {
+    outcome = cancelled_outcome(call.name); // never started: the model still gets a result
   } else if (const auto violations = input_violations(call.name, args); !violations.empty()) {
     outcome = {.text = "Invalid input for tool " + call.name + ":\n" +
                        json_schema::describe(violations) + "\nFix the arguments and call it again.",
@@ -317,7 +319,8 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
                       m_scope.events.emit("log", {{"level", level}, {"message", text::to_utf8(line)},
                                                   {"attributes", {{"tool", call.name}}}},
                                           envelope);
-                    }};
+                    },
+                    .cancel = m_scope.context.cancel};
     try {
       outcome = it->run(args, ctx);
     } catch (const Error& e) {
@@ -342,7 +345,8 @@ providers::StepResult TurnRunner::model_step(const json& messages, const Envelop
                                  .messages = to_provider_messages(messages),
                                  .options = m_agent.model_options.is_object()
                                                 ? m_agent.model_options
-                                                : json::object()};
+                                                : json::object(),
+                                 .cancel = m_scope.context.cancel};
   json tools = json::array();
   for (const auto& t : m_tools) {
     request.tools.push_back({.name = t.name, .description = t.description,
@@ -408,6 +412,7 @@ TurnResult TurnRunner::run(json& messages, const std::string& user_text) {
       m_scope.events.emit("message_end", {{"message", user}}, envelope);
       user_announced = true;
     }
+    throw_if_cancelled(m_scope.context); // after the user message: the history keeps what was asked
     const auto step = model_step(messages, envelope);
     add_usage(result.usage, step.usage);
     result.provider = step.provider;
@@ -451,6 +456,8 @@ TurnResult TurnRunner::run(json& messages, const std::string& user_text) {
                                   {"totalTokens", step.usage.total}},
                         envelope);
     result.text = step.text.empty() ? result.text : step.text;
+    // Cancelled during the tools: their results are recorded above; the turn ends here.
+    if (!step.tool_calls.empty()) throw_if_cancelled(m_scope.context);
 
     std::lock_guard lock(m_mutex);
     if (m_gave_up) throw errors::agent_gave_up(m_agent.name, *m_gave_up);

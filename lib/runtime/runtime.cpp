@@ -9,7 +9,9 @@
 #include "sandbox/workspace.hpp"
 #include "store/store.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 namespace hearth::runtime {
 namespace {
@@ -98,6 +100,15 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
       runtime.m_active_runs.erase(id);
     }
   } leave{*this, run_id};
+  auto running = m_running.enter("runs/" + run_id); // cancel_run and the deadline stop it
+  std::atomic<bool> timed_out{false};
+  std::jthread deadline; // a declarative run's --timeout (a script's is run_program's)
+  if (def.kind == WorkflowKind::declarative && timeout_ms > 0)
+    deadline = std::jthread([&running, &timed_out, timeout_ms](std::stop_token ended) {
+      if (cancel::sleep_for(ended, std::chrono::milliseconds(timeout_ms))) return;
+      timed_out = true;
+      running.request_stop();
+    });
   EventLog events(m_store, "runs/" + run_id, listener);
   auto show_end = [&] {
     try {
@@ -114,11 +125,20 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
     events.emit("run_start", start, envelope);
     json result;
     if (def.kind == WorkflowKind::declarative) {
-      result = run_declarative(def, run_id, record->payload, model_override, record->invoker, events);
+      try {
+        result = run_declarative(def, run_id, record->payload, model_override, record->invoker,
+                                 running.token(), events);
+      } catch (const Error& e) {
+        if (timed_out && e.info().type == "cancelled")
+          throw errors::workflow_timeout(def.name, timeout_ms);
+        throw;
+      }
     } else {
       if (!m_program_runner) throw errors::internal_error("programmable workflows are unavailable");
       result = m_program_runner(def, run_id, record->payload,
-                                {.model_override = model_override, .timeout_ms = timeout_ms}, events);
+                                {.model_override = model_override, .timeout_ms = timeout_ms,
+                                 .cancel = running.token()},
+                                events);
     }
     m_store.end_run({.run_id = run_id, .status = store::RunStatus::completed, .result = result});
     show_end();
@@ -206,9 +226,17 @@ std::size_t Runtime::active_run_count() const {
   return m_active_runs.size();
 }
 
+bool Runtime::cancel_turn(const std::string& agent, const std::string& instance_id) {
+  return m_running.cancel(agent_stream(agent, instance_id)) > 0;
+}
+
+bool Runtime::cancel_run(const std::string& run_id) {
+  return m_running.cancel("runs/" + run_id) > 0;
+}
+
 json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id, const json& payload,
                               const std::string& model_override, const json& invoker,
-                              EventLog& events) {
+                              std::stop_token cancel, EventLog& events) {
   const auto& agent_def = agent(def.agent.empty() ? m_program.root_agent : def.agent);
   const auto prompt = render_template(def.body, payload, def.name);
   const Envelope envelope{.run_id = run_id, .session = "default", .harness = "default",
@@ -217,6 +245,7 @@ json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id,
     auto context = m_context;
     context.run_id = run_id;
     context.invoker = invoker;
+    context.cancel = cancel;
     ModelClients models(context);
     const auto workspace = sandbox::Workspace::prepare(
         m_context.project_root / ".hearth" / "workspaces" / safe_component(run_id),
@@ -268,6 +297,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
   check_access(agent_def.access, invoker, "agent \"" + agent_name + "\"");
   const auto stream = agent_stream(agent_name, instance_id);
   std::lock_guard instance(instance_lock(stream));
+  const auto turn = m_running.enter(stream); // under the lock: cancel_turn reaches this turn only
   m_store.create_stream(stream);
   const store::SessionKey key{.agent = agent_name, .instance_id = instance_id,
                               .name = session.empty() ? "default" : session};
@@ -284,6 +314,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
         workspace_seeds(agent_def));
     auto context = m_context; // per invocation: the invoker reaches its tools (HEARTH_INVOKER)
     context.invoker = invoker;
+    context.cancel = turn.token();
     TurnScope scope{context, *models, events, workspace, envelope};
     TurnOptions options{.model_override = model_override, .result_schema = output_schema};
     try {

@@ -3,6 +3,7 @@
 // both drive it (ARCHITECTURE.md §1, §5).
 #pragma once
 
+#include "core/cancel.hpp"
 #include "runtime/definitions.hpp"
 #include "runtime/events.hpp"
 #include "runtime/harness.hpp"
@@ -43,6 +44,7 @@ struct RunOutcome {
 struct ProgramRunOptions {
   std::string model_override{};
   int timeout_ms = 0; // 0: the workflow's own timeoutMs (0 there too: none)
+  std::stop_token cancel{}; // the run's cancellation (Runtime::cancel_run): stop the script
 };
 
 /// Runs a programmable workflow (issue 5; the ctx protocol, runtime/program_runner.hpp). Given the
@@ -72,8 +74,10 @@ public:
                         const nlohmann::json& invoker = nullptr);
 
   /// Executes an admitted run to the end: run_start … run_end. `model_override` replaces every
-  /// agent's model; `timeout_ms` (programmable workflows only; 0: the workflow's) bounds the run.
-  /// Returns the result; on failure the run is ended as errored and the hearth::Error is rethrown.
+  /// agent's model; `timeout_ms` (0: a programmable workflow's own timeoutMs, a declarative one
+  /// has none) bounds the run: at the deadline its turns and tools are cancelled and it ends
+  /// workflow_timeout. Returns the result; on failure the run is ended as errored and the
+  /// hearth::Error is rethrown (errors::turn_cancelled after cancel_run).
   nlohmann::json execute_run(const std::string& run_id, const std::string& model_override,
                              const EventListener& listener, int timeout_ms = 0);
 
@@ -100,6 +104,18 @@ public:
   /// How many runs this process is executing now.
   std::size_t active_run_count() const;
 
+  /// Cancels the turn running on agent instance `instance_id` (docs/runtime.md "Cancellation"):
+  /// its model stream stops, its tools' process groups are killed, and the turn ends with an
+  /// errored `operation` of type `cancelled` (Eve: `turn.cancelled`) within about a second; the
+  /// session stays usable. Turns still queued behind it are not touched. Returns false when no
+  /// turn of that instance is running. Never blocks on the turn; thread-safe.
+  bool cancel_turn(const std::string& agent, const std::string& instance_id);
+
+  /// Cancels workflow run `run_id` executing in this process: the same for each of its turns,
+  /// and a programmable workflow's script is stopped; the run ends errored `cancelled`. Returns
+  /// false when this process is not executing it.
+  bool cancel_run(const std::string& run_id);
+
   /// Installs the runner for programmable workflows.
   void set_program_runner(ProgramRunner runner) { m_program_runner = std::move(runner); }
 
@@ -109,7 +125,8 @@ public:
 private:
   nlohmann::json run_declarative(const WorkflowDef& workflow, const std::string& run_id,
                                  const nlohmann::json& payload, const std::string& model_override,
-                                 const nlohmann::json& invoker, EventLog& events);
+                                 const nlohmann::json& invoker, std::stop_token cancel,
+                                 EventLog& events);
   std::mutex& instance_lock(const std::string& stream);
   /// Ends `run_id` with `error` (errored); when the store refuses (disk full), keeps the end
   /// to retry later (settle_pending) instead of leaving the run active without a word.
@@ -134,6 +151,7 @@ private:
   mutable std::mutex m_runs_mutex;
   std::set<std::string> m_active_runs;        // executing in this process
   std::map<std::string, nlohmann::json> m_pending_ends; // run id -> error the store refused
+  cancel::Registry m_running{}; // running turns and runs by stream path, for cancel_turn/_run
 };
 
 /// What seeds a workspace of `agent`: sandbox/workspace/** at the root, skills under skills/

@@ -32,9 +32,10 @@ inline constexpr int k_default_shell_timeout_ms = 120'000;
 /// thread; calls on one session are serialized so its history stays one conversation.
 class WorkflowContext {
 public:
-  /// `runtime` supplies agents, the project context and the store; `events` is the run's log.
+  /// `runtime` supplies agents, the project context and the store; `events` is the run's log;
+  /// `cancel` stops every turn, tool and shell command the script's calls start.
   WorkflowContext(const Runtime& runtime, std::string run_id, std::string model_override,
-                  EventLog& events);
+                  EventLog& events, std::stop_token cancel = {});
   ~WorkflowContext();
   WorkflowContext(const WorkflowContext&) = delete;
   WorkflowContext& operator=(const WorkflowContext&) = delete;

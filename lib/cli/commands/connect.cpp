@@ -11,6 +11,8 @@
 #include "core/errors.hpp"
 #include "runtime/child.hpp"
 
+#include <atomic>
+#include <csignal>
 #include <iostream>
 
 namespace hearth::cli {
@@ -36,13 +38,26 @@ int connect(const ConnectOptions& opts) {
   if (std::find(agents.begin(), agents.end(), opts.agent) == agents.end())
     throw errors::agent_not_found(opts.agent, agents);
   runtime::Child child(runtime_args(project, opts.project));
-  InterruptWatcher interrupts([&child](int) { child.kill(); });
+  LineReader reader("› ");
+  // Ctrl-C during a turn cancels that turn (agent.cancel; the prompt comes back). A second Ctrl-C,
+  // one at an idle prompt, or SIGTERM stops the runtime and exits 128+signo.
+  std::atomic<bool> in_turn{false}, cancelling{false};
+  InterruptWatcher interrupts(
+      [&child, &reader](int) {
+        child.kill();
+        reader.interrupt();
+      },
+      [&](int signo) {
+        if (signo != SIGINT || !in_turn || cancelling.exchange(true)) return false;
+        child.notify("agent.cancel", {{"agent", opts.agent}, {"instanceId", opts.instance_id}});
+        terminal::warn("cancelling the turn (Ctrl-C again to exit)");
+        return true;
+      });
   try {
     child.wait_ready();
     terminal::info("connected to " + opts.agent + "/" + opts.instance_id +
                    (opts.session == "default" ? "" : " (session " + opts.session + ")") +
                    ". Enter a prompt per line; Ctrl-D to exit.");
-    LineReader reader("› ");
     while (const auto line = reader.next()) {
       if (line->find_first_not_of(" \t\r") == std::string::npos) continue;
       EventPrinter printer(std::cerr);
@@ -50,17 +65,23 @@ int connect(const ConnectOptions& opts) {
                                {"session", opts.session}, {"message", *line}};
       if (!opts.model.empty()) params["model"] = opts.model;
       params["invoker"] = local_invoker();
+      in_turn = true;
       try {
         const auto reply = child.request("agent.prompt", params,
                                          [&](const nlohmann::json& e) { printer.print(e); });
+        in_turn = false;
         printer.flush();
         std::cout << hearth::dump_json(reply.value("result", nlohmann::json()), 2) << '\n' << std::flush;
       } catch (const Error& e) {
+        in_turn = false;
         printer.flush();
         if (interrupts.signal() || child.exit_status()) throw;
-        terminal::print_error(e.info()); // a failed prompt keeps the session open
+        if (e.info().type == "cancelled") terminal::warn("turn cancelled");
+        else terminal::print_error(e.info()); // a failed prompt keeps the session open
       }
+      cancelling = false;
     }
+    if (const auto code = interrupts.exit_code()) return *code; // Ctrl-C at the prompt
     return exit_code(ExitCode::ok);
   } catch (const Error&) {
     if (const auto code = interrupts.exit_code()) return *code;
