@@ -423,6 +423,11 @@ CaptureResult run_capture(const std::vector<std::string>& argv, std::string_view
 CaptureResult run_capture(const SpawnOptions& options, std::string_view input,
                           std::chrono::milliseconds timeout, std::size_t output_cap,
                           std::stop_token token) {
+  if (token.stop_requested()) { // cancelled before it started: nothing to run or to stop
+    CaptureResult never;
+    never.cancelled = true;
+    return never;
+  }
   auto spawn = options;
   spawn.pipe_stderr = true;
   const cancel::StopFd stop(token); // readable once cancelled: wakes the poll below at once

@@ -47,7 +47,8 @@ ScriptStep parse_step(const Json& j, const std::string& where) {
     step.calls.emplace_back(k_finish_tool, j["result"]);
   if (j.contains("delayMs")) {
     const auto& d = j["delayMs"];
-    if (!d.is_number_integer() || d.get<long long>() < 0 || d.get<long long>() > k_max_mock_delay_ms)
+    if (!d.is_number_integer() || d.get<long long>() < 0 ||
+        d.get<long long>() > k_max_mock_delay_ms)
       throw errors::mock_script_invalid(where, "\"delayMs\" must be an integer from 0 to " +
                                                    std::to_string(k_max_mock_delay_ms));
     step.delay = std::chrono::milliseconds(d.get<long long>());

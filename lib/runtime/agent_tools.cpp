@@ -181,7 +181,8 @@ Tool load_skill_tool(const std::vector<SkillDef>& skills) {
     if (it == skills.end()) {
       std::vector<std::string> names;
       for (const auto& s : skills) names.push_back(s.name);
-      return {.text = "No skill named \"" + name + "\". Your skills: " + text::quote_list(names) + ".",
+      return {.text = "No skill named \"" + name + "\". Your skills: " +
+                      text::quote_list(names) + ".",
               .is_error = true};
     }
     std::string body;
