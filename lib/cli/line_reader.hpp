@@ -1,10 +1,10 @@
 // Reading prompts for `connect`: libedit (line editing and history) on a terminal, plain lines
 // from a pipe or file. Either read can be interrupted from another thread (Ctrl-C at the prompt).
+// On a terminal the locale's character set is taken (LC_CTYPE), as libedit needs it.
 #pragma once
 
 #include <atomic>
 #include <optional>
-#include <pthread.h>
 #include <string>
 
 namespace hearth::cli {
@@ -20,8 +20,8 @@ public:
   /// The next line without its newline, or nullopt at EOF (Ctrl-D) or once interrupted.
   std::optional<std::string> next();
 
-  /// Makes a next() blocked on another thread return nullopt within ~50 ms, and every later
-  /// call too. Safe from any thread (e.g. a signal watcher); blocks at most ~1 s.
+  /// Makes a next() blocked on another thread return nullopt at once, and every later call too.
+  /// Safe from any thread (e.g. a signal watcher); never blocks.
   void interrupt();
 
 private:
@@ -34,8 +34,6 @@ private:
   std::string m_buffer{};     // piped input read ahead of the current line
   bool m_eof = false;
   std::atomic<bool> m_interrupted{false};
-  std::atomic<bool> m_reading{false}; // a next_interactive() is inside readline()
-  pthread_t m_reader{};               // the thread in readline(), when m_reading
 };
 
 } // namespace hearth::cli
