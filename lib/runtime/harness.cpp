@@ -412,7 +412,7 @@ TurnResult TurnRunner::run(json& messages, const std::string& user_text) {
       m_scope.events.emit("message_end", {{"message", user}}, envelope);
       user_announced = true;
     }
-    throw_if_cancelled(m_scope.context); // after the user message: the history keeps what was asked
+    throw_if_cancelled(m_scope.context); // after the user message: history keeps what was asked
     const auto step = model_step(messages, envelope);
     add_usage(result.usage, step.usage);
     result.provider = step.provider;

@@ -157,8 +157,8 @@ TEST_SUITE("runtime") {
             "after");
     }
     SUBCASE("a subagent's step") {
-      const auto helper_script =
-          f.project.write("agent/subagents/helper/mock.jsonl", "{\"text\":\"x\",\"delayMs\":60000}\n");
+      const auto helper_script = f.project.write("agent/subagents/helper/mock.jsonl",
+                                                 "{\"text\":\"x\",\"delayMs\":60000}\n");
       auto agent =
           f.agent("{\"toolCalls\":[{\"name\":\"helper\",\"input\":{\"message\":\"dig\"}}]}\n");
       agent.subagents.push_back({.name = "helper", .description = "Helps.", .model = "mock/script",
