@@ -7,14 +7,17 @@
 
 namespace hearth::cli {
 
-InterruptWatcher::InterruptWatcher(std::function<void(int signo)> on_signal)
+InterruptWatcher::InterruptWatcher(std::function<void(int signo)> on_signal,
+                                   std::function<bool(int signo)> intercept)
     : m_stop_fd(::eventfd(0, EFD_CLOEXEC)) {
-  m_thread = std::thread([this, on_signal = std::move(on_signal)] {
+  m_thread = std::thread([this, on_signal = std::move(on_signal),
+                          intercept = std::move(intercept)] {
     while (true) {
       pollfd fds[2] = {{m_pipe.fd(), POLLIN, 0}, {m_stop_fd, POLLIN, 0}};
       if (::poll(fds, 2, -1) < 0) continue; // EINTR
       if (fds[1].revents != 0) return;
       if (const auto signo = m_pipe.take()) {
+        if (intercept && intercept(*signo)) continue; // handled; keep watching
         m_signal = *signo;
         if (on_signal) on_signal(*signo);
         return;

@@ -13,8 +13,12 @@ namespace hearth::cli {
 
 class InterruptWatcher {
 public:
-  /// Starts watching SIGINT and SIGTERM; `on_signal` runs on the watcher thread, once.
-  explicit InterruptWatcher(std::function<void(int signo)> on_signal);
+  /// Starts watching SIGINT and SIGTERM; `on_signal` runs on the watcher thread, once. When
+  /// `intercept` is given, each signal goes to it first (on the watcher thread); when it returns
+  /// true the signal was handled (e.g. `connect`'s first Ctrl-C cancels the running turn), is not
+  /// recorded, and watching goes on.
+  explicit InterruptWatcher(std::function<void(int signo)> on_signal,
+                            std::function<bool(int signo)> intercept = {});
   /// Stops watching and restores the previous signal dispositions.
   ~InterruptWatcher();
   InterruptWatcher(const InterruptWatcher&) = delete;

@@ -961,3 +961,17 @@ Error hook_failed(std::string_view hook, std::string_view problem) {
 }
 
 } // namespace hearth::errors
+
+// --- cancellation (issue 12 §6) ------------------------------------------------------------------
+
+namespace hearth::errors {
+
+Error turn_cancelled(std::string_view details) {
+  return Error({.type = "cancelled",
+                .message = "The turn was cancelled.",
+                .details = details.empty() ? std::string("Send the next message to go on.")
+                                           : string(details),
+                .http_status = 409});
+}
+
+} // namespace hearth::errors

@@ -433,3 +433,14 @@ Error hook_rejected(std::string_view agent, std::string_view hook, std::string_v
 Error hook_failed(std::string_view hook, std::string_view problem);
 
 } // namespace hearth::errors
+
+// --- cancellation (issue 12 §6, docs/runtime.md "Cancellation") --------------------------------
+
+namespace hearth::errors {
+
+/// A turn stopped because it was cancelled (Eve `…/cancel`, Ctrl-C in `hearth connect`, a run's
+/// cancellation or timeout). Type `cancelled`, as run_cancelled: Eve projects the errored
+/// operation as `turn.cancelled`. `details` says who cancelled, when known; HTTP 409.
+Error turn_cancelled(std::string_view details = {});
+
+} // namespace hearth::errors

@@ -1,6 +1,7 @@
 // Child processes: posix_spawn into a new process group, pipes, stop/reap. See process.hpp.
 #include "core/process.hpp"
 
+#include "core/cancel.hpp"
 #include "core/errors.hpp"
 #include "core/signals.hpp"
 
@@ -420,9 +421,16 @@ CaptureResult run_capture(const std::vector<std::string>& argv, std::string_view
 }
 
 CaptureResult run_capture(const SpawnOptions& options, std::string_view input,
-                          std::chrono::milliseconds timeout, std::size_t output_cap) {
+                          std::chrono::milliseconds timeout, std::size_t output_cap,
+                          std::stop_token token) {
+  if (token.stop_requested()) { // cancelled before it started: nothing to run or to stop
+    CaptureResult never;
+    never.cancelled = true;
+    return never;
+  }
   auto spawn = options;
   spawn.pipe_stderr = true;
+  const cancel::StopFd stop(token); // readable once cancelled: wakes the poll below at once
   Process child(spawn);
   const auto deadline = Clock::now() + timeout;
   CaptureResult result;
@@ -430,15 +438,17 @@ CaptureResult run_capture(const SpawnOptions& options, std::string_view input,
   feed(child, input);
   bool out_open = true, err_open = true;
   for (;;) {
-    std::array<pollfd, 4> fds{};
+    std::array<pollfd, 5> fds{};
     nfds_t count = 0;
+    if (stop.fd() >= 0) fds[count++] = {stop.fd(), POLLIN, 0};
     if (child.exit_fd() >= 0) fds[count++] = {child.exit_fd(), POLLIN, 0};
     if (child.stdin_fd() >= 0) fds[count++] = {child.stdin_fd(), POLLOUT, 0};
     if (out_open) fds[count++] = {child.stdout_fd(), POLLIN, 0};
     if (err_open) fds[count++] = {child.stderr_fd(), POLLIN, 0};
     // Wait for the exit itself, not EOF: grandchildren may hold the pipes open. Without a pidfd,
-    // check the status every 20 ms.
-    const int slice = std::min(remaining_ms(deadline), child.exit_fd() >= 0 ? 1 << 30 : 20);
+    // check the status every 20 ms (and a token without its eventfd every 50 ms).
+    int slice = std::min(remaining_ms(deadline), child.exit_fd() >= 0 ? 1 << 30 : 20);
+    if (token.stop_possible() && stop.fd() < 0) slice = std::min(slice, 50);
     if (::poll(fds.data(), count, slice) < 0 && errno != EINTR) break;
     if (child.stdin_fd() >= 0) feed(child, input);
     if (out_open) out_open = drain(child.stdout_fd(), result.out, output_cap, result.out_truncated);
@@ -449,12 +459,17 @@ CaptureResult run_capture(const SpawnOptions& options, std::string_view input,
       if (err_open) drain(child.stderr_fd(), result.err, output_cap, result.err_truncated);
       break;
     }
+    if (token.stop_requested()) {
+      result.cancelled = true;
+      break;
+    }
     if (Clock::now() >= deadline) {
       result.timed_out = true;
       break;
     }
   }
-  result.status = child.stop(std::chrono::milliseconds(0));
+  // A cancelled command may clean up (SIGTERM) for k_cancel_grace; a timed-out one may not.
+  result.status = child.stop(result.cancelled ? k_cancel_grace : std::chrono::milliseconds(0));
   result.exit_code = result.status.shell_code();
   return result;
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -131,6 +132,10 @@ void stop_all_groups();
 /// Returns how many it found.
 std::size_t reap_orphans();
 
+/// How long a cancelled command's process group has between SIGTERM and SIGKILL (a cancel must
+/// end the work within 1 s; docs/runtime.md "Cancellation").
+inline constexpr std::chrono::milliseconds k_cancel_grace{250};
+
 /// Default cap on each captured stream of run_capture.
 inline constexpr std::size_t k_default_output_cap = 10 * 1024 * 1024;
 
@@ -141,6 +146,7 @@ struct CaptureResult {
   std::string out{};          // stdout, at most output_cap bytes
   std::string err{};          // stderr, at most output_cap bytes
   bool timed_out = false;     // the deadline passed and the group was killed
+  bool cancelled = false;     // the stop token was stopped and the group was killed
   bool out_truncated = false; // stdout exceeded the cap; the rest was read and dropped
   bool err_truncated = false;
 };
@@ -148,11 +154,14 @@ struct CaptureResult {
 /// Runs `argv` with `input` on its stdin, collects stdout and stderr until the child exits or
 /// `timeout` passes (then the whole process group is killed and `timed_out` is set). Once the child
 /// exits, output already written is drained and any remaining group members are killed, so nothing
-/// it started outlives the call. Used for tool executables (ARCHITECTURE.md §7). Throws
-/// errors::spawn_failed when the program cannot be started.
+/// it started outlives the call. Used for tool executables (ARCHITECTURE.md §7). When `cancel` is
+/// stopped first, the group gets SIGTERM, k_cancel_grace to go, then SIGKILL, and `cancelled` is
+/// set: the call returns within about k_cancel_grace of the stop. Throws errors::spawn_failed when
+/// the program cannot be started.
 CaptureResult run_capture(const SpawnOptions& options, std::string_view input,
                           std::chrono::milliseconds timeout,
-                          std::size_t output_cap = k_default_output_cap);
+                          std::size_t output_cap = k_default_output_cap,
+                          std::stop_token cancel = {});
 
 /// run_capture for `argv` with `env` (nullopt: ours) in `cwd` (empty: ours).
 CaptureResult run_capture(const std::vector<std::string>& argv, std::string_view input,

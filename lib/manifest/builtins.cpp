@@ -1,50 +1,50 @@
-// The built-in tool catalogue (ARCHITECTURE.md §5): names, descriptions and input schemas the
-// runtime implements and the manifest advertises. Schemas follow Eve's captured shapes
-// (peers/eve transcripts/cli/info_json.txt) with hearth's workspace-relative paths.
-#include "manifest/manifest.hpp"
+// The built-in tool table; see builtins.hpp. The one place a built-in's schema is written: the
+// runtime's tools (runtime/file_tools.cpp, agent_tools.cpp, harness.cpp) take theirs from here, and
+// tests/unit/runtime/builtin_schemas_test.cpp checks that what the harness offers and validates is
+// this table. Names and shapes follow Eve's built-ins (peers/eve transcripts/cli/info_json.txt)
+// where hearth implements the same parameters; paths are `path`, workspace-relative.
+#include "manifest/builtins.hpp"
+
+#include <stdexcept>
+#include <string>
 
 namespace hearth::manifest {
 
 const nlohmann::json& builtin_tools() {
   static const nlohmann::json tools = nlohmann::json::parse(R"([
   {"name": "read_file",
-   "description": "Read a text file from the session workspace. Returns numbered lines.",
+   "description": "Read a text file from the session workspace. Returns its lines; pass offset and limit to read a part.",
    "inputSchema": {"type": "object", "properties": {
-     "filePath": {"type": "string", "description": "Path of the file, relative to the workspace or absolute inside it."},
+     "path": {"type": "string", "description": "Path of the file, relative to the workspace (or absolute inside /workspace)."},
      "offset": {"type": "integer", "minimum": 1, "description": "1-based line number to start from. Defaults to 1."},
      "limit": {"type": "integer", "minimum": 1, "description": "Maximum number of lines to return. Defaults to 2000."}},
-     "required": ["filePath"], "additionalProperties": false}},
+     "required": ["path"], "additionalProperties": false}},
   {"name": "write_file",
-   "description": "Create or replace a file in the session workspace.",
+   "description": "Create or replace a file in the session workspace with the given content.",
    "inputSchema": {"type": "object", "properties": {
-     "filePath": {"type": "string", "description": "Path of the file, relative to the workspace or absolute inside it."},
+     "path": {"type": "string", "description": "Path of the file, relative to the workspace (or absolute inside /workspace)."},
      "content": {"type": "string", "description": "Complete replacement file contents."}},
-     "required": ["filePath", "content"], "additionalProperties": false}},
+     "required": ["path", "content"], "additionalProperties": false}},
   {"name": "glob",
-   "description": "List workspace files matching a glob pattern.",
+   "description": "List workspace files matching a glob pattern such as **/*.md.",
    "inputSchema": {"type": "object", "properties": {
-     "pattern": {"type": "string", "description": "Glob pattern, e.g. **/*.md."},
-     "path": {"type": "string", "description": "Directory to search from. Defaults to the workspace root."},
-     "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "Maximum number of paths."}},
+     "pattern": {"type": "string", "description": "Glob pattern, relative to the workspace root; ** crosses directories."}},
      "required": ["pattern"], "additionalProperties": false}},
   {"name": "grep",
-   "description": "Search workspace files for a regular expression.",
+   "description": "Search workspace files for lines matching a regular expression.",
    "inputSchema": {"type": "object", "properties": {
-     "pattern": {"type": "string", "description": "Regular expression to search for."},
+     "pattern": {"type": "string", "description": "Regular expression (ECMAScript) to search for."},
      "path": {"type": "string", "description": "File or directory to search. Defaults to the workspace root."},
-     "glob": {"type": "string", "description": "Only search files matching this glob."},
-     "ignoreCase": {"type": "boolean"},
-     "literal": {"type": "boolean", "description": "Treat the pattern as a literal string."},
-     "context": {"type": "integer", "minimum": 0, "description": "Lines of context around each match."},
-     "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "Maximum number of matches."}},
+     "include": {"type": "string", "description": "Only search files whose path or name matches this glob."}},
      "required": ["pattern"], "additionalProperties": false}},
   {"name": "bash",
-   "description": "Run a shell command in the session workspace.",
+   "description": "Run a shell command with bash in the session workspace. Returns the exit code, stdout and stderr.",
    "inputSchema": {"type": "object", "properties": {
-     "command": {"type": "string", "description": "The shell command to execute."}},
+     "command": {"type": "string", "description": "The shell command to execute."},
+     "timeoutMs": {"type": "integer", "minimum": 1, "description": "Stop the command after this many milliseconds. Defaults to 120000."}},
      "required": ["command"], "additionalProperties": false}},
   {"name": "load_skill",
-   "description": "Load a skill's instructions by name (see the skill catalog in the system prompt).",
+   "description": "Load the full instructions of one of your skills by name (see the skill catalog in the system prompt).",
    "inputSchema": {"type": "object", "properties": {
      "name": {"type": "string", "description": "The skill name."}},
      "required": ["name"], "additionalProperties": false}},
@@ -58,6 +58,12 @@ const nlohmann::json& builtin_tools() {
      "required": ["question"], "additionalProperties": false}}
 ])");
   return tools;
+}
+
+const nlohmann::json& builtin_tool(std::string_view name) {
+  for (const auto& tool : builtin_tools())
+    if (tool["name"].get_ref<const std::string&>() == name) return tool;
+  throw std::out_of_range("no built-in tool named " + std::string(name));
 }
 
 const nlohmann::json& subagent_tool_schema() {

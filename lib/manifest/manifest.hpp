@@ -5,6 +5,7 @@
 
 #include "config/config.hpp"
 #include "discovery/discovery.hpp"
+#include "manifest/builtins.hpp" // builtin_tools(), subagent_tool_schema()
 
 #include <nlohmann/json.hpp>
 
@@ -66,13 +67,5 @@ nlohmann::json to_manifest(const discovery::Discovery& found, const config::Proj
 
 /// The path-level view written to agent-discovery-manifest.json (pure).
 nlohmann::json to_discovery_manifest(const discovery::Discovery& found);
-
-/// The built-in tools every agent has: [{name, description, inputSchema}], in listing order
-/// (read_file, write_file, glob, grep, bash, load_skill, ask_question). The runtime implements
-/// them; the manifest lists them so clients see one tool set.
-const nlohmann::json& builtin_tools();
-
-/// The input schema of the tool a subagent becomes: {message, outputSchema?}.
-const nlohmann::json& subagent_tool_schema();
 
 } // namespace hearth::manifest

@@ -52,7 +52,8 @@ public:
                      .headers = m_endpoint.headers,
                      .body = dump_json(anthropic_messages_body(request, m_endpoint.id)),
                      .key_env = m_endpoint.key_env,
-                     .secret = m_endpoint.key};
+                     .secret = m_endpoint.key,
+                     .cancel = request.cancel};
     post.headers["Content-Type"] = "application/json";
     post.headers["Accept"] = "text/event-stream";
     if (!post.headers.count("anthropic-version"))

@@ -3,6 +3,7 @@
 #include "providers/http.hpp"
 #include "core/json.hpp"
 
+#include "core/cancel.hpp"
 #include "core/errors.hpp"
 #include "core/text.hpp"
 
@@ -104,6 +105,7 @@ Attempt attempt(httplib::Client& client, const PostRequest& request, const std::
       return true;
     }
     a.body_started = true;
+    if (request.cancel.stop_requested()) return false; // the turn was cancelled: stop reading
     try {
       on_body(std::string_view(data, n));
       return true;
@@ -206,10 +208,16 @@ void post_streaming(const PostRequest& request, const ProviderSettings& settings
   client.set_read_timeout(http.read_timeout);
   client.set_write_timeout(http.write_timeout);
   client.set_keep_alive(false);
+  // Cancelling shuts the socket down, which wakes a read blocked on a silent model at once.
+  std::stop_callback abort_stream(request.cancel, [&client] { client.stop(); });
   for (int attempt_no = 1;; ++attempt_no) {
+    if (request.cancel.stop_requested())
+      throw errors::turn_cancelled();
     if (settings.log)
       settings.log("POST " + shown_url + " (attempt " + std::to_string(attempt_no) + ")");
     auto a = attempt(client, request, path, on_body);
+    if (request.cancel.stop_requested())
+      throw errors::turn_cancelled();
     if (a.consumer_error)
       std::rethrow_exception(a.consumer_error);
     const bool answered = a.status != 0;
@@ -247,7 +255,8 @@ void post_streaming(const PostRequest& request, const ProviderSettings& settings
       settings.log(
           "retrying in " + std::to_string(delay.count()) + " ms after " +
           (answered ? "HTTP " + std::to_string(a.status) : httplib::to_string(a.transport)));
-    std::this_thread::sleep_for(delay);
+    if (cancel::sleep_for(request.cancel, delay))
+      throw errors::turn_cancelled();
   }
 }
 

@@ -33,12 +33,15 @@ struct PostRequest {
   std::string body{};    // JSON text
   std::string key_env{}; // the variable the key came from: named by auth errors
   std::string secret{};  // the key: scrubbed from every message
+  std::stop_token cancel{}; // once stopped: the connection is shut down, turn_cancelled thrown
 };
 
 /// Sends `request`, retrying 408/409/429/5xx/529 and connection failures (honouring retry-after,
 /// retry-after-ms and x-should-retry) until a 2xx arrives; then hands each body piece of that
 /// response to `on_body` (which may throw; the exception propagates). Blocks; never retries once a
-/// 2xx body started. Throws hearth::Error provider_* entries for every other outcome.
+/// 2xx body started. Throws hearth::Error provider_* entries for every other outcome, and
+/// errors::turn_cancelled when `request.cancel` is stopped (the socket is shut down at once, a
+/// retry back-off is cut short).
 void post_streaming(const PostRequest& request, const ProviderSettings& settings,
                     const std::function<void(std::string_view)>& on_body);
 

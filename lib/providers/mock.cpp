@@ -3,6 +3,7 @@
 #include "providers/mock.hpp"
 #include "core/json.hpp"
 
+#include "core/cancel.hpp"
 #include "core/errors.hpp"
 #include "providers/schema_sample.hpp"
 #include "providers/wire.hpp"
@@ -21,6 +22,7 @@ std::int64_t estimate_tokens(std::size_t chars) {
 struct ScriptStep {
   std::string text{};
   std::vector<std::pair<std::string, Json>> calls{}; // name, input
+  std::chrono::milliseconds delay{0};                 // `delayMs`: held open before answering
 };
 
 ScriptStep parse_step(const Json& j, const std::string& where) {
@@ -43,6 +45,14 @@ ScriptStep parse_step(const Json& j, const std::string& where) {
   }
   if (j.contains("result"))
     step.calls.emplace_back(k_finish_tool, j["result"]);
+  if (j.contains("delayMs")) {
+    const auto& d = j["delayMs"];
+    if (!d.is_number_integer() || d.get<long long>() < 0 ||
+        d.get<long long>() > k_max_mock_delay_ms)
+      throw errors::mock_script_invalid(where, "\"delayMs\" must be an integer from 0 to " +
+                                                   std::to_string(k_max_mock_delay_ms));
+    step.delay = std::chrono::milliseconds(d.get<long long>());
+  }
   if (!j.contains("text") && !j.contains("toolCalls") && !j.contains("result"))
     throw errors::mock_script_invalid(where, "expected \"text\", \"toolCalls\" or \"result\"");
   return step;
@@ -78,11 +88,13 @@ std::size_t request_chars(const StepRequest& r) {
   return n;
 }
 
-void stream_text(const std::string& text, const StreamSink& sink) {
+void stream_text(const std::string& text, const StreamSink& sink, const std::stop_token& cancel) {
   if (text.empty() || !sink.on_text_delta)
     return;
   const std::size_t piece = std::max<std::size_t>(1, (text.size() + 2) / 3); // about 3 deltas
   for (std::size_t i = 0; i < text.size();) {
+    if (cancel.stop_requested())
+      throw errors::turn_cancelled(); // between chunks, as a real stream would stop
     auto end = std::min(text.size(), i + piece);
     while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
       ++end;
@@ -107,6 +119,9 @@ public:
       answer = offered_only(request, next_script_step());
     else
       throw errors::mock_model_unknown(request.model);
+    // A step held open (`delayMs`) is where tests cancel a model stream.
+    if (cancel::sleep_for(request.cancel, answer.delay))
+      throw errors::turn_cancelled();
     return emit(request, answer, sink);
   }
 
@@ -153,7 +168,7 @@ private:
   StepResult emit(const StepRequest& request, const ScriptStep& answer, const StreamSink& sink) {
     StepResult r{.text = answer.text, .provider = m_id, .model = request.model};
     r.response_id = "mock_response_" + std::to_string(++m_steps);
-    stream_text(r.text, sink);
+    stream_text(r.text, sink, request.cancel);
     std::size_t out_chars = r.text.size();
     for (const auto& [name, input] : answer.calls) {
       const auto index = r.tool_calls.size();

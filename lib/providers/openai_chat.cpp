@@ -51,7 +51,8 @@ public:
                      .headers = m_endpoint.headers,
                      .body = dump_json(openai_chat_body(request, m_endpoint.id)),
                      .key_env = m_endpoint.key_env,
-                     .secret = m_endpoint.key};
+                     .secret = m_endpoint.key,
+                     .cancel = request.cancel};
     post.headers["Content-Type"] = "application/json";
     post.headers["Accept"] = "text/event-stream";
     if (!m_endpoint.key.empty())

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +67,9 @@ struct StepRequest {
   std::vector<Message> messages{};
   std::vector<ToolSpec> tools{};
   Json options = Json::object();
+  /// Stopped when the turn is cancelled: step() then aborts its stream (HTTP: the socket is shut
+  /// down; mock: its delay or streaming stops) and throws errors::turn_cancelled within ~1 s.
+  std::stop_token cancel{};
 };
 
 /// Token counts for one step. `input` excludes cache reads (OpenAI's prompt_tokens minus
@@ -104,7 +108,8 @@ struct StreamSink {
 };
 
 /// A model client. One object may serve many steps (a run or a connect session); step() blocks
-/// until the step ends and throws hearth::Error (provider_* / mock_* catalogue entries) on failure.
+/// until the step ends and throws hearth::Error (provider_* / mock_* catalogue entries) on failure,
+/// errors::turn_cancelled once `request.cancel` is stopped.
 class Provider {
 public:
   virtual ~Provider() = default;

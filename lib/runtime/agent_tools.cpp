@@ -6,6 +6,7 @@
 #include "core/fs.hpp"
 #include "core/process.hpp"
 #include "core/text.hpp"
+#include "manifest/builtins.hpp"
 #include "sandbox/sandbox.hpp"
 #include "sandbox/workspace.hpp"
 
@@ -49,6 +50,14 @@ void forward_stderr(const ToolContext& ctx, const std::string& err) {
     rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
   }
   log.finish();
+}
+
+/// The built-in `name` with manifest/builtins.cpp's description and schema (no `run` yet).
+Tool builtin(const char* name) {
+  const auto& spec = manifest::builtin_tool(name);
+  return {.name = name,
+          .description = spec["description"].get<std::string>(),
+          .input_schema = spec["inputSchema"]};
 }
 
 } // namespace
@@ -131,15 +140,7 @@ std::string strip_frontmatter(const std::string& markdown) {
 }
 
 Tool bash_tool(sandbox::Policy policy) {
-  Tool tool{.name = "bash",
-            .description = "Run a shell command with bash in the session workspace. Returns the "
-                           "exit code, stdout and stderr.",
-            .input_schema = {{"type", "object"},
-                             {"properties",
-                              {{"command", {{"type", "string"}}},
-                               {"timeoutMs", {{"type", "integer"}, {"minimum", 1}}}}},
-                             {"required", {"command"}},
-                             {"additionalProperties", false}}};
+  Tool tool = builtin("bash");
   tool.run = [policy](const json& input, const ToolContext& ctx) -> ToolOutcome {
     const int timeout = input.value("timeoutMs", k_default_bash_timeout_ms);
     process::CaptureResult r;
@@ -150,13 +151,15 @@ Tool bash_tool(sandbox::Policy policy) {
       auto ran = sandbox::run({.argv = {"bash", "-c", input.at("command").get<std::string>()},
                                .cwd = ctx.workspace->root(),
                                .timeout = std::chrono::milliseconds(timeout),
-                               .hearth_env = tool_environment(ctx)},
+                               .hearth_env = tool_environment(ctx),
+                               .cancel = ctx.cancel},
                               run_policy);
       r = std::move(ran.capture);
       limit = std::move(ran.limit);
     } catch (const Error& e) {
       return {.text = e.info().message, .is_error = true};
     }
+    if (r.cancelled) return cancelled_outcome("bash");
     utf8_output(r);
     std::string out = "exit code: " + std::to_string(r.exit_code) + "\n";
     if (r.timed_out) out = "timed out after " + std::to_string(timeout) + " ms\n";
@@ -172,19 +175,18 @@ Tool bash_tool(sandbox::Policy policy) {
 }
 
 Tool load_skill_tool(const std::vector<SkillDef>& skills) {
-  json names = json::array();
-  for (const auto& s : skills) names.push_back(s.name);
-  Tool tool{.name = "load_skill",
-            .description = "Load the full instructions of one of your skills by name.",
-            .input_schema = {{"type", "object"},
-                             {"properties", {{"name", {{"type", "string"}, {"enum", names}}}}},
-                             {"required", {"name"}},
-                             {"additionalProperties", false}}};
+  Tool tool = builtin("load_skill"); // an unknown name is answered below, naming the skills
   tool.run = [skills](const json& input, const ToolContext&) -> ToolOutcome {
     const auto name = input.at("name").get<std::string>();
     const auto it = std::find_if(skills.begin(), skills.end(),
                                  [&](const SkillDef& s) { return s.name == name; });
-    if (it == skills.end()) return {.text = "No skill named \"" + name + "\".", .is_error = true};
+    if (it == skills.end()) {
+      std::vector<std::string> names;
+      for (const auto& s : skills) names.push_back(s.name);
+      return {.text = "No skill named \"" + name + "\". Your skills: " +
+                      text::quote_list(names) + ".",
+              .is_error = true};
+    }
     std::string body;
     try {
       body = strip_frontmatter(fs::read_file(it->file));
@@ -230,7 +232,8 @@ Tool exec_tool(const ExecToolDef& def, sandbox::Policy policy) {
                                .input = dump_json(input),
                                .cwd = def.cwd,
                                .timeout = std::chrono::milliseconds(def.timeout_ms),
-                               .hearth_env = tool_environment(ctx)},
+                               .hearth_env = tool_environment(ctx),
+                               .cancel = ctx.cancel},
                               run_policy);
       r = std::move(ran.capture);
       limit = std::move(ran.limit);
@@ -240,6 +243,7 @@ Tool exec_tool(const ExecToolDef& def, sandbox::Policy policy) {
     }
     utf8_output(r);
     forward_stderr(ctx, r.err);
+    if (r.cancelled) return cancelled_outcome(def.name);
     if (r.timed_out)
       return {.text = "Tool " + def.name + " timed out after " + std::to_string(def.timeout_ms) +
                       " ms and was stopped.",

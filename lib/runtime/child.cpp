@@ -97,6 +97,10 @@ nlohmann::json Child::request(const std::string& method, const nlohmann::json& p
   return m_peer->request(method, params, options);
 }
 
+bool Child::notify(const std::string& method, const nlohmann::json& params) {
+  return m_peer->notify(method, params);
+}
+
 void Child::kill() { m_process->stop(std::chrono::milliseconds(1000)); }
 
 std::optional<process::ExitStatus> Child::exit_status() { return m_process->exit_status(); }

@@ -38,6 +38,10 @@ public:
   nlohmann::json request(const std::string& method, const nlohmann::json& params,
                          const std::function<void(const nlohmann::json&)>& on_event);
 
+  /// Sends a notification (no reply), e.g. `agent.cancel` while a request runs; safe from
+  /// another thread. Returns false when the child can no longer be written to.
+  bool notify(const std::string& method, const nlohmann::json& params);
+
   /// Stops the child's whole process group now (signal handling); safe from another thread.
   void kill();
 

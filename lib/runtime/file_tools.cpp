@@ -3,6 +3,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "manifest/builtins.hpp"
 #include "sandbox/workspace.hpp"
 
 #include <fnmatch.h>
@@ -167,27 +168,18 @@ ToolOutcome grep(const json& input, const ToolContext& ctx) {
   });
 }
 
-json object_schema(json properties, std::vector<std::string> required) {
-  return {{"type", "object"}, {"properties", std::move(properties)}, {"required", required},
-          {"additionalProperties", false}};
+/// A built-in as manifest/builtins.cpp describes it (the one schema `info` shows and the harness
+/// validates against), run by `run`.
+Tool builtin(const char* name, ToolOutcome (*run)(const json&, const ToolContext&)) {
+  const auto& spec = manifest::builtin_tool(name);
+  return {name, spec["description"].get<std::string>(), spec["inputSchema"], run};
 }
 
 } // namespace
 
 std::vector<Tool> file_tools() {
-  const json str = {{"type", "string"}};
-  const json integer = {{"type", "integer"}, {"minimum", 1}};
-  return {
-      {"read_file", "Read a text file from the workspace. Paths are relative to the workspace.",
-       object_schema({{"path", str}, {"offset", integer}, {"limit", integer}}, {"path"}),
-       read_file},
-      {"write_file", "Create or overwrite a file in the workspace with the given content.",
-       object_schema({{"path", str}, {"content", str}}, {"path", "content"}), write_file},
-      {"glob", "List workspace files matching a glob pattern such as **/*.md.",
-       object_schema({{"pattern", str}}, {"pattern"}), glob},
-      {"grep", "Search workspace files for lines matching a regular expression.",
-       object_schema({{"pattern", str}, {"path", str}, {"include", str}}, {"pattern"}), grep},
-  };
+  return {builtin("read_file", read_file), builtin("write_file", write_file),
+          builtin("glob", glob), builtin("grep", grep)};
 }
 
 } // namespace hearth::runtime

@@ -7,6 +7,7 @@
 #include "core/errors.hpp"
 #include "core/ids.hpp"
 #include "core/json_schema.hpp"
+#include "manifest/builtins.hpp"
 #include "runtime/agent_tools.hpp"
 #include "runtime/file_tools.hpp"
 #include "runtime/policy.hpp"
@@ -156,6 +157,13 @@ providers::ToolCall parked_call(const json& c) {
           .arguments = dump_json(args), .input = args};
 }
 
+// --- cancellation (docs/runtime.md "Cancellation"): checked between steps and before each tool;
+// the model step and the tools observe the token themselves.
+
+void throw_if_cancelled(const RuntimeContext& context) {
+  if (context.cancel.stop_requested()) throw errors::turn_cancelled();
+}
+
 /// One turn in progress: the tools on offer and the state shared by concurrent tool calls.
 class TurnRunner {
 public:
@@ -271,15 +279,10 @@ void TurnRunner::build_tools() {
 }
 
 Tool TurnRunner::ask_question_tool() {
+  const auto& spec = manifest::builtin_tool("ask_question"); // the schema `info` shows
   return {.name = "ask_question",
-          .description = "Ask the user a question and wait for the answer.",
-          .input_schema = json::parse(R"({"type": "object", "properties": {
-             "question": {"type": "string", "minLength": 1, "maxLength": 2000},
-             "options": {"type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "object",
-               "properties": {"label": {"type": "string", "maxLength": 80},
-                              "description": {"type": "string", "maxLength": 200}},
-               "required": ["label", "description"], "additionalProperties": false}}},
-             "required": ["question"], "additionalProperties": false})"),
+          .description = spec["description"].get<std::string>(),
+          .input_schema = spec["inputSchema"],
           .run = [this](const json& input, const ToolContext&) -> ToolOutcome {
             if (m_options.headless)
               return {.text = "No one can answer questions in this run (it is headless). Make "
@@ -311,12 +314,7 @@ ToolOutcome TurnRunner::finish(const json& input) {
 Tool TurnRunner::subagent_tool(const AgentDef& sub) {
   Tool tool{.name = sub.name,
             .description = sub.description,
-            .input_schema = {{"type", "object"},
-                             {"properties",
-                              {{"message", {{"type", "string"}}},
-                               {"outputSchema", {{"type", "object"}}}}},
-                             {"required", {"message"}},
-                             {"additionalProperties", false}}};
+            .input_schema = manifest::subagent_tool_schema()};
   tool.run = [this, &sub](const json& input, const ToolContext&) -> ToolOutcome {
     const auto task_id = ids::make_id("task");
     Envelope envelope = m_scope.envelope;
@@ -374,6 +372,8 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
   } else if (call.input_error) {
     outcome = {.text = "The arguments of " + call.name + " are not valid JSON: " + *call.input_error,
                .is_error = true};
+  } else if (m_scope.context.cancel.stop_requested()) {
+    outcome = cancelled_outcome(call.name); // never started: the model still gets a result
   } else if (const auto violations = input_violations(call.name, args); !violations.empty()) {
     outcome = {.text = "Invalid input for tool " + call.name + ":\n" +
                        json_schema::describe(violations) + "\nFix the arguments and call it again.",
@@ -390,7 +390,8 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
                       m_scope.events.emit("log", {{"level", level}, {"message", text::to_utf8(line)},
                                                   {"attributes", {{"tool", call.name}}}},
                                           envelope);
-                    }};
+                    },
+                    .cancel = m_scope.context.cancel};
     ctx.traceparent = m_scope.events.traceparent(call.id, envelope.turn_id, envelope.operation_id);
     try {
       outcome = it->run(args, ctx);
@@ -416,7 +417,8 @@ providers::StepResult TurnRunner::model_step(const json& messages, const Envelop
                                  .messages = to_provider_messages(messages),
                                  .options = m_agent.model_options.is_object()
                                                 ? m_agent.model_options
-                                                : json::object()};
+                                                : json::object(),
+                                 .cancel = m_scope.context.cancel};
   json tools = json::array();
   for (const auto& t : m_tools) {
     request.tools.push_back({.name = t.name, .description = t.description,
@@ -486,6 +488,7 @@ TurnResult TurnRunner::step_loop(json& messages, int first_step, TurnResult resu
       m_scope.events.emit("message_end", {{"message", *user}}, envelope);
       user = nullptr;
     }
+    throw_if_cancelled(m_scope.context); // after the user message: history keeps what was asked
     const auto step = model_step(messages, envelope);
     add_usage(result.usage, step.usage);
     result.provider = step.provider;
@@ -504,6 +507,8 @@ TurnResult TurnRunner::step_loop(json& messages, int first_step, TurnResult resu
     for (const auto& slot : slots) outcomes.push_back(slot.outcome);
     append_results(messages, step.tool_calls, outcomes, assistant, envelope);
     emit_step_stats(step, started, envelope);
+    // Cancelled during the tools: their results are recorded above; the turn ends here.
+    if (!step.tool_calls.empty()) throw_if_cancelled(m_scope.context);
     if (after_step(messages, result, !step.tool_calls.empty())) break;
   }
   m_scope.events.emit("agent_end", {{"messages", messages}}, envelope);

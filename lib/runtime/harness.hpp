@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
 
 namespace hearth::sandbox {
@@ -49,6 +50,9 @@ struct RuntimeContext {
   /// Hook runner and trace sinks (runtime/telemetry.hpp); null: none. Each turn binds call_hook
   /// over it so a failing hook is an error event of that turn's stream.
   std::shared_ptr<Telemetry> telemetry{};
+  /// The invocation's cancellation (docs/runtime.md "Cancellation"): once stopped, the turn ends
+  /// with errors::turn_cancelled; model steps, tools and subagent turns (which share it) stop too.
+  std::stop_token cancel{};
 };
 
 /// Model clients for one run or one connected session: mock/script keeps its cursor for the
@@ -104,7 +108,8 @@ struct TurnScope {
 /// Runs one turn of `agent`: appends `user_text` to `messages` (Flue-shaped history: user,
 /// assistant and toolResult messages), steps until done and appends every message it produced.
 /// Emits agent_start … agent_end. Throws hearth::Error on model failure, max steps, give_up or a
-/// result that stayed invalid; `messages` then holds what happened up to the failure.
+/// result that stayed invalid, errors::turn_cancelled once `scope.context.cancel` is stopped;
+/// `messages` then holds what happened up to the failure (every tool call with its result).
 TurnResult run_turn(TurnScope& scope, const AgentDef& agent, nlohmann::json& messages,
                     const std::string& user_text, const TurnOptions& options);
 

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <deque>
 #include <poll.h>
 #include <thread>
@@ -183,7 +184,14 @@ json run_program(const Runtime& runtime, const WorkflowDef& def, const std::stri
                                          script_policy(runtime, def));
   auto& script = *script_ptr;
   StderrPump stderr_pump(script.stderr_fd(), events, run_id);
-  WorkflowContext context(runtime, run_id, options.model_override, events, options.context);
+  // The script's ctx calls (turns, tools, shell) stop with this source: on the run's cancellation
+  // and at the timeout, so no call outlives the run by more than a second.
+  std::stop_source work;
+  std::stop_callback follow_run(options.cancel, [&work] { work.request_stop(); });
+  // A cancelled run's script gets SIGTERM at once (script.stop() below finishes the group).
+  std::stop_callback stop_script(work.get_token(), [&script] { ::killpg(script.pid(), SIGTERM); });
+  WorkflowContext context(runtime, run_id, options.model_override, events, work.get_token(),
+                          options.context);
   std::optional<Error> failure;
   bool exited_early = false;
   json result;
@@ -212,16 +220,21 @@ json run_program(const Runtime& runtime, const WorkflowDef& def, const std::stri
       else if (type == "ipc_closed") exited_early = true;
       else failure = e;
     }
-    // A script that ran out of time or broke the protocol gets no grace: stop it now.
+    // A script that ran out of time or broke the protocol gets no grace: stop it now, and its
+    // ctx calls in flight (a turn's tools) with it.
     if (failure && (failure->info().type == "workflow_timeout" ||
-                    failure->info().type == "workflow_protocol_error"))
+                    failure->info().type == "workflow_protocol_error")) {
+      work.request_stop();
       script.stop();
+    }
     // Leaving this scope closes the peer and joins its workers (calls still running finish).
   }
   script.close_stdin(); // EOF: the helpers exit on it
   const bool exited = script.wait_for(k_script_exit_grace).has_value();
   const auto status = script.stop(); // the rest of the group, and the script if it lingers
   stderr_pump.finish();
+  if (options.cancel.stop_requested() && (exited_early || !failure))
+    throw errors::turn_cancelled("The workflow run was cancelled; its script was stopped.");
   if (exited_early)
     throw errors::workflow_script_exited(
         def.name,

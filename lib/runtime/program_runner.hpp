@@ -27,7 +27,10 @@ inline constexpr std::chrono::milliseconds k_script_exit_grace{2000};
 /// - the error the script replied with: its own hearth error type when it passed one on
 ///   (code -32000 with data.type), else workflow_failed;
 /// - workflow_script_exited (exit status + last 20 stderr lines) when it ended before replying;
-/// - workflow_timeout when `options.timeout_ms` (else `def.timeout_ms`) passed;
+/// - workflow_timeout when `options.timeout_ms` (else `def.timeout_ms`) passed (the ctx calls in
+///   flight are cancelled with the script, so their tools do not outlive the deadline);
+/// - errors::turn_cancelled (type `cancelled`) when `options.cancel` was stopped (the script's
+///   group gets SIGTERM at once);
 /// - workflow_protocol_error quoting a stdout line that is not a JSON-RPC message;
 /// - spawn_failed when the interpreter cannot start.
 nlohmann::json run_program(const Runtime& runtime, const WorkflowDef& def,

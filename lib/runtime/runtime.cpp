@@ -10,6 +10,7 @@
 #include "sandbox/workspace.hpp"
 #include "store/store.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -144,6 +145,15 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
       runtime.m_run_approvals.erase(id); // approvals: the run's --approve/--deny lists
     }
   } leave{*this, run_id};
+  auto running = m_running.enter("runs/" + run_id); // cancel_run and the deadline stop it
+  std::atomic<bool> timed_out{false};
+  std::jthread deadline; // a declarative run's --timeout (a script's is run_program's)
+  if (def.kind == WorkflowKind::declarative && timeout_ms > 0)
+    deadline = std::jthread([&running, &timed_out, timeout_ms](std::stop_token ended) {
+      if (cancel::sleep_for(ended, std::chrono::milliseconds(timeout_ms))) return;
+      timed_out = true;
+      running.request_stop();
+    });
   EventLog events(m_store, "runs/" + run_id, listener);
   const AgentDef* owner = nullptr; // whose hooks see this run (docs/runtime.md "Hooks")
   for (const auto& a : m_program.agents)
@@ -166,14 +176,20 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
     events.emit("run_start", start, envelope);
     json result;
     if (def.kind == WorkflowKind::declarative) {
-      result = run_declarative(def, run_id, record->payload, model_override, record->invoker,
-                               context_values, events);
+      try {
+        result = run_declarative(def, run_id, record->payload, model_override, record->invoker,
+                                 context_values, running.token(), events);
+      } catch (const Error& e) {
+        if (timed_out && e.info().type == "cancelled")
+          throw errors::workflow_timeout(def.name, timeout_ms);
+        throw;
+      }
     } else {
       if (!m_program_runner) throw errors::internal_error("programmable workflows are unavailable");
-      result = m_program_runner(
-          def, run_id, record->payload,
-          {.model_override = model_override, .timeout_ms = timeout_ms, .context = context_values},
-          events);
+      result = m_program_runner(def, run_id, record->payload,
+                                {.model_override = model_override, .timeout_ms = timeout_ms,
+                                 .context = context_values, .cancel = running.token()},
+                                events);
     }
     end_run_telemetry(m_context, events, owner, run_id, result, nullptr);
     m_store.end_run({.run_id = run_id, .status = store::RunStatus::completed, .result = result});
@@ -264,9 +280,18 @@ std::size_t Runtime::active_run_count() const {
   return m_active_runs.size();
 }
 
+bool Runtime::cancel_turn(const std::string& agent, const std::string& instance_id) {
+  return m_running.cancel(agent_stream(agent, instance_id)) > 0;
+}
+
+bool Runtime::cancel_run(const std::string& run_id) {
+  return m_running.cancel("runs/" + run_id) > 0;
+}
+
 json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id, const json& payload,
                               const std::string& model_override, const json& invoker,
-                              const json& context_values, EventLog& events) {
+                              const json& context_values, std::stop_token cancel,
+                              EventLog& events) {
   const auto& agent_def = agent(def.agent.empty() ? m_program.root_agent : def.agent);
   const auto prompt = render_template(def.body, payload, def.name);
   const Envelope envelope{.run_id = run_id, .session = "default", .harness = "default",
@@ -276,6 +301,7 @@ json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id,
     context.run_id = run_id;
     context.invoker = invoker;
     context.context_values = context_values;
+    context.cancel = cancel;
     ModelClients models(context);
     const auto workspace = invocation_workspace(
         m_context.project_root / ".hearth" / "workspaces" / safe_component(run_id), agent_def,
@@ -348,6 +374,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
   check_access(agent_def.access, invoker, "agent \"" + agent_name + "\"");
   const auto stream = agent_stream(agent_name, instance_id);
   std::lock_guard instance(instance_lock(stream));
+  const auto turn = m_running.enter(stream); // under the lock: cancel_turn reaches this turn only
   m_store.create_stream(stream);
   const store::SessionKey key{.agent = agent_name, .instance_id = instance_id,
                               .name = session.empty() ? "default" : session};
@@ -369,6 +396,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
     auto context = m_context; // per invocation: the invoker reaches its tools (HEARTH_INVOKER)
     context.invoker = invoker;
     if (has_values) context.context_values = context_values;
+    context.cancel = turn.token();
     TurnScope scope{context, *models, events, workspace, envelope};
     TurnOptions options{.model_override = model_override, .result_schema = output_schema,
                         .park_for_input = true};
@@ -482,6 +510,7 @@ json Runtime::resume_session(const std::string& agent_name, const std::string& i
   const auto& agent_def = agent(agent_name);
   const auto stream = agent_stream(agent_name, instance_id);
   std::lock_guard instance(instance_lock(stream));
+  const auto turn = m_running.enter(stream); // cancel_turn reaches a resumed turn too
   const store::SessionKey key{.agent = agent_name, .instance_id = instance_id,
                               .name = session.empty() ? "default" : session};
   const auto saved = m_store.load_session(key);
@@ -493,6 +522,7 @@ json Runtime::resume_session(const std::string& agent_name, const std::string& i
   json messages = saved->messages;
   const json parked = saved->parked;
   EventLog events(m_store, stream, listener);
+  observe(events, &agent_def);
   const Envelope envelope{.instance_id = instance_id, .session = key.name, .harness = "default",
                           .operation_id = ids::make_id("op")};
   events.emit("turn_resumed", {{"turnId", parked.value("turnId", "")}}, envelope);
@@ -504,6 +534,7 @@ json Runtime::resume_session(const std::string& agent_name, const std::string& i
     context.invoker = parked.value("invoker", invoker);
     if (const auto values = parked.value("context", json()); values.is_object())
       context.context_values = values;
+    context.cancel = turn.token();
     const auto workspace = invocation_workspace(
         m_context.project_root / ".hearth" / "workspaces" /
             safe_component(agent_name + "-" + instance_id + "-" + key.name),

@@ -3,6 +3,7 @@
 // both drive it (ARCHITECTURE.md §1, §5).
 #pragma once
 
+#include "core/cancel.hpp"
 #include "runtime/definitions.hpp"
 #include "runtime/events.hpp"
 #include "runtime/harness.hpp"
@@ -50,6 +51,7 @@ struct ProgramRunOptions {
   std::string model_override{};
   int timeout_ms = 0; // 0: the workflow's own timeoutMs (0 there too: none)
   nlohmann::json context = nlohmann::json::object(); // invoker.resolve's context values
+  std::stop_token cancel{}; // the run's cancellation (Runtime::cancel_run): stop the script
 };
 
 /// Runs a programmable workflow (issue 5; the ctx protocol, runtime/program_runner.hpp). Given the
@@ -84,8 +86,10 @@ public:
                         const nlohmann::json& request_context = nullptr, bool may_select = false);
 
   /// Executes an admitted run to the end: run_start … run_end. `model_override` replaces every
-  /// agent's model; `timeout_ms` (programmable workflows only; 0: the workflow's) bounds the run.
-  /// Returns the result; on failure the run is ended as errored and the hearth::Error is rethrown.
+  /// agent's model; `timeout_ms` (0: a programmable workflow's own timeoutMs, a declarative one
+  /// has none) bounds the run: at the deadline its turns and tools are cancelled and it ends
+  /// workflow_timeout. Returns the result; on failure the run is ended as errored and the
+  /// hearth::Error is rethrown (errors::turn_cancelled after cancel_run).
   nlohmann::json execute_run(const std::string& run_id, const std::string& model_override,
                              const EventListener& listener, int timeout_ms = 0);
 
@@ -139,6 +143,17 @@ public:
   nlohmann::json resume_session(const std::string& agent, const std::string& instance_id,
                                 const std::string& session, const EventListener& listener,
                                 const nlohmann::json& invoker = nullptr);
+  /// Cancels the turn running on agent instance `instance_id` (docs/runtime.md "Cancellation"):
+  /// its model stream stops, its tools' process groups are killed, and the turn ends with an
+  /// errored `operation` of type `cancelled` (Eve: `turn.cancelled`) within about a second; the
+  /// session stays usable. Turns still queued behind it are not touched. Returns false when no
+  /// turn of that instance is running. Never blocks on the turn; thread-safe.
+  bool cancel_turn(const std::string& agent, const std::string& instance_id);
+
+  /// Cancels workflow run `run_id` executing in this process: the same for each of its turns,
+  /// and a programmable workflow's script is stopped; the run ends errored `cancelled`. Returns
+  /// false when this process is not executing it.
+  bool cancel_run(const std::string& run_id);
 
   /// Installs the runner for programmable workflows.
   void set_program_runner(ProgramRunner runner) { m_program_runner = std::move(runner); }
@@ -154,7 +169,7 @@ private:
   nlohmann::json run_declarative(const WorkflowDef& workflow, const std::string& run_id,
                                  const nlohmann::json& payload, const std::string& model_override,
                                  const nlohmann::json& invoker, const nlohmann::json& context_values,
-                                 EventLog& events);
+                                 std::stop_token cancel, EventLog& events);
   /// The agent named `name`, or null.
   const AgentDef* find_agent(const std::string& name) const;
   /// The context values admit_run kept for `run_id` (an object), forgotten once taken.
@@ -199,6 +214,7 @@ private:
   std::optional<TraceContext> take_trace_parent(const std::string& stream);
   void observe(EventLog& events, const AgentDef* agent);
   std::map<std::string, TraceContext> m_trace_parents;
+  cancel::Registry m_running{}; // running turns and runs by stream path, for cancel_turn/_run
 };
 
 /// What seeds a workspace of `agent`: sandbox/workspace/** at the root, skills under skills/

@@ -99,6 +99,15 @@ int serve_stdio(Runtime& runtime) {
     }, invoker);
     return json{{"result", result}};
   });
+  // `hearth connect`'s Ctrl-C: cancel the instance's running turn (docs/ipc.md). Its
+  // agent.prompt then fails with type `cancelled`. A notification: nothing waits on it.
+  peer.on_notification("agent.cancel", [&](const ipc::Notification& n) {
+    const auto& p = n.params;
+    if (!p.is_object() || !p.contains("agent") || !p["agent"].is_string() ||
+        !p.contains("instanceId") || !p["instanceId"].is_string())
+      return; // malformed: nothing to cancel
+    runtime.cancel_turn(p["agent"].get<std::string>(), p["instanceId"].get<std::string>());
+  });
   // Written by `shutdown` so the loop below wakes at once instead of at its next poll.
   const int shutdown_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   peer.on_request("shutdown", [&](const ipc::Request&) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <stop_token>
 #include <string>
 
 namespace hearth::sandbox {
@@ -31,7 +32,18 @@ struct ToolContext {
   std::string context{}; // compact invocation context values (HEARTH_CONTEXT), empty when none
   std::function<void(std::string_view level, std::string_view line)> log{}; // tool stderr, logs
   std::string traceparent{}; // W3C traceparent of the tool call's span (TRACEPARENT), or ""
+  /// Stopped when the turn is cancelled: a tool that waits must give up (processes: pass it to
+  /// sandbox::Command::cancel) and answer cancelled_outcome() (docs/runtime.md "Cancellation").
+  std::stop_token cancel{};
 };
+
+/// What the model reads for a tool call the cancellation stopped (or never started): an error
+/// result, so the provider never sees a tool call without its result.
+inline ToolOutcome cancelled_outcome(const std::string& tool) {
+  return {.text = "The tool call " + tool + " was cancelled: the user stopped the turn.",
+          .is_error = true,
+          .details = {{"cancelled", true}}};
+}
 
 /// A tool as the model sees it plus the function that runs it. `run` returns error outcomes for
 /// anything the model should see; it throws only for failures that must end the turn.

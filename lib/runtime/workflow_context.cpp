@@ -76,10 +76,12 @@ struct WorkflowContext::Session {
 };
 
 WorkflowContext::WorkflowContext(const Runtime& runtime, std::string run_id,
-                                 std::string model_override, EventLog& events, json context_values)
+                                 std::string model_override, EventLog& events,
+                                 std::stop_token cancel, json context_values)
     : m_runtime(runtime), m_context(runtime.context()),
       m_model_override(std::move(model_override)), m_events(events), m_models(m_context) {
   m_context.run_id = std::move(run_id);
+  m_context.cancel = std::move(cancel);
   if (context_values.is_object()) m_context.context_values = std::move(context_values);
   if (const auto record = runtime.store().get_run(m_context.run_id)) {
     m_context.invoker = record->invoker;
@@ -357,9 +359,11 @@ json WorkflowContext::shell(const json& params) {
         const auto ran = sandbox::run({.argv = {"bash", "-c", command},
                                        .cwd = cwd,
                                        .timeout = std::chrono::milliseconds(timeout_ms),
-                                       .hearth_env = tool_environment(tool)},
+                                       .hearth_env = tool_environment(tool),
+                                       .cancel = m_context.cancel},
                                       policy);
         const auto& r = ran.capture;
+        if (r.cancelled) throw errors::turn_cancelled("The workflow run was cancelled.");
         json out = {{"stdout", text::to_utf8(r.out)}, {"stderr", text::to_utf8(r.err)},
                     {"exitCode", r.exit_code}};
         if (r.timed_out) out["timedOut"] = true;

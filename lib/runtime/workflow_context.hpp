@@ -33,10 +33,11 @@ inline constexpr int k_default_shell_timeout_ms = 120'000;
 class WorkflowContext {
 public:
   /// `runtime` supplies agents, the project context and the store; `events` is the run's log;
+  /// `cancel` stops every turn, tool and shell command the script's calls start;
   /// `context_values` are invoker.resolve's values for the run (an object; HEARTH_CONTEXT).
   /// Every harness workspace is confined to the grant of the run's invoker (agent ∩ workflow).
   WorkflowContext(const Runtime& runtime, std::string run_id, std::string model_override,
-                  EventLog& events,
+                  EventLog& events, std::stop_token cancel = {},
                   nlohmann::json context_values = nlohmann::json::object());
   ~WorkflowContext();
   WorkflowContext(const WorkflowContext&) = delete;

@@ -498,7 +498,8 @@ Result run(const Command& command, const Policy& policy) {
                        ? static_cast<std::size_t>(policy.settings.limits.output_bytes)
                        : process::k_default_output_cap * 100;
   Result result;
-  result.capture = process::run_capture(options, command.input, command.timeout, cap);
+  result.capture =
+      process::run_capture(options, command.input, command.timeout, cap, command.cancel);
   result.limit = breached_limit(result.capture, policy.settings.limits);
   return result;
 }

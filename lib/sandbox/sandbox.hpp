@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,9 @@ struct Command {
   std::filesystem::path cwd{};        // host path; must be the workspace, inside it, or a read path
   std::chrono::milliseconds timeout{60'000}; // wall time (run only)
   std::vector<std::string> hearth_env{}; // "HEARTH_X=value" entries the caller adds
+  /// run only: once stopped, the command's process group is killed (SIGTERM, then SIGKILL after
+  /// process::k_cancel_grace) and the capture says `cancelled` (docs/runtime.md "Cancellation").
+  std::stop_token cancel{};
 };
 
 /// Everything the backend needs to know besides the command: decided by the caller.
@@ -128,8 +132,8 @@ std::string effective_backend(const Settings& settings, bool dev);
 std::vector<std::string> environment(const Command& command, const Policy& policy);
 
 /// Runs `command` to completion under `policy`, capturing stdout/stderr (each capped at
-/// limits.output_bytes), killing it at `timeout`. Throws hearth::Error spawn_failed,
-/// sandbox_unavailable.
+/// limits.output_bytes), killing it at `timeout` or when `command.cancel` is stopped. Throws
+/// hearth::Error spawn_failed, sandbox_unavailable.
 Result run(const Command& command, const Policy& policy);
 
 /// Starts a long-lived sandboxed child (a workflow script) with piped stdio. Throws as run.

@@ -5,7 +5,8 @@
 //   text_delta          -> message.appended                   assistant message_end -> reasoning.
 //   tool_start          -> actions.requested                    completed, message.completed
 //   tool_call           -> action.result                      turn -> step.completed
-//   operation           -> result.completed, turn.completed | step.failed, turn.failed
+//   operation           -> result.completed, turn.completed | step.failed, turn.failed |
+//                          turn.cancelled (error type `cancelled`)
 //   idle                -> session.waiting                    session_end -> session.completed
 #include "server/eve_projection.hpp"
 
@@ -280,6 +281,11 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
         emit(out, event, "result.completed", data);
       }
       emit(out, event, "turn.completed", turn_fields());
+    } else if (d.contains("error") && d["error"].is_object() &&
+               d["error"].value("type", "") == "cancelled") {
+      // A cancelled turn (…/cancel): Eve closes it with turn.cancelled, no step.failed.
+      m_step_open = false;
+      emit(out, event, "turn.cancelled", turn_fields());
     } else {
       const json error = d.contains("error") ? d["error"] : json::object();
       const auto code = upper(error.value("type", "internal_error"));

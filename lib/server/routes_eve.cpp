@@ -303,7 +303,9 @@ void cancel(const Request& req, Response& res, Eve& eve) {
     send_json(res, 200, {{"ok", true}, {"status", "no_active_turn"}});
     return;
   }
-  // Accepted as Eve does; a turn already running finishes (the runtime has no preemption).
+  // 202 as Eve answers, also when idle. A running turn stops within ~1 s: its stream then shows
+  // turn.cancelled and session.waiting (docs/http.md); turns queued behind it still run.
+  eve.ctx.runtime.cancel_turn(eve.root(), id);
   send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"status", "accepted"}});
 }
 

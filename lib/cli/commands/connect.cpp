@@ -12,6 +12,8 @@
 #include "runtime/child.hpp"
 
 #include <cctype>
+#include <atomic>
+#include <csignal>
 #include <iostream>
 #include <set>
 
@@ -77,13 +79,26 @@ int connect(const ConnectOptions& opts) {
   if (std::find(agents.begin(), agents.end(), opts.agent) == agents.end())
     throw errors::agent_not_found(opts.agent, agents);
   runtime::Child child(runtime_args(project, opts.project));
-  InterruptWatcher interrupts([&child](int) { child.kill(); });
+  LineReader reader("› ");
+  // Ctrl-C during a turn cancels that turn (agent.cancel; the prompt comes back). A second Ctrl-C,
+  // one at an idle prompt, or SIGTERM stops the runtime and exits 128+signo.
+  std::atomic<bool> in_turn{false}, cancelling{false};
+  InterruptWatcher interrupts(
+      [&child, &reader](int) {
+        child.kill();
+        reader.interrupt();
+      },
+      [&](int signo) {
+        if (signo != SIGINT || !in_turn || cancelling.exchange(true)) return false;
+        child.notify("agent.cancel", {{"agent", opts.agent}, {"instanceId", opts.instance_id}});
+        terminal::warn("cancelling the turn (Ctrl-C again to exit)");
+        return true;
+      });
   try {
     child.wait_ready();
     terminal::info("connected to " + opts.agent + "/" + opts.instance_id +
                    (opts.session == "default" ? "" : " (session " + opts.session + ")") +
                    ". Enter a prompt per line; Ctrl-D to exit.");
-    LineReader reader("› ");
     std::set<std::string> always; // approvals: `a` at an approval prompt
     while (const auto line = reader.next()) {
       if (line->find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -93,9 +108,11 @@ int connect(const ConnectOptions& opts) {
       if (!opts.model.empty()) params["model"] = opts.model;
       params["invoker"] = local_invoker();
       if (!opts.profile.empty()) params["context"] = profile_context(opts.profile);
+      in_turn = true;
       try {
         auto reply = child.request("agent.prompt", params,
                                    [&](const nlohmann::json& e) { printer.print(e); });
+        in_turn = false;
         printer.flush();
         auto result = reply.value("result", nlohmann::json());
         while (result.is_object() && result.value("status", "") == "waiting") {
@@ -106,18 +123,24 @@ int connect(const ConnectOptions& opts) {
           nlohmann::json respond = {{"agent", opts.agent}, {"instanceId", opts.instance_id},
                                     {"session", opts.session}, {"responses", responses},
                                     {"invoker", local_invoker()}};
+          in_turn = true; // the resumed turn: Ctrl-C cancels it as well
           reply = child.request("input.respond", respond,
                                 [&](const nlohmann::json& e) { printer.print(e); });
+          in_turn = false;
           printer.flush();
           result = reply.value("result", nlohmann::json());
         }
         std::cout << hearth::dump_json(result, 2) << '\n' << std::flush;
       } catch (const Error& e) {
+        in_turn = false;
         printer.flush();
         if (interrupts.signal() || child.exit_status()) throw;
-        terminal::print_error(e.info()); // a failed prompt keeps the session open
+        if (e.info().type == "cancelled") terminal::warn("turn cancelled");
+        else terminal::print_error(e.info()); // a failed prompt keeps the session open
       }
+      cancelling = false;
     }
+    if (const auto code = interrupts.exit_code()) return *code; // Ctrl-C at the prompt
     return exit_code(ExitCode::ok);
   } catch (const Error&) {
     if (const auto code = interrupts.exit_code()) return *code;

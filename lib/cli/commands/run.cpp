@@ -19,7 +19,7 @@ struct RunOptions {
   std::string workflow{};
   std::string payload = "{}";
   std::string model{};
-  int timeout_ms = 0; // programmable workflows: overrides the sidecar's timeoutMs
+  int timeout_ms = 0; // bounds any workflow; for a script it overrides the sidecar's timeoutMs
   std::string profile{}; // the workflow agent's invoker profile id (seed 002)
   std::vector<std::string> approve{}; // approvals: tools (or "all") whose requests are approved
   std::vector<std::string> deny{};    // approvals: tools (or "all") whose requests are denied
@@ -74,7 +74,7 @@ void register_run(CLI::App& app, Dispatch& dispatch) {
   cmd->add_option("--payload", opts->payload, "JSON payload (default: {})");
   cmd->add_option("--model", opts->model, "Use this provider/model for every agent (e.g. mock/echo)");
   cmd->add_option("--timeout", opts->timeout_ms,
-                  "Stop a programmable workflow after MS milliseconds (default: its timeoutMs)")
+                  "Stop the workflow after MS milliseconds (default: a script's timeoutMs)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--profile", opts->profile,
                   "Invoke as this invoker profile of the workflow's agent (invoker.profiles[].id)");

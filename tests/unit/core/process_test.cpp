@@ -206,6 +206,39 @@ TEST_SUITE("core") {
     CHECK(pid_gone(grandchild));
   }
 
+  TEST_CASE("run_capture stops the whole group within the grace period once cancelled") {
+    CHECK(run_capture({.argv = {"true"}}, "", 1s, k_default_output_cap,
+                      std::stop_source().get_token())
+              .exit_code == 0); // a token never stopped changes nothing
+    become_subreaper();
+    std::stop_source cancel;
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(1s); // the shell has set its trap and started its child
+      cancel.request_stop();
+    });
+    const auto started = std::chrono::steady_clock::now();
+    SUBCASE("a group that exits on SIGTERM") {
+      const auto result = run_capture({.argv = {"sh", "-c", "sleep 100 & echo $!; wait"}}, "", 60s,
+                                      k_default_output_cap, cancel.get_token());
+      canceller.join();
+      CHECK(std::chrono::steady_clock::now() - started < 2s);
+      CHECK(result.cancelled);
+      CHECK_FALSE(result.timed_out);
+      CHECK(result.status.signal == SIGTERM);
+      CHECK(pid_gone(std::stoi(result.out)));
+    }
+    SUBCASE("a group that ignores SIGTERM gets SIGKILL after k_cancel_grace") {
+      const auto result =
+          run_capture({.argv = {"sh", "-c", "trap '' TERM; sleep 100 & echo $!; wait"}}, "", 60s,
+                      k_default_output_cap, cancel.get_token());
+      canceller.join();
+      CHECK(std::chrono::steady_clock::now() - started < 1s + k_cancel_grace + 500ms);
+      CHECK(result.cancelled);
+      CHECK(result.status.signal == SIGKILL);
+      CHECK(pid_gone(std::stoi(result.out)));
+    }
+  }
+
   TEST_CASE("run_capture cleans up background grandchildren when the child exits") {
     become_subreaper();
     const auto result = run_capture({"sh", "-c", "sleep 100 & echo $!"}, "", 10s);

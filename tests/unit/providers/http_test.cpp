@@ -302,3 +302,33 @@ TEST_SUITE("providers") {
     CHECK(e.message.find("3 attempts") != std::string::npos);
   }
 }
+
+TEST_CASE("cancelling a step shuts down a stream whose model says nothing") {
+  // A listening socket that never answers: the request is sent, the read waits (read timeout 5 s).
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 4) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  const auto base = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/v1";
+  auto provider =
+      make_provider("openai", {}, env_of({{"OPENAI_API_KEY", k_key}, {"OPENAI_BASE_URL", base}}),
+                    fast_settings());
+  std::stop_source cancel;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(300ms);
+    cancel.request_stop();
+  });
+  auto request = weather_request();
+  request.cancel = cancel.get_token();
+  const auto started = std::chrono::steady_clock::now();
+  const auto e = error_of(*provider, request);
+  canceller.join();
+  ::close(fd);
+  CHECK(e.type == "cancelled");
+  CHECK(std::chrono::steady_clock::now() - started < 1s); // not the 5 s read timeout, no retry
+}

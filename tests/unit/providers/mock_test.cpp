@@ -7,7 +7,9 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <map>
+#include <thread>
 
 using namespace hearth::providers;
 
@@ -192,4 +194,43 @@ TEST_CASE("mock/script answers a result step as text when no finish tool is offe
   const auto step = provider->step({.model = "script"}, {});
   CHECK(step.tool_calls.empty());
   CHECK(step.text == "{\"greeting\":\"hi\"}");
+}
+
+TEST_CASE("mock/script holds a step open for delayMs, and a cancelled turn ends the wait at once") {
+  TempProject project;
+  const auto script = project.write("mock.jsonl", "{\"text\": \"slow\", \"delayMs\": 60000}\n"
+                                                  "{\"text\": \"next\", \"delayMs\": 50}\n");
+  auto provider = hearth::providers::make_provider(
+      "mock", {}, [](std::string_view) { return std::optional<std::string>(); },
+      {.mock_script = script});
+  std::stop_source cancel;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cancel.request_stop();
+  });
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    provider->step({.model = "script", .cancel = cancel.get_token()}, {});
+    FAIL("the held step was not cancelled");
+  } catch (const hearth::Error& e) {
+    CHECK(e.info().type == "cancelled");
+  }
+  canceller.join();
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
+  // The cancelled step is used up: the next turn reads the next line, after its short delay.
+  const auto next_started = std::chrono::steady_clock::now();
+  CHECK(provider->step({.model = "script"}, {}).text == "next");
+  CHECK(std::chrono::steady_clock::now() - next_started >= std::chrono::milliseconds(50));
+}
+
+TEST_CASE("mock/script rejects a delayMs that is not a bounded integer") {
+  TempProject project;
+  for (const auto* bad : {"\"soon\"", "-1", "600001", "1.5"}) {
+    const auto script =
+        project.write("mock.jsonl", std::string("{\"text\": \"x\", \"delayMs\": ") + bad + "}\n");
+    auto provider = hearth::providers::make_provider(
+        "mock", {}, [](std::string_view) { return std::optional<std::string>(); },
+        {.mock_script = script});
+    CHECK(error_type(*provider, {.model = "script"}) == "mock_script_invalid");
+  }
 }
