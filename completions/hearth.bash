@@ -59,19 +59,22 @@ _hearth() {
         --payload) COMPREPLY=(); return ;;
         --model) COMPREPLY=(); return ;;
         --timeout) COMPREPLY=(); return ;;
+        --profile) COMPREPLY=(); return ;;
+        --approve) COMPREPLY=(); return ;;
+        --deny) COMPREPLY=(); return ;;
         --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '--help -h --payload --model --timeout --root --output --config --env' -- "$cur"))
+        COMPREPLY=($(compgen -W '--help -h --payload --model --timeout --profile --approve --deny --root --output --config --env' -- "$cur"))
         return
       fi
       npos=0
       for ((i = i + 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-          --payload|--model|--timeout|--root|--output|--config|--env) ((i++)) ;;
+          --payload|--model|--timeout|--profile|--approve|--deny|--root|--output|--config|--env) ((i++)) ;;
           -*) ;;
           *) ((npos++)) ;;
         esac
@@ -84,19 +87,20 @@ _hearth() {
       case "$prev" in
         --session) COMPREPLY=(); return ;;
         --model) COMPREPLY=(); return ;;
+        --profile) COMPREPLY=(); return ;;
         --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '--help -h --session --model --root --output --config --env' -- "$cur"))
+        COMPREPLY=($(compgen -W '--help -h --session --model --profile --root --output --config --env' -- "$cur"))
         return
       fi
       npos=0
       for ((i = i + 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-          --session|--model|--root|--output|--config|--env) ((i++)) ;;
+          --session|--model|--profile|--root|--output|--config|--env) ((i++)) ;;
           -*) ;;
           *) ((npos++)) ;;
         esac
@@ -165,7 +169,7 @@ _hearth() {
         --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '--help -h --format --types --limit --since --follow -f --no-follow --server --header --root --output --config --env' -- "$cur"))
+        COMPREPLY=($(compgen -W '--help -h --format --types --limit --since --follow -f --no-follow --traces --server --header --root --output --config --env' -- "$cur"))
         return
       fi
       npos=0

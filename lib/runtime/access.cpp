@@ -56,7 +56,8 @@ bool safe_relative(const std::string& path) {
   while (start <= path.size()) {
     const auto slash = path.find('/', start);
     const auto part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (part == ".." || part.empty()) return false;
+    // "." too: `customers/{{invoker.meta.customer}}` with customer "." must not grant them all.
+    if (part == ".." || part == "." || part.empty()) return false;
     if (slash == std::string::npos) break;
     start = slash + 1;
   }

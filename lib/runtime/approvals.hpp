@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <stop_token>
 #include <optional>
 #include <string>
 
@@ -39,8 +40,10 @@ struct InputAnswer {
 
 /// Decides an Approval Request while the caller waits (workflow runs: `hearth run --approve`,
 /// or the HTTP decision route within a bound). `request` is the approval_request body plus
-/// `runId`. nullopt: nobody can decide (the run fails with errors::approval_required).
-using ApprovalWaiter = std::function<std::optional<InputAnswer>(const nlohmann::json& request)>;
+/// `runId`; `cancel` is the run's stop token: a cancelled run (or its timeout) stops the wait at
+/// once. nullopt: nobody can decide (the run fails with errors::approval_required).
+using ApprovalWaiter =
+    std::function<std::optional<InputAnswer>(const nlohmann::json& request, std::stop_token cancel)>;
 
 /// Records `answer` for `record` in the store and appends approval_decision (approvals) or
 /// input_response (questions) to `events`. Returns false, changing nothing, when the request

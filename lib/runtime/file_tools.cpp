@@ -130,11 +130,34 @@ ToolOutcome glob(const json& input, const ToolContext& ctx) {
   });
 }
 
+// The model's pattern runs in libstdc++'s backtracking matcher, whose recursion grows with the
+// input: patterns and the part of a line matched are bounded so no file can overflow the stack
+// of the tool thread, and no line is held whole in memory.
+constexpr std::size_t k_max_grep_pattern = 512;
+constexpr std::size_t k_grep_line_bytes = 2048;
+
+/// Reads one line of `in` into `line`, keeping its first k_grep_line_bytes (the rest is
+/// skipped). False at end of input.
+bool bounded_line(std::istream& in, std::string& line) {
+  line.clear();
+  bool any = false;
+  for (int c; (c = in.get()) != std::char_traits<char>::eof();) {
+    any = true;
+    if (c == '\n') return true;
+    if (line.size() < k_grep_line_bytes) line.push_back(static_cast<char>(c));
+  }
+  return any;
+}
+
 ToolOutcome grep(const json& input, const ToolContext& ctx) {
   return guarded([&] {
     std::regex re;
+    const auto pattern = input.at("pattern").get<std::string>();
+    if (pattern.size() > k_max_grep_pattern)
+      return error("The pattern is longer than " + std::to_string(k_max_grep_pattern) +
+                   " characters; use a shorter one.");
     try {
-      re = std::regex(input.at("pattern").get<std::string>(), std::regex::ECMAScript);
+      re = std::regex(pattern, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
       return error(std::string("Invalid regular expression: ") + e.what());
     }
@@ -152,7 +175,7 @@ ToolOutcome grep(const json& input, const ToolContext& ctx) {
         continue;
       std::ifstream in(file.real, std::ios::binary);
       std::string line;
-      for (int number = 1; std::getline(in, line); ++number) {
+      for (int number = 1; bounded_line(in, line); ++number) {
         if (line.find('\0') != std::string::npos) break; // binary file
         if (!std::regex_search(line, re)) continue;
         if (++matches > k_max_grep_matches) break;

@@ -208,6 +208,9 @@ private:
                            const Envelope& envelope);
   TurnResult park(int step_number, const std::vector<providers::ToolCall>& calls,
                   const std::vector<CallSlot>& slots, TurnResult result, const Envelope& envelope);
+  void close_requests_cancelled(std::vector<CallSlot>& slots,
+                                const std::vector<providers::ToolCall>& calls,
+                                const Envelope& envelope);
   void announce(const providers::ToolCall& call, const Envelope& envelope);
   std::string approval_of(const std::string& tool) const;
 
@@ -497,8 +500,11 @@ TurnResult TurnRunner::step_loop(json& messages, int first_step, TurnResult resu
     messages.push_back(assistant);
     m_scope.events.emit("message_end", {{"message", assistant}}, envelope);
 
-    const auto slots = run_calls(step.tool_calls, envelope);
+    auto slots = run_calls(step.tool_calls, envelope);
     result.text = step.text.empty() ? result.text : step.text;
+    // Cancelled while its tools ran: the turn ends cancelled rather than parked; its requests
+    // are closed (nobody may decide them later) and their calls read as cancelled.
+    if (m_scope.context.cancel.stop_requested()) close_requests_cancelled(slots, step.tool_calls, envelope);
     if (std::any_of(slots.begin(), slots.end(), [](const CallSlot& s) { return s.request.has_value(); })) {
       emit_step_stats(step, started, envelope);
       return park(step_number, step.tool_calls, slots, std::move(result), envelope);
@@ -693,12 +699,40 @@ CallSlot TurnRunner::request_approval(const providers::ToolCall& call, const jso
   if (!answer && m_scope.context.wait_for_approval) {
     json request = body;
     request["runId"] = m_scope.context.run_id;
-    answer = m_scope.context.wait_for_approval(request);
+    try {
+      answer = m_scope.context.wait_for_approval(request, m_scope.context.cancel);
+    } catch (const Error&) { // cancelled while waiting: nobody may decide this row any more
+      record_answer(m_scope.events, envelope, record,
+                    {.request_id = id, .decision = "deny", .reason = "the run was cancelled"});
+      throw;
+    }
   }
-  if (!answer) throw errors::approval_required(call.name, id);
+  if (!answer) {
+    // Nobody can decide it now (headless run without a matching --approve/--deny, a subagent
+    // in a session, the wait bound): close the row, so a later decision cannot "approve" it.
+    record_answer(m_scope.events, envelope, record,
+                  {.request_id = id, .decision = "deny", .reason = "nobody could decide it"});
+    throw errors::approval_required(call.name, id);
+  }
   answer->request_id = id;
   record_answer(m_scope.events, envelope, record, *answer); // false: decided elsewhere first
   return {decided_call(call, id, envelope)};
+}
+
+void TurnRunner::close_requests_cancelled(std::vector<CallSlot>& slots,
+                                          const std::vector<providers::ToolCall>& calls,
+                                          const Envelope& envelope) {
+  auto& store = m_scope.events.store();
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    if (!slots[i].request) continue;
+    const auto& request = *slots[i].request;
+    const auto id = request.value("approvalId", request.value("requestId", ""));
+    if (const auto record = store.get_approval(id); record && record->status == "pending")
+      record_answer(m_scope.events, envelope, *record,
+                    {.request_id = id, .decision = "deny", .reason = "the turn was cancelled",
+                     .answer = "(the turn was cancelled)"});
+    slots[i] = {.outcome = cancelled_outcome(calls[i].name)};
+  }
 }
 
 CallSlot TurnRunner::ask(const providers::ToolCall& call, const json& args,
@@ -804,6 +838,17 @@ TurnResult TurnRunner::resume(json& messages, const json& parked) {
     outcomes.push_back(c.value("pending", false)
                            ? decided_call(calls.back(), c.value("requestId", ""), envelope)
                            : outcome_from_json(c.value("outcome", json::object())));
+    // A `finish` or `give_up` of the parked step still counts once the step completes.
+    const auto& call = calls.back();
+    const auto& done = outcomes.back();
+    std::lock_guard lock(m_mutex);
+    if (call.name == "finish" && !done.is_error && done.details.is_object() &&
+        done.details.contains("result"))
+      m_result = done.details["result"];
+    if (call.name == "give_up" && done.terminate) {
+      const auto reason = call.input.is_object() ? call.input.value("reason", json()) : json();
+      m_gave_up = reason.is_string() ? reason.get<std::string>() : "no reason given";
+    }
   }
   json assistant = json::object();
   for (auto it = messages.rbegin(); it != messages.rend(); ++it)
@@ -861,6 +906,7 @@ RuntimeContext with_hook_caller(const TurnScope& scope) {
   if (context.telemetry)
     context.call_hook = bind_hook_caller(context.telemetry->hooks(), scope.events, scope.envelope,
                                          {.workspace = scope.workspace.root(),
+                                          .confined = &scope.workspace,
                                           .session_id = scope.envelope.session,
                                           .run_id = context.run_id});
   return context;
@@ -884,7 +930,9 @@ TurnResult resume_turn(TurnScope& scope, const AgentDef& agent, json& messages, 
   RuntimeContext context = with_hook_caller(scope);
   TurnScope turn{context, scope.models, scope.events, scope.workspace, scope.envelope};
   TurnRunner runner(turn, agent, options);
-  return runner.resume(messages, parked);
+  return with_turn_hooks(turn, agent, "",
+                         [&](const std::string&) { return runner.resume(messages, parked); },
+                         false);
 }
 
 TurnOptions parked_options(const json& parked) {

@@ -77,7 +77,8 @@ json HookRunner::run(const AgentDef& agent, std::string_view event, const json& 
       return fail("it is neither executable nor a .py/.sh/.js script (" + hook->path.string() + ")");
     auto policy = agent_policy(agent.sandbox, m_project_root, m_fail_closed);
     policy.reads.push_back(hook->path.parent_path());
-    policy.workspace = environment.workspace;
+    if (environment.confined != nullptr) sandbox::use_workspace(policy, *environment.confined);
+    else policy.workspace = environment.workspace;
     auto& cap = policy.settings.limits.output_bytes;
     cap = cap > 0 ? std::min<long long>(cap, k_hook_output_bytes + 1) : k_hook_output_bytes + 1;
     std::vector<std::string> env{"HEARTH_HOOK=" + std::string(event), "HEARTH_AGENT=" + agent.name,

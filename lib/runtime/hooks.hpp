@@ -19,6 +19,10 @@
 #include <string>
 #include <string_view>
 
+namespace hearth::sandbox {
+class Workspace;
+}
+
 namespace hearth::runtime {
 
 struct AgentDef;
@@ -56,6 +60,9 @@ const HookDef* find_hook(const AgentDef& agent, std::string_view event);
 /// and the workspace mounted read-write (the turn's), if any.
 struct HookEnvironment {
   std::filesystem::path workspace{};
+  /// The turn's workspace when it is confined to an invoker's grant: the hook then sees only
+  /// the granted subtrees, as the turn's tools do (sandbox::use_workspace). Must outlive the call.
+  const sandbox::Workspace* confined = nullptr;
   std::string session_id{};
   std::string run_id{};
   std::string traceparent{};

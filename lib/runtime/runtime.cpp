@@ -1,6 +1,7 @@
 // The runtime service; see runtime.hpp. Event order follows Flue 0.11's hello run:
 // run_start, operation_start, agent events, operation, idle, run_end.
 #include "runtime/runtime.hpp"
+#include "core/cancel.hpp"
 
 #include "core/errors.hpp"
 #include "core/ids.hpp"
@@ -72,7 +73,9 @@ Runtime::Runtime(Program program, RuntimeContext context, store::Store& store)
     : m_program(std::move(program)), m_context(std::move(context)), m_store(store) {
   // approvals: workflow turns cannot park; their requests are decided while the run waits.
   if (!m_context.wait_for_approval)
-    m_context.wait_for_approval = [this](const json& request) { return decide_run_approval(request); };
+    m_context.wait_for_approval = [this](const json& request, std::stop_token cancel) {
+      return decide_run_approval(request, std::move(cancel));
+    };
 }
 
 const WorkflowDef& Runtime::workflow(const std::string& name) const {
@@ -95,15 +98,7 @@ const AgentDef* Runtime::find_agent(const std::string& name) const {
 
 std::string Runtime::admit_run(const std::string& name, const json& payload, const json& invoker,
                                const json& request_context, bool may_select) {
-  const auto& def = workflow(name); // throws workflow_not_found
-  const auto target = "workflow \"" + name + "\"";
-  // The workflow's agent owns the invoker profiles and resolver (seed 002: they are per agent).
-  const auto* agent_def = find_agent(def.kind == WorkflowKind::declarative && !def.agent.empty()
-                                         ? def.agent : m_program.root_agent);
-  const auto invocation = resolve_invocation(agent_def ? agent_def->invoker : json(),
-                                             agent_def ? agent_def->directory : m_context.project_root,
-                                             invoker, request_context, may_select, target);
-  check_access(def.access, invocation.invoker, target); // 403 / exit 1, naming the rule
+  const auto invocation = workflow_invocation(name, invoker, request_context, may_select);
   settle_pending();
   const auto run_id = ids::run_id();
   m_store.create_run(
@@ -115,6 +110,20 @@ std::string Runtime::admit_run(const std::string& name, const json& payload, con
       m_admitted_context.erase(m_admitted_context.begin());
   }
   return run_id;
+}
+
+Invocation Runtime::workflow_invocation(const std::string& name, const json& invoker,
+                                       const json& request_context, bool may_select) const {
+  const auto& def = workflow(name); // throws workflow_not_found
+  const auto target = "workflow \"" + name + "\"";
+  // The workflow's agent owns the invoker profiles and resolver (seed 002: they are per agent).
+  const auto* agent_def = find_agent(def.kind == WorkflowKind::declarative && !def.agent.empty()
+                                         ? def.agent : m_program.root_agent);
+  auto invocation = resolve_invocation(agent_def ? agent_def->invoker : json(),
+                                       agent_def ? agent_def->directory : m_context.project_root,
+                                       invoker, request_context, may_select, target);
+  check_access(def.access, invocation.invoker, target); // 403 / exit 1, naming the rule
+  return invocation;
 }
 
 json Runtime::take_admitted_context(const std::string& run_id) {
@@ -434,7 +443,8 @@ void Runtime::wait_for_route_approvals(std::chrono::milliseconds max_wait) {
   m_route_approval_wait_ms = max_wait.count();
 }
 
-std::optional<InputAnswer> Runtime::decide_run_approval(const json& request) {
+std::optional<InputAnswer> Runtime::decide_run_approval(const json& request,
+                                                        std::stop_token cancel) {
   const auto run_id = request.value("runId", "");
   const auto tool = request.value("toolName", "");
   if (run_id.empty()) return std::nullopt; // an agent session's subagent: nobody to ask here
@@ -454,10 +464,20 @@ std::optional<InputAnswer> Runtime::decide_run_approval(const json& request) {
   }
   const auto wait_ms = m_route_approval_wait_ms.load();
   if (wait_ms <= 0) return std::nullopt;
+  // Each waiting run holds an executor worker: bounded, so parked runs cannot starve sessions.
+  if (m_approval_waits.fetch_add(1) >= k_max_approval_waits) {
+    m_approval_waits.fetch_sub(1);
+    return std::nullopt;
+  }
+  struct Leave {
+    std::atomic<int>& waits;
+    ~Leave() { waits.fetch_sub(1); }
+  } leave{m_approval_waits};
   // The decision route writes the row; poll it (no thread of the route is held meanwhile).
   const auto id = request.value("approvalId", "");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   while (std::chrono::steady_clock::now() < deadline) {
+    if (cancel.stop_requested()) throw errors::turn_cancelled(); // cancel_run, the run's timeout
     const auto record = m_store.get_approval(id);
     if (!record) return std::nullopt;
     if (record->status != "pending") {
@@ -467,7 +487,7 @@ std::optional<InputAnswer> Runtime::decide_run_approval(const json& request) {
                          .reason = d.is_object() ? d.value("reason", "") : "",
                          .invoker = d.is_object() ? d.value("invoker", json()) : json()};
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cancel::sleep_for(cancel, std::chrono::milliseconds(100));
   }
   return std::nullopt;
 }

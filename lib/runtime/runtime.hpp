@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/cancel.hpp"
+#include "runtime/access.hpp"
 #include "runtime/definitions.hpp"
 #include "runtime/events.hpp"
 #include "runtime/harness.hpp"
@@ -81,6 +82,12 @@ public:
   /// programmable: the root agent), with `request_context` selecting a profile when `may_select`
   /// (seed 002); the result is recorded on the run and checked against the workflow's `access`.
   /// Throws access_denied (403 / exit 1) naming the rule, profile or resolver that refused.
+  /// The invocation of workflow `name` by `invoker` with `request_context` (seed 002: the
+  /// workflow's agent's profiles, selectable when `may_select`, and its invoker.resolve), after
+  /// the workflow's access rules. Throws workflow_not_found, access_denied (403).
+  Invocation workflow_invocation(const std::string& name, const nlohmann::json& invoker,
+                                 const nlohmann::json& request_context, bool may_select) const;
+
   std::string admit_run(const std::string& name, const nlohmann::json& payload,
                         const nlohmann::json& invoker = nullptr,
                         const nlohmann::json& request_context = nullptr, bool may_select = false);
@@ -183,7 +190,8 @@ private:
   /// Applies the workspace retention (context().workspaces) after a run ended. Never throws.
   void prune_workspaces() noexcept;
   std::shared_ptr<ModelClients> instance_models(const std::string& stream);
-  std::optional<InputAnswer> decide_run_approval(const nlohmann::json& request);
+  std::optional<InputAnswer> decide_run_approval(const nlohmann::json& request,
+                                                 std::stop_token cancel);
   /// Denies the pending requests of a parked session and closes its step in `messages`.
   void abandon_parked_turn(const std::string& stream, const Envelope& envelope,
                            nlohmann::json& messages, const nlohmann::json& parked);
@@ -209,6 +217,10 @@ private:
   // approvals: `hearth run --approve/--deny` lists per run, and the decision route's bound
   std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> m_run_approvals;
   std::atomic<std::int64_t> m_route_approval_wait_ms{0}; // set at server start, read by runs
+  // Runs waiting for a decision route now: each holds an executor worker, so at most
+  // k_max_approval_waits wait; past that an Approval Request fails the run (approval_required).
+  static constexpr int k_max_approval_waits = 4;
+  std::atomic<int> m_approval_waits{0};
   // Traces and hooks (issue 12 §4-5): incoming trace parents by stream, claimed by the stream's
   // next EventLog; the agent whose hooks see a stream's traces.
   std::optional<TraceContext> take_trace_parent(const std::string& stream);

@@ -1,5 +1,6 @@
 // Hooks around turns and runs, the OTLP exporter and the trace hook queue; see telemetry.hpp.
 #include "runtime/telemetry.hpp"
+#include "runtime/access.hpp"
 
 #include "core/errors.hpp"
 #include "core/json.hpp"
@@ -168,11 +169,12 @@ void Telemetry::call_trace_hooks(std::vector<TraceItem>&& batch) {
 // --- hooks around turns and runs -----------------------------------------------------------------
 
 TurnResult with_turn_hooks(const TurnScope& scope, const AgentDef& agent, const std::string& input,
-                           const std::function<TurnResult(const std::string& input)>& body) {
+                           const std::function<TurnResult(const std::string& input)>& body,
+                           bool request_hook) {
   const auto& call = scope.context.call_hook;
   if (!call) return body(input);
   std::string turn_input = input;
-  if (find_hook(agent, "request") != nullptr) {
+  if (request_hook && find_hook(agent, "request") != nullptr) {
     json payload = turn_payload("request", scope, agent);
     payload["message"] = input;
     const json answer = call(agent, "request", payload);
@@ -228,7 +230,11 @@ void end_run_telemetry(const RuntimeContext& context, EventLog& events, const Ag
     std::error_code ec;
     const auto workspace =
         context.project_root / ".hearth" / "workspaces" / safe_component(run_id);
-    if (std::filesystem::is_directory(workspace, ec)) environment.workspace = workspace;
+    // Only for an invoker the agent grants the whole workspace: the run's grant is not known
+    // here, and a hook must never see more than the run's tools did (fail closed).
+    if (std::filesystem::is_directory(workspace, ec) &&
+        workspace_grant(agent->access, context.invoker).all)
+      environment.workspace = workspace;
     const auto call = bind_hook_caller(context.telemetry->hooks(), events,
                                        Envelope{.run_id = run_id}, environment);
     json payload = {{"scope", "run"}, {"agent", agent->name}, {"runId", run_id},

@@ -172,8 +172,10 @@ private:
 /// Runs one turn with the lifecycle hooks around it (docs/runtime.md "Hooks"): `request` first
 /// ({"reject": reason} throws hook_rejected; {"context": value} is appended to the input), then
 /// `body(input)`; `error` when it throws a hearth::Error (rethrown), `finish` either way.
+/// `request_hook` false: a resumed (approved) turn, whose `request` ran when it began.
 TurnResult with_turn_hooks(const TurnScope& scope, const AgentDef& agent, const std::string& input,
-                           const std::function<TurnResult(const std::string& input)>& body);
+                           const std::function<TurnResult(const std::string& input)>& body,
+                           bool request_hook = true);
 
 /// A run's end: closes its trace (`error`: the run's error JSON, or null) and calls the run-level
 /// `error` and `finish` hooks of `agent` (may be null). Never throws.

@@ -298,6 +298,7 @@ bool is_active(Eve& eve, const std::string& id) {
 
 void cancel(const Request& req, Response& res, Eve& eve) {
   const std::string id = req.matches[1];
+  session_invocation(eve, json::object()); // the agent's access rules (403), as sending does
   no_store(res);
   if (!is_active(eve, id)) {
     send_json(res, 200, {{"ok", true}, {"status", "no_active_turn"}});
@@ -311,6 +312,7 @@ void cancel(const Request& req, Response& res, Eve& eve) {
 
 void reset(const Request& req, Response& res, Eve& eve) {
   const std::string id = req.matches[1];
+  session_invocation(eve, json::object()); // the agent's access rules (403), as sending does
   no_store(res);
   if (!is_active(eve, id)) {
     send_json(res, 200, {{"ok", true}, {"status", "no_active_session"}});
@@ -415,6 +417,7 @@ private:
 
 void stream(const Request& req, Response& res, Eve& eve) {
   const std::string id = req.matches[1];
+  session_invocation(eve, json::object()); // the agent's access rules (403), as sending does
   const auto q = stream_query(req);
   auto& ctx = eve.ctx;
   auto& store = ctx.runtime.store();

@@ -234,6 +234,7 @@ void post_agent(const Request& req, Response& res, ServerContext& ctx) {
 void agent_route(const Request& req, Response& res, ServerContext& ctx) {
   if (req.method == "POST") return post_agent(req, res, ctx);
   const auto& agent = http_agent(ctx.runtime, req.matches[1]);
+  agent_invocation(agent, json()); // reading the stream needs the agent's access rules (403)
   const auto path = runtime::Runtime::agent_stream(agent.name, req.matches[2]);
   serve_stream(req, res, ctx, path, errors::event_stream_not_found(path));
 }
@@ -407,12 +408,17 @@ void decide_agent_approval(const Request& req, Response& res, ServerContext& ctx
   // The parked turn resumes on the executor once nothing else is pending; its events follow on
   // the agent stream.
   auto& rt = ctx.runtime;
-  ctx.executor.submit([&rt, name = agent.name, instance, session = decided.session, invoker] {
-    try {
-      rt.resume_session(name, instance, session, {}, invoker);
-    } catch (const std::exception&) { // recorded on the stream (operation isError)
-    }
-  });
+  try {
+    ctx.executor.submit([&rt, name = agent.name, instance, session = decided.session, invoker] {
+      try {
+        rt.resume_session(name, instance, session, {}, invoker);
+      } catch (const std::exception&) { // recorded on the stream (operation isError)
+      }
+    });
+  } catch (const Error&) {
+    // The decision is recorded (the answer says so); with the executor full the session stays
+    // parked until its next message or decision, which resumes it (Runtime::resume_session).
+  }
   send_json(res, 200, decision_reply(decided));
 }
 
@@ -420,13 +426,16 @@ void decide_run_approval(const Request& req, Response& res, ServerContext& ctx) 
   const std::string run_id = req.matches[1];
   const auto run = ctx.runtime.store().get_run(run_id);
   if (!run) throw errors::run_not_found(run_id);
-  const auto& def = ctx.runtime.workflow(run->workflow);
-  runtime::check_access(def.access, current_auth().invoker.to_json(),
-                        "workflow \"" + def.name + "\"");
+  // Who may start the workflow over HTTP may decide its runs' requests: the same checks as
+  // admission (http: true, profiles, invoker.resolve, access rules).
+  const auto& def = http_workflow(ctx.runtime, run->workflow);
+  const auto& auth = current_auth();
+  const auto invocation = ctx.runtime.workflow_invocation(def.name, auth.invoker.to_json(),
+                                                          json(), auth.select_profiles);
   const auto owner = "runs/" + run_id;
   const auto record = pending_approval(ctx, owner, req.matches[2]);
   auto answer = decision_body(req, record);
-  answer.invoker = current_auth().invoker.to_json();
+  answer.invoker = invocation.invoker;
   // The run waits in-process for this row (Runtime::wait_for_route_approvals).
   send_json(res, 200, decision_reply(ctx.runtime.answer_input(owner, answer)));
 }

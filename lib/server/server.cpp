@@ -118,9 +118,9 @@ class ServerImpl {
 public:
   ServerImpl(runtime::Runtime& runtime, ServerOptions options)
       : m_options(std::move(options)),
-        m_executor(m_options.run_workers, m_options.run_queue),
         m_auth(m_options.auth ? m_options.auth : std::make_shared<const auth::Config>()),
-        m_ctx{runtime, m_options, m_executor, m_stopping, *m_auth},
+        m_ctx{runtime, m_options, m_executor, m_stopping, *m_auth}, // m_executor: bound, built next
+        m_executor(m_options.run_workers, m_options.run_queue),
         m_handlers(4, std::max<std::size_t>(8, m_options.handler_threads)),
         m_steps(k_step_threads, k_step_threads) {
     raise_fd_limit();
@@ -717,10 +717,12 @@ private:
   ServerOptions m_options;
   std::atomic<bool> m_stopping{false};
   bool m_stopped = false;
-  Executor m_executor;
   std::shared_ptr<const auth::Config> m_auth;
   ServerContext m_ctx;
+  // Queued and running turns hold the route state the router owns (routes_eve.cpp's Eve): the
+  // executor is declared after the router so it finishes them before the router goes.
   Router m_router;
+  Executor m_executor;
   mutable std::mutex m_conns_mutex;
   std::condition_variable m_conns_cv;
   std::unordered_set<std::shared_ptr<Conn>> m_conns;

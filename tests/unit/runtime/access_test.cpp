@@ -41,6 +41,10 @@ TEST_CASE("workspace grants: all, or paths filled from the invoker, never escapi
   CHECK(grant.paths == std::vector<std::string>{"customers/acme"});
   CHECK(grant.to_json() == json{{"grants", {"customers/acme"}}});
   CHECK(workspace_grant(json(), json()).all);
+  // A value of "." would make the grant `customers/.`, i.e. every customer: it grants nothing.
+  const auto dot = workspace_grant(access, {{"id", "c"}, {"meta", {{"customer", "."}}}});
+  CHECK_FALSE(dot.all);
+  CHECK(dot.paths.empty());
 }
 
 TEST_CASE("profiles: selected by the four context keys, meta merged, only when allowed") {

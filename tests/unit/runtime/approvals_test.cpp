@@ -48,6 +48,28 @@ struct ApprovalFixture {
 } // namespace
 
 TEST_SUITE("runtime.approvals") {
+  TEST_CASE("a give_up beside a parked call still ends the turn once the step completes") {
+    ApprovalFixture f;
+    auto agent = f.agent("always", 0);
+    f.project.write("agent/mock.jsonl",
+                    "{\"toolCalls\":[{\"name\":\"ship\",\"input\":{}},"
+                    "{\"name\":\"give_up\",\"input\":{\"reason\":\"stuck\"}}]}\n"
+                    "{\"text\":\"asked again\"}\n");
+    Runtime rt(Program{.root_agent = "assistant", .agents = {agent}},
+               RuntimeContext{.project_root = f.project.root()}, *f.store);
+    const json schema = {{"type", "object"}, {"properties", {{"ok", {{"type", "boolean"}}}}}};
+    const auto parked = rt.prompt_agent("assistant", "s1", "default", "go", schema, "", f.listener());
+    REQUIRE(parked["status"] == "waiting");
+    const auto id = parked["requests"][0]["approvalId"].get<std::string>();
+    rt.answer_input("agents/assistant/s1", {.request_id = id, .decision = "approve"});
+    try {
+      rt.resume_session("assistant", "s1", "default", f.listener());
+      FAIL("expected agent_gave_up");
+    } catch (const hearth::Error& e) {
+      CHECK(e.info().type == "agent_gave_up"); // before: the model was asked again
+    }
+  }
+
   TEST_CASE("an approval parks the turn durably; the decision resumes it and `once` is remembered") {
     ApprovalFixture f;
     Runtime rt(Program{.root_agent = "assistant", .agents = {f.agent("once", 2)}},
@@ -147,6 +169,11 @@ TEST_SUITE("runtime.approvals") {
     } catch (const hearth::Error& e) {
       CHECK(e.info().type == "approval_required");
       CHECK(e.info().message.find("Tool \"ship\" requires approval (apr_") == 0);
+      // The request nobody could decide is closed: a later decision cannot "approve" it.
+      const auto id = e.info().message.substr(e.info().message.find("apr_"), 30);
+      const auto record = f.store->get_approval(id.substr(0, id.find(')')));
+      REQUIRE(record);
+      CHECK(record->status == "denied");
     }
     const auto run_id = rt.admit_run("go", json::object());
     rt.set_run_approvals(run_id, {"all"}, {});

@@ -67,6 +67,20 @@ TEST_SUITE("runtime") {
     CHECK(f.call("grep", {{"pattern", "zzz"}}).text == "No matches");
   }
 
+  TEST_CASE("grep bounds the pattern and the part of a line it matches") {
+    Fixture f;
+    // 4 MB on one line: libstdc++'s recursive matcher overflowed the stack on such a line with
+    // this pattern; only its first 2 KiB are matched now (and the line is never held whole).
+    std::string huge(4u << 20, 'a');
+    for (std::size_t i = 1; i < huge.size(); i += 2) huge[i] = 'b';
+    f.project.write("ws/huge.txt", huge + "c\nnext\n");
+    const auto out = f.call("grep", {{"pattern", "(a|b)*c"}});
+    CHECK_FALSE(out.is_error);
+    CHECK(out.text == "No matches"); // the `c` lies past the matched prefix
+    CHECK(f.call("grep", {{"pattern", "next"}}).text == "huge.txt:2: next\n");
+    CHECK(f.call("grep", {{"pattern", std::string(600, 'x')}}).is_error);
+  }
+
   TEST_CASE("file tools under a grant: read inside, refuse beside it naming the grant") {
     Fixture f;
     f.project.write("ws/customers/acme/notes.txt", "acme notes\n");
