@@ -65,11 +65,20 @@ json eve_info_document(const runtime::Program& program, bool dev) {
     entry.update({{"name", sub.name}, {"description", sub.description},
                   {"entryPath", sub.directory.string()}, {"nodeId", sub.name},
                   {"parentNodeId", "__root__"}, {"rootPath", sub.directory.string()},
-                  {"summary", {{"channels", 0}, {"connections", 0}, {"hooks", 0},
+                  {"summary", {{"channels", 0}, {"connections", 0}, {"hooks", sub.hooks.size()},
                                {"instructions", sub.instructions.empty() ? 0 : 1},
                                {"memories", 0}, {"schedules", 0},
                                {"skills", sub.skills.size()}, {"tools", sub.tools.size()}}}});
     subagents.push_back(entry);
+  }
+  json hooks = json::array(); // the hooks the runtime calls (docs/runtime.md "Hooks")
+  for (const auto& hook : agent.hooks) {
+    const auto logical = hook.path.lexically_relative(agent.directory).generic_string();
+    json entry = module_source(logical.empty() || logical.starts_with("..") ? "hooks/" + hook.name
+                                                                           : logical,
+                               hook.path.string());
+    entry.update({{"name", hook.name}, {"event", hook.event}});
+    hooks.push_back(entry);
   }
   if (!agent.instructions.empty()) {
     json entry = markdown_source("instructions.md");
@@ -108,7 +117,7 @@ json eve_info_document(const runtime::Program& program, bool dev) {
           {"composition", {{"disabled", json::array()}, {"shadowed", json::array()}}},
           {"connections", json::array()},
           {"diagnostics", {{"discoveryErrors", 0}, {"discoveryWarnings", 0}}},
-          {"hooks", json::array()},
+          {"hooks", hooks},
           {"instructions", {{"dynamic", json::array()}, {"static", instructions}}},
           {"kernelEffects", json::array()},
           {"memories", json::array()},
