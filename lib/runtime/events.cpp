@@ -25,14 +25,15 @@ nlohmann::json error_json(const Error& error) {
           {"details", error.info().details}};
 }
 
-std::string now_iso() {
-  const long long ms = now_ms();
+std::string now_iso() { return iso_from_ms(now_ms()); }
+
+std::string iso_from_ms(long long ms) {
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   ::gmtime_r(&seconds, &tm);
   char buffer[32];
   std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[40];
+  char out[48];
   std::snprintf(out, sizeof out, "%s.%03lldZ", buffer, ms % 1000);
   return out;
 }

@@ -41,6 +41,9 @@ using TraceSink = std::function<void(const nlohmann::json& trace_event)>;
 /// ISO-8601 UTC with milliseconds for now, e.g. 2026-11-21T01:47:00.205Z.
 std::string now_iso();
 
+/// The same for `ms` milliseconds since the epoch (TraceEvent timestamps of earlier events).
+std::string iso_from_ms(long long ms);
+
 /// Milliseconds since the epoch.
 long long now_ms();
 

@@ -39,17 +39,6 @@ std::string random_hex(std::size_t bytes) {
   }
 }
 
-std::string iso_from_ms(long long ms) {
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&seconds, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03lldZ", buffer, ms % 1000);
-  return out;
-}
-
 std::string str(const json& data, const char* key) {
   const auto it = data.find(key);
   return it != data.end() && it->is_string() ? it->get<std::string>() : std::string();
