@@ -46,6 +46,13 @@ bool record_answer(EventLog& events, const Envelope& envelope, const store::Appr
   return true;
 }
 
+void close_request(EventLog& events, const Envelope& envelope, const std::string& id,
+                   const std::string& reason, const std::string& answer) {
+  if (const auto record = events.store().get_approval(id))
+    record_answer(events, envelope, *record,
+                  {.request_id = id, .decision = "deny", .reason = reason, .answer = answer});
+}
+
 json eve_input_request(const std::string& event_type, const json& body) {
   if (event_type == "input_request") {
     json request = {{"action", action_of(body)}, {"kind", "question"},

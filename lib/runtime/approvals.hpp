@@ -51,6 +51,12 @@ using ApprovalWaiter =
 bool record_answer(EventLog& events, const Envelope& envelope, const store::ApprovalRecord& record,
                    const InputAnswer& answer);
 
+/// Closes request `id` that nobody will answer any more (a new message came first, the turn was
+/// cancelled): an approval is denied with `reason`, a question answered with `answer`. Does
+/// nothing when the request is unknown or already decided. Throws the store's errors.
+void close_request(EventLog& events, const Envelope& envelope, const std::string& id,
+                   const std::string& reason, const std::string& answer = {});
+
 /// Eve's InputRequest for an approval_request or input_request body (peers/eve t18): kind,
 /// prompt, requestId, display, options, allowFreeform?, action {callId, input, kind, toolName}.
 nlohmann::json eve_input_request(const std::string& event_type, const nlohmann::json& body);

@@ -722,15 +722,12 @@ CallSlot TurnRunner::request_approval(const providers::ToolCall& call, const jso
 void TurnRunner::close_requests_cancelled(std::vector<CallSlot>& slots,
                                           const std::vector<providers::ToolCall>& calls,
                                           const Envelope& envelope) {
-  auto& store = m_scope.events.store();
   for (std::size_t i = 0; i < slots.size(); ++i) {
     if (!slots[i].request) continue;
     const auto& request = *slots[i].request;
-    const auto id = request.value("approvalId", request.value("requestId", ""));
-    if (const auto record = store.get_approval(id); record && record->status == "pending")
-      record_answer(m_scope.events, envelope, *record,
-                    {.request_id = id, .decision = "deny", .reason = "the turn was cancelled",
-                     .answer = "(the turn was cancelled)"});
+    close_request(m_scope.events, envelope,
+                  request.value("approvalId", request.value("requestId", "")),
+                  "the turn was cancelled", "(the turn was cancelled)");
     slots[i] = {.outcome = cancelled_outcome(calls[i].name)};
   }
 }

@@ -514,12 +514,8 @@ store::ApprovalRecord Runtime::answer_input(const std::string& owner, const Inpu
 void Runtime::abandon_parked_turn(const std::string& stream, const Envelope& envelope,
                                   json& messages, const json& parked) {
   EventLog events(m_store, stream);
-  for (const auto& id : parked_request_ids(parked)) {
-    const auto record = m_store.get_approval(id);
-    if (!record || record->status != "pending") continue;
-    record_answer(events, envelope, *record,
-                  {.request_id = id, .decision = "deny", .reason = "a new message arrived first"});
-  }
+  for (const auto& id : parked_request_ids(parked))
+    close_request(events, envelope, id, "a new message arrived first");
   abandon_parked(messages, parked, "Nobody answered: a new message arrived before the answer. The "
                                    "call did not run.");
 }
