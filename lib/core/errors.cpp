@@ -975,3 +975,80 @@ Error turn_cancelled(std::string_view details) {
 }
 
 } // namespace hearth::errors
+
+// --- MCP server (issue 13 §6) --------------------------------------------------------------------
+
+namespace hearth::errors {
+
+Error mcp_session_required() {
+  return Error({.type = "mcp_session_required",
+                .message = "Bad Request: Mcp-Session-Id header is required.",
+                .details = "Send the Mcp-Session-Id the initialize response carried, or start a "
+                           "session with an initialize request.",
+                .http_status = 400});
+}
+
+Error mcp_session_not_found() {
+  return Error({.type = "mcp_session_not_found",
+                .message = "Session not found.",
+                .details = "The MCP session ended or expired; start a new one with initialize.",
+                .http_status = 404});
+}
+
+Error mcp_protocol_version_unsupported(std::string_view version, std::string_view supported) {
+  return Error({.type = "mcp_protocol_version_unsupported",
+                .message = "Bad Request: Unsupported protocol version \"" +
+                           string(version.substr(0, 64)) + "\".",
+                .details = "Supported versions: " + string(supported) + ".",
+                .http_status = 400});
+}
+
+Error mcp_sessions_full(std::size_t limit) {
+  return Error({.type = "server_busy",
+                .message = "Too many MCP sessions (" + std::to_string(limit) + ") are open.",
+                .details = "End unused sessions with DELETE /mcp, or retry after idle ones expire.",
+                .http_status = 503});
+}
+
+Error mcp_not_acceptable(std::string_view accept) {
+  return Error({.type = "mcp_not_acceptable",
+                .message = "Not Acceptable: the client must accept application/json and "
+                           "text/event-stream.",
+                .details = "Received Accept: \"" + string(accept.substr(0, 200)) + "\".",
+                .http_status = 406});
+}
+
+Error mcp_invalid_message(std::string_view problem) {
+  return Error({.type = "mcp_invalid_message",
+                .message = "Invalid JSON-RPC message: " + string(problem),
+                .details = "POST one JSON-RPC 2.0 request, notification or response per request "
+                           "(MCP Streamable HTTP).",
+                .http_status = 400});
+}
+
+Error mcp_calls_busy(std::size_t limit) {
+  return Error({.type = "server_busy",
+                .message = "This MCP session already runs " + std::to_string(limit) +
+                           " tool calls.",
+                .details = "Wait for one to finish, or cancel one with notifications/cancelled.",
+                .http_status = 503});
+}
+
+Error mcp_tool_arguments(std::string_view tool, std::string_view problem) {
+  return Error({.type = "invalid_request",
+                .message = "Invalid arguments for tool \"" + string(tool.substr(0, 128)) + "\": " +
+                           string(problem),
+                .details = "See the tool's inputSchema in tools/list.",
+                .http_status = 400});
+}
+
+Error mcp_stdio_line_too_long(std::size_t limit) {
+  return Error({.type = "mcp_message_too_large",
+                .message = "A message on stdin is longer than " + std::to_string(limit) +
+                           " bytes.",
+                .details = "hearth mcp reads one JSON-RPC message per line; it stopped because "
+                           "the stream cannot be resynchronized.",
+                .http_status = 413});
+}
+
+} // namespace hearth::errors

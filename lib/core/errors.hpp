@@ -444,3 +444,38 @@ namespace hearth::errors {
 Error turn_cancelled(std::string_view details = {});
 
 } // namespace hearth::errors
+
+// --- MCP server (issue 13 §6, docs/mcp.md "hearth as an MCP server") ----------------------------
+
+namespace hearth::errors {
+
+/// A request to /mcp without `Mcp-Session-Id` after initialize; HTTP 400.
+Error mcp_session_required();
+
+/// `Mcp-Session-Id` names no live session (never issued, ended by DELETE, or expired); HTTP 404:
+/// the client starts a new session with initialize.
+Error mcp_session_not_found();
+
+/// `MCP-Protocol-Version` names a version hearth does not speak; `supported` lists them. HTTP 400.
+Error mcp_protocol_version_unsupported(std::string_view version, std::string_view supported);
+
+/// Every MCP session slot is taken by a live session (`limit` of them); HTTP 503.
+Error mcp_sessions_full(std::size_t limit);
+
+/// The Accept header admits neither application/json nor text/event-stream; HTTP 406.
+Error mcp_not_acceptable(std::string_view accept);
+
+/// A POST body that is not one JSON-RPC message (not JSON, an array/batch, or no `jsonrpc`);
+/// HTTP 400.
+Error mcp_invalid_message(std::string_view problem);
+
+/// A session already runs `limit` tool calls; the next one waits for one to finish.
+Error mcp_calls_busy(std::size_t limit);
+
+/// An argument of a tool call the tool cannot use (`problem`); a tool result with isError.
+Error mcp_tool_arguments(std::string_view tool, std::string_view problem);
+
+/// A line on `hearth mcp`'s stdin longer than `limit` bytes: the stream cannot be resynchronized.
+Error mcp_stdio_line_too_long(std::size_t limit);
+
+} // namespace hearth::errors

@@ -211,6 +211,9 @@ nlohmann::json to_manifest(const discovery::Discovery& found, const config::Proj
   } else {
     m["messaging"] = nullptr;
   }
+  // hearth as an MCP server (lib/server/routes_mcp.cpp, issue 13 §6): always mounted.
+  routes.push_back(route("POST", "/mcp", "mcp", ""));
+  routes.push_back(route("DELETE", "/mcp", "mcp", ""));
   m["routes"] = std::move(routes);
   m["diagnosticsSummary"] = {{"errors", found.errors()}, {"warnings", found.warnings()}};
   return m;

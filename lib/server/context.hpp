@@ -84,4 +84,7 @@ void mount_flue(Router& router, ServerContext& ctx);
 /// .../stream (routes_eve.cpp).
 void mount_eve(Router& router, ServerContext& ctx);
 
+/// MCP Streamable HTTP: POST|DELETE /mcp, hearth as an MCP server (routes_mcp.cpp, issue 13 §6).
+void mount_mcp(Router& router, ServerContext& ctx);
+
 } // namespace hearth::server

@@ -126,6 +126,7 @@ public:
     raise_fd_limit();
     mount_flue(m_router, m_ctx);
     mount_eve(m_router, m_ctx);
+    mount_mcp(m_router, m_ctx);
   }
 
   ~ServerImpl() {

@@ -28,6 +28,7 @@ void register_start(CLI::App& app, Dispatch& dispatch);
 void register_run(CLI::App& app, Dispatch& dispatch);
 void register_connect(CLI::App& app, Dispatch& dispatch);
 void register_logs(CLI::App& app, Dispatch& dispatch);
+void register_mcp(CLI::App& app, Dispatch& dispatch); // MCP server over stdio (issue 13 §6)
 void register_sandbox(CLI::App& app, Dispatch& dispatch); // sandbox exec
 void register_gc(CLI::App& app, Dispatch& dispatch);
 void register_completion(CLI::App& app, Dispatch& dispatch);
