@@ -117,6 +117,10 @@ std::string supported_versions_text() {
   return out;
 }
 
+bool accepted_header_version(std::string_view version) {
+  return supported_version(version) || version == "2025-03-26";
+}
+
 int log_level_index(std::string_view level) {
   for (std::size_t i = 0; i < k_levels.size(); ++i)
     if (k_levels[i] == level) return static_cast<int>(i);

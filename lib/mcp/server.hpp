@@ -36,6 +36,11 @@ bool supported_version(std::string_view version);
 /// "2025-11-25, 2025-06-18" (for error details).
 std::string supported_versions_text();
 
+/// True for an `MCP-Protocol-Version` header hearth accepts (Streamable HTTP): a supported
+/// version, or 2025-03-26, the version the spec assumes when the header is absent (clients that
+/// negotiated a newer version may still name it; the TypeScript SDK's servers accept it too).
+bool accepted_header_version(std::string_view version);
+
 /// tools/list page size (cursor pagination: the cursor is opaque to clients).
 inline constexpr std::size_t k_tools_page = 50;
 /// Tool calls one session runs at once; more are refused with a tool error (isError).

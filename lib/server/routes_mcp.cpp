@@ -231,7 +231,7 @@ void post_mcp(const Request& req, Response& res, ServerContext& ctx, Sessions& s
   if (!session) return send_rpc_error(res, errors::mcp_session_not_found(), -32001);
   if (req.has_header("MCP-Protocol-Version")) {
     const auto version = req.get_header_value("MCP-Protocol-Version");
-    if (!mcp::supported_version(version))
+    if (!mcp::accepted_header_version(version))
       return send_rpc_error(res, errors::mcp_protocol_version_unsupported(
                                      version, mcp::supported_versions_text()));
   }

@@ -260,7 +260,7 @@ class HttpTest(HearthTestCase):
         port = free_port()
         d = Dev(root, port)
         self.addCleanup(d.stop)
-        d.wait_for("watching for changes", timeout=60)
+        d.wait_for("server listening at", timeout=60)
         return d
 
     def test_dev_mcp_streamable_http(self):
@@ -298,6 +298,8 @@ class HttpTest(HearthTestCase):
         status, _, body = c.post(req(8, "ping"), headers={"MCP-Protocol-Version": "1999-01-01"})
         self.assertEqual((status, body["error"]["data"]["type"]),
                          (400, "mcp_protocol_version_unsupported"))
+        status, _, body = c.post(req(8, "ping"), headers={"MCP-Protocol-Version": "2025-03-26"})
+        self.assertEqual(status, 200)  # the version the spec assumes without the header
         status, _, body = c.post("[1,2]")
         self.assertEqual((status, body["error"]["code"]), (400, -32600))
         status, _, body = c.post("{nope")
@@ -310,8 +312,13 @@ class HttpTest(HearthTestCase):
         status, _, _ = c.post(req(10, "ping"), headers={"Host": "evil.example.com",
                                                          "Origin": "http://evil.example.com"})
         self.assertEqual(status, 403)
-        status, _, _ = c.post(req(10, "ping"), headers={"Origin": f"http://localhost:{d.port}"})
+        status, _, _ = c.post(req(10, "ping"), headers={"Host": f"localhost:{d.port}",
+                                                         "Origin": f"http://localhost:{d.port}"})
         self.assertEqual(status, 200)
+        # another local origin is a different site too (a page of another local app): refused
+        # unless listed in server.cors.origins
+        status, _, _ = c.post(req(10, "ping"), headers={"Origin": "http://localhost:5173"})
+        self.assertEqual(status, 403)
         # GET: no server-initiated stream (405 with Allow); DELETE ends the session
         status, h, _ = c.raw("GET", {"Mcp-Session-Id": c.session})
         self.assertEqual(status, 405)
@@ -334,7 +341,7 @@ class HttpTest(HearthTestCase):
 
 SCENARIOS = ["server-initialize", "ping", "logging-set-level", "tools-list", "tools-call-simple-text",
              "tools-call-error", "tools-call-with-progress", "tools-call-with-logging",
-             "dns-rebinding-protection"]
+             "server-sse-multiple-streams", "dns-rebinding-protection"]
 
 
 def conformance_install():
@@ -377,7 +384,7 @@ class ConformanceTest(HearthTestCase):
             "workflows/test_tool_with_logging.md": "---\ndescription: Logs.\nhttp: true\n---\nGo.\n"})
         d = Dev(root, free_port())
         self.addCleanup(d.stop)
-        d.wait_for("watching for changes", timeout=60)
+        d.wait_for("server listening at", timeout=60)
         url = f"http://localhost:{d.port}/mcp"
         results = {}
         for scenario in SCENARIOS:

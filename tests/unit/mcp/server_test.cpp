@@ -128,6 +128,9 @@ TEST_SUITE("mcp_server") {
     CHECK(s.handle(Fixture::request(2, "tools/list", {{"cursor", "999"}}), std::nullopt, {})
               ->at("error")["code"] == -32602);
     CHECK(hearth::mcp::sanitize_tool_name("a b/c.d-e") == "a_b_c.d-e");
+    CHECK(hearth::mcp::accepted_header_version("2025-03-26"));
+    CHECK(hearth::mcp::accepted_header_version("2025-06-18"));
+    CHECK(!hearth::mcp::accepted_header_version("2024-11-05"));
   }
 
   TEST_CASE("tools/call: results, structuredContent, tool errors and protocol errors") {
