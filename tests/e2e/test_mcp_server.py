@@ -39,6 +39,19 @@ def write_project(test, name="p", extra=None):
     w(f"{name}/workflows/broken.md", "---\ndescription: Fails.\nhttp: true\nmodel: mock/nope\n---\nFail.\n")
     w(f"{name}/workflows/slow.md", "---\ndescription: Sleeps.\nhttp: true\nagent: sleeper\n---\nSleep.\n")
     w(f"{name}/workflows/private.md", "---\ndescription: Not exposed.\n---\nHi.\n")
+    # tooler: its first step calls `sleeper`, a tool that writes its pid and sleeps 30 s
+    w(f"{name}/agents/tooler/agent.json", json.dumps({"description": "Calls a tool.",
+                                                     "model": "mock/script"}))
+    w(f"{name}/agents/tooler/instructions.md", "You call tools.\n")
+    w(f"{name}/agents/tooler/mock.jsonl",
+      json.dumps({"toolCalls": [{"name": "sleeper", "input": {}}]}) + "\n" + json.dumps({"text": "x"}) + "\n")
+    w(f"{name}/agents/tooler/tools/sleeper.json",
+      json.dumps({"description": "Sleeps 30 s.", "inputSchema": {"type": "object"}}))
+    pid_file = os.path.join(test.tmp, "tool.pid")
+    w(f"{name}/agents/tooler/tools/sleeper.sh",
+      f"#!/bin/sh\necho $$ > '{pid_file}'\nexec sleep 30\n", executable=True)
+    w(f"{name}/workflows/tool_slow.md",
+      "---\ndescription: Runs a slow tool.\nhttp: true\nagent: tooler\n---\nGo.\n")
     for relative, content in (extra or {}).items():
         w(os.path.join(name, relative), content)
     return os.path.join(test.tmp, name)
@@ -156,6 +169,18 @@ class McpHttp:
         return body
 
 
+def gone(pid, timeout=3.0):
+    """True once `pid` no longer exists (killed and reaped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
 class StdioTest(HearthTestCase):
     def test_stdio_lifecycle_tools_and_errors(self):
         root = write_project(self)
@@ -172,7 +197,7 @@ class StdioTest(HearthTestCase):
 
         tools = c.call(4, "tools/list")["result"]["tools"]
         by_name = {t["name"]: t for t in tools}
-        self.assertEqual(sorted(by_name), ["agent_p", "broken", "hello", "plain", "slow"])
+        self.assertEqual(sorted(by_name), ["agent_p", "broken", "hello", "plain", "slow", "tool_slow"])
         self.assertEqual(by_name["hello"]["description"], "Greets.")
         self.assertEqual(by_name["hello"]["inputSchema"], {"type": "object"})
         self.assertEqual(by_name["hello"]["outputSchema"]["required"], ["greeting"])
@@ -246,13 +271,36 @@ class StdioTest(HearthTestCase):
         self.assertLess(time.monotonic() - started, 5)
         self.assertTrue(reply["result"]["isError"])
         self.assertEqual(reply["result"]["_meta"]["hearth/errorType"], "cancelled")
-        # a call in flight at SIGTERM: 143, no process left in hearth's groups
-        c.send(req(3, "tools/call", {"name": "agent_p", "arguments": {"message": "x"}}))
-        c.until_reply(3)
-        c.send(req(4, "tools/call", {"name": "slow"}))
-        time.sleep(0.5)
+        # a call in flight at SIGTERM: 143, its tool process is gone
+        c.send(req(3, "tools/call", {"name": "tool_slow"}))
+        pid = self.tool_pid()
         c.proc.send_signal(signal.SIGTERM)
         self.assertEqual(c.proc.wait(10), 143)
+        self.assertTrue(gone(pid), "the tool outlived hearth mcp")
+
+    def test_stdio_eof_with_a_call_in_flight_stops_its_tool_and_exits_0(self):
+        root = write_project(self)
+        c = Stdio(self, root)
+        c.call(1, "initialize", init_params())
+        c.send(req(2, "tools/call", {"name": "tool_slow"}))
+        pid = self.tool_pid()
+        c.proc.stdin.close()
+        self.assertEqual(c.proc.wait(10), 0)
+        self.assertTrue(gone(pid), "the tool outlived hearth mcp")
+
+    def tool_pid(self, timeout=20):
+        path = os.path.join(self.tmp, "tool.pid")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(path) as f:
+                    text = f.read().strip()
+                if text:
+                    return int(text)
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise AssertionError("the tool never started")
 
 
 class HttpTest(HearthTestCase):
@@ -280,7 +328,7 @@ class HttpTest(HearthTestCase):
         status, h, body = c.post(req(2, "ping"))
         self.assertEqual((status, h["content-type"], body["result"]), (200, "application/json", {}))
         status, _, body = c.post(req(3, "tools/list"))
-        self.assertEqual(len(body["result"]["tools"]), 5)
+        self.assertEqual(len(body["result"]["tools"]), 6)
         status, _, body = c.post(req(4, "tools/call", {"name": "hello", "arguments": {"name": "Ada"}}))
         self.assertIn("greeting", body["result"]["structuredContent"])
         # progress: answered as SSE, notifications first, the reply last
