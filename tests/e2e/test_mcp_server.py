@@ -376,6 +376,39 @@ class HttpTest(HearthTestCase):
         status, _, _ = c.post(req(11, "ping"))
         self.assertEqual(status, 404)
 
+    def test_http_cancel_and_delete_stop_calls_in_flight(self):
+        root = write_project(self)
+        d = self.dev(root)
+        c = McpHttp(d.port)
+        c.initialize()
+        out = {}
+
+        def call(key, message):
+            out[key] = c.post(message)
+
+        t = threading.Thread(target=call, args=("slow", req(2, "tools/call", {
+            "name": "slow", "_meta": {"progressToken": "p"}})))
+        t.start()
+        time.sleep(0.5)
+        started = time.monotonic()
+        status, _, _ = c.post({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                               "params": {"requestId": 2}})
+        self.assertEqual(status, 202)
+        t.join(10)
+        self.assertLess(time.monotonic() - started, 5)
+        status, h, msgs = out["slow"]
+        self.assertEqual((status, h["content-type"]), (200, "text/event-stream"))
+        self.assertEqual(msgs[-1]["result"]["_meta"]["hearth/errorType"], "cancelled")
+        # DELETE ends the session and cancels its calls: the tool process goes
+        t = threading.Thread(target=call, args=("tool", req(3, "tools/call", {"name": "tool_slow"})))
+        t.start()
+        pid = StdioTest.tool_pid(self)
+        status, _, _ = c.raw("DELETE", {"Mcp-Session-Id": c.session})
+        self.assertEqual(status, 200)
+        t.join(10)
+        self.assertTrue(out["tool"][2]["result"]["isError"])
+        self.assertTrue(gone(pid), "the tool outlived its session")
+
     def test_start_mcp_is_behind_route_auth(self):
         root = write_project(self, extra={})
         self.assertExit(hearth("build", cwd=root), 0)
