@@ -226,6 +226,11 @@ void Session::cancel_all() noexcept {
   }
 }
 
+void Session::close() noexcept {
+  m_closed = true;
+  cancel_all();
+}
+
 std::optional<json> Session::handle(const json& message, const std::optional<Caller>& caller,
                                     const Emit& emit) {
   if (!message.is_object() || message.value("jsonrpc", json()) != json("2.0"))
@@ -345,6 +350,7 @@ json Session::tools_call(const json& id, const json& params, const Caller& calle
     std::lock_guard lock(m_mutex);
     if (m_calls.size() >= k_max_calls_per_session)
       return tool_error(errors::mcp_calls_busy(k_max_calls_per_session));
+    if (m_closed.load()) return tool_error(errors::turn_cancelled("The MCP session ended."));
     if (!m_calls.emplace(key, call).second)
       throw ipc::RpcError(ipc::code::invalid_request, "A call with this request id is in flight");
   }

@@ -103,8 +103,12 @@ public:
   /// was sent, or logging was enabled with logging/setLevel): HTTP answers it with SSE.
   bool call_may_notify(const nlohmann::json& message) const;
 
-  /// Cancels every call in flight (transport closing). Never blocks.
+  /// Cancels every call in flight (the server shutting down). Never blocks.
   void cancel_all() noexcept;
+
+  /// Ends the session (stdin EOF, DELETE /mcp): cancels every call in flight, and a call that
+  /// arrives from now on (one still being dispatched) ends at once as cancelled. Never blocks.
+  void close() noexcept;
 
   /// True once initialize succeeded.
   bool initialized() const { return m_initialized.load(); }
@@ -135,6 +139,7 @@ private:
   std::vector<Tool> m_tools;
   std::atomic<bool> m_initialized{false};
   std::atomic<int> m_log_level{-1}; // index into the syslog levels; -1: logging off
+  std::atomic<bool> m_closed{false};
   mutable std::mutex m_mutex;
   std::string m_version{};
   std::map<std::string, std::shared_ptr<Call>> m_calls{}; // by the request id's JSON text

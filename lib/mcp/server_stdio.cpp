@@ -84,7 +84,7 @@ int serve_stdio(runtime::Runtime& runtime, const Caller& caller) {
     Session& session;
     std::function<void(bool)> reap;
     ~JoinAll() {
-      session.cancel_all();
+      session.close();
       reap(true);
     }
   } join_all{session, reap};
@@ -150,7 +150,7 @@ int serve_stdio(runtime::Runtime& runtime, const Caller& caller) {
   if (signo != 0) {
     // As the runtime child does on a signal: runs end cancelled before their tools are stopped,
     // then every tool/script process group goes; workers may be mid-turn, the store is consistent.
-    session.cancel_all();
+    session.close();
     runtime.cancel_active_runs("hearth mcp received signal " + std::to_string(signo) + ".");
     process::stop_all_groups();
     std::cerr << std::flush;
@@ -158,7 +158,7 @@ int serve_stdio(runtime::Runtime& runtime, const Caller& caller) {
   }
   // EOF: the client is gone. Calls in flight are cancelled (turns give up within about a
   // second) and waited for, so no tool outlives us.
-  session.cancel_all();
+  session.close();
   reap(true);
   runtime.cancel_active_runs("The MCP client closed stdin.");
   ::close(protocol_out);

@@ -51,11 +51,21 @@ struct Entry {
 
 class Sessions {
 public:
-  /// Registers `session`; expires idle sessions first. Throws mcp_sessions_full.
+  /// Registers `session`; expires idle sessions first, and when every slot is still taken ends
+  /// the least recently used session that runs no call (its client gets 404 and initializes
+  /// again). Throws mcp_sessions_full when every session runs a call.
   std::string add(std::shared_ptr<mcp::Session> session, std::string owner) {
     std::lock_guard lock(m_mutex);
     expire_locked(Clock::now());
-    if (m_map.size() >= k_max_sessions) throw errors::mcp_sessions_full(k_max_sessions);
+    if (m_map.size() >= k_max_sessions) {
+      auto oldest = m_map.end();
+      for (auto it = m_map.begin(); it != m_map.end(); ++it)
+        if (it->second.session->calls_in_flight() == 0 &&
+            (oldest == m_map.end() || it->second.last_used < oldest->second.last_used))
+          oldest = it;
+      if (oldest == m_map.end()) throw errors::mcp_sessions_full(k_max_sessions);
+      m_map.erase(oldest);
+    }
     auto id = random_session_id();
     m_map[id] = {std::move(session), std::move(owner), Clock::now()};
     return id;
@@ -271,7 +281,7 @@ void delete_mcp(const Request& req, Response& res, Sessions& sessions) {
   if (session_id.empty()) return send_rpc_error(res, errors::mcp_session_required());
   const auto session = sessions.erase(session_id, owner_now());
   if (!session) return send_rpc_error(res, errors::mcp_session_not_found(), -32001);
-  session->cancel_all();
+  session->close();
   res.status = 200;
 }
 

@@ -367,6 +367,16 @@ class HttpTest(HearthTestCase):
         # unless listed in server.cors.origins
         status, _, _ = c.post(req(10, "ping"), headers={"Origin": "http://localhost:5173"})
         self.assertEqual(status, 403)
+        # 256 sessions at most: the least recently used idle one makes room for a new one
+        first = McpHttp(d.port)
+        first.initialize()
+        for _ in range(255):
+            McpHttp(d.port).initialize()
+        self.assertEqual(first.post(req(12, "ping"))[0], 200)  # c is now the oldest
+        McpHttp(d.port).initialize()
+        self.assertEqual(c.post(req(12, "ping"))[0], 404)
+        self.assertEqual(first.post(req(12, "ping"))[0], 200)
+        c.initialize()
         # GET: no server-initiated stream (405 with Allow); DELETE ends the session
         status, h, _ = c.raw("GET", {"Mcp-Session-Id": c.session})
         self.assertEqual(status, 405)

@@ -204,5 +204,8 @@ TEST_SUITE("mcp_server") {
     CHECK(r["isError"] == true);
     CHECK(r["_meta"]["hearth/errorType"] == "cancelled");
     CHECK(s.calls_in_flight() == 0);
+    s.close(); // a call that arrives after the session ended does not start
+    const auto late = s.handle(Fixture::request(8, "tools/call", {{"name", "hello"}}), std::nullopt, {});
+    CHECK(late->at("result")["_meta"]["hearth/errorType"] == "cancelled");
   }
 }
