@@ -33,6 +33,11 @@ struct Fixture {
                   .instructions = "You help.", .http = true};
     AgentDef sleeper{.name = "sleeper", .model = "mock/script", .instructions = "You sleep.",
                      .mock_script = project.root() / "sleeper/mock.jsonl"};
+    AgentDef shaper{.name = "shaper", .model = "mock/echo", .instructions = "You shape.",
+                    .output_schema = {{"type", "object"},
+                                      {"properties", {{"n", {{"type", "integer"}}}}},
+                                      {"required", {"n"}}},
+                    .http = true};
     sleeper.sandbox.backend = "none";
     root.sandbox.backend = "none";
     std::vector<WorkflowDef> workflows = {
@@ -52,7 +57,7 @@ struct Fixture {
     std::sort(workflows.begin(), workflows.end(),
               [](const auto& a, const auto& b) { return a.name < b.name; });
     rt = std::make_unique<Runtime>(
-        Program{.root_agent = "assistant", .agents = {root, sleeper}, .workflows = workflows},
+        Program{.root_agent = "assistant", .agents = {root, sleeper, shaper}, .workflows = workflows},
         RuntimeContext{.project_root = project.root()}, *store);
   }
 
@@ -121,7 +126,7 @@ TEST_SUITE("mcp_server") {
       ++pages;
     } while (!cursor.is_null() && pages < 10);
     CHECK(pages == 2);
-    CHECK(names.size() == 65); // 64 http workflows + the http agent
+    CHECK(names.size() == 66); // 64 http workflows + the 2 http agents
     CHECK(std::find(names.begin(), names.end(), "weird_name_") != names.end());
     CHECK(std::find(names.begin(), names.end(), "agent_assistant") != names.end());
     CHECK(std::find(names.begin(), names.end(), "hidden") == names.end());
@@ -151,6 +156,8 @@ TEST_SUITE("mcp_server") {
     CHECK(agent["result"]["content"] == json::array({{{"type", "text"}, {"text", "hi there"}}}));
     CHECK(call({{"name", "agent_assistant"}, {"arguments", {{"message", "x"}, {"sessionId", "../x"}}}})
               ["result"]["isError"] == true);
+    const auto shaped = call({{"name", "agent_shaper"}, {"arguments", {{"message", "x"}}}})["result"];
+    CHECK(shaped["structuredContent"]["n"].is_number_integer());
     CHECK(call({{"name", "hidden"}})["error"]["code"] == -32602);
     CHECK(call({{"name", "hello"}, {"arguments", "x"}})["error"]["code"] == -32602);
     CHECK(call({{"name", 5}})["error"]["code"] == -32602);
