@@ -420,12 +420,37 @@ class HttpTest(HearthTestCase):
         self.assertTrue(gone(pid), "the tool outlived its session")
 
     def test_start_mcp_is_behind_route_auth(self):
-        root = write_project(self, extra={})
+        config = {"name": "p", "model": "mock/echo", "sandbox": {"backend": "none"},
+                  "auth": [{"kind": "bearer", "tokenEnv": "MCP_TOKEN",
+                            "invoker": {"id": "ci", "kind": "service"}}]}
+        root = write_project(self, extra={
+            "hearth.json": json.dumps(config),
+            "workflows/staff.md": "---\ndescription: Staff only.\nhttp: true\naccess:\n"
+                                  "  kinds: [user]\n---\nHi.\n"})
         self.assertExit(hearth("build", cwd=root), 0)
-        server = Started(self, os.path.join(root, "dist"), insecure=False)
-        status, h, _ = McpHttp(server.port).post(req(1, "initialize", init_params()))
+        server = Started(self, os.path.join(root, "dist"), insecure=False,
+                         env=clean_env(MCP_TOKEN="s3cret"))
+        c = McpHttp(server.port)
+        status, h, _ = c.post(req(1, "initialize", init_params()))
         self.assertEqual(status, 401)
         self.assertIn("www-authenticate", h)
+        status, h, _ = c.post(req(1, "initialize", init_params()),
+                              headers={"Authorization": "Bearer wrong"})
+        self.assertEqual(status, 401)
+        auth = {"Authorization": "Bearer s3cret"}
+        status, h, body = c.post(req(1, "initialize", init_params()), headers=auth)
+        self.assertEqual(status, 200)
+        c.session = h["mcp-session-id"]
+        status, _, body = c.post(req(2, "tools/call", {"name": "hello", "arguments": {"name": "A"}}),
+                                 headers=auth)
+        self.assertEqual(status, 200)
+        self.assertFalse(body["result"]["isError"])
+        # the workflow's access rules apply to the authenticated invoker (a service here)
+        status, _, body = c.post(req(3, "tools/call", {"name": "staff"}), headers=auth)
+        self.assertTrue(body["result"]["isError"])
+        self.assertEqual(body["result"]["_meta"]["hearth/errorType"], "forbidden")
+        self.assertIn("access.kinds", body["result"]["content"][0]["text"])
+        self.assertEqual(c.post(req(4, "ping"))[0], 401)  # every request is authenticated
 
 
 # --- the official conformance suite ----------------------------------------------------------
