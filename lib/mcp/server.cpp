@@ -340,8 +340,11 @@ json Session::tools_call(const json& id, const json& params, const Caller& calle
   if (params.contains("_meta") && params["_meta"].is_object() &&
       params["_meta"].contains("progressToken")) {
     progress_token = params["_meta"]["progressToken"];
-    if (!progress_token.is_string() && !progress_token.is_number_integer())
-      throw ipc::RpcError(ipc::code::invalid_params, "progressToken must be a string or an integer");
+    // Echoed in every notification: bounded, or a 16 MiB token would be sent once per event.
+    if ((!progress_token.is_string() && !progress_token.is_number_integer()) ||
+        (progress_token.is_string() && progress_token.get_ref<const std::string&>().size() > k_max_token_bytes))
+      throw ipc::RpcError(ipc::code::invalid_params,
+                          "progressToken must be an integer or a string of at most 1024 bytes");
   }
 
   auto call = std::make_shared<Call>();

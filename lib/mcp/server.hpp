@@ -51,6 +51,8 @@ inline constexpr std::size_t k_max_result_bytes = 1u << 20;
 /// An agent tool's `message` (bytes) and `sessionId` (bytes, [A-Za-z0-9_.:-]).
 inline constexpr std::size_t k_max_message_bytes = 1u << 20;
 inline constexpr std::size_t k_max_session_id_bytes = 128;
+/// A string progressToken (echoed in every progress notification) is at most this long.
+inline constexpr std::size_t k_max_token_bytes = 1024;
 /// One notifications/message `data` (an event) is cut to this many bytes of JSON.
 inline constexpr std::size_t k_max_log_bytes = 8u << 10;
 

@@ -161,6 +161,8 @@ TEST_SUITE("mcp_server") {
     CHECK(call({{"name", "hidden"}})["error"]["code"] == -32602);
     CHECK(call({{"name", "hello"}, {"arguments", "x"}})["error"]["code"] == -32602);
     CHECK(call({{"name", 5}})["error"]["code"] == -32602);
+    CHECK(call({{"name", "hello"}, {"_meta", {{"progressToken", std::string(1025, 't')}}}})["error"]
+              ["code"] == -32602);
     CHECK(f.notes.empty()); // no progressToken, logging off: nothing emitted
   }
 
