@@ -16,8 +16,8 @@ namespace hearth::mcp {
 namespace {
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 8> k_levels = {"debug",    "info",  "notice", "warning",
-                                                      "error",    "critical", "alert", "emergency"};
+constexpr std::array<std::string_view, 8> k_levels = {"debug", "info",     "notice", "warning",
+                                                      "error", "critical", "alert",  "emergency"};
 
 bool is_request(const json& m) { return m.contains("method") && m.contains("id"); }
 
@@ -25,16 +25,19 @@ bool is_request(const json& m) { return m.contains("method") && m.contains("id")
 bool valid_id(const json& id) { return id.is_string() || id.is_number_integer(); }
 
 std::string cut(std::string text, std::size_t limit) {
-  if (text.size() <= limit) return text;
+  if (text.size() <= limit)
+    return text;
   std::size_t end = limit;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end; // whole UTF-8
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+    --end; // whole UTF-8
   text.resize(end);
   return text + "…";
 }
 
 /// An object schema (one a structuredContent object can conform to), else null.
 json object_schema(const json& schema) {
-  if (schema.is_object() && schema.value("type", json()) == json("object")) return schema;
+  if (schema.is_object() && schema.value("type", json()) == json("object"))
+    return schema;
   return nullptr;
 }
 
@@ -44,7 +47,8 @@ json text_block(std::string text) { return {{"type", "text"}, {"text", std::move
 /// errors).
 json tool_error(const Error& e) {
   std::string text = e.info().message;
-  if (!e.info().details.empty()) text += "\n" + e.info().details;
+  if (!e.info().details.empty())
+    text += "\n" + e.info().details;
   return {{"content", json::array({text_block(cut(text, 4096))})},
           {"isError", true},
           {"_meta", {{"hearth/errorType", e.info().type}}}};
@@ -60,15 +64,17 @@ json tool_result(const json& value, bool structured_allowed) {
     return out;
   }
   out["content"] = json::array({text_block(text)});
-  if (structured_allowed && value.is_object()) out["structuredContent"] = value;
+  if (structured_allowed && value.is_object())
+    out["structuredContent"] = value;
   return out;
 }
 
 bool session_id_ok(const std::string& s) {
-  if (s.empty() || s.size() > k_max_session_id_bytes) return false;
+  if (s.empty() || s.size() > k_max_session_id_bytes)
+    return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.' || c == ':';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':';
   });
 }
 
@@ -79,7 +85,8 @@ json workflow_tool(const runtime::WorkflowDef& w, const std::string& name) {
                                                     : w.description},
               // hearth workflows declare no payload schema: any JSON object is a payload.
               {"inputSchema", {{"type", "object"}}}};
-  if (const auto out = object_schema(w.result); !out.is_null()) def["outputSchema"] = out;
+  if (const auto out = object_schema(w.result); !out.is_null())
+    def["outputSchema"] = out;
   return def;
 }
 
@@ -87,9 +94,10 @@ json agent_tool(const runtime::AgentDef& a, const std::string& name) {
   json def = {
       {"name", name},
       {"title", "agent " + a.name},
-      {"description", (a.description.empty() ? "The hearth agent \"" + a.name + "\"." : a.description) +
-                          " Runs one turn with `message`; pass the same `sessionId` to continue a "
-                          "conversation."},
+      {"description",
+       (a.description.empty() ? "The hearth agent \"" + a.name + "\"." : a.description) +
+           " Runs one turn with `message`; pass the same `sessionId` to continue a "
+           "conversation."},
       {"inputSchema",
        {{"type", "object"},
         {"properties",
@@ -100,7 +108,8 @@ json agent_tool(const runtime::AgentDef& a, const std::string& name) {
                             "the result's _meta)."},
             {"maxLength", k_max_session_id_bytes}}}}},
         {"required", {"message"}}}}};
-  if (const auto out = object_schema(a.output_schema); !out.is_null()) def["outputSchema"] = out;
+  if (const auto out = object_schema(a.output_schema); !out.is_null())
+    def["outputSchema"] = out;
   return def;
 }
 
@@ -113,7 +122,8 @@ bool supported_version(std::string_view version) {
 
 std::string supported_versions_text() {
   std::string out;
-  for (const auto v : k_protocol_versions) out += (out.empty() ? "" : ", ") + std::string(v);
+  for (const auto v : k_protocol_versions)
+    out += (out.empty() ? "" : ", ") + std::string(v);
   return out;
 }
 
@@ -123,7 +133,8 @@ bool accepted_header_version(std::string_view version) {
 
 int log_level_index(std::string_view level) {
   for (std::size_t i = 0; i < k_levels.size(); ++i)
-    if (k_levels[i] == level) return static_cast<int>(i);
+    if (k_levels[i] == level)
+      return static_cast<int>(i);
   return -1;
 }
 
@@ -141,19 +152,23 @@ std::vector<Tool> list_tools(const runtime::Runtime& runtime) {
   std::vector<Tool> tools;
   std::set<std::string> taken;
   auto unique = [&taken](std::string name) {
-    if (taken.insert(name).second) return name;
+    if (taken.insert(name).second)
+      return name;
     for (int n = 2;; ++n) {
       auto candidate = name.substr(0, 120) + "_" + std::to_string(n);
-      if (taken.insert(candidate).second) return candidate;
+      if (taken.insert(candidate).second)
+        return candidate;
     }
   };
   for (const auto& w : runtime.program().workflows) {
-    if (!w.http) continue;
+    if (!w.http)
+      continue;
     const auto name = unique(sanitize_tool_name(w.name));
     tools.push_back({Tool::Kind::workflow, name, w.name, workflow_tool(w, name)});
   }
   for (const auto& a : runtime.program().agents) {
-    if (!a.http) continue;
+    if (!a.http)
+      continue;
     const auto name = unique(sanitize_tool_name("agent_" + a.name));
     tools.push_back({Tool::Kind::agent, name, a.name, agent_tool(a, name)});
   }
@@ -187,8 +202,10 @@ std::size_t Session::calls_in_flight() const {
 }
 
 bool Session::call_may_notify(const json& message) const {
-  if (!message.is_object() || message.value("method", json()) != json("tools/call")) return false;
-  if (m_log_level.load() >= 0) return true;
+  if (!message.is_object() || message.value("method", json()) != json("tools/call"))
+    return false;
+  if (m_log_level.load() >= 0)
+    return true;
   const auto params = message.value("params", json());
   return params.is_object() && params.contains("_meta") && params["_meta"].is_object() &&
          params["_meta"].contains("progressToken");
@@ -208,15 +225,18 @@ void Session::cancel_call(Call& call) {
     agent = call.agent;
     instance = call.instance;
   }
-  if (!run_id.empty()) m_runtime.cancel_run(run_id);
-  if (!agent.empty()) m_runtime.cancel_turn(agent, instance);
+  if (!run_id.empty())
+    m_runtime.cancel_run(run_id);
+  if (!agent.empty())
+    m_runtime.cancel_turn(agent, instance);
 }
 
 void Session::cancel_all() noexcept {
   std::vector<std::shared_ptr<Call>> calls;
   {
     std::lock_guard lock(m_mutex);
-    for (const auto& [id, call] : m_calls) calls.push_back(call);
+    for (const auto& [id, call] : m_calls)
+      calls.push_back(call);
   }
   for (const auto& call : calls) {
     try {
@@ -235,29 +255,39 @@ std::optional<json> Session::handle(const json& message, const std::optional<Cal
                                     const Emit& emit) {
   if (!message.is_object() || message.value("jsonrpc", json()) != json("2.0"))
     return ipc::make_error(nullptr, ipc::code::invalid_request, "Invalid Request");
-  if (!message.contains("method")) return std::nullopt; // a response: we send no requests
+  if (!message.contains("method"))
+    return std::nullopt; // a response: we send no requests
   if (!message["method"].is_string())
     return ipc::make_error(message.value("id", json()), ipc::code::invalid_request,
                            "Invalid Request");
   const auto method = message["method"].get<std::string>();
   const json params = message.value("params", json::object());
   if (!is_request(message)) { // notifications: never answered
-    if (method == "notifications/initialized") return std::nullopt;
-    if (method == "notifications/cancelled" && params.is_object()) cancelled(params);
+    if (method == "notifications/initialized")
+      return std::nullopt;
+    if (method == "notifications/cancelled" && params.is_object())
+      cancelled(params);
     return std::nullopt;
   }
   const json id = message["id"];
-  if (!valid_id(id)) return ipc::make_error(nullptr, ipc::code::invalid_request, "Invalid Request");
+  if (!valid_id(id))
+    return ipc::make_error(nullptr, ipc::code::invalid_request, "Invalid Request");
   try {
     if (!params.is_object())
       throw ipc::RpcError(ipc::code::invalid_params, "params must be an object");
-    if (method == "initialize") return ipc::make_result(id, initialize(params));
-    if (method == "ping") return ipc::make_result(id, json::object());
+    if (method == "initialize")
+      return ipc::make_result(id, initialize(params));
+    if (method == "ping")
+      return ipc::make_result(id, json::object());
     if (!m_initialized.load())
-      throw ipc::RpcError(ipc::code::invalid_request, "Server not initialized: send initialize first");
-    if (method == "tools/list") return ipc::make_result(id, tools_list(params));
-    if (method == "tools/call") return ipc::make_result(id, tools_call(id, params, caller.value_or(m_caller), emit));
-    if (method == "logging/setLevel") return ipc::make_result(id, set_level(params));
+      throw ipc::RpcError(ipc::code::invalid_request,
+                          "Server not initialized: send initialize first");
+    if (method == "tools/list")
+      return ipc::make_result(id, tools_list(params));
+    if (method == "tools/call")
+      return ipc::make_result(id, tools_call(id, params, caller.value_or(m_caller), emit));
+    if (method == "logging/setLevel")
+      return ipc::make_result(id, set_level(params));
     throw ipc::RpcError(ipc::code::method_not_found, "Method not found: " + cut(method, 100));
   } catch (...) {
     return ipc::error_reply(id, std::current_exception());
@@ -288,16 +318,20 @@ json Session::tools_list(const json& params) const {
   if (params.contains("cursor") && !params["cursor"].is_null()) {
     const auto& c = params["cursor"];
     const auto text = c.is_string() ? c.get<std::string>() : std::string();
-    if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos)
+    if (text.empty() || text.size() > 9 ||
+        text.find_first_not_of("0123456789") != std::string::npos)
       throw ipc::RpcError(ipc::code::invalid_params, "Invalid cursor");
     start = static_cast<std::size_t>(std::stoul(text));
-    if (start > m_tools.size()) throw ipc::RpcError(ipc::code::invalid_params, "Invalid cursor");
+    if (start > m_tools.size())
+      throw ipc::RpcError(ipc::code::invalid_params, "Invalid cursor");
   }
   json tools = json::array();
   const auto end = std::min(m_tools.size(), start + k_tools_page);
-  for (auto i = start; i < end; ++i) tools.push_back(m_tools[i].definition);
+  for (auto i = start; i < end; ++i)
+    tools.push_back(m_tools[i].definition);
   json out = {{"tools", tools}};
-  if (end < m_tools.size()) out["nextCursor"] = std::to_string(end);
+  if (end < m_tools.size())
+    out["nextCursor"] = std::to_string(end);
   return out;
 }
 
@@ -313,12 +347,14 @@ json Session::set_level(const json& params) {
 }
 
 void Session::cancelled(const json& params) {
-  if (!params.contains("requestId") || !valid_id(params["requestId"])) return;
+  if (!params.contains("requestId") || !valid_id(params["requestId"]))
+    return;
   std::shared_ptr<Call> call;
   {
     std::lock_guard lock(m_mutex);
     const auto it = m_calls.find(params["requestId"].dump());
-    if (it == m_calls.end()) return; // finished already, or never ours: ignored (spec)
+    if (it == m_calls.end())
+      return; // finished already, or never ours: ignored (spec)
     call = it->second;
   }
   cancel_call(*call);
@@ -327,13 +363,16 @@ void Session::cancelled(const json& params) {
 json Session::tools_call(const json& id, const json& params, const Caller& caller,
                          const Emit& emit) {
   const auto name = params.value("name", json());
-  if (!name.is_string()) throw ipc::RpcError(ipc::code::invalid_params, "name must be a string");
+  if (!name.is_string())
+    throw ipc::RpcError(ipc::code::invalid_params, "name must be a string");
   const auto found = std::find_if(m_tools.begin(), m_tools.end(),
                                   [&](const Tool& t) { return t.name == name.get<std::string>(); });
   if (found == m_tools.end())
-    throw ipc::RpcError(ipc::code::invalid_params, "Unknown tool: " + cut(name.get<std::string>(), 128));
+    throw ipc::RpcError(ipc::code::invalid_params,
+                        "Unknown tool: " + cut(name.get<std::string>(), 128));
   json arguments = params.value("arguments", json::object());
-  if (arguments.is_null()) arguments = json::object();
+  if (arguments.is_null())
+    arguments = json::object();
   if (!arguments.is_object())
     throw ipc::RpcError(ipc::code::invalid_params, "arguments must be an object");
   json progress_token;
@@ -342,7 +381,8 @@ json Session::tools_call(const json& id, const json& params, const Caller& calle
     progress_token = params["_meta"]["progressToken"];
     // Echoed in every notification: bounded, or a 16 MiB token would be sent once per event.
     if ((!progress_token.is_string() && !progress_token.is_number_integer()) ||
-        (progress_token.is_string() && progress_token.get_ref<const std::string&>().size() > k_max_token_bytes))
+        (progress_token.is_string() &&
+         progress_token.get_ref<const std::string&>().size() > k_max_token_bytes))
       throw ipc::RpcError(ipc::code::invalid_params,
                           "progressToken must be an integer or a string of at most 1024 bytes");
   }
@@ -353,7 +393,8 @@ json Session::tools_call(const json& id, const json& params, const Caller& calle
     std::lock_guard lock(m_mutex);
     if (m_calls.size() >= k_max_calls_per_session)
       return tool_error(errors::mcp_calls_busy(k_max_calls_per_session));
-    if (m_closed.load()) return tool_error(errors::turn_cancelled("The MCP session ended."));
+    if (m_closed.load())
+      return tool_error(errors::turn_cancelled("The MCP session ended."));
     if (!m_calls.emplace(key, call).second)
       throw ipc::RpcError(ipc::code::invalid_request, "A call with this request id is in flight");
   }
@@ -371,23 +412,26 @@ json Session::tools_call(const json& id, const json& params, const Caller& calle
   std::mutex events_mutex; // a run's listener may be called from its subagents' threads too
   std::size_t events = 0;
   auto on_event = [&](const json& event) {
-    if (!emit) return;
+    if (!emit)
+      return;
     std::lock_guard events_lock(events_mutex);
     ++events;
     const auto type = event.is_object() ? event.value("type", std::string()) : std::string();
     if (!progress_token.is_null())
-      emit(ipc::make_notification("notifications/progress",
-                                  {{"progressToken", progress_token},
-                                   {"progress", events},
-                                   {"message", cut(type, 100)}}));
+      emit(ipc::make_notification(
+          "notifications/progress",
+          {{"progressToken", progress_token}, {"progress", events}, {"message", cut(type, 100)}}));
     const int threshold = m_log_level.load();
-    if (threshold < 0) return;
+    if (threshold < 0)
+      return;
     int level = 0; // debug
     if (type == "run_start" || type == "run_end" || type == "agent_start" || type == "agent_end" ||
         type == "operation")
       level = 1;
-    if (type == "error" || (event.is_object() && event.value("isError", false))) level = 4;
-    if (level < threshold) return;
+    if (type == "error" || (event.is_object() && event.value("isError", false)))
+      level = 4;
+    if (level < threshold)
+      return;
     auto text = hearth::dump_json(event);
     json data = text.size() <= k_max_log_bytes ? event : json{{"type", type}, {"truncated", true}};
     emit(ipc::make_notification("notifications/message",
@@ -411,8 +455,8 @@ json Session::run_workflow(const Tool& tool, const json& arguments, const Caller
                            const std::function<void(const json&)>& on_event) {
   // The admission path of POST /workflows/:name (routes_flue.cpp): http: true, then the
   // invoker's profiles, invoker.resolve and the workflow's access rules (access_denied).
-  const auto run_id = m_runtime.admit_run(tool.target, arguments, caller.invoker, nullptr,
-                                          caller.select_profiles);
+  const auto run_id =
+      m_runtime.admit_run(tool.target, arguments, caller.invoker, nullptr, caller.select_profiles);
   {
     std::lock_guard lock(call->mutex);
     call->run_id = run_id;
@@ -421,7 +465,8 @@ json Session::run_workflow(const Tool& tool, const json& arguments, const Caller
   auto listener = [&](const json& event) {
     // A cancellation that arrived before the run executed (cancel_run found nothing to stop)
     // takes effect at its first event.
-    if (!started.exchange(true) && was_cancelled(*call)) m_runtime.cancel_run(run_id);
+    if (!started.exchange(true) && was_cancelled(*call))
+      m_runtime.cancel_run(run_id);
     on_event(event);
   };
   auto result = m_runtime.execute_run(run_id, "", listener);
@@ -440,9 +485,10 @@ json Session::run_agent(const Tool& tool, const json& arguments, const Caller& c
     throw errors::mcp_tool_arguments(tool.name, "`message` is longer than 1 MiB.");
   std::string instance;
   if (arguments.contains("sessionId") && !arguments["sessionId"].is_null()) {
-    if (!arguments["sessionId"].is_string() || !session_id_ok(arguments["sessionId"].get<std::string>()))
-      throw errors::mcp_tool_arguments(
-          tool.name, "`sessionId` must be 1-128 characters of [A-Za-z0-9_.:-].");
+    if (!arguments["sessionId"].is_string() ||
+        !session_id_ok(arguments["sessionId"].get<std::string>()))
+      throw errors::mcp_tool_arguments(tool.name,
+                                       "`sessionId` must be 1-128 characters of [A-Za-z0-9_.:-].");
     instance = arguments["sessionId"].get<std::string>();
   } else {
     instance = ids::make_id("mcp");
@@ -450,9 +496,8 @@ json Session::run_agent(const Tool& tool, const json& arguments, const Caller& c
   const auto& agent = m_runtime.agent(tool.target);
   // The access path of POST /agents/:name/:id (server/auth_glue.cpp agent_invocation).
   const auto target = "agent \"" + agent.name + "\"";
-  const auto invocation = runtime::resolve_invocation(agent.invoker, agent.directory,
-                                                      caller.invoker, nullptr,
-                                                      caller.select_profiles, target);
+  const auto invocation = runtime::resolve_invocation(
+      agent.invoker, agent.directory, caller.invoker, nullptr, caller.select_profiles, target);
   runtime::check_access(agent.access, invocation.invoker, target);
   {
     std::lock_guard lock(call->mutex);
@@ -461,7 +506,8 @@ json Session::run_agent(const Tool& tool, const json& arguments, const Caller& c
   }
   std::atomic<bool> started{false};
   auto listener = [&](const json& event) {
-    if (!started.exchange(true) && was_cancelled(*call)) m_runtime.cancel_turn(agent.name, instance);
+    if (!started.exchange(true) && was_cancelled(*call))
+      m_runtime.cancel_turn(agent.name, instance);
     on_event(event);
   };
   const auto result = m_runtime.prompt_agent(agent.name, instance, "default", message,

@@ -6,14 +6,13 @@
 // lib/ipc/rpc.hpp; no transport code lives here.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <atomic>
 #include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,8 +66,8 @@ struct Caller {
 struct Tool {
   enum class Kind { workflow, agent };
   Kind kind = Kind::workflow;
-  std::string name{};   // the MCP tool name
-  std::string target{}; // the workflow or agent name
+  std::string name{};          // the MCP tool name
+  std::string target{};        // the workflow or agent name
   nlohmann::json definition{}; // the tools/list entry
 };
 
@@ -130,8 +129,8 @@ private:
   nlohmann::json run_workflow(const Tool& tool, const nlohmann::json& arguments,
                               const Caller& caller, const std::shared_ptr<Call>& call,
                               const std::function<void(const nlohmann::json&)>& on_event);
-  nlohmann::json run_agent(const Tool& tool, const nlohmann::json& arguments,
-                           const Caller& caller, const std::shared_ptr<Call>& call,
+  nlohmann::json run_agent(const Tool& tool, const nlohmann::json& arguments, const Caller& caller,
+                           const std::shared_ptr<Call>& call,
                            const std::function<void(const nlohmann::json&)>& on_event);
   void cancel_call(Call& call);
   static bool was_cancelled(Call& call);

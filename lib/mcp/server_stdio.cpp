@@ -9,17 +9,16 @@
 #include "ipc/rpc.hpp"
 #include "runtime/runtime.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cerrno>
-#include <iostream>
+#include <fcntl.h>
 #include <functional>
+#include <iostream>
 #include <list>
 #include <mutex>
+#include <poll.h>
 #include <thread>
+#include <unistd.h>
 
 namespace hearth::mcp {
 namespace {
@@ -32,12 +31,14 @@ public:
   void send(const json& message) {
     const auto line = ipc::encode_line(message);
     std::lock_guard lock(m_mutex);
-    if (m_broken) return;
+    if (m_broken)
+      return;
     signals::SigpipeGuard guard;
     std::size_t done = 0;
     while (done < line.size()) {
       const auto n = ::write(m_fd, line.data() + done, line.size() - done);
-      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EINTR)
+        continue;
       if (n <= 0) {
         m_broken = true;
         return;
@@ -90,11 +91,12 @@ int serve_stdio(runtime::Runtime& runtime, const Caller& caller) {
   } join_all{session, reap};
   const Emit emit = [&writer](const json& m) { writer.send(m); };
   auto dispatch = [&](const json& message) {
-    const bool call = message.is_object() && message.value("method", json()) == json("tools/call") &&
-                      message.contains("id") &&
-                      session.calls_in_flight() < k_max_calls_per_session;
+    const bool call = message.is_object() &&
+                      message.value("method", json()) == json("tools/call") &&
+                      message.contains("id") && session.calls_in_flight() < k_max_calls_per_session;
     if (!call) {
-      if (auto reply = session.handle(message, std::nullopt, emit)) writer.send(*reply);
+      if (auto reply = session.handle(message, std::nullopt, emit))
+        writer.send(*reply);
       return;
     }
     auto done = std::make_shared<std::atomic<bool>>(false);
@@ -116,25 +118,32 @@ int serve_stdio(runtime::Runtime& runtime, const Caller& caller) {
     pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {signal_pipe.fd(), POLLIN, 0}};
     const int ready = ::poll(fds, 2, 200);
     reap(false);
-    if (ready < 0 && errno != EINTR) break;
-    if (ready <= 0) continue;
+    if (ready < 0 && errno != EINTR)
+      break;
+    if (ready <= 0)
+      continue;
     if (fds[1].revents != 0) {
       if (const auto s = signal_pipe.take()) {
         signo = *s;
         break;
       }
     }
-    if (fds[0].revents == 0) continue;
+    if (fds[0].revents == 0)
+      continue;
     const auto n = ::read(STDIN_FILENO, chunk, sizeof chunk);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) break; // EOF (or a dead stdin): the client is gone
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+      continue;
+    if (n <= 0)
+      break; // EOF (or a dead stdin): the client is gone
     buffer.append(chunk, static_cast<std::size_t>(n));
     std::size_t start = 0;
     for (auto nl = buffer.find('\n'); nl != std::string::npos; nl = buffer.find('\n', start)) {
       std::string_view line(buffer.data() + start, nl - start);
       start = nl + 1;
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+      if (!line.empty() && line.back() == '\r')
+        line.remove_suffix(1);
+      if (line.find_first_not_of(" \t") == std::string_view::npos)
+        continue;
       const auto message = hearth::parse_json_or_discarded(line);
       if (message.is_discarded()) {
         writer.send(ipc::make_error(nullptr, ipc::code::parse_error, "Parse error"));

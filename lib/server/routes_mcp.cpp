@@ -9,11 +9,10 @@
 #include "mcp/server.hpp"
 #include "server/context.hpp"
 
-#include <sys/random.h>
-
 #include <deque>
 #include <map>
 #include <mutex>
+#include <sys/random.h>
 
 namespace hearth::server {
 namespace {
@@ -31,7 +30,8 @@ std::string random_session_id() {
   std::size_t got = 0;
   while (got < sizeof bytes) {
     const auto n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n <= 0) throw errors::internal_error("getrandom failed");
+    if (n <= 0)
+      throw errors::internal_error("getrandom failed");
     got += static_cast<std::size_t>(n);
   }
   static constexpr char hex[] = "0123456789abcdef";
@@ -63,7 +63,8 @@ public:
         if (it->second.session->calls_in_flight() == 0 &&
             (oldest == m_map.end() || it->second.last_used < oldest->second.last_used))
           oldest = it;
-      if (oldest == m_map.end()) throw errors::mcp_sessions_full(k_max_sessions);
+      if (oldest == m_map.end())
+        throw errors::mcp_sessions_full(k_max_sessions);
       m_map.erase(oldest);
     }
     auto id = random_session_id();
@@ -76,7 +77,8 @@ public:
     std::lock_guard lock(m_mutex);
     expire_locked(Clock::now());
     const auto it = m_map.find(id);
-    if (it == m_map.end() || it->second.owner != owner) return nullptr;
+    if (it == m_map.end() || it->second.owner != owner)
+      return nullptr;
     it->second.last_used = Clock::now();
     return it->second.session;
   }
@@ -84,7 +86,8 @@ public:
   std::shared_ptr<mcp::Session> erase(const std::string& id, const std::string& owner) {
     std::lock_guard lock(m_mutex);
     const auto it = m_map.find(id);
-    if (it == m_map.end() || it->second.owner != owner) return nullptr;
+    if (it == m_map.end() || it->second.owner != owner)
+      return nullptr;
     auto session = it->second.session;
     m_map.erase(it);
     return session;
@@ -105,7 +108,8 @@ private:
 };
 
 std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
 
@@ -120,7 +124,8 @@ void send_rpc_error(Response& res, const Error& e, int code = ipc::code::hearth_
 
 mcp::Caller caller_now() {
   const auto& decision = current_auth();
-  return {.invoker = decision.invoker.id.empty() ? nlohmann::json(nullptr) : decision.invoker.to_json(),
+  return {.invoker =
+              decision.invoker.id.empty() ? nlohmann::json(nullptr) : decision.invoker.to_json(),
           .select_profiles = decision.select_profiles};
 }
 
@@ -160,8 +165,10 @@ public:
       done = m_queue->done;
     }
     const auto now = Clock::now();
-    if (!out.empty()) m_last_frame = now;
-    if (done) return std::nullopt;
+    if (!out.empty())
+      m_last_frame = now;
+    if (done)
+      return std::nullopt;
     if (stopping) { // the server shuts down: the call is cancelled, the stream ends
       m_session->cancel_all();
       return std::nullopt;
@@ -187,7 +194,8 @@ struct Accepts {
 
 Accepts accepts(const Request& req) {
   const auto accept = lower(req.get_header_value("Accept"));
-  if (accept.empty()) return {true, true};
+  if (accept.empty())
+    return {true, true};
   const bool any = accept.find("*/*") != std::string::npos;
   return {any || accept.find("application/json") != std::string::npos ||
               accept.find("application/*") != std::string::npos,
@@ -198,13 +206,16 @@ Accepts accepts(const Request& req) {
 void require_json(const Request& req) {
   const auto type = req.get_header_value("Content-Type");
   auto base = lower(type.substr(0, type.find(';')));
-  while (!base.empty() && base.back() == ' ') base.pop_back();
-  if (base != "application/json") throw errors::unsupported_media_type(type);
+  while (!base.empty() && base.back() == ' ')
+    base.pop_back();
+  if (base != "application/json")
+    throw errors::unsupported_media_type(type);
 }
 
 void post_mcp(const Request& req, Response& res, ServerContext& ctx, Sessions& sessions) {
   const auto accept = accepts(req);
-  if (!accept.json && !accept.sse) throw errors::mcp_not_acceptable(req.get_header_value("Accept"));
+  if (!accept.json && !accept.sse)
+    throw errors::mcp_not_acceptable(req.get_header_value("Accept"));
   require_json(req);
   const auto message = hearth::parse_json_or_discarded(req.body);
   if (message.is_discarded()) {
@@ -236,14 +247,16 @@ void post_mcp(const Request& req, Response& res, ServerContext& ctx, Sessions& s
     return;
   }
   session_id = req.get_header_value("Mcp-Session-Id");
-  if (session_id.empty()) return send_rpc_error(res, errors::mcp_session_required());
+  if (session_id.empty())
+    return send_rpc_error(res, errors::mcp_session_required());
   session = sessions.find(session_id, owner_now());
-  if (!session) return send_rpc_error(res, errors::mcp_session_not_found(), -32001);
+  if (!session)
+    return send_rpc_error(res, errors::mcp_session_not_found(), -32001);
   if (req.has_header("MCP-Protocol-Version")) {
     const auto version = req.get_header_value("MCP-Protocol-Version");
     if (!mcp::accepted_header_version(version))
-      return send_rpc_error(res, errors::mcp_protocol_version_unsupported(
-                                     version, mcp::supported_versions_text()));
+      return send_rpc_error(
+          res, errors::mcp_protocol_version_unsupported(version, mcp::supported_versions_text()));
   }
   if (!request) { // a notification or a response: accepted, nothing to answer (spec: 202)
     session->handle(message, caller, {});
@@ -260,13 +273,15 @@ void post_mcp(const Request& req, Response& res, ServerContext& ctx, Sessions& s
     const mcp::Emit emit = [&queue](const nlohmann::json& note) {
       auto frame = CallStream::frame(note);
       std::lock_guard lock(queue->mutex);
-      if (queue->bytes + frame.size() > k_max_queued_bytes) return; // a slow reader loses notes
+      if (queue->bytes + frame.size() > k_max_queued_bytes)
+        return; // a slow reader loses notes
       queue->bytes += frame.size();
       queue->frames.push_back(std::move(frame));
     };
     auto reply = session->handle(message, caller, emit);
     std::lock_guard lock(queue->mutex);
-    if (reply) queue->frames.push_back(CallStream::frame(*reply));
+    if (reply)
+      queue->frames.push_back(CallStream::frame(*reply));
     queue->done = true;
   }); // throws server_busy when the executor's queue is full: answered as an error
   res.status = 200;
@@ -278,9 +293,11 @@ void post_mcp(const Request& req, Response& res, ServerContext& ctx, Sessions& s
 
 void delete_mcp(const Request& req, Response& res, Sessions& sessions) {
   const auto session_id = req.get_header_value("Mcp-Session-Id");
-  if (session_id.empty()) return send_rpc_error(res, errors::mcp_session_required());
+  if (session_id.empty())
+    return send_rpc_error(res, errors::mcp_session_required());
   const auto session = sessions.erase(session_id, owner_now());
-  if (!session) return send_rpc_error(res, errors::mcp_session_not_found(), -32001);
+  if (!session)
+    return send_rpc_error(res, errors::mcp_session_not_found(), -32001);
   session->close();
   res.status = 200;
 }
@@ -291,7 +308,8 @@ void mount_mcp(Router& router, ServerContext& ctx) {
   auto sessions = std::make_shared<Sessions>();
   // GET (the server→client stream) is not offered: 405 with Allow (spec: "or 405").
   router.add("/mcp", {"POST", "DELETE"}, [&ctx, sessions](const Request& req, Response& res) {
-    if (req.method == "DELETE") return delete_mcp(req, res, *sessions);
+    if (req.method == "DELETE")
+      return delete_mcp(req, res, *sessions);
     post_mcp(req, res, ctx, *sessions);
   });
 }

@@ -12,7 +12,8 @@ namespace {
 
 int run_mcp(const config::ProjectFlags& flags) {
   const auto project = resolve_project(flags);
-  if (!compile_reporting(project, /*quiet=*/true)) return exit_code(ExitCode::failure);
+  if (!compile_reporting(project, /*quiet=*/true))
+    return exit_code(ExitCode::failure);
   RuntimeHost host(project);
   // The client that started us is the local user (as for `hearth run`): it may select profiles.
   return mcp::serve_stdio(host.runtime(), {.invoker = local_invoker(), .select_profiles = true});

@@ -7,9 +7,8 @@
 #include "store/store.hpp"
 #include "support/temp_project.hpp"
 
-#include <doctest/doctest.h>
-
 #include <chrono>
+#include <doctest/doctest.h>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -29,11 +28,18 @@ struct Fixture {
 
   explicit Fixture(std::size_t extra_workflows = 0) {
     project.write("sleeper/mock.jsonl", "{\"text\":\"late\",\"delayMs\":20000}\n");
-    AgentDef root{.name = "assistant", .description = "Helps.", .model = "mock/echo",
-                  .instructions = "You help.", .http = true};
-    AgentDef sleeper{.name = "sleeper", .model = "mock/script", .instructions = "You sleep.",
+    AgentDef root{.name = "assistant",
+                  .description = "Helps.",
+                  .model = "mock/echo",
+                  .instructions = "You help.",
+                  .http = true};
+    AgentDef sleeper{.name = "sleeper",
+                     .model = "mock/script",
+                     .instructions = "You sleep.",
                      .mock_script = project.root() / "sleeper/mock.jsonl"};
-    AgentDef shaper{.name = "shaper", .model = "mock/echo", .instructions = "You shape.",
+    AgentDef shaper{.name = "shaper",
+                    .model = "mock/echo",
+                    .instructions = "You shape.",
                     .output_schema = {{"type", "object"},
                                       {"properties", {{"n", {{"type", "integer"}}}}},
                                       {"required", {"n"}}},
@@ -41,24 +47,32 @@ struct Fixture {
     sleeper.sandbox.backend = "none";
     root.sandbox.backend = "none";
     std::vector<WorkflowDef> workflows = {
-        {.name = "broken", .description = "Fails.", .agent = "assistant", .model = "mock/nope",
-         .body = "x", .http = true},
-        {.name = "hello", .description = "Greets.", .agent = "assistant",
+        {.name = "broken",
+         .description = "Fails.",
+         .agent = "assistant",
+         .model = "mock/nope",
+         .body = "x",
+         .http = true},
+        {.name = "hello",
+         .description = "Greets.",
+         .agent = "assistant",
          .result = {{"type", "object"},
                     {"properties", {{"greeting", {{"type", "string"}}}}},
                     {"required", {"greeting"}}},
-         .body = "Greet {{payload.name}}.", .http = true},
+         .body = "Greet {{payload.name}}.",
+         .http = true},
         {.name = "hidden", .agent = "assistant", .body = "x"},
         {.name = "slow", .agent = "sleeper", .body = "x", .http = true},
         {.name = "weird name!", .agent = "assistant", .body = "x", .http = true}};
     for (std::size_t i = 0; i < extra_workflows; ++i)
-      workflows.push_back({.name = "w" + std::to_string(100 + i), .agent = "assistant",
-                           .body = "x", .http = true});
+      workflows.push_back(
+          {.name = "w" + std::to_string(100 + i), .agent = "assistant", .body = "x", .http = true});
     std::sort(workflows.begin(), workflows.end(),
               [](const auto& a, const auto& b) { return a.name < b.name; });
-    rt = std::make_unique<Runtime>(
-        Program{.root_agent = "assistant", .agents = {root, sleeper, shaper}, .workflows = workflows},
-        RuntimeContext{.project_root = project.root()}, *store);
+    rt = std::make_unique<Runtime>(Program{.root_agent = "assistant",
+                                           .agents = {root, sleeper, shaper},
+                                           .workflows = workflows},
+                                   RuntimeContext{.project_root = project.root()}, *store);
   }
 
   hearth::mcp::Emit emit() {
@@ -92,10 +106,11 @@ TEST_SUITE("mcp_server") {
     CHECK(init(s, "2025-06-18")["result"]["protocolVersion"] == "2025-06-18");
     const auto r = init(s, "2025-03-26")["result"];
     CHECK(r["protocolVersion"] == "2025-11-25");
-    CHECK(r["capabilities"] == json{{"tools", {{"listChanged", false}}}, {"logging", json::object()}});
+    CHECK(r["capabilities"] ==
+          json{{"tools", {{"listChanged", false}}}, {"logging", json::object()}});
     CHECK(r["serverInfo"]["name"] == "hearth");
-    CHECK(s.handle({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}, std::nullopt, {}) ==
-          std::nullopt);
+    CHECK(s.handle({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}, std::nullopt,
+                   {}) == std::nullopt);
     CHECK(*s.handle(Fixture::request(2, "ping"), std::nullopt, {}) ==
           json{{"jsonrpc", "2.0"}, {"id", 2}, {"result", json::object()}});
     CHECK(s.handle(Fixture::request(3, "nope"), std::nullopt, {})->at("error")["code"] == -32601);
@@ -115,8 +130,10 @@ TEST_SUITE("mcp_server") {
     int pages = 0;
     do {
       json params = json::object();
-      if (!cursor.is_null()) params["cursor"] = cursor;
-      const auto r = s.handle(Fixture::request(1, "tools/list", params), std::nullopt, {})->at("result");
+      if (!cursor.is_null())
+        params["cursor"] = cursor;
+      const auto r =
+          s.handle(Fixture::request(1, "tools/list", params), std::nullopt, {})->at("result");
       for (const auto& t : r["tools"]) {
         names.push_back(t["name"]);
         CHECK(t["inputSchema"]["type"] == "object");
@@ -148,21 +165,26 @@ TEST_SUITE("mcp_server") {
     const auto hello = call({{"name", "hello"}, {"arguments", {{"name", "Ada"}}}})["result"];
     CHECK(hello["isError"] == false);
     CHECK(hello["structuredContent"].contains("greeting"));
-    CHECK(json::parse(hello["content"][0]["text"].get<std::string>()) == hello["structuredContent"]);
+    CHECK(json::parse(hello["content"][0]["text"].get<std::string>()) ==
+          hello["structuredContent"]);
     const auto broken = call({{"name", "broken"}})["result"];
     CHECK(broken["isError"] == true);
     CHECK(broken["content"][0]["text"].get<std::string>().find("nope") != std::string::npos);
-    const auto agent = call({{"name", "agent_assistant"}, {"arguments", {{"message", "hi there"}}}});
+    const auto agent =
+        call({{"name", "agent_assistant"}, {"arguments", {{"message", "hi there"}}}});
     CHECK(agent["result"]["content"] == json::array({{{"type", "text"}, {"text", "hi there"}}}));
-    CHECK(call({{"name", "agent_assistant"}, {"arguments", {{"message", "x"}, {"sessionId", "../x"}}}})
-              ["result"]["isError"] == true);
-    const auto shaped = call({{"name", "agent_shaper"}, {"arguments", {{"message", "x"}}}})["result"];
+    CHECK(call({{"name", "agent_assistant"},
+                {"arguments", {{"message", "x"}, {"sessionId", "../x"}}}})["result"]["isError"] ==
+          true);
+    const auto shaped =
+        call({{"name", "agent_shaper"}, {"arguments", {{"message", "x"}}}})["result"];
     CHECK(shaped["structuredContent"]["n"].is_number_integer());
     CHECK(call({{"name", "hidden"}})["error"]["code"] == -32602);
     CHECK(call({{"name", "hello"}, {"arguments", "x"}})["error"]["code"] == -32602);
     CHECK(call({{"name", 5}})["error"]["code"] == -32602);
-    CHECK(call({{"name", "hello"}, {"_meta", {{"progressToken", std::string(1025, 't')}}}})["error"]
-              ["code"] == -32602);
+    CHECK(call({{"name", "hello"},
+                {"_meta", {{"progressToken", std::string(1025, 't')}}}})["error"]["code"] ==
+          -32602);
     CHECK(f.notes.empty()); // no progressToken, logging off: nothing emitted
   }
 
@@ -170,8 +192,8 @@ TEST_SUITE("mcp_server") {
     Fixture f;
     hearth::mcp::Session s(*f.rt, {});
     init(s);
-    const auto msg = Fixture::request(3, "tools/call", {{"name", "hello"},
-                                                          {"_meta", {{"progressToken", "t"}}}});
+    const auto msg =
+        Fixture::request(3, "tools/call", {{"name", "hello"}, {"_meta", {{"progressToken", "t"}}}});
     CHECK(s.call_may_notify(msg));
     CHECK(!s.call_may_notify(Fixture::request(3, "tools/call", {{"name", "hello"}})));
     s.handle(msg, std::nullopt, f.emit());
@@ -197,14 +219,16 @@ TEST_SUITE("mcp_server") {
     hearth::mcp::Session s(*f.rt, {});
     init(s);
     auto reply = std::async(std::launch::async, [&] {
-      return *s.handle(Fixture::request(7, "tools/call", {{"name", "slow"}}), std::nullopt, f.emit());
+      return *s.handle(Fixture::request(7, "tools/call", {{"name", "slow"}}), std::nullopt,
+                       f.emit());
     });
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (s.calls_in_flight() == 0 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(5ms);
     std::this_thread::sleep_for(200ms); // the run is executing, its model step held
     const auto at = std::chrono::steady_clock::now();
-    s.handle({{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"},
+    s.handle({{"jsonrpc", "2.0"},
+              {"method", "notifications/cancelled"},
               {"params", {{"requestId", 7}, {"reason", "test"}}}},
              std::nullopt, {});
     REQUIRE(reply.wait_for(5s) == std::future_status::ready);
@@ -214,7 +238,8 @@ TEST_SUITE("mcp_server") {
     CHECK(r["_meta"]["hearth/errorType"] == "cancelled");
     CHECK(s.calls_in_flight() == 0);
     s.close(); // a call that arrives after the session ended does not start
-    const auto late = s.handle(Fixture::request(8, "tools/call", {{"name", "hello"}}), std::nullopt, {});
+    const auto late =
+        s.handle(Fixture::request(8, "tools/call", {{"name", "hello"}}), std::nullopt, {});
     CHECK(late->at("result")["_meta"]["hearth/errorType"] == "cancelled");
   }
 }
