@@ -213,6 +213,10 @@ void require_json(const Request& req) {
 }
 
 void post_mcp(const Request& req, Response& res, ServerContext& ctx, Sessions& sessions) {
+  // An allowed cross-origin page (server.cors.origins) must be able to read the session id.
+  if (res.has_header("Access-Control-Expose-Headers"))
+    res.set_header("Access-Control-Expose-Headers",
+                   res.get_header_value("Access-Control-Expose-Headers") + ", Mcp-Session-Id");
   const auto accept = accepts(req);
   if (!accept.json && !accept.sse)
     throw errors::mcp_not_acceptable(req.get_header_value("Accept"));

@@ -361,9 +361,10 @@ class HttpTest(HearthTestCase):
         status, _, _ = c.post(req(10, "ping"), headers={"Host": "evil.example.com",
                                                          "Origin": "http://evil.example.com"})
         self.assertEqual(status, 403)
-        status, _, _ = c.post(req(10, "ping"), headers={"Host": f"localhost:{d.port}",
+        status, h, _ = c.post(req(10, "ping"), headers={"Host": f"localhost:{d.port}",
                                                          "Origin": f"http://localhost:{d.port}"})
         self.assertEqual(status, 200)
+        self.assertIn("Mcp-Session-Id", h["access-control-expose-headers"])
         # another local origin is a different site too (a page of another local app): refused
         # unless listed in server.cors.origins
         status, _, _ = c.post(req(10, "ping"), headers={"Origin": "http://localhost:5173"})
