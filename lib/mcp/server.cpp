@@ -352,9 +352,21 @@ void Session::cancelled(const json& params) {
   std::shared_ptr<Call> call;
   {
     std::lock_guard lock(m_mutex);
-    const auto it = m_calls.find(params["requestId"].dump());
-    if (it == m_calls.end())
-      return; // finished already, or never ours: ignored (spec)
+    const auto key = params["requestId"].dump();
+    const auto it = m_calls.find(key);
+    if (it == m_calls.end()) {
+      // Finished already, or still being dispatched (stdio hands calls to a thread; HTTP
+      // requests race): remembered, bounded, so a call that registers later does not start.
+      // Request ids are never reused within a session (spec), so a stale entry is harmless.
+      if (key.size() <= 256 && m_early_cancels.insert(key).second) {
+        m_early_order.push_back(key);
+        if (m_early_order.size() > k_max_early_cancels) {
+          m_early_cancels.erase(m_early_order.front());
+          m_early_order.pop_front();
+        }
+      }
+      return;
+    }
     call = it->second;
   }
   cancel_call(*call);
@@ -395,6 +407,8 @@ json Session::tools_call(const json& id, const json& params, const Caller& calle
       return tool_error(errors::mcp_calls_busy(k_max_calls_per_session));
     if (m_closed.load())
       return tool_error(errors::turn_cancelled("The MCP session ended."));
+    if (m_early_cancels.count(key) != 0)
+      return tool_error(errors::turn_cancelled("The client cancelled the call before it started."));
     if (!m_calls.emplace(key, call).second)
       throw ipc::RpcError(ipc::code::invalid_request, "A call with this request id is in flight");
   }

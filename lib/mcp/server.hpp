@@ -8,12 +8,14 @@
 
 #include <atomic>
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -144,6 +146,9 @@ private:
   mutable std::mutex m_mutex;
   std::string m_version{};
   std::map<std::string, std::shared_ptr<Call>> m_calls{}; // by the request id's JSON text
+  static constexpr std::size_t k_max_early_cancels = 64;
+  std::set<std::string> m_early_cancels{}; // cancelled ids no call had (yet), oldest first:
+  std::deque<std::string> m_early_order{};
 };
 
 /// The syslog level names of MCP logging (RFC 5424 order, debug first); -1 for an unknown name.

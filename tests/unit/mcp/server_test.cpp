@@ -237,6 +237,15 @@ TEST_SUITE("mcp_server") {
     CHECK(r["isError"] == true);
     CHECK(r["_meta"]["hearth/errorType"] == "cancelled");
     CHECK(s.calls_in_flight() == 0);
+    // a cancellation that overtakes its call (still being dispatched): the call does not start
+    s.handle({{"jsonrpc", "2.0"},
+              {"method", "notifications/cancelled"},
+              {"params", {{"requestId", "early"}}}},
+             std::nullopt, {});
+    json early = Fixture::request(0, "tools/call", {{"name", "hello"}});
+    early["id"] = "early";
+    CHECK(s.handle(early, std::nullopt, {})->at("result")["_meta"]["hearth/errorType"] ==
+          "cancelled");
     s.close(); // a call that arrives after the session ended does not start
     const auto late =
         s.handle(Fixture::request(8, "tools/call", {{"name", "hello"}}), std::nullopt, {});
