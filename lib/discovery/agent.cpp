@@ -27,8 +27,9 @@ const std::vector<std::string> k_tool_keys = {"$schema", "description", "inputSc
                                               "approval", "timeoutMs", "sandbox"};
 const std::vector<std::string> k_skill_keys = {"name",     "description",   "license",
                                                "metadata", "allowed-tools", "compatibility"};
-const std::vector<std::string> k_connection_keys = {"$schema", "description", "command", "args",
-                                                    "env",     "cwd",         "url",     "headers"};
+const std::vector<std::string> k_connection_keys = {
+    "$schema", "description", "command", "args",      "env",  "cwd",  "url", "headers",
+    "type",    "auth",        "tools",   "approval",  "timeoutMs", "eager"}; // issue 13 (docs/mcp.md)
 const std::vector<std::string> k_schedule_keys = {"cron", "description"};
 
 /// Known script extensions: a file with one of these beside nothing is a stray executable.
