@@ -1,6 +1,8 @@
 // GET /eve/v1/info: Eve 0.80.1's agent-info document built from the compiled program.
 #include "server/eve_info.hpp"
 
+#include "mcp/connections.hpp"
+
 #include <fstream>
 #include <iterator>
 
@@ -35,7 +37,7 @@ std::string read_text(const std::filesystem::path& file) {
 
 } // namespace
 
-json eve_info_document(const runtime::Program& program, bool dev) {
+json eve_info_document(const runtime::Program& program, bool dev, const mcp::Pool* pool) {
   const runtime::AgentDef* root = nullptr;
   for (const auto& a : program.agents)
     if (a.name == program.root_agent) root = &a;
@@ -85,7 +87,15 @@ json eve_info_document(const runtime::Program& program, bool dev) {
                                       : json("")},
                   {"requiresApproval", c.contains("approval") && c["approval"] != "never"},
                   {"startup", c.value("eager", json(false)) == true ? "eager" : "lazy"},
-                  {"toolPrefix", "connection__" + name + "__"}});
+                  {"toolPrefix", "connection__" + name + "__"},
+                  {"state", "idle"}});
+    if (pool)
+      for (const auto& s : pool->state(agent.name))
+        if (s.value("name", "") == name) {
+          entry["state"] = s["state"];
+          if (s.contains("tools")) entry["tools"] = s["tools"];
+          if (s.contains("lastError")) entry["lastError"] = s["lastError"];
+        }
     connections.push_back(entry);
   }
   json hooks = json::array(); // the hooks the runtime calls (docs/runtime.md "Hooks")

@@ -183,6 +183,36 @@ class StdioTest(HearthTestCase):
         self.assertEqual(conn["description"], "Fixture server.")
 
 
+class ServerInfoTest(HearthTestCase):
+    def test_eager_connection_starts_with_the_server_and_shows_in_eve_info(self):
+        from test_server import Http, Started
+        pidfile = os.path.join(self.tmp, "server.pid")
+        project = Project(self, [], agent={"description": "Uses connections.", "http": True},
+                          connection={"command": sys.executable, "args": [FIXTURE, "--pidfile", pidfile],
+                                      "eager": True, "description": "Fixture server."})
+        r = hearth("build", cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        started = Started(self, os.path.join(project.root, "dist"))
+        client = Http(started.port)
+        deadline = time.monotonic() + 30
+        while True:  # nobody used it: only `eager` starts it
+            status, _, body = client.request("GET", "/eve/v1/info")
+            self.assertEqual(status, 200)
+            conn = json.loads(body)["connections"][0]
+            if conn["state"] == "ready" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual((conn["name"], conn["kind"], conn["transport"], conn["startup"]),
+                         ("fx", "mcp", "stdio", "eager"))
+        self.assertEqual((conn["state"], conn["tools"]), ("ready", 12))
+        self.assertEqual(conn["toolPrefix"], "connection__fx__")
+        with open(pidfile) as f:
+            pid = int(f.read())
+        started.proc.terminate()
+        started.proc.wait(20)
+        self.assertTrue(gone(pid, timeout=5), "the connection server outlived hearth start")
+
+
 class HttpFixture:
     def __init__(self, tmp, *extra):
         self.log = os.path.join(tmp, "http.jsonl")
