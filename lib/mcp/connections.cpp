@@ -273,7 +273,25 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
                                                      ", which is not set.");
         return *value;
       };
-    transport = make_http_transport(std::move(spec));
+    // Streamable HTTP first, unless the URL is a legacy /sse endpoint; a server that refuses the
+    // initialize POST (400/404/405) gets the legacy HTTP+SSE transport (spec: backwards compatibility).
+    const bool legacy = prefers_legacy_sse(c.url);
+    auto first = std::make_unique<Client>(
+        legacy ? make_legacy_sse_transport(spec) : make_http_transport(spec), options);
+    try {
+      first->initialize();
+      return first;
+    } catch (const Error& failure) {
+      const auto& m = failure.info().message;
+      const bool refused = m.find("HTTP 400") != std::string::npos ||
+                           m.find("HTTP 404") != std::string::npos ||
+                           m.find("HTTP 405") != std::string::npos;
+      if (legacy || !refused) throw;
+    }
+    first.reset();
+    auto second = std::make_unique<Client>(make_legacy_sse_transport(std::move(spec)), std::move(options));
+    second->initialize();
+    return second;
   }
   auto client = std::make_unique<Client>(std::move(transport), std::move(options));
   client->initialize();

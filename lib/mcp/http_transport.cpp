@@ -295,7 +295,192 @@ private:
   std::atomic<bool> m_closing{false};
 };
 
+class LegacySseTransport final : public Transport {
+public:
+  explicit LegacySseTransport(HttpSpec spec) : m_spec(std::move(spec)) {
+    try {
+      m_base = providers::split_base_url(m_spec.connection, m_spec.url);
+    } catch (const Error&) {
+      throw errors::mcp_config_invalid(m_spec.connection, "\"url\" is not an http(s) URL.");
+    }
+    if (m_base.path_prefix.empty()) m_base.path_prefix = "/";
+    if (const auto q = m_spec.url.find('?'); q != std::string::npos)
+      m_base.path_prefix += m_spec.url.substr(q);
+  }
+  ~LegacySseTransport() override {
+    close();
+    if (m_reader.joinable()) {
+      if (m_reader.get_id() == std::this_thread::get_id()) m_reader.detach();
+      else m_reader.join();
+    }
+  }
+
+  void start(Sink sink, Closed closed) override {
+    m_sink = std::move(sink);
+    m_closed_cb = std::move(closed);
+    httplib::Headers headers;
+    for (const auto& [k, v] : m_spec.headers) headers.emplace(k, v);
+    if (m_spec.token)
+      headers.emplace("Authorization", "Bearer " + m_spec.token());
+    headers.emplace("Accept", "text/event-stream");
+    m_stream = std::make_unique<httplib::Client>(m_base.scheme_host_port);
+    m_stream->set_connection_timeout(std::chrono::seconds(10));
+    m_stream->set_read_timeout(std::chrono::hours(24)); // the stream stays open; close() stops it
+    m_reader = std::thread([this, headers] { read_stream(headers); });
+    std::unique_lock lock(m_mutex);
+    if (!m_cv.wait_for(lock, std::chrono::seconds(10), [&] { return !m_endpoint.empty() || m_ended; }) ||
+        m_endpoint.empty()) {
+      const auto why = m_end_reason.empty() ? std::string("no endpoint event within 10 s") : m_end_reason;
+      lock.unlock();
+      close();
+      throw errors::mcp_connection_failed(m_spec.connection, "legacy SSE: " + why);
+    }
+  }
+
+  void send(const json& message, std::stop_token cancel, std::chrono::milliseconds) override {
+    std::string endpoint;
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_ended || m_closing) throw errors::mcp_closed(m_spec.connection, method_of(message), "the stream ended");
+      endpoint = m_endpoint;
+    }
+    httplib::Client client(m_base.scheme_host_port);
+    client.set_connection_timeout(std::chrono::seconds(10));
+    client.set_read_timeout(std::chrono::seconds(30));
+    std::stop_callback abort(cancel, [&client] { client.stop(); });
+    httplib::Headers headers;
+    for (const auto& [k, v] : m_spec.headers) headers.emplace(k, v);
+    if (m_spec.token) headers.emplace("Authorization", "Bearer " + m_spec.token());
+    const auto res = client.Post(endpoint, headers, dump_json(message), "application/json");
+    if (cancel.stop_requested()) return;
+    if (!res)
+      throw errors::mcp_http_error(m_spec.connection, 0, httplib::to_string(res.error()));
+    if (res->status < 200 || res->status >= 300)
+      throw errors::mcp_http_error(m_spec.connection, res->status,
+                                   text::to_utf8(res->body.substr(0, k_max_error_body)));
+  }
+
+  void close() noexcept override {
+    if (m_closing.exchange(true)) return;
+    if (m_stream) m_stream->stop();
+    if (m_reader.joinable() && m_reader.get_id() != std::this_thread::get_id()) m_reader.join();
+  }
+
+  json describe() const override {
+    std::lock_guard lock(m_mutex);
+    return {{"transport", "sse"}, {"url", providers::redact_url(m_spec.url)}};
+  }
+
+private:
+  static std::string method_of(const json& message) {
+    return message.contains("method") && message["method"].is_string()
+               ? message["method"].get<std::string>()
+               : std::string("a reply");
+  }
+
+  /// The endpoint event's URI as a path on the same origin, or "" when it points elsewhere.
+  std::string endpoint_path(std::string uri) const {
+    if (uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0) {
+      if (uri.rfind(m_base.scheme_host_port + "/", 0) != 0) return {};
+      uri.erase(0, m_base.scheme_host_port.size());
+    }
+    if (uri.empty() || uri.front() != '/') {
+      // relative to the SSE URL's directory
+      auto dir = m_base.path_prefix.substr(0, m_base.path_prefix.find('?'));
+      dir.erase(dir.rfind('/') + 1);
+      uri = dir + uri;
+    }
+    if (uri.size() > 2048 || uri.find_first_of("\r\n ") != std::string::npos) return {};
+    return uri;
+  }
+
+  void read_stream(const httplib::Headers& headers) {
+    int status = 0;
+    providers::SseParser parser(
+        [&](const providers::SseEvent& event) {
+          if (event.event == "endpoint") {
+            const auto path = endpoint_path(std::string(text::trim(event.data)));
+            std::lock_guard lock(m_mutex);
+            if (path.empty()) {
+              m_end_reason = "the endpoint event names another origin or a bad URI";
+            } else if (m_endpoint.empty()) {
+              m_endpoint = path;
+            }
+            m_cv.notify_all();
+            return;
+          }
+          if (event.data.empty() || !(event.event.empty() || event.event == "message")) return;
+          json message = parse_json_or_discarded(event.data);
+          if (message.is_discarded())
+            m_sink(json{{"hearth.protocolError", "a message that is not JSON: " +
+                                                     text::to_utf8(event.data.substr(0, 200))}});
+          else
+            m_sink(std::move(message));
+        },
+        m_spec.max_message_bytes);
+    std::string error_body;
+    const auto res = m_stream->Get(
+        m_base.path_prefix, headers,
+        [&](const httplib::Response& r) {
+          status = r.status;
+          return true;
+        },
+        [&](const char* data, std::size_t n) {
+          if (m_closing) return false;
+          if (status < 200 || status >= 300) {
+            error_body.append(data, std::min(n, k_max_error_body - std::min(k_max_error_body, error_body.size())));
+            return true;
+          }
+          try {
+            parser.feed(std::string_view(data, n));
+          } catch (const Error&) {
+            m_sink(json{{"hearth.protocolError", "an SSE event larger than " +
+                                                     std::to_string(m_spec.max_message_bytes) + " bytes"}});
+            return false;
+          }
+          return true;
+        });
+    std::string reason;
+    if (!res && status == 0) reason = "GET failed: " + httplib::to_string(res.error());
+    else if (status < 200 || status >= 300)
+      reason = "GET answered HTTP " + std::to_string(status) + ": " + text::to_utf8(error_body);
+    else reason = "the server closed the SSE stream";
+    bool report = false;
+    {
+      std::lock_guard lock(m_mutex);
+      m_ended = true;
+      if (m_end_reason.empty()) m_end_reason = reason;
+      report = !m_endpoint.empty() && !m_closing;
+      m_cv.notify_all();
+    }
+    if (report && m_closed_cb) m_closed_cb(reason);
+  }
+
+  HttpSpec m_spec;
+  providers::BaseUrl m_base{};
+  Sink m_sink{};
+  Closed m_closed_cb{};
+  mutable std::mutex m_mutex;
+  std::condition_variable m_cv;
+  std::string m_endpoint{};
+  std::string m_end_reason{};
+  bool m_ended = false;
+  std::atomic<bool> m_closing{false};
+  std::unique_ptr<httplib::Client> m_stream{};
+  std::thread m_reader{};
+};
+
 } // namespace
+
+bool prefers_legacy_sse(const std::string& url) {
+  auto path = url.substr(0, url.find_first_of("?#"));
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  return path.size() >= 4 && path.compare(path.size() - 4, 4, "/sse") == 0;
+}
+
+std::unique_ptr<Transport> make_legacy_sse_transport(HttpSpec spec) {
+  return std::make_unique<LegacySseTransport>(std::move(spec));
+}
 
 std::unique_ptr<Transport> make_http_transport(HttpSpec spec) {
   return std::make_unique<HttpTransport>(std::move(spec));

@@ -53,4 +53,14 @@ struct HttpSpec {
 /// A Streamable HTTP transport (MCP 2025-06-18 / 2025-11-25 "Transports").
 std::unique_ptr<Transport> make_http_transport(HttpSpec spec);
 
+/// The legacy HTTP+SSE transport (MCP 2024-11-05): start() opens `GET url` as an SSE stream and
+/// waits (10 s) for its `endpoint` event (a same-origin URI); messages are POSTed there (202) and
+/// every answer arrives on the stream. close() ends the stream. Same headers and token as HTTP.
+std::unique_ptr<Transport> make_legacy_sse_transport(HttpSpec spec);
+
+/// Whether `url` should start with the legacy transport: its path ends in "/sse" (as Eve's
+/// examples do); otherwise Streamable HTTP is tried first and legacy after a 400/404/405 answer
+/// to the initialize POST (the spec's backwards-compatibility rule).
+bool prefers_legacy_sse(const std::string& url);
+
 } // namespace hearth::mcp

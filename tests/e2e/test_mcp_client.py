@@ -276,6 +276,22 @@ class HttpTest(HearthTestCase):
         self.assertIn("auth.tokenEnv names FX_TOKEN, which is not set", r.stdout + r.stderr)
 
 
+class LegacySseTest(HearthTestCase):
+    def test_legacy_http_sse_by_fallback_and_by_sse_path(self):
+        server = HttpFixture(self.tmp, "--legacy")
+        self.addCleanup(server.close)
+        for url in (server.url, server.url.replace("/mcp", "/sse")):
+            with self.subTest(url=url):
+                project = Project(self, [], connection={"url": url})
+                r = hearth("connections", "call", "fx", "add", "--args", '{"a": 20, "b": 22}',
+                           cwd=project.root, env=clean_env())
+                self.assertExit(r, 0)
+                self.assertEqual(json.loads(r.stdout), {"sum": 42})
+        http = [e["http"] for e in server.entries() if "http" in e]
+        self.assertEqual(http[0], "POST")  # /mcp: Streamable HTTP tried first, 405
+        self.assertEqual(http[1], "GET")   # then the legacy stream
+
+
 class EverythingTest(HearthTestCase):
     """@modelcontextprotocol/server-everything from npm (stdio)."""
 
