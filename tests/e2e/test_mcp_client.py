@@ -5,6 +5,7 @@ model calls `connection__<name>__<tool>` and `connection__search` on a small det
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -331,6 +332,33 @@ class EverythingTest(HearthTestCase):
         self.assertFalse(calls[0]["isError"], calls[0])
         self.assertIn("hello everything", calls[0]["result"]["content"][0]["text"])
         self.assertIn("42", calls[1]["result"]["content"][0]["text"])
+
+    def serve_everything(self, transport):
+        """server-everything's `transport` (streamableHttp | sse) on a free loopback port."""
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        proc = subprocess.Popen(["node", self.entry, transport], env=dict(os.environ, PORT=str(port)),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stderr.close()))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return "http://127.0.0.1:%d" % port
+            except OSError:
+                time.sleep(0.1)
+        self.fail("server-everything did not listen")
+
+    def test_everything_over_streamable_http_and_legacy_sse(self):
+        for transport, path in (("streamableHttp", "/mcp"), ("sse", "/sse")):
+            with self.subTest(transport=transport):
+                url = self.serve_everything(transport) + path
+                project = Project(self, [], connection={"url": url})
+                r = hearth("connections", "call", "fx", "echo", "--args", '{"message": "over %s"}' % transport,
+                           cwd=project.root, env=clean_env(), timeout=60)
+                self.assertExit(r, 0)
+                self.assertIn("over " + transport, r.stdout)
 
 
 if __name__ == "__main__":
