@@ -9,6 +9,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <fstream>
+#include <unistd.h>
 #include <csignal>
 #include <mutex>
 #include <thread>
@@ -338,6 +340,42 @@ TEST_SUITE("mcp") {
     CHECK(pool.state()[0]["restarts"] == 1);
     pool.shutdown();
     CHECK(::kill(std::stoi(pid2), 0) != 0); // stopped, no orphan
+  }
+
+  TEST_CASE("cancelling a stdio call returns at once and the server sees notifications/cancelled") {
+    const std::string fixture = HEARTH_SOURCE_DIR "/tests/e2e/fixtures/mcp_server.py";
+    const auto log = std::filesystem::temp_directory_path() /
+                     ("mcp-cancel-" + std::to_string(::getpid()) + ".jsonl");
+    std::filesystem::remove(log);
+    mcp::Pool pool({.project_root = std::filesystem::temp_directory_path()});
+    sandbox::Policy policy;
+    policy.settings.backend = "none";
+    pool.add(mcp::parse_connection("a", {{"name", "fx"}, {"command", "python3"},
+                                         {"args", {fixture, "--log", log.string()}}},
+                                   std::filesystem::temp_directory_path()),
+             policy);
+    pool.tools("a", "fx");
+    std::stop_source stop;
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      stop.request_stop();
+    });
+    const auto started = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH_AS(pool.call("a", "fx", "slow", {{"ms", 10'000}}, stop.get_token()),
+                         doctest::Contains("cancelled"), Error);
+    canceller.join();
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+    CHECK(pool.call("a", "fx", "echo", {{"text", "still"}})["content"][0]["text"] == "echo: still");
+    bool seen = false;
+    for (int i = 0; i < 50 && !seen; ++i) {
+      std::ifstream in(log);
+      for (std::string line; std::getline(in, line);)
+        seen = seen || line.find("cancelledSeen") != std::string::npos;
+      if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(seen);
+    pool.shutdown();
+    std::filesystem::remove(log);
   }
 
   TEST_CASE("a server that cannot start backs off") {
