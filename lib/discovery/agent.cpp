@@ -29,7 +29,7 @@ const std::vector<std::string> k_skill_keys = {"name",     "description",   "lic
                                                "metadata", "allowed-tools", "compatibility"};
 const std::vector<std::string> k_connection_keys = {
     "$schema", "description", "command", "args",      "env",  "cwd",  "url", "headers",
-    "type",    "auth",        "tools",   "approval",  "timeoutMs", "eager"}; // issue 13 (docs/mcp.md)
+    "type",    "auth",        "tools",   "approval",  "timeoutMs", "eager", "elicitation"}; // issue 13 (docs/mcp.md)
 const std::vector<std::string> k_schedule_keys = {"cron", "description"};
 
 /// Known script extensions: a file with one of these beside nothing is a stray executable.

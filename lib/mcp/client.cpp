@@ -57,6 +57,7 @@ void Client::initialize() {
                      [this](const std::string& reason) { fail_all(reason, false); });
   json capabilities = json::object();
   if (!m_options.root_uri.empty()) capabilities["roots"] = {{"listChanged", false}};
+  if (m_options.elicitation_defaults) capabilities["elicitation"] = json::object();
   const json params = {{"protocolVersion", k_protocol_latest},
                        {"capabilities", capabilities},
                        {"clientInfo", {{"name", "hearth"}, {"version", HEARTH_VERSION}}}};
@@ -75,7 +76,7 @@ void Client::initialize() {
     close();
     throw errors::mcp_connection_failed(
         m_options.name, "the server speaks protocol version \"" + cut(version, 40) +
-                            "\"; hearth speaks 2025-11-25 and 2025-06-18");
+                            "\"; hearth speaks 2025-11-25, 2025-06-18 and 2025-03-26");
   }
   {
     std::lock_guard lock(m_mutex);
@@ -304,7 +305,6 @@ void Client::handle_message(json message) {
 
 void Client::answer_server_request(const json& id, const std::string& method,
                                    const json& params) {
-  (void)params;
   json reply;
   if (method == "ping") {
     reply = ipc::make_result(id, json::object());
@@ -314,8 +314,25 @@ void Client::answer_server_request(const json& id, const std::string& method,
       roots.push_back({{"uri", m_options.root_uri}, {"name", "workspace"}});
     reply = ipc::make_result(id, {{"roots", roots}});
   } else if (method == "elicitation/create") {
-    log("warn", "declined elicitation/create: hearth runs connections headless, no one can answer");
-    reply = ipc::make_result(id, {{"action", "decline"}});
+    json content = json::object();
+    bool complete = m_options.elicitation_defaults;
+    const auto schema = params.is_object() ? params.value("requestedSchema", json::object()) : json::object();
+    const auto properties = schema.is_object() ? schema.value("properties", json::object()) : json::object();
+    if (complete && properties.is_object()) {
+      for (const auto& [name, property] : properties.items())
+        if (property.is_object() && property.contains("default")) content[name] = property["default"];
+      if (schema.contains("required") && schema["required"].is_array())
+        for (const auto& r : schema["required"])
+          if (!r.is_string() || !content.contains(r.get<std::string>())) complete = false;
+    } else {
+      complete = false;
+    }
+    if (complete) {
+      reply = ipc::make_result(id, {{"action", "accept"}, {"content", content}});
+    } else {
+      log("warn", "declined elicitation/create: hearth runs connections headless, no one can answer");
+      reply = ipc::make_result(id, {{"action", "decline"}});
+    }
   } else if (method == "sampling/createMessage") {
     log("warn", "declined sampling/createMessage: hearth does not lend its model to servers");
     reply = ipc::make_error(id, -1,

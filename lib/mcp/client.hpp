@@ -26,8 +26,9 @@ namespace hearth::mcp {
 
 /// The protocol version offered in `initialize` (the newest this client speaks).
 inline constexpr std::string_view k_protocol_latest = "2025-11-25";
-/// The versions accepted in the server's answer; anything else fails the connection.
-inline constexpr std::string_view k_protocol_versions[] = {"2025-11-25", "2025-06-18"};
+/// The versions accepted in the server's answer; anything else fails the connection. 2025-03-26
+/// (the first with Streamable HTTP) is accepted for older servers; hearth sends nothing it lacks.
+inline constexpr std::string_view k_protocol_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
 
 /// Bounds on what a server may send; past any of them the connection fails closed.
 struct Limits {
@@ -78,6 +79,9 @@ struct ClientOptions {
   std::chrono::milliseconds init_timeout{30'000};
   std::chrono::milliseconds request_timeout{60'000}; // default for request()
   std::string root_uri{};                   // answered to roots/list ("file:///..."), "" none
+  /// elicitation/create: false declines every request (headless); true accepts one whose
+  /// requested fields all have defaults (SEP-1034), with those defaults, and declines the rest.
+  bool elicitation_defaults = false;
   /// Server log lines (stderr, notifications/message) and client diagnostics; may be empty.
   std::function<void(std::string_view level, std::string_view text)> log{};
 };

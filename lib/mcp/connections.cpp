@@ -130,6 +130,12 @@ ConnectionConfig parse_connection(const std::string& agent, const json& entry,
     c.timeout_ms = t.get<int>();
   }
   c.eager = entry.value("eager", json(false)) == true;
+  if (entry.contains("elicitation")) {
+    const auto& el = entry["elicitation"];
+    if (el != "decline" && el != "defaults")
+      throw errors::mcp_config_invalid(c.name, "\"elicitation\" must be \"decline\" or \"defaults\".");
+    c.elicitation_defaults = el == "defaults";
+  }
   return c;
 }
 
@@ -237,6 +243,7 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
                         .limits = m_options.limits,
                         .request_timeout = std::chrono::milliseconds(c.timeout_ms),
                         .root_uri = file_uri(c.transport == "stdio" ? c.cwd : m_options.project_root),
+                        .elicitation_defaults = c.elicitation_defaults,
                         .log = [log, agent, name](std::string_view level, std::string_view text) {
                           if (log) log(agent, name, level, text);
                         }};

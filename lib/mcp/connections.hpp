@@ -43,6 +43,7 @@ struct ConnectionConfig {
   std::string approval = "never";       // never | once | always, for every tool
   int timeout_ms = k_default_call_timeout_ms;
   bool eager = false;
+  bool elicitation_defaults = false;    // `elicitation`: "decline" (default) | "defaults"
 };
 
 /// Parses one manifest `connections[]` entry of `agent` (relative `cwd` against `project_root`).

@@ -49,7 +49,13 @@ public:
     if (const auto q = m_spec.url.find('?'); q != std::string::npos)
       m_base.path_prefix += m_spec.url.substr(q);
   }
-  ~HttpTransport() override { close(); }
+  ~HttpTransport() override {
+    close();
+    if (m_listener.joinable()) {
+      if (m_listener.get_id() == std::this_thread::get_id()) m_listener.detach();
+      else m_listener.join();
+    }
+  }
 
   void start(Sink sink, Closed closed) override {
     m_sink = std::move(sink);
@@ -57,8 +63,12 @@ public:
   }
 
   void set_protocol_version(const std::string& version) override {
-    std::lock_guard lock(m_mutex);
-    m_version = version;
+    {
+      std::lock_guard lock(m_mutex);
+      m_version = version;
+    }
+    // The handshake is done: open the standalone GET stream for server-initiated messages.
+    if (!m_listener.joinable() && !m_closing) m_listener = std::thread([this] { listen_loop(); });
   }
 
   void send(const json& message, std::stop_token cancel,
@@ -118,6 +128,8 @@ public:
 
   void close() noexcept override {
     if (m_closing.exchange(true)) return;
+    m_listen_stop.request_stop();
+    if (m_listener.joinable() && m_listener.get_id() != std::this_thread::get_id()) m_listener.join();
     std::string session;
     {
       std::lock_guard lock(m_mutex);
@@ -158,6 +170,37 @@ private:
     return message.contains("method") && message["method"].is_string()
                ? message["method"].get<std::string>()
                : std::string("a reply");
+  }
+
+  /// The standalone GET stream (server requests and notifications outside any POST): reopened
+  /// after the stream's `retry` with Last-Event-ID; given up on a 4xx (the server offers none)
+  /// or after 5 failures in a row.
+  void listen_loop() {
+    const auto stop = m_listen_stop.get_token();
+    std::string last_id;
+    long long retry = k_default_retry_ms;
+    for (int failures = 0; !stop.stop_requested() && failures < 5;) {
+      Exchange ex;
+      try {
+        auto headers = base_headers();
+        headers.emplace("Accept", "text/event-stream");
+        if (!last_id.empty()) headers.emplace("Last-Event-ID", last_id);
+        perform("GET", headers, "", ex, stop, std::chrono::steady_clock::now() + std::chrono::hours(24));
+      } catch (const Error&) {
+        ++failures;
+      }
+      if (stop.stop_requested()) return;
+      if (ex.status >= 400 && ex.status < 500) return; // no standalone stream here
+      if (!ex.sse || ex.status < 200 || ex.status >= 300) ++failures;
+      else failures = 0;
+      if (!ex.last_event_id.empty()) last_id = ex.last_event_id;
+      if (ex.retry_ms >= 0) retry = ex.retry_ms;
+      std::mutex m;
+      std::condition_variable_any cv;
+      std::unique_lock lock(m);
+      cv.wait_for(lock, stop, std::chrono::milliseconds(std::min(std::max(retry, 100LL), k_max_retry_ms)),
+                  [] { return false; });
+    }
   }
 
   bool has_session() const {
@@ -251,7 +294,9 @@ private:
                                                    std::to_string(m_spec.max_message_bytes) + " bytes"}});
           return false;
         }
-        return true; // after the answer too: the server ends the stream
+        // Once our request is answered the stream has served its purpose (a resumed GET
+        // stream may stay open for server messages we do not listen to).
+        return !ex.answered;
       }
       if (json_body.size() + n > m_spec.max_message_bytes) {
         too_big = true;
@@ -293,6 +338,8 @@ private:
   std::string m_session{};
   std::string m_version{};
   std::atomic<bool> m_closing{false};
+  std::stop_source m_listen_stop{};
+  std::thread m_listener{};
 };
 
 class LegacySseTransport final : public Transport {

@@ -248,6 +248,30 @@ TEST_SUITE("mcp") {
     CHECK(answers["s4"]["error"]["code"] == -32601);
   }
 
+  TEST_CASE("elicitation: defaults mode accepts a request whose fields all have defaults") {
+    auto fake = std::make_shared<Fake>();
+    fake->respond = server("2025-11-25");
+    auto client = client_for(fake, {.elicitation_defaults = true});
+    client->initialize();
+    CHECK(fake->sent_with("initialize")[0]["params"]["capabilities"].contains("elicitation"));
+    const json all_defaults = {{"type", "object"},
+                               {"properties", {{"name", {{"type", "string"}, {"default", "Ann"}}},
+                                               {"age", {{"type", "integer"}, {"default", 30}}}}},
+                               {"required", {"name"}}};
+    json missing = all_defaults;
+    missing["properties"]["city"] = {{"type", "string"}};
+    missing["required"].push_back("city");
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "e1"}, {"method", "elicitation/create"},
+                {"params", {{"message", "?"}, {"requestedSchema", all_defaults}}}});
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "e2"}, {"method", "elicitation/create"},
+                {"params", {{"message", "?"}, {"requestedSchema", missing}}}});
+    std::map<std::string, json> answers;
+    for (const auto& m : fake->sent)
+      if (m.contains("id") && m["id"].is_string()) answers[m["id"].get<std::string>()] = m;
+    CHECK(answers["e1"]["result"] == json{{"action", "accept"}, {"content", {{"name", "Ann"}, {"age", 30}}}});
+    CHECK(answers["e2"]["result"] == json{{"action", "decline"}});
+  }
+
   TEST_CASE("a message that is not JSON-RPC closes the session and fails pending calls") {
     auto fake = std::make_shared<Fake>();
     auto base = server("2025-11-25");
