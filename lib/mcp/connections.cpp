@@ -2,7 +2,13 @@
 #include "mcp/connections.hpp"
 
 #include "core/errors.hpp"
+#include "core/fs.hpp"
+#include "core/json.hpp"
+#include "mcp/openapi.hpp"
+#include "providers/http.hpp"
 #include "mcp/transports.hpp"
+
+#include <httplib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -81,10 +87,25 @@ ConnectionConfig parse_connection(const std::string& agent, const json& entry,
                       ? entry["description"].get<std::string>()
                       : std::string();
   const auto type = entry.value("type", json("mcp"));
-  if (type != "mcp")
+  if (type != "mcp" && type != "openapi")
     throw errors::mcp_config_invalid(c.name, "\"type\" " + type.dump() +
-                                                 " is not supported yet; use \"mcp\".");
-  if (entry.contains("command")) {
+                                                 " is not supported; use \"mcp\" or \"openapi\".");
+  if (type == "openapi") {
+    c.transport = "openapi";
+    if (!entry.contains("spec") || !entry["spec"].is_string())
+      throw errors::mcp_config_invalid(c.name, "\"spec\" must be a file path or an http(s) URL.");
+    c.spec = entry["spec"].get<std::string>();
+    if (c.spec.rfind("http://", 0) != 0 && c.spec.rfind("https://", 0) != 0) {
+      const std::filesystem::path spec = c.spec;
+      c.spec = (spec.is_absolute() ? spec : project_root / spec).lexically_normal().string();
+    }
+    if (entry.contains("baseUrl") && entry["baseUrl"].is_string()) c.base_url = entry["baseUrl"].get<std::string>();
+    c.headers = string_map(c.name, entry, "headers");
+    if (entry.contains("operations") && entry["operations"].is_object()) {
+      c.allow = strings(c.name, entry["operations"], "allow");
+      c.block = strings(c.name, entry["operations"], "block");
+    }
+  } else if (entry.contains("command")) {
     c.transport = "stdio";
     if (!entry["command"].is_string())
       throw errors::mcp_config_invalid(c.name, "\"command\" must be a string.");
@@ -113,7 +134,7 @@ ConnectionConfig parse_connection(const std::string& agent, const json& entry,
       c.token_env = auth["tokenEnv"].get<std::string>();
     }
   }
-  if (entry.contains("tools") && entry["tools"].is_object()) {
+  if (c.transport != "openapi" && entry.contains("tools") && entry["tools"].is_object()) {
     c.allow = strings(c.name, entry["tools"], "allow");
     c.block = strings(c.name, entry["tools"], "block");
   }
@@ -196,6 +217,8 @@ struct Pool::Entry {
   int failures = 0;                       // consecutive failed starts
   int starts = 0;
   Clock::time_point retry_at{};
+  std::vector<openapi::Operation> operations{}; // openapi
+  std::string base_url{};                       // openapi
 };
 
 Pool::Pool(PoolOptions options)
@@ -265,21 +288,11 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
       spec.policy.settings.limits.memory_mb = std::max<long long>(spec.policy.settings.limits.memory_mb, 4096);
     transport = make_stdio_transport(std::move(spec));
   } else {
-    auto env = m_options.env;
     const auto token_env = c.token_env;
     HttpSpec spec{.connection = c.name, .url = c.url, .headers = c.headers,
                   .max_message_bytes = m_options.limits.max_message_bytes,
                   .log = options.log};
-    if (!token_env.empty())
-      spec.token = [env, token_env, name]() -> std::string {
-        std::optional<std::string> value;
-        if (env) value = env(token_env);
-        else if (const char* v = std::getenv(token_env.c_str())) value = v;
-        if (!value || value->empty())
-          throw errors::mcp_config_invalid(name, "auth.tokenEnv names " + token_env +
-                                                     ", which is not set.");
-        return *value;
-      };
+    if (!token_env.empty()) spec.token = [this, config = c] { return token_of(config); };
     // Streamable HTTP first, unless the URL is a legacy /sse endpoint; a server that refuses the
     // initialize POST (400/404/405) gets the legacy HTTP+SSE transport (spec: backwards compatibility).
     const bool legacy = prefers_legacy_sse(c.url);
@@ -305,12 +318,108 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
   return client;
 }
 
+std::string Pool::token_of(const ConnectionConfig& c) const {
+  if (c.token_env.empty()) return {};
+  std::optional<std::string> value;
+  if (m_options.env) value = m_options.env(c.token_env);
+  else if (const char* v = std::getenv(c.token_env.c_str())) value = v;
+  if (!value || value->empty())
+    throw errors::mcp_config_invalid(c.name, "auth.tokenEnv names " + c.token_env + ", which is not set.");
+  return *value;
+}
+
+void Pool::load_openapi(Entry& e) {
+  const auto& name = e.config.name;
+  {
+    std::lock_guard lock(m_mutex);
+    if (e.state == "ready") return;
+    const auto now = Clock::now();
+    if (e.failures > 0 && now < e.retry_at)
+      throw errors::mcp_backing_off(
+          name, std::chrono::duration_cast<std::chrono::milliseconds>(e.retry_at - now).count(),
+          e.last_error);
+  }
+  std::lock_guard start(e.start_mutex);
+  {
+    std::lock_guard lock(m_mutex);
+    if (e.state == "ready") return;
+    e.state = "starting";
+  }
+  try {
+    std::string text;
+    const auto& spec = e.config.spec;
+    if (spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0) {
+      providers::BaseUrl base;
+      try {
+        base = providers::split_base_url(name, spec);
+      } catch (const Error&) {
+        throw errors::mcp_config_invalid(name, "\"spec\" is not an http(s) URL.");
+      }
+      httplib::Client http(base.scheme_host_port);
+      http.set_connection_timeout(std::chrono::seconds(10));
+      http.set_read_timeout(std::chrono::seconds(30));
+      httplib::Headers headers;
+      for (const auto& [k, v] : e.config.headers) headers.emplace(k, v);
+      bool too_big = false;
+      const auto res = http.Get(base.path_prefix.empty() ? "/" : base.path_prefix, headers,
+                                [&](const char* data, std::size_t n) {
+                                  if (text.size() + n > m_options.limits.max_message_bytes) {
+                                    too_big = true;
+                                    return false;
+                                  }
+                                  text.append(data, n);
+                                  return true;
+                                });
+      if (too_big) throw errors::mcp_config_invalid(name, "the spec is larger than the message limit.");
+      if (!res || res->status != 200)
+        throw errors::mcp_http_error(name, res ? res->status : 0,
+                                     res ? "fetching the spec" : httplib::to_string(res.error()));
+    } else {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(spec, ec);
+      if (ec) throw errors::mcp_config_invalid(name, "cannot read the spec " + spec + ": " + ec.message());
+      if (size > m_options.limits.max_message_bytes)
+        throw errors::mcp_config_invalid(name, "the spec is larger than the message limit.");
+      text = fs::read_file(spec);
+    }
+    json document;
+    try {
+      document = parse_json(text);
+    } catch (const std::exception&) {
+      throw errors::mcp_config_invalid(name, "the spec is not JSON (YAML specs are not read yet).");
+    }
+    auto ops = openapi::operations(name, document, e.config.allow, e.config.block);
+    const auto base_url = openapi::base_url_of(document, e.config.base_url);
+    if (base_url.empty())
+      throw errors::mcp_config_invalid(name, "no \"baseUrl\" and no servers[0].url in the spec.");
+    std::vector<ToolInfo> tools;
+    for (const auto& op : ops)
+      tools.push_back({.name = op.name, .description = op.description, .input_schema = op.input_schema});
+    std::lock_guard lock(m_mutex);
+    e.operations = std::move(ops);
+    e.base_url = base_url;
+    e.tools = std::move(tools);
+    e.state = "ready";
+    e.failures = 0;
+    ++e.starts;
+  } catch (const Error& err) {
+    std::lock_guard lock(m_mutex);
+    ++e.failures;
+    e.retry_at = Clock::now() + backoff(e.failures);
+    e.last_error = err.info().message;
+    e.state = "failed";
+    throw;
+  }
+}
+
 std::shared_ptr<Client> Pool::client(const std::string& agent, const std::string& name) {
   Entry* e = nullptr;
   {
     std::lock_guard lock(m_mutex);
     if (m_shutdown) throw errors::mcp_closed(name, "start", "the runtime is shutting down");
     e = &entry(agent, name);
+    if (e->config.transport == "openapi")
+      throw errors::mcp_config_invalid(name, "an OpenAPI connection has no MCP session.");
     if (e->client && e->client->alive()) return e->client;
   }
   std::lock_guard start(e->start_mutex);
@@ -357,13 +466,42 @@ std::shared_ptr<Client> Pool::client(const std::string& agent, const std::string
 }
 
 std::vector<ToolInfo> Pool::tools(const std::string& agent, const std::string& name) {
-  client(agent, name);
+  Entry* e = nullptr;
+  {
+    std::lock_guard lock(m_mutex);
+    e = &entry(agent, name);
+  }
+  if (e->config.transport == "openapi") load_openapi(*e);
+  else client(agent, name);
   std::lock_guard lock(m_mutex);
   return entry(agent, name).tools;
 }
 
 json Pool::call(const std::string& agent, const std::string& name, const std::string& tool,
                 const json& arguments, std::stop_token cancel, ProgressHandler progress) {
+  Entry* openapi_entry = nullptr;
+  {
+    std::lock_guard lock(m_mutex);
+    auto& e = entry(agent, name);
+    if (e.config.transport == "openapi") openapi_entry = &e;
+  }
+  if (openapi_entry) {
+    load_openapi(*openapi_entry);
+    openapi::Operation op;
+    std::string base_url;
+    {
+      std::lock_guard lock(m_mutex);
+      const auto& ops = openapi_entry->operations;
+      const auto it = std::find_if(ops.begin(), ops.end(),
+                                   [&](const openapi::Operation& o) { return o.name == tool; });
+      if (it == ops.end()) throw errors::mcp_tool_not_found(name, tool);
+      op = *it;
+      base_url = openapi_entry->base_url;
+    }
+    const auto& c = openapi_entry->config;
+    return openapi::call(name, op, base_url, c.headers, token_of(c), arguments,
+                         std::chrono::milliseconds(c.timeout_ms), std::move(cancel));
+  }
   const auto session = client(agent, name);
   int timeout_ms = k_default_call_timeout_ms;
   {
@@ -398,6 +536,10 @@ json Pool::state(const std::string& agent) const {
     j["state"] = now_state;
     if (now_state == "failed" && e->retry_at > now)
       j["retryInMs"] = std::chrono::duration_cast<std::chrono::milliseconds>(e->retry_at - now).count();
+    if (c.transport == "openapi" && now_state == "ready") {
+      j["tools"] = e->tools.size();
+      j["baseUrl"] = providers::redact_url(e->base_url);
+    }
     if (e->client && now_state == "ready") {
       j["tools"] = e->tools.size();
       j["protocolVersion"] = e->client->protocol_version();
@@ -422,7 +564,7 @@ void Pool::start_eager() {
   m_eager = std::thread([this, eager] {
     for (const auto& [agent, name] : eager) {
       try {
-        client(agent, name);
+        tools(agent, name);
       } catch (const Error& e) {
         if (m_options.log) m_options.log(agent, name, "error", e.info().message);
       }

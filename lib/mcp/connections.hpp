@@ -31,15 +31,17 @@ struct ConnectionConfig {
   std::string agent{};
   std::string name{};
   std::string description{};
-  std::string transport{};              // "stdio" | "http"
+  std::string transport{};              // "stdio" | "http" | "openapi"
   std::vector<std::string> argv{};      // stdio: command + args
   std::map<std::string, std::string> env{}; // stdio: extra environment
   std::filesystem::path cwd{};          // stdio: absolute; default the project root
   std::string url{};                    // http
   std::map<std::string, std::string> headers{}; // http
-  std::string token_env{};              // http: auth.tokenEnv, resolved per request
-  std::vector<std::string> allow{};     // tools.allow ("" none: all)
-  std::vector<std::string> block{};     // tools.block
+  std::string token_env{};              // http, openapi: auth.tokenEnv, resolved per request
+  std::string spec{};                   // openapi: absolute file path or http(s) URL
+  std::string base_url{};               // openapi: `baseUrl` ("" = the spec's servers[0].url)
+  std::vector<std::string> allow{};     // tools.allow (openapi: operations.allow); empty: all
+  std::vector<std::string> block{};     // tools.block (openapi: operations.block)
   std::string approval = "never";       // never | once | always, for every tool
   int timeout_ms = k_default_call_timeout_ms;
   bool eager = false;
@@ -108,6 +110,8 @@ public:
 private:
   struct Entry;
   Entry& entry(const std::string& agent, const std::string& name) const;
+  void load_openapi(Entry& entry);
+  std::string token_of(const ConnectionConfig& config) const;
   std::unique_ptr<Client> connect(const Entry& entry);
 
   class Spawner;

@@ -80,7 +80,7 @@ json eve_info_document(const runtime::Program& program, bool dev, const mcp::Poo
     json entry = module_source("connections/" + name + ".json",
                                (agent.directory / "connections" / (name + ".json")).string());
     entry.update({{"name", name},
-                  {"kind", "mcp"},
+                  {"kind", c.value("transport", json("")) == "openapi" ? "openapi" : "mcp"},
                   {"transport", c.value("transport", json("stdio"))},
                   {"description", c.contains("description") && c["description"].is_string()
                                       ? c["description"]

@@ -298,6 +298,48 @@ class LegacySseTest(HearthTestCase):
         self.assertEqual(http[1], "GET")   # then the legacy stream
 
 
+class OpenApiTest(HearthTestCase):
+    def test_operations_become_tools_called_over_http(self):
+        log = os.path.join(self.tmp, "rest.jsonl")
+        proc = subprocess.Popen([sys.executable, os.path.join(SOURCE_DIR, "tests", "e2e", "fixtures", "rest_api.py"),
+                                 "--log", log], stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stdout.close()))
+        base = "http://127.0.0.1:%d" % int(proc.stdout.readline().split()[1])
+        conn = {"type": "openapi", "spec": base + "/openapi.json", "baseUrl": base + "/v1",
+                "operations": {"block": ["deletePet"]}, "headers": {"X-Key": "k1"},
+                "auth": {"tokenEnv": "PETS_TOKEN"}, "description": "Pet store."}
+        project = Project(self, [
+            {"toolCalls": [call("connection__fx__getPet", petId=2, **{"X-Trace": "t-1"})]},
+            {"toolCalls": [call("connection__fx__createPet", body={"name": "Kit"})]},
+            {"toolCalls": [call("connection__fx__getPet", petId=99)]},
+            {"text": "done"}], connection=conn)
+        env = clean_env(PETS_TOKEN="pet-token")
+        r = hearth("connections", "list", "--json", cwd=project.root, env=env)
+        self.assertExit(r, 0)
+        listed = json.loads(r.stdout)[0]
+        self.assertEqual((listed["transport"], listed["state"]), ("openapi", "ready"))
+        tools = {t["name"]: t for t in listed["toolList"]}
+        self.assertEqual(sorted(tools), ["createPet", "getPet", "listPets"])
+        self.assertEqual(tools["getPet"]["inputSchema"]["required"], ["petId"])
+        self.assertEqual(tools["createPet"]["inputSchema"]["properties"]["body"]["required"], ["name"])
+        r = hearth("connections", "call", "fx", "listPets", "--args", '{"limit": 1}', cwd=project.root, env=env)
+        self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.stdout), {"pets": [{"id": 1, "name": "Rex"}]})
+        r = project.run(env=env)
+        self.assertExit(r, 0)
+        calls = project.tool_calls(r.stderr, env=env)
+        self.assertEqual(calls[0]["result"]["details"]["mcp"]["structuredContent"], {"id": 2, "name": "Tom"})
+        self.assertEqual(calls[1]["result"]["details"]["mcp"]["structuredContent"], {"id": 3, "name": "Kit"})
+        self.assertTrue(calls[2]["isError"])
+        self.assertIn("HTTP 404", calls[2]["result"]["content"][0]["text"])
+        with open(log) as f:
+            requests = [json.loads(line) for line in f]
+        get2 = [q for q in requests if q["path"] == "/v1/pets/2"][0]
+        self.assertEqual(get2["headers"]["Authorization"], "Bearer pet-token")
+        self.assertEqual((get2["headers"]["X-Key"], get2["headers"]["X-Trace"]), ("k1", "t-1"))
+        self.assertEqual([q["body"] for q in requests if q["method"] == "POST"], [{"name": "Kit"}])
+
+
 class EverythingTest(HearthTestCase):
     """@modelcontextprotocol/server-everything from npm (stdio)."""
 

@@ -4,6 +4,7 @@
 #include "mcp/client.hpp"
 #include "mcp/connection_tools.hpp"
 #include "mcp/connections.hpp"
+#include "mcp/openapi.hpp"
 #include "providers/sse.hpp"
 
 #include <doctest/doctest.h>
@@ -400,6 +401,32 @@ TEST_SUITE("mcp") {
     CHECK(seen);
     pool.shutdown();
     std::filesystem::remove(log);
+  }
+
+  TEST_CASE("openapi: operations, parameters, bodies, cyclic $refs bounded, allow/block") {
+    const json spec = {
+        {"openapi", "3.1.0"},
+        {"paths",
+         {{"/nodes/{id}",
+           {{"parameters", {{{"name", "id"}, {"in", "path"}, {"schema", {{"type", "string"}}}}}},
+            {"get", {{"summary", "A node."}}},
+            {"put", {{"operationId", "put node!"},
+                     {"requestBody", {{"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Node"}}}}}}}}}}}}}}},
+        {"components",
+         {{"schemas", {{"Node", {{"type", "object"}, {"properties", {{"child", {{"$ref", "#/components/schemas/Node"}}}}}}}}}}}};
+    const auto ops = mcp::openapi::operations("c", spec, {}, {});
+    REQUIRE(ops.size() == 2);
+    CHECK(ops[0].name == "get_nodes_id");
+    CHECK(ops[0].input_schema["required"] == json{"id"});
+    CHECK(ops[1].name == "put_node");
+    CHECK(ops[1].has_body);
+    // The cycle is cut: a finite schema, `child` nested at most the ref depth.
+    const auto text = ops[1].input_schema.dump();
+    CHECK(text.size() < 100'000);
+    CHECK(text.find("$ref") == std::string::npos);
+    CHECK(mcp::openapi::operations("c", spec, {"put_*"}, {}).size() == 1);
+    CHECK_THROWS_WITH_AS(mcp::openapi::operations("c", {{"swagger", "2.0"}}, {}, {}),
+                         doctest::Contains("OpenAPI 3"), Error);
   }
 
   TEST_CASE("a server that cannot start backs off") {
