@@ -18,6 +18,8 @@ using runtime::ToolContext;
 using runtime::ToolOutcome;
 
 constexpr std::size_t k_max_blob_in_details = 64 * 1024;
+constexpr std::size_t k_max_text_in_details = 64 * 1024;
+constexpr std::size_t k_max_structured_in_details = 256 * 1024;
 
 std::uint32_t fnv1a(std::string_view s) {
   std::uint32_t h = 2166136261u;
@@ -35,9 +37,22 @@ std::string str(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-/// `result` with base64 blobs (image/audio data, resource blobs) over the cap replaced by a note.
+/// `result` with base64 blobs (image/audio data, resource blobs) over the cap replaced by a note,
+/// text items cut at 64 KiB and a structuredContent over 256 KiB replaced by a note: what the
+/// event stream stores stays bounded whatever the server sends.
 json bounded(json result) {
+  if (result.contains("structuredContent")) {
+    const auto size = dump_json(result["structuredContent"]).size();
+    if (size > k_max_structured_in_details)
+      result["structuredContent"] = "[" + std::to_string(size) + " bytes of structuredContent omitted]";
+  }
   if (!result.contains("content") || !result["content"].is_array()) return result;
+  for (auto& item : result["content"])
+    if (item.is_object() && item.contains("text") && item["text"].is_string() &&
+        item["text"].get_ref<const std::string&>().size() > k_max_text_in_details) {
+      auto cut = item["text"].get<std::string>().substr(0, k_max_text_in_details);
+      item["text"] = text::to_utf8(cut) + "\n[text truncated]";
+    }
   for (auto& item : result["content"]) {
     if (!item.is_object()) continue;
     if (item.contains("data") && item["data"].is_string() &&

@@ -51,11 +51,9 @@ int run_list(const ConnectionsOptions& opts) {
   json out = json::array();
   bool failed = false;
   if (loaded->pool) {
-    std::vector<const mcp::ConnectionConfig*> configs;
-    for (const auto& a : loaded->program.agents) {
-      if (!opts.agent.empty() && a.name != opts.agent) continue;
-      for (const auto* c : loaded->pool->of_agent(a.name)) configs.push_back(c);
-    }
+    std::vector<const mcp::ConnectionConfig*> configs; // every agent's, subagents' too
+    for (const auto& s : loaded->pool->state(opts.agent))
+      configs.push_back(&loaded->pool->config(s["agent"].get<std::string>(), s["name"].get<std::string>()));
     for (const auto* c : configs) {
       json tools = json::array();
       std::string error;

@@ -334,6 +334,13 @@ TEST_SUITE("mcp") {
     const auto structured = mcp::outcome_of("c", "t", {{"content", json::array()}, {"structuredContent", {{"sum", 3}}}});
     CHECK(structured.text == "{\"sum\":3}");
     CHECK(mcp::outcome_of("c", "t", {{"content", {{{"type", "text"}, {"text", "no"}}}}, {"isError", true}}).is_error);
+    // What reaches the model and the stored event stays bounded.
+    const auto huge = mcp::outcome_of(
+        "c", "t", {{"content", {{{"type", "text"}, {"text", std::string(300'000, 'x')}}}},
+                   {"structuredContent", {{"big", std::string(300'000, 'y')}}}});
+    CHECK(huge.text.size() < 70'000);
+    CHECK(huge.details["mcp"]["content"][0]["text"].get<std::string>().size() < 70'000);
+    CHECK(huge.details["mcp"]["structuredContent"].is_string());
   }
 
   TEST_CASE("the pool starts a stdio server lazily, restarts it after it dies mid-call") {
