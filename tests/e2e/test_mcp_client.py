@@ -280,6 +280,11 @@ class HttpTest(HearthTestCase):
         r = hearth("connections", "list", cwd=project.root, env=clean_env())
         self.assertExit(r, 1)
         self.assertIn("auth.tokenEnv names FX_TOKEN, which is not set", r.stdout + r.stderr)
+        r = hearth("connections", "list", cwd=project.root, env=clean_env(FX_TOKEN="wrong"))
+        self.assertExit(r, 1)
+        self.assertIn("HTTP 401: the server requires authorization (OAuth; resource metadata "
+                      "http://127.0.0.1/.well-known/oauth-protected-resource); check the token", r.stdout)
+        self.assertNotIn("wrong", r.stdout + r.stderr)
 
 
 class LegacySseTest(HearthTestCase):
