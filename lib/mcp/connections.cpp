@@ -4,6 +4,7 @@
 #include "core/errors.hpp"
 #include "core/fs.hpp"
 #include "core/json.hpp"
+#include "mcp/oauth.hpp"
 #include "mcp/openapi.hpp"
 #include "providers/http.hpp"
 #include "mcp/transports.hpp"
@@ -132,6 +133,17 @@ ConnectionConfig parse_connection(const std::string& agent, const json& entry,
       if (!auth["tokenEnv"].is_string())
         throw errors::mcp_config_invalid(c.name, "\"auth.tokenEnv\" must be a string.");
       c.token_env = auth["tokenEnv"].get<std::string>();
+    }
+    if (auth.contains("oauth")) {
+      const auto& o = auth["oauth"];
+      if (!o.is_boolean() && !o.is_object())
+        throw errors::mcp_config_invalid(c.name, "\"auth.oauth\" must be true or {clientId, clientSecret, redirectUri}.");
+      c.oauth = o.is_object() || o == true;
+      if (o.is_object()) {
+        c.oauth_client_id = o.value("clientId", json("")).is_string() ? o.value("clientId", "") : "";
+        c.oauth_client_secret = o.value("clientSecret", json("")).is_string() ? o.value("clientSecret", "") : "";
+        c.oauth_redirect_uri = o.value("redirectUri", json("")).is_string() ? o.value("redirectUri", "") : "";
+      }
     }
   }
   if (c.transport != "openapi" && entry.contains("tools") && entry["tools"].is_object()) {
@@ -293,6 +305,12 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
                   .max_message_bytes = m_options.limits.max_message_bytes,
                   .log = options.log};
     if (!token_env.empty()) spec.token = [this, config = c] { return token_of(config); };
+    if (c.oauth) {
+      oauth::Settings settings{.connection = c.name, .mcp_url = c.url, .client_id = c.oauth_client_id,
+                               .client_secret = c.oauth_client_secret, .log = options.log};
+      if (!c.oauth_redirect_uri.empty()) settings.redirect_uri = c.oauth_redirect_uri;
+      spec.oauth = [settings](const std::string& challenge) { return oauth::authorize(settings, challenge); };
+    }
     // Streamable HTTP first, unless the URL is a legacy /sse endpoint; a server that refuses the
     // initialize POST (400/404/405) gets the legacy HTTP+SSE transport (spec: backwards compatibility).
     const bool legacy = prefers_legacy_sse(c.url);

@@ -46,6 +46,10 @@ struct ConnectionConfig {
   int timeout_ms = k_default_call_timeout_ms;
   bool eager = false;
   bool elicitation_defaults = false;    // `elicitation`: "decline" (default) | "defaults"
+  bool oauth = false;                   // http: auth.oauth (true or {clientId, clientSecret, redirectUri})
+  std::string oauth_client_id{};
+  std::string oauth_client_secret{};
+  std::string oauth_redirect_uri{};
 };
 
 /// Parses one manifest `connections[]` entry of `agent` (relative `cwd` against `project_root`).

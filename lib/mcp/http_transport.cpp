@@ -78,10 +78,26 @@ public:
     const json id = is_request ? message["id"] : json();
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     Exchange ex{.request_id = id};
-    auto headers = base_headers();
-    headers.emplace("Content-Type", "application/json");
-    headers.emplace("Accept", "application/json, text/event-stream");
-    perform("POST", headers, dump_json(message), ex, cancel, deadline);
+    const auto post = [&] {
+      auto headers = base_headers();
+      headers.emplace("Content-Type", "application/json");
+      headers.emplace("Accept", "application/json, text/event-stream");
+      perform("POST", headers, dump_json(message), ex, cancel, deadline);
+    };
+    post();
+    const auto step_up = [&] { // 403 insufficient_scope: sign in again for the scope it names
+      return ex.status == 403 &&
+             header(ex.headers, "WWW-Authenticate").find("insufficient_scope") != std::string::npos;
+    };
+    if ((ex.status == 401 || step_up()) && m_spec.oauth && !m_spec.token) { // sign in, then again
+      const auto token = m_spec.oauth(header(ex.headers, "WWW-Authenticate"));
+      {
+        std::lock_guard lock(m_mutex);
+        m_oauth_token = token;
+      }
+      ex = Exchange{.request_id = id};
+      post();
+    }
     if (ex.status == 202 || ex.status == 204) return;
     if (ex.status == 404 && has_session()) {
       // The server forgot the session: it must be initialized again (the pool restarts it).
@@ -237,6 +253,7 @@ private:
     if (!m_session.empty()) headers.emplace("Mcp-Session-Id", m_session);
     if (!m_version.empty()) headers.emplace("MCP-Protocol-Version", m_version);
     if (m_spec.token) headers.emplace("Authorization", "Bearer " + m_spec.token());
+    else if (!m_oauth_token.empty()) headers.emplace("Authorization", "Bearer " + m_oauth_token);
     return headers;
   }
 
@@ -354,6 +371,7 @@ private:
   std::atomic<bool> m_closing{false};
   std::stop_source m_listen_stop{};
   std::thread m_listener{};
+  std::string m_oauth_token{}; // from m_spec.oauth; never logged
 };
 
 class LegacySseTransport final : public Transport {

@@ -34,6 +34,14 @@ def main():
         connection = {"url": url, "timeoutMs": 20000}
         if scenario.startswith("elicitation"):
             connection["elicitation"] = "defaults"
+        if scenario.startswith("auth/"):
+            oauth = {}
+            context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
+            if context.get("client_id"):
+                oauth["clientId"] = context["client_id"]
+            if context.get("client_secret"):
+                oauth["clientSecret"] = context["client_secret"]
+            connection["auth"] = {"oauth": oauth or True}
         with open(os.path.join(root, "agent", "connections", "c.json"), "w") as f:
             json.dump(connection, f)
         call = CALLS.get(scenario)
@@ -41,6 +49,8 @@ def main():
             argv = [hearth, "connections", "list"]
         else:
             argv = [hearth, "connections", "call", "c", call[0], "--args", json.dumps(call[1])]
+        if scenario.startswith("auth/"):  # sign in, then call the auth scenarios' tool in one process
+            argv = [hearth, "connections", "call", "c", "test-tool"]
         r = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=60)
         sys.stdout.write(r.stdout)
         sys.stderr.write(r.stderr)

@@ -19,7 +19,7 @@ while read -r s; do scenarios+=("$s"); done < <(node "$suite" list 2>/dev/null |
 cd "$work"
 for s in "${scenarios[@]}"; do
   out="$(node "$suite" client --command "python3 $here/hearth_client.py" --scenario "$s" --timeout 30000 2>&1)"
-  if echo "$out" | grep -qE '(^|[^0-9])0 failed|Failed: 0|✓ All|passed.*0 failed'; then
+  if echo "$out" | grep -q 'OVERALL: PASSED'; then
     echo "pass  $s"
   else
     echo "FAIL  $s  $(echo "$out" | grep -iE 'fail|error' | head -1 | cut -c1-150)"

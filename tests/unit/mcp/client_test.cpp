@@ -4,6 +4,7 @@
 #include "mcp/client.hpp"
 #include "mcp/connection_tools.hpp"
 #include "mcp/connections.hpp"
+#include "mcp/oauth.hpp"
 #include "mcp/openapi.hpp"
 #include "providers/sse.hpp"
 
@@ -434,6 +435,18 @@ TEST_SUITE("mcp") {
     CHECK(mcp::openapi::operations("c", spec, {"put_*"}, {}).size() == 1);
     CHECK_THROWS_WITH_AS(mcp::openapi::operations("c", {{"swagger", "2.0"}}, {}, {}),
                          doctest::Contains("OpenAPI 3"), Error);
+  }
+
+  TEST_CASE("oauth: WWW-Authenticate parameters, quoted or not, whole names only") {
+    const std::string challenge =
+        "Bearer error=\"insufficient_scope\", scope=\"mcp:basic mcp:write\", "
+        "resource_metadata=\"https://x/.well-known/oauth-protected-resource\", realm=r1";
+    CHECK(mcp::oauth::challenge_param(challenge, "scope") == "mcp:basic mcp:write");
+    CHECK(mcp::oauth::challenge_param(challenge, "resource_metadata") ==
+          "https://x/.well-known/oauth-protected-resource");
+    CHECK(mcp::oauth::challenge_param(challenge, "realm") == "r1");
+    CHECK(mcp::oauth::challenge_param(challenge, "metadata").empty());
+    CHECK(mcp::oauth::challenge_param("Bearer", "scope").empty());
   }
 
   TEST_CASE("a server that cannot start backs off") {
