@@ -283,8 +283,32 @@ class HttpTest(HearthTestCase):
         r = hearth("connections", "list", cwd=project.root, env=clean_env(FX_TOKEN="wrong"))
         self.assertExit(r, 1)
         self.assertIn("HTTP 401: the server requires authorization (OAuth; resource metadata "
-                      "http://127.0.0.1/.well-known/oauth-protected-resource); check the token", r.stdout)
+                      "http://127.0.0.1:", r.stdout)
+        self.assertIn("/.well-known/oauth-protected-resource); check the token", r.stdout)
         self.assertNotIn("wrong", r.stdout + r.stderr)
+
+
+class OAuthTest(HearthTestCase):
+    def test_oauth_sign_in_with_registration_and_pkce(self):
+        server = HttpFixture(self.tmp, "--oauth", "--token", "oauth-access-token")
+        self.addCleanup(server.close)
+        project = Project(self, [], connection={"url": server.url, "auth": {"oauth": True}})
+        r = hearth("connections", "call", "fx", "echo", "--args", '{"text": "signed in"}',
+                   cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout.strip(), "echo: signed in")
+        self.assertNotIn("oauth-access-token", r.stdout + r.stderr)
+        entries = server.entries()
+        register = [e["register"] for e in entries if "register" in e][0]
+        self.assertEqual(register["token_endpoint_auth_method"], "none")
+        authorize = [e["authorize"] for e in entries if "authorize" in e][0]
+        self.assertEqual((authorize["code_challenge_method"], authorize["client_id"], authorize["scope"]),
+                         ("S256", "client-1", "mcp:tools"))
+        self.assertEqual(authorize["resource"], server.url)
+        token = [e for e in entries if "token" in e][0]
+        self.assertTrue(token["pkce"])
+        posts = [e for e in entries if e.get("http") == "POST"]
+        self.assertEqual(posts[-1]["headers"].get("Authorization"), "Bearer oauth-access-token")
 
 
 class LegacySseTest(HearthTestCase):
