@@ -1052,3 +1052,95 @@ Error mcp_stdio_line_too_long(std::size_t limit) {
 }
 
 } // namespace hearth::errors
+
+// --- MCP client (lib/mcp, issue 13 §1-§4) ---------------------------------------------------------
+
+namespace hearth::errors {
+
+Error mcp_connection_failed(std::string_view connection, std::string_view problem) {
+  return Error({.type = "mcp_connection_failed",
+                .message = "Connection \"" + string(connection) + "\" could not start: " +
+                           string(problem),
+                .details = "Check the connection file (command, args, url) and run "
+                           "`hearth connections list` to see the server's own error.",
+                .http_status = 502});
+}
+
+Error mcp_protocol_error(std::string_view connection, std::string_view problem) {
+  return Error({.type = "mcp_protocol_error",
+                .message = "Connection \"" + string(connection) +
+                           "\" broke the MCP protocol: " + string(problem),
+                .details = "The connection was closed; it restarts on next use.",
+                .http_status = 502});
+}
+
+Error mcp_timeout(std::string_view connection, std::string_view method, long long timeout_ms) {
+  return Error({.type = "mcp_timeout",
+                .message = "Connection \"" + string(connection) + "\" did not answer `" +
+                           string(method) + "` within " + std::to_string(timeout_ms) + " ms.",
+                .details = "Raise the connection's timeoutMs, or check the server.",
+                .http_status = 504});
+}
+
+Error mcp_remote_error(std::string_view connection, std::string_view method, int code,
+                       std::string_view message) {
+  return Error({.type = "mcp_remote_error",
+                .message = "Connection \"" + string(connection) + "\" failed `" + string(method) +
+                           "`: " + string(message),
+                .details = "JSON-RPC error " + std::to_string(code) + " from the server.",
+                .http_status = 502});
+}
+
+Error mcp_closed(std::string_view connection, std::string_view method, std::string_view reason) {
+  return Error({.type = "mcp_closed",
+                .message = "Connection \"" + string(connection) + "\" ended during `" +
+                           string(method) + "`: " + string(reason),
+                .details = "It is restarted on next use.",
+                .http_status = 502});
+}
+
+Error mcp_backing_off(std::string_view connection, long long retry_in_ms, std::string_view last) {
+  return Error({.type = "mcp_backing_off",
+                .message = "Connection \"" + string(connection) + "\" failed recently (" +
+                           string(last) + "); it is retried in " + std::to_string(retry_in_ms) +
+                           " ms.",
+                .details = "Fix the server or wait for the retry.",
+                .http_status = 503});
+}
+
+Error mcp_connection_not_found(std::string_view agent, std::string_view name,
+                               const std::vector<std::string>& available) {
+  return Error({.type = "mcp_connection_not_found",
+                .message = "Agent \"" + string(agent) + "\" has no connection \"" + string(name) +
+                           "\".",
+                .details = "Its connections: " +
+                           (available.empty() ? string("(none)") : text::quote_list(available)) +
+                           ". Connections are agent/connections/<name>.json files.",
+                .http_status = 404});
+}
+
+Error mcp_tool_not_found(std::string_view connection, std::string_view tool) {
+  return Error({.type = "mcp_tool_not_found",
+                .message = "Connection \"" + string(connection) + "\" has no tool \"" +
+                           string(tool) + "\".",
+                .details = "Run `hearth connections list` to see its tools (tools.allow and "
+                           "tools.block apply).",
+                .http_status = 404});
+}
+
+Error mcp_config_invalid(std::string_view connection, std::string_view problem) {
+  return Error({.type = "mcp_config_invalid",
+                .message = "Connection \"" + string(connection) + "\": " + string(problem),
+                .details = "See docs/mcp.md for the connection file fields."});
+}
+
+Error mcp_http_error(std::string_view connection, int status, std::string_view problem) {
+  return Error({.type = "mcp_http_error",
+                .message = "Connection \"" + string(connection) + "\" answered " +
+                           (status > 0 ? "HTTP " + std::to_string(status) : string("nothing")) +
+                           ": " + string(problem),
+                .details = "Check the connection's url, headers and auth.",
+                .http_status = 502});
+}
+
+} // namespace hearth::errors

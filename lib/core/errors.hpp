@@ -479,3 +479,45 @@ Error mcp_tool_arguments(std::string_view tool, std::string_view problem);
 Error mcp_stdio_line_too_long(std::size_t limit);
 
 } // namespace hearth::errors
+
+// --- MCP client (lib/mcp: connections, issue 13 §1-§4, docs/mcp.md "Connections (client)") -----
+
+namespace hearth::errors {
+
+/// Connection `connection` could not be started or initialized: `problem` says why (spawn
+/// failure, the server exited, no common protocol version, a bad URL). HTTP 502.
+Error mcp_connection_failed(std::string_view connection, std::string_view problem);
+
+/// The server broke the protocol (`problem`: not JSON, an oversized line, a result of the wrong
+/// shape, too many tools). The connection is closed (fail closed). HTTP 502.
+Error mcp_protocol_error(std::string_view connection, std::string_view problem);
+
+/// No answer to `method` within `timeout_ms` milliseconds. HTTP 504.
+Error mcp_timeout(std::string_view connection, std::string_view method, long long timeout_ms);
+
+/// The server answered `method` with a JSON-RPC error. HTTP 502.
+Error mcp_remote_error(std::string_view connection, std::string_view method, int code,
+                       std::string_view message);
+
+/// The connection ended while `method` waited (`reason`: the process exited, a transport
+/// failure). HTTP 502.
+Error mcp_closed(std::string_view connection, std::string_view method, std::string_view reason);
+
+/// The connection failed recently and waits `retry_in_ms` before the next start; `last` is the
+/// last failure. HTTP 503.
+Error mcp_backing_off(std::string_view connection, long long retry_in_ms, std::string_view last);
+
+/// No connection `name` on agent `agent`; `available` lists its connections. HTTP 404.
+Error mcp_connection_not_found(std::string_view agent, std::string_view name,
+                               const std::vector<std::string>& available);
+
+/// Connection `connection` has no tool `tool`. HTTP 404.
+Error mcp_tool_not_found(std::string_view connection, std::string_view tool);
+
+/// A connection file field the client cannot use (`problem`), e.g. auth.tokenEnv unset. HTTP 500.
+Error mcp_config_invalid(std::string_view connection, std::string_view problem);
+
+/// An HTTP answer the Streamable HTTP transport cannot use (status `status`, `problem`). HTTP 502.
+Error mcp_http_error(std::string_view connection, int status, std::string_view problem);
+
+} // namespace hearth::errors

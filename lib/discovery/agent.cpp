@@ -27,8 +27,10 @@ const std::vector<std::string> k_tool_keys = {"$schema", "description", "inputSc
                                               "approval", "timeoutMs", "sandbox"};
 const std::vector<std::string> k_skill_keys = {"name",     "description",   "license",
                                                "metadata", "allowed-tools", "compatibility"};
-const std::vector<std::string> k_connection_keys = {"$schema", "description", "command", "args",
-                                                    "env",     "cwd",         "url",     "headers"};
+const std::vector<std::string> k_connection_keys = {
+    "$schema", "description", "command", "args",      "env",  "cwd",  "url", "headers",
+    "type",    "auth",        "tools",   "approval",  "timeoutMs", "eager", "elicitation",
+    "spec",    "baseUrl",     "operations"}; // issue 13 (docs/mcp.md)
 const std::vector<std::string> k_schedule_keys = {"cron", "description"};
 
 /// Known script extensions: a file with one of these beside nothing is a stray executable.
@@ -388,6 +390,18 @@ void read_connections(Context& ctx, Agent& agent, const stdfs::path& dir) {
       continue;
     }
     ctx.check_keys(*json, k_connection_keys, e.path, "connection");
+    if (json->value("type", nlohmann::json("mcp")) == "openapi") { // issue 13 §5
+      const auto spec = ctx.string_field(*json, "spec", e.path);
+      if (!spec) {
+        ctx.error("invalid-field", "An OpenAPI connection needs \"spec\": a project-relative JSON file or an http(s) URL.",
+                  e.path, "Write {\"type\": \"openapi\", \"spec\": \"openapi.json\", \"baseUrl\": \"https://...\"}.");
+        continue;
+      }
+      c.transport = "openapi";
+      c.config = *json;
+      agent.connections.push_back(std::move(c));
+      continue;
+    }
     const bool has_command = json->contains("command"), has_url = json->contains("url");
     if (has_command == has_url) {
       ctx.error("invalid-field", "A connection needs exactly one of \"command\" (stdio) or \"url\" (HTTP).",

@@ -79,6 +79,10 @@ void SseParser::process_line(std::string_view line) {
     m_has_data = true;
   } else if (field == "event") {
     m_pending.event.assign(value);
+  } else if (field == "retry") { // reconnection time: ASCII digits only, else ignored
+    if (!value.empty() && value.size() <= 9 &&
+        value.find_first_not_of("0123456789") == std::string_view::npos)
+      m_retry_ms = std::stoll(std::string(value));
   } else if (field == "id") {
     if (value.find('\0') == std::string_view::npos)
       m_pending.id.assign(value);

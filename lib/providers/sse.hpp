@@ -36,6 +36,10 @@ public:
 
   static constexpr std::size_t k_default_max_bytes = 16u << 20;
 
+  /// The last valid `retry:` field (reconnection time in ms, at most 9 digits), or -1 when none
+  /// came (MCP Streamable HTTP resumption).
+  long long retry_ms() const noexcept { return m_retry_ms; }
+
 private:
   void process_line(std::string_view line);
   void dispatch();
@@ -46,6 +50,7 @@ private:
   bool m_after_cr = false; // the last byte was '\r': a leading '\n' of the next piece is its pair
   SseEvent m_pending{};
   bool m_has_data = false;
+  long long m_retry_ms = -1;
 };
 
 } // namespace hearth::providers

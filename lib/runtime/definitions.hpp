@@ -62,6 +62,9 @@ struct AgentDef {
   std::vector<ExecToolDef> tools{};
   std::vector<AgentDef> subagents{};
   std::vector<HookDef> hooks{};         // agent/hooks/* (lifecycle hooks)
+  /// agent/connections/*.json as compiled (manifest `connections[]`: the file plus name, path,
+  /// transport); parsed by mcp::parse_connection (issue 13).
+  nlohmann::json connections = nlohmann::json::array();
   std::filesystem::path directory{};    // the agent root (agent/, agents/<name>/, subagents/<id>/)
   std::filesystem::path workspace_seed{}; // sandbox/workspace, when it exists
   std::filesystem::path mock_script{};  // mock.jsonl beside agent.json, when it exists

@@ -8,6 +8,7 @@
 #include "core/ids.hpp"
 #include "core/json_schema.hpp"
 #include "manifest/builtins.hpp"
+#include "mcp/connection_tools.hpp"
 #include "runtime/agent_tools.hpp"
 #include "runtime/file_tools.hpp"
 #include "runtime/policy.hpp"
@@ -176,13 +177,15 @@ public:
     m_model = providers::parse_model(m_model_string);
     build_tools();
     m_rules = parse_policy(agent.policy); // validated at discovery; throws policy_invalid
-    for (const auto& tool : agent.tools)
-      if (tool.approval == "once") {
-        for (const auto& r : scope.events.store().list_approvals(scope.events.path(),
-                                                                 scope.envelope.session, false))
-          if (r.status == "approved") m_approved_once.insert(r.tool_name);
-        break;
-      }
+    const bool any_once =
+        std::any_of(agent.tools.begin(), agent.tools.end(),
+                    [](const ExecToolDef& t) { return t.approval == "once"; }) ||
+        std::any_of(m_tools.begin(), m_tools.end(),
+                    [](const Tool& t) { return t.approval == "once"; }); // connection tools
+    if (any_once)
+      for (const auto& r : scope.events.store().list_approvals(scope.events.path(),
+                                                               scope.envelope.session, false))
+        if (r.status == "approved") m_approved_once.insert(r.tool_name);
   }
 
   TurnResult run(json& messages, const std::string& user_text);
@@ -262,6 +265,17 @@ void TurnRunner::build_tools() {
   add_tool(ask_question_tool());
   for (const auto& sub : m_agent.subagents) add_tool(subagent_tool(sub));
   for (const auto& def : m_agent.tools) add_tool(exec_tool(def, policy));
+  // MCP connections (issue 13): started on first use; one that fails is a warning, not a failure.
+  if (m_scope.context.connections && !m_agent.connections.empty())
+    for (auto& tool : mcp::connection_tools(
+             *m_scope.context.connections, m_agent.name,
+             [this](const std::string& connection, const Error& e) {
+               m_scope.events.emit("log", {{"level", "warn"},
+                                           {"message", e.info().message},
+                                           {"attributes", {{"connection", connection}}}},
+                                   m_scope.envelope);
+             }))
+      add_tool(std::move(tool));
   if (m_options.result_schema.is_null()) return;
   m_finish = finish_schema(m_options.result_schema);
   m_result_validator = std::make_shared<json_schema::Validator>(m_finish.parameters);
@@ -585,6 +599,8 @@ bool TurnRunner::after_step(json& messages, TurnResult& result, bool had_tool_ca
 // resuming it (issue 12 §1-3). Kept apart from the step loop above.
 
 std::string TurnRunner::approval_of(const std::string& tool) const {
+  for (const auto& t : m_tools)
+    if (t.name == tool && !t.approval.empty()) return t.approval; // connection tools
   for (const auto& def : m_agent.tools)
     if (def.name == tool) return def.approval;
   return "never";

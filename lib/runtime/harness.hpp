@@ -22,6 +22,9 @@
 namespace hearth::sandbox {
 class Workspace;
 }
+namespace hearth::mcp {
+class Pool;
+}
 
 namespace hearth::runtime {
 
@@ -53,6 +56,9 @@ struct RuntimeContext {
   /// The invocation's cancellation (docs/runtime.md "Cancellation"): once stopped, the turn ends
   /// with errors::turn_cancelled; model steps, tools and subagent turns (which share it) stop too.
   std::stop_token cancel{};
+  /// MCP connections of every agent (issue 13; lib/mcp/connections.hpp): started on first use,
+  /// shared by every turn of the process. Null: agents get no connection tools.
+  std::shared_ptr<mcp::Pool> connections{};
 };
 
 /// Model clients for one run or one connected session: mock/script keeps its cursor for the

@@ -71,6 +71,7 @@ AgentDef load_agent(const json& a, const stdfs::path& root) {
   agent.workspace_seed = path_in(root, str(a.value("sandbox", json::object()), "workspace"));
   agent.sandbox = sandbox::merge({}, a.value("sandbox", json::object()).value("policy", json::object()));
   agent.mock_script = path_in(root, str(a, "mock"));
+  if (a.contains("connections") && a["connections"].is_array()) agent.connections = a["connections"];
   return agent;
 }
 

@@ -5,6 +5,7 @@
 
 #include "core/errors.hpp"
 #include "core/ids.hpp"
+#include "mcp/connection_tools.hpp"
 #include "runtime/access.hpp"
 #include "runtime/prompt_template.hpp"
 #include "runtime/telemetry.hpp"
@@ -12,6 +13,7 @@
 #include "store/store.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <thread>
 
@@ -76,6 +78,12 @@ Runtime::Runtime(Program program, RuntimeContext context, store::Store& store)
     m_context.wait_for_approval = [this](const json& request, std::stop_token cancel) {
       return decide_run_approval(request, std::move(cancel));
     };
+  // MCP connections (issue 13): one pool per process, shared by every turn; eager ones start now.
+  if (!m_context.connections)
+    m_context.connections = mcp::make_pool(
+        m_program.agents, m_context.project_root, m_context.sandbox_fail_closed,
+        [](const std::string& line) { std::fprintf(stderr, "hearth: %s\n", line.c_str()); });
+  if (m_context.connections) m_context.connections->start_eager();
 }
 
 const WorkflowDef& Runtime::workflow(const std::string& name) const {

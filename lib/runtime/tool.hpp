@@ -52,6 +52,9 @@ struct Tool {
   std::string description{};
   nlohmann::json input_schema = nlohmann::json::object();
   std::function<ToolOutcome(const nlohmann::json& input, const ToolContext& context)> run{};
+  /// never | once | always for tools that carry their own (connection tools, issue 13); "": the
+  /// agent's tool definition decides (ExecToolDef::approval, else never).
+  std::string approval{};
 };
 
 } // namespace hearth::runtime

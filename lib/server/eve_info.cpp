@@ -1,6 +1,8 @@
 // GET /eve/v1/info: Eve 0.80.1's agent-info document built from the compiled program.
 #include "server/eve_info.hpp"
 
+#include "mcp/connections.hpp"
+
 #include <fstream>
 #include <iterator>
 
@@ -35,7 +37,7 @@ std::string read_text(const std::filesystem::path& file) {
 
 } // namespace
 
-json eve_info_document(const runtime::Program& program, bool dev) {
+json eve_info_document(const runtime::Program& program, bool dev, const mcp::Pool* pool) {
   const runtime::AgentDef* root = nullptr;
   for (const auto& a : program.agents)
     if (a.name == program.root_agent) root = &a;
@@ -65,11 +67,36 @@ json eve_info_document(const runtime::Program& program, bool dev) {
     entry.update({{"name", sub.name}, {"description", sub.description},
                   {"entryPath", sub.directory.string()}, {"nodeId", sub.name},
                   {"parentNodeId", "__root__"}, {"rootPath", sub.directory.string()},
-                  {"summary", {{"channels", 0}, {"connections", 0}, {"hooks", sub.hooks.size()},
+                  {"summary", {{"channels", 0}, {"connections", sub.connections.size()}, {"hooks", sub.hooks.size()},
                                {"instructions", sub.instructions.empty() ? 0 : 1},
                                {"memories", 0}, {"schedules", 0},
                                {"skills", sub.skills.size()}, {"tools", sub.tools.size()}}}});
     subagents.push_back(entry);
+  }
+  json connections = json::array(); // issue 13: the MCP connections the runtime starts on use
+  for (const auto& c : agent.connections) {
+    if (!c.is_object() || !c.contains("name") || !c["name"].is_string()) continue;
+    const auto name = c["name"].get<std::string>();
+    json entry = module_source("connections/" + name + ".json",
+                               (agent.directory / "connections" / (name + ".json")).string());
+    entry.update({{"name", name},
+                  {"kind", c.value("transport", json("")) == "openapi" ? "openapi" : "mcp"},
+                  {"transport", c.value("transport", json("stdio"))},
+                  {"description", c.contains("description") && c["description"].is_string()
+                                      ? c["description"]
+                                      : json("")},
+                  {"requiresApproval", c.contains("approval") && c["approval"] != "never"},
+                  {"startup", c.value("eager", json(false)) == true ? "eager" : "lazy"},
+                  {"toolPrefix", "connection__" + name + "__"},
+                  {"state", "idle"}});
+    if (pool)
+      for (const auto& s : pool->state(agent.name))
+        if (s.value("name", "") == name) {
+          entry["state"] = s["state"];
+          if (s.contains("tools")) entry["tools"] = s["tools"];
+          if (s.contains("lastError")) entry["lastError"] = s["lastError"];
+        }
+    connections.push_back(entry);
   }
   json hooks = json::array(); // the hooks the runtime calls (docs/runtime.md "Hooks")
   for (const auto& hook : agent.hooks) {
@@ -115,7 +142,7 @@ json eve_info_document(const runtime::Program& program, bool dev) {
           {"capabilities", {{"devRoutes", dev}}},
           {"channels", {{"routes", json::array()}, {"shadowed", json::array()}}},
           {"composition", {{"disabled", json::array()}, {"shadowed", json::array()}}},
-          {"connections", json::array()},
+          {"connections", connections},
           {"diagnostics", {{"discoveryErrors", 0}, {"discoveryWarnings", 0}}},
           {"hooks", hooks},
           {"instructions", {{"dynamic", json::array()}, {"static", instructions}}},

@@ -5,12 +5,19 @@
 
 #include <nlohmann/json.hpp>
 
+namespace hearth::mcp {
+class Pool;
+}
+
 namespace hearth::server {
 
 /// `{"kind":"eve-agent-info","version":5,"mode","agent":{name,nodeId,agentRoot,appRoot,config,
 /// model{id,routing,endpoint}},"tools","skills","subagents","instructions",...}` for the root agent
 /// of `program`, shaped to pass eve/client's strict (zod) schema of version 5. Reads each skill's
 /// Markdown for `skills.static[].markdown`. `dev` selects "development" and devRoutes.
-nlohmann::json eve_info_document(const runtime::Program& program, bool dev);
+/// `connections` (the runtime's MCP pool, or null) adds each connection's live `state`, `tools`
+/// count and `lastError` (issue 13; docs/mcp.md).
+nlohmann::json eve_info_document(const runtime::Program& program, bool dev,
+                                 const mcp::Pool* connections = nullptr);
 
 } // namespace hearth::server

@@ -461,7 +461,8 @@ void mount_eve(Router& router, ServerContext& ctx) {
   router.add("/eve/v1/info", {"GET"}, [eve](Req, Res res) {
     no_store(res);
     res.status = 200;
-    res.set_content(wire(eve_info_document(eve->ctx.runtime.program(), eve->ctx.options.dev)),
+    res.set_content(wire(eve_info_document(eve->ctx.runtime.program(), eve->ctx.options.dev,
+                                                 eve->ctx.runtime.context().connections.get())),
                     "application/json; charset=utf-8");
   }, false);
   auto session_route = [eve](void (*handler)(Req, Res, Eve&)) {

@@ -31,6 +31,7 @@ void register_logs(CLI::App& app, Dispatch& dispatch);
 void register_mcp(CLI::App& app, Dispatch& dispatch); // MCP server over stdio (issue 13 §6)
 void register_sandbox(CLI::App& app, Dispatch& dispatch); // sandbox exec
 void register_gc(CLI::App& app, Dispatch& dispatch);
+void register_connections(CLI::App& app, Dispatch& dispatch); // connections list|call (issue 13)
 void register_completion(CLI::App& app, Dispatch& dispatch);
 void register_runtime(CLI::App& app, Dispatch& dispatch); // hidden: the runtime child
 void register_complete(CLI::App& app, Dispatch& dispatch); // hidden `__complete`

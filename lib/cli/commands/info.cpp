@@ -150,7 +150,13 @@ nlohmann::ordered_json info_json(const config::Project& project, const manifest:
     else if (a["kind"] == "agent") schemas_agents[path] = schemas;
     else schemas_subagents[path] = schemas;
     for (const auto& c : a["connections"])
-      connections.push_back({{"name", c["name"]}, {"agent", path}, {"transport", c["transport"]}, {"path", c["path"]}});
+      connections.push_back({{"name", c["name"]}, {"agent", path}, {"transport", c["transport"]},
+                             {"path", c["path"]},
+                             {"description", c.contains("description") && c["description"].is_string()
+                                                 ? c["description"] : nlohmann::json("")},
+                             // issue 13: info starts no server; `hearth connections list` does
+                             {"start", c.value("eager", false) == true ? "eager" : "lazy"},
+                             {"approval", c.contains("approval") ? c["approval"] : nlohmann::json("never")}});
     for (const auto& h : a.value("hooks", nlohmann::json::array())) {
       const auto event = runtime::hook_event(h.value("name", ""));
       hooks.push_back({{"name", h["name"]}, {"agent", path}, {"path", h["path"]},
@@ -269,7 +275,9 @@ void print_human(const nlohmann::ordered_json& j) {
   o << "\nConnections (" << j["connections"].size() << ")\n";
   for (const auto& c : j["connections"])
     o << "  " << c["agent"].get<std::string>() << "/" << c["name"].get<std::string>() << "  "
-      << c["transport"].get<std::string>() << '\n';
+      << c["transport"].get<std::string>() << "  " << c.value("start", "lazy") << " start"
+      << (c.value("description", "").empty() ? "" : "  " + c["description"].get<std::string>())
+      << '\n';
   o << "\nHooks (" << j["hooks"].size() << ")\n";
   for (const auto& h : j["hooks"])
     o << "  " << h["agent"].get<std::string>() << "/" << h["name"].get<std::string>() << "  "

@@ -1,0 +1,407 @@
+// The MCP client session; see client.hpp.
+#include "mcp/client.hpp"
+
+#include "core/errors.hpp"
+#include "core/json.hpp"
+#include "ipc/rpc.hpp"
+
+#include <algorithm>
+
+namespace hearth::mcp {
+namespace {
+using nlohmann::json;
+
+std::string cut(std::string text, std::size_t max) {
+  if (text.size() > max) text.resize(max);
+  return text;
+}
+
+} // namespace
+
+struct Client::Pending {
+  std::string method{};
+  bool done = false;
+  json result{};
+  std::optional<Error> error{};
+  ProgressHandler progress{};
+  std::condition_variable_any cv{};
+};
+
+bool tool_allowed(const std::string& tool, const std::vector<std::string>& allow,
+                  const std::vector<std::string>& block) {
+  const auto matches = [&](const std::string& pattern) {
+    if (!pattern.empty() && pattern.back() == '*')
+      return tool.compare(0, pattern.size() - 1, pattern, 0, pattern.size() - 1) == 0;
+    return pattern == tool;
+  };
+  if (!allow.empty() && std::none_of(allow.begin(), allow.end(), matches)) return false;
+  return std::none_of(block.begin(), block.end(), matches);
+}
+
+Client::Client(std::unique_ptr<Transport> transport, ClientOptions options)
+    : m_transport(std::move(transport)), m_options(std::move(options)) {}
+
+Client::~Client() { close(); }
+
+void Client::log(std::string_view level, std::string_view text) const {
+  if (m_options.log) m_options.log(level, text);
+}
+
+void Client::initialize() {
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_started) throw errors::internal_error("mcp::Client::initialize called twice");
+    m_started = true;
+  }
+  m_transport->start([this](json message) { handle_message(std::move(message)); },
+                     [this](const std::string& reason) { fail_all(reason, false); });
+  json capabilities = json::object();
+  if (!m_options.root_uri.empty()) capabilities["roots"] = {{"listChanged", false}};
+  if (m_options.elicitation_defaults) capabilities["elicitation"] = json::object();
+  const json params = {{"protocolVersion", k_protocol_latest},
+                       {"capabilities", capabilities},
+                       {"clientInfo", {{"name", "hearth"}, {"version", HEARTH_VERSION}}}};
+  json result;
+  try {
+    result = request("initialize", params, m_options.init_timeout);
+  } catch (const Error& e) {
+    if (e.info().type == "mcp_timeout") throw;
+    throw errors::mcp_connection_failed(m_options.name, e.info().message);
+  }
+  const auto version = result.value("protocolVersion", json()).is_string()
+                           ? result["protocolVersion"].get<std::string>()
+                           : std::string();
+  if (std::find(std::begin(k_protocol_versions), std::end(k_protocol_versions), version) ==
+      std::end(k_protocol_versions)) {
+    close();
+    throw errors::mcp_connection_failed(
+        m_options.name, "the server speaks protocol version \"" + cut(version, 40) +
+                            "\"; hearth speaks 2025-11-25, 2025-06-18 and 2025-03-26");
+  }
+  {
+    std::lock_guard lock(m_mutex);
+    m_protocol_version = version;
+    if (result.contains("serverInfo") && result["serverInfo"].is_object())
+      m_server_info = result["serverInfo"];
+    if (result.contains("capabilities") && result["capabilities"].is_object())
+      m_capabilities = result["capabilities"];
+    if (result.contains("instructions") && result["instructions"].is_string())
+      m_instructions = cut(result["instructions"].get<std::string>(), 8192);
+  }
+  m_transport->set_protocol_version(version);
+  notify("notifications/initialized", json::object());
+}
+
+std::vector<ToolInfo> Client::list_tools() {
+  std::vector<ToolInfo> tools;
+  std::string cursor;
+  for (std::size_t page = 0; page < m_options.limits.max_pages; ++page) {
+    json params = json::object();
+    if (!cursor.empty()) params["cursor"] = cursor;
+    const json result = request("tools/list", params, m_options.request_timeout);
+    const auto it = result.find("tools");
+    if (it == result.end() || !it->is_array()) {
+      close();
+      throw errors::mcp_protocol_error(m_options.name, "tools/list answered without a tools array");
+    }
+    for (const auto& t : *it) {
+      if (!t.is_object() || !t.contains("name") || !t["name"].is_string() ||
+          t["name"].get_ref<const std::string&>().empty()) {
+        log("warn", "skipped a tool without a name");
+        continue;
+      }
+      ToolInfo info{.name = cut(t["name"].get<std::string>(), 256)};
+      if (t.contains("title") && t["title"].is_string()) info.title = cut(t["title"].get<std::string>(), 256);
+      if (t.contains("description") && t["description"].is_string())
+        info.description = cut(t["description"].get<std::string>(), m_options.limits.max_description_bytes);
+      if (t.contains("inputSchema") && t["inputSchema"].is_object()) {
+        info.input_schema = t["inputSchema"];
+        if (dump_json(info.input_schema).size() > m_options.limits.max_schema_bytes) {
+          close();
+          throw errors::mcp_protocol_error(
+              m_options.name, "the input schema of tool \"" + info.name + "\" is larger than " +
+                                  std::to_string(m_options.limits.max_schema_bytes) + " bytes");
+        }
+      } else {
+        log("warn", "tool \"" + info.name + "\" has no inputSchema object; it takes {}");
+        info.input_schema = {{"type", "object"}};
+      }
+      if (t.contains("outputSchema") && t["outputSchema"].is_object())
+        info.output_schema = t["outputSchema"];
+      if (t.contains("annotations") && t["annotations"].is_object())
+        info.annotations = t["annotations"];
+      if (tools.size() >= m_options.limits.max_tools) {
+        close();
+        throw errors::mcp_protocol_error(m_options.name,
+                                         "it lists more than " +
+                                             std::to_string(m_options.limits.max_tools) + " tools");
+      }
+      tools.push_back(std::move(info));
+    }
+    const auto next = result.find("nextCursor");
+    if (next == result.end() || !next->is_string() || next->get_ref<const std::string&>().empty())
+      return tools;
+    cursor = cut(next->get<std::string>(), 4096);
+  }
+  log("warn", "tools/list has more than " + std::to_string(m_options.limits.max_pages) +
+                  " pages; the rest is ignored");
+  return tools;
+}
+
+json Client::call_tool(const std::string& name, const json& arguments,
+                       std::chrono::milliseconds timeout, std::stop_token cancel,
+                       ProgressHandler progress) {
+  json params = {{"name", name},
+                 {"arguments", arguments.is_object() ? arguments : json::object()}};
+  json result = request("tools/call", std::move(params), timeout, std::move(cancel),
+                        std::move(progress));
+  if (!result.contains("content") || !result["content"].is_array()) {
+    if (result.contains("structuredContent")) {
+      result["content"] = json::array(); // tolerated: structured-only results
+    } else {
+      throw errors::mcp_protocol_error(m_options.name, "tools/call answered without content");
+    }
+  }
+  return result;
+}
+
+void Client::ping(std::chrono::milliseconds timeout) { request("ping", json::object(), timeout); }
+
+json Client::request(const std::string& method, json params, std::chrono::milliseconds timeout,
+                     std::stop_token cancel, ProgressHandler progress) {
+  auto pending = std::make_shared<Pending>();
+  pending->method = method;
+  pending->progress = std::move(progress);
+  std::int64_t id = 0;
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_closed) throw errors::mcp_closed(m_options.name, method, m_close_reason);
+    if (m_pending.size() >= m_options.limits.max_pending)
+      throw errors::mcp_closed(m_options.name, method,
+                               "too many requests in flight (" +
+                                   std::to_string(m_options.limits.max_pending) + ")");
+    id = ++m_next_id;
+    m_pending[id] = pending;
+  }
+  if (pending->progress) {
+    if (!params.is_object()) params = json::object();
+    params["_meta"]["progressToken"] = id;
+  }
+  const auto forget = [&] {
+    std::lock_guard lock(m_mutex);
+    m_pending.erase(id);
+  };
+  const auto cancelled_notice = [&](const std::string& reason) {
+    notify("notifications/cancelled", {{"requestId", id}, {"reason", reason}});
+  };
+  if (timeout.count() <= 0) timeout = m_options.request_timeout;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  try {
+    m_transport->send(ipc::make_request(id, method, params), cancel, timeout);
+  } catch (const Error& e) {
+    forget();
+    if (cancel.stop_requested()) {
+      cancelled_notice("the user stopped the turn");
+      throw errors::turn_cancelled();
+    }
+    throw;
+  }
+  std::unique_lock lock(m_mutex);
+  const bool done = pending->cv.wait_until(lock, cancel, deadline, [&] { return pending->done; });
+  if (!done) {
+    m_pending.erase(id);
+    lock.unlock();
+    if (cancel.stop_requested()) {
+      cancelled_notice("the user stopped the turn");
+      throw errors::turn_cancelled();
+    }
+    cancelled_notice("timed out after " + std::to_string(timeout.count()) + " ms");
+    throw errors::mcp_timeout(m_options.name, method, timeout.count());
+  }
+  m_pending.erase(id);
+  if (pending->error) throw Error(pending->error->info());
+  return std::move(pending->result);
+}
+
+bool Client::notify(const std::string& method, json params) {
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_closed) return false;
+  }
+  try {
+    m_transport->send(ipc::make_notification(method, params), {}, m_options.request_timeout);
+    return true;
+  } catch (const Error& e) {
+    log("warn", "could not send " + method + ": " + e.info().message);
+    return false;
+  }
+}
+
+void Client::handle_message(json message) {
+  if (message.is_object() && message.contains("hearth.protocolError")) { // from the transport
+    fail_all(message["hearth.protocolError"].get<std::string>(), true);
+    return;
+  }
+  if (!message.is_object() || message.value("jsonrpc", json()) != "2.0") {
+    fail_all("a message that is not a JSON-RPC 2.0 object", true);
+    return;
+  }
+  const bool has_id = message.contains("id") && !message["id"].is_null();
+  const bool has_method = message.contains("method") && message["method"].is_string();
+  if (has_method) {
+    const auto method = message["method"].get<std::string>();
+    const json params = message.contains("params") ? message["params"] : json::object();
+    if (has_id) {
+      answer_server_request(message["id"], method, params);
+      return;
+    }
+    if (method == "notifications/progress" && params.is_object()) {
+      const auto token = params.find("progressToken");
+      if (token == params.end() || !token->is_number_integer()) return;
+      ProgressHandler handler;
+      {
+        std::lock_guard lock(m_mutex);
+        const auto it = m_pending.find(token->get<std::int64_t>());
+        if (it != m_pending.end()) handler = it->second->progress;
+      }
+      if (handler) handler(params);
+    } else if (method == "notifications/message" && params.is_object()) {
+      const auto level = params.value("level", json("info"));
+      const auto data = params.contains("data") ? params["data"] : json();
+      log(level.is_string() ? level.get<std::string>() : "info",
+          cut(data.is_string() ? data.get<std::string>() : dump_json(data), 4096));
+    }
+    return; // other notifications (list_changed, resources/updated, ...) are not used yet
+  }
+  if (!has_id || !message["id"].is_number_integer()) {
+    if (message.contains("error")) { // an error without id: a request we sent was unparseable
+      log("warn", "the server reported an error without id: " + cut(dump_json(message), 500));
+      return;
+    }
+    fail_all("a message that is neither request, notification nor reply", true);
+    return;
+  }
+  const auto id = message["id"].get<std::int64_t>();
+  std::lock_guard lock(m_mutex);
+  const auto it = m_pending.find(id);
+  if (it == m_pending.end()) return; // a late reply (timed out or cancelled)
+  auto& pending = *it->second;
+  if (message.contains("error") && message["error"].is_object()) {
+    const auto& error = message["error"];
+    const int code = error.value("code", json(0)).is_number_integer() ? error["code"].get<int>() : 0;
+    const auto text = error.value("message", json("")).is_string()
+                          ? error["message"].get<std::string>()
+                          : std::string("(no message)");
+    pending.error = errors::mcp_remote_error(m_options.name, pending.method, code, cut(text, 2000));
+  } else if (message.contains("result") && message["result"].is_object()) {
+    pending.result = std::move(message["result"]);
+  } else {
+    pending.error = errors::mcp_protocol_error(
+        m_options.name, "the answer to `" + pending.method + "` has no result object");
+  }
+  pending.done = true;
+  pending.cv.notify_all();
+}
+
+void Client::answer_server_request(const json& id, const std::string& method,
+                                   const json& params) {
+  json reply;
+  if (method == "ping") {
+    reply = ipc::make_result(id, json::object());
+  } else if (method == "roots/list") {
+    json roots = json::array();
+    if (!m_options.root_uri.empty())
+      roots.push_back({{"uri", m_options.root_uri}, {"name", "workspace"}});
+    reply = ipc::make_result(id, {{"roots", roots}});
+  } else if (method == "elicitation/create") {
+    json content = json::object();
+    bool complete = m_options.elicitation_defaults;
+    const auto schema = params.is_object() ? params.value("requestedSchema", json::object()) : json::object();
+    const auto properties = schema.is_object() ? schema.value("properties", json::object()) : json::object();
+    if (complete && properties.is_object()) {
+      for (const auto& [name, property] : properties.items())
+        if (property.is_object() && property.contains("default")) content[name] = property["default"];
+      if (schema.contains("required") && schema["required"].is_array())
+        for (const auto& r : schema["required"])
+          if (!r.is_string() || !content.contains(r.get<std::string>())) complete = false;
+    } else {
+      complete = false;
+    }
+    if (complete) {
+      reply = ipc::make_result(id, {{"action", "accept"}, {"content", content}});
+    } else {
+      log("warn", "declined elicitation/create: hearth runs connections headless, no one can answer");
+      reply = ipc::make_result(id, {{"action", "decline"}});
+    }
+  } else if (method == "sampling/createMessage") {
+    log("warn", "declined sampling/createMessage: hearth does not lend its model to servers");
+    reply = ipc::make_error(id, -1,
+                            "hearth declines sampling/createMessage: connections may not use the "
+                            "agent's model");
+  } else {
+    reply = ipc::make_error(id, ipc::code::method_not_found, "hearth does not handle " + cut(method, 100));
+  }
+  try {
+    m_transport->send(reply, {}, m_options.request_timeout);
+  } catch (const Error& e) {
+    log("warn", "could not answer " + method + ": " + e.info().message);
+  }
+}
+
+void Client::fail_all(const std::string& reason, bool protocol) {
+  std::map<std::int64_t, std::shared_ptr<Pending>> pending;
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_closed) return;
+    m_closed = true;
+    m_close_reason = reason;
+    pending.swap(m_pending);
+    for (auto& [id, p] : pending) {
+      p->error = protocol ? errors::mcp_protocol_error(m_options.name, reason)
+                          : errors::mcp_closed(m_options.name, p->method, reason);
+      p->done = true;
+      p->cv.notify_all();
+    }
+  }
+  if (protocol) log("error", "protocol error: " + reason + "; the connection is closed");
+  if (protocol) m_transport->close();
+}
+
+void Client::close() noexcept {
+  fail_all("the connection was closed by hearth", false);
+  m_transport->close();
+}
+
+bool Client::alive() const {
+  std::lock_guard lock(m_mutex);
+  return !m_closed;
+}
+
+std::string Client::close_reason() const {
+  std::lock_guard lock(m_mutex);
+  return m_close_reason;
+}
+
+std::string Client::protocol_version() const {
+  std::lock_guard lock(m_mutex);
+  return m_protocol_version;
+}
+
+json Client::server_info() const {
+  std::lock_guard lock(m_mutex);
+  return m_server_info;
+}
+
+json Client::server_capabilities() const {
+  std::lock_guard lock(m_mutex);
+  return m_capabilities;
+}
+
+std::string Client::instructions() const {
+  std::lock_guard lock(m_mutex);
+  return m_instructions;
+}
+
+json Client::describe() const { return m_transport->describe(); }
+
+} // namespace hearth::mcp

@@ -1,0 +1,283 @@
+// Connection tools; see connection_tools.hpp.
+#include "mcp/connection_tools.hpp"
+
+#include "core/errors.hpp"
+#include "core/json.hpp"
+#include "core/text.hpp"
+#include "runtime/agent_tools.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+namespace hearth::mcp {
+namespace {
+using nlohmann::json;
+using runtime::Tool;
+using runtime::ToolContext;
+using runtime::ToolOutcome;
+
+constexpr std::size_t k_max_blob_in_details = 64 * 1024;
+constexpr std::size_t k_max_text_in_details = 64 * 1024;
+constexpr std::size_t k_max_structured_in_details = 256 * 1024;
+
+std::uint32_t fnv1a(std::string_view s) {
+  std::uint32_t h = 2166136261u;
+  for (const unsigned char c : s) h = (h ^ c) * 16777619u;
+  return h;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string str(const json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+/// `result` with base64 blobs (image/audio data, resource blobs) over the cap replaced by a note,
+/// text items cut at 64 KiB and a structuredContent over 256 KiB replaced by a note: what the
+/// event stream stores stays bounded whatever the server sends.
+json bounded(json result) {
+  if (result.contains("structuredContent")) {
+    const auto size = dump_json(result["structuredContent"]).size();
+    if (size > k_max_structured_in_details)
+      result["structuredContent"] = "[" + std::to_string(size) + " bytes of structuredContent omitted]";
+  }
+  if (!result.contains("content") || !result["content"].is_array()) return result;
+  for (auto& item : result["content"])
+    if (item.is_object() && item.contains("text") && item["text"].is_string() &&
+        item["text"].get_ref<const std::string&>().size() > k_max_text_in_details) {
+      auto cut = item["text"].get<std::string>().substr(0, k_max_text_in_details);
+      item["text"] = text::to_utf8(cut) + "\n[text truncated]";
+    }
+  for (auto& item : result["content"]) {
+    if (!item.is_object()) continue;
+    if (item.contains("data") && item["data"].is_string() &&
+        item["data"].get_ref<const std::string&>().size() > k_max_blob_in_details)
+      item["data"] = "[" + std::to_string(item["data"].get_ref<const std::string&>().size()) +
+                     " bytes of base64 omitted]";
+    if (item.contains("resource") && item["resource"].is_object()) {
+      auto& r = item["resource"];
+      if (r.contains("blob") && r["blob"].is_string() &&
+          r["blob"].get_ref<const std::string&>().size() > k_max_blob_in_details)
+        r["blob"] = "[" + std::to_string(r["blob"].get_ref<const std::string&>().size()) +
+                    " bytes of base64 omitted]";
+    }
+  }
+  return result;
+}
+
+std::string describe_item(const json& item) {
+  const auto type = str(item, "type");
+  if (type == "text") return str(item, "text");
+  if (type == "image" || type == "audio") {
+    const auto size = item.contains("data") && item["data"].is_string()
+                          ? item["data"].get_ref<const std::string&>().size() * 3 / 4
+                          : 0;
+    return "[" + type + ": " + (str(item, "mimeType").empty() ? "unknown type" : str(item, "mimeType")) +
+           ", about " + std::to_string(size) + " bytes]";
+  }
+  if (type == "resource" && item.contains("resource") && item["resource"].is_object()) {
+    const auto& r = item["resource"];
+    if (r.contains("text") && r["text"].is_string())
+      return "[resource " + str(r, "uri") + "]\n" + r["text"].get<std::string>();
+    return "[resource " + str(r, "uri") + ": " + str(r, "mimeType") + ", binary]";
+  }
+  if (type == "resource_link") {
+    std::string line = "[resource link " + str(item, "uri");
+    if (!str(item, "name").empty()) line += " \"" + str(item, "name") + "\"";
+    if (!str(item, "description").empty()) line += ": " + str(item, "description");
+    return line + "]";
+  }
+  return "[" + (type.empty() ? std::string("unknown") : type) + " content]";
+}
+
+std::string json_type_of(const json& schema) {
+  return schema.is_object() ? str(schema, "type") : std::string();
+}
+
+} // namespace
+
+std::string tool_name(const std::string& connection, const std::string& tool) {
+  std::string full = "connection__" + connection + "__" + tool;
+  std::string name;
+  name.reserve(full.size());
+  for (const unsigned char c : full)
+    name += (std::isalnum(c) || c == '_' || c == '-') ? static_cast<char>(c) : '_';
+  if (name.size() <= k_max_tool_name && name == full) return name;
+  // Sanitized or too long: a hash of the full name keeps distinct tools distinct.
+  char hash[10];
+  std::snprintf(hash, sizeof hash, "_%08x", fnv1a(full));
+  if (name.size() > k_max_tool_name - 9) name.resize(k_max_tool_name - 9);
+  return name + hash;
+}
+
+ToolOutcome outcome_of(const std::string& connection, const std::string& tool, const json& result) {
+  std::string text;
+  bool has_text = false;
+  if (result.contains("content") && result["content"].is_array())
+    for (const auto& item : result["content"]) {
+      if (!item.is_object()) continue;
+      if (!text.empty()) text += "\n";
+      text += describe_item(item);
+      has_text = has_text || str(item, "type") == "text";
+    }
+  if (!has_text && result.contains("structuredContent"))
+    text += (text.empty() ? "" : "\n") + dump_json(result["structuredContent"]);
+  if (text.size() > runtime::k_max_tool_output) {
+    text.resize(runtime::k_max_tool_output);
+    text += "\n[output truncated]";
+  }
+  const bool is_error = result.value("isError", json(false)) == true;
+  if (text.empty()) text = is_error ? "The tool failed without a message." : "(no output)";
+  return {.text = text::to_utf8(text),
+          .is_error = is_error,
+          .details = {{"connection", connection}, {"tool", tool}, {"mcp", bounded(result)}}};
+}
+
+std::vector<Tool> connection_tools(
+    Pool& pool, const std::string& agent,
+    const std::function<void(const std::string& connection, const Error&)>& on_error) {
+  std::vector<Tool> tools;
+  const auto configs = pool.of_agent(agent);
+  if (configs.empty()) return tools;
+  for (const auto* config : configs) {
+    std::vector<ToolInfo> listed;
+    try {
+      listed = pool.tools(agent, config->name);
+    } catch (const Error& e) {
+      if (on_error) on_error(config->name, e);
+      continue;
+    }
+    const auto connection = config->name;
+    for (const auto& info : listed) {
+      Tool tool{.name = tool_name(connection, info.name),
+                .description = info.description.empty() ? info.title : info.description,
+                .input_schema = info.input_schema,
+                .approval = config->approval};
+      if (!config->description.empty())
+        tool.description = "[" + connection + ": " + config->description + "] " + tool.description;
+      if (json_type_of(tool.input_schema).empty()) tool.input_schema["type"] = "object";
+      const auto server_tool = info.name;
+      tool.run = [&pool, agent, connection, server_tool,
+                  model_name = tool.name](const json& input, const ToolContext& ctx) -> ToolOutcome {
+        try {
+          const auto result = pool.call(
+              agent, connection, server_tool, input, ctx.cancel, [&ctx](const json& progress) {
+                if (!ctx.log) return;
+                std::string line = "progress " + dump_json(progress.value("progress", json(0)));
+                if (progress.contains("total")) line += "/" + dump_json(progress["total"]);
+                if (progress.contains("message") && progress["message"].is_string())
+                  line += ": " + progress["message"].get<std::string>();
+                ctx.log("info", line);
+              });
+          return outcome_of(connection, server_tool, result);
+        } catch (const Error& e) {
+          if (e.info().type == "cancelled") return runtime::cancelled_outcome(model_name);
+          return {.text = e.info().message,
+                  .is_error = true,
+                  .details = {{"connection", connection}, {"tool", server_tool},
+                              {"error", e.info().type}}};
+        }
+      };
+      tools.push_back(std::move(tool));
+    }
+  }
+  Tool search{.name = "connection__search",
+              .description = "Find tools of your connections (external services) by keywords in "
+                             "their names and descriptions. Returns matching tool names with their "
+                             "input schemas; call them by those names.",
+              .input_schema = {{"type", "object"},
+                               {"properties",
+                                {{"query", {{"type", "string"},
+                                            {"description", "Words to look for; empty lists every tool."}}},
+                                 {"connection", {{"type", "string"},
+                                                 {"description", "Only this connection."}}}}},
+                               {"required", {"query"}}}};
+  search.run = [&pool, agent](const json& input, const ToolContext&) -> ToolOutcome {
+    const auto query = lower(input.value("query", std::string()));
+    const auto only = input.value("connection", std::string());
+    std::vector<std::string> words;
+    for (const auto& w : text::split(query, ' '))
+      if (!text::trim(w).empty()) words.emplace_back(text::trim(w));
+    struct Match {
+      int score;
+      json entry;
+    };
+    std::vector<Match> matches;
+    json failed = json::array();
+    for (const auto* config : pool.of_agent(agent)) {
+      if (!only.empty() && config->name != only) continue;
+      std::vector<ToolInfo> listed;
+      try {
+        listed = pool.tools(agent, config->name);
+      } catch (const Error& e) {
+        failed.push_back({{"connection", config->name}, {"error", e.info().message}});
+        continue;
+      }
+      for (const auto& t : listed) {
+        const auto name = lower(t.name + " " + t.title), desc = lower(t.description);
+        int score = words.empty() ? 1 : 0;
+        for (const auto& w : words) {
+          if (name.find(w) != std::string::npos) score += 2;
+          else if (desc.find(w) != std::string::npos) score += 1;
+        }
+        if (score == 0) continue;
+        matches.push_back({score, {{"name", tool_name(config->name, t.name)},
+                                   {"connection", config->name},
+                                   {"description", t.description},
+                                   {"inputSchema", t.input_schema}}});
+      }
+    }
+    std::stable_sort(matches.begin(), matches.end(),
+                     [](const Match& a, const Match& b) { return a.score > b.score; });
+    json out = json::array();
+    for (std::size_t i = 0; i < matches.size() && i < k_max_search_results; ++i)
+      out.push_back(matches[i].entry);
+    json details = {{"matches", out}, {"total", matches.size()}};
+    if (!failed.empty()) details["unavailable"] = failed;
+    std::string text = out.empty() ? "No connection tool matches \"" + query + "\"." : dump_json(out);
+    if (!failed.empty()) text += "\nUnavailable connections: " + dump_json(failed);
+    if (text.size() > runtime::k_max_tool_output) text.resize(runtime::k_max_tool_output);
+    return {.text = text, .details = details};
+  };
+  tools.push_back(std::move(search));
+  return tools;
+}
+
+std::shared_ptr<Pool> make_pool(const std::vector<runtime::AgentDef>& agents,
+                                const std::filesystem::path& project_root,
+                                bool sandbox_fail_closed,
+                                std::function<void(const std::string&)> warn) {
+  std::vector<const runtime::AgentDef*> all;
+  for (const auto& a : agents) all.push_back(&a);
+  for (std::size_t i = 0; i < all.size() && i < 4096; ++i) // subagents, breadth first
+    for (const auto& sub : all[i]->subagents) all.push_back(&sub);
+  std::shared_ptr<Pool> pool;
+  for (const auto* agent : all) {
+    if (!agent->connections.is_array() || agent->connections.empty()) continue;
+    if (!pool)
+      pool = std::make_shared<Pool>(PoolOptions{
+          .project_root = project_root,
+          .log = [warn](const std::string& a, const std::string& c, std::string_view level,
+                        std::string_view text) {
+            if (warn && (level == "warn" || level == "warning" || level == "error" ||
+                         level == "critical" || level == "alert" || level == "emergency"))
+              warn("connection " + a + "/" + c + ": " + std::string(text));
+          }});
+    const auto policy = runtime::agent_policy(agent->sandbox, project_root, sandbox_fail_closed);
+    for (const auto& entry : agent->connections) {
+      try {
+        pool->add(parse_connection(agent->name, entry, project_root), policy);
+      } catch (const Error& e) {
+        if (warn) warn(e.info().message);
+      }
+    }
+  }
+  return pool;
+}
+
+} // namespace hearth::mcp

@@ -1,0 +1,609 @@
+// The connection pool; see connections.hpp.
+#include "mcp/connections.hpp"
+
+#include "core/errors.hpp"
+#include "core/fs.hpp"
+#include "core/json.hpp"
+#include "mcp/oauth.hpp"
+#include "mcp/openapi.hpp"
+#include "providers/http.hpp"
+#include "mcp/transports.hpp"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <cstdlib>
+
+namespace hearth::mcp {
+namespace {
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto k_first_backoff = std::chrono::milliseconds(250);
+constexpr auto k_max_backoff = std::chrono::milliseconds(30'000);
+
+std::string key_of(const std::string& agent, const std::string& name) { return agent + "\n" + name; }
+
+std::vector<std::string> strings(const std::string& connection, const json& entry,
+                                 const char* key) {
+  std::vector<std::string> out;
+  if (!entry.contains(key) || entry[key].is_null()) return out;
+  if (!entry[key].is_array())
+    throw errors::mcp_config_invalid(connection, std::string("\"") + key + "\" must be an array of strings.");
+  for (const auto& v : entry[key]) {
+    if (!v.is_string())
+      throw errors::mcp_config_invalid(connection, std::string("\"") + key + "\" must be an array of strings.");
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+std::map<std::string, std::string> string_map(const std::string& connection, const json& entry,
+                                              const char* key) {
+  std::map<std::string, std::string> out;
+  if (!entry.contains(key) || entry[key].is_null()) return out;
+  if (!entry[key].is_object())
+    throw errors::mcp_config_invalid(connection, std::string("\"") + key + "\" must be an object of strings.");
+  for (const auto& [k, v] : entry[key].items()) {
+    if (!v.is_string())
+      throw errors::mcp_config_invalid(connection, std::string("\"") + key + "\" must be an object of strings.");
+    out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+std::chrono::milliseconds backoff(int failures) {
+  auto delay = k_first_backoff;
+  for (int i = 1; i < failures && delay < k_max_backoff; ++i) delay *= 2;
+  return std::min<std::chrono::milliseconds>(delay, k_max_backoff);
+}
+
+std::string file_uri(const std::filesystem::path& path) {
+  std::string uri = "file://";
+  for (const unsigned char c : path.string()) {
+    if (std::isalnum(c) || std::string_view("/-._~").find(static_cast<char>(c)) != std::string_view::npos) {
+      uri += static_cast<char>(c);
+    } else {
+      static const char* hex = "0123456789ABCDEF";
+      uri += '%';
+      uri += hex[c >> 4];
+      uri += hex[c & 15];
+    }
+  }
+  return uri;
+}
+
+} // namespace
+
+ConnectionConfig parse_connection(const std::string& agent, const json& entry,
+                                  const std::filesystem::path& project_root) {
+  ConnectionConfig c{.agent = agent};
+  if (!entry.is_object()) throw errors::mcp_config_invalid("?", "a connection must be an object.");
+  c.name = entry.value("name", std::string());
+  c.description = entry.contains("description") && entry["description"].is_string()
+                      ? entry["description"].get<std::string>()
+                      : std::string();
+  const auto type = entry.value("type", json("mcp"));
+  if (type != "mcp" && type != "openapi")
+    throw errors::mcp_config_invalid(c.name, "\"type\" " + type.dump() +
+                                                 " is not supported; use \"mcp\" or \"openapi\".");
+  if (type == "openapi") {
+    c.transport = "openapi";
+    if (!entry.contains("spec") || !entry["spec"].is_string())
+      throw errors::mcp_config_invalid(c.name, "\"spec\" must be a file path or an http(s) URL.");
+    c.spec = entry["spec"].get<std::string>();
+    if (c.spec.rfind("http://", 0) != 0 && c.spec.rfind("https://", 0) != 0) {
+      const std::filesystem::path spec = c.spec;
+      c.spec = (spec.is_absolute() ? spec : project_root / spec).lexically_normal().string();
+    }
+    if (entry.contains("baseUrl") && entry["baseUrl"].is_string()) c.base_url = entry["baseUrl"].get<std::string>();
+    c.headers = string_map(c.name, entry, "headers");
+    if (entry.contains("operations") && entry["operations"].is_object()) {
+      c.allow = strings(c.name, entry["operations"], "allow");
+      c.block = strings(c.name, entry["operations"], "block");
+    }
+  } else if (entry.contains("command")) {
+    c.transport = "stdio";
+    if (!entry["command"].is_string())
+      throw errors::mcp_config_invalid(c.name, "\"command\" must be a string.");
+    c.argv.push_back(entry["command"].get<std::string>());
+    for (auto& a : strings(c.name, entry, "args")) c.argv.push_back(std::move(a));
+    c.env = string_map(c.name, entry, "env");
+    std::filesystem::path cwd = entry.value("cwd", std::string());
+    c.cwd = cwd.empty() ? project_root : (cwd.is_absolute() ? cwd : project_root / cwd);
+    c.cwd = c.cwd.lexically_normal();
+    // A program written as a path is relative to cwd (as for tools).
+    if (c.argv.front().find('/') != std::string::npos &&
+        !std::filesystem::path(c.argv.front()).is_absolute())
+      c.argv.front() = (c.cwd / c.argv.front()).lexically_normal().string();
+  } else if (entry.contains("url") && entry["url"].is_string()) {
+    c.transport = "http";
+    c.url = entry["url"].get<std::string>();
+    c.headers = string_map(c.name, entry, "headers");
+  } else {
+    throw errors::mcp_config_invalid(c.name, "it needs \"command\" (stdio) or \"url\" (HTTP).");
+  }
+  if (entry.contains("auth") && entry["auth"].is_object()) {
+    const auto& auth = entry["auth"];
+    if (auth.contains("tokenEnv")) {
+      if (!auth["tokenEnv"].is_string())
+        throw errors::mcp_config_invalid(c.name, "\"auth.tokenEnv\" must be a string.");
+      c.token_env = auth["tokenEnv"].get<std::string>();
+    }
+    if (auth.contains("oauth")) {
+      const auto& o = auth["oauth"];
+      if (!o.is_boolean() && !o.is_object())
+        throw errors::mcp_config_invalid(c.name, "\"auth.oauth\" must be true or {clientId, clientSecret, redirectUri}.");
+      c.oauth = o.is_object() || o == true;
+      if (o.is_object()) {
+        c.oauth_client_id = o.value("clientId", json("")).is_string() ? o.value("clientId", "") : "";
+        c.oauth_client_secret = o.value("clientSecret", json("")).is_string() ? o.value("clientSecret", "") : "";
+        c.oauth_redirect_uri = o.value("redirectUri", json("")).is_string() ? o.value("redirectUri", "") : "";
+      }
+    }
+  }
+  if (c.transport != "openapi" && entry.contains("tools") && entry["tools"].is_object()) {
+    c.allow = strings(c.name, entry["tools"], "allow");
+    c.block = strings(c.name, entry["tools"], "block");
+  }
+  if (entry.contains("approval")) {
+    const auto& a = entry["approval"];
+    if (!a.is_string() || (a != "never" && a != "once" && a != "always"))
+      throw errors::mcp_config_invalid(c.name, "\"approval\" must be \"never\", \"once\" or \"always\".");
+    c.approval = a.get<std::string>();
+  }
+  if (entry.contains("timeoutMs")) {
+    const auto& t = entry["timeoutMs"];
+    if (!t.is_number_integer() || t.get<long long>() < 1 || t.get<long long>() > 3'600'000)
+      throw errors::mcp_config_invalid(c.name, "\"timeoutMs\" must be an integer from 1 to 3600000.");
+    c.timeout_ms = t.get<int>();
+  }
+  c.eager = entry.value("eager", json(false)) == true;
+  if (entry.contains("elicitation")) {
+    const auto& el = entry["elicitation"];
+    if (el != "decline" && el != "defaults")
+      throw errors::mcp_config_invalid(c.name, "\"elicitation\" must be \"decline\" or \"defaults\".");
+    c.elicitation_defaults = el == "defaults";
+  }
+  return c;
+}
+
+/// One long-lived thread that starts every stdio server of the pool (StdioSpec::spawn_on).
+class Pool::Spawner {
+public:
+  Spawner() : m_thread([this] { loop(); }) {}
+  ~Spawner() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_stopping = true;
+    }
+    m_cv.notify_all();
+    m_thread.join();
+  }
+  std::unique_ptr<process::Process> run(const std::function<std::unique_ptr<process::Process>()>& spawn) {
+    std::packaged_task<std::unique_ptr<process::Process>()> task(spawn);
+    auto result = task.get_future();
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_stopping) throw errors::mcp_closed("?", "start", "the runtime is shutting down");
+      m_tasks.push_back(std::move(task));
+    }
+    m_cv.notify_all();
+    return result.get();
+  }
+
+private:
+  void loop() {
+    for (;;) {
+      std::packaged_task<std::unique_ptr<process::Process>()> task;
+      {
+        std::unique_lock lock(m_mutex);
+        m_cv.wait(lock, [&] { return m_stopping || !m_tasks.empty(); });
+        if (m_tasks.empty()) return;
+        task = std::move(m_tasks.front());
+        m_tasks.pop_front();
+      }
+      task();
+    }
+  }
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  std::deque<std::packaged_task<std::unique_ptr<process::Process>()>> m_tasks;
+  bool m_stopping = false;
+  std::thread m_thread;
+};
+
+struct Pool::Entry {
+  ConnectionConfig config{};
+  sandbox::Policy policy{};
+  std::mutex start_mutex{};               // one start at a time
+  // guarded by Pool::m_mutex:
+  std::shared_ptr<Client> client{};
+  std::vector<ToolInfo> tools{};          // after allow/block
+  std::string state = "idle";
+  std::string last_error{};
+  int failures = 0;                       // consecutive failed starts
+  int starts = 0;
+  Clock::time_point retry_at{};
+  std::vector<openapi::Operation> operations{}; // openapi
+  std::string base_url{};                       // openapi
+};
+
+Pool::Pool(PoolOptions options)
+    : m_options(std::move(options)), m_spawner(std::make_shared<Spawner>()) {}
+
+Pool::~Pool() { shutdown(); }
+
+void Pool::add(ConnectionConfig config, sandbox::Policy policy) {
+  std::lock_guard lock(m_mutex);
+  auto& slot = m_entries[key_of(config.agent, config.name)];
+  if (!slot) slot = std::make_shared<Entry>();
+  slot->config = std::move(config);
+  slot->policy = std::move(policy);
+}
+
+std::vector<const ConnectionConfig*> Pool::of_agent(const std::string& agent) const {
+  std::lock_guard lock(m_mutex);
+  std::vector<const ConnectionConfig*> out;
+  for (const auto& [key, e] : m_entries)
+    if (e->config.agent == agent) out.push_back(&e->config);
+  return out;
+}
+
+Pool::Entry& Pool::entry(const std::string& agent, const std::string& name) const {
+  const auto it = m_entries.find(key_of(agent, name));
+  if (it == m_entries.end()) {
+    std::vector<std::string> names;
+    for (const auto& [key, e] : m_entries)
+      if (e->config.agent == agent) names.push_back(e->config.name);
+    throw errors::mcp_connection_not_found(agent, name, names);
+  }
+  return *it->second;
+}
+
+const ConnectionConfig& Pool::config(const std::string& agent, const std::string& name) const {
+  std::lock_guard lock(m_mutex);
+  return entry(agent, name).config;
+}
+
+std::unique_ptr<Client> Pool::connect(const Entry& e) {
+  const auto& c = e.config;
+  const auto agent = c.agent, name = c.name;
+  auto log = m_options.log;
+  ClientOptions options{.name = c.name,
+                        .limits = m_options.limits,
+                        .request_timeout = std::chrono::milliseconds(c.timeout_ms),
+                        .root_uri = file_uri(c.transport == "stdio" ? c.cwd : m_options.project_root),
+                        .elicitation_defaults = c.elicitation_defaults,
+                        .log = [log, agent, name](std::string_view level, std::string_view text) {
+                          if (log) log(agent, name, level, text);
+                        }};
+  std::unique_ptr<Transport> transport;
+  if (c.transport == "stdio") {
+    StdioSpec spec{.connection = c.name, .argv = c.argv, .cwd = c.cwd, .policy = e.policy,
+                   .max_line_bytes = m_options.limits.max_message_bytes,
+                   .on_stderr = [log, agent, name](std::string_view line) {
+                     if (log) log(agent, name, "info", line);
+                   }};
+    for (const auto& [k, v] : c.env) spec.env.push_back(k + "=" + v);
+    spec.spawn_on = [spawner = m_spawner](const std::function<std::unique_ptr<process::Process>()>& spawn) {
+      return spawner->run(spawn);
+    };
+    // A server lives for the runtime's life: no CPU-time limit; V8 and friends reserve much
+    // address space, so the memory limit is at least 4 GiB of it.
+    spec.policy.settings.limits.cpu_seconds = 0;
+    if (spec.policy.settings.limits.memory_mb != 0)
+      spec.policy.settings.limits.memory_mb = std::max<long long>(spec.policy.settings.limits.memory_mb, 4096);
+    transport = make_stdio_transport(std::move(spec));
+  } else {
+    const auto token_env = c.token_env;
+    HttpSpec spec{.connection = c.name, .url = c.url, .headers = c.headers,
+                  .max_message_bytes = m_options.limits.max_message_bytes,
+                  .log = options.log};
+    if (!token_env.empty()) spec.token = [this, config = c] { return token_of(config); };
+    if (c.oauth) {
+      oauth::Settings settings{.connection = c.name, .mcp_url = c.url, .client_id = c.oauth_client_id,
+                               .client_secret = c.oauth_client_secret, .log = options.log};
+      if (!c.oauth_redirect_uri.empty()) settings.redirect_uri = c.oauth_redirect_uri;
+      spec.oauth = [settings](const std::string& challenge) { return oauth::authorize(settings, challenge); };
+    }
+    // Streamable HTTP first, unless the URL is a legacy /sse endpoint; a server that refuses the
+    // initialize POST (400/404/405) gets the legacy HTTP+SSE transport (spec: backwards compatibility).
+    const bool legacy = prefers_legacy_sse(c.url);
+    auto first = std::make_unique<Client>(
+        legacy ? make_legacy_sse_transport(spec) : make_http_transport(spec), options);
+    try {
+      first->initialize();
+      return first;
+    } catch (const Error& failure) {
+      const auto& m = failure.info().message;
+      const bool refused = m.find("HTTP 400") != std::string::npos ||
+                           m.find("HTTP 404") != std::string::npos ||
+                           m.find("HTTP 405") != std::string::npos;
+      if (legacy || !refused) throw;
+    }
+    first.reset();
+    auto second = std::make_unique<Client>(make_legacy_sse_transport(std::move(spec)), std::move(options));
+    second->initialize();
+    return second;
+  }
+  auto client = std::make_unique<Client>(std::move(transport), std::move(options));
+  client->initialize();
+  return client;
+}
+
+std::string Pool::token_of(const ConnectionConfig& c) const {
+  if (c.token_env.empty()) return {};
+  std::optional<std::string> value;
+  if (m_options.env) value = m_options.env(c.token_env);
+  else if (const char* v = std::getenv(c.token_env.c_str())) value = v;
+  if (!value || value->empty())
+    throw errors::mcp_config_invalid(c.name, "auth.tokenEnv names " + c.token_env + ", which is not set.");
+  return *value;
+}
+
+void Pool::load_openapi(Entry& e) {
+  const auto& name = e.config.name;
+  {
+    std::lock_guard lock(m_mutex);
+    if (e.state == "ready") return;
+    const auto now = Clock::now();
+    if (e.failures > 0 && now < e.retry_at)
+      throw errors::mcp_backing_off(
+          name, std::chrono::duration_cast<std::chrono::milliseconds>(e.retry_at - now).count(),
+          e.last_error);
+  }
+  std::lock_guard start(e.start_mutex);
+  {
+    std::lock_guard lock(m_mutex);
+    if (e.state == "ready") return;
+    e.state = "starting";
+  }
+  try {
+    std::string text;
+    const auto& spec = e.config.spec;
+    if (spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0) {
+      providers::BaseUrl base;
+      try {
+        base = providers::split_base_url(name, spec);
+      } catch (const Error&) {
+        throw errors::mcp_config_invalid(name, "\"spec\" is not an http(s) URL.");
+      }
+      httplib::Client http(base.scheme_host_port);
+      http.set_connection_timeout(std::chrono::seconds(10));
+      http.set_read_timeout(std::chrono::seconds(30));
+      httplib::Headers headers;
+      for (const auto& [k, v] : e.config.headers) headers.emplace(k, v);
+      bool too_big = false;
+      const auto res = http.Get(base.path_prefix.empty() ? "/" : base.path_prefix, headers,
+                                [&](const char* data, std::size_t n) {
+                                  if (text.size() + n > m_options.limits.max_message_bytes) {
+                                    too_big = true;
+                                    return false;
+                                  }
+                                  text.append(data, n);
+                                  return true;
+                                });
+      if (too_big) throw errors::mcp_config_invalid(name, "the spec is larger than the message limit.");
+      if (!res || res->status != 200)
+        throw errors::mcp_http_error(name, res ? res->status : 0,
+                                     res ? "fetching the spec" : httplib::to_string(res.error()));
+    } else {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(spec, ec);
+      if (ec) throw errors::mcp_config_invalid(name, "cannot read the spec " + spec + ": " + ec.message());
+      if (size > m_options.limits.max_message_bytes)
+        throw errors::mcp_config_invalid(name, "the spec is larger than the message limit.");
+      text = fs::read_file(spec);
+    }
+    json document;
+    try {
+      document = parse_json(text);
+    } catch (const std::exception&) {
+      throw errors::mcp_config_invalid(name, "the spec is not JSON (YAML specs are not read yet).");
+    }
+    auto ops = openapi::operations(name, document, e.config.allow, e.config.block);
+    const auto base_url = openapi::base_url_of(document, e.config.base_url);
+    if (base_url.empty())
+      throw errors::mcp_config_invalid(name, "no \"baseUrl\" and no servers[0].url in the spec.");
+    std::vector<ToolInfo> tools;
+    for (const auto& op : ops)
+      tools.push_back({.name = op.name, .description = op.description, .input_schema = op.input_schema});
+    std::lock_guard lock(m_mutex);
+    e.operations = std::move(ops);
+    e.base_url = base_url;
+    e.tools = std::move(tools);
+    e.state = "ready";
+    e.failures = 0;
+    ++e.starts;
+  } catch (const Error& err) {
+    std::lock_guard lock(m_mutex);
+    ++e.failures;
+    e.retry_at = Clock::now() + backoff(e.failures);
+    e.last_error = err.info().message;
+    e.state = "failed";
+    throw;
+  }
+}
+
+std::shared_ptr<Client> Pool::client(const std::string& agent, const std::string& name) {
+  Entry* e = nullptr;
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_shutdown) throw errors::mcp_closed(name, "start", "the runtime is shutting down");
+    e = &entry(agent, name);
+    if (e->config.transport == "openapi")
+      throw errors::mcp_config_invalid(name, "an OpenAPI connection has no MCP session.");
+    if (e->client && e->client->alive()) return e->client;
+  }
+  std::lock_guard start(e->start_mutex);
+  {
+    std::lock_guard lock(m_mutex);
+    if (e->client && e->client->alive()) return e->client; // another caller started it
+    if (e->client) { // it died: restart now (only failed starts back off)
+      e->last_error = e->client->close_reason();
+      e->client.reset();
+    }
+    const auto now = Clock::now();
+    if (e->failures > 0 && now < e->retry_at)
+      throw errors::mcp_backing_off(
+          name, std::chrono::duration_cast<std::chrono::milliseconds>(e->retry_at - now).count(),
+          e->last_error);
+    e->state = "starting";
+  }
+  try {
+    std::shared_ptr<Client> session = connect(*e);
+    std::vector<ToolInfo> listed;
+    if (session->server_capabilities().contains("tools")) listed = session->list_tools();
+    std::vector<ToolInfo> kept;
+    for (auto& t : listed)
+      if (tool_allowed(t.name, e->config.allow, e->config.block)) kept.push_back(std::move(t));
+    std::lock_guard lock(m_mutex);
+    if (m_shutdown) {
+      session->close();
+      throw errors::mcp_closed(name, "start", "the runtime is shutting down");
+    }
+    e->client = session;
+    e->tools = std::move(kept);
+    e->state = "ready";
+    e->failures = 0;
+    ++e->starts;
+    return session;
+  } catch (const Error& err) {
+    std::lock_guard lock(m_mutex);
+    ++e->failures;
+    e->retry_at = Clock::now() + backoff(e->failures);
+    e->last_error = err.info().message;
+    e->state = "failed";
+    throw;
+  }
+}
+
+std::vector<ToolInfo> Pool::tools(const std::string& agent, const std::string& name) {
+  Entry* e = nullptr;
+  {
+    std::lock_guard lock(m_mutex);
+    e = &entry(agent, name);
+  }
+  if (e->config.transport == "openapi") load_openapi(*e);
+  else client(agent, name);
+  std::lock_guard lock(m_mutex);
+  return entry(agent, name).tools;
+}
+
+json Pool::call(const std::string& agent, const std::string& name, const std::string& tool,
+                const json& arguments, std::stop_token cancel, ProgressHandler progress) {
+  Entry* openapi_entry = nullptr;
+  {
+    std::lock_guard lock(m_mutex);
+    auto& e = entry(agent, name);
+    if (e.config.transport == "openapi") openapi_entry = &e;
+  }
+  if (openapi_entry) {
+    load_openapi(*openapi_entry);
+    openapi::Operation op;
+    std::string base_url;
+    {
+      std::lock_guard lock(m_mutex);
+      const auto& ops = openapi_entry->operations;
+      const auto it = std::find_if(ops.begin(), ops.end(),
+                                   [&](const openapi::Operation& o) { return o.name == tool; });
+      if (it == ops.end()) throw errors::mcp_tool_not_found(name, tool);
+      op = *it;
+      base_url = openapi_entry->base_url;
+    }
+    const auto& c = openapi_entry->config;
+    return openapi::call(name, op, base_url, c.headers, token_of(c), arguments,
+                         std::chrono::milliseconds(c.timeout_ms), std::move(cancel));
+  }
+  const auto session = client(agent, name);
+  int timeout_ms = k_default_call_timeout_ms;
+  {
+    std::lock_guard lock(m_mutex);
+    auto& e = entry(agent, name);
+    timeout_ms = e.config.timeout_ms;
+    if (std::none_of(e.tools.begin(), e.tools.end(),
+                     [&](const ToolInfo& t) { return t.name == tool; }))
+      throw errors::mcp_tool_not_found(name, tool);
+  }
+  return session->call_tool(tool, arguments, std::chrono::milliseconds(timeout_ms),
+                            std::move(cancel), std::move(progress));
+}
+
+json Pool::state(const std::string& agent) const {
+  std::lock_guard lock(m_mutex);
+  json out = json::array();
+  const auto now = Clock::now();
+  for (const auto& [key, e] : m_entries) {
+    if (!agent.empty() && e->config.agent != agent) continue;
+    const auto& c = e->config;
+    json j = {{"agent", c.agent}, {"name", c.name}, {"transport", c.transport},
+              {"description", c.description}, {"eager", c.eager},
+              {"restarts", std::max(0, e->starts - 1)}};
+    std::string now_state = e->state;
+    if (e->client && !e->client->alive()) {
+      now_state = "stopped";
+      j["lastError"] = e->client->close_reason();
+    } else if (!e->last_error.empty()) {
+      j["lastError"] = e->last_error;
+    }
+    j["state"] = now_state;
+    if (now_state == "failed" && e->retry_at > now)
+      j["retryInMs"] = std::chrono::duration_cast<std::chrono::milliseconds>(e->retry_at - now).count();
+    if (c.transport == "openapi" && now_state == "ready") {
+      j["tools"] = e->tools.size();
+      j["baseUrl"] = providers::redact_url(e->base_url);
+    }
+    if (e->client && now_state == "ready") {
+      j["tools"] = e->tools.size();
+      j["protocolVersion"] = e->client->protocol_version();
+      j["server"] = e->client->server_info();
+      j.update(e->client->describe());
+    }
+    j["transport"] = c.transport;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+void Pool::start_eager() {
+  std::vector<std::pair<std::string, std::string>> eager;
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_shutdown || m_eager.joinable()) return;
+    for (const auto& [key, e] : m_entries)
+      if (e->config.eager) eager.emplace_back(e->config.agent, e->config.name);
+  }
+  if (eager.empty()) return;
+  m_eager = std::thread([this, eager] {
+    for (const auto& [agent, name] : eager) {
+      try {
+        tools(agent, name);
+      } catch (const Error& e) {
+        if (m_options.log) m_options.log(agent, name, "error", e.info().message);
+      }
+    }
+  });
+}
+
+void Pool::shutdown() noexcept {
+  std::vector<std::shared_ptr<Client>> clients;
+  {
+    std::lock_guard lock(m_mutex);
+    m_shutdown = true;
+    for (auto& [key, e] : m_entries)
+      if (e->client) clients.push_back(std::move(e->client));
+  }
+  for (auto& c : clients) c->close();
+  if (m_eager.joinable()) m_eager.join();
+  // A start in progress when shutdown began: stop what it left behind.
+  std::lock_guard lock(m_mutex);
+  for (auto& [key, e] : m_entries)
+    if (e->client) e->client->close();
+}
+
+} // namespace hearth::mcp

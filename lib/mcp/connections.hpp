@@ -1,0 +1,131 @@
+// An agent's connections at run time (issue 13 §1-§3): the pool of MCP sessions one runtime process
+// keeps, keyed by agent and connection name. A connection starts on first use (or at runtime start
+// with `eager: true`), is shared by every session of the process, and after it dies is restarted on
+// next use; consecutive failed starts back off (250 ms doubling to 30 s). The pool's destructor
+// stops every server (no orphans). docs/mcp.md "Connections (client)".
+#pragma once
+
+#include "mcp/client.hpp"
+#include "sandbox/sandbox.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace hearth::mcp {
+
+/// Default timeout of one connection tool call (the file's `timeoutMs` overrides it).
+inline constexpr int k_default_call_timeout_ms = 60'000;
+
+/// A connection file as the runtime uses it (agent/connections/<name>.json through the compiled
+/// manifest; docs/mcp.md lists the fields).
+struct ConnectionConfig {
+  std::string agent{};
+  std::string name{};
+  std::string description{};
+  std::string transport{};              // "stdio" | "http" | "openapi"
+  std::vector<std::string> argv{};      // stdio: command + args
+  std::map<std::string, std::string> env{}; // stdio: extra environment
+  std::filesystem::path cwd{};          // stdio: absolute; default the project root
+  std::string url{};                    // http
+  std::map<std::string, std::string> headers{}; // http
+  std::string token_env{};              // http, openapi: auth.tokenEnv, resolved per request
+  std::string spec{};                   // openapi: absolute file path or http(s) URL
+  std::string base_url{};               // openapi: `baseUrl` ("" = the spec's servers[0].url)
+  std::vector<std::string> allow{};     // tools.allow (openapi: operations.allow); empty: all
+  std::vector<std::string> block{};     // tools.block (openapi: operations.block)
+  std::string approval = "never";       // never | once | always, for every tool
+  int timeout_ms = k_default_call_timeout_ms;
+  bool eager = false;
+  bool elicitation_defaults = false;    // `elicitation`: "decline" (default) | "defaults"
+  bool oauth = false;                   // http: auth.oauth (true or {clientId, clientSecret, redirectUri})
+  std::string oauth_client_id{};
+  std::string oauth_client_secret{};
+  std::string oauth_redirect_uri{};
+};
+
+/// Parses one manifest `connections[]` entry of `agent` (relative `cwd` against `project_root`).
+/// Throws errors::mcp_config_invalid for a field of the wrong type.
+ConnectionConfig parse_connection(const std::string& agent, const nlohmann::json& entry,
+                                  const std::filesystem::path& project_root);
+
+struct PoolOptions {
+  std::filesystem::path project_root{};
+  Limits limits{};
+  /// Looks up environment variables (auth.tokenEnv); empty: getenv.
+  std::function<std::optional<std::string>(const std::string&)> env{};
+  /// Server stderr and log notifications: (agent, connection, level, text); may be empty.
+  std::function<void(const std::string&, const std::string&, std::string_view, std::string_view)> log{};
+};
+
+/// The pool. Thread-safe.
+class Pool {
+public:
+  explicit Pool(PoolOptions options);
+  /// shutdown().
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  /// Registers `config` (agent + name unique; a second add of the same key replaces the config
+  /// for the next start) to run under `policy` (the agent's sandbox; stdio only).
+  void add(ConnectionConfig config, sandbox::Policy policy);
+
+  /// The connections registered for `agent`, in file-name order.
+  std::vector<const ConnectionConfig*> of_agent(const std::string& agent) const;
+
+  /// The config of `agent`'s connection `name`, or throws mcp_connection_not_found.
+  const ConnectionConfig& config(const std::string& agent, const std::string& name) const;
+
+  /// The running session, started (initialize + tools/list) when there is none or it died.
+  /// Throws mcp_backing_off while a failed start backs off, mcp_connection_failed, mcp_timeout,
+  /// mcp_protocol_error, mcp_connection_not_found.
+  std::shared_ptr<Client> client(const std::string& agent, const std::string& name);
+
+  /// The connection's tools after tools.allow / tools.block (starting it as client() does).
+  std::vector<ToolInfo> tools(const std::string& agent, const std::string& name);
+
+  /// Calls `tool` on the connection with its timeoutMs; returns the CallToolResult. A session
+  /// that dies during the call is a thrown mcp_closed; the next call restarts it. Throws
+  /// mcp_tool_not_found for a tool blocked or not listed, and as client() / Client::call_tool.
+  nlohmann::json call(const std::string& agent, const std::string& name, const std::string& tool,
+                      const nlohmann::json& arguments, std::stop_token cancel = {},
+                      ProgressHandler progress = {});
+
+  /// State of every connection (of `agent` when not empty): [{agent, name, transport,
+  /// description, state: "idle"|"starting"|"ready"|"failed"|"stopped", eager, tools (count),
+  /// restarts, lastError?, retryInMs?, protocolVersion?, server?, pid?, sessionId?}].
+  nlohmann::json state(const std::string& agent = "") const;
+
+  /// Starts the `eager` connections on a background thread (joined by shutdown()).
+  void start_eager();
+
+  /// Stops every server and the eager thread. Idempotent; never throws.
+  void shutdown() noexcept;
+
+private:
+  struct Entry;
+  Entry& entry(const std::string& agent, const std::string& name) const;
+  void load_openapi(Entry& entry);
+  std::string token_of(const ConnectionConfig& config) const;
+  std::unique_ptr<Client> connect(const Entry& entry);
+
+  class Spawner;
+
+  PoolOptions m_options;
+  std::shared_ptr<Spawner> m_spawner;
+  mutable std::mutex m_mutex;
+  std::map<std::string, std::shared_ptr<Entry>> m_entries{}; // "agent\nname"
+  std::thread m_eager{};
+  bool m_shutdown = false;
+};
+
+} // namespace hearth::mcp

@@ -1,0 +1,188 @@
+// The stdio transport; see transports.hpp.
+#include "mcp/transports.hpp"
+
+#include "core/errors.hpp"
+#include "core/process.hpp"
+#include "core/text.hpp"
+#include "ipc/json_lines.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <deque>
+#include <mutex>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <thread>
+#include <unistd.h>
+
+namespace hearth::mcp {
+namespace {
+using nlohmann::json;
+
+constexpr std::size_t k_stderr_tail_lines = 8;
+constexpr std::size_t k_stderr_line_bytes = 2048;
+
+class StdioTransport final : public Transport {
+public:
+  explicit StdioTransport(StdioSpec spec) : m_spec(std::move(spec)) {}
+  ~StdioTransport() override {
+    close();
+    if (m_reader.joinable()) {
+      if (m_reader.get_id() == std::this_thread::get_id()) m_reader.detach();
+      else m_reader.join();
+    }
+    if (m_wake >= 0) ::close(m_wake);
+  }
+
+  void start(Sink sink, Closed closed) override {
+    m_sink = std::move(sink);
+    m_closed_cb = std::move(closed);
+    auto policy = m_spec.policy;
+    if (!m_spec.cwd.empty()) policy.reads.push_back(m_spec.cwd);
+    try {
+      const std::function<std::unique_ptr<process::Process>()> spawn = [&] {
+        return sandbox::start({.argv = m_spec.argv, .cwd = m_spec.cwd, .hearth_env = m_spec.env},
+                              policy);
+      };
+      m_process = m_spec.spawn_on ? m_spec.spawn_on(spawn) : spawn();
+    } catch (const Error& e) {
+      throw errors::mcp_connection_failed(m_spec.connection, e.info().message);
+    }
+    m_wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    m_reader = std::thread([this] { read_loop(); });
+  }
+
+  void send(const json& message, std::stop_token, std::chrono::milliseconds) override {
+    const auto line = ipc::encode_line(message);
+    std::lock_guard lock(m_write_mutex);
+    if (m_closing || !m_process || m_process->stdin_fd() < 0)
+      throw errors::mcp_closed(m_spec.connection, message.value("method", "a reply"),
+                               "the server is not running");
+    if (!process::write_all(m_process->stdin_fd(), line))
+      throw errors::mcp_closed(m_spec.connection, message.value("method", "a reply"),
+                               "the server stopped reading its stdin");
+  }
+
+  void close() noexcept override {
+    if (m_closing.exchange(true)) return;
+    if (!m_process) return;
+    try {
+      m_process->close_stdin(); // the spec's shutdown: stdin closed, then signals
+      if (!m_process->wait_for(std::chrono::milliseconds(300)))
+        m_process->stop(std::chrono::milliseconds(300));
+      else
+        m_process->stop(std::chrono::milliseconds(0)); // the rest of its group
+    } catch (...) {
+    }
+    if (m_wake >= 0) {
+      const std::uint64_t one = 1;
+      [[maybe_unused]] const auto n = ::write(m_wake, &one, sizeof one);
+    }
+    if (m_reader.joinable() && m_reader.get_id() != std::this_thread::get_id()) m_reader.join();
+  }
+
+  json describe() const override {
+    json j = {{"transport", "stdio"}};
+    if (m_process) j["pid"] = m_process->pid();
+    return j;
+  }
+
+private:
+  void stderr_line(std::string line) {
+    if (line.size() > k_stderr_line_bytes) line.resize(k_stderr_line_bytes);
+    line = text::to_utf8(line);
+    if (text::trim(line).empty()) return;
+    if (m_spec.on_stderr) m_spec.on_stderr(line);
+    std::lock_guard lock(m_tail_mutex);
+    m_tail.push_back(std::move(line));
+    if (m_tail.size() > k_stderr_tail_lines) m_tail.pop_front();
+  }
+
+  std::string tail() {
+    std::lock_guard lock(m_tail_mutex);
+    std::string out;
+    for (const auto& l : m_tail) out += (out.empty() ? "" : "\n") + l;
+    return out;
+  }
+
+  void read_loop() {
+    ipc::LineSplitter lines("MCP server " + m_spec.connection, m_spec.max_line_bytes);
+    std::string err_buffer;
+    int out_fd = m_process->stdout_fd(), err_fd = m_process->stderr_fd();
+    std::string reason;
+    char chunk[65536];
+    while (out_fd >= 0) {
+      pollfd fds[3] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}, {m_wake, POLLIN, 0}};
+      const int rc = ::poll(fds, 3, -1);
+      if (rc < 0) {
+        if (errno == EINTR) continue;
+        reason = "poll failed";
+        break;
+      }
+      if (fds[2].revents) return; // close(): the owner reports the end
+      if (err_fd >= 0 && fds[1].revents) {
+        const auto got = ::read(err_fd, chunk, sizeof chunk);
+        if (got <= 0 && !(got < 0 && (errno == EINTR || errno == EAGAIN))) {
+          err_fd = -1;
+        } else if (got > 0) {
+          err_buffer.append(chunk, static_cast<std::size_t>(got));
+          for (auto nl = err_buffer.find('\n'); nl != std::string::npos; nl = err_buffer.find('\n')) {
+            stderr_line(err_buffer.substr(0, nl));
+            err_buffer.erase(0, nl + 1);
+          }
+          if (err_buffer.size() > k_stderr_line_bytes) {
+            stderr_line(err_buffer);
+            err_buffer.clear();
+          }
+        }
+      }
+      if (!fds[0].revents) continue;
+      const auto got = ::read(out_fd, chunk, sizeof chunk);
+      if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (got <= 0) {
+        out_fd = -1;
+        break;
+      }
+      try {
+        lines.feed(std::string_view(chunk, static_cast<std::size_t>(got)));
+        while (auto line = lines.next()) {
+          if (text::trim(*line).empty()) continue;
+          json message = ipc::decode_line(*line, "MCP server " + m_spec.connection);
+          m_sink(std::move(message));
+        }
+      } catch (const Error& e) {
+        // Not JSON or an oversized line: the sink closes the session (fail closed).
+        m_sink(json{{"hearth.protocolError", e.info().message}});
+        return;
+      }
+    }
+    if (m_closing) return;
+    if (!err_buffer.empty()) stderr_line(err_buffer);
+    const auto status = m_process->wait_for(std::chrono::milliseconds(500));
+    if (reason.empty())
+      reason = status ? "the server exited (" + status->describe() + ")"
+                      : std::string("the server closed its stdout");
+    const auto last = tail();
+    if (!last.empty()) reason += "; its stderr ended with:\n" + last;
+    m_closed_cb(reason);
+  }
+
+  StdioSpec m_spec;
+  Sink m_sink{};
+  Closed m_closed_cb{};
+  std::unique_ptr<process::Process> m_process{};
+  std::mutex m_write_mutex;
+  std::atomic<bool> m_closing{false};
+  int m_wake = -1;
+  std::thread m_reader{};
+  std::mutex m_tail_mutex;
+  std::deque<std::string> m_tail{};
+};
+
+} // namespace
+
+std::unique_ptr<Transport> make_stdio_transport(StdioSpec spec) {
+  return std::make_unique<StdioTransport>(std::move(spec));
+}
+
+} // namespace hearth::mcp

@@ -1,0 +1,441 @@
+"""MCP connections, client side (issue 13 §1-§4, docs/mcp.md "Connections (client)"): a scripted
+model calls `connection__<name>__<tool>` and `connection__search` on a small deterministic server
+(tests/e2e/fixtures/mcp_server.py, stdio and Streamable HTTP) and on the real
+@modelcontextprotocol/server-everything from npm (skipped with a reason when npm cannot fetch it)."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+from harness import SOURCE_DIR, TMP_ROOT, HearthTestCase, clean_env, hearth, run_id_of
+
+FIXTURE = os.path.join(SOURCE_DIR, "tests", "e2e", "fixtures", "mcp_server.py")
+
+
+def call(name, **args):
+    return {"name": name, "input": args}
+
+
+class Project:
+    """A project whose root agent runs on mock/script with connection `fx` (the fixture over
+    stdio unless `connection` says otherwise); workflow `go` prompts it."""
+
+    def __init__(self, test, script, connection=None, agent=None):
+        self.test = test
+        self.root = os.path.join(test.tmp, "p")
+        self.log = os.path.join(test.tmp, "server.jsonl")
+        test.write("p/hearth.json", json.dumps({"name": "p", "model": "mock/script",
+                                                "sandbox": {"backend": "none"}}))
+        test.write("p/agent/agent.json", json.dumps(agent or {"description": "Uses connections."}))
+        test.write("p/agent/instructions.md", "Use your connections.\n")
+        conn = connection or {"command": sys.executable, "args": [FIXTURE, "--log", self.log],
+                              "description": "Fixture server."}
+        test.write("p/agent/connections/fx.json", json.dumps(conn))
+        test.write("p/agent/mock.jsonl", "".join(json.dumps(step) + "\n" for step in script))
+        test.write("p/workflows/go.md", "---\ndescription: Go.\n---\nGo.\n")
+
+    def run(self, *extra, env=None):
+        return hearth("run", "go", *extra, cwd=self.root, env=env or clean_env(), timeout=120)
+
+    def tool_calls(self, stderr, env=None):
+        """The tool_call events of the run whose header is in `stderr`, in order."""
+        r = hearth("logs", run_id_of(stderr), "--no-follow", "--types", "tool_call", "--format", "ndjson", cwd=self.root,
+                   env=env or clean_env())
+        self.test.assertExit(r, 0)
+        events = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+        return [e.get("data", e) for e in events]
+
+    def received(self):
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+
+def by_name(calls, name):
+    return [c for c in calls if c["toolName"] == name]
+
+
+def gone(pid, timeout=3.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class StdioTest(HearthTestCase):
+    def test_tools_reach_the_model_and_results_reach_the_stream(self):
+        project = Project(self, [
+            {"toolCalls": [call("connection__fx__echo", text="hi"), call("connection__fx__add", a=2, b=3)]},
+            {"toolCalls": [call("connection__fx__image")]},
+            {"toolCalls": [call("connection__search", query="image")]},
+            {"text": "done"}])
+        r = project.run()
+        self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.stdout), "done")
+        calls = project.tool_calls(r.stderr)
+        echo = by_name(calls, "connection__fx__echo")[0]
+        self.assertFalse(echo["isError"])
+        self.assertEqual(echo["result"]["content"][0]["text"], "echo: hi")
+        self.assertEqual(echo["result"]["details"]["mcp"]["content"][0]["text"], "echo: hi")
+        add = by_name(calls, "connection__fx__add")[0]
+        self.assertEqual(add["result"]["details"]["mcp"]["structuredContent"], {"sum": 5})
+        image = by_name(calls, "connection__fx__image")[0]["result"]["content"][0]["text"]
+        self.assertIn("[image: image/png", image)
+        self.assertIn("embedded notes", image)
+        self.assertIn("[resource link file:///big.bin", image)
+        search = by_name(calls, "connection__search")[0]["result"]["details"]["matches"]
+        self.assertEqual(search[0]["name"], "connection__fx__image")
+        self.assertIn("inputSchema", search[0])
+        # The handshake: 2025-11-25 offered, notifications/initialized, tools listed over 4 pages.
+        methods = [m["received"].get("method") for m in project.received() if "received" in m]
+        self.assertEqual(methods[:2], ["initialize", "notifications/initialized"])
+        self.assertEqual(methods.count("tools/list"), 4)
+        init = project.received()[0]["received"]
+        self.assertEqual(init["params"]["protocolVersion"], "2025-11-25")
+
+    def test_is_error_and_a_server_killed_mid_call_is_a_tool_error_then_restarts(self):
+        project = Project(self, [
+            {"toolCalls": [call("connection__fx__fail")]},
+            {"toolCalls": [call("connection__fx__pid")]},
+            {"toolCalls": [call("connection__fx__crash")]},
+            {"toolCalls": [call("connection__fx__pid")]},
+            {"text": "done"}])
+        r = project.run()
+        self.assertExit(r, 0)
+        calls = project.tool_calls(r.stderr)
+        fail = by_name(calls, "connection__fx__fail")[0]
+        self.assertTrue(fail["isError"])
+        self.assertIn("it failed on purpose", fail["result"]["content"][0]["text"])
+        crash = by_name(calls, "connection__fx__crash")[0]
+        self.assertTrue(crash["isError"])
+        self.assertIn("crashing on purpose", crash["result"]["content"][0]["text"])
+        pids = [int(c["result"]["content"][0]["text"]) for c in by_name(calls, "connection__fx__pid")]
+        self.assertEqual(len(pids), 2)
+        self.assertNotEqual(pids[0], pids[1])
+        self.assertTrue(gone(pids[1]), "the restarted server outlived the run")
+
+    def test_approval_goes_through_the_policy_pipeline(self):
+        conn = {"command": sys.executable, "args": [FIXTURE], "approval": "always"}
+        project = Project(self, [{"toolCalls": [call("connection__fx__echo", text="x")]}, {"text": "done"}],
+                          connection=conn)
+        r = project.run()
+        self.assertExit(r, 1)
+        self.assertIn('"connection__fx__echo" requires approval', r.stderr)
+        r = project.run("--approve", "connection__fx__echo")
+        self.assertExit(r, 0)
+
+    def test_tools_block_hides_a_tool_and_names_are_provider_legal(self):
+        conn = {"command": sys.executable, "args": [FIXTURE], "tools": {"block": ["echo"]}}
+        project = Project(self, [{"toolCalls": [call("connection__fx__echo", text="x")]}, {"text": "done"}],
+                          connection=conn)
+        r = project.run()
+        self.assertExit(r, 0)
+        echo = project.tool_calls(r.stderr)[0]
+        self.assertTrue(echo["isError"])
+        self.assertIn('There is no tool named "connection__fx__echo"', echo["result"]["content"][0]["text"])
+        r = hearth("connections", "list", "--json", cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        tools = json.loads(r.stdout)[0]["toolList"]
+        names = [t["toolName"] for t in tools]
+        self.assertNotIn("connection__fx__echo", names)
+        weird = [n for n in names if n.startswith("connection__fx__weird_name_x_")]
+        self.assertEqual(len(weird), 1)
+        self.assertRegex(weird[0], r"^[A-Za-z0-9_-]{1,64}$")
+
+    def test_roots_and_elicitation(self):
+        project = Project(self, [{"toolCalls": [call("connection__fx__roots")]},
+                                 {"toolCalls": [call("connection__fx__elicit")]}, {"text": "done"}])
+        r = project.run()
+        self.assertExit(r, 0)
+        calls = project.tool_calls(r.stderr)
+        roots = json.loads(calls[0]["result"]["content"][0]["text"])
+        self.assertEqual(roots["roots"][0]["uri"], "file://" + os.path.realpath(project.root))
+        self.assertEqual(json.loads(calls[1]["result"]["content"][0]["text"]), {"action": "decline"})
+
+    def test_connections_command_and_info(self):
+        project = Project(self, [])
+        r = hearth("connections", "list", cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        self.assertIn("p/fx  stdio  ready  fixture 1.0.0  (MCP 2025-11-25)", r.stdout)
+        self.assertIn("connection__fx__echo  Echo the text back.", r.stdout)
+        r = hearth("connections", "call", "fx", "add", "--args", '{"a": 1, "b": 2}', cwd=project.root,
+                   env=clean_env())
+        self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.stdout), {"sum": 3})
+        r = hearth("connections", "call", "fx", "fail", cwd=project.root, env=clean_env())
+        self.assertExit(r, 1)
+        self.assertIn("it failed on purpose", r.stdout)
+        r = hearth("connections", "call", "nope", "x", cwd=project.root, env=clean_env())
+        self.assertExit(r, 1)
+        self.assertIn('has no connection "nope"', r.stderr)
+        r = hearth("info", "--json", cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        conn = json.loads(r.stdout)["connections"][0]
+        self.assertEqual((conn["name"], conn["transport"], conn["start"]), ("fx", "stdio", "lazy"))
+        self.assertEqual(conn["description"], "Fixture server.")
+
+
+class ServerInfoTest(HearthTestCase):
+    def test_eager_connection_starts_with_the_server_and_shows_in_eve_info(self):
+        from test_server import Http, Started
+        pidfile = os.path.join(self.tmp, "server.pid")
+        project = Project(self, [], agent={"description": "Uses connections.", "http": True},
+                          connection={"command": sys.executable, "args": [FIXTURE, "--pidfile", pidfile],
+                                      "eager": True, "description": "Fixture server."})
+        r = hearth("build", cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        started = Started(self, os.path.join(project.root, "dist"))
+        client = Http(started.port)
+        deadline = time.monotonic() + 30
+        while True:  # nobody used it: only `eager` starts it
+            status, _, body = client.request("GET", "/eve/v1/info")
+            self.assertEqual(status, 200)
+            conn = json.loads(body)["connections"][0]
+            if conn["state"] == "ready" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual((conn["name"], conn["kind"], conn["transport"], conn["startup"]),
+                         ("fx", "mcp", "stdio", "eager"))
+        self.assertEqual((conn["state"], conn["tools"]), ("ready", 12))
+        self.assertEqual(conn["toolPrefix"], "connection__fx__")
+        with open(pidfile) as f:
+            pid = int(f.read())
+        started.proc.terminate()
+        started.proc.wait(20)
+        self.assertTrue(gone(pid, timeout=5), "the connection server outlived hearth start")
+
+
+class HttpFixture:
+    def __init__(self, tmp, *extra):
+        self.log = os.path.join(tmp, "http.jsonl")
+        self.proc = subprocess.Popen([sys.executable, FIXTURE, "--http", "--log", self.log, *extra],
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("PORT "), line
+        self.url = "http://127.0.0.1:%d/mcp" % int(line.split()[1])
+
+    def entries(self):
+        with open(self.log) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+
+
+class HttpTest(HearthTestCase):
+    def test_streamable_http_session_headers_token_sse_and_resumption(self):
+        server = HttpFixture(self.tmp, "--sse", "--token", "s3cret-token")
+        self.addCleanup(server.close)
+        conn = {"url": server.url, "headers": {"X-Extra": "yes"}, "auth": {"tokenEnv": "FX_TOKEN"}}
+        project = Project(self, [
+            {"toolCalls": [call("connection__fx__slow", ms=100)]},
+            {"toolCalls": [call("connection__fx__drop")]},
+            {"text": "done"}], connection=conn)
+        env = clean_env(FX_TOKEN="s3cret-token")
+        r = project.run(env=env)
+        self.assertExit(r, 0)
+        self.assertNotIn("s3cret-token", r.stderr + r.stdout)
+        calls = project.tool_calls(r.stderr, env=env)
+        self.assertEqual(calls[0]["result"]["content"][0]["text"], "slept 100 ms")
+        self.assertEqual(calls[1]["result"]["content"][0]["text"], "dropped and resumed")
+        http = [e for e in server.entries() if "http" in e]
+        posts = [e for e in http if e["http"] == "POST"]
+        self.assertTrue(all(e["headers"].get("Authorization") == "Bearer s3cret-token" for e in posts))
+        self.assertTrue(all(e["headers"].get("X-Extra") == "yes" for e in posts))
+        self.assertIn("text/event-stream", posts[0]["headers"]["Accept"])
+        self.assertNotIn("Mcp-Session-Id", posts[0]["headers"])  # initialize
+        self.assertTrue(all("Mcp-Session-Id" in e["headers"] for e in posts[1:]))
+        self.assertEqual(posts[-1]["headers"].get("MCP-Protocol-Version"), "2025-11-25")
+        gets = [e for e in http if e["http"] == "GET"]
+        # The standalone stream for server messages (the fixture has none: 405), then the
+        # resumption of the broken tools/call stream.
+        standalone = [e for e in gets if "Last-Event-ID" not in e["headers"]]
+        resumed = [e for e in gets if "Last-Event-ID" in e["headers"]]
+        self.assertEqual((len(standalone), len(resumed)), (1, 1))
+        self.assertTrue(resumed[0]["headers"]["Last-Event-ID"].startswith("ev-"))
+        self.assertEqual(standalone[0]["headers"]["Accept"], "text/event-stream")
+        self.assertEqual([e["http"] for e in http][-1], "DELETE")
+        # Stored history never holds the token.
+        store = os.path.join(project.root, ".hearth")
+        for dirpath, _, files in os.walk(store):
+            for name in files:
+                with open(os.path.join(dirpath, name), "rb") as f:
+                    self.assertNotIn(b"s3cret-token", f.read(), name)
+
+    def test_a_missing_token_is_a_clear_error(self):
+        server = HttpFixture(self.tmp, "--token", "t0ken-value")
+        self.addCleanup(server.close)
+        project = Project(self, [], connection={"url": server.url, "auth": {"tokenEnv": "FX_TOKEN"}})
+        r = hearth("connections", "list", cwd=project.root, env=clean_env())
+        self.assertExit(r, 1)
+        self.assertIn("auth.tokenEnv names FX_TOKEN, which is not set", r.stdout + r.stderr)
+        r = hearth("connections", "list", cwd=project.root, env=clean_env(FX_TOKEN="wrong"))
+        self.assertExit(r, 1)
+        self.assertIn("HTTP 401: the server requires authorization (OAuth; resource metadata "
+                      "http://127.0.0.1:", r.stdout)
+        self.assertIn("/.well-known/oauth-protected-resource); check the token", r.stdout)
+        self.assertNotIn("wrong", r.stdout + r.stderr)
+
+
+class OAuthTest(HearthTestCase):
+    def test_oauth_sign_in_with_registration_and_pkce(self):
+        server = HttpFixture(self.tmp, "--oauth", "--token", "oauth-access-token")
+        self.addCleanup(server.close)
+        project = Project(self, [], connection={"url": server.url, "auth": {"oauth": True}})
+        r = hearth("connections", "call", "fx", "echo", "--args", '{"text": "signed in"}',
+                   cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout.strip(), "echo: signed in")
+        self.assertNotIn("oauth-access-token", r.stdout + r.stderr)
+        entries = server.entries()
+        register = [e["register"] for e in entries if "register" in e][0]
+        self.assertEqual(register["token_endpoint_auth_method"], "none")
+        authorize = [e["authorize"] for e in entries if "authorize" in e][0]
+        self.assertEqual((authorize["code_challenge_method"], authorize["client_id"], authorize["scope"]),
+                         ("S256", "client-1", "mcp:tools"))
+        self.assertEqual(authorize["resource"], server.url)
+        token = [e for e in entries if "token" in e][0]
+        self.assertTrue(token["pkce"])
+        posts = [e for e in entries if e.get("http") == "POST"]
+        self.assertEqual(posts[-1]["headers"].get("Authorization"), "Bearer oauth-access-token")
+
+
+class LegacySseTest(HearthTestCase):
+    def test_legacy_http_sse_by_fallback_and_by_sse_path(self):
+        server = HttpFixture(self.tmp, "--legacy")
+        self.addCleanup(server.close)
+        for url in (server.url, server.url.replace("/mcp", "/sse")):
+            with self.subTest(url=url):
+                project = Project(self, [], connection={"url": url})
+                r = hearth("connections", "call", "fx", "add", "--args", '{"a": 20, "b": 22}',
+                           cwd=project.root, env=clean_env())
+                self.assertExit(r, 0)
+                self.assertEqual(json.loads(r.stdout), {"sum": 42})
+        http = [e["http"] for e in server.entries() if "http" in e]
+        self.assertEqual(http[0], "POST")  # /mcp: Streamable HTTP tried first, 405
+        self.assertEqual(http[1], "GET")   # then the legacy stream
+
+
+class OpenApiTest(HearthTestCase):
+    def test_operations_become_tools_called_over_http(self):
+        log = os.path.join(self.tmp, "rest.jsonl")
+        proc = subprocess.Popen([sys.executable, os.path.join(SOURCE_DIR, "tests", "e2e", "fixtures", "rest_api.py"),
+                                 "--log", log], stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stdout.close()))
+        base = "http://127.0.0.1:%d" % int(proc.stdout.readline().split()[1])
+        conn = {"type": "openapi", "spec": base + "/openapi.json", "baseUrl": base + "/v1",
+                "operations": {"block": ["deletePet"]}, "headers": {"X-Key": "k1"},
+                "auth": {"tokenEnv": "PETS_TOKEN"}, "description": "Pet store."}
+        project = Project(self, [
+            {"toolCalls": [call("connection__fx__getPet", petId=2, **{"X-Trace": "t-1"})]},
+            {"toolCalls": [call("connection__fx__createPet", body={"name": "Kit"})]},
+            {"toolCalls": [call("connection__fx__getPet", petId=99)]},
+            {"text": "done"}], connection=conn)
+        env = clean_env(PETS_TOKEN="pet-token")
+        r = hearth("connections", "list", "--json", cwd=project.root, env=env)
+        self.assertExit(r, 0)
+        listed = json.loads(r.stdout)[0]
+        self.assertEqual((listed["transport"], listed["state"]), ("openapi", "ready"))
+        tools = {t["name"]: t for t in listed["toolList"]}
+        self.assertEqual(sorted(tools), ["createPet", "getPet", "listPets"])
+        self.assertEqual(tools["getPet"]["inputSchema"]["required"], ["petId"])
+        self.assertEqual(tools["createPet"]["inputSchema"]["properties"]["body"]["required"], ["name"])
+        r = hearth("connections", "call", "fx", "listPets", "--args", '{"limit": 1}', cwd=project.root, env=env)
+        self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.stdout), {"pets": [{"id": 1, "name": "Rex"}]})
+        r = project.run(env=env)
+        self.assertExit(r, 0)
+        calls = project.tool_calls(r.stderr, env=env)
+        self.assertEqual(calls[0]["result"]["details"]["mcp"]["structuredContent"], {"id": 2, "name": "Tom"})
+        self.assertEqual(calls[1]["result"]["details"]["mcp"]["structuredContent"], {"id": 3, "name": "Kit"})
+        self.assertTrue(calls[2]["isError"])
+        self.assertIn("HTTP 404", calls[2]["result"]["content"][0]["text"])
+        with open(log) as f:
+            requests = [json.loads(line) for line in f]
+        get2 = [q for q in requests if q["path"] == "/v1/pets/2"][0]
+        self.assertEqual(get2["headers"]["Authorization"], "Bearer pet-token")
+        self.assertEqual((get2["headers"]["X-Key"], get2["headers"]["X-Trace"]), ("k1", "t-1"))
+        self.assertEqual([q["body"] for q in requests if q["method"] == "POST"], [{"name": "Kit"}])
+
+
+class EverythingTest(HearthTestCase):
+    """@modelcontextprotocol/server-everything from npm (stdio)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = os.path.join(TMP_ROOT, "mcp-everything")
+        cls.entry = os.path.join(cls.dir, "node_modules", "@modelcontextprotocol", "server-everything",
+                                 "dist", "index.js")
+        if os.path.exists(cls.entry):
+            return
+        if not shutil.which("npm"):
+            raise unittest.SkipTest("npm is not installed")
+        os.makedirs(cls.dir, exist_ok=True)
+        r = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", cls.dir,
+                            "@modelcontextprotocol/server-everything"],
+                           capture_output=True, text=True, timeout=300)
+        if r.returncode != 0 or not os.path.exists(cls.entry):
+            raise unittest.SkipTest("npm could not install @modelcontextprotocol/server-everything: " +
+                                    (r.stderr.strip().splitlines() or ["?"])[-1])
+
+    def test_everything_tools_listed_and_called_by_the_script_model(self):
+        conn = {"command": "node", "args": [self.entry, "stdio"], "timeoutMs": 30000}
+        project = Project(self, [
+            {"toolCalls": [call("connection__everything__echo", message="hello everything")]},
+            {"toolCalls": [call("connection__everything__get-sum", a=2, b=40)]},
+            {"text": "done"}], connection=conn)
+        os.rename(os.path.join(project.root, "agent/connections/fx.json"),
+                  os.path.join(project.root, "agent/connections/everything.json"))
+        r = hearth("connections", "list", "--json", cwd=project.root, env=clean_env(), timeout=120)
+        self.assertExit(r, 0)
+        listed = json.loads(r.stdout)[0]
+        names = [t["name"] for t in listed["toolList"]]
+        self.assertIn("echo", names)
+        r = project.run()
+        self.assertExit(r, 0)
+        calls = project.tool_calls(r.stderr)
+        self.assertFalse(calls[0]["isError"], calls[0])
+        self.assertIn("hello everything", calls[0]["result"]["content"][0]["text"])
+        self.assertIn("42", calls[1]["result"]["content"][0]["text"])
+
+    def serve_everything(self, transport):
+        """server-everything's `transport` (streamableHttp | sse) on a free loopback port."""
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        proc = subprocess.Popen(["node", self.entry, transport], env=dict(os.environ, PORT=str(port)),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stderr.close()))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return "http://127.0.0.1:%d" % port
+            except OSError:
+                time.sleep(0.1)
+        self.fail("server-everything did not listen")
+
+    def test_everything_over_streamable_http_and_legacy_sse(self):
+        for transport, path in (("streamableHttp", "/mcp"), ("sse", "/sse")):
+            with self.subTest(transport=transport):
+                url = self.serve_everything(transport) + path
+                project = Project(self, [], connection={"url": url})
+                r = hearth("connections", "call", "fx", "echo", "--args", '{"message": "over %s"}' % transport,
+                           cwd=project.root, env=clean_env(), timeout=60)
+                self.assertExit(r, 0)
+                self.assertIn("over " + transport, r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,468 @@
+// The MCP client (issue 13 §1-§2) against a fake in-memory server, and the connection pool
+// against tests/e2e/fixtures/mcp_server.py over stdio.
+#include "core/error.hpp"
+#include "mcp/client.hpp"
+#include "mcp/connection_tools.hpp"
+#include "mcp/connections.hpp"
+#include "mcp/oauth.hpp"
+#include "mcp/openapi.hpp"
+#include "providers/sse.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <fstream>
+#include <unistd.h>
+#include <csignal>
+#include <mutex>
+#include <thread>
+
+using namespace hearth;
+using nlohmann::json;
+
+namespace {
+
+/// A transport whose server is a function: each message sent is recorded and handed to
+/// `respond`, whose answers (if any) go straight back to the client, as an HTTP answer would.
+struct Fake {
+  std::mutex mutex;
+  std::vector<json> sent;
+  std::function<std::vector<json>(const json&)> respond;
+  mcp::Transport::Sink sink;
+  mcp::Transport::Closed closed;
+
+  std::vector<json> sent_with(const std::string& method) {
+    std::lock_guard lock(mutex);
+    std::vector<json> out;
+    for (const auto& m : sent)
+      if (m.value("method", "") == method) out.push_back(m);
+    return out;
+  }
+};
+
+class FakeTransport : public mcp::Transport {
+public:
+  explicit FakeTransport(std::shared_ptr<Fake> fake) : m_fake(std::move(fake)) {}
+  void start(Sink sink, Closed closed) override {
+    m_fake->sink = std::move(sink);
+    m_fake->closed = std::move(closed);
+  }
+  void send(const json& message, std::stop_token, std::chrono::milliseconds) override {
+    {
+      std::lock_guard lock(m_fake->mutex);
+      m_fake->sent.push_back(message);
+    }
+    if (m_fake->respond)
+      for (auto& reply : m_fake->respond(message)) m_fake->sink(reply);
+  }
+  void close() noexcept override {}
+  json describe() const override { return {{"transport", "fake"}}; }
+
+private:
+  std::shared_ptr<Fake> m_fake;
+};
+
+json reply(const json& request, json result) {
+  return {{"jsonrpc", "2.0"}, {"id", request["id"]}, {"result", std::move(result)}};
+}
+
+/// A server answering initialize with `version` and tools/list with `tools` in pages of `page`.
+std::function<std::vector<json>(const json&)> server(std::string version, json tools = json::array(),
+                                                     std::size_t page = 2) {
+  return [version, tools, page](const json& m) -> std::vector<json> {
+    const auto method = m.value("method", "");
+    if (!m.contains("id")) return {};
+    if (method == "initialize")
+      return {reply(m, {{"protocolVersion", version},
+                        {"capabilities", {{"tools", json::object()}}},
+                        {"serverInfo", {{"name", "fake"}, {"version", "1"}}}})};
+    if (method == "tools/list") {
+      const std::size_t start =
+          m["params"].contains("cursor") ? std::stoul(m["params"]["cursor"].get<std::string>()) : 0;
+      json out = {{"tools", json::array()}};
+      for (std::size_t i = start; i < tools.size() && i < start + page; ++i) out["tools"].push_back(tools[i]);
+      if (start + page < tools.size()) out["nextCursor"] = std::to_string(start + page);
+      return {reply(m, out)};
+    }
+    return {};
+  };
+}
+
+std::unique_ptr<mcp::Client> client_for(std::shared_ptr<Fake> fake, mcp::ClientOptions options = {}) {
+  options.name = "fake";
+  return std::make_unique<mcp::Client>(std::make_unique<FakeTransport>(fake), options);
+}
+
+json tool(const std::string& name) {
+  return {{"name", name}, {"description", "Tool " + name}, {"inputSchema", {{"type", "object"}}}};
+}
+
+} // namespace
+
+TEST_SUITE("mcp") {
+  TEST_CASE("initialize offers 2025-11-25, accepts 2025-06-18 and sends notifications/initialized") {
+    for (const std::string version : {"2025-11-25", "2025-06-18"}) {
+      auto fake = std::make_shared<Fake>();
+      fake->respond = server(version);
+      auto client = client_for(fake);
+      client->initialize();
+      CHECK(client->protocol_version() == version);
+      const auto init = fake->sent_with("initialize");
+      REQUIRE(init.size() == 1);
+      CHECK(init[0]["params"]["protocolVersion"] == "2025-11-25");
+      CHECK(init[0]["params"]["clientInfo"]["name"] == "hearth");
+      CHECK(fake->sent_with("notifications/initialized").size() == 1);
+      CHECK(client->server_info()["name"] == "fake");
+    }
+  }
+
+  TEST_CASE("a protocol version hearth does not speak fails the connection") {
+    auto fake = std::make_shared<Fake>();
+    fake->respond = server("2024-11-05");
+    auto client = client_for(fake);
+    try {
+      client->initialize();
+      FAIL("initialize accepted 2024-11-05");
+    } catch (const Error& e) {
+      CHECK(e.info().type == "mcp_connection_failed");
+      CHECK(e.info().message.find("2024-11-05") != std::string::npos);
+    }
+    CHECK(fake->sent_with("notifications/initialized").empty());
+    CHECK_FALSE(client->alive());
+  }
+
+  TEST_CASE("tools/list follows nextCursor across pages") {
+    auto fake = std::make_shared<Fake>();
+    json tools = json::array();
+    for (int i = 0; i < 5; ++i) tools.push_back(tool("t" + std::to_string(i)));
+    fake->respond = server("2025-11-25", tools, 2);
+    auto client = client_for(fake);
+    client->initialize();
+    const auto listed = client->list_tools();
+    REQUIRE(listed.size() == 5);
+    CHECK(listed[4].name == "t4");
+    CHECK(fake->sent_with("tools/list").size() == 3);
+    CHECK(fake->sent_with("tools/list")[1]["params"]["cursor"] == "2");
+  }
+
+  TEST_CASE("too many tools or a huge schema fail closed") {
+    auto fake = std::make_shared<Fake>();
+    json tools = json::array();
+    for (int i = 0; i < 10; ++i) tools.push_back(tool("t" + std::to_string(i)));
+    fake->respond = server("2025-11-25", tools, 10);
+    auto client = client_for(fake, {.limits = {.max_tools = 4}});
+    client->initialize();
+    CHECK_THROWS_WITH_AS(client->list_tools(), doctest::Contains("more than 4 tools"), Error);
+    CHECK_FALSE(client->alive());
+
+    auto fake2 = std::make_shared<Fake>();
+    json big = tool("big");
+    big["inputSchema"]["description"] = std::string(100'000, 'x');
+    fake2->respond = server("2025-11-25", json::array({big}));
+    auto client2 = client_for(fake2);
+    client2->initialize();
+    CHECK_THROWS_WITH_AS(client2->list_tools(), doctest::Contains("larger than"), Error);
+  }
+
+  TEST_CASE("a timed-out call sends notifications/cancelled with its request id") {
+    auto fake = std::make_shared<Fake>();
+    fake->respond = server("2025-11-25");
+    auto client = client_for(fake);
+    client->initialize();
+    try {
+      client->call_tool("slow", json::object(), std::chrono::milliseconds(50));
+      FAIL("no timeout");
+    } catch (const Error& e) {
+      CHECK(e.info().type == "mcp_timeout");
+    }
+    const auto call = fake->sent_with("tools/call");
+    const auto cancelled = fake->sent_with("notifications/cancelled");
+    REQUIRE(call.size() == 1);
+    REQUIRE(cancelled.size() == 1);
+    CHECK(cancelled[0]["params"]["requestId"] == call[0]["id"]);
+  }
+
+  TEST_CASE("cancelling the turn cancels the request at once") {
+    auto fake = std::make_shared<Fake>();
+    fake->respond = server("2025-11-25");
+    auto client = client_for(fake);
+    client->initialize();
+    std::stop_source stop;
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      stop.request_stop();
+    });
+    const auto started = std::chrono::steady_clock::now();
+    try {
+      client->call_tool("slow", json::object(), std::chrono::seconds(30), stop.get_token());
+      FAIL("not cancelled");
+    } catch (const Error& e) {
+      CHECK(e.info().type == "cancelled");
+    }
+    canceller.join();
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+    CHECK(fake->sent_with("notifications/cancelled").size() == 1);
+    CHECK(client->alive()); // the session stays usable
+  }
+
+  TEST_CASE("progress notifications reach the call's handler; results and errors come back") {
+    auto fake = std::make_shared<Fake>();
+    auto base = server("2025-11-25");
+    fake->respond = [base](const json& m) -> std::vector<json> {
+      if (m.value("method", "") != "tools/call") return base(m);
+      const auto token = m["params"].value("_meta", json::object()).value("progressToken", json());
+      if (m["params"]["name"] == "bad")
+        return {{{"jsonrpc", "2.0"}, {"id", m["id"]}, {"error", {{"code", -32602}, {"message", "bad args"}}}}};
+      return {{{"jsonrpc", "2.0"}, {"method", "notifications/progress"},
+               {"params", {{"progressToken", token}, {"progress", 1}, {"total", 2}}}},
+              reply(m, {{"content", {{{"type", "text"}, {"text", "done"}}}}})};
+    };
+    auto client = client_for(fake);
+    client->initialize();
+    std::vector<json> progress;
+    const auto result = client->call_tool("t", json::object(), std::chrono::seconds(5), {},
+                                          [&](const json& p) { progress.push_back(p); });
+    CHECK(result["content"][0]["text"] == "done");
+    REQUIRE(progress.size() == 1);
+    CHECK(progress[0]["total"] == 2);
+    CHECK_THROWS_WITH_AS(client->call_tool("bad", json::object(), std::chrono::seconds(5)),
+                         doctest::Contains("bad args"), Error);
+  }
+
+  TEST_CASE("server requests: roots/list answers the root, elicitation is declined, others -32601") {
+    auto fake = std::make_shared<Fake>();
+    fake->respond = server("2025-11-25");
+    auto client = client_for(fake, {.root_uri = "file:///project"});
+    client->initialize();
+    const auto init = fake->sent_with("initialize");
+    CHECK(init[0]["params"]["capabilities"].contains("roots"));
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "s1"}, {"method", "roots/list"}});
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "s2"}, {"method", "elicitation/create"},
+                {"params", {{"message", "name?"}}}});
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "s3"}, {"method", "sampling/createMessage"}});
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "s4"}, {"method", "nope/never"}});
+    std::map<std::string, json> answers;
+    for (const auto& m : fake->sent)
+      if (m.contains("id") && m["id"].is_string()) answers[m["id"].get<std::string>()] = m;
+    CHECK(answers["s1"]["result"]["roots"][0]["uri"] == "file:///project");
+    CHECK(answers["s2"]["result"]["action"] == "decline");
+    CHECK(answers["s3"]["error"]["code"] == -1);
+    CHECK(answers["s4"]["error"]["code"] == -32601);
+  }
+
+  TEST_CASE("elicitation: defaults mode accepts a request whose fields all have defaults") {
+    auto fake = std::make_shared<Fake>();
+    fake->respond = server("2025-11-25");
+    auto client = client_for(fake, {.elicitation_defaults = true});
+    client->initialize();
+    CHECK(fake->sent_with("initialize")[0]["params"]["capabilities"].contains("elicitation"));
+    const json all_defaults = {{"type", "object"},
+                               {"properties", {{"name", {{"type", "string"}, {"default", "Ann"}}},
+                                               {"age", {{"type", "integer"}, {"default", 30}}}}},
+                               {"required", {"name"}}};
+    json missing = all_defaults;
+    missing["properties"]["city"] = {{"type", "string"}};
+    missing["required"].push_back("city");
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "e1"}, {"method", "elicitation/create"},
+                {"params", {{"message", "?"}, {"requestedSchema", all_defaults}}}});
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "e2"}, {"method", "elicitation/create"},
+                {"params", {{"message", "?"}, {"requestedSchema", missing}}}});
+    std::map<std::string, json> answers;
+    for (const auto& m : fake->sent)
+      if (m.contains("id") && m["id"].is_string()) answers[m["id"].get<std::string>()] = m;
+    CHECK(answers["e1"]["result"] == json{{"action", "accept"}, {"content", {{"name", "Ann"}, {"age", 30}}}});
+    CHECK(answers["e2"]["result"] == json{{"action", "decline"}});
+  }
+
+  TEST_CASE("a message that is not JSON-RPC closes the session and fails pending calls") {
+    auto fake = std::make_shared<Fake>();
+    auto base = server("2025-11-25");
+    fake->respond = [base](const json& m) -> std::vector<json> {
+      if (m.value("method", "") == "tools/call") return {json{{"hello", "world"}}};
+      return base(m);
+    };
+    auto client = client_for(fake);
+    client->initialize();
+    CHECK_THROWS_WITH_AS(client->call_tool("x", json::object(), std::chrono::seconds(5)),
+                         doctest::Contains("broke the MCP protocol"), Error);
+    CHECK_FALSE(client->alive());
+    CHECK_THROWS_AS(client->ping(), Error);
+  }
+
+  TEST_CASE("the SSE parser keeps the last valid retry field (Streamable HTTP resumption)") {
+    int events = 0;
+    providers::SseParser parser([&](const providers::SseEvent&) { ++events; });
+    CHECK(parser.retry_ms() == -1);
+    parser.feed("id: e1\nretry: 1500\ndata: x\n\n");
+    CHECK(parser.retry_ms() == 1500);
+    parser.feed("retry: soon\n\nretry: 1234567890123\n\n");
+    CHECK(parser.retry_ms() == 1500);
+    CHECK(events == 1);
+  }
+
+  TEST_CASE("tool names: provider charset and length, distinct after sanitizing") {
+    CHECK(mcp::tool_name("fs", "read_file") == "connection__fs__read_file");
+    const auto weird = mcp::tool_name("fs", "weird.name/x");
+    CHECK(weird.rfind("connection__fs__weird_name_x_", 0) == 0);
+    CHECK(weird != mcp::tool_name("fs", "weird_name_x"));
+    const auto long_name = mcp::tool_name("fs", std::string(200, 'a'));
+    CHECK(long_name.size() == mcp::k_max_tool_name);
+    CHECK(long_name != mcp::tool_name("fs", std::string(201, 'a')));
+    for (const char c : long_name + weird) CHECK((std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'));
+  }
+
+  TEST_CASE("tools.allow and tools.block, with prefix patterns") {
+    CHECK(mcp::tool_allowed("read", {}, {}));
+    CHECK_FALSE(mcp::tool_allowed("write", {"read", "list_*"}, {}));
+    CHECK(mcp::tool_allowed("list_dirs", {"read", "list_*"}, {}));
+    CHECK_FALSE(mcp::tool_allowed("delete_all", {}, {"delete_*"}));
+  }
+
+  TEST_CASE("results: text, image, resource, link, structuredContent and isError") {
+    const json result = {
+        {"content", {{{"type", "text"}, {"text", "hello"}},
+                     {{"type", "image"}, {"data", "aGVsbG8="}, {"mimeType", "image/png"}},
+                     {{"type", "resource"}, {"resource", {{"uri", "file:///a"}, {"text", "inside"}}}},
+                     {{"type", "resource_link"}, {"uri", "file:///b"}, {"name", "b"}}}},
+        {"structuredContent", {{"x", 1}}}};
+    const auto outcome = mcp::outcome_of("c", "t", result);
+    CHECK_FALSE(outcome.is_error);
+    CHECK(outcome.text.find("hello") != std::string::npos);
+    CHECK(outcome.text.find("[image: image/png") != std::string::npos);
+    CHECK(outcome.text.find("inside") != std::string::npos);
+    CHECK(outcome.text.find("[resource link file:///b \"b\"]") != std::string::npos);
+    CHECK(outcome.details["mcp"]["structuredContent"]["x"] == 1);
+    const auto structured = mcp::outcome_of("c", "t", {{"content", json::array()}, {"structuredContent", {{"sum", 3}}}});
+    CHECK(structured.text == "{\"sum\":3}");
+    CHECK(mcp::outcome_of("c", "t", {{"content", {{{"type", "text"}, {"text", "no"}}}}, {"isError", true}}).is_error);
+    // What reaches the model and the stored event stays bounded.
+    const auto huge = mcp::outcome_of(
+        "c", "t", {{"content", {{{"type", "text"}, {"text", std::string(300'000, 'x')}}}},
+                   {"structuredContent", {{"big", std::string(300'000, 'y')}}}});
+    CHECK(huge.text.size() < 70'000);
+    CHECK(huge.details["mcp"]["content"][0]["text"].get<std::string>().size() < 70'000);
+    CHECK(huge.details["mcp"]["structuredContent"].is_string());
+  }
+
+  TEST_CASE("the pool starts a stdio server lazily, restarts it after it dies mid-call") {
+    const std::string fixture = HEARTH_SOURCE_DIR "/tests/e2e/fixtures/mcp_server.py";
+    mcp::Pool pool({.project_root = std::filesystem::temp_directory_path()});
+    sandbox::Policy policy;
+    policy.settings.backend = "none";
+    pool.add(mcp::parse_connection("a", {{"name", "fx"}, {"command", "python3"}, {"args", {fixture}},
+                                         {"tools", {{"block", {"fail"}}}}},
+                                   std::filesystem::temp_directory_path()),
+             policy);
+    CHECK(pool.state()[0]["state"] == "idle");
+    const auto tools = pool.tools("a", "fx");
+    CHECK(tools.size() == 11); // 12 listed over 4 pages, `fail` blocked
+    CHECK(pool.state()[0]["state"] == "ready");
+    const auto echo = pool.call("a", "fx", "echo", {{"text", "hi"}});
+    CHECK(echo["content"][0]["text"] == "echo: hi");
+    CHECK_THROWS_WITH_AS(pool.call("a", "fx", "fail", json::object()), doctest::Contains("no tool"), Error);
+    const auto pid1 = pool.call("a", "fx", "pid", json::object())["content"][0]["text"].get<std::string>();
+    try {
+      pool.call("a", "fx", "crash", json::object());
+      FAIL("the crash returned");
+    } catch (const Error& e) {
+      CHECK(e.info().type == "mcp_closed");
+      CHECK(e.info().message.find("crashing on purpose") != std::string::npos);
+    }
+    const auto pid2 = pool.call("a", "fx", "pid", json::object())["content"][0]["text"].get<std::string>();
+    CHECK(pid1 != pid2);
+    CHECK(pool.state()[0]["restarts"] == 1);
+    pool.shutdown();
+    CHECK(::kill(std::stoi(pid2), 0) != 0); // stopped, no orphan
+  }
+
+  TEST_CASE("cancelling a stdio call returns at once and the server sees notifications/cancelled") {
+    const std::string fixture = HEARTH_SOURCE_DIR "/tests/e2e/fixtures/mcp_server.py";
+    const auto log = std::filesystem::temp_directory_path() /
+                     ("mcp-cancel-" + std::to_string(::getpid()) + ".jsonl");
+    std::filesystem::remove(log);
+    mcp::Pool pool({.project_root = std::filesystem::temp_directory_path()});
+    sandbox::Policy policy;
+    policy.settings.backend = "none";
+    pool.add(mcp::parse_connection("a", {{"name", "fx"}, {"command", "python3"},
+                                         {"args", {fixture, "--log", log.string()}}},
+                                   std::filesystem::temp_directory_path()),
+             policy);
+    pool.tools("a", "fx");
+    std::stop_source stop;
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      stop.request_stop();
+    });
+    const auto started = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH_AS(pool.call("a", "fx", "slow", {{"ms", 10'000}}, stop.get_token()),
+                         doctest::Contains("cancelled"), Error);
+    canceller.join();
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+    CHECK(pool.call("a", "fx", "echo", {{"text", "still"}})["content"][0]["text"] == "echo: still");
+    bool seen = false;
+    for (int i = 0; i < 50 && !seen; ++i) {
+      std::ifstream in(log);
+      for (std::string line; std::getline(in, line);)
+        seen = seen || line.find("cancelledSeen") != std::string::npos;
+      if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(seen);
+    pool.shutdown();
+    std::filesystem::remove(log);
+  }
+
+  TEST_CASE("openapi: operations, parameters, bodies, cyclic $refs bounded, allow/block") {
+    const json spec = {
+        {"openapi", "3.1.0"},
+        {"paths",
+         {{"/nodes/{id}",
+           {{"parameters", {{{"name", "id"}, {"in", "path"}, {"schema", {{"type", "string"}}}}}},
+            {"get", {{"summary", "A node."}}},
+            {"put", {{"operationId", "put node!"},
+                     {"requestBody", {{"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/Node"}}}}}}}}}}}}}}},
+        {"components",
+         {{"schemas", {{"Node", {{"type", "object"}, {"properties", {{"child", {{"$ref", "#/components/schemas/Node"}}}}}}}}}}}};
+    const auto ops = mcp::openapi::operations("c", spec, {}, {});
+    REQUIRE(ops.size() == 2);
+    CHECK(ops[0].name == "get_nodes_id");
+    CHECK(ops[0].input_schema["required"] == json{"id"});
+    CHECK(ops[1].name == "put_node");
+    CHECK(ops[1].has_body);
+    // The cycle is cut: a finite schema, `child` nested at most the ref depth.
+    const auto text = ops[1].input_schema.dump();
+    CHECK(text.size() < 100'000);
+    CHECK(text.find("$ref") == std::string::npos);
+    CHECK(mcp::openapi::operations("c", spec, {"put_*"}, {}).size() == 1);
+    CHECK_THROWS_WITH_AS(mcp::openapi::operations("c", {{"swagger", "2.0"}}, {}, {}),
+                         doctest::Contains("OpenAPI 3"), Error);
+  }
+
+  TEST_CASE("oauth: WWW-Authenticate parameters, quoted or not, whole names only") {
+    const std::string challenge =
+        "Bearer error=\"insufficient_scope\", scope=\"mcp:basic mcp:write\", "
+        "resource_metadata=\"https://x/.well-known/oauth-protected-resource\", realm=r1";
+    CHECK(mcp::oauth::challenge_param(challenge, "scope") == "mcp:basic mcp:write");
+    CHECK(mcp::oauth::challenge_param(challenge, "resource_metadata") ==
+          "https://x/.well-known/oauth-protected-resource");
+    CHECK(mcp::oauth::challenge_param(challenge, "realm") == "r1");
+    CHECK(mcp::oauth::challenge_param(challenge, "metadata").empty());
+    CHECK(mcp::oauth::challenge_param("Bearer", "scope").empty());
+  }
+
+  TEST_CASE("a server that cannot start backs off") {
+    mcp::Pool pool({.project_root = std::filesystem::temp_directory_path()});
+    sandbox::Policy policy;
+    policy.settings.backend = "none";
+    pool.add(mcp::parse_connection("a", {{"name", "bad"}, {"command", "false"}},
+                                   std::filesystem::temp_directory_path()),
+             policy);
+    CHECK_THROWS_WITH_AS(pool.tools("a", "bad"), doctest::Contains("could not start"), Error);
+    try {
+      pool.tools("a", "bad");
+      FAIL("no back-off");
+    } catch (const Error& e) {
+      CHECK(e.info().type == "mcp_backing_off");
+    }
+    CHECK(pool.state()[0]["state"] == "failed");
+  }
+}
