@@ -30,6 +30,7 @@ void register_connect(CLI::App& app, Dispatch& dispatch);
 void register_logs(CLI::App& app, Dispatch& dispatch);
 void register_sandbox(CLI::App& app, Dispatch& dispatch); // sandbox exec
 void register_gc(CLI::App& app, Dispatch& dispatch);
+void register_schedules(CLI::App& app, Dispatch& dispatch); // triggers: schedules run|list
 void register_completion(CLI::App& app, Dispatch& dispatch);
 void register_runtime(CLI::App& app, Dispatch& dispatch); // hidden: the runtime child
 void register_complete(CLI::App& app, Dispatch& dispatch); // hidden `__complete`
