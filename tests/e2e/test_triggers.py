@@ -132,6 +132,15 @@ def fires(dist, schedule):
         conn.close()
 
 
+def session_invoker(dist, instance):
+    conn = sqlite3.connect(os.path.join(dist, ".hearth", "state.db"), timeout=10)
+    try:
+        row = conn.execute("SELECT invoker FROM sessions WHERE instance_id = ?", (instance,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
+    finally:
+        conn.close()
+
+
 class ChannelsTest(HearthTestCase):
     def setUp(self):
         super().setUp()
@@ -167,6 +176,7 @@ class ChannelsTest(HearthTestCase):
         # Secrets and raw bodies stay out of the session.
         self.assertNotIn(GH_SECRET, text)
         self.assertNotIn("sha256=", text)
+        self.assertEqual(session_invoker(self.dist, "gh-42")["kind"], "channel")
 
     def test_github_ping_other_events_and_refusals(self):
         body = b'{"zen":"Design for failure.","hook_id":1}'
@@ -284,8 +294,11 @@ class ScheduleTest(HearthTestCase):
         session = server.matching("schedule tick fired")[0].rsplit(" ", 1)[1]
         c = Http(server.port)
         events = instance_events(c, "trg", session)
-        self.assertIn('"kind": "schedule"', json.dumps(events))
         self.assertIn("Tick.", json.dumps(events))
+        self.assertEqual(session_invoker(dist, session), {"id": "tick", "kind": "schedule", "label": "schedule tick"})
+        r = hearth("logs", session, "--format", "ndjson", cwd=dist)  # fires' sessions in `hearth logs`
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Tick.", r.stdout)
 
     def virtual_epoch(self, scale, second):
         """An epoch making the scaled clock read `second` (of some minute) now."""
