@@ -50,6 +50,18 @@ def write_project(test, name="trg", schedules=None):
         "dispatch": {"id": "gh-{{payload.issue.number}}",
                      "input": "Comment on #{{payload.issue.number}}: {{payload.comment.body}}",
                      "events": ["issue_comment.created"]}}))
+    # A generic HMAC webhook whose handler executable decides what to dispatch.
+    test.write(f"{name}/agent/channels/hooks.json", json.dumps({
+        "type": "webhook", "secretEnv": "HOOK_SECRET", "path": "/in",
+        "signature": {"header": "X-Sig", "algorithm": "sha1", "prefix": "sha1="},
+        "timestamp": {"header": "X-Ts", "toleranceSeconds": 60}, "deliveryHeader": "X-Id",
+        "handler": "../lib/hooks_handler.py"}))
+    test.write(f"{name}/agent/lib/hooks_handler.py", (
+        "#!/usr/bin/env python3\nimport json, sys\nd = json.load(sys.stdin)\n"
+        "t = d['payload']['ticket']\n"
+        "print(json.dumps({'dispatch': [{'id': 'hook-%s' % t, 'input': 'ticket %s' % t, "
+        "'idempotencyKey': d['deliveryId']}], 'response': {'status': 200, 'body': {'accepted': True}}}))\n"),
+        executable=True)
     for sched, text in (schedules or {}).items():
         test.write(f"{name}/agent/schedules/{sched}.md", text)
     return root
@@ -103,7 +115,8 @@ class Proc:
 
 def start(test, dist, **env):
     p = Proc(test, ["start", dist, "--host", "127.0.0.1", "--port", "0", "--insecure-no-auth"],
-             clean_env(SLACK_SIGNING_SECRET=SLACK_SECRET, GH_SECRET=GH_SECRET, **env), test.tmp)
+             clean_env(SLACK_SIGNING_SECRET=SLACK_SECRET, GH_SECRET=GH_SECRET, HOOK_SECRET="hook-secret",
+                       **env), test.tmp)
     line = p.wait_for("listening on http://127.0.0.1:")[0]
     p.port = int(line.rsplit(":", 1)[1])
     return p
@@ -239,6 +252,20 @@ class ChannelsTest(HearthTestCase):
         status, _, _ = self.post("/channels/slack/commands", body, slack_headers(body))
         self.assertEqual(status, 415)
 
+    def test_generic_webhook_with_a_timestamp_and_a_handler_that_dispatches(self):
+        body = b'{"ticket": 7}'
+        def signed(ts, secret="hook-secret"):
+            sig = hmac.new(secret.encode(), str(ts).encode() + b"." + body, hashlib.sha1).hexdigest()
+            return {"Content-Type": "application/json", "X-Ts": str(ts), "X-Id": "h-1", "X-Sig": "sha1=" + sig}
+        now = int(time.time())
+        status, _, raw = self.post("/channels/hooks/in", body, signed(now))
+        self.assertEqual((status, json.loads(raw)), (200, {"accepted": True}))
+        self.assertIn("ticket 7", json.dumps(instance_events(self.c, "trg", "hook-7")))
+        status, _, _ = self.post("/channels/hooks/in", body, signed(now - 120))  # outside 60 s
+        self.assertEqual(status, 401)
+        status, _, _ = self.post("/channels/hooks/in", body, signed(now, secret="other"))
+        self.assertEqual(status, 401)
+
     def test_agent_prompt_with_an_idempotency_key_is_admitted_once(self):
         h = {"Idempotency-Key": "k-1"}
         status, _, first = self.c.json("POST", "/agents/trg/idem", {"message": "only once"}, h)
@@ -269,7 +296,8 @@ class ChannelsTest(HearthTestCase):
         self.assertEqual(status, 200)
         urls = {(r["method"], r["urlPath"]) for r in doc["channels"]["routes"]}
         self.assertEqual(urls, {("POST", "/channels/slack/events"), ("POST", "/channels/slack/interactions"),
-                                ("POST", "/channels/slack/commands"), ("POST", "/channels/github/webhook")})
+                                ("POST", "/channels/slack/commands"), ("POST", "/channels/github/webhook"),
+                                ("POST", "/channels/hooks/in")})
 
 
 class ScheduleTest(HearthTestCase):
@@ -383,7 +411,7 @@ class InfoTest(HearthTestCase):
         self.assertRegex(tick["nextFireAt"], r"T\d\d:(00|15|30|45):00\.000Z$")
         routes = {r["path"] for r in doc["routes"] if r["kind"] == "channel"}
         self.assertEqual(routes, {"/channels/slack/events", "/channels/slack/interactions",
-                                  "/channels/slack/commands", "/channels/github/webhook"})
+                                  "/channels/slack/commands", "/channels/github/webhook", "/channels/hooks/in"})
         self.write("trg/channels/bad.json", json.dumps({"type": "smtp"}))
         r = hearth("info", "--json", cwd=project)
         self.assertIn("channel-invalid", r.stdout + r.stderr)
