@@ -244,7 +244,7 @@ std::string iso(std::int64_t epoch_s) {
   const auto day = floor_div(epoch_s, 86400);
   const auto secs = epoch_s - day * 86400;
   const auto c = civil_from_days(day);
-  char buf[40];
+  char buf[128];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.000Z",
                 static_cast<long long>(c.year), c.month, c.day, static_cast<long long>(secs / 3600),
                 static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));

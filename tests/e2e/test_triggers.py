@@ -125,12 +125,18 @@ def start(test, dist, **env):
 def instance_events(client, agent, instance, idle=1, timeout=30):
     """Every event of an agent instance once it has `idle` idle events."""
     deadline = time.monotonic() + timeout
+    events, offset = [], "-1"
     while True:
-        status, _, events = client.json("GET", f"/agents/{agent}/{instance}?offset=-1")
-        if status == 200 and sum(e["type"] == "idle" for e in events) >= idle:
+        status, hdrs, page = client.json("GET", f"/agents/{agent}/{instance}?offset={offset}")
+        if status == 200:
+            events += page
+            offset = hdrs["stream-next-offset"]
+            if hdrs.get("stream-up-to-date") != "true":
+                continue  # pages hold 100 events
+        if sum(e["type"] == "idle" for e in events) >= idle:
             return events
         if time.monotonic() > deadline:
-            raise AssertionError(f"{agent}/{instance}: {status} {events}")
+            raise AssertionError(f"{agent}/{instance}: {status} {[e['type'] for e in events]}")
         time.sleep(0.05)
 
 
