@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from harness import HEARTH_BIN, HearthTestCase, clean_env, hearth
+from harness import HEARTH_BIN, HearthTestCase, clean_env, copy_example, hearth
 from test_dev import free_port
 from test_server import Http
 
@@ -404,6 +404,28 @@ class DevScheduleTest(HearthTestCase):
         time.sleep(2.5)  # two scaled minutes: nothing fires on cadence in dev
         self.assertEqual(dev.matching("(cron)"), [])
         dev.kill(signal.SIGINT)
+
+
+class ExampleTest(HearthTestCase):
+    def test_github_issues_example_replies_through_the_tool_bound_to_the_conversation_key(self):
+        dist = build(self, copy_example(self, "github-issues"))
+        p = Proc(self, ["start", dist, "--host", "127.0.0.1", "--port", "0", "--insecure-no-auth"],
+                 clean_env(GITHUB_WEBHOOK_SECRET=GH_SECRET), self.tmp)
+        port = int(p.wait_for("listening on http://127.0.0.1:")[0].rsplit(":", 1)[1])
+        payload = {"action": "created", "issue": {"number": 42},
+                   "comment": {"body": "It crashes on start", "user": {"login": "octo"}},
+                   "repository": {"name": "app", "owner": {"login": "acme"}}}
+        body = json.dumps(payload).encode()
+        status, _, raw = Http(port).request("POST", "/channels/github/webhook", body,
+                                            github_headers(body, "issue_comment", "ex-1"))
+        self.assertEqual(status, 200, raw)
+        deadline = time.monotonic() + 30
+        while not glob.glob(os.path.join(dist, ".hearth", "workspaces", "*", "replies.jsonl")):
+            self.assertLess(time.monotonic(), deadline, "no reply written")
+            time.sleep(0.1)
+        with open(glob.glob(os.path.join(dist, ".hearth", "workspaces", "*", "replies.jsonl"))[0]) as f:
+            reply = json.loads(f.readline())
+        self.assertEqual((reply["owner"], reply["repo"], reply["issue"]), ("acme", "app", 42))
 
 
 class InfoTest(HearthTestCase):

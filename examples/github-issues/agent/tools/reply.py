@@ -2,7 +2,7 @@
 """The outbound half of the channel: the destination comes from HEARTH_CONVERSATION_KEY (bound by
 the runtime to this agent instance), never from the model. A real app would POST to
 /repos/{owner}/{repo}/issues/{n}/comments with its own token; this example appends to
-replies.jsonl in the project (REPLIES_FILE overrides) so it runs offline."""
+replies.jsonl in the session workspace (the sandbox lets tools write there) so it runs offline."""
 import json
 import os
 import sys
@@ -14,7 +14,7 @@ if len(parts) != 8 or parts[:3] != ["github", "v1", "owner"] or parts[4] != "rep
     sys.exit(1)
 owner, repo, issue = parts[3], parts[5], int(parts[7])
 text = json.load(sys.stdin)["text"]
-out = os.environ.get("REPLIES_FILE") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "replies.jsonl")
+out = os.path.join(os.environ.get("HEARTH_WORKSPACE") or ".", "replies.jsonl")
 with open(out, "a") as f:
     f.write(json.dumps({"owner": owner, "repo": repo, "issue": issue, "body": text}) + "\n")
 print(json.dumps({"posted": True, "issue": f"{owner}/{repo}#{issue}"}))
