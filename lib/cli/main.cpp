@@ -79,6 +79,7 @@ void build_app(CLI::App& app, Dispatch& dispatch) {
   register_sandbox(app, dispatch);
   register_gc(app, dispatch);
   register_connections(app, dispatch);
+  register_schedules(app, dispatch);
   register_completion(app, dispatch);
   register_help(app, dispatch);
   register_complete(app, dispatch);

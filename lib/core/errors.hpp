@@ -521,3 +521,37 @@ Error mcp_config_invalid(std::string_view connection, std::string_view problem);
 Error mcp_http_error(std::string_view connection, int status, std::string_view problem);
 
 } // namespace hearth::errors
+
+// --- Triggers: schedules, channels, durable dispatch (issue 14, docs/triggers.md) ---------------
+
+namespace hearth::errors {
+
+/// An idempotency key already admitted a dispatch with a different instance id or input; HTTP 409.
+Error dispatch_conflict(std::string_view key);
+
+/// No dispatch `dispatch_id`; HTTP 404.
+Error dispatch_not_found(std::string_view dispatch_id);
+
+/// A dispatch that cannot be admitted (`problem`: no agent, bad id, ...); HTTP 400.
+Error dispatch_invalid(std::string_view problem);
+
+/// No schedule `name` (`available`: the discovered ones); HTTP 404, exit 1.
+Error schedule_not_found(std::string_view name, const std::vector<std::string>& available);
+
+/// A channel delivery whose signature (or signed timestamp) does not verify; HTTP 401. The
+/// message never says which part failed beyond `reason`'s fixed words.
+Error channel_signature_invalid(std::string_view reason);
+
+/// A verified channel delivery whose body cannot be parsed as the provider sends it; HTTP 400.
+Error channel_payload_invalid(std::string_view problem);
+
+/// A channel delivery with a Content-Type the provider never sends there (`expected`); HTTP 415.
+Error channel_media_type(std::string_view content_type, std::string_view expected);
+
+/// A channel whose secret env var (`env`) is unset or empty: deliveries fail closed; HTTP 503.
+Error channel_secret_missing(std::string_view channel, std::string_view env);
+
+/// A channel `handler` that failed or answered badly (`problem`); HTTP 502.
+Error channel_handler_failed(std::string_view channel, std::string_view problem);
+
+} // namespace hearth::errors

@@ -1,6 +1,7 @@
 // Reads one agent root's slots (seed page 06 "Authored slot reference", page 12): agent.json,
 // instructions, tools, skills, connections, subagents, sandbox, schedules, channels, hooks.
 #include "discovery/walk.hpp"
+#include "triggers/channel_config.hpp"
 
 #include "core/error.hpp"
 #include "core/text.hpp"
@@ -31,7 +32,7 @@ const std::vector<std::string> k_connection_keys = {
     "$schema", "description", "command", "args",      "env",  "cwd",  "url", "headers",
     "type",    "auth",        "tools",   "approval",  "timeoutMs", "eager", "elicitation",
     "spec",    "baseUrl",     "operations"}; // issue 13 (docs/mcp.md)
-const std::vector<std::string> k_schedule_keys = {"cron", "description"};
+const std::vector<std::string> k_schedule_keys = {"cron", "description", "catchUp", "overlap"};
 
 /// Known script extensions: a file with one of these beside nothing is a stray executable.
 bool is_script_name(std::string_view name) {
@@ -464,6 +465,23 @@ void read_schedules(Context& ctx, Agent& agent, const stdfs::path& dir) {
     }
     s.cron = *cron;
     if (auto d = ctx.string_field(fm->data, "description", f.entry.path)) s.description = *d;
+    if (fm->data.contains("catchUp")) {
+      if (!fm->data["catchUp"].is_boolean()) {
+        ctx.error("invalid-field", "Schedule \"" + s.name + "\": \"catchUp\" must be true or false.",
+                  f.entry.path, "true runs one fire missed while the server was down; false skips it.");
+        continue;
+      }
+      s.catch_up = fm->data["catchUp"].get<bool>();
+    }
+    if (fm->data.contains("overlap")) {
+      const auto& o = fm->data["overlap"];
+      if (!o.is_string() || (o != "skip" && o != "queue")) {
+        ctx.error("invalid-field", "Schedule \"" + s.name + "\": \"overlap\" must be \"skip\" or \"queue\".",
+                  f.entry.path, "What a fire does while the previous one still runs.");
+        continue;
+      }
+      s.overlap = o.get<std::string>();
+    }
     s.prompt = std::move(fm->body);
     if (text::trim(s.prompt).empty()) {
       ctx.error("missing-field", "Schedule \"" + s.name + "\" has no prompt body.", f.entry.path,
@@ -473,6 +491,8 @@ void read_schedules(Context& ctx, Agent& agent, const stdfs::path& dir) {
     agent.schedules.push_back(std::move(s));
   }
 }
+
+} // namespace
 
 void read_channels(Context& ctx, Agent& agent, const stdfs::path& dir) {
   for (const auto& e : ctx.list(dir)) {
@@ -494,9 +514,27 @@ void read_channels(Context& ctx, Agent& agent, const stdfs::path& dir) {
       continue;
     }
     c.config = *json;
+    // Eve's own HTTP channel (agent/channels/eve.json: `auth`) configures /eve/v1, not a webhook.
+    if (!triggers::is_eve_channel(c.name, c.config)) {
+      std::vector<std::string> problems;
+      if (!triggers::parse_channel(c.name, c.path, c.config, problems)) {
+        for (const auto& problem : problems)
+          ctx.error("channel-invalid", "Channel \"" + c.name + "\": " + problem, e.path,
+                    "See docs/triggers.md for channel specs.");
+        continue;
+      }
+    }
+    if (std::any_of(agent.channels.begin(), agent.channels.end(),
+                    [&](const Channel& other) { return other.name == c.name; })) {
+      ctx.error("duplicate-name", "Channel \"" + c.name + "\" is defined twice.", e.path,
+                "Keep one of channels/" + c.name + ".json and agent/channels/" + c.name + ".json.");
+      continue;
+    }
     agent.channels.push_back(std::move(c));
   }
 }
+
+namespace {
 
 void read_sandbox(Context& ctx, Agent& agent, const stdfs::path& dir, bool has_skills) {
   for (const auto& e : ctx.list(dir)) {

@@ -172,9 +172,12 @@ Discovery discover(const config::Project& project) {
       ctx.error("invalid-name", "Agent name \"" + project.name + "\" must be non-empty and not contain ':'.",
                 project.config_file ? *project.config_file : project.root,
                 "Set hearth.json \"name\" to a name without ':'.");
+    // Flue's layout: channels/<name>.json at the source root belong to the root agent.
+    if (nested && top.count("channels") && top["channels"].is_dir)
+      detail::read_channels(ctx, *out.root, top["channels"].path);
     if (nested)
       for (const auto& slot : slot_names())
-        if (top.count(slot))
+        if (top.count(slot) && slot != "channels")
           ctx.warning("unknown-entry",
                       "Ignored: \"" + slot + "\" at the source root, because the root agent lives in agent/.",
                       top[slot].path, "Move it into agent/.");

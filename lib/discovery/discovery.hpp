@@ -67,9 +67,12 @@ struct Schedule {
   std::string cron{};
   std::string description{};
   std::string prompt{};            // the markdown body
+  bool catch_up = false;           // frontmatter `catchUp`: run one fire missed while down
+  std::string overlap = "skip";    // frontmatter `overlap`: skip | queue
 };
 
-/// channels/<name>.json (root agent only): kept as authored for the server.
+/// agent/channels/<name>.json, or channels/<name>.json beside agent/ (root agent only), validated
+/// by triggers::parse_channel and kept as authored for the server (docs/triggers.md).
 struct Channel {
   std::string name{};
   std::string path{};

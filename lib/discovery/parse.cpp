@@ -1,8 +1,9 @@
 // JSON, frontmatter and cron parsing for discovery. Every entry point returns a problem rather
 // than throwing, because hostile files must become diagnostics (tests/fuzz/ drives these).
 #include "discovery/parse.hpp"
-#include "core/json.hpp"
 
+#include "core/cron.hpp"
+#include "core/json.hpp"
 #include "core/text.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -109,69 +110,6 @@ bool is_fence(std::string_view line) {
   return line == "---";
 }
 
-// --- cron -------------------------------------------------------------------------------------
-
-struct CronField {
-  const char* name;
-  int min;
-  int max;
-  const char* const* names; // 3-letter names starting at `names_base`, or nullptr
-  int names_base;
-  int names_count;
-};
-
-constexpr std::array<const char*, 12> k_months = {"jan", "feb", "mar", "apr", "may", "jun",
-                                                  "jul", "aug", "sep", "oct", "nov", "dec"};
-constexpr std::array<const char*, 7> k_days = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-
-std::optional<int> cron_value(std::string_view s, const CronField& field) {
-  if (s.empty()) return std::nullopt;
-  if (field.names && s.size() == 3) {
-    std::string lower(s);
-    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    for (int i = 0; i < field.names_count; ++i)
-      if (lower == field.names[i]) return field.names_base + i;
-  }
-  int v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-std::string cron_field_problem(std::string_view text, const CronField& field) {
-  const std::string where = std::string(field.name) + " field \"" + std::string(text) + "\"";
-  if (text.empty()) return where + " is empty";
-  for (const auto& item : text::split(text, ',')) {
-    std::string_view range = item;
-    const auto slash = range.find('/');
-    if (slash != std::string_view::npos) {
-      int step = 0;
-      const auto step_text = range.substr(slash + 1);
-      const auto [end, ec] = std::from_chars(step_text.data(), step_text.data() + step_text.size(), step);
-      if (ec != std::errc() || end != step_text.data() + step_text.size() || step < 1 ||
-          step > field.max)
-        return where + " has an invalid step \"" + std::string(step_text) + "\"";
-      range = range.substr(0, slash);
-    }
-    if (range == "*") continue;
-    const auto dash = range.find('-');
-    const auto low_text = range.substr(0, dash);
-    const auto low = cron_value(low_text, field);
-    if (!low || *low < field.min || *low > field.max)
-      return where + " has \"" + std::string(low_text) + "\" outside " + std::to_string(field.min) +
-             "-" + std::to_string(field.max);
-    if (dash != std::string_view::npos) {
-      const auto high_text = range.substr(dash + 1);
-      const auto high = cron_value(high_text, field);
-      if (!high || *high < field.min || *high > field.max)
-        return where + " has \"" + std::string(high_text) + "\" outside " +
-               std::to_string(field.min) + "-" + std::to_string(field.max);
-      if (*high < *low) return where + " has a range that runs backwards";
-    }
-  }
-  return "";
-}
-
 } // namespace
 
 JsonParse parse_json(std::string_view text) {
@@ -269,34 +207,7 @@ Frontmatter parse_frontmatter(std::string_view text) {
   return out;
 }
 
-std::string cron_problem(std::string_view expr) {
-  expr = text::trim(expr);
-  static const std::array<std::string_view, 7> macros = {"@yearly", "@annually", "@monthly", "@weekly",
-                                                          "@daily",  "@midnight", "@hourly"};
-  for (const auto m : macros)
-    if (expr == m) return "";
-  std::vector<std::string_view> fields;
-  std::size_t i = 0;
-  while (i < expr.size()) {
-    while (i < expr.size() && (expr[i] == ' ' || expr[i] == '\t')) ++i;
-    const auto start = i;
-    while (i < expr.size() && expr[i] != ' ' && expr[i] != '\t') ++i;
-    if (i > start) fields.push_back(expr.substr(start, i - start));
-  }
-  if (fields.size() != 5)
-    return "expected 5 fields (minute hour day-of-month month day-of-week), found " +
-           std::to_string(fields.size());
-  static const std::array<CronField, 5> spec = {{
-      {"minute", 0, 59, nullptr, 0, 0},
-      {"hour", 0, 23, nullptr, 0, 0},
-      {"day-of-month", 1, 31, nullptr, 0, 0},
-      {"month", 1, 12, k_months.data(), 1, 12},
-      {"day-of-week", 0, 7, k_days.data(), 0, 7},
-  }};
-  for (std::size_t f = 0; f < 5; ++f)
-    if (auto problem = cron_field_problem(fields[f], spec[f]); !problem.empty()) return problem;
-  return "";
-}
+std::string cron_problem(std::string_view expr) { return cron::problem(expr); }
 
 bool is_text(std::string_view s) {
   std::size_t i = 0;

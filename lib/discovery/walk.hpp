@@ -108,6 +108,9 @@ bool is_tool_name(std::string_view name);
 
 /// Reads one agent root (agent/, agents/<name>/, subagents/<id>/). `kind` is root|agent|subagent;
 /// `flat` means the root is the source root itself (unknown entries there are not reported).
+/// Reads `dir`'s <name>.json channel specs into `agent.channels` (validated; docs/triggers.md).
+void read_channels(Context& ctx, Agent& agent, const std::filesystem::path& dir);
+
 Agent read_agent(Context& ctx, const std::filesystem::path& dir, std::string name, std::string kind,
                  bool flat);
 

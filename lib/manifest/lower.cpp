@@ -2,6 +2,7 @@
 // Pure functions; compile.cpp does the I/O.
 #include "manifest/manifest.hpp"
 #include "sandbox/sandbox.hpp"
+#include "triggers/channel_config.hpp"
 
 namespace hearth::manifest {
 namespace {
@@ -170,7 +171,9 @@ nlohmann::json to_manifest(const discovery::Discovery& found, const config::Proj
                            {"cron", s.cron},
                            {"description", or_null(s.description)},
                            {"agent", found.root->name},
-                           {"prompt", s.prompt}});
+                           {"prompt", s.prompt},
+                           {"catchUp", s.catch_up},
+                           {"overlap", s.overlap}});
     for (const auto& c : found.root->channels)
       channels.push_back({{"name", c.name}, {"path", c.path}, {"config", c.config}});
   }
@@ -195,9 +198,14 @@ nlohmann::json to_manifest(const discovery::Discovery& found, const config::Proj
   };
   if (found.root) expose(*found.root);
   for (const auto& a : found.agents) expose(a);
-  for (const auto& c : m["channels"])
-    routes.push_back(route("ALL", "/channels/" + c["name"].get<std::string>() + "/*", "channel",
-                           c["name"].get<std::string>()));
+  // Only the routes a channel really answers (docs/triggers.md): POST /channels/<name><suffix>.
+  for (const auto& c : m["channels"]) {
+    const auto name = c["name"].get<std::string>();
+    std::vector<std::string> problems;
+    if (const auto def = triggers::parse_channel(name, c["path"].get<std::string>(), c["config"], problems))
+      for (const auto& r : def->routes)
+        routes.push_back(route(r.method.c_str(), "/channels/" + name + r.suffix, "channel", name));
+  }
   if (found.root) {
     const auto& n = found.root->name;
     routes.push_back(route("POST", "/eve/v1/session", "eve", n));

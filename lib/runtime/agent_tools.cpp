@@ -115,6 +115,9 @@ std::vector<std::string> tool_environment(const ToolContext& context) {
   env.push_back("HEARTH_AGENT=" + context.agent);
   if (!context.invoker.empty()) env.push_back("HEARTH_INVOKER=" + context.invoker);
   if (!context.context.empty()) env.push_back("HEARTH_CONTEXT=" + context.context);
+  // The instance id: for channel dispatches, the provider conversation key (docs/triggers.md).
+  if (!context.conversation_key.empty())
+    env.push_back("HEARTH_CONVERSATION_KEY=" + context.conversation_key);
   if (!context.traceparent.empty()) env.push_back("TRACEPARENT=" + context.traceparent);
   return env;
 }

@@ -109,6 +109,8 @@ Program load_program(const json& manifest, const stdfs::path& root) {
                           [&](const AgentDef& a) { return a.name == program.root_agent; });
     for (const auto& w : manifest.value("workflows", json::array()))
       program.workflows.push_back(load_workflow(w, root, manifest.value("sandbox", json::object())));
+    program.schedules = manifest.value("schedules", json::array());
+    program.channels = manifest.value("channels", json::array());
     std::sort(program.workflows.begin(), program.workflows.end(),
               [](const WorkflowDef& x, const WorkflowDef& y) { return x.name < y.name; });
     return program;

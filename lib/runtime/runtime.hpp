@@ -39,6 +39,8 @@ struct Program {
   std::string root_agent{};
   std::vector<AgentDef> agents{};       // the root agent first
   std::vector<WorkflowDef> workflows{}; // sorted by name
+  nlohmann::json schedules = nlohmann::json::array(); // manifest `schedules` (lib/triggers reads them)
+  nlohmann::json channels = nlohmann::json::array();  // manifest `channels` (lib/triggers reads them)
 };
 
 /// A finished workflow run.

@@ -30,6 +30,7 @@ struct ToolContext {
   std::string agent{};
   std::string invoker{}; // compact invoker JSON (HEARTH_INVOKER), empty when unknown
   std::string context{}; // compact invocation context values (HEARTH_CONTEXT), empty when none
+  std::string conversation_key{}; // the agent instance id (HEARTH_CONVERSATION_KEY; triggers)
   std::function<void(std::string_view level, std::string_view line)> log{}; // tool stderr, logs
   std::string traceparent{}; // W3C traceparent of the tool call's span (TRACEPARENT), or ""
   /// Stopped when the turn is cancelled: a tool that waits must give up (processes: pass it to

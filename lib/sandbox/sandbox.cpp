@@ -447,7 +447,7 @@ std::vector<std::string> environment(const Command& command, const Policy& polic
       static constexpr std::string_view k_not_inherited[] = {
           "HEARTH_BWRAP",     "HEARTH_INTERNAL_IPC", "HEARTH_INVOKER",  "HEARTH_RUN_ID",
           "HEARTH_SESSION_ID", "HEARTH_WORKSPACE",   "HEARTH_AGENT",    "HEARTH_WORKFLOW",
-          "HEARTH_PROTOCOL",  "HEARTH_CONTEXT"};
+          "HEARTH_PROTOCOL",  "HEARTH_CONTEXT", "HEARTH_CONVERSATION_KEY"};
       if (std::find(std::begin(k_not_inherited), std::end(k_not_inherited), name) !=
           std::end(k_not_inherited))
         continue;

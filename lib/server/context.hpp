@@ -19,6 +19,11 @@
 namespace hearth::runtime {
 struct AgentDef;
 }
+namespace hearth::triggers {
+class Dispatcher;
+class Scheduler;
+struct ChannelDef;
+} // namespace hearth::triggers
 
 namespace hearth::server {
 
@@ -30,6 +35,9 @@ struct ServerContext {
   Executor& executor;
   std::atomic<bool>& stopping; // set by shutdown(): parked readers are woken and end
   const auth::Config& auth;     // route auth and browser checks (auth_glue.cpp)
+  // Triggers (issue 14): durable dispatch and the scheduler, owned by the server.
+  triggers::Dispatcher* dispatcher = nullptr;
+  triggers::Scheduler* scheduler = nullptr;
 };
 
 // --- responses (responses.cpp) ----------------------------------------------------------------
@@ -79,6 +87,11 @@ runtime::Invocation agent_invocation(const runtime::AgentDef& agent, const json&
 /// Flue 0.11: POST /workflows/:name, GET|HEAD /runs/:runId, POST|GET|HEAD /agents/:name/:id,
 /// GET /openapi.json (routes_flue.cpp).
 void mount_flue(Router& router, ServerContext& ctx);
+
+/// Channels: POST /channels/<name><suffix> per declared route, and (dev) POST
+/// /eve/v1/dev/schedules/:name (routes_channels.cpp; docs/triggers.md).
+void mount_channels(Router& router, ServerContext& ctx,
+                    const std::vector<triggers::ChannelDef>& channels);
 
 /// Eve 0.80.1: /eve/v1/health, /info, /session, /session/:id, .../cancel, .../reset,
 /// .../stream (routes_eve.cpp).

@@ -2,6 +2,7 @@
 #include "server/eve_info.hpp"
 
 #include "mcp/connections.hpp"
+#include "triggers/channel_config.hpp"
 
 #include <fstream>
 #include <iterator>
@@ -135,12 +136,26 @@ json eve_info_document(const runtime::Program& program, bool dev, const mcp::Poo
                     {"nodeId", "__root__"}};
   if (!agent.description.empty()) agent_doc["description"] = agent.description;
   if (!agent.output_schema.is_null()) agent_doc["outputSchema"] = agent.output_schema;
+  // Triggers (issue 14): schedules with their cron, and the channel routes that answer.
+  json schedules = json::array();
+  for (const auto& s : program.schedules)
+    schedules.push_back({{"name", s.value("name", "")}, {"cron", s.value("cron", "")},
+                         {"logicalPath", s.value("path", "")}, {"mode", "markdown"}});
+  json channel_routes = json::array();
+  for (const auto& c : program.channels) {
+    std::vector<std::string> problems;
+    if (const auto def = triggers::parse_channel(c.value("name", ""), c.value("path", ""),
+                                                 c.value("config", json::object()), problems))
+      for (const auto& r : def->routes)
+        channel_routes.push_back({{"name", def->name}, {"kind", triggers::to_string(def->type)},
+                                  {"method", r.method}, {"urlPath", "/channels/" + def->name + r.suffix}});
+  }
   return {{"kind", "eve-agent-info"},
           {"version", 5},
           {"mode", dev ? "development" : "production"},
           {"agent", agent_doc},
           {"capabilities", {{"devRoutes", dev}}},
-          {"channels", {{"routes", json::array()}, {"shadowed", json::array()}}},
+          {"channels", {{"routes", channel_routes}, {"shadowed", json::array()}}},
           {"composition", {{"disabled", json::array()}, {"shadowed", json::array()}}},
           {"connections", connections},
           {"diagnostics", {{"discoveryErrors", 0}, {"discoveryWarnings", 0}}},
@@ -150,7 +165,7 @@ json eve_info_document(const runtime::Program& program, bool dev, const mcp::Poo
           {"memories", json::array()},
           {"remoteAgents", {{"entries", json::array()}, {"total", 0}}},
           {"sandbox", sandbox},
-          {"schedules", json::array()},
+          {"schedules", schedules},
           {"skills", {{"dynamic", json::array()}, {"static", skills}}},
           {"subagents", {{"local", subagents}, {"total", subagents.size()}}},
           {"tools", {{"dynamic", json::array()}, {"static", tools}}},

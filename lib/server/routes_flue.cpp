@@ -8,6 +8,7 @@
 #include "server/context.hpp"
 #include "server/durable_streams.hpp"
 #include "store/store.hpp"
+#include "triggers/dispatcher.hpp"
 
 #include <cctype>
 
@@ -192,6 +193,20 @@ void post_agent(const Request& req, Response& res, ServerContext& ctx) {
       agent_invocation(agent, body.is_object() ? body.value("context", json()) : json());
   auto& store = ctx.runtime.store();
   const auto path = runtime::Runtime::agent_stream(agent.name, instance);
+  if (const auto key = req.get_header_value("Idempotency-Key"); !key.empty()) {
+    // Durable dispatch (docs/triggers.md): admitted in one transaction, processed in admission
+    // order; the same key and message replay the receipt, a different message is 409.
+    const auto info = store.stream_info(path);
+    auto receipt = ctx.dispatcher->dispatch({.agent = agent.name, .instance_id = instance,
+                                             .input = message, .idempotency_key = key,
+                                             .source = "http", .invoker = invocation.invoker});
+    const auto stream_url = base_url(req, ctx) + "/agents/" + agent.name + "/" + instance;
+    receipt["streamUrl"] = stream_url;
+    receipt["offset"] = store::format_offset(info ? info->last_seq : -1);
+    res.set_header("Location", stream_url);
+    send_json(res, 202, receipt);
+    return;
+  }
   store.create_stream(path); // readers see the stream from admission on, never a 404 race
   continue_caller_trace(req, ctx.runtime, path);
   const auto info = store.stream_info(path);

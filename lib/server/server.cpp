@@ -8,6 +8,9 @@
 #include "runtime/runtime.hpp"
 #include "server/context.hpp"
 #include "store/store.hpp"
+#include "triggers/channel_config.hpp"
+#include "triggers/dispatcher.hpp"
+#include "triggers/scheduler.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -124,12 +127,16 @@ public:
         m_handlers(4, std::max<std::size_t>(8, m_options.handler_threads)),
         m_steps(k_step_threads, k_step_threads) {
     raise_fd_limit();
+    mount_triggers();
     mount_flue(m_router, m_ctx);
     mount_eve(m_router, m_ctx);
     mount_mcp(m_router, m_ctx);
+    mount_channels(m_router, m_ctx, m_channels);
+    if (m_options.schedules) m_scheduler->start();
   }
 
   ~ServerImpl() {
+    if (m_scheduler) m_scheduler->stop();
     if (m_acceptor && !m_stopped) shutdown(std::chrono::seconds(10));
     m_io.stop();
     if (m_serving.joinable()) m_serving.join();
@@ -178,6 +185,7 @@ public:
 
   bool shutdown(std::chrono::milliseconds grace) {
     const auto deadline = Clock::now() + grace;
+    m_scheduler->stop(); // no new fires; running ones drain with the executor
     m_stopping.store(true);
     m_stopped = true;
     m_executor.close();
@@ -213,6 +221,46 @@ public:
   std::size_t streams() const { return m_streams.load(); }
 
 private:
+  // --- triggers (issue 14) ---------------------------------------------------------------------
+
+  /// The dispatcher and scheduler over the executor, and the channels with their body limits.
+  void mount_triggers() {
+    m_body_limit_max = m_options.max_body_bytes;
+    auto submit = [this](std::function<void()> task) { m_executor.submit(std::move(task)); };
+    m_dispatcher = std::make_unique<triggers::Dispatcher>(m_ctx.runtime, submit);
+    const auto& program = m_ctx.runtime.program();
+    m_scheduler = std::make_unique<triggers::Scheduler>(
+        m_ctx.runtime, submit, triggers::Clock::from_env(), triggers::load_schedules(program.schedules));
+    m_ctx.dispatcher = m_dispatcher.get();
+    m_ctx.scheduler = m_scheduler.get();
+    for (const auto& c : program.channels) {
+      std::vector<std::string> problems; // discovery reported them; such a channel is not served
+      if (auto def = triggers::parse_channel(c.value("name", ""), c.value("path", ""),
+                                             c.value("config", json::object()), problems)) {
+        m_body_limit_max = std::max(m_body_limit_max, def->body_limit);
+        m_channels.push_back(std::move(*def));
+      }
+    }
+    // A dev generation overlaps the previous one on reloads: only `start` resumes dispatches a
+    // dead process left unfinished (at least once), so two generations never run one twice.
+    if (!m_options.dev) {
+      try {
+        m_dispatcher->resume();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "hearth: could not resume dispatches: %s\n", e.what());
+      }
+    }
+  }
+
+  /// The body limit of `path`: its channel's (Slack 1 MiB, GitHub 25 MiB, ...) or the server's.
+  std::size_t body_limit_for(const std::string& path) const {
+    for (const auto& c : m_channels) {
+      const auto prefix = "/channels/" + c.name + "/";
+      if (path.compare(0, prefix.size(), prefix) == 0) return c.body_limit;
+    }
+    return m_options.max_body_bytes;
+  }
+
   // --- accepting -------------------------------------------------------------------------------
 
   asio::awaitable<void> accept_loop() {
@@ -316,7 +364,7 @@ private:
       if (m_stopping.load()) co_return;
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(m_options.max_header_bytes));
-      parser.body_limit(m_options.max_body_bytes);
+      parser.body_limit(m_body_limit_max); // narrowed per route once the target is known
       conn->idle = conn->buffer.size() == 0;
       conn->stream.expires_after(conn->idle ? m_options.keep_alive_timeout : m_options.io_timeout);
       error_code ec;
@@ -334,7 +382,7 @@ private:
                                   errors::headers_too_large(m_options.max_header_bytes));
         } else if (ec == bhttp::error::body_limit) {
           co_await answer_error(conn, early_request(parser),
-                                errors::payload_too_large(m_options.max_body_bytes));
+                                errors::payload_too_large(body_limit_for(early_request(parser).path)));
         } else if (is_parse_error(ec)) {
           co_await answer_error(conn, early_request(parser),
                                 errors::bad_framing("The request is malformed (" + ec.message() +
@@ -370,6 +418,12 @@ private:
                  !encoding.empty() && !iequals(encoding, "identity")) {
         refusal = errors::unsupported_content_encoding(encoding);
       }
+      if (!refusal) {
+        const auto limit = body_limit_for(req.path);
+        const auto length = parser.content_length();
+        if (length && *length > limit) refusal = errors::payload_too_large(limit);
+        else parser.body_limit(limit);
+      }
       if (refusal) {
         co_await answer_error(conn, req, *refusal);
         co_return;
@@ -403,7 +457,7 @@ private:
         co_await bhttp::async_read(conn->stream, conn->buffer, parser,
                                    asio::redirect_error(asio::use_awaitable, ec));
         if (ec == bhttp::error::body_limit) {
-          co_await answer_error(conn, req, errors::payload_too_large(m_options.max_body_bytes));
+          co_await answer_error(conn, req, errors::payload_too_large(body_limit_for(req.path)));
           co_return;
         }
         if (ec) {
@@ -720,6 +774,11 @@ private:
   bool m_stopped = false;
   std::shared_ptr<const auth::Config> m_auth;
   ServerContext m_ctx;
+  // Triggers: declared before the executor so queued fires and dispatches finish before they go.
+  std::unique_ptr<triggers::Dispatcher> m_dispatcher;
+  std::unique_ptr<triggers::Scheduler> m_scheduler;
+  std::vector<triggers::ChannelDef> m_channels; // routes hold references: never resized after mount
+  std::size_t m_body_limit_max = 0;
   // Queued and running turns hold the route state the router owns (routes_eve.cpp's Eve): the
   // executor is declared after the router so it finishes them before the router goes.
   Router m_router;

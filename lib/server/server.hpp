@@ -45,6 +45,7 @@ struct ServerOptions {
   std::chrono::milliseconds eve_heartbeat{10'000};     // Eve 0.80.1 streamControlVersion=1
   std::chrono::milliseconds eve_lease{60'000};         // Eve 0.80.1: lease ends after 60 s
   std::chrono::milliseconds eve_unleased_limit{600'000}; // bound on a follow read without control
+  bool schedules = false; // fire schedules on their cron cadence (`hearth start`; dev never does)
   // Route auth (server/auth/auth.hpp). Null fails closed: every route but health answers 401.
   std::shared_ptr<const auth::Config> auth{};
 };

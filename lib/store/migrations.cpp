@@ -10,7 +10,7 @@ namespace hearth::store {
 namespace {
 
 // Times are integer milliseconds since the Unix epoch (UTC); JSON columns hold compact JSON text.
-constexpr std::array<const char*, 3> k_steps = {
+constexpr std::array<const char*, 4> k_steps = {
     // 1: runs, event streams, sessions, submissions.
     R"sql(
 CREATE TABLE streams (
@@ -83,6 +83,37 @@ CREATE TABLE approvals (
   decided_ms INTEGER
 );
 CREATE INDEX approvals_by_owner ON approvals (owner, session, created_ms);
+)sql",
+    // 4 (triggers, issue 14): schedule fires (one row per schedule and cron time, written before
+    // the fire runs) and durable dispatch admissions (idempotency key per agent, admission order).
+    R"sql(
+CREATE TABLE schedule_fires (
+  schedule TEXT NOT NULL,
+  scheduled_ms INTEGER NOT NULL,
+  trigger TEXT NOT NULL CHECK (trigger IN ('cron', 'catch-up', 'manual')),
+  session_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'errored', 'skipped')),
+  fired_ms INTEGER NOT NULL,
+  ended_ms INTEGER,
+  UNIQUE (schedule, scheduled_ms)
+);
+CREATE TABLE dispatches (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  dispatch_id TEXT NOT NULL UNIQUE,
+  agent TEXT NOT NULL,
+  instance_id TEXT NOT NULL,
+  input TEXT NOT NULL,
+  input_hash TEXT NOT NULL,
+  idempotency_key TEXT,
+  source TEXT NOT NULL,
+  invoker TEXT,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'errored')),
+  accepted_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  UNIQUE (agent, idempotency_key)
+);
+CREATE INDEX dispatches_unfinished ON dispatches (agent, instance_id, seq)
+  WHERE status IN ('queued', 'running');
 )sql",
 };
 

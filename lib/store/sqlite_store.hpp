@@ -105,6 +105,18 @@ public:
   void set_submission_status(std::string_view submission_id, SubmissionStatus status) override;
   std::optional<Submission> get_submission(std::string_view submission_id) override;
 
+  bool claim_fire(const FireRecord& fire) override;
+  void set_fire_status(std::string_view schedule, std::int64_t scheduled_ms,
+                       std::string_view status) override;
+  std::optional<std::int64_t> latest_fire(std::string_view schedule) override;
+  std::vector<FireRecord> list_fires(std::string_view schedule, std::size_t limit) override;
+  DispatchAdmission admit_dispatch(const NewDispatch& dispatch) override;
+  std::optional<DispatchRecord> next_dispatch(std::string_view agent,
+                                              std::string_view instance_id) override;
+  std::vector<DispatchRecord> unfinished_dispatches(std::size_t limit) override;
+  void set_dispatch_status(std::string_view dispatch_id, std::string_view status) override;
+  std::optional<DispatchRecord> get_dispatch(std::string_view dispatch_id) override;
+
 private:
   // Inside a write transaction: appends `events` (throwing stream_not_found/closed), optionally
   // closes, and returns the new tail. The caller commits, then calls publish().

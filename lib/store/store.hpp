@@ -173,6 +173,52 @@ struct Submission {
   std::string updated_at{};
 };
 
+// --- triggers (issue 14): schedule fires and durable dispatch admission ---------------------
+
+/// One fire of a schedule, recorded before it runs: (schedule, scheduled_ms) is unique, so no
+/// restart or second process ever runs the same cron time twice.
+struct FireRecord {
+  std::string schedule{};
+  std::int64_t scheduled_ms = 0; // the cron time (ms since the epoch, UTC); manual: when asked
+  std::string trigger = "cron";  // cron | catch-up | manual
+  std::string session_id{};      // the fresh agent instance the fire runs as ("" when skipped)
+  std::string status = "running"; // queued | running | done | errored | skipped
+  std::string fired_at{};        // ISO-8601 UTC (ms) when recorded
+  std::string ended_at{};        // "" until done, errored or skipped
+};
+
+/// Input for one agent instance, admitted durably (seed 003 "Dispatch to agents").
+struct NewDispatch {
+  std::string agent{};
+  std::string instance_id{};
+  Json input{};                   // snapshotted at admission; null is allowed
+  std::string idempotency_key{};  // "" : none; scoped to `agent`
+  std::string source{};           // "channel:<name>" | "http" | "schedule:<name>" | ...
+  Json invoker{};                 // who dispatched ({id, kind, ...})
+};
+
+struct DispatchRecord {
+  std::int64_t seq = 0;           // admission order (all agents)
+  std::string dispatch_id{};      // `dsp_<ULID>`
+  std::string agent{};
+  std::string instance_id{};
+  Json input{};
+  std::string input_hash{};       // sha256 hex of {agent, id, input} as compact JSON
+  std::string idempotency_key{};
+  std::string source{};
+  Json invoker{};
+  std::string status = "queued";  // queued | running | done | errored
+  std::string accepted_at{};      // ISO-8601 UTC (ms)
+  std::string updated_at{};
+};
+
+/// What admit_dispatch decided: a new row, or (`replayed`) the original one for the same key and
+/// the same input.
+struct DispatchAdmission {
+  DispatchRecord record{};
+  bool replayed = false;
+};
+
 /// Threading contract: every member function may be called from any thread concurrently. Writes
 /// are serialized inside the store (one writer connection); reads use a small pool of reader
 /// connections and never wait for a writer (WAL). `memory:` stores use one connection for all.
@@ -315,6 +361,42 @@ public:
 
   /// The submission, or nullopt.
   virtual std::optional<Submission> get_submission(std::string_view submission_id) = 0;
+
+  // Triggers (issue 14) --------------------------------------------------------------------------
+
+  /// Records `fire` unless a fire of the same schedule and scheduled_ms exists. Returns true
+  /// when this call recorded it (the caller may run it), false when it was there already.
+  virtual bool claim_fire(const FireRecord& fire) = 0;
+
+  /// Sets the status (done | errored | skipped | running) of a recorded fire, and its end time
+  /// unless `running`. No-op for an unknown fire.
+  virtual void set_fire_status(std::string_view schedule, std::int64_t scheduled_ms,
+                               std::string_view status) = 0;
+
+  /// The newest scheduled_ms of `schedule`'s cron or catch-up fires, or nullopt.
+  virtual std::optional<std::int64_t> latest_fire(std::string_view schedule) = 0;
+
+  /// Fires newest first (of `schedule`, or of all when empty), at most `limit` (clamped to 1000).
+  virtual std::vector<FireRecord> list_fires(std::string_view schedule, std::size_t limit) = 0;
+
+  /// Admits `dispatch` in one transaction: a new `queued` row with a fresh dispatch id and
+  /// acceptedAt. With an idempotency key already used for this agent: the same {id, input}
+  /// returns the original row (replayed), different ones throw errors::dispatch_conflict (409).
+  virtual DispatchAdmission admit_dispatch(const NewDispatch& dispatch) = 0;
+
+  /// The oldest unfinished (queued or running) dispatch of one agent instance, or nullopt.
+  virtual std::optional<DispatchRecord> next_dispatch(std::string_view agent,
+                                                      std::string_view instance_id) = 0;
+
+  /// Unfinished dispatches of every instance in admission order, at most `limit` (startup
+  /// recovery: a dispatch running when the process died runs again, at least once).
+  virtual std::vector<DispatchRecord> unfinished_dispatches(std::size_t limit) = 0;
+
+  /// Moves a dispatch to `status` (running | done | errored). Throws dispatch_not_found.
+  virtual void set_dispatch_status(std::string_view dispatch_id, std::string_view status) = 0;
+
+  /// The dispatch, or nullopt.
+  virtual std::optional<DispatchRecord> get_dispatch(std::string_view dispatch_id) = 0;
 };
 
 /// Opens (creating and migrating if needed) the store at `location`: `sqlite:<path>` (relative

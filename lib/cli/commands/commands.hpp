@@ -32,6 +32,7 @@ void register_mcp(CLI::App& app, Dispatch& dispatch); // MCP server over stdio (
 void register_sandbox(CLI::App& app, Dispatch& dispatch); // sandbox exec
 void register_gc(CLI::App& app, Dispatch& dispatch);
 void register_connections(CLI::App& app, Dispatch& dispatch); // connections list|call (issue 13)
+void register_schedules(CLI::App& app, Dispatch& dispatch); // triggers: schedules run|list
 void register_completion(CLI::App& app, Dispatch& dispatch);
 void register_runtime(CLI::App& app, Dispatch& dispatch); // hidden: the runtime child
 void register_complete(CLI::App& app, Dispatch& dispatch); // hidden `__complete`

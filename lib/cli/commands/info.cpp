@@ -10,6 +10,9 @@
 #include "manifest/manifest.hpp"
 #include "runtime/hooks.hpp"
 #include "sandbox/sandbox.hpp"
+#include "core/cron.hpp"
+#include "triggers/channel_config.hpp"
+#include "triggers/scheduler.hpp"
 
 #include <cstdlib>
 #include <map>
@@ -183,15 +186,31 @@ nlohmann::ordered_json info_json(const config::Project& project, const manifest:
   j["skills"] = std::move(skills);
   j["subagents"] = root ? nlohmann::json(names_of((*root)["subagents"])) : nlohmann::json::array();
   auto schedules = nlohmann::json::array();
-  for (const auto& s : m["schedules"])
-    schedules.push_back({{"name", s["name"]}, {"cron", s["cron"]}, {"path", s["path"]}});
+  const auto now_s = triggers::Clock::from_env().now_ms() / 1000;
+  for (const auto& s : m["schedules"]) {
+    const auto spec = cron::parse(s["cron"].get<std::string>());
+    const auto next = spec ? cron::next_after(*spec, now_s) : std::nullopt;
+    schedules.push_back({{"name", s["name"]}, {"cron", s["cron"]}, {"path", s["path"]},
+                         {"catchUp", s.value("catchUp", false)},
+                         {"overlap", s.value("overlap", std::string("skip"))},
+                         {"nextFireAt", next ? nlohmann::json(cron::iso(*next)) : nlohmann::json()}});
+  }
   j["schedules"] = std::move(schedules);
   j["connections"] = std::move(connections);
   j["hooks"] = std::move(hooks);
   auto channels = nlohmann::json::array();
-  for (const auto& c : m["channels"])
-    channels.push_back({{"name", c["name"]}, {"path", c["path"]},
-                        {"urlPath", "/channels/" + c["name"].get<std::string>() + "/*"}});
+  for (const auto& c : m["channels"]) {
+    std::vector<std::string> problems;
+    const auto def = triggers::parse_channel(c["name"].get<std::string>(), c["path"].get<std::string>(),
+                                             c["config"], problems);
+    if (!def) continue; // Eve's own channel (agent/channels/eve.json): no webhook routes
+    auto routes = nlohmann::json::array();
+    for (const auto& r : def->routes)
+      routes.push_back(r.method + " /channels/" + def->name + r.suffix);
+    channels.push_back({{"name", c["name"]}, {"path", c["path"]}, {"type", triggers::to_string(def->type)},
+                        {"urlPath", "/channels/" + c["name"].get<std::string>() + "/*"},
+                        {"routes", routes}});
+  }
   j["channels"] = std::move(channels);
   auto workflows = nlohmann::json::array();
   for (const auto& w : m["workflows"]) {
@@ -271,7 +290,9 @@ void print_human(const nlohmann::ordered_json& j) {
     if (a["kind"] == "subagent") o << "  " << a["path"].get<std::string>() << "  " << str(a["description"], "") << '\n';
   o << "\nSchedules (" << j["schedules"].size() << ")\n";
   for (const auto& s : j["schedules"])
-    o << "  " << s["name"].get<std::string>() << "  " << s["cron"].get<std::string>() << '\n';
+    o << "  " << s["name"].get<std::string>() << "  " << s["cron"].get<std::string>() << "  next "
+      << (s["nextFireAt"].is_string() ? s["nextFireAt"].get<std::string>() : std::string("never"))
+      << '\n';
   o << "\nConnections (" << j["connections"].size() << ")\n";
   for (const auto& c : j["connections"])
     o << "  " << c["agent"].get<std::string>() << "/" << c["name"].get<std::string>() << "  "
@@ -287,7 +308,8 @@ void print_human(const nlohmann::ordered_json& j) {
       << '\n';
   o << "\nChannels (" << j["channels"].size() << ")\n";
   for (const auto& c : j["channels"])
-    o << "  " << c["name"].get<std::string>() << "  " << c["urlPath"].get<std::string>() << '\n';
+    o << "  " << c["name"].get<std::string>() << "  " << c["type"].get<std::string>() << "  "
+      << join(c["routes"].get<std::vector<std::string>>()) << '\n';
   o << "\nWorkflows (" << j["workflows"].size() << ")\n";
   for (const auto& w : j["workflows"]) {
     o << "  " << w["name"].get<std::string>() << "  " << w["kind"].get<std::string>();

@@ -105,15 +105,20 @@ int logs(const LogsOptions& opts) {
     if (!text::trim(t).empty()) types.insert(std::string(text::trim(t)));
   const auto project = resolve_project(opts.project);
   auto store = open_local_store(project, opts.run_id);
-  const auto run = store->get_run(opts.run_id);
-  if (!run) throw errors::run_not_found(opts.run_id);
-  if (opts.traces) return print_traces(*store, opts);
-  const bool follow = opts.follow || (!opts.no_follow && run->status == store::RunStatus::active);
+  auto run = store->get_run(opts.run_id);
+  // A schedule fire's session (`sched_<ULID>`, docs/triggers.md) is read from the root agent's
+  // instance stream; it has no run record, so it is printed without following.
+  std::string path = "runs/" + opts.run_id;
+  if (!run && opts.run_id.rfind("sched_", 0) == 0 &&
+      store->stream_info("agents/" + project.name + "/" + opts.run_id))
+    path = "agents/" + project.name + "/" + opts.run_id;
+  else if (!run) throw errors::run_not_found(opts.run_id);
+  if (opts.traces && run) return print_traces(*store, opts);
+  const bool follow = run && (opts.follow || (!opts.no_follow && run->status == store::RunStatus::active));
 
   std::atomic<bool> stop{false};
   InterruptWatcher interrupts([&stop](int) { stop = true; });
   EventPrinter printer(std::cerr, /*lifecycle=*/true);
-  const std::string path = "runs/" + opts.run_id;
   std::int64_t seq = after;
   long long emitted = 0;
   bool failed = false;

@@ -55,6 +55,7 @@ int run_start(const StartOptions& opts) {
   // Loopback unless asked: --host, else hearth.json `host` (the Dockerfile passes 0.0.0.0).
   options.host = opts.host.value_or(project.host_configured ? project.host : "127.0.0.1");
   options.port = start_port(opts);
+  options.schedules = true; // production fires schedules on their cron cadence (docs/triggers.md)
   options.auth = std::make_shared<const server::auth::Config>(server::auth::load_config(
       project, {.insecure_no_auth = opts.insecure_no_auth, .bound_host = options.host}));
   if (opts.insecure_no_auth)

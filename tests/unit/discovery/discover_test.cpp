@@ -36,7 +36,7 @@ TEST_SUITE("discovery") {
     p.write("agent/connections/local.json", R"({"command": "npx", "args": ["server"], "env": {"A": "b"}})");
     p.write("agent/subagents/researcher/agent.json", R"({"description": "Researches", "model": "mock/other"})");
     p.write("agent/schedules/billing/sweep.md", "---\ncron: \"0 3 * * *\"\n---\nSweep.\n");
-    p.write("agent/channels/slack.json", R"({"kind": "slack"})");
+    p.write("agent/channels/slack.json", R"({"type": "slack", "secretEnv": "SLACK_SIGNING_SECRET"})");
     p.write("agent/hooks/on/turn.py", "print()\n");
     p.write("agent/sandbox/workspace/data/a.csv", "1\n");
     p.write("agent/lib/helper.py", "x = 1\n");

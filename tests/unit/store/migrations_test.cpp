@@ -81,7 +81,7 @@ TEST_CASE("a schema-1 database is migrated to record invokers and keeps its runs
   // Roll the file back to what schema 1 looked like (before invokers).
   raw_exec(file, "ALTER TABLE runs DROP COLUMN invoker; ALTER TABLE sessions DROP COLUMN invoker; "
                  "ALTER TABLE sessions DROP COLUMN parked; DROP TABLE approvals; "
-                 "PRAGMA user_version = 1");
+                 "DROP TABLE schedule_fires; DROP TABLE dispatches; PRAGMA user_version = 1");
   auto store = open_store("sqlite:" + file.string());
   CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
   CHECK(store->get_run("run_old")->invoker.is_null());
@@ -101,13 +101,29 @@ TEST_CASE("a schema-2 database is migrated to park sessions and keep approvals")
     store->save_session(key, nlohmann::json::array({1}), 0);
   }
   raw_exec(file, "ALTER TABLE sessions DROP COLUMN parked; DROP TABLE approvals; "
-                 "PRAGMA user_version = 2");
+                 "DROP TABLE schedule_fires; DROP TABLE dispatches; PRAGMA user_version = 2");
   auto store = open_store("sqlite:" + file.string());
-  CHECK(raw_int(file, "PRAGMA user_version") == 3);
+  CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
   CHECK(store->load_session(key)->messages == nlohmann::json::array({1}));
   CHECK(store->load_session(key)->parked.is_null());
   store->create_approval({.approval_id = "apr_1", .owner = "agents/a/i", .tool_name = "t"});
   CHECK(store->get_approval("apr_1")->status == "pending");
+}
+
+TEST_CASE("a schema-3 database is migrated to record schedule fires and dispatches") {
+  TempProject tmp;
+  const auto file = tmp.root() / "state.db";
+  {
+    auto store = open_store("sqlite:" + file.string());
+    store->create_approval({.approval_id = "apr_1", .owner = "agents/a/i", .tool_name = "t"});
+  }
+  raw_exec(file, "DROP TABLE schedule_fires; DROP TABLE dispatches; PRAGMA user_version = 3");
+  auto store = open_store("sqlite:" + file.string());
+  CHECK(raw_int(file, "PRAGMA user_version") == 4);
+  CHECK(store->get_approval("apr_1")->status == "pending");
+  CHECK(store->claim_fire({.schedule = "s", .scheduled_ms = 60000, .session_id = "x"}));
+  CHECK_FALSE(store->claim_fire({.schedule = "s", .scheduled_ms = 60000, .session_id = "y"}));
+  CHECK(store->admit_dispatch({.agent = "a", .instance_id = "i", .source = "test"}).record.seq > 0);
 }
 
 TEST_CASE("memory stores are private to each Store") {

@@ -1,0 +1,215 @@
+// Schedule fires and durable dispatch admission (issue 14; schema 4). A fire is a row written
+// before it runs (UNIQUE schedule + cron time); a dispatch is admitted in one transaction that
+// also settles its idempotency key, so a replay gets the original receipt.
+#include "core/errors.hpp"
+#include "core/ids.hpp"
+#include "core/json.hpp"
+#include "store/sqlite_store.hpp"
+#include "store/system.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+
+namespace hearth::store {
+namespace {
+
+constexpr const char* k_dispatch_columns =
+    "seq, dispatch_id, agent, instance_id, input, input_hash, idempotency_key, source, invoker, "
+    "status, accepted_ms, updated_ms";
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+Json json_or_null(db::Connection& conn, db::Statement& row, int column) {
+  if (row.is_null(column)) return Json();
+  auto value = hearth::parse_json_or_discarded(row.text(column));
+  if (value.is_discarded()) throw errors::store_corrupt(conn.path(), "a stored dispatch is malformed");
+  return value;
+}
+
+DispatchRecord read_dispatch(db::Connection& conn, db::Statement& row) {
+  return DispatchRecord{.seq = row.int64(0),
+                        .dispatch_id = row.text(1),
+                        .agent = row.text(2),
+                        .instance_id = row.text(3),
+                        .input = json_or_null(conn, row, 4),
+                        .input_hash = row.text(5),
+                        .idempotency_key = row.is_null(6) ? std::string() : row.text(6),
+                        .source = row.text(7),
+                        .invoker = json_or_null(conn, row, 8),
+                        .status = row.text(9),
+                        .accepted_at = sys::iso_ms(row.int64(10)),
+                        .updated_at = sys::iso_ms(row.int64(11))};
+}
+
+std::optional<DispatchRecord> dispatch_where(db::Connection& conn, const std::string& where,
+                                             std::string_view a, std::string_view b = {}) {
+  const auto sql = std::string("SELECT ") + k_dispatch_columns + " FROM dispatches WHERE " + where;
+  auto row = conn.prepare(sql.c_str());
+  row->bind(1, a);
+  if (!b.empty()) row->bind(2, b);
+  if (!row->step()) return std::nullopt;
+  return read_dispatch(conn, *row);
+}
+
+FireRecord read_fire(db::Statement& row) {
+  return FireRecord{.schedule = row.text(0),
+                    .scheduled_ms = row.int64(1),
+                    .trigger = row.text(2),
+                    .session_id = row.text(3),
+                    .status = row.text(4),
+                    .fired_at = sys::iso_ms(row.int64(5)),
+                    .ended_at = row.is_null(6) ? std::string() : sys::iso_ms(row.int64(6))};
+}
+
+} // namespace
+
+bool SqliteStore::claim_fire(const FireRecord& fire) {
+  return m_pool.write([&](db::Connection& conn) {
+    conn.prepare("INSERT INTO schedule_fires (schedule, scheduled_ms, trigger, session_id, status, "
+                 "fired_ms, ended_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        ->bind(1, fire.schedule)
+        .bind(2, fire.scheduled_ms)
+        .bind(3, fire.trigger)
+        .bind(4, fire.session_id)
+        .bind(5, fire.status)
+        .bind(6, sys::now_ms())
+        .bind_null(7)
+        .run();
+    if (conn.changes() == 0) return false;
+    if (fire.status == "skipped")
+      conn.prepare("UPDATE schedule_fires SET ended_ms = fired_ms WHERE schedule = ? AND "
+                   "scheduled_ms = ?")
+          ->bind(1, fire.schedule)
+          .bind(2, fire.scheduled_ms)
+          .run();
+    return true;
+  });
+}
+
+void SqliteStore::set_fire_status(std::string_view schedule, std::int64_t scheduled_ms,
+                                  std::string_view status) {
+  m_pool.write([&](db::Connection& conn) {
+    auto stmt = conn.prepare("UPDATE schedule_fires SET status = ?, ended_ms = ? WHERE schedule = ? "
+                             "AND scheduled_ms = ?");
+    stmt->bind(1, status);
+    if (status == "running" || status == "queued") stmt->bind_null(2);
+    else stmt->bind(2, sys::now_ms());
+    stmt->bind(3, schedule).bind(4, scheduled_ms).run();
+  });
+}
+
+std::optional<std::int64_t> SqliteStore::latest_fire(std::string_view schedule) {
+  return m_pool.read([&](db::Connection& conn) -> std::optional<std::int64_t> {
+    auto row = conn.prepare("SELECT max(scheduled_ms) FROM schedule_fires WHERE schedule = ? AND "
+                            "trigger != 'manual'");
+    row->bind(1, schedule);
+    if (!row->step() || row->is_null(0)) return std::nullopt;
+    return row->int64(0);
+  });
+}
+
+std::vector<FireRecord> SqliteStore::list_fires(std::string_view schedule, std::size_t limit) {
+  limit = std::clamp<std::size_t>(limit, 1, 1000);
+  return m_pool.read([&](db::Connection& conn) {
+    std::vector<FireRecord> out;
+    const char* all = "SELECT schedule, scheduled_ms, trigger, session_id, status, fired_ms, "
+                      "ended_ms FROM schedule_fires ORDER BY fired_ms DESC, scheduled_ms DESC "
+                      "LIMIT ?";
+    const char* one = "SELECT schedule, scheduled_ms, trigger, session_id, status, fired_ms, "
+                      "ended_ms FROM schedule_fires WHERE schedule = ? ORDER BY fired_ms DESC, "
+                      "scheduled_ms DESC LIMIT ?";
+    auto row = conn.prepare(schedule.empty() ? all : one);
+    if (schedule.empty()) {
+      row->bind(1, static_cast<std::int64_t>(limit));
+    } else {
+      row->bind(1, schedule).bind(2, static_cast<std::int64_t>(limit));
+    }
+    while (row->step()) out.push_back(read_fire(*row));
+    return out;
+  });
+}
+
+DispatchAdmission SqliteStore::admit_dispatch(const NewDispatch& d) {
+  const auto input = hearth::dump_json(d.input);
+  const auto hash = sha256_hex(hearth::dump_json(
+      Json{{"agent", d.agent}, {"id", d.instance_id}, {"input", d.input}}));
+  const auto now = sys::now_ms();
+  return m_pool.write([&](db::Connection& conn) {
+    db::Transaction tx(conn, db::Transaction::Mode::write);
+    if (!d.idempotency_key.empty()) {
+      if (auto prior = dispatch_where(conn, "agent = ? AND idempotency_key = ?", d.agent,
+                                      d.idempotency_key)) {
+        if (prior->input_hash != hash) throw errors::dispatch_conflict(d.idempotency_key);
+        return DispatchAdmission{.record = std::move(*prior), .replayed = true};
+      }
+    }
+    const auto id = ids::make_id("dsp");
+    auto insert = conn.prepare(
+        "INSERT INTO dispatches (dispatch_id, agent, instance_id, input, input_hash, "
+        "idempotency_key, source, invoker, status, accepted_ms, updated_ms) VALUES (?, ?, ?, ?, ?, "
+        "?, ?, ?, 'queued', ?, ?)");
+    insert->bind(1, id).bind(2, d.agent).bind(3, d.instance_id).bind(4, input).bind(5, hash);
+    if (d.idempotency_key.empty()) insert->bind_null(6);
+    else insert->bind(6, d.idempotency_key);
+    insert->bind(7, d.source);
+    if (d.invoker.is_null()) insert->bind_null(8);
+    else insert->bind(8, hearth::dump_json(d.invoker));
+    insert->bind(9, now).bind(10, now).run();
+    auto record = dispatch_where(conn, "dispatch_id = ?", id);
+    tx.commit();
+    return DispatchAdmission{.record = std::move(*record), .replayed = false};
+  });
+}
+
+std::optional<DispatchRecord> SqliteStore::next_dispatch(std::string_view agent,
+                                                         std::string_view instance_id) {
+  return m_pool.read([&](db::Connection& conn) {
+    return dispatch_where(conn,
+                          "agent = ? AND instance_id = ? AND status IN ('queued', 'running') "
+                          "ORDER BY seq LIMIT 1",
+                          agent, instance_id);
+  });
+}
+
+std::vector<DispatchRecord> SqliteStore::unfinished_dispatches(std::size_t limit) {
+  limit = std::clamp<std::size_t>(limit, 1, 100000);
+  return m_pool.read([&](db::Connection& conn) {
+    std::vector<DispatchRecord> out;
+    const auto sql = std::string("SELECT ") + k_dispatch_columns +
+                     " FROM dispatches WHERE status IN ('queued', 'running') ORDER BY seq LIMIT ?";
+    auto row = conn.prepare(sql.c_str());
+    row->bind(1, static_cast<std::int64_t>(limit));
+    while (row->step()) out.push_back(read_dispatch(conn, *row));
+    return out;
+  });
+}
+
+void SqliteStore::set_dispatch_status(std::string_view dispatch_id, std::string_view status) {
+  m_pool.write([&](db::Connection& conn) {
+    conn.prepare("UPDATE dispatches SET status = ?, updated_ms = ? WHERE dispatch_id = ?")
+        ->bind(1, status)
+        .bind(2, sys::now_ms())
+        .bind(3, dispatch_id)
+        .run();
+    if (conn.changes() == 0) throw errors::dispatch_not_found(dispatch_id);
+  });
+}
+
+std::optional<DispatchRecord> SqliteStore::get_dispatch(std::string_view dispatch_id) {
+  return m_pool.read(
+      [&](db::Connection& conn) { return dispatch_where(conn, "dispatch_id = ?", dispatch_id); });
+}
+
+} // namespace hearth::store

@@ -1,0 +1,105 @@
+// Durable dispatch; see dispatcher.hpp.
+#include "triggers/dispatcher.hpp"
+
+#include "core/errors.hpp"
+#include "core/json.hpp"
+#include "runtime/runtime.hpp"
+
+#include <iostream>
+
+namespace hearth::triggers {
+
+using nlohmann::json;
+
+Dispatcher::Dispatcher(runtime::Runtime& runtime, Submit submit)
+    : m_runtime(runtime), m_submit(std::move(submit)) {}
+
+json Dispatcher::receipt(const store::DispatchRecord& record, bool replayed) {
+  json out = {{"dispatchId", record.dispatch_id}, {"acceptedAt", record.accepted_at}};
+  if (replayed) out["replayed"] = true;
+  return out;
+}
+
+std::string Dispatcher::message_of(const json& input) {
+  return input.is_string() ? input.get<std::string>() : hearth::dump_json(input);
+}
+
+json Dispatcher::dispatch(store::NewDispatch d) {
+  if (d.agent.empty()) d.agent = m_runtime.program().root_agent;
+  if (d.agent.empty()) throw errors::dispatch_invalid("the project has no root agent; name one.");
+  m_runtime.agent(d.agent); // agent_not_found with the available names
+  if (d.instance_id.empty() || d.instance_id.size() > 512)
+    throw errors::dispatch_invalid("the instance id must be 1-512 characters.");
+  if (d.idempotency_key.size() > 512)
+    throw errors::dispatch_invalid("the idempotency key must be at most 512 characters.");
+  const auto admitted = m_runtime.store().admit_dispatch(d);
+  if (!admitted.replayed) {
+    m_runtime.store().create_stream(runtime::Runtime::agent_stream(d.agent, d.instance_id));
+    kick(d.agent, d.instance_id);
+  }
+  return receipt(admitted.record, admitted.replayed);
+}
+
+void Dispatcher::resume() {
+  for (const auto& r : m_runtime.store().unfinished_dispatches(10'000)) kick(r.agent, r.instance_id);
+}
+
+void Dispatcher::kick(const std::string& agent, const std::string& instance) {
+  const auto key = agent + "\n" + instance;
+  {
+    std::lock_guard lock(m_mutex);
+    auto& q = m_queues[key];
+    if (q.active) {
+      q.again = true;
+      return;
+    }
+    q.active = true;
+    q.again = false;
+  }
+  try {
+    m_submit([this, agent, instance] { drain(agent, instance); });
+  } catch (...) { // executor full or closed: the rows stay queued; the next kick or start resumes
+    std::lock_guard lock(m_mutex);
+    m_queues.erase(key);
+  }
+}
+
+void Dispatcher::drain(const std::string& agent, const std::string& instance) {
+  const auto key = agent + "\n" + instance;
+  auto& store = m_runtime.store();
+  for (;;) {
+    std::optional<store::DispatchRecord> next;
+    try {
+      next = store.next_dispatch(agent, instance);
+    } catch (const std::exception& e) {
+      std::cerr << "hearth: dispatch queue " << agent << "/" << instance << ": " << e.what() << std::endl;
+    }
+    if (!next) {
+      std::lock_guard lock(m_mutex);
+      auto& q = m_queues[key];
+      if (q.again) {
+        q.again = false;
+        continue;
+      }
+      m_queues.erase(key);
+      return;
+    }
+    try {
+      store.set_dispatch_status(next->dispatch_id, "running");
+      m_runtime.prompt_agent(agent, instance, "default", message_of(next->input), json(), "", {},
+                             next->invoker);
+      store.set_dispatch_status(next->dispatch_id, "done");
+    } catch (const std::exception&) {
+      // The turn's error is on the agent stream; the queue moves on (no poison loop).
+      try {
+        store.set_dispatch_status(next->dispatch_id, "errored");
+      } catch (...) {
+        std::lock_guard lock(m_mutex);
+        m_queues.erase(key);
+        return; // the store is failing: stop; the next start resumes the queue
+      }
+    }
+  }
+}
+
+} // namespace hearth::triggers

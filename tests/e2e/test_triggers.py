@@ -1,0 +1,449 @@
+"""End-to-end tests of triggers (issue 14, docs/triggers.md): Slack and GitHub deliveries signed as
+the providers sign them, verified and dispatched; the seed's status codes; handshakes; durable
+dispatch with idempotency; schedules firing under `hearth start` on a scaled clock, never twice
+for one cron time across kill -9 and restart; the dev trigger route; `hearth info`."""
+import glob
+import hashlib
+import hmac
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import HEARTH_BIN, HearthTestCase, clean_env, copy_example, hearth
+from test_dev import free_port
+from test_server import Http
+
+SLACK_SECRET = "slack-signing-secret-0123"
+GH_SECRET = "github-webhook-secret-4567"
+
+
+def slack_headers(body, ts=None, secret=SLACK_SECRET, content_type="application/json"):
+    """Slack's v0 scheme: v0= + hex HMAC-SHA256 of "v0:{timestamp}:{body}" under the signing secret."""
+    ts = str(int(time.time()) if ts is None else ts)
+    sig = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+    return {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": "v0=" + sig}
+
+
+def github_headers(body, event, delivery, secret=GH_SECRET):
+    """GitHub: X-Hub-Signature-256 = sha256= + hex HMAC-SHA256 of the exact body."""
+    sig = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"Content-Type": "application/json", "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery, "X-Hub-Signature-256": "sha256=" + sig}
+
+
+def write_project(test, name="trg", schedules=None):
+    root = os.path.join(test.tmp, name)
+    test.write(f"{name}/hearth.json", json.dumps({"name": name, "model": "mock/echo"}))
+    test.write(f"{name}/agent/agent.json", json.dumps({"description": "Echoes.", "http": True}))
+    test.write(f"{name}/agent/instructions.md", "You echo.\n")
+    test.write(f"{name}/agent/channels/slack.json", json.dumps({
+        "type": "slack", "secretEnv": "SLACK_SIGNING_SECRET", "dispatch": {}}))
+    # Flue's layout: channels/<name>.json beside agent/ belongs to the root agent.
+    test.write(f"{name}/channels/github.json", json.dumps({
+        "type": "github", "secretEnv": "GH_SECRET", "bodyLimit": 65536,
+        "dispatch": {"id": "gh-{{payload.issue.number}}",
+                     "input": "Comment on #{{payload.issue.number}}: {{payload.comment.body}}",
+                     "events": ["issue_comment.created"]}}))
+    # A generic HMAC webhook whose handler executable decides what to dispatch.
+    test.write(f"{name}/agent/channels/hooks.json", json.dumps({
+        "type": "webhook", "secretEnv": "HOOK_SECRET", "path": "/in",
+        "signature": {"header": "X-Sig", "algorithm": "sha1", "prefix": "sha1="},
+        "timestamp": {"header": "X-Ts", "toleranceSeconds": 60}, "deliveryHeader": "X-Id",
+        "handler": "../lib/hooks_handler.py"}))
+    test.write(f"{name}/agent/lib/hooks_handler.py", (
+        "#!/usr/bin/env python3\nimport json, sys\nd = json.load(sys.stdin)\n"
+        "t = d['payload']['ticket']\n"
+        "print(json.dumps({'dispatch': [{'id': 'hook-%s' % t, 'input': 'ticket %s' % t, "
+        "'idempotencyKey': d['deliveryId']}], 'response': {'status': 200, 'body': {'accepted': True}}}))\n"),
+        executable=True)
+    for sched, text in (schedules or {}).items():
+        test.write(f"{name}/agent/schedules/{sched}.md", text)
+    return root
+
+
+def build(test, project):
+    r = hearth("build", cwd=project)
+    test.assertEqual(r.returncode, 0, r.stderr)
+    return os.path.join(project, "dist")
+
+
+class Proc:
+    """`hearth start` or `hearth dev` with stderr collected line by line."""
+
+    def __init__(self, test, args, env, cwd):
+        self.lines, self.cond = [], threading.Condition()
+        self.proc = subprocess.Popen([HEARTH_BIN, *args], cwd=cwd, env=env, text=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        test.addCleanup(self.kill)
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+
+    def wait_for(self, needle, timeout=30, count=1):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                hits = [l for l in self.lines if needle in l]
+                if len(hits) >= count:
+                    return hits
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None and not self.reader.is_alive():
+                    raise AssertionError("no %d x %r in output:\n%s" % (count, needle, "\n".join(self.lines)))
+                self.cond.wait(min(left, 0.1))
+
+    def matching(self, needle):
+        with self.cond:
+            return [l for l in self.lines if needle in l]
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+        self.reader.join(timeout=5)
+
+
+def start(test, dist, **env):
+    p = Proc(test, ["start", dist, "--host", "127.0.0.1", "--port", "0", "--insecure-no-auth"],
+             clean_env(SLACK_SIGNING_SECRET=SLACK_SECRET, GH_SECRET=GH_SECRET, HOOK_SECRET="hook-secret",
+                       **env), test.tmp)
+    line = p.wait_for("listening on http://127.0.0.1:")[0]
+    p.port = int(line.rsplit(":", 1)[1])
+    return p
+
+
+def instance_events(client, agent, instance, idle=1, timeout=30):
+    """Every event of an agent instance once it has `idle` idle events."""
+    deadline = time.monotonic() + timeout
+    events, offset = [], "-1"
+    while True:
+        status, hdrs, page = client.json("GET", f"/agents/{agent}/{instance}?offset={offset}")
+        if status == 200:
+            events += page
+            offset = hdrs["stream-next-offset"]
+            if hdrs.get("stream-up-to-date") != "true":
+                continue  # pages hold 100 events
+        if sum(e["type"] == "idle" for e in events) >= idle:
+            return events
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{agent}/{instance}: {status} {[e['type'] for e in events]}")
+        time.sleep(0.05)
+
+
+def fires(dist, schedule):
+    """(scheduled_ms, trigger, status) rows of `schedule`, straight from the state database."""
+    dbs = glob.glob(os.path.join(dist, ".hearth", "state.db"))
+    conn = sqlite3.connect(dbs[0], timeout=10)
+    try:
+        return conn.execute("SELECT scheduled_ms, trigger, status FROM schedule_fires WHERE schedule = ? "
+                            "ORDER BY scheduled_ms", (schedule,)).fetchall()
+    finally:
+        conn.close()
+
+
+def session_invoker(dist, instance):
+    conn = sqlite3.connect(os.path.join(dist, ".hearth", "state.db"), timeout=10)
+    try:
+        row = conn.execute("SELECT invoker FROM sessions WHERE instance_id = ?", (instance,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
+    finally:
+        conn.close()
+
+
+class ChannelsTest(HearthTestCase):
+    def setUp(self):
+        super().setUp()
+        self.dist = build(self, write_project(self))
+        self.server = start(self, self.dist)
+        self.c = Http(self.server.port)
+
+    def post(self, path, body, headers):
+        self.c = Http(self.server.port)  # refusals may close the connection
+        return self.c.request("POST", path, body, headers)
+
+    def test_github_delivery_is_verified_dispatched_and_a_duplicate_runs_once(self):
+        payload = {"action": "created", "issue": {"number": 42}, "comment": {"body": "it broke", "id": 1},
+                   "repository": {"name": "hearth", "owner": {"login": "acme"}}}
+        body = json.dumps(payload).encode()
+        status, _, raw = self.post("/channels/github/webhook", body, github_headers(body, "issue_comment", "d-1"))
+        self.assertEqual(status, 200, raw)
+        receipt = json.loads(raw)["dispatches"][0]
+        self.assertTrue(receipt["dispatchId"].startswith("dsp_"))
+        self.assertTrue(receipt["acceptedAt"].endswith("Z"))
+        # The provider retries the same delivery: the same receipt, and it runs once.
+        status, _, raw = self.post("/channels/github/webhook", body, github_headers(body, "issue_comment", "d-1"))
+        self.assertEqual(status, 200)
+        again = json.loads(raw)["dispatches"][0]
+        self.assertEqual((again["dispatchId"], again["acceptedAt"], again["replayed"]),
+                         (receipt["dispatchId"], receipt["acceptedAt"], True))
+        events = instance_events(self.c, "trg", "gh-42")
+        text = json.dumps(events)
+        self.assertIn("Comment on #42: it broke", text)
+        time.sleep(0.3)
+        events = instance_events(self.c, "trg", "gh-42")
+        self.assertEqual(sum(e["type"] == "idle" for e in events), 1, events)
+        # Secrets and raw bodies stay out of the session.
+        self.assertNotIn(GH_SECRET, text)
+        self.assertNotIn("sha256=", text)
+        self.assertEqual(session_invoker(self.dist, "gh-42")["kind"], "channel")
+
+    def test_github_ping_other_events_and_refusals(self):
+        body = b'{"zen":"Design for failure.","hook_id":1}'
+        status, _, raw = self.post("/channels/github/webhook", body, github_headers(body, "ping", "p-1"))
+        self.assertEqual((status, json.loads(raw)["ok"]), (200, True))
+        body = json.dumps({"action": "opened", "issue": {"number": 7}}).encode()
+        status, _, raw = self.post("/channels/github/webhook", body, github_headers(body, "issues", "d-2"))
+        self.assertEqual((status, raw), (200, ""))  # acknowledged, nothing dispatched
+        # Wrong signature -> 401 (checked before anything is parsed).
+        bad = github_headers(body, "issues", "d-3", secret="wrong")
+        status, _, raw = self.post("/channels/github/webhook", body, bad)
+        self.assertEqual((status, json.loads(raw)["error"]["type"]), (401, "signature_invalid"))
+        garbage = b"{not json"
+        status, _, _ = self.post("/channels/github/webhook", garbage, github_headers(garbage, "issues", "d-4"))
+        self.assertEqual(status, 400)
+        h = github_headers(body, "issues", "d-5")
+        h["Content-Type"] = "text/plain"
+        status, _, _ = self.post("/channels/github/webhook", body, h)
+        self.assertEqual(status, 415)
+        big = b'{"pad":"' + b"x" * 70000 + b'"}'
+        status, _, raw = self.post("/channels/github/webhook", big, github_headers(big, "issues", "d-6"))
+        self.assertEqual((status, json.loads(raw)["error"]["type"]), (413, "payload_too_large"))
+        status, hdrs, _ = self.c.request("GET", "/channels/github/webhook")
+        self.assertEqual((status, hdrs["allow"]), (405, "POST"))
+        self.c = Http(self.server.port)
+        for path in ("/channels/github", "/channels/github/other", "/channels/nope/webhook"):
+            status, _, _ = self.post(path, body, github_headers(body, "issues", "d-7"))
+            self.assertEqual(status, 404, path)
+
+    def test_slack_url_verification_events_and_refusals(self):
+        body = json.dumps({"type": "url_verification", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "token": "x"}).encode()
+        status, _, raw = self.post("/channels/slack/events", body, slack_headers(body))
+        self.assertEqual((status, json.loads(raw)), (200, {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}))
+        event = {"type": "event_callback", "team_id": "T1", "event_id": "Ev42", "token": "legacy-token",
+                 "event": {"type": "app_mention", "channel": "C7", "ts": "1700000000.000100", "text": "<@U1> hi"}}
+        body = json.dumps(event).encode()
+        status, _, raw = self.post("/channels/slack/events", body, slack_headers(body))
+        self.assertEqual(status, 200, raw)
+        first = json.loads(raw)["dispatches"][0]
+        status, _, raw = self.post("/channels/slack/events", body, slack_headers(body))  # Slack retry
+        self.assertEqual(json.loads(raw)["dispatches"][0]["dispatchId"], first["dispatchId"])
+        key = "slack:v1:T1:C7:1700000000.000100"
+        events = instance_events(self.c, "trg", key)
+        text = json.dumps(events)
+        self.assertIn("app_mention", text)
+        self.assertNotIn("legacy-token", text)  # scrubbed before the model sees the payload
+        # Old timestamp, wrong signature, oversize body, wrong method.
+        status, _, _ = self.post("/channels/slack/events", body, slack_headers(body, ts=int(time.time()) - 600))
+        self.assertEqual(status, 401)
+        status, _, _ = self.post("/channels/slack/events", body, slack_headers(body, secret="nope"))
+        self.assertEqual(status, 401)
+        big = b'{"type":"event_callback","pad":"' + b"x" * (1 << 20) + b'"}'
+        status, _, _ = self.post("/channels/slack/events", big, slack_headers(big))
+        self.assertEqual(status, 413)
+        self.c = Http(self.server.port)
+        status, hdrs, _ = self.c.request("PUT", "/channels/slack/events", body, slack_headers(body))
+        self.assertEqual((status, hdrs["allow"]), (405, "POST"))
+        # Commands are form-encoded; JSON there is 415.
+        self.c = Http(self.server.port)
+        status, _, _ = self.post("/channels/slack/commands", body, slack_headers(body))
+        self.assertEqual(status, 415)
+
+    def test_generic_webhook_with_a_timestamp_and_a_handler_that_dispatches(self):
+        body = b'{"ticket": 7}'
+        def signed(ts, secret="hook-secret"):
+            sig = hmac.new(secret.encode(), str(ts).encode() + b"." + body, hashlib.sha1).hexdigest()
+            return {"Content-Type": "application/json", "X-Ts": str(ts), "X-Id": "h-1", "X-Sig": "sha1=" + sig}
+        now = int(time.time())
+        status, _, raw = self.post("/channels/hooks/in", body, signed(now))
+        self.assertEqual((status, json.loads(raw)), (200, {"accepted": True}))
+        self.assertIn("ticket 7", json.dumps(instance_events(self.c, "trg", "hook-7")))
+        status, _, _ = self.post("/channels/hooks/in", body, signed(now - 120))  # outside 60 s
+        self.assertEqual(status, 401)
+        status, _, _ = self.post("/channels/hooks/in", body, signed(now, secret="other"))
+        self.assertEqual(status, 401)
+
+    def test_agent_prompt_with_an_idempotency_key_is_admitted_once(self):
+        h = {"Idempotency-Key": "k-1"}
+        status, _, first = self.c.json("POST", "/agents/trg/idem", {"message": "only once"}, h)
+        self.assertEqual(status, 202, first)
+        self.assertTrue(first["dispatchId"].startswith("dsp_"))
+        status, _, again = self.c.json("POST", "/agents/trg/idem", {"message": "only once"}, h)
+        self.assertEqual((status, again["dispatchId"], again["acceptedAt"]),
+                         (202, first["dispatchId"], first["acceptedAt"]))
+        status, _, conflict = self.c.json("POST", "/agents/trg/idem", {"message": "different"}, h)
+        self.assertEqual((status, conflict["error"]["type"]), (409, "dispatch_conflict"))
+        events = instance_events(self.c, "trg", "idem")
+        time.sleep(0.3)
+        events = instance_events(self.c, "trg", "idem")
+        self.assertEqual(sum(e["type"] == "idle" for e in events), 1)
+
+    def test_deliveries_to_one_instance_run_one_at_a_time_in_admission_order(self):
+        for i in range(5):
+            status, _, _ = self.c.json("POST", "/agents/trg/order", {"message": f"msg-{i}"},
+                                       {"Idempotency-Key": f"o-{i}"})
+            self.assertEqual(status, 202)
+        events = instance_events(self.c, "trg", "order", idle=5)
+        text = json.dumps(events)
+        positions = [text.index(f"msg-{i}") for i in range(5)]
+        self.assertEqual(positions, sorted(positions))
+
+    def test_info_lists_the_routes_that_answer_and_schedules(self):
+        status, _, doc = self.c.json("GET", "/eve/v1/info")
+        self.assertEqual(status, 200)
+        urls = {(r["method"], r["urlPath"]) for r in doc["channels"]["routes"]}
+        self.assertEqual(urls, {("POST", "/channels/slack/events"), ("POST", "/channels/slack/interactions"),
+                                ("POST", "/channels/slack/commands"), ("POST", "/channels/github/webhook"),
+                                ("POST", "/channels/hooks/in")})
+
+
+class ScheduleTest(HearthTestCase):
+    def project(self, **extra):
+        return write_project(self, schedules={
+            "tick": "---\ncron: \"* * * * *\"\n" + "".join(f"{k}: {v}\n" for k, v in extra.items()) + "---\nTick.\n",
+            "nightly": "---\ncron: \"@daily\"\n---\nNightly.\n"})
+
+    def test_every_minute_fires_once_per_scaled_minute_with_a_fresh_schedule_session(self):
+        dist = build(self, self.project())
+        scale = 60  # a minute per second
+        server = start(self, dist, HEARTH_CLOCK_SCALE=str(scale), HEARTH_CLOCK_EPOCH=str(int(time.time() * 1000)))
+        server.wait_for("schedule tick fired", timeout=20, count=3)
+        rows = fires(dist, "tick")
+        times = [r[0] for r in rows if r[1] == "cron"]
+        self.assertGreaterEqual(len(times), 3)
+        self.assertEqual(len(times), len(set(times)))
+        self.assertTrue(all(t % 60000 == 0 for t in times), times)
+        self.assertTrue(all(b - a == 60000 for a, b in zip(times, times[1:])), times)
+        self.assertEqual(fires(dist, "nightly"), [])
+        # The fire runs as a fresh session with the schedule as invoker.
+        session = server.matching("schedule tick fired")[0].rsplit(" ", 1)[1]
+        c = Http(server.port)
+        events = instance_events(c, "trg", session)
+        self.assertIn("Tick.", json.dumps(events))
+        self.assertEqual(session_invoker(dist, session), {"id": "tick", "kind": "schedule", "label": "schedule tick"})
+        r = hearth("logs", session, "--format", "ndjson", cwd=dist)  # fires' sessions in `hearth logs`
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Tick.", r.stdout)
+
+    def virtual_epoch(self, scale, second):
+        """An epoch making the scaled clock read `second` (of some minute) now."""
+        t0 = time.time() * 1000
+        target = (t0 // 60000 + 2) * 60000 + second * 1000
+        return int(t0 - (target - t0) / (scale - 1))
+
+    def test_kill_9_and_restart_within_the_minute_never_fires_it_twice(self):
+        dist = build(self, self.project(catchUp="true"))
+        scale = 10  # a minute per 6 seconds
+        env = {"HEARTH_CLOCK_SCALE": str(scale), "HEARTH_CLOCK_EPOCH": str(self.virtual_epoch(scale, 55))}
+        first = start(self, dist, **env)
+        line = first.wait_for("schedule tick fired", timeout=20)[0]
+        first.kill(signal.SIGKILL)
+        second = start(self, dist, **env)
+        second.wait_for("schedule tick fired", timeout=20)  # the NEXT minute, ~6 s later
+        rows = fires(dist, "tick")
+        times = [r[0] for r in rows]
+        self.assertEqual(len(times), len(set(times)))
+        self.assertEqual(len(times), 2, rows)
+        self.assertEqual(times[1] - times[0], 60000)
+        self.assertEqual(second.matching("(catch-up)"), [])
+        self.assertIn("(cron)", line)
+
+    def test_catch_up_runs_one_missed_fire_on_start_and_skip_runs_none(self):
+        dist = build(self, write_project(self, schedules={
+            "caught": "---\ncron: \"* * * * *\"\ncatchUp: true\n---\nCaught.\n",
+            "skipped": "---\ncron: \"* * * * *\"\n---\nSkipped.\n"}))
+        env = {"HEARTH_CLOCK_SCALE": "60", "HEARTH_CLOCK_EPOCH": str(int(time.time() * 1000))}
+        first = start(self, dist, **env)
+        first.wait_for("schedule caught fired")
+        first.wait_for("schedule skipped fired")
+        first.kill(signal.SIGKILL)
+        time.sleep(3.5)  # three scaled minutes missed
+        second = start(self, dist, **env)
+        second.wait_for("schedule caught fired", count=2)
+        second.kill(signal.SIGKILL)
+        caught = [r[1] for r in fires(dist, "caught")]
+        skipped = [r[1] for r in fires(dist, "skipped")]
+        self.assertEqual(caught.count("catch-up"), 1, caught)
+        self.assertEqual(skipped.count("catch-up"), 0, skipped)
+
+
+class DevScheduleTest(HearthTestCase):
+    def test_dev_never_fires_on_cadence_but_the_dev_route_fires_one_now(self):
+        project = write_project(self, schedules={"tick": "---\ncron: \"* * * * *\"\n---\nTick.\n"})
+        port = free_port()
+        dev = Proc(self, ["dev", "--port", str(port)],
+                   clean_env(HEARTH_CLOCK_SCALE="60", HEARTH_CLOCK_EPOCH=str(int(time.time() * 1000))),
+                   project)
+        dev.wait_for("http://127.0.0.1:%d" % port, timeout=60)
+        c = Http(port)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, _, body = c.json("POST", "/eve/v1/dev/schedules/tick")
+                break
+            except OSError:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.2)
+                c = Http(port)
+        self.assertEqual(status, 202, body)
+        self.assertEqual(body["scheduleId"], "tick")
+        self.assertEqual(len(body["sessionIds"]), 1)
+        events = instance_events(c, "trg", body["sessionIds"][0])
+        self.assertIn("Tick.", json.dumps(events))
+        status, _, body = c.json("POST", "/eve/v1/dev/schedules/nope")
+        self.assertEqual(status, 404)
+        time.sleep(2.5)  # two scaled minutes: nothing fires on cadence in dev
+        self.assertEqual(dev.matching("(cron)"), [])
+        dev.kill(signal.SIGINT)
+
+
+class ExampleTest(HearthTestCase):
+    def test_github_issues_example_replies_through_the_tool_bound_to_the_conversation_key(self):
+        dist = build(self, copy_example(self, "github-issues"))
+        p = Proc(self, ["start", dist, "--host", "127.0.0.1", "--port", "0", "--insecure-no-auth"],
+                 clean_env(GITHUB_WEBHOOK_SECRET=GH_SECRET), self.tmp)
+        port = int(p.wait_for("listening on http://127.0.0.1:")[0].rsplit(":", 1)[1])
+        payload = {"action": "created", "issue": {"number": 42},
+                   "comment": {"body": "It crashes on start", "user": {"login": "octo"}},
+                   "repository": {"name": "app", "owner": {"login": "acme"}}}
+        body = json.dumps(payload).encode()
+        status, _, raw = Http(port).request("POST", "/channels/github/webhook", body,
+                                            github_headers(body, "issue_comment", "ex-1"))
+        self.assertEqual(status, 200, raw)
+        deadline = time.monotonic() + 30
+        while not glob.glob(os.path.join(dist, ".hearth", "workspaces", "*", "replies.jsonl")):
+            self.assertLess(time.monotonic(), deadline, "no reply written")
+            time.sleep(0.1)
+        with open(glob.glob(os.path.join(dist, ".hearth", "workspaces", "*", "replies.jsonl"))[0]) as f:
+            reply = json.loads(f.readline())
+        self.assertEqual((reply["owner"], reply["repo"], reply["issue"]), ("acme", "app", 42))
+
+
+class InfoTest(HearthTestCase):
+    def test_info_shows_next_fire_times_and_channel_routes_and_bad_specs_are_diagnostics(self):
+        project = write_project(self, schedules={"tick": "---\ncron: \"*/15 * * * *\"\n---\nTick.\n"})
+        r = hearth("info", "--json", cwd=project)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        tick = doc["schedules"][0]
+        self.assertEqual((tick["name"], tick["overlap"], tick["catchUp"]), ("tick", "skip", False))
+        self.assertRegex(tick["nextFireAt"], r"T\d\d:(00|15|30|45):00\.000Z$")
+        routes = {r["path"] for r in doc["routes"] if r["kind"] == "channel"}
+        self.assertEqual(routes, {"/channels/slack/events", "/channels/slack/interactions",
+                                  "/channels/slack/commands", "/channels/github/webhook", "/channels/hooks/in"})
+        self.write("trg/channels/bad.json", json.dumps({"type": "smtp"}))
+        r = hearth("info", "--json", cwd=project)
+        self.assertIn("channel-invalid", r.stdout + r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
