@@ -35,6 +35,7 @@ nlohmann::json profile_context(const std::string& profile_id) {
 
 runtime::RuntimeContext runtime_context(const config::Project& project) {
   runtime::RuntimeContext context{.project_root = project.root,
+                                  .workspaces_dir = project.workspaces_dir(),
                                   .default_model = project.model,
                                   .env = providers::process_env()};
   context.workspaces = {.retain_runs = project.workspaces.retain_runs,

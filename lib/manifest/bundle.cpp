@@ -111,6 +111,9 @@ std::string dockerfile(const std::vector<std::string>& packages) {
          "WORKDIR /app\n"
          "COPY . /app\n"
          "ENV HEARTH_ENV=production\n"
+         "# The store and run workspaces: mount a volume here so they outlive the container.\n"
+         "ENV HEARTH_STATE_DIR=/var/lib/hearth\n"
+         "VOLUME /var/lib/hearth\n"
          "ENV PORT=3000\n"
          "EXPOSE 3000\n"
          "# 0.0.0.0 inside the container; routes still need the `auth` of hearth.json (docs/auth.md).\n"
@@ -240,9 +243,23 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
   }
 
   if (stdfs::exists(out, ec)) {
+    // Whatever fails from here leaves the old output as it was, its data included.
+    auto give_back = [&] {
+      try {
+        carry_over_data(tmp, out);
+      } catch (const std::exception&) {
+      }
+      stdfs::remove_all(tmp, ec);
+    };
+    try {
+      carry_over_data(out, tmp);
+    } catch (...) {
+      give_back();
+      throw;
+    }
     if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, out.c_str(), RENAME_EXCHANGE) != 0) {
       const int err = errno;
-      stdfs::remove_all(tmp, ec);
+      give_back();
       throw errors::io_error("replace", out.string(), std::strerror(err));
     }
     stdfs::remove_all(tmp, ec); // now the previous output

@@ -33,6 +33,12 @@ inline constexpr int k_max_result_attempts = 3;
 /// Shared by every turn of a runtime process: where models and tools come from.
 struct RuntimeContext {
   std::filesystem::path project_root{};
+  /// Where run and session workspaces live: config::Project::workspaces_dir() (the state
+  /// directory, docs/deploy.md); empty means <project_root>/.hearth/workspaces.
+  std::filesystem::path workspaces_dir{};
+  std::filesystem::path workspaces_root() const {
+    return workspaces_dir.empty() ? project_root / ".hearth" / "workspaces" : workspaces_dir;
+  }
   std::string default_model{}; // hearth.json `model`
   std::map<std::string, providers::ProviderConfig> providers{};
   providers::EnvLookup env{};

@@ -223,7 +223,7 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
 
 void Runtime::prune_workspaces() noexcept {
   try {
-    runtime::prune_workspaces(m_context.project_root / ".hearth" / "workspaces", m_store,
+    runtime::prune_workspaces(m_context.workspaces_root(), m_store,
                               m_context.workspaces);
   } catch (const std::exception&) { // retention is housekeeping: never fails a run
   }
@@ -313,7 +313,7 @@ json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id,
     context.cancel = cancel;
     ModelClients models(context);
     const auto workspace = invocation_workspace(
-        m_context.project_root / ".hearth" / "workspaces" / safe_component(run_id), agent_def,
+        m_context.workspaces_root() / safe_component(run_id), agent_def,
         invoker, def.access);
     TurnScope scope{context, models, events, workspace, envelope};
     json messages = json::array();
@@ -399,7 +399,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
   return run_operation(events, envelope, "prompt", [&](json& done) {
     const auto models = instance_models(stream);
     const auto workspace = invocation_workspace(
-        m_context.project_root / ".hearth" / "workspaces" /
+        m_context.workspaces_root() /
             safe_component(agent_name + "-" + instance_id + "-" + key.name),
         agent_def, invoker);
     auto context = m_context; // per invocation: the invoker reaches its tools (HEARTH_INVOKER)
@@ -552,7 +552,7 @@ json Runtime::resume_session(const std::string& agent_name, const std::string& i
       context.context_values = values;
     context.cancel = turn.token();
     const auto workspace = invocation_workspace(
-        m_context.project_root / ".hearth" / "workspaces" /
+        m_context.workspaces_root() /
             safe_component(agent_name + "-" + instance_id + "-" + key.name),
         agent_def, context.invoker);
     TurnScope scope{context, *models, events, workspace, envelope};

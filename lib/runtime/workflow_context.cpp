@@ -199,7 +199,7 @@ json WorkflowContext::agent_init(const json& params) {
                                               : m_context.run_id + "-" + harness->name;
   try {
     harness->workspace = std::make_unique<sandbox::Workspace>(invocation_workspace(
-        m_context.project_root / ".hearth" / "workspaces" / safe_component(dir), harness->agent,
+        m_context.workspaces_root() / safe_component(dir), harness->agent,
         m_context.invoker, m_workflow_access));
   } catch (...) {
     std::lock_guard lock(m_mutex);

@@ -46,6 +46,11 @@ int run_start(const StartOptions& opts) {
   if (!std::filesystem::exists(dir / k_build_marker) ||
       !std::filesystem::exists(dir / ".hearth" / "compile" / "compiled-agent-manifest.json"))
     throw errors::start_no_build(dir.string());
+  // The store and workspaces live outside the build output, which `hearth build` replaces:
+  // $HEARTH_STATE_DIR, else ./.hearth where start runs (docs/deploy.md). Set in the environment
+  // so the runtime child and the tools it starts see the same directory.
+  if (const char* env = std::getenv("HEARTH_STATE_DIR"); !env || !*env)
+    ::setenv("HEARTH_STATE_DIR", (std::filesystem::current_path() / ".hearth").c_str(), 1);
   config::ProjectFlags flags;
   flags.root = dir.string();
   const auto project = resolve_project(flags);
@@ -70,6 +75,11 @@ int run_start(const StartOptions& opts) {
   server.start();
   const bool wildcard = options.host == "0.0.0.0" || options.host == "::";
   std::cerr << "hearth: listening on " << server.url() << (wildcard ? " (all interfaces)" : "")
+            << std::endl;
+  std::cerr << "hearth: store "
+            << (project.store.kind == config::StoreConfig::Kind::memory
+                    ? std::string("memory: (nothing survives a restart)")
+                    : "sqlite:" + project.store.path.string())
             << std::endl;
   for (;;) {
     pollfd fds[1] = {{signal_pipe.fd(), POLLIN, 0}};
