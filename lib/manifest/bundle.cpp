@@ -131,6 +131,31 @@ std::string readme(const std::string& name) {
          ".env files are not copied: pass credentials through the environment.\n";
 }
 
+/// Moves what a running `hearth start` or the user left in the previous output `old` into the new
+/// tree `fresh`, so a rebuild never deletes data: `.hearth/` entries other than the compiled
+/// artifacts (a store and workspaces from before $HEARTH_STATE_DIR, docs/deploy.md) and `.env`
+/// files. Renames keep inodes, so a server still running on that store keeps its open files.
+/// Throws hearth::Error io_error when a rename fails (what moved before stays moved).
+void carry_over_data(const stdfs::path& old, const stdfs::path& fresh) {
+  std::error_code ec;
+  auto move = [&](const stdfs::path& from, const stdfs::path& to) {
+    if (stdfs::exists(to, ec)) return;
+    stdfs::create_directories(to.parent_path(), ec);
+    if (::rename(from.c_str(), to.c_str()) != 0)
+      throw errors::io_error("keep", from.string(), std::strerror(errno));
+  };
+  if (stdfs::is_directory(old / ".hearth", ec))
+    for (const auto& entry : stdfs::directory_iterator(old / ".hearth", ec)) {
+      const auto name = entry.path().filename().string();
+      if (name != "compile" && name != "discovery") move(entry.path(), fresh / ".hearth" / name);
+    }
+  for (const auto& entry : stdfs::directory_iterator(old, ec)) {
+    const auto name = entry.path().filename().string();
+    if ((name == ".env" || name.starts_with(".env.")) && entry.is_regular_file(ec))
+      move(entry.path(), fresh / name);
+  }
+}
+
 } // namespace
 
 std::vector<std::string> needed_libraries(const stdfs::path& binary) {
