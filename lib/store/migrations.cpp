@@ -10,7 +10,7 @@ namespace hearth::store {
 namespace {
 
 // Times are integer milliseconds since the Unix epoch (UTC); JSON columns hold compact JSON text.
-constexpr std::array<const char*, 3> k_steps = {
+constexpr std::array<const char*, 4> k_steps = {
     // 1: runs, event streams, sessions, submissions.
     R"sql(
 CREATE TABLE streams (
@@ -83,6 +83,16 @@ CREATE TABLE approvals (
   decided_ms INTEGER
 );
 CREATE INDEX approvals_by_owner ON approvals (owner, session, created_ms);
+)sql",
+    // 4 (durable runs, issue 15 §1): a run admitted by a serving runtime is `resumable`: after
+    // its owner dies another runtime takes it over (`attempts` + 1, `fence` + 1: the old owner's
+    // writes carry the old fence and are refused) and continues from `checkpoint`, the turn
+    // state committed after every completed step (compact JSON, runtime/harness.hpp).
+    R"sql(
+ALTER TABLE runs ADD COLUMN resumable INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE runs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN checkpoint TEXT;
 )sql",
 };
 

@@ -43,6 +43,11 @@ hearth::ErrorInfo open_error(const std::string& location) {
   return {};
 }
 
+// Rolls a current file back to schema 3 (before durable runs).
+constexpr const char* k_drop_schema_4 =
+    "ALTER TABLE runs DROP COLUMN resumable; ALTER TABLE runs DROP COLUMN attempts; "
+    "ALTER TABLE runs DROP COLUMN fence; ALTER TABLE runs DROP COLUMN checkpoint; ";
+
 } // namespace
 
 TEST_SUITE("store") {
@@ -79,9 +84,10 @@ TEST_CASE("a schema-1 database is migrated to record invokers and keeps its runs
     store->create_run({.run_id = "run_old", .workflow = "w"});
   }
   // Roll the file back to what schema 1 looked like (before invokers).
-  raw_exec(file, "ALTER TABLE runs DROP COLUMN invoker; ALTER TABLE sessions DROP COLUMN invoker; "
-                 "ALTER TABLE sessions DROP COLUMN parked; DROP TABLE approvals; "
-                 "PRAGMA user_version = 1");
+  raw_exec(file, std::string(k_drop_schema_4) +
+                     "ALTER TABLE runs DROP COLUMN invoker; ALTER TABLE sessions DROP COLUMN invoker; "
+                     "ALTER TABLE sessions DROP COLUMN parked; DROP TABLE approvals; "
+                     "PRAGMA user_version = 1");
   auto store = open_store("sqlite:" + file.string());
   CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
   CHECK(store->get_run("run_old")->invoker.is_null());
@@ -100,14 +106,35 @@ TEST_CASE("a schema-2 database is migrated to park sessions and keep approvals")
     auto store = open_store("sqlite:" + file.string());
     store->save_session(key, nlohmann::json::array({1}), 0);
   }
-  raw_exec(file, "ALTER TABLE sessions DROP COLUMN parked; DROP TABLE approvals; "
-                 "PRAGMA user_version = 2");
+  raw_exec(file, std::string(k_drop_schema_4) +
+                     "ALTER TABLE sessions DROP COLUMN parked; DROP TABLE approvals; "
+                     "PRAGMA user_version = 2");
   auto store = open_store("sqlite:" + file.string());
-  CHECK(raw_int(file, "PRAGMA user_version") == 3);
+  CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
   CHECK(store->load_session(key)->messages == nlohmann::json::array({1}));
   CHECK(store->load_session(key)->parked.is_null());
   store->create_approval({.approval_id = "apr_1", .owner = "agents/a/i", .tool_name = "t"});
   CHECK(store->get_approval("apr_1")->status == "pending");
+}
+
+TEST_CASE("a schema-3 database is migrated to durable runs; its runs stay as they were") {
+  TempProject tmp;
+  const auto file = tmp.root() / "state.db";
+  {
+    auto store = open_store("sqlite:" + file.string());
+    store->create_run({.run_id = "run_old", .workflow = "w"});
+  }
+  raw_exec(file, std::string(k_drop_schema_4) + "PRAGMA user_version = 3");
+  auto store = open_store("sqlite:" + file.string());
+  CHECK(raw_int(file, "PRAGMA user_version") == 4);
+  const auto old = store->get_run("run_old");
+  REQUIRE(old.has_value());
+  CHECK_FALSE(old->resumable); // an old run is never taken over: it ends runtime_crashed
+  CHECK(old->attempts == 1);
+  CHECK(old->fence == 0);
+  CHECK(store->run_checkpoint("run_old").is_null());
+  CHECK(store->checkpoint_run("run_old", 0, {{"step", 1}}));
+  CHECK(store->run_checkpoint("run_old")["step"] == 1);
 }
 
 TEST_CASE("memory stores are private to each Store") {
