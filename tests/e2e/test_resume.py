@@ -5,6 +5,7 @@ interrupted call is not re-run (an idempotent one is), and each resumed run says
 import collections
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -13,7 +14,7 @@ import unittest
 import shutil
 
 from harness import HEARTH_BIN, SOURCE_DIR, HearthTestCase, clean_env, hearth
-from test_server import Http, read_line, wait_run_closed
+from test_server import Http, wait_run_closed
 
 TOOL_SPEC = {"description": "Appends a note to the log.", "inputSchema": {
     "type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"],
@@ -23,19 +24,34 @@ STEPS = 5
 
 
 class Server:
-    """`hearth start` in its own process group (so kill -9 takes its tools too)."""
+    """`hearth start` in its own process group (so kill -9 takes its tools too). Its stderr goes
+    to a file, read until the listening line."""
 
     def __init__(self, test, dist):
+        self.err_path = os.path.join(test.tmp, f"start-{time.monotonic_ns()}.err")
+        self.err = open(self.err_path, "w")
         self.proc = subprocess.Popen(
             [HEARTH_BIN, "start", dist, "--host", "127.0.0.1", "--port", "0", "--insecure-no-auth"],
-            cwd=test.tmp, env=clean_env(), text=True, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True)
+            cwd=test.tmp, env=clean_env(), stdout=subprocess.DEVNULL, stderr=self.err,
+            start_new_session=True)
         test.addCleanup(self.kill)
-        match = read_line(self.proc.stderr, r"listening on http://127\.0\.0\.1:(\d+)",
-                          time.monotonic() + 60)
-        if match is None:
-            raise AssertionError("hearth start did not listen")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with open(self.err_path) as f:
+                match = re.search(r"listening on http://127\.0\.0\.1:(\d+)", f.read())
+            if match:
+                break
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        if not match:
+            with open(self.err_path) as f:
+                raise AssertionError("hearth start did not listen:\n" + f.read())
         self.port = int(match.group(1))
+
+    def stderr(self):
+        with open(self.err_path) as f:
+            return f.read()
 
     def kill(self):
         if self.proc.poll() is None:
@@ -44,9 +60,7 @@ class Server:
             except ProcessLookupError:
                 pass
             self.proc.wait(10)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if not stream.closed:
-                stream.close()
+        self.err.close()
 
 
 class ResumeTest(HearthTestCase):
