@@ -101,9 +101,9 @@ std::string Runtime::admit_run(const std::string& name, const json& payload, con
   const auto invocation = workflow_invocation(name, invoker, request_context, may_select);
   settle_pending();
   const auto run_id = ids::run_id();
-  // Durable runs: a serving runtime's declarative runs survive its death (programmable ones
-  // cannot resume yet: their script would replay what it did).
-  const bool resumable = m_durable && workflow(name).kind == WorkflowKind::declarative;
+  // Durable runs: a serving runtime's runs survive its death (declarative ones continue from
+  // their checkpoint, a script restarts with its completed calls answered from its journal).
+  const bool resumable = m_durable.load();
   m_store.create_run({.run_id = run_id, .workflow = name, .payload = payload,
                       .invoker = invocation.invoker, .resumable = resumable});
   if (invocation.context.is_object() && !invocation.context.empty()) {
@@ -381,7 +381,7 @@ std::vector<std::string> Runtime::take_over_abandoned_runs() {
     const auto why = "Process " + std::to_string(run.owner_pid) + ", which ran attempt " +
                      std::to_string(run.attempts) + " of " + std::to_string(max_attempts) +
                      ", is no longer running.";
-    if (!def || def->kind != WorkflowKind::declarative || run.attempts >= max_attempts) {
+    if (!def || run.attempts >= max_attempts) {
       const auto error = errors::runtime_crashed(
           def ? why + " No attempts are left (the workflow's maxAttempts)."
               : why + " Its workflow \"" + run.workflow + "\" no longer exists.");

@@ -131,8 +131,9 @@ public:
 
   // durable runs (issue 15 §1; docs/runtime.md "Durable runs") --------------------------------
 
-  /// Serving runtimes (`hearth start`, `hearth dev`): declarative runs admitted from now on are
-  /// resumable: they checkpoint after every step and survive the death of this process.
+  /// Serving runtimes (`hearth start`, `hearth dev`): runs admitted from now on are resumable:
+  /// declarative ones checkpoint after every step, scripts journal their completed calls
+  /// (WorkflowContext::call), and both survive the death of this process.
   void set_durable(bool durable) { m_durable = durable; }
 
   /// At start-up of a serving runtime: ends the non-resumable runs of dead owners

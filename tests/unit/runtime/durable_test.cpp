@@ -2,6 +2,7 @@
 // over and continued from its checkpoint; nothing that completed is replayed.
 #include "core/error.hpp"
 #include "runtime/runtime.hpp"
+#include "sandbox/sandbox.hpp"
 #include "store/store.hpp"
 #include "support/temp_project.hpp"
 
@@ -53,6 +54,8 @@ struct Durable {
                   "{\"text\":\"done\"}\n");
     AgentDef agent{.name = "assistant", .model = "mock/script", .instructions = "Take notes.",
                    .mock_script = project.root() / "agent/mock.jsonl"};
+    // Unsandboxed: the tool appends to a host file the test reads.
+    agent.sandbox = hearth::sandbox::merge({}, {{"backend", "none"}});
     agent.tools.push_back({.name = "note", .description = "Notes.",
                            .input_schema = {{"type", "object"},
                                             {"properties", {{"text", {{"type", "string"}}}}}},
