@@ -11,6 +11,9 @@ from harness import HEARTH_BIN, SOURCE_DIR, HearthTestCase, clean_env, copy_exam
 from test_server import Http, Started, wait_run_closed
 
 
+PAYLOAD = {"name": "Ada"}
+
+
 def templates():
     with open(os.path.join(SOURCE_DIR, "templates", "index.json")) as f:
         return sorted(json.load(f))
@@ -53,8 +56,11 @@ class Deploy(HearthTestCase):
                     if wf.get("interpreter") == "node" and not node:
                         print(f"skip {source[1]}/{wf['name']}: no node on PATH")
                         continue
-                    r = subprocess.run([binary, "run", wf["name"], "--root", dist], cwd=elsewhere,
-                                       env=clean_env(), capture_output=True, text=True, timeout=120)
+                    # The examples' prompts use {{payload.name}}.
+                    r = subprocess.run([binary, "run", wf["name"], "--root", dist,
+                                        "--payload", json.dumps(PAYLOAD)], cwd=elsewhere,
+                                       env=clean_env(HEARTH_STATE_DIR=os.path.join(elsewhere, "state")),
+                                       capture_output=True, text=True, timeout=120)
                     self.assertExit(r, 0)
                 served = [wf["name"] for wf in workflows if wf.get("http")]
                 if not served:
@@ -62,7 +68,7 @@ class Deploy(HearthTestCase):
                 server = Started(self, dist)
                 client = Http(server.port)
                 for name in served:
-                    status, _, body = client.json("POST", f"/workflows/{name}?wait=result", {})
+                    status, _, body = client.json("POST", f"/workflows/{name}?wait=result", PAYLOAD)
                     self.assertEqual(status, 200, (name, body))
                 server.kill()
                 self.assertFalse(os.path.exists(os.path.join(dist, ".hearth", "state.db")))
@@ -76,12 +82,7 @@ class Deploy(HearthTestCase):
         client = Http(server.port)
         status, _, body = client.json("POST", "/workflows/hello?wait=result", {"name": "Ada"})
         self.assertEqual(status, 200, body)
-        run_id = body["runId"] if "runId" in body else None
-        status, _, runs = client.json("GET", "/runs")
-        self.assertEqual(status, 200, runs)
-        ids = [r["runId"] for r in runs["runs"]]
-        self.assertEqual(len(ids), 1)
-        run_id = run_id or ids[0]
+        run_id = body["runId"]
         server.kill()
         self.assertTrue(os.path.isfile(os.path.join(self.tmp, ".hearth", "state.db")))
         self.assertFalse(os.path.exists(os.path.join(dist, ".hearth", "state.db")))
@@ -92,7 +93,7 @@ class Deploy(HearthTestCase):
 
         server = Started(self, dist)
         client = Http(server.port)
-        status, _, run = client.json("GET", f"/runs/{run_id}")
+        status, _, run = client.json("GET", f"/runs/{run_id}?meta")
         self.assertEqual(status, 200, run)
         self.assertEqual(run["status"], "completed")
 
@@ -127,10 +128,11 @@ class Deploy(HearthTestCase):
         self.assertTrue(os.path.isdir(os.path.join(dist, ".hearth", "compile")))
         with open(os.path.join(dist, ".env")) as f:
             self.assertEqual(f.read(), "SECRET=kept\n")
-        r = hearth("logs", "--root", dist, "--json", env=clean_env(
-            HEARTH_STATE_DIR=os.path.join(dist, ".hearth")), cwd=self.tmp)
+        r = hearth("logs", body["runId"], "--root", dist, "--format", "ndjson", "--no-follow",
+                   env=clean_env(HEARTH_STATE_DIR=os.path.join(dist, ".hearth")), cwd=self.tmp)
         self.assertExit(r, 0)
-        self.assertIn("completed", r.stdout)
+        end = json.loads(r.stdout.splitlines()[-1])
+        self.assertEqual((end["type"], end["isError"]), ("run_end", False))
 
     def test_build_include_copies_data_files_a_workflow_reads(self):
         root = copy_example(self, "weather-agent")
