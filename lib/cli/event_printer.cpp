@@ -109,6 +109,9 @@ void EventPrinter::print(const json& event) {
   } else if (m_lifecycle && type == "run_start") {
     line(dim("run:start    " + event.value("runId", "") + "  workflow=" +
              event.value("workflowName", "")));
+  } else if (m_lifecycle && type == "run_resume") {
+    line(dim("run:resume   " + event.value("runId", "") + "  attempt=" +
+             std::to_string(event.value("attempt", 0))));
   } else if (m_lifecycle && type == "operation_start") {
     line(dim("op:start     " + event.value("operationKind", "")));
   } else if (m_lifecycle && type == "operation") {

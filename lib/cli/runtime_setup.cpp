@@ -35,6 +35,7 @@ nlohmann::json profile_context(const std::string& profile_id) {
 
 runtime::RuntimeContext runtime_context(const config::Project& project) {
   runtime::RuntimeContext context{.project_root = project.root,
+                                  .workspaces_dir = project.workspaces_dir(),
                                   .default_model = project.model,
                                   .env = providers::process_env()};
   context.workspaces = {.retain_runs = project.workspaces.retain_runs,
@@ -115,7 +116,7 @@ void check_sandboxes(const nlohmann::json& compiled, bool production) {
   }
 }
 
-RuntimeHost::RuntimeHost(const config::Project& project, bool production) {
+RuntimeHost::RuntimeHost(const config::Project& project, bool production, bool serving) {
   const auto artifacts = manifest::artifacts_for(project.root);
   const auto compiled = manifest::load(artifacts.compiled_manifest);
   if (compiled.value("status", "") != "ready")
@@ -129,7 +130,7 @@ RuntimeHost::RuntimeHost(const config::Project& project, bool production) {
                                   ? std::string("memory:")
                                   : "sqlite:" + project.store.path.string(),
                               project.root);
-  m_store->recover_abandoned_runs();
+  if (!serving) m_store->recover_abandoned_runs(); // resumable runs are left to a server
   auto context = runtime_context(project);
   context.sandbox_fail_closed = production;
   // Hooks and trace sinks (issue 12 §4-5): hooks run sandboxed like tools; `telemetry.otlp`
@@ -141,6 +142,7 @@ RuntimeHost::RuntimeHost(const config::Project& project, bool production) {
   context.telemetry = std::make_shared<runtime::Telemetry>(project.root, production, std::move(otlp));
   m_runtime = std::make_unique<runtime::Runtime>(std::move(program), std::move(context), *m_store);
   runtime::install_program_runner(*m_runtime);
+  m_runtime->set_durable(serving);
 }
 
 } // namespace hearth::cli

@@ -9,6 +9,7 @@
 #include "core/text.hpp"
 #include "sandbox/sandbox.hpp"
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 namespace hearth::config {
@@ -102,6 +103,8 @@ ConfigFile parse_config(std::string_view text, const stdfs::path& file) {
     }
     config.sandbox = j["sandbox"];
   }
+  if (j.contains("build") && j["build"].contains("include"))
+    for (const auto& path : j["build"]["include"]) config.build_include.push_back(path.get<std::string>());
   if (j.contains("workspaces")) {
     WorkspacesConfig workspaces;
     workspaces.retain_runs = j["workspaces"].value("retainRuns", workspaces.retain_runs);
@@ -161,9 +164,13 @@ Project resolve(const ProjectFlags& flags, const stdfs::path& cwd) {
   project.providers = file.providers;
   project.server = file.server;
   project.sandbox = file.sandbox;
+  const char* state_env = std::getenv("HEARTH_STATE_DIR");
+  project.state_dir = state_env && *state_env ? fs::absolute_from(cwd, state_env)
+                                              : project.root / ".hearth";
   project.store = file.store.value_or(
-      StoreConfig{.kind = StoreConfig::Kind::sqlite, .path = project.root / ".hearth" / "state.db"});
+      StoreConfig{.kind = StoreConfig::Kind::sqlite, .path = project.state_dir / "state.db"});
   project.workspaces = file.workspaces.value_or(WorkspacesConfig{});
+  project.build_include = file.build_include;
   project.telemetry = file.telemetry;
   check_output(project);
   return project;

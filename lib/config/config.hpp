@@ -74,6 +74,10 @@ struct Project {
   std::filesystem::path root{};        // project root
   std::filesystem::path source_root{}; // <root>/src when it exists, else <root>
   std::filesystem::path output{};      // build output (default <root>/dist)
+  /// Where the default store and the run workspaces live: $HEARTH_STATE_DIR, else <root>/.hearth
+  /// (`hearth start` sets $HEARTH_STATE_DIR to ./.hearth when unset; docs/deploy.md).
+  std::filesystem::path state_dir{};
+  std::filesystem::path workspaces_dir() const { return state_dir / "workspaces"; }
   std::optional<std::filesystem::path> config_file{}; // the hearth.json that was read, if any
   std::string name{};                  // root agent id: `name`, else the root directory's name
   std::string model{};                 // default model for agents that set none (may be empty)
@@ -85,6 +89,9 @@ struct Project {
   WorkspacesConfig workspaces{};
   TelemetryConfig telemetry{};
   std::vector<std::filesystem::path> env_files{}; // env files applied, highest precedence first
+  /// hearth.json `build.include`: more paths (relative to root, no `..`) that are inputs of the
+  /// build besides the discovered ones and helpers/ (docs/deploy.md).
+  std::vector<std::string> build_include{};
   nlohmann::json sandbox = nlohmann::json::object(); // hearth.json `sandbox` (docs/sandbox.md)
   bool host_configured = false;        // --host or hearth.json `host` set the bind address
   nlohmann::json auth = nullptr;       // hearth.json `auth` as written (server/auth parses it)
@@ -113,6 +120,7 @@ struct ConfigFile {
   TelemetryConfig telemetry{};
   nlohmann::json auth = nullptr;
   nlohmann::json server_json = nullptr;
+  std::vector<std::string> build_include{}; // `build.include`, relative to the root
 };
 
 /// Parses and validates hearth.json text against the embedded schema; `file` (absolute) names

@@ -1219,3 +1219,32 @@ Error channel_handler_failed(std::string_view channel, std::string_view problem)
 }
 
 } // namespace hearth::errors
+
+// --- Durable runs (issue 15 §1) ---------------------------------------------------------------
+
+namespace hearth::errors {
+
+Error runtime_crashed(std::string_view details) {
+  return Error({.type = "runtime_crashed",
+                .message = "The runtime exited before the run finished.",
+                .details = string(details),
+                .http_status = 500});
+}
+
+Error run_suspended() {
+  return Error({.type = "suspended",
+                .message = "The run stopped at a step boundary: its runtime is shutting down.",
+                .details = "The run stays active; the next `hearth start` on this store resumes it "
+                           "from its last completed step.",
+                .http_status = 503});
+}
+
+Error run_taken_over(std::string_view run_id) {
+  return Error({.type = "run_taken_over",
+                .message = "Run " + string(run_id) + " was taken over by another runtime.",
+                .details = "Its owner was presumed dead and the run resumed elsewhere; this "
+                           "process stops writing it.",
+                .http_status = 409});
+}
+
+} // namespace hearth::errors

@@ -555,3 +555,21 @@ Error channel_secret_missing(std::string_view channel, std::string_view env);
 Error channel_handler_failed(std::string_view channel, std::string_view problem);
 
 } // namespace hearth::errors
+
+// --- Durable runs (issue 15 §1, docs/runtime.md "Durable runs") -------------------------------
+
+namespace hearth::errors {
+
+/// A run's runtime exited before the run finished and it is not resumed (not resumable, or out
+/// of attempts); `details` says which process and attempt. Type `runtime_crashed`.
+Error runtime_crashed(std::string_view details);
+
+/// A durable run stopped at a step boundary because its runtime is shutting down gracefully;
+/// the run stays active and the next runtime resumes it. Never a run's end. Type `suspended`.
+Error run_suspended();
+
+/// Another runtime took run `run_id` over (its fence moved): this process stops writing it.
+/// Never a run's end. Type `run_taken_over`.
+Error run_taken_over(std::string_view run_id);
+
+} // namespace hearth::errors

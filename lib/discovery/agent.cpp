@@ -25,7 +25,7 @@ const std::vector<std::string> k_agent_keys = {"$schema",     "model",     "desc
                                                "sandbox",     "invoker",   "access",
                                                "policy"};
 const std::vector<std::string> k_tool_keys = {"$schema", "description", "inputSchema", "command",
-                                              "approval", "timeoutMs", "sandbox"};
+                                              "approval", "timeoutMs", "sandbox", "idempotent"};
 const std::vector<std::string> k_skill_keys = {"name",     "description",   "license",
                                                "metadata", "allowed-tools", "compatibility"};
 const std::vector<std::string> k_connection_keys = {
@@ -267,6 +267,7 @@ void read_tools(Context& ctx, Agent& agent, const stdfs::path& dir) {
       }
     }
     tool.timeout_ms = ctx.positive_int_field(*json, "timeoutMs", path);
+    if (auto idem = ctx.bool_field(*json, "idempotent", path)) tool.idempotent = *idem;
     if (auto s = sandbox_field(ctx, *json, path, true)) tool.sandbox = *s;
     if (others.size() >= 1) tool.executable = ctx.rel(others.front()->entry.path);
     if (json->contains("command")) {

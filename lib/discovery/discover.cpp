@@ -20,7 +20,7 @@ namespace {
 
 const std::vector<std::string> k_workflow_keys = {"description", "agent", "model",
                                                   "result",      "http",  "maxSteps",
-                                                  "access"};
+                                                  "access",      "maxAttempts"};
 const std::vector<std::string> k_sidecar_keys = {"$schema", "description", "http", "timeoutMs",
                                                  "access"};
 
@@ -51,6 +51,7 @@ void read_declarative(Context& ctx, Workflow& w, const stdfs::path& path) {
   if (auto h = ctx.bool_field(fm->data, "http", path)) w.http = *h;
   if (fm->data.contains("access")) w.access = fm->data["access"];
   w.max_steps = ctx.positive_int_field(fm->data, "maxSteps", path);
+  w.max_attempts = ctx.positive_int_field(fm->data, "maxAttempts", path);
   if (fm->data.contains("result") && !fm->data["result"].is_null() &&
       ctx.check_schema(fm->data["result"], path, "result", false))
     w.result = fm->data["result"];

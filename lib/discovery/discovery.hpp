@@ -39,6 +39,7 @@ struct Tool {
   std::string approval = "never";  // never | once | always
   std::optional<long long> timeout_ms{};
   nlohmann::json sandbox = nullptr; // the spec's `sandbox` ({network, env, reads}), validated
+  bool idempotent = false;         // durable runs: safe to run again after a crash mid-call
 };
 
 /// A skill: skills/<name>.md, or skills/<name>/SKILL.md with sibling files.
@@ -128,6 +129,7 @@ struct Workflow {
   nlohmann::json result = nullptr; // JSON Schema or null
   bool http = false;
   std::optional<long long> max_steps{};
+  std::optional<long long> max_attempts{}; // durable runs: attempts before a crashed run ends
   std::string body{};              // declarative: prompt template over {{payload.<path>}}
   std::string interpreter{};       // program: python3 | node | bash | "" (run directly)
   std::string sidecar{};           // program: project-relative <name>.json or ""

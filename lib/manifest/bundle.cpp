@@ -111,6 +111,9 @@ std::string dockerfile(const std::vector<std::string>& packages) {
          "WORKDIR /app\n"
          "COPY . /app\n"
          "ENV HEARTH_ENV=production\n"
+         "# The store and run workspaces: mount a volume here so they outlive the container.\n"
+         "ENV HEARTH_STATE_DIR=/var/lib/hearth\n"
+         "VOLUME /var/lib/hearth\n"
          "ENV PORT=3000\n"
          "EXPOSE 3000\n"
          "# 0.0.0.0 inside the container; routes still need the `auth` of hearth.json (docs/auth.md).\n"
@@ -126,6 +129,31 @@ std::string readme(const std::string& name) {
          "    bin/hearth start .              # serve it (provider keys come from the environment)\n"
          "    docker build -t " + name + " . && docker run -p 3000:3000 --env-file .env " + name + "\n\n"
          ".env files are not copied: pass credentials through the environment.\n";
+}
+
+/// Moves what a running `hearth start` or the user left in the previous output `old` into the new
+/// tree `fresh`, so a rebuild never deletes data: `.hearth/` entries other than the compiled
+/// artifacts (a store and workspaces from before $HEARTH_STATE_DIR, docs/deploy.md) and `.env`
+/// files. Renames keep inodes, so a server still running on that store keeps its open files.
+/// Throws hearth::Error io_error when a rename fails (what moved before stays moved).
+void carry_over_data(const stdfs::path& old, const stdfs::path& fresh) {
+  std::error_code ec;
+  auto move = [&](const stdfs::path& from, const stdfs::path& to) {
+    if (stdfs::exists(to, ec)) return;
+    stdfs::create_directories(to.parent_path(), ec);
+    if (::rename(from.c_str(), to.c_str()) != 0)
+      throw errors::io_error("keep", from.string(), std::strerror(errno));
+  };
+  if (stdfs::is_directory(old / ".hearth", ec))
+    for (const auto& entry : stdfs::directory_iterator(old / ".hearth", ec)) {
+      const auto name = entry.path().filename().string();
+      if (name != "compile" && name != "discovery") move(entry.path(), fresh / ".hearth" / name);
+    }
+  for (const auto& entry : stdfs::directory_iterator(old, ec)) {
+    const auto name = entry.path().filename().string();
+    if ((name == ".env" || name.starts_with(".env.")) && entry.is_regular_file(ec))
+      move(entry.path(), fresh / name);
+  }
 }
 
 } // namespace
@@ -240,9 +268,23 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
   }
 
   if (stdfs::exists(out, ec)) {
+    // Whatever fails from here leaves the old output as it was, its data included.
+    auto give_back = [&] {
+      try {
+        carry_over_data(tmp, out);
+      } catch (const std::exception&) {
+      }
+      stdfs::remove_all(tmp, ec);
+    };
+    try {
+      carry_over_data(out, tmp);
+    } catch (...) {
+      give_back();
+      throw;
+    }
     if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, out.c_str(), RENAME_EXCHANGE) != 0) {
       const int err = errno;
-      stdfs::remove_all(tmp, ec);
+      give_back();
       throw errors::io_error("replace", out.string(), std::strerror(err));
     }
     stdfs::remove_all(tmp, ec); // now the previous output

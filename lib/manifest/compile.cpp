@@ -166,13 +166,27 @@ InputScan scan_inputs(const config::Project& project) {
   const std::string prefix = project.source_root == project.root ? "" : src_rel + "/";
   std::vector<std::string> tops = {"agent", "agents", "workflows"};
   for (const auto& slot : discovery::slot_names()) tops.push_back(slot);
-  tops.push_back("lib"); // helpers tool executables may import
+  tops.push_back("lib");     // modules tool executables may import
+  tops.push_back("helpers"); // modules workflow scripts import (the templates' ctx helper)
   std::sort(tops.begin(), tops.end());
   for (const auto& top : tops) {
     const auto p = project.source_root / top;
     struct stat st {};
     if (::stat(p.c_str(), &st) != 0) continue;
     scanner.entry(AT_FDCWD, p.c_str(), prefix + top, 0);
+  }
+  // hearth.json `build.include` (schema: relative, no `..`): relative to the root, not to src/.
+  for (const auto& rel : project.build_include) {
+    const auto normal = stdfs::path(rel).lexically_normal().string();
+    if (normal.empty() || normal == "." || normal.starts_with("..") || normal.starts_with("/"))
+      continue;
+    const auto p = project.root / normal;
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) {
+      hash.add("missing:" + normal);
+      continue;
+    }
+    scanner.entry(AT_FDCWD, p.c_str(), normal, 0);
   }
   out.hash = hash.hex();
   return out;

@@ -44,7 +44,8 @@ nlohmann::json tool_set(const Agent& agent) {
                      {"executable", or_null(t.executable)},
                      {"approval", t.approval},
                      {"timeoutMs", or_null(t.timeout_ms)},
-                     {"sandbox", t.sandbox}});
+                     {"sandbox", t.sandbox},
+                     {"idempotent", t.idempotent}});
   return tools;
 }
 
@@ -117,6 +118,7 @@ nlohmann::json lower_workflow(const discovery::Workflow& w) {
     j["model"] = or_null(w.model);
     j["result"] = w.result;
     j["maxSteps"] = or_null(w.max_steps);
+    j["maxAttempts"] = or_null(w.max_attempts);
     j["body"] = w.body;
   } else {
     j["executable"] = w.path;

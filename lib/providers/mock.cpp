@@ -116,7 +116,7 @@ public:
     if (request.model == "echo")
       answer = echo(request);
     else if (request.model == "script")
-      answer = offered_only(request, next_script_step());
+      answer = offered_only(request, next_script_step(request));
     else
       throw errors::mock_model_unknown(request.model);
     // A step held open (`delayMs`) is where tests cancel a model stream.
@@ -153,7 +153,13 @@ private:
     return step;
   }
 
-  ScriptStep next_script_step() {
+  /// The next line: past the lines this client gave and past the assistant steps already in
+  /// the history, so a run resumed by a new runtime (a new client) continues its script.
+  ScriptStep next_script_step(const StepRequest& request) {
+    const auto answered = static_cast<std::size_t>(
+        std::count_if(request.messages.begin(), request.messages.end(),
+                      [](const Message& m) { return m.role == Role::assistant; }));
+    m_cursor = std::max(m_cursor, answered);
     if (!m_script) {
       const auto from_env = m_env ? m_env("HEARTH_MOCK_SCRIPT") : std::nullopt;
       if (from_env && !from_env->empty())

@@ -15,6 +15,8 @@ namespace hearth::runtime {
 
 /// Steps a turn may take when agent.json sets no `maxSteps` (seed page 07).
 inline constexpr int k_default_max_steps = 20;
+/// Attempts of a durable run when the workflow sets no `maxAttempts` (Flue-style default).
+inline constexpr int k_default_max_attempts = 3;
 /// Default timeout of an executable tool.
 inline constexpr int k_default_tool_timeout_ms = 60'000;
 
@@ -35,6 +37,7 @@ struct ExecToolDef {
   std::string approval = "never";     // never | once | always
   int timeout_ms = k_default_tool_timeout_ms;
   nlohmann::json sandbox{};           // the spec's `sandbox` ({network, env, reads}) or null
+  bool idempotent = false;            // durable runs: re-run (not "interrupted") after a crash
 };
 
 /// A lifecycle hook file (agent/hooks/*; runtime/hooks.hpp): `event` is the lifecycle event its
@@ -82,6 +85,9 @@ struct WorkflowDef {
   nlohmann::json result{};            // declarative: JSON Schema of the result, or null
   std::string body{};                 // declarative: the prompt template
   int max_steps = 0;                  // 0: the agent's
+  /// Durable runs: attempts (the first run + take-overs after crashes) before a run whose
+  /// runtime died ends runtime_crashed (workflow frontmatter `maxAttempts`).
+  int max_attempts = k_default_max_attempts;
   bool http = false;
   std::filesystem::path executable{}; // program: the script
   std::vector<std::string> command{}; // program: argv to start it (interpreter + script)

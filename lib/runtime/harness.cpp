@@ -190,8 +190,20 @@ public:
 
   TurnResult run(json& messages, const std::string& user_text);
   TurnResult resume(json& messages, const json& parked);
+  TurnResult resume_checkpoint(json& messages, const json& checkpoint);
 
 private:
+  // durable runs: the checkpoint of the step in progress (see resume_from_checkpoint)
+  void begin_step_checkpoint(const json& messages, int step_number,
+                             const std::vector<providers::ToolCall>& calls,
+                             const TurnResult& result, const Envelope& envelope);
+  void note_outcome(std::size_t index, const CallSlot& slot);
+  void save_step(const json& messages, int step_number, const TurnResult& result,
+                 const Envelope& envelope, bool finished);
+  json checkpoint_base(int step_number, const TurnResult& result, const Envelope& envelope);
+  bool idempotent(const std::string& tool) const;
+  /// A recorded outcome of `call` counts as it did live: finish's result, give_up's reason.
+  void absorb_outcome(const providers::ToolCall& call, const ToolOutcome& outcome);
   TurnResult step_loop(json& messages, int first_step, TurnResult result, const json* user);
   void append_results(json& messages, const std::vector<providers::ToolCall>& calls,
                       const std::vector<ToolOutcome>& outcomes, const json& assistant,
@@ -243,6 +255,8 @@ private:
   std::optional<std::string> m_question{}; // ask_question ends the turn with this as the answer
   std::vector<PolicyRule> m_rules;          // approvals: agent.json `policy`
   std::set<std::string> m_approved_once;    // approvals: `once` tools approved in this session
+  std::mutex m_checkpoint_mutex;            // durable runs: concurrent tool results
+  json m_checkpoint{};                      // the step's checkpoint while its tools run
 };
 
 void TurnRunner::add_tool(Tool tool) {
@@ -514,9 +528,11 @@ TurnResult TurnRunner::step_loop(json& messages, int first_step, TurnResult resu
     const json assistant = assistant_json(step, m_model.provider);
     messages.push_back(assistant);
     m_scope.events.emit("message_end", {{"message", assistant}}, envelope);
+    result.text = step.text.empty() ? result.text : step.text;
+    // Durable runs: the model's answer is committed before any of its tools starts.
+    begin_step_checkpoint(messages, step_number, step.tool_calls, result, envelope);
 
     auto slots = run_calls(step.tool_calls, envelope);
-    result.text = step.text.empty() ? result.text : step.text;
     // Cancelled while its tools ran: the turn ends cancelled rather than parked; its requests
     // are closed (nobody may decide them later) and their calls read as cancelled.
     if (m_scope.context.cancel.stop_requested()) close_requests_cancelled(slots, step.tool_calls, envelope);
@@ -530,7 +546,10 @@ TurnResult TurnRunner::step_loop(json& messages, int first_step, TurnResult resu
     emit_step_stats(step, started, envelope);
     // Cancelled during the tools: their results are recorded above; the turn ends here.
     if (!step.tool_calls.empty()) throw_if_cancelled(m_scope.context);
-    if (after_step(messages, result, !step.tool_calls.empty())) break;
+    const bool finished = after_step(messages, result, !step.tool_calls.empty());
+    save_step(messages, step_number, result, envelope, finished);
+    if (finished) break;
+    if (m_options.suspend.stop_requested()) throw errors::run_suspended(); // a step boundary
   }
   m_scope.events.emit("agent_end", {{"messages", messages}}, envelope);
   return result;
@@ -619,11 +638,15 @@ std::vector<CallSlot> TurnRunner::run_calls(const std::vector<providers::ToolCal
   std::vector<CallSlot> slots(calls.size());
   if (calls.size() == 1) {
     slots[0] = gated_call(calls[0], envelope);
+    note_outcome(0, slots[0]);
   } else if (!calls.empty()) {
     std::vector<std::future<CallSlot>> running;
-    for (const auto& call : calls)
-      running.push_back(std::async(std::launch::async,
-                                   [this, &call, &envelope] { return gated_call(call, envelope); }));
+    for (std::size_t i = 0; i < calls.size(); ++i)
+      running.push_back(std::async(std::launch::async, [this, i, &calls, &envelope] {
+        auto slot = gated_call(calls[i], envelope);
+        note_outcome(i, slot);
+        return slot;
+      }));
     for (std::size_t i = 0; i < running.size(); ++i) slots[i] = running[i].get();
   }
   return slots;
@@ -853,16 +876,7 @@ TurnResult TurnRunner::resume(json& messages, const json& parked) {
                            ? decided_call(calls.back(), c.value("requestId", ""), envelope)
                            : outcome_from_json(c.value("outcome", json::object())));
     // A `finish` or `give_up` of the parked step still counts once the step completes.
-    const auto& call = calls.back();
-    const auto& done = outcomes.back();
-    std::lock_guard lock(m_mutex);
-    if (call.name == "finish" && !done.is_error && done.details.is_object() &&
-        done.details.contains("result"))
-      m_result = done.details["result"];
-    if (call.name == "give_up" && done.terminate) {
-      const auto reason = call.input.is_object() ? call.input.value("reason", json()) : json();
-      m_gave_up = reason.is_string() ? reason.get<std::string>() : "no reason given";
-    }
+    absorb_outcome(calls.back(), outcomes.back());
   }
   json assistant = json::object();
   for (auto it = messages.rbegin(); it != messages.rend(); ++it)
@@ -876,6 +890,160 @@ TurnResult TurnRunner::resume(json& messages, const json& parked) {
     return result;
   }
   return step_loop(messages, parked.value("step", 1) + 1, std::move(result), nullptr);
+}
+
+void TurnRunner::absorb_outcome(const providers::ToolCall& call, const ToolOutcome& done) {
+  std::lock_guard lock(m_mutex);
+  if (call.name == "finish" && !done.is_error && done.details.is_object() &&
+      done.details.contains("result"))
+    m_result = done.details["result"];
+  if (call.name == "give_up" && done.terminate) {
+    const auto reason = call.input.is_object() ? call.input.value("reason", json()) : json();
+    m_gave_up = reason.is_string() ? reason.get<std::string>() : "no reason given";
+  }
+}
+
+// durable runs ---------------------------------------------------------------------------------
+// A checkpoint is the turn's state at a step boundary, or inside a step once the model answered
+// (phase "tools": `calls` lists the step's calls, each with its `outcome` once it finished):
+// {version, phase, step, turnId, messages, calls?, text, usage, provider, model, invalidResults,
+//  finished?, data?, options: {model, resultSchema, maxSteps, headless}}.
+
+json TurnRunner::checkpoint_base(int step_number, const TurnResult& result,
+                                 const Envelope& envelope) {
+  int invalid = 0;
+  {
+    std::lock_guard lock(m_mutex);
+    invalid = m_invalid_results;
+  }
+  return {{"version", 1}, {"step", step_number}, {"turnId", envelope.turn_id},
+          {"text", result.text}, {"usage", usage_json(result.usage)},
+          {"provider", result.provider}, {"model", result.model}, {"invalidResults", invalid},
+          {"options", {{"model", m_options.model_override},
+                       {"resultSchema", m_options.result_schema},
+                       {"maxSteps", m_options.max_steps},
+                       {"headless", m_options.headless}}}};
+}
+
+void TurnRunner::begin_step_checkpoint(const json& messages, int step_number,
+                                       const std::vector<providers::ToolCall>& calls,
+                                       const TurnResult& result, const Envelope& envelope) {
+  if (!m_options.checkpoint) return;
+  json checkpoint = checkpoint_base(step_number, result, envelope);
+  checkpoint["phase"] = "tools";
+  checkpoint["messages"] = messages;
+  json list = json::array();
+  for (const auto& call : calls)
+    list.push_back({{"toolCallId", call.id}, {"toolName", call.name},
+                    {"args", call.input.is_object() ? call.input : json::object()}});
+  checkpoint["calls"] = std::move(list);
+  std::lock_guard lock(m_checkpoint_mutex);
+  m_checkpoint = std::move(checkpoint);
+  m_options.checkpoint(m_checkpoint);
+}
+
+void TurnRunner::note_outcome(std::size_t index, const CallSlot& slot) {
+  if (!m_options.checkpoint || slot.request) return;
+  std::lock_guard lock(m_checkpoint_mutex);
+  if (!m_checkpoint.is_object() || index >= m_checkpoint["calls"].size()) return;
+  m_checkpoint["calls"][index]["outcome"] = outcome_json(slot.outcome);
+  {
+    std::lock_guard result_lock(m_mutex);
+    m_checkpoint["invalidResults"] = m_invalid_results;
+  }
+  m_options.checkpoint(m_checkpoint);
+}
+
+void TurnRunner::save_step(const json& messages, int step_number, const TurnResult& result,
+                           const Envelope& envelope, bool finished) {
+  if (!m_options.checkpoint) return;
+  json checkpoint = checkpoint_base(step_number, result, envelope);
+  checkpoint["phase"] = "done";
+  checkpoint["messages"] = messages;
+  checkpoint["finished"] = finished;
+  if (finished) checkpoint["data"] = result.data;
+  std::lock_guard lock(m_checkpoint_mutex);
+  m_checkpoint = nullptr;
+  m_options.checkpoint(checkpoint);
+}
+
+bool TurnRunner::idempotent(const std::string& tool) const {
+  if (tool == "finish" || tool == "give_up" || tool == "load_skill") return true; // pure
+  for (const auto& def : m_agent.tools)
+    if (def.name == tool) return def.idempotent;
+  return false;
+}
+
+TurnResult TurnRunner::resume_checkpoint(json& messages, const json& checkpoint) {
+  messages = checkpoint.value("messages", json::array());
+  Envelope envelope = m_scope.envelope;
+  envelope.turn_id = checkpoint.value("turnId", "");
+  m_scope.events.emit("agent_start", {{"resumed", true}}, envelope);
+  const json usage = checkpoint.value("usage", json::object());
+  TurnResult result{.text = checkpoint.value("text", ""),
+                    .usage = {.input = usage.value("input", std::int64_t{0}),
+                              .output = usage.value("output", std::int64_t{0}),
+                              .cache_read = usage.value("cacheRead", std::int64_t{0}),
+                              .cache_write = usage.value("cacheWrite", std::int64_t{0}),
+                              .total = usage.value("totalTokens", std::int64_t{0})},
+                    .provider = checkpoint.value("provider", m_model.provider),
+                    .model = checkpoint.value("model", m_model.model)};
+  {
+    std::lock_guard lock(m_mutex);
+    m_invalid_results = checkpoint.value("invalidResults", 0);
+  }
+  const int step_number = checkpoint.value("step", 1);
+  if (checkpoint.value("phase", "") == "done") {
+    if (checkpoint.value("finished", false)) {
+      result.data = checkpoint.value("data", json());
+      m_scope.events.emit("agent_end", {{"messages", messages}}, envelope);
+      return result;
+    }
+    throw_if_cancelled(m_scope.context);
+    return step_loop(messages, step_number + 1, std::move(result), nullptr);
+  }
+  // The model answered this step before the crash: its answer is not asked again. Calls with a
+  // recorded result keep it; a call in flight is not re-run unless its tool is idempotent.
+  {
+    std::lock_guard lock(m_checkpoint_mutex);
+    m_checkpoint = checkpoint;
+  }
+  const json listed = checkpoint.value("calls", json::array());
+  std::vector<providers::ToolCall> calls;
+  std::vector<ToolOutcome> outcomes;
+  for (std::size_t i = 0; i < listed.size(); ++i) {
+    const auto& c = listed[i];
+    calls.push_back(parked_call(c));
+    const auto& call = calls.back();
+    if (c.contains("outcome")) {
+      outcomes.push_back(outcome_from_json(c["outcome"]));
+      absorb_outcome(call, outcomes.back());
+      continue;
+    }
+    if (idempotent(call.name))
+      outcomes.push_back(call_tool(call, envelope)); // the tool itself records finish/give_up
+    else
+      outcomes.push_back(call_tool(call, envelope, true,
+                                   ToolOutcome{.text = k_interrupted_call, .is_error = true,
+                                               .details = {{"interrupted", true}}}));
+    note_outcome(i, {.outcome = outcomes.back()});
+  }
+  json assistant = json::object();
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it)
+    if (it->value("role", "") == "assistant") {
+      assistant = *it;
+      break;
+    }
+  append_results(messages, calls, outcomes, assistant, envelope);
+  if (!calls.empty()) throw_if_cancelled(m_scope.context);
+  const bool finished = after_step(messages, result, !calls.empty());
+  save_step(messages, step_number, result, envelope, finished);
+  if (finished) {
+    m_scope.events.emit("agent_end", {{"messages", messages}}, envelope);
+    return result;
+  }
+  if (m_options.suspend.stop_requested()) throw errors::run_suspended();
+  return step_loop(messages, step_number + 1, std::move(result), nullptr);
 }
 
 } // namespace
@@ -947,6 +1115,24 @@ TurnResult resume_turn(TurnScope& scope, const AgentDef& agent, json& messages, 
   return with_turn_hooks(turn, agent, "",
                          [&](const std::string&) { return runner.resume(messages, parked); },
                          false);
+}
+
+TurnResult resume_from_checkpoint(TurnScope& scope, const AgentDef& agent, json& messages,
+                                  const json& checkpoint, const TurnOptions& options) {
+  RuntimeContext context = with_hook_caller(scope);
+  TurnScope turn{context, scope.models, scope.events, scope.workspace, scope.envelope};
+  TurnRunner runner(turn, agent, options);
+  return with_turn_hooks(turn, agent, "",
+                         [&](const std::string&) { return runner.resume_checkpoint(messages, checkpoint); },
+                         false);
+}
+
+TurnOptions checkpoint_options(const json& checkpoint) {
+  const json o = checkpoint.value("options", json::object());
+  return {.model_override = o.value("model", ""),
+          .result_schema = o.value("resultSchema", json()),
+          .max_steps = o.value("maxSteps", 0),
+          .headless = o.value("headless", false)};
 }
 
 TurnOptions parked_options(const json& parked) {

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,12 @@ inline constexpr int k_max_result_attempts = 3;
 /// Shared by every turn of a runtime process: where models and tools come from.
 struct RuntimeContext {
   std::filesystem::path project_root{};
+  /// Where run and session workspaces live: config::Project::workspaces_dir() (the state
+  /// directory, docs/deploy.md); empty means <project_root>/.hearth/workspaces.
+  std::filesystem::path workspaces_dir{};
+  std::filesystem::path workspaces_root() const {
+    return workspaces_dir.empty() ? project_root / ".hearth" / "workspaces" : workspaces_dir;
+  }
   std::string default_model{}; // hearth.json `model`
   std::map<std::string, providers::ProviderConfig> providers{};
   providers::EnvLookup env{};
@@ -85,6 +92,14 @@ struct TurnOptions {
   /// approvals: an Approval Request or ask_question parks the turn (TurnResult::parked) instead
   /// of waiting (agent sessions); false: approvals go to RuntimeContext::wait_for_approval.
   bool park_for_input = false;
+  /// Durable runs (docs/runtime.md "Durable runs"): called with the turn's checkpoint (JSON, see
+  /// resume_from_checkpoint) once the model answered a step, after each of its tool results and
+  /// once the step completed. Throwing (errors::run_taken_over) stops the turn. Empty: no
+  /// checkpoints (sessions, subagent turns).
+  std::function<void(const nlohmann::json&)> checkpoint{};
+  /// Durable runs: once stopped, the turn ends at its next step boundary, right after that
+  /// step's checkpoint, with errors::run_suspended (graceful shutdown).
+  std::stop_token suspend{};
 };
 
 /// What a turn produced: Flue's prompt result {text, data?, usage, model}.
@@ -127,6 +142,26 @@ TurnResult run_turn(TurnScope& scope, const AgentDef& agent, nlohmann::json& mes
 /// goes on as in run_turn. `options` must be parked_options(parked). Throws like run_turn.
 TurnResult resume_turn(TurnScope& scope, const AgentDef& agent, nlohmann::json& messages,
                        const nlohmann::json& parked, const TurnOptions& options);
+
+// durable runs ---------------------------------------------------------------------------------
+
+/// Continues a turn from the checkpoint TurnOptions::checkpoint last received (after a crash
+/// or a graceful stop): `messages` is replaced by the checkpoint's history. A step whose model
+/// answer was recorded is not asked again: its calls with a recorded result keep it, a call that
+/// was in flight gets an error result ("interrupted by a runtime restart; not re-run") unless the
+/// tool is idempotent (authored `idempotent: true`, or finish/give_up/load_skill), which runs
+/// again. A completed step goes on with the next one; a finished turn returns its result.
+/// `options` should come from checkpoint_options(). Throws like run_turn.
+TurnResult resume_from_checkpoint(TurnScope& scope, const AgentDef& agent, nlohmann::json& messages,
+                                  const nlohmann::json& checkpoint, const TurnOptions& options);
+
+/// The TurnOptions (model, result schema, max steps, headless) a checkpointed turn ran with.
+TurnOptions checkpoint_options(const nlohmann::json& checkpoint);
+
+/// The text of the error result an interrupted, non-idempotent tool call gets on resume.
+inline constexpr const char* k_interrupted_call =
+    "This tool call was interrupted by a runtime restart; it was not re-run. It may or may not "
+    "have taken effect: check before calling it again.";
 
 /// The TurnOptions a parked turn was started with.
 TurnOptions parked_options(const nlohmann::json& parked);

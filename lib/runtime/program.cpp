@@ -32,7 +32,8 @@ ExecToolDef load_tool(const json& t, const stdfs::path& root) {
                    .cwd = path_in(root, str(t, "cwd")),
                    .approval = t.value("approval", std::string("never")),
                    .timeout_ms = integer(t, "timeoutMs", k_default_tool_timeout_ms),
-                   .sandbox = t.value("sandbox", json())};
+                   .sandbox = t.value("sandbox", json()),
+                   .idempotent = t.value("idempotent", false)};
   for (const auto& arg : t.value("command", json::array())) tool.command.push_back(arg.get<std::string>());
   // A program written as a path is relative to the spec's directory (its cwd).
   if (!tool.command.empty() && tool.command.front().find('/') != std::string::npos &&
@@ -85,6 +86,7 @@ WorkflowDef load_workflow(const json& w, const stdfs::path& root, const json& pr
                        .result = w.value("result", json()),
                        .body = str(w, "body"),
                        .max_steps = integer(w, "maxSteps", 0),
+                       .max_attempts = integer(w, "maxAttempts", k_default_max_attempts),
                        .http = w.value("http", false),
                        .timeout_ms = integer(w, "timeoutMs", 0),
                        .access = w.value("access", json())};

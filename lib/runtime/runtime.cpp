@@ -109,8 +109,11 @@ std::string Runtime::admit_run(const std::string& name, const json& payload, con
   const auto invocation = workflow_invocation(name, invoker, request_context, may_select);
   settle_pending();
   const auto run_id = ids::run_id();
-  m_store.create_run(
-      {.run_id = run_id, .workflow = name, .payload = payload, .invoker = invocation.invoker});
+  // Durable runs: a serving runtime's runs survive its death (declarative ones continue from
+  // their checkpoint, a script restarts with its completed calls answered from its journal).
+  const bool resumable = m_durable.load();
+  m_store.create_run({.run_id = run_id, .workflow = name, .payload = payload,
+                      .invoker = invocation.invoker, .resumable = resumable});
   if (invocation.context.is_object() && !invocation.context.empty()) {
     std::lock_guard lock(m_runs_mutex);
     m_admitted_context[run_id] = invocation.context;
@@ -152,6 +155,7 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
   {
     std::lock_guard lock(m_runs_mutex);
     m_active_runs.insert(run_id);
+    if (record->resumable) m_resumable_runs.insert(run_id);
   }
   struct Leave { // the run is no longer this process's to cancel, however execute_run ends
     Runtime& runtime;
@@ -159,6 +163,7 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
     ~Leave() {
       std::lock_guard lock(runtime.m_runs_mutex);
       runtime.m_active_runs.erase(id);
+      runtime.m_resumable_runs.erase(id);
       runtime.m_run_approvals.erase(id); // approvals: the run's --approve/--deny lists
     }
   } leave{*this, run_id};
@@ -184,18 +189,29 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
   };
   const Envelope envelope{.run_id = run_id};
   const auto context_values = take_admitted_context(run_id);
+  // Durable runs: a run taken over after its runtime died (attempts > 1) says so with Flue's
+  // run_resume (run_start's fields without the payload) and goes on from its checkpoint. Its
+  // ends carry its fence: if yet another runtime took it over meanwhile, they change nothing.
+  const bool resumed = record->attempts > 1;
+  const std::optional<std::int64_t> fence =
+      record->resumable ? std::optional<std::int64_t>(record->fence) : std::nullopt;
   try {
     json start = {{"owner", {{"kind", "workflow"}, {"workflowName", def.name}, {"instanceId", run_id}}},
                   {"instanceId", run_id}, {"workflowName", def.name},
-                  {"startedAt", record->started_at}, {"payload", record->payload}};
-    if (!record->invoker.is_null()) start["invoker"] = record->invoker;
-    if (!context_values.empty()) start["context"] = context_values; // invoker.resolve's values
-    events.emit("run_start", start, envelope);
+                  {"startedAt", record->started_at}};
+    if (resumed) {
+      start["attempt"] = record->attempts;
+    } else {
+      start["payload"] = record->payload;
+      if (!record->invoker.is_null()) start["invoker"] = record->invoker;
+      if (!context_values.empty()) start["context"] = context_values; // invoker.resolve's values
+    }
+    events.emit(resumed ? "run_resume" : "run_start", start, envelope);
     json result;
     if (def.kind == WorkflowKind::declarative) {
       try {
-        result = run_declarative(def, run_id, record->payload, model_override, record->invoker,
-                                 context_values, running.token(), events);
+        result = run_declarative(def, *record, model_override, context_values, running.token(),
+                                 events);
       } catch (const Error& e) {
         if (timed_out && e.info().type == "cancelled")
           throw errors::workflow_timeout(def.name, timeout_ms);
@@ -209,20 +225,24 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
                                 events);
     }
     end_run_telemetry(m_context, events, owner, run_id, result, nullptr);
-    m_store.end_run({.run_id = run_id, .status = store::RunStatus::completed, .result = result});
+    m_store.end_run({.run_id = run_id, .status = store::RunStatus::completed, .result = result,
+                     .fence = fence});
     show_end();
     prune_workspaces();
     return result;
   } catch (const Error& e) {
+    // Durable runs: stopped for a graceful shutdown, or another runtime owns it now: the run
+    // stays active, this process writes no end.
+    if (e.info().type == "suspended" || e.info().type == "run_taken_over") throw;
     end_run_telemetry(m_context, events, owner, run_id, nullptr, error_json(e));
-    end_errored(run_id, e);
+    end_errored(run_id, e, fence);
     show_end();
     prune_workspaces();
     throw;
   } catch (const std::exception& e) { // never leave the run active: it ends, as internal_error
     const auto error = errors::internal_error(e.what());
     end_run_telemetry(m_context, events, owner, run_id, nullptr, error_json(error));
-    end_errored(run_id, error);
+    end_errored(run_id, error, fence);
     show_end();
     prune_workspaces();
     throw error;
@@ -231,15 +251,17 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
 
 void Runtime::prune_workspaces() noexcept {
   try {
-    runtime::prune_workspaces(m_context.project_root / ".hearth" / "workspaces", m_store,
+    runtime::prune_workspaces(m_context.workspaces_root(), m_store,
                               m_context.workspaces);
   } catch (const std::exception&) { // retention is housekeeping: never fails a run
   }
 }
 
-void Runtime::end_errored(const std::string& run_id, const Error& error) {
+void Runtime::end_errored(const std::string& run_id, const Error& error,
+                          std::optional<std::int64_t> fence) {
   try {
-    m_store.end_run({.run_id = run_id, .status = store::RunStatus::errored, .error = error_json(error)});
+    m_store.end_run({.run_id = run_id, .status = store::RunStatus::errored,
+                     .error = error_json(error), .fence = fence});
   } catch (const std::exception&) {
     // The store refused (disk full, I/O error): keep the end and retry it on the next run, on
     // cancellation, or leave it to recover_abandoned_runs() when this process is gone.
@@ -269,7 +291,8 @@ void Runtime::settle_pending() noexcept {
   }
 }
 
-std::vector<std::string> Runtime::cancel_active_runs(const std::string& details) noexcept {
+std::vector<std::string> Runtime::cancel_active_runs(const std::string& details,
+                                                     bool keep_resumable) noexcept {
   std::vector<std::string> ended;
   try {
     settle_pending();
@@ -277,6 +300,8 @@ std::vector<std::string> Runtime::cancel_active_runs(const std::string& details)
     {
       std::lock_guard lock(m_runs_mutex);
       active = m_active_runs;
+      if (keep_resumable)
+        for (const auto& id : m_resumable_runs) active.erase(id);
     }
     const auto cancelled = errors::run_cancelled(details);
     for (const auto& run_id : active) {
@@ -305,12 +330,15 @@ bool Runtime::cancel_run(const std::string& run_id) {
   return m_running.cancel("runs/" + run_id) > 0;
 }
 
-json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id, const json& payload,
-                              const std::string& model_override, const json& invoker,
-                              const json& context_values, std::stop_token cancel,
-                              EventLog& events) {
+json Runtime::run_declarative(const WorkflowDef& def, const store::RunRecord& run,
+                              const std::string& model_override, const json& context_values,
+                              std::stop_token cancel, EventLog& events) {
+  const auto& run_id = run.run_id;
+  const auto& invoker = run.invoker;
   const auto& agent_def = agent(def.agent.empty() ? m_program.root_agent : def.agent);
-  const auto prompt = render_template(def.body, payload, def.name);
+  const auto prompt = render_template(def.body, run.payload, def.name);
+  // Durable runs: the last checkpoint of a run taken over (null: none yet, start afresh).
+  const json checkpoint = run.attempts > 1 ? m_store.run_checkpoint(run_id) : json();
   const Envelope envelope{.run_id = run_id, .session = "default", .harness = "default",
                           .operation_id = ids::make_id("op")};
   return run_operation(events, envelope, "prompt", [&](json& done) {
@@ -321,7 +349,7 @@ json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id,
     context.cancel = cancel;
     ModelClients models(context);
     const auto workspace = invocation_workspace(
-        m_context.project_root / ".hearth" / "workspaces" / safe_component(run_id), agent_def,
+        m_context.workspaces_root() / safe_component(run_id), agent_def,
         invoker, def.access);
     TurnScope scope{context, models, events, workspace, envelope};
     json messages = json::array();
@@ -329,10 +357,49 @@ json Runtime::run_declarative(const WorkflowDef& def, const std::string& run_id,
                         .result_schema = def.result,
                         .max_steps = def.max_steps,
                         .headless = true};
-    const auto result = run_turn(scope, agent_def, messages, prompt, options);
+    if (checkpoint.is_object()) {
+      options = checkpoint_options(checkpoint);
+      options.headless = true;
+    }
+    if (run.resumable) {
+      const auto fence = run.fence;
+      options.checkpoint = [this, run_id, fence](const json& state) {
+        if (!m_store.checkpoint_run(run_id, fence, state)) throw errors::run_taken_over(run_id);
+      };
+      options.suspend = m_suspend.get_token();
+    }
+    const auto result = checkpoint.is_object()
+                            ? resume_from_checkpoint(scope, agent_def, messages, checkpoint, options)
+                            : run_turn(scope, agent_def, messages, prompt, options);
     done = {{"result", result.to_json()}, {"usage", usage_json(result.usage)}};
     return result.data.is_null() ? json(result.text) : result.data;
   });
+}
+
+std::vector<std::string> Runtime::take_over_abandoned_runs() {
+  m_store.recover_abandoned_runs(); // runs that cannot resume end runtime_crashed, as before
+  std::vector<std::string> taken;
+  for (const auto& run : m_store.abandoned_runs()) {
+    const auto* def = [&]() -> const WorkflowDef* {
+      for (const auto& w : m_program.workflows)
+        if (w.name == run.workflow) return &w;
+      return nullptr;
+    }();
+    const int max_attempts = def ? def->max_attempts : k_default_max_attempts;
+    const auto why = "Process " + std::to_string(run.owner_pid) + ", which ran attempt " +
+                     std::to_string(run.attempts) + " of " + std::to_string(max_attempts) +
+                     ", is no longer running.";
+    if (!def || run.attempts >= max_attempts) {
+      const auto error = errors::runtime_crashed(
+          def ? why + " No attempts are left (the workflow's maxAttempts)."
+              : why + " Its workflow \"" + run.workflow + "\" no longer exists.");
+      m_store.end_run({.run_id = run.run_id, .status = store::RunStatus::errored,
+                       .error = error_json(error), .fence = run.fence});
+      continue;
+    }
+    if (m_store.take_over_run(run.run_id, run.fence)) taken.push_back(run.run_id);
+  }
+  return taken;
 }
 
 RunOutcome Runtime::run_workflow(const std::string& name, const json& payload,
@@ -407,7 +474,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
   return run_operation(events, envelope, "prompt", [&](json& done) {
     const auto models = instance_models(stream);
     const auto workspace = invocation_workspace(
-        m_context.project_root / ".hearth" / "workspaces" /
+        m_context.workspaces_root() /
             safe_component(agent_name + "-" + instance_id + "-" + key.name),
         agent_def, invoker);
     auto context = m_context; // per invocation: the invoker reaches its tools (HEARTH_INVOKER)
@@ -560,7 +627,7 @@ json Runtime::resume_session(const std::string& agent_name, const std::string& i
       context.context_values = values;
     context.cancel = turn.token();
     const auto workspace = invocation_workspace(
-        m_context.project_root / ".hearth" / "workspaces" /
+        m_context.workspaces_root() /
             safe_component(agent_name + "-" + instance_id + "-" + key.name),
         agent_def, context.invoker);
     TurnScope scope{context, *models, events, workspace, envelope};

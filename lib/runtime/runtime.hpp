@@ -26,6 +26,7 @@
 namespace hearth::store {
 class Store;
 struct ApprovalRecord;
+struct RunRecord;
 }
 namespace hearth::sandbox {
 struct Seed;
@@ -123,10 +124,31 @@ public:
   /// `details`), before the caller stops their tools: a run whose tools are killed never ends
   /// `completed`. Also retries run ends the store refused earlier. Returns the ids it ended.
   /// Never throws (a failing store leaves the runs to recover_abandoned_runs()).
-  std::vector<std::string> cancel_active_runs(const std::string& details) noexcept;
+  /// With `keep_resumable`, resumable runs are left active for the next runtime to resume.
+  std::vector<std::string> cancel_active_runs(const std::string& details,
+                                              bool keep_resumable = false) noexcept;
 
   /// How many runs this process is executing now.
   std::size_t active_run_count() const;
+
+  // durable runs (issue 15 §1; docs/runtime.md "Durable runs") --------------------------------
+
+  /// Serving runtimes (`hearth start`, `hearth dev`): runs admitted from now on are resumable:
+  /// declarative ones checkpoint after every step, scripts journal their completed calls
+  /// (WorkflowContext::call), and both survive the death of this process.
+  void set_durable(bool durable) { m_durable = durable; }
+
+  /// At start-up of a serving runtime: ends the non-resumable runs of dead owners
+  /// runtime_crashed (Store::recover_abandoned_runs), and takes over the resumable ones (one
+  /// fenced UPDATE each: of two live takers one wins) whose workflow's `maxAttempts` is not used
+  /// up; those past it end runtime_crashed. Returns the ids taken over: the caller executes
+  /// each (execute_run continues it from its checkpoint). Throws store errors.
+  std::vector<std::string> take_over_abandoned_runs();
+
+  /// Graceful shutdown: every resumable run stops at its next step boundary, after that
+  /// step's checkpoint, and stays active for the next runtime (execute_run throws
+  /// errors::run_suspended). Never blocks.
+  void suspend_runs() { m_suspend.request_stop(); }
 
   // approvals ---------------------------------------------------------------------------------
 
@@ -175,10 +197,10 @@ public:
   void continue_trace(const std::string& stream, const TraceContext& parent);
 
 private:
-  nlohmann::json run_declarative(const WorkflowDef& workflow, const std::string& run_id,
-                                 const nlohmann::json& payload, const std::string& model_override,
-                                 const nlohmann::json& invoker, const nlohmann::json& context_values,
-                                 std::stop_token cancel, EventLog& events);
+  nlohmann::json run_declarative(const WorkflowDef& workflow, const store::RunRecord& run,
+                                 const std::string& model_override,
+                                 const nlohmann::json& context_values, std::stop_token cancel,
+                                 EventLog& events);
   /// The agent named `name`, or null.
   const AgentDef* find_agent(const std::string& name) const;
   /// The context values admit_run kept for `run_id` (an object), forgotten once taken.
@@ -186,7 +208,8 @@ private:
   std::mutex& instance_lock(const std::string& stream);
   /// Ends `run_id` with `error` (errored); when the store refuses (disk full), keeps the end
   /// to retry later (settle_pending) instead of leaving the run active without a word.
-  void end_errored(const std::string& run_id, const Error& error);
+  void end_errored(const std::string& run_id, const Error& error,
+                   std::optional<std::int64_t> fence = std::nullopt);
   /// Retries the run ends the store refused before. Never throws.
   void settle_pending() noexcept;
   /// Applies the workspace retention (context().workspaces) after a run ended. Never throws.
@@ -211,6 +234,9 @@ private:
   static constexpr std::size_t k_max_pending_ends = 1024;
   mutable std::mutex m_runs_mutex;
   std::set<std::string> m_active_runs;        // executing in this process
+  std::set<std::string> m_resumable_runs;     // those of them that are resumable
+  std::atomic<bool> m_durable{false};         // admitted declarative runs are resumable
+  std::stop_source m_suspend{};               // suspend_runs()
   std::map<std::string, nlohmann::json> m_pending_ends; // run id -> error the store refused
   // invoker.resolve's context values from admission to execution (same process; run ids are
   // ULIDs, so the oldest go first past the cap).

@@ -229,7 +229,7 @@ void end_run_telemetry(const RuntimeContext& context, EventLog& events, const Ag
     HookEnvironment environment{.run_id = run_id};
     std::error_code ec;
     const auto workspace =
-        context.project_root / ".hearth" / "workspaces" / safe_component(run_id);
+        context.workspaces_root() / safe_component(run_id);
     // Only for an invoker the agent grants the whole workspace: the run's grant is not known
     // here, and a hook must never see more than the run's tools did (fail closed).
     if (std::filesystem::is_directory(workspace, ec) &&

@@ -236,7 +236,7 @@ std::vector<json> Tracer::observe(const std::string& type, const json& d) {
     for (const char* k : keys) copy_string(a, d, k);
     return a;
   };
-  if (type == "run_start") {
+  if (type == "run_start" || type == "run_resume") { // a resumed run opens its span again
     open(out, "run", "run", "run", m_external_parent, attrs({"runId", "workflowName"}), at);
   } else if (type == "operation_start") {
     open(out, op, "operation", "lifecycle", parent_of({"run"}),

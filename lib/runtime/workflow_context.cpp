@@ -85,6 +85,14 @@ WorkflowContext::WorkflowContext(const Runtime& runtime, std::string run_id,
   if (context_values.is_object()) m_context.context_values = std::move(context_values);
   if (const auto record = runtime.store().get_run(m_context.run_id)) {
     m_context.invoker = record->invoker;
+    m_durable = record->resumable;
+    m_fence = record->fence;
+    if (m_durable && record->attempts > 1) { // taken over: what completed is answered from here
+      const auto checkpoint = runtime.store().run_checkpoint(m_context.run_id);
+      if (checkpoint.is_object() && checkpoint.contains("journal") &&
+          checkpoint["journal"].is_object())
+        m_journal = checkpoint["journal"];
+    }
     try {
       m_workflow_access = runtime.workflow(record->workflow).access;
     } catch (const Error&) { // a run of a workflow this program no longer has: no extra rules
@@ -121,7 +129,45 @@ json WorkflowContext::call(const std::string& method, const json& raw) {
     throw ipc::RpcError(ipc::code::method_not_found, "Method not found: " + method,
                         {{"type", "method_not_found"}});
   if (!raw.is_null() && !raw.is_object()) bad_params(method, "params must be an object");
-  return (this->*(it->second))(raw.is_null() ? json::object() : raw);
+  const json params = raw.is_null() ? json::object() : raw;
+  const bool journal = method == "session.prompt" || method == "session.task" ||
+                       method == "session.skill" || method == "shell";
+  if (!m_durable || !journal) return (this->*(it->second))(params);
+  return journaled(method, params, [&] { return (this->*(it->second))(params); });
+}
+
+json WorkflowContext::journaled(const std::string& method, const json& params,
+                                const std::function<json()>& live) {
+  std::string order;
+  json replay;
+  {
+    std::lock_guard lock(m_mutex);
+    order = std::to_string(m_next_call++);
+    if (m_replaying && m_journal.contains(order)) {
+      if (m_journal[order].value("method", "") == method) {
+        replay = m_journal[order];
+      } else { // the script took another path: from here on everything runs
+        m_replaying = false;
+        for (auto it = m_journal.begin(); it != m_journal.end();)
+          it = std::stoul(it.key()) >= std::stoul(order) ? m_journal.erase(it) : std::next(it);
+      }
+    }
+  }
+  if (!replay.is_null()) {
+    if (replay.contains("messages") && method != "session.task")
+      session_of(params, method)->messages = replay["messages"];
+    return replay.value("result", json());
+  }
+  auto result = live();
+  json entry = {{"method", method}, {"result", result}};
+  if (method == "session.prompt" || method == "session.skill")
+    entry["messages"] = session_of(params, method)->messages;
+  std::lock_guard lock(m_mutex); // one writer at a time: a newer journal is never overwritten
+  m_journal[order] = std::move(entry);
+  if (!m_runtime.store().checkpoint_run(m_context.run_id, m_fence,
+                                        {{"version", 1}, {"journal", m_journal}}))
+    throw errors::run_taken_over(m_context.run_id);
+  return result;
 }
 
 std::shared_ptr<WorkflowContext::Harness> WorkflowContext::harness_of(const json& params,
@@ -199,7 +245,7 @@ json WorkflowContext::agent_init(const json& params) {
                                               : m_context.run_id + "-" + harness->name;
   try {
     harness->workspace = std::make_unique<sandbox::Workspace>(invocation_workspace(
-        m_context.project_root / ".hearth" / "workspaces" / safe_component(dir), harness->agent,
+        m_context.workspaces_root() / safe_component(dir), harness->agent,
         m_context.invoker, m_workflow_access));
   } catch (...) {
     std::lock_guard lock(m_mutex);

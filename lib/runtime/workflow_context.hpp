@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -49,6 +50,12 @@ public:
   /// Dispatches one call by name: the same code the peer handlers run. Throws ipc::RpcError
   /// (-32601 unknown method, -32602 bad params or an unknown/closed handle) or the hearth::Error of
   /// the work itself (a failed turn, a path outside the workspace, ...).
+  /// Durable runs (docs/runtime.md "Durable runs"): in a resumable run, each completed
+  /// session.prompt / task / skill and shell call is journaled in the run's checkpoint by call
+  /// order; when a taken-over run's script starts again from the beginning, the call with the
+  /// same order and method is answered from the journal without running (a prompt's session
+  /// gets its history back). A call whose method differs from the journal's ends the replay.
+  /// Throws errors::run_taken_over when the run's fence moved.
   nlohmann::json call(const std::string& method, const nlohmann::json& params);
 
   // The methods; params and results as in docs/workflow-protocol.md.
@@ -71,6 +78,8 @@ private:
   nlohmann::json converse(Session& session, const std::string& kind, const std::string& text,
                           const nlohmann::json& result_schema, const std::string& model);
   std::string model_for(const std::string& call_model, const Harness& harness) const;
+  nlohmann::json journaled(const std::string& method, const nlohmann::json& params,
+                           const std::function<nlohmann::json()>& live);
 
   const Runtime& m_runtime;
   RuntimeContext m_context; // the runtime's, with run_id, invoker and context values set
@@ -82,6 +91,12 @@ private:
   std::map<std::string, std::shared_ptr<Harness>> m_harnesses{}; // by handle
   std::map<std::string, std::shared_ptr<Session>> m_sessions{};  // by handle
   int m_next_handle = 0;
+  // durable runs: the journal of completed calls, {"<order>": {method, result, messages?}}
+  bool m_durable = false;
+  std::int64_t m_fence = 0;
+  nlohmann::json m_journal = nlohmann::json::object();
+  std::size_t m_next_call = 0;
+  bool m_replaying = true; // false once the script diverged from the journal
 };
 
 } // namespace hearth::runtime

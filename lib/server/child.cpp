@@ -47,6 +47,8 @@ int serve_child(runtime::Runtime& runtime, ServerOptions options) {
   signals::SignalPipe signal_pipe;
   Server server(runtime, std::move(options));
   server.start(); // throws server_bind_failed before anything is announced
+  if (const auto resumed = server.resume_abandoned_runs(); resumed > 0)
+    std::cerr << "hearth: resuming " << resumed << " run(s) whose runtime stopped" << std::endl;
   std::atomic<bool> stop{false};
   ipc::PeerOptions peer_options;
   peer_options.name = "the supervisor";

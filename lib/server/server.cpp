@@ -183,6 +183,23 @@ public:
     m_serving = std::thread([this] { serve(); });
   }
 
+  std::size_t resume_abandoned_runs() {
+    auto& rt = m_ctx.runtime;
+    const auto taken = rt.take_over_abandoned_runs();
+    for (const auto& run_id : taken) {
+      try {
+        m_executor.submit([&rt, run_id] {
+          try {
+            rt.execute_run(run_id, "", {});
+          } catch (...) { // execute_run ended the run (or left it to the next runtime)
+          }
+        });
+      } catch (const Error&) { // queue full: left active and ours; the next start takes it
+      }
+    }
+    return taken.size();
+  }
+
   bool shutdown(std::chrono::milliseconds grace) {
     const auto deadline = Clock::now() + grace;
     m_scheduler->stop(); // no new fires; running ones drain with the executor
@@ -803,6 +820,8 @@ Server::~Server() = default;
 int Server::bind() { return m_impl->bind(); }
 void Server::serve() { m_impl->serve(); }
 void Server::start() { m_impl->start(); }
+
+std::size_t Server::resume_abandoned_runs() { return m_impl->resume_abandoned_runs(); }
 bool Server::shutdown(std::chrono::milliseconds grace) { return m_impl->shutdown(grace); }
 int Server::port() const { return m_impl->port(); }
 std::string Server::url() const { return m_impl->url(); }

@@ -71,6 +71,11 @@ public:
   /// bind() then serve() on a background thread; returns once the socket listens.
   void start();
 
+  /// Durable runs (docs/runtime.md "Durable runs"): takes over the resumable runs whose runtime
+  /// died (Runtime::take_over_abandoned_runs) and continues each on the run executor, as if just
+  /// admitted. Call once after start(). Returns how many were taken over; throws store errors.
+  std::size_t resume_abandoned_runs();
+
   /// Stops accepting, wakes and ends parked stream reads at once, closes idle connections, then
   /// waits up to `grace` for in-flight requests (answered with `Connection: close`) and admitted
   /// background runs. Returns true when everything finished.

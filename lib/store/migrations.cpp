@@ -115,6 +115,16 @@ CREATE TABLE dispatches (
 CREATE INDEX dispatches_unfinished ON dispatches (agent, instance_id, seq)
   WHERE status IN ('queued', 'running');
 )sql",
+    // 5 (durable runs, issue 15 §1): a run admitted by a serving runtime is `resumable`: after
+    // its owner dies another runtime takes it over (`attempts` + 1, `fence` + 1: the old owner's
+    // writes carry the old fence and are refused) and continues from `checkpoint`, the turn
+    // state committed after every completed step (compact JSON, runtime/harness.hpp).
+    R"sql(
+ALTER TABLE runs ADD COLUMN resumable INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE runs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN checkpoint TEXT;
+)sql",
 };
 
 // Reads the identity pragmas; refuses foreign files and newer schemas before anything is written.

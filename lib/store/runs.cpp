@@ -25,7 +25,7 @@ Json parse_column(const db::Statement& row, int column, const std::string& path)
 }
 
 // Columns: run_id, workflow, status, payload, result, error, started_ms, ended_ms, owner_pid,
-// invoker.
+// invoker, resumable, attempts, fence.
 RunRecord run_from_row(const db::Statement& row, const std::string& path) {
   RunRecord run{.run_id = row.text(0),
                 .workflow = row.text(1),
@@ -35,7 +35,10 @@ RunRecord run_from_row(const db::Statement& row, const std::string& path) {
                 .error = parse_column(row, 5, path),
                 .started_at = sys::iso_ms(row.int64(6)),
                 .owner_pid = static_cast<int>(row.int64(8)),
-                .invoker = parse_column(row, 9, path)};
+                .invoker = parse_column(row, 9, path),
+                .resumable = row.int64(10) != 0,
+                .attempts = static_cast<int>(row.int64(11)),
+                .fence = row.int64(12)};
   if (!row.is_null(7)) {
     run.ended_at = sys::iso_ms(row.int64(7));
     run.duration_ms = row.int64(7) - row.int64(6);
@@ -45,7 +48,7 @@ RunRecord run_from_row(const db::Statement& row, const std::string& path) {
 
 std::optional<RunRecord> load_run(db::Connection& conn, std::string_view run_id) {
   auto row = conn.prepare("SELECT run_id, workflow, status, payload, result, error, started_ms, "
-                          "ended_ms, owner_pid, invoker FROM runs WHERE run_id = ?");
+                          "ended_ms, owner_pid, invoker, resumable, attempts, fence FROM runs WHERE run_id = ?");
   row->bind(1, run_id);
   if (!row->step()) return std::nullopt;
   return run_from_row(*row, conn.path());
@@ -62,7 +65,8 @@ RunRecord SqliteStore::create_run(const NewRun& run) {
   return m_pool.write([&](db::Connection& conn) {
     db::Transaction tx(conn, db::Transaction::Mode::write);
     conn.prepare("INSERT INTO runs (run_id, workflow, status, payload, started_ms, owner_pid, "
-                 "owner_start, invoker) VALUES (?, ?, 'active', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+                 "owner_start, invoker, resumable) VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?) "
+                 "ON CONFLICT DO NOTHING")
         ->bind(1, run.run_id)
         .bind(2, run.workflow)
         .bind(3, hearth::dump_json(run.payload))
@@ -70,6 +74,7 @@ RunRecord SqliteStore::create_run(const NewRun& run) {
         .bind(5, std::int64_t{pid})
         .bind(6, start)
         .bind(7, run.invoker.is_null() ? std::string("null") : run.invoker.dump())
+        .bind(8, std::int64_t{run.resumable ? 1 : 0})
         .run();
     conn.prepare("INSERT INTO streams (path, created_ms) VALUES (?, ?) ON CONFLICT DO NOTHING")
         ->bind(1, run_stream(run.run_id))
@@ -108,6 +113,7 @@ std::optional<Tail> SqliteStore::end_run_in(db::Connection& conn, const RunEnd& 
   auto run = load_run(conn, end.run_id);
   if (!run) throw errors::run_not_found(end.run_id);
   if (run->status != RunStatus::active) return std::nullopt;
+  if (end.fence && *end.fence != run->fence) return std::nullopt; // taken over meanwhile
   const bool failed = end.status != RunStatus::completed;
   auto update = conn.prepare(
       "UPDATE runs SET status = ?, result = ?, error = ?, ended_ms = ? WHERE run_id = ?");
@@ -153,7 +159,7 @@ std::vector<RunRecord> SqliteStore::list_runs(const RunQuery& query) {
         // payloads stays a few KB of row data.
         "SELECT run_id, workflow, status, CASE WHEN ?4 THEN NULL ELSE payload END, "
         "CASE WHEN ?4 THEN NULL ELSE result END, CASE WHEN ?4 THEN NULL ELSE error END, "
-        "started_ms, ended_ms, owner_pid, invoker "
+        "started_ms, ended_ms, owner_pid, invoker, resumable, attempts, fence "
         "FROM runs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR workflow = ?2) "
         "ORDER BY started_ms DESC, run_id DESC LIMIT ?3");
     if (query.status) rows->bind(1, to_string(*query.status));
@@ -173,8 +179,9 @@ std::vector<std::string> SqliteStore::recover_abandoned_runs() {
     std::string start{};
   };
   const auto active = m_pool.read([&](db::Connection& conn) {
-    auto rows = conn.prepare(
-        "SELECT run_id, owner_pid, owner_start FROM runs WHERE status = 'active'");
+    // Resumable runs are left to a serving runtime's take-over (abandoned_runs).
+    auto rows = conn.prepare("SELECT run_id, owner_pid, owner_start FROM runs "
+                             "WHERE status = 'active' AND resumable = 0");
     std::vector<Owned> owned;
     while (rows->step())
       owned.push_back({rows->text(0), static_cast<int>(rows->int64(1)), rows->text(2)});
@@ -193,6 +200,78 @@ std::vector<std::string> SqliteStore::recover_abandoned_runs() {
     if (end_run(end)) recovered.push_back(run.run_id);
   }
   return recovered;
+}
+
+// Durable runs -----------------------------------------------------------------------------------
+
+bool SqliteStore::checkpoint_run(std::string_view run_id, std::int64_t fence,
+                                 const Json& checkpoint) {
+  const auto text = hearth::dump_json(checkpoint);
+  return m_pool.write([&](db::Connection& conn) {
+    conn.prepare("UPDATE runs SET checkpoint = ? WHERE run_id = ? AND status = 'active' "
+                 "AND fence = ?")
+        ->bind(1, text)
+        .bind(2, run_id)
+        .bind(3, fence)
+        .run();
+    return conn.changes() == 1;
+  });
+}
+
+Json SqliteStore::run_checkpoint(std::string_view run_id) {
+  return m_pool.read([&](db::Connection& conn) -> Json {
+    auto row = conn.prepare("SELECT checkpoint FROM runs WHERE run_id = ?");
+    row->bind(1, run_id);
+    if (!row->step()) return nullptr;
+    return parse_column(*row, 0, conn.path());
+  });
+}
+
+std::vector<AbandonedRun> SqliteStore::abandoned_runs() {
+  struct Owned {
+    AbandonedRun run{};
+    std::string start{};
+  };
+  const auto active = m_pool.read([&](db::Connection& conn) {
+    auto rows = conn.prepare(
+        "SELECT run_id, workflow, attempts, fence, owner_pid, owner_start FROM runs "
+        "WHERE status = 'active' AND resumable = 1 ORDER BY started_ms ASC, run_id ASC LIMIT 1000");
+    std::vector<Owned> owned;
+    while (rows->step())
+      owned.push_back({.run = {.run_id = rows->text(0),
+                               .workflow = rows->text(1),
+                               .attempts = static_cast<int>(rows->int64(2)),
+                               .fence = rows->int64(3),
+                               .owner_pid = static_cast<int>(rows->int64(4))},
+                       .start = rows->text(5)});
+    return owned;
+  });
+  std::vector<AbandonedRun> out;
+  for (const auto& o : active)
+    if (o.run.owner_pid != static_cast<int>(::getpid()) &&
+        !sys::process_alive(o.run.owner_pid, o.start))
+      out.push_back(o.run);
+  return out;
+}
+
+std::optional<RunRecord> SqliteStore::take_over_run(std::string_view run_id, std::int64_t fence) {
+  const int pid = static_cast<int>(::getpid());
+  const auto start = sys::process_start(pid);
+  return m_pool.write([&](db::Connection& conn) -> std::optional<RunRecord> {
+    db::Transaction tx(conn, db::Transaction::Mode::write);
+    // The fence is the lease's identity: whoever moves it first owns the run.
+    conn.prepare("UPDATE runs SET owner_pid = ?, owner_start = ?, attempts = attempts + 1, "
+                 "fence = fence + 1 WHERE run_id = ? AND status = 'active' AND fence = ?")
+        ->bind(1, std::int64_t{pid})
+        .bind(2, start)
+        .bind(3, run_id)
+        .bind(4, fence)
+        .run();
+    if (conn.changes() != 1) return std::nullopt;
+    auto record = load_run(conn, run_id);
+    tx.commit();
+    return record;
+  });
 }
 
 } // namespace hearth::store

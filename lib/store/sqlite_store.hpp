@@ -71,6 +71,10 @@ public:
   std::optional<RunRecord> get_run(std::string_view run_id) override;
   std::vector<RunRecord> list_runs(const RunQuery& query) override;
   std::vector<std::string> recover_abandoned_runs() override;
+  bool checkpoint_run(std::string_view run_id, std::int64_t fence, const Json& checkpoint) override;
+  Json run_checkpoint(std::string_view run_id) override;
+  std::vector<AbandonedRun> abandoned_runs() override;
+  std::optional<RunRecord> take_over_run(std::string_view run_id, std::int64_t fence) override;
 
   bool create_stream(std::string_view path) override;
   std::int64_t append(std::string_view path, const NewEvent& event) override;

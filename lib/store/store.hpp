@@ -47,6 +47,9 @@ struct NewRun {
   Json payload = Json::object();
   int owner_pid = 0; // the process executing the run; 0 means this process (the usual case)
   Json invoker{};    // who started it ({id, kind?, label?, meta?}); null: unknown
+  /// Durable runs: after its owner dies, a serving runtime takes the run over and continues it
+  /// from its checkpoint (take_over_run) instead of ending it runtime_crashed.
+  bool resumable = false;
 };
 
 struct RunRecord {
@@ -61,6 +64,9 @@ struct RunRecord {
   std::optional<std::int64_t> duration_ms{};
   int owner_pid = 0;
   Json invoker{}; // null when the run predates invokers
+  bool resumable = false;
+  int attempts = 1;        // 1 + the take-overs so far
+  std::int64_t fence = 0;  // +1 per take-over; writes of an older owner carry an older fence
 };
 
 /// The Flue `RunRecord` JSON served by `GET /runs/:runId?meta`: runId, owner {kind: "workflow",
@@ -73,6 +79,18 @@ struct RunEnd {
   RunStatus status = RunStatus::completed; // completed or errored
   Json result{};                           // when completed
   Json error{};                            // when errored: {type, message, details}
+  /// Durable runs: when set, the end applies only while the run's fence is still this one (the
+  /// owner was not replaced by a take-over); otherwise end_run returns false.
+  std::optional<std::int64_t> fence{};
+};
+
+/// An active resumable run whose owner process is gone (Store::abandoned_runs).
+struct AbandonedRun {
+  std::string run_id{};
+  std::string workflow{};
+  int attempts = 1;
+  std::int64_t fence = 0;
+  int owner_pid = 0;
 };
 
 struct RunQuery {
@@ -258,6 +276,30 @@ public:
   /// with a `run_end` event (isError true) and a closed stream. Runs of live processes, this one
   /// included, are left alone. Returns the recovered run ids. Call once at runtime start.
   virtual std::vector<std::string> recover_abandoned_runs() = 0;
+
+  // Durable runs (issue 15 §1; docs/runtime.md "Durable runs") ---------------------------------
+  // A resumable run's owner writes a checkpoint after every completed step; when the owner dies,
+  // a serving runtime takes the run over (one conditional UPDATE on the fence: of two takers
+  // exactly one wins) and continues from the checkpoint. recover_abandoned_runs() leaves
+  // resumable runs alone.
+
+  /// Replaces the run's checkpoint (the turn state, compact JSON) if it is still active and its
+  /// fence is `fence`. Returns false, writing nothing, when it is not: the caller was taken
+  /// over and must stop. Committed before it returns.
+  virtual bool checkpoint_run(std::string_view run_id, std::int64_t fence,
+                              const Json& checkpoint) = 0;
+
+  /// The run's last checkpoint, or null (none yet, or no such run).
+  virtual Json run_checkpoint(std::string_view run_id) = 0;
+
+  /// Active resumable runs whose owner process no longer exists (this process's excluded),
+  /// oldest first, at most 1000.
+  virtual std::vector<AbandonedRun> abandoned_runs() = 0;
+
+  /// Takes run `run_id` over for this process if it is still active with fence `fence`: owner =
+  /// this process, attempts + 1, fence + 1, in one UPDATE. Returns the updated record when this
+  /// call won, nullopt when another taker (or the owner ending it) came first.
+  virtual std::optional<RunRecord> take_over_run(std::string_view run_id, std::int64_t fence) = 0;
 
   // Event streams ------------------------------------------------------------------------------
 

@@ -150,11 +150,13 @@ class EveApprovalTest(HearthTestCase):
                        if e["type"] == "input.requested")["data"]["requests"][0]
         del c
         server.kill()
-        # The model's cursor starts over in the new process: its next step answers in text.
+        # mock/script continues past the assistant steps already in the session's history (one):
+        # the new process's next step reads line 2, which answers in text.
         scripts = glob.glob(os.path.join(dist, "**", "mock.jsonl"), recursive=True)
         for script in scripts + [os.path.join(project.root, "agent", "mock.jsonl")]:
             with open(script, "w") as f:
-                f.write(json.dumps({"text": "deployed after the restart"}) + "\n")
+                f.write(json.dumps({"text": "never read: step 1 is in the history"}) + "\n" +
+                        json.dumps({"text": "deployed after the restart"}) + "\n")
         server, c = self.start(project, dist)
         status, _, _ = c.json("POST", f"/eve/v1/session/{sid}", {
             "inputResponses": [{"requestId": request["requestId"], "optionId": "approve"}]})

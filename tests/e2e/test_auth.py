@@ -100,7 +100,9 @@ class StartAuthTest(HearthTestCase):
         run_id = body["runId"]
         status, _, meta = c.json("GET", f"/runs/{run_id}?meta", None, good)
         self.assertEqual(meta["invoker"]["id"], "ci-bot")
-        r = hearth("logs", run_id, "--format", "ndjson", cwd=dist)
+        # `hearth start` keeps its store in ./.hearth where it ran (self.tmp; docs/deploy.md).
+        r = hearth("logs", run_id, "--format", "ndjson", cwd=dist,
+                   env=clean_env(HEARTH_STATE_DIR=os.path.join(self.tmp, ".hearth")))
         self.assertExit(r, 0)
         first = json.loads(r.stdout.splitlines()[0])
         self.assertEqual((first["type"], first["invoker"]["id"]), ("run_start", "ci-bot"))

@@ -84,7 +84,9 @@ class GrantsTest(HearthTestCase):
             self.assertEqual(status, 202, body)
             events = wait_run_closed_with(Http(server.port), body["runId"], headers)
             self.assertEqual(events[0]["invoker"]["id"], f"u-{who}")
-            results[who] = self.tool_results(body["runId"], dist, env)
+            # `hearth start` keeps its store in ./.hearth where it ran (docs/deploy.md).
+            results[who] = self.tool_results(body["runId"], dist, dict(
+                env, HEARTH_STATE_DIR=os.path.join(self.tmp, ".hearth")))
         read, grep, bash = results["acme"]
         self.assertEqual(read, (False, "acme notes\n"))
         self.assertEqual(grep, (False, "customers/acme/notes.txt:1: acme notes\n"))

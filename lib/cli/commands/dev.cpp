@@ -80,7 +80,8 @@ int run_dev(const DevOptions& opts) {
   DevSupervisor supervisor({.flags = opts.project, .cwd = cwd, .host = project.host, .port = port});
   watch::Rebuilder rebuilder([&supervisor] { supervisor.rebuild(); });
   const auto watcher = watch::make_watcher(
-      {.root = project.root, .ignored_dirs = {project.output, project.root / ".hearth"}});
+      {.root = project.root,
+       .ignored_dirs = {project.output, project.root / ".hearth", project.state_dir}});
   rebuilder.request(); // the initial build
   watch::Debouncer debounce;
   int signo = 0;

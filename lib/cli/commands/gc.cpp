@@ -28,7 +28,7 @@ std::string megabytes(std::uintmax_t bytes) {
 
 int run_gc(const GcOptions& opts) {
   const auto project = resolve_project(opts.project);
-  const auto dir = project.root / ".hearth" / "workspaces";
+  const auto dir = project.workspaces_dir();
   const runtime::WorkspaceRetention retention{.retain_runs = project.workspaces.retain_runs,
                                               .max_age_days = project.workspaces.max_age_days};
   runtime::GcResult result;

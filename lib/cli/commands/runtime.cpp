@@ -43,7 +43,7 @@ int run_runtime(const config::ProjectFlags& flags, const ServingFlags& serving) 
   config::Project project;
   try {
     project = resolve_project(flags);
-    host = std::make_unique<RuntimeHost>(project);
+    host = std::make_unique<RuntimeHost>(project, false, /*serving=*/!serving.listen.empty());
   } catch (const Error& e) {
     return startup_failed(e);
   }

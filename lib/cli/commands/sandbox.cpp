@@ -53,7 +53,7 @@ int run_sandbox_exec(const SandboxExecOptions& opts) {
     seeds.push_back({.source = project.root / sandbox_json["workspace"].get<std::string>(),
                      .destination = "."});
   const auto workspace = sandbox::Workspace::prepare(
-      project.root / ".hearth" / "workspaces" / ("sandbox-exec-" + opts.agent), seeds);
+      project.workspaces_dir() / ("sandbox-exec-" + opts.agent), seeds);
   policy.workspace = workspace.root();
   // The agent's tool directories, read-only as each tool would have its own.
   for (const auto& tool : agent->value("tools", nlohmann::json::array()))

@@ -46,10 +46,15 @@ int run_start(const StartOptions& opts) {
   if (!std::filesystem::exists(dir / k_build_marker) ||
       !std::filesystem::exists(dir / ".hearth" / "compile" / "compiled-agent-manifest.json"))
     throw errors::start_no_build(dir.string());
+  // The store and workspaces live outside the build output, which `hearth build` replaces:
+  // $HEARTH_STATE_DIR, else ./.hearth where start runs (docs/deploy.md). Set in the environment
+  // so the runtime child and the tools it starts see the same directory.
+  if (const char* env = std::getenv("HEARTH_STATE_DIR"); !env || !*env)
+    ::setenv("HEARTH_STATE_DIR", (std::filesystem::current_path() / ".hearth").c_str(), 1);
   config::ProjectFlags flags;
   flags.root = dir.string();
   const auto project = resolve_project(flags);
-  RuntimeHost host(project, /*production=*/true);
+  RuntimeHost host(project, /*production=*/true, /*serving=*/true);
   server::ServerOptions options;
   server::apply_limits(project.server, options);
   // Loopback unless asked: --host, else hearth.json `host` (the Dockerfile passes 0.0.0.0).
@@ -69,22 +74,37 @@ int run_start(const StartOptions& opts) {
   signals::SignalPipe signal_pipe;
   server::Server server(host.runtime(), options);
   server.start();
+  // Durable runs: runs whose runtime died (kill -9, a crash, a SIGTERM past the drain bound)
+  // continue from their last completed step (docs/runtime.md "Durable runs").
+  if (const auto resumed = server.resume_abandoned_runs(); resumed > 0)
+    std::cerr << "hearth: resuming " << resumed << " run(s) whose runtime stopped" << std::endl;
   const bool wildcard = options.host == "0.0.0.0" || options.host == "::";
   std::cerr << "hearth: listening on " << server.url() << (wildcard ? " (all interfaces)" : "")
+            << std::endl;
+  std::cerr << "hearth: store "
+            << (project.store.kind == config::StoreConfig::Kind::memory
+                    ? std::string("memory: (nothing survives a restart)")
+                    : "sqlite:" + project.store.path.string())
             << std::endl;
   for (;;) {
     pollfd fds[1] = {{signal_pipe.fd(), POLLIN, 0}};
     if (::poll(fds, 1, 1000) <= 0) continue;
     if (const auto signo = signal_pipe.take()) {
       std::cerr << "hearth: stopping" << std::endl;
+      // Durable runs stop at their next step boundary and stay active: the next start on this
+      // store resumes them (docs/deploy.md). The drain waits for them within its bound.
+      host.runtime().suspend_runs();
       bool drained = server.shutdown(server::k_drain_bound);
       const int code = 128 + *signo;
-      // Runs still executing (admitted with 202, or requests not drained) end cancelled before
-      // their tools are stopped, never `completed` on a killed tool's error result.
+      // Other runs still executing (programmable ones, requests not drained) end cancelled
+      // before their tools are stopped, never `completed` on a killed tool's error result.
+      // Resumable ones past the bound stay active and resume from their last checkpoint.
       if (!host.runtime().cancel_active_runs("hearth start received signal " +
-                                             std::to_string(*signo) + ".")
+                                                 std::to_string(*signo) + ".",
+                                             /*keep_resumable=*/true)
                .empty())
         drained = false;
+      if (host.runtime().active_run_count() > 0) drained = false;
       if (!drained) {
         process::stop_all_groups(); // tools and scripts of the requests still running
         std::cerr << std::flush;

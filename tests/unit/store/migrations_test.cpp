@@ -43,6 +43,13 @@ hearth::ErrorInfo open_error(const std::string& location) {
   return {};
 }
 
+// Rolls a current file back to schema 3 (before durable runs).
+// What each later step adds, undone: a file rolled back to schema N drops steps N+1 and up.
+constexpr const char* k_drop_schema_5 =
+    "ALTER TABLE runs DROP COLUMN resumable; ALTER TABLE runs DROP COLUMN attempts; "
+    "ALTER TABLE runs DROP COLUMN fence; ALTER TABLE runs DROP COLUMN checkpoint; ";
+constexpr const char* k_drop_schema_4 = "DROP TABLE schedule_fires; DROP TABLE dispatches; ";
+
 } // namespace
 
 TEST_SUITE("store") {
@@ -79,9 +86,10 @@ TEST_CASE("a schema-1 database is migrated to record invokers and keeps its runs
     store->create_run({.run_id = "run_old", .workflow = "w"});
   }
   // Roll the file back to what schema 1 looked like (before invokers).
-  raw_exec(file, "ALTER TABLE runs DROP COLUMN invoker; ALTER TABLE sessions DROP COLUMN invoker; "
-                 "ALTER TABLE sessions DROP COLUMN parked; DROP TABLE approvals; "
-                 "DROP TABLE schedule_fires; DROP TABLE dispatches; PRAGMA user_version = 1");
+  raw_exec(file, std::string(k_drop_schema_5) + k_drop_schema_4 +
+                     "ALTER TABLE runs DROP COLUMN invoker; ALTER TABLE sessions DROP COLUMN invoker; "
+                     "ALTER TABLE sessions DROP COLUMN parked; DROP TABLE approvals; "
+                     "PRAGMA user_version = 1");
   auto store = open_store("sqlite:" + file.string());
   CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
   CHECK(store->get_run("run_old")->invoker.is_null());
@@ -100,8 +108,9 @@ TEST_CASE("a schema-2 database is migrated to park sessions and keep approvals")
     auto store = open_store("sqlite:" + file.string());
     store->save_session(key, nlohmann::json::array({1}), 0);
   }
-  raw_exec(file, "ALTER TABLE sessions DROP COLUMN parked; DROP TABLE approvals; "
-                 "DROP TABLE schedule_fires; DROP TABLE dispatches; PRAGMA user_version = 2");
+  raw_exec(file, std::string(k_drop_schema_5) + k_drop_schema_4 +
+                     "ALTER TABLE sessions DROP COLUMN parked; DROP TABLE approvals; "
+                     "PRAGMA user_version = 2");
   auto store = open_store("sqlite:" + file.string());
   CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
   CHECK(store->load_session(key)->messages == nlohmann::json::array({1}));
@@ -117,13 +126,33 @@ TEST_CASE("a schema-3 database is migrated to record schedule fires and dispatch
     auto store = open_store("sqlite:" + file.string());
     store->create_approval({.approval_id = "apr_1", .owner = "agents/a/i", .tool_name = "t"});
   }
-  raw_exec(file, "DROP TABLE schedule_fires; DROP TABLE dispatches; PRAGMA user_version = 3");
+  raw_exec(file, std::string(k_drop_schema_5) + k_drop_schema_4 + "PRAGMA user_version = 3");
   auto store = open_store("sqlite:" + file.string());
-  CHECK(raw_int(file, "PRAGMA user_version") == 4);
+  CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
   CHECK(store->get_approval("apr_1")->status == "pending");
   CHECK(store->claim_fire({.schedule = "s", .scheduled_ms = 60000, .session_id = "x"}));
   CHECK_FALSE(store->claim_fire({.schedule = "s", .scheduled_ms = 60000, .session_id = "y"}));
   CHECK(store->admit_dispatch({.agent = "a", .instance_id = "i", .source = "test"}).record.seq > 0);
+}
+
+TEST_CASE("a schema-4 database is migrated to durable runs; its runs stay as they were") {
+  TempProject tmp;
+  const auto file = tmp.root() / "state.db";
+  {
+    auto store = open_store("sqlite:" + file.string());
+    store->create_run({.run_id = "run_old", .workflow = "w"});
+  }
+  raw_exec(file, std::string(k_drop_schema_5) + "PRAGMA user_version = 4");
+  auto store = open_store("sqlite:" + file.string());
+  CHECK(raw_int(file, "PRAGMA user_version") == 5);
+  const auto old = store->get_run("run_old");
+  REQUIRE(old.has_value());
+  CHECK_FALSE(old->resumable); // an old run is never taken over: it ends runtime_crashed
+  CHECK(old->attempts == 1);
+  CHECK(old->fence == 0);
+  CHECK(store->run_checkpoint("run_old").is_null());
+  CHECK(store->checkpoint_run("run_old", 0, {{"step", 1}}));
+  CHECK(store->run_checkpoint("run_old")["step"] == 1);
 }
 
 TEST_CASE("memory stores are private to each Store") {

@@ -3,6 +3,9 @@
 
 #include "core/error.hpp"
 
+#include <optional>
+#include <thread>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -143,6 +146,65 @@ STORE_CONTRACT("recover_abandoned_runs errors runs whose owner process died") {
   CHECK(page.closed);
   CHECK(store->get_run("run_mine")->status == RunStatus::active);
   CHECK(store->get_run("run_parent")->status == RunStatus::active);
+}
+
+// --- durable runs (issue 15 §1) --------------------------------------------------------------
+
+STORE_CONTRACT("a resumable run of a dead owner is left to take-over, not ended") {
+  Backend backend;
+  auto store = backend.open();
+  const int dead = dead_pid();
+  store->create_run({.run_id = "run_durable", .workflow = "w", .owner_pid = dead, .resumable = true});
+  store->create_run({.run_id = "run_plain", .workflow = "w", .owner_pid = dead});
+  store->create_run({.run_id = "run_live", .workflow = "w", .owner_pid = ::getppid(),
+                     .resumable = true});
+  store->create_run({.run_id = "run_mine", .workflow = "w", .resumable = true});
+
+  CHECK(store->recover_abandoned_runs() == std::vector<std::string>{"run_plain"});
+  CHECK(store->get_run("run_durable")->status == RunStatus::active);
+  const auto abandoned = store->abandoned_runs();
+  REQUIRE(abandoned.size() == 1);
+  CHECK(abandoned[0].run_id == "run_durable");
+  CHECK(abandoned[0].workflow == "w");
+  CHECK(abandoned[0].attempts == 1);
+  CHECK(abandoned[0].fence == 0);
+  CHECK(abandoned[0].owner_pid == dead);
+}
+
+STORE_CONTRACT("take_over_run: of two takers with the same fence exactly one wins") {
+  Backend backend;
+  auto store = backend.open();
+  store->create_run({.run_id = "run_t", .workflow = "w", .owner_pid = dead_pid(), .resumable = true});
+  CHECK(store->checkpoint_run("run_t", 0, {{"step", 1}}));
+
+  auto other = Backend::shared ? backend.open() : nullptr; // a second process on the same file
+  auto& second = other ? *other : *store;
+  std::optional<RunRecord> first_take, second_take;
+  std::thread racer([&] { second_take = second.take_over_run("run_t", 0); });
+  first_take = store->take_over_run("run_t", 0);
+  racer.join();
+  CHECK(first_take.has_value() != second_take.has_value());
+  const auto& won = first_take ? *first_take : *second_take;
+  CHECK(won.attempts == 2);
+  CHECK(won.fence == 1);
+  CHECK(won.owner_pid == static_cast<int>(::getpid()));
+  CHECK(store->abandoned_runs().empty()); // owned by a live process now
+
+  // The old owner is fenced out: its checkpoints and its end change nothing.
+  CHECK_FALSE(store->checkpoint_run("run_t", 0, {{"step", 2}}));
+  CHECK(store->run_checkpoint("run_t")["step"] == 1);
+  CHECK_FALSE(store->end_run({.run_id = "run_t", .status = RunStatus::completed, .result = 1,
+                              .fence = 0}));
+  CHECK(store->get_run("run_t")->status == RunStatus::active);
+  // The new owner writes with its fence.
+  CHECK(store->checkpoint_run("run_t", 1, {{"step", 2}}));
+  CHECK(store->run_checkpoint("run_t")["step"] == 2);
+  CHECK(store->end_run({.run_id = "run_t", .status = RunStatus::completed, .result = 2,
+                        .fence = 1}));
+  CHECK(store->get_run("run_t")->result == 2);
+  // An ended run takes no checkpoint and no take-over.
+  CHECK_FALSE(store->checkpoint_run("run_t", 1, {{"step", 3}}));
+  CHECK_FALSE(store->take_over_run("run_t", 1).has_value());
 }
 
 } // TEST_SUITE
