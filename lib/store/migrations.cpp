@@ -10,7 +10,7 @@ namespace hearth::store {
 namespace {
 
 // Times are integer milliseconds since the Unix epoch (UTC); JSON columns hold compact JSON text.
-constexpr std::array<const char*, 4> k_steps = {
+constexpr std::array<const char*, 5> k_steps = {
     // 1: runs, event streams, sessions, submissions.
     R"sql(
 CREATE TABLE streams (
