@@ -93,7 +93,15 @@ int serve_stdio(runtime::Runtime& runtime, const Caller& caller) {
   auto dispatch = [&](const json& message) {
     const bool call = message.is_object() &&
                       message.value("method", json()) == json("tools/call") &&
-                      message.contains("id") && session.calls_in_flight() < k_max_calls_per_session;
+                      message.contains("id");
+    if (call && workers.size() >= k_max_calls_per_session) {
+      // Every slot has a thread (finished ones are reaped between reads): refuse at once. A call
+      // must never run on this loop, which reads cancellations, pings and signals.
+      writer.send(ipc::error_reply(
+          message["id"],
+          std::make_exception_ptr(errors::mcp_calls_busy(k_max_calls_per_session))));
+      return;
+    }
     if (!call) {
       if (auto reply = session.handle(message, std::nullopt, emit))
         writer.send(*reply);
