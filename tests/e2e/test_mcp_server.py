@@ -279,6 +279,27 @@ class StdioTest(HearthTestCase):
         self.assertEqual(c.proc.wait(10), 143)
         self.assertTrue(gone(pid), "the tool outlived hearth mcp")
 
+    def test_stdio_burst_of_calls_is_bounded_and_the_loop_stays_responsive(self):
+        root = write_project(self)
+        c = Stdio(self, root)
+        c.call(1, "initialize", init_params())
+        c.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        # 40 slow calls in one write: 16 run on their own threads, the rest are refused at once
+        burst = "".join(json.dumps(req(100 + i, "tools/call", {"name": "slow"})) + "\n"
+                        for i in range(40))
+        c.send(burst.rstrip("\n"))
+        busy = []
+        while len(busy) < 24:
+            m = c.next(timeout=20)
+            if "error" in m and m.get("id", 0) >= 100:
+                busy.append(m)
+        for m in busy:
+            self.assertEqual(m["error"]["data"]["type"], "mcp_calls_busy", m)
+        # the stdin loop still answers while every call slot is busy
+        started = time.monotonic()
+        self.assertEqual(c.call(2, "ping")["result"], {})
+        self.assertLess(time.monotonic() - started, 5)
+
     def test_stdio_eof_with_a_call_in_flight_stops_its_tool_and_exits_0(self):
         root = write_project(self)
         c = Stdio(self, root)
