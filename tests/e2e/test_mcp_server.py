@@ -294,7 +294,7 @@ class StdioTest(HearthTestCase):
             if "error" in m and m.get("id", 0) >= 100:
                 busy.append(m)
         for m in busy:
-            self.assertEqual(m["error"]["data"]["type"], "mcp_calls_busy", m)
+            self.assertEqual(m["error"]["data"]["type"], "server_busy", m)
         # the stdin loop still answers while every call slot is busy
         started = time.monotonic()
         self.assertEqual(c.call(2, "ping")["result"], {})
