@@ -54,7 +54,8 @@ void Client::initialize() {
     m_started = true;
   }
   m_transport->start([this](json message) { handle_message(std::move(message)); },
-                     [this](const std::string& reason) { fail_all(reason, false); });
+                     [this](const std::string& reason) { fail_all(reason, false); },
+                     [this](const std::string& reason) { fail_all(reason, true); });
   json capabilities = json::object();
   if (!m_options.root_uri.empty()) capabilities["roots"] = {{"listChanged", false}};
   if (m_options.elicitation_defaults) capabilities["elicitation"] = json::object();
@@ -238,10 +239,6 @@ bool Client::notify(const std::string& method, json params) {
 }
 
 void Client::handle_message(json message) {
-  if (message.is_object() && message.contains("hearth.protocolError")) { // from the transport
-    fail_all(message["hearth.protocolError"].get<std::string>(), true);
-    return;
-  }
   if (!message.is_object() || message.value("jsonrpc", json()) != "2.0") {
     fail_all("a message that is not a JSON-RPC 2.0 object", true);
     return;

@@ -52,14 +52,16 @@ struct ToolInfo {
 
 /// Moves messages between the client and one server. Implementations: StdioTransport,
 /// HttpTransport (transports.hpp). Incoming messages go to the sink (on a transport thread, or on
-/// the sender's thread for HTTP answers); close reasons go to `closed` once.
+/// the sender's thread for HTTP answers); close reasons go to `closed` once; transport-detected
+/// protocol errors (not JSON, oversized, a sink that threw) go to `failed`, out of band, so no
+/// message a server sends can pose as one.
 class Transport {
 public:
   using Sink = std::function<void(nlohmann::json message)>;
   using Closed = std::function<void(const std::string& reason)>;
   virtual ~Transport() = default;
   /// Starts the transport (spawns the process, ...). Throws mcp_connection_failed.
-  virtual void start(Sink sink, Closed closed) = 0;
+  virtual void start(Sink sink, Closed closed, Closed failed) = 0;
   /// Sends one message. A request's answer may arrive through the sink before this returns
   /// (HTTP). Stops waiting when `cancel` is stopped. Throws mcp_closed / mcp_http_error.
   virtual void send(const nlohmann::json& message, std::stop_token cancel,

@@ -57,9 +57,10 @@ public:
     }
   }
 
-  void start(Sink sink, Closed closed) override {
+  void start(Sink sink, Closed closed, Closed failed) override {
     m_sink = std::move(sink);
     m_closed_cb = std::move(closed);
+    m_failed_cb = std::move(failed);
   }
 
   void set_protocol_version(const std::string& version) override {
@@ -260,8 +261,8 @@ private:
   void deliver(Exchange& ex, std::string_view body) {
     json message = parse_json_or_discarded(body);
     if (message.is_discarded()) {
-      m_sink(json{{"hearth.protocolError", "a message that is not JSON: " +
-                                               text::to_utf8(body.substr(0, 200))}});
+      fail("a message that is not JSON");
+      log_body("a message that is not JSON", body);
       return;
     }
     if (message.is_array()) { // a batch (2025-03-26 servers)
@@ -275,7 +276,32 @@ private:
     if (!ex.request_id.is_null() && message.is_object() && message.contains("id") &&
         message["id"] == ex.request_id && !message.contains("method"))
       ex.answered = true;
-    m_sink(std::move(message));
+    dispatch(std::move(message));
+  }
+
+  /// Hands one message to the client; anything the sink throws fails the session (never
+  /// escapes a transport thread).
+  void dispatch(json message) {
+    if (m_closing) return;
+    try {
+      m_sink(std::move(message));
+    } catch (const std::exception& e) {
+      fail(std::string("a message hearth could not handle: ") + e.what());
+    } catch (...) {
+      fail("a message hearth could not handle");
+    }
+  }
+
+  void fail(const std::string& reason) noexcept {
+    if (m_closing || !m_failed_cb) return;
+    try {
+      m_failed_cb(reason);
+    } catch (...) {
+    }
+  }
+
+  void log_body(const std::string& what, std::string_view body) const {
+    if (m_spec.log) m_spec.log("warn", what + ": " + text::to_utf8(body.substr(0, 200)));
   }
 
   void perform(const std::string& method, const httplib::Headers& headers, std::string body,
@@ -321,8 +347,7 @@ private:
           parser.feed(std::string_view(data, n));
         } catch (const Error& e) {
           ex.problem = e.info().message;
-          m_sink(json{{"hearth.protocolError", "an SSE event larger than " +
-                                                   std::to_string(m_spec.max_message_bytes) + " bytes"}});
+          fail("an SSE event larger than " + std::to_string(m_spec.max_message_bytes) + " bytes");
           return false;
         }
         // Once our request is answered the stream has served its purpose (a resumed GET
@@ -341,8 +366,7 @@ private:
     client.send(req, res, error);
     ex.retry_ms = parser.retry_ms();
     if (too_big) {
-      m_sink(json{{"hearth.protocolError", "an answer larger than " +
-                                               std::to_string(m_spec.max_message_bytes) + " bytes"}});
+      fail("an answer larger than " + std::to_string(m_spec.max_message_bytes) + " bytes");
       return;
     }
     if (cancel.stop_requested()) return;
@@ -365,6 +389,7 @@ private:
   providers::BaseUrl m_base{};
   Sink m_sink{};
   Closed m_closed_cb{};
+  Closed m_failed_cb{};
   mutable std::mutex m_mutex;
   std::string m_session{};
   std::string m_version{};
@@ -394,9 +419,10 @@ public:
     }
   }
 
-  void start(Sink sink, Closed closed) override {
+  void start(Sink sink, Closed closed, Closed failed) override {
     m_sink = std::move(sink);
     m_closed_cb = std::move(closed);
+    m_failed_cb = std::move(failed);
     httplib::Headers headers;
     for (const auto& [k, v] : m_spec.headers) headers.emplace(k, v);
     if (m_spec.token)
@@ -457,6 +483,14 @@ private:
                : std::string("a reply");
   }
 
+  void fail(const std::string& reason) noexcept {
+    if (m_closing || !m_failed_cb) return;
+    try {
+      m_failed_cb(reason);
+    } catch (...) {
+    }
+  }
+
   /// The endpoint event's URI as a path on the same origin, or "" when it points elsewhere.
   std::string endpoint_path(std::string uri) const {
     if (uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0) {
@@ -490,11 +524,20 @@ private:
           }
           if (event.data.empty() || !(event.event.empty() || event.event == "message")) return;
           json message = parse_json_or_discarded(event.data);
-          if (message.is_discarded())
-            m_sink(json{{"hearth.protocolError", "a message that is not JSON: " +
-                                                     text::to_utf8(event.data.substr(0, 200))}});
-          else
+          if (message.is_discarded()) {
+            if (m_spec.log)
+              m_spec.log("warn", "a message that is not JSON: " + text::to_utf8(event.data.substr(0, 200)));
+            fail("a message that is not JSON");
+            return;
+          }
+          if (m_closing) return;
+          try {
             m_sink(std::move(message));
+          } catch (const std::exception& e) {
+            fail(std::string("a message hearth could not handle: ") + e.what());
+          } catch (...) {
+            fail("a message hearth could not handle");
+          }
         },
         m_spec.max_message_bytes);
     std::string error_body;
@@ -513,8 +556,7 @@ private:
           try {
             parser.feed(std::string_view(data, n));
           } catch (const Error&) {
-            m_sink(json{{"hearth.protocolError", "an SSE event larger than " +
-                                                     std::to_string(m_spec.max_message_bytes) + " bytes"}});
+            fail("an SSE event larger than " + std::to_string(m_spec.max_message_bytes) + " bytes");
             return false;
           }
           return true;
@@ -539,6 +581,7 @@ private:
   providers::BaseUrl m_base{};
   Sink m_sink{};
   Closed m_closed_cb{};
+  Closed m_failed_cb{};
   mutable std::mutex m_mutex;
   std::condition_variable m_cv;
   std::string m_endpoint{};

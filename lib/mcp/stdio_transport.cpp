@@ -34,9 +34,10 @@ public:
     if (m_wake >= 0) ::close(m_wake);
   }
 
-  void start(Sink sink, Closed closed) override {
+  void start(Sink sink, Closed closed, Closed failed) override {
     m_sink = std::move(sink);
     m_closed_cb = std::move(closed);
+    m_failed_cb = std::move(failed);
     auto policy = m_spec.policy;
     if (!m_spec.cwd.empty()) policy.reads.push_back(m_spec.cwd);
     try {
@@ -143,16 +144,25 @@ private:
         out_fd = -1;
         break;
       }
+      std::string problem;
       try {
         lines.feed(std::string_view(chunk, static_cast<std::size_t>(got)));
         while (auto line = lines.next()) {
+          if (m_closing) return; // close(): nothing more is dispatched
           if (text::trim(*line).empty()) continue;
           json message = ipc::decode_line(*line, "MCP server " + m_spec.connection);
           m_sink(std::move(message));
         }
       } catch (const Error& e) {
-        // Not JSON or an oversized line: the sink closes the session (fail closed).
-        m_sink(json{{"hearth.protocolError", e.info().message}});
+        problem = e.info().message; // not JSON or an oversized line
+      } catch (const std::exception& e) {
+        problem = std::string("a message hearth could not handle: ") + e.what();
+      } catch (...) {
+        problem = "a message hearth could not handle";
+      }
+      if (!problem.empty()) {
+        // Reported out of band: the owner closes the session (fail closed).
+        if (!m_closing && m_failed_cb) m_failed_cb(problem);
         return;
       }
     }
@@ -170,6 +180,7 @@ private:
   StdioSpec m_spec;
   Sink m_sink{};
   Closed m_closed_cb{};
+  Closed m_failed_cb{};
   std::unique_ptr<process::Process> m_process{};
   std::mutex m_write_mutex;
   std::atomic<bool> m_closing{false};

@@ -30,6 +30,7 @@ struct Fake {
   std::function<std::vector<json>(const json&)> respond;
   mcp::Transport::Sink sink;
   mcp::Transport::Closed closed;
+  mcp::Transport::Closed failed;
 
   std::vector<json> sent_with(const std::string& method) {
     std::lock_guard lock(mutex);
@@ -43,9 +44,10 @@ struct Fake {
 class FakeTransport : public mcp::Transport {
 public:
   explicit FakeTransport(std::shared_ptr<Fake> fake) : m_fake(std::move(fake)) {}
-  void start(Sink sink, Closed closed) override {
+  void start(Sink sink, Closed closed, Closed failed) override {
     m_fake->sink = std::move(sink);
     m_fake->closed = std::move(closed);
+    m_fake->failed = std::move(failed);
   }
   void send(const json& message, std::stop_token, std::chrono::milliseconds) override {
     {
@@ -287,6 +289,31 @@ TEST_SUITE("mcp") {
                          doctest::Contains("broke the MCP protocol"), Error);
     CHECK_FALSE(client->alive());
     CHECK_THROWS_AS(client->ping(), Error);
+  }
+
+  TEST_CASE("no message a server sends can pose as a transport error or throw out of the sink") {
+    auto fake = std::make_shared<Fake>();
+    fake->respond = server("2025-11-25");
+    auto client = client_for(fake);
+    client->initialize();
+    // An in-band key once meant "protocol error": a number there threw json::type_error out of
+    // the reader thread (std::terminate), a string closed the session with the server's words.
+    CHECK_NOTHROW(client->handle_message(
+        {{"jsonrpc", "2.0"}, {"method", "notifications/x"}, {"hearth.protocolError", 1}}));
+    CHECK_NOTHROW(client->handle_message(
+        {{"jsonrpc", "2.0"}, {"method", "notifications/x"}, {"hearth.protocolError", "spoofed"}}));
+    CHECK(client->alive());
+    CHECK_NOTHROW(client->handle_message({{"hearth.protocolError", 1}}));
+    CHECK_FALSE(client->alive()); // not JSON-RPC: closed, but with hearth's own reason
+    CHECK(client->close_reason().find("not a JSON-RPC") != std::string::npos);
+    // Transport errors arrive out of band.
+    auto fake2 = std::make_shared<Fake>();
+    fake2->respond = server("2025-11-25");
+    auto client2 = client_for(fake2);
+    client2->initialize();
+    fake2->failed("a line larger than 8 MiB");
+    CHECK_FALSE(client2->alive());
+    CHECK(client2->close_reason() == "a line larger than 8 MiB");
   }
 
   TEST_CASE("the SSE parser keeps the last valid retry field (Streamable HTTP resumption)") {
