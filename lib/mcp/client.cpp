@@ -41,7 +41,12 @@ bool tool_allowed(const std::string& tool, const std::vector<std::string>& allow
 Client::Client(std::unique_ptr<Transport> transport, ClientOptions options)
     : m_transport(std::move(transport)), m_options(std::move(options)) {}
 
-Client::~Client() { close(); }
+Client::~Client() {
+  close();
+  // The transport's threads call back into this Client: destroy it (joining them) while the
+  // rest of the Client still lives; m_transport, declared first, would otherwise die last.
+  m_transport.reset();
+}
 
 void Client::log(std::string_view level, std::string_view text) const {
   if (m_options.log) m_options.log(level, text);

@@ -27,9 +27,12 @@ public:
   explicit StdioTransport(StdioSpec spec) : m_spec(std::move(spec)) {}
   ~StdioTransport() override {
     close();
-    if (m_reader.joinable()) {
-      if (m_reader.get_id() == std::this_thread::get_id()) m_reader.detach();
-      else m_reader.join();
+    {
+      std::lock_guard lock(m_join_mutex);
+      if (m_reader.joinable()) {
+        if (m_reader_id.load() == std::this_thread::get_id()) m_reader.detach();
+        else m_reader.join();
+      }
     }
     if (m_wake >= 0) ::close(m_wake);
   }
@@ -50,7 +53,11 @@ public:
       throw errors::mcp_connection_failed(m_spec.connection, e.info().message);
     }
     m_wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    m_reader = std::thread([this] { read_loop(); });
+    m_reader = std::thread([this] {
+      m_reader_id = std::this_thread::get_id();
+      read_loop();
+    });
+    m_reader_id = m_reader.get_id();
   }
 
   void send(const json& message, std::stop_token, std::chrono::milliseconds) override {
@@ -64,8 +71,23 @@ public:
                                "the server stopped reading its stdin");
   }
 
+  /// A second caller waits for the first to finish stopping the server, then (unless it is the
+  /// reader thread itself) for the reader thread to end, so nothing calls the sink afterwards.
   void close() noexcept override {
-    if (m_closing.exchange(true)) return;
+    m_closing = true;
+    {
+      std::lock_guard lock(m_close_mutex);
+      if (!m_stopped) {
+        m_stopped = true;
+        stop_server();
+      }
+    }
+    if (m_reader_id.load() == std::this_thread::get_id()) return; // the reader ends by itself
+    std::lock_guard lock(m_join_mutex);
+    if (m_reader.joinable()) m_reader.join();
+  }
+
+  void stop_server() noexcept {
     if (!m_process) return;
     try {
       m_process->close_stdin(); // the spec's shutdown: stdin closed, then signals
@@ -79,7 +101,6 @@ public:
       const std::uint64_t one = 1;
       [[maybe_unused]] const auto n = ::write(m_wake, &one, sizeof one);
     }
-    if (m_reader.joinable() && m_reader.get_id() != std::this_thread::get_id()) m_reader.join();
   }
 
   json describe() const override {
@@ -184,6 +205,10 @@ private:
   std::unique_ptr<process::Process> m_process{};
   std::mutex m_write_mutex;
   std::atomic<bool> m_closing{false};
+  std::mutex m_close_mutex; // held while stopping the server
+  bool m_stopped = false;   // under m_close_mutex
+  std::mutex m_join_mutex;  // held while joining the reader
+  std::atomic<std::thread::id> m_reader_id{};
   int m_wake = -1;
   std::thread m_reader{};
   std::mutex m_tail_mutex;
