@@ -23,8 +23,11 @@ struct Client::Pending {
   bool done = false;
   json result{};
   std::optional<Error> error{};
-  ProgressHandler progress{};
   std::condition_variable_any cv{};
+  // The progress handler captures the caller's frame: it runs only under progress_mutex and
+  // while the request is still waiting; request() clears it (under the mutex) before returning.
+  std::mutex progress_mutex{};
+  ProgressHandler progress{};
 };
 
 bool tool_allowed(const std::string& tool, const std::vector<std::string>& allow,
@@ -193,6 +196,13 @@ json Client::request(const std::string& method, json params, std::chrono::millis
     if (!params.is_object()) params = json::object();
     params["_meta"]["progressToken"] = id;
   }
+  struct ProgressOff { // on every way out: no progress call outlives this frame
+    Pending& p;
+    ~ProgressOff() {
+      std::lock_guard lock(p.progress_mutex);
+      p.progress = nullptr;
+    }
+  } progress_off{*pending};
   const auto forget = [&] {
     std::lock_guard lock(m_mutex);
     m_pending.erase(id);
@@ -260,13 +270,15 @@ void Client::handle_message(json message) {
     if (method == "notifications/progress" && params.is_object()) {
       const auto token = params.find("progressToken");
       if (token == params.end() || !token->is_number_integer()) return;
-      ProgressHandler handler;
+      std::shared_ptr<Pending> pending;
       {
         std::lock_guard lock(m_mutex);
         const auto it = m_pending.find(token->get<std::int64_t>());
-        if (it != m_pending.end()) handler = it->second->progress;
+        if (it != m_pending.end()) pending = it->second;
       }
-      if (handler) handler(params);
+      if (!pending) return;
+      std::lock_guard lock(pending->progress_mutex);
+      if (pending->progress) pending->progress(params);
     } else if (method == "notifications/message" && params.is_object()) {
       const auto level = params.value("level", json("info"));
       const auto data = params.contains("data") ? params["data"] : json();

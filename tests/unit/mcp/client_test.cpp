@@ -316,6 +316,42 @@ TEST_SUITE("mcp") {
     CHECK(client2->close_reason() == "a line larger than 8 MiB");
   }
 
+  TEST_CASE("a progress handler never runs after its request returned (timeout)") {
+    auto fake = std::make_shared<Fake>();
+    auto base = server("2025-11-25");
+    std::thread notifier;
+    json token;
+    fake->respond = [&, base](const json& m) -> std::vector<json> {
+      if (m.value("method", "") != "tools/call") return base(m);
+      token = m["params"]["_meta"]["progressToken"];
+      notifier = std::thread([&] {
+        fake->sink({{"jsonrpc", "2.0"}, {"method", "notifications/progress"},
+                    {"params", {{"progressToken", token}, {"progress", 1}}}});
+      });
+      return {};
+    };
+    auto client = client_for(fake);
+    client->initialize();
+    std::atomic<bool> inside{false}, finished{false};
+    std::atomic<int> calls{0};
+    CHECK_THROWS_WITH_AS(
+        client->call_tool("slow", json::object(), std::chrono::milliseconds(100), {},
+                          [&](const json&) {
+                            ++calls;
+                            inside = true;
+                            std::this_thread::sleep_for(std::chrono::milliseconds(400));
+                            finished = true;
+                          }),
+        doctest::Contains("within 100 ms"), Error);
+    // The handler (which captures this frame) had started: request() waited for it to end.
+    if (inside) CHECK(finished);
+    notifier.join();
+    CHECK(calls == 1);
+    client->handle_message({{"jsonrpc", "2.0"}, {"method", "notifications/progress"},
+                            {"params", {{"progressToken", token}, {"progress", 2}}}});
+    CHECK(calls == 1);
+  }
+
   TEST_CASE("the SSE parser keeps the last valid retry field (Streamable HTTP resumption)") {
     int events = 0;
     providers::SseParser parser([&](const providers::SseEvent&) { ++events; });
