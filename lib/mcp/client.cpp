@@ -220,6 +220,8 @@ json Client::request(const std::string& method, json params, std::chrono::millis
       cancelled_notice("the user stopped the turn");
       throw errors::turn_cancelled();
     }
+    if (e.info().type == "mcp_timeout" && method != "initialize")
+      cancelled_notice("timed out after " + std::to_string(timeout.count()) + " ms");
     throw;
   }
   std::unique_lock lock(m_mutex);
@@ -231,7 +233,8 @@ json Client::request(const std::string& method, json params, std::chrono::millis
       cancelled_notice("the user stopped the turn");
       throw errors::turn_cancelled();
     }
-    cancelled_notice("timed out after " + std::to_string(timeout.count()) + " ms");
+    if (method != "initialize") // the spec: initialize is never cancelled
+      cancelled_notice("timed out after " + std::to_string(timeout.count()) + " ms");
     throw errors::mcp_timeout(m_options.name, method, timeout.count());
   }
   m_pending.erase(id);

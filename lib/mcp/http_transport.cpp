@@ -85,7 +85,12 @@ public:
       headers.emplace("Accept", "application/json, text/event-stream");
       perform("POST", headers, dump_json(message), ex, cancel, deadline);
     };
+    const auto timed_out = [&] {
+      if (ex.timed_out)
+        throw errors::mcp_timeout(m_spec.connection, method_of(message), timeout.count());
+    };
     post();
+    timed_out();
     const auto step_up = [&] { // 403 insufficient_scope: sign in again for the scope it names
       return ex.status == 403 &&
              header(ex.headers, "WWW-Authenticate").find("insufficient_scope") != std::string::npos;
@@ -98,6 +103,7 @@ public:
       }
       ex = Exchange{.request_id = id};
       post();
+      timed_out();
     }
     if (ex.status == 202 || ex.status == 204) return;
     if (ex.status == 404 && has_session()) {
@@ -148,6 +154,7 @@ public:
       ex.status = 0;
       ex.sse = false;
       perform("GET", get_headers, "", ex, cancel, deadline);
+      timed_out();
       if (ex.status < 200 || ex.status >= 300) {
         if (m_spec.log)
           m_spec.log("warn", "resuming the stream after event " + last + " got HTTP " +
@@ -195,6 +202,7 @@ private:
     long long retry_ms = -1;
     std::string error_body{};
     std::string problem{};
+    bool timed_out = false; // the overall deadline passed while the body was still coming
   };
 
   static std::string method_of(const json& message) {
@@ -338,6 +346,12 @@ private:
     };
     req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
       if (cancel.stop_requested() || m_closing) return false;
+      // The read timeout restarts with every chunk (SSE keepalive comments): the request's
+      // deadline is checked here too.
+      if (std::chrono::steady_clock::now() >= deadline) {
+        ex.timed_out = true;
+        return false;
+      }
       if (ex.status < 200 || ex.status >= 300) {
         ex.error_body.append(data, std::min(n, k_max_error_body - std::min(k_max_error_body, ex.error_body.size())));
         return true;
@@ -365,11 +379,18 @@ private:
     httplib::Error error = httplib::Error::Success;
     client.send(req, res, error);
     ex.retry_ms = parser.retry_ms();
+    if (ex.timed_out) return;
     if (too_big) {
       fail("an answer larger than " + std::to_string(m_spec.max_message_bytes) + " bytes");
       return;
     }
     if (cancel.stop_requested()) return;
+    if (ex.status == 0 || error == httplib::Error::Read) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        ex.timed_out = true;
+        return;
+      }
+    }
     if (ex.status == 0) {
       if (error == httplib::Error::Success || error == httplib::Error::Canceled) return;
       throw errors::mcp_http_error(m_spec.connection, 0, httplib::to_string(error));

@@ -217,7 +217,14 @@ json call(const std::string& connection, const Operation& op, const std::string&
   }
   std::string body;
   bool too_big = false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool timed_out = false;
   req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+    // The read timeout restarts with every chunk: a trickling answer meets the deadline here.
+    if (std::chrono::steady_clock::now() >= deadline) {
+      timed_out = true;
+      return false;
+    }
     if (body.size() + n > k_max_response_bytes) {
       too_big = true;
       return false;
@@ -234,6 +241,9 @@ json call(const std::string& connection, const Operation& op, const std::string&
   httplib::Error error = httplib::Error::Success;
   client.send(req, res, error);
   if (cancel.stop_requested()) throw errors::turn_cancelled();
+  if (timed_out || ((status == 0 || error == httplib::Error::Read) &&
+                    std::chrono::steady_clock::now() >= deadline))
+    throw errors::mcp_timeout(connection, op.name, timeout.count());
   if (status == 0) throw errors::mcp_http_error(connection, 0, httplib::to_string(error));
   body = text::to_utf8(body);
   if (too_big) body += "\n[response truncated at " + std::to_string(k_max_response_bytes) + " bytes]";

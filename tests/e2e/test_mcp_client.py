@@ -273,6 +273,19 @@ class HttpTest(HearthTestCase):
                 with open(os.path.join(dirpath, name), "rb") as f:
                     self.assertNotIn(b"s3cret-token", f.read(), name)
 
+    def test_timeout_ms_holds_against_an_sse_stream_of_keepalive_comments(self):
+        server = HttpFixture(self.tmp, "--sse")
+        self.addCleanup(server.close)
+        project = Project(self, [{"toolCalls": [call("connection__fx__keepalive")]}, {"text": "done"}],
+                          connection={"url": server.url, "timeoutMs": 1000})
+        started = time.monotonic()
+        r = project.run()
+        self.assertExit(r, 0)
+        self.assertLess(time.monotonic() - started, 12)
+        calls = project.tool_calls(r.stderr)
+        self.assertTrue(calls[0]["isError"], calls[0])
+        self.assertIn("within 1000 ms", json.dumps(calls[0]))
+
     def test_a_missing_token_is_a_clear_error(self):
         server = HttpFixture(self.tmp, "--token", "t0ken-value")
         self.addCleanup(server.close)
