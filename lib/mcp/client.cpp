@@ -46,6 +46,7 @@ Client::Client(std::unique_ptr<Transport> transport, ClientOptions options)
 
 Client::~Client() {
   close();
+  if (m_replier.joinable()) m_replier.join();
   // The transport's threads call back into this Client: destroy it (joining them) while the
   // rest of the Client still lives; m_transport, declared first, would otherwise die last.
   m_transport.reset();
@@ -61,6 +62,7 @@ void Client::initialize() {
     if (m_started) throw errors::internal_error("mcp::Client::initialize called twice");
     m_started = true;
   }
+  m_replier = std::jthread([this](std::stop_token stop) { reply_loop(std::move(stop)); });
   m_transport->start([this](json message) { handle_message(std::move(message)); },
                      [this](const std::string& reason) { fail_all(reason, false); },
                      [this](const std::string& reason) { fail_all(reason, true); });
@@ -358,10 +360,29 @@ void Client::answer_server_request(const json& id, const std::string& method,
   } else {
     reply = ipc::make_error(id, ipc::code::method_not_found, "hearth does not handle " + cut(method, 100));
   }
-  try {
-    m_transport->send(reply, {}, m_options.request_timeout);
-  } catch (const Error& e) {
-    log("warn", "could not answer " + method + ": " + e.info().message);
+  std::lock_guard lock(m_reply_mutex);
+  if (m_replies.size() >= m_options.limits.max_pending) {
+    log("warn", "dropped the answer to " + cut(method, 100) + ": too many answers waiting");
+    return;
+  }
+  m_replies.push_back(std::move(reply));
+  m_reply_cv.notify_all();
+}
+
+void Client::reply_loop(std::stop_token stop) {
+  for (;;) {
+    json reply;
+    {
+      std::unique_lock lock(m_reply_mutex);
+      if (!m_reply_cv.wait(lock, stop, [&] { return !m_replies.empty(); })) return;
+      reply = std::move(m_replies.front());
+      m_replies.pop_front();
+    }
+    try {
+      m_transport->send(reply, stop, m_options.request_timeout);
+    } catch (const std::exception& e) {
+      log("warn", std::string("could not answer a server request: ") + e.what());
+    }
   }
 }
 
@@ -385,6 +406,7 @@ void Client::fail_all(const std::string& reason, bool protocol) {
 }
 
 void Client::close() noexcept {
+  m_replier.request_stop();
   fail_all("the connection was closed by hearth", false);
   m_transport->close();
 }

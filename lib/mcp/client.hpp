@@ -20,6 +20,8 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <deque>
+#include <thread>
 #include <vector>
 
 namespace hearth::mcp {
@@ -151,6 +153,7 @@ private:
   void answer_server_request(const nlohmann::json& id, const std::string& method,
                              const nlohmann::json& params);
   void log(std::string_view level, std::string_view text) const;
+  void reply_loop(std::stop_token stop);
 
   std::unique_ptr<Transport> m_transport;
   ClientOptions m_options;
@@ -164,6 +167,12 @@ private:
   nlohmann::json m_server_info = nlohmann::json::object();
   nlohmann::json m_capabilities = nlohmann::json::object();
   std::string m_instructions{};
+  // Replies to server requests: queued by the reader thread, written by m_replier (a write may
+  // block on a server that stops reading; the reader must go on reading).
+  std::mutex m_reply_mutex;
+  std::condition_variable_any m_reply_cv;
+  std::deque<nlohmann::json> m_replies{};
+  std::jthread m_replier{};
 };
 
 /// The tool names of `tools` that pass `allow` (empty: all) and `block` (exact names; a trailing

@@ -32,6 +32,23 @@ struct Fake {
   mcp::Transport::Closed closed;
   mcp::Transport::Closed failed;
 
+  /// The answers to server requests (string ids) once `n` were sent (replies are written by the
+  /// client's writer thread), waiting up to 2 s.
+  std::map<std::string, json> answers(std::size_t n) {
+    std::map<std::string, json> out;
+    for (int i = 0; i < 200; ++i) {
+      {
+        std::lock_guard lock(mutex);
+        out.clear();
+        for (const auto& m : sent)
+          if (m.contains("id") && m["id"].is_string()) out[m["id"].get<std::string>()] = m;
+      }
+      if (out.size() >= n) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return out;
+  }
+
   std::vector<json> sent_with(const std::string& method) {
     std::lock_guard lock(mutex);
     std::vector<json> out;
@@ -243,13 +260,26 @@ TEST_SUITE("mcp") {
                 {"params", {{"message", "name?"}}}});
     fake->sink({{"jsonrpc", "2.0"}, {"id", "s3"}, {"method", "sampling/createMessage"}});
     fake->sink({{"jsonrpc", "2.0"}, {"id", "s4"}, {"method", "nope/never"}});
-    std::map<std::string, json> answers;
-    for (const auto& m : fake->sent)
-      if (m.contains("id") && m["id"].is_string()) answers[m["id"].get<std::string>()] = m;
+    auto answers = fake->answers(4);
     CHECK(answers["s1"]["result"]["roots"][0]["uri"] == "file:///project");
     CHECK(answers["s2"]["result"]["action"] == "decline");
     CHECK(answers["s3"]["error"]["code"] == -1);
     CHECK(answers["s4"]["error"]["code"] == -32601);
+  }
+
+  TEST_CASE("answers to server requests are never written on the reader thread") {
+    auto fake = std::make_shared<Fake>();
+    auto base = server("2025-11-25");
+    fake->respond = [base](const json& m) -> std::vector<json> {
+      if (!m.contains("method")) std::this_thread::sleep_for(std::chrono::milliseconds(1500)); // a full pipe
+      return base(m);
+    };
+    auto client = client_for(fake);
+    client->initialize();
+    const auto started = std::chrono::steady_clock::now();
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "p1"}, {"method", "ping"}});
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(500));
+    CHECK(fake->answers(1).count("p1") == 1);
   }
 
   TEST_CASE("elicitation: defaults mode accepts a request whose fields all have defaults") {
@@ -269,9 +299,7 @@ TEST_SUITE("mcp") {
                 {"params", {{"message", "?"}, {"requestedSchema", all_defaults}}}});
     fake->sink({{"jsonrpc", "2.0"}, {"id", "e2"}, {"method", "elicitation/create"},
                 {"params", {{"message", "?"}, {"requestedSchema", missing}}}});
-    std::map<std::string, json> answers;
-    for (const auto& m : fake->sent)
-      if (m.contains("id") && m["id"].is_string()) answers[m["id"].get<std::string>()] = m;
+    auto answers = fake->answers(2);
     CHECK(answers["e1"]["result"] == json{{"action", "accept"}, {"content", {{"name", "Ann"}, {"age", 30}}}});
     CHECK(answers["e2"]["result"] == json{{"action", "decline"}});
   }
