@@ -95,10 +95,10 @@ class StdioTest(HearthTestCase):
         search = by_name(calls, "connection__search")[0]["result"]["details"]["matches"]
         self.assertEqual(search[0]["name"], "connection__fx__image")
         self.assertIn("inputSchema", search[0])
-        # The handshake: 2025-11-25 offered, notifications/initialized, tools listed over 4 pages.
+        # The handshake: 2025-11-25 offered, notifications/initialized, tools listed over 5 pages.
         methods = [m["received"].get("method") for m in project.received() if "received" in m]
         self.assertEqual(methods[:2], ["initialize", "notifications/initialized"])
-        self.assertEqual(methods.count("tools/list"), 4)
+        self.assertEqual(methods.count("tools/list"), 5)
         init = project.received()[0]["received"]
         self.assertEqual(init["params"]["protocolVersion"], "2025-11-25")
 

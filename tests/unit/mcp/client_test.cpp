@@ -446,7 +446,7 @@ TEST_SUITE("mcp") {
              policy);
     CHECK(pool.state()[0]["state"] == "idle");
     const auto tools = pool.tools("a", "fx");
-    CHECK(tools.size() == 11); // 12 listed over 4 pages, `fail` blocked
+    CHECK(tools.size() == 12); // 13 listed over 5 pages, `fail` blocked
     CHECK(pool.state()[0]["state"] == "ready");
     const auto echo = pool.call("a", "fx", "echo", {{"text", "hi"}});
     CHECK(echo["content"][0]["text"] == "echo: hi");
@@ -500,6 +500,25 @@ TEST_SUITE("mcp") {
     CHECK(seen);
     pool.shutdown();
     std::filesystem::remove(log);
+  }
+
+  TEST_CASE("a stdio server that stops reading its stdin cannot block a call past its timeout") {
+    const std::string fixture = HEARTH_SOURCE_DIR "/tests/e2e/fixtures/mcp_server.py";
+    mcp::Pool pool({.project_root = std::filesystem::temp_directory_path()});
+    sandbox::Policy policy;
+    policy.settings.backend = "none";
+    pool.add(mcp::parse_connection("a", {{"name", "fx"}, {"command", "python3"}, {"args", {fixture}},
+                                         {"timeoutMs", 1000}},
+                                   std::filesystem::temp_directory_path()),
+             policy);
+    pool.tools("a", "fx");
+    std::thread deaf([&] { CHECK_THROWS_AS(pool.call("a", "fx", "deaf", json::object()), Error); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const auto started = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(pool.call("a", "fx", "echo", {{"text", std::string(2u << 20, 'x')}}), Error);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+    deaf.join();
+    pool.shutdown();
   }
 
   TEST_CASE("openapi: operations, parameters, bodies, cyclic $refs bounded, allow/block") {
