@@ -151,6 +151,10 @@ std::vector<Tool> connection_tools(
     } catch (const Error& e) {
       if (on_error) on_error(config->name, e);
       continue;
+    } catch (const std::exception& e) {
+      if (on_error)
+        on_error(config->name, errors::mcp_config_invalid(config->name, std::string("malformed: ") + e.what()));
+      continue;
     }
     const auto connection = config->name;
     for (const auto& info : listed) {

@@ -427,6 +427,14 @@ void Pool::load_openapi(Entry& e) {
     e.last_error = err.info().message;
     e.state = "failed";
     throw;
+  } catch (const std::exception& ex) { // never a json::type_error out of here (eager thread)
+    const auto err = errors::mcp_config_invalid(name, std::string("the spec is malformed: ") + ex.what());
+    std::lock_guard lock(m_mutex);
+    ++e.failures;
+    e.retry_at = Clock::now() + backoff(e.failures);
+    e.last_error = err.info().message;
+    e.state = "failed";
+    throw err;
   }
 }
 
@@ -585,6 +593,9 @@ void Pool::start_eager() {
         tools(agent, name);
       } catch (const Error& e) {
         if (m_options.log) m_options.log(agent, name, "error", e.info().message);
+      } catch (const std::exception& e) { // the eager thread must never end the process
+        if (m_options.log) m_options.log(agent, name, "error", e.what());
+      } catch (...) {
       }
     }
   });

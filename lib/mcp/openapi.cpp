@@ -99,6 +99,10 @@ std::string as_text(const json& v) {
   return v.is_string() ? v.get<std::string>() : dump_json(v);
 }
 
+std::vector<Operation> operations_of(const std::string& connection, const json& spec,
+                                     const std::vector<std::string>& allow,
+                                     const std::vector<std::string>& block);
+
 } // namespace
 
 std::vector<Operation> operations(const std::string& connection, const json& spec,
@@ -107,6 +111,19 @@ std::vector<Operation> operations(const std::string& connection, const json& spe
   if (!spec.is_object() || !spec.contains("openapi") || !spec["openapi"].is_string() ||
       spec["openapi"].get<std::string>().rfind("3.", 0) != 0)
     throw errors::mcp_config_invalid(connection, "the spec is not an OpenAPI 3.x document (\"openapi\": \"3.x\").");
+  try {
+    return operations_of(connection, spec, allow, block);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) { // a value of the wrong type somewhere in the spec
+    throw errors::mcp_config_invalid(connection, std::string("the spec is malformed: ") + e.what());
+  }
+}
+
+namespace {
+std::vector<Operation> operations_of(const std::string& connection, const json& spec,
+                                     const std::vector<std::string>& allow,
+                                     const std::vector<std::string>& block) {
   std::vector<Operation> out;
   const auto paths = spec.value("paths", json::object());
   if (!paths.is_object()) return out;
@@ -148,10 +165,14 @@ std::vector<Operation> operations(const std::string& connection, const json& spe
       }
       if (op.contains("requestBody")) {
         const json body = inline_refs(spec, op["requestBody"]);
-        const auto content = body.value("content", json::object());
-        if (content.is_object() && content.contains("application/json")) {
+        const auto content = body.is_object() ? body.value("content", json::object()) : json();
+        if (content.is_object() && content.contains("application/json") &&
+            content["application/json"].is_object()) {
           o.has_body = true;
-          properties["body"] = content["application/json"].value("schema", json::object());
+          const auto& media = content["application/json"];
+          properties["body"] = media.contains("schema") && media["schema"].is_object()
+                                   ? media["schema"]
+                                   : json::object();
           if (body.value("required", json(false)) == true) required.push_back("body");
         }
       }
@@ -165,6 +186,7 @@ std::vector<Operation> operations(const std::string& connection, const json& spe
   }
   return out;
 }
+} // namespace
 
 std::string base_url_of(const json& spec, const std::string& base_url) {
   if (!base_url.empty()) return base_url;

@@ -547,6 +547,20 @@ TEST_SUITE("mcp") {
                          doctest::Contains("OpenAPI 3"), Error);
   }
 
+  TEST_CASE("openapi: a spec with values of the wrong type is a config error, never a type_error") {
+    const json spec = json::parse(R"({"openapi": "3.0.0", "paths": {
+      "/a": {"post": {"operationId": "a", "requestBody": "oops"}},
+      "/b": {"post": {"operationId": "b", "requestBody": {"content": {"application/json": 5}, "required": true}}},
+      "/c": {"post": {"operationId": "c", "requestBody": {"content": {"application/json": {"schema": "x"}}}}}}})");
+    std::vector<mcp::openapi::Operation> ops;
+    try {
+      ops = mcp::openapi::operations("api", spec, {}, {});
+    } catch (const Error& e) {
+      CHECK(e.info().type == "mcp_config_invalid");
+    }
+    for (const auto& op : ops) CHECK(op.input_schema.is_object());
+  }
+
   TEST_CASE("oauth: WWW-Authenticate parameters, quoted or not, whole names only") {
     const std::string challenge =
         "Bearer error=\"insufficient_scope\", scope=\"mcp:basic mcp:write\", "
