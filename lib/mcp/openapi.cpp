@@ -18,53 +18,74 @@ using nlohmann::json;
 
 constexpr int k_max_ref_depth = 16;
 constexpr std::size_t k_max_schema_nodes = 4096;
+/// One operation's input schema, serialized: the client's bound on a tool schema.
+constexpr std::size_t k_max_operation_schema_bytes = Limits{}.max_schema_bytes;
 
 /// `node` with local $refs into `spec` inlined, at most k_max_ref_depth refs deep (deeper, or
-/// cyclic, refs become {}) and k_max_schema_nodes nodes in all. Iterative over a work list.
-json inline_refs(const json& spec, const json& node) {
+/// cyclic, refs become {}) and k_max_schema_nodes nodes in all. Iterative over a work list of
+/// pointers into `spec`/`node` (never copies of subtrees). `bytes` counts the serialized size
+/// built so far (shared by one operation's calls); past `max_bytes` it throws
+/// mcp_config_invalid (fail closed: refs can multiply a small spec into gigabytes).
+json inline_refs(const std::string& connection, const json& spec, const json& node,
+                 std::size_t& bytes, std::size_t max_bytes) {
   struct Work {
     json* target;
-    json source;
+    const json* source;
     int depth;
   };
+  static const json empty = json::object();
   json out;
-  std::vector<Work> work{{&out, node, 0}};
+  std::vector<Work> work{{&out, &node, 0}};
   std::size_t nodes = 0;
+  const auto spend = [&](std::size_t n) {
+    bytes += n;
+    if (bytes > max_bytes)
+      throw errors::mcp_config_invalid(connection, "an operation's input schema, with its $refs inlined, is larger than " +
+                                                       std::to_string(max_bytes) + " bytes.");
+  };
   while (!work.empty()) {
-    auto item = std::move(work.back());
+    auto item = work.back();
     work.pop_back();
     if (++nodes > k_max_schema_nodes) {
       *item.target = json::object();
+      spend(2);
       continue;
     }
-    json source = std::move(item.source);
+    const json* source = item.source;
     int depth = item.depth;
-    while (source.is_object() && source.contains("$ref") && source["$ref"].is_string()) {
-      const auto ref = source["$ref"].get<std::string>();
+    while (source->is_object() && source->contains("$ref") && (*source)["$ref"].is_string()) {
+      const auto& ref = (*source)["$ref"].get_ref<const std::string&>();
       if (ref.rfind("#/", 0) != 0 || depth >= k_max_ref_depth) {
-        source = json::object();
+        source = &empty;
         break;
       }
       try {
-        source = spec.at(json::json_pointer(ref.substr(1)));
+        source = &spec.at(json::json_pointer(ref.substr(1)));
       } catch (const std::exception&) {
-        source = json::object();
+        source = &empty;
       }
       ++depth;
     }
-    if (source.is_object()) {
+    if (source->is_object()) {
       *item.target = json::object();
-      for (auto& [k, v] : source.items()) {
+      spend(2);
+      for (const auto& [k, v] : source->items()) {
+        spend(k.size() + 4);
         (*item.target)[k] = nullptr;
-        work.push_back({&(*item.target)[k], v, depth});
+        work.push_back({&(*item.target)[k], &v, depth});
       }
-    } else if (source.is_array()) {
+    } else if (source->is_array()) {
       *item.target = json::array();
+      spend(2);
       auto& arr = *item.target;
-      for (std::size_t i = 0; i < source.size(); ++i) arr.push_back(nullptr);
-      for (std::size_t i = 0; i < source.size(); ++i) work.push_back({&arr[i], source[i], depth});
+      for (std::size_t i = 0; i < source->size(); ++i) arr.push_back(nullptr);
+      for (std::size_t i = 0; i < source->size(); ++i) {
+        spend(1);
+        work.push_back({&arr[i], &(*source)[i], depth});
+      }
     } else {
-      *item.target = std::move(source);
+      spend(source->is_string() ? source->get_ref<const std::string&>().size() + 2 : 8);
+      *item.target = *source;
     }
   }
   return out;
@@ -145,11 +166,12 @@ std::vector<Operation> operations_of(const std::string& connection, const json& 
         desc += (desc.empty() ? "" : "\n") + op["description"].get<std::string>();
       o.description = (desc.empty() ? o.method + " " + path : desc).substr(0, 8192);
       json properties = json::object(), required = json::array();
+      std::size_t bytes = 0; // this operation's input schema, as built
       json params = json::array();
       for (const auto& p : shared) params.push_back(p);
       for (const auto& p : op.value("parameters", json::array())) params.push_back(p);
       for (const auto& raw : params) {
-        const json p = inline_refs(spec, raw);
+        const json p = inline_refs(connection, spec, raw, bytes, k_max_operation_schema_bytes);
         if (!p.is_object() || !p.contains("name") || !p["name"].is_string()) continue;
         const auto in = p.value("in", json("")).is_string() ? p.value("in", "") : "";
         if (in != "path" && in != "query" && in != "header") continue; // cookies: not sent
@@ -164,7 +186,7 @@ std::vector<Operation> operations_of(const std::string& connection, const json& 
         if (param.required) required.push_back(param.name);
       }
       if (op.contains("requestBody")) {
-        const json body = inline_refs(spec, op["requestBody"]);
+        const json body = inline_refs(connection, spec, op["requestBody"], bytes, k_max_operation_schema_bytes);
         const auto content = body.is_object() ? body.value("content", json::object()) : json();
         if (content.is_object() && content.contains("application/json") &&
             content["application/json"].is_object()) {

@@ -1,6 +1,7 @@
 // The MCP client (issue 13 §1-§2) against a fake in-memory server, and the connection pool
 // against tests/e2e/fixtures/mcp_server.py over stdio.
 #include "core/error.hpp"
+#include "core/json.hpp"
 #include "mcp/client.hpp"
 #include "mcp/connection_tools.hpp"
 #include "mcp/connections.hpp"
@@ -559,6 +560,21 @@ TEST_SUITE("mcp") {
       CHECK(e.info().type == "mcp_config_invalid");
     }
     for (const auto& op : ops) CHECK(op.input_schema.is_object());
+  }
+
+  TEST_CASE("openapi: $refs cannot multiply a small spec past the schema byte budget") {
+    json spec = json::parse(R"({"openapi": "3.0.0", "components": {"schemas": {}},
+      "paths": {"/a": {"post": {"operationId": "a", "requestBody": {"content": {"application/json":
+        {"schema": {"$ref": "#/components/schemas/L3"}}}}}}}})");
+    spec["components"]["schemas"]["L0"] = {{"type", "string"}, {"description", std::string(2000, 'd')}};
+    for (int level = 1; level <= 3; ++level) { // each level: 8 refs to the one below (512 x 2 KB)
+      json props = json::object();
+      for (int i = 0; i < 8; ++i)
+        props["p" + std::to_string(i)] = {{"$ref", "#/components/schemas/L" + std::to_string(level - 1)}};
+      spec["components"]["schemas"]["L" + std::to_string(level)] = {{"type", "object"}, {"properties", props}};
+    }
+    CHECK(dump_json(spec).size() < 20'000);
+    CHECK_THROWS_WITH_AS(mcp::openapi::operations("api", spec, {}, {}), doctest::Contains("larger than"), Error);
   }
 
   TEST_CASE("oauth: WWW-Authenticate parameters, quoted or not, whole names only") {
