@@ -288,6 +288,9 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
                    .max_line_bytes = m_options.limits.max_message_bytes,
                    .on_stderr = [log, agent, name](std::string_view line) {
                      if (log) log(agent, name, "info", line);
+                   },
+                   .log = [log, agent, name](std::string_view level, std::string_view text) {
+                     if (log) log(agent, name, level, text);
                    }};
     for (const auto& [k, v] : c.env) spec.env.push_back(k + "=" + v);
     spec.spawn_on = [spawner = m_spawner](const std::function<std::unique_ptr<process::Process>()>& spawn) {

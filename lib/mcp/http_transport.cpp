@@ -126,8 +126,13 @@ public:
                               : "; give a token through auth.tokenEnv (OAuth sign-in is not supported yet)";
       throw errors::mcp_http_error(m_spec.connection, ex.status, problem);
     }
-    if (ex.status < 200 || ex.status >= 300)
-      throw errors::mcp_http_error(m_spec.connection, ex.status, ex.problem.empty() ? ex.error_body : ex.problem);
+    if (ex.status < 200 || ex.status >= 300) {
+      // The body is the server's text: the runtime log gets it, the model a generic message.
+      if (!ex.error_body.empty()) log_body("HTTP " + std::to_string(ex.status) + " answered", ex.error_body);
+      throw errors::mcp_http_error(m_spec.connection, ex.status,
+                                   ex.problem.empty() ? "the request failed (the body is in the runtime log)"
+                                                      : ex.problem);
+    }
     if (const auto sid = header(ex.headers, "Mcp-Session-Id"); !sid.empty()) {
       std::lock_guard lock(m_mutex);
       if (sid.size() <= 1024) m_session = sid;
@@ -481,9 +486,13 @@ public:
     if (cancel.stop_requested()) return;
     if (!res)
       throw errors::mcp_http_error(m_spec.connection, 0, httplib::to_string(res.error()));
-    if (res->status < 200 || res->status >= 300)
+    if (res->status < 200 || res->status >= 300) {
+      if (m_spec.log)
+        m_spec.log("warn", "HTTP " + std::to_string(res->status) + " answered: " +
+                               text::to_utf8(res->body.substr(0, k_max_error_body)));
       throw errors::mcp_http_error(m_spec.connection, res->status,
-                                   text::to_utf8(res->body.substr(0, k_max_error_body)));
+                                   "the request failed (the body is in the runtime log)");
+    }
   }
 
   void close() noexcept override {
@@ -584,8 +593,11 @@ private:
         });
     std::string reason;
     if (!res && status == 0) reason = "GET failed: " + httplib::to_string(res.error());
-    else if (status < 200 || status >= 300)
-      reason = "GET answered HTTP " + std::to_string(status) + ": " + text::to_utf8(error_body);
+    else if (status < 200 || status >= 300) {
+      reason = "GET answered HTTP " + std::to_string(status);
+      if (m_spec.log && !error_body.empty())
+        m_spec.log("warn", reason + ": " + text::to_utf8(error_body));
+    }
     else reason = "the server closed the SSE stream";
     bool report = false;
     {

@@ -238,8 +238,12 @@ private:
     if (reason.empty())
       reason = status ? "the server exited (" + status->describe() + ")"
                       : std::string("the server closed its stdout");
-    const auto last = tail();
-    if (!last.empty()) reason += "; its stderr ended with:\n" + last;
+    // The server's stderr went to the runtime log line by line (on_stderr); it stays out of the
+    // reason, which reaches the model and /eve/v1/info: a server's words are not hearth's.
+    if (const auto last = tail(); !last.empty()) {
+      if (m_spec.log) m_spec.log("warn", reason + "; its stderr ended with:\n" + last);
+      reason += "; see the runtime log for its stderr";
+    }
     m_closed_cb(reason);
   }
 

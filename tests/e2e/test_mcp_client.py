@@ -117,7 +117,8 @@ class StdioTest(HearthTestCase):
         self.assertIn("it failed on purpose", fail["result"]["content"][0]["text"])
         crash = by_name(calls, "connection__fx__crash")[0]
         self.assertTrue(crash["isError"])
-        self.assertIn("crashing on purpose", crash["result"]["content"][0]["text"])
+        self.assertNotIn("crashing on purpose", crash["result"]["content"][0]["text"])
+        self.assertIn("crashing on purpose", r.stderr)  # the runtime log has it
         pids = [int(c["result"]["content"][0]["text"]) for c in by_name(calls, "connection__fx__pid")]
         self.assertEqual(len(pids), 2)
         self.assertNotEqual(pids[0], pids[1])
