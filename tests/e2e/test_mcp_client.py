@@ -162,6 +162,14 @@ class StdioTest(HearthTestCase):
         self.assertEqual(roots["roots"][0]["uri"], "file://" + os.path.realpath(project.root))
         self.assertEqual(json.loads(calls[1]["result"]["content"][0]["text"]), {"action": "decline"})
 
+    def test_connections_list_strips_control_characters_and_tolerates_wrong_types(self):
+        project = Project(self, [], connection={"command": sys.executable, "args": [
+            FIXTURE, "--server-name", "evil\x1b]0;pwned\x07\x1b[2Jname", "--server-version", "7"]})
+        r = hearth("connections", "list", cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        self.assertNotIn("\x1b", r.stdout)
+        self.assertIn("evil]0;pwned[2Jname", r.stdout)
+
     def test_connections_command_and_info(self):
         project = Project(self, [])
         r = hearth("connections", "list", cwd=project.root, env=clean_env())
