@@ -113,8 +113,8 @@ public:
                                "the server ended the session (HTTP 404)");
     }
     if (ex.status == 401 || ex.status == 403) {
-      // RFC 9728: the challenge may name the protected resource metadata. OAuth sign-in is not
-      // implemented (issue 13 §4): say what the server wants instead of its body alone.
+      // RFC 9728: the challenge may name the protected resource metadata: say what the server
+      // wants instead of its body.
       const auto challenge = header(ex.headers, "WWW-Authenticate");
       std::string problem = ex.status == 401 ? "the server requires authorization" : "the token was refused";
       if (const auto at = challenge.find("resource_metadata=\""); at != std::string::npos) {
@@ -123,7 +123,7 @@ public:
           problem += " (OAuth; resource metadata " + text::to_utf8(challenge.substr(start, end - start)) + ")";
       }
       problem += m_spec.token ? "; check the token in auth.tokenEnv"
-                              : "; give a token through auth.tokenEnv (OAuth sign-in is not supported yet)";
+                              : "; give a token through auth.tokenEnv or configure auth.oauth";
       throw errors::mcp_http_error(m_spec.connection, ex.status, problem);
     }
     if (ex.status < 200 || ex.status >= 300) {
