@@ -434,6 +434,11 @@ TEST_SUITE("mcp") {
     CHECK(huge.text.size() < 70'000);
     CHECK(huge.details["mcp"]["content"][0]["text"].get<std::string>().size() < 70'000);
     CHECK(huge.details["mcp"]["structuredContent"].is_string());
+    // Many items, each under its own cap: the whole is capped too.
+    json many = {{"content", json::array()}};
+    for (int i = 0; i < 64; ++i) many["content"].push_back({{"type", "text"}, {"text", std::string(60'000, 'z')}});
+    const auto capped = mcp::outcome_of("c", "t", many);
+    CHECK(dump_json(capped.details).size() < 600'000);
   }
 
   TEST_CASE("the pool starts a stdio server lazily, restarts it after it dies mid-call") {
