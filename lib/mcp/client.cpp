@@ -56,7 +56,7 @@ void Client::log(std::string_view level, std::string_view text) const {
   if (m_options.log) m_options.log(level, text);
 }
 
-void Client::initialize() {
+void Client::initialize(std::stop_token cancel) {
   {
     std::lock_guard lock(m_mutex);
     if (m_started) throw errors::internal_error("mcp::Client::initialize called twice");
@@ -74,7 +74,7 @@ void Client::initialize() {
                        {"clientInfo", {{"name", "hearth"}, {"version", HEARTH_VERSION}}}};
   json result;
   try {
-    result = request("initialize", params, m_options.init_timeout);
+    result = request("initialize", params, m_options.init_timeout, cancel);
   } catch (const Error& e) {
     if (e.info().type == "mcp_timeout") throw;
     throw errors::mcp_connection_failed(m_options.name, e.info().message);
@@ -210,6 +210,7 @@ json Client::request(const std::string& method, json params, std::chrono::millis
     m_pending.erase(id);
   };
   const auto cancelled_notice = [&](const std::string& reason) {
+    if (method == "initialize") return; // the spec: initialize is never cancelled
     notify("notifications/cancelled", {{"requestId", id}, {"reason", reason}});
   };
   if (timeout.count() <= 0) timeout = m_options.request_timeout;
@@ -222,7 +223,7 @@ json Client::request(const std::string& method, json params, std::chrono::millis
       cancelled_notice("the user stopped the turn");
       throw errors::turn_cancelled();
     }
-    if (e.info().type == "mcp_timeout" && method != "initialize")
+    if (e.info().type == "mcp_timeout")
       cancelled_notice("timed out after " + std::to_string(timeout.count()) + " ms");
     throw;
   }
@@ -235,8 +236,7 @@ json Client::request(const std::string& method, json params, std::chrono::millis
       cancelled_notice("the user stopped the turn");
       throw errors::turn_cancelled();
     }
-    if (method != "initialize") // the spec: initialize is never cancelled
-      cancelled_notice("timed out after " + std::to_string(timeout.count()) + " ms");
+    cancelled_notice("timed out after " + std::to_string(timeout.count()) + " ms");
     throw errors::mcp_timeout(m_options.name, method, timeout.count());
   }
   m_pending.erase(id);

@@ -104,8 +104,9 @@ public:
 
   /// Starts the transport, sends `initialize` offering k_protocol_latest, checks the answered
   /// version against k_protocol_versions, then notifications/initialized. Throws
-  /// mcp_connection_failed (the transport, a version not spoken, an error reply), mcp_timeout.
-  void initialize();
+  /// mcp_connection_failed (the transport, a version not spoken, an error reply, `cancel`
+  /// stopped), mcp_timeout. initialize is never followed by notifications/cancelled.
+  void initialize(std::stop_token cancel = {});
 
   /// tools/list, following nextCursor up to limits.max_pages pages. Tools without a string name
   /// or with an object-less schema are skipped (logged); more than limits.max_tools or a schema

@@ -320,7 +320,7 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
     auto first = std::make_unique<Client>(
         legacy ? make_legacy_sse_transport(spec) : make_http_transport(spec), options);
     try {
-      first->initialize();
+      first->initialize(m_stop.get_token());
       return first;
     } catch (const Error& failure) {
       const auto& m = failure.info().message;
@@ -331,11 +331,11 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
     }
     first.reset();
     auto second = std::make_unique<Client>(make_legacy_sse_transport(std::move(spec)), std::move(options));
-    second->initialize();
+    second->initialize(m_stop.get_token());
     return second;
   }
   auto client = std::make_unique<Client>(std::move(transport), std::move(options));
-  client->initialize();
+  client->initialize(m_stop.get_token());
   return client;
 }
 
@@ -609,6 +609,7 @@ void Pool::shutdown() noexcept {
   {
     std::lock_guard lock(m_mutex);
     m_shutdown = true;
+    m_stop.request_stop(); // an eager start waiting on initialize gives up now, not in 30 s
     for (auto& [key, e] : m_entries)
       if (e->client) clients.push_back(std::move(e->client));
   }

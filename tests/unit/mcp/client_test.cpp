@@ -529,6 +529,21 @@ TEST_SUITE("mcp") {
     pool.shutdown();
   }
 
+  TEST_CASE("shutdown does not wait for an eager start on a server that never answers initialize") {
+    mcp::Pool pool({.project_root = std::filesystem::temp_directory_path()});
+    sandbox::Policy policy;
+    policy.settings.backend = "none";
+    pool.add(mcp::parse_connection("a", {{"name", "mute"}, {"command", "sleep"}, {"args", {"30"}},
+                                         {"eager", true}},
+                                   std::filesystem::temp_directory_path()),
+             policy);
+    pool.start_eager();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto started = std::chrono::steady_clock::now();
+    pool.shutdown();
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+  }
+
   TEST_CASE("openapi: operations, parameters, bodies, cyclic $refs bounded, allow/block") {
     const json spec = {
         {"openapi", "3.1.0"},
