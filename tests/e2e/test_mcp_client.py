@@ -214,7 +214,7 @@ class ServerInfoTest(HearthTestCase):
             time.sleep(0.1)
         self.assertEqual((conn["name"], conn["kind"], conn["transport"], conn["startup"]),
                          ("fx", "mcp", "stdio", "eager"))
-        self.assertEqual((conn["state"], conn["tools"]), ("ready", 12))
+        self.assertEqual((conn["state"], conn["tools"]), ("ready", 13))
         self.assertEqual(conn["toolPrefix"], "connection__fx__")
         with open(pidfile) as f:
             pid = int(f.read())
