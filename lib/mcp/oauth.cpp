@@ -175,12 +175,24 @@ std::string authorize(const Settings& s, const std::string& challenge) {
   const auto resource_url = split(s, s.mcp_url);
   // 1. Protected resource metadata (RFC 9728).
   std::optional<json> prm;
-  if (const auto url = challenge_param(challenge, "resource_metadata"); !url.empty()) prm = get_json(s, url);
+  // The challenge's metadata URL is followed only on the MCP server's own origin (a server may
+  // not send hearth to fetch from elsewhere); otherwise the well-known locations.
+  if (const auto url = challenge_param(challenge, "resource_metadata"); !url.empty()) {
+    bool same_origin = false;
+    try {
+      same_origin = split(s, url).origin == resource_url.origin;
+    } catch (const Error&) {
+    }
+    if (same_origin) prm = get_json(s, url);
+  }
   if (!prm && !resource_url.path.empty() && resource_url.path != "/")
     prm = get_json(s, resource_url.origin + "/.well-known/oauth-protected-resource" + resource_url.path);
   if (!prm) prm = get_json(s, resource_url.origin + "/.well-known/oauth-protected-resource");
   // RFC 9728 §3.3: the metadata must be about the resource we talk to.
-  if (prm && prm->contains("resource") && (*prm)["resource"].is_string()) {
+  if (prm && !(prm->contains("resource") && (*prm)["resource"].is_string()))
+    throw errors::mcp_http_error(s.connection, 0,
+                                 "OAuth: the protected resource metadata names no resource; refusing to sign in");
+  if (prm) {
     auto normal = [](std::string u) {
       u = u.substr(0, u.find_first_of("?#"));
       while (!u.empty() && u.back() == '/') u.pop_back();
@@ -191,7 +203,7 @@ std::string authorize(const Settings& s, const std::string& challenge) {
       return u;
     };
     const auto claimed = normal((*prm)["resource"].get<std::string>()), ours = normal(s.mcp_url);
-    if (ours.rfind(claimed, 0) != 0 || (ours.size() > claimed.size() && ours[claimed.size()] != '/'))
+    if (claimed != ours) // exact, after normalization (RFC 9728 §3.3)
       throw errors::mcp_http_error(s.connection, 0,
                                    "OAuth: the protected resource metadata is for " +
                                        (*prm)["resource"].get<std::string>().substr(0, 200) +
@@ -211,6 +223,17 @@ std::string authorize(const Settings& s, const std::string& challenge) {
                           as.origin + path + "/.well-known/openid-configuration"}) {
     meta = get_json(s, url);
     if (meta) break;
+  }
+  // RFC 8414 §3.3: the metadata's issuer must be the issuer it was looked up for.
+  if (meta) {
+    auto strip = [](std::string u) {
+      while (!u.empty() && u.back() == '/') u.pop_back();
+      return u;
+    };
+    if (strip(str(*meta, "issuer")) != strip(issuer))
+      throw errors::mcp_http_error(s.connection, 0,
+                                   "OAuth: the authorization server metadata is for another issuer; "
+                                   "refusing to sign in");
   }
   std::string authorization_endpoint = meta ? str(*meta, "authorization_endpoint") : as.origin + "/authorize";
   std::string token_endpoint = meta ? str(*meta, "token_endpoint") : as.origin + "/token";

@@ -333,6 +333,18 @@ class OAuthTest(HearthTestCase):
         self.assertEqual(posts[-1]["headers"].get("Authorization"), "Bearer oauth-access-token")
 
 
+    def test_oauth_refuses_another_issuer_or_a_resource_that_only_shares_a_prefix(self):
+        for flag, words in (("--oauth-bad-issuer", "another issuer"), ("--oauth-bad-resource", "not this connection")):
+            server = HttpFixture(self.tmp, "--oauth", "--token", "oauth-access-token", flag)
+            self.addCleanup(server.close)
+            project = Project(self, [], connection={"url": server.url, "auth": {"oauth": True}})
+            r = hearth("connections", "call", "fx", "echo", "--args", '{"text": "x"}',
+                       cwd=project.root, env=clean_env())
+            self.assertExit(r, 1)
+            self.assertIn(words, r.stdout + r.stderr)
+            self.assertFalse([e for e in server.entries() if "token" in e])
+
+
 class LegacySseTest(HearthTestCase):
     def test_legacy_http_sse_by_fallback_and_by_sse_path(self):
         server = HttpFixture(self.tmp, "--legacy")
