@@ -240,6 +240,22 @@ std::string authorize(const Settings& s, const std::string& challenge) {
   std::string registration_endpoint = meta ? str(*meta, "registration_endpoint") : as.origin + "/register";
   if (authorization_endpoint.empty() || token_endpoint.empty())
     throw errors::mcp_http_error(s.connection, 0, "OAuth: the authorization server metadata names no endpoints");
+  // Tokens and codes travel over TLS, except to this machine (tests, local servers); a
+  // configured client secret goes only to the issuer's own origin.
+  const auto secure = [&](const std::string& url) {
+    const auto origin = split(s, url).origin;
+    const bool loopback = origin.rfind("http://127.0.0.1", 0) == 0 || origin.rfind("http://localhost", 0) == 0 ||
+                          origin.rfind("http://[::1]", 0) == 0;
+    if (origin.rfind("https://", 0) != 0 && !loopback)
+      throw errors::mcp_http_error(s.connection, 0,
+                                   "OAuth: " + url.substr(0, 200) + " is not https; refusing to sign in");
+  };
+  for (const auto* url : {&issuer, &authorization_endpoint, &token_endpoint}) secure(*url);
+  if (!registration_endpoint.empty() && s.client_id.empty()) secure(registration_endpoint);
+  if (!s.client_secret.empty() && split(s, token_endpoint).origin != as.origin)
+    throw errors::mcp_http_error(s.connection, 0,
+                                 "OAuth: the token endpoint is not on the issuer's origin; the configured "
+                                 "client secret is not sent there");
   // 3. The client: configured, else dynamic registration (RFC 7591).
   std::string client_id = s.client_id, client_secret = s.client_secret, auth_method = "none";
   std::string scope = challenge_param(challenge, "scope");

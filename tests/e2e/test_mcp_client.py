@@ -333,8 +333,9 @@ class OAuthTest(HearthTestCase):
         self.assertEqual(posts[-1]["headers"].get("Authorization"), "Bearer oauth-access-token")
 
 
-    def test_oauth_refuses_another_issuer_or_a_resource_that_only_shares_a_prefix(self):
-        for flag, words in (("--oauth-bad-issuer", "another issuer"), ("--oauth-bad-resource", "not this connection")):
+    def test_oauth_refuses_another_issuer_a_resource_that_only_shares_a_prefix_or_plain_http(self):
+        for flag, words in (("--oauth-bad-issuer", "another issuer"), ("--oauth-bad-resource", "not this connection"),
+                            ("--oauth-plain-http", "is not https")):
             server = HttpFixture(self.tmp, "--oauth", "--token", "oauth-access-token", flag)
             self.addCleanup(server.close)
             project = Project(self, [], connection={"url": server.url, "auth": {"oauth": True}})
