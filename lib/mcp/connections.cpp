@@ -413,6 +413,19 @@ void Pool::load_openapi(Entry& e) {
     const auto base_url = openapi::base_url_of(document, e.config.base_url);
     if (base_url.empty())
       throw errors::mcp_config_invalid(name, "no \"baseUrl\" and no servers[0].url in the spec.");
+    // A spec fetched over the network may not send the token to a host of its choosing: without
+    // an explicit baseUrl, servers[0].url must be on the spec's own origin.
+    if (e.config.base_url.empty() && (spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0)) {
+      std::string spec_origin, api_origin;
+      try {
+        spec_origin = providers::split_base_url(name, spec).scheme_host_port;
+        api_origin = providers::split_base_url(name, base_url).scheme_host_port;
+      } catch (const Error&) {
+      }
+      if (spec_origin.empty() || spec_origin != api_origin)
+        throw errors::mcp_config_invalid(
+            name, "the spec's servers[0].url is on another origin than the spec; set \"baseUrl\" to call it.");
+    }
     std::vector<ToolInfo> tools;
     for (const auto& op : ops)
       tools.push_back({.name = op.name, .description = op.description, .input_schema = op.input_schema});

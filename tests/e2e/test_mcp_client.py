@@ -404,6 +404,18 @@ class OpenApiTest(HearthTestCase):
         self.assertEqual([q["body"] for q in requests if q["method"] == "POST"], [{"name": "Kit"}])
 
 
+    def test_a_fetched_spec_cannot_send_the_token_to_another_host(self):
+        proc = subprocess.Popen([sys.executable, os.path.join(SOURCE_DIR, "tests", "e2e", "fixtures", "rest_api.py"),
+                                 "--foreign-servers"], stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stdout.close()))
+        base = "http://127.0.0.1:%d" % int(proc.stdout.readline().split()[1])
+        project = Project(self, [], connection={"type": "openapi", "spec": base + "/openapi.json",
+                                                "auth": {"tokenEnv": "PETS_TOKEN"}})
+        r = hearth("connections", "list", cwd=project.root, env=clean_env(PETS_TOKEN="pet-token"))
+        self.assertExit(r, 1)
+        self.assertIn("set \"baseUrl\"", r.stdout + r.stderr)
+
+
 class EverythingTest(HearthTestCase):
     """@modelcontextprotocol/server-everything from npm (stdio)."""
 
