@@ -23,8 +23,11 @@ struct Client::Pending {
   bool done = false;
   json result{};
   std::optional<Error> error{};
-  ProgressHandler progress{};
   std::condition_variable_any cv{};
+  // The progress handler captures the caller's frame: it runs only under progress_mutex and
+  // while the request is still waiting; request() clears it (under the mutex) before returning.
+  std::mutex progress_mutex{};
+  ProgressHandler progress{};
 };
 
 bool tool_allowed(const std::string& tool, const std::vector<std::string>& allow,
@@ -41,20 +44,28 @@ bool tool_allowed(const std::string& tool, const std::vector<std::string>& allow
 Client::Client(std::unique_ptr<Transport> transport, ClientOptions options)
     : m_transport(std::move(transport)), m_options(std::move(options)) {}
 
-Client::~Client() { close(); }
+Client::~Client() {
+  close();
+  if (m_replier.joinable()) m_replier.join();
+  // The transport's threads call back into this Client: destroy it (joining them) while the
+  // rest of the Client still lives; m_transport, declared first, would otherwise die last.
+  m_transport.reset();
+}
 
 void Client::log(std::string_view level, std::string_view text) const {
   if (m_options.log) m_options.log(level, text);
 }
 
-void Client::initialize() {
+void Client::initialize(std::stop_token cancel) {
   {
     std::lock_guard lock(m_mutex);
     if (m_started) throw errors::internal_error("mcp::Client::initialize called twice");
     m_started = true;
   }
+  m_replier = std::jthread([this](std::stop_token stop) { reply_loop(std::move(stop)); });
   m_transport->start([this](json message) { handle_message(std::move(message)); },
-                     [this](const std::string& reason) { fail_all(reason, false); });
+                     [this](const std::string& reason) { fail_all(reason, false); },
+                     [this](const std::string& reason) { fail_all(reason, true); });
   json capabilities = json::object();
   if (!m_options.root_uri.empty()) capabilities["roots"] = {{"listChanged", false}};
   if (m_options.elicitation_defaults) capabilities["elicitation"] = json::object();
@@ -63,7 +74,7 @@ void Client::initialize() {
                        {"clientInfo", {{"name", "hearth"}, {"version", HEARTH_VERSION}}}};
   json result;
   try {
-    result = request("initialize", params, m_options.init_timeout);
+    result = request("initialize", params, m_options.init_timeout, cancel);
   } catch (const Error& e) {
     if (e.info().type == "mcp_timeout") throw;
     throw errors::mcp_connection_failed(m_options.name, e.info().message);
@@ -187,11 +198,19 @@ json Client::request(const std::string& method, json params, std::chrono::millis
     if (!params.is_object()) params = json::object();
     params["_meta"]["progressToken"] = id;
   }
+  struct ProgressOff { // on every way out: no progress call outlives this frame
+    Pending& p;
+    ~ProgressOff() {
+      std::lock_guard lock(p.progress_mutex);
+      p.progress = nullptr;
+    }
+  } progress_off{*pending};
   const auto forget = [&] {
     std::lock_guard lock(m_mutex);
     m_pending.erase(id);
   };
   const auto cancelled_notice = [&](const std::string& reason) {
+    if (method == "initialize") return; // the spec: initialize is never cancelled
     notify("notifications/cancelled", {{"requestId", id}, {"reason", reason}});
   };
   if (timeout.count() <= 0) timeout = m_options.request_timeout;
@@ -204,6 +223,8 @@ json Client::request(const std::string& method, json params, std::chrono::millis
       cancelled_notice("the user stopped the turn");
       throw errors::turn_cancelled();
     }
+    if (e.info().type == "mcp_timeout")
+      cancelled_notice("timed out after " + std::to_string(timeout.count()) + " ms");
     throw;
   }
   std::unique_lock lock(m_mutex);
@@ -238,10 +259,6 @@ bool Client::notify(const std::string& method, json params) {
 }
 
 void Client::handle_message(json message) {
-  if (message.is_object() && message.contains("hearth.protocolError")) { // from the transport
-    fail_all(message["hearth.protocolError"].get<std::string>(), true);
-    return;
-  }
   if (!message.is_object() || message.value("jsonrpc", json()) != "2.0") {
     fail_all("a message that is not a JSON-RPC 2.0 object", true);
     return;
@@ -258,13 +275,15 @@ void Client::handle_message(json message) {
     if (method == "notifications/progress" && params.is_object()) {
       const auto token = params.find("progressToken");
       if (token == params.end() || !token->is_number_integer()) return;
-      ProgressHandler handler;
+      std::shared_ptr<Pending> pending;
       {
         std::lock_guard lock(m_mutex);
         const auto it = m_pending.find(token->get<std::int64_t>());
-        if (it != m_pending.end()) handler = it->second->progress;
+        if (it != m_pending.end()) pending = it->second;
       }
-      if (handler) handler(params);
+      if (!pending) return;
+      std::lock_guard lock(pending->progress_mutex);
+      if (pending->progress) pending->progress(params);
     } else if (method == "notifications/message" && params.is_object()) {
       const auto level = params.value("level", json("info"));
       const auto data = params.contains("data") ? params["data"] : json();
@@ -341,10 +360,29 @@ void Client::answer_server_request(const json& id, const std::string& method,
   } else {
     reply = ipc::make_error(id, ipc::code::method_not_found, "hearth does not handle " + cut(method, 100));
   }
-  try {
-    m_transport->send(reply, {}, m_options.request_timeout);
-  } catch (const Error& e) {
-    log("warn", "could not answer " + method + ": " + e.info().message);
+  std::lock_guard lock(m_reply_mutex);
+  if (m_replies.size() >= m_options.limits.max_pending) {
+    log("warn", "dropped the answer to " + cut(method, 100) + ": too many answers waiting");
+    return;
+  }
+  m_replies.push_back(std::move(reply));
+  m_reply_cv.notify_all();
+}
+
+void Client::reply_loop(std::stop_token stop) {
+  for (;;) {
+    json reply;
+    {
+      std::unique_lock lock(m_reply_mutex);
+      if (!m_reply_cv.wait(lock, stop, [&] { return !m_replies.empty(); })) return;
+      reply = std::move(m_replies.front());
+      m_replies.pop_front();
+    }
+    try {
+      m_transport->send(reply, stop, m_options.request_timeout);
+    } catch (const std::exception& e) {
+      log("warn", std::string("could not answer a server request: ") + e.what());
+    }
   }
 }
 
@@ -368,6 +406,7 @@ void Client::fail_all(const std::string& reason, bool protocol) {
 }
 
 void Client::close() noexcept {
+  m_replier.request_stop();
   fail_all("the connection was closed by hearth", false);
   m_transport->close();
 }

@@ -20,6 +20,8 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <deque>
+#include <thread>
 #include <vector>
 
 namespace hearth::mcp {
@@ -52,14 +54,16 @@ struct ToolInfo {
 
 /// Moves messages between the client and one server. Implementations: StdioTransport,
 /// HttpTransport (transports.hpp). Incoming messages go to the sink (on a transport thread, or on
-/// the sender's thread for HTTP answers); close reasons go to `closed` once.
+/// the sender's thread for HTTP answers); close reasons go to `closed` once; transport-detected
+/// protocol errors (not JSON, oversized, a sink that threw) go to `failed`, out of band, so no
+/// message a server sends can pose as one.
 class Transport {
 public:
   using Sink = std::function<void(nlohmann::json message)>;
   using Closed = std::function<void(const std::string& reason)>;
   virtual ~Transport() = default;
   /// Starts the transport (spawns the process, ...). Throws mcp_connection_failed.
-  virtual void start(Sink sink, Closed closed) = 0;
+  virtual void start(Sink sink, Closed closed, Closed failed) = 0;
   /// Sends one message. A request's answer may arrive through the sink before this returns
   /// (HTTP). Stops waiting when `cancel` is stopped. Throws mcp_closed / mcp_http_error.
   virtual void send(const nlohmann::json& message, std::stop_token cancel,
@@ -100,8 +104,9 @@ public:
 
   /// Starts the transport, sends `initialize` offering k_protocol_latest, checks the answered
   /// version against k_protocol_versions, then notifications/initialized. Throws
-  /// mcp_connection_failed (the transport, a version not spoken, an error reply), mcp_timeout.
-  void initialize();
+  /// mcp_connection_failed (the transport, a version not spoken, an error reply, `cancel`
+  /// stopped), mcp_timeout. initialize is never followed by notifications/cancelled.
+  void initialize(std::stop_token cancel = {});
 
   /// tools/list, following nextCursor up to limits.max_pages pages. Tools without a string name
   /// or with an object-less schema are skipped (logged); more than limits.max_tools or a schema
@@ -149,6 +154,7 @@ private:
   void answer_server_request(const nlohmann::json& id, const std::string& method,
                              const nlohmann::json& params);
   void log(std::string_view level, std::string_view text) const;
+  void reply_loop(std::stop_token stop);
 
   std::unique_ptr<Transport> m_transport;
   ClientOptions m_options;
@@ -162,6 +168,12 @@ private:
   nlohmann::json m_server_info = nlohmann::json::object();
   nlohmann::json m_capabilities = nlohmann::json::object();
   std::string m_instructions{};
+  // Replies to server requests: queued by the reader thread, written by m_replier (a write may
+  // block on a server that stops reading; the reader must go on reading).
+  std::mutex m_reply_mutex;
+  std::condition_variable_any m_reply_cv;
+  std::deque<nlohmann::json> m_replies{};
+  std::jthread m_replier{};
 };
 
 /// The tool names of `tools` that pass `allow` (empty: all) and `block` (exact names; a trailing

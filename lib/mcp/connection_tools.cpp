@@ -37,6 +37,9 @@ std::string str(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+/// What one call's details.mcp may take in the event stream, serialized.
+constexpr std::size_t k_max_details_bytes = 512u << 10;
+
 /// `result` with base64 blobs (image/audio data, resource blobs) over the cap replaced by a note,
 /// text items cut at 64 KiB and a structuredContent over 256 KiB replaced by a note: what the
 /// event stream stores stays bounded whatever the server sends.
@@ -67,6 +70,10 @@ json bounded(json result) {
                     " bytes of base64 omitted]";
     }
   }
+  // Each part is bounded, not their number: cap the whole (many items of 64 KiB each).
+  if (const auto size = dump_json(result).size(); size > k_max_details_bytes)
+    return {{"omitted", "[" + std::to_string(size) + " bytes of result omitted from the event]"},
+            {"isError", result.value("isError", json(false)) == true}};
   return result;
 }
 
@@ -150,6 +157,10 @@ std::vector<Tool> connection_tools(
       listed = pool.tools(agent, config->name);
     } catch (const Error& e) {
       if (on_error) on_error(config->name, e);
+      continue;
+    } catch (const std::exception& e) {
+      if (on_error)
+        on_error(config->name, errors::mcp_config_invalid(config->name, std::string("malformed: ") + e.what()));
       continue;
     }
     const auto connection = config->name;

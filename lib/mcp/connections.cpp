@@ -288,6 +288,9 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
                    .max_line_bytes = m_options.limits.max_message_bytes,
                    .on_stderr = [log, agent, name](std::string_view line) {
                      if (log) log(agent, name, "info", line);
+                   },
+                   .log = [log, agent, name](std::string_view level, std::string_view text) {
+                     if (log) log(agent, name, level, text);
                    }};
     for (const auto& [k, v] : c.env) spec.env.push_back(k + "=" + v);
     spec.spawn_on = [spawner = m_spawner](const std::function<std::unique_ptr<process::Process>()>& spawn) {
@@ -317,7 +320,7 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
     auto first = std::make_unique<Client>(
         legacy ? make_legacy_sse_transport(spec) : make_http_transport(spec), options);
     try {
-      first->initialize();
+      first->initialize(m_stop.get_token());
       return first;
     } catch (const Error& failure) {
       const auto& m = failure.info().message;
@@ -328,11 +331,11 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
     }
     first.reset();
     auto second = std::make_unique<Client>(make_legacy_sse_transport(std::move(spec)), std::move(options));
-    second->initialize();
+    second->initialize(m_stop.get_token());
     return second;
   }
   auto client = std::make_unique<Client>(std::move(transport), std::move(options));
-  client->initialize();
+  client->initialize(m_stop.get_token());
   return client;
 }
 
@@ -410,6 +413,19 @@ void Pool::load_openapi(Entry& e) {
     const auto base_url = openapi::base_url_of(document, e.config.base_url);
     if (base_url.empty())
       throw errors::mcp_config_invalid(name, "no \"baseUrl\" and no servers[0].url in the spec.");
+    // A spec fetched over the network may not send the token to a host of its choosing: without
+    // an explicit baseUrl, servers[0].url must be on the spec's own origin.
+    if (e.config.base_url.empty() && (spec.rfind("http://", 0) == 0 || spec.rfind("https://", 0) == 0)) {
+      std::string spec_origin, api_origin;
+      try {
+        spec_origin = providers::split_base_url(name, spec).scheme_host_port;
+        api_origin = providers::split_base_url(name, base_url).scheme_host_port;
+      } catch (const Error&) {
+      }
+      if (spec_origin.empty() || spec_origin != api_origin)
+        throw errors::mcp_config_invalid(
+            name, "the spec's servers[0].url is on another origin than the spec; set \"baseUrl\" to call it.");
+    }
     std::vector<ToolInfo> tools;
     for (const auto& op : ops)
       tools.push_back({.name = op.name, .description = op.description, .input_schema = op.input_schema});
@@ -427,6 +443,14 @@ void Pool::load_openapi(Entry& e) {
     e.last_error = err.info().message;
     e.state = "failed";
     throw;
+  } catch (const std::exception& ex) { // never a json::type_error out of here (eager thread)
+    const auto err = errors::mcp_config_invalid(name, std::string("the spec is malformed: ") + ex.what());
+    std::lock_guard lock(m_mutex);
+    ++e.failures;
+    e.retry_at = Clock::now() + backoff(e.failures);
+    e.last_error = err.info().message;
+    e.state = "failed";
+    throw err;
   }
 }
 
@@ -585,6 +609,9 @@ void Pool::start_eager() {
         tools(agent, name);
       } catch (const Error& e) {
         if (m_options.log) m_options.log(agent, name, "error", e.info().message);
+      } catch (const std::exception& e) { // the eager thread must never end the process
+        if (m_options.log) m_options.log(agent, name, "error", e.what());
+      } catch (...) {
       }
     }
   });
@@ -595,6 +622,7 @@ void Pool::shutdown() noexcept {
   {
     std::lock_guard lock(m_mutex);
     m_shutdown = true;
+    m_stop.request_stop(); // an eager start waiting on initialize gives up now, not in 30 s
     for (auto& [key, e] : m_entries)
       if (e->client) clients.push_back(std::move(e->client));
   }

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -126,6 +127,7 @@ private:
   std::map<std::string, std::shared_ptr<Entry>> m_entries{}; // "agent\nname"
   std::thread m_eager{};
   bool m_shutdown = false;
+  std::stop_source m_stop{}; // shutdown(): starts in progress (initialize) give up at once
 };
 
 } // namespace hearth::mcp

@@ -57,9 +57,10 @@ public:
     }
   }
 
-  void start(Sink sink, Closed closed) override {
+  void start(Sink sink, Closed closed, Closed failed) override {
     m_sink = std::move(sink);
     m_closed_cb = std::move(closed);
+    m_failed_cb = std::move(failed);
   }
 
   void set_protocol_version(const std::string& version) override {
@@ -84,7 +85,12 @@ public:
       headers.emplace("Accept", "application/json, text/event-stream");
       perform("POST", headers, dump_json(message), ex, cancel, deadline);
     };
+    const auto timed_out = [&] {
+      if (ex.timed_out)
+        throw errors::mcp_timeout(m_spec.connection, method_of(message), timeout.count());
+    };
     post();
+    timed_out();
     const auto step_up = [&] { // 403 insufficient_scope: sign in again for the scope it names
       return ex.status == 403 &&
              header(ex.headers, "WWW-Authenticate").find("insufficient_scope") != std::string::npos;
@@ -97,6 +103,7 @@ public:
       }
       ex = Exchange{.request_id = id};
       post();
+      timed_out();
     }
     if (ex.status == 202 || ex.status == 204) return;
     if (ex.status == 404 && has_session()) {
@@ -106,8 +113,8 @@ public:
                                "the server ended the session (HTTP 404)");
     }
     if (ex.status == 401 || ex.status == 403) {
-      // RFC 9728: the challenge may name the protected resource metadata. OAuth sign-in is not
-      // implemented (issue 13 §4): say what the server wants instead of its body alone.
+      // RFC 9728: the challenge may name the protected resource metadata: say what the server
+      // wants instead of its body.
       const auto challenge = header(ex.headers, "WWW-Authenticate");
       std::string problem = ex.status == 401 ? "the server requires authorization" : "the token was refused";
       if (const auto at = challenge.find("resource_metadata=\""); at != std::string::npos) {
@@ -116,11 +123,16 @@ public:
           problem += " (OAuth; resource metadata " + text::to_utf8(challenge.substr(start, end - start)) + ")";
       }
       problem += m_spec.token ? "; check the token in auth.tokenEnv"
-                              : "; give a token through auth.tokenEnv (OAuth sign-in is not supported yet)";
+                              : "; give a token through auth.tokenEnv or configure auth.oauth";
       throw errors::mcp_http_error(m_spec.connection, ex.status, problem);
     }
-    if (ex.status < 200 || ex.status >= 300)
-      throw errors::mcp_http_error(m_spec.connection, ex.status, ex.problem.empty() ? ex.error_body : ex.problem);
+    if (ex.status < 200 || ex.status >= 300) {
+      // The body is the server's text: the runtime log gets it, the model a generic message.
+      if (!ex.error_body.empty()) log_body("HTTP " + std::to_string(ex.status) + " answered", ex.error_body);
+      throw errors::mcp_http_error(m_spec.connection, ex.status,
+                                   ex.problem.empty() ? "the request failed (the body is in the runtime log)"
+                                                      : ex.problem);
+    }
     if (const auto sid = header(ex.headers, "Mcp-Session-Id"); !sid.empty()) {
       std::lock_guard lock(m_mutex);
       if (sid.size() <= 1024) m_session = sid;
@@ -147,6 +159,7 @@ public:
       ex.status = 0;
       ex.sse = false;
       perform("GET", get_headers, "", ex, cancel, deadline);
+      timed_out();
       if (ex.status < 200 || ex.status >= 300) {
         if (m_spec.log)
           m_spec.log("warn", "resuming the stream after event " + last + " got HTTP " +
@@ -194,6 +207,7 @@ private:
     long long retry_ms = -1;
     std::string error_body{};
     std::string problem{};
+    bool timed_out = false; // the overall deadline passed while the body was still coming
   };
 
   static std::string method_of(const json& message) {
@@ -260,8 +274,8 @@ private:
   void deliver(Exchange& ex, std::string_view body) {
     json message = parse_json_or_discarded(body);
     if (message.is_discarded()) {
-      m_sink(json{{"hearth.protocolError", "a message that is not JSON: " +
-                                               text::to_utf8(body.substr(0, 200))}});
+      fail("a message that is not JSON");
+      log_body("a message that is not JSON", body);
       return;
     }
     if (message.is_array()) { // a batch (2025-03-26 servers)
@@ -275,7 +289,32 @@ private:
     if (!ex.request_id.is_null() && message.is_object() && message.contains("id") &&
         message["id"] == ex.request_id && !message.contains("method"))
       ex.answered = true;
-    m_sink(std::move(message));
+    dispatch(std::move(message));
+  }
+
+  /// Hands one message to the client; anything the sink throws fails the session (never
+  /// escapes a transport thread).
+  void dispatch(json message) {
+    if (m_closing) return;
+    try {
+      m_sink(std::move(message));
+    } catch (const std::exception& e) {
+      fail(std::string("a message hearth could not handle: ") + e.what());
+    } catch (...) {
+      fail("a message hearth could not handle");
+    }
+  }
+
+  void fail(const std::string& reason) noexcept {
+    if (m_closing || !m_failed_cb) return;
+    try {
+      m_failed_cb(reason);
+    } catch (...) {
+    }
+  }
+
+  void log_body(const std::string& what, std::string_view body) const {
+    if (m_spec.log) m_spec.log("warn", what + ": " + text::to_utf8(body.substr(0, 200)));
   }
 
   void perform(const std::string& method, const httplib::Headers& headers, std::string body,
@@ -312,6 +351,12 @@ private:
     };
     req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
       if (cancel.stop_requested() || m_closing) return false;
+      // The read timeout restarts with every chunk (SSE keepalive comments): the request's
+      // deadline is checked here too.
+      if (std::chrono::steady_clock::now() >= deadline) {
+        ex.timed_out = true;
+        return false;
+      }
       if (ex.status < 200 || ex.status >= 300) {
         ex.error_body.append(data, std::min(n, k_max_error_body - std::min(k_max_error_body, ex.error_body.size())));
         return true;
@@ -321,8 +366,7 @@ private:
           parser.feed(std::string_view(data, n));
         } catch (const Error& e) {
           ex.problem = e.info().message;
-          m_sink(json{{"hearth.protocolError", "an SSE event larger than " +
-                                                   std::to_string(m_spec.max_message_bytes) + " bytes"}});
+          fail("an SSE event larger than " + std::to_string(m_spec.max_message_bytes) + " bytes");
           return false;
         }
         // Once our request is answered the stream has served its purpose (a resumed GET
@@ -340,12 +384,18 @@ private:
     httplib::Error error = httplib::Error::Success;
     client.send(req, res, error);
     ex.retry_ms = parser.retry_ms();
+    if (ex.timed_out) return;
     if (too_big) {
-      m_sink(json{{"hearth.protocolError", "an answer larger than " +
-                                               std::to_string(m_spec.max_message_bytes) + " bytes"}});
+      fail("an answer larger than " + std::to_string(m_spec.max_message_bytes) + " bytes");
       return;
     }
     if (cancel.stop_requested()) return;
+    if (ex.status == 0 || error == httplib::Error::Read) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        ex.timed_out = true;
+        return;
+      }
+    }
     if (ex.status == 0) {
       if (error == httplib::Error::Success || error == httplib::Error::Canceled) return;
       throw errors::mcp_http_error(m_spec.connection, 0, httplib::to_string(error));
@@ -365,6 +415,7 @@ private:
   providers::BaseUrl m_base{};
   Sink m_sink{};
   Closed m_closed_cb{};
+  Closed m_failed_cb{};
   mutable std::mutex m_mutex;
   std::string m_session{};
   std::string m_version{};
@@ -394,9 +445,10 @@ public:
     }
   }
 
-  void start(Sink sink, Closed closed) override {
+  void start(Sink sink, Closed closed, Closed failed) override {
     m_sink = std::move(sink);
     m_closed_cb = std::move(closed);
+    m_failed_cb = std::move(failed);
     httplib::Headers headers;
     for (const auto& [k, v] : m_spec.headers) headers.emplace(k, v);
     if (m_spec.token)
@@ -434,9 +486,13 @@ public:
     if (cancel.stop_requested()) return;
     if (!res)
       throw errors::mcp_http_error(m_spec.connection, 0, httplib::to_string(res.error()));
-    if (res->status < 200 || res->status >= 300)
+    if (res->status < 200 || res->status >= 300) {
+      if (m_spec.log)
+        m_spec.log("warn", "HTTP " + std::to_string(res->status) + " answered: " +
+                               text::to_utf8(res->body.substr(0, k_max_error_body)));
       throw errors::mcp_http_error(m_spec.connection, res->status,
-                                   text::to_utf8(res->body.substr(0, k_max_error_body)));
+                                   "the request failed (the body is in the runtime log)");
+    }
   }
 
   void close() noexcept override {
@@ -455,6 +511,14 @@ private:
     return message.contains("method") && message["method"].is_string()
                ? message["method"].get<std::string>()
                : std::string("a reply");
+  }
+
+  void fail(const std::string& reason) noexcept {
+    if (m_closing || !m_failed_cb) return;
+    try {
+      m_failed_cb(reason);
+    } catch (...) {
+    }
   }
 
   /// The endpoint event's URI as a path on the same origin, or "" when it points elsewhere.
@@ -490,11 +554,20 @@ private:
           }
           if (event.data.empty() || !(event.event.empty() || event.event == "message")) return;
           json message = parse_json_or_discarded(event.data);
-          if (message.is_discarded())
-            m_sink(json{{"hearth.protocolError", "a message that is not JSON: " +
-                                                     text::to_utf8(event.data.substr(0, 200))}});
-          else
+          if (message.is_discarded()) {
+            if (m_spec.log)
+              m_spec.log("warn", "a message that is not JSON: " + text::to_utf8(event.data.substr(0, 200)));
+            fail("a message that is not JSON");
+            return;
+          }
+          if (m_closing) return;
+          try {
             m_sink(std::move(message));
+          } catch (const std::exception& e) {
+            fail(std::string("a message hearth could not handle: ") + e.what());
+          } catch (...) {
+            fail("a message hearth could not handle");
+          }
         },
         m_spec.max_message_bytes);
     std::string error_body;
@@ -513,16 +586,18 @@ private:
           try {
             parser.feed(std::string_view(data, n));
           } catch (const Error&) {
-            m_sink(json{{"hearth.protocolError", "an SSE event larger than " +
-                                                     std::to_string(m_spec.max_message_bytes) + " bytes"}});
+            fail("an SSE event larger than " + std::to_string(m_spec.max_message_bytes) + " bytes");
             return false;
           }
           return true;
         });
     std::string reason;
     if (!res && status == 0) reason = "GET failed: " + httplib::to_string(res.error());
-    else if (status < 200 || status >= 300)
-      reason = "GET answered HTTP " + std::to_string(status) + ": " + text::to_utf8(error_body);
+    else if (status < 200 || status >= 300) {
+      reason = "GET answered HTTP " + std::to_string(status);
+      if (m_spec.log && !error_body.empty())
+        m_spec.log("warn", reason + ": " + text::to_utf8(error_body));
+    }
     else reason = "the server closed the SSE stream";
     bool report = false;
     {
@@ -539,6 +614,7 @@ private:
   providers::BaseUrl m_base{};
   Sink m_sink{};
   Closed m_closed_cb{};
+  Closed m_failed_cb{};
   mutable std::mutex m_mutex;
   std::condition_variable m_cv;
   std::string m_endpoint{};

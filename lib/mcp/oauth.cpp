@@ -175,12 +175,24 @@ std::string authorize(const Settings& s, const std::string& challenge) {
   const auto resource_url = split(s, s.mcp_url);
   // 1. Protected resource metadata (RFC 9728).
   std::optional<json> prm;
-  if (const auto url = challenge_param(challenge, "resource_metadata"); !url.empty()) prm = get_json(s, url);
+  // The challenge's metadata URL is followed only on the MCP server's own origin (a server may
+  // not send hearth to fetch from elsewhere); otherwise the well-known locations.
+  if (const auto url = challenge_param(challenge, "resource_metadata"); !url.empty()) {
+    bool same_origin = false;
+    try {
+      same_origin = split(s, url).origin == resource_url.origin;
+    } catch (const Error&) {
+    }
+    if (same_origin) prm = get_json(s, url);
+  }
   if (!prm && !resource_url.path.empty() && resource_url.path != "/")
     prm = get_json(s, resource_url.origin + "/.well-known/oauth-protected-resource" + resource_url.path);
   if (!prm) prm = get_json(s, resource_url.origin + "/.well-known/oauth-protected-resource");
   // RFC 9728 §3.3: the metadata must be about the resource we talk to.
-  if (prm && prm->contains("resource") && (*prm)["resource"].is_string()) {
+  if (prm && !(prm->contains("resource") && (*prm)["resource"].is_string()))
+    throw errors::mcp_http_error(s.connection, 0,
+                                 "OAuth: the protected resource metadata names no resource; refusing to sign in");
+  if (prm) {
     auto normal = [](std::string u) {
       u = u.substr(0, u.find_first_of("?#"));
       while (!u.empty() && u.back() == '/') u.pop_back();
@@ -191,7 +203,7 @@ std::string authorize(const Settings& s, const std::string& challenge) {
       return u;
     };
     const auto claimed = normal((*prm)["resource"].get<std::string>()), ours = normal(s.mcp_url);
-    if (ours.rfind(claimed, 0) != 0 || (ours.size() > claimed.size() && ours[claimed.size()] != '/'))
+    if (claimed != ours) // exact, after normalization (RFC 9728 §3.3)
       throw errors::mcp_http_error(s.connection, 0,
                                    "OAuth: the protected resource metadata is for " +
                                        (*prm)["resource"].get<std::string>().substr(0, 200) +
@@ -212,11 +224,38 @@ std::string authorize(const Settings& s, const std::string& challenge) {
     meta = get_json(s, url);
     if (meta) break;
   }
+  // RFC 8414 §3.3: the metadata's issuer must be the issuer it was looked up for.
+  if (meta) {
+    auto strip = [](std::string u) {
+      while (!u.empty() && u.back() == '/') u.pop_back();
+      return u;
+    };
+    if (strip(str(*meta, "issuer")) != strip(issuer))
+      throw errors::mcp_http_error(s.connection, 0,
+                                   "OAuth: the authorization server metadata is for another issuer; "
+                                   "refusing to sign in");
+  }
   std::string authorization_endpoint = meta ? str(*meta, "authorization_endpoint") : as.origin + "/authorize";
   std::string token_endpoint = meta ? str(*meta, "token_endpoint") : as.origin + "/token";
   std::string registration_endpoint = meta ? str(*meta, "registration_endpoint") : as.origin + "/register";
   if (authorization_endpoint.empty() || token_endpoint.empty())
     throw errors::mcp_http_error(s.connection, 0, "OAuth: the authorization server metadata names no endpoints");
+  // Tokens and codes travel over TLS, except to this machine (tests, local servers); a
+  // configured client secret goes only to the issuer's own origin.
+  const auto secure = [&](const std::string& url) {
+    const auto origin = split(s, url).origin;
+    const bool loopback = origin.rfind("http://127.0.0.1", 0) == 0 || origin.rfind("http://localhost", 0) == 0 ||
+                          origin.rfind("http://[::1]", 0) == 0;
+    if (origin.rfind("https://", 0) != 0 && !loopback)
+      throw errors::mcp_http_error(s.connection, 0,
+                                   "OAuth: " + url.substr(0, 200) + " is not https; refusing to sign in");
+  };
+  for (const auto* url : {&issuer, &authorization_endpoint, &token_endpoint}) secure(*url);
+  if (!registration_endpoint.empty() && s.client_id.empty()) secure(registration_endpoint);
+  if (!s.client_secret.empty() && split(s, token_endpoint).origin != as.origin)
+    throw errors::mcp_http_error(s.connection, 0,
+                                 "OAuth: the token endpoint is not on the issuer's origin; the configured "
+                                 "client secret is not sent there");
   // 3. The client: configured, else dynamic registration (RFC 7591).
   std::string client_id = s.client_id, client_secret = s.client_secret, auth_method = "none";
   std::string scope = challenge_param(challenge, "scope");

@@ -18,53 +18,74 @@ using nlohmann::json;
 
 constexpr int k_max_ref_depth = 16;
 constexpr std::size_t k_max_schema_nodes = 4096;
+/// One operation's input schema, serialized: the client's bound on a tool schema.
+constexpr std::size_t k_max_operation_schema_bytes = Limits{}.max_schema_bytes;
 
 /// `node` with local $refs into `spec` inlined, at most k_max_ref_depth refs deep (deeper, or
-/// cyclic, refs become {}) and k_max_schema_nodes nodes in all. Iterative over a work list.
-json inline_refs(const json& spec, const json& node) {
+/// cyclic, refs become {}) and k_max_schema_nodes nodes in all. Iterative over a work list of
+/// pointers into `spec`/`node` (never copies of subtrees). `bytes` counts the serialized size
+/// built so far (shared by one operation's calls); past `max_bytes` it throws
+/// mcp_config_invalid (fail closed: refs can multiply a small spec into gigabytes).
+json inline_refs(const std::string& connection, const json& spec, const json& node,
+                 std::size_t& bytes, std::size_t max_bytes) {
   struct Work {
     json* target;
-    json source;
+    const json* source;
     int depth;
   };
+  static const json empty = json::object();
   json out;
-  std::vector<Work> work{{&out, node, 0}};
+  std::vector<Work> work{{&out, &node, 0}};
   std::size_t nodes = 0;
+  const auto spend = [&](std::size_t n) {
+    bytes += n;
+    if (bytes > max_bytes)
+      throw errors::mcp_config_invalid(connection, "an operation's input schema, with its $refs inlined, is larger than " +
+                                                       std::to_string(max_bytes) + " bytes.");
+  };
   while (!work.empty()) {
-    auto item = std::move(work.back());
+    auto item = work.back();
     work.pop_back();
     if (++nodes > k_max_schema_nodes) {
       *item.target = json::object();
+      spend(2);
       continue;
     }
-    json source = std::move(item.source);
+    const json* source = item.source;
     int depth = item.depth;
-    while (source.is_object() && source.contains("$ref") && source["$ref"].is_string()) {
-      const auto ref = source["$ref"].get<std::string>();
+    while (source->is_object() && source->contains("$ref") && (*source)["$ref"].is_string()) {
+      const auto& ref = (*source)["$ref"].get_ref<const std::string&>();
       if (ref.rfind("#/", 0) != 0 || depth >= k_max_ref_depth) {
-        source = json::object();
+        source = &empty;
         break;
       }
       try {
-        source = spec.at(json::json_pointer(ref.substr(1)));
+        source = &spec.at(json::json_pointer(ref.substr(1)));
       } catch (const std::exception&) {
-        source = json::object();
+        source = &empty;
       }
       ++depth;
     }
-    if (source.is_object()) {
+    if (source->is_object()) {
       *item.target = json::object();
-      for (auto& [k, v] : source.items()) {
+      spend(2);
+      for (const auto& [k, v] : source->items()) {
+        spend(k.size() + 4);
         (*item.target)[k] = nullptr;
-        work.push_back({&(*item.target)[k], v, depth});
+        work.push_back({&(*item.target)[k], &v, depth});
       }
-    } else if (source.is_array()) {
+    } else if (source->is_array()) {
       *item.target = json::array();
+      spend(2);
       auto& arr = *item.target;
-      for (std::size_t i = 0; i < source.size(); ++i) arr.push_back(nullptr);
-      for (std::size_t i = 0; i < source.size(); ++i) work.push_back({&arr[i], source[i], depth});
+      for (std::size_t i = 0; i < source->size(); ++i) arr.push_back(nullptr);
+      for (std::size_t i = 0; i < source->size(); ++i) {
+        spend(1);
+        work.push_back({&arr[i], &(*source)[i], depth});
+      }
     } else {
-      *item.target = std::move(source);
+      spend(source->is_string() ? source->get_ref<const std::string&>().size() + 2 : 8);
+      *item.target = *source;
     }
   }
   return out;
@@ -99,6 +120,10 @@ std::string as_text(const json& v) {
   return v.is_string() ? v.get<std::string>() : dump_json(v);
 }
 
+std::vector<Operation> operations_of(const std::string& connection, const json& spec,
+                                     const std::vector<std::string>& allow,
+                                     const std::vector<std::string>& block);
+
 } // namespace
 
 std::vector<Operation> operations(const std::string& connection, const json& spec,
@@ -107,6 +132,19 @@ std::vector<Operation> operations(const std::string& connection, const json& spe
   if (!spec.is_object() || !spec.contains("openapi") || !spec["openapi"].is_string() ||
       spec["openapi"].get<std::string>().rfind("3.", 0) != 0)
     throw errors::mcp_config_invalid(connection, "the spec is not an OpenAPI 3.x document (\"openapi\": \"3.x\").");
+  try {
+    return operations_of(connection, spec, allow, block);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) { // a value of the wrong type somewhere in the spec
+    throw errors::mcp_config_invalid(connection, std::string("the spec is malformed: ") + e.what());
+  }
+}
+
+namespace {
+std::vector<Operation> operations_of(const std::string& connection, const json& spec,
+                                     const std::vector<std::string>& allow,
+                                     const std::vector<std::string>& block) {
   std::vector<Operation> out;
   const auto paths = spec.value("paths", json::object());
   if (!paths.is_object()) return out;
@@ -128,11 +166,12 @@ std::vector<Operation> operations(const std::string& connection, const json& spe
         desc += (desc.empty() ? "" : "\n") + op["description"].get<std::string>();
       o.description = (desc.empty() ? o.method + " " + path : desc).substr(0, 8192);
       json properties = json::object(), required = json::array();
+      std::size_t bytes = 0; // this operation's input schema, as built
       json params = json::array();
       for (const auto& p : shared) params.push_back(p);
       for (const auto& p : op.value("parameters", json::array())) params.push_back(p);
       for (const auto& raw : params) {
-        const json p = inline_refs(spec, raw);
+        const json p = inline_refs(connection, spec, raw, bytes, k_max_operation_schema_bytes);
         if (!p.is_object() || !p.contains("name") || !p["name"].is_string()) continue;
         const auto in = p.value("in", json("")).is_string() ? p.value("in", "") : "";
         if (in != "path" && in != "query" && in != "header") continue; // cookies: not sent
@@ -147,11 +186,15 @@ std::vector<Operation> operations(const std::string& connection, const json& spe
         if (param.required) required.push_back(param.name);
       }
       if (op.contains("requestBody")) {
-        const json body = inline_refs(spec, op["requestBody"]);
-        const auto content = body.value("content", json::object());
-        if (content.is_object() && content.contains("application/json")) {
+        const json body = inline_refs(connection, spec, op["requestBody"], bytes, k_max_operation_schema_bytes);
+        const auto content = body.is_object() ? body.value("content", json::object()) : json();
+        if (content.is_object() && content.contains("application/json") &&
+            content["application/json"].is_object()) {
           o.has_body = true;
-          properties["body"] = content["application/json"].value("schema", json::object());
+          const auto& media = content["application/json"];
+          properties["body"] = media.contains("schema") && media["schema"].is_object()
+                                   ? media["schema"]
+                                   : json::object();
           if (body.value("required", json(false)) == true) required.push_back("body");
         }
       }
@@ -165,6 +208,7 @@ std::vector<Operation> operations(const std::string& connection, const json& spe
   }
   return out;
 }
+} // namespace
 
 std::string base_url_of(const json& spec, const std::string& base_url) {
   if (!base_url.empty()) return base_url;
@@ -217,7 +261,14 @@ json call(const std::string& connection, const Operation& op, const std::string&
   }
   std::string body;
   bool too_big = false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool timed_out = false;
   req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+    // The read timeout restarts with every chunk: a trickling answer meets the deadline here.
+    if (std::chrono::steady_clock::now() >= deadline) {
+      timed_out = true;
+      return false;
+    }
     if (body.size() + n > k_max_response_bytes) {
       too_big = true;
       return false;
@@ -234,6 +285,9 @@ json call(const std::string& connection, const Operation& op, const std::string&
   httplib::Error error = httplib::Error::Success;
   client.send(req, res, error);
   if (cancel.stop_requested()) throw errors::turn_cancelled();
+  if (timed_out || ((status == 0 || error == httplib::Error::Read) &&
+                    std::chrono::steady_clock::now() >= deadline))
+    throw errors::mcp_timeout(connection, op.name, timeout.count());
   if (status == 0) throw errors::mcp_http_error(connection, 0, httplib::to_string(error));
   body = text::to_utf8(body);
   if (too_big) body += "\n[response truncated at " + std::to_string(k_max_response_bytes) + " bytes]";

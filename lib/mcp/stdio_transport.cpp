@@ -3,11 +3,14 @@
 
 #include "core/errors.hpp"
 #include "core/process.hpp"
+#include "core/signals.hpp"
 #include "core/text.hpp"
 #include "ipc/json_lines.hpp"
 
 #include <atomic>
+#include <algorithm>
 #include <cerrno>
+#include <fcntl.h>
 #include <deque>
 #include <mutex>
 #include <poll.h>
@@ -27,16 +30,20 @@ public:
   explicit StdioTransport(StdioSpec spec) : m_spec(std::move(spec)) {}
   ~StdioTransport() override {
     close();
-    if (m_reader.joinable()) {
-      if (m_reader.get_id() == std::this_thread::get_id()) m_reader.detach();
-      else m_reader.join();
+    {
+      std::lock_guard lock(m_join_mutex);
+      if (m_reader.joinable()) {
+        if (m_reader_id.load() == std::this_thread::get_id()) m_reader.detach();
+        else m_reader.join();
+      }
     }
     if (m_wake >= 0) ::close(m_wake);
   }
 
-  void start(Sink sink, Closed closed) override {
+  void start(Sink sink, Closed closed, Closed failed) override {
     m_sink = std::move(sink);
     m_closed_cb = std::move(closed);
+    m_failed_cb = std::move(failed);
     auto policy = m_spec.policy;
     if (!m_spec.cwd.empty()) policy.reads.push_back(m_spec.cwd);
     try {
@@ -48,23 +55,84 @@ public:
     } catch (const Error& e) {
       throw errors::mcp_connection_failed(m_spec.connection, e.info().message);
     }
+    if (const int in = m_process->stdin_fd(); in >= 0)
+      ::fcntl(in, F_SETFL, ::fcntl(in, F_GETFL) | O_NONBLOCK);
     m_wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    m_reader = std::thread([this] { read_loop(); });
+    m_reader = std::thread([this] {
+      m_reader_id = std::this_thread::get_id();
+      read_loop();
+    });
+    m_reader_id = m_reader.get_id();
   }
 
-  void send(const json& message, std::stop_token, std::chrono::milliseconds) override {
+  /// Writes one line without blocking past `timeout` or `cancel`: stdin is non-blocking and
+  /// polled. A line cut in the middle leaves the stream unusable, so the session is then ended
+  /// (the closed callback) and later sends fail.
+  void send(const json& message, std::stop_token cancel, std::chrono::milliseconds timeout) override {
+    const auto method = message.contains("method") && message["method"].is_string()
+                            ? message["method"].get<std::string>()
+                            : std::string("a reply");
     const auto line = ipc::encode_line(message);
-    std::lock_guard lock(m_write_mutex);
-    if (m_closing || !m_process || m_process->stdin_fd() < 0)
-      throw errors::mcp_closed(m_spec.connection, message.value("method", "a reply"),
-                               "the server is not running");
-    if (!process::write_all(m_process->stdin_fd(), line))
-      throw errors::mcp_closed(m_spec.connection, message.value("method", "a reply"),
-                               "the server stopped reading its stdin");
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::unique_lock lock(m_write_mutex, std::defer_lock);
+    while (!lock.try_lock()) { // another writer holds the pipe: wait, within our own bounds
+      if (cancel.stop_requested() || m_closing || std::chrono::steady_clock::now() >= deadline)
+        throw errors::mcp_closed(m_spec.connection, method, "the server is not reading its stdin");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (m_closing || m_broken || !m_process || m_process->stdin_fd() < 0)
+      throw errors::mcp_closed(m_spec.connection, method, "the server is not running");
+    const int fd = m_process->stdin_fd();
+    signals::SigpipeGuard guard;
+    std::string_view data = line;
+    std::string problem;
+    while (!data.empty() && problem.empty()) {
+      const auto wrote = ::write(fd, data.data(), data.size());
+      if (wrote > 0) {
+        data.remove_prefix(static_cast<std::size_t>(wrote));
+        continue;
+      }
+      if (wrote < 0 && errno == EINTR) continue;
+      if (!(wrote < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) {
+        problem = "the server stopped reading its stdin";
+        break;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (cancel.stop_requested() || m_closing) problem = "the write was stopped";
+      else if (now >= deadline)
+        problem = "the server did not read its stdin within " + std::to_string(timeout.count()) + " ms";
+      if (!problem.empty()) break;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+      pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
+      ::poll(&p, 1, static_cast<int>(std::clamp<long long>(left, 1, 50)));
+    }
+    if (problem.empty()) return;
+    const bool partial = data.size() != line.size();
+    if (partial || problem.find("did not read") != std::string::npos) {
+      m_broken = true; // a half-written line (or a stuck server): the stream is unusable
+      lock.unlock();
+      if (!m_closing && m_closed_cb) m_closed_cb(problem);
+    }
+    throw errors::mcp_closed(m_spec.connection, method, problem);
   }
 
+  /// A second caller waits for the first to finish stopping the server, then (unless it is the
+  /// reader thread itself) for the reader thread to end, so nothing calls the sink afterwards.
   void close() noexcept override {
-    if (m_closing.exchange(true)) return;
+    m_closing = true;
+    {
+      std::lock_guard lock(m_close_mutex);
+      if (!m_stopped) {
+        m_stopped = true;
+        stop_server();
+      }
+    }
+    if (m_reader_id.load() == std::this_thread::get_id()) return; // the reader ends by itself
+    std::lock_guard lock(m_join_mutex);
+    if (m_reader.joinable()) m_reader.join();
+  }
+
+  void stop_server() noexcept {
     if (!m_process) return;
     try {
       m_process->close_stdin(); // the spec's shutdown: stdin closed, then signals
@@ -78,7 +146,6 @@ public:
       const std::uint64_t one = 1;
       [[maybe_unused]] const auto n = ::write(m_wake, &one, sizeof one);
     }
-    if (m_reader.joinable() && m_reader.get_id() != std::this_thread::get_id()) m_reader.join();
   }
 
   json describe() const override {
@@ -143,16 +210,25 @@ private:
         out_fd = -1;
         break;
       }
+      std::string problem;
       try {
         lines.feed(std::string_view(chunk, static_cast<std::size_t>(got)));
         while (auto line = lines.next()) {
+          if (m_closing) return; // close(): nothing more is dispatched
           if (text::trim(*line).empty()) continue;
           json message = ipc::decode_line(*line, "MCP server " + m_spec.connection);
           m_sink(std::move(message));
         }
       } catch (const Error& e) {
-        // Not JSON or an oversized line: the sink closes the session (fail closed).
-        m_sink(json{{"hearth.protocolError", e.info().message}});
+        problem = e.info().message; // not JSON or an oversized line
+      } catch (const std::exception& e) {
+        problem = std::string("a message hearth could not handle: ") + e.what();
+      } catch (...) {
+        problem = "a message hearth could not handle";
+      }
+      if (!problem.empty()) {
+        // Reported out of band: the owner closes the session (fail closed).
+        if (!m_closing && m_failed_cb) m_failed_cb(problem);
         return;
       }
     }
@@ -162,17 +238,27 @@ private:
     if (reason.empty())
       reason = status ? "the server exited (" + status->describe() + ")"
                       : std::string("the server closed its stdout");
-    const auto last = tail();
-    if (!last.empty()) reason += "; its stderr ended with:\n" + last;
+    // The server's stderr went to the runtime log line by line (on_stderr); it stays out of the
+    // reason, which reaches the model and /eve/v1/info: a server's words are not hearth's.
+    if (const auto last = tail(); !last.empty()) {
+      if (m_spec.log) m_spec.log("warn", reason + "; its stderr ended with:\n" + last);
+      reason += "; see the runtime log for its stderr";
+    }
     m_closed_cb(reason);
   }
 
   StdioSpec m_spec;
   Sink m_sink{};
   Closed m_closed_cb{};
+  Closed m_failed_cb{};
   std::unique_ptr<process::Process> m_process{};
   std::mutex m_write_mutex;
   std::atomic<bool> m_closing{false};
+  std::atomic<bool> m_broken{false}; // a write failed half-way or timed out
+  std::mutex m_close_mutex; // held while stopping the server
+  bool m_stopped = false;   // under m_close_mutex
+  std::mutex m_join_mutex;  // held while joining the reader
+  std::atomic<std::thread::id> m_reader_id{};
   int m_wake = -1;
   std::thread m_reader{};
   std::mutex m_tail_mutex;

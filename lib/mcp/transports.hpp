@@ -25,6 +25,9 @@ struct StdioSpec {
   std::size_t max_line_bytes = 8u << 20;
   /// stderr lines of the server (bounded by the caller's sink); may be empty.
   std::function<void(std::string_view line)> on_stderr{};
+  /// Diagnostics for the runtime log (the stderr tail when the server exits, at "warn"); may be
+  /// empty. Never shown to the model.
+  std::function<void(std::string_view level, std::string_view text)> log{};
   /// Runs the spawn on a thread that outlives the server (bwrap's --die-with-parent kills the
   /// sandbox when the *thread* that started it exits, and turns run on short-lived threads);
   /// empty: the calling thread spawns.

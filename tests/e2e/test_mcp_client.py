@@ -95,10 +95,10 @@ class StdioTest(HearthTestCase):
         search = by_name(calls, "connection__search")[0]["result"]["details"]["matches"]
         self.assertEqual(search[0]["name"], "connection__fx__image")
         self.assertIn("inputSchema", search[0])
-        # The handshake: 2025-11-25 offered, notifications/initialized, tools listed over 4 pages.
+        # The handshake: 2025-11-25 offered, notifications/initialized, tools listed over 5 pages.
         methods = [m["received"].get("method") for m in project.received() if "received" in m]
         self.assertEqual(methods[:2], ["initialize", "notifications/initialized"])
-        self.assertEqual(methods.count("tools/list"), 4)
+        self.assertEqual(methods.count("tools/list"), 5)
         init = project.received()[0]["received"]
         self.assertEqual(init["params"]["protocolVersion"], "2025-11-25")
 
@@ -117,7 +117,8 @@ class StdioTest(HearthTestCase):
         self.assertIn("it failed on purpose", fail["result"]["content"][0]["text"])
         crash = by_name(calls, "connection__fx__crash")[0]
         self.assertTrue(crash["isError"])
-        self.assertIn("crashing on purpose", crash["result"]["content"][0]["text"])
+        self.assertNotIn("crashing on purpose", crash["result"]["content"][0]["text"])
+        self.assertIn("crashing on purpose", r.stderr)  # the runtime log has it
         pids = [int(c["result"]["content"][0]["text"]) for c in by_name(calls, "connection__fx__pid")]
         self.assertEqual(len(pids), 2)
         self.assertNotEqual(pids[0], pids[1])
@@ -160,6 +161,14 @@ class StdioTest(HearthTestCase):
         roots = json.loads(calls[0]["result"]["content"][0]["text"])
         self.assertEqual(roots["roots"][0]["uri"], "file://" + os.path.realpath(project.root))
         self.assertEqual(json.loads(calls[1]["result"]["content"][0]["text"]), {"action": "decline"})
+
+    def test_connections_list_strips_control_characters_and_tolerates_wrong_types(self):
+        project = Project(self, [], connection={"command": sys.executable, "args": [
+            FIXTURE, "--server-name", "evil\x1b]0;pwned\x07\x1b[2Jname", "--server-version", "7"]})
+        r = hearth("connections", "list", cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        self.assertNotIn("\x1b", r.stdout)
+        self.assertIn("evil]0;pwned[2Jname", r.stdout)
 
     def test_connections_command_and_info(self):
         project = Project(self, [])
@@ -205,7 +214,7 @@ class ServerInfoTest(HearthTestCase):
             time.sleep(0.1)
         self.assertEqual((conn["name"], conn["kind"], conn["transport"], conn["startup"]),
                          ("fx", "mcp", "stdio", "eager"))
-        self.assertEqual((conn["state"], conn["tools"]), ("ready", 12))
+        self.assertEqual((conn["state"], conn["tools"]), ("ready", 13))
         self.assertEqual(conn["toolPrefix"], "connection__fx__")
         with open(pidfile) as f:
             pid = int(f.read())
@@ -273,6 +282,19 @@ class HttpTest(HearthTestCase):
                 with open(os.path.join(dirpath, name), "rb") as f:
                     self.assertNotIn(b"s3cret-token", f.read(), name)
 
+    def test_timeout_ms_holds_against_an_sse_stream_of_keepalive_comments(self):
+        server = HttpFixture(self.tmp, "--sse")
+        self.addCleanup(server.close)
+        project = Project(self, [{"toolCalls": [call("connection__fx__keepalive")]}, {"text": "done"}],
+                          connection={"url": server.url, "timeoutMs": 1000})
+        started = time.monotonic()
+        r = project.run()
+        self.assertExit(r, 0)
+        self.assertLess(time.monotonic() - started, 12)
+        calls = project.tool_calls(r.stderr)
+        self.assertTrue(calls[0]["isError"], calls[0])
+        self.assertIn("within 1000 ms", json.dumps(calls[0]))
+
     def test_a_missing_token_is_a_clear_error(self):
         server = HttpFixture(self.tmp, "--token", "t0ken-value")
         self.addCleanup(server.close)
@@ -309,6 +331,19 @@ class OAuthTest(HearthTestCase):
         self.assertTrue(token["pkce"])
         posts = [e for e in entries if e.get("http") == "POST"]
         self.assertEqual(posts[-1]["headers"].get("Authorization"), "Bearer oauth-access-token")
+
+
+    def test_oauth_refuses_another_issuer_a_resource_that_only_shares_a_prefix_or_plain_http(self):
+        for flag, words in (("--oauth-bad-issuer", "another issuer"), ("--oauth-bad-resource", "not this connection"),
+                            ("--oauth-plain-http", "is not https")):
+            server = HttpFixture(self.tmp, "--oauth", "--token", "oauth-access-token", flag)
+            self.addCleanup(server.close)
+            project = Project(self, [], connection={"url": server.url, "auth": {"oauth": True}})
+            r = hearth("connections", "call", "fx", "echo", "--args", '{"text": "x"}',
+                       cwd=project.root, env=clean_env())
+            self.assertExit(r, 1)
+            self.assertIn(words, r.stdout + r.stderr)
+            self.assertFalse([e for e in server.entries() if "token" in e])
 
 
 class LegacySseTest(HearthTestCase):
@@ -367,6 +402,18 @@ class OpenApiTest(HearthTestCase):
         self.assertEqual(get2["headers"]["Authorization"], "Bearer pet-token")
         self.assertEqual((get2["headers"]["X-Key"], get2["headers"]["X-Trace"]), ("k1", "t-1"))
         self.assertEqual([q["body"] for q in requests if q["method"] == "POST"], [{"name": "Kit"}])
+
+
+    def test_a_fetched_spec_cannot_send_the_token_to_another_host(self):
+        proc = subprocess.Popen([sys.executable, os.path.join(SOURCE_DIR, "tests", "e2e", "fixtures", "rest_api.py"),
+                                 "--foreign-servers"], stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (proc.kill(), proc.wait(), proc.stdout.close()))
+        base = "http://127.0.0.1:%d" % int(proc.stdout.readline().split()[1])
+        project = Project(self, [], connection={"type": "openapi", "spec": base + "/openapi.json",
+                                                "auth": {"tokenEnv": "PETS_TOKEN"}})
+        r = hearth("connections", "list", cwd=project.root, env=clean_env(PETS_TOKEN="pet-token"))
+        self.assertExit(r, 1)
+        self.assertIn("set \"baseUrl\"", r.stdout + r.stderr)
 
 
 class EverythingTest(HearthTestCase):

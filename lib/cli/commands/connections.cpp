@@ -7,6 +7,7 @@
 #include "cli/terminal.hpp"
 #include "core/errors.hpp"
 #include "core/json.hpp"
+#include "core/text.hpp"
 #include "mcp/connection_tools.hpp"
 #include "runtime/program.hpp"
 
@@ -43,6 +44,19 @@ std::optional<Loaded> load(const ConnectionsOptions& opts) {
 
 std::string agent_or_root(const ConnectionsOptions& opts, const runtime::Program& program) {
   return opts.agent.empty() ? program.root_agent : opts.agent;
+}
+
+/// A server-supplied value for the terminal: a string without control characters (an escape
+/// sequence could rewrite the screen), "" for anything else.
+std::string printable(const json& v, std::size_t max = 200) {
+  if (!v.is_string()) return {};
+  std::string out;
+  for (const unsigned char c : text::to_utf8(v.get_ref<const std::string&>())) {
+    if (out.size() >= max) break;
+    if (c < 0x20 || c == 0x7f) continue;
+    out += static_cast<char>(c);
+  }
+  return out;
 }
 
 int run_list(const ConnectionsOptions& opts) {
@@ -82,18 +96,20 @@ int run_list(const ConnectionsOptions& opts) {
     std::cout << "No connections (agent/connections/<name>.json).\n";
   } else {
     for (const auto& c : out) {
-      std::cout << c["agent"].get<std::string>() << "/" << c["name"].get<std::string>() << "  "
-                << c["transport"].get<std::string>() << "  " << c["state"].get<std::string>();
+      std::cout << printable(c.value("agent", json())) << "/" << printable(c.value("name", json())) << "  "
+                << printable(c.value("transport", json())) << "  " << printable(c.value("state", json()));
       if (c.contains("server") && c["server"].is_object())
-        std::cout << "  " << c["server"].value("name", "") << " " << c["server"].value("version", "");
-      if (c.contains("protocolVersion")) std::cout << "  (MCP " << c["protocolVersion"].get<std::string>() << ")";
+        std::cout << "  " << printable(c["server"].value("name", json())) << " "
+                  << printable(c["server"].value("version", json()));
+      if (c.contains("protocolVersion")) std::cout << "  (MCP " << printable(c["protocolVersion"]) << ")";
       std::cout << '\n';
-      if (c.contains("error")) std::cout << "  error: " << c["error"].get<std::string>() << '\n';
+      if (c.contains("error")) std::cout << "  error: " << printable(c["error"], 4096) << '\n';
       for (const auto& t : c["toolList"]) {
-        auto desc = t["description"].get<std::string>();
+        auto desc = t.value("description", json()).is_string() ? t["description"].get<std::string>() : "";
         if (const auto nl = desc.find('\n'); nl != std::string::npos) desc.resize(nl);
-        if (desc.size() > 80) desc = desc.substr(0, 77) + "...";
-        std::cout << "  " << t["toolName"].get<std::string>() << (desc.empty() ? "" : "  " + desc) << '\n';
+        desc = printable(json(desc), 80);
+        if (desc.size() >= 80) desc = desc.substr(0, 77) + "...";
+        std::cout << "  " << printable(t.value("toolName", json())) << (desc.empty() ? "" : "  " + desc) << '\n';
       }
     }
   }

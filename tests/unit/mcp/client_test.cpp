@@ -1,6 +1,7 @@
 // The MCP client (issue 13 §1-§2) against a fake in-memory server, and the connection pool
 // against tests/e2e/fixtures/mcp_server.py over stdio.
 #include "core/error.hpp"
+#include "core/json.hpp"
 #include "mcp/client.hpp"
 #include "mcp/connection_tools.hpp"
 #include "mcp/connections.hpp"
@@ -30,6 +31,24 @@ struct Fake {
   std::function<std::vector<json>(const json&)> respond;
   mcp::Transport::Sink sink;
   mcp::Transport::Closed closed;
+  mcp::Transport::Closed failed;
+
+  /// The answers to server requests (string ids) once `n` were sent (replies are written by the
+  /// client's writer thread), waiting up to 2 s.
+  std::map<std::string, json> answers(std::size_t n) {
+    std::map<std::string, json> out;
+    for (int i = 0; i < 200; ++i) {
+      {
+        std::lock_guard lock(mutex);
+        out.clear();
+        for (const auto& m : sent)
+          if (m.contains("id") && m["id"].is_string()) out[m["id"].get<std::string>()] = m;
+      }
+      if (out.size() >= n) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return out;
+  }
 
   std::vector<json> sent_with(const std::string& method) {
     std::lock_guard lock(mutex);
@@ -43,9 +62,10 @@ struct Fake {
 class FakeTransport : public mcp::Transport {
 public:
   explicit FakeTransport(std::shared_ptr<Fake> fake) : m_fake(std::move(fake)) {}
-  void start(Sink sink, Closed closed) override {
+  void start(Sink sink, Closed closed, Closed failed) override {
     m_fake->sink = std::move(sink);
     m_fake->closed = std::move(closed);
+    m_fake->failed = std::move(failed);
   }
   void send(const json& message, std::stop_token, std::chrono::milliseconds) override {
     {
@@ -241,13 +261,26 @@ TEST_SUITE("mcp") {
                 {"params", {{"message", "name?"}}}});
     fake->sink({{"jsonrpc", "2.0"}, {"id", "s3"}, {"method", "sampling/createMessage"}});
     fake->sink({{"jsonrpc", "2.0"}, {"id", "s4"}, {"method", "nope/never"}});
-    std::map<std::string, json> answers;
-    for (const auto& m : fake->sent)
-      if (m.contains("id") && m["id"].is_string()) answers[m["id"].get<std::string>()] = m;
+    auto answers = fake->answers(4);
     CHECK(answers["s1"]["result"]["roots"][0]["uri"] == "file:///project");
     CHECK(answers["s2"]["result"]["action"] == "decline");
     CHECK(answers["s3"]["error"]["code"] == -1);
     CHECK(answers["s4"]["error"]["code"] == -32601);
+  }
+
+  TEST_CASE("answers to server requests are never written on the reader thread") {
+    auto fake = std::make_shared<Fake>();
+    auto base = server("2025-11-25");
+    fake->respond = [base](const json& m) -> std::vector<json> {
+      if (!m.contains("method")) std::this_thread::sleep_for(std::chrono::milliseconds(1500)); // a full pipe
+      return base(m);
+    };
+    auto client = client_for(fake);
+    client->initialize();
+    const auto started = std::chrono::steady_clock::now();
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "p1"}, {"method", "ping"}});
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(500));
+    CHECK(fake->answers(1).count("p1") == 1);
   }
 
   TEST_CASE("elicitation: defaults mode accepts a request whose fields all have defaults") {
@@ -267,9 +300,7 @@ TEST_SUITE("mcp") {
                 {"params", {{"message", "?"}, {"requestedSchema", all_defaults}}}});
     fake->sink({{"jsonrpc", "2.0"}, {"id", "e2"}, {"method", "elicitation/create"},
                 {"params", {{"message", "?"}, {"requestedSchema", missing}}}});
-    std::map<std::string, json> answers;
-    for (const auto& m : fake->sent)
-      if (m.contains("id") && m["id"].is_string()) answers[m["id"].get<std::string>()] = m;
+    auto answers = fake->answers(2);
     CHECK(answers["e1"]["result"] == json{{"action", "accept"}, {"content", {{"name", "Ann"}, {"age", 30}}}});
     CHECK(answers["e2"]["result"] == json{{"action", "decline"}});
   }
@@ -287,6 +318,67 @@ TEST_SUITE("mcp") {
                          doctest::Contains("broke the MCP protocol"), Error);
     CHECK_FALSE(client->alive());
     CHECK_THROWS_AS(client->ping(), Error);
+  }
+
+  TEST_CASE("no message a server sends can pose as a transport error or throw out of the sink") {
+    auto fake = std::make_shared<Fake>();
+    fake->respond = server("2025-11-25");
+    auto client = client_for(fake);
+    client->initialize();
+    // An in-band key once meant "protocol error": a number there threw json::type_error out of
+    // the reader thread (std::terminate), a string closed the session with the server's words.
+    CHECK_NOTHROW(client->handle_message(
+        {{"jsonrpc", "2.0"}, {"method", "notifications/x"}, {"hearth.protocolError", 1}}));
+    CHECK_NOTHROW(client->handle_message(
+        {{"jsonrpc", "2.0"}, {"method", "notifications/x"}, {"hearth.protocolError", "spoofed"}}));
+    CHECK(client->alive());
+    CHECK_NOTHROW(client->handle_message({{"hearth.protocolError", 1}}));
+    CHECK_FALSE(client->alive()); // not JSON-RPC: closed, but with hearth's own reason
+    CHECK(client->close_reason().find("not a JSON-RPC") != std::string::npos);
+    // Transport errors arrive out of band.
+    auto fake2 = std::make_shared<Fake>();
+    fake2->respond = server("2025-11-25");
+    auto client2 = client_for(fake2);
+    client2->initialize();
+    fake2->failed("a line larger than 8 MiB");
+    CHECK_FALSE(client2->alive());
+    CHECK(client2->close_reason() == "a line larger than 8 MiB");
+  }
+
+  TEST_CASE("a progress handler never runs after its request returned (timeout)") {
+    auto fake = std::make_shared<Fake>();
+    auto base = server("2025-11-25");
+    std::thread notifier;
+    json token;
+    fake->respond = [&, base](const json& m) -> std::vector<json> {
+      if (m.value("method", "") != "tools/call") return base(m);
+      token = m["params"]["_meta"]["progressToken"];
+      notifier = std::thread([&] {
+        fake->sink({{"jsonrpc", "2.0"}, {"method", "notifications/progress"},
+                    {"params", {{"progressToken", token}, {"progress", 1}}}});
+      });
+      return {};
+    };
+    auto client = client_for(fake);
+    client->initialize();
+    std::atomic<bool> inside{false}, finished{false};
+    std::atomic<int> calls{0};
+    CHECK_THROWS_WITH_AS(
+        client->call_tool("slow", json::object(), std::chrono::milliseconds(100), {},
+                          [&](const json&) {
+                            ++calls;
+                            inside = true;
+                            std::this_thread::sleep_for(std::chrono::milliseconds(400));
+                            finished = true;
+                          }),
+        doctest::Contains("within 100 ms"), Error);
+    // The handler (which captures this frame) had started: request() waited for it to end.
+    if (inside) CHECK(finished);
+    notifier.join();
+    CHECK(calls == 1);
+    client->handle_message({{"jsonrpc", "2.0"}, {"method", "notifications/progress"},
+                            {"params", {{"progressToken", token}, {"progress", 2}}}});
+    CHECK(calls == 1);
   }
 
   TEST_CASE("the SSE parser keeps the last valid retry field (Streamable HTTP resumption)") {
@@ -342,6 +434,11 @@ TEST_SUITE("mcp") {
     CHECK(huge.text.size() < 70'000);
     CHECK(huge.details["mcp"]["content"][0]["text"].get<std::string>().size() < 70'000);
     CHECK(huge.details["mcp"]["structuredContent"].is_string());
+    // Many items, each under its own cap: the whole is capped too.
+    json many = {{"content", json::array()}};
+    for (int i = 0; i < 64; ++i) many["content"].push_back({{"type", "text"}, {"text", std::string(60'000, 'z')}});
+    const auto capped = mcp::outcome_of("c", "t", many);
+    CHECK(dump_json(capped.details).size() < 600'000);
   }
 
   TEST_CASE("the pool starts a stdio server lazily, restarts it after it dies mid-call") {
@@ -355,7 +452,7 @@ TEST_SUITE("mcp") {
              policy);
     CHECK(pool.state()[0]["state"] == "idle");
     const auto tools = pool.tools("a", "fx");
-    CHECK(tools.size() == 11); // 12 listed over 4 pages, `fail` blocked
+    CHECK(tools.size() == 12); // 13 listed over 5 pages, `fail` blocked
     CHECK(pool.state()[0]["state"] == "ready");
     const auto echo = pool.call("a", "fx", "echo", {{"text", "hi"}});
     CHECK(echo["content"][0]["text"] == "echo: hi");
@@ -366,7 +463,9 @@ TEST_SUITE("mcp") {
       FAIL("the crash returned");
     } catch (const Error& e) {
       CHECK(e.info().type == "mcp_closed");
-      CHECK(e.info().message.find("crashing on purpose") != std::string::npos);
+      // Its stderr goes to the runtime log only, never into what the model reads.
+      CHECK(e.info().message.find("crashing on purpose") == std::string::npos);
+      CHECK(e.info().message.find("runtime log") != std::string::npos);
     }
     const auto pid2 = pool.call("a", "fx", "pid", json::object())["content"][0]["text"].get<std::string>();
     CHECK(pid1 != pid2);
@@ -411,6 +510,40 @@ TEST_SUITE("mcp") {
     std::filesystem::remove(log);
   }
 
+  TEST_CASE("a stdio server that stops reading its stdin cannot block a call past its timeout") {
+    const std::string fixture = HEARTH_SOURCE_DIR "/tests/e2e/fixtures/mcp_server.py";
+    mcp::Pool pool({.project_root = std::filesystem::temp_directory_path()});
+    sandbox::Policy policy;
+    policy.settings.backend = "none";
+    pool.add(mcp::parse_connection("a", {{"name", "fx"}, {"command", "python3"}, {"args", {fixture}},
+                                         {"timeoutMs", 1000}},
+                                   std::filesystem::temp_directory_path()),
+             policy);
+    pool.tools("a", "fx");
+    std::thread deaf([&] { CHECK_THROWS_AS(pool.call("a", "fx", "deaf", json::object()), Error); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const auto started = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(pool.call("a", "fx", "echo", {{"text", std::string(2u << 20, 'x')}}), Error);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+    deaf.join();
+    pool.shutdown();
+  }
+
+  TEST_CASE("shutdown does not wait for an eager start on a server that never answers initialize") {
+    mcp::Pool pool({.project_root = std::filesystem::temp_directory_path()});
+    sandbox::Policy policy;
+    policy.settings.backend = "none";
+    pool.add(mcp::parse_connection("a", {{"name", "mute"}, {"command", "sleep"}, {"args", {"30"}},
+                                         {"eager", true}},
+                                   std::filesystem::temp_directory_path()),
+             policy);
+    pool.start_eager();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto started = std::chrono::steady_clock::now();
+    pool.shutdown();
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+  }
+
   TEST_CASE("openapi: operations, parameters, bodies, cyclic $refs bounded, allow/block") {
     const json spec = {
         {"openapi", "3.1.0"},
@@ -435,6 +568,35 @@ TEST_SUITE("mcp") {
     CHECK(mcp::openapi::operations("c", spec, {"put_*"}, {}).size() == 1);
     CHECK_THROWS_WITH_AS(mcp::openapi::operations("c", {{"swagger", "2.0"}}, {}, {}),
                          doctest::Contains("OpenAPI 3"), Error);
+  }
+
+  TEST_CASE("openapi: a spec with values of the wrong type is a config error, never a type_error") {
+    const json spec = json::parse(R"({"openapi": "3.0.0", "paths": {
+      "/a": {"post": {"operationId": "a", "requestBody": "oops"}},
+      "/b": {"post": {"operationId": "b", "requestBody": {"content": {"application/json": 5}, "required": true}}},
+      "/c": {"post": {"operationId": "c", "requestBody": {"content": {"application/json": {"schema": "x"}}}}}}})");
+    std::vector<mcp::openapi::Operation> ops;
+    try {
+      ops = mcp::openapi::operations("api", spec, {}, {});
+    } catch (const Error& e) {
+      CHECK(e.info().type == "mcp_config_invalid");
+    }
+    for (const auto& op : ops) CHECK(op.input_schema.is_object());
+  }
+
+  TEST_CASE("openapi: $refs cannot multiply a small spec past the schema byte budget") {
+    json spec = json::parse(R"({"openapi": "3.0.0", "components": {"schemas": {}},
+      "paths": {"/a": {"post": {"operationId": "a", "requestBody": {"content": {"application/json":
+        {"schema": {"$ref": "#/components/schemas/L3"}}}}}}}})");
+    spec["components"]["schemas"]["L0"] = {{"type", "string"}, {"description", std::string(2000, 'd')}};
+    for (int level = 1; level <= 3; ++level) { // each level: 8 refs to the one below (512 x 2 KB)
+      json props = json::object();
+      for (int i = 0; i < 8; ++i)
+        props["p" + std::to_string(i)] = {{"$ref", "#/components/schemas/L" + std::to_string(level - 1)}};
+      spec["components"]["schemas"]["L" + std::to_string(level)] = {{"type", "object"}, {"properties", props}};
+    }
+    CHECK(dump_json(spec).size() < 20'000);
+    CHECK_THROWS_WITH_AS(mcp::openapi::operations("api", spec, {}, {}), doctest::Contains("larger than"), Error);
   }
 
   TEST_CASE("oauth: WWW-Authenticate parameters, quoted or not, whole names only") {
