@@ -107,6 +107,7 @@ CREATE TABLE dispatches (
   idempotency_key TEXT,
   source TEXT NOT NULL,
   invoker TEXT,
+  conversation_key TEXT,
   status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'errored')),
   accepted_ms INTEGER NOT NULL,
   updated_ms INTEGER NOT NULL,

@@ -195,6 +195,9 @@ struct NewDispatch {
   std::string idempotency_key{};  // "" : none; scoped to `agent`
   std::string source{};           // "channel:<name>" | "http" | "schedule:<name>" | ...
   Json invoker{};                 // who dispatched ({id, kind, ...})
+  /// Channel dispatches only: the verified delivery's destination; tools of this dispatch's turn
+  /// read it as HEARTH_CONVERSATION_KEY. "" for every other source (never the instance id).
+  std::string conversation_key{};
 };
 
 struct DispatchRecord {
@@ -207,6 +210,7 @@ struct DispatchRecord {
   std::string idempotency_key{};
   std::string source{};
   Json invoker{};
+  std::string conversation_key{}; // see NewDispatch
   std::string status = "queued";  // queued | running | done | errored
   std::string accepted_at{};      // ISO-8601 UTC (ms)
   std::string updated_at{};

@@ -16,7 +16,7 @@ namespace {
 
 constexpr const char* k_dispatch_columns =
     "seq, dispatch_id, agent, instance_id, input, input_hash, idempotency_key, source, invoker, "
-    "status, accepted_ms, updated_ms";
+    "status, accepted_ms, updated_ms, conversation_key";
 
 std::string sha256_hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -39,7 +39,7 @@ Json json_or_null(db::Connection& conn, db::Statement& row, int column) {
 }
 
 DispatchRecord read_dispatch(db::Connection& conn, db::Statement& row) {
-  return DispatchRecord{.seq = row.int64(0),
+  DispatchRecord record{.seq = row.int64(0),
                         .dispatch_id = row.text(1),
                         .agent = row.text(2),
                         .instance_id = row.text(3),
@@ -51,6 +51,8 @@ DispatchRecord read_dispatch(db::Connection& conn, db::Statement& row) {
                         .status = row.text(9),
                         .accepted_at = sys::iso_ms(row.int64(10)),
                         .updated_at = sys::iso_ms(row.int64(11))};
+  if (!row.is_null(12)) record.conversation_key = row.text(12);
+  return record;
 }
 
 std::optional<DispatchRecord> dispatch_where(db::Connection& conn, const std::string& where,
@@ -158,15 +160,18 @@ DispatchAdmission SqliteStore::admit_dispatch(const NewDispatch& d) {
     const auto id = ids::make_id("dsp");
     auto insert = conn.prepare(
         "INSERT INTO dispatches (dispatch_id, agent, instance_id, input, input_hash, "
-        "idempotency_key, source, invoker, status, accepted_ms, updated_ms) VALUES (?, ?, ?, ?, ?, "
-        "?, ?, ?, 'queued', ?, ?)");
+        "idempotency_key, source, invoker, status, accepted_ms, updated_ms, conversation_key) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)");
     insert->bind(1, id).bind(2, d.agent).bind(3, d.instance_id).bind(4, input).bind(5, hash);
     if (d.idempotency_key.empty()) insert->bind_null(6);
     else insert->bind(6, d.idempotency_key);
     insert->bind(7, d.source);
     if (d.invoker.is_null()) insert->bind_null(8);
     else insert->bind(8, hearth::dump_json(d.invoker));
-    insert->bind(9, now).bind(10, now).run();
+    insert->bind(9, now).bind(10, now);
+    if (d.conversation_key.empty()) insert->bind_null(11);
+    else insert->bind(11, d.conversation_key);
+    insert->run();
     auto record = dispatch_where(conn, "dispatch_id = ?", id);
     tx.commit();
     return DispatchAdmission{.record = std::move(*record), .replayed = false};

@@ -87,7 +87,7 @@ void Dispatcher::drain(const std::string& agent, const std::string& instance) {
     try {
       store.set_dispatch_status(next->dispatch_id, "running");
       m_runtime.prompt_agent(agent, instance, "default", message_of(next->input), json(), "", {},
-                             next->invoker);
+                             next->invoker, nullptr, next->conversation_key);
       store.set_dispatch_status(next->dispatch_id, "done");
     } catch (const std::exception&) {
       // The turn's error is on the agent stream; the queue moves on (no poison loop).
