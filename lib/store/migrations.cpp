@@ -108,6 +108,8 @@ CREATE TABLE dispatches (
   source TEXT NOT NULL,
   invoker TEXT,
   conversation_key TEXT,
+  owner_pid INTEGER,
+  owner_start TEXT,
   status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'errored')),
   accepted_ms INTEGER NOT NULL,
   updated_ms INTEGER NOT NULL,

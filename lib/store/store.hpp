@@ -396,6 +396,12 @@ public:
   /// recovery: a dispatch running when the process died runs again, at least once).
   virtual std::vector<DispatchRecord> unfinished_dispatches(std::size_t limit) = 0;
 
+  /// Takes dispatch `dispatch_id` for this process atomically: a `queued` row, or a `running` row
+  /// whose owner process (pid + start time, sys::process_alive) is dead, becomes `running` owned
+  /// by this process. Returns false when it is finished or running in a live process (this one
+  /// included), so two processes or two dispatchers of one process never run it twice.
+  virtual bool take_dispatch(std::string_view dispatch_id) = 0;
+
   /// Moves a dispatch to `status` (running | done | errored). Throws dispatch_not_found.
   virtual void set_dispatch_status(std::string_view dispatch_id, std::string_view status) = 0;
 

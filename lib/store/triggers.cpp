@@ -11,6 +11,8 @@
 
 #include <algorithm>
 
+#include <unistd.h>
+
 namespace hearth::store {
 namespace {
 
@@ -209,6 +211,36 @@ void SqliteStore::set_dispatch_status(std::string_view dispatch_id, std::string_
         .bind(3, dispatch_id)
         .run();
     if (conn.changes() == 0) throw errors::dispatch_not_found(dispatch_id);
+  });
+}
+
+bool SqliteStore::take_dispatch(std::string_view dispatch_id) {
+  const int self = static_cast<int>(::getpid());
+  const auto self_start = sys::process_start(self);
+  return m_pool.write([&](db::Connection& conn) {
+    db::Transaction tx(conn, db::Transaction::Mode::write);
+    auto row = conn.prepare("SELECT status, owner_pid, owner_start FROM dispatches WHERE dispatch_id = ?");
+    row->bind(1, dispatch_id);
+    if (!row->step()) return false;
+    const auto status = row->text(0);
+    if (status == "running") {
+      const int pid = row->is_null(1) ? 0 : static_cast<int>(row->int64(1));
+      const auto start = row->is_null(2) ? std::string() : row->text(2);
+      if (pid == self || (pid != 0 && sys::process_alive(pid, start))) return false;
+    } else if (status != "queued") {
+      return false;
+    }
+    conn.prepare("UPDATE dispatches SET status = 'running', owner_pid = ?, owner_start = ?, "
+                 "updated_ms = ? WHERE dispatch_id = ? AND status = ?")
+        ->bind(1, std::int64_t{self})
+        .bind(2, self_start)
+        .bind(3, sys::now_ms())
+        .bind(4, dispatch_id)
+        .bind(5, status)
+        .run();
+    const bool taken = conn.changes() == 1;
+    tx.commit();
+    return taken;
   });
 }
 
