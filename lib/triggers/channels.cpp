@@ -148,6 +148,33 @@ std::string render_string(const std::string& s, const json& context, json* whole
 
 bool c_timestamped(const ChannelDef& c) { return !c.timestamp_header.empty(); }
 
+/// Whether every `{{path}}` in `s` names a present, non-null value of `context`.
+bool all_paths_present(const std::string& s, const json& context) {
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    const auto open = s.find("{{", pos);
+    if (open == std::string::npos) return true;
+    const auto close = s.find("}}", open + 2);
+    if (close == std::string::npos) return true;
+    std::string path = s.substr(open + 2, close - open - 2);
+    path.erase(0, path.find_first_not_of(' '));
+    path.erase(path.find_last_not_of(' ') + 1);
+    const json* v = find_path(context, path);
+    if (!v || v->is_null() || (v->is_string() && v->get_ref<const std::string&>().empty())) return false;
+    pos = close + 2;
+  }
+  return true;
+}
+
+/// Instance ids from templates: 1..200 bytes, no control characters.
+bool valid_instance_id(const std::string& id) {
+  if (id.empty() || id.size() > 200) return false;
+  return std::none_of(id.begin(), id.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
 void verify(const ChannelDef& c, const HeaderFn& header, std::string_view body,
             std::string_view secret, std::int64_t now_s) {
   Verdict v;
@@ -376,8 +403,9 @@ std::vector<PlannedDispatch> plan(const ChannelDef& channel, const Delivery& d) 
                         {"action", d.action},         {"deliveryId", d.delivery_id},
                         {"conversationKey", d.conversation_key}, {"channel", channel.name}};
   PlannedDispatch p{.agent = m.agent};
+  if (!all_paths_present(m.id, context)) return {}; // never `gh-` for an issue-less event
   p.id = as_text(render(json(m.id), context));
-  if (p.id.empty() || p.id.size() > 512) return {};
+  if (!valid_instance_id(p.id)) return {};
   if (m.input.is_null()) {
     json payload = d.payload;
     if (hearth::dump_json(payload).size() > k_max_input_payload)

@@ -44,8 +44,9 @@ struct PlannedDispatch {
 Delivery receive(const ChannelDef& channel, const ChannelRoute& route, const HeaderFn& header,
                  std::string_view body, std::string_view secret, std::int64_t now_s);
 
-/// The dispatches `channel.dispatch` asks for (none when its `events` filter skips the event or
-/// the instance id renders empty). Idempotency key: `<channel>:<dedup key>`, where the dedup key
+/// The dispatches `channel.dispatch` asks for (none when its `events` filter skips the event,
+/// a `{{path}}` of the id template is missing, null or "", or the id is empty, over 200 bytes or
+/// has control characters). Idempotency key: `<channel>:<dedup key>`, where the dedup key
 /// comes from signed material only (Slack `event_id`; else sha256 of the body, of
 /// `{timestamp}.{body}` for timestamped webhooks, or of Slack's timestamp + signature), so a
 /// captured delivery re-posted with a fresh unsigned delivery header is still a replay.

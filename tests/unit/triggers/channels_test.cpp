@@ -149,6 +149,10 @@ TEST_SUITE("triggers") {
     REQUIRE(first.size() == 1);
     REQUIRE(replay.size() == 1);
     CHECK(first[0].idempotency_key == replay[0].idempotency_key);
+    // An event without an issue plans nothing (never the instance `gh-`).
+    const json push = {{"ref", "refs/heads/main"}, {"commits", json::array()}};
+    const auto push_body = push.dump();
+    CHECK(plan(gh, receive(gh, gh.routes[0], github_headers(push_body, "push").fn(), push_body, "s", 0)).empty());
     // X-GitHub-Event is unsigned: an issue_comment payload relabelled as `issues` is refused.
     CHECK(status_of([&] { receive(gh, gh.routes[0], github_headers(body, "issues").fn(), body, "s", 0); }) == 400);
   }
