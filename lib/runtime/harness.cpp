@@ -417,7 +417,7 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
                     .invoker = m_scope.context.invoker.is_null() ? std::string()
                                                                  : m_scope.context.invoker.dump(),
                     .context = context_text(m_scope.context),
-                    .conversation_key = envelope.instance_id,
+                    .conversation_key = m_scope.context.conversation_key,
                     .log = [&](std::string_view level, std::string_view line) {
                       m_scope.events.emit("log", {{"level", level}, {"message", text::to_utf8(line)},
                                                   {"attributes", {{"tool", call.name}}}},

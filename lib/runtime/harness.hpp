@@ -53,6 +53,9 @@ struct RuntimeContext {
   nlohmann::json invoker{}; // the invocation's invoker {id, kind?, label?, meta?} or null (seed 002)
   /// invoker.resolve's context values (seed 002, an object): tools read them as HEARTH_CONTEXT.
   nlohmann::json context_values = nlohmann::json::object();
+  /// Set only for a turn started by a channel dispatch: the verified delivery's conversation key
+  /// (HEARTH_CONVERSATION_KEY). Never derived from a caller-chosen instance id (seed 003).
+  std::string conversation_key{};
   HookCaller call_hook{};   // agent/hooks/* (runtime/hooks.hpp); empty: no hooks are called
   /// approvals: decides Approval Requests of turns that cannot park (workflow runs); empty:
   /// such a turn fails with errors::approval_required.

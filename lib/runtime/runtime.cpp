@@ -453,7 +453,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
                            const std::string& session, const std::string& message,
                            const json& output_schema, const std::string& model_override,
                            const EventListener& listener, const json& invoker,
-                           const json& context_values) {
+                           const json& context_values, const std::string& conversation_key) {
   const auto& agent_def = agent(agent_name);
   check_access(agent_def.access, invoker, "agent \"" + agent_name + "\"");
   const auto stream = agent_stream(agent_name, instance_id);
@@ -480,6 +480,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
     auto context = m_context; // per invocation: the invoker reaches its tools (HEARTH_INVOKER)
     context.invoker = invoker;
     if (has_values) context.context_values = context_values;
+    context.conversation_key = conversation_key;
     context.cancel = turn.token();
     TurnScope scope{context, *models, events, workspace, envelope};
     TurnOptions options{.model_override = model_override, .result_schema = output_schema,

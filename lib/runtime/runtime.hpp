@@ -113,12 +113,15 @@ public:
   /// prompt result {text | data, usage, model}. Throws agent_not_found or the turn's error.
   /// `invoker` is the resolved invoker (resolve_invocation) and `context_values` the resolver's
   /// context values (an object or null); the turn's workspace is confined to the invoker's grant.
+  /// `conversation_key`: set only by a channel dispatch (its verified destination); tools read it
+  /// as HEARTH_CONVERSATION_KEY. "" (HTTP, Eve, schedules): not exported.
   nlohmann::json prompt_agent(const std::string& agent, const std::string& instance_id,
                               const std::string& session, const std::string& message,
                               const nlohmann::json& output_schema,
                               const std::string& model_override, const EventListener& listener,
                               const nlohmann::json& invoker = nullptr,
-                              const nlohmann::json& context_values = nullptr);
+                              const nlohmann::json& context_values = nullptr,
+                              const std::string& conversation_key = {});
 
   /// Ends every run this process is executing as errored `cancelled` (its run_end says
   /// `details`), before the caller stops their tools: a run whose tools are killed never ends

@@ -85,7 +85,8 @@ void deliver(const Request& req, Response& res, ServerContext& ctx, const trigge
                                                  .input = std::move(p.input),
                                                  .idempotency_key = p.idempotency_key,
                                                  .source = "channel:" + c.name,
-                                                 .invoker = channel_invoker(c)}));
+                                                 .invoker = channel_invoker(c),
+                                                 .conversation_key = delivery.conversation_key}));
   if (reply.is_object()) {
     const auto status = reply.value("status", 200);
     send_json(res, status >= 200 && status < 600 ? status : 200, reply.value("body", json::object()));

@@ -132,10 +132,10 @@ public:
     mount_eve(m_router, m_ctx);
     mount_mcp(m_router, m_ctx);
     mount_channels(m_router, m_ctx, m_channels);
-    if (m_options.schedules) m_scheduler->start();
   }
 
   ~ServerImpl() {
+    if (m_dispatcher) m_dispatcher->stop_sweep();
     if (m_scheduler) m_scheduler->stop();
     if (m_acceptor && !m_stopped) shutdown(std::chrono::seconds(10));
     m_io.stop();
@@ -167,6 +167,7 @@ public:
     }
     if (m_options.reuse_port) steer_to_newest(m_acceptor->native_handle()); // after joining
     m_port = m_acceptor->local_endpoint().port();
+    start_triggers(); // only once the port is ours: a failed second `hearth start` runs nothing
     return m_port;
   }
 
@@ -202,6 +203,7 @@ public:
 
   bool shutdown(std::chrono::milliseconds grace) {
     const auto deadline = Clock::now() + grace;
+    m_dispatcher->stop_sweep();
     m_scheduler->stop(); // no new fires; running ones drain with the executor
     m_stopping.store(true);
     m_stopped = true;
@@ -258,8 +260,13 @@ private:
         m_channels.push_back(std::move(*def));
       }
     }
-    // A dev generation overlaps the previous one on reloads: only `start` resumes dispatches a
-    // dead process left unfinished (at least once), so two generations never run one twice.
+  }
+
+  /// After a successful bind: resume dispatches dead processes left (`start` only: dev
+  /// generations overlap on reload), sweep for unrun ones, and start the schedules' clock.
+  void start_triggers() {
+    if (m_triggers_started) return;
+    m_triggers_started = true;
     if (!m_options.dev) {
       try {
         m_dispatcher->resume();
@@ -267,7 +274,10 @@ private:
         std::fprintf(stderr, "hearth: could not resume dispatches: %s\n", e.what());
       }
     }
+    m_dispatcher->start_sweep(std::chrono::seconds(3));
+    if (m_options.schedules) m_scheduler->start();
   }
+  bool m_triggers_started = false;
 
   /// The body limit of `path`: its channel's (Slack 1 MiB, GitHub 25 MiB, ...) or the server's.
   std::size_t body_limit_for(const std::string& path) const {

@@ -119,6 +119,7 @@ public:
                                               std::string_view instance_id) override;
   std::vector<DispatchRecord> unfinished_dispatches(std::size_t limit) override;
   void set_dispatch_status(std::string_view dispatch_id, std::string_view status) override;
+  bool take_dispatch(std::string_view dispatch_id) override;
   std::optional<DispatchRecord> get_dispatch(std::string_view dispatch_id) override;
 
 private:

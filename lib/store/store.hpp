@@ -213,6 +213,9 @@ struct NewDispatch {
   std::string idempotency_key{};  // "" : none; scoped to `agent`
   std::string source{};           // "channel:<name>" | "http" | "schedule:<name>" | ...
   Json invoker{};                 // who dispatched ({id, kind, ...})
+  /// Channel dispatches only: the verified delivery's destination; tools of this dispatch's turn
+  /// read it as HEARTH_CONVERSATION_KEY. "" for every other source (never the instance id).
+  std::string conversation_key{};
 };
 
 struct DispatchRecord {
@@ -225,6 +228,7 @@ struct DispatchRecord {
   std::string idempotency_key{};
   std::string source{};
   Json invoker{};
+  std::string conversation_key{}; // see NewDispatch
   std::string status = "queued";  // queued | running | done | errored
   std::string accepted_at{};      // ISO-8601 UTC (ms)
   std::string updated_at{};
@@ -433,6 +437,12 @@ public:
   /// Unfinished dispatches of every instance in admission order, at most `limit` (startup
   /// recovery: a dispatch running when the process died runs again, at least once).
   virtual std::vector<DispatchRecord> unfinished_dispatches(std::size_t limit) = 0;
+
+  /// Takes dispatch `dispatch_id` for this process atomically: a `queued` row, or a `running` row
+  /// whose owner process (pid + start time, sys::process_alive) is dead, becomes `running` owned
+  /// by this process. Returns false when it is finished or running in a live process (this one
+  /// included), so two processes or two dispatchers of one process never run it twice.
+  virtual bool take_dispatch(std::string_view dispatch_id) = 0;
 
   /// Moves a dispatch to `status` (running | done | errored). Throws dispatch_not_found.
   virtual void set_dispatch_status(std::string_view dispatch_id, std::string_view status) = 0;

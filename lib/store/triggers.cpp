@@ -11,12 +11,14 @@
 
 #include <algorithm>
 
+#include <unistd.h>
+
 namespace hearth::store {
 namespace {
 
 constexpr const char* k_dispatch_columns =
     "seq, dispatch_id, agent, instance_id, input, input_hash, idempotency_key, source, invoker, "
-    "status, accepted_ms, updated_ms";
+    "status, accepted_ms, updated_ms, conversation_key";
 
 std::string sha256_hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -39,7 +41,7 @@ Json json_or_null(db::Connection& conn, db::Statement& row, int column) {
 }
 
 DispatchRecord read_dispatch(db::Connection& conn, db::Statement& row) {
-  return DispatchRecord{.seq = row.int64(0),
+  DispatchRecord record{.seq = row.int64(0),
                         .dispatch_id = row.text(1),
                         .agent = row.text(2),
                         .instance_id = row.text(3),
@@ -51,6 +53,8 @@ DispatchRecord read_dispatch(db::Connection& conn, db::Statement& row) {
                         .status = row.text(9),
                         .accepted_at = sys::iso_ms(row.int64(10)),
                         .updated_at = sys::iso_ms(row.int64(11))};
+  if (!row.is_null(12)) record.conversation_key = row.text(12);
+  return record;
 }
 
 std::optional<DispatchRecord> dispatch_where(db::Connection& conn, const std::string& where,
@@ -158,15 +162,18 @@ DispatchAdmission SqliteStore::admit_dispatch(const NewDispatch& d) {
     const auto id = ids::make_id("dsp");
     auto insert = conn.prepare(
         "INSERT INTO dispatches (dispatch_id, agent, instance_id, input, input_hash, "
-        "idempotency_key, source, invoker, status, accepted_ms, updated_ms) VALUES (?, ?, ?, ?, ?, "
-        "?, ?, ?, 'queued', ?, ?)");
+        "idempotency_key, source, invoker, status, accepted_ms, updated_ms, conversation_key) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)");
     insert->bind(1, id).bind(2, d.agent).bind(3, d.instance_id).bind(4, input).bind(5, hash);
     if (d.idempotency_key.empty()) insert->bind_null(6);
     else insert->bind(6, d.idempotency_key);
     insert->bind(7, d.source);
     if (d.invoker.is_null()) insert->bind_null(8);
     else insert->bind(8, hearth::dump_json(d.invoker));
-    insert->bind(9, now).bind(10, now).run();
+    insert->bind(9, now).bind(10, now);
+    if (d.conversation_key.empty()) insert->bind_null(11);
+    else insert->bind(11, d.conversation_key);
+    insert->run();
     auto record = dispatch_where(conn, "dispatch_id = ?", id);
     tx.commit();
     return DispatchAdmission{.record = std::move(*record), .replayed = false};
@@ -204,6 +211,36 @@ void SqliteStore::set_dispatch_status(std::string_view dispatch_id, std::string_
         .bind(3, dispatch_id)
         .run();
     if (conn.changes() == 0) throw errors::dispatch_not_found(dispatch_id);
+  });
+}
+
+bool SqliteStore::take_dispatch(std::string_view dispatch_id) {
+  const int self = static_cast<int>(::getpid());
+  const auto self_start = sys::process_start(self);
+  return m_pool.write([&](db::Connection& conn) {
+    db::Transaction tx(conn, db::Transaction::Mode::write);
+    auto row = conn.prepare("SELECT status, owner_pid, owner_start FROM dispatches WHERE dispatch_id = ?");
+    row->bind(1, dispatch_id);
+    if (!row->step()) return false;
+    const auto status = row->text(0);
+    if (status == "running") {
+      const int pid = row->is_null(1) ? 0 : static_cast<int>(row->int64(1));
+      const auto start = row->is_null(2) ? std::string() : row->text(2);
+      if (pid == self || (pid != 0 && sys::process_alive(pid, start))) return false;
+    } else if (status != "queued") {
+      return false;
+    }
+    conn.prepare("UPDATE dispatches SET status = 'running', owner_pid = ?, owner_start = ?, "
+                 "updated_ms = ? WHERE dispatch_id = ? AND status = ?")
+        ->bind(1, std::int64_t{self})
+        .bind(2, self_start)
+        .bind(3, sys::now_ms())
+        .bind(4, dispatch_id)
+        .bind(5, status)
+        .run();
+    const bool taken = conn.changes() == 1;
+    tx.commit();
+    return taken;
   });
 }
 

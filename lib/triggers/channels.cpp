@@ -146,6 +146,35 @@ std::string render_string(const std::string& s, const json& context, json* whole
   return out;
 }
 
+bool c_timestamped(const ChannelDef& c) { return !c.timestamp_header.empty(); }
+
+/// Whether every `{{path}}` in `s` names a present, non-null value of `context`.
+bool all_paths_present(const std::string& s, const json& context) {
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    const auto open = s.find("{{", pos);
+    if (open == std::string::npos) return true;
+    const auto close = s.find("}}", open + 2);
+    if (close == std::string::npos) return true;
+    std::string path = s.substr(open + 2, close - open - 2);
+    path.erase(0, path.find_first_not_of(' '));
+    path.erase(path.find_last_not_of(' ') + 1);
+    const json* v = find_path(context, path);
+    if (!v || v->is_null() || (v->is_string() && v->get_ref<const std::string&>().empty())) return false;
+    pos = close + 2;
+  }
+  return true;
+}
+
+/// Instance ids from templates: 1..200 bytes, no control characters.
+bool valid_instance_id(const std::string& id) {
+  if (id.empty() || id.size() > 200) return false;
+  return std::none_of(id.begin(), id.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
 void verify(const ChannelDef& c, const HeaderFn& header, std::string_view body,
             std::string_view secret, std::int64_t now_s) {
   Verdict v;
@@ -207,6 +236,29 @@ Delivery receive_slack(const ChannelRoute& route, const std::string& type, std::
   return d;
 }
 
+bool has_object(const json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_object();
+}
+
+/// X-GitHub-Event is not signed: for the events a dispatch commonly filters on, the signed
+/// payload must have that event's shape (fail closed on a relabelled delivery). Other event
+/// names pass; `dispatch.events` over them relies on the unsigned header (docs/triggers.md).
+bool github_shape_matches(const std::string& event, const json& p) {
+  const bool comment = has_object(p, "comment"), issue = has_object(p, "issue"),
+             pr = has_object(p, "pull_request"), review = has_object(p, "review");
+  if (event == "issue_comment") return comment && issue && !pr;
+  if (event == "issues") return issue && !comment && !pr;
+  if (event == "pull_request") return pr && !comment && !review && !issue;
+  if (event == "pull_request_review") return pr && review && !comment;
+  if (event == "pull_request_review_comment") return pr && comment && !review;
+  if (event == "push") return p.contains("ref") && p.contains("commits") && !issue && !pr;
+  if (event == "release") return has_object(p, "release") && !issue && !pr;
+  if (event == "discussion") return has_object(p, "discussion") && !comment;
+  if (event == "discussion_comment") return has_object(p, "discussion") && comment;
+  return true;
+}
+
 Delivery receive_github(const HeaderFn& header, const std::string& type, std::string_view body) {
   Delivery d;
   if (is_json_type(type)) {
@@ -226,6 +278,9 @@ Delivery receive_github(const HeaderFn& header, const std::string& type, std::st
     d.handshake = json{{"ok", true}, {"zen", text_at(d.payload, {"zen"})}};
     return d;
   }
+  if (!github_shape_matches(d.event, d.payload))
+    throw errors::channel_payload_invalid("The payload does not have the shape of a '" + d.event +
+                                          "' event.");
   d.action = text_at(d.payload, {"action"});
   const auto owner = text_at(d.payload, {"repository", "owner", "login"});
   const auto repo = text_at(d.payload, {"repository", "name"});
@@ -269,6 +324,22 @@ Delivery receive(const ChannelDef& channel, const ChannelRoute& route, const Hea
     d.payload = parse_json_body(body);
     if (!channel.event_header.empty()) d.event = header(channel.event_header).substr(0, 200);
     if (!channel.delivery_header.empty()) d.delivery_id = header(channel.delivery_header).substr(0, 200);
+  }
+  // Dedup on signed material only: delivery headers are not covered by any signature.
+  switch (channel.type) {
+  case ChannelType::slack: {
+    const auto event_id = text_at(d.payload, {"event_id"}); // inside the signed body
+    d.dedup_key = !event_id.empty()
+                      ? event_id
+                      : "sha256:" + sha256_hex(header("X-Slack-Request-Timestamp") + ":" +
+                                               header("X-Slack-Signature"));
+    break;
+  }
+  case ChannelType::github: d.dedup_key = "sha256:" + sha256_hex(body); break;
+  default:
+    d.dedup_key = "sha256:" + sha256_hex(c_timestamped(channel)
+                                             ? header(channel.timestamp_header) + "." + std::string(body)
+                                             : std::string(body));
   }
   scrub(d.payload);
   return d;
@@ -332,8 +403,9 @@ std::vector<PlannedDispatch> plan(const ChannelDef& channel, const Delivery& d) 
                         {"action", d.action},         {"deliveryId", d.delivery_id},
                         {"conversationKey", d.conversation_key}, {"channel", channel.name}};
   PlannedDispatch p{.agent = m.agent};
+  if (!all_paths_present(m.id, context)) return {}; // never `gh-` for an issue-less event
   p.id = as_text(render(json(m.id), context));
-  if (p.id.empty() || p.id.size() > 512) return {};
+  if (!valid_instance_id(p.id)) return {};
   if (m.input.is_null()) {
     json payload = d.payload;
     if (hearth::dump_json(payload).size() > k_max_input_payload)
@@ -344,7 +416,7 @@ std::vector<PlannedDispatch> plan(const ChannelDef& channel, const Delivery& d) 
   } else {
     p.input = render(m.input, context);
   }
-  if (!d.delivery_id.empty()) p.idempotency_key = channel.name + ":" + d.delivery_id;
+  if (!d.dedup_key.empty()) p.idempotency_key = channel.name + ":" + d.dedup_key;
   return {p};
 }
 

@@ -24,6 +24,8 @@ struct Delivery {
   std::string action{};           // GitHub payload.action, else ""
   std::string delivery_id{};      // provider delivery/event id, or ""
   std::string conversation_key{}; // slack:v1:... / github:v1:... or ""
+  std::string dedup_key{};        // from signed material only: Slack event_id, else a sha256 of
+                                  // the signed bytes (never an unsigned header)
   nlohmann::json payload{};
   std::optional<nlohmann::json> handshake{}; // answered internally (url_verification, ping)
 };
@@ -42,8 +44,12 @@ struct PlannedDispatch {
 Delivery receive(const ChannelDef& channel, const ChannelRoute& route, const HeaderFn& header,
                  std::string_view body, std::string_view secret, std::int64_t now_s);
 
-/// The dispatches `channel.dispatch` asks for (none when its `events` filter skips the event or
-/// the instance id renders empty). Idempotency key: `<channel>:<delivery id>` when there is one.
+/// The dispatches `channel.dispatch` asks for (none when its `events` filter skips the event,
+/// a `{{path}}` of the id template is missing, null or "", or the id is empty, over 200 bytes or
+/// has control characters). Idempotency key: `<channel>:<dedup key>`, where the dedup key
+/// comes from signed material only (Slack `event_id`; else sha256 of the body, of
+/// `{timestamp}.{body}` for timestamped webhooks, or of Slack's timestamp + signature), so a
+/// captured delivery re-posted with a fresh unsigned delivery header is still a replay.
 std::vector<PlannedDispatch> plan(const ChannelDef& channel, const Delivery& delivery);
 
 /// The JSON a `handler` executable reads on stdin: {channel, type, surface, event, action,

@@ -5,6 +5,7 @@
 #include "core/json.hpp"
 #include "runtime/runtime.hpp"
 
+#include <condition_variable>
 #include <iostream>
 
 namespace hearth::triggers {
@@ -33,11 +34,47 @@ json Dispatcher::dispatch(store::NewDispatch d) {
   if (d.idempotency_key.size() > 512)
     throw errors::dispatch_invalid("the idempotency key must be at most 512 characters.");
   const auto admitted = m_runtime.store().admit_dispatch(d);
-  if (!admitted.replayed) {
+  if (!admitted.replayed)
     m_runtime.store().create_stream(runtime::Runtime::agent_stream(d.agent, d.instance_id));
+  // A replay of an unfinished dispatch kicks too: the first admission's kick may have failed.
+  if (!admitted.replayed || admitted.record.status == "queued" || admitted.record.status == "running")
     kick(d.agent, d.instance_id);
-  }
   return receipt(admitted.record, admitted.replayed);
+}
+
+Dispatcher::~Dispatcher() { stop_sweep(); }
+
+void Dispatcher::start_sweep(std::chrono::milliseconds interval) {
+  std::lock_guard lock(m_mutex);
+  if (m_sweeper.joinable()) return;
+  m_sweeper = std::jthread([this, interval](std::stop_token stop) {
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    for (;;) {
+      {
+        std::unique_lock held(mutex);
+        wake.wait_for(held, stop, interval, [] { return false; });
+        if (stop.stop_requested()) return;
+      }
+      try {
+        resume();
+      } catch (const std::exception& e) {
+        std::cerr << "hearth: dispatch sweep: " << e.what() << std::endl;
+      }
+    }
+  });
+}
+
+void Dispatcher::stop_sweep() {
+  std::jthread sweeper;
+  {
+    std::lock_guard lock(m_mutex);
+    sweeper = std::move(m_sweeper);
+  }
+  if (sweeper.joinable()) {
+    sweeper.request_stop();
+    sweeper.join();
+  }
 }
 
 void Dispatcher::resume() {
@@ -84,10 +121,22 @@ void Dispatcher::drain(const std::string& agent, const std::string& instance) {
       m_queues.erase(key);
       return;
     }
+    bool taken = false;
     try {
-      store.set_dispatch_status(next->dispatch_id, "running");
+      taken = store.take_dispatch(next->dispatch_id);
+    } catch (const std::exception& e) {
+      std::cerr << "hearth: dispatch queue " << agent << "/" << instance << ": " << e.what() << std::endl;
+    }
+    if (!taken) {
+      // Running in a live process (another generation or server) or the store fails: stop; the
+      // sweep kicks this queue again later.
+      std::lock_guard lock(m_mutex);
+      m_queues.erase(key);
+      return;
+    }
+    try {
       m_runtime.prompt_agent(agent, instance, "default", message_of(next->input), json(), "", {},
-                             next->invoker);
+                             next->invoker, nullptr, next->conversation_key);
       store.set_dispatch_status(next->dispatch_id, "done");
     } catch (const std::exception&) {
       // The turn's error is on the agent stream; the queue moves on (no poison loop).

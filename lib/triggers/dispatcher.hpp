@@ -8,10 +8,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 namespace hearth::runtime {
 class Runtime;
@@ -32,8 +34,17 @@ public:
   /// agent_not_found, dispatch_invalid (400) and dispatch_conflict (409).
   nlohmann::json dispatch(store::NewDispatch dispatch);
 
-  /// Starts the queues of every instance with unfinished dispatches (call once at start-up).
+  ~Dispatcher();
+
+  /// Starts the queues of every instance with unfinished dispatches (at start-up, after the
+  /// server bound its port, and from the sweep). Running rows of live processes are left alone
+  /// (Store::take_dispatch).
   void resume();
+
+  /// Calls resume() every `interval` on a thread of its own, so a dispatch whose kick could not
+  /// queue (executor full) or whose owner died still runs. Idempotent; stop_sweep() joins it.
+  void start_sweep(std::chrono::milliseconds interval);
+  void stop_sweep();
 
   /// The receipt JSON of a record.
   static nlohmann::json receipt(const store::DispatchRecord& record, bool replayed);
@@ -53,6 +64,7 @@ private:
     bool again = false;  // new work arrived while it ran
   };
   std::map<std::string, Queue> m_queues; // by "agent\n instance"
+  std::jthread m_sweeper;
 };
 
 } // namespace hearth::triggers

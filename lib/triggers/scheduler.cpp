@@ -6,6 +6,7 @@
 #include "runtime/runtime.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <limits>
@@ -46,8 +47,12 @@ Clock Clock::from_env() {
   if (const char* e = std::getenv("HEARTH_CLOCK_EPOCH")) {
     char* end = nullptr;
     const long long v = std::strtoll(e, &end, 10);
-    if (end && *end == '\0' && v > 0) epoch = v;
+    // Clamped to 2100-01-01: larger values overflowed `real - epoch` in now_ms().
+    if (end && *end == '\0' && v > 0 && v <= 4'102'444'800'000LL) epoch = v;
   }
+  if (scale != 1.0)
+    std::fprintf(stderr, "hearth: warning: HEARTH_CLOCK_SCALE=%g: the schedules' clock runs %gx "
+                         "faster than real time (tests only)\n", scale, scale);
   return Clock(scale, epoch);
 }
 

@@ -104,4 +104,17 @@ Verdict verify_generic(const GenericScheme& scheme, std::string_view secret,
   return Verdict{.ok = true};
 }
 
+std::string sha256_hex(std::string_view data) {
+  static const char* hex = "0123456789abcdef";
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
 } // namespace hearth::triggers

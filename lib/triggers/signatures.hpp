@@ -51,4 +51,7 @@ Verdict verify_generic(const GenericScheme& scheme, std::string_view secret,
                        std::string_view signature, std::string_view timestamp,
                        std::string_view body, std::int64_t now_s);
 
+/// Lowercase hex SHA-256 of `data` (dedup keys over signed material).
+std::string sha256_hex(std::string_view data);
+
 } // namespace hearth::triggers

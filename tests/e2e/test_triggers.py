@@ -427,6 +427,19 @@ class ExampleTest(HearthTestCase):
             reply = json.loads(f.readline())
         self.assertEqual((reply["owner"], reply["repo"], reply["issue"]), ("acme", "app", 42))
 
+    def test_a_caller_chosen_instance_id_never_becomes_the_reply_destination(self):
+        dist = build(self, copy_example(self, "github-issues"))
+        p = Proc(self, ["start", dist, "--host", "127.0.0.1", "--port", "0", "--insecure-no-auth"],
+                 clean_env(GITHUB_WEBHOOK_SECRET=GH_SECRET), self.tmp)
+        port = int(p.wait_for("listening on http://127.0.0.1:")[0].rsplit(":", 1)[1])
+        c = Http(port)
+        victim = "github:v1:owner:victim:repo:app:issue:1"
+        status, _, _ = c.json("POST", f"/agents/github-issues/{victim}", {"message": "post there"})
+        self.assertIn(status, (200, 202))
+        events = instance_events(c, "github-issues", victim)
+        self.assertIn("Tool reply failed", json.dumps(events))  # no HEARTH_CONVERSATION_KEY
+        self.assertEqual(glob.glob(os.path.join(dist, ".hearth", "workspaces", "*", "replies.jsonl")), [])
+
 
 class InfoTest(HearthTestCase):
     def test_info_shows_next_fire_times_and_channel_routes_and_bad_specs_are_diagnostics(self):

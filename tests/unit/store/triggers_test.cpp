@@ -1,6 +1,9 @@
 // Contract tests for schedule fires and durable dispatch admission (store/triggers.cpp, issue 14).
 #include "contract.hpp"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "core/error.hpp"
 
 using namespace hearth::store;
@@ -89,6 +92,33 @@ STORE_CONTRACT("an instance's dispatches come out in admission order until finis
   CHECK_FALSE(store->next_dispatch("x", "i").has_value());
   CHECK(store->get_dispatch(b.dispatch_id)->status == "errored");
   CHECK_THROWS_AS(store->set_dispatch_status("dsp_nope", "done"), hearth::Error);
+}
+
+TEST_CASE("take_dispatch: one taker per dispatch; a dead owner's running row is taken again") {
+  store_contract::SqliteFile backend;
+  auto store = backend.open();
+  const auto a = store->admit_dispatch({.agent = "x", .instance_id = "i", .input = 1}).record;
+  const auto b = store->admit_dispatch({.agent = "x", .instance_id = "i", .input = 2}).record;
+  CHECK(store->take_dispatch(a.dispatch_id));
+  CHECK_FALSE(store->take_dispatch(a.dispatch_id)); // running in this (live) process
+  CHECK(store->get_dispatch(a.dispatch_id)->status == "running");
+  auto other = backend.open(); // a second server on the same database
+  CHECK_FALSE(other->take_dispatch(a.dispatch_id));
+  // A child process takes b and dies: its running row is taken again.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto own = backend.open();
+    ::_exit(own->take_dispatch(b.dispatch_id) ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  CHECK(store->get_dispatch(b.dispatch_id)->status == "running");
+  CHECK(store->take_dispatch(b.dispatch_id));
+  store->set_dispatch_status(a.dispatch_id, "done");
+  CHECK_FALSE(store->take_dispatch(a.dispatch_id));
 }
 
 } // TEST_SUITE

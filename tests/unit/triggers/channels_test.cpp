@@ -127,10 +127,61 @@ TEST_SUITE("triggers") {
     CHECK(planned[0].id == "gh-42");
     CHECK(planned[0].input == json{{"type", "github.issue_comment.created"}, {"number", 42},
                                    {"body", "please help"}});
-    CHECK(planned[0].idempotency_key == "ch:d-1");
+    CHECK(planned[0].idempotency_key == "ch:sha256:" + sha256_hex(body));
     // Another event is acknowledged without a dispatch.
-    const auto other = receive(gh, gh.routes[0], github_headers(body, "issues").fn(), body, "s", 0);
+    const json issue = {{"action", "opened"}, {"issue", {{"number", 42}}},
+                        {"repository", {{"name", "hearth"}, {"owner", {{"login", "acme"}}}}}};
+    const auto issue_body = issue.dump();
+    const auto other = receive(gh, gh.routes[0], github_headers(issue_body, "issues").fn(), issue_body, "s", 0);
     CHECK(plan(gh, other).empty());
+  }
+
+  TEST_CASE("GitHub: replays dedup on the signed body; a relabelled event fails closed") {
+    auto config = k_github;
+    config["dispatch"] = {{"id", "gh-{{payload.issue.number}}"}};
+    const auto gh = channel(config);
+    const json payload = {{"action", "created"}, {"issue", {{"number", 1}}}, {"comment", {{"body", "x"}}}};
+    const auto body = payload.dump();
+    auto h = github_headers(body, "issue_comment");
+    const auto first = plan(gh, receive(gh, gh.routes[0], h.fn(), body, "s", 0));
+    h.values["X-GitHub-Delivery"] = "fresh-unsigned-id";
+    const auto replay = plan(gh, receive(gh, gh.routes[0], h.fn(), body, "s", 0));
+    REQUIRE(first.size() == 1);
+    REQUIRE(replay.size() == 1);
+    CHECK(first[0].idempotency_key == replay[0].idempotency_key);
+    // An event without an issue plans nothing (never the instance `gh-`).
+    const json push = {{"ref", "refs/heads/main"}, {"commits", json::array()}};
+    const auto push_body = push.dump();
+    CHECK(plan(gh, receive(gh, gh.routes[0], github_headers(push_body, "push").fn(), push_body, "s", 0)).empty());
+    // X-GitHub-Event is unsigned: an issue_comment payload relabelled as `issues` is refused.
+    CHECK(status_of([&] { receive(gh, gh.routes[0], github_headers(body, "issues").fn(), body, "s", 0); }) == 400);
+  }
+
+  TEST_CASE("webhook and Slack commands: dedup keys come from signed material only") {
+    const auto hook = channel({{"type", "webhook"}, {"secretEnv", "S"}, {"deliveryHeader", "X-Id"},
+                               {"signature", {{"header", "X-Sig"}, {"prefix", "sha256="}}},
+                               {"dispatch", {{"id", "one"}}}});
+    const std::string body = R"({"n":1})";
+    Headers h{{{"Content-Type", "application/json"}, {"X-Id", "a"},
+               {"X-Sig", "sha256=" + hmac_hex(Digest::sha256, "s", body)}}};
+    const auto a = plan(hook, receive(hook, hook.routes[0], h.fn(), body, "s", 0));
+    h.values["X-Id"] = "b";
+    const auto b = plan(hook, receive(hook, hook.routes[0], h.fn(), body, "s", 0));
+    REQUIRE(a.size() == 1);
+    REQUIRE(b.size() == 1);
+    CHECK(a[0].idempotency_key == b[0].idempotency_key);
+    // Slack commands carry no id: timestamp + signature (both signed) key them.
+    const auto slack = channel({{"type", "slack"}, {"secretEnv", "S"}, {"dispatch", {{"id", "one"}}}});
+    const std::int64_t now = 1'800'000'000;
+    const std::string form = "command=%2Fdeploy&text=go";
+    const auto ts = std::to_string(now);
+    const Headers sh{{{"Content-Type", "application/x-www-form-urlencoded"},
+                      {"X-Slack-Request-Timestamp", ts},
+                      {"X-Slack-Signature", "v0=" + hmac_hex(Digest::sha256, "sec", "v0:" + ts + ":" + form)}}};
+    const auto c = plan(slack, receive(slack, slack.routes[2], sh.fn(), form, "sec", now));
+    REQUIRE(c.size() == 1);
+    CHECK_FALSE(c[0].idempotency_key.empty());
+    CHECK(c[0].idempotency_key == plan(slack, receive(slack, slack.routes[2], sh.fn(), form, "sec", now))[0].idempotency_key);
   }
 
   TEST_CASE("Slack: url_verification is answered; events get the thread's conversation key") {

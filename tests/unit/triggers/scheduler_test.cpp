@@ -48,3 +48,16 @@ TEST_SUITE("triggers") {
     CHECK(load_schedules(nullptr).empty());
   }
 }
+
+TEST_CASE("triggers: HEARTH_CLOCK_EPOCH past 2100 is ignored (no overflow in now_ms)") {
+  ::setenv("HEARTH_CLOCK_SCALE", "60", 1);
+  ::setenv("HEARTH_CLOCK_EPOCH", "9223372036854775807", 1);
+  const auto clock = hearth::triggers::Clock::from_env();
+  ::unsetenv("HEARTH_CLOCK_SCALE");
+  ::unsetenv("HEARTH_CLOCK_EPOCH");
+  const auto real = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto now = clock.now_ms();
+  CHECK(now >= real - 1000);
+  CHECK(now <= real + 60LL * 24 * 3600 * 1000); // the epoch is the process start: close to real
+}
