@@ -15,7 +15,7 @@ _hearth() {
     case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
   done
   if [[ -z "$cmd" ]]; then
-    COMPREPLY=($(compgen -W 'init dev run connect info build start logs sandbox gc completion help --help -h --version -v' -- "$cur"))
+    COMPREPLY=($(compgen -W 'init dev run connect info build start logs mcp sandbox gc connections schedules completion help --help -h --version -v' -- "$cur"))
     return
   fi
   case "$cmd" in
@@ -184,6 +184,18 @@ _hearth() {
         0) COMPREPLY=() ;;
       esac
       ;;
+    mcp)
+      case "$prev" in
+        --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+      esac
+      if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W '--help -h --root --output --config --env' -- "$cur"))
+        return
+      fi
+      ;;
     sandbox)
       case "$prev" in
       esac
@@ -201,6 +213,22 @@ _hearth() {
       esac
       if [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W '--help -h --dry-run --json --root --output --config --env' -- "$cur"))
+        return
+      fi
+      ;;
+    connections)
+      case "$prev" in
+      esac
+      if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W '--help -h' -- "$cur"))
+        return
+      fi
+      ;;
+    schedules)
+      case "$prev" in
+      esac
+      if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W '--help -h' -- "$cur"))
         return
       fi
       ;;
