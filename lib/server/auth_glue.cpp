@@ -5,6 +5,7 @@
 #include "runtime/access.hpp"
 #include "runtime/definitions.hpp"
 #include "server/context.hpp"
+#include "triggers/channel_config.hpp"
 
 namespace hearth::server {
 namespace {
@@ -16,6 +17,16 @@ thread_local auth::Decision t_decision;
 
 bool is_health(const Request& req) {
   return req.path == "/eve/v1/health" && (req.method == "GET" || req.method == "HEAD");
+}
+
+/// True when `path` is exactly a declared channel route (`/channels/<name><suffix>`, any method:
+/// a wrong method is the router's 405).
+bool is_channel_route(const ServerContext& ctx, const std::string& path) {
+  if (ctx.channels == nullptr || path.rfind("/channels/", 0) != 0) return false;
+  for (const auto& channel : *ctx.channels)
+    for (const auto& route : channel.routes)
+      if (path == "/channels/" + channel.name + route.suffix) return true;
+  return false;
 }
 
 } // namespace
@@ -43,9 +54,10 @@ bool admit(const Request& req, Response& res, const ServerContext& ctx) {
     }
     return false;
   }
-  if (req.path.rfind("/channels/", 0) == 0) {
+  if (is_channel_route(ctx, req.path)) {
     // Channels authenticate each delivery by its signature (routes_channels.cpp), not by route
-    // auth: providers send no credentials hearth's auth entries know.
+    // auth: providers send no credentials hearth's auth entries know. Only declared channel
+    // paths: any other /channels/... path is authenticated like every route, before its body.
     t_decision = auth::Decision{.allowed = true,
                                 .invoker = auth::Invoker{.id = "channel", .kind = "channel"}};
     return true;

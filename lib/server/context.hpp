@@ -38,6 +38,8 @@ struct ServerContext {
   // Triggers (issue 14): durable dispatch and the scheduler, owned by the server.
   triggers::Dispatcher* dispatcher = nullptr;
   triggers::Scheduler* scheduler = nullptr;
+  /// The channels served (never resized after mount): only their declared paths skip route auth.
+  const std::vector<triggers::ChannelDef>* channels = nullptr;
 };
 
 // --- responses (responses.cpp) ----------------------------------------------------------------

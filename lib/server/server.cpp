@@ -252,6 +252,7 @@ private:
         m_ctx.runtime, submit, triggers::Clock::from_env(), triggers::load_schedules(program.schedules));
     m_ctx.dispatcher = m_dispatcher.get();
     m_ctx.scheduler = m_scheduler.get();
+    m_ctx.channels = &m_channels;
     for (const auto& c : program.channels) {
       std::vector<std::string> problems; // discovery reported them; such a channel is not served
       if (auto def = triggers::parse_channel(c.value("name", ""), c.value("path", ""),

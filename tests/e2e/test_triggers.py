@@ -5,6 +5,7 @@ for one cron time across kill -9 and restart; the dev trigger route; `hearth inf
 import glob
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import signal
@@ -140,10 +141,15 @@ def instance_events(client, agent, instance, idle=1, timeout=30):
         time.sleep(0.05)
 
 
+def state_dir(dist):
+    """Where `hearth start` keeps the store and workspaces: ./.hearth of the directory it runs in,
+    which is every test's tmp, the parent of the project that holds `dist` (docs/deploy.md)."""
+    return os.path.join(os.path.dirname(os.path.dirname(dist)), ".hearth")
+
+
 def fires(dist, schedule):
     """(scheduled_ms, trigger, status) rows of `schedule`, straight from the state database."""
-    dbs = glob.glob(os.path.join(dist, ".hearth", "state.db"))
-    conn = sqlite3.connect(dbs[0], timeout=10)
+    conn = sqlite3.connect(os.path.join(state_dir(dist), "state.db"), timeout=10)
     try:
         return conn.execute("SELECT scheduled_ms, trigger, status FROM schedule_fires WHERE schedule = ? "
                             "ORDER BY scheduled_ms", (schedule,)).fetchall()
@@ -152,7 +158,7 @@ def fires(dist, schedule):
 
 
 def session_invoker(dist, instance):
-    conn = sqlite3.connect(os.path.join(dist, ".hearth", "state.db"), timeout=10)
+    conn = sqlite3.connect(os.path.join(state_dir(dist), "state.db"), timeout=10)
     try:
         row = conn.execute("SELECT invoker FROM sessions WHERE instance_id = ?", (instance,)).fetchone()
         return json.loads(row[0]) if row and row[0] else None
@@ -306,6 +312,42 @@ class ChannelsTest(HearthTestCase):
                                 ("POST", "/channels/hooks/in")})
 
 
+class ChannelAuthTest(HearthTestCase):
+    """With route auth configured, only declared channel paths skip it (they verify signatures);
+    any other /channels/... path is authenticated before its body is read."""
+
+    def test_only_declared_channel_paths_skip_route_auth(self):
+        project = write_project(self)
+        with open(os.path.join(project, "hearth.json")) as f:
+            config = json.load(f)
+        config["auth"] = [{"kind": "bearer", "tokenEnv": "APP_TOKEN"}]
+        with open(os.path.join(project, "hearth.json"), "w") as f:
+            json.dump(config, f)
+        dist = build(self, project)
+        p = Proc(self, ["start", dist, "--host", "127.0.0.1", "--port", "0"],
+                 clean_env(SLACK_SIGNING_SECRET=SLACK_SECRET, GH_SECRET=GH_SECRET,
+                           HOOK_SECRET="hook-secret", APP_TOKEN="app-token-0123456789"), self.tmp)
+        port = int(p.wait_for("listening on http://127.0.0.1:")[0].rsplit(":", 1)[1])
+        # A signed delivery to a declared route needs no route credentials.
+        body = b'{"zen":"Design for failure.","hook_id":1}'
+        status, _, raw = Http(port).request("POST", "/channels/github/webhook", body,
+                                            github_headers(body, "ping", "p-1"))
+        self.assertEqual(status, 200, raw)
+        # Any other /channels/ path: 401 at once, its announced body (never sent) not awaited.
+        for path in ("/channels/nope/webhook", "/channels/github/other", "/channels/github"):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.putrequest("POST", path)
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Content-Length", "1000")
+            conn.endheaders()
+            started = time.monotonic()
+            reply = conn.getresponse()
+            self.assertEqual(reply.status, 401, path)
+            self.assertLess(time.monotonic() - started, 5, path)
+            conn.close()
+        p.kill()
+
+
 class ScheduleTest(HearthTestCase):
     def project(self, **extra):
         return write_project(self, schedules={
@@ -330,7 +372,8 @@ class ScheduleTest(HearthTestCase):
         events = instance_events(c, "trg", session)
         self.assertIn("Tick.", json.dumps(events))
         self.assertEqual(session_invoker(dist, session), {"id": "tick", "kind": "schedule", "label": "schedule tick"})
-        r = hearth("logs", session, "--format", "ndjson", cwd=dist)  # fires' sessions in `hearth logs`
+        r = hearth("logs", session, "--format", "ndjson", cwd=dist,  # fires' sessions in `hearth logs`
+                   env=clean_env(HEARTH_STATE_DIR=state_dir(dist)))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("Tick.", r.stdout)
 
@@ -420,10 +463,10 @@ class ExampleTest(HearthTestCase):
                                             github_headers(body, "issue_comment", "ex-1"))
         self.assertEqual(status, 200, raw)
         deadline = time.monotonic() + 30
-        while not glob.glob(os.path.join(dist, ".hearth", "workspaces", "*", "replies.jsonl")):
+        while not glob.glob(os.path.join(state_dir(dist), "workspaces", "*", "replies.jsonl")):
             self.assertLess(time.monotonic(), deadline, "no reply written")
             time.sleep(0.1)
-        with open(glob.glob(os.path.join(dist, ".hearth", "workspaces", "*", "replies.jsonl"))[0]) as f:
+        with open(glob.glob(os.path.join(state_dir(dist), "workspaces", "*", "replies.jsonl"))[0]) as f:
             reply = json.loads(f.readline())
         self.assertEqual((reply["owner"], reply["repo"], reply["issue"]), ("acme", "app", 42))
 
@@ -438,7 +481,7 @@ class ExampleTest(HearthTestCase):
         self.assertIn(status, (200, 202))
         events = instance_events(c, "github-issues", victim)
         self.assertIn("Tool reply failed", json.dumps(events))  # no HEARTH_CONVERSATION_KEY
-        self.assertEqual(glob.glob(os.path.join(dist, ".hearth", "workspaces", "*", "replies.jsonl")), [])
+        self.assertEqual(glob.glob(os.path.join(state_dir(dist), "workspaces", "*", "replies.jsonl")), [])
 
 
 class InfoTest(HearthTestCase):
