@@ -3,6 +3,7 @@
 // restart (dev reloads): it re-reads from its last offset, so nothing is lost or repeated.
 #include "cli/logs_server.hpp"
 #include "core/json.hpp"
+#include "core/url.hpp"
 
 #include "cli/event_printer.hpp"
 #include "cli/interrupts.hpp"
@@ -31,22 +32,6 @@ constexpr auto k_reconnect_window = std::chrono::seconds(5);
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters (run ids carry `:`).
-std::string percent_encode(std::string_view text) {
-  static constexpr char k_hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += k_hex[c >> 4];
-      out += k_hex[c & 15];
-    }
-  }
-  return out;
 }
 
 bool is_token(std::string_view name) {

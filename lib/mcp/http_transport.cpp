@@ -36,19 +36,24 @@ std::string header(const httplib::Headers& headers, const char* name) {
   return {};
 }
 
+/// The connection's endpoint: scheme, host and the path (with its query string, which belongs to
+/// the endpoint). Throws mcp_config_invalid when `url` is not an http(s) URL.
+providers::BaseUrl endpoint_of(const HttpSpec& spec) {
+  providers::BaseUrl base;
+  try {
+    base = providers::split_base_url(spec.connection, spec.url);
+  } catch (const Error&) {
+    throw errors::mcp_config_invalid(spec.connection, "\"url\" is not an http(s) URL.");
+  }
+  if (base.path_prefix.empty()) base.path_prefix = "/";
+  if (const auto q = spec.url.find('?'); q != std::string::npos) base.path_prefix += spec.url.substr(q);
+  return base;
+}
+
 class HttpTransport final : public Transport {
 public:
-  explicit HttpTransport(HttpSpec spec) : m_spec(std::move(spec)) {
-    try {
-      m_base = providers::split_base_url(m_spec.connection, m_spec.url);
-    } catch (const Error&) {
-      throw errors::mcp_config_invalid(m_spec.connection, "\"url\" is not an http(s) URL.");
-    }
-    if (m_base.path_prefix.empty()) m_base.path_prefix = "/";
-    // The query string belongs to the endpoint.
-    if (const auto q = m_spec.url.find('?'); q != std::string::npos)
-      m_base.path_prefix += m_spec.url.substr(q);
-  }
+  explicit HttpTransport(HttpSpec spec)
+      : m_spec(std::move(spec)), m_base(endpoint_of(m_spec)) {}
   ~HttpTransport() override {
     close();
     if (m_listener.joinable()) {
@@ -427,16 +432,8 @@ private:
 
 class LegacySseTransport final : public Transport {
 public:
-  explicit LegacySseTransport(HttpSpec spec) : m_spec(std::move(spec)) {
-    try {
-      m_base = providers::split_base_url(m_spec.connection, m_spec.url);
-    } catch (const Error&) {
-      throw errors::mcp_config_invalid(m_spec.connection, "\"url\" is not an http(s) URL.");
-    }
-    if (m_base.path_prefix.empty()) m_base.path_prefix = "/";
-    if (const auto q = m_spec.url.find('?'); q != std::string::npos)
-      m_base.path_prefix += m_spec.url.substr(q);
-  }
+  explicit LegacySseTransport(HttpSpec spec)
+      : m_spec(std::move(spec)), m_base(endpoint_of(m_spec)) {}
   ~LegacySseTransport() override {
     close();
     if (m_reader.joinable()) {

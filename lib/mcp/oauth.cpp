@@ -3,6 +3,7 @@
 
 #include "core/errors.hpp"
 #include "core/json.hpp"
+#include "core/url.hpp"
 #include "core/text.hpp"
 #include "providers/http.hpp"
 
@@ -58,21 +59,6 @@ std::string s256(const std::string& verifier) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size(), digest);
   return base64url(digest, sizeof digest);
-}
-
-std::string url_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (const unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 std::string url_decode(std::string_view s) {
@@ -292,10 +278,10 @@ std::string authorize(const Settings& s, const std::string& challenge) {
   const auto verifier = random_token(), state = random_token();
   const auto resource = s.mcp_url;
   std::string url = authorization_endpoint + (authorization_endpoint.find('?') == std::string::npos ? "?" : "&") +
-                    "response_type=code&client_id=" + url_encode(client_id) +
-                    "&redirect_uri=" + url_encode(s.redirect_uri) + "&code_challenge=" + s256(verifier) +
-                    "&code_challenge_method=S256&state=" + url_encode(state) + "&resource=" + url_encode(resource);
-  if (!scope.empty()) url += "&scope=" + url_encode(scope);
+                    "response_type=code&client_id=" + percent_encode(client_id) +
+                    "&redirect_uri=" + percent_encode(s.redirect_uri) + "&code_challenge=" + s256(verifier) +
+                    "&code_challenge_method=S256&state=" + percent_encode(state) + "&resource=" + percent_encode(resource);
+  if (!scope.empty()) url += "&scope=" + percent_encode(scope);
   std::string location;
   {
     const auto u = split(s, url);
@@ -319,16 +305,16 @@ std::string authorize(const Settings& s, const std::string& challenge) {
   if (code.empty())
     throw errors::mcp_http_error(s.connection, 0, "OAuth authorization refused: " + query_param(location, "error"));
   // 5. The token.
-  std::string form = "grant_type=authorization_code&code=" + url_encode(code) +
-                     "&redirect_uri=" + url_encode(s.redirect_uri) + "&code_verifier=" + url_encode(verifier) +
-                     "&resource=" + url_encode(resource);
+  std::string form = "grant_type=authorization_code&code=" + percent_encode(code) +
+                     "&redirect_uri=" + percent_encode(s.redirect_uri) + "&code_verifier=" + percent_encode(verifier) +
+                     "&resource=" + percent_encode(resource);
   httplib::Headers headers;
   if (auth_method == "client_secret_basic") {
-    const auto pair = url_encode(client_id) + ":" + url_encode(client_secret);
+    const auto pair = percent_encode(client_id) + ":" + percent_encode(client_secret);
     headers.emplace("Authorization", "Basic " + base64(pair));
   } else {
-    form += "&client_id=" + url_encode(client_id);
-    if (auth_method == "client_secret_post") form += "&client_secret=" + url_encode(client_secret);
+    form += "&client_id=" + percent_encode(client_id);
+    if (auth_method == "client_secret_post") form += "&client_secret=" + percent_encode(client_secret);
   }
   const auto token = post(s, token_endpoint, form, false, headers, "token exchange");
   const auto access = str(token, "access_token");

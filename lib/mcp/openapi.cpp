@@ -3,6 +3,7 @@
 
 #include "core/errors.hpp"
 #include "core/json.hpp"
+#include "core/url.hpp"
 #include "core/text.hpp"
 #include "mcp/client.hpp"
 #include "providers/http.hpp"
@@ -99,21 +100,6 @@ std::string sanitize(const std::string& s) {
   }
   while (!out.empty() && out.back() == '_') out.pop_back();
   return out.empty() ? "operation" : out;
-}
-
-std::string url_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (const unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 std::string as_text(const json& v) {
@@ -238,9 +224,9 @@ json call(const std::string& connection, const Operation& op, const std::string&
     if (p.in == "path") {
       const auto mark = "{" + p.name + "}";
       for (auto pos = path.find(mark); pos != std::string::npos; pos = path.find(mark))
-        path.replace(pos, mark.size(), url_encode(value));
+        path.replace(pos, mark.size(), percent_encode(value));
     } else if (p.in == "query") {
-      query += (query.empty() ? "?" : "&") + url_encode(p.name) + "=" + url_encode(value);
+      query += (query.empty() ? "?" : "&") + percent_encode(p.name) + "=" + percent_encode(value);
     } else if (value.find_first_of("\r\n") == std::string::npos) {
       request_headers.emplace(p.name, value);
     }

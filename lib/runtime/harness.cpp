@@ -191,6 +191,8 @@ public:
   TurnResult run(json& messages, const std::string& user_text);
   TurnResult resume(json& messages, const json& parked);
   TurnResult resume_checkpoint(json& messages, const json& checkpoint);
+  /// The text, usage and model a parked turn or a checkpoint saved (TurnResult::to_json shape).
+  TurnResult saved_result(const json& saved) const;
 
 private:
   // durable runs: the checkpoint of the step in progress (see resume_from_checkpoint)
@@ -855,19 +857,23 @@ TurnResult TurnRunner::park(int step_number, const std::vector<providers::ToolCa
   return result;
 }
 
+TurnResult TurnRunner::saved_result(const json& saved) const {
+  const json usage = saved.value("usage", json::object());
+  return {.text = saved.value("text", ""),
+          .usage = {.input = usage.value("input", std::int64_t{0}),
+                    .output = usage.value("output", std::int64_t{0}),
+                    .cache_read = usage.value("cacheRead", std::int64_t{0}),
+                    .cache_write = usage.value("cacheWrite", std::int64_t{0}),
+                    .total = usage.value("totalTokens", std::int64_t{0})},
+          .provider = saved.value("provider", m_model.provider),
+          .model = saved.value("model", m_model.model)};
+}
+
 TurnResult TurnRunner::resume(json& messages, const json& parked) {
   Envelope envelope = m_scope.envelope;
   envelope.turn_id = parked.value("turnId", "");
   m_scope.events.emit("agent_start", {{"resumed", true}}, envelope);
-  const json usage = parked.value("usage", json::object());
-  TurnResult result{.text = parked.value("text", ""),
-                    .usage = {.input = usage.value("input", std::int64_t{0}),
-                              .output = usage.value("output", std::int64_t{0}),
-                              .cache_read = usage.value("cacheRead", std::int64_t{0}),
-                              .cache_write = usage.value("cacheWrite", std::int64_t{0}),
-                              .total = usage.value("totalTokens", std::int64_t{0})},
-                    .provider = parked.value("provider", m_model.provider),
-                    .model = parked.value("model", m_model.model)};
+  TurnResult result = saved_result(parked);
   std::vector<providers::ToolCall> calls;
   std::vector<ToolOutcome> outcomes;
   for (const auto& c : parked.value("calls", json::array())) {
@@ -979,15 +985,7 @@ TurnResult TurnRunner::resume_checkpoint(json& messages, const json& checkpoint)
   Envelope envelope = m_scope.envelope;
   envelope.turn_id = checkpoint.value("turnId", "");
   m_scope.events.emit("agent_start", {{"resumed", true}}, envelope);
-  const json usage = checkpoint.value("usage", json::object());
-  TurnResult result{.text = checkpoint.value("text", ""),
-                    .usage = {.input = usage.value("input", std::int64_t{0}),
-                              .output = usage.value("output", std::int64_t{0}),
-                              .cache_read = usage.value("cacheRead", std::int64_t{0}),
-                              .cache_write = usage.value("cacheWrite", std::int64_t{0}),
-                              .total = usage.value("totalTokens", std::int64_t{0})},
-                    .provider = checkpoint.value("provider", m_model.provider),
-                    .model = checkpoint.value("model", m_model.model)};
+  TurnResult result = saved_result(checkpoint);
   {
     std::lock_guard lock(m_mutex);
     m_invalid_results = checkpoint.value("invalidResults", 0);
