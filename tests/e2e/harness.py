@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 HEARTH_BIN = os.environ.get("HEARTH_BIN", "hearth")
@@ -66,6 +67,18 @@ def copy_example(test, name):
     shutil.copytree(os.path.join(SOURCE_DIR, "examples", name), dest, symlinks=True,
                     ignore=shutil.ignore_patterns(".hearth", "dist"))
     return dest
+
+
+def gone(pid, timeout=3.0):
+    """True once `pid` no longer exists (killed and reaped) within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def run_id_of(stderr):

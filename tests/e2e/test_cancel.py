@@ -11,24 +11,13 @@ import subprocess
 import time
 import unittest
 
-from harness import HEARTH_BIN, SOURCE_DIR, HearthTestCase, clean_env, hearth
+from harness import HEARTH_BIN, SOURCE_DIR, HearthTestCase, clean_env, gone, hearth
 from test_server import Http, Started
 
 # The tool writes its pid and its child's, then sleeps 8 s in that child.
 SLEEPER = "#!/bin/sh\necho $$ > '{dir}/tool.pid'\nsleep 8 &\necho $! > '{dir}/sleep.pid'\nwait\necho '{{}}'\n"
 TOOL_STEP = {"toolCalls": [{"name": "sleeper", "input": {}}]}
 
-
-def gone(pid, timeout=2.0):
-    """True once `pid` no longer exists (killed and reaped)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def wait_for_pids(directory, timeout=30.0):
@@ -138,8 +127,8 @@ class CancelTest(HearthTestCase):
         self.assertEqual(status, 202)
         tool, child = wait_for_pids(self.pids)
         events = self.cancel_and_follow_up(client, created["sessionId"])
-        self.assertTrue(gone(tool), "the tool process survived the cancel")
-        self.assertTrue(gone(child), "the tool's child survived the cancel")
+        self.assertTrue(gone(tool, 2.0), "the tool process survived the cancel")
+        self.assertTrue(gone(child, 2.0), "the tool's child survived the cancel")
         results = [e for e in events if e["type"] == "action.result"]
         self.assertEqual(results[0]["data"]["status"], "failed")
         self.assertTrue(results[0]["data"]["result"]["output"]["cancelled"])
@@ -170,8 +159,8 @@ class CancelTest(HearthTestCase):
         stderr.read_until("turn cancelled", started + 5)
         self.assertLess(time.monotonic() - started, 1.5)
         self.assertIsNone(proc.poll(), "connect exited on the first Ctrl-C")
-        self.assertTrue(gone(tool))
-        self.assertTrue(gone(child))
+        self.assertTrue(gone(tool, 2.0))
+        self.assertTrue(gone(child, 2.0))
         proc.stdin.write("again\n")
         proc.stdin.flush()
         stdout.read_until('"text": "after"', time.monotonic() + 30)
@@ -200,8 +189,8 @@ class CancelTest(HearthTestCase):
         os.write(fd, b"\x03")  # Ctrl-C typed: SIGINT to hearth (the runtime has its own group)
         output.read_until("turn cancelled", started + 5)
         self.assertLess(time.monotonic() - started, 1.5)
-        self.assertTrue(gone(tool))
-        self.assertTrue(gone(child))
+        self.assertTrue(gone(tool, 2.0))
+        self.assertTrue(gone(child, 2.0))
         output.read_until("› ", time.monotonic() + 10)
         os.write(fd, b"again\r")
         output.read_until('"text": "after"', time.monotonic() + 30)
@@ -237,8 +226,8 @@ class CancelTest(HearthTestCase):
         # The 8 s tool was stopped with the run: it ends about a second after the deadline.
         self.assertLess(events[-1]["durationMs"], 2500)
         tool, child = wait_for_pids(self.pids, timeout=1)
-        self.assertTrue(gone(tool))
-        self.assertTrue(gone(child))
+        self.assertTrue(gone(tool, 2.0))
+        self.assertTrue(gone(child, 2.0))
 
     def test_declarative_workflow_timeout_stops_its_tool(self):
         project = self.project([TOOL_STEP, {"text": "never"}],

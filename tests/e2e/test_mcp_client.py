@@ -11,7 +11,7 @@ import sys
 import time
 import unittest
 
-from harness import SOURCE_DIR, TMP_ROOT, HearthTestCase, clean_env, hearth, run_id_of
+from harness import SOURCE_DIR, TMP_ROOT, HearthTestCase, clean_env, gone, hearth, run_id_of
 
 FIXTURE = os.path.join(SOURCE_DIR, "tests", "e2e", "fixtures", "mcp_server.py")
 
@@ -59,16 +59,6 @@ class Project:
 def by_name(calls, name):
     return [c for c in calls if c["toolName"] == name]
 
-
-def gone(pid, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class StdioTest(HearthTestCase):

@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from harness import HEARTH_BIN, TMP_ROOT, HearthTestCase, clean_env, hearth
+from harness import HEARTH_BIN, TMP_ROOT, HearthTestCase, clean_env, gone, hearth
 from test_dev import Dev, free_port
 from test_server import Started
 
@@ -169,17 +169,6 @@ class McpHttp:
         assert status == 202, status
         return body
 
-
-def gone(pid, timeout=3.0):
-    """True once `pid` no longer exists (killed and reaped)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.02)
-    return False
 
 
 class StdioTest(HearthTestCase):
