@@ -50,16 +50,21 @@ providers::BaseUrl endpoint_of(const HttpSpec& spec) {
   return base;
 }
 
+/// Joins `thread`, or detaches it when the transport is destroyed on that very thread (its last
+/// callback dropped the final reference).
+void join_or_detach(std::thread& thread) {
+  if (!thread.joinable()) return;
+  if (thread.get_id() == std::this_thread::get_id()) thread.detach();
+  else thread.join();
+}
+
 class HttpTransport final : public Transport {
 public:
   explicit HttpTransport(HttpSpec spec)
       : m_spec(std::move(spec)), m_base(endpoint_of(m_spec)) {}
   ~HttpTransport() override {
     close();
-    if (m_listener.joinable()) {
-      if (m_listener.get_id() == std::this_thread::get_id()) m_listener.detach();
-      else m_listener.join();
-    }
+    join_or_detach(m_listener);
   }
 
   void start(Sink sink, Closed closed, Closed failed) override {
@@ -436,10 +441,7 @@ public:
       : m_spec(std::move(spec)), m_base(endpoint_of(m_spec)) {}
   ~LegacySseTransport() override {
     close();
-    if (m_reader.joinable()) {
-      if (m_reader.get_id() == std::this_thread::get_id()) m_reader.detach();
-      else m_reader.join();
-    }
+    join_or_detach(m_reader);
   }
 
   void start(Sink sink, Closed closed, Closed failed) override {

@@ -161,6 +161,14 @@ providers::ToolCall parked_call(const json& c) {
 // --- cancellation (docs/runtime.md "Cancellation"): checked between steps and before each tool;
 // the model step and the tools observe the token themselves.
 
+/// The newest assistant message of `messages` (the step whose tool calls a resumed turn answers),
+/// or an empty object.
+json last_assistant(const json& messages) {
+  for (auto it = messages.rbegin(); it != messages.rend(); ++it)
+    if (it->value("role", "") == "assistant") return *it;
+  return json::object();
+}
+
 void throw_if_cancelled(const RuntimeContext& context) {
   if (context.cancel.stop_requested()) throw errors::turn_cancelled();
 }
@@ -884,13 +892,7 @@ TurnResult TurnRunner::resume(json& messages, const json& parked) {
     // A `finish` or `give_up` of the parked step still counts once the step completes.
     absorb_outcome(calls.back(), outcomes.back());
   }
-  json assistant = json::object();
-  for (auto it = messages.rbegin(); it != messages.rend(); ++it)
-    if (it->value("role", "") == "assistant") {
-      assistant = *it;
-      break;
-    }
-  append_results(messages, calls, outcomes, assistant, envelope);
+  append_results(messages, calls, outcomes, last_assistant(messages), envelope);
   if (after_step(messages, result, !calls.empty())) {
     m_scope.events.emit("agent_end", {{"messages", messages}}, envelope);
     return result;
@@ -1026,13 +1028,7 @@ TurnResult TurnRunner::resume_checkpoint(json& messages, const json& checkpoint)
                                                .details = {{"interrupted", true}}}));
     note_outcome(i, {.outcome = outcomes.back()});
   }
-  json assistant = json::object();
-  for (auto it = messages.rbegin(); it != messages.rend(); ++it)
-    if (it->value("role", "") == "assistant") {
-      assistant = *it;
-      break;
-    }
-  append_results(messages, calls, outcomes, assistant, envelope);
+  append_results(messages, calls, outcomes, last_assistant(messages), envelope);
   if (!calls.empty()) throw_if_cancelled(m_scope.context);
   const bool finished = after_step(messages, result, !calls.empty());
   save_step(messages, step_number, result, envelope, finished);
