@@ -575,11 +575,8 @@ Agent read_agent(Context& ctx, const stdfs::path& dir, std::string name, std::st
               has_file("agent.json") ? dir / "agent.json" : dir,
               "The parent sees the description when deciding to delegate: {\"description\": \"...\"}.");
 
+  // Seed 003 (Eve instructions): instructions.md first, then instructions/ entries by name.
   const bool md = has_file("instructions.md"), instr_dir = has_dir("instructions");
-  if (md && instr_dir)
-    ctx.error("instructions-conflict",
-              "Found conflicting authored sources for \"instructions\": \"instructions.md\", \"instructions/\".",
-              dir, "Keep instructions.md or the instructions/ directory, not both.");
   read_instructions(ctx, agent, dir, md, instr_dir);
   if (is_root && !md && !instr_dir)
     ctx.error("root-instructions-missing",

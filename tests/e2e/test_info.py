@@ -24,7 +24,6 @@ def findings(report):
 # Every diagnostic fixture and exactly the findings it must produce.
 EXPECTED = {
     "no-instructions": {("error", "root-instructions-missing", "agent")},
-    "instructions-conflict": {("error", "instructions-conflict", "agent")},
     "subagent-no-description": {
         ("error", "subagent-description-missing", "agent/subagents/forecaster"),
         ("error", "subagent-description-missing", "agent/subagents/historian/agent.json"),
@@ -384,6 +383,40 @@ class FlatAndSourceRoot(HearthTestCase):
         report = info_json(self, self.tmp)
         self.assertEqual(report["agentRoot"], os.path.join(os.path.realpath(self.tmp), "src", "agent"))
         self.assertEqual(report["workflows"][0]["agent"], "srcy")
+
+    def test_flue_source_root_wins_over_src(self):
+        # Flue 0.11's resolveSourceRoot: .flue/, else src/, else the root (seed 003, page 05).
+        self.write("hearth.json", '{"name": "fluey"}')
+        self.write(".flue/workflows/go.md", "Go.\n")
+        self.write(".flue/agent/instructions.md", "In .flue.\n")
+        self.write("src/workflows/ignored.md", "Not here.\n")
+        report = info_json(self, self.tmp)
+        self.assertEqual(report["agentRoot"], os.path.join(os.path.realpath(self.tmp), ".flue", "agent"))
+        self.assertEqual([w["name"] for w in report["workflows"]], ["go"])
+
+    def test_instructions_file_and_directory_combine(self):
+        # Seed 003 (Eve instructions): instructions.md first, then instructions/ entries by name.
+        self.write("agent/instructions.md", "You are a test agent.\n")
+        self.write("agent/instructions/10-tone.md", "Be terse.\n")
+        self.write("agent/instructions/05-language.md", "Always answer in English.\n")
+        report = info_json(self, self.tmp)
+        self.assertEqual(report["status"], "ready", report["diagnostics"])
+        with open(report["artifacts"]["compiledManifest"]) as f:
+            instructions = json.load(f)["agents"][0]["instructions"]
+        self.assertEqual(instructions["text"],
+                         "You are a test agent.\n\nAlways answer in English.\n\nBe terse.\n")
+        self.assertEqual(instructions["files"], ["agent/instructions.md", "agent/instructions/05-language.md",
+                                                 "agent/instructions/10-tone.md"])
+
+    def test_outside_a_project_exits_1_and_writes_nothing(self):
+        # As `eve info` outside an agent project: exit 1, one error, no .hearth/ left behind.
+        for extra in ((), ("--json",)):
+            result = hearth("info", *extra, cwd=self.tmp)
+            self.assertExit(result, 1)
+            self.assertIn("No hearth project in", result.stderr)
+            self.assertIn("hearth init", result.stderr)
+            self.assertEqual(result.stdout, "")
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, ".hearth")))
 
     def test_skill_frontmatter_problems_are_warnings(self):
         self.write("agent/instructions.md", "x\n")
