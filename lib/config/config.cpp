@@ -35,7 +35,7 @@ StoreConfig parse_store(const std::string& value, const stdfs::path& base) {
 }
 
 ProviderConfig parse_provider(const json& j) {
-  ProviderConfig provider{.api = j.at("api").get<std::string>(),
+  ProviderConfig provider{.api = j.value("api", ""), // optional for a built-in id (schema)
                           .base_url = j.value("baseUrl", ""),
                           .api_key_env = j.value("apiKeyEnv", "")};
   if (j.contains("headers"))
@@ -150,8 +150,10 @@ Project resolve(const ProjectFlags& flags, const stdfs::path& cwd) {
   if (!stdfs::is_directory(project.root))
     throw errors::usage("Project root " + project.root.string() + " is not a directory.",
                         "Pass an existing directory with `--root`, or run hearth from one.");
-  project.source_root =
-      stdfs::is_directory(project.root / "src") ? project.root / "src" : project.root;
+  // Flue's resolveSourceRoot (seed 003, Flue project layout): .flue/, else src/, else the root.
+  project.source_root = stdfs::is_directory(project.root / ".flue") ? project.root / ".flue"
+                        : stdfs::is_directory(project.root / "src") ? project.root / "src"
+                                                                     : project.root;
   project.output = flags.output ? fs::absolute_from(cwd, *flags.output)
                                 : file.output.value_or(project.root / "dist");
   project.name = file.name.value_or(project.root.filename().string());

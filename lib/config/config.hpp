@@ -72,7 +72,7 @@ struct TelemetryConfig {
 /// The resolved project: every path absolute and normalised.
 struct Project {
   std::filesystem::path root{};        // project root
-  std::filesystem::path source_root{}; // <root>/src when it exists, else <root>
+  std::filesystem::path source_root{}; // <root>/.flue, else <root>/src, else <root> (Flue)
   std::filesystem::path output{};      // build output (default <root>/dist)
   /// Where the default store and the run workspaces live: $HEARTH_STATE_DIR, else <root>/.hearth
   /// (`hearth start` sets $HEARTH_STATE_DIR to ./.hearth when unset; docs/deploy.md).

@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 #include "core/error.hpp"
+#include "core/fs.hpp"
 #include "support/temp_project.hpp"
 
 #include <doctest/doctest.h>
@@ -38,6 +39,28 @@ TEST_SUITE("config") {
     TempProject project;
     project.mkdir("src");
     CHECK(resolve({}, project.root()).source_root == project.root() / "src");
+  }
+
+  TEST_CASE(".flue/ wins over src/ as the source root (Flue's resolveSourceRoot)") {
+    TempProject project;
+    project.mkdir("src");
+    project.mkdir(".flue");
+    CHECK(resolve({}, project.root()).source_root == project.root() / ".flue");
+  }
+
+  TEST_CASE("docs/providers.md's example hearth.json is valid; a built-in id needs no api") {
+    const auto doc = hearth::fs::read_file(std::string(HEARTH_SOURCE_DIR) + "/docs/providers.md");
+    const auto start = doc.find("```json\n");
+    REQUIRE(start != std::string::npos);
+    const auto end = doc.find("```", start + 8);
+    TempProject project;
+    project.write("hearth.json", doc.substr(start + 8, end - start - 8));
+    const auto p = resolve({}, project.root());
+    CHECK(p.providers.at("openai").api.empty()); // the built-in's, overridden field by field
+    CHECK(p.providers.at("openai").base_url == "https://eu.api.openai.com/v1");
+    CHECK(p.providers.at("work-claude").api == "anthropic-messages");
+    project.write("hearth.json", R"({"providers": {"mine": {"baseUrl": "http://127.0.0.1:9/v1"}}})");
+    CHECK(error_of({}, project.root()).find("api") != std::string::npos); // a new id needs one
   }
 
   TEST_CASE("flags override hearth.json, which overrides defaults") {
