@@ -12,6 +12,14 @@ Error usage(std::string_view message, std::string_view hint) {
                 .http_status = 400});
 }
 
+Error no_project(std::string_view root) {
+  return Error({.type = "no_project",
+                .message = "No hearth project in " + string(root) +
+                           ": expected hearth.json, agent/, agents/ or workflows/.",
+                .details = "Run `hearth init` to scaffold one, or pass `--root DIR`.",
+                .http_status = 404});
+}
+
 Error unknown_command(std::string_view command, std::string_view suggestion) {
   return Error({.type = "unknown_command",
                 .message = "Unknown command `" + string(command) + "`.",

@@ -27,6 +27,10 @@ Error io_error(std::string_view action, std::string_view path, std::string_view 
 
 // --- configuration (hearth.json, flags, .env files) -------------------------------------------
 
+/// `hearth info` in a directory with no hearth.json and none of agent/, agents/, workflows/ or a
+/// flat instructions.md: nothing to report; exit 1 (as `eve info` outside an agent project).
+Error no_project(std::string_view root);
+
 /// `--config FILE` names a file that does not exist.
 Error config_not_found(std::string_view path);
 

@@ -3,6 +3,7 @@
 // transcripts/cli/info*.txt) with Flue's routes. The report is the command's answer: stdout.
 #include "cli/commands/commands.hpp"
 #include "cli/runtime_setup.hpp"
+#include "core/errors.hpp"
 #include "core/json.hpp"
 #include "cli/terminal.hpp"
 #include "config/env_file.hpp"
@@ -347,8 +348,19 @@ void print_human(const nlohmann::ordered_json& j) {
   std::cout << o.str();
 }
 
+/// A hearth.json, or any authored slot where discovery looks (agent/, agents/, workflows/, or
+/// the flat layout's instructions.md) under the source root or the project root.
+bool is_project(const config::Project& project) {
+  if (project.config_file) return true;
+  for (const auto& dir : {project.source_root, project.root})
+    for (const char* slot : {"agent", "agents", "workflows", "instructions.md", "instructions"})
+      if (std::filesystem::exists(dir / slot)) return true;
+  return false;
+}
+
 int run_info(const InfoOptions& opts) {
   const auto project = resolve_project(opts.project); // config errors: exit 1
+  if (!is_project(project)) throw errors::no_project(project.root.string());
   manifest::CompileResult result;
   try {
     result = manifest::compile(project);
@@ -378,7 +390,7 @@ void register_info(CLI::App& app, Dispatch& dispatch) {
   cmd->add_flag("--strict", opts->strict, "Exit 1 when discovery reports any error");
   add_project_flags(*cmd, opts->project);
   cmd->footer("Exit codes: 0 (also when the project has errors; see status), 1 with --strict and errors, "
-              "or on a configuration error.");
+              "on a configuration error, or outside a project (no hearth.json, agent/, agents/, workflows/).");
   cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return run_info(*opts); }; });
 }
 
