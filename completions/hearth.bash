@@ -48,9 +48,10 @@ _hearth() {
         --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --port) COMPREPLY=(); return ;;
         --host) COMPREPLY=(); return ;;
+        --target) COMPREPLY=($(compgen -W 'node' -- "$cur")); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '--help -h --no-ui --root --output --config --env --port --host' -- "$cur"))
+        COMPREPLY=($(compgen -W '--help -h --no-ui --root --output --config --env --port --host --target' -- "$cur"))
         return
       fi
       ;;
@@ -66,15 +67,16 @@ _hearth() {
         --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --target) COMPREPLY=($(compgen -W 'node' -- "$cur")); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '--help -h --payload --model --timeout --profile --approve --deny --root --output --config --env' -- "$cur"))
+        COMPREPLY=($(compgen -W '--help -h --payload --model --timeout --profile --approve --deny --root --output --config --env --target' -- "$cur"))
         return
       fi
       npos=0
       for ((i = i + 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-          --payload|--model|--timeout|--profile|--approve|--deny|--root|--output|--config|--env) ((i++)) ;;
+          --payload|--model|--timeout|--profile|--approve|--deny|--root|--output|--config|--env|--target) ((i++)) ;;
           -*) ;;
           *) ((npos++)) ;;
         esac
@@ -92,15 +94,16 @@ _hearth() {
         --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --target) COMPREPLY=($(compgen -W 'node' -- "$cur")); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '--help -h --session --model --profile --root --output --config --env' -- "$cur"))
+        COMPREPLY=($(compgen -W '--help -h --session --model --profile --root --output --config --env --target' -- "$cur"))
         return
       fi
       npos=0
       for ((i = i + 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-          --session|--model|--profile|--root|--output|--config|--env) ((i++)) ;;
+          --session|--model|--profile|--root|--output|--config|--env|--target) ((i++)) ;;
           -*) ;;
           *) ((npos++)) ;;
         esac
@@ -128,9 +131,10 @@ _hearth() {
         --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --target) COMPREPLY=($(compgen -W 'node' -- "$cur")); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '--help -h --root --output --config --env' -- "$cur"))
+        COMPREPLY=($(compgen -W '--help -h --root --output --config --env --target' -- "$cur"))
         return
       fi
       ;;

@@ -2,6 +2,7 @@
 // completion hints the generated shell scripts read.
 #include "cli/commands/commands.hpp"
 
+#include <iostream>
 #include <map>
 
 namespace hearth::cli {
@@ -39,6 +40,22 @@ void add_project_flags(CLI::App& cmd, config::ProjectFlags& flags, bool with_ser
         ->check(CLI::Range(0, 65535));
     cmd.add_option("--host", flags.host, "Interface to bind (default: 127.0.0.1)");
   }
+}
+
+void add_target_flag(CLI::App& cmd) {
+  auto* option = cmd.add_option_function<std::string>(
+                        "--target",
+                        [](const std::string& target) {
+                          if (target != "node")
+                            throw CLI::ValidationError(
+                                "--target", "hearth runs as one native binary; only `node` is "
+                                            "accepted (for Flue scripts) and it changes nothing.");
+                          std::cerr << "note: --target node is accepted for Flue compatibility and "
+                                       "ignored: hearth runs natively.\n";
+                        },
+                        "Flue compatibility: `node` is accepted and ignored (hearth is native)")
+                     ->type_name("TARGET");
+  choice_table()[option] = {"node"};
 }
 
 CLI::Option* add_choice_option(CLI::App& cmd, const std::string& name, std::string& value,

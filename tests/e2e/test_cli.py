@@ -70,6 +70,21 @@ class CliTest(HearthTestCase):
         self.assertIn("--bogus", r.stderr)
         self.assertIn("hearth --help", r.stderr)
 
+    def test_flue_target_node_is_accepted_and_ignored(self):
+        # Flue 0.11 scripts pass `--target node` to run, build, dev and connect (seed 003).
+        self.assertExit(hearth("init", "proj", cwd=self.tmp), 0)
+        root = self.tmp + "/proj"
+        r = hearth("run", "hello", "--target", "node", "--payload", '{"name": "x"}', cwd=root)
+        self.assertExit(r, 0)
+        self.assertIn("--target node is accepted for Flue compatibility and ignored", r.stderr)
+        self.assertIn("greeting", r.stdout)
+        self.assertExit(hearth("build", "--target", "node", cwd=root), 0)
+        r = hearth("build", "--target", "cloudflare", cwd=root)
+        self.assertExit(r, 1)
+        self.assertIn("only `node` is accepted", r.stderr)
+        for command in ("dev", "connect"):
+            self.assertIn("--target", hearth(command, "--help").stdout)
+
     def test_no_colour_when_not_a_tty(self):
         r = hearth("zzzz", env=clean_env())
         self.assertNotIn("\x1b[", r.stderr)

@@ -33,6 +33,7 @@ void register_build(CLI::App& app, Dispatch& dispatch) {
   auto opts = std::make_shared<BuildOptions>();
   auto* cmd = app.add_subcommand("build", "Compile the project into a deployable directory (default dist/)");
   add_project_flags(*cmd, opts->project);
+  add_target_flag(*cmd);
   cmd->footer("The output holds the authored files, the compiled manifest, bin/hearth, a Dockerfile and a "
               "README; `bin/hearth info --root <output>` reads it back.");
   cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return run_build(*opts); }; });

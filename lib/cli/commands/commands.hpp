@@ -41,6 +41,11 @@ void register_complete(CLI::App& app, Dispatch& dispatch); // hidden `__complete
 /// --port and --host too (dev, start).
 void add_project_flags(CLI::App& cmd, config::ProjectFlags& flags, bool with_server = false);
 
+/// `--target TARGET` as Flue 0.11's run/build/dev/connect take it (seed 003: `flue dev --target
+/// node`): `node` prints a note on stderr and changes nothing; any other value is a usage error
+/// (exit 1). Scripts written for Flue keep working unchanged.
+void add_target_flag(CLI::App& cmd);
+
 /// Resolves the project for the parsed flags from the current directory, then loads its env
 /// files (shell values win). Throws hearth::Error.
 config::Project resolve_project(const config::ProjectFlags& flags);

@@ -161,6 +161,7 @@ void register_connect(CLI::App& app, Dispatch& dispatch) {
   cmd->add_option("--profile", opts->profile,
                   "Invoke as this agent.json invoker profile (invoker.profiles[].id)");
   add_project_flags(*cmd, opts->project);
+  add_target_flag(*cmd);
   cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return connect(*opts); }; });
 }
 

@@ -130,6 +130,7 @@ void register_dev(CLI::App& app, Dispatch& dispatch) {
   auto* cmd = app.add_subcommand("dev", "Serve the project, rebuild on change, reload with zero downtime");
   cmd->add_flag("--no-ui", opts->no_ui, "Headless (the only mode; accepted for Eve users)");
   add_project_flags(*cmd, opts->project, /*with_server=*/true);
+  add_target_flag(*cmd);
   cmd->footer("Exit codes: 130 on Ctrl+C, 143 on SIGTERM, 1 when another dev server runs here.");
   cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return run_dev(*opts); }; });
 }

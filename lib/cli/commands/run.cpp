@@ -86,6 +86,7 @@ void register_run(CLI::App& app, Dispatch& dispatch) {
       ->option_text("TOOL|all")
       ->allow_extra_args(false);
   add_project_flags(*cmd, opts->project);
+  add_target_flag(*cmd);
   cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return run_workflow(*opts); }; });
 }
 
