@@ -168,7 +168,16 @@ Tool bash_tool(sandbox::Policy policy) {
     if (r.timed_out) out = "timed out after " + std::to_string(timeout) + " ms\n";
     if (!r.out.empty()) out += "stdout:\n" + r.out + (r.out.back() == '\n' ? "" : "\n");
     if (!r.err.empty()) out += "stderr:\n" + r.err;
-    json details = {{"exitCode", r.exit_code}, {"timedOut", r.timed_out}};
+    // What the stream shows (Eve's bash output: stdout, stderr, truncated, exitCode, status),
+    // each stream capped like the model's text.
+    const bool truncated = r.out_truncated || r.err_truncated || r.out.size() > k_max_tool_output ||
+                           r.err.size() > k_max_tool_output;
+    json details = {{"exitCode", r.exit_code},
+                    {"timedOut", r.timed_out},
+                    {"stdout", r.out.substr(0, k_max_tool_output)},
+                    {"stderr", r.err.substr(0, k_max_tool_output)},
+                    {"truncated", truncated},
+                    {"status", r.timed_out ? "timed-out" : "completed"}};
     if (!limit.empty()) details["limit"] = limit;
     return {.text = cap(with_limit(out, limit), r.out_truncated || r.err_truncated),
             .is_error = r.timed_out || r.exit_code != 0 || !limit.empty(),
@@ -262,8 +271,9 @@ Tool exec_tool(const ExecToolDef& def, sandbox::Policy policy) {
     }
     const auto out = std::string(text::trim(r.out));
     json details = {{"exitCode", 0}};
+    // The tool's return value as the stream shows it: its JSON, else its text.
     const json parsed = hearth::parse_json_or_discarded(out);
-    if (!parsed.is_discarded()) details["output"] = parsed;
+    details["output"] = parsed.is_discarded() ? json(cap(out, r.out_truncated)) : parsed;
     return {.text = cap(out, r.out_truncated), .details = details};
   };
   return tool;

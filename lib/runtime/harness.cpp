@@ -252,6 +252,9 @@ private:
   TurnScope& m_scope;
   const AgentDef& m_agent;
   const TurnOptions& m_options;
+  /// Where this turn's user message sits in the history (client_context goes before it);
+  /// nullopt for a resumed turn.
+  std::optional<std::size_t> m_user_index{};
   std::string m_model_string;
   providers::ModelRef m_model;
   std::vector<Tool> m_tools;
@@ -454,9 +457,19 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
 }
 
 providers::StepResult TurnRunner::model_step(const json& messages, const Envelope& envelope) {
+  json with_context; // the history plus the ephemeral client context, for this request only
+  const bool has_context = !m_options.client_context.empty() && m_user_index &&
+                           *m_user_index < messages.size();
+  if (has_context) {
+    with_context = messages;
+    with_context.insert(with_context.begin() + static_cast<std::ptrdiff_t>(*m_user_index),
+                        json{{"role", "user"},
+                             {"content", text_content("Client context:\n" + m_options.client_context)},
+                             {"timestamp", now_ms()}});
+  }
   providers::StepRequest request{.model = m_model.model,
                                  .system = system_prompt(m_agent, m_options),
-                                 .messages = to_provider_messages(messages),
+                                 .messages = to_provider_messages(has_context ? with_context : messages),
                                  .options = m_agent.model_options.is_object()
                                                 ? m_agent.model_options
                                                 : json::object(),
@@ -525,6 +538,7 @@ TurnResult TurnRunner::step_loop(json& messages, int first_step, TurnResult resu
     const auto started = Clock::now();
     m_scope.events.emit("turn_start", {{"purpose", "agent"}}, envelope);
     if (user) {
+      m_user_index = messages.size();
       messages.push_back(*user);
       m_scope.events.emit("message_start", {{"message", *user}}, envelope);
       m_scope.events.emit("message_end", {{"message", *user}}, envelope);

@@ -103,6 +103,11 @@ struct TurnOptions {
   /// Durable runs: once stopped, the turn ends at its next step boundary, right after that
   /// step's checkpoint, with errors::run_suspended (graceful shutdown).
   std::stop_token suspend{};
+  /// Eve's clientContext (seed 003: "One-turn ephemeral context prepended as user-role
+  /// messages. Not persisted to durable history"): sent to the model as a user message just
+  /// before this turn's message at every step of the turn, never added to `messages`, the
+  /// session or the stream. Empty: none.
+  std::string client_context{};
 };
 
 /// What a turn produced: Flue's prompt result {text, data?, usage, model}.

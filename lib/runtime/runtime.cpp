@@ -49,7 +49,7 @@ std::vector<sandbox::Seed> workspace_seeds(const AgentDef& agent) {
   for (const auto& skill : agent.skills)
     seeds.push_back(skill.directory.empty()
                         ? sandbox::Seed{skill.file, std::filesystem::path("skills") /
-                                                        (skill.name + ".md")}
+                                                        skill.name / "SKILL.md"}
                         : sandbox::Seed{skill.directory, std::filesystem::path("skills") / skill.name});
   return seeds;
 }
@@ -453,7 +453,8 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
                            const std::string& session, const std::string& message,
                            const json& output_schema, const std::string& model_override,
                            const EventListener& listener, const json& invoker,
-                           const json& context_values, const std::string& conversation_key) {
+                           const json& context_values, const std::string& conversation_key,
+                           const std::string& client_context) {
   const auto& agent_def = agent(agent_name);
   check_access(agent_def.access, invoker, "agent \"" + agent_name + "\"");
   const auto stream = agent_stream(agent_name, instance_id);
@@ -484,7 +485,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
     context.cancel = turn.token();
     TurnScope scope{context, *models, events, workspace, envelope};
     TurnOptions options{.model_override = model_override, .result_schema = output_schema,
-                        .park_for_input = true};
+                        .park_for_input = true, .client_context = client_context};
     if (saved && !saved->parked.is_null()) abandon_parked_turn(stream, envelope, messages, saved->parked);
     try {
       const auto result = run_turn(scope, agent_def, messages, message, options);

@@ -115,13 +115,16 @@ public:
   /// context values (an object or null); the turn's workspace is confined to the invoker's grant.
   /// `conversation_key`: set only by a channel dispatch (its verified destination); tools read it
   /// as HEARTH_CONVERSATION_KEY. "" (HTTP, Eve, schedules): not exported.
+  /// `client_context`: Eve's clientContext as text, shown to the model for this turn only and
+  /// never stored (TurnOptions::client_context).
   nlohmann::json prompt_agent(const std::string& agent, const std::string& instance_id,
                               const std::string& session, const std::string& message,
                               const nlohmann::json& output_schema,
                               const std::string& model_override, const EventListener& listener,
                               const nlohmann::json& invoker = nullptr,
                               const nlohmann::json& context_values = nullptr,
-                              const std::string& conversation_key = {});
+                              const std::string& conversation_key = {},
+                              const std::string& client_context = {});
 
   /// Ends every run this process is executing as errored `cancelled` (its run_end says
   /// `details`), before the caller stops their tools: a run whose tools are killed never ends

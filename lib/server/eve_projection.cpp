@@ -14,6 +14,7 @@
 #include "runtime/approvals.hpp"
 
 #include <cctype>
+#include <optional>
 #include <random>
 
 namespace hearth::server {
@@ -242,20 +243,32 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
     const bool failed = d.value("isError", false);
     std::string text;
     if (result.is_object() && result.contains("content")) text = content_text(result);
-    json output = result.is_object() && result.contains("details") && !result["details"].is_null()
-                      ? result["details"]
-                      : json(text);
-    json r = {{"callId", d.value("toolCallId", "")}, {"output", output}};
+    const json details = result.is_object() && result.contains("details") ? result["details"] : json();
+    // Eve 0.80.1 (peers: eve REPORT §6): a tool's output is its raw return value (an authored
+    // tool's parsed JSON, else its text), bash's {stdout, stderr, …}, a skill's markdown, a
+    // failed call's message.
+    json output = text;
+    if (!failed && details.is_object() && tool != "load_skill")
+      output = details.contains("output") ? details["output"] : details;
+    const auto call_id = d.value("toolCallId", "");
+    json r = {{"callId", call_id}, {"output", output}};
+    json data = step_fields();
     if (tool == "load_skill") {
       r["kind"] = "load-skill-result";
+      const auto name = details.is_object() ? details.value("skill", "") : std::string();
+      r["name"] = name;
+      if (!failed) data["presentation"] = {{call_id, {{"label", "Loaded skill " + name}}}};
     } else {
       r["kind"] = "tool-result";
       r["toolName"] = tool;
     }
-    json data = step_fields();
+    if (failed) {
+      r["errorName"] = "Error";
+      r["isError"] = true;
+      data["error"] = {{"code", "ACTION_RESULT_FAILED"}, {"message", text}, {"name", "Error"}};
+    }
     data["result"] = r;
     data["status"] = failed ? "failed" : "completed";
-    if (failed) data["error"] = {{"message", text}};
     emit(out, event, "action.result", data);
   } else if (type == "turn") {
     const json usage = d.contains("usage") ? d["usage"] : json::object();
@@ -366,6 +379,59 @@ std::string uuid4() {
   return out;
 }
 
+namespace {
+
+/// Bytes a base64 text decodes to (padded or not; ASCII whitespace ignored); nullopt when it is
+/// not base64.
+std::optional<std::size_t> base64_size(std::string_view text) {
+  std::size_t chars = 0, padding = 0;
+  for (const char c : text) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    if (c == '=') {
+      ++padding;
+      continue;
+    }
+    const bool alphabet = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' ||
+                          c == '-' || c == '_';
+    if (!alphabet || padding > 0) return std::nullopt; // nothing after padding
+    ++chars;
+  }
+  if (padding > 2 || chars % 4 == 1 || (padding > 0 && (chars + padding) % 4 != 0))
+    return std::nullopt;
+  return chars / 4 * 3 + (chars % 4 == 0 ? 0 : chars % 4 - 1);
+}
+
+/// The decoded byte size of a file part's `data` (seed 003: base64, a data URL, or a URL);
+/// nullopt for a URL (not fetched). Eve's internal ref schemes and anything else: 400.
+std::optional<std::size_t> file_part_size(const std::string& data) {
+  for (const char* scheme : {"eve-url:", "eve-sandbox:", "eve-attachment:"})
+    if (data.rfind(scheme, 0) == 0)
+      throw errors::eve_invalid_request(std::string("File part 'data' must not use the internal \"") +
+                                        scheme + "\" scheme.");
+  if (data.rfind("https://", 0) == 0 || data.rfind("http://", 0) == 0) return std::nullopt;
+  if (data.rfind("data:", 0) == 0) {
+    const auto comma = data.find(',');
+    if (comma == std::string::npos)
+      throw errors::eve_invalid_request("File part 'data' is a data URL without a ','.");
+    const std::string_view meta(data.data() + 5, comma - 5), body(data.data() + comma + 1);
+    if (meta.size() >= 7 && meta.substr(meta.size() - 7) == ";base64") {
+      if (const auto n = base64_size(body)) return n;
+      throw errors::eve_invalid_request("File part 'data' is a base64 data URL that is not base64.");
+    }
+    std::size_t n = 0; // percent-encoded text: %XX is one byte
+    for (std::size_t i = 0; i < body.size(); ++i, ++n)
+      if (body[i] == '%' && i + 2 < body.size() && std::isxdigit(static_cast<unsigned char>(body[i + 1])) &&
+          std::isxdigit(static_cast<unsigned char>(body[i + 2])))
+        i += 2;
+    return n;
+  }
+  if (const auto n = base64_size(data)) return n;
+  throw errors::eve_invalid_request(
+      "Expected file part 'data' to be base64, a data URL, or an http(s) URL.");
+}
+
+} // namespace
+
 EveMessage parse_eve_message(const json& message) {
   EveMessage out;
   if (message.is_string()) {
@@ -391,8 +457,9 @@ EveMessage parse_eve_message(const json& message) {
                             : std::string("attachment");
       const auto media = part["mediaType"].get<std::string>();
       out.text += (out.text.empty() ? "" : "\n") + ("[file: " + name + " (" + media + ")]");
-      out.parts.push_back({{"mediaType", media}, {"type", "file"}, {"filename", name},
-                           {"size", part["data"].get<std::string>().size()}});
+      json file = {{"mediaType", media}, {"type", "file"}, {"filename", name}};
+      if (const auto size = file_part_size(part["data"].get<std::string>())) file["size"] = *size;
+      out.parts.push_back(std::move(file));
     } else if (kind == "text" || kind == "file") {
       throw errors::eve_invalid_request(
           "Expected 'message' to be a string or an array of text/file parts.");

@@ -77,9 +77,11 @@ json eve_body(const Request& req, bool allow_empty) {
   return body;
 }
 
-/// The turn text handed to the agent: Eve's clientContext ("Client context:\n…") first.
-std::string with_context(const std::string& text, const json& body) {
-  if (!body.contains("clientContext") || body["clientContext"].is_null()) return text;
+/// Eve's clientContext as text (string, strings joined by lines, or JSON): the model reads it
+/// before the turn's message, for that turn only; it is never stored (seed 003: "Not persisted
+/// to durable history"). "" when absent.
+std::string client_context(const json& body) {
+  if (!body.contains("clientContext") || body["clientContext"].is_null()) return {};
   const auto& c = body["clientContext"];
   std::string context;
   if (c.is_string()) {
@@ -91,7 +93,7 @@ std::string with_context(const std::string& text, const json& body) {
   } else {
     context = wire(c);
   }
-  return "Client context:\n" + context + "\n\n" + text;
+  return context;
 }
 
 /// The invocation of a turn: route auth, then a profile from `context` (or an object
@@ -119,7 +121,8 @@ void close_failed_turn(store::Store& store, const std::string& path, const std::
 /// Inside the session lock: the submission marker, then the prompt.
 void run_message_turn(Eve& eve, const std::string& session_id, const std::string& delivery_id,
                       const EveMessage& message, const std::string& prompt,
-                      const json& output_schema, const runtime::Invocation& invocation) {
+                      const std::string& context, const json& output_schema,
+                      const runtime::Invocation& invocation) {
   auto& rt = eve.ctx.runtime;
   auto& store = rt.store();
   const auto path = eve.path(session_id);
@@ -130,7 +133,7 @@ void run_message_turn(Eve& eve, const std::string& session_id, const std::string
   store.append(path, {.type = k_submission_event, .data = std::move(submission)});
   try {
     rt.prompt_agent(eve.root(), session_id, "default", prompt, output_schema, "", {}, invoker,
-                    invocation.context);
+                    invocation.context, {}, context);
   } catch (const Error&) { // recorded on the stream by the runtime (operation isError, idle)
   } catch (const std::exception& e) {
     close_failed_turn(store, path, session_id, e);
@@ -139,14 +142,16 @@ void run_message_turn(Eve& eve, const std::string& session_id, const std::string
 
 /// Runs one turn on the executor (see run_message_turn).
 void submit_turn(Eve& eve, const std::string& session_id, const std::string& delivery_id,
-                 const EveMessage& message, const std::string& prompt, const json& output_schema,
-                 const runtime::Invocation& invocation) {
+                 const EveMessage& message, const std::string& prompt, const std::string& context,
+                 const json& output_schema, const runtime::Invocation& invocation) {
   auto& ctx = eve.ctx;
-  ctx.executor.submit([&eve, session_id, delivery_id, message, prompt, output_schema, invocation] {
+  ctx.executor.submit([&eve, session_id, delivery_id, message, prompt, context, output_schema,
+                       invocation] {
     std::lock_guard turn(eve.locks.get(session_id));
     const auto info = eve.ctx.runtime.store().stream_info(eve.path(session_id));
     if (!info || info->closed) return; // reset while queued
-    run_message_turn(eve, session_id, delivery_id, message, prompt, output_schema, invocation);
+    run_message_turn(eve, session_id, delivery_id, message, prompt, context, output_schema,
+                     invocation);
   });
 }
 
@@ -161,8 +166,9 @@ std::string text_field(const json& object, const char* key) {
 /// message, as Eve does (peers/eve/REPORT.md §5).
 void submit_responses(Eve& eve, const std::string& session_id, const std::string& delivery_id,
                       const json& responses, const EveMessage& message, const std::string& prompt,
-                      const runtime::Invocation& invocation) {
-  eve.ctx.executor.submit([&eve, session_id, delivery_id, responses, message, prompt, invocation] {
+                      const std::string& context, const runtime::Invocation& invocation) {
+  eve.ctx.executor.submit([&eve, session_id, delivery_id, responses, message, prompt, context,
+                           invocation] {
     const auto& invoker = invocation.invoker;
     auto& rt = eve.ctx.runtime;
     auto& store = rt.store();
@@ -191,8 +197,8 @@ void submit_responses(Eve& eve, const std::string& session_id, const std::string
       } catch (const Error&) { // decided meanwhile: nothing to record
       }
     }
-    if (!matched) return run_message_turn(eve, session_id, delivery_id, message, prompt, json(),
-                                     invocation);
+    if (!matched) return run_message_turn(eve, session_id, delivery_id, message, prompt, context,
+                                          json(), invocation);
     try {
       rt.resume_session(eve.root(), session_id, "default", {}, invoker);
     } catch (const Error&) { // recorded on the stream by the runtime
@@ -229,17 +235,18 @@ void create_session(const Request& req, Response& res, Eve& eve) {
   store.create_stream(eve.path(id));
   if (has_message) continue_caller_trace(req, eve, id);
   if (has_message)
-    submit_turn(eve, id, uuid4(), message, with_context(message.text, body), schema, invocation);
+    submit_turn(eve, id, uuid4(), message, message.text, client_context(body), schema, invocation);
   res.set_header("x-eve-session-id", id);
   no_store(res);
   send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"continuationToken", token},
                        {"status", "accepted"}});
 }
 
-/// The session's record, or 404; 409 once reset.
+/// 409 session_not_active unless the session exists and was not reset. An unknown id is 409
+/// too, as Eve 0.80.1 answers it (peers: eve REPORT §5); streams keep the seed's 404.
 void require_active(Eve& eve, const std::string& id) {
   auto& store = eve.ctx.runtime.store();
-  if (!store.load_session(eve.key(id))) throw errors::eve_session_not_found();
+  if (!store.load_session(eve.key(id))) throw errors::eve_session_not_active();
   const auto info = store.stream_info(eve.path(id));
   if (!info || info->closed) throw errors::eve_session_not_active();
 }
@@ -278,10 +285,10 @@ void follow_up(const Request& req, Response& res, Eve& eve) {
   const auto delivery = uuid4();
   continue_caller_trace(req, eve, id);
   if (has_responses)
-    submit_responses(eve, id, delivery, body["inputResponses"], message,
-                     with_context(message.text, body), session_invocation(eve, body));
+    submit_responses(eve, id, delivery, body["inputResponses"], message, message.text,
+                     client_context(body), session_invocation(eve, body));
   else
-    submit_turn(eve, id, delivery, message, with_context(message.text, body), schema,
+    submit_turn(eve, id, delivery, message, message.text, client_context(body), schema,
                 session_invocation(eve, body));
   res.set_header("x-eve-session-id", id);
   no_store(res);

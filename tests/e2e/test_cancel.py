@@ -131,7 +131,8 @@ class CancelTest(HearthTestCase):
         self.assertTrue(gone(child, 2.0), "the tool's child survived the cancel")
         results = [e for e in events if e["type"] == "action.result"]
         self.assertEqual(results[0]["data"]["status"], "failed")
-        self.assertTrue(results[0]["data"]["result"]["output"]["cancelled"])
+        self.assertIn("was cancelled", results[0]["data"]["result"]["output"])
+        self.assertEqual(results[0]["data"]["error"]["code"], "ACTION_RESULT_FAILED")
 
     def test_eve_cancel_during_a_held_model_step(self):
         client = self.serve(self.project([{"text": "slow", "delayMs": 60000}, {"text": "after"}]))

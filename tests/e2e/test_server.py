@@ -11,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from harness import HEARTH_BIN, HearthTestCase, clean_env, hearth
+from harness import HEARTH_BIN, FakeLLM, HearthTestCase, clean_env, hearth
 
 SECURITY = {"x-content-type-options": "nosniff", "cross-origin-resource-policy": "cross-origin"}
 
@@ -112,6 +112,51 @@ def wait_run_closed(client, run_id, deadline_s=30):
         if hdrs.get("stream-closed") == "true":
             return events
     raise AssertionError("run never closed")
+
+
+def wait_waiting(client, sid, turns, deadline_s=30):
+    """Reads an Eve session's stream until it has reached session.waiting `turns` times."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        _, _, raw = client.request("GET", f"/eve/v1/session/{sid}/stream?startIndex=0&follow=false")
+        events = [json.loads(line) for line in raw.splitlines() if line]
+        if sum(1 for e in events if e["type"] == "session.waiting") >= turns:
+            return raw
+        time.sleep(0.05)
+    raise AssertionError("the session never became waiting")
+
+
+class ClientContextTest(HearthTestCase):
+    def test_client_context_reaches_the_model_once_and_is_never_stored(self):
+        # Seed 003: "One-turn ephemeral context prepended as user-role messages. Not persisted
+        # to durable history." The fake model records what each turn was sent.
+        with FakeLLM(self.tmp, [{"file": "openai/chat-stream-text-usage.sse"},
+                                {"file": "openai/chat-stream-text-usage.sse"}]) as llm:
+            project = write_project(self)
+            with open(os.path.join(project, "hearth.json"), "w") as f:
+                json.dump({"name": "srv", "model": "fake/gpt-4o",
+                           "providers": {"fake": {"api": "openai-chat", "baseUrl": llm.url + "/v1",
+                                                  "apiKeyEnv": "FAKE_KEY"}}}, f)
+            self.assertExit(hearth("build", cwd=project), 0)
+            server = Started(self, os.path.join(project, "dist"), env=clean_env(FAKE_KEY="k"))
+            c = Http(server.port)
+            status, _, created = c.json("POST", "/eve/v1/session",
+                                        {"message": "first", "clientContext": ["page: /billing", "tz: UTC"]})
+            self.assertEqual(status, 202)
+            sid = created["sessionId"]
+            wait_waiting(c, sid, 1)
+            status, _, _ = c.json("POST", f"/eve/v1/session/{sid}", {"message": "second"})
+            self.assertEqual(status, 202)
+            raw = wait_waiting(c, sid, 2)
+            requests = llm.requests()
+        self.assertEqual(len(requests), 2)
+        users = [[m["content"] for m in r["body"]["messages"] if m["role"] == "user"] for r in requests]
+        flat = [[c if isinstance(c, str) else "".join(p.get("text", "") for p in c) for c in u]
+                for u in users]
+        self.assertEqual(flat[0], ["Client context:\npage: /billing\ntz: UTC", "first"])
+        self.assertEqual(flat[1][-1], "second")
+        self.assertFalse(any("Client context" in t for t in flat[1]), flat[1])
+        self.assertNotIn("page: /billing", raw)  # nor on the session's stream
 
 
 class StartTest(HearthTestCase):
@@ -262,7 +307,10 @@ class StartTest(HearthTestCase):
         status, _, body = c.json("POST", f"/eve/v1/session/{sid}",
                                  {"message": "x", "continuationToken": "stale"})
         self.assertEqual((status, body["ok"]), (400, False))
+        # An unknown session: Eve 0.80.1's 409 for a follow-up, the seed's 404 for its stream.
         status, _, body = c.json("POST", "/eve/v1/session/wrun_01AAAAAAAAAAAAAAAAAAAAAAAA", {"message": "x"})
+        self.assertEqual((status, body["code"]), (409, "session_not_active"))
+        status, _, body = c.json("GET", "/eve/v1/session/wrun_01AAAAAAAAAAAAAAAAAAAAAAAA/stream")
         self.assertEqual(status, 404)
         status, _, body = c.json("POST", f"/eve/v1/session/{sid}/reset")
         self.assertEqual(body, {"ok": True, "previousSessionId": sid, "status": "reset"})

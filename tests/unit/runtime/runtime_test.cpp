@@ -1,6 +1,7 @@
 // The runtime service end to end in one process: mock models, a memory store, real tool processes.
 #include "core/error.hpp"
 #include "runtime/runtime.hpp"
+#include "sandbox/workspace.hpp"
 #include "store/store.hpp"
 #include "support/temp_project.hpp"
 
@@ -98,6 +99,19 @@ TEST_SUITE("runtime") {
     REQUIRE(session);
     CHECK(session->messages.size() == 4); // user, assistant, user, assistant
     CHECK_THROWS_AS(rt.prompt_agent("nobody", "x", "default", "hi", json(), "", {}), hearth::Error);
+  }
+
+  TEST_CASE("skills are seeded at skills/<name>/SKILL.md, flat ones included (seed 003)") {
+    AgentDef agent{.name = "assistant",
+                   .skills = {{.name = "greet", .file = "/p/agent/skills/greet.md"},
+                              {.name = "review", .file = "/p/agent/skills/review/SKILL.md",
+                               .directory = "/p/agent/skills/review"}}};
+    const auto seeds = workspace_seeds(agent);
+    REQUIRE(seeds.size() == 2);
+    CHECK(seeds[0].source == "/p/agent/skills/greet.md");
+    CHECK(seeds[0].destination == "skills/greet/SKILL.md");
+    CHECK(seeds[1].source == "/p/agent/skills/review");
+    CHECK(seeds[1].destination == "skills/review");
   }
 
   TEST_CASE("mock/script drives a tool, the skill loader and a final text") {

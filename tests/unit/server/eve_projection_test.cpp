@@ -27,4 +27,63 @@ TEST_SUITE("server") {
                                             "step.started", "turn.cancelled", "session.waiting"});
     CHECK(out[4]["data"] == json({{"sequence", 0}, {"turnId", "turn_0"}}));
   }
+
+  TEST_CASE("a file part's size is its decoded byte size; internal ref schemes are refused") {
+    using hearth::server::parse_eve_message;
+    auto size_of = [](const std::string& data) {
+      const auto m = parse_eve_message(json::array(
+          {{{"type", "file"}, {"mediaType", "text/plain"}, {"filename", "n.txt"}, {"data", data}}}));
+      return m.parts[0];
+    };
+    CHECK(size_of("aGVsbG8gd29ybGQh")["size"] == 12);          // "hello world!"
+    CHECK(size_of("aGVsbG8=")["size"] == 5);                   // padded
+    CHECK(size_of("aGVsbG8")["size"] == 5);                    // unpadded
+    CHECK(size_of("aGVs\nbG8=")["size"] == 5);                 // line-wrapped
+    CHECK(size_of("data:text/plain;base64,aGk=")["size"] == 2);
+    CHECK(size_of("data:text/plain,a%20b")["size"] == 3);
+    CHECK_FALSE(size_of("https://example.com/a.txt").contains("size")); // not fetched
+    CHECK_THROWS(size_of("eve-attachment:abc"));
+    CHECK_THROWS(size_of("not base64!"));
+    CHECK_THROWS(size_of("aGVsbG8=x"));
+  }
+
+  TEST_CASE("action.result output is the tool's raw value, bash's streams, a skill's markdown") {
+    hearth::server::EveProjector projector("agents/a/wrun_1", "a", "wrun_1");
+    auto call = [](std::string tool, json result, bool error = false) {
+      return json{{"toolName", tool}, {"toolCallId", "c_" + tool}, {"result", result}, {"isError", error}};
+    };
+    auto text = [](std::string t) { return json::array({{{"type", "text"}, {"text", t}}}); };
+    const std::vector<std::pair<std::string, json>> stream = {
+        {hearth::server::k_submission_event, {{"submissionId", "d1"}, {"message", "go"}}},
+        {"operation_start", {{"operationKind", "prompt"}}},
+        {"turn_request", {{"provider", "mock"}, {"model", "script"}}},
+        {"tool_call", call("get_weather", {{"content", text("{\"city\":\"Paris\"}")},
+                                          {"details", {{"exitCode", 0}, {"output", {{"city", "Paris"}}}}}})},
+        {"tool_call", call("bash", {{"content", text("exit code: 0\nstdout:\n/workspace\n")},
+                                   {"details", {{"exitCode", 0}, {"stdout", "/workspace\n"}, {"stderr", ""},
+                                                {"truncated", false}, {"status", "completed"}}}})},
+        {"tool_call", call("load_skill", {{"content", text("# Get weather\n")},
+                                         {"details", {{"skill", "get-weather"}, {"files", json::array()}}}})},
+        {"tool_call", call("explode", {{"content", text("explode failed")}, {"details", {{"exitCode", 3}}}}, true)}};
+    std::vector<json> out;
+    std::int64_t seq = 0;
+    for (const auto& [type, data] : stream)
+      projector.feed({.seq = seq++, .type = type, .data = data, .time = "2026-11-30T00:00:00.000Z"}, out);
+    std::vector<json> results;
+    for (const auto& e : out)
+      if (e["type"] == "action.result") results.push_back(e["data"]);
+    REQUIRE(results.size() == 4);
+    CHECK(results[0]["result"]["output"] == json({{"city", "Paris"}}));
+    CHECK(results[1]["result"]["output"]["stdout"] == "/workspace\n");
+    CHECK(results[1]["result"]["output"]["status"] == "completed");
+    CHECK(results[2]["result"]["kind"] == "load-skill-result");
+    CHECK(results[2]["result"]["name"] == "get-weather");
+    CHECK(results[2]["result"]["output"] == "# Get weather\n");
+    CHECK(results[2]["presentation"]["c_load_skill"]["label"] == "Loaded skill get-weather");
+    CHECK(results[3]["status"] == "failed");
+    CHECK(results[3]["error"] == json({{"code", "ACTION_RESULT_FAILED"}, {"message", "explode failed"},
+                                       {"name", "Error"}}));
+    CHECK(results[3]["result"]["output"] == "explode failed");
+    CHECK(results[3]["result"]["isError"] == true);
+  }
 }

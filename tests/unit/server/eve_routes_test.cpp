@@ -116,7 +116,7 @@ TEST_SUITE("server") {
     CHECK(beyond->body == "\n");
   }
 
-  TEST_CASE("follow-ups: current or no token accepted, stale token 400, unknown 404") {
+  TEST_CASE("follow-ups: current or no token accepted, stale token 400, unknown 409 (stream 404)") {
     ServerFixture f;
     auto c = f.client();
     const auto created = body_json(c.Post("/eve/v1/session", R"({"message":"one"})", "application/json"));
@@ -143,7 +143,8 @@ TEST_SUITE("server") {
                 {"error", "Expected a non-empty 'message' or a non-empty 'inputResponses' array."}}));
     auto unknown = c.Post("/eve/v1/session/wrun_01AAAAAAAAAAAAAAAAAAAAAAAA", R"({"message":"x"})",
                           "application/json");
-    CHECK(unknown->status == 404);
+    CHECK(unknown->status == 409); // Eve 0.80.1: session_not_active, even for an unknown id
+    CHECK(json::parse(unknown->body)["code"] == "session_not_active");
     CHECK(c.Get("/eve/v1/session/wrun_nope/stream")->status == 404);
     CHECK(c.Get("/eve/v1/session/" + id + "/stream?startIndex=abc")->status == 400);
     CHECK(c.Post("/eve/v1/session", "{not json", "application/json")->status == 400);
