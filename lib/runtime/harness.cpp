@@ -359,7 +359,7 @@ Tool TurnRunner::subagent_tool(const AgentDef& sub) {
   Tool tool{.name = sub.name,
             .description = sub.description,
             .input_schema = manifest::subagent_tool_schema()};
-  tool.run = [this, &sub](const json& input, const ToolContext&) -> ToolOutcome {
+  tool.run = [this, &sub](const json& input, const ToolContext& tool_context) -> ToolOutcome {
     const auto task_id = ids::make_id("task");
     Envelope envelope = m_scope.envelope;
     envelope.parent_session = envelope.session;
@@ -368,7 +368,8 @@ Tool TurnRunner::subagent_tool(const AgentDef& sub) {
     envelope.turn_id.clear();
     const auto message = input.at("message").get<std::string>();
     const auto started = Clock::now();
-    m_scope.events.emit("task_start", {{"taskId", task_id}, {"prompt", message}, {"agent", sub.name}},
+    m_scope.events.emit("task_start", {{"taskId", task_id}, {"prompt", message}, {"agent", sub.name},
+                                       {"toolCallId", tool_context.call_id}},
                         m_scope.envelope);
     TurnScope child{m_scope.context, m_scope.models, m_scope.events, m_scope.workspace, envelope};
     json history = json::array();
@@ -378,13 +379,17 @@ Tool TurnRunner::subagent_tool(const AgentDef& sub) {
       const auto result = run_turn(child, sub, history, message, options);
       const json out = result.to_json();
       m_scope.events.emit("task", {{"taskId", task_id}, {"isError", false}, {"result", out},
+                                   {"agent", sub.name}, {"toolCallId", tool_context.call_id},
                                    {"durationMs", elapsed_ms(started)}},
                           m_scope.envelope);
+      // The parent's tool result is the child's answer: its structured output, else its text.
+      const json answer = result.data.is_null() ? json(result.text) : result.data;
       return {.text = result.data.is_null() ? result.text : dump_json(result.data),
-              .details = {{"taskId", task_id}, {"agent", sub.name}}};
+              .details = {{"taskId", task_id}, {"agent", sub.name}, {"output", answer}}};
     } catch (const Error& e) {
       m_scope.events.emit("task", {{"taskId", task_id}, {"isError", true},
                                    {"error", {{"type", e.info().type}, {"message", e.info().message}}},
+                                   {"agent", sub.name}, {"toolCallId", tool_context.call_id},
                                    {"durationMs", elapsed_ms(started)}},
                           m_scope.envelope);
       return {.text = "Subagent " + sub.name + " failed: " + e.info().message, .is_error = true};
@@ -438,6 +443,7 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
                     },
                     .cancel = m_scope.context.cancel};
     ctx.traceparent = m_scope.events.traceparent(call.id, envelope.turn_id, envelope.operation_id);
+    ctx.call_id = call.id;
     try {
       outcome = it->run(args, ctx);
     } catch (const Error& e) {

@@ -33,6 +33,7 @@ struct ToolContext {
   std::string conversation_key{}; // the agent instance id (HEARTH_CONVERSATION_KEY; triggers)
   std::function<void(std::string_view level, std::string_view line)> log{}; // tool stderr, logs
   std::string traceparent{}; // W3C traceparent of the tool call's span (TRACEPARENT), or ""
+  std::string call_id{};     // the model's tool call id (subagent events name their call)
   /// Stopped when the turn is cancelled: a tool that waits must give up (processes: pass it to
   /// sandbox::Command::cancel) and answer cancelled_outcome() (docs/runtime.md "Cancellation").
   std::stop_token cancel{};

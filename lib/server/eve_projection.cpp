@@ -178,6 +178,39 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
     return begin_turn(event, out);
   }
   if (!m_in_turn) return;
+  // A subagent runs inline in the parent's turn (seed 003: subagent.started/completed); its own
+  // steps carry parentSession and are not the parent's: they never show as the parent answering.
+  if (d.contains("parentSession")) {
+    if (type == "turn") { // session usage totals include delegated agents (Eve)
+      const json usage = d.contains("usage") ? d["usage"] : json::object();
+      m_input += number(usage, "input");
+      m_output += number(usage, "output");
+      m_cache_read += number(usage, "cacheRead");
+      m_cache_write += number(usage, "cacheWrite");
+    }
+    return;
+  }
+  if (type == "task_start" || type == "task") {
+    json data = step_fields();
+    data["callId"] = d.value("toolCallId", "");
+    data["name"] = d.value("agent", "");
+    data["taskId"] = d.value("taskId", "");
+    if (type == "task_start") {
+      data["message"] = d.value("prompt", "");
+      return emit(out, event, "subagent.started", data);
+    }
+    const bool failed = d.value("isError", false);
+    data["status"] = failed ? "failed" : "completed";
+    if (failed) {
+      data["error"] = d.contains("error") ? d["error"] : json::object();
+    } else {
+      const json result = d.contains("result") ? d["result"] : json::object();
+      data["output"] = result.is_object() && result.contains("data") && !result["data"].is_null()
+                           ? result["data"]
+                           : json(result.is_object() ? result.value("text", "") : "");
+    }
+    return emit(out, event, "subagent.completed", data);
+  }
   if (type == "turn_parked" || type == "approval_decision" || type == "input_response")
     return feed_input(event, out);
   if (type == "message_end") {

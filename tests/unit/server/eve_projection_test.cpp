@@ -86,4 +86,51 @@ TEST_SUITE("server") {
     CHECK(results[3]["result"]["output"] == "explode failed");
     CHECK(results[3]["result"]["isError"] == true);
   }
+
+  TEST_CASE("an inline subagent shows as subagent.started/completed, never as the parent's steps") {
+    hearth::server::EveProjector projector("agents/a/wrun_1", "a", "wrun_1");
+    const json child = {{"parentSession", "default"}, {"taskId", "task_1"}};
+    auto with = [](json a, const json& b) {
+      a.update(b);
+      return a;
+    };
+    auto assistant = [](std::string text) {
+      return json{{"message", {{"role", "assistant"}, {"content", {{{"type", "text"}, {"text", text}}}}}}};
+    };
+    const std::vector<std::pair<std::string, json>> stream = {
+        {hearth::server::k_submission_event, {{"submissionId", "d1"}, {"message", "go"}}},
+        {"operation_start", {{"operationKind", "prompt"}}},
+        {"turn_request", {{"provider", "mock"}, {"model", "script"}}},
+        {"tool_start", {{"toolName", "researcher"}, {"toolCallId", "call_1"}, {"args", {{"message", "dig"}}}}},
+        {"task_start", {{"taskId", "task_1"}, {"agent", "researcher"}, {"prompt", "dig"}, {"toolCallId", "call_1"}}},
+        {"turn_request", with({{"provider", "mock"}, {"model", "echo"}}, child)},
+        {"message_end", with(assistant("found it"), child)},
+        {"turn", with({{"usage", {{"input", 7}, {"output", 3}}}}, child)},
+        {"task", {{"taskId", "task_1"}, {"agent", "researcher"}, {"toolCallId", "call_1"}, {"isError", false},
+                  {"result", {{"text", "found it"}}}}},
+        {"tool_call", {{"toolName", "researcher"}, {"toolCallId", "call_1"}, {"isError", false},
+                       {"result", {{"content", {{{"type", "text"}, {"text", "found it"}}}},
+                                   {"details", {{"taskId", "task_1"}, {"agent", "researcher"},
+                                                {"output", "found it"}}}}}}},
+        {"turn", {{"usage", {{"input", 10}, {"output", 5}}}}},
+        {"operation", {{"operationKind", "prompt"}, {"isError", false}, {"result", {{"text", "done"}}}}},
+        {"idle", json::object()}};
+    std::vector<json> out;
+    std::int64_t seq = 0;
+    for (const auto& [type, data] : stream)
+      projector.feed({.seq = seq++, .type = type, .data = data, .time = "2026-11-30T00:00:00.000Z"}, out);
+    std::vector<std::string> types;
+    for (const auto& e : out) types.push_back(e["type"]);
+    CHECK(std::count(types.begin(), types.end(), "step.started") == 1); // the parent's only
+    CHECK(std::count(types.begin(), types.end(), "message.completed") == 0);
+    const auto at = [&](const std::string& t) {
+      return *std::find_if(out.begin(), out.end(), [&](const json& e) { return e["type"] == t; });
+    };
+    CHECK(at("subagent.started")["data"]["callId"] == "call_1");
+    CHECK(at("subagent.started")["data"]["name"] == "researcher");
+    CHECK(at("subagent.completed")["data"]["output"] == "found it");
+    CHECK(at("subagent.completed")["data"]["status"] == "completed");
+    CHECK(at("action.result")["data"]["result"]["output"] == "found it"); // the child's answer
+    CHECK(out.back()["data"]["usage"]["inputTokens"] == 17);             // delegated usage counted
+  }
 }
