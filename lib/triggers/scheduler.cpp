@@ -258,6 +258,15 @@ Scheduler::Fire Scheduler::claim_manual(const ScheduleDef& s) {
   return f;
 }
 
+void Scheduler::submit_or_fail(const Fire& f, std::function<void()> task) {
+  try {
+    m_submit(std::move(task));
+  } catch (...) { // executor full or closed: the claimed row must not stay `running`
+    m_runtime.store().set_fire_status(f.fire_id, "errored");
+    throw;
+  }
+}
+
 json Scheduler::fire_now(const std::string& name) {
   const auto& s = find(name);
   auto f = claim_manual(s);
@@ -276,7 +285,7 @@ json Scheduler::fire_now(const std::string& name) {
     }
     out["runId"] = f.session_id;
     log_line("schedule " + s.name + " fired now (manual) as run " + f.session_id);
-    m_submit([this, &s, f] {
+    submit_or_fail(f, [this, &s, f] {
       try {
         m_runtime.execute_run(f.session_id, "", {});
         m_runtime.store().set_fire_status(f.fire_id, "done");
@@ -287,7 +296,7 @@ json Scheduler::fire_now(const std::string& name) {
     });
     return out;
   }
-  m_submit([this, &s, f]() mutable { execute(s, f); });
+  submit_or_fail(f, [this, &s, f]() mutable { execute(s, f); });
   return {{"scheduleId", s.name}, {"sessionIds", json::array({f.session_id})}};
 }
 

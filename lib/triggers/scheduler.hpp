@@ -12,6 +12,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -112,6 +113,8 @@ private:
   void run_tracked(const ScheduleDef& s, Fire fire);
   /// Claims a manual fire. Throws when the store refuses it.
   Fire claim_manual(const ScheduleDef& s);
+  /// Submits `task` for claimed fire `f`; when the executor refuses, marks `f` errored, rethrows.
+  void submit_or_fail(const Fire& f, std::function<void()> task);
   void loop();
 
   runtime::Runtime& m_runtime;
