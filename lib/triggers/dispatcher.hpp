@@ -45,9 +45,9 @@ public:
   /// then its `access` rules. Throws agent_not_found, access_denied (403).
   runtime::Invocation invocation(const std::string& agent, const nlohmann::json& invoker) const;
 
-  /// Admission of the dispatch `dispatch_id` ended: its record once it is done or errored (its
-  /// `outcome` set), waiting up to `max_wait`; nullopt when it is still unfinished then, or
-  /// unknown. Polls the store (another process may run it).
+  /// The record of dispatch `dispatch_id` once its turn is done or errored (`outcome` set),
+  /// waiting up to `max_wait` (and no longer once stop() was called); nullopt when it is still
+  /// unfinished then, or unknown. Polls the store every 25 ms (another process may run it).
   std::optional<store::DispatchRecord> wait_finished(const std::string& dispatch_id,
                                                      std::chrono::milliseconds max_wait) const;
 
