@@ -1256,3 +1256,26 @@ Error run_taken_over(std::string_view run_id) {
 }
 
 } // namespace hearth::errors
+
+// triggers (issue 14, round 2)
+
+namespace hearth::errors {
+
+Error dispatch_stopped() {
+  return Error({.type = "dispatch_stopped",
+                .message = "The server is shutting down; the dispatch was not admitted.",
+                .details = "Retry against the next server; nothing was recorded.",
+                .http_status = 503});
+}
+
+Error schedule_task_mode(std::string_view schedule, std::string_view tool) {
+  return Error({.type = "schedule_task_mode",
+                .message = "Schedule \"" + string(schedule.substr(0, 200)) +
+                           "\" runs in task mode: the approval for tool \"" +
+                           string(tool.substr(0, 200)) + "\" was denied.",
+                .details = "Scheduled fires cannot park for a human (seed 003). Drop the tool's "
+                           "approval requirement, or let the schedule hand the work to a session.",
+                .http_status = 403});
+}
+
+} // namespace hearth::errors

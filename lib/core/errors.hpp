@@ -577,3 +577,16 @@ Error run_suspended();
 Error run_taken_over(std::string_view run_id);
 
 } // namespace hearth::errors
+
+// triggers (issue 14, round 2)
+
+namespace hearth::errors {
+
+/// The server is shutting down: no new dispatch is admitted (nothing was recorded); HTTP 503.
+Error dispatch_stopped();
+
+/// An Approval Request in a scheduled fire: schedules run in task mode (seed 003) and cannot
+/// park, so the request is denied at once (`tool` names the tool). Type `schedule_task_mode`.
+Error schedule_task_mode(std::string_view schedule, std::string_view tool);
+
+} // namespace hearth::errors

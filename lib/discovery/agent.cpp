@@ -32,7 +32,8 @@ const std::vector<std::string> k_connection_keys = {
     "$schema", "description", "command", "args",      "env",  "cwd",  "url", "headers",
     "type",    "auth",        "tools",   "approval",  "timeoutMs", "eager", "elicitation",
     "spec",    "baseUrl",     "operations"}; // issue 13 (docs/mcp.md)
-const std::vector<std::string> k_schedule_keys = {"cron", "description", "catchUp", "overlap"};
+const std::vector<std::string> k_schedule_keys = {"cron", "description", "catchUp", "overlap",
+                                                  "run"};
 
 /// Known script extensions: a file with one of these beside nothing is a stray executable.
 bool is_script_name(std::string_view name) {
@@ -484,9 +485,38 @@ void read_schedules(Context& ctx, Agent& agent, const stdfs::path& dir) {
       s.overlap = o.get<std::string>();
     }
     s.prompt = std::move(fm->body);
-    if (text::trim(s.prompt).empty()) {
+    const bool has_body = !text::trim(s.prompt).empty();
+    if (fm->data.contains("run")) {
+      // Seed 003: exactly one of markdown or `run`; `run` names a script (relative to this
+      // file) that runs over the ctx protocol like a script workflow.
+      const auto run = ctx.string_field(fm->data, "run", f.entry.path);
+      if (!run) continue;
+      if (has_body) {
+        ctx.error("invalid-field", "Schedule \"" + s.name + "\" has both a prompt body and \"run\".",
+                  f.entry.path, "Give exactly one: the markdown prompt, or run: ./script.py.");
+        continue;
+      }
+      const auto script = (f.entry.path.parent_path() / *run).lexically_normal();
+      const auto rel = ctx.rel(script);
+      std::error_code ec;
+      if (run->empty() || rel.rfind("..", 0) == 0 || !stdfs::is_regular_file(script, ec)) {
+        ctx.error("invalid-field", "Schedule \"" + s.name + "\": \"run\" must name a script file "
+                  "inside the project (relative to the schedule's file).", f.entry.path,
+                  "For example run: ./digest.py beside " + f.entry.name + ".");
+        continue;
+      }
+      const auto interpreter = interpreter_for(extension_of(script.filename().string()));
+      if (!interpreter && ::access(script.c_str(), X_OK) != 0) {
+        ctx.error("invalid-field", "Schedule \"" + s.name + "\": \"run\" must be a .py/.js/.mjs/.sh "
+                  "script or an executable.", f.entry.path, "chmod +x it, or use a known extension.");
+        continue;
+      }
+      s.run = rel;
+      s.interpreter = interpreter.value_or("");
+      s.prompt.clear();
+    } else if (!has_body) {
       ctx.error("missing-field", "Schedule \"" + s.name + "\" has no prompt body.", f.entry.path,
-                "Write what the agent should do after the frontmatter.");
+                "Write what the agent should do after the frontmatter, or run: ./script.py.");
       continue;
     }
     agent.schedules.push_back(std::move(s));

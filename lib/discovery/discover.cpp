@@ -24,14 +24,6 @@ const std::vector<std::string> k_workflow_keys = {"description", "agent", "model
 const std::vector<std::string> k_sidecar_keys = {"$schema", "description", "http", "timeoutMs",
                                                  "access"};
 
-/// The interpreter a program workflow's extension implies, or nullopt for unknown extensions.
-std::optional<std::string> interpreter_for(const std::string& ext) {
-  if (ext == ".py") return "python3";
-  if (ext == ".js" || ext == ".mjs") return "node";
-  if (ext == ".sh") return "bash";
-  return std::nullopt;
-}
-
 bool has_shebang(const stdfs::path& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return false;
@@ -225,6 +217,23 @@ Discovery discover(const config::Project& project) {
                               : "Available agents: " + text::quote_list(names) + ".");
     }
   }
+
+  // A channel's `dispatch.agent` must name an agent (docs/triggers.md): a compile error, not a
+  // 404 at the first delivery.
+  if (out.root)
+    for (const auto& c : out.root->channels) {
+      const auto it = c.config.find("dispatch");
+      if (it == c.config.end() || !it->is_object()) continue;
+      const auto agent = it->find("agent");
+      if (agent == it->end() || !agent->is_string() || agent->get<std::string>().empty() ||
+          agent_names.count(agent->get<std::string>()))
+        continue;
+      std::vector<std::string> names;
+      for (const auto& [n, d] : agent_names) names.push_back(n);
+      ctx.error("channel-agent-unknown", "Channel \"" + c.name + "\" dispatches to agent \"" +
+                                             agent->get<std::string>() + "\", which does not exist.",
+                project.root / c.path, "Available agents: " + text::quote_list(names) + ".");
+    }
 
   if (!out.root && out.agents.empty() && out.workflows.empty()) {
     const auto base = src.string();

@@ -67,7 +67,9 @@ struct Schedule {
   std::string path{};
   std::string cron{};
   std::string description{};
-  std::string prompt{};            // the markdown body
+  std::string prompt{};            // the markdown body ("" with `run`)
+  std::string run{};               // frontmatter `run`: project-relative script ("" : markdown)
+  std::string interpreter{};       // `run`: python3 | node | bash | "" (run directly)
   bool catch_up = false;           // frontmatter `catchUp`: run one fire missed while down
   std::string overlap = "skip";    // frontmatter `overlap`: skip | queue
 };

@@ -207,6 +207,13 @@ Frontmatter parse_frontmatter(std::string_view text) {
   return out;
 }
 
+std::optional<std::string> interpreter_for(const std::string& ext) {
+  if (ext == ".py") return "python3";
+  if (ext == ".js" || ext == ".mjs") return "node";
+  if (ext == ".sh") return "bash";
+  return std::nullopt;
+}
+
 std::string cron_problem(std::string_view expr) { return cron::problem(expr); }
 
 bool is_text(std::string_view s) {

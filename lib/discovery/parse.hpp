@@ -55,6 +55,11 @@ Frontmatter parse_frontmatter(std::string_view text);
 /// @yearly @annually @monthly @weekly @daily @midnight @hourly; else why it is not.
 std::string cron_problem(std::string_view expr);
 
+/// The interpreter a script's extension implies (.py python3, .js/.mjs node, .sh bash), or
+/// nullopt for other extensions (an executable with a shebang runs directly). Program
+/// workflows and `run` schedules.
+std::optional<std::string> interpreter_for(const std::string& ext);
+
 /// True when `text` is well-formed UTF-8 without NUL bytes.
 bool is_text(std::string_view text);
 

@@ -167,15 +167,22 @@ nlohmann::json to_manifest(const discovery::Discovery& found, const config::Proj
   auto schedules = nlohmann::json::array();
   auto channels = nlohmann::json::array();
   if (found.root) {
-    for (const auto& s : found.root->schedules)
-      schedules.push_back({{"name", s.name},
-                           {"path", s.path},
-                           {"cron", s.cron},
-                           {"description", or_null(s.description)},
-                           {"agent", found.root->name},
-                           {"prompt", s.prompt},
-                           {"catchUp", s.catch_up},
-                           {"overlap", s.overlap}});
+    for (const auto& s : found.root->schedules) {
+      nlohmann::json j = {{"name", s.name},
+                          {"path", s.path},
+                          {"cron", s.cron},
+                          {"description", or_null(s.description)},
+                          {"agent", found.root->name},
+                          {"prompt", s.prompt},
+                          {"catchUp", s.catch_up},
+                          {"overlap", s.overlap}};
+      if (!s.run.empty()) { // a script run as the program workflow `schedule:<name>`
+        j["run"] = s.run;
+        j["interpreter"] = or_null(s.interpreter);
+        j["workflow"] = "schedule:" + s.name;
+      }
+      schedules.push_back(std::move(j));
+    }
     for (const auto& c : found.root->channels)
       channels.push_back({{"name", c.name}, {"path", c.path}, {"config", c.config}});
   }

@@ -112,6 +112,15 @@ Program load_program(const json& manifest, const stdfs::path& root) {
     for (const auto& w : manifest.value("workflows", json::array()))
       program.workflows.push_back(load_workflow(w, root, manifest.value("sandbox", json::object())));
     program.schedules = manifest.value("schedules", json::array());
+    // `run` schedules (docs/triggers.md): each fire is a run of a script workflow of its own,
+    // `schedule:<name>` (no HTTP route; the manifest names it).
+    for (const auto& s : program.schedules)
+      if (s.is_object() && s.contains("workflow") && s["workflow"].is_string() && s.contains("run"))
+        program.workflows.push_back(load_workflow(
+            {{"name", s["workflow"]}, {"kind", "program"}, {"executable", s["run"]},
+             {"interpreter", s.value("interpreter", json())},
+             {"description", "schedule " + s.value("name", std::string())}},
+            root, manifest.value("sandbox", json::object())));
     program.channels = manifest.value("channels", json::array());
     std::sort(program.workflows.begin(), program.workflows.end(),
               [](const WorkflowDef& x, const WorkflowDef& y) { return x.name < y.name; });

@@ -12,6 +12,8 @@
 #include "sandbox/workspace.hpp"
 #include "store/store.hpp"
 
+#include <openssl/evp.h>
+
 #include <atomic>
 #include <cstdio>
 #include <chrono>
@@ -69,6 +71,27 @@ std::string safe_component(std::string_view name) {
     out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
   if (out.empty() || out == "." || out == "..") out = "_" + out;
   return out;
+}
+
+std::string workspace_name(const std::vector<std::string>& parts) {
+  std::string readable, joined;
+  for (const auto& part : parts) {
+    if (!readable.empty()) readable += '-';
+    readable += part;
+    joined += part;
+    joined += '\0';
+  }
+  auto name = safe_component(readable).substr(0, 120);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(joined.data(), joined.size(), digest, &length, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  name += '-';
+  for (unsigned int i = 0; i < 8 && i < length; ++i) {
+    name += hex[digest[i] >> 4];
+    name += hex[digest[i] & 15];
+  }
+  return name;
 }
 
 Runtime::Runtime(Program program, RuntimeContext context, store::Store& store)
@@ -454,6 +477,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
                            const json& output_schema, const std::string& model_override,
                            const EventListener& listener, const json& invoker,
                            const json& context_values, const std::string& conversation_key,
+                           const std::string& task_schedule,
                            const std::string& client_context) {
   const auto& agent_def = agent(agent_name);
   check_access(agent_def.access, invoker, "agent \"" + agent_name + "\"");
@@ -476,16 +500,25 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
     const auto models = instance_models(stream);
     const auto workspace = invocation_workspace(
         m_context.workspaces_root() /
-            safe_component(agent_name + "-" + instance_id + "-" + key.name),
+            workspace_name({agent_name, instance_id, key.name}),
         agent_def, invoker);
     auto context = m_context; // per invocation: the invoker reaches its tools (HEARTH_INVOKER)
     context.invoker = invoker;
     if (has_values) context.context_values = context_values;
     context.conversation_key = conversation_key;
     context.cancel = turn.token();
+    const bool task_mode = !task_schedule.empty();
+    if (task_mode) // a scheduled fire: nobody can approve, so nothing parks (seed 003)
+      context.wait_for_approval = [task_schedule](const json& request, std::stop_token) {
+        return std::optional<InputAnswer>(InputAnswer{
+            .decision = "deny",
+            .reason = errors::schedule_task_mode(task_schedule, request.value("toolName", "")).info().message,
+            .invoker = {{"id", task_schedule}, {"kind", "schedule"}, {"label", "schedule " + task_schedule}}});
+      };
     TurnScope scope{context, *models, events, workspace, envelope};
     TurnOptions options{.model_override = model_override, .result_schema = output_schema,
-                        .park_for_input = true, .client_context = client_context};
+                        .headless = task_mode, .park_for_input = !task_mode,
+                        .client_context = client_context};
     if (saved && !saved->parked.is_null()) abandon_parked_turn(stream, envelope, messages, saved->parked);
     try {
       const auto result = run_turn(scope, agent_def, messages, message, options);
@@ -630,7 +663,7 @@ json Runtime::resume_session(const std::string& agent_name, const std::string& i
     context.cancel = turn.token();
     const auto workspace = invocation_workspace(
         m_context.workspaces_root() /
-            safe_component(agent_name + "-" + instance_id + "-" + key.name),
+            workspace_name({agent_name, instance_id, key.name}),
         agent_def, context.invoker);
     TurnScope scope{context, *models, events, workspace, envelope};
     try {

@@ -115,6 +115,9 @@ public:
   /// context values (an object or null); the turn's workspace is confined to the invoker's grant.
   /// `conversation_key`: set only by a channel dispatch (its verified destination); tools read it
   /// as HEARTH_CONVERSATION_KEY. "" (HTTP, Eve, schedules): not exported.
+  /// `task_schedule`: set by a schedule's fire (its name): the turn runs in task mode (seed 003:
+  /// "cannot park for HITL"): it is headless, and each Approval Request is denied at once with
+  /// an approval_decision whose reason is errors::schedule_task_mode's message; it never parks.
   /// `client_context`: Eve's clientContext as text, shown to the model for this turn only and
   /// never stored (TurnOptions::client_context).
   nlohmann::json prompt_agent(const std::string& agent, const std::string& instance_id,
@@ -124,6 +127,7 @@ public:
                               const nlohmann::json& invoker = nullptr,
                               const nlohmann::json& context_values = nullptr,
                               const std::string& conversation_key = {},
+                              const std::string& task_schedule = {},
                               const std::string& client_context = {});
 
   /// Ends every run this process is executing as errored `cancelled` (its run_end says
@@ -276,5 +280,11 @@ sandbox::Workspace invocation_workspace(const std::filesystem::path& root, const
 
 /// `name` made safe as one path component of a workspace directory.
 std::string safe_component(std::string_view name);
+
+/// The workspace directory name of `parts` (e.g. agent, instance id, session): a readable
+/// safe_component of the parts joined by '-' (at most 120 bytes), then '-' and 16 hex digits of
+/// the SHA-256 of the parts joined by NUL bytes, so two different part lists never share a
+/// directory (safe_component alone maps `a:b` and `a_b`, or `a-b`+`c` and `a`+`b-c`, to one name).
+std::string workspace_name(const std::vector<std::string>& parts);
 
 } // namespace hearth::runtime

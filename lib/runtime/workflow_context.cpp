@@ -241,11 +241,12 @@ json WorkflowContext::agent_init(const json& params) {
     harness->handle = "h" + std::to_string(++m_next_handle);
     m_harnesses[harness->handle] = harness; // reserves the name while the workspace is prepared
   }
-  const auto dir = harness->name == "default" ? m_context.run_id
-                                              : m_context.run_id + "-" + harness->name;
+  // Run ids are ULIDs (already safe); harness names are the script's: hashed apart.
+  const auto dir = harness->name == "default" ? safe_component(m_context.run_id)
+                                              : workspace_name({m_context.run_id, harness->name});
   try {
     harness->workspace = std::make_unique<sandbox::Workspace>(invocation_workspace(
-        m_context.workspaces_root() / safe_component(dir), harness->agent,
+        m_context.workspaces_root() / dir, harness->agent,
         m_context.invoker, m_workflow_access));
   } catch (...) {
     std::lock_guard lock(m_mutex);

@@ -133,7 +133,7 @@ void run_message_turn(Eve& eve, const std::string& session_id, const std::string
   store.append(path, {.type = k_submission_event, .data = std::move(submission)});
   try {
     rt.prompt_agent(eve.root(), session_id, "default", prompt, output_schema, "", {}, invoker,
-                    invocation.context, {}, context);
+                    invocation.context, {}, {}, context);
   } catch (const Error&) { // recorded on the stream by the runtime (operation isError, idle)
   } catch (const std::exception& e) {
     close_failed_turn(store, path, session_id, e);

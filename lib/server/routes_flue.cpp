@@ -3,17 +3,25 @@
 // seed's are sent where they differ (202 bodies carry `status` and `streamUrl`/`offset`).
 #include "core/errors.hpp"
 #include "core/ids.hpp"
+#include "core/json.hpp"
 #include "runtime/access.hpp"
 #include "runtime/runtime.hpp"
 #include "server/context.hpp"
 #include "server/durable_streams.hpp"
 #include "store/store.hpp"
 #include "triggers/dispatcher.hpp"
+#include "triggers/signatures.hpp"
 
 #include <cctype>
 
 namespace hearth::server {
 namespace {
+
+/// Idempotency-Key: bytes at most (the store's key adds the invoker scope).
+constexpr std::size_t k_max_idempotency_key = 256;
+/// `?wait=result` with an Idempotency-Key: how long the answer waits for the dispatch's turn
+/// (then 202 with the receipt; the turn goes on).
+constexpr auto k_max_dispatch_wait = std::chrono::minutes(10);
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -195,15 +203,43 @@ void post_agent(const Request& req, Response& res, ServerContext& ctx) {
   const auto path = runtime::Runtime::agent_stream(agent.name, instance);
   if (const auto key = req.get_header_value("Idempotency-Key"); !key.empty()) {
     // Durable dispatch (docs/triggers.md): admitted in one transaction, processed in admission
-    // order; the same key and message replay the receipt, a different message is 409.
+    // order; the same key and message replay the first answer, a different message is 409.
+    if (key.size() > k_max_idempotency_key)
+      throw errors::invalid_request("The Idempotency-Key header must be at most 256 characters.");
     const auto info = store.stream_info(path);
-    auto receipt = ctx.dispatcher->dispatch({.agent = agent.name, .instance_id = instance,
-                                             .input = message, .idempotency_key = key,
-                                             .source = "http", .invoker = invocation.invoker});
     const auto stream_url = base_url(req, ctx) + "/agents/" + agent.name + "/" + instance;
-    receipt["streamUrl"] = stream_url;
-    receipt["offset"] = store::format_offset(info ? info->last_seq : -1);
-    res.set_header("Location", stream_url);
+    // Keys are the caller's: scoped by the resolved invoker, so two callers using one key never
+    // collide nor read each other's receipts.
+    const auto scope = triggers::sha256_hex(hearth::dump_json(
+        json{{"kind", invocation.invoker.value("kind", "")}, {"id", invocation.invoker.value("id", "")}}));
+    const auto receipt = ctx.dispatcher->dispatch(
+        {.agent = agent.name, .instance_id = instance, .input = message,
+         .idempotency_key = "http:" + scope.substr(0, 32) + ":" + key, .source = "http",
+         .invoker = invocation.invoker, .context = invocation.context,
+         .receipt = {{"streamUrl", stream_url},
+                     {"offset", store::format_offset(info ? info->last_seq : -1)}}});
+    res.set_header("Location", receipt.value("streamUrl", stream_url));
+    res.set_header("Stream-Next-Offset", receipt.value("offset", ""));
+    if (wait) { // the first request and its replays wait for the one turn's outcome
+      const auto done = ctx.dispatcher->wait_finished(receipt.value("dispatchId", ""),
+                                                      k_max_dispatch_wait);
+      if (done && done->status == "done") {
+        json out = receipt;
+        out["result"] = done->outcome.value("result", json());
+        send_json(res, 200, out);
+        return;
+      }
+      if (done) { // errored: the turn's error, as the synchronous route answers it
+        const auto e = done->outcome.value("error", json::object());
+        render_error(req, res, ctx,
+                     Error({.type = e.value("type", "internal_error"),
+                            .message = e.value("message", "The dispatched turn failed."),
+                            .details = "The dispatch " + receipt.value("dispatchId", "") +
+                                       " ended errored; its events are on the stream."}),
+                     500);
+        return;
+      }
+    }
     send_json(res, 202, receipt);
     return;
   }

@@ -135,7 +135,7 @@ public:
   }
 
   ~ServerImpl() {
-    if (m_dispatcher) m_dispatcher->stop_sweep();
+    if (m_dispatcher) m_dispatcher->stop();
     if (m_scheduler) m_scheduler->stop();
     if (m_acceptor && !m_stopped) shutdown(std::chrono::seconds(10));
     m_io.stop();
@@ -203,8 +203,10 @@ public:
 
   bool shutdown(std::chrono::milliseconds grace) {
     const auto deadline = Clock::now() + grace;
-    m_dispatcher->stop_sweep();
-    m_scheduler->stop(); // no new fires; running ones drain with the executor
+    // No drain takes another dispatch (the rest stays queued for the next start), no new fires;
+    // turns already running finish with the executor's drain.
+    m_dispatcher->stop();
+    m_scheduler->stop();
     m_stopping.store(true);
     m_stopped = true;
     m_executor.close();

@@ -10,7 +10,7 @@ namespace hearth::store {
 namespace {
 
 // Times are integer milliseconds since the Unix epoch (UTC); JSON columns hold compact JSON text.
-constexpr std::array<const char*, 5> k_steps = {
+constexpr std::array<const char*, 6> k_steps = {
     // 1: runs, event streams, sessions, submissions.
     R"sql(
 CREATE TABLE streams (
@@ -127,6 +127,39 @@ ALTER TABLE runs ADD COLUMN resumable INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE runs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN checkpoint TEXT;
+)sql",
+    // 6 (triggers, issue 14 round 2): fires get their own id and an owner (pid + process start):
+    // cron and catch-up fires stay unique per (schedule, cron time), manual fires are unique by
+    // their id; a fire whose owner died is `interrupted` at the next start. Dispatches keep the
+    // invocation's context values, the extras of their first answer (`receipt`: stream offset,
+    // ...) and the outcome of their turn ({result} or {error}) for replays.
+    R"sql(
+CREATE TABLE schedule_fires_6 (
+  fire_id TEXT PRIMARY KEY,
+  schedule TEXT NOT NULL,
+  scheduled_ms INTEGER NOT NULL,
+  trigger TEXT NOT NULL CHECK (trigger IN ('cron', 'catch-up', 'manual')),
+  session_id TEXT NOT NULL,
+  status TEXT NOT NULL
+    CHECK (status IN ('queued', 'running', 'done', 'errored', 'skipped', 'interrupted')),
+  fired_ms INTEGER NOT NULL,
+  ended_ms INTEGER,
+  owner_pid INTEGER,
+  owner_start TEXT
+);
+INSERT INTO schedule_fires_6 (fire_id, schedule, scheduled_ms, trigger, session_id, status,
+                              fired_ms, ended_ms)
+  SELECT 'fire_v4_' || rowid, schedule, scheduled_ms, trigger, session_id, status, fired_ms,
+         ended_ms FROM schedule_fires;
+DROP TABLE schedule_fires;
+ALTER TABLE schedule_fires_6 RENAME TO schedule_fires;
+CREATE UNIQUE INDEX schedule_fires_once ON schedule_fires (schedule, scheduled_ms)
+  WHERE trigger != 'manual';
+CREATE INDEX schedule_fires_unfinished ON schedule_fires (schedule, fired_ms)
+  WHERE status IN ('queued', 'running');
+ALTER TABLE dispatches ADD COLUMN context TEXT;
+ALTER TABLE dispatches ADD COLUMN receipt TEXT;
+ALTER TABLE dispatches ADD COLUMN outcome TEXT;
 )sql",
 };
 

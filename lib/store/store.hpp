@@ -193,16 +193,19 @@ struct Submission {
 
 // --- triggers (issue 14): schedule fires and durable dispatch admission ---------------------
 
-/// One fire of a schedule, recorded before it runs: (schedule, scheduled_ms) is unique, so no
-/// restart or second process ever runs the same cron time twice.
+/// One fire of a schedule, recorded before it runs: a cron or catch-up fire is unique per
+/// (schedule, scheduled_ms), so no restart or second process ever runs the same cron time twice;
+/// a manual fire is unique by its own `fire_id` (it never takes a cron time's slot).
 struct FireRecord {
+  std::string fire_id{};         // `fire_<ULID>`; claim_fire makes one when empty
   std::string schedule{};
   std::int64_t scheduled_ms = 0; // the cron time (ms since the epoch, UTC); manual: when asked
   std::string trigger = "cron";  // cron | catch-up | manual
-  std::string session_id{};      // the fresh agent instance the fire runs as ("" when skipped)
-  std::string status = "running"; // queued | running | done | errored | skipped
+  std::string session_id{};      // the fresh agent instance (or script run) the fire runs as
+  /// queued | running | done | errored | skipped | interrupted (its owner died while it ran)
+  std::string status = "running";
   std::string fired_at{};        // ISO-8601 UTC (ms) when recorded
-  std::string ended_at{};        // "" until done, errored or skipped
+  std::string ended_at{};        // "" until done, errored, skipped or interrupted
 };
 
 /// Input for one agent instance, admitted durably (seed 003 "Dispatch to agents").
@@ -210,12 +213,18 @@ struct NewDispatch {
   std::string agent{};
   std::string instance_id{};
   Json input{};                   // snapshotted at admission; null is allowed
-  std::string idempotency_key{};  // "" : none; scoped to `agent`
+  std::string idempotency_key{};  // "" : none; scoped to `agent` (HTTP keys also to the invoker)
   std::string source{};           // "channel:<name>" | "http" | "schedule:<name>" | ...
   Json invoker{};                 // who dispatched ({id, kind, ...})
   /// Channel dispatches only: the verified delivery's destination; tools of this dispatch's turn
   /// read it as HEARTH_CONVERSATION_KEY. "" for every other source (never the instance id).
   std::string conversation_key{};
+  /// invoker.resolve's context values for the turn (an object, or null). Part of what a replay
+  /// must match.
+  Json context{};
+  /// What the first answer said besides the receipt (HTTP: {streamUrl, offset}); a replay
+  /// answers with the same. Null: nothing.
+  Json receipt{};
 };
 
 struct DispatchRecord {
@@ -224,7 +233,7 @@ struct DispatchRecord {
   std::string agent{};
   std::string instance_id{};
   Json input{};
-  std::string input_hash{};       // sha256 hex of {agent, id, input} as compact JSON
+  std::string input_hash{};       // sha256 hex of {agent, id, input[, context]} as compact JSON
   std::string idempotency_key{};
   std::string source{};
   Json invoker{};
@@ -232,6 +241,9 @@ struct DispatchRecord {
   std::string status = "queued";  // queued | running | done | errored
   std::string accepted_at{};      // ISO-8601 UTC (ms)
   std::string updated_at{};
+  Json context{};                 // see NewDispatch
+  Json receipt{};                 // see NewDispatch
+  Json outcome{};                 // once done: {"result": ...}; errored: {"error": {type, message}}
 };
 
 /// What admit_dispatch decided: a new row, or (`replayed`) the original one for the same key and
@@ -410,14 +422,23 @@ public:
 
   // Triggers (issue 14) --------------------------------------------------------------------------
 
-  /// Records `fire` unless a fire of the same schedule and scheduled_ms exists. Returns true
-  /// when this call recorded it (the caller may run it), false when it was there already.
+  /// Records `fire` owned by this process (pid + start time) unless it exists: a cron or
+  /// catch-up fire of the same schedule and scheduled_ms, or a fire with the same fire_id.
+  /// Returns true when this call recorded it (the caller may run it), false when it was there
+  /// already (the caller must not run it).
   virtual bool claim_fire(const FireRecord& fire) = 0;
 
-  /// Sets the status (done | errored | skipped | running) of a recorded fire, and its end time
-  /// unless `running`. No-op for an unknown fire.
-  virtual void set_fire_status(std::string_view schedule, std::int64_t scheduled_ms,
-                               std::string_view status) = 0;
+  /// Sets the status (running | done | errored | skipped | interrupted) of fire `fire_id`, and
+  /// its end time unless `running`. No-op for an unknown fire.
+  virtual void set_fire_status(std::string_view fire_id, std::string_view status) = 0;
+
+  /// Takes the oldest `queued` fire of `schedule` whose owner is this process or dead: it becomes
+  /// `running` owned by this process (one UPDATE: of two takers one wins). Nullopt when none.
+  virtual std::optional<FireRecord> take_queued_fire(std::string_view schedule) = 0;
+
+  /// Start-up recovery: every `running` fire whose owner process is dead (or unknown) becomes
+  /// `interrupted` (ended now; it is not run again). Returns the fires it interrupted.
+  virtual std::vector<FireRecord> recover_fires() = 0;
 
   /// The newest scheduled_ms of `schedule`'s cron or catch-up fires, or nullopt.
   virtual std::optional<std::int64_t> latest_fire(std::string_view schedule) = 0;
@@ -444,8 +465,10 @@ public:
   /// included), so two processes or two dispatchers of one process never run it twice.
   virtual bool take_dispatch(std::string_view dispatch_id) = 0;
 
-  /// Moves a dispatch to `status` (running | done | errored). Throws dispatch_not_found.
-  virtual void set_dispatch_status(std::string_view dispatch_id, std::string_view status) = 0;
+  /// Moves a dispatch to `status` (running | done | errored) and, when `outcome` is not null,
+  /// records it ({result} or {error}). Throws dispatch_not_found.
+  virtual void set_dispatch_status(std::string_view dispatch_id, std::string_view status,
+                                   const Json& outcome = Json()) = 0;
 
   /// The dispatch, or nullopt.
   virtual std::optional<DispatchRecord> get_dispatch(std::string_view dispatch_id) = 0;

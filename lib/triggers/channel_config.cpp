@@ -92,11 +92,28 @@ void parse_handler(const json& value, ChannelDef& def, std::vector<std::string>&
       return;
     }
     command = &value["command"];
+    for (const auto& [key, _] : value.items())
+      if (key != "command" && key != "timeoutMs" && key != "env")
+        problems.push_back("\"handler\" has an unknown key \"" + key + "\".");
     if (value.contains("timeoutMs")) {
       const auto& t = value["timeoutMs"];
-      if (!t.is_number_integer() || t.get<long long>() < 1 || t.get<long long>() > 600'000)
-        problems.push_back("\"handler.timeoutMs\" must be an integer from 1 to 600000.");
+      if (!t.is_number_integer() || t.get<long long>() < 1 ||
+          t.get<long long>() > k_max_handler_timeout_ms)
+        problems.push_back("\"handler.timeoutMs\" must be an integer from 1 to " +
+                           std::to_string(k_max_handler_timeout_ms) + " (ms).");
       else def.handler_timeout_ms = t.get<int>();
+    }
+    if (value.contains("env")) {
+      const auto& env = value["env"];
+      if (!env.is_array() || env.size() > 64) {
+        problems.push_back("\"handler.env\" must be an array of at most 64 variable names.");
+      } else {
+        for (const auto& name : env) {
+          if (!name.is_string() || !valid_env_name(name.get<std::string>()))
+            problems.push_back("\"handler.env\" must hold environment variable names.");
+          else def.handler_env.push_back(name.get<std::string>());
+        }
+      }
     }
   }
   if (command->is_string()) {
@@ -231,6 +248,9 @@ std::optional<ChannelDef> parse_channel(const std::string& name, const std::stri
   if (config.contains("handler")) parse_handler(config["handler"], def, problems);
   if (def.dispatch && !def.handler.empty())
     problems.push_back("Give \"dispatch\" or \"handler\", not both.");
+  for (const auto& env : def.handler_env)
+    if (env == def.secret_env) // the signing secret stays with the server
+      problems.push_back("\"handler.env\" must not pass the signing secret \"" + env + "\".");
   if (problems.size() != before) return std::nullopt;
   return def;
 }

@@ -16,6 +16,12 @@ namespace hearth::triggers {
 
 enum class ChannelType { slack, github, webhook };
 
+/// `handler.timeoutMs`: default and largest value (ms).
+inline constexpr int k_default_handler_timeout_ms = 5'000;
+inline constexpr int k_max_handler_timeout_ms = 10'000;
+/// Bytes of a handler's stdout (and stderr) kept; more fails the delivery (502).
+inline constexpr std::size_t k_handler_output_cap = 256u << 10;
+
 /// One HTTP route a channel answers: `POST /channels/<name><suffix>`.
 struct ChannelRoute {
   std::string method = "POST";
@@ -40,7 +46,10 @@ struct ChannelDef {
   std::vector<ChannelRoute> routes{};
   std::optional<DispatchMapping> dispatch{};
   std::vector<std::string> handler{};    // argv; a relative program resolves against the spec's dir
-  int handler_timeout_ms = 10'000;
+  /// The handler runs on the delivery's request thread (docs/triggers.md "handler"): bounded by
+  /// `timeoutMs` (default 5 s, at most 10 s: GitHub wants an answer within 10 s).
+  int handler_timeout_ms = k_default_handler_timeout_ms;
+  std::vector<std::string> handler_env{}; // `handler.env`: variable names passed to the handler
   // webhook only
   std::string signature_header{};
   GenericScheme scheme{};

@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <iostream>
+#include <thread>
 
 namespace hearth::triggers {
 
@@ -16,7 +17,9 @@ Dispatcher::Dispatcher(runtime::Runtime& runtime, Submit submit)
     : m_runtime(runtime), m_submit(std::move(submit)) {}
 
 json Dispatcher::receipt(const store::DispatchRecord& record, bool replayed) {
-  json out = {{"dispatchId", record.dispatch_id}, {"acceptedAt", record.accepted_at}};
+  json out = record.receipt.is_object() ? record.receipt : json::object();
+  out["dispatchId"] = record.dispatch_id;
+  out["acceptedAt"] = record.accepted_at;
   if (replayed) out["replayed"] = true;
   return out;
 }
@@ -25,7 +28,34 @@ std::string Dispatcher::message_of(const json& input) {
   return input.is_string() ? input.get<std::string>() : hearth::dump_json(input);
 }
 
+runtime::Invocation Dispatcher::invocation(const std::string& agent_name, const json& invoker) const {
+  const auto& agent = m_runtime.agent(agent_name.empty() ? m_runtime.program().root_agent : agent_name);
+  const auto target = "agent \"" + agent.name + "\"";
+  auto resolved = runtime::resolve_invocation(agent.invoker, agent.directory, invoker, json(),
+                                              /*may_select=*/false, target);
+  runtime::check_access(agent.access, resolved.invoker, target);
+  return resolved;
+}
+
+std::optional<store::DispatchRecord> Dispatcher::wait_finished(const std::string& dispatch_id,
+                                                               std::chrono::milliseconds max_wait) const {
+  const auto deadline = std::chrono::steady_clock::now() + max_wait;
+  for (;;) {
+    auto record = m_runtime.store().get_dispatch(dispatch_id);
+    if (!record) return std::nullopt;
+    if (record->status == "done" || record->status == "errored") return record;
+    if (std::chrono::steady_clock::now() >= deadline || m_stopping.load()) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+}
+
+void Dispatcher::stop() {
+  m_stopping.store(true);
+  stop_sweep();
+}
+
 json Dispatcher::dispatch(store::NewDispatch d) {
+  if (m_stopping.load()) throw errors::dispatch_stopped();
   if (d.agent.empty()) d.agent = m_runtime.program().root_agent;
   if (d.agent.empty()) throw errors::dispatch_invalid("the project has no root agent; name one.");
   m_runtime.agent(d.agent); // agent_not_found with the available names
@@ -78,6 +108,7 @@ void Dispatcher::stop_sweep() {
 }
 
 void Dispatcher::resume() {
+  if (m_stopping.load()) return;
   for (const auto& r : m_runtime.store().unfinished_dispatches(10'000)) kick(r.agent, r.instance_id);
 }
 
@@ -105,6 +136,11 @@ void Dispatcher::drain(const std::string& agent, const std::string& instance) {
   const auto key = agent + "\n" + instance;
   auto& store = m_runtime.store();
   for (;;) {
+    if (m_stopping.load()) { // shutdown: the rest stays queued for the next start
+      std::lock_guard lock(m_mutex);
+      m_queues.erase(key);
+      return;
+    }
     std::optional<store::DispatchRecord> next;
     try {
       next = store.next_dispatch(agent, instance);
@@ -134,19 +170,26 @@ void Dispatcher::drain(const std::string& agent, const std::string& instance) {
       m_queues.erase(key);
       return;
     }
+    json outcome;
+    std::string status = "done";
     try {
-      m_runtime.prompt_agent(agent, instance, "default", message_of(next->input), json(), "", {},
-                             next->invoker, nullptr, next->conversation_key);
-      store.set_dispatch_status(next->dispatch_id, "done");
-    } catch (const std::exception&) {
+      outcome = {{"result", m_runtime.prompt_agent(agent, instance, "default", message_of(next->input),
+                                                   json(), "", {}, next->invoker, next->context,
+                                                   next->conversation_key)}};
+    } catch (const Error& e) {
       // The turn's error is on the agent stream; the queue moves on (no poison loop).
-      try {
-        store.set_dispatch_status(next->dispatch_id, "errored");
-      } catch (...) {
-        std::lock_guard lock(m_mutex);
-        m_queues.erase(key);
-        return; // the store is failing: stop; the next start resumes the queue
-      }
+      status = "errored";
+      outcome = {{"error", {{"type", e.info().type}, {"message", e.info().message}}}};
+    } catch (const std::exception& e) {
+      status = "errored";
+      outcome = {{"error", {{"type", "internal_error"}, {"message", e.what()}}}};
+    }
+    try {
+      store.set_dispatch_status(next->dispatch_id, status, outcome);
+    } catch (...) {
+      std::lock_guard lock(m_mutex);
+      m_queues.erase(key);
+      return; // the store is failing: stop; the next start resumes the queue
     }
   }
 }

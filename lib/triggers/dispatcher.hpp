@@ -4,14 +4,17 @@
 // picks up where the last process stopped (at least once).
 #pragma once
 
+#include "runtime/access.hpp"
 #include "store/store.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <functional>
+#include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -30,9 +33,27 @@ public:
   Dispatcher(runtime::Runtime& runtime, Submit submit);
 
   /// Admits `dispatch` (agent "" is the root agent) and starts its instance's queue. Returns the
-  /// receipt {dispatchId, acceptedAt} (+ `replayed: true` for an exact replay). Throws
-  /// agent_not_found, dispatch_invalid (400) and dispatch_conflict (409).
+  /// receipt {dispatchId, acceptedAt} (+ `replayed: true` for an exact replay) with the extras
+  /// the first admission stored (`NewDispatch::receipt`: a replay answers what the first answer
+  /// said). Throws agent_not_found, dispatch_invalid (400), dispatch_conflict (409), and
+  /// dispatch_stopped (503) once stop() was called. `dispatch.invoker` must already be resolved
+  /// and checked (invocation(), or the HTTP route's agent_invocation).
   nlohmann::json dispatch(store::NewDispatch dispatch);
+
+  /// The invocation of agent `agent` ("" : the root agent) by `invoker` (e.g. {kind: "channel",
+  /// id}) as HTTP callers get it (seed 002): the agent's invoker profiles and invoker.resolve,
+  /// then its `access` rules. Throws agent_not_found, access_denied (403).
+  runtime::Invocation invocation(const std::string& agent, const nlohmann::json& invoker) const;
+
+  /// The record of dispatch `dispatch_id` once its turn is done or errored (`outcome` set),
+  /// waiting up to `max_wait` (and no longer once stop() was called); nullopt when it is still
+  /// unfinished then, or unknown. Polls the store every 25 ms (another process may run it).
+  std::optional<store::DispatchRecord> wait_finished(const std::string& dispatch_id,
+                                                     std::chrono::milliseconds max_wait) const;
+
+  /// Server shutdown: no drain takes another dispatch (rows stay queued for the next start),
+  /// admissions are refused, the sweep stops. Never blocks on a running turn.
+  void stop();
 
   ~Dispatcher();
 
@@ -65,6 +86,7 @@ private:
   };
   std::map<std::string, Queue> m_queues; // by "agent\n instance"
   std::jthread m_sweeper;
+  std::atomic<bool> m_stopping{false};
 };
 
 } // namespace hearth::triggers

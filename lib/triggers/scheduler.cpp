@@ -3,6 +3,7 @@
 
 #include "core/errors.hpp"
 #include "core/ids.hpp"
+#include "runtime/access.hpp"
 #include "runtime/runtime.hpp"
 
 #include <chrono>
@@ -78,10 +79,14 @@ std::vector<ScheduleDef> load_schedules(const json& schedules) {
                     .cron = s.value("cron", ""),
                     .agent = s.value("agent", ""),
                     .prompt = s.value("prompt", ""),
+                    .run = s.contains("run") && s["run"].is_string() ? s["run"].get<std::string>() : "",
+                    .workflow = s.contains("workflow") && s["workflow"].is_string()
+                                    ? s["workflow"].get<std::string>()
+                                    : "",
                     .catch_up = s.value("catchUp", false),
                     .overlap = s.value("overlap", std::string("skip"))};
     const auto spec = cron::parse(def.cron);
-    if (!spec || def.name.empty()) continue;
+    if (!spec || def.name.empty() || (!def.run.empty() && def.workflow.empty())) continue;
     def.spec = *spec;
     out.push_back(std::move(def));
   }
@@ -124,127 +129,220 @@ std::optional<std::int64_t> Scheduler::next_fire(const std::string& name) const 
   return *next * 1000;
 }
 
+Scheduler::Fire Scheduler::make_fire(const ScheduleDef& s, std::int64_t scheduled_ms,
+                                     const std::string& trigger) const {
+  return Fire{.fire_id = ids::make_id("fire"),
+              .schedule = s.name,
+              .scheduled_ms = scheduled_ms,
+              .trigger = trigger,
+              .session_id = s.run.empty() ? ids::make_id("sched") : std::string()};
+}
+
 void Scheduler::fire(const ScheduleDef& s, std::int64_t scheduled_ms, const std::string& trigger) {
-  Fire f{.schedule = s.name, .scheduled_ms = scheduled_ms, .session_id = ids::make_id("sched")};
+  auto f = make_fire(s, scheduled_ms, trigger);
   const auto when = cron::iso(scheduled_ms / 1000);
-  std::unique_lock lock(m_mutex);
+  auto& store = m_runtime.store();
+  std::unique_lock lock(m_mutex); // one decision per schedule at a time (run_tracked takes it too)
   auto& state = m_state[s.name];
   const bool busy = state.running;
-  auto& store = m_runtime.store();
   if (busy && s.overlap != "queue") {
-    store.claim_fire({.schedule = s.name, .scheduled_ms = scheduled_ms, .trigger = trigger,
-                      .session_id = "", .status = "skipped"});
-    log_line("schedule " + s.name + " skipped " + when + ": the previous fire still runs");
+    if (store.claim_fire({.fire_id = f.fire_id, .schedule = s.name, .scheduled_ms = scheduled_ms,
+                          .trigger = trigger, .session_id = "", .status = "skipped"}))
+      log_line("schedule " + s.name + " skipped " + when + ": the previous fire still runs");
+    else log_line("schedule " + s.name + " already fired for " + when);
     return;
   }
-  if (!store.claim_fire({.schedule = s.name, .scheduled_ms = scheduled_ms, .trigger = trigger,
-                         .session_id = f.session_id, .status = busy ? "queued" : "running"})) {
+  if (!store.claim_fire({.fire_id = f.fire_id, .schedule = s.name, .scheduled_ms = scheduled_ms,
+                         .trigger = trigger, .session_id = f.session_id,
+                         .status = busy ? "queued" : "running"})) {
     log_line("schedule " + s.name + " already fired for " + when);
     return;
   }
-  if (busy) {
-    state.queued.push_back(std::move(f));
+  if (busy) { // durable: the queue is the store's `queued` rows (take_queued_fire)
     log_line("schedule " + s.name + " queued " + when + " behind the running fire");
     return;
   }
   state.running = true;
   lock.unlock();
-  log_line("schedule " + s.name + " fired " + when + " (" + trigger + ") as session " + f.session_id);
   try {
-    m_submit([this, &s, f] { run(s, f); });
+    m_submit([this, &s, f] { run_tracked(s, f); });
   } catch (const std::exception& e) {
-    store.set_fire_status(s.name, scheduled_ms, "errored");
+    store.set_fire_status(f.fire_id, "errored");
     std::lock_guard relock(m_mutex);
     m_state[s.name].running = false;
     log_line("schedule " + s.name + " could not start: " + e.what());
   }
 }
 
-json Scheduler::run(const ScheduleDef& s, const Fire& f) {
+json Scheduler::execute(const ScheduleDef& s, Fire& f) {
   auto& store = m_runtime.store();
-  json out = {{"scheduleId", s.name}, {"sessionIds", json::array({f.session_id})}};
+  const auto when = cron::iso(f.scheduled_ms / 1000);
+  json out = {{"scheduleId", s.name}, {"sessionIds", json::array()}};
   try {
-    store.set_fire_status(s.name, f.scheduled_ms, "running");
-    const auto agent = s.agent.empty() ? m_runtime.program().root_agent : s.agent;
-    out["result"] = m_runtime.prompt_agent(agent, f.session_id, "default", s.prompt, json(), "", {},
-                                           invoker_of(s));
-    store.set_fire_status(s.name, f.scheduled_ms, "done");
+    const auto invoker = invoker_of(s);
+    if (!s.run.empty()) {
+      // The `run` form: a script over the ctx protocol, as a run of its own workflow; admission
+      // resolves the invoker through the root agent's profiles and checks access (seed 002).
+      const json payload = {{"schedule", s.name}, {"scheduledAt", when}, {"trigger", f.trigger},
+                            {"fireId", f.fire_id}};
+      f.session_id = m_runtime.admit_run(s.workflow, payload, invoker);
+      out["runId"] = f.session_id;
+      log_line("schedule " + s.name + " fired " + when + " (" + f.trigger + ") as run " + f.session_id);
+      out["result"] = m_runtime.execute_run(f.session_id, "", {});
+    } else {
+      out["sessionIds"].push_back(f.session_id);
+      log_line("schedule " + s.name + " fired " + when + " (" + f.trigger + ") as session " +
+               f.session_id);
+      const auto agent = s.agent.empty() ? m_runtime.program().root_agent : s.agent;
+      // Access rules at admission, as for HTTP callers: profiles, invoker.resolve, `access`.
+      const auto& def = m_runtime.agent(agent);
+      const auto target = "agent \"" + agent + "\"";
+      const auto invocation = runtime::resolve_invocation(def.invoker, def.directory, invoker,
+                                                          json(), false, target);
+      runtime::check_access(def.access, invocation.invoker, target);
+      // Task mode (seed 003): a markdown schedule cannot park; approvals are denied at once.
+      out["result"] = m_runtime.prompt_agent(agent, f.session_id, "default", s.prompt, json(), "",
+                                             {}, invocation.invoker, invocation.context, "",
+                                             s.name);
+    }
+    store.set_fire_status(f.fire_id, "done");
     out["status"] = "done";
   } catch (const std::exception& e) {
     try {
-      store.set_fire_status(s.name, f.scheduled_ms, "errored");
+      store.set_fire_status(f.fire_id, "errored");
     } catch (...) {
     }
     out["status"] = "errored";
     if (const auto* err = dynamic_cast<const Error*>(&e))
       out["error"] = {{"type", err->info().type}, {"message", err->info().message}};
     else out["error"] = {{"type", "internal_error"}, {"message", e.what()}};
-    log_line("schedule " + s.name + " session " + f.session_id + " failed: " + e.what());
-  }
-  std::optional<Fire> next;
-  {
-    std::lock_guard lock(m_mutex);
-    auto& state = m_state[s.name];
-    if (!state.queued.empty()) {
-      next = std::move(state.queued.front());
-      state.queued.pop_front();
-    } else {
-      state.running = false;
-    }
-  }
-  if (next) {
-    try {
-      m_submit([this, &s, n = *next] { run(s, n); });
-    } catch (...) {
-      std::lock_guard lock(m_mutex);
-      m_state[s.name].running = false;
-    }
+    log_line("schedule " + s.name + " fire " + f.fire_id + " failed: " + e.what());
   }
   return out;
 }
 
+void Scheduler::run_tracked(const ScheduleDef& s, Fire f) {
+  for (;;) {
+    execute(s, f);
+    std::optional<store::FireRecord> next;
+    {
+      // Under the lock: a fire() deciding to queue meanwhile sees `running` and its row is
+      // taken here, or sees it cleared and runs itself.
+      std::lock_guard lock(m_mutex);
+      try {
+        if (!m_stop) next = m_runtime.store().take_queued_fire(s.name);
+      } catch (const std::exception& e) {
+        log_line("schedule " + s.name + ": " + e.what());
+      }
+      if (!next) {
+        m_state[s.name].running = false;
+        return;
+      }
+    }
+    f = Fire{.fire_id = next->fire_id, .schedule = s.name, .scheduled_ms = next->scheduled_ms,
+             .trigger = next->trigger,
+             .session_id = s.run.empty() ? (next->session_id.empty() ? ids::make_id("sched")
+                                                                     : next->session_id)
+                                         : std::string()};
+  }
+}
+
+Scheduler::Fire Scheduler::claim_manual(const ScheduleDef& s) {
+  auto f = make_fire(s, m_clock.now_ms(), "manual");
+  // Its own row (unique by fire id): a manual fire never takes, or is refused by, a cron time.
+  if (!m_runtime.store().claim_fire({.fire_id = f.fire_id, .schedule = s.name,
+                                     .scheduled_ms = f.scheduled_ms, .trigger = "manual",
+                                     .session_id = f.session_id, .status = "running"}))
+    throw errors::dispatch_invalid("schedule \"" + s.name + "\": fire " + f.fire_id +
+                                   " was already recorded.");
+  return f;
+}
+
+void Scheduler::submit_or_fail(const Fire& f, std::function<void()> task) {
+  try {
+    m_submit(std::move(task));
+  } catch (...) { // executor full or closed: the claimed row must not stay `running`
+    m_runtime.store().set_fire_status(f.fire_id, "errored");
+    throw;
+  }
+}
+
 json Scheduler::fire_now(const std::string& name) {
   const auto& s = find(name);
-  Fire f{.schedule = s.name, .scheduled_ms = m_clock.now_ms(), .session_id = ids::make_id("sched")};
-  // Manual fires never collide with cron times' rows in practice (ms resolution), and never
-  // count as the latest cron fire (latest_fire ignores them).
-  m_runtime.store().claim_fire({.schedule = s.name, .scheduled_ms = f.scheduled_ms,
-                                .trigger = "manual", .session_id = f.session_id,
-                                .status = "running"});
-  log_line("schedule " + s.name + " fired now (manual) as session " + f.session_id);
-  m_submit([this, &s, f] {
+  auto f = claim_manual(s);
+  if (!s.run.empty()) {
+    // The run id is the answer's: admit the run here, execute it in the background.
+    json out = {{"scheduleId", s.name}, {"sessionIds", json::array()}};
     try {
-      m_runtime.store().set_fire_status(s.name, f.scheduled_ms, "running");
-      m_runtime.prompt_agent(s.agent.empty() ? m_runtime.program().root_agent : s.agent,
-                             f.session_id, "default", s.prompt, json(), "", {}, invoker_of(s));
-      m_runtime.store().set_fire_status(s.name, f.scheduled_ms, "done");
-    } catch (const std::exception& e) {
-      m_runtime.store().set_fire_status(s.name, f.scheduled_ms, "errored");
-      log_line("schedule " + s.name + " session " + f.session_id + " failed: " + e.what());
+      f.session_id = m_runtime.admit_run(s.workflow,
+                                         {{"schedule", s.name},
+                                          {"scheduledAt", cron::iso(f.scheduled_ms / 1000)},
+                                          {"trigger", "manual"}, {"fireId", f.fire_id}},
+                                         invoker_of(s));
+    } catch (...) {
+      m_runtime.store().set_fire_status(f.fire_id, "errored");
+      throw;
     }
-  });
+    out["runId"] = f.session_id;
+    log_line("schedule " + s.name + " fired now (manual) as run " + f.session_id);
+    submit_or_fail(f, [this, &s, f] {
+      try {
+        m_runtime.execute_run(f.session_id, "", {});
+        m_runtime.store().set_fire_status(f.fire_id, "done");
+      } catch (const std::exception& e) {
+        m_runtime.store().set_fire_status(f.fire_id, "errored");
+        log_line("schedule " + s.name + " run " + f.session_id + " failed: " + e.what());
+      }
+    });
+    return out;
+  }
+  submit_or_fail(f, [this, &s, f]() mutable { execute(s, f); });
   return {{"scheduleId", s.name}, {"sessionIds", json::array({f.session_id})}};
 }
 
 json Scheduler::run_now(const std::string& name) {
   const auto& s = find(name);
-  Fire f{.schedule = s.name, .scheduled_ms = m_clock.now_ms(), .session_id = ids::make_id("sched")};
-  m_runtime.store().claim_fire({.schedule = s.name, .scheduled_ms = f.scheduled_ms,
-                                .trigger = "manual", .session_id = f.session_id,
-                                .status = "running"});
-  {
-    std::lock_guard lock(m_mutex);
-    m_state[s.name].running = true;
-  }
-  return run(s, f);
+  auto f = claim_manual(s);
+  return execute(s, f);
 }
 
 void Scheduler::loop() {
   auto& store = m_runtime.store();
+  try { // fires a dead process left running: recorded as interrupted, never run twice
+    for (const auto& f : store.recover_fires())
+      log_line("schedule " + f.schedule + " fire " + f.fire_id + " (" + f.trigger + " " +
+               cron::iso(f.scheduled_ms / 1000) + ") was interrupted: its process died");
+  } catch (const std::exception& e) {
+    log_line("schedules: could not recover fires: " + std::string(e.what()));
+  }
   std::map<std::string, std::int64_t> next; // schedule -> next cron time (ms)
   const auto now_s = m_clock.now_ms() / 1000;
   for (const auto& s : m_schedules) {
     try {
+      // Queued fires (overlap: queue) a dead process left: run them, oldest first.
+      std::optional<store::FireRecord> queued;
+      {
+        std::lock_guard lock(m_mutex);
+        if (!m_state[s.name].running) {
+          queued = store.take_queued_fire(s.name);
+          if (queued) m_state[s.name].running = true;
+        }
+      }
+      if (queued) {
+        Fire f{.fire_id = queued->fire_id, .schedule = s.name, .scheduled_ms = queued->scheduled_ms,
+               .trigger = queued->trigger,
+               .session_id = s.run.empty() ? (queued->session_id.empty() ? ids::make_id("sched")
+                                                                         : queued->session_id)
+                                           : std::string()};
+        try {
+          m_submit([this, &s, f] { run_tracked(s, f); });
+        } catch (const std::exception& e) {
+          store.set_fire_status(f.fire_id, "errored");
+          std::lock_guard lock(m_mutex);
+          m_state[s.name].running = false;
+          log_line("schedule " + s.name + " could not start: " + e.what());
+        }
+      }
       if (s.catch_up) {
         // One missed fire: the latest cron time after the last recorded one (a new schedule
         // has nothing to catch up).

@@ -12,7 +12,7 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -45,13 +45,17 @@ private:
   std::int64_t m_epoch_ms = 0;
 };
 
-/// A schedule as the manifest has it (docs/manifest.md `schedules`).
+/// A schedule as the manifest has it (docs/manifest.md `schedules`): exactly one of `prompt`
+/// (the markdown body) or `run` (a script run over the ctx protocol, seed 003's `run` form).
 struct ScheduleDef {
   std::string name{};
   std::string path{};
   std::string cron{};
   std::string agent{};          // the root agent
-  std::string prompt{};         // the markdown body
+  std::string prompt{};         // the markdown body ("" for a `run` schedule)
+  std::string run{};            // project-relative script path ("" for a markdown schedule)
+  std::string workflow{};       // `run`: the script workflow its fires run as (`schedule:<name>`,
+                                // added to the program by runtime::load_program)
   bool catch_up = false;        // run one fire missed while down, on start
   std::string overlap = "skip"; // skip | queue: a fire while the previous still runs
   cron::Spec spec{};
@@ -67,18 +71,22 @@ public:
   Scheduler(runtime::Runtime& runtime, Submit submit, Clock clock, std::vector<ScheduleDef> schedules);
   ~Scheduler(); // stop()
 
-  /// Starts the cadence thread: a catch-up fire per `catchUp` schedule that missed one, then
-  /// every cron time. Logs each fire on stderr.
+  /// Start-up recovery, then the cadence thread: fires left `running` by a dead process are
+  /// marked `interrupted` (logged; not run again), `queued` fires left by a dead process run
+  /// (overlap queue), a catch-up fire per `catchUp` schedule that missed one, then every cron
+  /// time. Logs each fire on stderr.
   void start();
-  /// Stops the cadence (fires already running finish on the executor).
+  /// Stops the cadence (fires already running finish on the executor; queued fires stay queued
+  /// in the store for the next start).
   void stop();
 
-  /// Fires `name` now (trigger "manual") in the background. Returns Eve's answer
-  /// {scheduleId, sessionIds}. Throws schedule_not_found.
+  /// Fires `name` now (trigger "manual", a fire row of its own: never a cron time's) in the
+  /// background. Returns Eve's answer {scheduleId, sessionIds} (a `run` schedule: sessionIds []
+  /// and runId). Throws schedule_not_found.
   nlohmann::json fire_now(const std::string& name);
 
   /// Runs one manual fire of `name` to the end on this thread (`hearth schedules run`). Returns
-  /// {scheduleId, sessionIds, status, result?, error?}. Throws schedule_not_found.
+  /// {scheduleId, sessionIds, runId?, status, result?, error?}. Throws schedule_not_found.
   nlohmann::json run_now(const std::string& name);
 
   /// The next cron time of `name` after now (ms), or nullopt.
@@ -88,15 +96,25 @@ public:
 
 private:
   struct Fire {
+    std::string fire_id{};
     std::string schedule{};
     std::int64_t scheduled_ms = 0;
-    std::string session_id{};
+    std::string trigger{};
+    std::string session_id{}; // markdown: the session; run: the run id
   };
   const ScheduleDef& find(const std::string& name) const;
-  /// Records the fire (unless that cron time fired already) and runs or queues it.
+  /// A fresh fire of `s` (ids made here; a `run` schedule's run is admitted by execute()).
+  Fire make_fire(const ScheduleDef& s, std::int64_t scheduled_ms, const std::string& trigger) const;
+  /// Records the cron/catch-up fire (unless that cron time fired already) and runs or queues it.
   void fire(const ScheduleDef& s, std::int64_t scheduled_ms, const std::string& trigger);
-  /// Runs one recorded fire; then the next queued fire of the schedule, if any.
-  nlohmann::json run(const ScheduleDef& s, const Fire& fire);
+  /// Runs one recorded fire to its end (status done | errored). Never throws.
+  nlohmann::json execute(const ScheduleDef& s, Fire& fire);
+  /// Runs a cron/catch-up fire, then the schedule's queued fires (from the store) one by one.
+  void run_tracked(const ScheduleDef& s, Fire fire);
+  /// Claims a manual fire. Throws when the store refuses it.
+  Fire claim_manual(const ScheduleDef& s);
+  /// Submits `task` for claimed fire `f`; when the executor refuses, marks `f` errored, rethrows.
+  void submit_or_fail(const Fire& f, std::function<void()> task);
   void loop();
 
   runtime::Runtime& m_runtime;
@@ -107,8 +125,7 @@ private:
   std::condition_variable m_wake;
   bool m_stop = false;
   struct State {
-    bool running = false;
-    std::deque<Fire> queued{};
+    bool running = false; // a cron/catch-up fire of this schedule runs (overlap policy)
   };
   std::map<std::string, State> m_state;
   std::thread m_thread;

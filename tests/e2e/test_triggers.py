@@ -181,17 +181,16 @@ class ChannelsTest(HearthTestCase):
         payload = {"action": "created", "issue": {"number": 42}, "comment": {"body": "it broke", "id": 1},
                    "repository": {"name": "hearth", "owner": {"login": "acme"}}}
         body = json.dumps(payload).encode()
-        status, _, raw = self.post("/channels/github/webhook", body, github_headers(body, "issue_comment", "d-1"))
-        self.assertEqual(status, 200, raw)
-        receipt = json.loads(raw)["dispatches"][0]
-        self.assertTrue(receipt["dispatchId"].startswith("dsp_"))
-        self.assertTrue(receipt["acceptedAt"].endswith("Z"))
-        # The provider retries the same delivery: the same receipt, and it runs once.
-        status, _, raw = self.post("/channels/github/webhook", body, github_headers(body, "issue_comment", "d-1"))
-        self.assertEqual(status, 200)
-        again = json.loads(raw)["dispatches"][0]
-        self.assertEqual((again["dispatchId"], again["acceptedAt"], again["replayed"]),
-                         (receipt["dispatchId"], receipt["acceptedAt"], True))
+        status, hdrs, raw = self.post("/channels/github/webhook", body, github_headers(body, "issue_comment", "d-1"))
+        # Seed 003: a handled delivery is an empty 200; the dispatch id is in a header and the log.
+        self.assertEqual((status, raw), (200, ""))
+        dispatch_id = hdrs["hearth-dispatch-ids"]
+        self.assertTrue(dispatch_id.startswith("dsp_"))
+        self.server.wait_for("channel github delivery d-1 dispatched " + dispatch_id)
+        # The provider retries the same delivery: the same dispatch, and it runs once.
+        status, hdrs, raw = self.post("/channels/github/webhook", body, github_headers(body, "issue_comment", "d-1"))
+        self.assertEqual((status, raw, hdrs["hearth-dispatch-ids"]), (200, "", dispatch_id))
+        self.server.wait_for("channel github delivery d-1 replayed " + dispatch_id)
         events = instance_events(self.c, "trg", "gh-42")
         text = json.dumps(events)
         self.assertIn("Comment on #42: it broke", text)
@@ -238,11 +237,11 @@ class ChannelsTest(HearthTestCase):
         event = {"type": "event_callback", "team_id": "T1", "event_id": "Ev42", "token": "legacy-token",
                  "event": {"type": "app_mention", "channel": "C7", "ts": "1700000000.000100", "text": "<@U1> hi"}}
         body = json.dumps(event).encode()
-        status, _, raw = self.post("/channels/slack/events", body, slack_headers(body))
-        self.assertEqual(status, 200, raw)
-        first = json.loads(raw)["dispatches"][0]
-        status, _, raw = self.post("/channels/slack/events", body, slack_headers(body))  # Slack retry
-        self.assertEqual(json.loads(raw)["dispatches"][0]["dispatchId"], first["dispatchId"])
+        status, hdrs, raw = self.post("/channels/slack/events", body, slack_headers(body))
+        self.assertEqual((status, raw), (200, ""))
+        first = hdrs["hearth-dispatch-ids"]
+        status, hdrs, raw = self.post("/channels/slack/events", body, slack_headers(body))  # Slack retry
+        self.assertEqual(hdrs["hearth-dispatch-ids"], first)
         key = "slack:v1:T1:C7:1700000000.000100"
         events = instance_events(self.c, "trg", key)
         text = json.dumps(events)
@@ -421,7 +420,8 @@ class ScheduleTest(HearthTestCase):
 
 class DevScheduleTest(HearthTestCase):
     def test_dev_never_fires_on_cadence_but_the_dev_route_fires_one_now(self):
-        project = write_project(self, schedules={"tick": "---\ncron: \"* * * * *\"\n---\nTick.\n"})
+        project = write_project(self, schedules={"tick": "---\ncron: \"* * * * *\"\n---\nTick.\n",
+                                                 "ops/daily": "---\ncron: \"@daily\"\n---\nDaily ops.\n"})
         port = free_port()
         dev = Proc(self, ["dev", "--port", str(port)],
                    clean_env(HEARTH_CLOCK_SCALE="60", HEARTH_CLOCK_EPOCH=str(int(time.time() * 1000))),
@@ -444,6 +444,10 @@ class DevScheduleTest(HearthTestCase):
         self.assertIn("Tick.", json.dumps(events))
         status, _, body = c.json("POST", "/eve/v1/dev/schedules/nope")
         self.assertEqual(status, 404)
+        # Nested names (agent/schedules/ops/daily.md -> ops/daily) fire on their path.
+        status, _, body = c.json("POST", "/eve/v1/dev/schedules/ops/daily")
+        self.assertEqual((status, body["scheduleId"]), (202, "ops/daily"), body)
+        self.assertIn("Daily ops.", json.dumps(instance_events(c, "trg", body["sessionIds"][0])))
         time.sleep(2.5)  # two scaled minutes: nothing fires on cadence in dev
         self.assertEqual(dev.matching("(cron)"), [])
         dev.kill(signal.SIGINT)
@@ -496,9 +500,197 @@ class InfoTest(HearthTestCase):
         routes = {r["path"] for r in doc["routes"] if r["kind"] == "channel"}
         self.assertEqual(routes, {"/channels/slack/events", "/channels/slack/interactions",
                                   "/channels/slack/commands", "/channels/github/webhook", "/channels/hooks/in"})
+        self.write("trg/channels/slowpoke.json", json.dumps({  # a handler answers on the request thread
+            "type": "github", "secretEnv": "GH_SECRET", "handler": {"command": ["./h.py"], "timeoutMs": 60000}}))
+        r = hearth("info", "--json", cwd=project)
+        self.assertIn("handler.timeoutMs", r.stdout + r.stderr)
+        os.remove(os.path.join(project, "channels", "slowpoke.json"))
         self.write("trg/channels/bad.json", json.dumps({"type": "smtp"}))
         r = hearth("info", "--json", cwd=project)
         self.assertIn("channel-invalid", r.stdout + r.stderr)
+
+
+class HandlerTest(HearthTestCase):
+    """A channel handler runs sandboxed like a tool: only its declared env (never the server's
+    secrets), a read-only project, bounded time (docs/triggers.md "handler")."""
+
+    def test_a_handler_sees_only_its_declared_env_cannot_write_the_project_and_is_bounded(self):
+        root = write_project(self, name="hdl")
+        self.write("hdl/agent/channels/probe.json", json.dumps({
+            "type": "webhook", "secretEnv": "HOOK_SECRET", "path": "/in", "signature": {"header": "X-Sig"},
+            "handler": {"command": ["../lib/probe.py"], "env": ["PROBE_PREFIX"]}}))
+        self.write("hdl/agent/lib/probe.py", (
+            "#!/usr/bin/env python3\nimport json, os, sys\njson.load(sys.stdin)\n"
+            "try:\n    open(os.path.join(os.getcwd(), 'pwned'), 'w').write('x')\n    wrote = True\n"
+            "except OSError:\n    wrote = False\n"
+            "print(json.dumps({'response': {'status': 200, 'body': {'env': sorted(os.environ), "
+            "'prefix': os.environ.get('PROBE_PREFIX'), 'wrote': wrote}}}))\n"), executable=True)
+        self.write("hdl/agent/channels/slow.json", json.dumps({
+            "type": "webhook", "secretEnv": "HOOK_SECRET", "path": "/in", "signature": {"header": "X-Sig"},
+            "handler": {"command": ["../lib/slow.py"], "timeoutMs": 300}}))
+        self.write("hdl/agent/lib/slow.py", "#!/usr/bin/env python3\nimport time\ntime.sleep(30)\n",
+                   executable=True)
+        dist = build(self, root)
+        server = start(self, dist, PROBE_PREFIX="t-", OTHER_SECRET="do-not-leak")
+        body = b'{"ticket": 1}'
+        sig = hmac.new(b"hook-secret", body, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/json", "X-Sig": sig}
+        status, _, raw = Http(server.port).request("POST", "/channels/probe/in", body, headers)
+        self.assertEqual(status, 200, raw)
+        seen = json.loads(raw)
+        self.assertEqual(seen["prefix"], "t-")
+        for secret in ("OTHER_SECRET", "HOOK_SECRET", "GH_SECRET", "SLACK_SIGNING_SECRET"):
+            self.assertNotIn(secret, seen["env"])
+        self.assertIn("HEARTH_CHANNEL", seen["env"])
+        self.assertFalse(seen["wrote"])  # the project is read-only to it
+        self.assertFalse(os.path.exists(os.path.join(dist, "agent", "channels", "pwned")))
+        started = time.monotonic()
+        status, _, raw = Http(server.port).request("POST", "/channels/slow/in", body, headers)
+        self.assertEqual((status, json.loads(raw)["error"]["type"]), (502, "channel_handler_failed"))
+        self.assertLess(time.monotonic() - started, 5)
+
+
+class ChannelAdmissionTest(HearthTestCase):
+    def test_access_rules_refuse_a_channel_dispatch_at_admission(self):
+        root = write_project(self, name="acl")
+        self.write("acl/agent/agent.json", json.dumps({"description": "Echoes.", "http": True,
+                                                       "access": {"kinds": ["service"]}}))
+        dist = build(self, root)
+        server = start(self, dist)
+        payload = {"action": "created", "issue": {"number": 5}, "comment": {"body": "x"},
+                   "repository": {"name": "r", "owner": {"login": "o"}}}
+        body = json.dumps(payload).encode()
+        status, hdrs, raw = Http(server.port).request("POST", "/channels/github/webhook", body,
+                                                      github_headers(body, "issue_comment", "a-1"))
+        self.assertEqual((status, json.loads(raw)["error"]["type"]), (403, "forbidden"), raw)
+        self.assertNotIn("hearth-dispatch-ids", hdrs)
+        conn = sqlite3.connect(os.path.join(state_dir(dist), "state.db"), timeout=10)
+        try:
+            self.assertEqual(conn.execute("SELECT count(*) FROM dispatches").fetchone()[0], 0)
+        finally:
+            conn.close()
+
+    def test_an_unknown_dispatch_agent_is_a_compile_error(self):
+        root = write_project(self, name="unk")
+        self.write("unk/channels/github.json", json.dumps({
+            "type": "github", "secretEnv": "GH_SECRET", "dispatch": {"agent": "nobody"}}))
+        r = hearth("build", cwd=root)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("channel-agent-unknown", r.stdout + r.stderr)
+        r = hearth("info", "--json", cwd=root)
+        self.assertIn("channel-agent-unknown", r.stdout + r.stderr)
+
+
+class IdempotencyTest(HearthTestCase):
+    def test_a_replay_answers_the_first_receipt_and_waits_for_the_original_result(self):
+        dist = build(self, write_project(self))
+        server = start(self, dist)
+        c = Http(server.port)
+        h = {"Idempotency-Key": "r-1"}
+        status, _, first = c.json("POST", "/agents/trg/rcpt", {"message": "hello once"}, h)
+        self.assertEqual(status, 202, first)
+        instance_events(c, "trg", "rcpt")  # the turn ran: the stream moved past the first offset
+        status, hdrs, again = c.json("POST", "/agents/trg/rcpt?wait=result", {"message": "hello once"}, h)
+        self.assertEqual(status, 200, again)
+        self.assertEqual((again["dispatchId"], again["acceptedAt"], again["offset"], again["streamUrl"]),
+                         (first["dispatchId"], first["acceptedAt"], first["offset"], first["streamUrl"]))
+        self.assertTrue(again["replayed"])
+        self.assertIn("hello once", json.dumps(again["result"]))
+        self.assertEqual(hdrs["stream-next-offset"], first["offset"])
+        # A first request with ?wait=result waits for its own turn too.
+        status, _, waited = c.json("POST", "/agents/trg/rcpt?wait=result", {"message": "second"},
+                                   {"Idempotency-Key": "r-2"})
+        self.assertEqual(status, 200, waited)
+        self.assertIn("second", json.dumps(waited["result"]))
+
+    def test_keys_are_scoped_by_invoker(self):
+        project = write_project(self, name="scoped")
+        with open(os.path.join(project, "hearth.json")) as f:
+            config = json.load(f)
+        config["auth"] = [{"kind": "bearer", "tokenEnv": "ALICE_TOKEN", "invoker": {"id": "alice", "kind": "service"}},
+                          {"kind": "bearer", "tokenEnv": "BOB_TOKEN", "invoker": {"id": "bob", "kind": "service"}}]
+        with open(os.path.join(project, "hearth.json"), "w") as f:
+            json.dump(config, f)
+        dist = build(self, project)
+        alice, bob = "alice-token-0123456789abcdef", "bob-token-0123456789abcdef01"
+        p = Proc(self, ["start", dist, "--host", "127.0.0.1", "--port", "0"],
+                 clean_env(SLACK_SIGNING_SECRET=SLACK_SECRET, GH_SECRET=GH_SECRET, HOOK_SECRET="hook-secret",
+                           ALICE_TOKEN=alice, BOB_TOKEN=bob), self.tmp)
+        port = int(p.wait_for("listening on http://127.0.0.1:")[0].rsplit(":", 1)[1])
+        c = Http(port)
+        def post(token, message):
+            return c.json("POST", "/agents/scoped/shared", {"message": message},
+                          {"Idempotency-Key": "same", "Authorization": "Bearer " + token})
+        status, _, a = post(alice, "from alice")
+        self.assertEqual(status, 202, a)
+        status, _, b = post(bob, "from bob")  # another caller's key: no 409, its own dispatch
+        self.assertEqual(status, 202, b)
+        self.assertNotEqual(a["dispatchId"], b["dispatchId"])
+        status, _, b2 = post(bob, "from alice")  # nor alice's receipt for alice's message
+        self.assertEqual(status, 409, b2)
+        status, _, a2 = post(alice, "from alice")
+        self.assertEqual((status, a2["dispatchId"]), (202, a["dispatchId"]))
+
+
+class FireRecoveryTest(HearthTestCase):
+    def test_a_dead_process_fires_are_interrupted_or_run_from_the_store_at_start(self):
+        dist = build(self, write_project(self, schedules={
+            "rare": "---\ncron: \"0 0 1 1 *\"\noverlap: queue\n---\nRare.\n"}))
+        first = start(self, dist)
+        dead = first.proc.pid
+        first.kill(signal.SIGKILL)
+        conn = sqlite3.connect(os.path.join(state_dir(dist), "state.db"), timeout=10)
+        try:  # what a killed server left: one fire running, one queued behind it
+            conn.execute("INSERT INTO schedule_fires (fire_id, schedule, scheduled_ms, trigger, session_id, "
+                         "status, fired_ms, owner_pid, owner_start) VALUES "
+                         "('fire_dead_run', 'rare', 60000, 'cron', 'sched_dead_1', 'running', 1, ?, 'x'), "
+                         "('fire_dead_q', 'rare', 120000, 'cron', 'sched_dead_2', 'queued', 2, ?, 'x')",
+                         (dead, dead))
+            conn.commit()
+        finally:
+            conn.close()
+        second = start(self, dist)
+        second.wait_for("fire fire_dead_run (cron 1970-01-01T00:01:00")
+        second.wait_for("schedule rare fired 1970-01-01T00:02:00")
+        deadline = time.monotonic() + 30
+        while True:
+            rows = {r[0]: r[2] for r in fires(dist, "rare")}
+            if rows.get(120000) == "done":
+                break
+            self.assertLess(time.monotonic(), deadline, rows)
+            time.sleep(0.1)
+        self.assertEqual(rows[60000], "interrupted")
+        self.assertIn("Rare.", json.dumps(instance_events(Http(second.port), "trg", "sched_dead_2")))
+
+
+class RunScheduleTest(HearthTestCase):
+    def test_a_run_schedule_runs_its_script_over_the_ctx_protocol_as_the_schedule(self):
+        root = write_project(self, name="rs", schedules={
+            "digest": "---\ncron: \"0 9 * * 1-5\"\nrun: ./digest.py\n---\n"})
+        with open(os.path.join(os.environ.get("HEARTH_SOURCE_DIR", "."), "templates", "helpers",
+                               "hearth_workflow.py")) as f:
+            self.write("rs/helpers/hearth_workflow.py", f.read())
+        self.write("rs/agent/schedules/digest.py", (
+            "import os, sys\n"
+            "sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'helpers'))\n"
+            "from hearth_workflow import workflow\n\n"
+            "@workflow\n"
+            "def run(ctx):\n"
+            "    text = ctx.init(agent='rs').session().prompt('digest of ' + ctx.payload['schedule'])\n"
+            "    return {'invoker': ctx.invoker, 'payload': ctx.payload, 'text': str(text)}\n"))
+        r = hearth("schedules", "run", "digest", cwd=root)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["scheduleId"], out["status"]), ("digest", "done"), out)
+        self.assertTrue(out["runId"].startswith("run_"))
+        self.assertEqual((out["result"]["invoker"]["kind"], out["result"]["invoker"]["id"]), ("schedule", "digest"))
+        self.assertEqual(out["result"]["payload"]["trigger"], "manual")
+        self.assertIn("digest of digest", out["result"]["text"])
+        # Exactly one of a prompt body or `run`.
+        self.write("rs/agent/schedules/both.md", "---\ncron: \"@daily\"\nrun: ./digest.py\n---\nAnd a body.\n")
+        r = hearth("build", cwd=root)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("both a prompt body and", r.stdout + r.stderr)
 
 
 if __name__ == "__main__":

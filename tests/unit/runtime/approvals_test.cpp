@@ -48,6 +48,28 @@ struct ApprovalFixture {
 } // namespace
 
 TEST_SUITE("runtime.approvals") {
+  TEST_CASE("a scheduled fire runs in task mode: its approval is denied at once, nothing parks") {
+    ApprovalFixture f;
+    Runtime rt(Program{.root_agent = "assistant", .agents = {f.agent("always", 1)}},
+               RuntimeContext{.project_root = f.project.root()}, *f.store);
+    const auto out = rt.prompt_agent("assistant", "sched_1", "default", "go", json(), "",
+                                     f.listener(), json(), json(), "", "nightly");
+    CHECK_FALSE(out.contains("status")); // before: "waiting", parked forever
+    CHECK(out["text"] == "done");
+    const hearth::store::SessionKey key{.agent = "assistant", .instance_id = "sched_1"};
+    CHECK(f.store->load_session(key)->parked.is_null());
+    CHECK(f.of_type("turn_parked").empty());
+    const auto decisions = f.of_type("approval_decision");
+    REQUIRE(decisions.size() == 1);
+    const auto text = decisions[0].dump();
+    CHECK(text.find("deny") != std::string::npos);
+    CHECK(text.find("task mode") != std::string::npos);
+    CHECK(text.find("nightly") != std::string::npos);
+    const auto calls = f.of_type("tool_call");
+    REQUIRE(calls.size() == 1);
+    CHECK(calls[0]["isError"] == true); // the tool did not run
+  }
+
   TEST_CASE("a give_up beside a parked call still ends the turn once the step completes") {
     ApprovalFixture f;
     auto agent = f.agent("always", 0);

@@ -49,6 +49,14 @@ constexpr const char* k_drop_schema_5 =
     "ALTER TABLE runs DROP COLUMN resumable; ALTER TABLE runs DROP COLUMN attempts; "
     "ALTER TABLE runs DROP COLUMN fence; ALTER TABLE runs DROP COLUMN checkpoint; ";
 constexpr const char* k_drop_schema_4 = "DROP TABLE schedule_fires; DROP TABLE dispatches; ";
+// Schema 6 undone: schedule_fires as step 4 made it, dispatches without the new columns.
+constexpr const char* k_drop_schema_6 =
+    "DROP TABLE schedule_fires; CREATE TABLE schedule_fires (schedule TEXT NOT NULL, "
+    "scheduled_ms INTEGER NOT NULL, trigger TEXT NOT NULL, session_id TEXT NOT NULL, "
+    "status TEXT NOT NULL, fired_ms INTEGER NOT NULL, ended_ms INTEGER, "
+    "UNIQUE (schedule, scheduled_ms)); "
+    "ALTER TABLE dispatches DROP COLUMN context; ALTER TABLE dispatches DROP COLUMN receipt; "
+    "ALTER TABLE dispatches DROP COLUMN outcome; ";
 
 } // namespace
 
@@ -126,7 +134,8 @@ TEST_CASE("a schema-3 database is migrated to record schedule fires and dispatch
     auto store = open_store("sqlite:" + file.string());
     store->create_approval({.approval_id = "apr_1", .owner = "agents/a/i", .tool_name = "t"});
   }
-  raw_exec(file, std::string(k_drop_schema_5) + k_drop_schema_4 + "PRAGMA user_version = 3");
+  raw_exec(file, std::string(k_drop_schema_6) + k_drop_schema_5 + k_drop_schema_4 +
+                     "PRAGMA user_version = 3");
   auto store = open_store("sqlite:" + file.string());
   CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
   CHECK(store->get_approval("apr_1")->status == "pending");
@@ -142,9 +151,9 @@ TEST_CASE("a schema-4 database is migrated to durable runs; its runs stay as the
     auto store = open_store("sqlite:" + file.string());
     store->create_run({.run_id = "run_old", .workflow = "w"});
   }
-  raw_exec(file, std::string(k_drop_schema_5) + "PRAGMA user_version = 4");
+  raw_exec(file, std::string(k_drop_schema_6) + k_drop_schema_5 + "PRAGMA user_version = 4");
   auto store = open_store("sqlite:" + file.string());
-  CHECK(raw_int(file, "PRAGMA user_version") == 5);
+  CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
   const auto old = store->get_run("run_old");
   REQUIRE(old.has_value());
   CHECK_FALSE(old->resumable); // an old run is never taken over: it ends runtime_crashed
@@ -153,6 +162,24 @@ TEST_CASE("a schema-4 database is migrated to durable runs; its runs stay as the
   CHECK(store->run_checkpoint("run_old").is_null());
   CHECK(store->checkpoint_run("run_old", 0, {{"step", 1}}));
   CHECK(store->run_checkpoint("run_old")["step"] == 1);
+}
+
+TEST_CASE("a schema-5 database keeps its fires; a fire left running is interrupted at recovery") {
+  TempProject tmp;
+  const auto file = tmp.root() / "state.db";
+  { auto store = open_store("sqlite:" + file.string()); }
+  raw_exec(file, std::string(k_drop_schema_6) +
+                     "INSERT INTO schedule_fires VALUES ('s', 60000, 'cron', 'x', 'running', 1, NULL); "
+                     "INSERT INTO schedule_fires VALUES ('s', 120000, 'cron', 'y', 'done', 2, 3); "
+                     "PRAGMA user_version = 5");
+  auto store = open_store("sqlite:" + file.string());
+  CHECK(raw_int(file, "PRAGMA user_version") == 6);
+  CHECK(store->list_fires("s", 10).size() == 2);
+  CHECK_FALSE(store->claim_fire({.schedule = "s", .scheduled_ms = 60000, .session_id = "z"}));
+  const auto interrupted = store->recover_fires(); // no owner recorded: nobody runs it
+  REQUIRE(interrupted.size() == 1);
+  CHECK(interrupted[0].session_id == "x");
+  CHECK(store->admit_dispatch({.agent = "a", .instance_id = "i", .source = "t"}).record.outcome.is_null());
 }
 
 TEST_CASE("memory stores are private to each Store") {

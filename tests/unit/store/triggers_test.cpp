@@ -13,20 +13,56 @@ TEST_SUITE("store") {
 STORE_CONTRACT("a schedule's cron time is claimed once, across Store objects sharing the file") {
   Backend backend;
   auto store = backend.open();
-  CHECK(store->claim_fire({.schedule = "heartbeat", .scheduled_ms = 120000, .session_id = "s1"}));
+  CHECK(store->claim_fire({.fire_id = "fire_1", .schedule = "heartbeat", .scheduled_ms = 120000,
+                           .session_id = "s1"}));
   CHECK_FALSE(store->claim_fire({.schedule = "heartbeat", .scheduled_ms = 120000, .session_id = "s2"}));
   CHECK(store->claim_fire({.schedule = "other", .scheduled_ms = 120000, .session_id = "s3"}));
   if constexpr (Backend::shared) { // a restarted process sees the claim
     auto again = backend.open();
     CHECK_FALSE(again->claim_fire({.schedule = "heartbeat", .scheduled_ms = 120000, .session_id = "s4"}));
   }
-  store->set_fire_status("heartbeat", 120000, "done");
+  store->set_fire_status("fire_1", "done");
   const auto fires = store->list_fires("heartbeat", 10);
   REQUIRE(fires.size() == 1);
   CHECK(fires[0].session_id == "s1");
   CHECK(fires[0].status == "done");
   CHECK_FALSE(fires[0].ended_at.empty());
   CHECK(store->list_fires("", 10).size() == 2);
+}
+
+STORE_CONTRACT("manual fires have their own key: never a cron time's slot, unique by fire id") {
+  Backend backend;
+  auto store = backend.open();
+  // A manual fire asked at exactly a cron time's millisecond does not take that slot...
+  CHECK(store->claim_fire({.fire_id = "fire_m1", .schedule = "s", .scheduled_ms = 60000,
+                           .trigger = "manual", .session_id = "m1"}));
+  CHECK(store->claim_fire({.fire_id = "fire_c1", .schedule = "s", .scheduled_ms = 60000,
+                           .trigger = "cron", .session_id = "c1"}));
+  // ...two manual fires at one millisecond are two fires, and a fire id is claimed once.
+  CHECK(store->claim_fire({.fire_id = "fire_m2", .schedule = "s", .scheduled_ms = 60000,
+                           .trigger = "manual", .session_id = "m2"}));
+  CHECK_FALSE(store->claim_fire({.fire_id = "fire_m2", .schedule = "s", .scheduled_ms = 70000,
+                                 .trigger = "manual", .session_id = "m3"}));
+  CHECK_FALSE(store->claim_fire({.fire_id = "fire_c2", .schedule = "s", .scheduled_ms = 60000,
+                                 .trigger = "catch-up", .session_id = "c2"}));
+  CHECK(store->list_fires("s", 10).size() == 3);
+}
+
+STORE_CONTRACT("queued fires are taken once from the store, oldest first") {
+  Backend backend;
+  auto store = backend.open();
+  CHECK_FALSE(store->take_queued_fire("q").has_value());
+  store->claim_fire({.fire_id = "fire_a", .schedule = "q", .scheduled_ms = 60000, .session_id = "a",
+                     .status = "queued"});
+  store->claim_fire({.fire_id = "fire_b", .schedule = "q", .scheduled_ms = 120000, .session_id = "b",
+                     .status = "queued"});
+  const auto first = store->take_queued_fire("q");
+  REQUIRE(first.has_value());
+  CHECK(first->fire_id == "fire_a");
+  CHECK(first->status == "running");
+  CHECK(store->take_queued_fire("q")->fire_id == "fire_b");
+  CHECK_FALSE(store->take_queued_fire("q").has_value());
+  CHECK(store->recover_fires().empty()); // running, but owned by this live process
 }
 
 STORE_CONTRACT("the latest fire ignores manual fires") {
@@ -119,6 +155,69 @@ TEST_CASE("take_dispatch: one taker per dispatch; a dead owner's running row is 
   CHECK(store->take_dispatch(b.dispatch_id));
   store->set_dispatch_status(a.dispatch_id, "done");
   CHECK_FALSE(store->take_dispatch(a.dispatch_id));
+}
+
+TEST_CASE("a dead process's fires: running ones are interrupted, queued ones are taken over") {
+  store_contract::SqliteFile backend;
+  auto store = backend.open();
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) { // a server that recorded two fires and was killed -9
+    auto own = backend.open();
+    const bool ok =
+        own->claim_fire({.fire_id = "fire_run", .schedule = "s", .scheduled_ms = 60000,
+                         .session_id = "a", .status = "running"}) &&
+        own->claim_fire({.fire_id = "fire_q", .schedule = "s", .scheduled_ms = 120000,
+                         .session_id = "b", .status = "queued"});
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  store->claim_fire({.fire_id = "fire_mine", .schedule = "s", .scheduled_ms = 180000,
+                     .session_id = "c", .status = "running"});
+  const auto interrupted = store->recover_fires();
+  REQUIRE(interrupted.size() == 1);
+  CHECK(interrupted[0].fire_id == "fire_run");
+  const auto fires = store->list_fires("s", 10);
+  for (const auto& f : fires) {
+    if (f.fire_id == "fire_run") {
+      CHECK(f.status == "interrupted");
+      CHECK_FALSE(f.ended_at.empty());
+    }
+    if (f.fire_id == "fire_mine") CHECK(f.status == "running"); // ours: alive
+  }
+  const auto taken = store->take_queued_fire("s"); // the dead process's queue is ours now
+  REQUIRE(taken.has_value());
+  CHECK(taken->fire_id == "fire_q");
+  CHECK(store->recover_fires().empty());
+}
+
+STORE_CONTRACT("a dispatch keeps its context, the first answer's extras and its outcome") {
+  Backend backend;
+  auto store = backend.open();
+  const nlohmann::json extras = {{"streamUrl", "http://h/agents/a/i"}, {"offset", "0000000000000003"}};
+  const auto first = store->admit_dispatch({.agent = "a", .instance_id = "i", .input = "hi",
+                                            .idempotency_key = "k", .source = "http",
+                                            .context = {{"tenant", "t1"}}, .receipt = extras});
+  CHECK(first.record.receipt == extras);
+  CHECK(first.record.context == nlohmann::json{{"tenant", "t1"}});
+  // A replay (even with other extras: a later offset) gets the first answer's.
+  const auto replay = store->admit_dispatch(
+      {.agent = "a", .instance_id = "i", .input = "hi", .idempotency_key = "k", .source = "http",
+       .context = {{"tenant", "t1"}}, .receipt = {{"offset", "0000000000000009"}}});
+  CHECK(replay.replayed);
+  CHECK(replay.record.receipt == extras);
+  // Another context with the same key is another dispatch: a conflict.
+  CHECK_THROWS_AS(store->admit_dispatch({.agent = "a", .instance_id = "i", .input = "hi",
+                                         .idempotency_key = "k", .source = "http",
+                                         .context = {{"tenant", "t2"}}}),
+                  hearth::Error);
+  store->set_dispatch_status(first.record.dispatch_id, "done", {{"result", {{"text", "ok"}}}});
+  const auto done = store->get_dispatch(first.record.dispatch_id);
+  CHECK(done->status == "done");
+  CHECK(done->outcome["result"]["text"] == "ok");
 }
 
 } // TEST_SUITE

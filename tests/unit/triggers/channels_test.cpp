@@ -90,6 +90,23 @@ TEST_SUITE("triggers") {
     CHECK_FALSE(is_eve_channel("slack", {{"auth", json::array()}}));
   }
 
+  TEST_CASE("handlers: bounded timeoutMs (default 5 s), declared env names, never the secret") {
+    const auto h = channel({{"type", "github"}, {"secretEnv", "S"},
+                            {"handler", {{"command", {"./h.py"}}, {"env", {"APP_ID"}}}}});
+    CHECK(h.handler_timeout_ms == 5000);
+    CHECK(h.handler_env == std::vector<std::string>{"APP_ID"});
+    CHECK(channel({{"type", "github"}, {"secretEnv", "S"}, {"handler", "./h.py"}}).handler_env.empty());
+    // On the request thread: no 10-minute handlers.
+    CHECK_FALSE(problems_of({{"type", "github"}, {"secretEnv", "S"},
+                             {"handler", {{"command", {"./h.py"}}, {"timeoutMs", 600000}}}}).empty());
+    CHECK_FALSE(problems_of({{"type", "github"}, {"secretEnv", "S"},
+                             {"handler", {{"command", {"./h.py"}}, {"env", {"S"}}}}}).empty());
+    CHECK_FALSE(problems_of({{"type", "github"}, {"secretEnv", "S"},
+                             {"handler", {{"command", {"./h.py"}}, {"env", {"no spaces"}}}}}).empty());
+    CHECK_FALSE(problems_of({{"type", "github"}, {"secretEnv", "S"},
+                             {"handler", {{"command", {"./h.py"}}, {"shell", true}}}}).empty());
+  }
+
   TEST_CASE("GitHub: ping is answered, a wrong signature is 401 before parsing, media types 415") {
     const auto gh = channel(k_github);
     const std::string ping = R"({"zen":"Keep it logically awesome.","hook_id":1})";
