@@ -452,11 +452,16 @@ public:
 };
 
 /// Opens (creating and migrating if needed) the store at `location`: `sqlite:<path>` (relative
-/// paths resolve against `base_dir`; missing directories are created), `memory:` or `:memory:`.
+/// paths resolve against `base_dir`; missing directories are created), `memory:` or `:memory:`,
+/// or a PostgreSQL URI `postgres://user:password@host:port/db?...` / `postgresql://...` (libpq
+/// syntax; several replicas may share it, docs/deploy.md "PostgreSQL").
 /// Throws store_location_invalid, store_open_failed, store_corrupt, store_foreign or
 /// store_too_new (a database written by a newer hearth is never touched).
 std::unique_ptr<Store> open_store(std::string_view location,
                                   const std::filesystem::path& base_dir = ".");
+
+/// True for `postgres://...` and `postgresql://...` locations.
+bool is_postgres_location(std::string_view location);
 
 /// The schema version this build writes (`PRAGMA user_version`).
 int schema_version();
