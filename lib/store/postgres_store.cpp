@@ -351,60 +351,75 @@ RunRecord PostgresStore::create_run(const NewRun& run) {
   const auto start = pid == m_pid ? m_start : sys::process_start(pid);
   const auto now = sys::now_ms();
   return m_pool.run("record a run", true, [&](pg::Connection& conn) {
-    pg::Transaction tx(conn);
-    conn.exec("INSERT INTO runs (run_id, workflow, status, payload, started_ms, owner_pid, "
-              "owner_start, invoker, resumable, owner_id, owner_host, lease_ms) VALUES ($1, $2, "
-              "'active', $3, $4, $5, $6, $7, $8, $9, $10, " HEARTH_PG_NOW " + $11::bigint) "
-              "ON CONFLICT DO NOTHING",
-              pg::Params()
-                  .add(run.run_id)
-                  .add(run.workflow)
-                  .add(hearth::dump_json(run.payload))
-                  .add(now)
-                  .add(pid)
-                  .add(start)
-                  .add(run.invoker.is_null() ? std::string("null") : run.invoker.dump())
-                  .add(run.resumable)
-                  .add(pid == m_pid ? m_owner_id : std::string())
-                  .add(m_host)
-                  .add(m_lease_ms));
-    conn.exec("INSERT INTO streams (path, created_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-              pg::Params().add(run_stream(run.run_id)).add(now));
-    auto record = load_run(conn, run.run_id, m_display);
-    tx.commit();
-    return *record;
+    // One statement (one round trip, atomic): the run, its stream, and the record — the new
+    // one, or on a duplicate runId the first one, unchanged.
+    const auto r = conn.exec(
+        "WITH ins AS (INSERT INTO runs (run_id, workflow, status, payload, started_ms, owner_pid, "
+        "owner_start, invoker, resumable, owner_id, owner_host, lease_ms) VALUES ($1, $2, "
+        "'active', $3, $4::bigint, $5, $6, $7, $8, $9, $10, " HEARTH_PG_NOW " + $11::bigint) "
+        "ON CONFLICT DO NOTHING RETURNING run_id, workflow, status, payload, result, error, "
+        "started_ms, ended_ms, owner_pid, invoker, resumable, attempts, fence), "
+        "s AS (INSERT INTO streams (path, created_ms) VALUES ($12, $4::bigint) "
+        "ON CONFLICT DO NOTHING) "
+        "SELECT * FROM ins UNION ALL SELECT run_id, workflow, status, payload, result, error, "
+        "started_ms, ended_ms, owner_pid, invoker, resumable, attempts, fence FROM runs "
+        "WHERE run_id = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
+        pg::Params()
+            .add(run.run_id)
+            .add(run.workflow)
+            .add(hearth::dump_json(run.payload))
+            .add(now)
+            .add(pid)
+            .add(start)
+            .add(run.invoker.is_null() ? std::string("null") : run.invoker.dump())
+            .add(run.resumable)
+            .add(pid == m_pid ? m_owner_id : std::string())
+            .add(m_host)
+            .add(m_lease_ms)
+            .add(run_stream(run.run_id)));
+    if (r.empty()) // only when a concurrent insert of the same runId has not committed yet
+      return *load_run(conn, run.run_id, m_display);
+    return run_from_row(r, 0, m_display);
   });
 }
 
 std::optional<Tail> PostgresStore::end_run_in(pg::Connection& conn, const RunEnd& end) {
-  const auto row = conn.exec("SELECT status, fence, started_ms FROM runs WHERE run_id = $1 "
-                             "FOR UPDATE",
-                             pg::Params().add(end.run_id));
-  if (row.empty()) throw errors::run_not_found(end.run_id);
-  if (row.text(0, 0) != "active") return std::nullopt;
-  if (end.fence && *end.fence != row.int64(0, 1)) return std::nullopt; // taken over meanwhile
-  const auto now = std::max(sys::now_ms(), row.int64(0, 2));
   const bool failed = end.status != RunStatus::completed;
   pg::Params update;
   update.add(to_string(failed ? RunStatus::errored : RunStatus::completed));
   if (failed) update.null().add(hearth::dump_json(end.error));
   else update.add(hearth::dump_json(end.result)).null();
-  update.add(now).add(end.run_id);
-  conn.exec("UPDATE runs SET status = $1, result = $2, error = $3, ended_ms = $4 "
-            "WHERE run_id = $5",
-            update);
+  update.add(sys::now_ms()).add(end.run_id);
+  if (end.fence) update.add(*end.fence);
+  else update.null();
+  // Only an active run, and with a fence only while it is still that one (not taken over).
+  const auto row = conn.exec(
+      "UPDATE runs SET status = $1, result = $2, error = $3, "
+      "ended_ms = GREATEST($4::bigint, started_ms) WHERE run_id = $5 AND status = 'active' "
+      "AND ($6::bigint IS NULL OR fence = $6::bigint) RETURNING started_ms, ended_ms",
+      update);
+  if (row.empty()) {
+    if (conn.exec("SELECT 1 FROM runs WHERE run_id = $1", pg::Params().add(end.run_id)).empty())
+      throw errors::run_not_found(end.run_id);
+    return std::nullopt;
+  }
   const auto path = run_stream(end.run_id);
   conn.exec("INSERT INTO streams (path, created_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            pg::Params().add(path).add(now));
-  const auto stream = conn.exec("SELECT next_seq, closed FROM streams WHERE path = $1 FOR UPDATE",
-                                pg::Params().add(path));
-  if (stream.boolean(0, 1)) // closed by hand: no run_end
-    return Tail{.last_seq = stream.int64(0, 0) - 1, .closed = true};
-  const auto duration = now - row.int64(0, 2);
-  Json data = {{"runId", end.run_id}, {"isError", failed}, {"durationMs", duration}};
+            pg::Params().add(path).add(row.int64(0, 1)));
+  // The terminal event (seed page 09): durationMs, isError, and either result or error.
+  Json data = {{"runId", end.run_id},
+               {"isError", failed},
+               {"durationMs", row.int64(0, 1) - row.int64(0, 0)}};
   if (failed) data["error"] = end.error;
   else data["result"] = end.result;
-  return append_in(conn, path, {NewEvent{.type = "run_end", .data = std::move(data)}}, true);
+  try {
+    return append_in(conn, path, {NewEvent{.type = "run_end", .data = std::move(data)}}, true);
+  } catch (const Error& e) {
+    if (e.info().type != "stream_closed") throw;
+    // Closed by hand: the run ends without a run_end event, as in SQLite.
+    const auto tail = conn.exec("SELECT next_seq FROM streams WHERE path = $1", pg::Params().add(path));
+    return Tail{.last_seq = tail.int64(0, 0) - 1, .closed = true};
+  }
 }
 
 bool PostgresStore::end_run(const RunEnd& end) {
