@@ -154,13 +154,15 @@ TEST_CASE("postgres: a watcher on one Store wakes on another Store's append (LIS
 TEST_CASE("postgres: reads survive the server dropping their connections") {
   if (!store_contract::Postgres::available()) return;
   store_contract::Postgres db;
-  auto store = db.open();
+  // A name of its own, so only this store's connections are dropped (other tests may share
+  // the server).
+  const auto name = "hearth_" + db.schema;
+  auto store = open_store(db.url() + "&application_name=" + name);
   store->create_run({.run_id = "run_r", .workflow = "w"});
-  // Terminate every other connection of this database (the pool's and the listener's).
+  // Terminate the store's connections: the pool's and the listener's.
   store_contract::pg_exec(store_contract::pg_url(),
                           "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE pid <> pg_backend_pid() AND datname = current_database() "
-                          "AND application_name = 'hearth'");
+                          "WHERE application_name = '" + name + "'");
   const auto run = store->get_run("run_r"); // retried on a fresh connection
   REQUIRE(run.has_value());
   CHECK(run->workflow == "w");
