@@ -151,7 +151,8 @@ def main():
                 rate = measure(args.binary, dist, tmp, f"pg{replicas}", env, replicas, args.runs,
                                args.clients)
             finally:
-                subprocess.run(["psql", args.pg_url, "-q", "-c", f"DROP SCHEMA {schema} CASCADE"])
+                subprocess.run(["psql", args.pg_url, "-q", "-c", f"DROP SCHEMA {schema} CASCADE"],
+                               env=dict(os.environ, PGOPTIONS="--client-min-messages=warning"))
             print(f"{'postgresql':<12} {replicas:>8} {rate:>8.1f}", flush=True)
 
 
