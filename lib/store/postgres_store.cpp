@@ -1026,3 +1026,5 @@ std::optional<DispatchRecord> PostgresStore::get_dispatch(std::string_view dispa
 }
 
 } // namespace hearth::store
+
+#undef HEARTH_PG_NOW
