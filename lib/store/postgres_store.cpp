@@ -260,6 +260,18 @@ PostgresStore::PostgresStore(const std::string& url)
 }
 
 PostgresStore::~PostgresStore() {
+  // Hands back the leases of what this process still owns (a drained `hearth start` leaves its
+  // suspended runs active): other replicas take them over at their next sweep instead of
+  // waiting for the leases to expire. Fenced writes keep anything still running here harmless.
+  try {
+    m_pool.run("hand back leases", true, [&](pg::Connection& conn) {
+      conn.exec("WITH r AS (UPDATE runs SET lease_ms = 0 WHERE owner_id = $1 AND "
+                "status = 'active') UPDATE dispatches SET lease_ms = 0 WHERE owner_id = $1 AND "
+                "status = 'running'",
+                pg::Params().add(m_owner_id));
+    });
+  } catch (...) { // the database is gone: the leases expire on their own
+  }
   m_stopping = true;
   const std::uint64_t one = 1;
   if (::write(m_stop_fd, &one, sizeof one) < 0) {

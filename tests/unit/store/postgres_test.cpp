@@ -8,6 +8,9 @@
 #include <chrono>
 #include <thread>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 using namespace hearth::store;
 using namespace std::chrono_literals;
 
@@ -89,18 +92,26 @@ TEST_CASE("postgres: concurrent first opens migrate once") {
 TEST_CASE("postgres: a replica whose lease expired loses its resumable runs to another") {
   if (!store_contract::Postgres::available()) return;
   store_contract::Postgres db;
-  ScopedEnv lease("HEARTH_LEASE_MS", "600");
-  auto owner = db.open();
+  ScopedEnv lease("HEARTH_LEASE_MS", "1500");
+  // A replica on "another host" records a run and dies without a word (kill -9): no pid check
+  // can tell, only its lease.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::setenv("HEARTH_HOST_ID", "another-host", 1);
+    auto replica = db.open();
+    replica->create_run({.run_id = "run_l", .workflow = "w", .resumable = true});
+    ::_exit(0); // no destructor: its lease is not handed back
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
   auto other = db.open();
-  owner->create_run({.run_id = "run_l", .workflow = "w", .resumable = true});
-  // Same process, so no pid can tell: only the lease. The owner's heartbeat keeps it alive.
-  std::this_thread::sleep_for(900ms);
-  CHECK(other->abandoned_runs().empty());
-  owner.reset(); // the replica stops renewing (as after kill -9 on another host)
+  CHECK(other->abandoned_runs().empty()); // its lease (1.5 s) has not expired yet
   const auto deadline = std::chrono::steady_clock::now() + 5s;
   std::vector<AbandonedRun> abandoned;
   while (abandoned.empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(50ms);
     abandoned = other->abandoned_runs();
   }
   REQUIRE(abandoned.size() == 1);
@@ -108,10 +119,23 @@ TEST_CASE("postgres: a replica whose lease expired loses its resumable runs to a
   const auto taken = other->take_over_run("run_l", abandoned[0].fence);
   REQUIRE(taken.has_value());
   CHECK(taken->attempts == 2);
-  // Now `other` renews it: a third replica does not see it abandoned.
+  // Now `other` renews it: past several lease lengths another replica still sees it owned.
   auto third = db.open();
-  std::this_thread::sleep_for(900ms);
+  std::this_thread::sleep_for(2000ms);
   CHECK(third->abandoned_runs().empty());
+}
+
+TEST_CASE("postgres: a Store that closes hands its leases back at once") {
+  if (!store_contract::Postgres::available()) return;
+  store_contract::Postgres db;
+  auto owner = db.open(); // the default lease: 15 s
+  auto other = db.open();
+  owner->create_run({.run_id = "run_h", .workflow = "w", .resumable = true});
+  CHECK(other->abandoned_runs().empty());
+  owner.reset(); // a drained `hearth start` exiting
+  const auto abandoned = other->abandoned_runs();
+  REQUIRE(abandoned.size() == 1);
+  CHECK(abandoned[0].run_id == "run_h");
 }
 
 TEST_CASE("postgres: a dispatch whose owner's lease expired is taken again") {
