@@ -21,6 +21,8 @@ PG_URL = os.environ.get("HEARTH_TEST_PG_URL", "")
 SKIP_REASON = ("HEARTH_TEST_PG_URL is not set: scripts/with-postgres.sh (or scripts/test.sh) "
                "starts a throwaway PostgreSQL for these tests")
 STEPS = 5
+# Runs posted to each replica; HEARTH_TEST_PG_RUNS=1000 runs the 2,000-run acceptance.
+RUNS = int(os.environ.get("HEARTH_TEST_PG_RUNS", "4"))
 LEASE_MS = 4000  # heartbeat every 1.3 s: a loaded CI box never lets a live lease lapse
 
 TOOL_SPEC = {"description": "Appends a note to the log.", "inputSchema": {
@@ -124,8 +126,8 @@ class PostgresReplicasTest(HearthTestCase):
         dist = self.project()
         a = Replica(self, dist, self.url, "a")
         b = Replica(self, dist, self.url, "b")
-        ids_a = self.post(Http(a.port), 4)
-        ids_b = self.post(Http(b.port), 4)
+        ids_a = self.post(Http(a.port), RUNS)
+        ids_b = self.post(Http(b.port), RUNS)
         # Kill b once its runs have made some progress but are not done.
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -137,7 +139,7 @@ class PostgresReplicasTest(HearthTestCase):
         client = Http(a.port)
         resumed = 0
         for run_id in ids_a + ids_b:
-            events = wait_run_closed(client, run_id, 120)
+            events = wait_run_closed(client, run_id, 120 + RUNS)
             _, _, meta = client.json("GET", f"/runs/{run_id}?meta")
             types = [e["type"] for e in events]
             self.assertEqual(meta["status"], "completed", (meta, types, a.stderr()))
@@ -153,6 +155,25 @@ class PostgresReplicasTest(HearthTestCase):
         started = collections.Counter(tuple(l[:2]) for l in self.lines() if len(l) == 3)
         self.assertEqual([k for k, n in finished.items() if n > 1], [], self.lines())
         self.assertEqual([k for k, n in started.items() if n > 1], [], self.lines())
+
+    def test_a_replica_stopped_with_sigterm_hands_its_runs_to_the_other(self):
+        dist = self.project()
+        a = Replica(self, dist, self.url, "a")
+        b = Replica(self, dist, self.url, "b")
+        ids = self.post(Http(b.port), 2)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len([l for l in self.lines() if len(l) == 2]) < 2:
+            time.sleep(0.02)
+        b.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(b.proc.wait(30), 143, b.stderr())
+        client = Http(a.port)
+        for run_id in ids:
+            events = wait_run_closed(client, run_id, 60)
+            _, _, meta = client.json("GET", f"/runs/{run_id}?meta")
+            self.assertEqual(meta["status"], "completed", (meta, [e["type"] for e in events]))
+        finished = collections.Counter(tuple(l) for l in self.lines() if len(l) == 2)
+        self.assertEqual([k for k, n in finished.items() if n > 1], [], self.lines())
+        self.assertEqual(len(finished), 2 * STEPS, self.lines())
 
     def test_a_reader_on_one_replica_follows_a_run_executing_on_the_other(self):
         dist = self.project(sleep="0.3")
