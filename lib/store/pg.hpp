@@ -151,7 +151,9 @@ public:
   /// Runs `fn(Connection&)` on a pooled connection. Throws store_open_failed when the database
   /// cannot be reached, store_failed on other failures (after the retries); rethrows what `fn`
   /// throws otherwise (e.g. a catalogue error), rolling any transaction back first.
-  template <class F> auto run(std::string_view operation, bool idempotent, F&& fn) {
+  /// `attempts`: at most this many tries (1: no retry, e.g. on the way out).
+  template <class F>
+  auto run(std::string_view operation, bool idempotent, F&& fn, int attempts = k_attempts) {
     for (int attempt = 1;; ++attempt) {
       try {
         Lease lease(*this); // connects when no idle connection is left (PgError: connecting)
@@ -162,7 +164,7 @@ public:
           throw;
         }
       } catch (const PgError& e) {
-        if (!retryable(e, idempotent) || attempt >= k_attempts) fail(operation, e);
+        if (!retryable(e, idempotent) || attempt >= attempts) fail(operation, e);
         backoff(attempt);
       }
     }

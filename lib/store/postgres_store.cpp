@@ -260,6 +260,12 @@ PostgresStore::PostgresStore(const std::string& url)
 }
 
 PostgresStore::~PostgresStore() {
+  m_stopping = true;
+  const std::uint64_t one = 1;
+  if (::write(m_stop_fd, &one, sizeof one) < 0) {
+  }
+  if (m_background.joinable()) m_background.join(); // no heartbeat renews anything after this
+  ::close(m_stop_fd);
   // Hands back the leases of what this process still owns (a drained `hearth start` leaves its
   // suspended runs active): other replicas take them over at their next sweep instead of
   // waiting for the leases to expire. Fenced writes keep anything still running here harmless.
@@ -269,15 +275,9 @@ PostgresStore::~PostgresStore() {
                 "status = 'active') UPDATE dispatches SET lease_ms = 0 WHERE owner_id = $1 AND "
                 "status = 'running'",
                 pg::Params().add(m_owner_id));
-    });
+    }, 1);
   } catch (...) { // the database is gone: the leases expire on their own
   }
-  m_stopping = true;
-  const std::uint64_t one = 1;
-  if (::write(m_stop_fd, &one, sizeof one) < 0) {
-  }
-  if (m_background.joinable()) m_background.join();
-  ::close(m_stop_fd);
 }
 
 std::string PostgresStore::location() const { return m_display; }
