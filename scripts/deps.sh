@@ -6,8 +6,10 @@ set -euo pipefail
 build_packages=(cmake ninja-build g++ pkg-config git python3
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev doctest-dev libboost-dev
   libsqlite3-dev libsqlitecpp-dev libyaml-cpp-dev libvalijson-dev libfmt-dev libedit-dev
-  bubblewrap) # bwrap: the default sandbox of agent commands (docs/sandbox.md)
-test_packages=(zsh fish bash-completion clang libclang-rt-14-dev procps)
+  bubblewrap # bwrap: the default sandbox of agent commands (docs/sandbox.md)
+  libpq-dev) # the PostgreSQL store (issue 15, docs/deploy.md)
+# postgresql: scripts/with-postgres.sh runs a throwaway server for the PostgreSQL tests.
+test_packages=(zsh fish bash-completion clang libclang-rt-14-dev procps postgresql)
 
 packages=("${build_packages[@]}")
 if [[ "${1:-build}" == test ]]; then packages+=("${test_packages[@]}"); fi

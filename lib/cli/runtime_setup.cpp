@@ -126,10 +126,7 @@ RuntimeHost::RuntimeHost(const config::Project& project, bool production, bool s
         fs::display_path(artifacts.diagnostics, project.root));
   check_sandboxes(compiled, production);
   auto program = runtime::load_program(compiled, project.root);
-  m_store = store::open_store(project.store.kind == config::StoreConfig::Kind::memory
-                                  ? std::string("memory:")
-                                  : "sqlite:" + project.store.path.string(),
-                              project.root);
+  m_store = store::open_store(project.store.location(), project.root);
   if (!serving) m_store->recover_abandoned_runs(); // resumable runs are left to a server
   auto context = runtime_context(project);
   context.sandbox_fail_closed = production;

@@ -28,8 +28,14 @@ const json_schema::Validator& schema_validator() {
   return validator;
 }
 
+// `postgres://...` or `postgresql://...` (store::is_postgres_location, without depending on it).
+bool is_postgres_url(std::string_view value) {
+  return text::starts_with(value, "postgres://") || text::starts_with(value, "postgresql://");
+}
+
 StoreConfig parse_store(const std::string& value, const stdfs::path& base) {
   if (value == "memory:") return {.kind = StoreConfig::Kind::memory};
+  if (is_postgres_url(value)) return {.kind = StoreConfig::Kind::postgres, .url = value};
   return {.kind = StoreConfig::Kind::sqlite,
           .path = fs::absolute_from(base, value.substr(std::string_view("sqlite:").size()))};
 }
@@ -169,8 +175,13 @@ Project resolve(const ProjectFlags& flags, const stdfs::path& cwd) {
   const char* state_env = std::getenv("HEARTH_STATE_DIR");
   project.state_dir = state_env && *state_env ? fs::absolute_from(cwd, state_env)
                                               : project.root / ".hearth";
-  project.store = file.store.value_or(
-      StoreConfig{.kind = StoreConfig::Kind::sqlite, .path = project.state_dir / "state.db"});
+  // hearth.json `store` first; else DATABASE_URL when it names PostgreSQL (docs/deploy.md);
+  // else SQLite in the state directory.
+  const char* database_url = std::getenv("DATABASE_URL");
+  if (file.store) project.store = *file.store;
+  else if (database_url && is_postgres_url(database_url))
+    project.store = {.kind = StoreConfig::Kind::postgres, .url = database_url};
+  else project.store = {.kind = StoreConfig::Kind::sqlite, .path = project.state_dir / "state.db"};
   project.workspaces = file.workspaces.value_or(WorkspacesConfig{});
   project.build_include = file.build_include;
   project.telemetry = file.telemetry;

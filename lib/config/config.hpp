@@ -41,9 +41,19 @@ struct ProviderConfig {
 
 /// Where the runtime keeps runs and sessions.
 struct StoreConfig {
-  enum class Kind { sqlite, memory };
+  enum class Kind { sqlite, memory, postgres };
   Kind kind = Kind::sqlite;
   std::filesystem::path path{}; // absolute; sqlite only
+  std::string url{};            // postgres only: postgres://... or postgresql://...
+  /// The store::open_store location: `sqlite:<path>`, `memory:` or the PostgreSQL URL.
+  std::string location() const {
+    switch (kind) {
+    case Kind::memory: return "memory:";
+    case Kind::postgres: return url;
+    case Kind::sqlite: break;
+    }
+    return "sqlite:" + path.string();
+  }
 };
 
 /// hearth.json `server`: HTTP limits (docs/http.md "Limits"); unset keys keep the server's

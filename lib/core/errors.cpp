@@ -1279,3 +1279,19 @@ Error schedule_task_mode(std::string_view schedule, std::string_view tool) {
 }
 
 } // namespace hearth::errors
+
+// postgres store (issue 15) ------------------------------------------------------------------
+
+namespace hearth::errors {
+
+Error store_postgres_foreign(std::string_view location) {
+  return Error({.type = "store_corrupt",
+                .message = "The PostgreSQL database " + std::string(location) +
+                           " has tables hearth did not create.",
+                .details = "Point the store at an empty database or schema (e.g. "
+                           "?options=-csearch_path%3Dhearth); hearth will not write into another "
+                           "program's tables.",
+                .http_status = 503});
+}
+
+} // namespace hearth::errors

@@ -590,3 +590,14 @@ Error dispatch_stopped();
 Error schedule_task_mode(std::string_view schedule, std::string_view tool);
 
 } // namespace hearth::errors
+
+// postgres store (issue 15) ------------------------------------------------------------------
+
+namespace hearth::errors {
+
+/// The PostgreSQL database (`location`, password redacted) holds tables hearth did not create
+/// (a `runs` table but no `hearth_schema` of ours): hearth never writes into them. Type
+/// `store_corrupt`, HTTP 503, as for a foreign SQLite file.
+Error store_postgres_foreign(std::string_view location);
+
+} // namespace hearth::errors

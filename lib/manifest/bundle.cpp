@@ -202,7 +202,7 @@ std::string debian_package_for(std::string_view soname) {
       {"libbrotlicommon.so.1", "libbrotli1"},   {"libz.so.1", "zlib1g"},
       {"libstdc++.so.6", "libstdc++6"},         {"libgcc_s.so.1", "libgcc-s1"},
       {"libasan.so.8", "libasan8"},             {"libubsan.so.1", "libubsan1"},
-      {"libSQLiteCpp.so.0", "libsqlitecpp0"}};
+      {"libSQLiteCpp.so.0", "libsqlitecpp0"},  {"libpq.so.5", "libpq5"}};
   for (const auto& [so, pkg] : table)
     if (soname == so) return std::string(pkg);
   return ""; // libc, libm, ld-linux: part of debian:12-slim

@@ -215,7 +215,10 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
   // Durable runs: a run taken over after its runtime died (attempts > 1) says so with Flue's
   // run_resume (run_start's fields without the payload) and goes on from its checkpoint. Its
   // ends carry its fence: if yet another runtime took it over meanwhile, they change nothing.
-  const bool resumed = record->attempts > 1;
+  // A run its first runtime admitted but never started (queued when it died) starts here, with
+  // run_start: its stream has no run_start to resume from.
+  const auto stream = m_store.stream_info("runs/" + run_id);
+  const bool resumed = record->attempts > 1 && stream && stream->last_seq >= 0;
   const std::optional<std::int64_t> fence =
       record->resumable ? std::optional<std::int64_t>(record->fence) : std::nullopt;
   try {

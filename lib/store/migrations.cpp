@@ -1,4 +1,5 @@
 // Schema migrations: see migrations.hpp. Append new steps at the end; never edit a shipped one.
+// Every step has a PostgreSQL twin with the same number in postgres_schema.cpp: add both.
 #include "store/migrations.hpp"
 
 #include "core/errors.hpp"

@@ -5,6 +5,7 @@
 #include "core/errors.hpp"
 #include "core/text.hpp"
 #include "store/migrations.hpp"
+#include "store/postgres_store.hpp"
 
 #include <system_error>
 
@@ -24,7 +25,7 @@ std::string resolve_location(std::string_view location, const std::filesystem::p
     return std::string(k_memory);
   std::string_view path = location;
   if (text::starts_with(location, "sqlite:")) path = location.substr(7);
-  else if (location.find(':') != std::string_view::npos) // another scheme, e.g. postgres://
+  else if (location.find(':') != std::string_view::npos) // another scheme
     throw errors::store_location_invalid(location);
   if (path.empty()) throw errors::store_location_invalid(location);
   auto full = std::filesystem::path(path);
@@ -40,6 +41,10 @@ std::string resolve_location(std::string_view location, const std::filesystem::p
 }
 
 } // namespace
+
+bool is_postgres_location(std::string_view location) {
+  return text::starts_with(location, "postgres://") || text::starts_with(location, "postgresql://");
+}
 
 std::string_view to_string(RunStatus status) {
   switch (status) {
@@ -175,6 +180,8 @@ StreamWatchers::PollFn SqliteStore::make_poller() {
 }
 
 std::unique_ptr<Store> open_store(std::string_view location, const std::filesystem::path& base_dir) {
+  if (is_postgres_location(location))
+    return std::make_unique<PostgresStore>(std::string(location));
   return std::make_unique<SqliteStore>(resolve_location(location, base_dir));
 }
 

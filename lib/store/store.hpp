@@ -1,6 +1,7 @@
 // The durable store (ARCHITECTURE.md §9): workflow runs, append-only event streams, agent
-// sessions and submissions. One interface; SQLite (file in WAL mode, or in memory) implements it
-// today and the contract tests in tests/unit/store/ are written to be reused by any other backend.
+// sessions and submissions. One interface; SQLite (file in WAL mode, or in memory) and PostgreSQL
+// (postgres_store.hpp: several replicas on one database) implement it, and the contract tests in
+// tests/unit/store/ run against each.
 #pragma once
 
 #include "store/offsets.hpp"
@@ -256,6 +257,8 @@ struct DispatchAdmission {
 /// Threading contract: every member function may be called from any thread concurrently. Writes
 /// are serialized inside the store (one writer connection); reads use a small pool of reader
 /// connections and never wait for a writer (WAL). `memory:` stores use one connection for all.
+/// PostgreSQL: a pool of at most 8 connections for reads and writes (row locks serialize what
+/// must be), plus one connection that LISTENs for other replicas' appends and renews leases.
 /// The Store must outlive every call in flight, including wait_for_events().
 /// Every function throws hearth::Error (core/errors.hpp) on a database failure (store_failed).
 class Store {
@@ -309,7 +312,9 @@ public:
   virtual Json run_checkpoint(std::string_view run_id) = 0;
 
   /// Active resumable runs whose owner process no longer exists (this process's excluded),
-  /// oldest first, at most 1000.
+  /// oldest first, at most 1000. PostgreSQL (replicas on several hosts): also runs whose owner's
+  /// lease expired (its heartbeat stopped for HEARTH_LEASE_MS); pids are only checked for owners
+  /// on this host and pid namespace.
   virtual std::vector<AbandonedRun> abandoned_runs() = 0;
 
   /// Takes run `run_id` over for this process if it is still active with fence `fence`: owner =
@@ -475,11 +480,16 @@ public:
 };
 
 /// Opens (creating and migrating if needed) the store at `location`: `sqlite:<path>` (relative
-/// paths resolve against `base_dir`; missing directories are created), `memory:` or `:memory:`.
+/// paths resolve against `base_dir`; missing directories are created), `memory:` or `:memory:`,
+/// or a PostgreSQL URI `postgres://user:password@host:port/db?...` / `postgresql://...` (libpq
+/// syntax; several replicas may share it, docs/deploy.md "PostgreSQL").
 /// Throws store_location_invalid, store_open_failed, store_corrupt, store_foreign or
 /// store_too_new (a database written by a newer hearth is never touched).
 std::unique_ptr<Store> open_store(std::string_view location,
                                   const std::filesystem::path& base_dir = ".");
+
+/// True for `postgres://...` and `postgresql://...` locations.
+bool is_postgres_location(std::string_view location);
 
 /// The schema version this build writes (`PRAGMA user_version`).
 int schema_version();

@@ -143,6 +143,14 @@ std::size_t StreamWatchers::watching() const {
   return n;
 }
 
+std::vector<std::string> StreamWatchers::watched_paths() const {
+  std::lock_guard lock(m_mutex);
+  std::vector<std::string> paths;
+  paths.reserve(m_watches.size());
+  for (const auto& [path, watch] : m_watches) paths.push_back(path);
+  return paths;
+}
+
 void StreamWatchers::poll_loop() {
   std::unique_lock lock(m_mutex);
   while (!m_stop) {

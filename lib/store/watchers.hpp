@@ -58,6 +58,9 @@ public:
   /// after cancel() returns, so it must only touch state it keeps alive itself.
   void cancel(std::uint64_t id);
 
+  /// The paths someone waits on or listens to now (to re-read after missed notifications).
+  std::vector<std::string> watched_paths() const;
+
   /// Blocking waiters plus pending listeners (a gauge for tests and logs).
   std::size_t watching() const;
 

@@ -20,7 +20,8 @@ TMP_ROOT = os.environ.get("HEARTH_TEST_TMP", tempfile.gettempdir())
 def clean_env(**extra):
     """The environment a test runs hearth in: no colour, no provider keys, plus `extra`."""
     env = {k: v for k, v in os.environ.items()
-           if not k.endswith("_API_KEY") and not k.startswith("HEARTH_") and k != "NO_COLOR"}
+           if not k.endswith("_API_KEY") and not k.startswith("HEARTH_") and k != "NO_COLOR"
+           and k != "DATABASE_URL"}  # tests choose their store; SQLite unless they say
     env["HEARTH_BIN"] = HEARTH_BIN
     env.update(extra)
     return env

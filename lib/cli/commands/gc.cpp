@@ -35,10 +35,7 @@ int run_gc(const GcOptions& opts) {
   if (std::filesystem::is_directory(dir)) {
     // A memory store knows no run of another process: only the age grace protects a workspace
     // in use, so say which store decided.
-    auto store = store::open_store(project.store.kind == config::StoreConfig::Kind::memory
-                                       ? std::string("memory:")
-                                       : "sqlite:" + project.store.path.string(),
-                                   project.root);
+    auto store = store::open_store(project.store.location(), project.root);
     result = runtime::prune_workspaces(dir, *store, retention, opts.dry_run);
   }
   const auto cwd = std::filesystem::current_path();

@@ -46,8 +46,10 @@ std::unique_ptr<store::Store> open_local_store(const config::Project& project,
     throw errors::usage("The project keeps its runs in memory (`store: \"memory:\"`), so there is "
                         "nothing to read afterwards.",
                         "Use `hearth logs <runId> --server <url>` against a running server.");
-  if (!std::filesystem::exists(project.store.path)) throw errors::run_not_found(run_id);
-  return store::open_store("sqlite:" + project.store.path.string(), project.root);
+  if (project.store.kind == config::StoreConfig::Kind::sqlite &&
+      !std::filesystem::exists(project.store.path))
+    throw errors::run_not_found(run_id);
+  return store::open_store(project.store.location(), project.root);
 }
 
 /// `--server`: the same flags, over HTTP.

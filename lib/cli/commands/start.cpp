@@ -12,6 +12,7 @@
 
 #include <poll.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -20,6 +21,8 @@ namespace hearth::cli {
 namespace {
 
 constexpr int k_default_start_port = 3000;
+// How often a replica on PostgreSQL looks for runs whose owner's lease expired.
+constexpr auto k_take_over_sweep = std::chrono::seconds(1);
 constexpr const char* k_build_marker = ".hearth-build.json";
 
 struct StartOptions {
@@ -84,11 +87,25 @@ int run_start(const StartOptions& opts) {
   std::cerr << "hearth: store "
             << (project.store.kind == config::StoreConfig::Kind::memory
                     ? std::string("memory: (nothing survives a restart)")
-                    : "sqlite:" + project.store.path.string())
+                    : host.runtime().store().location())
             << std::endl;
+  // Replicas on PostgreSQL: runs of a replica that died (its lease expired) are taken over
+  // while serving, not only at start (docs/deploy.md "PostgreSQL").
+  const bool replicated = project.store.kind == config::StoreConfig::Kind::postgres;
+  auto next_sweep = std::chrono::steady_clock::now() + k_take_over_sweep;
   for (;;) {
     pollfd fds[1] = {{signal_pipe.fd(), POLLIN, 0}};
-    if (::poll(fds, 1, 1000) <= 0) continue;
+    if (replicated && std::chrono::steady_clock::now() >= next_sweep) {
+      next_sweep = std::chrono::steady_clock::now() + k_take_over_sweep;
+      try {
+        if (const auto resumed = server.resume_abandoned_runs(); resumed > 0)
+          std::cerr << "hearth: taking over " << resumed << " run(s) of a replica that stopped"
+                    << std::endl;
+      } catch (const Error& e) { // the database is unreachable: the next sweep tries again
+        std::cerr << "hearth: take-over sweep failed: " << e.what() << std::endl;
+      }
+    }
+    if (::poll(fds, 1, replicated ? 250 : 1000) <= 0) continue;
     if (const auto signo = signal_pipe.take()) {
       std::cerr << "hearth: stopping" << std::endl;
       // Durable runs stop at their next step boundary and stay active: the next start on this

@@ -178,4 +178,23 @@ TEST_SUITE("config") {
     CHECK(p.providers.at("local").api_key_env == "LOCAL_KEY");
     CHECK(p.providers.at("local").headers.at("X-Team") == "a");
   }
+
+  TEST_CASE("a PostgreSQL store comes from hearth.json, else from DATABASE_URL") {
+    TempProject project;
+    ::setenv("DATABASE_URL", "postgres://env@db/hearth", 1);
+    auto p = resolve({}, project.root()); // no hearth.json store: DATABASE_URL
+    CHECK(p.store.kind == StoreConfig::Kind::postgres);
+    CHECK(p.store.location() == "postgres://env@db/hearth");
+    project.write("hearth.json", R"({"store": "postgresql://file@db/hearth"})");
+    p = resolve({}, project.root()); // hearth.json wins
+    CHECK(p.store.location() == "postgresql://file@db/hearth");
+    project.write("hearth.json", R"({"store": "sqlite:x.db"})");
+    CHECK(resolve({}, project.root()).store.kind == StoreConfig::Kind::sqlite);
+    project.write("hearth.json", "{}");
+    ::setenv("DATABASE_URL", "mysql://other@db/app", 1); // not PostgreSQL: ignored
+    p = resolve({}, project.root());
+    CHECK(p.store.kind == StoreConfig::Kind::sqlite);
+    CHECK(p.store.location() == "sqlite:" + (project.root() / ".hearth" / "state.db").string());
+    ::unsetenv("DATABASE_URL");
+  }
 }

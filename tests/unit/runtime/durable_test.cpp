@@ -116,6 +116,25 @@ struct Durable {
 } // namespace
 
 TEST_SUITE("runtime") {
+  TEST_CASE("a run taken over before it ever started begins with run_start, not run_resume") {
+    Durable d;
+    auto rt = d.runtime(d.program(false));
+    rt.set_durable(true);
+    // Admitted by a runtime that died before running it (queued): no event, no checkpoint.
+    const std::string id = "run_01DURABLEQUEUEDAAAAAAAAA";
+    d.store->create_run({.run_id = id, .workflow = "notes", .payload = {{"n", 1}},
+                         .owner_pid = dead_pid(), .resumable = true});
+    REQUIRE(d.resume(rt) == std::vector<std::string>{id});
+    const auto run = d.store->get_run(id);
+    CHECK(run->status == hearth::store::RunStatus::completed);
+    CHECK(run->attempts == 2);
+    REQUIRE(d.of_type("run_start").size() == 1);
+    CHECK(d.of_type("run_start")[0]["payload"] == json{{"n", 1}});
+    CHECK(d.of_type("run_resume").empty());
+    const auto notes = read_file(d.project.root() / "notes.log"); // from the first step on
+    CHECK((notes == "1\n2\n" || notes == "2\n1\n"));
+  }
+
   TEST_CASE("a taken-over run resumes mid-step: the in-flight call is interrupted, not re-run") {
     Durable d;
     auto rt = d.runtime(d.program(false));

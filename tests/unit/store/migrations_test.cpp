@@ -191,7 +191,7 @@ TEST_CASE("memory stores are private to each Store") {
 }
 
 TEST_CASE("unsupported locations are refused with the accepted forms") {
-  for (const char* bad : {"postgres://localhost/db", "sqlite:", "redis:x"}) {
+  for (const char* bad : {"mysql://localhost/db", "sqlite:", "redis:x"}) {
     CAPTURE(bad);
     const auto info = open_error(bad);
     CHECK(info.type == "store_location_invalid");

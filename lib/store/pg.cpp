@@ -1,0 +1,167 @@
+// libpq wrappers and the bounded, retrying pool: see pg.hpp.
+#include "store/pg.hpp"
+
+#include "core/errors.hpp"
+
+#include <charconv>
+#include <thread>
+
+namespace hearth::store::pg {
+namespace {
+
+std::string trimmed(const char* message) {
+  std::string text = message ? message : "";
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+} // namespace
+
+std::int64_t Result::int64(int row, int col) const {
+  if (is_null(row, col)) return 0;
+  const char* value = PQgetvalue(m_result.get(), row, col);
+  const auto length = static_cast<std::size_t>(PQgetlength(m_result.get(), row, col));
+  std::int64_t out = 0;
+  std::from_chars(value, value + length, out);
+  return out;
+}
+
+std::int64_t Result::affected() const {
+  const char* count = PQcmdTuples(m_result.get());
+  std::int64_t out = 0;
+  if (count && *count) std::from_chars(count, count + std::char_traits<char>::length(count), out);
+  return out;
+}
+
+Connection::Connection(const std::string& url) {
+  // Defaults first: values in the URL override them (expand_dbname).
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+  const char* values[] = {"5", "hearth", url.c_str(), nullptr};
+  m_conn = PQconnectdbParams(keys, values, 1);
+  if (!m_conn) throw PgError("out of memory", "", true, true);
+  if (PQstatus(m_conn) != CONNECTION_OK) {
+    auto message = trimmed(PQerrorMessage(m_conn));
+    PQfinish(m_conn);
+    m_conn = nullptr;
+    throw PgError(message, "", true, true);
+  }
+  // Notices (e.g. "relation already exists, skipping") are not hearth's output.
+  PQsetNoticeProcessor(m_conn, [](void*, const char*) {}, nullptr);
+}
+
+Connection::~Connection() {
+  if (m_conn) PQfinish(m_conn);
+}
+
+Result Connection::checked(PGresult* raw) {
+  Result result(raw);
+  const auto status = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
+  const char* state = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
+  std::string sqlstate = state ? state : "";
+  // Class 08 (connection exception), 57P01..03 (admin shutdown, crash, cannot connect now).
+  const bool lost = PQstatus(m_conn) != CONNECTION_OK || sqlstate.rfind("08", 0) == 0 ||
+                    sqlstate.rfind("57P0", 0) == 0;
+  throw PgError(trimmed(raw ? PQresultErrorMessage(raw) : PQerrorMessage(m_conn)),
+                std::move(sqlstate), lost);
+}
+
+Result Connection::exec(const char* sql, const Params& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& value : params.values()) values.push_back(value ? value->c_str() : nullptr);
+  return checked(PQexecParams(m_conn, sql, static_cast<int>(values.size()), nullptr,
+                              values.data(), nullptr, nullptr, 0));
+}
+
+void Connection::exec_script(const char* sql) { checked(PQexec(m_conn, sql)); }
+
+Transaction::Transaction(Connection& conn, const char* begin) : m_conn(conn) { m_conn.exec(begin); }
+
+Transaction::~Transaction() {
+  if (!m_open || !m_conn.ok()) return;
+  try {
+    m_conn.exec("ROLLBACK");
+  } catch (...) { // the connection is going away anyway
+  }
+}
+
+void Transaction::commit() {
+  m_conn.exec("COMMIT");
+  m_open = false;
+}
+
+Pool::Pool(std::string url, std::string display)
+    : m_url(std::move(url)), m_display(std::move(display)) {}
+
+Pool::~Pool() = default;
+
+Pool::Lease::Lease(Pool& owner) : pool(owner) {
+  {
+    std::unique_lock lock(pool.m_mutex);
+    pool.m_cv.wait(lock, [&] { return !pool.m_idle.empty() || pool.m_open < k_max; });
+    if (!pool.m_idle.empty()) {
+      conn = std::move(pool.m_idle.back());
+      pool.m_idle.pop_back();
+    } else {
+      ++pool.m_open;
+    }
+  }
+  if (conn && conn->ok()) return;
+  conn.reset();
+  try {
+    conn = std::make_unique<Connection>(pool.m_url); // outside the lock: connecting is slow
+  } catch (...) {
+    held = false;
+    std::lock_guard lock(pool.m_mutex);
+    --pool.m_open;
+    pool.m_cv.notify_one();
+    throw;
+  }
+}
+
+void Pool::Lease::release() {
+  if (!held) return;
+  held = false;
+  std::lock_guard lock(pool.m_mutex);
+  if (discard || !conn || !conn->ok()) {
+    conn.reset();
+    --pool.m_open;
+  } else {
+    // A connection left inside a transaction (a failed ROLLBACK) is not reused.
+    if (PQtransactionStatus(conn->handle()) != PQTRANS_IDLE) {
+      conn.reset();
+      --pool.m_open;
+    } else {
+      pool.m_idle.push_back(std::move(conn));
+    }
+  }
+  pool.m_cv.notify_one();
+}
+
+void Pool::backoff(int attempt) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(20 << attempt)); // 40, 80, 160 ms
+}
+
+void Pool::fail(std::string_view operation, const PgError& e) const {
+  if (e.connecting()) throw errors::store_open_failed(m_display, e.what());
+  throw errors::store_failed(m_display, operation,
+                             e.sqlstate().empty() ? std::string(e.what())
+                                                  : e.sqlstate() + ": " + e.what());
+}
+
+std::string redact(std::string_view url) {
+  // scheme://user:password@host/... -> scheme://user:***@host/...
+  const auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  const auto authority_start = scheme + 3;
+  auto authority_end = url.find_first_of("/?#", authority_start);
+  if (authority_end == std::string_view::npos) authority_end = url.size();
+  const auto at = url.rfind('@', authority_end);
+  if (at == std::string_view::npos || at < authority_start) return std::string(url);
+  const auto colon = url.find(':', authority_start);
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+}
+
+} // namespace hearth::store::pg

@@ -1,0 +1,205 @@
+// PostgreSQL-only store tests (the shared contract is in the other *_test.cpp files): the
+// schema version table, leases that expire, notifications across Store objects, retries after
+// a lost connection. They need HEARTH_TEST_PG_URL (scripts/with-postgres.sh) and skip without.
+#include "contract.hpp"
+
+#include "core/error.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace hearth::store;
+using namespace std::chrono_literals;
+
+namespace {
+
+hearth::ErrorInfo open_error(const std::string& location) {
+  try {
+    open_store(location);
+  } catch (const hearth::Error& e) {
+    return e.info();
+  }
+  FAIL("open_store(" << location << ") succeeded");
+  return {};
+}
+
+// Sets an environment variable for one scope.
+struct ScopedEnv {
+  ScopedEnv(const char* name, const char* value) : m_name(name) { ::setenv(name, value, 1); }
+  ~ScopedEnv() { ::unsetenv(m_name); }
+  const char* m_name;
+};
+
+} // namespace
+
+TEST_SUITE("store") {
+
+TEST_CASE("postgres: locations are recognised and a password never shows") {
+  CHECK(is_postgres_location("postgres://u@h/db"));
+  CHECK(is_postgres_location("postgresql://u@h/db"));
+  CHECK_FALSE(is_postgres_location("sqlite:x.db"));
+  CHECK_FALSE(is_postgres_location("memory:"));
+  // Nothing listens on port 1: the open fails as store_unavailable, without the password.
+  const auto info = open_error("postgresql://user:s3cret@127.0.0.1:1/db?connect_timeout=1");
+  CHECK(info.type == "store_unavailable");
+  CHECK(info.message.find("s3cret") == std::string::npos);
+  CHECK(info.message.find("postgresql://user:***@127.0.0.1:1/db") != std::string::npos);
+}
+
+TEST_CASE("postgres: the schema version table is written once and a newer one is refused") {
+  if (!store_contract::Postgres::available()) return;
+  store_contract::Postgres db;
+  {
+    auto a = db.open();
+    auto b = db.open(); // a second replica: already migrated, nothing to do
+    CHECK(a->location().rfind("postgresql://", 0) == 0);
+  }
+  store_contract::pg_exec(db.url(), "UPDATE hearth_schema SET version = 99");
+  const auto info = open_error(db.url());
+  CHECK(info.type == "store_schema_too_new");
+  CHECK(info.message.find("99") != std::string::npos);
+}
+
+TEST_CASE("postgres: tables of another application are not written into") {
+  if (!store_contract::Postgres::available()) return;
+  store_contract::Postgres db;
+  store_contract::pg_exec(db.url(), "CREATE TABLE runs (id INTEGER)");
+  const auto info = open_error(db.url());
+  CHECK(info.type == "store_corrupt");
+  CHECK(info.message.find("tables hearth did not create") != std::string::npos);
+}
+
+TEST_CASE("postgres: concurrent first opens migrate once") {
+  if (!store_contract::Postgres::available()) return;
+  store_contract::Postgres db;
+  std::vector<std::thread> openers;
+  std::atomic<int> opened{0};
+  for (int i = 0; i < 4; ++i)
+    openers.emplace_back([&] {
+      try {
+        open_store(db.url());
+        ++opened;
+      } catch (...) {
+      }
+    });
+  for (auto& t : openers) t.join();
+  CHECK(opened == 4);
+}
+
+TEST_CASE("postgres: a replica whose lease expired loses its resumable runs to another") {
+  if (!store_contract::Postgres::available()) return;
+  store_contract::Postgres db;
+  ScopedEnv lease("HEARTH_LEASE_MS", "1500");
+  // A replica on "another host" records a run and dies without a word (kill -9): no pid check
+  // can tell, only its lease.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::setenv("HEARTH_HOST_ID", "another-host", 1);
+    auto replica = db.open();
+    replica->create_run({.run_id = "run_l", .workflow = "w", .resumable = true});
+    ::_exit(0); // no destructor: its lease is not handed back
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  auto other = db.open();
+  CHECK(other->abandoned_runs().empty()); // its lease (1.5 s) has not expired yet
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::vector<AbandonedRun> abandoned;
+  while (abandoned.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    abandoned = other->abandoned_runs();
+  }
+  REQUIRE(abandoned.size() == 1);
+  CHECK(abandoned[0].run_id == "run_l");
+  const auto taken = other->take_over_run("run_l", abandoned[0].fence);
+  REQUIRE(taken.has_value());
+  CHECK(taken->attempts == 2);
+  // Now `other` renews it: past several lease lengths another replica still sees it owned.
+  auto third = db.open();
+  std::this_thread::sleep_for(2000ms);
+  CHECK(third->abandoned_runs().empty());
+}
+
+TEST_CASE("postgres: a Store that closes hands its leases back at once") {
+  if (!store_contract::Postgres::available()) return;
+  store_contract::Postgres db;
+  auto owner = db.open(); // the default lease: 15 s
+  auto other = db.open();
+  owner->create_run({.run_id = "run_h", .workflow = "w", .resumable = true});
+  CHECK(other->abandoned_runs().empty());
+  owner.reset(); // a drained `hearth start` exiting
+  const auto abandoned = other->abandoned_runs();
+  REQUIRE(abandoned.size() == 1);
+  CHECK(abandoned[0].run_id == "run_h");
+}
+
+TEST_CASE("postgres: a dispatch whose owner's lease expired is taken again") {
+  if (!store_contract::Postgres::available()) return;
+  store_contract::Postgres db;
+  ScopedEnv lease("HEARTH_LEASE_MS", "600");
+  auto owner = db.open();
+  auto other = db.open();
+  const auto d = owner->admit_dispatch({.agent = "x", .instance_id = "i", .input = 1}).record;
+  CHECK(owner->take_dispatch(d.dispatch_id));
+  CHECK_FALSE(other->take_dispatch(d.dispatch_id));
+  owner.reset();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  bool taken = false;
+  while (!taken && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+    taken = other->take_dispatch(d.dispatch_id);
+  }
+  CHECK(taken);
+}
+
+TEST_CASE("postgres: a watcher on one Store wakes on another Store's append (LISTEN/NOTIFY)") {
+  if (!store_contract::Postgres::available()) return;
+  store_contract::Postgres db;
+  auto writer = db.open();
+  auto reader = db.open();
+  writer->create_stream("runs/run_n");
+  std::atomic<int> woke{0};
+  auto handle = reader->watch_events("runs/run_n", -1, [&] { ++woke; });
+  CHECK(woke == 0);
+  const auto start = std::chrono::steady_clock::now();
+  writer->append("runs/run_n", {.type = "log", .data = {{"n", 1}}});
+  while (woke == 0 && std::chrono::steady_clock::now() - start < 5s)
+    std::this_thread::sleep_for(1ms);
+  CHECK(woke == 1);
+  // Pushed, not polled: well under the SQLite poller's interval on an idle machine.
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+}
+
+TEST_CASE("postgres: reads survive the server dropping their connections") {
+  if (!store_contract::Postgres::available()) return;
+  store_contract::Postgres db;
+  // A name of its own, so only this store's connections are dropped (other tests may share
+  // the server).
+  const auto name = "hearth_" + db.schema;
+  auto store = open_store(db.url() + "&application_name=" + name);
+  store->create_run({.run_id = "run_r", .workflow = "w"});
+  // Terminate the store's connections: the pool's and the listener's.
+  store_contract::pg_exec(store_contract::pg_url(),
+                          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE application_name = '" + name + "'");
+  const auto run = store->get_run("run_r"); // retried on a fresh connection
+  REQUIRE(run.has_value());
+  CHECK(run->workflow == "w");
+  // The listener reconnects too: a second store's append still wakes a waiter here.
+  auto writer = db.open();
+  std::atomic<bool> woke{false};
+  std::thread waiter([&] {
+    woke = store->wait_for_events("runs/run_r", -1, std::chrono::steady_clock::now() + 10s);
+  });
+  std::this_thread::sleep_for(100ms);
+  writer->append("runs/run_r", {.type = "log"});
+  waiter.join();
+  CHECK(woke);
+}
+
+} // TEST_SUITE
