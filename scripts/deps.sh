@@ -8,8 +8,10 @@ build_packages=(cmake ninja-build g++ pkg-config git python3
   libsqlite3-dev libsqlitecpp-dev libyaml-cpp-dev libvalijson-dev libfmt-dev libedit-dev
   bubblewrap # bwrap: the default sandbox of agent commands (docs/sandbox.md)
   libpq-dev) # the PostgreSQL store (issue 15, docs/deploy.md)
-# postgresql: scripts/with-postgres.sh runs a throwaway server for the PostgreSQL tests.
-test_packages=(zsh fish bash-completion clang libclang-rt-14-dev procps postgresql)
+test_packages=(zsh fish bash-completion clang libclang-rt-14-dev procps)
+# postgresql: scripts/with-postgres.sh runs a throwaway server for the PostgreSQL tests. Optional:
+# when it cannot be installed those tests skip with the reason, and the rest still run.
+optional_test_packages=(postgresql)
 
 packages=("${build_packages[@]}")
 if [[ "${1:-build}" == test ]]; then packages+=("${test_packages[@]}"); fi
@@ -25,4 +27,24 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >&2
+fi
+
+if [[ "${1:-build}" == test ]]; then
+  optional=()
+  for p in "${optional_test_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || optional+=("$p")
+  done
+  if ((${#optional[@]})); then
+    echo "Installing optional test packages: ${optional[*]}" >&2
+    sudo_cmd=()
+    [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+    # No cluster of the package's own: the tests start a throwaway server of their own.
+    "${sudo_cmd[@]}" mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" |
+      "${sudo_cmd[@]}" tee /etc/postgresql-common/createcluster.d/hearth-no-main.conf >/dev/null
+    ( [[ -n "${missing[*]:-}" ]] || "${sudo_cmd[@]}" apt-get update -qq ) &&
+      DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq \
+        --no-install-recommends "${optional[@]}" >&2 ||
+      echo "Could not install ${optional[*]}: the PostgreSQL tests will skip." >&2
+  fi
 fi

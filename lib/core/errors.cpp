@@ -1294,4 +1294,11 @@ Error store_postgres_foreign(std::string_view location) {
                 .http_status = 503});
 }
 
+Error store_text_nul() {
+  return Error({.type = "invalid_request",
+                .message = "A value holds a NUL byte, which the PostgreSQL store cannot keep.",
+                .details = "Remove the NUL byte (\\u0000) from the id or text.",
+                .http_status = 400});
+}
+
 } // namespace hearth::errors

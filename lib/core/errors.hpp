@@ -600,4 +600,8 @@ namespace hearth::errors {
 /// `store_corrupt`, HTTP 503, as for a foreign SQLite file.
 Error store_postgres_foreign(std::string_view location);
 
+/// A value to store holds a NUL byte, which PostgreSQL text cannot: refused (never cut short);
+/// type `invalid_request`, HTTP 400.
+Error store_text_nul();
+
 } // namespace hearth::errors

@@ -73,6 +73,24 @@ std::string safe_component(std::string_view name) {
   return out;
 }
 
+namespace {
+
+/// An agent session's workspace directory: workspace_name's, or, for a session that already
+/// existed (`existing`), the name hearth used before the hash suffix when only that directory is
+/// there, so an upgrade does not leave a session's files behind.
+std::filesystem::path session_workspace(const std::filesystem::path& root, const std::string& agent,
+                                        const std::string& instance, const std::string& session,
+                                        bool existing) {
+  auto dir = root / workspace_name({agent, instance, session});
+  if (!existing) return dir;
+  std::error_code ec;
+  const auto legacy = root / safe_component(agent + "-" + instance + "-" + session);
+  if (!std::filesystem::exists(dir, ec) && std::filesystem::is_directory(legacy, ec)) return legacy;
+  return dir;
+}
+
+} // namespace
+
 std::string workspace_name(const std::vector<std::string>& parts) {
   std::string readable, joined;
   for (const auto& part : parts) {
@@ -502,8 +520,8 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
   return run_operation(events, envelope, "prompt", [&](json& done) {
     const auto models = instance_models(stream);
     const auto workspace = invocation_workspace(
-        m_context.workspaces_root() /
-            workspace_name({agent_name, instance_id, key.name}),
+        session_workspace(m_context.workspaces_root(), agent_name, instance_id, key.name,
+                          saved.has_value()),
         agent_def, invoker);
     auto context = m_context; // per invocation: the invoker reaches its tools (HEARTH_INVOKER)
     context.invoker = invoker;
@@ -665,8 +683,7 @@ json Runtime::resume_session(const std::string& agent_name, const std::string& i
       context.context_values = values;
     context.cancel = turn.token();
     const auto workspace = invocation_workspace(
-        m_context.workspaces_root() /
-            workspace_name({agent_name, instance_id, key.name}),
+        session_workspace(m_context.workspaces_root(), agent_name, instance_id, key.name, true),
         agent_def, context.invoker);
     TurnScope scope{context, *models, events, workspace, envelope};
     try {

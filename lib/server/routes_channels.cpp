@@ -99,12 +99,24 @@ void deliver(const Request& req, Response& res, ServerContext& ctx, const trigge
     for (const auto& d : list) {
       if (!d.is_object() || !d.contains("id") || !d["id"].is_string())
         throw errors::channel_handler_failed(c.name, "each dispatch needs a string \"id\"");
+      // Keys live in this channel's namespace (a handler never claims another channel's or an
+      // HTTP caller's key); without one, a provider's retry of the same signed delivery is still
+      // one dispatch: the delivery's dedup key and the dispatch's place in the list.
+      auto key = d.contains("idempotencyKey") && d["idempotencyKey"].is_string()
+                     ? d["idempotencyKey"].get<std::string>()
+                     : std::string();
+      if (!key.empty()) key = c.name + ":h:" + key;
+      else if (!delivery.dedup_key.empty())
+        key = c.name + ":" + delivery.dedup_key + ":" + std::to_string(planned.size());
       planned.push_back({.agent = d.value("agent", std::string()),
                          .id = d["id"].get<std::string>(),
                          .input = d.value("input", json()),
-                         .idempotency_key = d.value("idempotencyKey", std::string())});
+                         .idempotency_key = std::move(key)});
     }
     if (answer.contains("response") && answer["response"].is_object()) reply = answer["response"];
+    // Checked before anything is admitted: a bad reply must not leave half a delivery behind.
+    if (reply.is_object() && reply.contains("status") && !reply["status"].is_number_integer())
+      throw errors::channel_handler_failed(c.name, "\"response.status\" must be an integer");
   } else {
     planned = triggers::plan(c, delivery);
   }
@@ -114,14 +126,26 @@ void deliver(const Request& req, Response& res, ServerContext& ctx, const trigge
   std::string ids;
   for (std::size_t i = 0; i < planned.size(); ++i) {
     auto& p = planned[i];
-    const auto receipt = ctx.dispatcher->dispatch({.agent = p.agent,
-                                                   .instance_id = p.id,
-                                                   .input = std::move(p.input),
-                                                   .idempotency_key = p.idempotency_key,
-                                                   .source = "channel:" + c.name,
-                                                   .invoker = invocations[i].invoker,
-                                                   .conversation_key = delivery.conversation_key,
-                                                   .context = invocations[i].context});
+    json receipt;
+    try {
+      receipt = ctx.dispatcher->dispatch({.agent = p.agent,
+                                          .instance_id = p.id,
+                                          .input = std::move(p.input),
+                                          .idempotency_key = p.idempotency_key,
+                                          .source = "channel:" + c.name,
+                                          .invoker = invocations[i].invoker,
+                                          .conversation_key = delivery.conversation_key,
+                                          .context = invocations[i].context});
+    } catch (const Error& e) {
+      // The same signed delivery whose unsigned parts differ (a redelivery's fresh
+      // X-GitHub-Delivery id, resolver values of the moment): the provider is retrying what was
+      // admitted, so it gets the seed's 200, not a 409 it does not know.
+      if (e.info().type != "dispatch_conflict") throw;
+      std::cerr << "hearth: channel " + c.name + " delivery replayed with different unsigned "
+                   "fields; the first admission stands\n"
+                << std::flush;
+      continue;
+    }
     const auto id = receipt.value("dispatchId", "");
     ids += (ids.empty() ? "" : ", ") + id;
     std::cerr << "hearth: channel " + c.name + " delivery " +

@@ -4,6 +4,7 @@
 #include "core/errors.hpp"
 
 #include <charconv>
+#include <poll.h>
 #include <thread>
 
 namespace hearth::store::pg {
@@ -13,6 +14,19 @@ std::string trimmed(const char* message) {
   std::string text = message ? message : "";
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
+}
+
+/// An idle pooled connection has nothing to read (pool connections never LISTEN): data or EOF
+/// on its socket means the server said goodbye (terminated, restarted); never blocks.
+bool idle_and_quiet(PGconn* conn) {
+  pollfd fd{.fd = PQsocket(conn), .events = POLLIN, .revents = 0};
+  if (fd.fd < 0) return false;
+  const int ready = ::poll(&fd, 1, 0);
+  if (ready == 0) return true;
+  if (ready < 0) return false;
+  // Something arrived: read it; a notice or parameter status leaves the connection usable.
+  return PQconsumeInput(conn) == 1 && PQstatus(conn) == CONNECTION_OK &&
+         (fd.revents & (POLLHUP | POLLERR)) == 0 && ::poll(&fd, 1, 0) == 0;
 }
 
 } // namespace
@@ -35,8 +49,12 @@ std::int64_t Result::affected() const {
 
 Connection::Connection(const std::string& url) {
   // Defaults first: values in the URL override them (expand_dbname).
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {"5", "hearth", url.c_str(), nullptr};
+  // TCP keepalives and tcp_user_timeout: a half-open connection (peer gone, no RST) fails within
+  // about a minute instead of blocking its caller for the kernel's ~15 minutes.
+  const char* keys[] = {"connect_timeout", "application_name", "keepalives", "keepalives_idle",
+                        "keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname",
+                        nullptr};
+  const char* values[] = {"5", "hearth", "1", "30", "10", "3", "60000", url.c_str(), nullptr};
   m_conn = PQconnectdbParams(keys, values, 1);
   if (!m_conn) throw PgError("out of memory", "", true, true);
   if (PQstatus(m_conn) != CONNECTION_OK) {
@@ -69,7 +87,12 @@ Result Connection::checked(PGresult* raw) {
 Result Connection::exec(const char* sql, const Params& params) {
   std::vector<const char*> values;
   values.reserve(params.size());
-  for (const auto& value : params.values()) values.push_back(value ? value->c_str() : nullptr);
+  for (const auto& value : params.values()) {
+    // Text parameters travel as C strings: a NUL would silently cut the value (an id "a\0b"
+    // stored as "a"). SQLite keeps such bytes; PostgreSQL text cannot hold them: refuse.
+    if (value && value->find('\0') != std::string::npos) throw errors::store_text_nul();
+    values.push_back(value ? value->c_str() : nullptr);
+  }
   return checked(PQexecParams(m_conn, sql, static_cast<int>(values.size()), nullptr,
                               values.data(), nullptr, nullptr, 0));
 }
@@ -92,7 +115,15 @@ void Transaction::commit() {
 }
 
 Pool::Pool(std::string url, std::string display)
-    : m_url(std::move(url)), m_display(std::move(display)) {}
+    : m_url(std::move(url)), m_display(std::move(display)) {
+  char* error = nullptr;
+  if (PQconninfoOption* options = PQconninfoParse(m_url.c_str(), &error)) {
+    for (auto* o = options; o->keyword; ++o)
+      if (std::string_view(o->keyword) == "password" && o->val) m_password = o->val;
+    PQconninfoFree(options);
+  }
+  if (error) PQfreemem(error);
+}
 
 Pool::~Pool() = default;
 
@@ -107,7 +138,10 @@ Pool::Lease::Lease(Pool& owner) : pool(owner) {
       ++pool.m_open;
     }
   }
-  if (conn && conn->ok()) return;
+  // An idle connection whose server went away (restart, failover) still reports OK until used:
+  // read what is pending (never blocks) so EOF shows now, and reconnect instead of failing the
+  // caller's first, possibly non-retryable, statement.
+  if (conn && conn->ok() && idle_and_quiet(conn->handle())) return;
   conn.reset();
   try {
     conn = std::make_unique<Connection>(pool.m_url); // outside the lock: connecting is slow
@@ -144,14 +178,33 @@ void Pool::backoff(int attempt) {
 }
 
 void Pool::fail(std::string_view operation, const PgError& e) const {
-  if (e.connecting()) throw errors::store_open_failed(m_display, e.what());
+  // libpq quotes a malformed URI (password included) in its messages: never pass it on.
+  std::string message = e.what();
+  for (const auto& secret : {m_url, m_password}) {
+    if (secret.empty()) continue;
+    for (auto at = message.find(secret); at != std::string::npos; at = message.find(secret, at))
+      message.replace(at, secret.size(), "***");
+  }
+  if (e.connecting()) throw errors::store_open_failed(m_display, message);
   throw errors::store_failed(m_display, operation,
-                             e.sqlstate().empty() ? std::string(e.what())
-                                                  : e.sqlstate() + ": " + e.what());
+                             e.sqlstate().empty() ? message : e.sqlstate() + ": " + message);
 }
 
 std::string redact(std::string_view url) {
-  // scheme://user:password@host/... -> scheme://user:***@host/...
+  // scheme://user:password@host/...?password=... -> scheme://user:***@host/...?password=***
+  std::string out = redact_authority(url);
+  const auto query = out.find('?');
+  for (auto at = query == std::string::npos ? query : out.find("password=", query);
+       at != std::string::npos; at = out.find("password=", at + 1)) {
+    if (out[at - 1] != '?' && out[at - 1] != '&') continue;
+    const auto value = at + 9;
+    const auto end = out.find_first_of("&#", value);
+    out.replace(value, (end == std::string::npos ? out.size() : end) - value, "***");
+  }
+  return out;
+}
+
+std::string redact_authority(std::string_view url) {
   const auto scheme = url.find("://");
   if (scheme == std::string_view::npos) return std::string(url);
   const auto authority_start = scheme + 3;

@@ -195,6 +195,7 @@ private:
 
   std::string m_url;
   std::string m_display;
+  std::string m_password; // from the URL, scrubbed from every message
   std::mutex m_mutex;
   std::condition_variable m_cv;
   std::vector<std::unique_ptr<Connection>> m_idle;
@@ -203,5 +204,7 @@ private:
 
 /// `url` with any password replaced by `***`, for messages and location().
 std::string redact(std::string_view url);
+/// The user:password@ part of `url` only (redact() also scrubs a `password=` query parameter).
+std::string redact_authority(std::string_view url);
 
 } // namespace hearth::store::pg

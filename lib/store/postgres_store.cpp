@@ -494,8 +494,9 @@ std::vector<std::string> PostgresStore::recover_abandoned_runs() {
     // Resumable runs are left to a serving runtime's take-over (abandoned_runs).
     const auto r = conn.exec("SELECT run_id, owner_pid, owner_start, owner_host, "
                              "lease_ms < " HEARTH_PG_NOW " FROM runs WHERE status = 'active' "
-                             "AND NOT resumable AND owner_id <> $1",
-                             pg::Params().add(m_owner_id));
+                             "AND NOT resumable AND owner_id <> $1 AND (lease_ms < "
+                             HEARTH_PG_NOW " OR owner_host = $2) ORDER BY started_ms LIMIT 1000",
+                             pg::Params().add(m_owner_id).add(m_host));
     std::vector<Owned> owned;
     for (int i = 0; i < r.rows(); ++i)
       if (owner_gone(r.text(i, 3), static_cast<int>(r.int64(i, 1)), r.text(i, 2), r.boolean(i, 4)))
@@ -541,8 +542,10 @@ std::vector<AbandonedRun> PostgresStore::abandoned_runs() {
     const auto r = conn.exec(
         "SELECT run_id, workflow, attempts, fence, owner_pid, owner_start, owner_host, "
         "lease_ms < " HEARTH_PG_NOW " FROM runs WHERE status = 'active' AND resumable "
-        "AND owner_id <> $1 ORDER BY started_ms ASC, run_id ASC LIMIT 1000",
-        pg::Params().add(m_owner_id));
+        "AND owner_id <> $1 AND (lease_ms < " HEARTH_PG_NOW " OR owner_host = $2) "
+        "ORDER BY started_ms ASC, run_id ASC LIMIT 1000",
+        // Only candidates fill the window: live replicas' runs elsewhere never hide them.
+        pg::Params().add(m_owner_id).add(m_host));
     std::vector<AbandonedRun> out;
     for (int i = 0; i < r.rows(); ++i) {
       const int pid = static_cast<int>(r.int64(i, 4));

@@ -88,7 +88,11 @@ FireRecord read_fire(db::Statement& row) {
 bool owner_alive(db::Statement& row, int pid_column, int self) {
   const int pid = row.is_null(pid_column) ? 0 : static_cast<int>(row.int64(pid_column));
   const auto start = row.is_null(pid_column + 1) ? std::string() : row.text(pid_column + 1);
-  return pid == self || (pid != 0 && sys::process_alive(pid, start));
+  if (pid == 0) return false;
+  // Our pid but another start time: a process before us that had the same pid (a restarted
+  // container's pid 1) and died; its rows are not ours.
+  if (pid == self) return start.empty() || start == sys::process_start(self);
+  return sys::process_alive(pid, start);
 }
 
 } // namespace
@@ -139,7 +143,8 @@ std::optional<FireRecord> SqliteStore::take_queued_fire(std::string_view schedul
     row->bind(1, schedule);
     std::optional<FireRecord> found;
     while (row->step()) {
-      const bool mine = !row->is_null(8) && static_cast<int>(row->int64(8)) == self;
+      const bool mine = !row->is_null(8) && static_cast<int>(row->int64(8)) == self &&
+                        !row->is_null(9) && row->text(9) == self_start;
       if (mine || !owner_alive(*row, 8, self)) { // queued by us, or left by a dead process
         found = read_fire(*row);
         break;

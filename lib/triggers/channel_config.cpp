@@ -214,6 +214,9 @@ std::optional<ChannelDef> parse_channel(const std::string& name, const std::stri
   const auto secret = string_at(config, "secretEnv", problems);
   if (!secret || !valid_env_name(*secret))
     problems.push_back("\"secretEnv\" must name the environment variable holding the secret.");
+  else if (secret->rfind("HEARTH_", 0) == 0) // HEARTH_* reaches every sandboxed command
+    problems.push_back("\"secretEnv\" must not start with HEARTH_ (hearth passes HEARTH_* "
+                       "variables to tools and handlers): rename the variable.");
   else def.secret_env = *secret;
   def.body_limit = def.type == ChannelType::slack    ? k_slack_body_limit
                    : def.type == ChannelType::github ? k_github_body_limit

@@ -82,13 +82,17 @@ int run_start(const StartOptions& opts) {
   if (const auto resumed = server.resume_abandoned_runs(); resumed > 0)
     std::cerr << "hearth: resuming " << resumed << " run(s) whose runtime stopped" << std::endl;
   const bool wildcard = options.host == "0.0.0.0" || options.host == "::";
-  std::cerr << "hearth: listening on " << server.url() << (wildcard ? " (all interfaces)" : "")
-            << std::endl;
-  std::cerr << "hearth: store "
-            << (project.store.kind == config::StoreConfig::Kind::memory
-                    ? std::string("memory: (nothing survives a restart)")
-                    : host.runtime().store().location())
-            << std::endl;
+  // One write: the scheduler's and dispatcher's threads log too, and tests and supervisors
+  // read this line whole.
+  std::cerr << ("hearth: listening on " + server.url() + (wildcard ? " (all interfaces)" : "") +
+                "\n")
+            << std::flush;
+  std::cerr << ("hearth: store " +
+                (project.store.kind == config::StoreConfig::Kind::memory
+                     ? std::string("memory: (nothing survives a restart)")
+                     : host.runtime().store().location()) +
+                "\n")
+            << std::flush;
   // Replicas on PostgreSQL: runs of a replica that died (its lease expired) are taken over
   // while serving, not only at start (docs/deploy.md "PostgreSQL").
   const bool replicated = project.store.kind == config::StoreConfig::Kind::postgres;

@@ -47,6 +47,12 @@ TEST_CASE("postgres: locations are recognised and a password never shows") {
   CHECK(info.type == "store_unavailable");
   CHECK(info.message.find("s3cret") == std::string::npos);
   CHECK(info.message.find("postgresql://user:***@127.0.0.1:1/db") != std::string::npos);
+  // A password in the query string, and libpq quoting a malformed URI, never show either.
+  const auto query = open_error("postgresql://127.0.0.1:1/db?password=qu3ry&connect_timeout=1");
+  CHECK(query.message.find("qu3ry") == std::string::npos);
+  CHECK(query.message.find("password=***") != std::string::npos);
+  const auto malformed = open_error("postgresql://user:s3cret@127.0.0.1:1/db?%zz=1");
+  CHECK(malformed.message.find("s3cret") == std::string::npos);
 }
 
 TEST_CASE("postgres: the schema version table is written once and a newer one is refused") {
@@ -200,6 +206,38 @@ TEST_CASE("postgres: reads survive the server dropping their connections") {
   writer->append("runs/run_r", {.type = "log"});
   waiter.join();
   CHECK(woke);
+}
+
+TEST_CASE("postgres: a write right after the server dropped every connection succeeds") {
+  // A pooled connection whose backend is gone is noticed when it leaves the pool, so even a
+  // non-retryable statement (an append) goes to a fresh connection.
+  if (!store_contract::Postgres::available()) return;
+  store_contract::Postgres db;
+  const auto name = "hearth_w_" + db.schema;
+  auto store = open_store(db.url() + "&application_name=" + name);
+  store->create_run({.run_id = "run_w", .workflow = "w"});
+  store_contract::pg_exec(store_contract::pg_url(),
+                          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE application_name = '" + name + "'");
+  std::this_thread::sleep_for(100ms); // the terminations reach the sockets
+  CHECK_NOTHROW(store->append("runs/run_w", {.type = "log"}));
+  CHECK(store->read("runs/run_w", -1, 10).events.size() >= 1);
+}
+
+TEST_CASE("postgres: text with a NUL byte is refused, never cut short") {
+  if (!store_contract::Postgres::available()) return;
+  store_contract::Postgres db;
+  auto store = db.open();
+  const auto info = [&] {
+    try {
+      store->create_run({.run_id = std::string("run_a\0b", 7), .workflow = "w"});
+    } catch (const hearth::Error& e) {
+      return e.info();
+    }
+    return hearth::ErrorInfo{};
+  }();
+  CHECK(info.http_status == 400);
+  CHECK_FALSE(store->get_run("run_a").has_value());
 }
 
 } // TEST_SUITE

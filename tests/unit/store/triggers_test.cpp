@@ -1,6 +1,8 @@
 // Contract tests for schedule fires and durable dispatch admission (store/triggers.cpp, issue 14).
 #include "contract.hpp"
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -193,6 +195,25 @@ TEST_CASE("a dead process's fires: running ones are interrupted, queued ones are
   REQUIRE(taken.has_value());
   CHECK(taken->fire_id == "fire_q");
   CHECK(store->recover_fires().empty());
+}
+
+TEST_CASE("a fire recorded under our pid by an earlier process (pid reused) is not ours") {
+  store_contract::SqliteFile backend;
+  auto store = backend.open();
+  store->claim_fire({.fire_id = "fire_old", .schedule = "s", .scheduled_ms = 60000,
+                     .session_id = "a", .status = "running"});
+  store->claim_fire({.fire_id = "fire_oldq", .schedule = "s", .scheduled_ms = 120000,
+                     .session_id = "b", .status = "queued"});
+  { // as if a process before us, with the same pid (a container's pid 1), had written them
+    SQLite::Database db((backend.tmp.root() / "state.db").string(), SQLite::OPEN_READWRITE);
+    db.exec("UPDATE schedule_fires SET owner_start = 'an earlier boot'");
+  }
+  const auto interrupted = store->recover_fires();
+  REQUIRE(interrupted.size() == 1);
+  CHECK(interrupted[0].fire_id == "fire_old");
+  const auto taken = store->take_queued_fire("s");
+  REQUIRE(taken.has_value());
+  CHECK(taken->fire_id == "fire_oldq");
 }
 
 STORE_CONTRACT("a dispatch keeps its context, the first answer's extras and its outcome") {

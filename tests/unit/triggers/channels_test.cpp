@@ -105,6 +105,8 @@ TEST_SUITE("triggers") {
                              {"handler", {{"command", {"./h.py"}}, {"env", {"no spaces"}}}}}).empty());
     CHECK_FALSE(problems_of({{"type", "github"}, {"secretEnv", "S"},
                              {"handler", {{"command", {"./h.py"}}, {"shell", true}}}}).empty());
+    // HEARTH_* variables reach every sandboxed command: a secret may never be one.
+    CHECK_FALSE(problems_of({{"type", "github"}, {"secretEnv", "HEARTH_GITHUB_SECRET"}}).empty());
   }
 
   TEST_CASE("GitHub: ping is answered, a wrong signature is 401 before parsing, media types 415") {
