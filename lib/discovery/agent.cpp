@@ -23,7 +23,7 @@ const std::vector<std::string> k_agent_keys = {"$schema",     "model",     "desc
                                                "modelOptions", "maxSteps", "outputSchema",
                                                "compaction",  "http",      "invokers",
                                                "sandbox",     "invoker",   "access",
-                                               "policy"};
+                                               "policy",      "connectionToolThreshold"};
 const std::vector<std::string> k_tool_keys = {"$schema", "description", "inputSchema", "command",
                                               "approval", "timeoutMs", "sandbox", "idempotent"};
 const std::vector<std::string> k_skill_keys = {"name",     "description",   "license",
@@ -105,6 +105,13 @@ void read_config(Context& ctx, Agent& agent, const stdfs::path& file) {
     }
   }
   agent.max_steps = ctx.positive_int_field(*json, "maxSteps", file);
+  if (json->contains("connectionToolThreshold")) { // issue 13: see docs/mcp.md
+    const auto& t = (*json)["connectionToolThreshold"];
+    if (!t.is_number_integer() || t.get<long long>() < 0 || t.get<long long>() > 4096)
+      ctx.error("invalid-field", "\"connectionToolThreshold\" must be an integer from 0 to 4096.", file,
+                "Above this many connection tools the model gets only connection__search (default 32).");
+    else agent.connection_tool_threshold = t.get<long long>();
+  }
   if (json->contains("modelOptions")) {
     if (!(*json)["modelOptions"].is_object())
       ctx.error("invalid-field", "\"modelOptions\" must be an object.", file,

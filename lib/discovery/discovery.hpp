@@ -98,6 +98,7 @@ struct Agent {
   std::optional<long long> max_steps{};
   nlohmann::json output_schema = nullptr;
   nlohmann::json compaction = nullptr;
+  std::optional<long long> connection_tool_threshold{}; // agent.json (docs/mcp.md), 0..4096
   bool http = false;
   bool http_disabled = false;      // agent.json says "http": false (closes the Eve channel too)
   nlohmann::json invoker = nullptr; // agent.json `invoker` ({profiles, resolve}; seed 002)

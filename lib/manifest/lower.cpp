@@ -58,6 +58,7 @@ nlohmann::json lower_agent(const Agent& a, const nlohmann::json& project_sandbox
   j["description"] = or_null(a.description);
   j["modelOptions"] = a.model_options;
   j["maxSteps"] = or_null(a.max_steps);
+  if (a.connection_tool_threshold) j["connectionToolThreshold"] = *a.connection_tool_threshold;
   j["outputSchema"] = a.output_schema;
   j["compaction"] = a.compaction.is_null() ? nlohmann::json{{"thresholdPercent", 0.9}} : a.compaction;
   j["http"] = a.http;

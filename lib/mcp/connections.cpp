@@ -28,6 +28,11 @@ constexpr auto k_max_backoff = std::chrono::milliseconds(30'000);
 
 std::string key_of(const std::string& agent, const std::string& name) { return agent + "\n" + name; }
 
+const std::string& id_of(const ConnectionConfig& c) { return c.agent_id.empty() ? c.agent : c.agent_id; }
+
+constexpr std::size_t k_max_found_sessions = 4096;
+constexpr std::size_t k_max_found_per_session = 256;
+
 std::vector<std::string> strings(const std::string& connection, const json& entry,
                                  const char* key) {
   std::vector<std::string> out;
@@ -78,6 +83,10 @@ std::string file_uri(const std::filesystem::path& path) {
 }
 
 } // namespace
+
+std::string agent_key(const std::string& name, const std::filesystem::path& directory) {
+  return directory.empty() ? name : directory.lexically_normal().string();
+}
 
 ConnectionConfig parse_connection(const std::string& agent, const json& entry,
                                   const std::filesystem::path& project_root) {
@@ -229,6 +238,7 @@ struct Pool::Entry {
   int failures = 0;                       // consecutive failed starts
   int starts = 0;
   Clock::time_point retry_at{};
+  bool listed = false;                    // `tools` holds a successful list (cached_tools)
   std::vector<openapi::Operation> operations{}; // openapi
   std::string base_url{};                       // openapi
 };
@@ -240,7 +250,7 @@ Pool::~Pool() { shutdown(); }
 
 void Pool::add(ConnectionConfig config, sandbox::Policy policy) {
   std::lock_guard lock(m_mutex);
-  auto& slot = m_entries[key_of(config.agent, config.name)];
+  auto& slot = m_entries[key(config)];
   if (!slot) slot = std::make_shared<Entry>();
   slot->config = std::move(config);
   slot->policy = std::move(policy);
@@ -250,8 +260,19 @@ std::vector<const ConnectionConfig*> Pool::of_agent(const std::string& agent) co
   std::lock_guard lock(m_mutex);
   std::vector<const ConnectionConfig*> out;
   for (const auto& [key, e] : m_entries)
-    if (e->config.agent == agent) out.push_back(&e->config);
+    if (id_of(e->config) == agent) out.push_back(&e->config);
   return out;
+}
+
+std::string Pool::key(const ConnectionConfig& config) { return key_of(id_of(config), config.name); }
+
+std::string Pool::agent_id(const std::string& agent) const {
+  std::lock_guard lock(m_mutex);
+  for (const auto& [k, e] : m_entries)
+    if (id_of(e->config) == agent) return agent;
+  for (const auto& [k, e] : m_entries)
+    if (e->config.agent == agent) return id_of(e->config);
+  return agent;
 }
 
 Pool::Entry& Pool::entry(const std::string& agent, const std::string& name) const {
@@ -259,8 +280,11 @@ Pool::Entry& Pool::entry(const std::string& agent, const std::string& name) cons
   if (it == m_entries.end()) {
     std::vector<std::string> names;
     for (const auto& [key, e] : m_entries)
-      if (e->config.agent == agent) names.push_back(e->config.name);
-    throw errors::mcp_connection_not_found(agent, name, names);
+      if (id_of(e->config) == agent) names.push_back(e->config.name);
+    std::string shown = agent;
+    for (const auto& [key, e] : m_entries)
+      if (id_of(e->config) == agent) shown = e->config.agent;
+    throw errors::mcp_connection_not_found(shown, name, names);
   }
   return *it->second;
 }
@@ -270,12 +294,14 @@ const ConnectionConfig& Pool::config(const std::string& agent, const std::string
   return entry(agent, name).config;
 }
 
-std::unique_ptr<Client> Pool::connect(const Entry& e) {
+std::unique_ptr<Client> Pool::connect(const Entry& e, std::stop_token cancel) {
   const auto& c = e.config;
   const auto agent = c.agent, name = c.name;
   auto log = m_options.log;
   ClientOptions options{.name = c.name,
                         .limits = m_options.limits,
+                        // a start never waits longer than a call of the connection may take
+                        .init_timeout = std::chrono::milliseconds(std::min(30'000, c.timeout_ms)),
                         .request_timeout = std::chrono::milliseconds(c.timeout_ms),
                         .root_uri = file_uri(c.transport == "stdio" ? c.cwd : m_options.project_root),
                         .elicitation_defaults = c.elicitation_defaults,
@@ -320,7 +346,7 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
     auto first = std::make_unique<Client>(
         legacy ? make_legacy_sse_transport(spec) : make_http_transport(spec), options);
     try {
-      first->initialize(m_stop.get_token());
+      first->initialize(cancel);
       return first;
     } catch (const Error& failure) {
       const auto& m = failure.info().message;
@@ -331,11 +357,11 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
     }
     first.reset();
     auto second = std::make_unique<Client>(make_legacy_sse_transport(std::move(spec)), std::move(options));
-    second->initialize(m_stop.get_token());
+    second->initialize(cancel);
     return second;
   }
   auto client = std::make_unique<Client>(std::move(transport), std::move(options));
-  client->initialize(m_stop.get_token());
+  client->initialize(cancel);
   return client;
 }
 
@@ -433,6 +459,7 @@ void Pool::load_openapi(Entry& e) {
     e.operations = std::move(ops);
     e.base_url = base_url;
     e.tools = std::move(tools);
+    e.listed = true;
     e.state = "ready";
     e.failures = 0;
     ++e.starts;
@@ -454,7 +481,8 @@ void Pool::load_openapi(Entry& e) {
   }
 }
 
-std::shared_ptr<Client> Pool::client(const std::string& agent, const std::string& name) {
+std::shared_ptr<Client> Pool::client(const std::string& agent, const std::string& name,
+                                     std::stop_token cancel) {
   Entry* e = nullptr;
   {
     std::lock_guard lock(m_mutex);
@@ -479,8 +507,12 @@ std::shared_ptr<Client> Pool::client(const std::string& agent, const std::string
           e->last_error);
     e->state = "starting";
   }
+  // The start gives up when the pool shuts down or the caller (a turn) is cancelled.
+  std::stop_source stop;
+  const std::stop_callback on_shutdown(m_stop.get_token(), [&stop] { stop.request_stop(); });
+  const std::stop_callback on_cancel(cancel, [&stop] { stop.request_stop(); });
   try {
-    std::shared_ptr<Client> session = connect(*e);
+    std::shared_ptr<Client> session = connect(*e, stop.get_token());
     std::vector<ToolInfo> listed;
     if (session->server_capabilities().contains("tools")) listed = session->list_tools();
     std::vector<ToolInfo> kept;
@@ -493,12 +525,17 @@ std::shared_ptr<Client> Pool::client(const std::string& agent, const std::string
     }
     e->client = session;
     e->tools = std::move(kept);
+    e->listed = true;
     e->state = "ready";
     e->failures = 0;
     ++e->starts;
     return session;
   } catch (const Error& err) {
     std::lock_guard lock(m_mutex);
+    if (cancel.stop_requested() && !m_shutdown) { // the caller gave up: not the server's failure
+      e->state = e->starts > 0 ? "stopped" : "idle";
+      throw errors::turn_cancelled();
+    }
     ++e->failures;
     e->retry_at = Clock::now() + backoff(e->failures);
     e->last_error = err.info().message;
@@ -507,16 +544,49 @@ std::shared_ptr<Client> Pool::client(const std::string& agent, const std::string
   }
 }
 
-std::vector<ToolInfo> Pool::tools(const std::string& agent, const std::string& name) {
+std::vector<ToolInfo> Pool::tools(const std::string& agent, const std::string& name,
+                                  std::stop_token cancel) {
   Entry* e = nullptr;
   {
     std::lock_guard lock(m_mutex);
     e = &entry(agent, name);
   }
   if (e->config.transport == "openapi") load_openapi(*e);
-  else client(agent, name);
+  else client(agent, name, std::move(cancel));
   std::lock_guard lock(m_mutex);
   return entry(agent, name).tools;
+}
+
+std::optional<std::vector<ToolInfo>> Pool::cached_tools(const std::string& agent,
+                                                        const std::string& name) const {
+  std::lock_guard lock(m_mutex);
+  const auto& e = entry(agent, name);
+  if (!e.listed) return std::nullopt;
+  return e.tools;
+}
+
+void Pool::note_found(const std::string& session, const std::vector<std::string>& names) {
+  if (session.empty() || names.empty()) return;
+  std::lock_guard lock(m_mutex);
+  auto it = m_found.find(session);
+  if (it == m_found.end()) {
+    while (m_found_order.size() >= k_max_found_sessions) {
+      m_found.erase(m_found_order.front());
+      m_found_order.pop_front();
+    }
+    m_found_order.push_back(session);
+    it = m_found.emplace(session, std::vector<std::string>{}).first;
+  }
+  for (const auto& n : names) {
+    if (it->second.size() >= k_max_found_per_session) break;
+    if (std::find(it->second.begin(), it->second.end(), n) == it->second.end()) it->second.push_back(n);
+  }
+}
+
+std::vector<std::string> Pool::found(const std::string& session) const {
+  std::lock_guard lock(m_mutex);
+  const auto it = m_found.find(session);
+  return it == m_found.end() ? std::vector<std::string>{} : it->second;
 }
 
 json Pool::call(const std::string& agent, const std::string& name, const std::string& tool,
@@ -544,7 +614,7 @@ json Pool::call(const std::string& agent, const std::string& name, const std::st
     return openapi::call(name, op, base_url, c.headers, token_of(c), arguments,
                          std::chrono::milliseconds(c.timeout_ms), std::move(cancel));
   }
-  const auto session = client(agent, name);
+  const auto session = client(agent, name, cancel);
   int timeout_ms = k_default_call_timeout_ms;
   {
     std::lock_guard lock(m_mutex);
@@ -563,9 +633,9 @@ json Pool::state(const std::string& agent) const {
   json out = json::array();
   const auto now = Clock::now();
   for (const auto& [key, e] : m_entries) {
-    if (!agent.empty() && e->config.agent != agent) continue;
+    if (!agent.empty() && e->config.agent != agent && id_of(e->config) != agent) continue;
     const auto& c = e->config;
-    json j = {{"agent", c.agent}, {"name", c.name}, {"transport", c.transport},
+    json j = {{"agent", c.agent}, {"agentId", id_of(c)}, {"name", c.name}, {"transport", c.transport},
               {"description", c.description}, {"eager", c.eager},
               {"restarts", std::max(0, e->starts - 1)}};
     std::string now_state = e->state;

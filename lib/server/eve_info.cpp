@@ -91,7 +91,7 @@ json eve_info_document(const runtime::Program& program, bool dev, const mcp::Poo
                   {"toolPrefix", "connection__" + name + "__"},
                   {"state", "idle"}});
     if (pool)
-      for (const auto& s : pool->state(agent.name))
+      for (const auto& s : pool->state(mcp::agent_key(agent.name, agent.directory)))
         if (s.value("name", "") == name) {
           entry["state"] = s["state"];
           if (s.contains("tools")) entry["tools"] = s["tools"];

@@ -142,6 +142,63 @@ class StdioTest(HearthTestCase):
         self.assertEqual(len(weird), 1)
         self.assertRegex(weird[0], r"^[A-Za-z0-9_-]{1,64}$")
 
+    def test_a_hung_server_never_delays_the_turn_and_its_tools_fail_fast(self):
+        # `mute` never answers initialize: the turn starts without waiting for it (nothing starts
+        # while a turn is built), its tool fails within timeoutMs, `fx` starts on first use.
+        project = Project(self, [
+            {"toolCalls": [call("connection__mute__anything")]},
+            {"toolCalls": [call("connection__fx__echo", text="hi")]},
+            {"text": "done"}])
+        self.write("p/agent/connections/mute.json", json.dumps({
+            "command": sys.executable, "args": ["-c", "import time; time.sleep(600)"], "timeoutMs": 1500}))
+        started = time.monotonic()
+        r = project.run()
+        elapsed = time.monotonic() - started
+        self.assertExit(r, 0)
+        self.assertLess(elapsed, 15, "the turn waited for a server that never answered")
+        calls = project.tool_calls(r.stderr)
+        mute = by_name(calls, "connection__mute__anything")[0]
+        self.assertTrue(mute["isError"])
+        self.assertIn("mute", mute["result"]["content"][0]["text"])
+        self.assertLess(mute["durationMs"], 5000)
+        echo = by_name(calls, "connection__fx__echo")[0]
+        self.assertEqual(echo["result"]["content"][0]["text"], "echo: hi")
+
+    def test_a_runtime_killed_with_sigkill_takes_its_stdio_servers_along(self):
+        # Sandbox backend `none`: the server is a plain child of the runtime. `deaf` stops reading
+        # stdin for 30 s, so it would not notice its stdin closing: only PR_SET_PDEATHSIG ends it.
+        pidfile = os.path.join(self.tmp, "server.pid")
+        project = Project(self, [{"toolCalls": [call("connection__fx__deaf")]}, {"text": "done"}],
+                          connection={"command": sys.executable, "args": [FIXTURE, "--pidfile", pidfile]})
+        from harness import HEARTH_BIN
+        proc = subprocess.Popen([HEARTH_BIN, "run", "go"], cwd=project.root, env=clean_env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while not (os.path.exists(pidfile) and open(pidfile).read().strip()):
+                self.assertLess(time.monotonic(), deadline, "the server never started")
+                time.sleep(0.05)
+            server = int(open(pidfile).read())
+            time.sleep(0.5)  # the call is in flight
+            with open("/proc/%d/stat" % server) as f:
+                runtime = int(f.read().rsplit(")", 1)[1].split()[1])  # the server's parent
+            self.assertNotEqual(runtime, proc.pid)  # the runtime child, not the CLI
+            os.kill(runtime, 9)
+
+            def dead(pid):
+                try:
+                    with open("/proc/%d/stat" % pid) as f:
+                        return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+                except FileNotFoundError:
+                    return True
+            deadline = time.monotonic() + 5
+            while not dead(server) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(dead(server), "the stdio server outlived the runtime killed with SIGKILL")
+        finally:
+            proc.kill()
+            proc.wait(10)
+
     def test_roots_and_elicitation(self):
         project = Project(self, [{"toolCalls": [call("connection__fx__roots")]},
                                  {"toolCalls": [call("connection__fx__elicit")]}, {"text": "done"}])

@@ -627,4 +627,83 @@ TEST_SUITE("mcp") {
     }
     CHECK(pool.state()[0]["state"] == "failed");
   }
+
+  TEST_CASE("turn tools come from the cached list: building a turn starts nothing") {
+    const std::string fixture = HEARTH_SOURCE_DIR "/tests/e2e/fixtures/mcp_server.py";
+    mcp::Pool pool({.project_root = std::filesystem::temp_directory_path()});
+    sandbox::Policy policy;
+    policy.settings.backend = "none";
+    pool.add(mcp::parse_connection("a", {{"name", "fx"}, {"command", "python3"}, {"args", {fixture}}},
+                                   std::filesystem::temp_directory_path()),
+             policy);
+    auto offered = mcp::connection_tools(pool, "a");
+    REQUIRE(offered.size() == 1); // never listed: only the search, nothing started
+    CHECK(offered[0].name == "connection__search");
+    CHECK(offered[0].description.find("fx") != std::string::npos);
+    CHECK(pool.state()[0]["state"] == "idle");
+    // The first call of one of its tools starts it (a tool that was not on offer).
+    auto echo = mcp::resolve_tool(pool, "a", "connection__fx__echo");
+    REQUIRE(echo);
+    CHECK(pool.state()[0]["state"] == "ready");
+    CHECK_FALSE(mcp::resolve_tool(pool, "a", "connection__fx__nope"));
+    CHECK_FALSE(mcp::resolve_tool(pool, "a", "connection__other__echo"));
+    offered = mcp::connection_tools(pool, "a");
+    CHECK(offered.size() == 14); // 13 cached + search
+    // Above the threshold: the search and what it found in this session only.
+    offered = mcp::connection_tools(pool, "a", {.session = "s1", .threshold = 5});
+    CHECK(offered.size() == 1);
+    auto search = offered[0];
+    runtime::ToolContext ctx{.session_id = "s1"};
+    const auto found = search.run({{"query", "echo"}}, ctx);
+    CHECK(found.text.find("connection__fx__echo") != std::string::npos);
+    offered = mcp::connection_tools(pool, "a", {.session = "s1", .threshold = 5});
+    REQUIRE(offered.size() == 2);
+    CHECK(offered[0].name == "connection__fx__echo");
+    CHECK(mcp::connection_tools(pool, "a", {.session = "s2", .threshold = 5}).size() == 1);
+    // The cache outlives the server: a dead server still offers its tools without a restart.
+    pool.shutdown();
+    CHECK(mcp::connection_tools(pool, "a").size() == 14);
+  }
+
+  TEST_CASE("a hung server never blocks building a turn; its tools fail within timeoutMs") {
+    mcp::Pool pool({.project_root = std::filesystem::temp_directory_path()});
+    sandbox::Policy policy;
+    policy.settings.backend = "none";
+    pool.add(mcp::parse_connection("a", {{"name", "mute"}, {"command", "sleep"}, {"args", {"30"}},
+                                         {"timeoutMs", 500}, {"approval", "always"}},
+                                   std::filesystem::temp_directory_path()),
+             policy);
+    auto started = std::chrono::steady_clock::now();
+    CHECK(mcp::connection_tools(pool, "a").size() == 1);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(200));
+    CHECK(mcp::connection_approval(pool, "a", "connection__mute__x") == "always");
+    CHECK(mcp::connection_approval(pool, "a", "connection__other__x").empty());
+    started = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(mcp::resolve_tool(pool, "a", "connection__mute__x"), Error);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(3));
+    // Then it backs off: the next use fails at once.
+    started = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(mcp::resolve_tool(pool, "a", "connection__mute__x"), Error);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(200));
+    pool.shutdown();
+  }
+
+  TEST_CASE("two agents' connections of the same name are distinct pool entries") {
+    mcp::Pool pool({.project_root = std::filesystem::temp_directory_path()});
+    sandbox::Policy policy;
+    policy.settings.backend = "none";
+    auto one = mcp::parse_connection("helper", {{"name", "c"}, {"command", "true"}},
+                                     std::filesystem::temp_directory_path());
+    one.agent_id = mcp::agent_key("helper", "/p/agents/a/subagents/helper");
+    auto two = mcp::parse_connection("helper", {{"name", "c"}, {"command", "false"}},
+                                     std::filesystem::temp_directory_path());
+    two.agent_id = mcp::agent_key("helper", "/p/agents/b/subagents/helper");
+    pool.add(one, policy);
+    pool.add(two, policy);
+    CHECK(pool.state().size() == 2);
+    CHECK(pool.config(one.agent_id, "c").argv[0] == "true");
+    CHECK(pool.config(two.agent_id, "c").argv[0] == "false");
+    CHECK(pool.of_agent(one.agent_id).size() == 1);
+    CHECK(pool.agent_id("helper") == one.agent_id);
+  }
 }
