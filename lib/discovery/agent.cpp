@@ -31,7 +31,7 @@ const std::vector<std::string> k_skill_keys = {"name",     "description",   "lic
 const std::vector<std::string> k_connection_keys = {
     "$schema", "description", "command", "args",      "env",  "cwd",  "url", "headers",
     "type",    "auth",        "tools",   "approval",  "timeoutMs", "eager", "elicitation",
-    "spec",    "baseUrl",     "operations"}; // issue 13 (docs/mcp.md)
+    "spec",    "baseUrl",     "operations", "sampling"}; // issue 13 (docs/mcp.md)
 const std::vector<std::string> k_schedule_keys = {"cron", "description", "catchUp", "overlap"};
 
 /// Known script extensions: a file with one of these beside nothing is a stray executable.

@@ -172,6 +172,18 @@ ConnectionConfig parse_connection(const std::string& agent, const json& entry,
     c.timeout_ms = t.get<int>();
   }
   c.eager = entry.value("eager", json(false)) == true;
+  if (entry.contains("sampling")) {
+    const auto& s = entry["sampling"];
+    if (s.is_boolean()) {
+      c.sampling = s.get<bool>();
+    } else if (s.is_object() && s.contains("model") && s["model"].is_string() &&
+               s["model"].get_ref<const std::string&>().find('/') != std::string::npos) {
+      c.sampling = true;
+      c.sampling_model = s["model"].get<std::string>();
+    } else {
+      throw errors::mcp_config_invalid(c.name, "\"sampling\" must be true, false or {\"model\": \"provider/model\"}.");
+    }
+  }
   if (entry.contains("elicitation")) {
     const auto& el = entry["elicitation"];
     if (el != "decline" && el != "defaults")
@@ -305,9 +317,17 @@ std::unique_ptr<Client> Pool::connect(const Entry& e, std::stop_token cancel) {
                         .request_timeout = std::chrono::milliseconds(c.timeout_ms),
                         .root_uri = file_uri(c.transport == "stdio" ? c.cwd : m_options.project_root),
                         .elicitation_defaults = c.elicitation_defaults,
+                        .sample = {},
                         .log = [log, agent, name](std::string_view level, std::string_view text) {
                           if (log) log(agent, name, level, text);
                         }};
+  if (c.sampling) {
+    std::lock_guard lock(m_mutex);
+    if (m_sampler)
+      options.sample = [sampler = m_sampler, config = c](const json& params, std::stop_token stop) {
+        return sampler(config, params, std::move(stop));
+      };
+  }
   std::unique_ptr<Transport> transport;
   if (c.transport == "stdio") {
     StdioSpec spec{.connection = c.name, .argv = c.argv, .cwd = c.cwd, .policy = e.policy,
@@ -662,6 +682,11 @@ json Pool::state(const std::string& agent) const {
     out.push_back(std::move(j));
   }
   return out;
+}
+
+void Pool::set_sampler(Sampler sampler) {
+  std::lock_guard lock(m_mutex);
+  m_sampler = std::move(sampler);
 }
 
 void Pool::start_eager() {

@@ -52,6 +52,10 @@ struct ConnectionConfig {
   int timeout_ms = k_default_call_timeout_ms;
   bool eager = false;
   bool elicitation_defaults = false;    // `elicitation`: "decline" (default) | "defaults"
+  /// `sampling`: true (the agent's model) or {"model": "provider/model"} answers the server's
+  /// sampling/createMessage; false (default) refuses it.
+  bool sampling = false;
+  std::string sampling_model{};         // "" = the agent's model
   bool oauth = false;                   // http: auth.oauth (true or {clientId, clientSecret, redirectUri})
   std::string oauth_client_id{};
   std::string oauth_client_secret{};
@@ -78,6 +82,11 @@ struct PoolOptions {
   /// Server stderr and log notifications: (agent, connection, level, text); may be empty.
   std::function<void(const std::string&, const std::string&, std::string_view, std::string_view)> log{};
 };
+
+/// Answers a sampling/createMessage of `config`'s server: the CreateMessageResult for `params`,
+/// or throws hearth::Error. Given by the runtime (it knows the agents' models).
+using Sampler = std::function<nlohmann::json(const ConnectionConfig& config,
+                                             const nlohmann::json& params, std::stop_token stop)>;
 
 /// The pool. Thread-safe.
 class Pool {
@@ -139,6 +148,10 @@ public:
   /// restarts, lastError?, retryInMs?, protocolVersion?, server?, pid?, sessionId?}].
   nlohmann::json state(const std::string& agent = "") const;
 
+  /// Sets what answers sampling/createMessage for connections with `sampling` (sessions started
+  /// from now on); without one such requests are refused.
+  void set_sampler(Sampler sampler);
+
   /// Starts the `eager` connections on a background thread (joined by shutdown()).
   void start_eager();
 
@@ -162,6 +175,7 @@ private:
   std::map<std::string, std::vector<std::string>> m_found{}; // session -> names (note_found)
   std::deque<std::string> m_found_order{};                   // sessions, oldest first
   std::thread m_eager{};
+  Sampler m_sampler{};
   bool m_shutdown = false;
   std::stop_source m_stop{}; // shutdown(): starts in progress (initialize) give up at once
 };

@@ -199,6 +199,28 @@ class StdioTest(HearthTestCase):
             proc.kill()
             proc.wait(10)
 
+    def test_sampling_goes_to_the_model_only_when_the_connection_enables_it(self):
+        script = [{"toolCalls": [call("connection__fx__sample", prompt="say pong")]}, {"text": "done"}]
+        project = Project(self, script, connection={
+            "command": sys.executable, "args": [FIXTURE, "--sample", "--log", os.path.join(self.tmp, "server.jsonl")],
+            "sampling": {"model": "mock/echo"}})
+        r = project.run()
+        self.assertExit(r, 0)
+        result = json.loads(project.tool_calls(r.stderr)[0]["result"]["content"][0]["text"])
+        self.assertEqual(result["role"], "assistant")
+        self.assertEqual(result["content"], {"type": "text", "text": "say pong"})
+        self.assertEqual(result["model"], "mock/echo")
+        self.assertEqual(result["stopReason"], "endTurn")
+        init = project.received()[0]["received"]
+        self.assertIn("sampling", init["params"]["capabilities"])
+        # without "sampling": refused, as before
+        project = Project(self, script, connection={"command": sys.executable, "args": [FIXTURE, "--sample"]})
+        r = project.run()
+        self.assertExit(r, 0)
+        refused = json.loads(project.tool_calls(r.stderr)[0]["result"]["content"][0]["text"])
+        self.assertEqual(refused["error"]["code"], -1)
+        self.assertIn("sampling", refused["error"]["message"])
+
     def test_roots_and_elicitation(self):
         project = Project(self, [{"toolCalls": [call("connection__fx__roots")]},
                                  {"toolCalls": [call("connection__fx__elicit")]}, {"text": "done"}])

@@ -1,6 +1,7 @@
 // The MCP client (issue 13 §1-§2) against a fake in-memory server, and the connection pool
 // against tests/e2e/fixtures/mcp_server.py over stdio.
 #include "core/error.hpp"
+#include "core/errors.hpp"
 #include "core/json.hpp"
 #include "mcp/client.hpp"
 #include "mcp/connection_tools.hpp"
@@ -266,6 +267,38 @@ TEST_SUITE("mcp") {
     CHECK(answers["s2"]["result"]["action"] == "decline");
     CHECK(answers["s3"]["error"]["code"] == -1);
     CHECK(answers["s4"]["error"]["code"] == -32601);
+  }
+
+  TEST_CASE("sampling: with a handler it is declared and answered off the reader thread") {
+    auto fake = std::make_shared<Fake>();
+    fake->respond = server("2025-11-25");
+    std::atomic<int> calls{0};
+    auto client = client_for(fake, {.sample = [&](const json& params, std::stop_token) -> json {
+                                      ++calls;
+                                      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                                      if (params.contains("fail")) throw errors::mcp_config_invalid("fake", "no");
+                                      return {{"role", "assistant"},
+                                              {"content", {{"type", "text"}, {"text", "pong"}}},
+                                              {"model", "mock/echo"}};
+                                    }});
+    client->initialize();
+    CHECK(fake->sent_with("initialize")[0]["params"]["capabilities"].contains("sampling"));
+    const auto started = std::chrono::steady_clock::now();
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "m1"}, {"method", "sampling/createMessage"},
+                {"params", {{"messages", json::array()}}}});
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "m2"}, {"method", "sampling/createMessage"},
+                {"params", {{"fail", true}}}});
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(250)); // the reader goes on
+    auto answers = fake->answers(2);
+    CHECK(answers["m1"]["result"]["content"]["text"] == "pong");
+    CHECK(answers["m2"]["error"]["code"] == -1);
+    CHECK(calls == 2);
+    // without a handler: not declared, refused
+    auto plain_fake = std::make_shared<Fake>();
+    plain_fake->respond = server("2025-11-25");
+    auto plain = client_for(plain_fake);
+    plain->initialize();
+    CHECK_FALSE(plain_fake->sent_with("initialize")[0]["params"]["capabilities"].contains("sampling"));
   }
 
   TEST_CASE("answers to server requests are never written on the reader thread") {
