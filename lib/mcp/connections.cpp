@@ -4,6 +4,7 @@
 #include "core/errors.hpp"
 #include "core/fs.hpp"
 #include "core/json.hpp"
+#include "discovery/parse.hpp"
 #include "mcp/oauth.hpp"
 #include "mcp/openapi.hpp"
 #include "providers/http.hpp"
@@ -23,6 +24,8 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+/// Nodes an OpenAPI spec in YAML may expand to (aliases included).
+constexpr std::size_t k_max_spec_nodes = 2'000'000;
 constexpr auto k_first_backoff = std::chrono::milliseconds(250);
 constexpr auto k_max_backoff = std::chrono::milliseconds(30'000);
 
@@ -449,11 +452,13 @@ void Pool::load_openapi(Entry& e) {
         throw errors::mcp_config_invalid(name, "the spec is larger than the message limit.");
       text = fs::read_file(spec);
     }
-    json document;
-    try {
-      document = parse_json(text);
-    } catch (const std::exception&) {
-      throw errors::mcp_config_invalid(name, "the spec is not JSON (YAML specs are not read yet).");
+    json document = parse_json_or_discarded(text);
+    if (document.is_discarded()) { // YAML (OpenAPI specs are often written in it)
+      try {
+        document = discovery::parse_yaml_document(text, k_max_spec_nodes);
+      } catch (const std::exception& ex) {
+        throw errors::mcp_config_invalid(name, std::string("the spec is neither JSON nor YAML: ") + ex.what());
+      }
     }
     auto ops = openapi::operations(name, document, e.config.allow, e.config.block);
     const auto base_url = openapi::base_url_of(document, e.config.base_url);

@@ -739,4 +739,37 @@ TEST_SUITE("mcp") {
     CHECK(pool.of_agent(one.agent_id).size() == 1);
     CHECK(pool.agent_id("helper") == one.agent_id);
   }
+
+  TEST_CASE("openapi: a YAML spec is read, with its size bounds") {
+    const auto dir = std::filesystem::temp_directory_path() / ("mcp-yaml-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    {
+      std::ofstream(dir / "pets.yaml") << "openapi: 3.0.0\n"
+                                          "info: {title: Pets, version: '1'}\n"
+                                          "servers:\n  - url: http://127.0.0.1:9/v1\n"
+                                          "paths:\n"
+                                          "  /pets/{id}:\n"
+                                          "    get:\n"
+                                          "      operationId: getPet\n"
+                                          "      summary: One pet.\n"
+                                          "      parameters:\n"
+                                          "        - {name: id, in: path, required: true, schema: {type: integer}}\n";
+      // a billion laughs: aliases that expand far past the node bound
+      std::ofstream bomb(dir / "bomb.yaml");
+      bomb << "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+      for (char c = 'b'; c <= 'k'; ++c)
+        bomb << c << ": &" << c << " [*" << char(c - 1) << ", *" << char(c - 1) << ", *" << char(c - 1)
+             << ", *" << char(c - 1) << ", *" << char(c - 1) << ", *" << char(c - 1) << ", *"
+             << char(c - 1) << ", *" << char(c - 1) << ", *" << char(c - 1) << ", *" << char(c - 1) << "]\n";
+    }
+    mcp::Pool pool({.project_root = dir});
+    pool.add(mcp::parse_connection("a", {{"name", "pets"}, {"type", "openapi"}, {"spec", "pets.yaml"}}, dir), {});
+    pool.add(mcp::parse_connection("a", {{"name", "bomb"}, {"type", "openapi"}, {"spec", "bomb.yaml"}}, dir), {});
+    const auto tools = pool.tools("a", "pets");
+    REQUIRE(tools.size() == 1);
+    CHECK(tools[0].name == "getPet");
+    CHECK(tools[0].input_schema["properties"].contains("id"));
+    CHECK_THROWS_WITH_AS(pool.tools("a", "bomb"), doctest::Contains("too many nodes"), Error);
+    std::filesystem::remove_all(dir);
+  }
 }
