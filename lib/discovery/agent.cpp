@@ -502,6 +502,23 @@ void read_schedules(Context& ctx, Agent& agent, const stdfs::path& dir) {
 
 } // namespace
 
+void read_project_connections(Context& ctx, Agent& root, const stdfs::path& dir) {
+  Agent project;
+  read_connections(ctx, project, dir);
+  for (auto& c : project.connections) {
+    const bool clash = std::any_of(root.connections.begin(), root.connections.end(),
+                                   [&](const Connection& o) { return o.name == c.name; });
+    if (clash) {
+      ctx.error("duplicate-name",
+                "Connection \"" + c.name + "\" is defined in connections/ and in the root agent's connections/.",
+                ctx.project().root / c.path, "Rename one of them.");
+      continue;
+    }
+    c.project = true;
+    root.connections.push_back(std::move(c));
+  }
+}
+
 void read_channels(Context& ctx, Agent& agent, const stdfs::path& dir) {
   for (const auto& e : ctx.list(dir)) {
     if (!e.is_file || extension_of(e.name) != ".json") {

@@ -59,6 +59,9 @@ struct Connection {
   std::string path{};
   std::string transport{};         // "stdio" | "http"
   nlohmann::json config = nlohmann::json::object(); // the file as authored
+  /// connections/ at the source root of a nested layout (Flue's connectMcpServer, issue 13):
+  /// the root agent's, with tools named mcp__<server>__<tool>.
+  bool project = false;
 };
 
 /// schedules/**/*.md: a cron-driven prompt. Root agent only.

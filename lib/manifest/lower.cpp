@@ -84,6 +84,7 @@ nlohmann::json lower_agent(const Agent& a, const nlohmann::json& project_sandbox
     conn["name"] = c.name;
     conn["path"] = c.path;
     conn["transport"] = c.transport;
+    if (c.project) conn["project"] = true; // tools named mcp__<server>__<tool> (docs/mcp.md)
     connections.push_back(std::move(conn));
   }
   j["connections"] = std::move(connections);

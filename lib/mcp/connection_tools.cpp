@@ -108,8 +108,9 @@ std::string json_type_of(const json& schema) {
 
 } // namespace
 
-std::string tool_name(const std::string& connection, const std::string& tool) {
-  std::string full = "connection__" + connection + "__" + tool;
+std::string tool_name(const std::string& connection, const std::string& tool,
+                      const std::string& prefix) {
+  std::string full = prefix + "__" + connection + "__" + tool;
   std::string name;
   name.reserve(full.size());
   for (const unsigned char c : full)
@@ -155,8 +156,8 @@ std::string sanitized(const std::string& text) {
 }
 
 /// Whether `model_name` may be a tool of `connection` (tool_name's prefix, as far as it is kept).
-bool may_belong(const std::string& model_name, const std::string& connection) {
-  auto prefix = sanitized("connection__" + connection + "__");
+bool may_belong(const std::string& model_name, const ConnectionConfig& config) {
+  auto prefix = sanitized(config.tool_prefix + "__" + config.name + "__");
   if (prefix.size() > k_max_tool_name - 9) prefix.resize(k_max_tool_name - 9);
   return model_name.rfind(prefix, 0) == 0;
 }
@@ -164,7 +165,7 @@ bool may_belong(const std::string& model_name, const std::string& connection) {
 Tool make_tool(Pool& pool, const std::string& agent, const ConnectionConfig& config,
                const ToolInfo& info) {
   const auto connection = config.name;
-  Tool tool{.name = tool_name(connection, info.name),
+  Tool tool{.name = tool_name(connection, info.name, config.tool_prefix),
             .description = info.description.empty() ? info.title : info.description,
             .input_schema = info.input_schema,
             .approval = config.approval};
@@ -248,7 +249,7 @@ Tool search_tool(Pool& pool, const std::string& agent, const std::vector<const C
           else if (desc.find(w) != std::string::npos) score += 1;
         }
         if (score == 0) continue;
-        matches.push_back({score, {{"name", tool_name(config->name, t.name)},
+        matches.push_back({score, {{"name", tool_name(config->name, t.name, config->tool_prefix)},
                                    {"connection", config->name},
                                    {"description", t.description},
                                    {"inputSchema", t.input_schema}}});
@@ -291,8 +292,8 @@ std::vector<Tool> connection_tools(Pool& pool, const std::string& agent, const O
   const auto found = search_only ? pool.found(options.session) : std::vector<std::string>{};
   for (const auto& [config, list] : cached)
     for (const auto& info : list) {
-      if (search_only && std::find(found.begin(), found.end(), tool_name(config->name, info.name)) ==
-                             found.end())
+      if (search_only && std::find(found.begin(), found.end(),
+                                   tool_name(config->name, info.name, config->tool_prefix)) == found.end())
         continue;
       tools.push_back(make_tool(pool, agent, *config, info));
     }
@@ -302,23 +303,26 @@ std::vector<Tool> connection_tools(Pool& pool, const std::string& agent, const O
 
 std::optional<Tool> resolve_tool(Pool& pool, const std::string& agent, const std::string& model_name,
                                  std::stop_token cancel) {
-  if (model_name.rfind("connection__", 0) != 0 || model_name == "connection__search") return std::nullopt;
+  if ((model_name.rfind("connection__", 0) != 0 && model_name.rfind("mcp__", 0) != 0) ||
+      model_name == "connection__search")
+    return std::nullopt;
   for (const auto* config : pool.of_agent(agent)) {
-    if (!may_belong(model_name, config->name)) continue;
+    if (!may_belong(model_name, *config)) continue;
     auto cached = pool.cached_tools(agent, config->name);
     const auto list = cached ? std::move(*cached) : pool.tools(agent, config->name, cancel);
     for (const auto& info : list)
-      if (tool_name(config->name, info.name) == model_name) return make_tool(pool, agent, *config, info);
+      if (tool_name(config->name, info.name, config->tool_prefix) == model_name)
+        return make_tool(pool, agent, *config, info);
   }
   return std::nullopt;
 }
 
 std::string connection_approval(const Pool& pool, const std::string& agent,
                                 const std::string& model_name) {
-  if (model_name.rfind("connection__", 0) != 0) return {};
+  if (model_name.rfind("connection__", 0) != 0 && model_name.rfind("mcp__", 0) != 0) return {};
   std::string approval;
   for (const auto* config : pool.of_agent(agent)) // the strictest of the candidates
-    if (may_belong(model_name, config->name)) {
+    if (may_belong(model_name, *config)) {
       if (config->approval == "always" || approval.empty() ||
           (config->approval == "once" && approval == "never"))
         approval = config->approval;

@@ -23,10 +23,12 @@ inline constexpr std::size_t k_max_tool_name = 64;
 /// Most matches connection__search returns.
 inline constexpr std::size_t k_max_search_results = 20;
 
-/// The model-facing name of `tool` of `connection`: `connection__<connection>__<tool>` with
+/// The model-facing name of `tool` of `connection`: `<prefix>__<connection>__<tool>` (prefix
+/// "connection", or "mcp" for project-level connections: ConnectionConfig::tool_prefix) with
 /// characters outside [A-Za-z0-9_-] replaced by '_'; longer than k_max_tool_name: cut, with an
 /// 8-hex hash of the full name at the end, so distinct tools keep distinct names.
-std::string tool_name(const std::string& connection, const std::string& tool);
+std::string tool_name(const std::string& connection, const std::string& tool,
+                      const std::string& prefix = "connection");
 
 /// The ToolOutcome for a CallToolResult: text content joined, image/audio/resource/resource_link
 /// described in one line each, structuredContent as JSON when there is no text; isError ->

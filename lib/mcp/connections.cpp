@@ -96,6 +96,7 @@ ConnectionConfig parse_connection(const std::string& agent, const json& entry,
   ConnectionConfig c{.agent = agent};
   if (!entry.is_object()) throw errors::mcp_config_invalid("?", "a connection must be an object.");
   c.name = entry.value("name", std::string());
+  if (entry.value("project", json(false)) == true) c.tool_prefix = "mcp";
   c.description = entry.contains("description") && entry["description"].is_string()
                       ? entry["description"].get<std::string>()
                       : std::string();

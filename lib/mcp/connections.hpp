@@ -36,6 +36,9 @@ struct ConnectionConfig {
   /// agents are different agents); "" = `agent`. See agent_key().
   std::string agent_id{};
   std::string name{};
+  /// "connection" (agent/connections/: connection__<name>__<tool>) or "mcp" (project-level
+  /// connections/, Flue's connectMcpServer: mcp__<name>__<tool>).
+  std::string tool_prefix = "connection";
   std::string description{};
   std::string transport{};              // "stdio" | "http" | "openapi"
   std::vector<std::string> argv{};      // stdio: command + args

@@ -221,6 +221,27 @@ class StdioTest(HearthTestCase):
         self.assertEqual(refused["error"]["code"], -1)
         self.assertIn("sampling", refused["error"]["message"])
 
+    def test_project_level_connections_get_flue_names(self):
+        # connections/ beside agent/ (Flue's connectMcpServer): tools named mcp__<server>__<tool>.
+        project = Project(self, [
+            {"toolCalls": [call("mcp__shared__echo", text="flue")]},
+            {"toolCalls": [call("connection__search", query="echo")]},
+            {"text": "done"}])
+        self.write("p/connections/shared.json", json.dumps({"command": sys.executable, "args": [FIXTURE]}))
+        r = project.run()
+        self.assertExit(r, 0)
+        self.assertNotIn("Ignored", r.stderr)
+        calls = project.tool_calls(r.stderr)
+        self.assertFalse(calls[0]["isError"], calls[0])
+        self.assertEqual(calls[0]["result"]["content"][0]["text"], "echo: flue")
+        names = [m["name"] for m in calls[1]["result"]["details"]["matches"]]
+        self.assertIn("mcp__shared__echo", names)
+        self.assertIn("connection__fx__echo", names)
+        r = hearth("connections", "list", "--json", cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        shared = [c for c in json.loads(r.stdout) if c["name"] == "shared"][0]
+        self.assertIn("mcp__shared__echo", [t["toolName"] for t in shared["toolList"]])
+
     def test_roots_and_elicitation(self):
         project = Project(self, [{"toolCalls": [call("connection__fx__roots")]},
                                  {"toolCalls": [call("connection__fx__elicit")]}, {"text": "done"}])
@@ -551,6 +572,58 @@ class EverythingTest(HearthTestCase):
                            cwd=project.root, env=clean_env(), timeout=60)
                 self.assertExit(r, 0)
                 self.assertIn("over " + transport, r.stdout)
+
+
+class FilesystemTest(HearthTestCase):
+    """@modelcontextprotocol/server-filesystem from npm (stdio), rooted at a fixture directory."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = os.path.join(TMP_ROOT, "mcp-filesystem")
+        cls.entry = os.path.join(cls.dir, "node_modules", "@modelcontextprotocol", "server-filesystem",
+                                 "dist", "index.js")
+        if os.path.exists(cls.entry):
+            return
+        if not shutil.which("npm"):
+            print("\nskipping server-filesystem: npm is not installed")
+            raise unittest.SkipTest("npm is not installed")
+        os.makedirs(cls.dir, exist_ok=True)
+        r = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", cls.dir,
+                            "@modelcontextprotocol/server-filesystem"],
+                           capture_output=True, text=True, timeout=300)
+        if r.returncode != 0 or not os.path.exists(cls.entry):
+            reason = "npm could not install @modelcontextprotocol/server-filesystem: " + \
+                (r.stderr.strip().splitlines() or ["?"])[-1]
+            print("\nskipping server-filesystem: " + reason)
+            raise unittest.SkipTest(reason)
+
+    def test_filesystem_tools_listed_searched_and_called(self):
+        files = os.path.join(self.tmp, "files")
+        os.makedirs(files)
+        with open(os.path.join(files, "notes.txt"), "w") as f:
+            f.write("the quick brown fox\n")
+        conn = {"command": "node", "args": [self.entry, files], "timeoutMs": 30000,
+                "description": "Files on disk."}
+        project = Project(self, [
+            {"toolCalls": [call("connection__search", query="read file")]},
+            {"toolCalls": [call("connection__files__read_text_file", path=os.path.join(files, "notes.txt"))]},
+            {"toolCalls": [call("connection__files__read_text_file", path="/etc/passwd")]},
+            {"text": "done"}], connection=conn)
+        os.rename(os.path.join(project.root, "agent/connections/fx.json"),
+                  os.path.join(project.root, "agent/connections/files.json"))
+        r = hearth("connections", "list", "--json", cwd=project.root, env=clean_env(), timeout=120)
+        self.assertExit(r, 0)
+        names = [t["name"] for t in json.loads(r.stdout)[0]["toolList"]]
+        self.assertIn("read_text_file", names)
+        self.assertIn("list_directory", names)
+        r = project.run()
+        self.assertExit(r, 0)
+        calls = project.tool_calls(r.stderr)
+        found = [m["name"] for m in calls[0]["result"]["details"]["matches"]]
+        self.assertIn("connection__files__read_text_file", found)
+        self.assertFalse(calls[1]["isError"], calls[1])
+        self.assertIn("the quick brown fox", calls[1]["result"]["content"][0]["text"])
+        self.assertTrue(calls[2]["isError"])  # outside the server's allowed directory
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ int run_list(const ConnectionsOptions& opts) {
       try {
         for (const auto& t : loaded->pool->tools(mcp::agent_key(c->agent, c->agent_id), c->name))
           tools.push_back({{"name", t.name},
-                           {"toolName", mcp::tool_name(c->name, t.name)},
+                           {"toolName", mcp::tool_name(c->name, t.name, c->tool_prefix)},
                            {"description", t.description},
                            {"inputSchema", t.input_schema}});
       } catch (const Error& e) {
