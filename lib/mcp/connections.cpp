@@ -156,6 +156,11 @@ ConnectionConfig parse_connection(const std::string& agent, const json& entry,
         c.oauth_client_id = o.value("clientId", json("")).is_string() ? o.value("clientId", "") : "";
         c.oauth_client_secret = o.value("clientSecret", json("")).is_string() ? o.value("clientSecret", "") : "";
         c.oauth_redirect_uri = o.value("redirectUri", json("")).is_string() ? o.value("redirectUri", "") : "";
+        if (o.contains("grant")) {
+          if (o["grant"] != "authorization_code" && o["grant"] != "client_credentials")
+            throw errors::mcp_config_invalid(c.name, "\"auth.oauth.grant\" must be \"authorization_code\" or \"client_credentials\".");
+          c.oauth_grant = o["grant"].get<std::string>();
+        }
       }
     }
   }
@@ -362,6 +367,7 @@ std::unique_ptr<Client> Pool::connect(const Entry& e, std::stop_token cancel) {
       oauth::Settings settings{.connection = c.name, .mcp_url = c.url, .client_id = c.oauth_client_id,
                                .client_secret = c.oauth_client_secret, .log = options.log};
       if (!c.oauth_redirect_uri.empty()) settings.redirect_uri = c.oauth_redirect_uri;
+      settings.grant = c.oauth_grant;
       spec.oauth = [settings](const std::string& challenge) { return oauth::authorize(settings, challenge); };
     }
     // Streamable HTTP first, unless the URL is a legacy /sse endpoint; a server that refuses the

@@ -63,6 +63,7 @@ struct ConnectionConfig {
   std::string oauth_client_id{};
   std::string oauth_client_secret{};
   std::string oauth_redirect_uri{};
+  std::string oauth_grant = "authorization_code"; // auth.oauth.grant: or "client_credentials"
 };
 
 /// Default of agent.json `connectionToolThreshold`: with more connection tools than this (known
