@@ -423,6 +423,25 @@ class OAuthTest(HearthTestCase):
         self.assertEqual(posts[-1]["headers"].get("Authorization"), "Bearer oauth-access-token")
 
 
+    def test_oauth_client_credentials_grant(self):
+        server = HttpFixture(self.tmp, "--oauth", "--token", "machine-token")
+        self.addCleanup(server.close)
+        project = Project(self, [], connection={"url": server.url, "auth": {"oauth": {
+            "clientId": "client-1", "clientSecret": "s3cret", "grant": "client_credentials"}}})
+        r = hearth("connections", "call", "fx", "echo", "--args", '{"text": "machine"}',
+                   cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout.strip(), "echo: machine")
+        self.assertNotIn("s3cret", r.stdout + r.stderr)
+        entries = server.entries()
+        self.assertFalse([e for e in entries if "authorize" in e or "register" in e])  # no person, no DCR
+        token = [e for e in entries if "token" in e][0]
+        self.assertTrue(token["basic"])
+        self.assertEqual((token["token"]["grant_type"], token["token"]["resource"], token["token"]["scope"]),
+                         ("client_credentials", server.url, "mcp:tools"))
+        posts = [e for e in entries if e.get("http") == "POST"]
+        self.assertEqual(posts[-1]["headers"].get("Authorization"), "Bearer machine-token")
+
     def test_oauth_refuses_another_issuer_a_resource_that_only_shares_a_prefix_or_plain_http(self):
         for flag, words in (("--oauth-bad-issuer", "another issuer"), ("--oauth-bad-resource", "not this connection"),
                             ("--oauth-plain-http", "is not https")):
