@@ -92,7 +92,7 @@ json eve_info_document(const runtime::Program& program, bool dev, const mcp::Poo
                                      name + "__"},
                   {"state", "idle"}});
     if (pool)
-      for (const auto& s : pool->state(mcp::agent_key(agent.name, agent.directory)))
+      for (const auto& s : pool->state(agent.name))
         if (s.value("name", "") == name) {
           entry["state"] = s["state"];
           if (s.contains("tools")) entry["tools"] = s["tools"];
