@@ -707,7 +707,7 @@ void Pool::start_eager() {
     std::lock_guard lock(m_mutex);
     if (m_shutdown || m_eager.joinable()) return;
     for (const auto& [key, e] : m_entries)
-      if (e->config.eager) eager.emplace_back(e->config.agent, e->config.name);
+      if (e->config.eager) eager.emplace_back(id_of(e->config), e->config.name);
   }
   if (eager.empty()) return;
   m_eager = std::thread([this, eager] {

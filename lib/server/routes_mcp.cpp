@@ -20,6 +20,8 @@ namespace {
 /// Sessions alive at once, and how long an unused one lives.
 constexpr std::size_t k_max_sessions = 256;
 constexpr auto k_session_idle = std::chrono::minutes(30);
+/// How often a streamed call's queue is looked at (the call runs on the executor).
+constexpr auto k_stream_poll = std::chrono::milliseconds(20);
 /// Notifications queued for a slow SSE reader beyond this many bytes are dropped (the reply never).
 constexpr std::size_t k_max_queued_bytes = 8u << 20;
 
@@ -138,12 +140,6 @@ public:
     std::deque<std::string> frames{};
     std::size_t bytes = 0;
     bool done = false;
-    std::function<void()> wake{}; // the parked reader's (Wake::watch), while it is parked
-
-    /// Under `mutex`, after a frame was queued or `done` set: wakes the reader now (no polling).
-    void notify_locked() {
-      if (wake) wake();
-    }
   };
 
   CallStream(std::shared_ptr<Queue> queue, std::shared_ptr<mcp::Session> session,
@@ -181,21 +177,7 @@ public:
       out += ": keep-alive\n\n";
       m_last_frame = now;
     }
-    // Parked until the call queues something (Queue::notify_locked) or the next heartbeat.
-    struct Unwatch {
-      std::shared_ptr<Queue> queue;
-      ~Unwatch() {
-        std::lock_guard lock(queue->mutex);
-        queue->wake = nullptr;
-      }
-    };
-    return Wake{.until = m_last_frame + m_heartbeat,
-                .watch = [queue = m_queue](std::function<void()> wake) -> std::shared_ptr<void> {
-                  std::lock_guard lock(queue->mutex);
-                  queue->wake = std::move(wake);
-                  if (!queue->frames.empty() || queue->done) queue->wake(); // raced with step()
-                  return std::make_shared<Unwatch>(Unwatch{queue});
-                }};
+    return Wake{"", -1, now + k_stream_poll};
   }
 
 private:
@@ -299,14 +281,12 @@ void post_mcp(const Request& req, Response& res, ServerContext& ctx, Sessions& s
         return; // a slow reader loses notes
       queue->bytes += frame.size();
       queue->frames.push_back(std::move(frame));
-      queue->notify_locked();
     };
     auto reply = session->handle(message, caller, emit);
     std::lock_guard lock(queue->mutex);
     if (reply)
       queue->frames.push_back(CallStream::frame(*reply));
     queue->done = true;
-    queue->notify_locked();
   }); // throws server_busy when the executor's queue is full: answered as an error
   res.status = 200;
   res.set_header("Content-Type", "text/event-stream");
