@@ -321,8 +321,9 @@ std::unique_ptr<Client> Pool::connect(const Entry& e, std::stop_token cancel) {
   auto log = m_options.log;
   ClientOptions options{.name = c.name,
                         .limits = m_options.limits,
-                        // a start never waits longer than a call of the connection may take
-                        .init_timeout = std::chrono::milliseconds(std::min(30'000, c.timeout_ms)),
+                        // a start waits as long as a call may (at least 5 s: servers start
+                        // slowly on a busy machine), at most 30 s
+                        .init_timeout = std::chrono::milliseconds(std::clamp(c.timeout_ms, 5'000, 30'000)),
                         .request_timeout = std::chrono::milliseconds(c.timeout_ms),
                         .root_uri = file_uri(c.transport == "stdio" ? c.cwd : m_options.project_root),
                         .elicitation_defaults = c.elicitation_defaults,

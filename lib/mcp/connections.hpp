@@ -117,7 +117,7 @@ public:
   std::string agent_id(const std::string& agent) const;
 
   /// The running session, started (initialize + tools/list) when there is none or it died. A
-  /// start waits at most min(30 s, timeoutMs) for initialize and gives up when `cancel` stops
+  /// start waits timeoutMs (clamped to 5 … 30 s) for initialize and gives up when `cancel` stops
   /// (then no failure is counted). Throws mcp_backing_off while a failed start backs off,
   /// mcp_connection_failed, mcp_timeout, mcp_protocol_error, mcp_connection_not_found.
   std::shared_ptr<Client> client(const std::string& agent, const std::string& name,
