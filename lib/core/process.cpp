@@ -152,6 +152,7 @@ pid_t fork_exec(const SpawnOptions& options, int in_read, int out_write, int err
   const int inherit_count = static_cast<int>(options.inherit_fds.size());
   const int first_free = 3 + inherit_count; // descriptors above every target, for the shuffle
   Pipe report;
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw errors::spawn_failed(options.argv[0], std::strerror(errno));
   if (pid == 0) {
@@ -161,6 +162,10 @@ pid_t fork_exec(const SpawnOptions& options, int in_read, int out_write, int err
       ::_exit(127);
     };
     ::setpgid(0, 0);
+    if (options.parent_death_signal != 0) {
+      if (::prctl(PR_SET_PDEATHSIG, options.parent_death_signal, 0, 0, 0) != 0) fail(errno);
+      if (::getppid() != parent) ::_exit(127); // the parent died before the prctl took effect
+    }
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     for (int signo = 1; signo < NSIG; ++signo) ::sigaction(signo, &dfl, nullptr);
@@ -215,7 +220,8 @@ Process::Process(const SpawnOptions& options) {
   if (options.argv.empty()) throw errors::spawn_failed("", "no program was given");
   if (options.inherit_fds.size() > 64) throw errors::spawn_failed(options.argv[0], "too many descriptors");
   Pipe in, out, err;
-  if (!options.rlimits.empty() || !options.inherit_fds.empty() || options.cgroup_procs_fd >= 0) {
+  if (!options.rlimits.empty() || !options.inherit_fds.empty() || options.cgroup_procs_fd >= 0 ||
+      options.parent_death_signal != 0) {
     m_pid = fork_exec(options, in.read, out.write, options.pipe_stderr ? err.write : -1);
     finish_start(in, out, err, options.pipe_stderr);
     return;

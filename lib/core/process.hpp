@@ -47,6 +47,11 @@ struct SpawnOptions {
   std::vector<int> inherit_fds{};
   /// An open `cgroup.procs` of a cgroup the child joins (writes "0") before exec; -1: none.
   int cgroup_procs_fd = -1;
+  /// A signal the child gets when the *thread* that spawned it ends, e.g. when this process is
+  /// killed with SIGKILL (prctl PR_SET_PDEATHSIG, set between fork and exec; a parent already
+  /// gone by then makes the child exit at once); 0: none. Spawn from a thread that lives as long
+  /// as the child should.
+  int parent_death_signal = 0;
 };
 
 /// One child process in its own process group (pgid == pid), with stdin, stdout and (by default)

@@ -23,7 +23,7 @@ const std::vector<std::string> k_agent_keys = {"$schema",     "model",     "desc
                                                "modelOptions", "maxSteps", "outputSchema",
                                                "compaction",  "http",      "invokers",
                                                "sandbox",     "invoker",   "access",
-                                               "policy"};
+                                               "policy",      "connectionToolThreshold"};
 const std::vector<std::string> k_tool_keys = {"$schema", "description", "inputSchema", "command",
                                               "approval", "timeoutMs", "sandbox", "idempotent"};
 const std::vector<std::string> k_skill_keys = {"name",     "description",   "license",
@@ -31,7 +31,7 @@ const std::vector<std::string> k_skill_keys = {"name",     "description",   "lic
 const std::vector<std::string> k_connection_keys = {
     "$schema", "description", "command", "args",      "env",  "cwd",  "url", "headers",
     "type",    "auth",        "tools",   "approval",  "timeoutMs", "eager", "elicitation",
-    "spec",    "baseUrl",     "operations"}; // issue 13 (docs/mcp.md)
+    "spec",    "baseUrl",     "operations", "sampling"}; // issue 13 (docs/mcp.md)
 const std::vector<std::string> k_schedule_keys = {"cron", "description", "catchUp", "overlap",
                                                   "run"};
 
@@ -106,6 +106,13 @@ void read_config(Context& ctx, Agent& agent, const stdfs::path& file) {
     }
   }
   agent.max_steps = ctx.positive_int_field(*json, "maxSteps", file);
+  if (json->contains("connectionToolThreshold")) { // issue 13: see docs/mcp.md
+    const auto& t = (*json)["connectionToolThreshold"];
+    if (!t.is_number_integer() || t.get<long long>() < 0 || t.get<long long>() > 4096)
+      ctx.error("invalid-field", "\"connectionToolThreshold\" must be an integer from 0 to 4096.", file,
+                "Above this many connection tools the model gets only connection__search (default 32).");
+    else agent.connection_tool_threshold = t.get<long long>();
+  }
   if (json->contains("modelOptions")) {
     if (!(*json)["modelOptions"].is_object())
       ctx.error("invalid-field", "\"modelOptions\" must be an object.", file,
@@ -524,6 +531,23 @@ void read_schedules(Context& ctx, Agent& agent, const stdfs::path& dir) {
 }
 
 } // namespace
+
+void read_project_connections(Context& ctx, Agent& root, const stdfs::path& dir) {
+  Agent project;
+  read_connections(ctx, project, dir);
+  for (auto& c : project.connections) {
+    const bool clash = std::any_of(root.connections.begin(), root.connections.end(),
+                                   [&](const Connection& o) { return o.name == c.name; });
+    if (clash) {
+      ctx.error("duplicate-name",
+                "Connection \"" + c.name + "\" is defined in connections/ and in the root agent's connections/.",
+                ctx.project().root / c.path, "Rename one of them.");
+      continue;
+    }
+    c.project = true;
+    root.connections.push_back(std::move(c));
+  }
+}
 
 void read_channels(Context& ctx, Agent& agent, const stdfs::path& dir) {
   for (const auto& e : ctx.list(dir)) {

@@ -168,9 +168,12 @@ Discovery discover(const config::Project& project) {
     // Flue's layout: channels/<name>.json at the source root belong to the root agent.
     if (nested && top.count("channels") && top["channels"].is_dir)
       detail::read_channels(ctx, *out.root, top["channels"].path);
+    // Flue's connectMcpServer: connections/ at the source root, tools named mcp__<server>__<tool>.
+    if (nested && top.count("connections") && top["connections"].is_dir)
+      detail::read_project_connections(ctx, *out.root, top["connections"].path);
     if (nested)
       for (const auto& slot : slot_names())
-        if (top.count(slot) && slot != "channels")
+        if (top.count(slot) && slot != "channels" && slot != "connections")
           ctx.warning("unknown-entry",
                       "Ignored: \"" + slot + "\" at the source root, because the root agent lives in agent/.",
                       top[slot].path, "Move it into agent/.");

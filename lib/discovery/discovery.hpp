@@ -59,6 +59,9 @@ struct Connection {
   std::string path{};
   std::string transport{};         // "stdio" | "http"
   nlohmann::json config = nlohmann::json::object(); // the file as authored
+  /// connections/ at the source root of a nested layout (Flue's connectMcpServer, issue 13):
+  /// the root agent's, with tools named mcp__<server>__<tool>.
+  bool project = false;
 };
 
 /// schedules/**/*.md: a cron-driven prompt. Root agent only.
@@ -100,6 +103,7 @@ struct Agent {
   std::optional<long long> max_steps{};
   nlohmann::json output_schema = nullptr;
   nlohmann::json compaction = nullptr;
+  std::optional<long long> connection_tool_threshold{}; // agent.json (docs/mcp.md), 0..4096
   bool http = false;
   bool http_disabled = false;      // agent.json says "http": false (closes the Eve channel too)
   nlohmann::json invoker = nullptr; // agent.json `invoker` ({profiles, resolve}; seed 002)

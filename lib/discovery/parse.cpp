@@ -67,7 +67,7 @@ nlohmann::json plain_scalar(const std::string& s) {
 
 struct Converter {
   std::size_t nodes = 0;
-  static constexpr std::size_t k_max_nodes = 100000; // aliases can otherwise expand exponentially
+  std::size_t k_max_nodes = 100000; // aliases can otherwise expand exponentially
 
   nlohmann::json convert(const YAML::Node& node, int depth) {
     if (depth > k_max_yaml_depth) throw YAML::Exception(node.Mark(), "nesting is too deep");
@@ -139,6 +139,25 @@ JsonParse parse_json(std::string_view text) {
     out.problem = {.code = "json-syntax", .message = message, .line = 0, .column = 0};
   }
   return out;
+}
+
+nlohmann::json parse_yaml_document(std::string_view text, std::size_t max_nodes) {
+  if (too_deep_at(text, k_max_yaml_depth) != std::string_view::npos)
+    throw std::runtime_error("the YAML nests deeper than " + std::to_string(k_max_yaml_depth) + " levels");
+  for (std::size_t pos = 0; pos < text.size();) { // block nesting: bounded by indentation
+    std::size_t indent = 0;
+    while (pos + indent < text.size() && text[pos + indent] == ' ') ++indent;
+    if (indent > 1024) throw std::runtime_error("the YAML is indented deeper than 1024 columns");
+    const auto end = text.find('\n', pos);
+    pos = end == std::string_view::npos ? text.size() : end + 1;
+  }
+  try {
+    Converter converter{.k_max_nodes = max_nodes};
+    return converter.convert(YAML::Load(std::string(text)), 0);
+  } catch (const YAML::Exception& e) {
+    throw std::runtime_error((e.msg.empty() ? std::string("invalid YAML") : e.msg) +
+                             (e.mark.line >= 0 ? " (line " + std::to_string(e.mark.line + 1) + ")" : ""));
+  }
 }
 
 Frontmatter parse_frontmatter(std::string_view text) {

@@ -50,6 +50,13 @@ struct Frontmatter {
 /// schema; quoted scalars stay strings). A frontmatter that is not a mapping is a problem.
 Frontmatter parse_frontmatter(std::string_view text);
 
+/// One YAML document (e.g. an OpenAPI spec, issue 13) as JSON, converted as frontmatter is.
+/// Bounded before yaml-cpp sees it: flow nesting ([ {) at most k_max_yaml_depth, indentation at
+/// most 1024 columns; while converting: nesting k_max_yaml_depth, at most `max_nodes` nodes
+/// (aliases expanded). Throws std::runtime_error with the reason (and line) when it is not YAML
+/// or breaks a bound.
+nlohmann::json parse_yaml_document(std::string_view text, std::size_t max_nodes);
+
 /// "" when `expr` is a valid 5-field cron expression (minute hour day-of-month month day-of-week;
 /// `*`, lists, ranges, `/step`, names jan-dec and sun-sat, day-of-week 0-7) or one of the macros
 /// @yearly @annually @monthly @weekly @daily @midnight @hourly; else why it is not.

@@ -111,6 +111,11 @@ bool is_tool_name(std::string_view name);
 /// Reads `dir`'s <name>.json channel specs into `agent.channels` (validated; docs/triggers.md).
 void read_channels(Context& ctx, Agent& agent, const std::filesystem::path& dir);
 
+/// Reads project-level connections (connections/ at the source root beside agent/; Flue's
+/// connectMcpServer) into the root agent, marked `project`. A name the root agent's own
+/// connections use too is an error (one pool entry per agent and name).
+void read_project_connections(Context& ctx, Agent& root, const std::filesystem::path& dir);
+
 Agent read_agent(Context& ctx, const std::filesystem::path& dir, std::string name, std::string kind,
                  bool flat);
 

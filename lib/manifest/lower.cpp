@@ -58,6 +58,7 @@ nlohmann::json lower_agent(const Agent& a, const nlohmann::json& project_sandbox
   j["description"] = or_null(a.description);
   j["modelOptions"] = a.model_options;
   j["maxSteps"] = or_null(a.max_steps);
+  if (a.connection_tool_threshold) j["connectionToolThreshold"] = *a.connection_tool_threshold;
   j["outputSchema"] = a.output_schema;
   j["compaction"] = a.compaction.is_null() ? nlohmann::json{{"thresholdPercent", 0.9}} : a.compaction;
   j["http"] = a.http;
@@ -83,6 +84,7 @@ nlohmann::json lower_agent(const Agent& a, const nlohmann::json& project_sandbox
     conn["name"] = c.name;
     conn["path"] = c.path;
     conn["transport"] = c.transport;
+    if (c.project) conn["project"] = true; // tools named mcp__<server>__<tool> (docs/mcp.md)
     connections.push_back(std::move(conn));
   }
   j["connections"] = std::move(connections);

@@ -46,6 +46,12 @@ Client::Client(std::unique_ptr<Transport> transport, ClientOptions options)
 
 Client::~Client() {
   close();
+  std::vector<std::future<void>> sampling;
+  {
+    std::lock_guard lock(m_sampling_mutex);
+    sampling.swap(m_sampling);
+  }
+  sampling.clear(); // joins the workers (their model calls see m_sampling_stop)
   if (m_replier.joinable()) m_replier.join();
   // The transport's threads call back into this Client: destroy it (joining them) while the
   // rest of the Client still lives; m_transport, declared first, would otherwise die last.
@@ -69,6 +75,7 @@ void Client::initialize(std::stop_token cancel) {
   json capabilities = json::object();
   if (!m_options.root_uri.empty()) capabilities["roots"] = {{"listChanged", false}};
   if (m_options.elicitation_defaults) capabilities["elicitation"] = json::object();
+  if (m_options.sample) capabilities["sampling"] = json::object();
   const json params = {{"protocolVersion", k_protocol_latest},
                        {"capabilities", capabilities},
                        {"clientInfo", {{"name", "hearth"}, {"version", HEARTH_VERSION}}}};
@@ -352,21 +359,56 @@ void Client::answer_server_request(const json& id, const std::string& method,
       log("warn", "declined elicitation/create: hearth runs connections headless, no one can answer");
       reply = ipc::make_result(id, {{"action", "decline"}});
     }
+  } else if (method == "sampling/createMessage" && m_options.sample) {
+    start_sampling(id, params);
+    return;
   } else if (method == "sampling/createMessage") {
-    log("warn", "declined sampling/createMessage: hearth does not lend its model to servers");
+    log("warn", "declined sampling/createMessage: the connection does not enable \"sampling\"");
     reply = ipc::make_error(id, -1,
                             "hearth declines sampling/createMessage: connections may not use the "
                             "agent's model");
   } else {
     reply = ipc::make_error(id, ipc::code::method_not_found, "hearth does not handle " + cut(method, 100));
   }
+  queue_reply(std::move(reply), method);
+}
+
+void Client::queue_reply(json reply, std::string_view method) {
   std::lock_guard lock(m_reply_mutex);
   if (m_replies.size() >= m_options.limits.max_pending) {
-    log("warn", "dropped the answer to " + cut(method, 100) + ": too many answers waiting");
+    log("warn", "dropped the answer to " + cut(std::string(method), 100) + ": too many answers waiting");
     return;
   }
   m_replies.push_back(std::move(reply));
   m_reply_cv.notify_all();
+}
+
+void Client::start_sampling(const json& id, const json& params) {
+  std::lock_guard lock(m_sampling_mutex);
+  std::erase_if(m_sampling, [](const std::future<void>& f) {
+    return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  });
+  if (m_sampling.size() >= k_max_sampling || m_sampling_stop.stop_requested()) {
+    queue_reply(ipc::make_error(id, -1, "hearth is busy with other sampling requests of this server"),
+                "sampling/createMessage");
+    return;
+  }
+  try {
+  m_sampling.push_back(std::async(std::launch::async, [this, id, params] {
+    json reply;
+    try {
+      reply = ipc::make_result(id, m_options.sample(params, m_sampling_stop.get_token()));
+    } catch (const Error& e) {
+      reply = ipc::make_error(id, -1, cut(e.info().message, 2000));
+    } catch (const std::exception& e) {
+      reply = ipc::make_error(id, -1, std::string("sampling failed: ") + cut(e.what(), 500));
+    }
+    queue_reply(std::move(reply), "sampling/createMessage");
+  }));
+  } catch (const std::system_error&) { // no thread to run it on
+    queue_reply(ipc::make_error(id, -1, "hearth could not start the sampling request"),
+                "sampling/createMessage");
+  }
 }
 
 void Client::reply_loop(std::stop_token stop) {
@@ -406,6 +448,7 @@ void Client::fail_all(const std::string& reason, bool protocol) {
 }
 
 void Client::close() noexcept {
+  m_sampling_stop.request_stop();
   m_replier.request_stop();
   fail_all("the connection was closed by hearth", false);
   m_transport->close();

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -86,9 +87,18 @@ struct ClientOptions {
   /// elicitation/create: false declines every request (headless); true accepts one whose
   /// requested fields all have defaults (SEP-1034), with those defaults, and declines the rest.
   bool elicitation_defaults = false;
+  /// sampling/createMessage (the connection's `sampling`): given the request's params and a stop
+  /// token (stopped when the session closes), returns the CreateMessageResult or throws
+  /// hearth::Error. Runs on a worker thread (at most k_max_sampling at once; more are refused),
+  /// never on the reader. Empty: every request is refused (error -1) and the capability is not
+  /// declared.
+  std::function<nlohmann::json(const nlohmann::json& params, std::stop_token stop)> sample{};
   /// Server log lines (stderr, notifications/message) and client diagnostics; may be empty.
   std::function<void(std::string_view level, std::string_view text)> log{};
 };
+
+/// sampling/createMessage requests answered at once per session; more are refused.
+inline constexpr std::size_t k_max_sampling = 4;
 
 /// Called for each notifications/progress of a request: params {progress, total?, message?}.
 using ProgressHandler = std::function<void(const nlohmann::json& params)>;
@@ -155,6 +165,8 @@ private:
                              const nlohmann::json& params);
   void log(std::string_view level, std::string_view text) const;
   void reply_loop(std::stop_token stop);
+  void queue_reply(nlohmann::json reply, std::string_view method);
+  void start_sampling(const nlohmann::json& id, const nlohmann::json& params);
 
   std::unique_ptr<Transport> m_transport;
   ClientOptions m_options;
@@ -174,6 +186,10 @@ private:
   std::condition_variable_any m_reply_cv;
   std::deque<nlohmann::json> m_replies{};
   std::jthread m_replier{};
+  // sampling/createMessage in progress (workers; joined by the destructor)
+  std::mutex m_sampling_mutex;
+  std::vector<std::future<void>> m_sampling{};
+  std::stop_source m_sampling_stop{};
 };
 
 /// The tool names of `tools` that pass `allow` (empty: all) and `block` (exact names; a trailing

@@ -108,8 +108,9 @@ std::string json_type_of(const json& schema) {
 
 } // namespace
 
-std::string tool_name(const std::string& connection, const std::string& tool) {
-  std::string full = "connection__" + connection + "__" + tool;
+std::string tool_name(const std::string& connection, const std::string& tool,
+                      const std::string& prefix) {
+  std::string full = prefix + "__" + connection + "__" + tool;
   std::string name;
   name.reserve(full.size());
   for (const unsigned char c : full)
@@ -145,62 +146,71 @@ ToolOutcome outcome_of(const std::string& connection, const std::string& tool, c
           .details = {{"connection", connection}, {"tool", tool}, {"mcp", bounded(result)}}};
 }
 
-std::vector<Tool> connection_tools(
-    Pool& pool, const std::string& agent,
-    const std::function<void(const std::string& connection, const Error&)>& on_error) {
-  std::vector<Tool> tools;
-  const auto configs = pool.of_agent(agent);
-  if (configs.empty()) return tools;
-  for (const auto* config : configs) {
-    std::vector<ToolInfo> listed;
+namespace {
+
+std::string sanitized(const std::string& text) {
+  std::string out;
+  for (const unsigned char c : text)
+    out += (std::isalnum(c) || c == '_' || c == '-') ? static_cast<char>(c) : '_';
+  return out;
+}
+
+/// Whether `model_name` may be a tool of `connection` (tool_name's prefix, as far as it is kept).
+bool may_belong(const std::string& model_name, const ConnectionConfig& config) {
+  auto prefix = sanitized(config.tool_prefix + "__" + config.name + "__");
+  if (prefix.size() > k_max_tool_name - 9) prefix.resize(k_max_tool_name - 9);
+  return model_name.rfind(prefix, 0) == 0;
+}
+
+Tool make_tool(Pool& pool, const std::string& agent, const ConnectionConfig& config,
+               const ToolInfo& info) {
+  const auto connection = config.name;
+  Tool tool{.name = tool_name(connection, info.name, config.tool_prefix),
+            .description = info.description.empty() ? info.title : info.description,
+            .input_schema = info.input_schema,
+            .approval = config.approval};
+  if (!config.description.empty())
+    tool.description = "[" + connection + ": " + config.description + "] " + tool.description;
+  if (json_type_of(tool.input_schema).empty()) tool.input_schema["type"] = "object";
+  const auto server_tool = info.name;
+  tool.run = [&pool, agent, connection, server_tool,
+              model_name = tool.name](const json& input, const ToolContext& ctx) -> ToolOutcome {
     try {
-      listed = pool.tools(agent, config->name);
+      const auto result = pool.call(
+          agent, connection, server_tool, input, ctx.cancel, [&ctx](const json& progress) {
+            if (!ctx.log) return;
+            std::string line = "progress " + dump_json(progress.value("progress", json(0)));
+            if (progress.contains("total")) line += "/" + dump_json(progress["total"]);
+            if (progress.contains("message") && progress["message"].is_string())
+              line += ": " + progress["message"].get<std::string>();
+            ctx.log("info", line);
+          });
+      return outcome_of(connection, server_tool, result);
     } catch (const Error& e) {
-      if (on_error) on_error(config->name, e);
-      continue;
-    } catch (const std::exception& e) {
-      if (on_error)
-        on_error(config->name, errors::mcp_config_invalid(config->name, std::string("malformed: ") + e.what()));
-      continue;
+      if (e.info().type == "cancelled") return runtime::cancelled_outcome(model_name);
+      return {.text = e.info().message,
+              .is_error = true,
+              .details = {{"connection", connection}, {"tool", server_tool},
+                          {"error", e.info().type}}};
     }
-    const auto connection = config->name;
-    for (const auto& info : listed) {
-      Tool tool{.name = tool_name(connection, info.name),
-                .description = info.description.empty() ? info.title : info.description,
-                .input_schema = info.input_schema,
-                .approval = config->approval};
-      if (!config->description.empty())
-        tool.description = "[" + connection + ": " + config->description + "] " + tool.description;
-      if (json_type_of(tool.input_schema).empty()) tool.input_schema["type"] = "object";
-      const auto server_tool = info.name;
-      tool.run = [&pool, agent, connection, server_tool,
-                  model_name = tool.name](const json& input, const ToolContext& ctx) -> ToolOutcome {
-        try {
-          const auto result = pool.call(
-              agent, connection, server_tool, input, ctx.cancel, [&ctx](const json& progress) {
-                if (!ctx.log) return;
-                std::string line = "progress " + dump_json(progress.value("progress", json(0)));
-                if (progress.contains("total")) line += "/" + dump_json(progress["total"]);
-                if (progress.contains("message") && progress["message"].is_string())
-                  line += ": " + progress["message"].get<std::string>();
-                ctx.log("info", line);
-              });
-          return outcome_of(connection, server_tool, result);
-        } catch (const Error& e) {
-          if (e.info().type == "cancelled") return runtime::cancelled_outcome(model_name);
-          return {.text = e.info().message,
-                  .is_error = true,
-                  .details = {{"connection", connection}, {"tool", server_tool},
-                              {"error", e.info().type}}};
-        }
-      };
-      tools.push_back(std::move(tool));
+  };
+  return tool;
+}
+
+Tool search_tool(Pool& pool, const std::string& agent, const std::vector<const ConnectionConfig*>& configs) {
+  std::string listing;
+  for (const auto* c : configs) {
+    if (listing.size() > 2048) {
+      listing += ", ...";
+      break;
     }
+    listing += (listing.empty() ? "" : ", ") + c->name;
+    if (!c->description.empty()) listing += " (" + text::to_utf8(c->description.substr(0, 120)) + ")";
   }
   Tool search{.name = "connection__search",
               .description = "Find tools of your connections (external services) by keywords in "
                              "their names and descriptions. Returns matching tool names with their "
-                             "input schemas; call them by those names.",
+                             "input schemas; call them by those names. Connections: " + listing + ".",
               .input_schema = {{"type", "object"},
                                {"properties",
                                 {{"query", {{"type", "string"},
@@ -208,7 +218,7 @@ std::vector<Tool> connection_tools(
                                  {"connection", {{"type", "string"},
                                                  {"description", "Only this connection."}}}}},
                                {"required", {"query"}}}};
-  search.run = [&pool, agent](const json& input, const ToolContext&) -> ToolOutcome {
+  search.run = [&pool, agent](const json& input, const ToolContext& ctx) -> ToolOutcome {
     const auto query = lower(input.value("query", std::string()));
     const auto only = input.value("connection", std::string());
     std::vector<std::string> words;
@@ -223,9 +233,11 @@ std::vector<Tool> connection_tools(
     for (const auto* config : pool.of_agent(agent)) {
       if (!only.empty() && config->name != only) continue;
       std::vector<ToolInfo> listed;
-      try {
-        listed = pool.tools(agent, config->name);
+      try { // the cached list when there is one: a search starts only what never listed
+        auto cached = pool.cached_tools(agent, config->name);
+        listed = cached ? std::move(*cached) : pool.tools(agent, config->name, ctx.cancel);
       } catch (const Error& e) {
+        if (e.info().type == "cancelled") throw;
         failed.push_back({{"connection", config->name}, {"error", e.info().message}});
         continue;
       }
@@ -237,7 +249,7 @@ std::vector<Tool> connection_tools(
           else if (desc.find(w) != std::string::npos) score += 1;
         }
         if (score == 0) continue;
-        matches.push_back({score, {{"name", tool_name(config->name, t.name)},
+        matches.push_back({score, {{"name", tool_name(config->name, t.name, config->tool_prefix)},
                                    {"connection", config->name},
                                    {"description", t.description},
                                    {"inputSchema", t.input_schema}}});
@@ -246,8 +258,12 @@ std::vector<Tool> connection_tools(
     std::stable_sort(matches.begin(), matches.end(),
                      [](const Match& a, const Match& b) { return a.score > b.score; });
     json out = json::array();
-    for (std::size_t i = 0; i < matches.size() && i < k_max_search_results; ++i)
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < matches.size() && i < k_max_search_results; ++i) {
+      names.push_back(matches[i].entry["name"].get<std::string>());
       out.push_back(matches[i].entry);
+    }
+    pool.note_found(ctx.session_id, names); // offered by name in the session's later turns
     json details = {{"matches", out}, {"total", matches.size()}};
     if (!failed.empty()) details["unavailable"] = failed;
     std::string text = out.empty() ? "No connection tool matches \"" + query + "\"." : dump_json(out);
@@ -255,8 +271,63 @@ std::vector<Tool> connection_tools(
     if (text.size() > runtime::k_max_tool_output) text.resize(runtime::k_max_tool_output);
     return {.text = text, .details = details};
   };
-  tools.push_back(std::move(search));
+  return search;
+}
+
+} // namespace
+
+std::vector<Tool> connection_tools(Pool& pool, const std::string& agent, const OfferOptions& options) {
+  std::vector<Tool> tools;
+  const auto configs = pool.of_agent(agent);
+  if (configs.empty()) return tools;
+  std::vector<std::pair<const ConnectionConfig*, std::vector<ToolInfo>>> cached;
+  std::size_t total = 0;
+  for (const auto* config : configs) {
+    auto list = pool.cached_tools(agent, config->name);
+    if (!list) continue;
+    total += list->size();
+    cached.emplace_back(config, std::move(*list));
+  }
+  const bool search_only = total > static_cast<std::size_t>(std::max(0, options.threshold));
+  const auto found = search_only ? pool.found(options.session) : std::vector<std::string>{};
+  for (const auto& [config, list] : cached)
+    for (const auto& info : list) {
+      if (search_only && std::find(found.begin(), found.end(),
+                                   tool_name(config->name, info.name, config->tool_prefix)) == found.end())
+        continue;
+      tools.push_back(make_tool(pool, agent, *config, info));
+    }
+  tools.push_back(search_tool(pool, agent, configs));
   return tools;
+}
+
+std::optional<Tool> resolve_tool(Pool& pool, const std::string& agent, const std::string& model_name,
+                                 std::stop_token cancel) {
+  if ((model_name.rfind("connection__", 0) != 0 && model_name.rfind("mcp__", 0) != 0) ||
+      model_name == "connection__search")
+    return std::nullopt;
+  for (const auto* config : pool.of_agent(agent)) {
+    if (!may_belong(model_name, *config)) continue;
+    auto cached = pool.cached_tools(agent, config->name);
+    const auto list = cached ? std::move(*cached) : pool.tools(agent, config->name, cancel);
+    for (const auto& info : list)
+      if (tool_name(config->name, info.name, config->tool_prefix) == model_name)
+        return make_tool(pool, agent, *config, info);
+  }
+  return std::nullopt;
+}
+
+std::string connection_approval(const Pool& pool, const std::string& agent,
+                                const std::string& model_name) {
+  if (model_name.rfind("connection__", 0) != 0 && model_name.rfind("mcp__", 0) != 0) return {};
+  std::string approval;
+  for (const auto* config : pool.of_agent(agent)) // the strictest of the candidates
+    if (may_belong(model_name, *config)) {
+      if (config->approval == "always" || approval.empty() ||
+          (config->approval == "once" && approval == "never"))
+        approval = config->approval;
+    }
+  return approval;
 }
 
 std::shared_ptr<Pool> make_pool(const std::vector<runtime::AgentDef>& agents,
@@ -282,7 +353,9 @@ std::shared_ptr<Pool> make_pool(const std::vector<runtime::AgentDef>& agents,
     const auto policy = runtime::agent_policy(agent->sandbox, project_root, sandbox_fail_closed);
     for (const auto& entry : agent->connections) {
       try {
-        pool->add(parse_connection(agent->name, entry, project_root), policy);
+        auto config = parse_connection(agent->name, entry, project_root);
+        config.agent_id = agent_key(agent->name, agent->directory);
+        pool->add(std::move(config), policy);
       } catch (const Error& e) {
         if (warn) warn(e.info().message);
       }

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -21,10 +23,12 @@ inline constexpr std::size_t k_max_tool_name = 64;
 /// Most matches connection__search returns.
 inline constexpr std::size_t k_max_search_results = 20;
 
-/// The model-facing name of `tool` of `connection`: `connection__<connection>__<tool>` with
+/// The model-facing name of `tool` of `connection`: `<prefix>__<connection>__<tool>` (prefix
+/// "connection", or "mcp" for project-level connections: ConnectionConfig::tool_prefix) with
 /// characters outside [A-Za-z0-9_-] replaced by '_'; longer than k_max_tool_name: cut, with an
 /// 8-hex hash of the full name at the end, so distinct tools keep distinct names.
-std::string tool_name(const std::string& connection, const std::string& tool);
+std::string tool_name(const std::string& connection, const std::string& tool,
+                      const std::string& prefix = "connection");
 
 /// The ToolOutcome for a CallToolResult: text content joined, image/audio/resource/resource_link
 /// described in one line each, structuredContent as JSON when there is no text; isError ->
@@ -32,13 +36,35 @@ std::string tool_name(const std::string& connection, const std::string& tool);
 runtime::ToolOutcome outcome_of(const std::string& connection, const std::string& tool,
                                 const nlohmann::json& result);
 
-/// The tools of `agent`'s connections registered in `pool`: for each connection that starts (now,
-/// when not running; a failure is reported to `on_error` and skips it), one tool per listed tool;
-/// plus connection__search when the agent has any connection. `approval` carries the connection's
-/// approval. Never throws for a connection that fails.
-std::vector<runtime::Tool> connection_tools(
-    Pool& pool, const std::string& agent,
-    const std::function<void(const std::string& connection, const Error&)>& on_error = {});
+/// What a turn offers of the connections of one agent.
+struct OfferOptions {
+  std::string session{};  // the session: tools connection__search found in it stay on offer
+  /// Above this many connection tools (from the cached lists) only connection__search and the
+  /// tools found in `session` are offered (agent.json `connectionToolThreshold`).
+  int threshold = k_default_tool_threshold;
+};
+
+/// The tools a turn of `agent` (its pool key) offers: one per tool of each connection's cached
+/// list (Pool::cached_tools; a connection that never listed offers none yet) — or, above
+/// `threshold` tools in all, only those found by connection__search in the session — plus
+/// connection__search, whose description names the connections. Starts nothing and never blocks
+/// on a server: a connection starts on the first call of one of its tools (resolve_tool) or a
+/// search that needs its list. `approval` carries the connection's approval.
+std::vector<runtime::Tool> connection_tools(Pool& pool, const std::string& agent,
+                                            const OfferOptions& options = {});
+
+/// The connection tool named `model_name` (connection__<connection>__<tool>) of `agent`, for a
+/// call of a tool that was not offered: the connection (matched by its sanitized name prefix) is
+/// started when it has no cached list. nullopt when no connection of the agent has that tool.
+/// Throws what Pool::tools throws (a server that is down: mcp_connection_failed,
+/// mcp_backing_off, ...; a cancelled turn: turn_cancelled).
+std::optional<runtime::Tool> resolve_tool(Pool& pool, const std::string& agent,
+                                          const std::string& model_name, std::stop_token cancel = {});
+
+/// The approval of the connection whose tool `model_name` may be ("" when the name matches no
+/// connection of `agent`); starts nothing.
+std::string connection_approval(const Pool& pool, const std::string& agent,
+                                const std::string& model_name);
 
 /// A pool holding the connections of `agents` and their subagents, each under its agent's sandbox
 /// policy (runtime::agent_policy); null when no agent has a connection. A connection whose file

@@ -4,6 +4,7 @@
 #include "core/errors.hpp"
 #include "core/fs.hpp"
 #include "core/json.hpp"
+#include "discovery/parse.hpp"
 #include "mcp/oauth.hpp"
 #include "mcp/openapi.hpp"
 #include "providers/http.hpp"
@@ -23,10 +24,17 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+/// Nodes an OpenAPI spec in YAML may expand to (aliases included).
+constexpr std::size_t k_max_spec_nodes = 2'000'000;
 constexpr auto k_first_backoff = std::chrono::milliseconds(250);
 constexpr auto k_max_backoff = std::chrono::milliseconds(30'000);
 
 std::string key_of(const std::string& agent, const std::string& name) { return agent + "\n" + name; }
+
+const std::string& id_of(const ConnectionConfig& c) { return c.agent_id.empty() ? c.agent : c.agent_id; }
+
+constexpr std::size_t k_max_found_sessions = 4096;
+constexpr std::size_t k_max_found_per_session = 256;
 
 std::vector<std::string> strings(const std::string& connection, const json& entry,
                                  const char* key) {
@@ -79,11 +87,16 @@ std::string file_uri(const std::filesystem::path& path) {
 
 } // namespace
 
+std::string agent_key(const std::string& name, const std::filesystem::path& directory) {
+  return directory.empty() ? name : directory.lexically_normal().string();
+}
+
 ConnectionConfig parse_connection(const std::string& agent, const json& entry,
                                   const std::filesystem::path& project_root) {
   ConnectionConfig c{.agent = agent};
   if (!entry.is_object()) throw errors::mcp_config_invalid("?", "a connection must be an object.");
   c.name = entry.value("name", std::string());
+  if (entry.value("project", json(false)) == true) c.tool_prefix = "mcp";
   c.description = entry.contains("description") && entry["description"].is_string()
                       ? entry["description"].get<std::string>()
                       : std::string();
@@ -143,6 +156,11 @@ ConnectionConfig parse_connection(const std::string& agent, const json& entry,
         c.oauth_client_id = o.value("clientId", json("")).is_string() ? o.value("clientId", "") : "";
         c.oauth_client_secret = o.value("clientSecret", json("")).is_string() ? o.value("clientSecret", "") : "";
         c.oauth_redirect_uri = o.value("redirectUri", json("")).is_string() ? o.value("redirectUri", "") : "";
+        if (o.contains("grant")) {
+          if (o["grant"] != "authorization_code" && o["grant"] != "client_credentials")
+            throw errors::mcp_config_invalid(c.name, "\"auth.oauth.grant\" must be \"authorization_code\" or \"client_credentials\".");
+          c.oauth_grant = o["grant"].get<std::string>();
+        }
       }
     }
   }
@@ -163,6 +181,18 @@ ConnectionConfig parse_connection(const std::string& agent, const json& entry,
     c.timeout_ms = t.get<int>();
   }
   c.eager = entry.value("eager", json(false)) == true;
+  if (entry.contains("sampling")) {
+    const auto& s = entry["sampling"];
+    if (s.is_boolean()) {
+      c.sampling = s.get<bool>();
+    } else if (s.is_object() && s.contains("model") && s["model"].is_string() &&
+               s["model"].get_ref<const std::string&>().find('/') != std::string::npos) {
+      c.sampling = true;
+      c.sampling_model = s["model"].get<std::string>();
+    } else {
+      throw errors::mcp_config_invalid(c.name, "\"sampling\" must be true, false or {\"model\": \"provider/model\"}.");
+    }
+  }
   if (entry.contains("elicitation")) {
     const auto& el = entry["elicitation"];
     if (el != "decline" && el != "defaults")
@@ -229,6 +259,7 @@ struct Pool::Entry {
   int failures = 0;                       // consecutive failed starts
   int starts = 0;
   Clock::time_point retry_at{};
+  bool listed = false;                    // `tools` holds a successful list (cached_tools)
   std::vector<openapi::Operation> operations{}; // openapi
   std::string base_url{};                       // openapi
 };
@@ -240,7 +271,7 @@ Pool::~Pool() { shutdown(); }
 
 void Pool::add(ConnectionConfig config, sandbox::Policy policy) {
   std::lock_guard lock(m_mutex);
-  auto& slot = m_entries[key_of(config.agent, config.name)];
+  auto& slot = m_entries[key(config)];
   if (!slot) slot = std::make_shared<Entry>();
   slot->config = std::move(config);
   slot->policy = std::move(policy);
@@ -250,8 +281,19 @@ std::vector<const ConnectionConfig*> Pool::of_agent(const std::string& agent) co
   std::lock_guard lock(m_mutex);
   std::vector<const ConnectionConfig*> out;
   for (const auto& [key, e] : m_entries)
-    if (e->config.agent == agent) out.push_back(&e->config);
+    if (id_of(e->config) == agent) out.push_back(&e->config);
   return out;
+}
+
+std::string Pool::key(const ConnectionConfig& config) { return key_of(id_of(config), config.name); }
+
+std::string Pool::agent_id(const std::string& agent) const {
+  std::lock_guard lock(m_mutex);
+  for (const auto& [k, e] : m_entries)
+    if (id_of(e->config) == agent) return agent;
+  for (const auto& [k, e] : m_entries)
+    if (e->config.agent == agent) return id_of(e->config);
+  return agent;
 }
 
 Pool::Entry& Pool::entry(const std::string& agent, const std::string& name) const {
@@ -259,8 +301,11 @@ Pool::Entry& Pool::entry(const std::string& agent, const std::string& name) cons
   if (it == m_entries.end()) {
     std::vector<std::string> names;
     for (const auto& [key, e] : m_entries)
-      if (e->config.agent == agent) names.push_back(e->config.name);
-    throw errors::mcp_connection_not_found(agent, name, names);
+      if (id_of(e->config) == agent) names.push_back(e->config.name);
+    std::string shown = agent;
+    for (const auto& [key, e] : m_entries)
+      if (id_of(e->config) == agent) shown = e->config.agent;
+    throw errors::mcp_connection_not_found(shown, name, names);
   }
   return *it->second;
 }
@@ -270,18 +315,29 @@ const ConnectionConfig& Pool::config(const std::string& agent, const std::string
   return entry(agent, name).config;
 }
 
-std::unique_ptr<Client> Pool::connect(const Entry& e) {
+std::unique_ptr<Client> Pool::connect(const Entry& e, std::stop_token cancel) {
   const auto& c = e.config;
   const auto agent = c.agent, name = c.name;
   auto log = m_options.log;
   ClientOptions options{.name = c.name,
                         .limits = m_options.limits,
+                        // a start waits as long as a call may (at least 5 s: servers start
+                        // slowly on a busy machine), at most 30 s
+                        .init_timeout = std::chrono::milliseconds(std::clamp(c.timeout_ms, 5'000, 30'000)),
                         .request_timeout = std::chrono::milliseconds(c.timeout_ms),
                         .root_uri = file_uri(c.transport == "stdio" ? c.cwd : m_options.project_root),
                         .elicitation_defaults = c.elicitation_defaults,
+                        .sample = {},
                         .log = [log, agent, name](std::string_view level, std::string_view text) {
                           if (log) log(agent, name, level, text);
                         }};
+  if (c.sampling) {
+    std::lock_guard lock(m_mutex);
+    if (m_sampler)
+      options.sample = [sampler = m_sampler, config = c](const json& params, std::stop_token stop) {
+        return sampler(config, params, std::move(stop));
+      };
+  }
   std::unique_ptr<Transport> transport;
   if (c.transport == "stdio") {
     StdioSpec spec{.connection = c.name, .argv = c.argv, .cwd = c.cwd, .policy = e.policy,
@@ -312,6 +368,7 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
       oauth::Settings settings{.connection = c.name, .mcp_url = c.url, .client_id = c.oauth_client_id,
                                .client_secret = c.oauth_client_secret, .log = options.log};
       if (!c.oauth_redirect_uri.empty()) settings.redirect_uri = c.oauth_redirect_uri;
+      settings.grant = c.oauth_grant;
       spec.oauth = [settings](const std::string& challenge) { return oauth::authorize(settings, challenge); };
     }
     // Streamable HTTP first, unless the URL is a legacy /sse endpoint; a server that refuses the
@@ -320,7 +377,7 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
     auto first = std::make_unique<Client>(
         legacy ? make_legacy_sse_transport(spec) : make_http_transport(spec), options);
     try {
-      first->initialize(m_stop.get_token());
+      first->initialize(cancel);
       return first;
     } catch (const Error& failure) {
       const auto& m = failure.info().message;
@@ -331,11 +388,11 @@ std::unique_ptr<Client> Pool::connect(const Entry& e) {
     }
     first.reset();
     auto second = std::make_unique<Client>(make_legacy_sse_transport(std::move(spec)), std::move(options));
-    second->initialize(m_stop.get_token());
+    second->initialize(cancel);
     return second;
   }
   auto client = std::make_unique<Client>(std::move(transport), std::move(options));
-  client->initialize(m_stop.get_token());
+  client->initialize(cancel);
   return client;
 }
 
@@ -403,11 +460,13 @@ void Pool::load_openapi(Entry& e) {
         throw errors::mcp_config_invalid(name, "the spec is larger than the message limit.");
       text = fs::read_file(spec);
     }
-    json document;
-    try {
-      document = parse_json(text);
-    } catch (const std::exception&) {
-      throw errors::mcp_config_invalid(name, "the spec is not JSON (YAML specs are not read yet).");
+    json document = parse_json_or_discarded(text);
+    if (document.is_discarded()) { // YAML (OpenAPI specs are often written in it)
+      try {
+        document = discovery::parse_yaml_document(text, k_max_spec_nodes);
+      } catch (const std::exception& ex) {
+        throw errors::mcp_config_invalid(name, std::string("the spec is neither JSON nor YAML: ") + ex.what());
+      }
     }
     auto ops = openapi::operations(name, document, e.config.allow, e.config.block);
     const auto base_url = openapi::base_url_of(document, e.config.base_url);
@@ -433,6 +492,7 @@ void Pool::load_openapi(Entry& e) {
     e.operations = std::move(ops);
     e.base_url = base_url;
     e.tools = std::move(tools);
+    e.listed = true;
     e.state = "ready";
     e.failures = 0;
     ++e.starts;
@@ -454,7 +514,8 @@ void Pool::load_openapi(Entry& e) {
   }
 }
 
-std::shared_ptr<Client> Pool::client(const std::string& agent, const std::string& name) {
+std::shared_ptr<Client> Pool::client(const std::string& agent, const std::string& name,
+                                     std::stop_token cancel) {
   Entry* e = nullptr;
   {
     std::lock_guard lock(m_mutex);
@@ -479,8 +540,12 @@ std::shared_ptr<Client> Pool::client(const std::string& agent, const std::string
           e->last_error);
     e->state = "starting";
   }
+  // The start gives up when the pool shuts down or the caller (a turn) is cancelled.
+  std::stop_source stop;
+  const std::stop_callback on_shutdown(m_stop.get_token(), [&stop] { stop.request_stop(); });
+  const std::stop_callback on_cancel(cancel, [&stop] { stop.request_stop(); });
   try {
-    std::shared_ptr<Client> session = connect(*e);
+    std::shared_ptr<Client> session = connect(*e, stop.get_token());
     std::vector<ToolInfo> listed;
     if (session->server_capabilities().contains("tools")) listed = session->list_tools();
     std::vector<ToolInfo> kept;
@@ -493,12 +558,17 @@ std::shared_ptr<Client> Pool::client(const std::string& agent, const std::string
     }
     e->client = session;
     e->tools = std::move(kept);
+    e->listed = true;
     e->state = "ready";
     e->failures = 0;
     ++e->starts;
     return session;
   } catch (const Error& err) {
     std::lock_guard lock(m_mutex);
+    if (cancel.stop_requested() && !m_shutdown) { // the caller gave up: not the server's failure
+      e->state = e->starts > 0 ? "stopped" : "idle";
+      throw errors::turn_cancelled();
+    }
     ++e->failures;
     e->retry_at = Clock::now() + backoff(e->failures);
     e->last_error = err.info().message;
@@ -507,16 +577,49 @@ std::shared_ptr<Client> Pool::client(const std::string& agent, const std::string
   }
 }
 
-std::vector<ToolInfo> Pool::tools(const std::string& agent, const std::string& name) {
+std::vector<ToolInfo> Pool::tools(const std::string& agent, const std::string& name,
+                                  std::stop_token cancel) {
   Entry* e = nullptr;
   {
     std::lock_guard lock(m_mutex);
     e = &entry(agent, name);
   }
   if (e->config.transport == "openapi") load_openapi(*e);
-  else client(agent, name);
+  else client(agent, name, std::move(cancel));
   std::lock_guard lock(m_mutex);
   return entry(agent, name).tools;
+}
+
+std::optional<std::vector<ToolInfo>> Pool::cached_tools(const std::string& agent,
+                                                        const std::string& name) const {
+  std::lock_guard lock(m_mutex);
+  const auto& e = entry(agent, name);
+  if (!e.listed) return std::nullopt;
+  return e.tools;
+}
+
+void Pool::note_found(const std::string& session, const std::vector<std::string>& names) {
+  if (session.empty() || names.empty()) return;
+  std::lock_guard lock(m_mutex);
+  auto it = m_found.find(session);
+  if (it == m_found.end()) {
+    while (m_found_order.size() >= k_max_found_sessions) {
+      m_found.erase(m_found_order.front());
+      m_found_order.pop_front();
+    }
+    m_found_order.push_back(session);
+    it = m_found.emplace(session, std::vector<std::string>{}).first;
+  }
+  for (const auto& n : names) {
+    if (it->second.size() >= k_max_found_per_session) break;
+    if (std::find(it->second.begin(), it->second.end(), n) == it->second.end()) it->second.push_back(n);
+  }
+}
+
+std::vector<std::string> Pool::found(const std::string& session) const {
+  std::lock_guard lock(m_mutex);
+  const auto it = m_found.find(session);
+  return it == m_found.end() ? std::vector<std::string>{} : it->second;
 }
 
 json Pool::call(const std::string& agent, const std::string& name, const std::string& tool,
@@ -544,7 +647,7 @@ json Pool::call(const std::string& agent, const std::string& name, const std::st
     return openapi::call(name, op, base_url, c.headers, token_of(c), arguments,
                          std::chrono::milliseconds(c.timeout_ms), std::move(cancel));
   }
-  const auto session = client(agent, name);
+  const auto session = client(agent, name, cancel);
   int timeout_ms = k_default_call_timeout_ms;
   {
     std::lock_guard lock(m_mutex);
@@ -563,9 +666,9 @@ json Pool::state(const std::string& agent) const {
   json out = json::array();
   const auto now = Clock::now();
   for (const auto& [key, e] : m_entries) {
-    if (!agent.empty() && e->config.agent != agent) continue;
+    if (!agent.empty() && e->config.agent != agent && id_of(e->config) != agent) continue;
     const auto& c = e->config;
-    json j = {{"agent", c.agent}, {"name", c.name}, {"transport", c.transport},
+    json j = {{"agent", c.agent}, {"agentId", id_of(c)}, {"name", c.name}, {"transport", c.transport},
               {"description", c.description}, {"eager", c.eager},
               {"restarts", std::max(0, e->starts - 1)}};
     std::string now_state = e->state;
@@ -594,13 +697,18 @@ json Pool::state(const std::string& agent) const {
   return out;
 }
 
+void Pool::set_sampler(Sampler sampler) {
+  std::lock_guard lock(m_mutex);
+  m_sampler = std::move(sampler);
+}
+
 void Pool::start_eager() {
   std::vector<std::pair<std::string, std::string>> eager;
   {
     std::lock_guard lock(m_mutex);
     if (m_shutdown || m_eager.joinable()) return;
     for (const auto& [key, e] : m_entries)
-      if (e->config.eager) eager.emplace_back(e->config.agent, e->config.name);
+      if (e->config.eager) eager.emplace_back(id_of(e->config), e->config.name);
   }
   if (eager.empty()) return;
   m_eager = std::thread([this, eager] {

@@ -274,6 +274,28 @@ std::string authorize(const Settings& s, const std::string& challenge) {
         auth_method = "client_secret_post";
     }
   }
+  const auto client_auth = [&](std::string& form, httplib::Headers& headers) {
+    if (auth_method == "client_secret_basic") {
+      const auto pair = percent_encode(client_id) + ":" + percent_encode(client_secret);
+      headers.emplace("Authorization", "Basic " + base64(pair));
+    } else {
+      form += "&client_id=" + percent_encode(client_id);
+      if (auth_method == "client_secret_post") form += "&client_secret=" + percent_encode(client_secret);
+    }
+  };
+  if (s.grant == "client_credentials") { // SEP-1046: no person, no redirect
+    if (s.client_id.empty() || s.client_secret.empty())
+      throw errors::mcp_config_invalid(s.connection, "the client_credentials grant needs auth.oauth.clientId and clientSecret.");
+    std::string form = "grant_type=client_credentials&resource=" + percent_encode(s.mcp_url);
+    if (!scope.empty()) form += "&scope=" + percent_encode(scope);
+    httplib::Headers headers;
+    client_auth(form, headers);
+    const auto token = post(s, token_endpoint, form, false, headers, "client credentials");
+    const auto access = str(token, "access_token");
+    if (access.empty()) throw errors::mcp_http_error(s.connection, 0, "OAuth client credentials gave no access_token");
+    if (s.log) s.log("info", "OAuth: signed in to " + issuer + " with client credentials");
+    return access;
+  }
   // 4. Authorization code with PKCE; the endpoint must redirect without a human.
   const auto verifier = random_token(), state = random_token();
   const auto resource = s.mcp_url;
@@ -309,13 +331,7 @@ std::string authorize(const Settings& s, const std::string& challenge) {
                      "&redirect_uri=" + percent_encode(s.redirect_uri) + "&code_verifier=" + percent_encode(verifier) +
                      "&resource=" + percent_encode(resource);
   httplib::Headers headers;
-  if (auth_method == "client_secret_basic") {
-    const auto pair = percent_encode(client_id) + ":" + percent_encode(client_secret);
-    headers.emplace("Authorization", "Basic " + base64(pair));
-  } else {
-    form += "&client_id=" + percent_encode(client_id);
-    if (auth_method == "client_secret_post") form += "&client_secret=" + percent_encode(client_secret);
-  }
+  client_auth(form, headers);
   const auto token = post(s, token_endpoint, form, false, headers, "token exchange");
   const auto access = str(token, "access_token");
   if (access.empty()) throw errors::mcp_http_error(s.connection, 0, "OAuth token exchange gave no access_token");

@@ -20,6 +20,9 @@ struct Settings {
   std::string client_id{};     // configured (pre-registration); "" registers dynamically
   std::string client_secret{}; // with client_id, when the server issued one
   std::string redirect_uri = "http://127.0.0.1:33418/callback";
+  /// "authorization_code" (default) or "client_credentials" (machine-to-machine, SEP-1046: the
+  /// configured client id and secret get a token from the token endpoint, no authorization step).
+  std::string grant = "authorization_code";
   std::function<void(std::string_view level, std::string_view text)> log{};
 };
 

@@ -48,7 +48,10 @@ public:
     if (!m_spec.cwd.empty()) policy.reads.push_back(m_spec.cwd);
     try {
       const std::function<std::unique_ptr<process::Process>()> spawn = [&] {
-        return sandbox::start({.argv = m_spec.argv, .cwd = m_spec.cwd, .hearth_env = m_spec.env},
+        // die_with_parent: a runtime killed with SIGKILL takes its servers along (the spawn runs
+        // on the pool's long-lived spawner thread, see StdioSpec::spawn_on).
+        return sandbox::start({.argv = m_spec.argv, .cwd = m_spec.cwd, .hearth_env = m_spec.env,
+                               .die_with_parent = true},
                               policy);
       };
       m_process = m_spec.spawn_on ? m_spec.spawn_on(spawn) : spawn();

@@ -55,6 +55,9 @@ struct AgentDef {
   std::string instructions{};           // the instructions text, files concatenated
   nlohmann::json model_options = nlohmann::json::object();
   int max_steps = k_default_max_steps;
+  /// agent.json `connectionToolThreshold` (issue 13, docs/mcp.md): above this many connection
+  /// tools only connection__search and the tools it found are offered (mcp::k_default_tool_threshold).
+  int connection_tool_threshold = 32;
   nlohmann::json output_schema{};       // null when none
   bool http = false;
   bool http_disabled = false;           // "http": false written: no HTTP route at all, Eve's neither

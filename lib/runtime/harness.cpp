@@ -189,7 +189,10 @@ public:
         std::any_of(agent.tools.begin(), agent.tools.end(),
                     [](const ExecToolDef& t) { return t.approval == "once"; }) ||
         std::any_of(m_tools.begin(), m_tools.end(),
-                    [](const Tool& t) { return t.approval == "once"; }); // connection tools
+                    [](const Tool& t) { return t.approval == "once"; }) ||
+        std::any_of(agent.connections.begin(), agent.connections.end(), [](const json& c) {
+          return c.is_object() && c.value("approval", json()) == "once"; // connection tools
+        });
     if (any_once)
       for (const auto& r : scope.events.store().list_approvals(scope.events.path(),
                                                                scope.envelope.session, false))
@@ -238,6 +241,8 @@ private:
                                 const Envelope& envelope);
   void announce(const providers::ToolCall& call, const Envelope& envelope);
   std::string approval_of(const std::string& tool) const;
+  /// The agent's key in the connection pool (mcp::agent_key).
+  std::string connection_agent() const { return mcp::agent_key(m_agent.name, m_agent.directory); }
 
   void build_tools();
   void add_tool(Tool tool);
@@ -292,16 +297,12 @@ void TurnRunner::build_tools() {
   add_tool(ask_question_tool());
   for (const auto& sub : m_agent.subagents) add_tool(subagent_tool(sub));
   for (const auto& def : m_agent.tools) add_tool(exec_tool(def, policy));
-  // MCP connections (issue 13): started on first use; one that fails is a warning, not a failure.
+  // MCP connections (issue 13): offered from the lists cached by earlier starts; building a turn
+  // never starts or waits on a server (a connection starts on its first call or search).
   if (m_scope.context.connections && !m_agent.connections.empty())
     for (auto& tool : mcp::connection_tools(
-             *m_scope.context.connections, m_agent.name,
-             [this](const std::string& connection, const Error& e) {
-               m_scope.events.emit("log", {{"level", "warn"},
-                                           {"message", e.info().message},
-                                           {"attributes", {{"connection", connection}}}},
-                                   m_scope.envelope);
-             }))
+             *m_scope.context.connections, connection_agent(),
+             {.session = m_scope.envelope.session, .threshold = m_agent.connection_tool_threshold}))
       add_tool(std::move(tool));
   if (m_options.result_schema.is_null()) return;
   m_finish = finish_schema(m_options.result_schema);
@@ -414,9 +415,26 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
   ToolOutcome outcome;
   const auto it = std::find_if(m_tools.begin(), m_tools.end(),
                                [&](const Tool& t) { return t.name == call.name; });
+  const Tool* tool = it == m_tools.end() ? nullptr : &*it;
+  std::optional<Tool> resolved; // a connection tool not on offer (not listed yet, or above the threshold)
+  std::optional<ToolOutcome> unavailable;
+  if (!tool && !preset && m_scope.context.connections && !m_agent.connections.empty()) {
+    try {
+      resolved = mcp::resolve_tool(*m_scope.context.connections, connection_agent(), call.name,
+                                   m_scope.context.cancel);
+      if (resolved) tool = &*resolved;
+    } catch (const Error& e) {
+      unavailable = e.info().type == "cancelled"
+                        ? cancelled_outcome(call.name)
+                        : ToolOutcome{.text = e.info().message, .is_error = true,
+                                      .details = {{"error", e.info().type}}};
+    }
+  }
   if (preset) { // approvals: decided without running (denied, retryable, answered)
     outcome = std::move(*preset);
-  } else if (it == m_tools.end()) {
+  } else if (unavailable) { // its connection could not start: fails at once, the turn goes on
+    outcome = std::move(*unavailable);
+  } else if (!tool) {
     outcome = {.text = "There is no tool named \"" + call.name + "\".", .is_error = true};
   } else if (call.input_error) {
     outcome = {.text = "The arguments of " + call.name + " are not valid JSON: " + *call.input_error,
@@ -445,7 +463,7 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
     ctx.traceparent = m_scope.events.traceparent(call.id, envelope.turn_id, envelope.operation_id);
     ctx.call_id = call.id;
     try {
-      outcome = it->run(args, ctx);
+      outcome = tool->run(args, ctx);
     } catch (const Error& e) {
       outcome = {.text = e.info().message, .is_error = true};
     } catch (const std::exception& e) {
@@ -653,6 +671,10 @@ std::string TurnRunner::approval_of(const std::string& tool) const {
     if (t.name == tool && !t.approval.empty()) return t.approval; // connection tools
   for (const auto& def : m_agent.tools)
     if (def.name == tool) return def.approval;
+  if (m_scope.context.connections && !m_agent.connections.empty()) // one not on offer
+    if (auto a = mcp::connection_approval(*m_scope.context.connections, connection_agent(), tool);
+        !a.empty())
+      return a;
   return "never";
 }
 

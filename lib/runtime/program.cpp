@@ -49,6 +49,7 @@ AgentDef load_agent(const json& a, const stdfs::path& root) {
                  .instructions = a.value("instructions", json::object()).value("text", std::string()),
                  .model_options = a.value("modelOptions", json::object()),
                  .max_steps = integer(a, "maxSteps", k_default_max_steps),
+                 .connection_tool_threshold = integer(a, "connectionToolThreshold", 32),
                  .output_schema = a.value("outputSchema", json()),
                  .http = a.value("http", false),
                  .http_disabled = a.value("httpDisabled", false),

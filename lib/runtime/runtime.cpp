@@ -5,6 +5,7 @@
 
 #include "core/errors.hpp"
 #include "core/ids.hpp"
+#include "core/text.hpp"
 #include "mcp/connection_tools.hpp"
 #include "runtime/access.hpp"
 #include "runtime/prompt_template.hpp"
@@ -14,6 +15,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <chrono>
@@ -23,6 +25,79 @@ namespace hearth::runtime {
 namespace {
 using nlohmann::json;
 
+
+/// sampling/createMessage of a connection with `sampling` (issue 13, docs/mcp.md): one model step
+/// of the connection's agent (or the connection's `sampling.model`), without tools; text content
+/// only (other content is described in one line). Bounds: 64 messages, 1 MiB of text, maxTokens
+/// at most 64k. Throws hearth::Error (the server gets error -1 with its message).
+json sample_for_connection(const RuntimeContext& context, const std::vector<AgentDef>& agents,
+                           const mcp::ConnectionConfig& config, const json& params,
+                           std::stop_token stop) {
+  constexpr std::size_t k_max_messages = 64, k_max_text = 1u << 20;
+  const AgentDef* agent = nullptr;
+  std::vector<const AgentDef*> all;
+  for (const auto& a : agents) all.push_back(&a);
+  for (std::size_t i = 0; i < all.size() && i < 4096 && !agent; ++i) {
+    if (mcp::agent_key(all[i]->name, all[i]->directory) == mcp::agent_key(config.agent, config.agent_id))
+      agent = all[i];
+    for (const auto& sub : all[i]->subagents) all.push_back(&sub);
+  }
+  const auto model = !config.sampling_model.empty()        ? config.sampling_model
+                     : agent && !agent->model.empty()      ? agent->model
+                                                           : context.default_model;
+  if (model.empty()) throw errors::model_missing(config.agent);
+  const auto ref = providers::parse_model(model);
+  if (!params.is_object() || !params.contains("messages") || !params["messages"].is_array())
+    throw errors::mcp_config_invalid(config.name, "sampling/createMessage without messages");
+  providers::StepRequest request{.model = ref.model, .cancel = std::move(stop)};
+  if (agent && config.sampling_model.empty() && agent->model_options.is_object())
+    request.options = agent->model_options;
+  std::size_t text_bytes = 0;
+  const auto text_of = [](const json& item) -> std::string {
+    if (!item.is_object()) return {};
+    const auto type = item.value("type", json("")).is_string() ? item.value("type", "") : "";
+    if (type == "text" && item.contains("text") && item["text"].is_string()) return item["text"].get<std::string>();
+    return "[" + (type.empty() ? std::string("unknown") : type) + " content omitted]";
+  };
+  for (const auto& m : params["messages"]) {
+    if (request.messages.size() >= k_max_messages)
+      throw errors::mcp_config_invalid(config.name, "sampling/createMessage with more than 64 messages");
+    if (!m.is_object()) continue;
+    std::string text;
+    const auto content = m.contains("content") ? m["content"] : json();
+    if (content.is_array()) {
+      for (const auto& item : content) {
+        if (!text.empty()) text += "\n";
+        text += text_of(item);
+        if (text.size() > k_max_text) break;
+      }
+    } else {
+      text = text_of(content);
+    }
+    text_bytes += text.size();
+    if (text_bytes > k_max_text)
+      throw errors::mcp_config_invalid(config.name, "sampling/createMessage with more than 1 MiB of text");
+    request.messages.push_back(m.value("role", json("user")) == "assistant"
+                                   ? providers::assistant_message(text::to_utf8(text))
+                                   : providers::user_message(text::to_utf8(text)));
+  }
+  if (params.contains("systemPrompt") && params["systemPrompt"].is_string())
+    request.system = text::to_utf8(params["systemPrompt"].get<std::string>().substr(0, 64u << 10));
+  if (params.contains("maxTokens") && params["maxTokens"].is_number_integer())
+    request.options["maxTokens"] = std::clamp<long long>(params["maxTokens"].get<long long>(), 1, 64'000);
+  if (params.contains("temperature") && params["temperature"].is_number())
+    request.options["temperature"] = params["temperature"];
+  ModelClients models(context);
+  auto& client = models.get(ref.provider, agent ? agent->mock_script : std::filesystem::path());
+  providers::StreamSink sink;
+  const auto step = client.step(request, sink);
+  const bool cut_short = step.stop_reason.find("length") != std::string::npos ||
+                         step.stop_reason.find("max") != std::string::npos;
+  return {{"role", "assistant"},
+          {"content", {{"type", "text"}, {"text", step.text}}},
+          {"model", ref.provider + "/" + (step.model.empty() ? ref.model : step.model)},
+          {"stopReason", cut_short ? "maxTokens" : "endTurn"}};
+}
 
 /// Hands the newest event of `path` to `listener` (the run_end the store appended itself).
 void show_last_event(store::Store& store, const std::string& path, const EventListener& listener) {
@@ -124,7 +199,17 @@ Runtime::Runtime(Program program, RuntimeContext context, store::Store& store)
     m_context.connections = mcp::make_pool(
         m_program.agents, m_context.project_root, m_context.sandbox_fail_closed,
         [](const std::string& line) { std::fprintf(stderr, "hearth: %s\n", line.c_str()); });
-  if (m_context.connections) m_context.connections->start_eager();
+  if (m_context.connections) {
+    // sampling/createMessage (connections with `sampling`): a copy of what it needs, so the
+    // pool may outlive this runtime.
+    auto sampling = std::make_shared<std::pair<RuntimeContext, std::vector<AgentDef>>>(m_context, m_program.agents);
+    sampling->first.connections.reset(); // no cycle through the pool
+    m_context.connections->set_sampler(
+        [sampling](const mcp::ConnectionConfig& config, const json& params, std::stop_token stop) {
+          return sample_for_connection(sampling->first, sampling->second, config, params, std::move(stop));
+        });
+    m_context.connections->start_eager();
+  }
 }
 
 const WorkflowDef& Runtime::workflow(const std::string& name) const {

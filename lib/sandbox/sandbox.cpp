@@ -507,7 +507,8 @@ Result run(const Command& command, const Policy& policy) {
 std::unique_ptr<process::Process> start(const Command& command, const Policy& policy) {
   const auto backend = make_backend(policy.settings.backend);
   Closer keep;
-  const auto options = backend->prepare(command, policy, keep.fds);
+  auto options = backend->prepare(command, policy, keep.fds);
+  if (command.die_with_parent) options.parent_death_signal = SIGKILL;
   return std::make_unique<process::Process>(options);
 }
 

@@ -74,6 +74,11 @@ struct Command {
   /// run only: once stopped, the command's process group is killed (SIGTERM, then SIGKILL after
   /// process::k_cancel_grace) and the capture says `cancelled` (docs/runtime.md "Cancellation").
   std::stop_token cancel{};
+  /// start only: the process gets SIGKILL when the thread that started it ends (also when this
+  /// process is killed with SIGKILL; process::SpawnOptions::parent_death_signal), so a long-lived
+  /// child (an MCP stdio server) never outlives a killed runtime. Its own children are not
+  /// covered (they see their stdin close).
+  bool die_with_parent = false;
 };
 
 /// Everything the backend needs to know besides the command: decided by the caller.

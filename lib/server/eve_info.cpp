@@ -88,7 +88,8 @@ json eve_info_document(const runtime::Program& program, bool dev, const mcp::Poo
                                       : json("")},
                   {"requiresApproval", c.contains("approval") && c["approval"] != "never"},
                   {"startup", c.value("eager", json(false)) == true ? "eager" : "lazy"},
-                  {"toolPrefix", "connection__" + name + "__"},
+                  {"toolPrefix", std::string(c.value("project", json(false)) == true ? "mcp__" : "connection__") +
+                                     name + "__"},
                   {"state", "idle"}});
     if (pool)
       for (const auto& s : pool->state(agent.name))

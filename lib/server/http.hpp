@@ -51,6 +51,11 @@ struct Wake {
   std::string path{};
   std::int64_t after_seq = -1;
   Clock::time_point until{};
+  /// Another source that may wake the reader before `until` (with an empty `path`): called once
+  /// when the reader parks with the function that wakes it (callable from any thread, once or
+  /// more); the handle it returns is released when the reader wakes, after which the function
+  /// must no longer be called. May call the function at once (something is ready already).
+  std::function<std::shared_ptr<void>(std::function<void()> wake)> watch{};
 };
 
 /// A long-lived answer. The server calls step() on a worker thread when the reader is first

@@ -752,6 +752,13 @@ private:
         });
       } catch (...) { // the store is failing: the deadline still ends the wait
       }
+    } else if (wake.watch && wake.until > Clock::now()) { // e.g. an MCP call's queue (routes_mcp)
+      std::weak_ptr<asio::steady_timer> weak = timer;
+      watch = wake.watch([weak, ex] {
+        asio::post(ex, [weak] {
+          if (auto t = weak.lock()) t->cancel();
+        });
+      });
     }
     if (!m_stopping.load() && !conn->peer_gone) {
       error_code ec;

@@ -41,6 +41,8 @@ def main():
                 oauth["clientId"] = context["client_id"]
             if context.get("client_secret"):
                 oauth["clientSecret"] = context["client_secret"]
+            if scenario.startswith("auth/client-credentials"):
+                oauth["grant"] = "client_credentials"
             connection["auth"] = {"oauth": oauth or True}
         with open(os.path.join(root, "agent", "connections", "c.json"), "w") as f:
             json.dump(connection, f)

@@ -142,6 +142,112 @@ class StdioTest(HearthTestCase):
         self.assertEqual(len(weird), 1)
         self.assertRegex(weird[0], r"^[A-Za-z0-9_-]{1,64}$")
 
+    def test_a_hung_server_never_delays_the_turn_and_its_tools_fail_fast(self):
+        # `mute` never answers initialize: the turn starts without waiting for it (nothing starts
+        # while a turn is built), its tool fails within timeoutMs, `fx` starts on first use.
+        project = Project(self, [
+            {"toolCalls": [call("connection__mute__anything")]},
+            {"toolCalls": [call("connection__fx__echo", text="hi")]},
+            {"text": "done"}])
+        self.write("p/agent/connections/mute.json", json.dumps({
+            "command": sys.executable, "args": ["-c", "import time; time.sleep(600)"], "timeoutMs": 1500}))
+        started = time.monotonic()
+        r = project.run()
+        elapsed = time.monotonic() - started
+        self.assertExit(r, 0)
+        self.assertLess(elapsed, 15, "the turn waited for a server that never answered")
+        calls = project.tool_calls(r.stderr)
+        mute = by_name(calls, "connection__mute__anything")[0]
+        self.assertTrue(mute["isError"])
+        self.assertIn("mute", mute["result"]["content"][0]["text"])
+        self.assertLess(mute["durationMs"], 8000)  # the start bound: timeoutMs, at least 5 s
+        echo = by_name(calls, "connection__fx__echo")[0]
+        self.assertEqual(echo["result"]["content"][0]["text"], "echo: hi")
+
+    def test_a_runtime_killed_with_sigkill_takes_its_stdio_servers_along(self):
+        # Sandbox backend `none`: the server is a plain child of the runtime. `deaf` stops reading
+        # stdin for 30 s, so it would not notice its stdin closing: only PR_SET_PDEATHSIG ends it.
+        pidfile = os.path.join(self.tmp, "server.pid")
+        project = Project(self, [{"toolCalls": [call("connection__fx__deaf")]}, {"text": "done"}],
+                          connection={"command": sys.executable, "args": [FIXTURE, "--pidfile", pidfile]})
+        from harness import HEARTH_BIN
+        proc = subprocess.Popen([HEARTH_BIN, "run", "go"], cwd=project.root, env=clean_env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            def pid_in_file():
+                if not os.path.exists(pidfile):
+                    return None
+                with open(pidfile) as f:
+                    text = f.read().strip()
+                return int(text) if text else None
+            deadline = time.monotonic() + 30
+            while pid_in_file() is None:
+                self.assertLess(time.monotonic(), deadline, "the server never started")
+                time.sleep(0.05)
+            server = pid_in_file()
+            time.sleep(0.5)  # the call is in flight
+            with open("/proc/%d/stat" % server) as f:
+                runtime = int(f.read().rsplit(")", 1)[1].split()[1])  # the server's parent
+            self.assertNotEqual(runtime, proc.pid)  # the runtime child, not the CLI
+            os.kill(runtime, 9)
+
+            def dead(pid):
+                try:
+                    with open("/proc/%d/stat" % pid) as f:
+                        return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+                except FileNotFoundError:
+                    return True
+            deadline = time.monotonic() + 5
+            while not dead(server) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(dead(server), "the stdio server outlived the runtime killed with SIGKILL")
+        finally:
+            proc.kill()
+            proc.wait(10)
+
+    def test_sampling_goes_to_the_model_only_when_the_connection_enables_it(self):
+        script = [{"toolCalls": [call("connection__fx__sample", prompt="say pong")]}, {"text": "done"}]
+        project = Project(self, script, connection={
+            "command": sys.executable, "args": [FIXTURE, "--sample", "--log", os.path.join(self.tmp, "server.jsonl")],
+            "sampling": {"model": "mock/echo"}})
+        r = project.run()
+        self.assertExit(r, 0)
+        result = json.loads(project.tool_calls(r.stderr)[0]["result"]["content"][0]["text"])
+        self.assertEqual(result["role"], "assistant")
+        self.assertEqual(result["content"], {"type": "text", "text": "say pong"})
+        self.assertEqual(result["model"], "mock/echo")
+        self.assertEqual(result["stopReason"], "endTurn")
+        init = project.received()[0]["received"]
+        self.assertIn("sampling", init["params"]["capabilities"])
+        # without "sampling": refused, as before
+        project = Project(self, script, connection={"command": sys.executable, "args": [FIXTURE, "--sample"]})
+        r = project.run()
+        self.assertExit(r, 0)
+        refused = json.loads(project.tool_calls(r.stderr)[0]["result"]["content"][0]["text"])
+        self.assertEqual(refused["error"]["code"], -1)
+        self.assertIn("sampling", refused["error"]["message"])
+
+    def test_project_level_connections_get_flue_names(self):
+        # connections/ beside agent/ (Flue's connectMcpServer): tools named mcp__<server>__<tool>.
+        project = Project(self, [
+            {"toolCalls": [call("mcp__shared__echo", text="flue")]},
+            {"toolCalls": [call("connection__search", query="echo")]},
+            {"text": "done"}])
+        self.write("p/connections/shared.json", json.dumps({"command": sys.executable, "args": [FIXTURE]}))
+        r = project.run()
+        self.assertExit(r, 0)
+        self.assertNotIn("Ignored", r.stderr)
+        calls = project.tool_calls(r.stderr)
+        self.assertFalse(calls[0]["isError"], calls[0])
+        self.assertEqual(calls[0]["result"]["content"][0]["text"], "echo: flue")
+        names = [m["name"] for m in calls[1]["result"]["details"]["matches"]]
+        self.assertIn("mcp__shared__echo", names)
+        self.assertIn("connection__fx__echo", names)
+        r = hearth("connections", "list", "--json", cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        shared = [c for c in json.loads(r.stdout) if c["name"] == "shared"][0]
+        self.assertIn("mcp__shared__echo", [t["toolName"] for t in shared["toolList"]])
+
     def test_roots_and_elicitation(self):
         project = Project(self, [{"toolCalls": [call("connection__fx__roots")]},
                                  {"toolCalls": [call("connection__fx__elicit")]}, {"text": "done"}])
@@ -204,7 +310,8 @@ class ServerInfoTest(HearthTestCase):
             time.sleep(0.1)
         self.assertEqual((conn["name"], conn["kind"], conn["transport"], conn["startup"]),
                          ("fx", "mcp", "stdio", "eager"))
-        self.assertEqual((conn["state"], conn["tools"]), ("ready", 13))
+        self.assertEqual(conn["state"], "ready", conn)
+        self.assertEqual(conn["tools"], 13)
         self.assertEqual(conn["toolPrefix"], "connection__fx__")
         with open(pidfile) as f:
             pid = int(f.read())
@@ -322,6 +429,25 @@ class OAuthTest(HearthTestCase):
         posts = [e for e in entries if e.get("http") == "POST"]
         self.assertEqual(posts[-1]["headers"].get("Authorization"), "Bearer oauth-access-token")
 
+
+    def test_oauth_client_credentials_grant(self):
+        server = HttpFixture(self.tmp, "--oauth", "--token", "machine-token")
+        self.addCleanup(server.close)
+        project = Project(self, [], connection={"url": server.url, "auth": {"oauth": {
+            "clientId": "client-1", "clientSecret": "s3cret", "grant": "client_credentials"}}})
+        r = hearth("connections", "call", "fx", "echo", "--args", '{"text": "machine"}',
+                   cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout.strip(), "echo: machine")
+        self.assertNotIn("s3cret", r.stdout + r.stderr)
+        entries = server.entries()
+        self.assertFalse([e for e in entries if "authorize" in e or "register" in e])  # no person, no DCR
+        token = [e for e in entries if "token" in e][0]
+        self.assertTrue(token["basic"])
+        self.assertEqual((token["token"]["grant_type"], token["token"]["resource"], token["token"]["scope"]),
+                         ("client_credentials", server.url, "mcp:tools"))
+        posts = [e for e in entries if e.get("http") == "POST"]
+        self.assertEqual(posts[-1]["headers"].get("Authorization"), "Bearer machine-token")
 
     def test_oauth_refuses_another_issuer_a_resource_that_only_shares_a_prefix_or_plain_http(self):
         for flag, words in (("--oauth-bad-issuer", "another issuer"), ("--oauth-bad-resource", "not this connection"),
@@ -472,6 +598,59 @@ class EverythingTest(HearthTestCase):
                            cwd=project.root, env=clean_env(), timeout=60)
                 self.assertExit(r, 0)
                 self.assertIn("over " + transport, r.stdout)
+
+
+class FilesystemTest(HearthTestCase):
+    """@modelcontextprotocol/server-filesystem from npm (stdio), rooted at a fixture directory."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = os.path.join(TMP_ROOT, "mcp-filesystem")
+        cls.entry = os.path.join(cls.dir, "node_modules", "@modelcontextprotocol", "server-filesystem",
+                                 "dist", "index.js")
+        if os.path.exists(cls.entry):
+            return
+        if not shutil.which("npm"):
+            print("\nskipping server-filesystem: npm is not installed")
+            raise unittest.SkipTest("npm is not installed")
+        os.makedirs(cls.dir, exist_ok=True)
+        r = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", cls.dir,
+                            "@modelcontextprotocol/server-filesystem"],
+                           capture_output=True, text=True, timeout=300)
+        if r.returncode != 0 or not os.path.exists(cls.entry):
+            reason = "npm could not install @modelcontextprotocol/server-filesystem: " + \
+                (r.stderr.strip().splitlines() or ["?"])[-1]
+            print("\nskipping server-filesystem: " + reason)
+            raise unittest.SkipTest(reason)
+
+    def test_filesystem_tools_listed_searched_and_called(self):
+        # The server takes hearth's roots (roots/list: the project root) as its allowed directories.
+        files = os.path.join(self.tmp, "p", "files")
+        os.makedirs(files)
+        with open(os.path.join(files, "notes.txt"), "w") as f:
+            f.write("the quick brown fox\n")
+        conn = {"command": "node", "args": [self.entry, files], "timeoutMs": 30000,
+                "description": "Files on disk."}
+        project = Project(self, [
+            {"toolCalls": [call("connection__search", query="read file")]},
+            {"toolCalls": [call("connection__files__read_text_file", path=os.path.join(files, "notes.txt"))]},
+            {"toolCalls": [call("connection__files__read_text_file", path="/etc/passwd")]},
+            {"text": "done"}], connection=conn)
+        os.rename(os.path.join(project.root, "agent/connections/fx.json"),
+                  os.path.join(project.root, "agent/connections/files.json"))
+        r = hearth("connections", "list", "--json", cwd=project.root, env=clean_env(), timeout=120)
+        self.assertExit(r, 0)
+        names = [t["name"] for t in json.loads(r.stdout)[0]["toolList"]]
+        self.assertIn("read_text_file", names)
+        self.assertIn("list_directory", names)
+        r = project.run()
+        self.assertExit(r, 0)
+        calls = project.tool_calls(r.stderr)
+        found = [m["name"] for m in calls[0]["result"]["details"]["matches"]]
+        self.assertIn("connection__files__read_text_file", found)
+        self.assertFalse(calls[1]["isError"], calls[1])
+        self.assertIn("the quick brown fox", calls[1]["result"]["content"][0]["text"])
+        self.assertTrue(calls[2]["isError"])  # outside the server's allowed directory
 
 
 if __name__ == "__main__":

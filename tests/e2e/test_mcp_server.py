@@ -398,6 +398,25 @@ class HttpTest(HearthTestCase):
         status, _, _ = c.post(req(11, "ping"))
         self.assertEqual(status, 404)
 
+    def test_a_page_of_an_allowed_origin_may_end_its_session(self):
+        # The CORS preflight lists DELETE, so a browser client can end its MCP session.
+        root = write_project(self)
+        self.write("p/hearth.json", json.dumps({
+            "name": "p", "model": "mock/echo", "sandbox": {"backend": "none"},
+            "server": {"cors": {"origins": ["https://app.example.com"]}}}))
+        d = self.dev(root)
+        c = McpHttp(d.port)
+        c.initialize()
+        status, h, _ = c.raw("OPTIONS", {"Origin": "https://app.example.com",
+                                         "Access-Control-Request-Method": "DELETE",
+                                         "Access-Control-Request-Headers": "mcp-session-id"})
+        self.assertEqual(status, 204)
+        self.assertIn("DELETE", h["access-control-allow-methods"])
+        status, h, _ = c.raw("DELETE", {"Mcp-Session-Id": c.session, "Origin": "https://app.example.com"})
+        self.assertEqual(status, 200)
+        self.assertEqual(h["access-control-allow-origin"], "https://app.example.com")
+        self.assertEqual(c.post(req(2, "ping"))[0], 404)
+
     def test_http_cancel_and_delete_stop_calls_in_flight(self):
         root = write_project(self)
         d = self.dev(root)

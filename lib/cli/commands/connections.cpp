@@ -67,14 +67,14 @@ int run_list(const ConnectionsOptions& opts) {
   if (loaded->pool) {
     std::vector<const mcp::ConnectionConfig*> configs; // every agent's, subagents' too
     for (const auto& s : loaded->pool->state(opts.agent))
-      configs.push_back(&loaded->pool->config(s["agent"].get<std::string>(), s["name"].get<std::string>()));
+      configs.push_back(&loaded->pool->config(s["agentId"].get<std::string>(), s["name"].get<std::string>()));
     for (const auto* c : configs) {
       json tools = json::array();
       std::string error;
       try {
-        for (const auto& t : loaded->pool->tools(c->agent, c->name))
+        for (const auto& t : loaded->pool->tools(mcp::agent_key(c->agent, c->agent_id), c->name))
           tools.push_back({{"name", t.name},
-                           {"toolName", mcp::tool_name(c->name, t.name)},
+                           {"toolName", mcp::tool_name(c->name, t.name, c->tool_prefix)},
                            {"description", t.description},
                            {"inputSchema", t.input_schema}});
       } catch (const Error& e) {
@@ -82,8 +82,9 @@ int run_list(const ConnectionsOptions& opts) {
         failed = true;
       }
       json state;
-      for (const auto& s : loaded->pool->state(c->agent))
+      for (const auto& s : loaded->pool->state(mcp::agent_key(c->agent, c->agent_id)))
         if (s["name"] == c->name) state = s;
+      state.erase("agentId");
       state["toolList"] = tools;
       if (!error.empty()) state["error"] = error;
       out.push_back(std::move(state));
@@ -123,8 +124,9 @@ int run_call(const ConnectionsOptions& opts) {
                         "hearth connections call <connection> <tool> --args JSON");
   auto loaded = load(opts);
   if (!loaded) return exit_code(ExitCode::failure);
-  const auto agent = agent_or_root(opts, loaded->program);
-  if (!loaded->pool) throw errors::mcp_connection_not_found(agent, opts.connection, {});
+  const auto name = agent_or_root(opts, loaded->program);
+  if (!loaded->pool) throw errors::mcp_connection_not_found(name, opts.connection, {});
+  const auto agent = loaded->pool->agent_id(name);
   json result;
   try {
     result = loaded->pool->call(agent, opts.connection, opts.tool, args);

@@ -407,7 +407,7 @@ BrowserAnswer check_browser(const Config& config, const Request& req) {
     auto requested = req.header("Access-Control-Request-Headers");
     if (requested.size() > 1024) requested.clear();
     answer.status = 204;
-    answer.headers.emplace_back("Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
+    answer.headers.emplace_back("Access-Control-Allow-Methods", "GET, HEAD, POST, DELETE, OPTIONS"); // DELETE: /mcp sessions
     answer.headers.emplace_back("Access-Control-Allow-Headers",
                                 requested.empty() ? "authorization, content-type" : requested);
     answer.headers.emplace_back("Access-Control-Max-Age", "600");

@@ -86,6 +86,24 @@ TEST_SUITE("core") {
     }
   }
 
+  TEST_CASE("parent_death_signal: the child dies with the thread that spawned it") {
+    // What a runtime killed with SIGKILL does to its MCP stdio servers (issue 13): the spawning
+    // thread ends, the child gets the signal; without it the child would live on.
+    std::unique_ptr<Process> child;
+    std::thread spawner([&] {
+      child = std::make_unique<Process>(SpawnOptions{.argv = {"sleep", "30"}, .parent_death_signal = SIGKILL});
+    });
+    spawner.join();
+    const auto status = child->wait_for(5s);
+    REQUIRE(status);
+    CHECK(status->signal == SIGKILL);
+    std::unique_ptr<Process> plain;
+    std::thread other([&] { plain = std::make_unique<Process>(SpawnOptions{.argv = {"sleep", "30"}}); });
+    other.join();
+    CHECK_FALSE(plain->wait_for(300ms));
+    plain->stop(100ms);
+  }
+
   TEST_CASE("spawning a missing program throws spawn_failed") {
     try {
       Process child({.argv = {"/nonexistent/hearth-no-such-program"}});

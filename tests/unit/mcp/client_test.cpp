@@ -1,6 +1,7 @@
 // The MCP client (issue 13 §1-§2) against a fake in-memory server, and the connection pool
 // against tests/e2e/fixtures/mcp_server.py over stdio.
 #include "core/error.hpp"
+#include "core/errors.hpp"
 #include "core/json.hpp"
 #include "mcp/client.hpp"
 #include "mcp/connection_tools.hpp"
@@ -266,6 +267,38 @@ TEST_SUITE("mcp") {
     CHECK(answers["s2"]["result"]["action"] == "decline");
     CHECK(answers["s3"]["error"]["code"] == -1);
     CHECK(answers["s4"]["error"]["code"] == -32601);
+  }
+
+  TEST_CASE("sampling: with a handler it is declared and answered off the reader thread") {
+    auto fake = std::make_shared<Fake>();
+    fake->respond = server("2025-11-25");
+    std::atomic<int> calls{0};
+    auto client = client_for(fake, {.sample = [&](const json& params, std::stop_token) -> json {
+                                      ++calls;
+                                      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                                      if (params.contains("fail")) throw errors::mcp_config_invalid("fake", "no");
+                                      return {{"role", "assistant"},
+                                              {"content", {{"type", "text"}, {"text", "pong"}}},
+                                              {"model", "mock/echo"}};
+                                    }});
+    client->initialize();
+    CHECK(fake->sent_with("initialize")[0]["params"]["capabilities"].contains("sampling"));
+    const auto started = std::chrono::steady_clock::now();
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "m1"}, {"method", "sampling/createMessage"},
+                {"params", {{"messages", json::array()}}}});
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "m2"}, {"method", "sampling/createMessage"},
+                {"params", {{"fail", true}}}});
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(250)); // the reader goes on
+    auto answers = fake->answers(2);
+    CHECK(answers["m1"]["result"]["content"]["text"] == "pong");
+    CHECK(answers["m2"]["error"]["code"] == -1);
+    CHECK(calls == 2);
+    // without a handler: not declared, refused
+    auto plain_fake = std::make_shared<Fake>();
+    plain_fake->respond = server("2025-11-25");
+    auto plain = client_for(plain_fake);
+    plain->initialize();
+    CHECK_FALSE(plain_fake->sent_with("initialize")[0]["params"]["capabilities"].contains("sampling"));
   }
 
   TEST_CASE("answers to server requests are never written on the reader thread") {
@@ -626,5 +659,117 @@ TEST_SUITE("mcp") {
       CHECK(e.info().type == "mcp_backing_off");
     }
     CHECK(pool.state()[0]["state"] == "failed");
+  }
+
+  TEST_CASE("turn tools come from the cached list: building a turn starts nothing") {
+    const std::string fixture = HEARTH_SOURCE_DIR "/tests/e2e/fixtures/mcp_server.py";
+    mcp::Pool pool({.project_root = std::filesystem::temp_directory_path()});
+    sandbox::Policy policy;
+    policy.settings.backend = "none";
+    pool.add(mcp::parse_connection("a", {{"name", "fx"}, {"command", "python3"}, {"args", {fixture}}},
+                                   std::filesystem::temp_directory_path()),
+             policy);
+    auto offered = mcp::connection_tools(pool, "a");
+    REQUIRE(offered.size() == 1); // never listed: only the search, nothing started
+    CHECK(offered[0].name == "connection__search");
+    CHECK(offered[0].description.find("fx") != std::string::npos);
+    CHECK(pool.state()[0]["state"] == "idle");
+    // The first call of one of its tools starts it (a tool that was not on offer).
+    auto echo = mcp::resolve_tool(pool, "a", "connection__fx__echo");
+    REQUIRE(echo);
+    CHECK(pool.state()[0]["state"] == "ready");
+    CHECK_FALSE(mcp::resolve_tool(pool, "a", "connection__fx__nope"));
+    CHECK_FALSE(mcp::resolve_tool(pool, "a", "connection__other__echo"));
+    offered = mcp::connection_tools(pool, "a");
+    CHECK(offered.size() == 14); // 13 cached + search
+    // Above the threshold: the search and what it found in this session only.
+    offered = mcp::connection_tools(pool, "a", {.session = "s1", .threshold = 5});
+    CHECK(offered.size() == 1);
+    auto search = offered[0];
+    runtime::ToolContext ctx{.session_id = "s1"};
+    const auto found = search.run({{"query", "echo"}}, ctx);
+    CHECK(found.text.find("connection__fx__echo") != std::string::npos);
+    offered = mcp::connection_tools(pool, "a", {.session = "s1", .threshold = 5});
+    REQUIRE(offered.size() == 2);
+    CHECK(offered[0].name == "connection__fx__echo");
+    CHECK(mcp::connection_tools(pool, "a", {.session = "s2", .threshold = 5}).size() == 1);
+    // The cache outlives the server: a dead server still offers its tools without a restart.
+    pool.shutdown();
+    CHECK(mcp::connection_tools(pool, "a").size() == 14);
+  }
+
+  TEST_CASE("a hung server never blocks building a turn; its tools fail within timeoutMs") {
+    mcp::Pool pool({.project_root = std::filesystem::temp_directory_path()});
+    sandbox::Policy policy;
+    policy.settings.backend = "none";
+    pool.add(mcp::parse_connection("a", {{"name", "mute"}, {"command", "sleep"}, {"args", {"30"}},
+                                         {"timeoutMs", 500}, {"approval", "always"}},
+                                   std::filesystem::temp_directory_path()),
+             policy);
+    auto started = std::chrono::steady_clock::now();
+    CHECK(mcp::connection_tools(pool, "a").size() == 1);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(200));
+    CHECK(mcp::connection_approval(pool, "a", "connection__mute__x") == "always");
+    CHECK(mcp::connection_approval(pool, "a", "connection__other__x").empty());
+    started = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(mcp::resolve_tool(pool, "a", "connection__mute__x"), Error);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(8)); // 5 s start bound
+    // Then it backs off: the next use fails at once.
+    started = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(mcp::resolve_tool(pool, "a", "connection__mute__x"), Error);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(200));
+    pool.shutdown();
+  }
+
+  TEST_CASE("two agents' connections of the same name are distinct pool entries") {
+    mcp::Pool pool({.project_root = std::filesystem::temp_directory_path()});
+    sandbox::Policy policy;
+    policy.settings.backend = "none";
+    auto one = mcp::parse_connection("helper", {{"name", "c"}, {"command", "true"}},
+                                     std::filesystem::temp_directory_path());
+    one.agent_id = mcp::agent_key("helper", "/p/agents/a/subagents/helper");
+    auto two = mcp::parse_connection("helper", {{"name", "c"}, {"command", "false"}},
+                                     std::filesystem::temp_directory_path());
+    two.agent_id = mcp::agent_key("helper", "/p/agents/b/subagents/helper");
+    pool.add(one, policy);
+    pool.add(two, policy);
+    CHECK(pool.state().size() == 2);
+    CHECK(pool.config(one.agent_id, "c").argv[0] == "true");
+    CHECK(pool.config(two.agent_id, "c").argv[0] == "false");
+    CHECK(pool.of_agent(one.agent_id).size() == 1);
+    CHECK(pool.agent_id("helper") == one.agent_id);
+  }
+
+  TEST_CASE("openapi: a YAML spec is read, with its size bounds") {
+    const auto dir = std::filesystem::temp_directory_path() / ("mcp-yaml-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    {
+      std::ofstream(dir / "pets.yaml") << "openapi: 3.0.0\n"
+                                          "info: {title: Pets, version: '1'}\n"
+                                          "servers:\n  - url: http://127.0.0.1:9/v1\n"
+                                          "paths:\n"
+                                          "  /pets/{id}:\n"
+                                          "    get:\n"
+                                          "      operationId: getPet\n"
+                                          "      summary: One pet.\n"
+                                          "      parameters:\n"
+                                          "        - {name: id, in: path, required: true, schema: {type: integer}}\n";
+      // a billion laughs: aliases that expand far past the node bound
+      std::ofstream bomb(dir / "bomb.yaml");
+      bomb << "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+      for (char c = 'b'; c <= 'k'; ++c)
+        bomb << c << ": &" << c << " [*" << char(c - 1) << ", *" << char(c - 1) << ", *" << char(c - 1)
+             << ", *" << char(c - 1) << ", *" << char(c - 1) << ", *" << char(c - 1) << ", *"
+             << char(c - 1) << ", *" << char(c - 1) << ", *" << char(c - 1) << ", *" << char(c - 1) << "]\n";
+    }
+    mcp::Pool pool({.project_root = dir});
+    pool.add(mcp::parse_connection("a", {{"name", "pets"}, {"type", "openapi"}, {"spec", "pets.yaml"}}, dir), {});
+    pool.add(mcp::parse_connection("a", {{"name", "bomb"}, {"type", "openapi"}, {"spec", "bomb.yaml"}}, dir), {});
+    const auto tools = pool.tools("a", "pets");
+    REQUIRE(tools.size() == 1);
+    CHECK(tools[0].name == "getPet");
+    CHECK(tools[0].input_schema["properties"].contains("id"));
+    CHECK_THROWS_WITH_AS(pool.tools("a", "bomb"), doctest::Contains("too many nodes"), Error);
+    std::filesystem::remove_all(dir);
   }
 }
