@@ -1,6 +1,8 @@
 // Clock, process identity and randomness for the store: see system.hpp.
 #include "store/system.hpp"
 
+#include <openssl/evp.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -78,6 +80,19 @@ std::string random_token() {
     for (int j = 0; j < 8; ++j, word >>= 4) token += k_hex[word & 0xf];
   }
   return token;
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
 }
 
 } // namespace hearth::store::sys

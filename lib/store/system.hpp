@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace hearth::store::sys {
 
@@ -22,5 +23,8 @@ bool process_alive(int pid, const std::string& start);
 
 /// 32 random hex digits from the OS entropy source, prefixed `ct_`.
 std::string random_token();
+
+/// The SHA-256 of `data` as 64 lowercase hex digits (dispatch input hashes).
+std::string sha256_hex(std::string_view data);
 
 } // namespace hearth::store::sys

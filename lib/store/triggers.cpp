@@ -7,7 +7,6 @@
 #include "store/sqlite_store.hpp"
 #include "store/system.hpp"
 
-#include <openssl/evp.h>
 
 #include <algorithm>
 
@@ -19,19 +18,6 @@ namespace {
 constexpr const char* k_dispatch_columns =
     "seq, dispatch_id, agent, instance_id, input, input_hash, idempotency_key, source, invoker, "
     "status, accepted_ms, updated_ms, conversation_key, context, receipt, outcome";
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
-}
 
 Json json_or_null(db::Connection& conn, db::Statement& row, int column) {
   if (row.is_null(column)) return Json();
@@ -224,7 +210,7 @@ DispatchAdmission SqliteStore::admit_dispatch(const NewDispatch& d) {
   const auto input = hearth::dump_json(d.input);
   Json hashed = {{"agent", d.agent}, {"id", d.instance_id}, {"input", d.input}};
   if (d.context.is_object() && !d.context.empty()) hashed["context"] = d.context;
-  const auto hash = sha256_hex(hearth::dump_json(hashed));
+  const auto hash = sys::sha256_hex(hearth::dump_json(hashed));
   const auto now = sys::now_ms();
   return m_pool.write([&](db::Connection& conn) {
     db::Transaction tx(conn, db::Transaction::Mode::write);
