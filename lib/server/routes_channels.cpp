@@ -15,6 +15,8 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <map>
+#include <mutex>
 
 namespace hearth::server {
 namespace {
@@ -32,6 +34,38 @@ std::int64_t now_s() {
 json channel_invoker(const triggers::ChannelDef& c) {
   return {{"id", c.name}, {"kind", "channel"}, {"label", "channel " + c.name}};
 }
+
+constexpr int k_max_running_handlers = 4; // per channel
+
+/// One running handler of a channel, for the duration of a delivery; throws streams_busy
+/// (503) when the channel already runs k_max_running_handlers.
+class HandlerSlot {
+public:
+  explicit HandlerSlot(std::string channel) : m_channel(std::move(channel)) {
+    std::lock_guard lock(mutex());
+    auto& running = counts()[m_channel];
+    if (running >= k_max_running_handlers)
+      throw errors::streams_busy("handlers of channel " + m_channel, k_max_running_handlers);
+    ++running;
+  }
+  ~HandlerSlot() {
+    std::lock_guard lock(mutex());
+    if (--counts()[m_channel] == 0) counts().erase(m_channel);
+  }
+  HandlerSlot(const HandlerSlot&) = delete;
+  HandlerSlot& operator=(const HandlerSlot&) = delete;
+
+private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::map<std::string, int>& counts() {
+    static std::map<std::string, int> c;
+    return c;
+  }
+  std::string m_channel;
+};
 
 /// Runs the channel's handler executable in the sandbox, as tools run (docs/triggers.md
 /// "handler"): the root agent's sandbox settings, but only the handler's declared `env` names
@@ -92,6 +126,9 @@ void deliver(const Request& req, Response& res, ServerContext& ctx, const trigge
   std::vector<triggers::PlannedDispatch> planned;
   json reply;
   if (!c.handler.empty()) {
+    // A captured signed delivery re-posted many times must not pin every request thread on
+    // handlers: at most k_max_running_handlers per channel, the rest 503 (providers retry).
+    const HandlerSlot slot(c.name);
     const auto answer = ask_handler(ctx, c, triggers::handler_input(c, route, delivery));
     const auto list = answer.value("dispatch", json::array());
     if (!list.is_array() || list.size() > k_max_handler_dispatches)

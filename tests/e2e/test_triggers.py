@@ -548,6 +548,22 @@ class HandlerTest(HearthTestCase):
         status, _, raw = Http(server.port).request("POST", "/channels/slow/in", body, headers)
         self.assertEqual((status, json.loads(raw)["error"]["type"]), (502, "channel_handler_failed"))
         self.assertLess(time.monotonic() - started, 5)
+        # A captured delivery re-posted at once: at most 4 handlers of a channel run, the rest
+        # are refused 503 instead of pinning request threads.
+        statuses = []
+
+        def post():
+            st, _, _ = Http(server.port).request("POST", "/channels/slow/in", body, headers)
+            statuses.append(st)
+        threads = [threading.Thread(target=post) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(len(statuses), 10)
+        self.assertLessEqual(statuses.count(502), 4 * 3, statuses)  # ≤ 4 at a time, 300 ms each
+        self.assertGreater(statuses.count(503), 0, statuses)
+        self.assertEqual(set(statuses) - {502, 503}, set(), statuses)
 
 
 class ChannelAdmissionTest(HearthTestCase):
