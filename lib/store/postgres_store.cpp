@@ -8,7 +8,6 @@
 #include "core/json.hpp"
 #include "store/system.hpp"
 
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <charconv>
@@ -98,19 +97,6 @@ std::int64_t lease_from_env() {
   const auto end = text + std::char_traits<char>::length(text);
   if (std::from_chars(text, end, value).ptr != end) return k_default_lease_ms;
   return std::clamp<std::int64_t>(value, 500, 3'600'000);
-}
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
 }
 
 // NOTIFY payloads are limited to 8000 bytes; longer paths are not announced (their readers on
@@ -989,21 +975,25 @@ DispatchAdmission PostgresStore::admit_dispatch(const NewDispatch& d) {
   const auto input = hearth::dump_json(d.input);
   Json hashed = {{"agent", d.agent}, {"id", d.instance_id}, {"input", d.input}};
   if (d.context.is_object() && !d.context.empty()) hashed["context"] = d.context;
-  const auto hash = sha256_hex(hearth::dump_json(hashed));
+  const auto hash = sys::sha256_hex(hearth::dump_json(hashed));
   const auto now = sys::now_ms();
   const bool keyed = !d.idempotency_key.empty();
+  // One id for every attempt: a retry after a lost COMMIT that finds the row this call wrote
+  // is this call's own admission, not a replay of someone else's.
+  const auto dispatch_id = ids::make_id("dsp");
   auto replay = [&](DispatchRecord prior) {
     if (prior.input_hash != hash) throw errors::dispatch_conflict(d.idempotency_key);
-    return DispatchAdmission{.record = std::move(prior), .replayed = true};
+    const bool ours = prior.dispatch_id == dispatch_id;
+    return DispatchAdmission{.record = std::move(prior), .replayed = !ours};
   };
-  // With a key, a retry after a lost COMMIT finds the row it wrote: a replay, not a duplicate.
+  // With a key, a retry after a lost COMMIT finds the row it wrote: not a duplicate.
   return m_pool.run("admit a dispatch", keyed, [&](pg::Connection& conn) {
     pg::Transaction tx(conn);
     if (keyed)
       if (auto prior = dispatch_by_key(conn, d.agent, d.idempotency_key, m_display))
         return replay(std::move(*prior));
     pg::Params params;
-    params.add(ids::make_id("dsp")).add(d.agent).add(d.instance_id).add(input).add(hash);
+    params.add(dispatch_id).add(d.agent).add(d.instance_id).add(input).add(hash);
     params.add_or_null(d.idempotency_key).add(d.source);
     if (d.invoker.is_null()) params.null();
     else params.add(hearth::dump_json(d.invoker));
