@@ -39,7 +39,16 @@ runtime::Invocation Dispatcher::invocation(const std::string& agent_name, const 
 
 std::optional<store::DispatchRecord> Dispatcher::wait_finished(const std::string& dispatch_id,
                                                                std::chrono::milliseconds max_wait) const {
-  const auto deadline = std::chrono::steady_clock::now() + max_wait;
+  // Each waiter holds a request thread: past k_max_waiters the caller gets its receipt at once
+  // (202, as without ?wait) instead of pinning another one.
+  struct Waiter {
+    std::atomic<int>& count;
+    bool admitted;
+    explicit Waiter(std::atomic<int>& c) : count(c), admitted(++c <= k_max_waiters) {}
+    ~Waiter() { --count; }
+  } waiter(m_waiters);
+  const auto deadline = waiter.admitted ? std::chrono::steady_clock::now() + max_wait
+                                        : std::chrono::steady_clock::now();
   for (;;) {
     auto record = m_runtime.store().get_dispatch(dispatch_id);
     if (!record) return std::nullopt;

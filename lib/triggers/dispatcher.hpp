@@ -48,6 +48,7 @@ public:
   /// The record of dispatch `dispatch_id` once its turn is done or errored (`outcome` set),
   /// waiting up to `max_wait` (and no longer once stop() was called); nullopt when it is still
   /// unfinished then, or unknown. Polls the store every 25 ms (another process may run it).
+  /// At most k_max_waiters wait at once; the others get the record as it is now, not waiting.
   std::optional<store::DispatchRecord> wait_finished(const std::string& dispatch_id,
                                                      std::chrono::milliseconds max_wait) const;
 
@@ -87,6 +88,8 @@ private:
   std::map<std::string, Queue> m_queues; // by "agent\n instance"
   std::jthread m_sweeper;
   std::atomic<bool> m_stopping{false};
+  static constexpr int k_max_waiters = 64; // wait_finished callers at once
+  mutable std::atomic<int> m_waiters{0};
 };
 
 } // namespace hearth::triggers
