@@ -14,7 +14,7 @@ from harness import HEARTH_BIN, HearthTestCase, clean_env, hearth, run_id_of
 
 BWRAP = shutil.which("bwrap")
 SECRETS = {"AWS_SECRET_ACCESS_KEY": "aws-secret-9f8e7d", "GITHUB_TOKEN": "ghp_secret123456",
-           "DATABASE_URL": "postgres://admin:dbsecret42@db/prod"}
+           "DATABASE_URL": "mysql://admin:dbsecret42@db/prod"}  # not a PostgreSQL URL: never the store
 
 
 def bash(command, timeout_ms=20000):

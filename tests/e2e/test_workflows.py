@@ -75,7 +75,7 @@ class WorkflowTest(HearthTestCase):
         self.assertEqual(kinds, ["prompt", "task", "shell"])
         logs = [e for e in events if e["type"] == "log" and e["level"] == "info"]
         self.assertEqual(logs[0]["message"], "greeting complete")
-        self.assertEqual(logs[0]["attributes"]["skills"], ["greeting-style.md"])
+        self.assertEqual(logs[0]["attributes"]["skills"], ["greeting-style"])  # skills/<name>/SKILL.md
         self.assertEqual(events[0]["type"], "run_start")
         self.assertEqual(events[-1]["type"], "run_end")
         self.assertFalse(events[-1]["isError"])
