@@ -8,7 +8,8 @@ build_packages=(cmake ninja-build g++ pkg-config git python3
   libsqlite3-dev libsqlitecpp-dev libyaml-cpp-dev libvalijson-dev libfmt-dev libedit-dev
   bubblewrap # bwrap: the default sandbox of agent commands (docs/sandbox.md)
   libpq-dev) # the PostgreSQL store (issue 15, docs/deploy.md)
-test_packages=(zsh fish bash-completion clang libclang-rt-14-dev procps)
+test_packages=(zsh fish bash-completion clang libclang-rt-14-dev procps
+  gdb) # gdb: the unit runner's watchdog prints the stacks of a hung test case
 # postgresql: scripts/with-postgres.sh runs a throwaway server for the PostgreSQL tests. Optional:
 # when it cannot be installed those tests skip with the reason, and the rest still run.
 optional_test_packages=(postgresql)
