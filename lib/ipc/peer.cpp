@@ -117,6 +117,9 @@ json Peer::request(std::string_view method, json params, CallOptions options) {
   std::int64_t id = 0;
   {
     std::lock_guard lock(m_mutex);
+    // A peer closed by an error (a garbage line read before this request) reports that error,
+    // as the calls pending at the time got it, whichever came first.
+    if (m_closed && m_close_error) throw Error(m_close_error->info());
     if (m_closed) throw errors::ipc_closed(m_options.name, method, *m_close_reason);
     id = ++m_next_id;
     m_pending[id] = call;
@@ -185,6 +188,7 @@ void Peer::fail_all(const std::string& reason, const std::optional<Error>& error
     if (!m_closed) {
       m_closed = true;
       m_close_reason = reason;
+      m_close_error = error;
     }
     pending.swap(m_pending);
     for (auto& [id, call] : pending) {

@@ -143,6 +143,7 @@ private:
   std::int64_t m_next_id = 0;
   bool m_closed = false;
   std::optional<std::string> m_close_reason{};
+  std::optional<Error> m_close_error{}; // what closed it, when that was an error (protocol, read)
 
   std::mutex m_out_mutex; // outgoing queue
   std::condition_variable m_out_cv;

@@ -5,6 +5,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include "support/child_task.hpp"
+
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -108,6 +110,7 @@ void watch(std::chrono::seconds limit) {
 DOCTEST_REGISTER_LISTENER("case-clock", 1, CaseClock);
 
 int main(int argc, char** argv) {
+  child_task::dispatch(argc, argv); // a child task runs and exits here
   long limit = 150;
   if (const char* env = std::getenv("HEARTH_UNIT_CASE_TIMEOUT")) limit = std::atol(env);
   if (limit > 0) {

@@ -234,6 +234,21 @@ TEST_SUITE("ipc") {
     CHECK(answer["id"].is_null());
   }
 
+  TEST_CASE("a request made after a garbage line closed the peer gets the protocol error") {
+    // A script that prints garbage before hearth sends workflow.run (a race a loaded CI machine
+    // lost): the caller must still hear "protocol error", not "the connection closed".
+    Raw t({.name = "the runtime"});
+    t.raw.send("hello, I am not JSON\n");
+    REQUIRE(t.peer->wait_closed(std::chrono::seconds(10)));
+    try {
+      t.peer->request("workflow.run");
+      FAIL("expected a protocol error");
+    } catch (const hearth::Error& e) {
+      CHECK(e.info().type == "ipc_protocol_error");
+      CHECK(e.info().dev.find("hello, I am not JSON") != std::string::npos);
+    }
+  }
+
   TEST_CASE("an oversized line is a protocol error") {
     Raw t({.max_line_bytes = 1024});
     t.raw.send(std::string(5000, 'x'));

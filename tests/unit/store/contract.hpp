@@ -24,16 +24,16 @@ struct SqliteFile {
   static constexpr bool shared = true;
   static bool available() { return true; }
   TempProject tmp{};
-  std::unique_ptr<hearth::store::Store> open() {
-    return hearth::store::open_store("sqlite:" + (tmp.root() / "state.db").string());
-  }
+  std::string location() const { return "sqlite:" + (tmp.root() / "state.db").string(); }
+  std::unique_ptr<hearth::store::Store> open() { return hearth::store::open_store(location()); }
 };
 
 /// The in-memory store: one process, one connection.
 struct Memory {
   static constexpr bool shared = false;
   static bool available() { return true; }
-  std::unique_ptr<hearth::store::Store> open() { return hearth::store::open_store("memory:"); }
+  std::string location() const { return "memory:"; } // private to each Store: not for a child
+  std::unique_ptr<hearth::store::Store> open() { return hearth::store::open_store(location()); }
 };
 
 /// The server URL of the PostgreSQL contract runs, or "" when none is configured.
@@ -86,6 +86,7 @@ struct Postgres {
   Postgres(const Postgres&) = delete;
   Postgres& operator=(const Postgres&) = delete;
   std::string url() const { return with_schema(pg_url(), schema); }
+  std::string location() const { return url(); }
   std::unique_ptr<hearth::store::Store> open() { return hearth::store::open_store(url()); }
   std::string schema;
 };

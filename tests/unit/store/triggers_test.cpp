@@ -7,8 +7,24 @@
 #include <unistd.h>
 
 #include "core/error.hpp"
+#include "support/child_task.hpp"
 
 using namespace hearth::store;
+
+// A server that takes dispatch args[1] of store args[0] and dies.
+HEARTH_CHILD_TASK(take_dispatch) {
+  return open_store(args.at(0))->take_dispatch(args.at(1)) ? 0 : 1;
+}
+
+// A server that records a running and a queued fire of schedule "s" in store args[0] and dies.
+HEARTH_CHILD_TASK(claim_two_fires) {
+  auto own = open_store(args.at(0));
+  const bool ok = own->claim_fire({.fire_id = "fire_run", .schedule = "s", .scheduled_ms = 60000,
+                                   .session_id = "a", .status = "running"}) &&
+                  own->claim_fire({.fire_id = "fire_q", .schedule = "s", .scheduled_ms = 120000,
+                                   .session_id = "b", .status = "queued"});
+  return ok ? 0 : 1;
+}
 
 TEST_SUITE("store") {
 
@@ -144,16 +160,7 @@ STORE_CONTRACT("take_dispatch: one taker per dispatch; a dead owner's running ro
   auto other = backend.open(); // a second server on the same database
   CHECK_FALSE(other->take_dispatch(a.dispatch_id));
   // A child process takes b and dies: its running row is taken again.
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    auto own = backend.open();
-    ::_exit(own->take_dispatch(b.dispatch_id) ? 0 : 1);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(child_task::run("take_dispatch", {backend.location(), b.dispatch_id}) == 0);
   CHECK(store->get_dispatch(b.dispatch_id)->status == "running");
   CHECK(store->take_dispatch(b.dispatch_id));
   store->set_dispatch_status(a.dispatch_id, "done");
@@ -163,21 +170,8 @@ STORE_CONTRACT("take_dispatch: one taker per dispatch; a dead owner's running ro
 TEST_CASE("a dead process's fires: running ones are interrupted, queued ones are taken over") {
   store_contract::SqliteFile backend;
   auto store = backend.open();
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) { // a server that recorded two fires and was killed -9
-    auto own = backend.open();
-    const bool ok =
-        own->claim_fire({.fire_id = "fire_run", .schedule = "s", .scheduled_ms = 60000,
-                         .session_id = "a", .status = "running"}) &&
-        own->claim_fire({.fire_id = "fire_q", .schedule = "s", .scheduled_ms = 120000,
-                         .session_id = "b", .status = "queued"});
-    ::_exit(ok ? 0 : 1);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
+  // A server that recorded two fires and was killed -9.
+  REQUIRE(child_task::run("claim_two_fires", {backend.location()}) == 0);
   store->claim_fire({.fire_id = "fire_mine", .schedule = "s", .scheduled_ms = 180000,
                      .session_id = "c", .status = "running"});
   const auto interrupted = store->recover_fires();
