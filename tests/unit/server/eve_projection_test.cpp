@@ -134,3 +134,50 @@ TEST_SUITE("server") {
     CHECK(out.back()["data"]["usage"]["inputTokens"] == 17);             // delegated usage counted
   }
 }
+
+TEST_SUITE("server") {
+  TEST_CASE("compaction in a turn and from …/compact, …/clear project as Eve 0.80.1 shows them") {
+    hearth::server::EveProjector projector("agents/a/wrun_1", "a", "wrun_1");
+    const json env = {{"instanceId", "wrun_1"}};
+    auto with = [&](json d) {
+      d.update(env);
+      return d;
+    };
+    const std::vector<std::pair<std::string, json>> stream = {
+        {hearth::server::k_submission_event, {{"submissionId", "d1"}, {"message", "go"}}},
+        {"operation_start", with({{"operationKind", "prompt"}})},
+        {"compaction_start", with({{"reason", "threshold"}, {"usageInputTokens", 900},
+                                   {"provider", "mock"}, {"model", "echo"}})},
+        {"compaction", with({{"reason", "threshold"}, {"provider", "mock"}, {"model", "echo"},
+                             {"usage", {{"input", 10}, {"output", 5}}}})},
+        {"turn_request", with({{"provider", "mock"}, {"model", "echo"}})},
+        {"operation", with({{"operationKind", "prompt"}, {"isError", false}})},
+        {"idle", env},
+        {"compaction_start", with({{"reason", "manual"}, {"usageInputTokens", 700},
+                                   {"provider", "mock"}, {"model", "echo"}})},
+        {"compaction", with({{"reason", "manual"}, {"provider", "mock"}, {"model", "echo"}})},
+        {"idle", env},
+        {"context_cleared", env},
+        {"idle", env}};
+    std::vector<json> out;
+    std::int64_t seq = 0;
+    for (const auto& [type, data] : stream)
+      projector.feed({.seq = seq++, .type = type, .data = data, .time = "2026-11-30T00:00:00.000Z"},
+                     out);
+    std::vector<std::string> types;
+    for (const auto& e : out) types.push_back(e["type"]);
+    CHECK(types == std::vector<std::string>{
+                       "session.started", "turn.started", "message.received",
+                       "compaction.requested", "compaction.completed", "step.started",
+                       "turn.completed", "session.waiting", "compaction.requested",
+                       "compaction.completed", "session.waiting", "context.cleared",
+                       "session.waiting"});
+    CHECK(out[3]["data"] == json({{"modelId", "mock/echo"}, {"sequence", 0}, {"sessionId", "wrun_1"},
+                                  {"stepIndex", 0}, {"turnId", "turn_0"}, {"usageInputTokens", 900}}));
+    CHECK(out[4]["data"] == json({{"modelId", "mock/echo"}, {"sequence", 0}, {"sessionId", "wrun_1"},
+                                  {"stepIndex", 0}, {"turnId", "turn_0"}}));
+    CHECK(out[8]["data"]["turnId"] == "turn_1");
+    CHECK(out[11]["data"] == json({{"sequence", 2}, {"sessionId", "wrun_1"}, {"turnId", "turn_2"}}));
+    CHECK(out[7]["data"]["usage"]["inputTokens"] == 10); // the summary counts as session usage
+  }
+}
