@@ -236,11 +236,25 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
     if (d.contains("childSessionId")) data["childSessionId"] = d["childSessionId"];
     if (type == "task_start") {
       // Eve: the child's own session stream, to attach to (seed 003 "Subagent delegation").
-      if (d.contains("childSessionId") && d["childSessionId"].is_string()) {
+      const bool local_session = d.contains("childSessionId") && d["childSessionId"].is_string();
+      const std::string stream_path =
+          local_session ? "/eve/v1/session/" + d["childSessionId"].get<std::string>() + "/stream"
+                        : std::string();
+      if (local_session) {
         json called = data;
-        called["streamPath"] = "/eve/v1/session/" + d["childSessionId"].get<std::string>() + "/stream";
+        called["streamPath"] = stream_path;
         emit(out, event, "subagent.called", called);
       }
+      // What Eve 0.80.1 itself streams for an agent call (peers: eve t1_delegate_subagent), so
+      // eve/client's session.agent(agent.started) follows the child too.
+      json task = {{"callId", data["callId"]}, {"kind", "agent"}, {"name", data["name"]},
+                   {"taskId", data["taskId"]}, {"turnId", data["turnId"]}};
+      emit(out, event, "task.started", task);
+      if (local_session)
+        emit(out, event, "agent.started",
+             {{"callId", data["callId"]}, {"turnId", data["turnId"]}, {"name", data["name"]},
+              {"sessionId", d["childSessionId"]}, {"streamPath", stream_path},
+              {"taskId", data["taskId"]}});
       data["message"] = d.value("prompt", "");
       return emit(out, event, "subagent.started", data);
     }
@@ -254,6 +268,11 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
                            ? result["data"]
                            : json(result.is_object() ? result.value("text", "") : "");
     }
+    json settled = {{"callId", data["callId"]}, {"kind", "agent"}, {"name", data["name"]},
+                    {"status", data["status"]}, {"taskId", data["taskId"]}, {"turnId", data["turnId"]}};
+    if (failed) settled["error"] = data["error"];
+    else settled["output"] = data["output"];
+    emit(out, event, "task.settled", settled);
     return emit(out, event, "subagent.completed", data);
   }
   if (type == "turn_parked" || type == "approval_decision" || type == "input_response")

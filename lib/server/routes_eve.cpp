@@ -320,11 +320,16 @@ void cancel(const Request& req, Response& res, Eve& eve) {
 /// Compaction (issue 16 §1): `POST …/compact` and `…/clear` answer 202 {ok, sessionId, status:
 /// "accepted"} as Eve 0.80.1 does (peers: eve http_dev/63-65); the work runs after the session's
 /// queued turns, and the stream shows compaction.requested, compaction.completed (or
-/// context.cleared), then session.waiting. An unknown or reset session is 409 session_not_active.
+/// context.cleared), then session.waiting. An unknown or reset session: 200 {ok, status:
+/// "no_active_session"}, the answer eve/client's Compact/ClearResponseSchema takes (as reset's).
 void compact_or_clear(const Request& req, Response& res, Eve& eve, bool clear) {
   const std::string id = req.matches[1];
   const auto invocation = session_invocation(eve, json::object()); // access rules, as sending
-  require_active(eve, id);
+  no_store(res);
+  if (!is_active(eve, id)) {
+    send_json(res, 200, {{"ok", true}, {"status", "no_active_session"}});
+    return;
+  }
   eve.ctx.executor.submit([&eve, id, clear, invocation] {
     auto& rt = eve.ctx.runtime;
     const auto path = eve.path(id);
@@ -338,7 +343,6 @@ void compact_or_clear(const Request& req, Response& res, Eve& eve, bool clear) {
       close_failed_turn(rt.store(), path, id, e);
     }
   });
-  no_store(res);
   send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"status", "accepted"}});
 }
 

@@ -181,3 +181,84 @@ TEST_SUITE("server") {
     CHECK(out[7]["data"]["usage"]["inputTokens"] == 10); // the summary counts as session usage
   }
 }
+
+TEST_SUITE("server") {
+  TEST_CASE("a subagent's child session: subagent.called on the parent, its own stream as a session") {
+    const json child = {{"parentSession", "default"}, {"session", "default/researcher/task_1"},
+                        {"taskId", "task_1"}};
+    const json grandchild = {{"parentSession", "default/researcher/task_1"},
+                             {"session", "default/researcher/task_1/agent/task_2"}, {"taskId", "task_2"}};
+    auto with = [](json a, const json& b) {
+      a.update(b);
+      return a;
+    };
+    auto assistant = [](std::string text) {
+      return json{{"message", {{"role", "assistant"}, {"content", {{{"type", "text"}, {"text", text}}}}}}};
+    };
+    const json parent = {{"session", "default"}, {"instanceId", "wrun_1"}};
+    const std::vector<std::pair<std::string, json>> stream = {
+        {hearth::server::k_submission_event, {{"submissionId", "d1"}, {"message", "go"}}},
+        {"operation_start", with({{"operationKind", "prompt"}}, parent)},
+        {"turn_request", with({{"provider", "mock"}, {"model", "script"}}, parent)},
+        {"task_start", with({{"taskId", "task_1"}, {"agent", "researcher"}, {"prompt", "dig"},
+                             {"toolCallId", "call_1"}, {"childSessionId", "wrun_1.task_1"}}, parent)},
+        {"turn_request", with({{"provider", "mock"}, {"model", "echo"}}, child)},
+        {"task_start", with({{"taskId", "task_2"}, {"agent", "agent"}, {"prompt", "deeper"},
+                             {"toolCallId", "call_2"}, {"childSessionId", "wrun_1.task_2"}}, child)},
+        {"turn_request", with({{"provider", "mock"}, {"model", "echo"}}, grandchild)},
+        {"message_end", with(assistant("deep"), grandchild)},
+        {"task", with({{"taskId", "task_2"}, {"agent", "agent"}, {"toolCallId", "call_2"},
+                       {"isError", false}, {"result", {{"text", "deep"}}}}, child)},
+        {"message_end", with(assistant("found it"), child)},
+        {"turn", with({{"usage", {{"input", 7}, {"output", 3}}}}, child)},
+        {"task", with({{"taskId", "task_1"}, {"agent", "researcher"}, {"toolCallId", "call_1"},
+                       {"isError", false}, {"result", {{"text", "found it"}}}}, parent)},
+        {"operation", with({{"operationKind", "prompt"}, {"isError", false}}, parent)},
+        {"idle", parent}};
+    auto project = [&](hearth::server::EveProjector& projector) {
+      std::vector<json> out;
+      std::int64_t seq = 0;
+      for (const auto& [type, data] : stream)
+        projector.feed({.seq = seq++, .type = type, .data = data, .time = "2026-11-30T00:00:00.000Z"}, out);
+      return out;
+    };
+    auto types_of = [](const std::vector<json>& out) {
+      std::vector<std::string> types;
+      for (const auto& e : out) types.push_back(e["type"]);
+      return types;
+    };
+    hearth::server::EveProjector root("agents/a/wrun_1", "a", "wrun_1");
+    const auto parent_out = project(root);
+    const auto pt = types_of(parent_out);
+    const auto called = std::find(pt.begin(), pt.end(), "subagent.called");
+    REQUIRE(called != pt.end());
+    const auto& c = parent_out[static_cast<std::size_t>(called - pt.begin())]["data"];
+    CHECK(c["childSessionId"] == "wrun_1.task_1");
+    CHECK(c["streamPath"] == "/eve/v1/session/wrun_1.task_1/stream");
+    CHECK(std::count(pt.begin(), pt.end(), "subagent.called") == 1); // the grandchild is the child's
+    CHECK(std::count(pt.begin(), pt.end(), "agent.started") == 1);
+    CHECK(std::count(pt.begin(), pt.end(), "task.settled") == 1);
+
+    hearth::server::EveProjector projector("agents/a/wrun_1", "a", "wrun_1.task_1:0");
+    projector.follow_child("task_1", "wrun_1");
+    const auto out = project(projector);
+    CHECK(projector.child_seen());
+    CHECK(projector.child_done());
+    CHECK(types_of(out) == std::vector<std::string>{
+                               "session.started", "turn.started", "message.received", "step.started",
+                               "subagent.called", "task.started", "agent.started", "subagent.started",
+                               "task.settled", "subagent.completed", "message.completed",
+                               "step.completed", "turn.completed", "session.waiting"});
+    CHECK(out[0]["data"]["runtime"]["agentName"] == "researcher");
+    CHECK(out[0]["data"]["parent"] == json({{"sessionId", "wrun_1"}, {"taskId", "task_1"},
+                                            {"callId", "call_1"}, {"agentName", "researcher"}}));
+    CHECK(out[2]["data"]["message"] == "dig");
+    CHECK(out[10]["data"]["message"] == "found it");
+    CHECK(out[4]["data"]["childSessionId"] == "wrun_1.task_2");
+
+    hearth::server::EveProjector missing("agents/a/wrun_1", "a", "x");
+    missing.follow_child("task_9", "wrun_1");
+    CHECK(project(missing).empty());
+    CHECK_FALSE(missing.child_seen());
+  }
+}
