@@ -303,7 +303,7 @@ public:
   /// Compacts when the next request would cross the threshold (reason "threshold") or at once
   /// (reason "manual"). Returns whether a checkpoint was appended.
   bool compact(json& messages, const Envelope& envelope, const std::string& reason,
-               TurnResult* result);
+               TurnResult* result, bool keep_current_turn = false);
 private:
 
   TurnScope& m_scope;
@@ -335,6 +335,7 @@ private:
   std::size_t m_sent_chars = 0;  // text and call arguments of m_sent
   std::size_t m_fixed_chars = 0; // the system prompt and the tool specs
   std::optional<std::size_t> m_user_sent{}; // m_sent index of this turn's user message
+  std::set<std::string> m_view_calls{};     // tool call ids in the view (results need them)
   std::string m_system{};
   std::vector<providers::ToolSpec> m_tool_specs{};
   json m_tool_list = json::array();
@@ -1201,7 +1202,13 @@ TurnResult TurnRunner::resume_checkpoint(json& messages, const json& checkpoint)
 
 void TurnRunner::sync_view(const json& messages) {
   const auto n = messages.size();
-  if (n < m_seen) m_seen = 0, m_sent.clear(), m_sent_chars = 0, m_user_sent.reset(); // replaced
+  if (n < m_seen) { // replaced (a resumed checkpoint): start over
+    m_seen = 0;
+    m_sent.clear();
+    m_sent_chars = 0;
+    m_user_sent.reset();
+    m_view_calls.clear();
+  }
   std::optional<std::size_t> marker;
   for (std::size_t i = m_seen; i < n; ++i)
     if (is_marker(messages[i])) marker = i;
@@ -1218,9 +1225,16 @@ void TurnRunner::sync_view(const json& messages) {
       }
     from = view.tail_from;
   }
+  if (marker) m_view_calls.clear();
   for (std::size_t i = from; i < n; ++i) {
     if (is_marker(messages[i])) continue;
     if (auto converted = to_provider_message(messages[i])) {
+      // A result whose call is not in the view (a clear or compaction landed between a parked
+      // call and its result) is not sent: providers refuse a result without its call.
+      if (converted->role == providers::Role::tool &&
+          !m_view_calls.count(converted->tool_call_id))
+        continue;
+      for (const auto& call : converted->tool_calls) m_view_calls.insert(call.id);
       if (m_user_index && *m_user_index == i) m_user_sent = m_sent.size();
       m_sent_chars += provider_chars(*converted);
       m_sent.push_back(std::move(*converted));
@@ -1247,14 +1261,17 @@ std::size_t TurnRunner::budget_chars() const {
 }
 
 bool TurnRunner::compact(json& messages, const Envelope& envelope, const std::string& reason,
-                         TurnResult* result) {
+                         TurnResult* result, bool keep_current_turn) {
   const bool manual = reason == "manual";
   sync_view(messages);
   const auto before_tokens = estimated_tokens();
   const auto before_count = m_sent.size();
   const auto started = Clock::now();
   auto settings = m_compaction;
-  const auto plan = plan_compaction(messages, settings, !manual);
+  const auto plan = plan_compaction(messages, settings, !manual || keep_current_turn);
+  // Past the threshold with nothing older than the kept turns: nothing to do, and nothing said
+  // (a long turn would otherwise announce it at every step); the request is bounded in model_step.
+  if (!plan.worth_it && !manual) return false;
   const std::string model_string = !settings.model.empty() ? settings.model : m_model_string;
   const auto model = providers::parse_model(model_string);
   m_scope.events.emit("compaction_start",
@@ -1392,9 +1409,9 @@ TurnResult resume_from_checkpoint(TurnScope& scope, const AgentDef& agent, json&
 }
 
 bool compact_history(TurnScope& scope, const AgentDef& agent, json& messages,
-                     const TurnOptions& options) {
+                     const TurnOptions& options, bool keep_current_turn) {
   TurnRunner runner(scope, agent, options);
-  return runner.compact(messages, scope.envelope, "manual", nullptr);
+  return runner.compact(messages, scope.envelope, "manual", nullptr, keep_current_turn);
 }
 
 TurnOptions checkpoint_options(const json& checkpoint) {

@@ -199,8 +199,10 @@ void abandon_parked(nlohmann::json& messages, const nlohmann::json& parked, cons
 /// keep verbatim (everything when keepRecentTurns is 0) with the summarising model, appends the
 /// checkpoint and emits `compaction`. Returns false (both events still emitted) when there was
 /// nothing to summarise. Throws the summarising model's hearth::Error.
+/// `keep_current_turn`: the newest turn is kept whatever keepRecentTurns says (a parked turn
+/// waits for its tool results: its calls must stay with them).
 bool compact_history(TurnScope& scope, const AgentDef& agent, nlohmann::json& messages,
-                     const TurnOptions& options);
+                     const TurnOptions& options, bool keep_current_turn = false);
 
 /// `usage` as Flue's usage object {input, output, cacheRead, cacheWrite, totalTokens}.
 nlohmann::json usage_json(const providers::Usage& usage);

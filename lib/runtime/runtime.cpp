@@ -774,7 +774,8 @@ json Runtime::compact_session(const std::string& agent_name, const std::string& 
           session_workspace(m_context.workspaces_root(), agent_name, instance_id, key.name, true),
           agent_def, invoker);
       TurnScope scope{context, *models, events, workspace, envelope};
-      changed = compact_history(scope, agent_def, messages, TurnOptions{});
+      changed = compact_history(scope, agent_def, messages, TurnOptions{},
+                                !saved->parked.is_null());
       if (changed) m_store.save_session(key, messages, saved->version, saved->parked);
     }
   } catch (const Error&) {
