@@ -4,6 +4,7 @@ routes as Eve 0.80.1 answers them, Flue's compaction_* events on the agent strea
 `hearth connect` /compact and /clear."""
 import json
 import os
+import time
 
 from harness import HearthTestCase, clean_env, hearth
 from test_approvals import eve_events, types
@@ -38,11 +39,13 @@ class CompactionTest(HearthTestCase):
         sid = created["sessionId"]
 
         def until_waiting(n):
-            for _ in range(200):
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
                 events = eve_events(c, sid, "session.waiting")
                 if waiting_count(events) >= n:
                     return events
-            raise AssertionError("never waiting")
+                time.sleep(0.05)
+            raise AssertionError(f"not waiting {n} times: {types(events)}")
 
         first = until_waiting(1)
         self.assertNotIn("compaction.requested", types(first))
