@@ -14,6 +14,19 @@ from test_server import Http, Started
 WINDOW = "8000"  # tokens: threshold 0.5 -> compaction past ~16000 characters
 
 
+def flue_events(test, client, path):
+    """Every event of a Flue agent stream (catch-up reads, 100 events a page)."""
+    events, offset = [], "-1"
+    for _ in range(1000):
+        status, hdrs, raw = client.request("GET", f"{path}?offset={offset}")
+        test.assertEqual(status, 200, raw)
+        events += json.loads(raw)
+        offset = hdrs["stream-next-offset"]
+        if hdrs.get("stream-up-to-date") == "true":
+            return events
+    raise AssertionError("the stream never reached its tail")
+
+
 def write_project(test, name="cmp"):
     test.write(f"{name}/hearth.json", json.dumps({"name": name, "model": "mock/echo"}))
     test.write(f"{name}/agent/agent.json", json.dumps({
@@ -67,9 +80,7 @@ class CompactionTest(HearthTestCase):
         done = [e for e in second if e["type"] == "message.completed"]
         self.assertEqual(done[-1]["data"]["message"], "y" * 6000)
         # Flue's events on the agent stream: the next model request was bounded.
-        status, _, raw = c.request("GET", f"/agents/cmp/{sid}?offset=-1")
-        self.assertEqual(status, 200, raw)
-        flue = json.loads(raw)
+        flue = flue_events(self, c, f"/agents/cmp/{sid}")
         kinds = [e["type"] for e in flue]
         self.assertIn("compaction_start", kinds)
         self.assertIn("compaction", kinds)

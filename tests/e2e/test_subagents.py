@@ -11,6 +11,19 @@ from test_clients import run_client
 from test_server import Http, Started
 
 
+def flue_events(test, client, path):
+    """Every event of a Flue agent stream (catch-up reads, 100 events a page)."""
+    events, offset = [], "-1"
+    for _ in range(1000):
+        status, hdrs, raw = client.request("GET", f"{path}?offset={offset}")
+        test.assertEqual(status, 200, raw)
+        events += json.loads(raw)
+        offset = hdrs["stream-next-offset"]
+        if hdrs.get("stream-up-to-date") == "true":
+            return events
+    raise AssertionError("the stream never reached its tail")
+
+
 def write_project(test, name="dlg"):
     """Root agent on mock/script: calls subagent `helper` (mock/echo, maxSteps 2), then the
     built-in `agent` (a copy: it reads the next script line), then answers."""
@@ -73,9 +86,7 @@ class SubagentStreamTest(HearthTestCase):
         status, _, _ = c.request("GET", f"/eve/v1/session/{sid}.task_nope/stream?follow=false")
         self.assertEqual(status, 404)
         # Flue: task_start / task on the agent stream carry the child's result.
-        status, _, raw = c.request("GET", f"/agents/dlg/{sid}?offset=-1")
-        self.assertEqual(status, 200, raw)
-        flue = json.loads(raw)
+        flue = flue_events(self, c, f"/agents/dlg/{sid}")
         tasks = [e for e in flue if e["type"] == "task" and "parentSession" not in e]
         self.assertEqual([e["result"]["text"] for e in tasks], ["dig here", "copy answer"])
         starts = [e for e in flue if e["type"] == "task_start" and "parentSession" not in e]
