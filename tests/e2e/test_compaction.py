@@ -3,6 +3,7 @@ mock/echo with a small context window (HEARTH_MOCK_CONTEXT_WINDOW), Eve's …/co
 routes as Eve 0.80.1 answers them, Flue's compaction_* events on the agent stream, and
 `hearth connect` /compact and /clear."""
 import json
+import unittest
 import os
 import time
 
@@ -118,3 +119,7 @@ class CompactionTest(HearthTestCase):
         self.assertEqual([x.get("status") or x.get("text") for x in results],
                          ["hello", "world", "compacted", "cleared", "again"])
         self.assertIn("compaction: manual", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -3,6 +3,7 @@ child's own Eve session stream (read directly and by Eve 0.80.1's `eve/client`),
 Flue task_start / task with the child's result, the built-in `agent` tool (a copy of the parent)
 and a subagent's own model and maxSteps."""
 import json
+import unittest
 import os
 
 from harness import HearthTestCase, clean_env, hearth
@@ -109,3 +110,7 @@ class SubagentStreamTest(HearthTestCase):
         self.assertEqual([c["message"] for c in out["children"]], ["dig here", "copy answer"])
         self.assertTrue(out["compact"])
         self.assertTrue(out["clear"])
+
+
+if __name__ == "__main__":
+    unittest.main()
