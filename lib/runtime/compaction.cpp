@@ -28,7 +28,7 @@ std::string text_of(const json& message) {
   if (it->is_string()) return it->get<std::string>();
   if (!it->is_array()) return out;
   for (const auto& part : *it)
-    if (part.is_object() && part.value("type", "") == "text") {
+    if (part.is_object() && part.contains("type") && part["type"] == "text") {
       const auto t = part.find("text");
       if (t != part.end() && t->is_string()) out += t->get_ref<const std::string&>();
     }
@@ -128,13 +128,14 @@ std::size_t message_chars(const json& message) {
   if (it->is_string()) return it->get_ref<const std::string&>().size();
   if (!it->is_array()) return 0;
   for (const auto& part : *it) {
-    if (!part.is_object()) continue;
-    const auto type = part.value("type", "");
+    if (!part.is_object() || !part.contains("type") || !part["type"].is_string()) continue;
+    const auto& type = part["type"].get_ref<const std::string&>();
     if (type == "text") {
       const auto t = part.find("text");
       if (t != part.end() && t->is_string()) n += t->get_ref<const std::string&>().size();
     } else if (type == "toolCall") {
-      n += part.value("name", "").size();
+      if (const auto name = part.find("name"); name != part.end() && name->is_string())
+        n += name->get_ref<const std::string&>().size();
       if (const auto a = part.find("arguments"); a != part.end()) n += hearth::dump_json(*a).size();
     }
   }
@@ -166,10 +167,11 @@ CompactionPlan plan_compaction(const json& messages, const CompactionSettings& s
         break;
       }
   }
-  for (std::size_t i = plan.from; i < plan.first_kept && plan.pinned.size() < 64; ++i)
-    if (messages[i].is_object() && messages[i].value("pinned", false) &&
-        role_of(messages[i]) == "user")
-      plan.pinned.push_back(i);
+  for (std::size_t i = plan.from; i < plan.first_kept && plan.pinned.size() < 64; ++i) {
+    if (role_of(messages[i]) != "user") continue; // a checkpoint's `pinned` is its list
+    const auto it = messages[i].find("pinned");
+    if (it != messages[i].end() && it->is_boolean() && it->get<bool>()) plan.pinned.push_back(i);
+  }
   std::sort(plan.pinned.begin(), plan.pinned.end());
   plan.pinned.erase(std::unique(plan.pinned.begin(), plan.pinned.end()), plan.pinned.end());
   plan.worth_it = true;
@@ -187,13 +189,15 @@ providers::StepRequest summary_request(const json& messages, const CompactionPla
     const auto& m = messages[i];
     if (is_marker(m)) continue;
     std::string line = "[" + role_of(m);
-    if (role_of(m) == "toolResult") line += " " + m.value("toolName", "");
+    if (role_of(m) == "toolResult")
+      if (const auto t = m.find("toolName"); t != m.end() && t->is_string())
+        line += " " + t->get<std::string>();
     line += "] " + text_of(m);
     if (const auto it = m.find("content"); it != m.end() && it->is_array())
       for (const auto& part : *it)
-        if (part.is_object() && part.value("type", "") == "toolCall")
-          line += "\n(called " + part.value("name", "") + " " +
-                  cut(hearth::dump_json(part.value("arguments", json::object())), 512) + ")";
+        if (part.is_object() && part.contains("type") && part["type"] == "toolCall")
+          line += "\n(called " + (part.contains("name") ? hearth::dump_json(part["name"]) : "") +
+                  " " + cut(part.contains("arguments") ? hearth::dump_json(part["arguments"]) : "{}", 512) + ")";
     line = cut(std::move(line), k_max_transcript_message_chars);
     if (used + line.size() > budget) line = cut(std::move(line), budget - used);
     used += line.size();
