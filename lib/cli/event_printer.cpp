@@ -101,6 +101,15 @@ void EventPrinter::print(const json& event) {
     line(dim(std::string(event.value("isError", false) ? "task:error  " : "task:done   ") +
              event.value("taskId", "") + "  (" + format_duration(event.value("durationMs", 0LL)) +
              ")"));
+  } else if (type == "compaction_start") { // issue 16 §1
+    line(dim("compaction: " + event.value("reason", "") + ", ~" +
+             std::to_string(event.value("estimatedTokens", 0LL)) + " tokens"));
+  } else if (type == "compaction") {
+    line(dim("compaction: " + std::to_string(event.value("messagesBefore", 0LL)) + " -> " +
+             std::to_string(event.value("messagesAfter", 0LL)) + " messages sent (" +
+             format_duration(event.value("durationMs", 0LL)) + ")"));
+  } else if (type == "context_cleared") {
+    line(dim("context:    cleared"));
   } else if (type == "error") { // e.g. a failing lifecycle hook (the turn went on)
     std::string message;
     if (const auto it = event.find("error"); it != event.end() && it->is_object())

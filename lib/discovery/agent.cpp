@@ -122,18 +122,33 @@ void read_config(Context& ctx, Agent& agent, const stdfs::path& file) {
   if (json->contains("outputSchema") &&
       ctx.check_schema((*json)["outputSchema"], file, "outputSchema", false))
     agent.output_schema = (*json)["outputSchema"];
-  if (json->contains("compaction")) {
+  if (json->contains("compaction")) { // issue 16 §1, docs/sessions.md
     const auto& c = (*json)["compaction"];
-    bool ok = c.is_object();
-    if (ok) {
-      ctx.check_keys(c, {"thresholdPercent", "enabled"}, file, "agent.json compaction");
-      if (c.contains("thresholdPercent")) {
-        const auto& t = c["thresholdPercent"];
-        ok = t.is_number() && t.get<double>() > 0 && t.get<double>() <= 1;
-      }
+    bool ok = c.is_object() || c == false;
+    if (c.is_object()) {
+      ctx.check_keys(c, {"thresholdPercent", "enabled", "contextWindowTokens", "model",
+                         "keepRecentTurns", "pinFirstMessage"},
+                     file, "agent.json compaction");
+      const auto number_in = [&](const char* key, double lo, double hi, bool integer) {
+        if (!c.contains(key)) return true;
+        const auto& v = c[key];
+        if (integer ? !v.is_number_integer() : !v.is_number()) return false;
+        const double d = v.get<double>();
+        return integer ? d >= lo && d <= hi : d > lo && d <= hi;
+      };
+      ok = number_in("thresholdPercent", 0, 1, false) &&
+           number_in("contextWindowTokens", 256, 1e9, true) &&
+           number_in("keepRecentTurns", 0, 1000, true) &&
+           (!c.contains("enabled") || c["enabled"].is_boolean()) &&
+           (!c.contains("pinFirstMessage") || c["pinFirstMessage"].is_boolean()) &&
+           (!c.contains("model") || (c["model"].is_string() &&
+                                     c["model"].get<std::string>().find('/') != std::string::npos));
     }
     if (!ok)
-      ctx.error("invalid-field", "\"compaction\" must be {\"thresholdPercent\": <number in (0, 1]>}.",
+      ctx.error("invalid-field",
+                "\"compaction\" must be false or {\"thresholdPercent\": <number in (0, 1]>, "
+                "\"contextWindowTokens\": <int 256..1e9>, \"model\": \"provider/model\", "
+                "\"keepRecentTurns\": <int 0..1000>, \"pinFirstMessage\": <bool>, \"enabled\": <bool>}.",
                 file, "Eve's default is {\"thresholdPercent\": 0.9}.");
     else agent.compaction = c;
   }

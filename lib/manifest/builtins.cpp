@@ -55,7 +55,12 @@ const nlohmann::json& builtin_tools() {
      "options": {"type": "array", "minItems": 2, "maxItems": 3, "items": {"type": "object",
        "properties": {"label": {"type": "string", "maxLength": 80}, "description": {"type": "string", "maxLength": 200}},
        "required": ["label", "description"], "additionalProperties": false}}},
-     "required": ["question"], "additionalProperties": false}}
+     "required": ["question"], "additionalProperties": false}},
+  {"name": "agent",
+   "description": "Delegate a focused subtask to a copy of yourself. Use it to isolate complex work or split a large task into independent pieces. The child has fresh history but reuses your instructions, tools and workspace, so give parallel writers non-overlapping scopes. It does not see this conversation: in message, state the goal, everything it needs, what to return, and whether it may change files. Its answer is this tool's result.",
+   "inputSchema": {"type": "object", "properties": {
+     "message": {"type": "string", "description": "The message to send to the agent, with everything it needs to do the work."}},
+     "required": ["message"], "additionalProperties": false}}
 ])");
   return tools;
 }

@@ -59,6 +59,10 @@ struct AgentDef {
   /// tools only connection__search and the tools it found are offered (mcp::k_default_tool_threshold).
   int connection_tool_threshold = 32;
   nlohmann::json output_schema{};       // null when none
+  /// agent.json `compaction` as compiled (runtime/compaction.hpp compaction_settings reads it):
+  /// null (defaults), false, or {enabled, thresholdPercent, contextWindowTokens, model,
+  /// keepRecentTurns, pinFirstMessage}.
+  nlohmann::json compaction{};
   bool http = false;
   bool http_disabled = false;           // "http": false written: no HTTP route at all, Eve's neither
   nlohmann::json invoker{};             // agent.json `invoker` {profiles, resolve} or null (seed 002)

@@ -10,6 +10,7 @@
 #include "manifest/builtins.hpp"
 #include "mcp/connection_tools.hpp"
 #include "runtime/agent_tools.hpp"
+#include "runtime/compaction.hpp"
 #include "runtime/file_tools.hpp"
 #include "runtime/policy.hpp"
 #include "runtime/telemetry.hpp"
@@ -65,28 +66,30 @@ std::string content_text(const json& message) {
   return out;
 }
 
-/// Flue-shaped history to the provider-neutral messages.
-std::vector<providers::Message> to_provider_messages(const json& history) {
-  std::vector<providers::Message> out;
-  for (const auto& m : history) {
-    const auto role = m.value("role", "");
-    if (role == "user") {
-      out.push_back(providers::user_message(content_text(m)));
-    } else if (role == "assistant") {
-      std::vector<providers::ToolCall> calls;
-      for (const auto& part : m.value("content", json::array()))
-        if (part.value("type", "") == "toolCall")
-          calls.push_back({.id = part.value("id", ""),
-                           .name = part.value("name", ""),
-                           .arguments = dump_json(part.value("arguments", json::object())),
-                           .input = part.value("arguments", json::object())});
-      out.push_back(providers::assistant_message(content_text(m), std::move(calls)));
-    } else if (role == "toolResult") {
-      out.push_back(providers::tool_result(m.value("toolCallId", ""), content_text(m),
-                                           m.value("isError", false), m.value("toolName", "")));
-    }
+/// One Flue-shaped message as the provider-neutral one; nullopt for what is not sent (markers).
+std::optional<providers::Message> to_provider_message(const json& m) {
+  const auto role = m.value("role", "");
+  if (role == "user") return providers::user_message(content_text(m));
+  if (role == "assistant") {
+    std::vector<providers::ToolCall> calls;
+    for (const auto& part : m.value("content", json::array()))
+      if (part.value("type", "") == "toolCall")
+        calls.push_back({.id = part.value("id", ""),
+                         .name = part.value("name", ""),
+                         .arguments = dump_json(part.value("arguments", json::object())),
+                         .input = part.value("arguments", json::object())});
+    return providers::assistant_message(content_text(m), std::move(calls));
   }
-  return out;
+  if (role == "toolResult")
+    return providers::tool_result(m.value("toolCallId", ""), content_text(m),
+                                  m.value("isError", false), m.value("toolName", ""));
+  return std::nullopt;
+}
+
+std::size_t provider_chars(const providers::Message& m) {
+  std::size_t n = m.text.size();
+  for (const auto& c : m.tool_calls) n += c.name.size() + c.arguments.size();
+  return n;
 }
 
 json assistant_json(const providers::StepResult& step, const std::string& api) {
@@ -132,6 +135,29 @@ FinishSchema finish_schema(const json& result) {
            {"required", {"value"}},
            {"additionalProperties", false}},
           true};
+}
+
+/// A compiled validator for `schema`, shared by every turn that offers the same schema (issue 16
+/// §2: compiled once, not per turn). Null when the schema does not compile. Bounded: the cache
+/// starts over past 1024 schemas.
+std::shared_ptr<json_schema::Validator> compiled_validator(const json& schema) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<json_schema::Validator>> cache;
+  auto key = hearth::dump_json(schema);
+  {
+    std::lock_guard lock(mutex);
+    if (const auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  std::shared_ptr<json_schema::Validator> validator;
+  try {
+    validator = std::make_shared<json_schema::Validator>(schema);
+  } catch (const std::invalid_argument&) {
+    validator = nullptr; // discovery reports bad schemas; the tool checks itself
+  }
+  std::lock_guard lock(mutex);
+  if (cache.size() >= 1024) cache.clear();
+  cache.emplace(std::move(key), validator);
+  return validator;
 }
 
 /// approvals: one tool call of a step after the policy gate: its outcome, or the request
@@ -184,6 +210,16 @@ public:
     if (m_model_string.empty()) throw errors::model_missing(agent.name);
     m_model = providers::parse_model(m_model_string);
     build_tools();
+    m_compaction = compaction_settings(agent.compaction);
+    m_system = system_prompt(agent, options);
+    m_fixed_chars = m_system.size();
+    for (const auto& t : m_tools) {
+      m_tool_specs.push_back({.name = t.name, .description = t.description,
+                              .parameters = t.input_schema});
+      m_tool_list.push_back({{"name", t.name}, {"description", t.description},
+                             {"parameters", t.input_schema}});
+      m_fixed_chars += t.name.size() + t.description.size() + hearth::dump_json(t.input_schema).size();
+    }
     m_rules = parse_policy(agent.policy); // validated at discovery; throws policy_invalid
     const bool any_once =
         std::any_of(agent.tools.begin(), agent.tools.end(),
@@ -246,13 +282,29 @@ private:
 
   void build_tools();
   void add_tool(Tool tool);
-  Tool subagent_tool(const AgentDef& sub);
+  /// The tool delegating to `sub` (a declared subagent), or with `copy` to a copy of this
+  /// agent (the built-in `agent` tool: same instructions, tools and model).
+  Tool subagent_tool(const AgentDef& sub, bool copy = false);
   Tool ask_question_tool();
   ToolOutcome call_tool(const providers::ToolCall& call, const Envelope& envelope,
                         bool announce = true, std::optional<ToolOutcome> preset = std::nullopt);
   std::vector<json_schema::Violation> input_violations(const std::string& tool, const json& args);
   ToolOutcome finish(const json& input);
   providers::StepResult model_step(const json& messages, const Envelope& envelope);
+  // compaction and the cached view (issue 16 §1-2): see the end of this file
+  void sync_view(const json& messages);
+  std::int64_t estimated_tokens() const;
+  std::int64_t window_tokens() const;
+  /// Tokens above which a step compacts first: thresholdPercent of the window.
+  std::int64_t trigger_tokens() const;
+  /// Characters a request may carry at most (90% of the window): past it, texts are cut.
+  std::size_t budget_chars() const;
+public:
+  /// Compacts when the next request would cross the threshold (reason "threshold") or at once
+  /// (reason "manual"). Returns whether a checkpoint was appended.
+  bool compact(json& messages, const Envelope& envelope, const std::string& reason,
+               TurnResult* result, bool keep_current_turn = false);
+private:
 
   TurnScope& m_scope;
   const AgentDef& m_agent;
@@ -275,16 +327,24 @@ private:
   std::set<std::string> m_approved_once;    // approvals: `once` tools approved in this session
   std::mutex m_checkpoint_mutex;            // durable runs: concurrent tool results
   json m_checkpoint{};                      // the step's checkpoint while its tools run
+  // compaction and the cached view: m_sent holds the provider messages of the model's view of
+  // messages [0, m_seen), so a step converts only the messages added since the last one.
+  CompactionSettings m_compaction{};
+  std::vector<providers::Message> m_sent{};
+  std::size_t m_seen = 0;
+  std::size_t m_sent_chars = 0;  // text and call arguments of m_sent
+  std::size_t m_fixed_chars = 0; // the system prompt and the tool specs
+  std::optional<std::size_t> m_user_sent{}; // m_sent index of this turn's user message
+  std::set<std::string> m_view_calls{};     // tool call ids in the view (results need them)
+  std::string m_system{};
+  std::vector<providers::ToolSpec> m_tool_specs{};
+  json m_tool_list = json::array();
 };
 
 void TurnRunner::add_tool(Tool tool) {
   // An authored tool named like a built-in replaces it (the manifest lists it once too).
   std::erase_if(m_tools, [&](const Tool& t) { return t.name == tool.name; });
-  try {
-    m_validators[tool.name] = std::make_shared<json_schema::Validator>(tool.input_schema);
-  } catch (const std::invalid_argument&) {
-    m_validators[tool.name] = nullptr; // discovery reports bad schemas; the tool checks itself
-  }
+  m_validators[tool.name] = compiled_validator(tool.input_schema);
   m_tools.push_back(std::move(tool));
 }
 
@@ -295,6 +355,7 @@ void TurnRunner::build_tools() {
   add_tool(bash_tool(policy));
   if (!m_agent.skills.empty()) add_tool(load_skill_tool(m_agent.skills));
   add_tool(ask_question_tool());
+  if (m_options.depth < k_max_agent_copy_depth) add_tool(subagent_tool(m_agent, true));
   for (const auto& sub : m_agent.subagents) add_tool(subagent_tool(sub));
   for (const auto& def : m_agent.tools) add_tool(exec_tool(def, policy));
   // MCP connections (issue 13): offered from the lists cached by earlier starts; building a turn
@@ -306,7 +367,8 @@ void TurnRunner::build_tools() {
       add_tool(std::move(tool));
   if (m_options.result_schema.is_null()) return;
   m_finish = finish_schema(m_options.result_schema);
-  m_result_validator = std::make_shared<json_schema::Validator>(m_finish.parameters);
+  m_result_validator = compiled_validator(m_finish.parameters);
+  if (!m_result_validator) m_result_validator = std::make_shared<json_schema::Validator>(m_finish.parameters);
   add_tool({.name = "finish",
             .description = "Submit your final answer; its arguments must match the required schema.",
             .input_schema = m_finish.parameters,
@@ -356,44 +418,70 @@ ToolOutcome TurnRunner::finish(const json& input) {
           .terminate = true};
 }
 
-Tool TurnRunner::subagent_tool(const AgentDef& sub) {
-  Tool tool{.name = sub.name,
-            .description = sub.description,
+Tool TurnRunner::subagent_tool(const AgentDef& sub, bool copy) {
+  Tool tool;
+  if (copy) {
+    const auto& spec = manifest::builtin_tool("agent"); // the schema `info` shows
+    tool = {.name = "agent", .description = spec["description"].get<std::string>(),
+            .input_schema = spec["inputSchema"]};
+  } else {
+    tool = {.name = sub.name, .description = sub.description,
             .input_schema = manifest::subagent_tool_schema()};
-  tool.run = [this, &sub](const json& input, const ToolContext& tool_context) -> ToolOutcome {
+  }
+  const std::string name = copy ? std::string("agent") : sub.name;
+  tool.run = [this, &sub, copy, name](const json& input, const ToolContext& tool_context) -> ToolOutcome {
     const auto task_id = ids::make_id("task");
     Envelope envelope = m_scope.envelope;
     envelope.parent_session = envelope.session;
-    envelope.session = envelope.session + "/" + sub.name + "/" + task_id;
+    envelope.session = envelope.session + "/" + name + "/" + task_id;
     envelope.task_id = task_id;
     envelope.turn_id.clear();
     const auto message = input.at("message").get<std::string>();
     const auto started = Clock::now();
-    m_scope.events.emit("task_start", {{"taskId", task_id}, {"prompt", message}, {"agent", sub.name},
-                                       {"toolCallId", tool_context.call_id}},
-                        m_scope.envelope);
+    // Eve: the child is a session of its own, `<sessionId>.<taskId>`, whose stream the Eve
+    // route serves (subagent.called carries it); Flue: task_start / task on this stream.
+    json start = {{"taskId", task_id}, {"prompt", message}, {"agent", name},
+                  {"toolCallId", tool_context.call_id}, {"kind", copy ? "agent" : "subagent"},
+                  {"depth", m_options.depth + 1}};
+    if (!m_scope.envelope.instance_id.empty()) {
+      start["childSessionId"] = m_scope.envelope.instance_id + "." + task_id;
+      start["parentSessionId"] = m_scope.envelope.instance_id;
+    }
+    m_scope.events.emit("task_start", start, m_scope.envelope);
     TurnScope child{m_scope.context, m_scope.models, m_scope.events, m_scope.workspace, envelope};
     json history = json::array();
     TurnOptions options{.result_schema = input.value("outputSchema", json()),
-                        .headless = m_options.headless};
+                        .headless = m_options.headless,
+                        .depth = m_options.depth + 1};
+    if (copy) { // a copy of this agent: its model and step bound too
+      options.model_override = m_model_string;
+      options.max_steps = m_options.max_steps;
+    }
+    const json lineage = start.contains("childSessionId")
+                             ? json{{"childSessionId", start["childSessionId"]}}
+                             : json::object();
     try {
       const auto result = run_turn(child, sub, history, message, options);
       const json out = result.to_json();
-      m_scope.events.emit("task", {{"taskId", task_id}, {"isError", false}, {"result", out},
-                                   {"agent", sub.name}, {"toolCallId", tool_context.call_id},
-                                   {"durationMs", elapsed_ms(started)}},
-                          m_scope.envelope);
+      json done = {{"taskId", task_id}, {"isError", false}, {"result", out},
+                   {"agent", name}, {"toolCallId", tool_context.call_id},
+                   {"durationMs", elapsed_ms(started)}};
+      done.update(lineage);
+      m_scope.events.emit("task", done, m_scope.envelope);
       // The parent's tool result is the child's answer: its structured output, else its text.
       const json answer = result.data.is_null() ? json(result.text) : result.data;
+      json details = {{"taskId", task_id}, {"agent", name}, {"output", answer}};
+      details.update(lineage);
       return {.text = result.data.is_null() ? result.text : dump_json(result.data),
-              .details = {{"taskId", task_id}, {"agent", sub.name}, {"output", answer}}};
+              .details = details};
     } catch (const Error& e) {
-      m_scope.events.emit("task", {{"taskId", task_id}, {"isError", true},
-                                   {"error", {{"type", e.info().type}, {"message", e.info().message}}},
-                                   {"agent", sub.name}, {"toolCallId", tool_context.call_id},
-                                   {"durationMs", elapsed_ms(started)}},
-                          m_scope.envelope);
-      return {.text = "Subagent " + sub.name + " failed: " + e.info().message, .is_error = true};
+      json done = {{"taskId", task_id}, {"isError", true},
+                   {"error", {{"type", e.info().type}, {"message", e.info().message}}},
+                   {"agent", name}, {"toolCallId", tool_context.call_id},
+                   {"durationMs", elapsed_ms(started)}};
+      done.update(lineage);
+      m_scope.events.emit("task", done, m_scope.envelope);
+      return {.text = "Subagent " + name + " failed: " + e.info().message, .is_error = true};
     }
   };
   return tool;
@@ -481,34 +569,54 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
 }
 
 providers::StepResult TurnRunner::model_step(const json& messages, const Envelope& envelope) {
-  json with_context; // the history plus the ephemeral client context, for this request only
-  const bool has_context = !m_options.client_context.empty() && m_user_index &&
-                           *m_user_index < messages.size();
-  if (has_context) {
-    with_context = messages;
-    with_context.insert(with_context.begin() + static_cast<std::ptrdiff_t>(*m_user_index),
-                        json{{"role", "user"},
-                             {"content", text_content("Client context:\n" + m_options.client_context)},
-                             {"timestamp", now_ms()}});
-  }
+  sync_view(messages);
   providers::StepRequest request{.model = m_model.model,
-                                 .system = system_prompt(m_agent, m_options),
-                                 .messages = to_provider_messages(has_context ? with_context : messages),
+                                 .system = m_system,
                                  .options = m_agent.model_options.is_object()
                                                 ? m_agent.model_options
                                                 : json::object(),
                                  .cancel = m_scope.context.cancel};
-  json tools = json::array();
-  for (const auto& t : m_tools) {
-    request.tools.push_back({.name = t.name, .description = t.description,
-                             .parameters = t.input_schema});
-    tools.push_back({{"name", t.name}, {"description", t.description},
-                     {"parameters", t.input_schema}});
+  request.tools = m_tool_specs;
+  // The cached view is lent to the request (no copy of the history per step) and taken back below.
+  const bool has_context = !m_options.client_context.empty() && m_user_sent &&
+                           *m_user_sent < m_sent.size();
+  const bool over = m_compaction.enabled &&
+                    m_sent_chars + m_fixed_chars > budget_chars();
+  if (over) { // still above the window after compaction (huge recent turns): a bounded copy
+    request.messages = m_sent;
+    bound_request(request.messages, budget_chars() > m_fixed_chars ? budget_chars() - m_fixed_chars : 1024);
+  } else {
+    request.messages = std::move(m_sent);
+  }
+  if (has_context) // the ephemeral client context, for this request only
+    request.messages.insert(request.messages.begin() + static_cast<std::ptrdiff_t>(*m_user_sent),
+                            providers::user_message("Client context:\n" + m_options.client_context));
+  struct GiveBack { // the view returns to the cache however the step ends
+    TurnRunner& self;
+    providers::StepRequest& request;
+    bool lent, context;
+    ~GiveBack() {
+      if (!lent) return;
+      if (context && *self.m_user_sent < request.messages.size())
+        request.messages.erase(request.messages.begin() + static_cast<std::ptrdiff_t>(*self.m_user_sent));
+      self.m_sent = std::move(request.messages);
+    }
+  } give_back{*this, request, !over, has_context};
+  const json& tools = m_tool_list;
+  std::int64_t sent_tokens = estimated_tokens();
+  if (over) {
+    std::size_t n = m_fixed_chars;
+    for (const auto& m : request.messages) {
+      n += m.text.size();
+      for (const auto& c : m.tool_calls) n += c.name.size() + c.arguments.size();
+    }
+    sent_tokens = tokens_for_chars(n);
   }
   m_scope.events.emit("turn_request",
                       {{"model", m_model.model}, {"provider", m_model.provider},
                        {"input", {{"systemPrompt", request.system}, {"tools", tools},
-                                  {"messageCount", messages.size()}}}},
+                                  {"messageCount", request.messages.size()},
+                                  {"estimatedTokens", sent_tokens}}}},
                       envelope);
   m_scope.events.emit("message_start",
                       {{"message", {{"role", "assistant"}, {"content", json::array()},
@@ -569,6 +677,10 @@ TurnResult TurnRunner::step_loop(json& messages, int first_step, TurnResult resu
       user = nullptr;
     }
     throw_if_cancelled(m_scope.context); // after the user message: history keeps what was asked
+    if (m_compaction.enabled) {
+      sync_view(messages);
+      if (estimated_tokens() > trigger_tokens()) compact(messages, envelope, "threshold", &result);
+    }
     const auto step = model_step(messages, envelope);
     add_usage(result.usage, step.usage);
     result.provider = step.provider;
@@ -1082,6 +1194,139 @@ TurnResult TurnRunner::resume_checkpoint(json& messages, const json& checkpoint)
   return step_loop(messages, step_number + 1, std::move(result), nullptr);
 }
 
+
+// compaction ------------------------------------------------------------------------------------
+// The model's view of the history is cached as provider messages (m_sent), extended by the
+// messages added since the last step; a marker (a compaction checkpoint or a clear) restarts it
+// from that marker's view. A step then costs O(new messages), not O(history) (issue 16 §2).
+
+void TurnRunner::sync_view(const json& messages) {
+  const auto n = messages.size();
+  if (n < m_seen) { // replaced (a resumed checkpoint): start over
+    m_seen = 0;
+    m_sent.clear();
+    m_sent_chars = 0;
+    m_user_sent.reset();
+    m_view_calls.clear();
+  }
+  std::optional<std::size_t> marker;
+  for (std::size_t i = m_seen; i < n; ++i)
+    if (is_marker(messages[i])) marker = i;
+  std::size_t from = m_seen;
+  if (marker) {
+    const auto view = view_at(messages, *marker);
+    m_sent.clear();
+    m_sent_chars = 0;
+    m_user_sent.reset();
+    for (const auto& m : view.prefix)
+      if (auto converted = to_provider_message(m)) {
+        m_sent_chars += provider_chars(*converted);
+        m_sent.push_back(std::move(*converted));
+      }
+    from = view.tail_from;
+  }
+  if (marker) m_view_calls.clear();
+  for (std::size_t i = from; i < n; ++i) {
+    if (is_marker(messages[i])) continue;
+    if (auto converted = to_provider_message(messages[i])) {
+      // A result whose call is not in the view (a clear or compaction landed between a parked
+      // call and its result) is not sent: providers refuse a result without its call.
+      if (converted->role == providers::Role::tool &&
+          !m_view_calls.count(converted->tool_call_id))
+        continue;
+      for (const auto& call : converted->tool_calls) m_view_calls.insert(call.id);
+      if (m_user_index && *m_user_index == i) m_user_sent = m_sent.size();
+      m_sent_chars += provider_chars(*converted);
+      m_sent.push_back(std::move(*converted));
+    }
+  }
+  m_seen = n;
+}
+
+std::int64_t TurnRunner::estimated_tokens() const {
+  return tokens_for_chars(m_sent_chars + m_fixed_chars);
+}
+
+std::int64_t TurnRunner::window_tokens() const {
+  return m_compaction.context_window_tokens > 0 ? m_compaction.context_window_tokens
+                                                : context_window(m_model, m_scope.context.env);
+}
+
+std::int64_t TurnRunner::trigger_tokens() const {
+  return static_cast<std::int64_t>(static_cast<double>(window_tokens()) * m_compaction.threshold_percent);
+}
+
+std::size_t TurnRunner::budget_chars() const {
+  return static_cast<std::size_t>(window_tokens()) * 4 / 10 * 9;
+}
+
+bool TurnRunner::compact(json& messages, const Envelope& envelope, const std::string& reason,
+                         TurnResult* result, bool keep_current_turn) {
+  const bool manual = reason == "manual";
+  sync_view(messages);
+  const auto before_tokens = estimated_tokens();
+  const auto before_count = m_sent.size();
+  const auto started = Clock::now();
+  auto settings = m_compaction;
+  const auto plan = plan_compaction(messages, settings, !manual || keep_current_turn);
+  // Past the threshold with nothing older than the kept turns: nothing to do, and nothing said
+  // (a long turn would otherwise announce it at every step); the request is bounded in model_step.
+  if (!plan.worth_it && !manual) return false;
+  const std::string model_string = !settings.model.empty() ? settings.model : m_model_string;
+  const auto model = providers::parse_model(model_string);
+  m_scope.events.emit("compaction_start",
+                      {{"reason", reason}, {"estimatedTokens", before_tokens},
+                       {"usageInputTokens", before_tokens},
+                       {"model", model.model}, {"provider", model.provider}},
+                      envelope);
+  json done = {{"reason", reason}, {"messagesBefore", before_count},
+               {"model", model.model}, {"provider", model.provider}};
+  if (!plan.worth_it) {
+    done["messagesAfter"] = before_count;
+    done["durationMs"] = elapsed_ms(started);
+    done["compacted"] = false;
+    m_scope.events.emit("compaction", done, envelope);
+    return false;
+  }
+  // The summarising model's window bounds its request; the summary is bounded by ours.
+  const auto summary_window = settings.model.empty()
+                                  ? window_tokens()
+                                  : context_window(model, m_scope.context.env);
+  const auto transcript_budget = static_cast<std::size_t>(summary_window) * 4 / 10 * 7;
+  auto request = summary_request(messages, plan, model.model, transcript_budget);
+  request.cancel = m_scope.context.cancel;
+  providers::StepResult step;
+  try {
+    auto& client = m_scope.models.get(model.provider, m_agent.mock_script);
+    step = client.step(request, providers::StreamSink{});
+  } catch (const Error& e) {
+    if (e.info().type == "cancelled") throw;
+    // A failed summary leaves the history as it was; the request is still bounded (model_step).
+    done["messagesAfter"] = before_count;
+    done["durationMs"] = elapsed_ms(started);
+    done["compacted"] = false;
+    done["error"] = error_json(e);
+    m_scope.events.emit("compaction", done, envelope);
+    if (manual) throw;
+    return false;
+  }
+  if (result) add_usage(result->usage, step.usage);
+  const auto summary_chars = std::max<std::size_t>(
+      1024, static_cast<std::size_t>(trigger_tokens()) * 4 / 4); // a quarter of the threshold
+  messages.push_back(checkpoint_entry(step.text, plan, before_tokens, summary_chars));
+  if (m_options.persist) m_options.persist(messages); // the checkpoint is committed first
+  sync_view(messages);
+  done["messagesAfter"] = m_sent.size();
+  done["durationMs"] = elapsed_ms(started);
+  done["usage"] = usage_json(step.usage);
+  done["tokensBefore"] = before_tokens;
+  done["tokensAfter"] = estimated_tokens();
+  done["firstKept"] = plan.first_kept;
+  done["compacted"] = true;
+  m_scope.events.emit("compaction", done, envelope);
+  return true;
+}
+
 } // namespace
 
 json usage_json(const providers::Usage& usage) {
@@ -1161,6 +1406,12 @@ TurnResult resume_from_checkpoint(TurnScope& scope, const AgentDef& agent, json&
   return with_turn_hooks(turn, agent, "",
                          [&](const std::string&) { return runner.resume_checkpoint(messages, checkpoint); },
                          false);
+}
+
+bool compact_history(TurnScope& scope, const AgentDef& agent, json& messages,
+                     const TurnOptions& options, bool keep_current_turn) {
+  TurnRunner runner(scope, agent, options);
+  return runner.compact(messages, scope.envelope, "manual", nullptr, keep_current_turn);
 }
 
 TurnOptions checkpoint_options(const json& checkpoint) {

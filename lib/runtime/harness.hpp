@@ -108,7 +108,18 @@ struct TurnOptions {
   /// before this turn's message at every step of the turn, never added to `messages`, the
   /// session or the stream. Empty: none.
   std::string client_context{};
+  /// Compaction (runtime/compaction.hpp): called with the whole history right after a
+  /// compaction checkpoint was appended to it, so the checkpoint is committed to the store before
+  /// the turn goes on (agent sessions save the session). Empty: kept in `messages` only.
+  std::function<void(const nlohmann::json& messages)> persist{};
+  /// Subagents (issue 16 §3): how deep this turn is in delegation (0: the invocation's own
+  /// turn; a subagent's turn is its parent's + 1). The built-in `agent` tool (a copy of the
+  /// agent) is offered while depth < k_max_agent_copy_depth, so copies cannot recurse unbounded.
+  int depth = 0;
 };
+
+/// Delegation depth up to which the built-in `agent` tool is offered.
+inline constexpr int k_max_agent_copy_depth = 2;
 
 /// What a turn produced: Flue's prompt result {text, data?, usage, model}.
 struct TurnResult {
@@ -180,6 +191,18 @@ std::vector<std::string> parked_request_ids(const nlohmann::json& parked);
 /// Closes a parked turn without resuming it (a new message arrived instead): appends the tool
 /// results of its step, the pending ones as errors saying `why`.
 void abandon_parked(nlohmann::json& messages, const nlohmann::json& parked, const std::string& why);
+
+// compaction -------------------------------------------------------------------------------------
+
+/// Compacts `messages` now (Eve's `POST …/compact`, `hearth connect` /compact): emits
+/// compaction_start {reason: "manual"}, summarises what the agent's `compaction` settings do not
+/// keep verbatim (everything when keepRecentTurns is 0) with the summarising model, appends the
+/// checkpoint and emits `compaction`. Returns false (both events still emitted) when there was
+/// nothing to summarise. Throws the summarising model's hearth::Error.
+/// `keep_current_turn`: the newest turn is kept whatever keepRecentTurns says (a parked turn
+/// waits for its tool results: its calls must stay with them).
+bool compact_history(TurnScope& scope, const AgentDef& agent, nlohmann::json& messages,
+                     const TurnOptions& options, bool keep_current_turn = false);
 
 /// `usage` as Flue's usage object {input, output, cacheRead, cacheWrite, totalTokens}.
 nlohmann::json usage_json(const providers::Usage& usage);

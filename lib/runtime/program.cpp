@@ -51,6 +51,7 @@ AgentDef load_agent(const json& a, const stdfs::path& root) {
                  .max_steps = integer(a, "maxSteps", k_default_max_steps),
                  .connection_tool_threshold = integer(a, "connectionToolThreshold", 32),
                  .output_schema = a.value("outputSchema", json()),
+                 .compaction = a.value("compaction", json()),
                  .http = a.value("http", false),
                  .http_disabled = a.value("httpDisabled", false),
                  .invoker = a.value("invoker", json()),

@@ -1,6 +1,7 @@
 // The runtime service; see runtime.hpp. Event order follows Flue 0.11's hello run:
 // run_start, operation_start, agent events, operation, idle, run_end.
 #include "runtime/runtime.hpp"
+#include "runtime/compaction.hpp"
 #include "core/cancel.hpp"
 
 #include "core/errors.hpp"
@@ -626,16 +627,21 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
                         .headless = task_mode, .park_for_input = !task_mode,
                         .client_context = client_context};
     if (saved && !saved->parked.is_null()) abandon_parked_turn(stream, envelope, messages, saved->parked);
+    // Compaction: a checkpoint is committed to the session as soon as it is made (issue 16 §1).
+    std::int64_t version = saved ? saved->version : 0;
+    options.persist = [&](const json& history) {
+      version = m_store.save_session(key, history, version).version;
+    };
     try {
       const auto result = run_turn(scope, agent_def, messages, message, options);
-      m_store.save_session(key, messages, saved ? saved->version : 0, result.parked);
+      m_store.save_session(key, messages, version, result.parked);
       if (!invoker.is_null()) m_store.set_session_invoker(key, invoker);
       done = {{"result", result.to_json()}};
       if (!result.parked.is_null()) done["waiting"] = true;
       return result.to_json();
     } catch (const Error&) {
       // Keep what happened (the user message, tool results) so the conversation can go on.
-      m_store.save_session(key, messages, saved ? saved->version : 0);
+      m_store.save_session(key, messages, version);
       throw;
     }
   }, fields);
@@ -734,6 +740,51 @@ void Runtime::abandon_parked_turn(const std::string& stream, const Envelope& env
     close_request(events, envelope, id, "a new message arrived first");
   abandon_parked(messages, parked, "Nobody answered: a new message arrived before the answer. The "
                                    "call did not run.");
+}
+
+json Runtime::compact_session(const std::string& agent_name, const std::string& instance_id,
+                              const std::string& session, bool clear,
+                              const EventListener& listener, const json& invoker) {
+  const auto& agent_def = agent(agent_name);
+  check_access(agent_def.access, invoker, "agent \"" + agent_name + "\"");
+  const auto stream = agent_stream(agent_name, instance_id);
+  std::lock_guard instance(instance_lock(stream));
+  const auto turn = m_running.enter(stream); // cancel_turn stops a running summary too
+  const store::SessionKey key{.agent = agent_name, .instance_id = instance_id,
+                              .name = session.empty() ? "default" : session};
+  const auto saved = m_store.load_session(key);
+  if (!saved) throw errors::session_not_found(agent_name + "/" + instance_id + "/" + key.name);
+  json messages = saved->messages;
+  EventLog events(m_store, stream, listener);
+  observe(events, &agent_def);
+  const Envelope envelope{.instance_id = instance_id, .session = key.name, .harness = "default"};
+  bool changed = false;
+  try {
+    if (clear) {
+      messages.push_back(cleared_entry());
+      m_store.save_session(key, messages, saved->version, saved->parked);
+      events.emit("context_cleared", json::object(), envelope);
+      changed = true;
+    } else {
+      const auto models = instance_models(stream);
+      auto context = m_context;
+      context.invoker = invoker;
+      context.cancel = turn.token();
+      const auto workspace = invocation_workspace(
+          session_workspace(m_context.workspaces_root(), agent_name, instance_id, key.name, true),
+          agent_def, invoker);
+      TurnScope scope{context, *models, events, workspace, envelope};
+      changed = compact_history(scope, agent_def, messages, TurnOptions{},
+                                !saved->parked.is_null());
+      if (changed) m_store.save_session(key, messages, saved->version, saved->parked);
+    }
+  } catch (const Error&) {
+    events.emit("idle", json::object(), envelope);
+    throw;
+  }
+  events.emit("idle", json::object(), envelope);
+  return {{"ok", true}, {"status", clear ? "cleared" : changed ? "compacted" : "unchanged"},
+          {"messages", messages.size()}};
 }
 
 json Runtime::resume_session(const std::string& agent_name, const std::string& instance_id,

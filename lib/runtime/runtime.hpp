@@ -184,6 +184,15 @@ public:
   nlohmann::json resume_session(const std::string& agent, const std::string& instance_id,
                                 const std::string& session, const EventListener& listener,
                                 const nlohmann::json& invoker = nullptr);
+  /// Compaction (issue 16 §1, docs/sessions.md): compacts the session's history now (Eve's
+  /// `POST …/compact`, `hearth connect` /compact), or with `clear` appends a context-cleared
+  /// marker (Eve's `…/clear`: the model sees nothing before it; the history stays stored). Waits
+  /// for a running turn of the instance. Emits compaction_start/compaction (or context_cleared)
+  /// then `idle` on the agent stream. Returns {ok, status: compacted|unchanged|cleared, messages}.
+  /// Throws session_not_found, access errors, the summarising model's error.
+  nlohmann::json compact_session(const std::string& agent, const std::string& instance_id,
+                                 const std::string& session, bool clear,
+                                 const EventListener& listener, const nlohmann::json& invoker = nullptr);
   /// Cancels the turn running on agent instance `instance_id` (docs/runtime.md "Cancellation"):
   /// its model stream stops, its tools' process groups are killed, and the turn ends with an
   /// errored `operation` of type `cancelled` (Eve: `turn.cancelled`) within about a second; the

@@ -80,6 +80,21 @@ int serve_stdio(Runtime& runtime) {
         invocation.invoker, invocation.context);
     return json{{"result", result}};
   });
+  // compaction (issue 16 §1): `hearth connect` /compact and /clear.
+  peer.on_request("agent.compact", [&](const ipc::Request& request) {
+    const auto agent = required_string(request.params, "agent");
+    const auto& def = runtime.agent(agent); // throws agent_not_found
+    const auto invocation = resolve_invocation(
+        def.invoker, def.directory, request.params.value("invoker", json()),
+        request.params.value("context", json()), true, "agent \"" + agent + "\"");
+    const auto result = runtime.compact_session(
+        agent, required_string(request.params, "instanceId"),
+        request.params.value("session", std::string("default")),
+        request.params.value("clear", false),
+        [&](const json& event) { peer.notify_tagged(request.id, "event", {{"event", event}}); },
+        invocation.invoker);
+    return json{{"result", result}};
+  });
   // approvals: answers to a parked session's requests (hearth connect), then the resumed turn.
   peer.on_request("input.respond", [&](const ipc::Request& request) {
     const auto agent = required_string(request.params, "agent");

@@ -8,11 +8,14 @@
 //   operation           -> result.completed, turn.completed | step.failed, turn.failed |
 //                          turn.cancelled (error type `cancelled`)
 //   idle                -> session.waiting                    session_end -> session.completed
+//   compaction_start    -> compaction.requested               compaction -> compaction.completed
+//   context_cleared     -> context.cleared
 #include "server/eve_projection.hpp"
 
 #include "core/errors.hpp"
 #include "runtime/approvals.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <optional>
 #include <random>
@@ -129,6 +132,11 @@ void EveProjector::begin_turn(const store::Event& event, std::vector<json>& out)
     // hearth addition: who started the session (seed 002), as the route auth saw it.
     if (m_pending.is_object() && m_pending.contains("invoker")) started["invoker"] = m_pending["invoker"];
     if (m_pending.is_object() && m_pending.contains("context")) started["context"] = m_pending["context"];
+    // A subagent's session names its parent (seed 003: "Child sessions expose parent lineage").
+    if (!m_child_task.empty())
+      started["parent"] = {{"sessionId", m_child_parent}, {"taskId", m_child_task},
+                           {"callId", m_pending.value("callId", "")},
+                           {"agentName", m_pending.value("agent", "")}};
     emit(out, event, "session.started", started);
     m_started = true;
   }
@@ -155,6 +163,7 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
   m_emitted_for_seq = 0;
   const auto& d = event.data;
   const auto& type = event.type;
+  if (!m_child_task.empty() && !feed_child(event, out)) return; // a child session's stream
   if (type == k_submission_event) {
     m_pending = d;
     m_delivery_ids = json::array({d.value("submissionId", "")});
@@ -177,10 +186,39 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
     m_resuming = false;
     return begin_turn(event, out);
   }
+  // Compaction (issue 16 §1; peers: eve http_dev/65): in a turn, before the step it makes room
+  // for; from …/compact or …/clear, a turn of its own (the sequence moves on, no turn.started)
+  // that ends with session.waiting on the following `idle`.
+  if ((type == "compaction_start" || type == "compaction" || type == "context_cleared") &&
+      (!d.contains("parentSession") || m_child_own)) {
+    if (!m_in_turn) {
+      ++m_turn;
+      m_step = -1;
+      m_in_turn = true;
+      m_parked = false;
+      m_step_open = false;
+    }
+    json data = turn_fields();
+    data["sessionId"] = d.value("instanceId", "");
+    if (type == "context_cleared") return emit(out, event, "context.cleared", data);
+    data["modelId"] = d.value("provider", "") + "/" + d.value("model", "");
+    data["stepIndex"] = std::max(0, m_step + 1);
+    if (type == "compaction_start") {
+      data["usageInputTokens"] = d.contains("usageInputTokens") ? d["usageInputTokens"] : json(0);
+      return emit(out, event, "compaction.requested", data);
+    }
+    const json usage = d.contains("usage") ? d["usage"] : json::object();
+    m_input += number(usage, "input"); // the summary is the session's usage too
+    m_output += number(usage, "output");
+    m_cache_read += number(usage, "cacheRead");
+    m_cache_write += number(usage, "cacheWrite");
+    if (d.contains("error")) data["error"] = d["error"];
+    return emit(out, event, "compaction.completed", data);
+  }
   if (!m_in_turn) return;
   // A subagent runs inline in the parent's turn (seed 003: subagent.started/completed); its own
   // steps carry parentSession and are not the parent's: they never show as the parent answering.
-  if (d.contains("parentSession")) {
+  if (d.contains("parentSession") && !m_child_own) {
     if (type == "turn") { // session usage totals include delegated agents (Eve)
       const json usage = d.contains("usage") ? d["usage"] : json::object();
       m_input += number(usage, "input");
@@ -195,7 +233,28 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
     data["callId"] = d.value("toolCallId", "");
     data["name"] = d.value("agent", "");
     data["taskId"] = d.value("taskId", "");
+    if (d.contains("childSessionId")) data["childSessionId"] = d["childSessionId"];
     if (type == "task_start") {
+      // Eve: the child's own session stream, to attach to (seed 003 "Subagent delegation").
+      const bool local_session = d.contains("childSessionId") && d["childSessionId"].is_string();
+      const std::string stream_path =
+          local_session ? "/eve/v1/session/" + d["childSessionId"].get<std::string>() + "/stream"
+                        : std::string();
+      if (local_session) {
+        json called = data;
+        called["streamPath"] = stream_path;
+        emit(out, event, "subagent.called", called);
+      }
+      // What Eve 0.80.1 itself streams for an agent call (peers: eve t1_delegate_subagent), so
+      // eve/client's session.agent(agent.started) follows the child too.
+      json task = {{"callId", data["callId"]}, {"kind", "agent"}, {"name", data["name"]},
+                   {"taskId", data["taskId"]}, {"turnId", data["turnId"]}};
+      emit(out, event, "task.started", task);
+      if (local_session)
+        emit(out, event, "agent.started",
+             {{"callId", data["callId"]}, {"turnId", data["turnId"]}, {"name", data["name"]},
+              {"sessionId", d["childSessionId"]}, {"streamPath", stream_path},
+              {"taskId", data["taskId"]}});
       data["message"] = d.value("prompt", "");
       return emit(out, event, "subagent.started", data);
     }
@@ -209,6 +268,11 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
                            ? result["data"]
                            : json(result.is_object() ? result.value("text", "") : "");
     }
+    json settled = {{"callId", data["callId"]}, {"kind", "agent"}, {"name", data["name"]},
+                    {"status", data["status"]}, {"taskId", data["taskId"]}, {"turnId", data["turnId"]}};
+    if (failed) settled["error"] = data["error"];
+    else settled["output"] = data["output"];
+    emit(out, event, "task.settled", settled);
     return emit(out, event, "subagent.completed", data);
   }
   if (type == "turn_parked" || type == "approval_decision" || type == "input_response")
@@ -358,6 +422,60 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
     emit(out, event, "session.waiting",
          {{"continuationToken", m_token}, {"usage", usage_totals()}, {"wait", "next-user-message"}});
   }
+}
+
+void EveProjector::follow_child(std::string task_id, std::string parent_session_id) {
+  m_child_task = std::move(task_id);
+  m_child_parent = std::move(parent_session_id);
+}
+
+bool EveProjector::feed_child(const store::Event& event, std::vector<json>& out) {
+  const auto& d = event.data;
+  const auto& type = event.type;
+  m_child_own = false;
+  if (m_child_done) return false;
+  const auto session = d.value("session", std::string());
+  const auto suffix = "/" + m_child_task;
+  const bool own = session.size() > suffix.size() &&
+                   session.compare(session.size() - suffix.size(), suffix.size(), suffix) == 0;
+  if (!own && (type == "task_start" || type == "task") && d.value("taskId", "") == m_child_task) {
+    if (type == "task_start") {
+      m_child_seen = true;
+      m_pending = {{"message", d.value("prompt", "")}, {"callId", d.value("toolCallId", "")},
+                   {"agent", d.value("agent", "")},
+                   {"parts", json::array({{{"text", d.value("prompt", "")}, {"type", "text"}}})}};
+      m_delivery_ids = json::array();
+      m_agent = d.value("agent", m_agent);
+      begin_turn(event, out);
+      return false; // handled
+    }
+    if (!m_in_turn) return false;
+    m_child_done = true;
+    if (d.value("isError", false)) {
+      const json error = d.contains("error") ? d["error"] : json::object();
+      json data = turn_fields();
+      data["code"] = upper(error.value("type", "internal_error"));
+      data["message"] = error.value("message", "The subagent failed.");
+      data["details"] = {{"message", data["message"]}, {"details", ""}};
+      data["terminal"] = false;
+      emit(out, event, "turn.failed", data);
+    } else {
+      const json result = d.contains("result") ? d["result"] : json::object();
+      if (result.is_object() && result.contains("data")) {
+        json data = step_fields();
+        data["result"] = result["data"];
+        emit(out, event, "result.completed", data);
+      }
+      emit(out, event, "turn.completed", turn_fields());
+    }
+    m_in_turn = false;
+    emit(out, event, "session.waiting",
+         {{"continuationToken", m_token}, {"usage", usage_totals()}, {"wait", "next-user-message"}});
+    return false;
+  }
+  if (!own || !m_child_seen) return false;
+  m_child_own = true;
+  return true;
 }
 
 void EveProjector::feed_input(const store::Event& event, std::vector<json>& out) {

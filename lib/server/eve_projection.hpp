@@ -33,6 +33,18 @@ public:
   /// The last internal seq fed (-1 before any).
   std::int64_t last_seq() const noexcept { return m_last_seq; }
 
+  /// Subagent streams (issue 16 §3): project only the child session of task `task_id` (Eve's
+  /// `<sessionId>.<taskId>`, subagent.called's childSessionId) out of the parent's stream, as its
+  /// own session: the parent's task_start opens it (session.started with `parent` lineage,
+  /// turn.started, message.received), the child's own events follow as a root session's would,
+  /// and the parent's `task` closes it (turn.completed or turn.failed, session.waiting). Call
+  /// before the first feed.
+  void follow_child(std::string task_id, std::string parent_session_id);
+  /// Child mode: the child's task_start was seen.
+  bool child_seen() const noexcept { return m_child_seen; }
+  /// Child mode: the child's task ended (its stream is complete).
+  bool child_done() const noexcept { return m_child_done; }
+
 private:
   /// `delivery`: meta carries deliveryIds (Eve leaves them off its HITL events, peers t18).
   void emit(std::vector<nlohmann::json>& out, const store::Event& source, std::string type,
@@ -60,6 +72,13 @@ private:
   nlohmann::json m_pending{}; // the submission marker's data, until its turn begins
   std::string m_reasoning{};
   long long m_input = 0, m_output = 0, m_cache_read = 0, m_cache_write = 0;
+  std::string m_child_task{};      // child mode: the task whose session this projects
+  std::string m_child_parent{};    // child mode: the parent's session id
+  bool m_child_seen = false;
+  bool m_child_done = false;
+  bool m_child_own = false;        // child mode: the event being fed is the child's own
+  /// Child mode: handles the event (true) or says it is not the child's (false, dropped).
+  bool feed_child(const store::Event& event, std::vector<nlohmann::json>& out);
 };
 
 /// One Eve event as Eve serializes it: keys in the order data, type, meta.

@@ -317,6 +317,38 @@ void cancel(const Request& req, Response& res, Eve& eve) {
   send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"status", "accepted"}});
 }
 
+/// Compaction (issue 16 §1): `POST …/compact` and `…/clear` answer 202 {ok, sessionId, status:
+/// "accepted"} as Eve 0.80.1 does (peers: eve http_dev/63-65); the work runs after the session's
+/// queued turns, and the stream shows compaction.requested, compaction.completed (or
+/// context.cleared), then session.waiting. An unknown or reset session: 200 {ok, status:
+/// "no_active_session"}, the answer eve/client's Compact/ClearResponseSchema takes (as reset's).
+void compact_or_clear(const Request& req, Response& res, Eve& eve, bool clear) {
+  const std::string id = req.matches[1];
+  const auto invocation = session_invocation(eve, json::object()); // access rules, as sending
+  no_store(res);
+  if (!is_active(eve, id)) {
+    send_json(res, 200, {{"ok", true}, {"status", "no_active_session"}});
+    return;
+  }
+  eve.ctx.executor.submit([&eve, id, clear, invocation] {
+    auto& rt = eve.ctx.runtime;
+    const auto path = eve.path(id);
+    std::lock_guard turn(eve.locks.get(id));
+    const auto info = rt.store().stream_info(path);
+    if (!info || info->closed) return; // reset while queued
+    try {
+      rt.compact_session(eve.root(), id, "default", clear, {}, invocation.invoker);
+    } catch (const Error&) { // recorded on the stream (compaction {error}, idle)
+    } catch (const std::exception& e) {
+      close_failed_turn(rt.store(), path, id, e);
+    }
+  });
+  send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"status", "accepted"}});
+}
+
+void compact(const Request& req, Response& res, Eve& eve) { compact_or_clear(req, res, eve, false); }
+void clear(const Request& req, Response& res, Eve& eve) { compact_or_clear(req, res, eve, true); }
+
 void reset(const Request& req, Response& res, Eve& eve) {
   const std::string id = req.matches[1];
   session_invocation(eve, json::object()); // the agent's access rules (403), as sending does
@@ -390,7 +422,8 @@ public:
     auto& store = m_ctx.runtime.store();
     if (!m_opened) out = "\n";
     m_opened = true;
-    if (!m_closed) m_closed = project_more(store, m_path, *m_projector, *m_events);
+    if (!m_closed)
+      m_closed = project_more(store, m_path, *m_projector, *m_events) || m_projector->child_done();
     for (; m_next < m_events->size(); ++m_next) out += eve_line((*m_events)[m_next]);
     // Sent lines are not needed again: keep memory flat on long follows.
     if (m_next == m_events->size()) {
@@ -428,12 +461,25 @@ void stream(const Request& req, Response& res, Eve& eve) {
   const auto q = stream_query(req);
   auto& ctx = eve.ctx;
   auto& store = ctx.runtime.store();
-  const auto session = store.load_session(eve.key(id));
+  // A subagent's session `<sessionId>.<taskId>` (subagent.called's childSessionId): the child's
+  // events out of its parent's stream, projected as a session of its own (issue 16 §3).
+  const auto dot = id.find('.');
+  const std::string parent_id = dot == std::string::npos ? id : id.substr(0, dot);
+  const std::string task_id = dot == std::string::npos ? std::string() : id.substr(dot + 1);
+  if (dot != std::string::npos && (task_id.empty() || task_id.size() > 128)) throw errors::eve_session_not_found();
+  const auto session = store.load_session(eve.key(parent_id));
   if (!session) throw errors::eve_session_not_found();
-  const auto path = eve.path(id);
-  auto projector = std::make_shared<EveProjector>(path, eve.root(), session->continuation_token);
+  const auto path = eve.path(parent_id);
+  auto projector = std::make_shared<EveProjector>(path, eve.root(),
+                                                  task_id.empty() ? session->continuation_token
+                                                                  : id + ":0");
+  if (!task_id.empty()) projector->follow_child(task_id, parent_id);
   auto events = std::make_shared<std::vector<json>>();
-  const bool closed = project_more(store, path, *projector, *events);
+  bool closed = project_more(store, path, *projector, *events);
+  if (!task_id.empty()) {
+    if (!projector->child_seen()) throw errors::eve_session_not_found();
+    closed = closed || projector->child_done();
+  }
   const auto count = static_cast<long long>(events->size());
   const long long start = q.start >= 0 ? q.start : std::max(0LL, count + q.start);
   res.set_header("cache-control", "no-store, no-transform");
@@ -482,6 +528,8 @@ void mount_eve(Router& router, ServerContext& ctx) {
   router.add("/eve/v1/session/:id", {"POST"}, session_route(follow_up), false);
   router.add("/eve/v1/session/:id/cancel", {"POST"}, session_route(cancel), false);
   router.add("/eve/v1/session/:id/reset", {"POST"}, session_route(reset), false);
+  router.add("/eve/v1/session/:id/compact", {"POST"}, session_route(compact), false);
+  router.add("/eve/v1/session/:id/clear", {"POST"}, session_route(clear), false);
   router.add("/eve/v1/session/:id/stream", {"GET"}, session_route(stream), false);
 }
 

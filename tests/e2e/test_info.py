@@ -98,7 +98,7 @@ class WeatherAgent(HearthTestCase):
         self.assertEqual(report["model"], "openai/gpt-5.5")
         self.assertEqual(report["instructions"], "agent/instructions.md")
         self.assertEqual(report["tools"], ["read_file", "write_file", "glob", "grep", "bash",
-                                           "load_skill", "ask_question", "get_weather"])
+                                           "load_skill", "ask_question", "agent", "get_weather"])
         self.assertEqual(report["skills"], ["get-weather"])
         self.assertEqual(report["toolInputSchemas"]["root"]["get_weather"]["required"], ["city"])
         self.assertEqual(report["diagnostics"], {"errors": 0, "warnings": 0, "items": []})

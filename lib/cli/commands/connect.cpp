@@ -103,6 +103,25 @@ int connect(const ConnectOptions& opts) {
     while (const auto line = reader.next()) {
       if (line->find_first_not_of(" \t\r") == std::string::npos) continue;
       EventPrinter printer(std::cerr);
+      // /compact and /clear (issue 16 §1, docs/sessions.md): the session's context, not a prompt.
+      if (*line == "/compact" || *line == "/clear") {
+        nlohmann::json params = {{"agent", opts.agent}, {"instanceId", opts.instance_id},
+                                 {"session", opts.session}, {"clear", *line == "/clear"},
+                                 {"invoker", local_invoker()}};
+        if (!opts.profile.empty()) params["context"] = profile_context(opts.profile);
+        try {
+          const auto reply = child.request("agent.compact", params,
+                                           [&](const nlohmann::json& e) { printer.print(e); });
+          printer.flush();
+          std::cout << hearth::dump_json(reply.value("result", nlohmann::json()), 2) << '\n'
+                    << std::flush;
+        } catch (const Error& e) {
+          printer.flush();
+          if (interrupts.signal() || child.exit_status()) throw;
+          terminal::print_error(e.info()); // e.g. nothing to compact yet: the session stays open
+        }
+        continue;
+      }
       nlohmann::json params = {{"agent", opts.agent}, {"instanceId", opts.instance_id},
                                {"session", opts.session}, {"message", *line}};
       if (!opts.model.empty()) params["model"] = opts.model;

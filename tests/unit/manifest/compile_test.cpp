@@ -44,9 +44,9 @@ TEST_SUITE("manifest") {
       kinds.push_back(t["kind"]);
     }
     CHECK(names == std::vector<std::string>{"write_file", "glob", "grep", "bash", "load_skill",
-                                            "ask_question", "helper", "read_file"});
-    CHECK(kinds[6] == "subagent");
-    CHECK(kinds[7] == "authored");
+                                            "ask_question", "agent", "helper", "read_file"});
+    CHECK(kinds[7] == "subagent");
+    CHECK(kinds[8] == "authored");
   }
 
   TEST_CASE("load refuses other kinds and versions") {

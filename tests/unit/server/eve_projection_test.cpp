@@ -134,3 +134,131 @@ TEST_SUITE("server") {
     CHECK(out.back()["data"]["usage"]["inputTokens"] == 17);             // delegated usage counted
   }
 }
+
+TEST_SUITE("server") {
+  TEST_CASE("compaction in a turn and from …/compact, …/clear project as Eve 0.80.1 shows them") {
+    hearth::server::EveProjector projector("agents/a/wrun_1", "a", "wrun_1");
+    const json env = {{"instanceId", "wrun_1"}};
+    auto with = [&](json d) {
+      d.update(env);
+      return d;
+    };
+    const std::vector<std::pair<std::string, json>> stream = {
+        {hearth::server::k_submission_event, {{"submissionId", "d1"}, {"message", "go"}}},
+        {"operation_start", with({{"operationKind", "prompt"}})},
+        {"compaction_start", with({{"reason", "threshold"}, {"usageInputTokens", 900},
+                                   {"provider", "mock"}, {"model", "echo"}})},
+        {"compaction", with({{"reason", "threshold"}, {"provider", "mock"}, {"model", "echo"},
+                             {"usage", {{"input", 10}, {"output", 5}}}})},
+        {"turn_request", with({{"provider", "mock"}, {"model", "echo"}})},
+        {"operation", with({{"operationKind", "prompt"}, {"isError", false}})},
+        {"idle", env},
+        {"compaction_start", with({{"reason", "manual"}, {"usageInputTokens", 700},
+                                   {"provider", "mock"}, {"model", "echo"}})},
+        {"compaction", with({{"reason", "manual"}, {"provider", "mock"}, {"model", "echo"}})},
+        {"idle", env},
+        {"context_cleared", env},
+        {"idle", env}};
+    std::vector<json> out;
+    std::int64_t seq = 0;
+    for (const auto& [type, data] : stream)
+      projector.feed({.seq = seq++, .type = type, .data = data, .time = "2026-11-30T00:00:00.000Z"},
+                     out);
+    std::vector<std::string> types;
+    for (const auto& e : out) types.push_back(e["type"]);
+    CHECK(types == std::vector<std::string>{
+                       "session.started", "turn.started", "message.received",
+                       "compaction.requested", "compaction.completed", "step.started",
+                       "turn.completed", "session.waiting", "compaction.requested",
+                       "compaction.completed", "session.waiting", "context.cleared",
+                       "session.waiting"});
+    CHECK(out[3]["data"] == json({{"modelId", "mock/echo"}, {"sequence", 0}, {"sessionId", "wrun_1"},
+                                  {"stepIndex", 0}, {"turnId", "turn_0"}, {"usageInputTokens", 900}}));
+    CHECK(out[4]["data"] == json({{"modelId", "mock/echo"}, {"sequence", 0}, {"sessionId", "wrun_1"},
+                                  {"stepIndex", 0}, {"turnId", "turn_0"}}));
+    CHECK(out[8]["data"]["turnId"] == "turn_1");
+    CHECK(out[11]["data"] == json({{"sequence", 2}, {"sessionId", "wrun_1"}, {"turnId", "turn_2"}}));
+    CHECK(out[7]["data"]["usage"]["inputTokens"] == 10); // the summary counts as session usage
+  }
+}
+
+TEST_SUITE("server") {
+  TEST_CASE("a subagent's child session: subagent.called on the parent, its own stream as a session") {
+    const json child = {{"parentSession", "default"}, {"session", "default/researcher/task_1"},
+                        {"taskId", "task_1"}};
+    const json grandchild = {{"parentSession", "default/researcher/task_1"},
+                             {"session", "default/researcher/task_1/agent/task_2"}, {"taskId", "task_2"}};
+    auto with = [](json a, const json& b) {
+      a.update(b);
+      return a;
+    };
+    auto assistant = [](std::string text) {
+      return json{{"message", {{"role", "assistant"}, {"content", {{{"type", "text"}, {"text", text}}}}}}};
+    };
+    const json parent = {{"session", "default"}, {"instanceId", "wrun_1"}};
+    const std::vector<std::pair<std::string, json>> stream = {
+        {hearth::server::k_submission_event, {{"submissionId", "d1"}, {"message", "go"}}},
+        {"operation_start", with({{"operationKind", "prompt"}}, parent)},
+        {"turn_request", with({{"provider", "mock"}, {"model", "script"}}, parent)},
+        {"task_start", with({{"taskId", "task_1"}, {"agent", "researcher"}, {"prompt", "dig"},
+                             {"toolCallId", "call_1"}, {"childSessionId", "wrun_1.task_1"}}, parent)},
+        {"turn_request", with({{"provider", "mock"}, {"model", "echo"}}, child)},
+        {"task_start", with({{"taskId", "task_2"}, {"agent", "agent"}, {"prompt", "deeper"},
+                             {"toolCallId", "call_2"}, {"childSessionId", "wrun_1.task_2"}}, child)},
+        {"turn_request", with({{"provider", "mock"}, {"model", "echo"}}, grandchild)},
+        {"message_end", with(assistant("deep"), grandchild)},
+        {"task", with({{"taskId", "task_2"}, {"agent", "agent"}, {"toolCallId", "call_2"},
+                       {"isError", false}, {"result", {{"text", "deep"}}}}, child)},
+        {"message_end", with(assistant("found it"), child)},
+        {"turn", with({{"usage", {{"input", 7}, {"output", 3}}}}, child)},
+        {"task", with({{"taskId", "task_1"}, {"agent", "researcher"}, {"toolCallId", "call_1"},
+                       {"isError", false}, {"result", {{"text", "found it"}}}}, parent)},
+        {"operation", with({{"operationKind", "prompt"}, {"isError", false}}, parent)},
+        {"idle", parent}};
+    auto project = [&](hearth::server::EveProjector& projector) {
+      std::vector<json> out;
+      std::int64_t seq = 0;
+      for (const auto& [type, data] : stream)
+        projector.feed({.seq = seq++, .type = type, .data = data, .time = "2026-11-30T00:00:00.000Z"}, out);
+      return out;
+    };
+    auto types_of = [](const std::vector<json>& out) {
+      std::vector<std::string> types;
+      for (const auto& e : out) types.push_back(e["type"]);
+      return types;
+    };
+    hearth::server::EveProjector root("agents/a/wrun_1", "a", "wrun_1");
+    const auto parent_out = project(root);
+    const auto pt = types_of(parent_out);
+    const auto called = std::find(pt.begin(), pt.end(), "subagent.called");
+    REQUIRE(called != pt.end());
+    const auto& c = parent_out[static_cast<std::size_t>(called - pt.begin())]["data"];
+    CHECK(c["childSessionId"] == "wrun_1.task_1");
+    CHECK(c["streamPath"] == "/eve/v1/session/wrun_1.task_1/stream");
+    CHECK(std::count(pt.begin(), pt.end(), "subagent.called") == 1); // the grandchild is the child's
+    CHECK(std::count(pt.begin(), pt.end(), "agent.started") == 1);
+    CHECK(std::count(pt.begin(), pt.end(), "task.settled") == 1);
+
+    hearth::server::EveProjector projector("agents/a/wrun_1", "a", "wrun_1.task_1:0");
+    projector.follow_child("task_1", "wrun_1");
+    const auto out = project(projector);
+    CHECK(projector.child_seen());
+    CHECK(projector.child_done());
+    CHECK(types_of(out) == std::vector<std::string>{
+                               "session.started", "turn.started", "message.received", "step.started",
+                               "subagent.called", "task.started", "agent.started", "subagent.started",
+                               "task.settled", "subagent.completed", "message.completed",
+                               "step.completed", "turn.completed", "session.waiting"});
+    CHECK(out[0]["data"]["runtime"]["agentName"] == "researcher");
+    CHECK(out[0]["data"]["parent"] == json({{"sessionId", "wrun_1"}, {"taskId", "task_1"},
+                                            {"callId", "call_1"}, {"agentName", "researcher"}}));
+    CHECK(out[2]["data"]["message"] == "dig");
+    CHECK(out[10]["data"]["message"] == "found it");
+    CHECK(out[4]["data"]["childSessionId"] == "wrun_1.task_2");
+
+    hearth::server::EveProjector missing("agents/a/wrun_1", "a", "x");
+    missing.follow_child("task_9", "wrun_1");
+    CHECK(project(missing).empty());
+    CHECK_FALSE(missing.child_seen());
+  }
+}
