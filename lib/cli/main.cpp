@@ -106,6 +106,11 @@ std::optional<std::string> unknown_command_in(const CLI::App& app, int argc, cha
 }
 
 int run(int argc, char** argv) {
+  // `hearth --version` alone needs none of the command tree (issue 17 §1: start-up).
+  if (argc == 2 && (std::string_view(argv[1]) == "--version" || std::string_view(argv[1]) == "-v")) {
+    std::cout << "hearth " << HEARTH_VERSION << '\n';
+    return exit_code(ExitCode::ok);
+  }
   CLI::App app(k_description, "hearth");
   Dispatch dispatch;
   build_app(app, dispatch);
@@ -126,15 +131,15 @@ int run(int argc, char** argv) {
     std::cerr << usage(app);
     return exit_code(ExitCode::failure);
   }
+  // Orphaned grandchildren (tools, scripts) are reparented to us, so stopping a process group
+  // reaps every member; PID 1 in containers often does not reap. Only commands run children.
+  process::become_subreaper();
   return dispatch.run();
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
-  // Orphaned grandchildren (tools, scripts) are reparented to us, so stopping a process group
-  // reaps every member; PID 1 in containers often does not reap.
-  process::become_subreaper();
   try {
     return run(argc, argv);
   } catch (const Error& e) {

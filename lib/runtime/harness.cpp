@@ -263,8 +263,8 @@ private:
   std::string m_model_string;
   providers::ModelRef m_model;
   std::vector<Tool> m_tools;
-  std::map<std::string, std::shared_ptr<json_schema::Validator>> m_validators;
-  std::shared_ptr<json_schema::Validator> m_result_validator;
+  std::map<std::string, std::shared_ptr<const json_schema::Validator>> m_validators;
+  std::shared_ptr<const json_schema::Validator> m_result_validator;
   FinishSchema m_finish;
   std::mutex m_mutex; // guards the result state below
   int m_invalid_results = 0;
@@ -281,7 +281,7 @@ void TurnRunner::add_tool(Tool tool) {
   // An authored tool named like a built-in replaces it (the manifest lists it once too).
   std::erase_if(m_tools, [&](const Tool& t) { return t.name == tool.name; });
   try {
-    m_validators[tool.name] = std::make_shared<json_schema::Validator>(tool.input_schema);
+    m_validators[tool.name] = json_schema::shared_validator(tool.input_schema); // cached
   } catch (const std::invalid_argument&) {
     m_validators[tool.name] = nullptr; // discovery reports bad schemas; the tool checks itself
   }
@@ -306,7 +306,7 @@ void TurnRunner::build_tools() {
       add_tool(std::move(tool));
   if (m_options.result_schema.is_null()) return;
   m_finish = finish_schema(m_options.result_schema);
-  m_result_validator = std::make_shared<json_schema::Validator>(m_finish.parameters);
+  m_result_validator = json_schema::shared_validator(m_finish.parameters);
   add_tool({.name = "finish",
             .description = "Submit your final answer; its arguments must match the required schema.",
             .input_schema = m_finish.parameters,
