@@ -51,4 +51,12 @@ set_target_properties(PkgConfig::HTTPLIB PkgConfig::LIBPQ PROPERTIES INTERFACE_L
 
 add_library(hearth_static_link INTERFACE)
 target_link_options(hearth_static_link INTERFACE -static-libstdc++ -Wl,--as-needed -Wl,-O1)
+# The archives bring ~26,000 relative relocations into the PIE; packed (DT_RELR, glibc 2.36) the
+# loader applies them faster (measured: --version 9.9 -> 8.8 ms CPU on a loaded machine).
+# -no-pie would drop them altogether (6.9 ms) but gives up ASLR for the binary: not taken.
+include(CheckLinkerFlag)
+check_linker_flag(CXX "-Wl,-z,pack-relative-relocs" HEARTH_LINKER_HAS_RELR)
+if(HEARTH_LINKER_HAS_RELR)
+  target_link_options(hearth_static_link INTERFACE -Wl,-z,pack-relative-relocs)
+endif()
 target_link_libraries(hearth_static_link INTERFACE ${CMAKE_DL_LIBS})
