@@ -1,6 +1,9 @@
 // JSON Schema validation through valijson; see json_schema.hpp.
 #include "core/json_schema.hpp"
 
+#include <mutex>
+#include <unordered_map>
+
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -109,6 +112,22 @@ std::string describe(const std::vector<Violation>& violations) {
     out += (v.pointer.empty() ? std::string("(root)") : v.pointer) + ": " + v.message;
   }
   return out;
+}
+
+std::shared_ptr<const Validator> shared_validator(const nlohmann::json& schema) {
+  constexpr std::size_t k_max_cached = 512; // distinct schemas: tools and results of a project
+  static std::mutex mutex;
+  static std::unordered_map<std::string, std::shared_ptr<const Validator>> cache;
+  // Replaced, not thrown on: an authored schema may hold invalid UTF-8.
+  auto key = schema.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  {
+    std::lock_guard lock(mutex);
+    if (const auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  auto compiled = std::make_shared<const Validator>(schema); // outside the lock: may be slow
+  std::lock_guard lock(mutex);
+  if (cache.size() >= k_max_cached) cache.clear(); // a project past the bound recompiles
+  return cache.try_emplace(std::move(key), std::move(compiled)).first->second;
 }
 
 } // namespace hearth::json_schema

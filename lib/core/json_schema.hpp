@@ -34,6 +34,11 @@ private:
   std::unique_ptr<Impl> m_impl;
 };
 
+/// The compiled form of `schema`, shared: each distinct schema (by its serialized text) is
+/// compiled once per process and kept in a bounded cache (issue 17 §3: a turn compiled every
+/// tool's schema again). Throws std::invalid_argument like the constructor (nothing cached).
+std::shared_ptr<const Validator> shared_validator(const nlohmann::json& schema);
+
 /// "" when `schema` compiles, else the reason it does not.
 std::string schema_problem(const nlohmann::json& schema);
 

@@ -3,6 +3,7 @@
 #include "core/json.hpp"
 
 #include "core/errors.hpp"
+#include "core/lazy_library.hpp"
 #include "core/fs.hpp"
 #include "manifest/manifest.hpp"
 
@@ -234,6 +235,8 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
     std::set<std::string> packages;
     for (const auto& so : needed_libraries(binary))
       if (auto pkg = debian_package_for(so); !pkg.empty()) packages.insert(pkg);
+    // A release binary loads these on first use, so they are not in DT_NEEDED (docs/building.md).
+    for (const auto& lazy : lazy::lazy_libraries()) packages.insert(lazy.debian_package);
     for (const auto& pkg : interpreter_packages(project, built)) packages.insert(pkg);
     result.packages.assign(packages.begin(), packages.end());
 

@@ -41,6 +41,23 @@ std::string iso_from_ms(long long ms) {
 EventLog::EventLog(store::Store& store, std::string path, EventListener listener)
     : m_store(store), m_path(std::move(path)), m_listener(std::move(listener)) {}
 
+namespace {
+
+constexpr const char* k_envelope_keys[] = {"runId",   "instanceId", "session",
+                                           "parentSession", "taskId", "harness",
+                                           "operationId",   "turnId"};
+
+/// The stored form of a TraceEvent derived from `source`: {traceEvent, <source's envelope>}.
+store::NewEvent trace_record(const nlohmann::json& trace_event, const nlohmann::json& source) {
+  nlohmann::json data = {{"traceEvent", trace_event}};
+  for (const char* key : k_envelope_keys)
+    if (const auto it = source.find(key); it != source.end()) data[key] = *it;
+  data["timestamp"] = trace_event["timestamp"];
+  return {.type = k_trace_event_type, .data = std::move(data)};
+}
+
+} // namespace
+
 nlohmann::json EventLog::emit(const std::string& type, nlohmann::json data,
                               const Envelope& envelope) {
   const std::pair<const char*, const std::string*> fields[] = {
@@ -52,33 +69,58 @@ nlohmann::json EventLog::emit(const std::string& type, nlohmann::json data,
     if (!value->empty() && !data.contains(key)) data[key] = *value;
   data["timestamp"] = now_iso();
   std::lock_guard lock(m_mutex); // one order for the stream and the listener
-  const auto seq = m_store.append(m_path, {.type = type, .data = data});
+  // The event and the TraceEvents it derives go in one transaction (issue 17 §3: a commit per
+  // event and per TraceEvent was most of a run's store time). The tracer reads only the event's
+  // own fields, not its seq. A tracer failure loses the TraceEvents, never the event.
+  std::vector<nlohmann::json> derived;
+  try {
+    derived = m_tracer.observe(type, data);
+  } catch (const std::exception&) {
+    derived.clear();
+  }
+  std::vector<store::NewEvent> batch;
+  batch.reserve(1 + derived.size());
+  batch.push_back({.type = type, .data = nlohmann::json()});
+  for (const auto& trace_event : derived) batch.push_back(trace_record(trace_event, data));
+  batch.front().data = std::move(data);
+  const auto seq = m_store.append_batch(m_path, batch, false); // throws: nothing is shown
+  data = std::move(batch.front().data);
   data["type"] = type;
   data["eventIndex"] = seq;
   if (m_listener) m_listener(data);
-  append_traces(m_tracer.observe(type, data), data);
+  for (std::size_t i = 1; i < batch.size(); ++i) {
+    try {
+      auto& trace = batch[i].data;
+      trace["type"] = k_trace_event_type;
+      trace["eventIndex"] = seq + static_cast<std::int64_t>(i);
+      if (m_listener) m_listener(trace);
+      if (m_trace_sink) m_trace_sink(derived[i - 1]);
+    } catch (const std::exception&) {
+      // The TraceEvent is committed; a listener or sink failing on it must not fail the event.
+    }
+  }
   return data;
 }
 
 void EventLog::append_traces(std::vector<nlohmann::json> derived,
                              const nlohmann::json& source) noexcept {
-  static constexpr const char* k_envelope[] = {"runId",   "instanceId", "session",
-                                               "parentSession", "taskId", "harness",
-                                               "operationId",   "turnId"};
-  for (auto& trace_event : derived) {
-    try {
-      nlohmann::json data = {{"traceEvent", trace_event}};
-      for (const char* key : k_envelope)
-        if (const auto it = source.find(key); it != source.end()) data[key] = *it;
-      data["timestamp"] = trace_event["timestamp"];
-      const auto seq = m_store.append(m_path, {.type = k_trace_event_type, .data = data});
-      data["type"] = k_trace_event_type;
-      data["eventIndex"] = seq;
-      if (m_listener) m_listener(data);
-      if (m_trace_sink) m_trace_sink(trace_event);
-    } catch (const std::exception&) {
-      // The source event is committed and shown; a lost TraceEvent must not fail it.
+  if (derived.empty()) return;
+  try {
+    std::vector<store::NewEvent> batch;
+    for (const auto& trace_event : derived) batch.push_back(trace_record(trace_event, source));
+    const auto seq = m_store.append_batch(m_path, batch, false); // one transaction for all
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      try {
+        auto& data = batch[i].data;
+        data["type"] = k_trace_event_type;
+        data["eventIndex"] = seq + static_cast<std::int64_t>(i);
+        if (m_listener) m_listener(data);
+        if (m_trace_sink) m_trace_sink(derived[i]);
+      } catch (const std::exception&) {
+      }
     }
+  } catch (const std::exception&) {
+    // The source event is committed and shown; lost TraceEvents must not fail it.
   }
 }
 

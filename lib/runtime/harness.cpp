@@ -137,29 +137,6 @@ FinishSchema finish_schema(const json& result) {
           true};
 }
 
-/// A compiled validator for `schema`, shared by every turn that offers the same schema (issue 16
-/// §2: compiled once, not per turn). Null when the schema does not compile. Bounded: the cache
-/// starts over past 1024 schemas.
-std::shared_ptr<json_schema::Validator> compiled_validator(const json& schema) {
-  static std::mutex mutex;
-  static std::map<std::string, std::shared_ptr<json_schema::Validator>> cache;
-  auto key = hearth::dump_json(schema);
-  {
-    std::lock_guard lock(mutex);
-    if (const auto it = cache.find(key); it != cache.end()) return it->second;
-  }
-  std::shared_ptr<json_schema::Validator> validator;
-  try {
-    validator = std::make_shared<json_schema::Validator>(schema);
-  } catch (const std::invalid_argument&) {
-    validator = nullptr; // discovery reports bad schemas; the tool checks itself
-  }
-  std::lock_guard lock(mutex);
-  if (cache.size() >= 1024) cache.clear();
-  cache.emplace(std::move(key), validator);
-  return validator;
-}
-
 /// approvals: one tool call of a step after the policy gate: its outcome, or the request
 /// (approval_request / input_request body plus `kind`) it parks on.
 struct CallSlot {
@@ -315,8 +292,8 @@ private:
   std::string m_model_string;
   providers::ModelRef m_model;
   std::vector<Tool> m_tools;
-  std::map<std::string, std::shared_ptr<json_schema::Validator>> m_validators;
-  std::shared_ptr<json_schema::Validator> m_result_validator;
+  std::map<std::string, std::shared_ptr<const json_schema::Validator>> m_validators;
+  std::shared_ptr<const json_schema::Validator> m_result_validator;
   FinishSchema m_finish;
   std::mutex m_mutex; // guards the result state below
   int m_invalid_results = 0;
@@ -344,7 +321,11 @@ private:
 void TurnRunner::add_tool(Tool tool) {
   // An authored tool named like a built-in replaces it (the manifest lists it once too).
   std::erase_if(m_tools, [&](const Tool& t) { return t.name == tool.name; });
-  m_validators[tool.name] = compiled_validator(tool.input_schema);
+  try {
+    m_validators[tool.name] = json_schema::shared_validator(tool.input_schema); // cached
+  } catch (const std::invalid_argument&) {
+    m_validators[tool.name] = nullptr; // discovery reports bad schemas; the tool checks itself
+  }
   m_tools.push_back(std::move(tool));
 }
 
@@ -367,8 +348,7 @@ void TurnRunner::build_tools() {
       add_tool(std::move(tool));
   if (m_options.result_schema.is_null()) return;
   m_finish = finish_schema(m_options.result_schema);
-  m_result_validator = compiled_validator(m_finish.parameters);
-  if (!m_result_validator) m_result_validator = std::make_shared<json_schema::Validator>(m_finish.parameters);
+  m_result_validator = json_schema::shared_validator(m_finish.parameters);
   add_tool({.name = "finish",
             .description = "Submit your final answer; its arguments must match the required schema.",
             .input_schema = m_finish.parameters,

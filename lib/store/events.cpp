@@ -61,15 +61,54 @@ std::int64_t SqliteStore::append(std::string_view path, const NewEvent& event) {
 
 std::int64_t SqliteStore::append_batch(std::string_view path, const std::vector<NewEvent>& events,
                                        bool close_after) {
-  const auto tail = m_pool.write([&](db::Connection& conn) {
-    db::Transaction tx(conn, db::Transaction::Mode::write);
-    auto result = append_in(conn, path, events, close_after);
-    tx.commit();
-    return result;
+  // Group commit (issue 17 §3): appends that arrive while another thread holds the writer queue
+  // here; whoever takes the writer next commits the whole queue in one transaction, each append
+  // in its own savepoint, so one append's error (stream closed) fails only that append. An
+  // append returns only once the transaction holding it has committed.
+  PendingAppend mine{.path = path, .events = &events, .close_after = close_after};
+  {
+    std::lock_guard queue(m_append_queue_mutex);
+    m_append_queue.push_back(&mine);
+  }
+  m_pool.write([&](db::Connection& conn) {
+    if (mine.done) return; // committed by the thread that held the writer before us
+    std::vector<PendingAppend*> group;
+    {
+      std::lock_guard queue(m_append_queue_mutex);
+      group.swap(m_append_queue); // holds `mine`: only a writer takes the queue, marking all done
+    }
+    commit_group(conn, group);
   });
+  if (mine.error) std::rethrow_exception(mine.error);
   // Waiters are woken only after the commit: "every event is committed before it is shown".
-  publish(path, tail);
-  return tail.last_seq + 1 - static_cast<std::int64_t>(events.size());
+  publish(path, mine.tail);
+  return mine.tail.last_seq + 1 - static_cast<std::int64_t>(events.size());
+}
+
+void SqliteStore::commit_group(db::Connection& conn, const std::vector<PendingAppend*>& group) {
+  try {
+    db::Transaction tx(conn, db::Transaction::Mode::write);
+    if (group.size() == 1) {
+      auto& one = *group.front();
+      one.tail = append_in(conn, one.path, *one.events, one.close_after);
+    } else {
+      for (auto* pending : group) {
+        conn.prepare("SAVEPOINT hearth_append")->run();
+        try {
+          pending->tail = append_in(conn, pending->path, *pending->events, pending->close_after);
+        } catch (...) {
+          pending->error = std::current_exception();
+          conn.prepare("ROLLBACK TO hearth_append")->run();
+        }
+        conn.prepare("RELEASE hearth_append")->run();
+      }
+    }
+    tx.commit();
+  } catch (...) { // BEGIN or COMMIT failed, or the only append: none of them is stored
+    for (auto* pending : group)
+      if (!pending->error) pending->error = std::current_exception();
+  }
+  for (auto* pending : group) pending->done = true;
 }
 
 void SqliteStore::close_stream(std::string_view path) {

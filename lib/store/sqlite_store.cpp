@@ -40,6 +40,18 @@ std::string resolve_location(std::string_view location, const std::filesystem::p
   return full.string();
 }
 
+/// `sqlite:<path>?synchronous=full|normal` (docs/deploy.md "Durability"): the location without
+/// the option, and whether every commit is fsynced. Throws store_location_invalid for another
+/// option.
+std::pair<std::string_view, bool> split_synchronous(std::string_view location) {
+  const auto query = location.find('?');
+  if (query == std::string_view::npos) return {location, false};
+  const auto option = location.substr(query + 1);
+  if (option != "synchronous=full" && option != "synchronous=normal")
+    throw errors::store_location_invalid(location);
+  return {location.substr(0, query), option == "synchronous=full"};
+}
+
 } // namespace
 
 bool is_postgres_location(std::string_view location) {
@@ -92,18 +104,22 @@ Json to_json(const Event& event) {
 
 // --- Pool -----------------------------------------------------------------------------------
 
-Pool::Pool(std::string filename, std::string display_path, bool in_memory)
+Pool::Pool(std::string filename, std::string display_path, bool in_memory, bool synchronous_full)
     : m_filename(std::move(filename)), m_display(std::move(display_path)),
       m_in_memory(in_memory) {
   m_writer = std::make_unique<db::Connection>(m_filename, m_display);
   m_writer->exec(k_common_pragmas);
   if (!m_in_memory) {
-    // WAL: readers never block the writer nor it them. synchronous=NORMAL: a commit survives a
-    // process crash (kill -9) without an fsync per append; only a power loss may drop the
-    // last commits, and never corrupts the file.
+    // WAL: readers never block the writer nor it them. synchronous=NORMAL (the default): a
+    // commit survives a process crash (kill -9) without an fsync per commit; only a power loss
+    // or kernel crash may drop the last commits, and never corrupts the file. FULL
+    // (`?synchronous=full` on the location) fsyncs the WAL at every commit: commits survive a
+    // power loss too, at the disk's fsync latency per commit (group commit shares it).
     // journal_size_limit: a WAL that grew during a burst shrinks back when it next restarts.
-    m_writer->exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                   "PRAGMA journal_size_limit = 8388608;");
+    m_writer->exec(synchronous_full ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+                                      "PRAGMA journal_size_limit = 8388608;"
+                                    : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                                      "PRAGMA journal_size_limit = 8388608;");
   }
   migrate(*m_writer);
 }
@@ -135,8 +151,10 @@ Pool::Lease::~Lease() {
 
 // --- SqliteStore ------------------------------------------------------------------------------
 
-SqliteStore::SqliteStore(const std::string& filename)
-    : m_pool(filename, filename == k_memory ? "memory:" : filename, filename == k_memory),
+SqliteStore::SqliteStore(const std::string& filename, bool synchronous_full)
+    : m_pool(filename, filename == k_memory ? "memory:" : filename, filename == k_memory,
+             synchronous_full),
+      m_synchronous_full(synchronous_full && filename != k_memory),
       m_watchers(m_pool.in_memory() ? StreamWatchers::PollFn{} : make_poller(), k_poll_interval) {
   if (m_pool.in_memory()) return;
   auto conn = std::make_shared<std::unique_ptr<db::Connection>>(); // the checkpoint thread's own
@@ -155,7 +173,8 @@ SqliteStore::~SqliteStore() {
 }
 
 std::string SqliteStore::location() const {
-  return m_pool.in_memory() ? "memory:" : "sqlite:" + m_pool.display_path();
+  if (m_pool.in_memory()) return "memory:";
+  return "sqlite:" + m_pool.display_path() + (m_synchronous_full ? "?synchronous=full" : "");
 }
 
 StreamWatchers::PollFn SqliteStore::make_poller() {
@@ -182,7 +201,8 @@ StreamWatchers::PollFn SqliteStore::make_poller() {
 std::unique_ptr<Store> open_store(std::string_view location, const std::filesystem::path& base_dir) {
   if (is_postgres_location(location))
     return std::make_unique<PostgresStore>(std::string(location));
-  return std::make_unique<SqliteStore>(resolve_location(location, base_dir));
+  const auto [path, synchronous_full] = split_synchronous(location);
+  return std::make_unique<SqliteStore>(resolve_location(path, base_dir), synchronous_full);
 }
 
 } // namespace hearth::store

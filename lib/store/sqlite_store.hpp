@@ -7,6 +7,7 @@
 #include "store/store.hpp"
 #include "store/watchers.hpp"
 
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -19,7 +20,8 @@ namespace hearth::store {
 /// in-memory database has only the writer, used for everything.
 class Pool {
 public:
-  Pool(std::string filename, std::string display_path, bool in_memory);
+  /// `synchronous_full`: PRAGMA synchronous = FULL instead of NORMAL (file databases only).
+  Pool(std::string filename, std::string display_path, bool in_memory, bool synchronous_full);
 
   template <class F> auto write(F&& fn) {
     std::lock_guard lock(m_write_mutex);
@@ -61,7 +63,8 @@ private:
 class SqliteStore final : public Store {
 public:
   /// `filename` is a file path or ":memory:". Opens, configures and migrates (see open_store).
-  explicit SqliteStore(const std::string& filename);
+  /// `synchronous_full`: fsync every commit (location option `?synchronous=full`).
+  explicit SqliteStore(const std::string& filename, bool synchronous_full = false);
   ~SqliteStore() override;
 
   std::string location() const override;
@@ -135,14 +138,29 @@ private:
   // Inside create_run's transaction, `memory:` stores only: past k_memory_max_runs runs, drops
   // the oldest finished ones (record, stream, events) and says so on stderr.
   void evict_finished_runs(db::Connection& conn);
+  // One caller's append_batch waiting for a group commit; lives on that caller's stack.
+  struct PendingAppend {
+    std::string_view path;
+    const std::vector<NewEvent>* events = nullptr;
+    bool close_after = false;
+    bool done = false; // written and read under the writer's mutex
+    Tail tail{};
+    std::exception_ptr error{};
+  };
+  // With the writer held: appends every queued batch in one transaction and marks each done,
+  // with its tail or its error.
+  void commit_group(db::Connection& conn, const std::vector<PendingAppend*>& group);
   static std::optional<StreamInfo> stream_info_in(db::Connection& conn, std::string_view path);
   void publish(std::string_view path, Tail tail) { m_watchers.notify(path, tail); }
   StreamWatchers::PollFn make_poller();
 
   Pool m_pool;
+  bool m_synchronous_full = false;
   StreamWatchers m_watchers; // after m_pool: its poller thread uses a connection of the pool's file
   std::unique_ptr<Checkpointer> m_checkpointer; // file stores only
   std::int64_t m_evicted_runs = 0;              // memory stores: runs evicted so far
+  std::mutex m_append_queue_mutex;
+  std::vector<PendingAppend*> m_append_queue; // appends waiting for the writer (append_batch)
 };
 
 /// Reads one stream's tail with `conn`; a missing stream reads as {-1, false}.

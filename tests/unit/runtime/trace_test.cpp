@@ -180,6 +180,24 @@ TEST_SUITE("trace") {
     check_tree(sunk);
   }
 
+  TEST_CASE("an event and the TraceEvents it derives are committed together, before it is shown") {
+    // One transaction per emit (issue 17 §3): when the listener sees run_start, its TraceEvent
+    // is in the store already; one commit per event and per TraceEvent stored it only after.
+    auto store = hearth::store::open_store("memory:");
+    store->create_stream("runs/run_y");
+    std::vector<std::size_t> stored_when_shown;
+    EventLog log(*store, "runs/run_y", [&](const json& e) {
+      if (e["type"] == "run_start") stored_when_shown.push_back(store->read("runs/run_y", -1).events.size());
+    });
+    const auto shown = log.emit("run_start", {{"workflowName", "w"}}, {.run_id = "run_y"});
+    CHECK(shown["eventIndex"] == 0);
+    CHECK(stored_when_shown == std::vector<std::size_t>{2});
+    const auto page = store->read("runs/run_y", -1);
+    REQUIRE(page.events.size() == 2);
+    CHECK(page.events[1].type == "trace");
+    CHECK(page.events[1].data["runId"] == "run_y");
+  }
+
   TEST_CASE("the OTLP body carries complete spans with ids, parents, times and status") {
     Tracer tracer;
     std::vector<json> out;

@@ -73,6 +73,23 @@ TEST_CASE("a new file is created with its directories, migrated, and in WAL mode
   CHECK(raw_int(file, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") == 1);
 }
 
+TEST_CASE("?synchronous=full on a location selects FULL and keeps the file where the path says") {
+  TempProject tmp;
+  {
+    auto store = open_store("sqlite:.hearth/state.db?synchronous=full", tmp.root());
+    const auto file = tmp.root() / ".hearth" / "state.db";
+    CHECK(std::filesystem::exists(file));
+    CHECK(store->location() == "sqlite:" + file.string() + "?synchronous=full");
+    store->create_stream("runs/r");
+    CHECK(store->append("runs/r", {.type = "log"}) == 0);
+  }
+  auto normal = open_store("sqlite:.hearth/state.db?synchronous=normal", tmp.root());
+  CHECK(normal->location() == "sqlite:" + (tmp.root() / ".hearth" / "state.db").string());
+  CHECK(normal->read("runs/r", -1).events.size() == 1);
+  CHECK(open_error("sqlite:x.db?synchronous=off").type == "store_location_invalid");
+  CHECK(open_error("sqlite:x.db?cache=shared").type == "store_location_invalid");
+}
+
 TEST_CASE("data survives closing and reopening the file") {
   TempProject tmp;
   const auto location = "sqlite:" + (tmp.root() / "state.db").string();
