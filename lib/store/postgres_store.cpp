@@ -418,7 +418,10 @@ void PostgresStore::background() {
         conn->set_timeouts(k_background_statement_ms, k_background_lock_ms);
         conn->exec_script(("LISTEN " + m_channel).c_str());
         // Notifications sent while this connection was down are lost: re-read every tail.
-        for (const auto& path : m_watchers.watched_paths()) m_watchers.notify(path, probe(path));
+        for (const auto& path : m_watchers.watched_paths()) {
+          if (m_stopping) break; // ~PostgresStore waits for this thread: no more probes
+          m_watchers.notify(path, probe(path));
+        }
       }
       if (Clock::now() >= next_beat) {
         try {
