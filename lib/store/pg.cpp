@@ -99,6 +99,12 @@ Result Connection::exec(const char* sql, const Params& params) {
 
 void Connection::exec_script(const char* sql) { checked(PQexec(m_conn, sql)); }
 
+void Connection::set_timeouts(std::int64_t statement_ms, std::int64_t lock_ms) {
+  // Session settings (SET, not SET LOCAL): they last as long as the connection.
+  exec("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
+       Params().add(std::to_string(statement_ms)).add(std::to_string(lock_ms)));
+}
+
 Transaction::Transaction(Connection& conn, const char* begin) : m_conn(conn) { m_conn.exec(begin); }
 
 Transaction::~Transaction() {
@@ -114,8 +120,8 @@ void Transaction::commit() {
   m_open = false;
 }
 
-Pool::Pool(std::string url, std::string display)
-    : m_url(std::move(url)), m_display(std::move(display)) {
+Pool::Pool(std::string url, std::string display, std::chrono::milliseconds wait)
+    : m_url(std::move(url)), m_display(std::move(display)), m_wait(wait) {
   char* error = nullptr;
   if (PQconninfoOption* options = PQconninfoParse(m_url.c_str(), &error)) {
     for (auto* o = options; o->keyword; ++o)
@@ -127,10 +133,27 @@ Pool::Pool(std::string url, std::string display)
 
 Pool::~Pool() = default;
 
-Pool::Lease::Lease(Pool& owner) : pool(owner) {
+namespace {
+// The pool whose lease this thread holds, if any (Lease's nesting guard).
+thread_local const Pool* t_leased = nullptr;
+} // namespace
+
+Pool::Lease::Lease(Pool& owner, std::string_view operation) : pool(owner) {
+  // A store call inside another's unit of work would wait for a second connection while holding
+  // one: with k_max such callers at once, every one waits for the others forever. Never wait.
+  if (t_leased == &pool)
+    throw errors::store_failed(pool.m_display, operation,
+                               "a store call was made while this thread already held one of the "
+                               "pool's connections (nested store calls can deadlock the pool)");
   {
     std::unique_lock lock(pool.m_mutex);
-    pool.m_cv.wait(lock, [&] { return !pool.m_idle.empty() || pool.m_open < k_max; });
+    if (!pool.m_cv.wait_for(lock, pool.m_wait,
+                            [&] { return !pool.m_idle.empty() || pool.m_open < k_max; }))
+      throw errors::store_failed(
+          pool.m_display, operation,
+          "the connection pool is exhausted: all " + std::to_string(k_max) +
+              " connections stayed busy for " + std::to_string(pool.m_wait.count()) +
+              " ms (statements waiting on locks, or too many concurrent requests)");
     if (!pool.m_idle.empty()) {
       conn = std::move(pool.m_idle.back());
       pool.m_idle.pop_back();
@@ -138,18 +161,24 @@ Pool::Lease::Lease(Pool& owner) : pool(owner) {
       ++pool.m_open;
     }
   }
+  outer = t_leased;
+  t_leased = &pool;
   // An idle connection whose server went away (restart, failover) still reports OK until used:
   // read what is pending (never blocks) so EOF shows now, and reconnect instead of failing the
   // caller's first, possibly non-retryable, statement.
   if (conn && conn->ok() && idle_and_quiet(conn->handle())) return;
   conn.reset();
   try {
-    conn = std::make_unique<Connection>(pool.m_url); // outside the lock: connecting is slow
+    // Outside the lock: connecting is slow. Bounded: connect_timeout, then the timeouts.
+    conn = std::make_unique<Connection>(pool.m_url);
+    try {
+      conn->set_timeouts(k_statement_timeout_ms, k_lock_timeout_ms);
+    } catch (const PgError& e) { // nothing of the caller's was sent: as safe to retry as connecting
+      throw PgError(e.what(), e.sqlstate(), true, true);
+    }
   } catch (...) {
-    held = false;
-    std::lock_guard lock(pool.m_mutex);
-    --pool.m_open;
-    pool.m_cv.notify_one();
+    conn.reset();
+    release();
     throw;
   }
 }
@@ -157,6 +186,7 @@ Pool::Lease::Lease(Pool& owner) : pool(owner) {
 void Pool::Lease::release() {
   if (!held) return;
   held = false;
+  t_leased = outer;
   std::lock_guard lock(pool.m_mutex);
   if (discard || !conn || !conn->ok()) {
     conn.reset();

@@ -109,6 +109,12 @@ public:
   /// data). Throws PgError.
   void exec_script(const char* sql);
 
+  /// Bounds every later statement on this connection (issue 15 review): `statement_ms` for any
+  /// statement (statement_timeout, SQLSTATE 57014 when exceeded), `lock_ms` for waiting on a
+  /// row, table or advisory lock (lock_timeout, SQLSTATE 55P03). 0 leaves one unbounded.
+  /// Throws PgError.
+  void set_timeouts(std::int64_t statement_ms, std::int64_t lock_ms);
+
   /// True while the connection is usable.
   bool ok() const { return PQstatus(m_conn) == CONNECTION_OK; }
   PGconn* handle() { return m_conn; }
@@ -133,17 +139,27 @@ private:
   bool m_open = true;
 };
 
-/// Connections to one database, at most `k_max` open at once; a caller waits for a free one.
-/// run() retries a unit of work (one statement or one whole transaction) on a transient failure:
+/// Connections to one database, at most `k_max` open at once; a caller waits for a free one at
+/// most `wait` (then store_failed: the pool is exhausted). Every pooled connection runs with
+/// statement_timeout k_statement_timeout_ms and lock_timeout k_lock_timeout_ms, so no caller
+/// waits on the server without bound either. A thread never holds two leases of one pool: a
+/// store call made from inside run()'s `fn` would deadlock once k_max callers do it at once, so
+/// it throws store_failed at once instead. run() retries a unit of work (one statement or one whole transaction) on a transient failure:
 /// always after a serialization failure or deadlock (the server rolled it back); after a lost
 /// connection only when the caller says the work is idempotent (a lost COMMIT may have landed).
 class Pool {
 public:
   static constexpr std::size_t k_max = 8;
   static constexpr int k_attempts = 4;
+  /// Bounds of every pooled connection (docs/deploy.md "Connections").
+  static constexpr std::int64_t k_statement_timeout_ms = 30'000;
+  static constexpr std::int64_t k_lock_timeout_ms = 5'000;
+  /// How long a caller waits for a free connection by default.
+  static constexpr std::chrono::milliseconds k_wait{30'000};
 
   /// Does not connect; the first run() does. `display`: the redacted location, for messages.
-  Pool(std::string url, std::string display);
+  /// `wait`: how long a caller waits for a free connection before store_failed.
+  Pool(std::string url, std::string display, std::chrono::milliseconds wait = k_wait);
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -156,7 +172,9 @@ public:
   auto run(std::string_view operation, bool idempotent, F&& fn, int attempts = k_attempts) {
     for (int attempt = 1;; ++attempt) {
       try {
-        Lease lease(*this); // connects when no idle connection is left (PgError: connecting)
+        // Connects when no idle connection is left (PgError: connecting); store_failed when
+        // none frees up within the wait, or when this thread already holds one (nesting).
+        Lease lease(*this, operation);
         try {
           return fn(*lease.conn);
         } catch (const PgError&) {
@@ -178,7 +196,7 @@ public:
 
 private:
   struct Lease {
-    explicit Lease(Pool& pool);
+    Lease(Pool& pool, std::string_view operation);
     ~Lease() { release(); }
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
@@ -187,6 +205,7 @@ private:
     std::unique_ptr<Connection> conn;
     bool discard = false;
     bool held = true;
+    const Pool* outer = nullptr; // the pool this thread held a lease of before (nesting guard)
   };
   static bool retryable(const PgError& e, bool idempotent) {
     return e.rolled_back() || e.connecting() || (e.connection_lost() && idempotent);
@@ -196,6 +215,7 @@ private:
   std::string m_url;
   std::string m_display;
   std::string m_password; // from the URL, scrubbed from every message
+  std::chrono::milliseconds m_wait;
   std::mutex m_mutex;
   std::condition_variable m_cv;
   std::vector<std::unique_ptr<Connection>> m_idle;

@@ -1,7 +1,11 @@
-// The PostgreSQL schema (issue 15 §2): one migration list mirroring SQLite's (migrations.cpp)
-// step for step, so schema N means the same tables on both backends. Append new steps at the
-// end; never edit a shipped one. Applied under a transaction-scoped advisory lock, so replicas
-// starting together migrate once; the version lives in `hearth_schema`.
+// The PostgreSQL schema (issue 15 §2): one migration list whose steps 1-6 mirror SQLite's
+// (migrations.cpp) step for step; later steps are PostgreSQL's own (leases and fences of
+// replicas, which SQLite, one host, does not need), so the two versions may differ from 7 on.
+// Append new steps at the end; never edit a shipped one. Applied under a transaction-scoped
+// advisory lock, so replicas starting together migrate once; the version lives in
+// `hearth_schema`. Bounded: the advisory lock is waited for at most k_migration_wait_ms, each
+// table lock of a step at most k_migration_lock_ms (lock_timeout), so a replica never queues an
+// ALTER TABLE behind a long transaction (which would stall every other query on that table).
 #include "store/postgres_store.hpp"
 
 #include "core/errors.hpp"
@@ -14,7 +18,7 @@ namespace {
 
 // Times are bigint milliseconds since the Unix epoch (UTC), as in SQLite; JSON columns hold
 // compact JSON text (byte for byte what the runtime wrote: key order is kept).
-constexpr std::array<const char*, 6> k_steps = {
+constexpr std::array<const char*, 7> k_steps = {
     // 1: runs, event streams, sessions, submissions.
     R"sql(
 CREATE TABLE streams (
@@ -172,10 +176,34 @@ ALTER TABLE dispatches ADD COLUMN context TEXT;
 ALTER TABLE dispatches ADD COLUMN receipt TEXT;
 ALTER TABLE dispatches ADD COLUMN outcome TEXT;
 )sql",
+    // 7 (PostgreSQL only; issue 15 review): the fence of a run's stream, so an append on behalf
+    // of a run is refused atomically once the run was taken over (NULL: 0, never taken over);
+    // and leases on schedule fires, like dispatches: the owner's random id and the expiry on the
+    // database clock, renewed by its heartbeat, so a dead host's fires are interrupted or taken.
+    R"sql(
+ALTER TABLE streams ADD COLUMN fence BIGINT;
+UPDATE streams SET fence = runs.fence FROM runs
+  WHERE streams.path = 'runs/' || runs.run_id AND runs.fence <> 0;
+ALTER TABLE schedule_fires ADD COLUMN owner_id TEXT;
+ALTER TABLE schedule_fires ADD COLUMN lease_ms BIGINT;
+CREATE INDEX schedule_fires_owned ON schedule_fires (owner_id) WHERE status IN ('queued', 'running');
+)sql",
 };
 
 // Any number: the advisory lock key of hearth's migrations ("hrth").
 constexpr const char* k_lock_key = "1752331368";
+
+// Migration bounds (docs/deploy.md "Schema"): the wait for another replica's migration, the
+// wait for each table lock of a step, and each statement.
+constexpr std::int64_t k_migration_wait_ms = 60'000;
+constexpr std::int64_t k_migration_lock_ms = 5'000;
+constexpr std::int64_t k_migration_statement_ms = 300'000;
+
+// Timeouts for the rest of the current transaction only (SET LOCAL).
+void set_local_timeouts(pg::Connection& conn, std::int64_t statement_ms, std::int64_t lock_ms) {
+  conn.exec("SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",
+            pg::Params().add(std::to_string(statement_ms)).add(std::to_string(lock_ms)));
+}
 
 } // namespace
 
@@ -183,8 +211,20 @@ int postgres_schema_version() { return static_cast<int>(k_steps.size()); }
 
 void migrate_postgres(pg::Connection& conn, const std::string& display) {
   pg::Transaction tx(conn);
-  // Replicas starting at once: one migrates, the others wait here and then see its version.
-  conn.exec("SELECT pg_advisory_xact_lock($1::bigint)", pg::Params().add(k_lock_key));
+  // Replicas starting at once: one migrates, the others wait here (bounded) and then see its
+  // version.
+  set_local_timeouts(conn, k_migration_statement_ms, k_migration_wait_ms);
+  try {
+    conn.exec("SELECT pg_advisory_xact_lock($1::bigint)", pg::Params().add(k_lock_key));
+  } catch (const pg::PgError& e) {
+    if (e.sqlstate() != "55P03") throw;
+    throw pg::PgError("the schema migration waited " + std::to_string(k_migration_wait_ms / 1000) +
+                          " s for another process's migration (advisory lock " +
+                          std::string(k_lock_key) +
+                          ") and gave up; start again once it has finished",
+                      e.sqlstate(), false);
+  }
+  set_local_timeouts(conn, k_migration_statement_ms, k_migration_lock_ms);
   conn.exec_script("CREATE TABLE IF NOT EXISTS hearth_schema (version INTEGER NOT NULL, "
                    "application TEXT NOT NULL)");
   const auto row = conn.exec("SELECT version, application FROM hearth_schema");
@@ -192,14 +232,32 @@ void migrate_postgres(pg::Connection& conn, const std::string& display) {
   if (!row.empty()) {
     if (row.text(0, 1) != "hearth") throw errors::store_postgres_foreign(display);
     version = row.int64(0, 0);
-  } else if (!conn.exec("SELECT to_regclass('runs')").is_null(0, 0)) {
+  } else if (!conn.exec("SELECT to_regclass(format('%I.runs', current_schema()))").is_null(0, 0)) {
+    // Only the schema hearth writes into counts: a `runs` table elsewhere on the search_path
+    // (another application's, in `public`) is none of hearth's business.
     throw errors::store_postgres_foreign(display); // tables of someone else's, and no version of ours
   }
   if (version > postgres_schema_version())
     throw errors::store_too_new(display, version, postgres_schema_version());
   if (version == postgres_schema_version()) return; // the transaction rolls back: nothing to do
-  for (auto step = version; step < postgres_schema_version(); ++step)
-    conn.exec_script(k_steps[static_cast<std::size_t>(step)]);
+  for (auto step = version; step < postgres_schema_version(); ++step) {
+    try {
+      conn.exec_script(k_steps[static_cast<std::size_t>(step)]);
+    } catch (const pg::PgError& e) {
+      if (e.sqlstate() != "55P03" && e.sqlstate() != "57014") throw;
+      throw pg::PgError(
+          "schema step " + std::to_string(step + 1) + " could not " +
+              (e.sqlstate() == "55P03"
+                   ? "lock its tables within " + std::to_string(k_migration_lock_ms / 1000) +
+                         " s: a long transaction (another replica of an older hearth, a "
+                         "manual session) holds them; nothing was changed, start again once "
+                         "it ends"
+                   : "finish within " + std::to_string(k_migration_statement_ms / 1000) +
+                         " s; nothing was changed") +
+              " (" + e.what() + ")",
+          e.sqlstate(), false);
+    }
+  }
   if (row.empty())
     conn.exec("INSERT INTO hearth_schema (version, application) VALUES ($1, 'hearth')",
               pg::Params().add(postgres_schema_version()));

@@ -99,13 +99,19 @@ std::int64_t lease_from_env() {
   return std::clamp<std::int64_t>(value, 500, 3'600'000);
 }
 
+// The listener + heartbeat connection's bounds: a heartbeat stuck behind a row lock gives up and
+// tries again at the next beat (well within the lease).
+constexpr std::int64_t k_background_statement_ms = 10'000;
+constexpr std::int64_t k_background_lock_ms = 2'000;
+
 // NOTIFY payloads are limited to 8000 bytes; longer paths are not announced (their readers on
 // other replicas still see the events on their next read or re-probe).
 constexpr std::size_t k_max_notified_path = 7000;
 
 constexpr const char* k_append_sql =
     "WITH s AS (UPDATE streams SET next_seq = next_seq + $2::bigint, closed = $3::boolean "
-    "WHERE path = $1 AND NOT closed RETURNING next_seq), "
+    "WHERE path = $1 AND NOT closed AND ($7::bigint IS NULL OR COALESCE(fence, 0) = $7::bigint) "
+    "RETURNING next_seq), "
     "ins AS (INSERT INTO events (path, seq, type, data, time_ms) "
     "SELECT $1, s.next_seq - $2::bigint + e.ord - 1, e.value->>'type', e.value->>'data', $4::bigint "
     "FROM s, jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(value, ord)) "
@@ -113,7 +119,8 @@ constexpr const char* k_append_sql =
     "CASE WHEN $3::boolean THEN '1' ELSE '0' END || ' ' || $1) FROM s";
 constexpr const char* k_append_quiet_sql =
     "WITH s AS (UPDATE streams SET next_seq = next_seq + $2::bigint, closed = $3::boolean "
-    "WHERE path = $1 AND NOT closed RETURNING next_seq), "
+    "WHERE path = $1 AND NOT closed AND ($7::bigint IS NULL OR COALESCE(fence, 0) = $7::bigint) "
+    "RETURNING next_seq), "
     "ins AS (INSERT INTO events (path, seq, type, data, time_ms) "
     "SELECT $1, s.next_seq - $2::bigint + e.ord - 1, e.value->>'type', e.value->>'data', $4::bigint "
     "FROM s, jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(value, ord)) "
@@ -220,9 +227,12 @@ std::optional<DispatchRecord> dispatch_by_key(pg::Connection& conn, std::string_
   return dispatch_from_row(r, 0, display);
 }
 
+// Columns 11 and 12: the owner's id, and whether its lease expired (never for rows written
+// before fires had leases: those are judged by their pid, on this host only).
 constexpr const char* k_fire_columns =
     "fire_id, schedule, scheduled_ms, \"trigger\", session_id, status, fired_ms, ended_ms, "
-    "owner_pid, owner_start, owner_host";
+    "owner_pid, owner_start, owner_host, owner_id, "
+    "owner_id IS NOT NULL AND COALESCE(lease_ms, 0) < " HEARTH_PG_NOW;
 
 FireRecord fire_from_row(const pg::Result& r, int i) {
   return FireRecord{.fire_id = r.text(i, 0),
@@ -270,8 +280,9 @@ PostgresStore::~PostgresStore() {
   try {
     m_pool.run("hand back leases", true, [&](pg::Connection& conn) {
       conn.exec("WITH r AS (UPDATE runs SET lease_ms = 0 WHERE owner_id = $1 AND "
-                "status = 'active') UPDATE dispatches SET lease_ms = 0 WHERE owner_id = $1 AND "
-                "status = 'running'",
+                "status = 'active'), f AS (UPDATE schedule_fires SET lease_ms = 0 WHERE "
+                "owner_id = $1 AND status IN ('queued', 'running')) UPDATE dispatches SET "
+                "lease_ms = 0 WHERE owner_id = $1 AND status = 'running'",
                 pg::Params().add(m_owner_id));
     }, 1);
   } catch (...) { // the database is gone: the leases expire on their own
@@ -280,12 +291,112 @@ PostgresStore::~PostgresStore() {
 
 std::string PostgresStore::location() const { return m_display; }
 
+// At most this many held runs no longer renewed (taken over from this process) are remembered
+// for fencing; past it the oldest are forgotten (their streams are fenced in the database anyway
+// once this process stops holding them: its appends are then unfenced, see held_fence()).
+constexpr std::size_t k_max_lost_runs = 10'000;
+
+void PostgresStore::hold_run(const std::string& run_id, std::int64_t fence) {
+  std::lock_guard lock(m_held_mutex);
+  m_held_runs[run_id] = HeldRun{.fence = fence, .renewed = true};
+}
+
+void PostgresStore::drop_run(std::string_view run_id) {
+  std::lock_guard lock(m_held_mutex);
+  if (const auto it = m_held_runs.find(run_id); it != m_held_runs.end()) m_held_runs.erase(it);
+}
+
+std::optional<std::int64_t> PostgresStore::held_fence(std::string_view path) const {
+  if (path.rfind("runs/", 0) != 0) return std::nullopt;
+  std::lock_guard lock(m_held_mutex);
+  const auto it = m_held_runs.find(path.substr(5));
+  if (it == m_held_runs.end()) return std::nullopt;
+  return it->second.fence;
+}
+
+bool PostgresStore::executes_run(std::string_view run_id) const {
+  std::lock_guard lock(m_held_mutex);
+  const auto it = m_held_runs.find(run_id);
+  return it != m_held_runs.end() && it->second.renewed;
+}
+
+void PostgresStore::hold(std::set<std::string, std::less<>>& set, std::string_view id) {
+  std::lock_guard lock(m_held_mutex);
+  set.emplace(id);
+}
+
+void PostgresStore::drop(std::set<std::string, std::less<>>& set, std::string_view id) {
+  std::lock_guard lock(m_held_mutex);
+  if (const auto it = set.find(id); it != set.end()) set.erase(it);
+}
+
+bool PostgresStore::holds(const std::set<std::string, std::less<>>& set, std::string_view id) const {
+  std::lock_guard lock(m_held_mutex);
+  return set.count(id) > 0;
+}
+
 void PostgresStore::heartbeat(pg::Connection& conn) {
-  conn.exec("WITH r AS (UPDATE runs SET lease_ms = " HEARTH_PG_NOW " + $2::bigint "
-            "WHERE owner_id = $1 AND status = 'active') "
-            "UPDATE dispatches SET lease_ms = " HEARTH_PG_NOW " + $2::bigint "
-            "WHERE owner_id = $1 AND status = 'running'",
-            pg::Params().add(m_owner_id).add(m_lease_ms));
+  // Renews the rows this process executes, and only those: a row owned by this process that
+  // nobody executes (a take whose COMMIT was lost on the way back) must expire. Rows that are
+  // no longer ours or no longer unfinished (ended, taken over) are not returned: they leave the
+  // registry (runs stay, unrenewed, so their appends stay fenced).
+  std::map<std::string, std::int64_t, std::less<>> runs; // id -> fence held when sent
+  std::set<std::string, std::less<>> dispatches, fires;
+  {
+    std::lock_guard lock(m_held_mutex);
+    for (const auto& [id, held] : m_held_runs)
+      if (held.renewed) runs.emplace(id, held.fence);
+    dispatches.insert(m_held_dispatches.begin(), m_held_dispatches.end());
+    fires.insert(m_held_fires.begin(), m_held_fires.end());
+  }
+  if (runs.empty() && dispatches.empty() && fires.empty()) return;
+  auto array = [](const std::set<std::string, std::less<>>& ids) {
+    Json out = Json::array();
+    for (const auto& id : ids) out.push_back(id);
+    return hearth::dump_json(out);
+  };
+  Json run_ids = Json::array();
+  for (const auto& [id, fence] : runs) run_ids.push_back(id);
+  const auto r = conn.exec(
+      "WITH r AS (UPDATE runs SET lease_ms = " HEARTH_PG_NOW " + $2::bigint "
+      "WHERE owner_id = $1 AND status = 'active' "
+      "AND run_id IN (SELECT jsonb_array_elements_text($3::jsonb)) RETURNING run_id), "
+      "d AS (UPDATE dispatches SET lease_ms = " HEARTH_PG_NOW " + $2::bigint "
+      "WHERE owner_id = $1 AND status = 'running' "
+      "AND dispatch_id IN (SELECT jsonb_array_elements_text($4::jsonb)) RETURNING dispatch_id), "
+      "f AS (UPDATE schedule_fires SET lease_ms = " HEARTH_PG_NOW " + $2::bigint "
+      "WHERE owner_id = $1 AND status IN ('queued', 'running') "
+      "AND fire_id IN (SELECT jsonb_array_elements_text($5::jsonb)) RETURNING fire_id) "
+      "SELECT 'r', run_id FROM r UNION ALL SELECT 'd', dispatch_id FROM d "
+      "UNION ALL SELECT 'f', fire_id FROM f",
+      pg::Params()
+          .add(m_owner_id)
+          .add(m_lease_ms)
+          .add(hearth::dump_json(run_ids))
+          .add(array(dispatches))
+          .add(array(fires)));
+  std::set<std::string> renewed;
+  for (int i = 0; i < r.rows(); ++i) renewed.insert(r.text(i, 0) + r.text(i, 1));
+  std::lock_guard lock(m_held_mutex);
+  std::size_t lost = 0;
+  for (auto& [id, held] : m_held_runs) {
+    const auto sent = runs.find(id);
+    if (held.renewed && sent != runs.end() && sent->second == held.fence &&
+        !renewed.count("r" + id))
+      held.renewed = false;
+    lost += held.renewed ? 0 : 1;
+  }
+  for (auto it = m_held_runs.begin(); lost > k_max_lost_runs && it != m_held_runs.end();)
+    if (!it->second.renewed) {
+      it = m_held_runs.erase(it);
+      --lost;
+    } else {
+      ++it;
+    }
+  for (const auto& id : dispatches)
+    if (!renewed.count("d" + id)) m_held_dispatches.erase(id);
+  for (const auto& id : fires)
+    if (!renewed.count("f" + id)) m_held_fires.erase(id);
 }
 
 void PostgresStore::background() {
@@ -301,13 +412,26 @@ void PostgresStore::background() {
     try {
       if (!conn || !conn->ok()) {
         conn = std::make_unique<pg::Connection>(m_pool.url());
+        // Bounded like the pool's: the heartbeat's UPDATE runs here, and a row lock it waits
+        // for must not hold this thread (and ~PostgresStore's join) for long. LISTEN itself
+        // waits between statements, so the timeouts never cut it.
+        conn->set_timeouts(k_background_statement_ms, k_background_lock_ms);
         conn->exec_script(("LISTEN " + m_channel).c_str());
         // Notifications sent while this connection was down are lost: re-read every tail.
-        for (const auto& path : m_watchers.watched_paths()) m_watchers.notify(path, probe(path));
+        for (const auto& path : m_watchers.watched_paths()) {
+          if (m_stopping) break; // ~PostgresStore waits for this thread: no more probes
+          m_watchers.notify(path, probe(path));
+        }
       }
       if (Clock::now() >= next_beat) {
-        heartbeat(*conn);
-        next_beat = Clock::now() + beat_every;
+        try {
+          heartbeat(*conn);
+          next_beat = Clock::now() + beat_every;
+        } catch (const pg::PgError&) {
+          if (!conn->ok()) throw;
+          // A lock or statement timeout: the connection is fine; beat again shortly.
+          next_beat = Clock::now() + std::min(beat_every, std::chrono::milliseconds(1000));
+        }
       }
       if (!PQconsumeInput(conn->handle())) {
         conn.reset();
@@ -360,7 +484,7 @@ RunRecord PostgresStore::create_run(const NewRun& run) {
   const int pid = run.owner_pid != 0 ? run.owner_pid : m_pid;
   const auto start = pid == m_pid ? m_start : sys::process_start(pid);
   const auto now = sys::now_ms();
-  return m_pool.run("record a run", true, [&](pg::Connection& conn) {
+  const auto record = m_pool.run("record a run", true, [&](pg::Connection& conn) {
     // One statement (one round trip, atomic): the run, its stream, and the record — the new
     // one, or on a duplicate runId the first one, unchanged.
     const auto r = conn.exec(
@@ -368,11 +492,11 @@ RunRecord PostgresStore::create_run(const NewRun& run) {
         "owner_start, invoker, resumable, owner_id, owner_host, lease_ms) VALUES ($1, $2, "
         "'active', $3, $4::bigint, $5, $6, $7, $8, $9, $10, " HEARTH_PG_NOW " + $11::bigint) "
         "ON CONFLICT DO NOTHING RETURNING run_id, workflow, status, payload, result, error, "
-        "started_ms, ended_ms, owner_pid, invoker, resumable, attempts, fence), "
+        "started_ms, ended_ms, owner_pid, invoker, resumable, attempts, fence, owner_id), "
         "s AS (INSERT INTO streams (path, created_ms) VALUES ($12, $4::bigint) "
         "ON CONFLICT DO NOTHING) "
         "SELECT * FROM ins UNION ALL SELECT run_id, workflow, status, payload, result, error, "
-        "started_ms, ended_ms, owner_pid, invoker, resumable, attempts, fence FROM runs "
+        "started_ms, ended_ms, owner_pid, invoker, resumable, attempts, fence, owner_id FROM runs "
         "WHERE run_id = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
         pg::Params()
             .add(run.run_id)
@@ -388,19 +512,24 @@ RunRecord PostgresStore::create_run(const NewRun& run) {
             .add(m_lease_ms)
             .add(run_stream(run.run_id)));
     if (r.empty()) // only when a concurrent insert of the same runId has not committed yet
-      return *load_run(conn, run.run_id, m_display);
-    return run_from_row(r, 0, m_display);
+      return std::make_pair(*load_run(conn, run.run_id, m_display), false);
+    return std::make_pair(run_from_row(r, 0, m_display),
+                          r.text(0, 13) == m_owner_id && r.text(0, 2) == "active");
   });
+  // Committed and ours: this process executes it (the heartbeat renews its lease from now on).
+  if (record.second) hold_run(record.first.run_id, record.first.fence);
+  return record.first;
 }
 
-std::optional<Tail> PostgresStore::end_run_in(pg::Connection& conn, const RunEnd& end) {
+std::optional<Tail> PostgresStore::end_run_in(pg::Connection& conn, const RunEnd& end,
+                                              std::optional<std::int64_t> fence) {
   const bool failed = end.status != RunStatus::completed;
   pg::Params update;
   update.add(to_string(failed ? RunStatus::errored : RunStatus::completed));
   if (failed) update.null().add(hearth::dump_json(end.error));
   else update.add(hearth::dump_json(end.result)).null();
   update.add(sys::now_ms()).add(end.run_id);
-  if (end.fence) update.add(*end.fence);
+  if (fence) update.add(*fence);
   else update.null();
   // Only an active run, and with a fence only while it is still that one (not taken over).
   const auto row = conn.exec(
@@ -433,12 +562,24 @@ std::optional<Tail> PostgresStore::end_run_in(pg::Connection& conn, const RunEnd
 }
 
 bool PostgresStore::end_run(const RunEnd& end) {
-  const auto tail = m_pool.run("end a run", false, [&](pg::Connection& conn) {
-    pg::Transaction tx(conn);
-    auto result = end_run_in(conn, end);
-    tx.commit();
-    return result;
-  });
+  // A run this process executes ends only under the fence it holds (also when the caller gave
+  // none, e.g. a cancellation): once taken over, the end belongs to its new owner.
+  const auto fence = end.fence ? end.fence : held_fence(run_stream(end.run_id));
+  std::optional<Tail> tail;
+  try {
+    tail = m_pool.run("end a run", false, [&](pg::Connection& conn) {
+      pg::Transaction tx(conn);
+      auto result = end_run_in(conn, end, fence);
+      tx.commit();
+      return result;
+    });
+  } catch (const Error& e) {
+    if (e.info().type == "run_not_found" || e.info().type == "run_taken_over")
+      drop_run(end.run_id);
+    if (e.info().type == "run_taken_over") return false;
+    throw;
+  }
+  drop_run(end.run_id); // ended, here or elsewhere: no longer executed here
   if (tail) m_watchers.notify(run_stream(end.run_id), *tail);
   return tail.has_value();
 }
@@ -480,12 +621,13 @@ std::vector<std::string> PostgresStore::recover_abandoned_runs() {
     // Resumable runs are left to a serving runtime's take-over (abandoned_runs).
     const auto r = conn.exec("SELECT run_id, owner_pid, owner_start, owner_host, "
                              "lease_ms < " HEARTH_PG_NOW " FROM runs WHERE status = 'active' "
-                             "AND NOT resumable AND owner_id <> $1 AND (lease_ms < "
-                             HEARTH_PG_NOW " OR owner_host = $2) ORDER BY started_ms LIMIT 1000",
+                             "AND NOT resumable AND (lease_ms < " HEARTH_PG_NOW " OR "
+                             "(owner_id <> $1 AND owner_host = $2)) ORDER BY started_ms LIMIT 1000",
                              pg::Params().add(m_owner_id).add(m_host));
     std::vector<Owned> owned;
     for (int i = 0; i < r.rows(); ++i)
-      if (owner_gone(r.text(i, 3), static_cast<int>(r.int64(i, 1)), r.text(i, 2), r.boolean(i, 4)))
+      if (!executes_run(r.text(i, 0)) &&
+          owner_gone(r.text(i, 3), static_cast<int>(r.int64(i, 1)), r.text(i, 2), r.boolean(i, 4)))
         owned.push_back({r.text(i, 0), static_cast<int>(r.int64(i, 1))});
     return owned;
   });
@@ -528,13 +670,16 @@ std::vector<AbandonedRun> PostgresStore::abandoned_runs() {
     const auto r = conn.exec(
         "SELECT run_id, workflow, attempts, fence, owner_pid, owner_start, owner_host, "
         "lease_ms < " HEARTH_PG_NOW " FROM runs WHERE status = 'active' AND resumable "
-        "AND owner_id <> $1 AND (lease_ms < " HEARTH_PG_NOW " OR owner_host = $2) "
+        "AND (lease_ms < " HEARTH_PG_NOW " OR (owner_id <> $1 AND owner_host = $2)) "
         "ORDER BY started_ms ASC, run_id ASC LIMIT 1000",
         // Only candidates fill the window: live replicas' runs elsewhere never hide them.
         pg::Params().add(m_owner_id).add(m_host));
     std::vector<AbandonedRun> out;
     for (int i = 0; i < r.rows(); ++i) {
       const int pid = static_cast<int>(r.int64(i, 4));
+      // Ours and executed here: alive, even if a late heartbeat let its lease lapse. Ours and
+      // not executed here (a take whose COMMIT was lost): expired like any dead owner's.
+      if (executes_run(r.text(i, 0))) continue;
       if (!owner_gone(r.text(i, 6), pid, r.text(i, 5), r.boolean(i, 7))) continue;
       out.push_back({.run_id = r.text(i, 0),
                      .workflow = r.text(i, 1),
@@ -547,20 +692,35 @@ std::vector<AbandonedRun> PostgresStore::abandoned_runs() {
 }
 
 std::optional<RunRecord> PostgresStore::take_over_run(std::string_view run_id, std::int64_t fence) {
-  return m_pool.run("take a run over", false, [&](pg::Connection& conn) -> std::optional<RunRecord> {
+  auto taken = m_pool.run("take a run over", false, [&](pg::Connection& conn) -> std::optional<RunRecord> {
     // SKIP LOCKED: of two replicas taking the same run at once, the second sees no row at all.
+    // The stream's fence moves in the same statement: from its commit on, appends of the
+    // previous owner match no row (append_in).
     const auto r = conn.exec(
-        "UPDATE runs SET owner_pid = $3, owner_start = $4, owner_host = $5, owner_id = $6, "
-        "lease_ms = " HEARTH_PG_NOW " + $7::bigint, attempts = attempts + 1, fence = fence + 1 "
+        "WITH r AS (UPDATE runs SET owner_pid = $3, owner_start = $4, owner_host = $5, "
+        "owner_id = $6, lease_ms = " HEARTH_PG_NOW " + $7::bigint, attempts = attempts + 1, "
+        "fence = fence + 1 "
         "WHERE run_id = (SELECT run_id FROM runs WHERE run_id = $1 AND status = 'active' "
         "AND fence = $2::bigint FOR UPDATE SKIP LOCKED) "
         "RETURNING run_id, workflow, status, payload, result, error, started_ms, ended_ms, "
-        "owner_pid, invoker, resumable, attempts, fence",
-        pg::Params().add(run_id).add(fence).add(m_pid).add(m_start).add(m_host).add(m_owner_id).add(
-            m_lease_ms));
+        "owner_pid, invoker, resumable, attempts, fence), "
+        "s AS (UPDATE streams SET fence = (SELECT fence FROM r) WHERE path = $8 "
+        "AND EXISTS (SELECT 1 FROM r)) "
+        "SELECT * FROM r",
+        pg::Params()
+            .add(run_id)
+            .add(fence)
+            .add(m_pid)
+            .add(m_start)
+            .add(m_host)
+            .add(m_owner_id)
+            .add(m_lease_ms)
+            .add(run_stream(run_id)));
     if (r.empty()) return std::nullopt;
     return run_from_row(r, 0, m_display);
   });
+  if (taken) hold_run(taken->run_id, taken->fence); // committed: executed here from now on
+  return taken;
 }
 
 // --- event streams --------------------------------------------------------------------------
@@ -582,18 +742,35 @@ Tail PostgresStore::append_in(pg::Connection& conn, std::string_view path,
   for (const auto& event : events)
     batch.push_back({{"type", event.type}, {"data", hearth::dump_json(event.data)}});
   const bool notify = path.size() <= k_max_notified_path;
-  const auto r = conn.exec(notify ? k_append_sql : k_append_quiet_sql,
-                           pg::Params()
-                               .add(path)
-                               .add(static_cast<std::int64_t>(events.size()))
-                               .add(close_after)
-                               .add(sys::now_ms())
-                               .add(hearth::dump_json(batch))
-                               .add(m_channel));
+  // On behalf of a run this process executes: only while the stream's fence is still the one
+  // this process holds. The UPDATE of the stream row is the check: a take-over updating the
+  // same row (take_over_run) either committed first (this UPDATE re-reads the row, sees the new
+  // fence and matches nothing) or waits for this append.
+  const auto fence = held_fence(path);
+  pg::Params params;
+  params.add(path)
+      .add(static_cast<std::int64_t>(events.size()))
+      .add(close_after)
+      .add(sys::now_ms())
+      .add(hearth::dump_json(batch))
+      .add(m_channel);
+  if (fence) params.add(*fence);
+  else params.null();
+  const auto r = conn.exec(notify ? k_append_sql : k_append_quiet_sql, params);
   if (r.empty()) {
-    if (!conn.exec("SELECT 1 FROM streams WHERE path = $1", pg::Params().add(path)).empty())
-      throw errors::stream_closed(path);
-    throw errors::stream_not_found(path);
+    const auto row = conn.exec("SELECT closed, COALESCE(fence, 0) FROM streams WHERE path = $1",
+                               pg::Params().add(path));
+    if (row.empty()) throw errors::stream_not_found(path);
+    if (fence && row.int64(0, 1) != *fence) {
+      const auto run_id = path.substr(5);
+      {
+        std::lock_guard lock(m_held_mutex); // taken over: nothing renews it here any more
+        if (const auto it = m_held_runs.find(run_id); it != m_held_runs.end())
+          it->second.renewed = false;
+      }
+      throw errors::run_taken_over(run_id);
+    }
+    throw errors::stream_closed(path);
   }
   return {.last_seq = r.int64(0, 0) - 1, .closed = close_after};
 }
@@ -860,13 +1037,15 @@ std::optional<Submission> PostgresStore::get_submission(std::string_view submiss
 
 bool PostgresStore::claim_fire(const FireRecord& fire) {
   const auto fire_id = fire.fire_id.empty() ? ids::make_id("fire") : fire.fire_id;
-  return m_pool.run("record a fire", false, [&](pg::Connection& conn) {
+  const bool recorded = m_pool.run("record a fire", false, [&](pg::Connection& conn) {
     const auto now = sys::now_ms();
     // No conflict target: the primary key and the partial (schedule, cron time) index both count.
     return conn.exec("INSERT INTO schedule_fires (fire_id, schedule, scheduled_ms, \"trigger\", "
-                     "session_id, status, fired_ms, ended_ms, owner_pid, owner_start, owner_host) "
+                     "session_id, status, fired_ms, ended_ms, owner_pid, owner_start, owner_host, "
+                     "owner_id, lease_ms) "
                      "VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $6 = 'skipped' THEN "
-                     "$7::bigint END, $8, $9, $10) ON CONFLICT DO NOTHING",
+                     "$7::bigint END, $8, $9, $10, $11, " HEARTH_PG_NOW " + $12::bigint) "
+                     "ON CONFLICT DO NOTHING",
                      pg::Params()
                          .add(fire_id)
                          .add(fire.schedule)
@@ -877,9 +1056,14 @@ bool PostgresStore::claim_fire(const FireRecord& fire) {
                          .add(now)
                          .add(m_pid)
                          .add(m_start)
-                         .add(m_host))
+                         .add(m_host)
+                         .add(m_owner_id)
+                         .add(m_lease_ms))
                .affected() > 0;
   });
+  // Recorded and unfinished: executed (or queued) here, so the heartbeat renews its lease.
+  if (recorded && (fire.status == "running" || fire.status == "queued")) hold(m_held_fires, fire_id);
+  return recorded;
 }
 
 void PostgresStore::set_fire_status(std::string_view fire_id, std::string_view status) {
@@ -891,17 +1075,21 @@ void PostgresStore::set_fire_status(std::string_view fire_id, std::string_view s
     params.add(fire_id);
     conn.exec("UPDATE schedule_fires SET status = $1, ended_ms = $2 WHERE fire_id = $3", params);
   });
+  if (status != "running" && status != "queued") drop(m_held_fires, fire_id); // ended
 }
 
 bool PostgresStore::fire_owner_gone(const pg::Result& r, int i) const {
   if (r.is_null(i, 8)) return true; // recorded before owners were: nobody runs it
+  // Executed here: alive, even if a late heartbeat let its lease lapse.
+  if (!r.is_null(i, 11) && r.text(i, 11) == m_owner_id && holds(m_held_fires, r.text(i, 0)))
+    return false;
   const auto host = r.is_null(i, 10) ? std::string() : r.text(i, 10);
   return owner_gone(host, static_cast<int>(r.int64(i, 8)),
-                    r.is_null(i, 9) ? std::string() : r.text(i, 9), false);
+                    r.is_null(i, 9) ? std::string() : r.text(i, 9), r.boolean(i, 12));
 }
 
 std::optional<FireRecord> PostgresStore::take_queued_fire(std::string_view schedule) {
-  return m_pool.run("take a fire", false, [&](pg::Connection& conn) -> std::optional<FireRecord> {
+  auto taken = m_pool.run("take a fire", false, [&](pg::Connection& conn) -> std::optional<FireRecord> {
     pg::Transaction tx(conn);
     const auto r = conn.exec((std::string("SELECT ") + k_fire_columns +
                               " FROM schedule_fires WHERE schedule = $1 AND status = 'queued' "
@@ -909,19 +1097,31 @@ std::optional<FireRecord> PostgresStore::take_queued_fire(std::string_view sched
                                  .c_str(),
                              pg::Params().add(schedule));
     for (int i = 0; i < r.rows(); ++i) {
-      const bool mine = !r.is_null(i, 8) && r.int64(i, 8) == m_pid &&
-                        !r.is_null(i, 10) && r.text(i, 10) == m_host;
+      // Queued by this Store (or, before fires had owner ids, by this process).
+      const bool mine = r.is_null(i, 11)
+                            ? !r.is_null(i, 8) && r.int64(i, 8) == m_pid && !r.is_null(i, 10) &&
+                                  r.text(i, 10) == m_host
+                            : r.text(i, 11) == m_owner_id;
       if (!mine && !fire_owner_gone(r, i)) continue; // queued by a live process: its own
       auto fire = fire_from_row(r, i);
       conn.exec("UPDATE schedule_fires SET status = 'running', owner_pid = $2, owner_start = $3, "
-                "owner_host = $4 WHERE fire_id = $1",
-                pg::Params().add(fire.fire_id).add(m_pid).add(m_start).add(m_host));
+                "owner_host = $4, owner_id = $5, lease_ms = " HEARTH_PG_NOW " + $6::bigint "
+                "WHERE fire_id = $1",
+                pg::Params()
+                    .add(fire.fire_id)
+                    .add(m_pid)
+                    .add(m_start)
+                    .add(m_host)
+                    .add(m_owner_id)
+                    .add(m_lease_ms));
       tx.commit();
       fire.status = "running";
       return fire;
     }
     return std::nullopt;
   });
+  if (taken) hold(m_held_fires, taken->fire_id); // committed: executed here from now on
+  return taken;
 }
 
 std::vector<FireRecord> PostgresStore::recover_fires() {
@@ -934,7 +1134,7 @@ std::vector<FireRecord> PostgresStore::recover_fires() {
     std::vector<FireRecord> dead;
     const auto now = sys::now_ms();
     for (int i = 0; i < r.rows(); ++i) {
-      if (!fire_owner_gone(r, i)) continue; // alive, or on another host (no lease on fires)
+      if (!fire_owner_gone(r, i)) continue; // alive: executed here, leased, or a live local pid
       auto fire = fire_from_row(r, i);
       conn.exec("UPDATE schedule_fires SET status = 'interrupted', ended_ms = $2 WHERE fire_id = $1",
                 pg::Params().add(fire.fire_id).add(now));
@@ -1065,10 +1265,11 @@ void PostgresStore::set_dispatch_status(std::string_view dispatch_id, std::strin
             .affected() == 0)
       throw errors::dispatch_not_found(dispatch_id);
   });
+  if (status != "running") drop(m_held_dispatches, dispatch_id); // finished or handed back
 }
 
 bool PostgresStore::take_dispatch(std::string_view dispatch_id) {
-  return m_pool.run("take a dispatch", false, [&](pg::Connection& conn) {
+  const bool taken = m_pool.run("take a dispatch", false, [&](pg::Connection& conn) {
     pg::Transaction tx(conn);
     // SKIP LOCKED: a row another replica is taking right now is theirs; no waiting behind it.
     const auto r = conn.exec("SELECT status, owner_pid, owner_start, owner_host, owner_id, "
@@ -1078,8 +1279,12 @@ bool PostgresStore::take_dispatch(std::string_view dispatch_id) {
     if (r.empty()) return false;
     const auto status = r.text(0, 0);
     if (status == "running") {
-      if (r.text(0, 4) == m_owner_id) return false; // already ours
-      if (!r.is_null(0, 1) &&
+      // Already ours: executed here, or (not executed here: a take whose COMMIT was lost)
+      // until its lease expires like a dead owner's.
+      if (r.text(0, 4) == m_owner_id && (holds(m_held_dispatches, dispatch_id) || !r.boolean(0, 5)))
+        return false;
+      const bool ours = r.text(0, 4) == m_owner_id; // expired and not executed here
+      if (!ours && !r.is_null(0, 1) &&
           !owner_gone(r.text(0, 3), static_cast<int>(r.int64(0, 1)), r.text(0, 2), r.boolean(0, 5)))
         return false;
     } else if (status != "queued") {
@@ -1099,6 +1304,8 @@ bool PostgresStore::take_dispatch(std::string_view dispatch_id) {
     tx.commit();
     return true;
   });
+  if (taken) hold(m_held_dispatches, dispatch_id); // committed: the heartbeat renews it now
+  return taken;
 }
 
 std::optional<DispatchRecord> PostgresStore::get_dispatch(std::string_view dispatch_id) {

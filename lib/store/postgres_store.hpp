@@ -1,10 +1,17 @@
 // The PostgreSQL implementation of Store (issue 15 §2; docs/deploy.md "PostgreSQL"): several
 // `hearth start` replicas share one database. Same contract as SqliteStore (checked by the same
 // tests in tests/unit/store/), plus what replicas need:
-//  * ownership by lease: each process has a random owner id; the runs and dispatches it owns
-//    carry `lease_ms`, renewed by a heartbeat every third of the lease; another replica takes a
-//    run or dispatch over once its lease expired (or at once when the owner is a dead process
-//    on the same host and pid namespace). Take-overs lock rows with FOR UPDATE SKIP LOCKED.
+//  * ownership by lease: each process has a random owner id; the runs, dispatches and schedule
+//    fires it owns carry `lease_ms`. The heartbeat renews, every third of the lease, only the
+//    rows this Store registered as executing (registered when it creates, takes or takes over
+//    one, unregistered when it ends or hands it back): a row owned by this process that nobody
+//    executes (a take whose COMMIT was lost) expires and is taken over like a dead replica's.
+//    Another replica (or this one) takes a row over once its lease expired (or at once when the
+//    owner is a dead process on the same host and pid namespace). Take-overs lock rows with
+//    FOR UPDATE SKIP LOCKED.
+//  * fencing: a take-over increments the run's fence and its stream's; every append this Store
+//    makes to the stream of a run it executes carries the fence it holds and is refused
+//    atomically (errors::run_taken_over, nothing written) once another owner took the run.
 //  * live reads across replicas: every append NOTIFYs a channel of this schema; a listener
 //    connection per Store wakes the local waiters of that stream.
 // Private to lib/store.
@@ -16,6 +23,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -96,16 +107,40 @@ private:
   // the new tail. Throws stream_not_found / stream_closed.
   Tail append_in(pg::Connection& conn, std::string_view path, const std::vector<NewEvent>& events,
                  bool close_after);
-  std::optional<Tail> end_run_in(pg::Connection& conn, const RunEnd& end);
+  std::optional<Tail> end_run_in(pg::Connection& conn, const RunEnd& end,
+                                 std::optional<std::int64_t> fence);
   Tail probe(std::string_view path);
   // True when an owner (host, pid, start, lease expired?) is gone: its lease expired, or it is
   // a dead process of this host and pid namespace.
   bool owner_gone(const std::string& host, int pid, const std::string& start, bool expired) const;
-  /// A fire row (k_fire_columns at row `i`) whose owner is gone: none recorded, or a dead
-  /// process on this host. Fires have no lease: one on another host is never judged gone.
+  /// A fire row (k_fire_columns at row `i`) whose owner is gone: none recorded, its lease
+  /// expired, or a dead process on this host. One this Store executes is never gone.
   bool fire_owner_gone(const pg::Result& r, int i) const;
   void background(); // the listener + heartbeat thread
   void heartbeat(pg::Connection& conn);
+
+  // --- what this process executes (the heartbeat's registry) ---------------------------------
+  /// Registers run `run_id` as executed here under `fence`.
+  void hold_run(const std::string& run_id, std::int64_t fence);
+  /// Forgets run `run_id` (it ended, or this process handed it back).
+  void drop_run(std::string_view run_id);
+  /// The fence this process holds for the run whose stream is `path` ("runs/<runId>"), or
+  /// nullopt when it executes no such run (the append is not fenced).
+  std::optional<std::int64_t> held_fence(std::string_view path) const;
+  /// True when this Store executes run `run_id` and still renews its lease.
+  bool executes_run(std::string_view run_id) const;
+  void hold(std::set<std::string, std::less<>>& set, std::string_view id);
+  void drop(std::set<std::string, std::less<>>& set, std::string_view id);
+  bool holds(const std::set<std::string, std::less<>>& set, std::string_view id) const;
+
+  struct HeldRun {
+    std::int64_t fence = 0;
+    bool renewed = true; // false once the heartbeat found it no longer ours (kept for fencing)
+  };
+  mutable std::mutex m_held_mutex;
+  std::map<std::string, HeldRun, std::less<>> m_held_runs;
+  std::set<std::string, std::less<>> m_held_dispatches;
+  std::set<std::string, std::less<>> m_held_fires;
 
   std::string m_display;
   pg::Pool m_pool;

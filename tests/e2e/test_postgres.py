@@ -38,12 +38,12 @@ def psql(url, sql):
 class Replica:
     """`hearth start` on the shared database, in its own process group and state directory."""
 
-    def __init__(self, test, dist, url, name):
+    def __init__(self, test, dist, url, name, lease_ms=LEASE_MS):
         self.err_path = os.path.join(test.tmp, f"replica-{name}-{time.monotonic_ns()}.err")
         self.err = open(self.err_path, "w")
         cwd = os.path.join(test.tmp, f"replica-{name}")
         os.makedirs(cwd, exist_ok=True)
-        env = clean_env(DATABASE_URL=url, HEARTH_LEASE_MS=str(LEASE_MS),
+        env = clean_env(DATABASE_URL=url, HEARTH_LEASE_MS=str(lease_ms),
                         HEARTH_HOST_ID=f"test-host-{name}")
         self.proc = subprocess.Popen(
             [HEARTH_BIN, "start", dist, "--host", "127.0.0.1", "--port", "0", "--insecure-no-auth"],
@@ -66,6 +66,10 @@ class Replica:
 
     def kill(self):
         if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGCONT)  # a frozen replica dies too
+            except ProcessLookupError:
+                pass
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -174,6 +178,54 @@ class PostgresReplicasTest(HearthTestCase):
         finished = collections.Counter(tuple(l) for l in self.lines() if len(l) == 2)
         self.assertEqual([k for k, n in finished.items() if n > 1], [], self.lines())
         self.assertEqual(len(finished), 2 * STEPS, self.lines())
+
+    def test_a_frozen_replica_whose_run_was_taken_over_writes_nothing_more(self):
+        """A live replica that misses its beats (frozen: a VM pause, a stop-the-world stall)
+        loses its run to the other; when it wakes, its writes to that run are refused by the
+        run's fence: no second result for the tool call it was running, no crash."""
+        dist = self.project(sleep="1.0")
+        a = Replica(self, dist, self.url, "a", lease_ms=1500)
+        b = Replica(self, dist, self.url, "b", lease_ms=1500)
+        (run_id,) = self.post(Http(b.port), 1)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # b is inside the second tool call
+            if [run_id, "2", "start"] in self.lines():
+                break
+            time.sleep(0.01)
+        os.killpg(b.proc.pid, signal.SIGSTOP)
+        reader = Http(a.port)
+        offset, seen = "-1", []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and "run_resume" not in seen:
+            status, hdrs, body = reader.json("GET", f"/runs/{run_id}?offset={offset}&live=long-poll")
+            if status == 200:
+                seen += [e["type"] for e in body]
+            offset = hdrs["stream-next-offset"]
+        os.killpg(b.proc.pid, signal.SIGCONT)
+        self.assertIn("run_resume", seen, "replica a never took the frozen replica's run over")
+        events = wait_run_closed(reader, run_id, 60)
+        _, _, meta = reader.json("GET", f"/runs/{run_id}?meta")
+        types = [e["type"] for e in events]
+        self.assertEqual(meta["status"], "completed", (meta, types))
+        self.assertEqual(meta["result"], "all noted")
+        self.assertEqual(types.count("run_end"), 1, types)
+        self.assertEqual([e["eventIndex"] for e in events], list(range(len(events))))
+        # Give the woken replica time to try its writes (its tool call ends within a second).
+        time.sleep(2.0)
+        after = wait_run_closed(reader, run_id, 10)
+        self.assertEqual(len(after), len(events), [e["type"] for e in after[len(events):]])
+        self.assertIn([run_id, "2"], self.lines())  # b's tool returned: b went on to write
+        # One result per step: the call b was running got its (interrupted) result from a only;
+        # b's own result for it, when its tool returned, was refused. (Mock call ids restart
+        # per process, so results are counted, not keyed.)
+        after_types = [e["type"] for e in after]
+        self.assertEqual(after_types.count("tool_call"), STEPS, after_types)
+        self.assertEqual(after_types.count("run_start") + after_types.count("run_resume"), 2,
+                         after_types)
+        # b is alive and serving, and said nothing of a crash.
+        self.assertIsNone(b.proc.poll(), b.stderr())
+        status, _, _ = Http(b.port).json("GET", f"/runs/{run_id}?meta")
+        self.assertEqual(status, 200)
 
     def test_a_reader_on_one_replica_follows_a_run_executing_on_the_other(self):
         dist = self.project(sleep="0.3")

@@ -42,14 +42,35 @@ inline std::string pg_url() {
   return url ? url : "";
 }
 
+/// Bounds of the fixture's own connections: no test statement waits without end on a lock or
+/// an unreachable server (CI once hung 600 s with nothing saying where).
+inline constexpr const char* k_fixture_timeouts =
+    "SET statement_timeout = 30000; SET lock_timeout = 10000; ";
+
+/// A connection for the fixture: connect_timeout 10 s, the timeouts above. Null on failure
+/// (`error` says why).
+inline PGconn* pg_connect(const std::string& url, std::string& error) {
+  const char* keys[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {"10", url.c_str(), nullptr};
+  PGconn* conn = PQconnectdbParams(keys, values, 1);
+  if (PQstatus(conn) != CONNECTION_OK) {
+    error = PQerrorMessage(conn);
+    PQfinish(conn);
+    return nullptr;
+  }
+  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  PQclear(PQexec(conn, k_fixture_timeouts));
+  return conn;
+}
+
 /// Runs `sql` (no parameters; test-chosen names only) on `url`; REQUIREs success.
 inline void pg_exec(const std::string& url, const std::string& sql) {
-  PGconn* conn = PQconnectdb(url.c_str());
-  REQUIRE_MESSAGE(PQstatus(conn) == CONNECTION_OK, PQerrorMessage(conn));
-  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  std::string error;
+  PGconn* conn = pg_connect(url, error);
+  REQUIRE_MESSAGE(conn != nullptr, error);
   PGresult* result = PQexec(conn, sql.c_str());
   const auto status = PQresultStatus(result);
-  const std::string error = PQresultErrorMessage(result);
+  error = PQresultErrorMessage(result);
   PQclear(result);
   PQfinish(conn);
   REQUIRE_MESSAGE((status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK), error);
@@ -77,10 +98,27 @@ struct Postgres {
     pg_exec(pg_url(), "CREATE SCHEMA " + schema);
   }
   ~Postgres() {
-    PGconn* conn = PQconnectdb(pg_url().c_str());
-    PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
-    if (PQstatus(conn) == CONNECTION_OK)
-      PQclear(PQexec(conn, ("DROP SCHEMA " + schema + " CASCADE").c_str()));
+    // Bounded (lock_timeout): a connection still holding a lock on the schema (a store left
+    // open, a forked child's backend) makes the drop fail with a message naming it, not hang.
+    std::string error;
+    PGconn* conn = pg_connect(pg_url(), error);
+    if (!conn) {
+      MESSAGE("could not drop schema " << schema << ": " << error);
+      return;
+    }
+    PGresult* result = PQexec(conn, ("DROP SCHEMA " + schema + " CASCADE").c_str());
+    if (PQresultStatus(result) != PGRES_COMMAND_OK) {
+      std::string holders;
+      PGresult* who = PQexec(conn, "SELECT string_agg(pid || ' ' || state || ': ' || "
+                                   "left(query, 80), '; ') FROM pg_stat_activity "
+                                   "WHERE pid <> pg_backend_pid() AND datname = current_database()");
+      if (PQresultStatus(who) == PGRES_TUPLES_OK && PQntuples(who) == 1)
+        holders = PQgetvalue(who, 0, 0);
+      PQclear(who);
+      MESSAGE("could not drop schema " << schema << ": " << PQresultErrorMessage(result)
+                                       << " (other sessions: " << holders << ")");
+    }
+    PQclear(result);
     PQfinish(conn);
   }
   Postgres(const Postgres&) = delete;
