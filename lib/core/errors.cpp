@@ -1,5 +1,6 @@
 // The error catalogue: see errors.hpp. Wording follows Flue's errors.ts and the seed pages.
 #include "core/errors.hpp"
+#include "core/errors_eval.hpp"
 
 #include "core/text.hpp"
 

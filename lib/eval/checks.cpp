@@ -142,9 +142,17 @@ CheckResult evaluate(const Check& check, const Observation& seen, const Judge& j
   CheckResult r{.name = check.name, .kind = check.kind, .soft = check.soft,
                 .threshold = check.threshold};
   const auto& v = check.value;
+  // Text checks read the output text, or with `path` the value at that pointer of the structured
+  // output (strings as they are, other values as JSON).
+  std::string subject = seen.text;
+  if (!check.path.empty() && (check.kind == "contains" || check.kind == "notContains" ||
+                              check.kind == "matches")) {
+    const auto at = structured(seen, check.path);
+    subject = !at ? std::string() : at->is_string() ? at->get<std::string>() : dump_json(*at);
+  }
   if (check.kind == "contains" || check.kind == "notContains") {
     const bool negate = check.kind == "notContains";
-    const auto haystack = check.ignore_case ? lower(seen.text) : seen.text;
+    const auto haystack = check.ignore_case ? lower(subject) : subject;
     const auto needles = strings_of(v);
     std::size_t good = 0;
     std::string first_bad;
@@ -159,10 +167,10 @@ CheckResult evaluate(const Check& check, const Observation& seen, const Judge& j
                          : "\"" + clip(first_bad) + "\" " + (negate ? "was found" : "not found") +
                                " in the output (" + std::to_string(good) + "/" +
                                std::to_string(needles.size()) + " ok; output: \"" +
-                               clip(seen.text) + "\")";
+                               clip(subject) + "\")";
   } else if (check.kind == "matches") {
-    const bool ok = regex_search(v.get<std::string>(), check.ignore_case, seen.text);
-    boolean(r, ok, ok ? "matched" : "no match in the output (\"" + clip(seen.text) + "\")");
+    const bool ok = regex_search(v.get<std::string>(), check.ignore_case, subject);
+    boolean(r, ok, ok ? "matched" : "no match in the output (\"" + clip(subject) + "\")");
   } else if (check.kind == "equals") {
     const auto got = structured(seen, check.path);
     const bool ok = got && *got == v; // nlohmann compares 1 and 1.0 as numbers

@@ -4,6 +4,7 @@
 #include "eval/eval.hpp"
 
 #include "core/errors.hpp"
+#include "core/errors_eval.hpp"
 #include "core/json.hpp"
 #include "core/json_schema.hpp"
 #include "core/text.hpp"

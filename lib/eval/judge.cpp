@@ -3,6 +3,7 @@
 #include "eval/judge.hpp"
 
 #include "core/errors.hpp"
+#include "core/errors_eval.hpp"
 #include "core/json.hpp"
 
 #include <algorithm>

@@ -3,6 +3,7 @@
 #include "eval/runner.hpp"
 
 #include "core/errors.hpp"
+#include "core/errors_eval.hpp"
 
 #include <atomic>
 #include <cmath>

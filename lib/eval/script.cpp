@@ -5,6 +5,7 @@
 #include "eval/runner.hpp"
 
 #include "core/errors.hpp"
+#include "core/errors_eval.hpp"
 #include "core/ids.hpp"
 #include "core/json.hpp"
 #include "core/process.hpp"

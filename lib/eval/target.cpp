@@ -3,6 +3,7 @@
 #include "eval/target.hpp"
 
 #include "core/errors.hpp"
+#include "core/errors_eval.hpp"
 #include "core/json.hpp"
 #include "core/text.hpp"
 #include "core/url.hpp"

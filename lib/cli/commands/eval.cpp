@@ -7,6 +7,7 @@
 #include "cli/runtime_setup.hpp"
 #include "cli/terminal.hpp"
 #include "core/errors.hpp"
+#include "core/errors_eval.hpp"
 #include "core/fs.hpp"
 #include "core/text.hpp"
 #include "eval/judge.hpp"
