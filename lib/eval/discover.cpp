@@ -367,11 +367,14 @@ std::vector<Eval> discover(const stdfs::path& dir, const stdfs::path& root, cons
       if (found.size() >= limits.max_evals) break;
       Eval e;
       e.file = entry.path();
-      e.relative = entry.path().lexically_relative(root).generic_string();
-      auto rel = entry.path().lexically_relative(dir).generic_string();
-      e.id = rel.substr(0, rel.size() - match->suffix);
+      // Names are bytes: ids and paths that are not UTF-8 are repaired for reports (and such an
+      // id makes the eval invalid below).
+      e.relative = text::to_utf8(entry.path().lexically_relative(root).generic_string());
+      const auto rel = entry.path().lexically_relative(dir).generic_string();
+      const auto raw_id = rel.substr(0, rel.size() - match->suffix);
+      e.id = text::to_utf8(raw_id);
       try {
-        if (e.id.size() > limits.max_id_bytes || !text::is_utf8(e.id))
+        if (e.id.size() > limits.max_id_bytes || !text::is_utf8(raw_id))
           bad(e.relative, "its id is longer than " + std::to_string(limits.max_id_bytes) +
                               " bytes or not UTF-8");
         if (match->json || match->markdown) {

@@ -77,7 +77,8 @@ public:
              milliseconds read_timeout,
              const std::function<bool(std::string_view)>& on_chunk = {},
              std::size_t max_bytes = k_max_body_bytes) {
-    m_client->set_read_timeout(std::max(read_timeout, milliseconds(50)));
+    // At most an hour: httplib turns the timeout into an int of milliseconds for poll().
+    m_client->set_read_timeout(std::clamp(read_timeout, milliseconds(50), milliseconds(3'600'000)));
     Reply reply;
     httplib::Request req;
     req.method = method;

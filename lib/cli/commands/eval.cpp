@@ -9,6 +9,7 @@
 #include "core/errors.hpp"
 #include "core/errors_eval.hpp"
 #include "core/fs.hpp"
+#include "core/json.hpp"
 #include "core/text.hpp"
 #include "eval/judge.hpp"
 #include "eval/report.hpp"
@@ -65,7 +66,10 @@ std::vector<eval::Eval> select(const std::vector<eval::Eval>& all, const EvalOpt
     bool any = false;
     for (const auto& e : all) any = any || eval::id_matches(e.id, filter);
     if (!any) {
-      const auto near = text::nearest(filter, ids);
+      // "greet" for "greeting": a string prefix is the likelier slip than an edit.
+      auto near = text::nearest(filter, ids);
+      for (const auto& id : ids)
+        if (!near && text::starts_with(id, filter)) near = id;
       throw errors::eval_config("eval_no_match", "No eval matches \"" + filter.substr(0, 200) + "\".",
                                 near ? "Did you mean \"" + *near + "\"? `hearth eval --list` shows every eval."
                                      : "`hearth eval --list` shows every eval.");
@@ -93,7 +97,7 @@ int list(const std::vector<eval::Eval>& evals, bool as_json) {
       if (e.invalid) entry["error"] = {{"type", e.invalid->info().type}, {"message", e.invalid->info().message}};
       out.push_back(entry);
     }
-    std::cout << out.dump(2) << '\n';
+    std::cout << dump_json(out, 2) << '\n';
     return 0;
   }
   for (const auto& e : evals) {
@@ -227,7 +231,7 @@ int run_eval(const EvalOptions& opts) {
 
   if (!junit.empty()) fs::write_file_atomic(junit, eval::render_junit(results, summary, utc_now()));
   if (opts.json)
-    std::cout << eval::render_json(results, summary, opts.strict, url).dump(2) << '\n';
+    std::cout << dump_json(eval::render_json(results, summary, opts.strict, url), 2) << '\n';
   else
     std::cout << eval::render_table(results, summary, opts.strict,
                                     ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR"));

@@ -9,7 +9,7 @@ namespace {
 EvalResult result(const std::string& id, std::vector<CheckResult> checks) {
   EvalResult r{.id = id, .relative = "evals/" + id + ".eval.json"};
   r.checks = std::move(checks);
-  r.duration_ms = 1234.5;
+  r.duration_ms = 1234.0;
   return r;
 }
 CheckResult gate(bool passed) { return {.name = "contains \"x\"", .kind = "contains", .passed = passed, .score = passed ? 1.0 : 0.0, .message = passed ? "ok" : "\"x\" not found"}; }
