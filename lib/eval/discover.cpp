@@ -215,7 +215,7 @@ Check parse_check(const json& c, const std::string& relative, const Limits& limi
 const std::vector<std::string>& known_fields() {
   static const std::vector<std::string> fields = {"$schema", "description", "tags", "input",
                                                   "messages", "workflow", "payload", "checks",
-                                                  "timeoutMs"};
+                                                  "timeoutMs", "outputSchema"};
   return fields;
 }
 
@@ -286,6 +286,7 @@ Eval parse_declarative(std::string_view text, bool markdown, const std::string& 
     e.kind = Kind::workflow;
     e.workflow = doc["workflow"].get<std::string>();
     if (doc.contains("payload")) e.payload = doc["payload"];
+    if (doc.contains("outputSchema")) bad(relative, "\"outputSchema\" is for agent evals; a workflow has its own result schema");
   } else {
     if (!has_input)
       bad(relative, markdown ? "has no input message (the body after the frontmatter)"
@@ -293,6 +294,13 @@ Eval parse_declarative(std::string_view text, bool markdown, const std::string& 
     if (doc.contains("payload")) bad(relative, "\"payload\" needs \"workflow\"");
     e.kind = Kind::agent;
     e.messages = parse_messages(doc.contains("input") ? doc["input"] : doc["messages"], relative, limits);
+    if (doc.contains("outputSchema")) {
+      const auto& schema = doc["outputSchema"];
+      if (!schema.is_object()) bad(relative, "\"outputSchema\" must be a JSON Schema object");
+      if (const auto problem = json_schema::schema_problem(schema); !problem.empty())
+        bad(relative, "\"outputSchema\" is invalid: " + problem);
+      e.output_schema = schema;
+    }
   }
   if (doc.contains("timeoutMs")) {
     const auto& t = doc["timeoutMs"];

@@ -66,6 +66,7 @@ struct Eval {
   std::string description{};
   std::vector<std::string> tags{};
   std::vector<std::string> messages{}; // agent: user messages, sent in order to one session
+  nlohmann::json output_schema{};      // agent: `outputSchema` of the last message (JSON Schema)
   std::string workflow{};              // workflow: its name
   nlohmann::json payload = nlohmann::json::object(); // workflow payload; script: workflow.run payload
   std::vector<Check> checks{};

@@ -80,10 +80,11 @@ EvalResult run_one(const Eval& eval, const RunOptions& options) {
     if (eval.invalid) throw *eval.invalid;
     if (eval.kind == Kind::agent) {
       AgentSession session(options.target, eval.id, log);
-      for (const auto& message : eval.messages) {
+      for (std::size_t i = 0; i < eval.messages.size(); ++i) {
         const auto steps = result.seen.steps;
         const auto calls = result.seen.tool_calls.size();
-        session.prompt(message, json(), result.seen, deadline);
+        const bool last = i + 1 == eval.messages.size();
+        session.prompt(eval.messages[i], last ? eval.output_schema : json(), result.seen, deadline);
         log("turn: " + std::to_string(result.seen.steps - steps) + " step(s), " +
             std::to_string(result.seen.tool_calls.size() - calls) + " tool call(s)");
       }

@@ -15,7 +15,8 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import HEARTH_BIN, SOURCE_DIR, HearthTestCase, clean_env, hearth  # noqa: E402
 
-ALL_IDS = ["broken", "crashing", "failing", "greeting", "multi", "scripted", "soft", "workflow/echo"]
+ALL_IDS = ["broken", "crashing", "failing", "greeting", "multi", "scripted", "soft", "structured",
+           "workflow/echo"]
 
 
 class EvalTest(HearthTestCase):
@@ -53,8 +54,9 @@ class EvalTest(HearthTestCase):
         status = {e["id"]: e["status"] for e in doc["evals"]}
         self.assertEqual(status, {"broken": "errored", "crashing": "errored", "failing": "failed",
                                   "greeting": "passed", "multi": "passed", "scripted": "passed",
-                                  "soft": "passed", "workflow/echo": "passed"}, r.stdout)
-        self.assertEqual(doc["summary"], {**doc["summary"], "total": 8, "passed": 5, "failed": 1,
+                                  "soft": "passed", "structured": "passed",
+                                  "workflow/echo": "passed"}, r.stdout)
+        self.assertEqual(doc["summary"], {**doc["summary"], "total": 9, "passed": 6, "failed": 1,
                                           "errored": 2, "belowThreshold": 1})
         self.assertFalse(doc["ok"])
         by_id = {e["id"]: e for e in doc["evals"]}
@@ -66,6 +68,7 @@ class EvalTest(HearthTestCase):
         self.assertTrue(failing['contains "apples"']["passed"])
         self.assertEqual(by_id["workflow/echo"]["output"]["text"], "Say banana")
         self.assertEqual(by_id["multi"]["output"]["steps"], 2)
+        self.assertEqual(by_id["structured"]["output"]["data"], {"answer": "yes"})
         scripted = {c["name"]: c for c in by_id["scripted"]["checks"]}
         self.assertEqual(set(scripted), {'contains "ping"', "judge answered", "score"})
         self.assertTrue(all(c["passed"] for c in scripted.values()), scripted)
@@ -73,7 +76,8 @@ class EvalTest(HearthTestCase):
 
         root = ET.parse(junit).getroot()  # well-formed XML
         self.assertEqual(root.tag, "testsuites")
-        self.assertEqual((root.get("tests"), root.get("failures"), root.get("errors")), ("8", "1", "2"))
+        self.assertEqual((root.get("tests"), root.get("failures"), root.get("errors")), ("9", "1", "2"))
+        self.assertEqual(suites_count := len(root.findall("testsuite")), 1, suites_count)
         suites = root.findall("testsuite")
         self.assertEqual(len(suites), 1)
         cases = {c.get("name"): c for c in suites[0].findall("testcase")}
