@@ -66,7 +66,7 @@ class EvalTest(HearthTestCase):
         failing = {c["name"]: c for c in by_id["failing"]["checks"]}
         self.assertFalse(failing['contains "oranges"']["passed"])
         self.assertTrue(failing['contains "apples"']["passed"])
-        self.assertEqual(by_id["workflow/echo"]["output"]["text"], "Say banana")
+        self.assertEqual(by_id["workflow/echo"]["output"]["text"].strip(), "Say banana")
         self.assertEqual(by_id["multi"]["output"]["steps"], 2)
         self.assertEqual(by_id["structured"]["output"]["data"], {"answer": "yes"})
         scripted = {c["name"]: c for c in by_id["scripted"]["checks"]}
