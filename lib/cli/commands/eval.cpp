@@ -245,15 +245,21 @@ void register_eval(CLI::App& app, Dispatch& dispatch) {
   auto opts = std::make_shared<EvalOptions>();
   auto* cmd = app.add_subcommand("eval", "Run the evals under evals/ against the project or --url");
   cmd->add_option("evalId", opts->ids, "Eval ids or directory prefixes (default: all)");
-  cmd->add_option("--url", opts->url, "Drive this server instead of starting the project locally");
+  cmd->add_option("--url", opts->url, "Drive this server instead of starting the project locally")
+      ->option_text("URL");
   cmd->add_option("--tag", opts->tags, "Run only evals carrying one of these tags; repeatable")
+      ->option_text("TAG")
       ->allow_extra_args(false);
   cmd->add_flag("--strict", opts->strict, "Soft checks below their threshold fail the eval too");
   cmd->add_flag("--list", opts->list, "Print the discovered evals without running them");
-  cmd->add_option("--timeout", opts->timeout, "Per-eval timeout in ms (default: the eval's, else 120000)");
-  cmd->add_option("--max-concurrency", opts->max_concurrency, "Evals run at once (default: 8)");
+  cmd->add_option("--timeout", opts->timeout, "Per-eval timeout in ms (default: the eval's, else 120000)")
+      ->option_text("MS");
+  cmd->add_option("--max-concurrency", opts->max_concurrency, "Evals run at once (default: 8)")
+      ->option_text("N");
   cmd->add_flag("--json", opts->json, "Print the results as one JSON document instead of the table");
-  set_completion(cmd->add_option("--junit", opts->junit, "Write JUnit XML results to FILE"), "files");
+  set_completion(
+      cmd->add_option("--junit", opts->junit, "Write JUnit XML results to FILE")->option_text("FILE"),
+      "files");
   cmd->add_flag("--verbose", opts->verbose, "Stream each eval's log lines as they happen");
   add_project_flags(*cmd, opts->project);
   cmd->footer("Exit codes: 0 every eval passed, 1 a check failed or an eval errored (or a soft "
