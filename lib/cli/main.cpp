@@ -76,6 +76,7 @@ void build_app(CLI::App& app, Dispatch& dispatch) {
   register_build(app, dispatch);
   register_start(app, dispatch);
   register_logs(app, dispatch);
+  register_eval(app, dispatch);
   register_mcp(app, dispatch);
   register_sandbox(app, dispatch);
   register_gc(app, dispatch);

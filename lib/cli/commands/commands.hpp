@@ -25,6 +25,7 @@ void register_dev(CLI::App& app, Dispatch& dispatch);
 void register_info(CLI::App& app, Dispatch& dispatch);
 void register_build(CLI::App& app, Dispatch& dispatch);
 void register_start(CLI::App& app, Dispatch& dispatch);
+void register_eval(CLI::App& app, Dispatch& dispatch); // evals under evals/ (issue 16 §4)
 void register_run(CLI::App& app, Dispatch& dispatch);
 void register_connect(CLI::App& app, Dispatch& dispatch);
 void register_logs(CLI::App& app, Dispatch& dispatch);

@@ -8,6 +8,8 @@
 #include "core/fs.hpp"
 #include "core/text.hpp"
 
+#include <algorithm>
+#include <deque>
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
@@ -28,7 +30,14 @@ constexpr std::string_view k_templates_dir = "templates/";
 constexpr std::string_view k_name_placeholder = "{{hearth.name}}";
 /// The workflow helpers (templates/helpers/) go into `helpers/` of templates that use them.
 constexpr std::string_view k_helpers_dir = "templates/helpers/";
-bool uses_helpers(std::string_view template_name) { return template_name == "workflows"; }
+bool uses_helpers(std::string_view template_name) {
+  return template_name == "workflows" || template_name == "evals";
+}
+/// A template that extends another: `evals` is the default weather agent plus evals/ (issue 16
+/// §4); its own files win over the base's.
+std::string base_template(std::string_view template_name) {
+  return template_name == "evals" ? "default" : "";
+}
 
 struct InitOptions {
   std::string dir{};
@@ -176,11 +185,13 @@ std::string shell_word(const std::string& word) {
 }
 
 void print_next_steps(const std::string& cd_target, const std::string& template_name) {
-  const std::string workflow = uses_helpers(template_name) ? "greet" : "hello";
+  const std::string workflow = template_name == "workflows" ? "greet" : "hello";
   std::string steps = "\nNext steps:\n";
   if (!cd_target.empty()) steps += "  cd " + shell_word(cd_target) + "\n";
   steps += "  hearth dev                                      # serve on http://127.0.0.1:3583\n"
            "  hearth run " + workflow + " --payload '{\"name\":\"World\"}'   # run the workflow once\n";
+  if (template_name == "evals")
+    steps += "  hearth eval                                     # run the evals under evals/\n";
   terminal::info(steps);
 }
 
@@ -205,6 +216,19 @@ int run_init(const InitOptions& opts) {
   std::vector<Planned> plan;
   std::vector<std::string> conflicts;
   auto files = embedded::under(prefix);
+  std::deque<std::string> base_paths; // owns the paths of base files re-rooted under `prefix`
+  if (const auto base = base_template(opts.template_name); !base.empty()) {
+    const std::string base_prefix = std::string(k_templates_dir) + base + "/";
+    for (const auto& file : embedded::under(base_prefix)) {
+      const auto relative = file.path.substr(base_prefix.size());
+      const bool overridden = std::any_of(files.begin(), files.end(), [&](const auto& own) {
+        return own.path.substr(prefix.size()) == relative;
+      });
+      if (overridden) continue;
+      base_paths.push_back(prefix + std::string(relative));
+      files.push_back({.path = base_paths.back(), .data = file.data});
+    }
+  }
   if (uses_helpers(opts.template_name)) {
     const auto helpers = embedded::under(k_helpers_dir);
     files.insert(files.end(), helpers.begin(), helpers.end());
