@@ -339,6 +339,39 @@ ExitStatus Process::wait() {
   return *reap_locked(true);
 }
 
+namespace {
+
+/// Reaps exited children of this process that no Process owns. A subreaper inherits orphans
+/// from other sessions too: bwrap's `--new-session` child outlives the outer bwrap we started
+/// and, reparented to us, stayed a zombie per tool call forever (a `hearth start` serving
+/// sandboxed tools piled up hundreds). Orphans are reparented to the thread group leader, so
+/// only its children list is read. Only zombies of another session are taken: a child we just
+/// spawned (same session, maybe not registered yet) keeps its exit status for its Process.
+void reap_unowned_children() noexcept {
+  try {
+    const pid_t own_session = ::getsid(0);
+    std::ifstream children("/proc/self/task/" + std::to_string(::getpid()) + "/children");
+    pid_t pid = 0;
+    while (children >> pid) {
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string line;
+      if (!std::getline(stat, line)) continue;
+      const auto close = line.rfind(')'); // fields after "(comm)": state ppid pgrp session
+      if (close == std::string::npos) continue;
+      std::istringstream rest(line.substr(close + 1));
+      std::string state;
+      pid_t ppid = 0, pgrp = 0, session = 0;
+      rest >> state >> ppid >> pgrp >> session;
+      if (state != "Z" || session == own_session) continue;
+      int raw = 0;
+      ::waitpid(pid, &raw, WNOHANG);
+    }
+  } catch (...) { // no memory for a path: the next stop sweeps again
+  }
+}
+
+} // namespace
+
 ExitStatus Process::stop(std::chrono::milliseconds grace) {
   if (m_pid <= 0) return ExitStatus{};
   bool exited = false;
@@ -357,6 +390,7 @@ ExitStatus Process::stop(std::chrono::milliseconds grace) {
   const auto status = *reap_locked(true);
   reap_group();
   m_group_cleaned = true;
+  reap_unowned_children();
   return status;
 }
 

@@ -9,8 +9,9 @@ import subprocess
 import threading
 import time
 import unittest
+import urllib.request
 
-from harness import HEARTH_BIN, HearthTestCase, clean_env, hearth, run_id_of
+from harness import HEARTH_BIN, HearthTestCase, clean_env, copy_example, hearth, run_id_of
 
 BWRAP = shutil.which("bwrap")
 SECRETS = {"AWS_SECRET_ACCESS_KEY": "aws-secret-9f8e7d", "GITHUB_TOKEN": "ghp_secret123456",
@@ -187,6 +188,60 @@ class SandboxEscapeTest(HearthTestCase):
             err, text = results[1]
             self.assertFalse(err, text)
             self.assertEqual(json.loads(text), {"uid": 1000, "aws": None})
+
+
+def zombie_children(parent):
+    """Pids of exited, unreaped children of `parent` (state Z in /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == "Z" and int(fields[1]) == parent:
+            found.append(int(entry))
+    return found
+
+
+@unittest.skipIf(BWRAP is None, "bwrap is not installed")
+class SandboxReapTest(HearthTestCase):
+    def test_a_server_keeps_no_zombie_per_sandboxed_tool_call(self):
+        # bwrap's --new-session child outlives the bwrap hearth started; reparented to the
+        # subreaper (hearth), it used to stay a zombie forever: one per tool call.
+        project = copy_example(self, "hello")
+        self.assertExit(hearth("build", cwd=project), 0)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen([HEARTH_BIN, "start", "dist", "--port", str(port),
+                                   "--insecure-no-auth"], cwd=project, env=clean_env(),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(server.wait)
+        self.addCleanup(server.kill)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + "/eve/v1/health", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    self.fail("hearth start did not come up")
+                time.sleep(0.1)
+        runs = 6
+        for _ in range(runs):  # each run calls the sandboxed format_name tool once
+            request = urllib.request.Request(base + "/workflows/hello?wait=result",
+                                             data=b'{"name": "x"}', method="POST",
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=60) as r:
+                self.assertEqual(r.status, 200)
+        time.sleep(0.5)
+        zombies = zombie_children(server.pid)
+        # The last call's orphan may exit after the last sweep; older ones are reaped.
+        self.assertLessEqual(len(zombies), 2, f"{len(zombies)} zombies after {runs} runs")
 
 
 class SandboxConfigTest(HearthTestCase):
