@@ -17,6 +17,8 @@
 #include "sandbox/workspace.hpp"
 #include "store/store.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <set>
@@ -285,6 +287,7 @@ private:
 
   TurnScope& m_scope;
   const AgentDef& m_agent;
+  bool m_compaction_failed = false; // an automatic compaction failed in this turn: no retry
   const TurnOptions& m_options;
   /// Where this turn's user message sits in the history (client_context goes before it);
   /// nullopt for a resumed turn.
@@ -410,6 +413,26 @@ Tool TurnRunner::subagent_tool(const AgentDef& sub, bool copy) {
   }
   const std::string name = copy ? std::string("agent") : sub.name;
   tool.run = [this, &sub, copy, name](const json& input, const ToolContext& tool_context) -> ToolOutcome {
+    // `agent` copies may call `agent` again (depth ≤ 2): bound how many run in this process at
+    // once, so one step cannot fan out into a tree of concurrent turns.
+    static std::atomic<int> running_copies{0};
+    constexpr int k_max_running_copies = 8;
+    struct CopySlot {
+      bool held = false;
+      ~CopySlot() {
+        if (held) --running_copies;
+      }
+    } slot;
+    if (copy) {
+      if (++running_copies > k_max_running_copies) {
+        --running_copies;
+        return {.text = "agent: " + std::to_string(k_max_running_copies) +
+                        " copies of this agent are already running; finish with them before "
+                        "starting another.",
+                .is_error = true};
+      }
+      slot.held = true;
+    }
     const auto task_id = ids::make_id("task");
     Envelope envelope = m_scope.envelope;
     envelope.parent_session = envelope.session;
@@ -462,6 +485,14 @@ Tool TurnRunner::subagent_tool(const AgentDef& sub, bool copy) {
       done.update(lineage);
       m_scope.events.emit("task", done, m_scope.envelope);
       return {.text = "Subagent " + name + " failed: " + e.info().message, .is_error = true};
+    } catch (const std::exception& e) { // e.g. an outputSchema that does not compile
+      json done = {{"taskId", task_id}, {"isError", true},
+                   {"error", {{"type", "subagent_failed"}, {"message", e.what()}}},
+                   {"agent", name}, {"toolCallId", tool_context.call_id},
+                   {"durationMs", elapsed_ms(started)}};
+      done.update(lineage);
+      m_scope.events.emit("task", done, m_scope.envelope); // the child's stream ends too
+      return {.text = "Subagent " + name + " failed: " + e.what(), .is_error = true};
     }
   };
   return tool;
@@ -657,7 +688,7 @@ TurnResult TurnRunner::step_loop(json& messages, int first_step, TurnResult resu
       user = nullptr;
     }
     throw_if_cancelled(m_scope.context); // after the user message: history keeps what was asked
-    if (m_compaction.enabled) {
+    if (m_compaction.enabled && !m_compaction_failed) {
       sync_view(messages);
       if (estimated_tokens() > trigger_tokens()) compact(messages, envelope, "threshold", &result);
     }
@@ -784,14 +815,20 @@ std::vector<CallSlot> TurnRunner::run_calls(const std::vector<providers::ToolCal
     slots[0] = gated_call(calls[0], envelope);
     note_outcome(0, slots[0]);
   } else if (!calls.empty()) {
-    std::vector<std::future<CallSlot>> running;
-    for (std::size_t i = 0; i < calls.size(); ++i)
-      running.push_back(std::async(std::launch::async, [this, i, &calls, &envelope] {
-        auto slot = gated_call(calls[i], envelope);
-        note_outcome(i, slot);
-        return slot;
-      }));
-    for (std::size_t i = 0; i < running.size(); ++i) slots[i] = running[i].get();
+    // At most k_parallel_calls threads at once: a step asking for a hundred calls (each perhaps
+    // an `agent` copy asking for a hundred more) must not start a thread per call.
+    constexpr std::size_t k_parallel_calls = 8;
+    for (std::size_t first = 0; first < calls.size(); first += k_parallel_calls) {
+      std::vector<std::future<CallSlot>> running;
+      const auto end = std::min(calls.size(), first + k_parallel_calls);
+      for (std::size_t i = first; i < end; ++i)
+        running.push_back(std::async(std::launch::async, [this, i, &calls, &envelope] {
+          auto slot = gated_call(calls[i], envelope);
+          note_outcome(i, slot);
+          return slot;
+        }));
+      for (std::size_t i = first; i < end; ++i) slots[i] = running[i - first].get();
+    }
   }
   return slots;
 }
@@ -1280,14 +1317,15 @@ bool TurnRunner::compact(json& messages, const Envelope& envelope, const std::st
     auto& client = m_scope.models.get(model.provider, m_agent.mock_script);
     step = client.step(request, providers::StreamSink{});
   } catch (const Error& e) {
-    if (e.info().type == "cancelled") throw;
     // A failed summary leaves the history as it was; the request is still bounded (model_step).
+    // compaction_start is always answered by a compaction event, a cancelled one included.
     done["messagesAfter"] = before_count;
     done["durationMs"] = elapsed_ms(started);
     done["compacted"] = false;
     done["error"] = error_json(e);
     m_scope.events.emit("compaction", done, envelope);
-    if (manual) throw;
+    if (manual || e.info().type == "cancelled") throw;
+    m_compaction_failed = true; // not again at every step of this turn (a broken model doubles calls)
     return false;
   }
   if (result) add_usage(result->usage, step.usage);

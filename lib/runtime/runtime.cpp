@@ -761,8 +761,11 @@ json Runtime::compact_session(const std::string& agent_name, const std::string& 
   bool changed = false;
   try {
     if (clear) {
+      // A parked turn's calls would come back after the marker with no call in view: clearing
+      // closes it first, as a new message does (its requests are denied / answered empty).
+      if (!saved->parked.is_null()) abandon_parked_turn(stream, envelope, messages, saved->parked);
       messages.push_back(cleared_entry());
-      m_store.save_session(key, messages, saved->version, saved->parked);
+      m_store.save_session(key, messages, saved->version);
       events.emit("context_cleared", json::object(), envelope);
       changed = true;
     } else {
@@ -774,9 +777,13 @@ json Runtime::compact_session(const std::string& agent_name, const std::string& 
           session_workspace(m_context.workspaces_root(), agent_name, instance_id, key.name, true),
           agent_def, invoker);
       TurnScope scope{context, *models, events, workspace, envelope};
-      changed = compact_history(scope, agent_def, messages, TurnOptions{},
-                                !saved->parked.is_null());
-      if (changed) m_store.save_session(key, messages, saved->version, saved->parked);
+      // The checkpoint is committed before compaction.completed is emitted (issue 16 §1).
+      TurnOptions options;
+      std::int64_t version = saved->version;
+      options.persist = [&](const json& history) {
+        version = m_store.save_session(key, history, version, saved->parked).version;
+      };
+      changed = compact_history(scope, agent_def, messages, options, !saved->parked.is_null());
     }
   } catch (const Error&) {
     events.emit("idle", json::object(), envelope);
