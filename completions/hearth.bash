@@ -15,7 +15,7 @@ _hearth() {
     case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
   done
   if [[ -z "$cmd" ]]; then
-    COMPREPLY=($(compgen -W 'init dev run connect info build start logs mcp sandbox gc connections schedules completion help --help -h --version -v' -- "$cur"))
+    COMPREPLY=($(compgen -W 'init dev run connect info build start logs eval mcp sandbox gc connections schedules completion help --help -h --version -v' -- "$cur"))
     return
   fi
   case "$cmd" in
@@ -180,6 +180,34 @@ _hearth() {
       for ((i = i + 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
           --format|--types|--limit|--since|--server|--header|--root|--output|--config|--env) ((i++)) ;;
+          -*) ;;
+          *) ((npos++)) ;;
+        esac
+      done
+      case "$npos" in
+        0) COMPREPLY=() ;;
+      esac
+      ;;
+    eval)
+      case "$prev" in
+        --url) COMPREPLY=(); return ;;
+        --tag) COMPREPLY=(); return ;;
+        --timeout) COMPREPLY=(); return ;;
+        --max-concurrency) COMPREPLY=(); return ;;
+        --junit) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --output) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+        --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --env) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+      esac
+      if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W '--help -h --url --tag --strict --list --timeout --max-concurrency --json --junit --verbose --root --output --config --env' -- "$cur"))
+        return
+      fi
+      npos=0
+      for ((i = i + 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+          --url|--tag|--timeout|--max-concurrency|--junit|--root|--output|--config|--env) ((i++)) ;;
           -*) ;;
           *) ((npos++)) ;;
         esac
