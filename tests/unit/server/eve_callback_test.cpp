@@ -4,6 +4,11 @@
 #include "server/eve_callback.hpp"
 
 #include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 using nlohmann::json;
 using hearth::server::parse_eve_callback;
@@ -72,5 +77,51 @@ TEST_SUITE("server") {
     const json cancelled = hearth::server::eve_callback_body(c, "wrun_1", {.kind = SettledTurn::Kind::cancelled});
     CHECK(cancelled["error"]["message"] == "The agent invocation was cancelled.");
     CHECK(cancelled["outcome"]["result"] == json({{"kind", "cancelled"}}));
+  }
+
+  TEST_CASE("the sender retries 5xx, never follows a redirect, and bounds a slow receiver") {
+    httplib::Server server;
+    std::atomic<int> flaky{0}, moved{0}, elsewhere{0}, slow{0};
+    server.Post("/eve/v1/callback/flaky", [&](const httplib::Request&, httplib::Response& res) {
+      res.status = ++flaky < 3 ? 503 : 200;
+    });
+    server.Post("/eve/v1/callback/moved", [&](const httplib::Request&, httplib::Response& res) {
+      ++moved;
+      res.status = 302;
+      res.set_header("Location", "/elsewhere");
+    });
+    server.Get("/elsewhere", [&](const httplib::Request&, httplib::Response&) { ++elsewhere; });
+    server.Post("/elsewhere", [&](const httplib::Request&, httplib::Response&) { ++elsewhere; });
+    server.Post("/eve/v1/callback/slow", [&](const httplib::Request&, httplib::Response& res) {
+      ++slow;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      res.status = 200;
+    });
+    const int port = server.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    std::thread thread([&] { server.listen_after_bind(); });
+    const auto url = [&](const std::string& t) {
+      return "http://127.0.0.1:" + std::to_string(port) + "/eve/v1/callback/" + t;
+    };
+    {
+      hearth::server::CallbackSender sender({.max_queue = 2, .attempts = 3,
+                                             .total = std::chrono::milliseconds(300),
+                                             .first_backoff = std::chrono::milliseconds(10)});
+      CHECK(sender.push(url("slow"), json::object()));
+      for (int i = 0; i < 500 && slow == 0; ++i) // the worker has taken it
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      CHECK(sender.push(url("moved"), json::object()));
+      CHECK(sender.push(url("flaky"), json::object()));
+      CHECK_FALSE(sender.push(url("flaky"), json::object())); // the queue holds 2 while one runs
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (flaky < 3 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    server.stop();
+    thread.join();
+    CHECK(slow == 3);      // cut at 300 ms each (the receiver takes 1.5 s), retried
+    CHECK(moved == 1);     // a 3xx is final
+    CHECK(elsewhere == 0); // and never followed
+    CHECK(flaky == 3);     // 503, 503, 200
   }
 }
