@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <cstring>
 #include <iostream>
@@ -67,7 +68,8 @@ std::optional<Url> split_url(const std::string& text) {
     if (c != std::string::npos) u.port = authority.substr(c + 1);
   }
   if (u.host.empty() || u.host.find_first_of(" \t\r\n<>\\^|") != std::string::npos) return std::nullopt;
-  if (!u.port.empty() && (u.port.size() > 5 || !std::all_of(u.port.begin(), u.port.end(), ::isdigit) ||
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (!u.port.empty() && (u.port.size() > 5 || !std::all_of(u.port.begin(), u.port.end(), digit) ||
                           std::stoul(u.port) > 65535))
     return std::nullopt;
   std::string tail = end == std::string::npos ? std::string() : rest.substr(end);
@@ -154,13 +156,16 @@ std::optional<std::uint32_t> ipv4_of(const std::string& host) {
 
 /// isReservedIpAddress: a private or reserved IP literal; loopback and names are not.
 bool reserved_host(std::string host) {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (const auto pct = host.find('%'); pct != std::string::npos) host = host.substr(0, pct);
   std::string lower;
   for (char c : host) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (lower.rfind("::ffff:", 0) == 0 && ipv4_of(lower.substr(7))) lower = lower.substr(7);
   if (!lower.empty() && lower.back() == '.') lower.pop_back();
-  if (lower == "localhost" || (lower.size() > 10 && lower.compare(lower.size() - 10, 10, ".localhost") == 0))
+  const std::string suffix = ".localhost";
+  if (lower == "localhost" ||
+      (lower.size() > suffix.size() && lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0))
     return false;
   if (const auto v4 = ipv4_of(lower)) {
     const auto a = *v4;
