@@ -288,12 +288,36 @@ void continue_caller_trace(const Request& req, Eve& eve, const std::string& id) 
     eve.ctx.runtime.continue_trace(eve.path(id), *parent);
 }
 
+/// The request's `callback` without the legacy (protocol 1) `taskId` Eve splits off first.
+json callback_field(const json& body) {
+  json callback = body["callback"];
+  if (callback.is_object()) callback.erase("taskId");
+  return callback;
+}
+
 void create_session(const Request& req, Response& res, Eve& eve) {
   const auto body = eve_body(req, true);
   if (body.contains("inputResponses"))
     throw errors::eve_invalid_request("'inputResponses' is only accepted for an existing session.");
-  // Eve validates the callback before it looks at a message-free create.
-  const json callback = body.contains("callback") ? parse_eve_callback(body["callback"]) : json();
+  // Eve validates the callback before it looks at a message-free create; with a callback, the
+  // caller's remote agent protocol version (absent: 1) must be one this side speaks (1 or 2).
+  const json callback = body.contains("callback") ? parse_eve_callback(callback_field(body)) : json();
+  json protocol;
+  if (!callback.is_null()) {
+    const json version = body.value("protocolVersion", json());
+    if (!version.is_null() && !version.is_number())
+      throw errors::eve_invalid_request("Expected 'protocolVersion' to be a number.");
+    protocol = version.is_null() ? json(1) : version;
+    if (protocol != 1 && protocol != 2) {
+      no_store(res);
+      send_json(res, 409, {{"code", "REMOTE_AGENT_PROTOCOL_MISMATCH"},
+                           {"error", "This deployment speaks eve remote agent protocol 2, but the "
+                                     "caller speaks protocol " + wire(protocol) + ". Upgrade both "
+                                     "deployments to the same eve release."},
+                           {"ok", false}, {"protocolVersion", 2}});
+      return;
+    }
+  }
   const bool has_message = body.contains("message") && !body["message"].is_null();
   if (!has_message && (body.contains("clientContext") || body.contains("callback") ||
                        body.contains("outputSchema")))
@@ -315,8 +339,10 @@ void create_session(const Request& req, Response& res, Eve& eve) {
                 callback);
   res.set_header("x-eve-session-id", id);
   no_store(res);
-  send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"continuationToken", token},
-                       {"status", "accepted"}});
+  json accepted = {{"ok", true}, {"sessionId", id}, {"continuationToken", token},
+                  {"status", "accepted"}};
+  if (!protocol.is_null()) accepted["protocolVersion"] = protocol; // Eve's createdSessionBody
+  send_json(res, 202, accepted);
 }
 
 /// 409 session_not_active unless the session exists and was not reset. An unknown id is 409
@@ -344,7 +370,7 @@ void follow_up(const Request& req, Response& res, Eve& eve) {
         "Expected a non-empty 'message' or a non-empty 'inputResponses' array.");
   if (body.contains("turnPolicy") && body["turnPolicy"] != "queue" && body["turnPolicy"] != "steer")
     throw errors::eve_invalid_request("Expected 'turnPolicy' to be either 'queue' or 'steer'.");
-  const json callback = body.contains("callback") ? parse_eve_callback(body["callback"]) : json();
+  const json callback = body.contains("callback") ? parse_eve_callback(callback_field(body)) : json();
   EveMessage message;
   if (has_message) {
     message = parse_eve_message(body["message"]);

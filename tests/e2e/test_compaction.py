@@ -155,9 +155,17 @@ class SessionCallbackTest(HearthTestCase):
         self.assertEqual(status, 400)
         self.assertIn("'callback'", body["error"])
 
+        status, _, body = c.json("POST", "/eve/v1/session", {"message": "hi", "callback": callback("t"),
+                                                             "protocolVersion": 3})
+        self.assertEqual((status, body["code"], body["protocolVersion"]),
+                         (409, "REMOTE_AGENT_PROTOCOL_MISMATCH", 2))
+        status, _, body = c.json("POST", "/eve/v1/session", {"message": "hi", "callback": callback("t"),
+                                                             "protocolVersion": "2"})
+        self.assertEqual((status, body["error"]), (400, "Expected 'protocolVersion' to be a number."))
+        # A legacy (protocol 1) caller's callback.taskId is split off as Eve does.
         status, _, created = c.json("POST", "/eve/v1/session",
-                                    {"message": "hello", "callback": callback("tok1")})
-        self.assertEqual(status, 202)
+                                    {"message": "hello", "callback": callback("tok1", taskId="t1")})
+        self.assertEqual((status, created["protocolVersion"]), (202, 1))
         sid = created["sessionId"]
         path, headers, body = receiver.wait(1)[0]
         self.assertEqual(path, "/eve/v1/callback/tok1")
