@@ -79,6 +79,12 @@ CompactionSettings compaction_settings(const json& authored) {
   return s;
 }
 
+bool starts_turn(const json& message) {
+  if (role_of(message) != "user") return false;
+  const auto it = message.find("reminder");
+  return it == message.end() || !it->is_boolean() || !it->get<bool>();
+}
+
 bool is_marker(const json& message) {
   const auto role = role_of(message);
   return role == k_compaction_role || role == k_cleared_role;
@@ -149,7 +155,7 @@ CompactionPlan plan_compaction(const json& messages, const CompactionSettings& s
   const auto n = messages.size();
   std::vector<std::size_t> turn_starts;
   for (std::size_t i = v.tail_from; i < n; ++i)
-    if (role_of(messages[i]) == "user") turn_starts.push_back(i);
+    if (starts_turn(messages[i])) turn_starts.push_back(i);
   // The turn in progress (the newest user message on) is always kept: the model must see it.
   const auto keep = static_cast<std::size_t>(std::max(in_turn ? 1 : 0, settings.keep_recent_turns));
   if (turn_starts.empty() || turn_starts.size() < keep || (in_turn && turn_starts.size() == keep))
@@ -160,8 +166,16 @@ CompactionPlan plan_compaction(const json& messages, const CompactionSettings& s
   plan.previous_summary = v.summary;
   plan.pinned = v.pinned;
   if (settings.pin_first_message) {
-    for (std::size_t i = 0; i < plan.first_kept; ++i)
-      if (role_of(messages[i]) == "user") {
+    // The conversation's first message is the first one after the newest clear: what came
+    // before a `/clear` is never seen again, pinned or not.
+    std::size_t start = 0;
+    for (std::size_t i = plan.first_kept; i-- > 0;)
+      if (role_of(messages[i]) == k_cleared_role) {
+        start = i + 1;
+        break;
+      }
+    for (std::size_t i = start; i < plan.first_kept; ++i)
+      if (starts_turn(messages[i])) {
         if (std::find(plan.pinned.begin(), plan.pinned.end(), i) == plan.pinned.end())
           plan.pinned.push_back(i);
         break;
@@ -223,24 +237,80 @@ json checkpoint_entry(std::string summary, const CompactionPlan& plan, std::int6
 
 json cleared_entry() { return {{"role", k_cleared_role}, {"timestamp", now_ms()}}; }
 
-void bound_request(std::vector<providers::Message>& messages, std::size_t budget_chars) {
-  std::size_t used = 0;
-  for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
-    auto& text = it->text;
-    const std::size_t left = budget_chars > used ? budget_chars - used : 0;
-    if (text.size() > left) {
-      const auto keep = std::max<std::size_t>(left, 64);
-      if (text.size() > keep) {
-        const auto dropped = text.size() - keep;
-        text.resize(keep);
-        text = text::to_utf8(text) + "\n…[" + std::to_string(dropped) +
-               " characters not sent to keep the request within the context window; the full "
-               "text is in the session history]";
-      }
+namespace {
+std::size_t chars_of(const providers::Message& m) {
+  std::size_t n = m.text.size();
+  for (const auto& c : m.tool_calls) n += c.name.size() + c.arguments.size();
+  return n;
+}
+
+/// Cuts `m` (text, then each call's arguments) to about `max` characters, with markers. Arguments
+/// over their share become a small JSON object naming the cut, so the request stays valid JSON.
+void cut_message(providers::Message& m, std::size_t max) {
+  if (chars_of(m) <= max) return;
+  for (auto& c : m.tool_calls) {
+    const std::size_t share = max / (m.tool_calls.size() + 1);
+    if (c.arguments.size() > share && c.arguments.size() > 256) {
+      const auto dropped = c.arguments.size();
+      c.arguments = hearth::dump_json(json{
+          {"_hearth_truncated",
+           std::to_string(dropped) + " characters of arguments not sent to keep the request within "
+           "the context window; the call ran with them and the full text is in the session history"}});
     }
-    used += text.size();
-    for (const auto& c : it->tool_calls) used += c.arguments.size() + c.name.size();
   }
+  std::size_t calls = 0;
+  for (const auto& c : m.tool_calls) calls += c.name.size() + c.arguments.size();
+  const std::size_t keep = max > calls ? std::max<std::size_t>(max - calls, 64) : 64;
+  if (m.text.size() > keep) {
+    const auto dropped = m.text.size() - keep;
+    m.text.resize(keep);
+    m.text = text::to_utf8(m.text) + "\n…[" + std::to_string(dropped) +
+             " characters not sent to keep the request within the context window; the full "
+             "text is in the session history]";
+  }
+}
+} // namespace
+
+BoundedRange bound_request(std::vector<providers::Message>& messages, std::size_t budget_chars,
+                           std::size_t keep_first) {
+  BoundedRange out;
+  keep_first = std::min(keep_first, messages.size());
+  // The prefix (pinned messages, the summary) is kept, within a quarter of the budget.
+  std::size_t used = 0;
+  if (keep_first > 0) {
+    const std::size_t share = std::max<std::size_t>(budget_chars / 4 / keep_first, 256);
+    for (std::size_t i = 0; i < keep_first; ++i) {
+      cut_message(messages[i], share);
+      used += chars_of(messages[i]);
+    }
+  }
+  // Newest first: kept whole as far as they fit, the one that does not fit is cut, older ones
+  // are dropped (the newest message, the turn's question or last result, is always sent).
+  std::size_t first_kept = messages.size();
+  for (std::size_t i = messages.size(); i-- > keep_first;) {
+    const std::size_t left = budget_chars > used ? budget_chars - used : 0;
+    const bool newest = i + 1 == messages.size();
+    if (!newest && left < 512) break;
+    cut_message(messages[i], std::max<std::size_t>(left, 256));
+    used += chars_of(messages[i]);
+    first_kept = i;
+  }
+  // A tool result whose call was dropped cannot be sent alone (providers refuse it).
+  while (first_kept < messages.size() && first_kept + 1 < messages.size() &&
+         messages[first_kept].role == providers::Role::tool)
+    ++first_kept;
+  if (first_kept > keep_first) {
+    out.from = keep_first;
+    out.count = first_kept - keep_first;
+    messages.erase(messages.begin() + static_cast<std::ptrdiff_t>(keep_first),
+                   messages.begin() + static_cast<std::ptrdiff_t>(first_kept));
+    if (out.count > 0) // say so, where the dropped messages were
+      messages.insert(messages.begin() + static_cast<std::ptrdiff_t>(keep_first),
+                      providers::user_message("[" + std::to_string(out.count) +
+                                              " older messages not sent to keep the request within "
+                                              "the context window; they are in the session history]"));
+  }
+  return out;
 }
 
 std::int64_t context_window(const providers::ModelRef& model, const providers::EnvLookup& env) {

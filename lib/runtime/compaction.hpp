@@ -49,6 +49,11 @@ inline constexpr std::size_t k_max_transcript_message_chars = 8 * 1024;
 /// True for the two history markers (never sent to the model as they are).
 bool is_marker(const nlohmann::json& message);
 
+/// True when `message` starts a turn: a user message that is not a reminder the harness added
+/// (`"reminder": true`, e.g. the structured-output reminder), so keepRecentTurns and
+/// pinFirstMessage count what the user said.
+bool starts_turn(const nlohmann::json& message);
+
 /// The model's view of a history, as a small prefix plus a contiguous tail: `prefix` (pinned
 /// messages, then the summary as a user message), then messages [tail_from, end) without markers.
 struct View {
@@ -104,11 +109,25 @@ nlohmann::json checkpoint_entry(std::string summary, const CompactionPlan& plan,
 /// The marker `clear` appends: {role: "contextCleared", timestamp}.
 nlohmann::json cleared_entry();
 
-/// Cuts each text of `messages` (provider-neutral, the request about to be sent) so that the
-/// request's text stays under about `budget_chars`: the newest messages are kept whole as far as
-/// they fit, an older or oversized one is cut with a note. Used after compaction when the turns
-/// kept verbatim are themselves larger than the window, so a request is always bounded.
-void bound_request(std::vector<providers::Message>& messages, std::size_t budget_chars);
+/// The messages bound_request dropped: [from, from + count) of the request it was given,
+/// replaced by one note (a user message) at `from` when count > 0.
+struct BoundedRange {
+  std::size_t from = 0;
+  std::size_t count = 0;
+};
+
+/// Bounds the request about to be sent (provider-neutral messages; the stored history is not
+/// touched) to about `budget_chars` of text and tool-call arguments: the first `keep_first`
+/// messages (the view's prefix: pinned messages, the summary) are kept, cut to a quarter of the
+/// budget together; then the newest messages are kept whole as far as they fit, the one that does
+/// not fit is cut with a note (oversized tool-call arguments are replaced by a small JSON object
+/// naming the cut; tool results and texts are cut with a marker), and every older one is dropped
+/// (with one note saying how many), never leaving a tool result without its call. The newest
+/// message is always sent. Afterwards the request holds at most about budget_chars characters
+/// plus the notes' own (a few hundred characters per cut message). Used when the turns kept verbatim are
+/// themselves larger than the window (huge write_file arguments, huge tool results).
+BoundedRange bound_request(std::vector<providers::Message>& messages, std::size_t budget_chars,
+                           std::size_t keep_first = 0);
 
 /// The context window of `model` in tokens, from the model table in docs/providers.md ("Context
 /// windows"): known model families by prefix, else 128000. The mock's is 128000 unless

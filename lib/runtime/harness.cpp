@@ -313,6 +313,7 @@ private:
   std::vector<providers::Message> m_sent{};
   std::size_t m_seen = 0;
   std::size_t m_sent_chars = 0;  // text and call arguments of m_sent
+  std::size_t m_sent_prefix = 0; // m_sent's leading messages from a checkpoint (pinned, summary)
   std::size_t m_fixed_chars = 0; // the system prompt and the tool specs
   std::optional<std::size_t> m_user_sent{}; // m_sent index of this turn's user message
   std::set<std::string> m_view_calls{};     // tool call ids in the view (results need them)
@@ -593,14 +594,21 @@ providers::StepResult TurnRunner::model_step(const json& messages, const Envelop
                            *m_user_sent < m_sent.size();
   const bool over = m_compaction.enabled &&
                     m_sent_chars + m_fixed_chars > budget_chars();
+  std::size_t context_at = m_user_sent.value_or(0);
   if (over) { // still above the window after compaction (huge recent turns): a bounded copy
     request.messages = m_sent;
-    bound_request(request.messages, budget_chars() > m_fixed_chars ? budget_chars() - m_fixed_chars : 1024);
+    const auto dropped = bound_request(
+        request.messages, budget_chars() > m_fixed_chars ? budget_chars() - m_fixed_chars : 1024,
+        m_sent_prefix);
+    if (dropped.count > 0 && context_at >= dropped.from) // the user message moved (or went)
+      context_at = context_at >= dropped.from + dropped.count ? context_at - dropped.count + 1
+                                                             : dropped.from + 1;
   } else {
     request.messages = std::move(m_sent);
   }
   if (has_context) // the ephemeral client context, for this request only
-    request.messages.insert(request.messages.begin() + static_cast<std::ptrdiff_t>(*m_user_sent),
+    request.messages.insert(request.messages.begin() +
+                                static_cast<std::ptrdiff_t>(std::min(context_at, request.messages.size())),
                             providers::user_message("Client context:\n" + m_options.client_context));
   struct GiveBack { // the view returns to the cache however the step ends
     TurnRunner& self;
@@ -780,6 +788,7 @@ bool TurnRunner::after_step(json& messages, TurnResult& result, bool had_tool_ca
   json reminder = {{"role", "user"},
                    {"content", text_content("You must call the `finish` tool with a result that "
                                             "matches the required schema (or `give_up`).")},
+                   {"reminder", true}, // not a turn of the user's (compaction's keepRecentTurns)
                    {"timestamp", now_ms()}};
   messages.push_back(reminder);
   return false;
@@ -1223,6 +1232,7 @@ void TurnRunner::sync_view(const json& messages) {
     m_seen = 0;
     m_sent.clear();
     m_sent_chars = 0;
+    m_sent_prefix = 0;
     m_user_sent.reset();
     m_view_calls.clear();
   }
@@ -1240,6 +1250,7 @@ void TurnRunner::sync_view(const json& messages) {
         m_sent_chars += provider_chars(*converted);
         m_sent.push_back(std::move(*converted));
       }
+    m_sent_prefix = m_sent.size();
     from = view.tail_from;
   }
   if (marker) m_view_calls.clear();

@@ -829,14 +829,20 @@ json Runtime::resume_session(const std::string& agent_name, const std::string& i
         session_workspace(m_context.workspaces_root(), agent_name, instance_id, key.name, true),
         agent_def, context.invoker);
     TurnScope scope{context, *models, events, workspace, envelope};
+    // A compaction inside the resumed turn commits its checkpoint at once, as in prompt_agent.
+    auto options = parked_options(parked);
+    std::int64_t version = saved->version;
+    options.persist = [&](const json& history) {
+      version = m_store.save_session(key, history, version).version;
+    };
     try {
-      const auto result = resume_turn(scope, agent_def, messages, parked, parked_options(parked));
-      m_store.save_session(key, messages, saved->version, result.parked);
+      const auto result = resume_turn(scope, agent_def, messages, parked, options);
+      m_store.save_session(key, messages, version, result.parked);
       if (!result.parked.is_null()) done["waiting"] = true;
       done["result"] = result.to_json();
       return result.to_json();
     } catch (const Error&) {
-      m_store.save_session(key, messages, saved->version);
+      m_store.save_session(key, messages, version);
       throw;
     }
   });

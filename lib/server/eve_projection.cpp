@@ -19,6 +19,7 @@
 #include <cctype>
 #include <optional>
 #include <random>
+#include <utility>
 
 namespace hearth::server {
 namespace {
@@ -144,6 +145,7 @@ void EveProjector::begin_turn(const store::Event& event, std::vector<json>& out)
   m_step = -1;
   m_in_turn = true;
   m_parked = false;
+  m_restate_waiting = false;
   m_step_open = false;
   emit(out, event, "turn.started", turn_fields());
   if (m_pending.is_object()) {
@@ -197,6 +199,11 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
       m_in_turn = true;
       m_parked = false;
       m_step_open = false;
+    } else if (m_parked && !d.contains("parentSession")) {
+      // On a parked turn (…/compact or …/clear while it waits for input): the idle that follows
+      // says session.waiting again. A clear closed the parked turn (its requests were answered).
+      m_restate_waiting = true;
+      if (type == "context_cleared") m_parked = false;
     }
     json data = turn_fields();
     data["sessionId"] = d.value("instanceId", "");
@@ -219,7 +226,7 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
   // A subagent runs inline in the parent's turn (seed 003: subagent.started/completed); its own
   // steps carry parentSession and are not the parent's: they never show as the parent answering.
   if (d.contains("parentSession") && !m_child_own) {
-    if (type == "turn") { // session usage totals include delegated agents (Eve)
+    if (type == "turn" || type == "compaction") { // session usage totals include delegated agents (Eve), their compactions too
       const json usage = d.contains("usage") ? d["usage"] : json::object();
       m_input += number(usage, "input");
       m_output += number(usage, "output");
@@ -417,7 +424,13 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
       emit(out, event, "turn.failed", data);
     }
   } else if (type == "idle") {
-    if (m_parked) return; // approvals: turn.waiting {on: "input"} said it; the turn goes on later
+    const bool restate = std::exchange(m_restate_waiting, false);
+    if (m_parked) { // approvals: turn.waiting {on: "input"} said it; the turn goes on later
+      if (restate) // a compaction on the parked turn: it waits again, still for its input
+        emit(out, event, "session.waiting",
+             {{"continuationToken", m_token}, {"usage", usage_totals()}, {"wait", "next-user-message"}});
+      return;
+    }
     m_in_turn = false;
     emit(out, event, "session.waiting",
          {{"continuationToken", m_token}, {"usage", usage_totals()}, {"wait", "next-user-message"}});

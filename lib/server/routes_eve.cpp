@@ -7,11 +7,14 @@
 #include "runtime/events.hpp"
 #include "runtime/runtime.hpp"
 #include "server/context.hpp"
+#include "server/eve_callback.hpp"
 #include "server/eve_info.hpp"
 #include "server/eve_projection.hpp"
 #include "store/store.hpp"
 
+#include <iostream>
 #include <map>
+#include <optional>
 #include <mutex>
 
 namespace hearth::server {
@@ -41,6 +44,7 @@ struct Eve {
   explicit Eve(ServerContext& context) : ctx(context) {} // clang 14 (fuzz build): no paren-init
   ServerContext& ctx;
   SessionLocks locks{};
+  CallbackSender callbacks{}; // session callbacks, posted off the turn and request threads
 
   const std::string& root() const { return ctx.runtime.program().root_agent; }
   store::SessionKey key(const std::string& id) const {
@@ -49,6 +53,10 @@ struct Eve {
   std::string path(const std::string& id) const {
     return runtime::Runtime::agent_stream(root(), id);
   }
+  /// The session's callback record (issue 16 §5), a stream of its own that no route serves (the
+  /// callback's token stays off the session's readable streams): `bound` {callback} when a
+  /// delivery named one, `unbound` when a later message named none, `sent` once it was queued.
+  std::string callback_path(const std::string& id) const { return "eve-callbacks/" + root() + "/" + id; }
   /// Session routes serve the root agent; one whose agent.json says "http": false has none (404).
   void require_http() const {
     if (ctx.runtime.agent(root()).http_disabled) throw errors::agent_not_found(root(), {});
@@ -118,11 +126,68 @@ void close_failed_turn(store::Store& store, const std::string& path, const std::
   log.emit("idle", json::object(), envelope);
 }
 
+/// The newest event of the session's callback record, if any.
+std::optional<store::Event> last_callback_event(Eve& eve, const std::string& session_id) {
+  auto& store = eve.ctx.runtime.store();
+  const auto path = eve.callback_path(session_id);
+  const auto info = store.stream_info(path);
+  if (!info || info->last_seq < 0) return std::nullopt;
+  auto page = store.read(path, info->last_seq - 1, 1);
+  if (page.events.empty()) return std::nullopt;
+  return page.events.front();
+}
+
+/// Inside the session lock, before a delivery runs: a callback binds to the turn it starts (or,
+/// for inputResponses, the parked turn it resumes); a message without one ends the binding of
+/// an earlier turn that never settled. Stored, so a turn resumed after a restart still reports.
+void bind_callback(Eve& eve, const std::string& session_id, const json& callback, bool new_turn) {
+  auto& store = eve.ctx.runtime.store();
+  const auto path = eve.callback_path(session_id);
+  if (!callback.is_null()) {
+    store.create_stream(path);
+    store.append(path, {.type = "bound", .data = {{"callback", callback}}});
+    return;
+  }
+  if (!new_turn) return;
+  const auto last = last_callback_event(eve, session_id);
+  if (last && last->type == "bound") store.append(path, {.type = "unbound", .data = json::object()});
+}
+
+/// A turn of the session settled: its bound callback (if any) is queued, once.
+void settle_callback(Eve& eve, const std::string& session_id, const SettledTurn& turn) {
+  try {
+    const auto last = last_callback_event(eve, session_id);
+    if (!last || last->type != "bound" || !last->data.contains("callback")) return;
+    const auto& callback = last->data["callback"];
+    eve.ctx.runtime.store().append(eve.callback_path(session_id), {.type = "sent", .data = json::object()});
+    eve.callbacks.push(callback.value("url", ""), eve_callback_body(callback, session_id, turn));
+  } catch (const std::exception& e) { // never fails the turn
+    std::cerr << "hearth: warning: session callback of " << session_id << " not sent: " << e.what()
+              << std::endl;
+  }
+}
+
+/// Settles the callback from a turn's result (TurnResult::to_json); a waiting turn has not settled.
+void settle_result(Eve& eve, const std::string& session_id, const json& result) {
+  if (!result.is_object() || result.value("status", "") == "waiting") return;
+  settle_callback(eve, session_id,
+                  {.kind = SettledTurn::Kind::completed,
+                   .output = result.contains("data") ? result["data"] : json(result.value("text", "")),
+                   .usage = result.value("usage", json())});
+}
+
+void settle_error(Eve& eve, const std::string& session_id, const Error& e) {
+  settle_callback(eve, session_id,
+                  {.kind = e.info().type == "cancelled" ? SettledTurn::Kind::cancelled
+                                                        : SettledTurn::Kind::failed,
+                   .message = e.info().message});
+}
+
 /// Inside the session lock: the submission marker, then the prompt.
 void run_message_turn(Eve& eve, const std::string& session_id, const std::string& delivery_id,
                       const EveMessage& message, const std::string& prompt,
                       const std::string& context, const json& output_schema,
-                      const runtime::Invocation& invocation) {
+                      const runtime::Invocation& invocation, const json& callback) {
   auto& rt = eve.ctx.runtime;
   auto& store = rt.store();
   const auto path = eve.path(session_id);
@@ -131,27 +196,32 @@ void run_message_turn(Eve& eve, const std::string& session_id, const std::string
                      {"parts", message.parts}, {"invoker", invoker}};
   if (!invocation.context.empty()) submission["context"] = invocation.context; // resolve's values
   store.append(path, {.type = k_submission_event, .data = std::move(submission)});
+  bind_callback(eve, session_id, callback, true);
   try {
-    rt.prompt_agent(eve.root(), session_id, "default", prompt, output_schema, "", {}, invoker,
-                    invocation.context, {}, {}, context);
-  } catch (const Error&) { // recorded on the stream by the runtime (operation isError, idle)
+    settle_result(eve, session_id,
+                  rt.prompt_agent(eve.root(), session_id, "default", prompt, output_schema, "", {},
+                                  invoker, invocation.context, {}, {}, context));
+  } catch (const Error& e) { // recorded on the stream by the runtime (operation isError, idle)
+    settle_error(eve, session_id, e);
   } catch (const std::exception& e) {
     close_failed_turn(store, path, session_id, e);
+    settle_callback(eve, session_id, {.kind = SettledTurn::Kind::failed, .message = e.what()});
   }
 }
 
 /// Runs one turn on the executor (see run_message_turn).
 void submit_turn(Eve& eve, const std::string& session_id, const std::string& delivery_id,
                  const EveMessage& message, const std::string& prompt, const std::string& context,
-                 const json& output_schema, const runtime::Invocation& invocation) {
+                 const json& output_schema, const runtime::Invocation& invocation,
+                 const json& callback) {
   auto& ctx = eve.ctx;
   ctx.executor.submit([&eve, session_id, delivery_id, message, prompt, context, output_schema,
-                       invocation] {
+                       invocation, callback] {
     std::lock_guard turn(eve.locks.get(session_id));
     const auto info = eve.ctx.runtime.store().stream_info(eve.path(session_id));
     if (!info || info->closed) return; // reset while queued
     run_message_turn(eve, session_id, delivery_id, message, prompt, context, output_schema,
-                     invocation);
+                     invocation, callback);
   });
 }
 
@@ -166,9 +236,10 @@ std::string text_field(const json& object, const char* key) {
 /// message, as Eve does (peers/eve/REPORT.md §5).
 void submit_responses(Eve& eve, const std::string& session_id, const std::string& delivery_id,
                       const json& responses, const EveMessage& message, const std::string& prompt,
-                      const std::string& context, const runtime::Invocation& invocation) {
+                      const std::string& context, const runtime::Invocation& invocation,
+                      const json& callback) {
   eve.ctx.executor.submit([&eve, session_id, delivery_id, responses, message, prompt, context,
-                           invocation] {
+                           invocation, callback] {
     const auto& invoker = invocation.invoker;
     auto& rt = eve.ctx.runtime;
     auto& store = rt.store();
@@ -198,12 +269,15 @@ void submit_responses(Eve& eve, const std::string& session_id, const std::string
       }
     }
     if (!matched) return run_message_turn(eve, session_id, delivery_id, message, prompt, context,
-                                          json(), invocation);
+                                          json(), invocation, callback);
+    bind_callback(eve, session_id, callback, false);
     try {
-      rt.resume_session(eve.root(), session_id, "default", {}, invoker);
-    } catch (const Error&) { // recorded on the stream by the runtime
+      settle_result(eve, session_id, rt.resume_session(eve.root(), session_id, "default", {}, invoker));
+    } catch (const Error& e) { // recorded on the stream by the runtime
+      settle_error(eve, session_id, e);
     } catch (const std::exception& e) {
       close_failed_turn(store, path, session_id, e);
+      settle_callback(eve, session_id, {.kind = SettledTurn::Kind::failed, .message = e.what()});
     }
   });
 }
@@ -214,10 +288,36 @@ void continue_caller_trace(const Request& req, Eve& eve, const std::string& id) 
     eve.ctx.runtime.continue_trace(eve.path(id), *parent);
 }
 
+/// The request's `callback` without the legacy (protocol 1) `taskId` Eve splits off first.
+json callback_field(const json& body) {
+  json callback = body["callback"];
+  if (callback.is_object()) callback.erase("taskId");
+  return callback;
+}
+
 void create_session(const Request& req, Response& res, Eve& eve) {
   const auto body = eve_body(req, true);
   if (body.contains("inputResponses"))
     throw errors::eve_invalid_request("'inputResponses' is only accepted for an existing session.");
+  // Eve validates the callback before it looks at a message-free create; with a callback, the
+  // caller's remote agent protocol version (absent: 1) must be one this side speaks (1 or 2).
+  const json callback = body.contains("callback") ? parse_eve_callback(callback_field(body)) : json();
+  json protocol;
+  if (!callback.is_null()) {
+    const json version = body.value("protocolVersion", json());
+    if (!version.is_null() && !version.is_number())
+      throw errors::eve_invalid_request("Expected 'protocolVersion' to be a number.");
+    protocol = version.is_null() ? json(1) : version;
+    if (protocol != 1 && protocol != 2) {
+      no_store(res);
+      send_json(res, 409, {{"code", "REMOTE_AGENT_PROTOCOL_MISMATCH"},
+                           {"error", "This deployment speaks eve remote agent protocol 2, but the "
+                                     "caller speaks protocol " + wire(protocol) + ". Upgrade both "
+                                     "deployments to the same eve release."},
+                           {"ok", false}, {"protocolVersion", 2}});
+      return;
+    }
+  }
   const bool has_message = body.contains("message") && !body["message"].is_null();
   if (!has_message && (body.contains("clientContext") || body.contains("callback") ||
                        body.contains("outputSchema")))
@@ -235,11 +335,14 @@ void create_session(const Request& req, Response& res, Eve& eve) {
   store.create_stream(eve.path(id));
   if (has_message) continue_caller_trace(req, eve, id);
   if (has_message)
-    submit_turn(eve, id, uuid4(), message, message.text, client_context(body), schema, invocation);
+    submit_turn(eve, id, uuid4(), message, message.text, client_context(body), schema, invocation,
+                callback);
   res.set_header("x-eve-session-id", id);
   no_store(res);
-  send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"continuationToken", token},
-                       {"status", "accepted"}});
+  json accepted = {{"ok", true}, {"sessionId", id}, {"continuationToken", token},
+                  {"status", "accepted"}};
+  if (!protocol.is_null()) accepted["protocolVersion"] = protocol; // Eve's createdSessionBody
+  send_json(res, 202, accepted);
 }
 
 /// 409 session_not_active unless the session exists and was not reset. An unknown id is 409
@@ -267,6 +370,7 @@ void follow_up(const Request& req, Response& res, Eve& eve) {
         "Expected a non-empty 'message' or a non-empty 'inputResponses' array.");
   if (body.contains("turnPolicy") && body["turnPolicy"] != "queue" && body["turnPolicy"] != "steer")
     throw errors::eve_invalid_request("Expected 'turnPolicy' to be either 'queue' or 'steer'.");
+  const json callback = body.contains("callback") ? parse_eve_callback(callback_field(body)) : json();
   EveMessage message;
   if (has_message) {
     message = parse_eve_message(body["message"]);
@@ -286,10 +390,10 @@ void follow_up(const Request& req, Response& res, Eve& eve) {
   continue_caller_trace(req, eve, id);
   if (has_responses)
     submit_responses(eve, id, delivery, body["inputResponses"], message, message.text,
-                     client_context(body), session_invocation(eve, body));
+                     client_context(body), session_invocation(eve, body), callback);
   else
     submit_turn(eve, id, delivery, message, message.text, client_context(body), schema,
-                session_invocation(eve, body));
+                session_invocation(eve, body), callback);
   res.set_header("x-eve-session-id", id);
   no_store(res);
   send_json(res, 202, {{"ok", true}, {"sessionId", id}, {"status", "accepted"},

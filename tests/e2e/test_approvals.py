@@ -4,8 +4,10 @@ input.requested / inputResponses (also across a `hearth start` restart), the Flu
 import glob
 import json
 import os
+import threading
 import time
 import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from harness import HearthTestCase, clean_env, hearth, run_id_of
 from test_server import Http, Started
@@ -55,6 +57,51 @@ class ApprovalProject:
         r = hearth("build", cwd=self.root, env=self.env())
         self.test.assertExit(r, 0)
         return os.path.join(self.root, "dist")
+
+
+class Receiver:
+    """A loopback HTTP server recording the POSTs it gets; a path ending in /redir answers 302."""
+    def __init__(self, test):
+        self.posts = []
+        received = self.posts
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                received.append((self.path, dict(self.headers), json.loads(body or b"null")))
+                if self.path.endswith("/redir"):
+                    self.send_response(302)
+                    self.send_header("location", "/elsewhere")
+                else:
+                    self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def do_GET(self):  # a followed redirect would land here
+                received.append((self.path, dict(self.headers), None))
+                self.send_response(404)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        test.addCleanup(self.server.server_close)
+        test.addCleanup(self.server.shutdown)
+        self.port = self.server.server_address[1]
+
+    def url(self, token):
+        return f"http://127.0.0.1:{self.port}/eve/v1/callback/{token}"
+
+    def wait(self, n, deadline_s=20):
+        deadline = time.monotonic() + deadline_s
+        while len(self.posts) < n:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.posts)} callbacks, expected {n}: {self.posts}")
+            time.sleep(0.05)
+        return self.posts
 
 
 def eve_events(client, sid, until, deadline_s=30):
@@ -144,12 +191,16 @@ class EveApprovalTest(HearthTestCase):
         project = ApprovalProject(self)
         dist = project.build()
         server, c = self.start(project, dist)
-        _, _, created = c.json("POST", "/eve/v1/session", {"message": "ship"})
+        receiver = Receiver(self)  # the session callback is stored with the session
+        callback = {"callId": "call_9", "subagentName": "ship", "token": "tk",
+                    "url": receiver.url("tk")}
+        _, _, created = c.json("POST", "/eve/v1/session", {"message": "ship", "callback": callback})
         sid = created["sessionId"]
         request = next(e for e in eve_events(c, sid, "input.requested")
                        if e["type"] == "input.requested")["data"]["requests"][0]
         del c
         server.kill()
+        self.assertEqual(receiver.posts, [])  # parked: the turn has not settled
         # mock/script continues past the assistant steps already in the session's history (one):
         # the new process's next step reads line 2, which answers in text.
         scripts = glob.glob(os.path.join(dist, "**", "mock.jsonl"), recursive=True)
@@ -166,6 +217,10 @@ class EveApprovalTest(HearthTestCase):
         self.assertEqual(project.calls(), [{"target": "prod"}])
         completed = [e["data"]["message"] for e in events if e["type"] == "message.completed"]
         self.assertEqual(completed[-1], "deployed after the restart")
+        path, _, body = receiver.wait(1)[0]
+        self.assertEqual((path, body["kind"], body["output"], body["callId"], body["sessionId"]),
+                         ("/eve/v1/callback/tk", "turn.completed", "deployed after the restart",
+                          "call_9", sid))
 
     def test_ask_question_answer_is_the_tool_result(self):
         project = ApprovalProject(self, script=[

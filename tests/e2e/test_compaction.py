@@ -8,7 +8,7 @@ import os
 import time
 
 from harness import HearthTestCase, clean_env, hearth
-from test_approvals import eve_events, types
+from test_approvals import Receiver, eve_events, types
 from test_connect import split_json
 from test_server import Http, Started
 
@@ -119,6 +119,87 @@ class CompactionTest(HearthTestCase):
         self.assertEqual([x.get("status") or x.get("text") for x in results],
                          ["hello", "world", "compacted", "cleared", "again"])
         self.assertIn("compaction: manual", r.stderr)
+
+
+class SessionCallbackTest(HearthTestCase):
+    def test_eve_callback_is_validated_as_eve_and_posted_when_each_bound_turn_settles(self):
+        project = write_project(self, "cb")
+        self.assertExit(hearth("build", cwd=project), 0)
+        server = Started(self, os.path.join(project, "dist"))
+        c = Http(server.port)
+        receiver = Receiver(self)
+
+        def callback(token, **extra):
+            return {"callId": "call_1", "subagentName": "helper", "token": token,
+                    "url": receiver.url(token), **extra}
+
+        # Eve 0.80.1's validation and messages; hearth also refuses non-http(s) schemes.
+        for bad, error in [
+                ("x", "callback: Invalid input: expected object, received string"),
+                ({"callId": "", "subagentName": "s", "token": "t", "url": receiver.url("t")},
+                 "callback.callId: Too small: expected string to have >=1 characters"),
+                (callback("t", extra=1), 'callback: Unrecognized key: "extra"'),
+                ({**callback("t"), "url": "nope"}, "callback.url: Callback url must be absolute."),
+                ({**callback("t"), "url": "http://10.0.0.1/eve/v1/callback/t"},
+                 "callback.url: Callback url host must not be a private or reserved address."),
+                ({**callback("t"), "url": "http://0x0a.0.0.1/eve/v1/callback/t"},
+                 "callback.url: Callback url host must not be a private or reserved address."),
+                ({**callback("t"), "url": receiver.url("u")},
+                 "callback.url: Callback url token must match callback token."),
+                ({**callback("t"), "url": "ftp://example.com/eve/v1/callback/t"},
+                 "callback.url: Callback url must be http or https.")]:
+            status, _, body = c.json("POST", "/eve/v1/session", {"message": "hi", "callback": bad})
+            self.assertEqual((status, body), (400, {"ok": False,
+                                                    "error": "Invalid callback metadata: " + error}))
+        status, _, body = c.json("POST", "/eve/v1/session", {"callback": callback("t")})
+        self.assertEqual(status, 400)
+        self.assertIn("'callback'", body["error"])
+
+        status, _, body = c.json("POST", "/eve/v1/session", {"message": "hi", "callback": callback("t"),
+                                                             "protocolVersion": 3})
+        self.assertEqual((status, body["code"], body["protocolVersion"]),
+                         (409, "REMOTE_AGENT_PROTOCOL_MISMATCH", 2))
+        status, _, body = c.json("POST", "/eve/v1/session", {"message": "hi", "callback": callback("t"),
+                                                             "protocolVersion": "2"})
+        self.assertEqual((status, body["error"]), (400, "Expected 'protocolVersion' to be a number."))
+        # A legacy (protocol 1) caller's callback.taskId is split off as Eve does.
+        status, _, created = c.json("POST", "/eve/v1/session",
+                                    {"message": "hello", "callback": callback("tok1", taskId="t1")})
+        self.assertEqual((status, created["protocolVersion"]), (202, 1))
+        sid = created["sessionId"]
+        path, headers, body = receiver.wait(1)[0]
+        self.assertEqual(path, "/eve/v1/callback/tok1")
+        self.assertEqual(headers["Content-Type"], "application/json")
+        self.assertFalse({"Authorization", "authorization"} & set(headers))
+        usage = body["outcome"].pop("usageDelta")
+        self.assertEqual(set(usage), {"cacheReadTokens", "cacheWriteTokens", "inputTokens",
+                                      "outputTokens"})
+        self.assertGreater(usage["inputTokens"], 0)
+        self.assertEqual(body, {"callId": "call_1", "kind": "turn.completed", "output": "hello",
+                                "sessionId": sid, "subagentName": "helper",
+                                "outcome": {"kind": "parked",
+                                            "result": {"kind": "succeeded", "output": "hello"}}})
+        # The callback's token never shows on the session's readable streams.
+        _, _, raw = c.request("GET", f"/eve/v1/session/{sid}/stream?startIndex=0&follow=false")
+        self.assertNotIn("tok1", raw)
+        _, _, raw = c.request("GET", f"/agents/cb/{sid}?offset=-1")
+        self.assertNotIn("tok1", raw)
+        # A follow-up without a callback reports nothing; one with a callback reports its turn;
+        # a redirect is not followed (the worker is sequential: the next POST comes after it).
+        def send(n, body):  # one turn at a time: wait for the n-th session.waiting
+            self.assertEqual(c.json("POST", f"/eve/v1/session/{sid}", body)[0], 202)
+            deadline = time.monotonic() + 20
+            while waiting_count(eve_events(c, sid, "session.waiting")) < n:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.05)
+
+        send(2, {"message": "quiet"})
+        send(3, {"message": "moved", "callback": callback("redir")})
+        send(4, {"message": "again", "callback": callback("tok2")})
+        posts = receiver.wait(3)
+        self.assertEqual([p[0] for p in posts], ["/eve/v1/callback/tok1", "/eve/v1/callback/redir",
+                                                "/eve/v1/callback/tok2"])
+        self.assertEqual([p[2]["output"] for p in posts], ["hello", "moved", "again"])
 
 
 if __name__ == "__main__":

@@ -194,4 +194,119 @@ TEST_SUITE("compaction") {
     const auto answer = rt.prompt_agent("assistant", "s2", "default", "again", json(), "", {});
     CHECK(answer["text"] == "again");
   }
+
+  TEST_CASE("a compaction inside a resumed turn commits its checkpoint before the turn ends") {
+    TempProject project;
+    auto store = hearth::store::open_store("memory:");
+    project.write("agent/mock.jsonl", "{\"text\":\"hi\"}\n{\"toolCalls\":[{\"name\":\"ship\",\"input\":{}}]}\n"
+                                      "{\"text\":\"done\"}\n");
+    // The approved tool's result pushes the resumed turn past its threshold (16000 characters).
+    project.write("agent/tools/ship.sh", "#!/bin/sh\nprintf '\"%06000d\"' 0\n", true);
+    AgentDef agent{.name = "assistant", .model = "mock/script", .instructions = "Ship.",
+                   .compaction = {{"thresholdPercent", 0.5}, {"contextWindowTokens", 8000},
+                                  {"keepRecentTurns", 1}, {"model", "mock/echo"}},
+                   .mock_script = project.root() / "agent/mock.jsonl"};
+    agent.tools.push_back({.name = "ship", .description = "Ships.",
+                           .command = {(project.root() / "agent/tools/ship.sh").string()},
+                           .cwd = project.root(), .approval = "always"});
+    Runtime rt(Program{.root_agent = "assistant", .agents = {agent}},
+               RuntimeContext{.project_root = project.root()}, *store);
+    const hearth::store::SessionKey key{.agent = "assistant", .instance_id = "s1", .name = "default"};
+    rt.prompt_agent("assistant", "s1", "default", std::string(12'000, 'x'), json(), "", {});
+    const auto parked = rt.prompt_agent("assistant", "s1", "default", "go", json(), "", {});
+    REQUIRE(parked["status"] == "waiting");
+    rt.answer_input("agents/assistant/s1",
+                    {.request_id = parked["requests"][0]["approvalId"].get<std::string>(),
+                     .decision = "approve"});
+    int compactions = 0, stored_at_compaction = -1;
+    const auto listener = [&](const json& e) {
+      if (e["type"] != "compaction" || e.value("compacted", false) != true) return;
+      ++compactions;
+      stored_at_compaction = 0; // what the store holds when compaction.completed is said
+      const auto stored = store->load_session(key);
+      for (const auto& m : stored->messages) stored_at_compaction += m["role"] == k_compaction_role;
+    };
+    const auto done = rt.resume_session("assistant", "s1", "default", listener);
+    CHECK(done["text"] == "done");
+    REQUIRE(compactions == 1);
+    CHECK(stored_at_compaction == 1); // before: 0, saved only when the turn ended
+  }
+
+  TEST_CASE("pinFirstMessage pins the first message after the newest clear, never one before it") {
+    const json h = json::array({user("before clear"), assistant("a0"), cleared_entry(),
+                                user("first after"), assistant("a1"), user("second"),
+                                assistant("a2"), user("third"), assistant("a3")});
+    const auto plan = plan_compaction(h, {.keep_recent_turns = 1, .pin_first_message = true});
+    REQUIRE(plan.worth_it);
+    CHECK(plan.from == 3);
+    CHECK(plan.pinned == std::vector<std::size_t>{3}); // before: {0}, from before the clear
+  }
+
+  TEST_CASE("a structured-output reminder is not a turn for keepRecentTurns") {
+    json reminder = user("You must call the `finish` tool");
+    reminder["reminder"] = true;
+    const json h = json::array({user("zero"), assistant("a0"), user("ask"), assistant("a1"),
+                                reminder, assistant("a2"), user("two"), assistant("a3")});
+    const auto plan = plan_compaction(h, {.keep_recent_turns = 2});
+    REQUIRE(plan.worth_it);
+    CHECK(plan.first_kept == 2); // before: 4, the reminder counted as the older kept turn
+    const json only = json::array({user("ask"), assistant("a1"), reminder, assistant("a2"),
+                                   user("two"), assistant("a3")});
+    CHECK_FALSE(plan_compaction(only, {.keep_recent_turns = 2}).worth_it);
+  }
+
+  TEST_CASE("bound_request drops the oldest messages past the budget, never a call's result alone") {
+    using hearth::providers::Message;
+    std::vector<Message> m;
+    m.push_back(hearth::providers::user_message("pinned ask"));
+    for (int i = 0; i < 10; ++i) {
+      m.push_back(hearth::providers::assistant_message(
+          "", {{.id = "c" + std::to_string(i), .name = "write_file",
+                .arguments = "{\"content\":\"" + std::string(900, 'w') + "\"}"}}));
+      m.push_back(hearth::providers::tool_result("c" + std::to_string(i), std::string(900, 'r')));
+    }
+    m.push_back(hearth::providers::user_message(std::string(700, 'q')));
+    const auto dropped = bound_request(m, 5000, 1);
+    std::size_t total = 0;
+    for (const auto& x : m) {
+      total += x.text.size();
+      for (const auto& c : x.tool_calls) total += c.arguments.size();
+    }
+    CHECK(total <= 5000 + 1024); // before: nothing dropped, ~18700 characters
+    CHECK(dropped.from == 1);
+    CHECK(dropped.count > 0);
+    CHECK(m[0].text == "pinned ask");
+    CHECK(m[1].text.find("older messages not sent") != std::string::npos);
+    CHECK(m[2].role != hearth::providers::Role::tool); // the first kept is not an orphan result
+    CHECK(m.back().text == std::string(700, 'q'));
+  }
+
+  TEST_CASE("a huge tool-call argument never makes the next model request exceed the window") {
+    TempProject project;
+    auto store = hearth::store::open_store("memory:");
+    // The model writes 200 KB in one call (write_file-style); the window is 8000 tokens.
+    project.write("agent/mock.jsonl", "{\"toolCalls\":[{\"name\":\"ship\",\"input\":{\"content\":\"" +
+                                          std::string(200'000, 'x') + "\"}}]}\n{\"text\":\"done\"}\n");
+    project.write("agent/tools/ship.sh", "#!/bin/sh\ncat >/dev/null\necho '\"ok\"'\n", true);
+    AgentDef agent{.name = "assistant", .model = "mock/script", .instructions = "Ship.",
+                   .compaction = {{"thresholdPercent", 0.5}, {"contextWindowTokens", 8000}},
+                   .mock_script = project.root() / "agent/mock.jsonl"};
+    agent.tools.push_back({.name = "ship", .description = "Ships.",
+                           .command = {(project.root() / "agent/tools/ship.sh").string()},
+                           .cwd = project.root()});
+    Runtime rt(Program{.root_agent = "assistant", .agents = {agent}},
+               RuntimeContext{.project_root = project.root()}, *store);
+    std::vector<long long> sizes; // what the mock model received, as it counts it
+    const auto listener = [&](const json& e) {
+      if (e["type"] == "usage") sizes.push_back(e["inputTokens"].get<long long>());
+    };
+    const auto out = rt.prompt_agent("assistant", "s1", "default", "go", json(), "", listener);
+    CHECK(out["text"] == "done");
+    REQUIRE(sizes.size() == 2);
+    CHECK(sizes[1] <= 8000); // before: ~50000 tokens, the arguments sent whole
+    // The stored history keeps the arguments whole.
+    const auto saved = store->load_session({.agent = "assistant", .instance_id = "s1", .name = "default"});
+    REQUIRE(saved);
+    CHECK(saved->messages.dump().find(std::string(200'000, 'x')) != std::string::npos);
+  }
 }

@@ -106,6 +106,8 @@ TEST_SUITE("server") {
         {"turn_request", with({{"provider", "mock"}, {"model", "echo"}}, child)},
         {"message_end", with(assistant("found it"), child)},
         {"turn", with({{"usage", {{"input", 7}, {"output", 3}}}}, child)},
+        {"compaction_start", with({{"reason", "threshold"}, {"provider", "mock"}, {"model", "echo"}}, child)},
+        {"compaction", with({{"reason", "threshold"}, {"usage", {{"input", 4}, {"output", 1}}}}, child)},
         {"task", {{"taskId", "task_1"}, {"agent", "researcher"}, {"toolCallId", "call_1"}, {"isError", false},
                   {"result", {{"text", "found it"}}}}},
         {"tool_call", {{"toolName", "researcher"}, {"toolCallId", "call_1"}, {"isError", false},
@@ -131,7 +133,47 @@ TEST_SUITE("server") {
     CHECK(at("subagent.completed")["data"]["output"] == "found it");
     CHECK(at("subagent.completed")["data"]["status"] == "completed");
     CHECK(at("action.result")["data"]["result"]["output"] == "found it"); // the child's answer
-    CHECK(out.back()["data"]["usage"]["inputTokens"] == 17);             // delegated usage counted
+    CHECK(out.back()["data"]["usage"]["inputTokens"] == 21); // delegated usage, its compaction too
+    CHECK(std::count(types.begin(), types.end(), "compaction.requested") == 0); // the child's own
+  }
+
+  TEST_CASE("a compact or clear on a parked session says session.waiting again afterwards") {
+    hearth::server::EveProjector projector("agents/a/wrun_1", "a", "wrun_1");
+    const json env = {{"instanceId", "wrun_1"}};
+    auto with = [&](json d) {
+      d.update(env);
+      return d;
+    };
+    const json request = {{"kind", "approval"}, {"approvalId", "apr_1"}, {"toolName", "ship"},
+                          {"toolCallId", "call_1"}};
+    const std::vector<std::pair<std::string, json>> stream = {
+        {hearth::server::k_submission_event, {{"submissionId", "d1"}, {"message", "go"}}},
+        {"operation_start", with({{"operationKind", "prompt"}})},
+        {"turn_request", with({{"provider", "mock"}, {"model", "script"}})},
+        {"turn_parked", with({{"requests", json::array({request})}})},
+        {"operation", with({{"operationKind", "prompt"}, {"isError", false}, {"waiting", true}})},
+        {"idle", env},
+        {"compaction_start", with({{"reason", "manual"}, {"provider", "mock"}, {"model", "echo"}})},
+        {"compaction", with({{"reason", "manual"}, {"provider", "mock"}, {"model", "echo"}})},
+        {"idle", env},
+        {"approval_decision", with({{"approvalId", "apr_1"}, {"decision", "deny"}})},
+        {"context_cleared", env},
+        {"idle", env}};
+    std::vector<json> out;
+    std::int64_t seq = 0;
+    for (const auto& [type, data] : stream)
+      projector.feed({.seq = seq++, .type = type, .data = data, .time = "2026-11-30T00:00:00.000Z"},
+                     out);
+    std::vector<std::string> types;
+    for (const auto& e : out) types.push_back(e["type"]);
+    const auto parked = std::find(types.begin(), types.end(), "input.requested");
+    REQUIRE(parked != types.end());
+    CHECK(std::vector<std::string>(parked, types.end()) ==
+          std::vector<std::string>{"input.requested", "turn.waiting", "compaction.requested",
+                                   "compaction.completed", "session.waiting", "input.resolved",
+                                   "context.cleared", "session.waiting"});
+    CHECK(out.back()["data"]["wait"] == "next-user-message");
+    CHECK(out.back()["data"]["continuationToken"] == "wrun_1");
   }
 }
 

@@ -1,0 +1,405 @@
+// Eve session callbacks; see eve_callback.hpp.
+#include "server/eve_callback.hpp"
+
+#include "core/errors.hpp"
+#include "core/json.hpp"
+
+#include <arpa/inet.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdint>
+#include <cstring>
+#include <iostream>
+#include <optional>
+#include <vector>
+
+namespace hearth::server {
+namespace {
+using nlohmann::json;
+
+constexpr std::size_t k_max_field = 2048;
+constexpr std::size_t k_max_response_body = 64 * 1024;
+constexpr const char* k_callback_route = "/eve/v1/callback/";
+
+/// The parts of an absolute http(s)-like URL that matter here.
+struct Url {
+  std::string scheme;    // lower case
+  std::string host;      // as written, brackets kept for IPv6
+  std::string port;      // "" for the scheme's default
+  std::string path;      // "/" when empty, no query
+  std::string query;     // with its "?", or ""
+  bool userinfo = false;
+};
+
+/// WHATWG-style absolute URL split; nullopt when `text` is not absolute (no scheme, no host).
+std::optional<Url> split_url(const std::string& text) {
+  const auto colon = text.find("://");
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  Url u;
+  for (std::size_t i = 0; i < colon; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const bool ok = std::isalpha(c) || (i > 0 && (std::isdigit(c) || c == '+' || c == '-' || c == '.'));
+    if (!ok) return std::nullopt;
+    u.scheme += static_cast<char>(std::tolower(c));
+  }
+  const auto rest = text.substr(colon + 3);
+  const auto end = rest.find_first_of("/?#");
+  std::string authority = rest.substr(0, end);
+  if (const auto at = authority.rfind('@'); at != std::string::npos) {
+    u.userinfo = true;
+    authority = authority.substr(at + 1);
+  }
+  if (authority.empty()) return std::nullopt;
+  if (authority[0] == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string::npos) return std::nullopt;
+    u.host = authority.substr(0, close + 1);
+    const auto after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return std::nullopt;
+      u.port = after.substr(1);
+    }
+  } else {
+    const auto c = authority.rfind(':');
+    u.host = authority.substr(0, c);
+    if (c != std::string::npos) u.port = authority.substr(c + 1);
+  }
+  if (u.host.empty() || u.host.find_first_of(" \t\r\n<>\\^|") != std::string::npos) return std::nullopt;
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (!u.port.empty() && (u.port.size() > 5 || !std::all_of(u.port.begin(), u.port.end(), digit) ||
+                          std::stoul(u.port) > 65535))
+    return std::nullopt;
+  std::string tail = end == std::string::npos ? std::string() : rest.substr(end);
+  tail = tail.substr(0, tail.find('#'));
+  const auto q = tail.find('?');
+  u.path = tail.substr(0, q);
+  if (q != std::string::npos) u.query = tail.substr(q);
+  if (u.path.empty()) u.path = "/";
+  return u;
+}
+
+/// decodeURIComponent: nullopt on a malformed escape.
+std::optional<std::string> percent_decode(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(s[i + 2])))
+      return std::nullopt;
+    out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+    i += 2;
+  }
+  return out;
+}
+
+/// readCallbackUrlToken: the segment after the last /eve/v1/callback/ (a named agent's
+/// /eve/<name>/v1 prefix read as /eve/v1), nullopt when there is none.
+std::optional<std::string> url_token(const std::string& path) {
+  std::string p = path;
+  if (p.rfind("/eve/", 0) == 0) { // normalizePublicEveRoutePath
+    const auto name_end = p.find('/', 5);
+    if (name_end != std::string::npos && name_end > 5 && p.compare(name_end, 3, "/v1") == 0 &&
+        (p.size() == name_end + 3 || p[name_end + 3] == '/')) {
+      const auto name = p.substr(5, name_end - 5);
+      const bool named = std::isalnum(static_cast<unsigned char>(name[0])) &&
+                         std::all_of(name.begin(), name.end(), [](char c) {
+                           return (std::islower(static_cast<unsigned char>(c)) ||
+                                   std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+                         });
+      if (named) p = "/eve/v1" + p.substr(name_end + 3);
+    }
+  }
+  const auto at = p.rfind(k_callback_route);
+  if (at == std::string::npos) return std::nullopt;
+  const auto token = p.substr(at + std::strlen(k_callback_route));
+  if (token.empty() || token.find('/') != std::string::npos) return std::nullopt;
+  return percent_decode(token);
+}
+
+bool in_v4(std::uint32_t addr, const char* net, int bits) {
+  in_addr n{};
+  inet_pton(AF_INET, net, &n);
+  const std::uint32_t mask = bits == 0 ? 0 : ~std::uint32_t{0} << (32 - bits);
+  return (addr & mask) == (ntohl(n.s_addr) & mask);
+}
+
+bool in_v6(const std::array<unsigned char, 16>& a, const char* net, int bits) {
+  in6_addr n{};
+  inet_pton(AF_INET6, net, &n);
+  for (int i = 0; i < 16 && bits > 0; ++i, bits -= 8) {
+    const unsigned char mask = bits >= 8 ? 0xFF : static_cast<unsigned char>(0xFF << (8 - bits));
+    if ((a[static_cast<std::size_t>(i)] & mask) != (n.s6_addr[i] & mask)) return false;
+  }
+  return true;
+}
+
+/// The canonical dotted IPv4 form of a host the way a URL parser reads it (hex, octal and short
+/// forms included: "0x7f.1" is 127.0.0.1), nullopt when `host` is not an IPv4 literal.
+std::optional<std::uint32_t> ipv4_of(const std::string& host) {
+  if (host.empty() || host.find_first_not_of("0123456789abcdefABCDEFxX.") != std::string::npos)
+    return std::nullopt;
+  auto last = host;
+  if (last.back() == '.') last.pop_back();
+  const auto dot = last.rfind('.');
+  const auto label = dot == std::string::npos ? last : last.substr(dot + 1);
+  if (label.empty() || !std::isdigit(static_cast<unsigned char>(label[0]))) return std::nullopt;
+  in_addr a{};
+  if (inet_aton(last.c_str(), &a) == 0) return std::nullopt;
+  return ntohl(a.s_addr);
+}
+
+/// isReservedIpAddress: a private or reserved IP literal; loopback and names are not.
+bool reserved_host(std::string host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (const auto pct = host.find('%'); pct != std::string::npos) host = host.substr(0, pct);
+  std::string lower;
+  for (char c : host) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.rfind("::ffff:", 0) == 0 && ipv4_of(lower.substr(7))) lower = lower.substr(7);
+  if (!lower.empty() && lower.back() == '.') lower.pop_back();
+  const std::string suffix = ".localhost";
+  if (lower == "localhost" ||
+      (lower.size() > suffix.size() && lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0))
+    return false;
+  if (const auto v4 = ipv4_of(lower)) {
+    const auto a = *v4;
+    if (in_v4(a, "127.0.0.0", 8)) return false; // loopback
+    static const std::vector<std::pair<const char*, int>> ranges = {
+        {"0.0.0.0", 8},      {"10.0.0.0", 8},      {"100.64.0.0", 10},  {"169.254.0.0", 16},
+        {"172.16.0.0", 12},  {"192.0.0.0", 24},    {"192.0.2.0", 24},   {"192.88.99.0", 24},
+        {"192.168.0.0", 16}, {"198.18.0.0", 15},   {"198.51.100.0", 24}, {"203.0.113.0", 24},
+        {"224.0.0.0", 4},    {"240.0.0.0", 4}};
+    return std::any_of(ranges.begin(), ranges.end(),
+                       [&](const auto& r) { return in_v4(a, r.first, r.second); });
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, lower.c_str(), &v6) != 1) return false; // a name
+  std::array<unsigned char, 16> a{};
+  std::memcpy(a.data(), v6.s6_addr, 16);
+  if (in_v6(a, "::1", 128)) return false; // loopback
+  static const std::vector<std::pair<const char*, int>> ranges = {
+      {"::", 96},      {"64:ff9b::", 96}, {"64:ff9b:1::", 48}, {"100::", 64},  {"2001::", 23},
+      {"2001:db8::", 32}, {"2002::", 16},  {"fc00::", 7},       {"fe80::", 10}, {"ff00::", 8}};
+  return std::any_of(ranges.begin(), ranges.end(),
+                     [&](const auto& r) { return in_v6(a, r.first, r.second); });
+}
+
+std::string type_name(const json& v) {
+  if (v.is_null()) return "null";
+  if (v.is_boolean()) return "boolean";
+  if (v.is_number()) return "number";
+  if (v.is_string()) return "string";
+  if (v.is_array()) return "array";
+  return "object";
+}
+
+/// The log-safe form of a callback URL: the token path segment redacted, as Eve logs it.
+std::string redacted(const std::string& url) {
+  const auto at = url.find("/callback/");
+  return at == std::string::npos ? "[redacted]" : url.substr(0, at) + "/callback/[redacted]";
+}
+
+} // namespace
+
+json parse_eve_callback(const json& value) {
+  std::vector<std::string> issues;
+  const auto fail = [&] {
+    std::string message = "Invalid callback metadata: ";
+    for (std::size_t i = 0; i < issues.size(); ++i) message += (i ? "; " : "") + issues[i];
+    throw errors::eve_invalid_request(message);
+  };
+  if (!value.is_object()) {
+    issues.push_back("callback: Invalid input: expected object, received " + type_name(value));
+    fail();
+  }
+  static const std::array<const char*, 4> fields = {"callId", "subagentName", "token", "url"};
+  for (const char* f : fields) {
+    const auto it = value.find(f);
+    if (it == value.end())
+      issues.push_back(std::string("callback.") + f + ": Invalid input: expected string, received undefined");
+    else if (!it->is_string())
+      issues.push_back(std::string("callback.") + f + ": Invalid input: expected string, received " +
+                       type_name(*it));
+    else if (it->get_ref<const std::string&>().empty())
+      issues.push_back(std::string("callback.") + f + ": Too small: expected string to have >=1 characters");
+    else if (it->get_ref<const std::string&>().size() > k_max_field) // hearth's bound
+      issues.push_back(std::string("callback.") + f + ": Too big: expected string to have <=" +
+                       std::to_string(k_max_field) + " characters");
+  }
+  std::vector<std::string> unknown;
+  for (const auto& [k, v] : value.items())
+    if (std::find_if(fields.begin(), fields.end(), [&](const char* f) { return k == f; }) == fields.end())
+      unknown.push_back("\"" + k + "\"");
+  if (!unknown.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < unknown.size() && i < 20; ++i) list += (i ? ", " : "") + unknown[i];
+    issues.push_back(std::string("callback: Unrecognized key") + (unknown.size() > 1 ? "s" : "") +
+                     ": " + list);
+  }
+  if (!issues.empty()) fail();
+  const auto url_text = value["url"].get<std::string>();
+  const auto token = value["token"].get<std::string>();
+  const auto url = split_url(url_text);
+  if (!url) {
+    issues.push_back("callback.url: Callback url must be absolute.");
+    fail();
+  }
+  if (url_token(url->path) != token)
+    issues.push_back("callback.url: Callback url token must match callback token.");
+  if (reserved_host(url->host))
+    issues.push_back("callback.url: Callback url host must not be a private or reserved address.");
+  if (url->scheme != "http" && url->scheme != "https") // hearth: Eve fails later, when it posts
+    issues.push_back("callback.url: Callback url must be http or https.");
+  if (url->userinfo) // hearth: no credentials travel in a callback URL
+    issues.push_back("callback.url: Callback url must not carry user info.");
+  if (!issues.empty()) fail();
+  return {{"callId", value["callId"]}, {"subagentName", value["subagentName"]},
+          {"token", token}, {"url", url_text}};
+}
+
+json eve_callback_body(const json& callback, const std::string& session_id, const SettledTurn& turn) {
+  const auto n = [&](const char* key) {
+    return turn.usage.is_object() && turn.usage.contains(key) && turn.usage[key].is_number_integer()
+               ? turn.usage[key].get<std::int64_t>()
+               : std::int64_t{0};
+  };
+  const json usage_delta = {{"cacheReadTokens", n("cacheRead")}, {"cacheWriteTokens", n("cacheWrite")},
+                            {"inputTokens", n("input")}, {"outputTokens", n("output")}};
+  json body = {{"callId", callback.value("callId", "")}, {"sessionId", session_id},
+               {"subagentName", callback.value("subagentName", "")}};
+  if (turn.kind == SettledTurn::Kind::completed) {
+    body["kind"] = "turn.completed";
+    body["output"] = turn.output;
+    body["outcome"] = {{"kind", "parked"},
+                       {"result", {{"kind", "succeeded"}, {"output", turn.output}}},
+                       {"usageDelta", usage_delta}};
+    return body;
+  }
+  const bool cancelled = turn.kind == SettledTurn::Kind::cancelled;
+  const json error = {{"code", "SUBAGENT_EXECUTION_FAILED"},
+                      {"message", cancelled ? std::string("The agent invocation was cancelled.") : turn.message}};
+  body["kind"] = "turn.failed";
+  body["error"] = error;
+  body["outcome"] = {{"kind", "parked"},
+                     {"result", cancelled ? json{{"kind", "cancelled"}}
+                                          : json{{"error", error}, {"kind", "failed"}}},
+                     {"usageDelta", usage_delta}};
+  return body;
+}
+
+CallbackSender::CallbackSender() : CallbackSender(Limits{}) {}
+
+CallbackSender::CallbackSender(Limits limits)
+    : m_limits(limits), m_thread([this](std::stop_token stop) { loop(stop); }) {}
+
+CallbackSender::~CallbackSender() {
+  m_thread.request_stop();
+  m_wake.notify_all();
+}
+
+bool CallbackSender::push(std::string url, json body) {
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_queue.size() >= m_limits.max_queue) {
+      std::cerr << "hearth: warning: session callback to " << redacted(url)
+                << " dropped: " << m_limits.max_queue << " callbacks are already waiting." << std::endl;
+      return false;
+    }
+    m_queue.push_back({std::move(url), dump_json(body)});
+  }
+  m_wake.notify_one();
+  return true;
+}
+
+void CallbackSender::loop(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    Item item;
+    {
+      std::unique_lock lock(m_mutex);
+      if (!m_wake.wait(lock, stop, [&] { return !m_queue.empty(); })) return;
+      item = std::move(m_queue.front());
+      m_queue.pop_front();
+    }
+    auto backoff = m_limits.first_backoff;
+    for (int attempt = 1; attempt <= m_limits.attempts && !stop.stop_requested(); ++attempt) {
+      int status = 0;
+      try {
+        status = post_once(item, stop);
+      } catch (const std::exception&) {
+        status = 0;
+      }
+      if (status >= 200 && status < 300) break;
+      const bool retry = status == 0 || status == 408 || status == 429 || status >= 500;
+      if (!retry || attempt == m_limits.attempts) {
+        std::cerr << "hearth: warning: session callback to " << redacted(item.url) << " failed ("
+                  << (status == 0 ? std::string("no answer") : "HTTP " + std::to_string(status))
+                  << ", attempt " << attempt << ")." << std::endl;
+        break;
+      }
+      std::unique_lock lock(m_mutex);
+      m_wake.wait_for(lock, stop, backoff, [] { return false; });
+      backoff *= 4;
+    }
+  }
+}
+
+int CallbackSender::post_once(const Item& item, std::stop_token stop) {
+  const auto url = split_url(item.url);
+  if (!url) return 400;
+  std::string host = url->host;
+  if (const auto v4 = ipv4_of(host)) { // connect where the check looked
+    in_addr a{.s_addr = htonl(*v4)};
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &a, text, sizeof text);
+    host = text;
+  }
+  const auto origin = url->scheme + "://" + host + (url->port.empty() ? "" : ":" + url->port);
+  httplib::Client client(origin);
+  const auto us = [](std::chrono::milliseconds ms) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(ms);
+  };
+  client.set_connection_timeout(us(m_limits.connect_timeout));
+  client.set_read_timeout(us(m_limits.io_timeout));
+  client.set_write_timeout(us(m_limits.io_timeout));
+  client.set_keep_alive(false);
+  client.set_follow_location(false);
+  std::stop_callback abort(stop, [&client] { client.stop(); });
+  const auto deadline = std::chrono::steady_clock::now() + m_limits.total;
+  // The whole attempt is bounded: a watchdog stops the client at the deadline.
+  std::jthread watchdog([&client, deadline](std::stop_token done) {
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_lock lock(m);
+    if (!cv.wait_until(lock, done, deadline, [] { return false; }) && !done.stop_requested())
+      client.stop();
+  });
+  int status = 0;
+  std::size_t read = 0;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = url->path + url->query;
+  req.headers = {{"Content-Type", "application/json"}};
+  req.body = item.body;
+  req.response_handler = [&status](const httplib::Response& res) {
+    status = res.status;
+    return true;
+  };
+  req.content_receiver = [&](const char*, std::size_t n, std::uint64_t, std::uint64_t) {
+    read += n;
+    return read <= k_max_response_body; // ignored; more is not read
+  };
+  httplib::Response res;
+  httplib::Error error = httplib::Error::Success;
+  client.send(req, res, error);
+  watchdog.request_stop();
+  if (std::chrono::steady_clock::now() >= deadline) return 0;
+  return status;
+}
+
+} // namespace hearth::server
