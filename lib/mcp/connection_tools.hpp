@@ -58,8 +58,11 @@ std::vector<runtime::Tool> connection_tools(Pool& pool, const std::string& agent
 /// started when it has no cached list. nullopt when no connection of the agent has that tool.
 /// Throws what Pool::tools throws (a server that is down: mcp_connection_failed,
 /// mcp_backing_off, ...; a cancelled turn: turn_cancelled).
-std::optional<runtime::Tool> resolve_tool(Pool& pool, const std::string& agent,
-                                          const std::string& model_name, std::stop_token cancel = {});
+/// `emit` (the turn's events, for a session a person watches): a connection that must sign in
+/// asks through it (authorization_required, as a call does: oauth::Consent); empty: headless.
+std::optional<runtime::Tool> resolve_tool(
+    Pool& pool, const std::string& agent, const std::string& model_name, std::stop_token cancel = {},
+    std::function<void(const std::string& type, const nlohmann::json& data)> emit = {});
 
 /// The approval of the connection whose tool `model_name` may be ("" when the name matches no
 /// connection of `agent`); starts nothing.
@@ -70,9 +73,11 @@ std::string connection_approval(const Pool& pool, const std::string& agent,
 /// policy (runtime::agent_policy); null when no agent has a connection. A connection whose file
 /// cannot be used is left out and reported to `warn`. Server stderr and log notifications at
 /// warn/error level go to `warn` too.
+/// `credentials` keeps OAuth tokens across processes (PoolOptions::credentials).
 std::shared_ptr<Pool> make_pool(const std::vector<runtime::AgentDef>& agents,
                                 const std::filesystem::path& project_root,
                                 bool sandbox_fail_closed,
-                                std::function<void(const std::string&)> warn = {});
+                                std::function<void(const std::string&)> warn = {},
+                                PoolOptions::Credentials credentials = {});
 
 } // namespace hearth::mcp

@@ -459,6 +459,10 @@ void decide_agent_approval(const Request& req, Response& res, ServerContext& ctx
   // The parked turn resumes on the executor once nothing else is pending; its events follow on
   // the agent stream.
   auto& rt = ctx.runtime;
+  if (runtime::is_live_request(record)) { // a running tool call's question: nothing parked
+    send_json(res, 200, decision_reply(decided));
+    return;
+  }
   try {
     ctx.executor.submit([&rt, name = agent.name, instance, session = decided.session, invoker] {
       try {
