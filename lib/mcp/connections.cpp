@@ -167,9 +167,24 @@ ConnectionConfig parse_connection(const std::string& agent, const json& entry,
           c.oauth_signing_alg = o["signingAlgorithm"].get<std::string>();
         }
         if (o.contains("grant")) {
-          if (o["grant"] != "authorization_code" && o["grant"] != "client_credentials")
-            throw errors::mcp_config_invalid(c.name, "\"auth.oauth.grant\" must be \"authorization_code\" or \"client_credentials\".");
+          if (o["grant"] != "authorization_code" && o["grant"] != "client_credentials" &&
+              o["grant"] != "cross_app")
+            throw errors::mcp_config_invalid(c.name, "\"auth.oauth.grant\" must be \"authorization_code\", "
+                                                     "\"client_credentials\" or \"cross_app\".");
           c.oauth_grant = o["grant"].get<std::string>();
+        }
+        if (c.oauth_grant == "cross_app") { // SEP-990: the enterprise IdP's ID token, exchanged
+          const auto idp = o.value("idp", json::object());
+          const auto field = [&](const char* key) {
+            return idp.is_object() && idp.contains(key) && idp[key].is_string() ? idp[key].get<std::string>()
+                                                                                : std::string();
+          };
+          c.oauth_idp_token_endpoint = field("tokenEndpoint");
+          c.oauth_idp_client_id = field("clientId");
+          c.oauth_idp_id_token_env = field("idTokenEnv");
+          if (c.oauth_idp_token_endpoint.empty() || c.oauth_idp_id_token_env.empty())
+            throw errors::mcp_config_invalid(c.name, "the cross_app grant needs auth.oauth.idp {tokenEndpoint, "
+                                                     "clientId, idTokenEnv}.");
         }
       }
     }
@@ -399,6 +414,18 @@ std::unique_ptr<Client> Pool::connect(const Entry& e, std::stop_token cancel) {
           throw errors::mcp_config_invalid(c.name, "auth.oauth.privateKeyEnv names " + c.oauth_private_key_env +
                                                        ", which is not set.");
         settings.private_key_pem = *pem;
+      }
+      if (c.oauth_grant == "cross_app") {
+        const auto id_token = m_options.env ? m_options.env(c.oauth_idp_id_token_env) : [&]() -> std::optional<std::string> {
+          const char* v = std::getenv(c.oauth_idp_id_token_env.c_str());
+          return v ? std::optional<std::string>(v) : std::nullopt;
+        }();
+        if (!id_token || id_token->empty())
+          throw errors::mcp_config_invalid(c.name, "auth.oauth.idp.idTokenEnv names " + c.oauth_idp_id_token_env +
+                                                       ", which is not set.");
+        settings.idp_id_token = *id_token;
+        settings.idp_token_endpoint = c.oauth_idp_token_endpoint;
+        settings.idp_client_id = c.oauth_idp_client_id;
       }
       settings.state = e.oauth_state;
       // Tokens outlive the process in the store (sealed by the runtime's credentials hooks),

@@ -74,6 +74,10 @@ struct ConnectionConfig {
   /// authenticates with a signed JWT (private_key_jwt, RFC 7523) of auth.oauth.signingAlgorithm.
   std::string oauth_private_key_env{};
   std::string oauth_signing_alg = "ES256";
+  /// grant "cross_app" (SEP-990): auth.oauth.idp {tokenEndpoint, clientId, idTokenEnv}.
+  std::string oauth_idp_token_endpoint{};
+  std::string oauth_idp_client_id{};
+  std::string oauth_idp_id_token_env{};
 };
 
 /// Default of agent.json `connectionToolThreshold`: with more connection tools than this (known

@@ -692,7 +692,7 @@ std::string authorize(const Settings& s, const std::string& challenge, const std
   // Where the browser comes back: with a person to ask (a session's call), hearth's callback
   // route (or a loopback listener of this flow) under a one-use token; else the configured or
   // default redirect URI, which an authorization server that asks nobody redirects to at once.
-  const Consent* consent = s.grant == "client_credentials" ? nullptr : current_consent();
+  const Consent* consent = s.grant == "authorization_code" ? current_consent() : nullptr;
   std::unique_ptr<LoopbackCallback> listener;
   std::string redirect_uri = s.redirect_uri, callback_token;
   if (consent && !s.redirect_configured) {
@@ -742,6 +742,39 @@ std::string authorize(const Settings& s, const std::string& challenge, const std
           std::find(methods.begin(), methods.end(), json("client_secret_post")) != methods.end())
         granted.auth_method = "client_secret_post";
     }
+  }
+  if (s.grant == "cross_app") { // SEP-990: ID token -> ID-JAG at the IdP -> token here
+    if (granted.client_id.empty())
+      throw errors::mcp_config_invalid(s.connection, "the cross_app grant needs auth.oauth.clientId.");
+    secure(s.idp_token_endpoint);
+    std::string exchange = "grant_type=" + percent_encode("urn:ietf:params:oauth:grant-type:token-exchange") +
+                           "&requested_token_type=" + percent_encode("urn:ietf:params:oauth:token-type:id-jag") +
+                           "&subject_token=" + percent_encode(s.idp_id_token) +
+                           "&subject_token_type=" + percent_encode("urn:ietf:params:oauth:token-type:id_token") +
+                           "&audience=" + percent_encode(issuer) + "&resource=" + percent_encode(s.mcp_url);
+    if (!s.idp_client_id.empty()) exchange += "&client_id=" + percent_encode(s.idp_client_id);
+    if (!scope.empty()) exchange += "&scope=" + percent_encode(scope);
+    const auto jag = str(post(s, s.idp_token_endpoint, exchange, false, {}, "token exchange at the IdP"),
+                         "access_token");
+    if (jag.empty()) throw errors::mcp_http_error(s.connection, 0, "OAuth: the IdP's token exchange gave no ID-JAG");
+    std::string form = "grant_type=" + percent_encode("urn:ietf:params:oauth:grant-type:jwt-bearer") +
+                       "&assertion=" + percent_encode(jag);
+    if (!scope.empty()) form += "&scope=" + percent_encode(scope);
+    httplib::Headers headers;
+    if (granted.auth_method == "client_secret_post") {
+      add_client_auth(s, granted, form, headers);
+    } else if (!granted.client_secret.empty()) {
+      granted.auth_method = "client_secret_basic";
+      add_client_auth(s, granted, form, headers);
+    } else {
+      add_client_auth(s, granted, form, headers);
+    }
+    granted = tokens_of(post(s, token_endpoint, form, false, headers, "JWT bearer grant"), granted);
+    if (granted.access_token.empty())
+      throw errors::mcp_http_error(s.connection, 0, "OAuth JWT bearer grant gave no access_token");
+    if (s.log) s.log("info", "OAuth: signed in to " + issuer + " with the enterprise IdP's grant");
+    keep(s, granted);
+    return granted.access_token;
   }
   if (s.grant == "client_credentials") { // SEP-1046: no person, no redirect
     if (s.client_id.empty() || (s.client_secret.empty() && s.private_key_pem.empty()))

@@ -123,6 +123,12 @@ struct Settings {
   /// (private_key_jwt, RFC 7523 §2.2: iss = sub = client id, aud = the issuer, 5 minutes).
   std::string private_key_pem{};
   std::string signing_alg = "ES256"; // ES256 | RS256
+  /// grant "cross_app" (SEP-990, enterprise-managed): the IdP's ID token is exchanged at its
+  /// token endpoint (RFC 8693) for an identity assertion grant (ID-JAG) for the authorization
+  /// server, which the client then presents as a JWT bearer grant (RFC 7523 §2.1).
+  std::string idp_token_endpoint{};
+  std::string idp_client_id{};
+  std::string idp_id_token{};
   std::string description{};   // the connection's, for authorization_required
   std::function<void(std::string_view level, std::string_view text)> log{};
   TokenStore tokens{};

@@ -51,6 +51,12 @@ def main():
             oauth["clientMetadataUrl"] = "https://conformance-test.local/client-metadata.json"
             if scenario.startswith("auth/client-credentials"):
                 oauth["grant"] = "client_credentials"
+            if context.get("idp_id_token"):  # SEP-990 cross-app access
+                env["CONFORMANCE_IDP_ID_TOKEN"] = context["idp_id_token"]
+                oauth["grant"] = "cross_app"
+                oauth["idp"] = {"tokenEndpoint": context["idp_token_endpoint"],
+                                "clientId": context.get("idp_client_id", ""),
+                                "idTokenEnv": "CONFORMANCE_IDP_ID_TOKEN"}
             connection["auth"] = {"oauth": oauth or True}
         with open(os.path.join(root, "agent", "connections", "c.json"), "w") as f:
             json.dump(connection, f)
