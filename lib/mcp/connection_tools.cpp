@@ -7,11 +7,15 @@
 #include "core/text.hpp"
 #include "mcp/oauth.hpp"
 #include "runtime/agent_tools.hpp"
+#include "store/store.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <set>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
 
 namespace hearth::mcp {
 namespace {
@@ -469,6 +473,43 @@ std::string connection_approval(const Pool& pool, const std::string& agent,
         approval = config->approval;
     }
   return approval;
+}
+
+PoolOptions::Credentials store_credentials(store::Store& store, EnvLookup env,
+                                           std::filesystem::path key_file) {
+  struct Key {
+    std::once_flag once;
+    std::array<unsigned char, 32> bytes{};
+    std::exception_ptr error;
+  };
+  auto key = std::make_shared<Key>();
+  auto get = [key, env = std::move(env), file = std::move(key_file)]() -> const std::array<unsigned char, 32>& {
+    std::call_once(key->once, [&] {
+      try {
+        key->bytes = oauth::credentials_key(
+            [&env](const std::string& name) -> std::optional<std::string> {
+              if (env) return env(name);
+              const char* v = std::getenv(name.c_str());
+              return v ? std::optional<std::string>(v) : std::nullopt;
+            },
+            file);
+      } catch (...) {
+        key->error = std::current_exception();
+      }
+    });
+    if (key->error) std::rethrow_exception(key->error);
+    return key->bytes;
+  };
+  store::Store* s = &store;
+  return {.load = [s, get](const std::string& k) -> std::optional<std::string> {
+            const auto sealed = s->get_credential(k);
+            if (!sealed) return std::nullopt;
+            return oauth::unseal(get(), *sealed);
+          },
+          .save = [s, get](const std::string& k, const std::string& text) {
+            s->put_credential(k, oauth::seal(get(), text));
+          },
+          .forget = [s](const std::string& k) { s->delete_credential(k); }};
 }
 
 std::shared_ptr<Pool> make_pool(const std::vector<runtime::AgentDef>& agents,

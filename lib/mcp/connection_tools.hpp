@@ -16,6 +16,10 @@
 #include <string>
 #include <vector>
 
+namespace hearth::store {
+class Store;
+}
+
 namespace hearth::mcp {
 
 /// Longest tool name a provider accepts (OpenAI: 64; Anthropic: 128); names are [A-Za-z0-9_-].
@@ -73,6 +77,17 @@ std::string connection_approval(const Pool& pool, const std::string& agent,
 /// policy (runtime::agent_policy); null when no agent has a connection. A connection whose file
 /// cannot be used is left out and reported to `warn`. Server stderr and log notifications at
 /// warn/error level go to `warn` too.
+/// Looks up an environment variable; empty: getenv.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+/// OAuth tokens of connections in `store` (issue 13 §4; Store::put_credential), sealed with
+/// AES-256-GCM under HEARTH_CREDENTIALS_KEY (through `env`) or `key_file` (the state directory's
+/// credentials.key, made 0600 on first use, only when a token is first stored or read). A secret
+/// that does not open (another key) reads as none: the connection signs in again. `store` must
+/// outlive the pool.
+PoolOptions::Credentials store_credentials(store::Store& store, EnvLookup env,
+                                           std::filesystem::path key_file);
+
 /// `credentials` keeps OAuth tokens across processes (PoolOptions::credentials).
 std::shared_ptr<Pool> make_pool(const std::vector<runtime::AgentDef>& agents,
                                 const std::filesystem::path& project_root,

@@ -192,51 +192,6 @@ std::string workspace_name(const std::vector<std::string>& parts) {
   return name;
 }
 
-namespace {
-
-/// OAuth tokens of connections in the store (issue 13 §4), sealed with AES-256-GCM under
-/// HEARTH_CREDENTIALS_KEY or the state directory's credentials.key (made on first use, 0600).
-/// A secret that does not open (another key) reads as none: the connection signs in again.
-mcp::PoolOptions::Credentials connection_credentials(store::Store& store, const RuntimeContext& context) {
-  struct Key {
-    std::once_flag once;
-    std::array<unsigned char, 32> bytes{};
-    std::exception_ptr error;
-  };
-  auto key = std::make_shared<Key>();
-  const auto env = context.env;
-  const auto file = context.workspaces_root().parent_path() / "credentials.key";
-  auto get = [key, env, file]() -> const std::array<unsigned char, 32>& {
-    std::call_once(key->once, [&] {
-      try {
-        key->bytes = mcp::oauth::credentials_key(
-            [&env](const std::string& name) -> std::optional<std::string> {
-              if (env) return env(name);
-              const char* v = std::getenv(name.c_str());
-              return v ? std::optional<std::string>(v) : std::nullopt;
-            },
-            file);
-      } catch (...) {
-        key->error = std::current_exception();
-      }
-    });
-    if (key->error) std::rethrow_exception(key->error);
-    return key->bytes;
-  };
-  store::Store* s = &store;
-  return {.load = [s, get](const std::string& k) -> std::optional<std::string> {
-            const auto sealed = s->get_credential(k);
-            if (!sealed) return std::nullopt;
-            return mcp::oauth::unseal(get(), *sealed);
-          },
-          .save = [s, get](const std::string& k, const std::string& text) {
-            s->put_credential(k, mcp::oauth::seal(get(), text));
-          },
-          .forget = [s](const std::string& k) { s->delete_credential(k); }};
-}
-
-} // namespace
-
 Runtime::Runtime(Program program, RuntimeContext context, store::Store& store)
     : m_program(std::move(program)), m_context(std::move(context)), m_store(store) {
   // approvals: workflow turns cannot park; their requests are decided while the run waits.
@@ -249,7 +204,10 @@ Runtime::Runtime(Program program, RuntimeContext context, store::Store& store)
     m_context.connections = mcp::make_pool(
         m_program.agents, m_context.project_root, m_context.sandbox_fail_closed,
         [](const std::string& line) { std::fprintf(stderr, "hearth: %s\n", line.c_str()); },
-        connection_credentials(m_store, m_context));
+        mcp::store_credentials(m_store, m_context.env ? mcp::EnvLookup([env = m_context.env](const std::string& name) {
+                                 return env(name);
+                               }) : mcp::EnvLookup(),
+                               m_context.workspaces_root().parent_path() / "credentials.key"));
   if (m_context.connections) {
     // sampling/createMessage (connections with `sampling`): a copy of what it needs, so the
     // pool may outlive this runtime.

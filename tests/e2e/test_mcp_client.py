@@ -486,6 +486,34 @@ class OAuthTest(HearthTestCase):
         self.assertEqual(posts[-1]["headers"].get("Authorization"), "Bearer oauth-access-token")
 
 
+    def test_tokens_are_stored_across_processes_and_evicted_on_401(self):
+        server = HttpFixture(self.tmp, "--oauth", "--token", "first-token")
+        self.addCleanup(server.close)
+        port = int(server.url.split(":")[2].split("/")[0])
+        project = Project(self, [], connection={"url": server.url, "auth": {"oauth": True}})
+        run = lambda: hearth("connections", "call", "fx", "echo", "--args", '{"text": "x"}',
+                             cwd=project.root, env=clean_env())
+        self.assertExit(run(), 0)
+        self.assertExit(run(), 0)  # a new process: the stored token goes on its first request
+        auths = [e["headers"].get("Authorization") for e in server.entries() if e.get("http") == "POST"]
+        self.assertEqual(len([e for e in server.entries() if "authorize" in e]), 1)
+        self.assertEqual(auths[-3:], ["Bearer first-token"] * 3)  # initialize, initialized, call
+        # The server now takes another token: the stored one gets a 401, is forgotten, and
+        # hearth signs in again (no refresh token here), then stores the new one.
+        server.close()
+        os.makedirs(os.path.join(self.tmp, "second"))
+        server = HttpFixture(os.path.join(self.tmp, "second"), "--oauth", "--token", "second-token",
+                             "--port", str(port))
+        self.addCleanup(server.close)
+        self.assertExit(run(), 0)
+        auths = [e["headers"].get("Authorization") for e in server.entries() if e.get("http") == "POST"]
+        self.assertEqual(auths[0], "Bearer first-token")
+        self.assertEqual(auths[-1], "Bearer second-token")
+        self.assertExit(run(), 0)
+        auths = [e["headers"].get("Authorization") for e in server.entries() if e.get("http") == "POST"]
+        self.assertEqual(auths[-3:], ["Bearer second-token"] * 3)
+        self.assertEqual(len([e for e in server.entries() if "authorize" in e]), 1)  # one new sign-in
+
     def test_oauth_client_credentials_grant(self):
         server = HttpFixture(self.tmp, "--oauth", "--token", "machine-token")
         self.addCleanup(server.close)
