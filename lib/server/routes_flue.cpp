@@ -415,6 +415,12 @@ runtime::InputAnswer decision_body(const Request& req, const store::ApprovalReco
     answer.reason = body["reason"].get<std::string>().substr(0, 2000);
   }
   if (record.kind == "question") {
+    // An option by id (an MCP elicitation's decline / cancel / accept), as Eve's optionId.
+    if (body.contains("optionId") && body["optionId"].is_string() && !body.contains("answer")) {
+      answer.option_id = body["optionId"].get<std::string>().substr(0, 200);
+      answer.answer = answer.option_id;
+      return answer;
+    }
     if (!body.contains("answer") || !body["answer"].is_string())
       throw errors::approval_decision_invalid("a question takes {\"answer\": string}.");
     answer.answer = body["answer"].get<std::string>().substr(0, 20000);
