@@ -87,6 +87,14 @@ void EventPrinter::print(const json& event) {
   } else if (type == "approval_request") { // approvals
     line(terminal::style("33", "approval:   " + event.value("toolName", "") + " needs approval (" +
                                    event.value("approvalId", "") + "): " + event.value("reason", "")));
+  } else if (type == "authorization_required") { // MCP OAuth (issue 13 §4): the URL to open
+    const auto& a = event.contains("authorization") && event["authorization"].is_object()
+                        ? event["authorization"] : json::object();
+    line(terminal::style("33", "authorize:  " + event.value("name", "") + ": open " +
+                                   a.value("url", "") + " in a browser (until " +
+                                   a.value("expiresAt", "") + ")"));
+  } else if (type == "authorization_completed") {
+    line(dim("authorize:  " + event.value("name", "") + " " + event.value("outcome", "")));
   } else if (type == "approval_decision") {
     line(dim("approval:   " + event.value("toolName", "") + " " +
              (event.value("decision", "") == "approve" ? "approved" : "denied") + " (" +

@@ -6,6 +6,7 @@
 #include "ipc/rpc.hpp"
 
 #include <algorithm>
+#include <thread>
 
 namespace hearth::mcp {
 namespace {
@@ -28,6 +29,12 @@ struct Client::Pending {
   // while the request is still waiting; request() clears it (under the mutex) before returning.
   std::mutex progress_mutex{};
   ProgressHandler progress{};
+  // The Elicitor, under progress_mutex too; its workers run while request() waits, which on
+  // the way out stops them (elicit_stop) and waits until none is left (elicit_workers).
+  Elicitor elicit{};
+  std::stop_source elicit_stop{};
+  int elicit_workers = 0;
+  std::condition_variable elicit_cv{};
 };
 
 bool tool_allowed(const std::string& tool, const std::vector<std::string>& allow,
@@ -74,7 +81,8 @@ void Client::initialize(std::stop_token cancel) {
                      [this](const std::string& reason) { fail_all(reason, true); });
   json capabilities = json::object();
   if (!m_options.root_uri.empty()) capabilities["roots"] = {{"listChanged", false}};
-  if (m_options.elicitation_defaults) capabilities["elicitation"] = json::object();
+  if (m_options.elicitation || m_options.elicitation_defaults)
+    capabilities["elicitation"] = json::object(); // {} is form mode (2025-11-25 back-compat)
   if (m_options.sample) capabilities["sampling"] = json::object();
   const json params = {{"protocolVersion", k_protocol_latest},
                        {"capabilities", capabilities},
@@ -168,11 +176,11 @@ std::vector<ToolInfo> Client::list_tools() {
 
 json Client::call_tool(const std::string& name, const json& arguments,
                        std::chrono::milliseconds timeout, std::stop_token cancel,
-                       ProgressHandler progress) {
+                       ProgressHandler progress, Elicitor elicit) {
   json params = {{"name", name},
                  {"arguments", arguments.is_object() ? arguments : json::object()}};
   json result = request("tools/call", std::move(params), timeout, std::move(cancel),
-                        std::move(progress));
+                        std::move(progress), std::move(elicit));
   if (!result.contains("content") || !result["content"].is_array()) {
     if (result.contains("structuredContent")) {
       result["content"] = json::array(); // tolerated: structured-only results
@@ -186,10 +194,11 @@ json Client::call_tool(const std::string& name, const json& arguments,
 void Client::ping(std::chrono::milliseconds timeout) { request("ping", json::object(), timeout); }
 
 json Client::request(const std::string& method, json params, std::chrono::milliseconds timeout,
-                     std::stop_token cancel, ProgressHandler progress) {
+                     std::stop_token cancel, ProgressHandler progress, Elicitor elicit) {
   auto pending = std::make_shared<Pending>();
   pending->method = method;
   pending->progress = std::move(progress);
+  pending->elicit = std::move(elicit);
   std::int64_t id = 0;
   {
     std::lock_guard lock(m_mutex);
@@ -205,11 +214,14 @@ json Client::request(const std::string& method, json params, std::chrono::millis
     if (!params.is_object()) params = json::object();
     params["_meta"]["progressToken"] = id;
   }
-  struct ProgressOff { // on every way out: no progress call outlives this frame
+  struct ProgressOff { // on every way out: no progress call nor elicitation outlives this frame
     Pending& p;
     ~ProgressOff() {
-      std::lock_guard lock(p.progress_mutex);
+      std::unique_lock lock(p.progress_mutex);
       p.progress = nullptr;
+      p.elicit = nullptr;
+      p.elicit_stop.request_stop();
+      p.elicit_cv.wait(lock, [&] { return p.elicit_workers == 0; });
     }
   } progress_off{*pending};
   const auto forget = [&] {
@@ -340,25 +352,8 @@ void Client::answer_server_request(const json& id, const std::string& method,
       roots.push_back({{"uri", m_options.root_uri}, {"name", "workspace"}});
     reply = ipc::make_result(id, {{"roots", roots}});
   } else if (method == "elicitation/create") {
-    json content = json::object();
-    bool complete = m_options.elicitation_defaults;
-    const auto schema = params.is_object() ? params.value("requestedSchema", json::object()) : json::object();
-    const auto properties = schema.is_object() ? schema.value("properties", json::object()) : json::object();
-    if (complete && properties.is_object()) {
-      for (const auto& [name, property] : properties.items())
-        if (property.is_object() && property.contains("default")) content[name] = property["default"];
-      if (schema.contains("required") && schema["required"].is_array())
-        for (const auto& r : schema["required"])
-          if (!r.is_string() || !content.contains(r.get<std::string>())) complete = false;
-    } else {
-      complete = false;
-    }
-    if (complete) {
-      reply = ipc::make_result(id, {{"action", "accept"}, {"content", content}});
-    } else {
-      log("warn", "declined elicitation/create: hearth runs connections headless, no one can answer");
-      reply = ipc::make_result(id, {{"action", "decline"}});
-    }
+    if (start_elicitation(id, params)) return; // a tool call in flight asks its user
+    reply = ipc::make_result(id, elicit_with_defaults(params));
   } else if (method == "sampling/createMessage" && m_options.sample) {
     start_sampling(id, params);
     return;
@@ -371,6 +366,74 @@ void Client::answer_server_request(const json& id, const std::string& method,
     reply = ipc::make_error(id, ipc::code::method_not_found, "hearth does not handle " + cut(method, 100));
   }
   queue_reply(std::move(reply), method);
+}
+
+json Client::elicit_with_defaults(const json& params) const {
+  json content = json::object();
+  bool complete = m_options.elicitation_defaults;
+  const auto schema = params.is_object() ? params.value("requestedSchema", json::object()) : json::object();
+  const auto properties = schema.is_object() ? schema.value("properties", json::object()) : json::object();
+  if (complete && properties.is_object()) {
+    for (const auto& [name, property] : properties.items())
+      if (property.is_object() && property.contains("default")) content[name] = property["default"];
+    if (schema.contains("required") && schema["required"].is_array())
+      for (const auto& r : schema["required"])
+        if (!r.is_string() || !content.contains(r.get<std::string>())) complete = false;
+  } else {
+    complete = false;
+  }
+  if (complete) return {{"action", "accept"}, {"content", content}};
+  log("warn", "declined elicitation/create: no one can answer it here (a headless run, or no tool "
+              "call of a session is waiting on this connection)");
+  return {{"action", "decline"}};
+}
+
+bool Client::start_elicitation(const json& id, const json& params) {
+  std::shared_ptr<Pending> pending;
+  Elicitor elicit;
+  {
+    std::lock_guard lock(m_mutex);
+    for (auto it = m_pending.rbegin(); it != m_pending.rend(); ++it) { // the newest first
+      std::lock_guard plock(it->second->progress_mutex);
+      if (!it->second->elicit) continue;
+      if (m_elicitations.load() >= k_max_elicitations) {
+        log("warn", "declined elicitation/create: too many questions waiting on this connection");
+        return false;
+      }
+      pending = it->second;
+      elicit = pending->elicit; // copied while its request waits (it waits for the worker)
+      ++pending->elicit_workers;
+      ++m_elicitations;
+      break;
+    }
+  }
+  if (!pending) return false;
+  const auto finish = [this](const std::shared_ptr<Pending>& p) {
+    --m_elicitations;
+    std::lock_guard lock(p->progress_mutex);
+    --p->elicit_workers;
+    p->elicit_cv.notify_all();
+  };
+  try {
+    std::thread([this, pending, elicit = std::move(elicit), id, params, finish]() mutable {
+      json reply;
+      try {
+        json result = elicit(params, pending->elicit_stop.get_token());
+        if (!result.is_object() || !result.contains("action")) result = {{"action", "cancel"}};
+        reply = ipc::make_result(id, std::move(result));
+      } catch (const std::exception& e) {
+        log("warn", std::string("elicitation/create failed: ") + cut(e.what(), 500));
+        reply = ipc::make_result(id, {{"action", "cancel"}});
+      }
+      elicit = nullptr; // nothing of the caller's frame is used past this point
+      queue_reply(std::move(reply), "elicitation/create");
+      finish(pending);
+    }).detach();
+  } catch (const std::system_error&) { // no thread to run it on
+    finish(pending);
+    return false;
+  }
+  return true;
 }
 
 void Client::queue_reply(json reply, std::string_view method) {

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -84,9 +85,12 @@ struct ClientOptions {
   std::chrono::milliseconds init_timeout{30'000};
   std::chrono::milliseconds request_timeout{60'000}; // default for request()
   std::string root_uri{};                   // answered to roots/list ("file:///..."), "" none
-  /// elicitation/create: false declines every request (headless); true accepts one whose
-  /// requested fields all have defaults (SEP-1034), with those defaults, and declines the rest.
+  /// elicitation/create when no request in flight has an Elicitor (or none is given): false
+  /// declines every request (headless); true accepts one whose requested fields all have
+  /// defaults (SEP-1034), with those defaults, and declines the rest.
   bool elicitation_defaults = false;
+  /// Declares the elicitation capability (the connection's `elicitation` is "defaults" or "ask").
+  bool elicitation = false;
   /// sampling/createMessage (the connection's `sampling`): given the request's params and a stop
   /// token (stopped when the session closes), returns the CreateMessageResult or throws
   /// hearth::Error. Runs on a worker thread (at most k_max_sampling at once; more are refused),
@@ -102,6 +106,17 @@ inline constexpr std::size_t k_max_sampling = 4;
 
 /// Called for each notifications/progress of a request: params {progress, total?, message?}.
 using ProgressHandler = std::function<void(const nlohmann::json& params)>;
+
+/// Answers an elicitation/create the server sends while a request that carries it is in flight
+/// (issue 13 §3): given the request's params ({message, requestedSchema, mode?}) and a stop
+/// token (stopped when that request ends: answered, timed out, cancelled), returns the
+/// ElicitResult {action: accept|decline|cancel, content?}. Runs on a worker thread (one per
+/// elicitation, at most k_max_elicitations at once per session); the request does not return
+/// before the worker ended, so it may use the caller's frame. Throwing answers "cancel".
+using Elicitor = std::function<nlohmann::json(const nlohmann::json& params, std::stop_token stop)>;
+
+/// elicitation/create requests answered through Elicitors at once per session; more are declined.
+inline constexpr int k_max_elicitations = 8;
 
 /// One MCP session. Thread-safe: many calls may be in flight.
 class Client {
@@ -127,9 +142,12 @@ public:
   /// Returns the CallToolResult ({content, structuredContent?, isError?}). When `cancel` stops,
   /// sends notifications/cancelled and throws errors::turn_cancelled. Throws mcp_timeout (also
   /// sending notifications/cancelled), mcp_remote_error, mcp_closed, mcp_protocol_error.
+  /// elicitation/create requests the server sends meanwhile go to `elicit` (see Elicitor; the
+  /// server's request names no call, so with several calls in flight the newest one that has an
+  /// Elicitor answers).
   nlohmann::json call_tool(const std::string& name, const nlohmann::json& arguments,
                            std::chrono::milliseconds timeout, std::stop_token cancel = {},
-                           ProgressHandler progress = {});
+                           ProgressHandler progress = {}, Elicitor elicit = {});
 
   /// `ping`; throws as request().
   void ping(std::chrono::milliseconds timeout = std::chrono::milliseconds(5'000));
@@ -137,7 +155,7 @@ public:
   /// One request; returns its result (an object). Throws as call_tool.
   nlohmann::json request(const std::string& method, nlohmann::json params,
                          std::chrono::milliseconds timeout, std::stop_token cancel = {},
-                         ProgressHandler progress = {});
+                         ProgressHandler progress = {}, Elicitor elicit = {});
 
   /// One notification; false once the session cannot send.
   bool notify(const std::string& method, nlohmann::json params);
@@ -167,6 +185,8 @@ private:
   void reply_loop(std::stop_token stop);
   void queue_reply(nlohmann::json reply, std::string_view method);
   void start_sampling(const nlohmann::json& id, const nlohmann::json& params);
+  bool start_elicitation(const nlohmann::json& id, const nlohmann::json& params);
+  nlohmann::json elicit_with_defaults(const nlohmann::json& params) const;
 
   std::unique_ptr<Transport> m_transport;
   ClientOptions m_options;
@@ -190,6 +210,7 @@ private:
   std::mutex m_sampling_mutex;
   std::vector<std::future<void>> m_sampling{};
   std::stop_source m_sampling_stop{};
+  std::atomic<int> m_elicitations{0}; // Elicitor workers running
 };
 
 /// The tool names of `tools` that pass `allow` (empty: all) and `block` (exact names; a trailing

@@ -3,12 +3,19 @@
 
 #include "core/errors.hpp"
 #include "core/json.hpp"
+#include "core/json_schema.hpp"
 #include "core/text.hpp"
+#include "mcp/oauth.hpp"
 #include "runtime/agent_tools.hpp"
+#include "store/store.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <set>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
 
 namespace hearth::mcp {
 namespace {
@@ -162,6 +169,117 @@ bool may_belong(const std::string& model_name, const ConnectionConfig& config) {
   return model_name.rfind(prefix, 0) == 0;
 }
 
+/// `text` as a value of a property of `type` (an answer typed as text).
+json coerce(const std::string& text, const std::string& type) {
+  const auto t = text::trim(text);
+  try {
+    if (type == "integer") return std::stoll(std::string(t));
+    if (type == "number") return std::stod(std::string(t));
+  } catch (const std::exception&) {
+    return text; // the schema check says what is wrong
+  }
+  if (type == "boolean") {
+    const auto l = lower(std::string(t));
+    if (l == "true" || l == "yes" || l == "y") return true;
+    if (l == "false" || l == "no" || l == "n") return false;
+  }
+  return text;
+}
+
+/// The Elicitor of one tool call (issue 13 §3): an elicitation/create of the server becomes a
+/// question to the session's user through ctx.ask; the answer (an option, or text: a JSON object
+/// of the fields, or the value of the only field) is checked against requestedSchema. Empty
+/// when nobody can be asked (the connection then declines, as headless runs do).
+Elicitor elicitor_of(const ToolContext& ctx, const std::string& connection, const std::string& tool) {
+  if (!ctx.ask) return {};
+  return [&ctx, connection, tool](const json& params, std::stop_token stop) -> json {
+    const auto log = [&](const std::string& line) {
+      if (ctx.log) ctx.log("warn", line);
+    };
+    if (!params.is_object() || params.value("mode", "form") != "form") {
+      log("declined an elicitation of " + connection + " in a mode other than form");
+      return {{"action", "decline"}};
+    }
+    json schema = params.contains("requestedSchema") && params["requestedSchema"].is_object()
+                      ? params["requestedSchema"] : json{{"type", "object"}};
+    if (dump_json(schema).size() > 64 * 1024) {
+      log("declined an elicitation of " + connection + ": its schema is larger than 64 KiB");
+      return {{"action", "decline"}};
+    }
+    const json properties = schema.contains("properties") && schema["properties"].is_object()
+                                ? schema["properties"] : json::object();
+    std::string prompt = text::to_utf8(str(params, "message").substr(0, 4000));
+    if (prompt.empty()) prompt = connection + " asks for input.";
+    std::set<std::string> required;
+    if (schema.contains("required") && schema["required"].is_array())
+      for (const auto& r : schema["required"])
+        if (r.is_string()) required.insert(r.get<std::string>());
+    if (!properties.empty()) {
+      prompt += "\nAnswer with a JSON object";
+      if (properties.size() == 1) prompt += " (or just the value)";
+      prompt += ":";
+      std::size_t listed = 0;
+      for (const auto& [name, p] : properties.items()) {
+        if (++listed > 32) break;
+        std::string line = "\n- " + name;
+        std::string type = p.is_object() ? str(p, "type") : "";
+        if (p.is_object() && p.contains("enum") && p["enum"].is_array())
+          type += (type.empty() ? "" : ", ") + std::string("one of ") + dump_json(p["enum"]).substr(0, 300);
+        if (required.count(name)) type += (type.empty() ? "" : ", ") + std::string("required");
+        if (!type.empty()) line += " (" + type + ")";
+        const auto desc = p.is_object() ? (str(p, "description").empty() ? str(p, "title") : str(p, "description")) : "";
+        if (!desc.empty()) line += ": " + text::to_utf8(desc.substr(0, 300));
+        prompt += line;
+      }
+    }
+    json request = {{"prompt", prompt},
+                    {"elicitation", {{"connection", connection}, {"tool", tool}, {"schema", schema}}}};
+    if (properties.empty()) {
+      request["display"] = "confirmation";
+      request["allowFreeform"] = false;
+      request["options"] = json::array({{{"id", "accept"}, {"label", "Accept"}, {"style", "primary"}},
+                                        {{"id", "decline"}, {"label", "Decline"}, {"style", "danger"}}});
+    } else {
+      request["display"] = "text";
+      request["allowFreeform"] = true;
+      request["options"] = json::array({{{"id", "decline"}, {"label", "Decline"}, {"style", "danger"}},
+                                        {{"id", "cancel"}, {"label", "Cancel"}}});
+    }
+    const json answer = ctx.ask(std::move(request), stop);
+    if (!answer.is_object()) return {{"action", "cancel"}}; // nobody answered in time
+    const auto option = str(answer, "optionId");
+    if (option == "decline" || option == "cancel") return {{"action", option}};
+    const auto text = option.empty() ? str(answer, "answer") : std::string();
+    json content = json::object();
+    if (!text::trim(text).empty()) {
+      const json parsed = parse_json_or_discarded(text);
+      if (parsed.is_object()) {
+        content = parsed;
+      } else if (properties.size() == 1) {
+        const auto& [name, p] = *properties.items().begin();
+        content[name] = coerce(text, p.is_object() ? str(p, "type") : "");
+      } else {
+        log("declined the elicitation of " + connection + ": the answer is not a JSON object");
+        return {{"action", "decline"}};
+      }
+    }
+    for (const auto& [name, p] : properties.items()) // defaults fill what was not given
+      if (!content.contains(name) && p.is_object() && p.contains("default")) content[name] = p["default"];
+    try {
+      const auto violations = json_schema::shared_validator(schema)->validate(content);
+      if (!violations.empty()) {
+        log("declined the elicitation of " + connection + ": the answer does not match its schema: " +
+            json_schema::describe(violations));
+        return {{"action", "decline"}};
+      }
+    } catch (const std::invalid_argument& e) {
+      log("declined the elicitation of " + connection + ": its schema is invalid: " + e.what());
+      return {{"action", "decline"}};
+    }
+    return {{"action", "accept"}, {"content", content}};
+  };
+}
+
 Tool make_tool(Pool& pool, const std::string& agent, const ConnectionConfig& config,
                const ToolInfo& info) {
   const auto connection = config.name;
@@ -175,6 +293,15 @@ Tool make_tool(Pool& pool, const std::string& agent, const ConnectionConfig& con
   const auto server_tool = info.name;
   tool.run = [&pool, agent, connection, server_tool,
               model_name = tool.name](const json& input, const ToolContext& ctx) -> ToolOutcome {
+    // OAuth (issue 13 §4): a sign-in this call starts asks the session's user through the stream.
+    oauth::Consent consent;
+    if (ctx.emit) {
+      consent.required = [&ctx](const json& data) { ctx.emit("authorization_required", data); };
+      consent.completed = [&ctx](const json& data) { ctx.emit("authorization_completed", data); };
+      consent.callback_base = pool.callback_base();
+      consent.stop = ctx.cancel;
+    }
+    oauth::ConsentScope consent_scope(ctx.emit ? &consent : nullptr);
     try {
       const auto result = pool.call(
           agent, connection, server_tool, input, ctx.cancel, [&ctx](const json& progress) {
@@ -184,7 +311,8 @@ Tool make_tool(Pool& pool, const std::string& agent, const ConnectionConfig& con
             if (progress.contains("message") && progress["message"].is_string())
               line += ": " + progress["message"].get<std::string>();
             ctx.log("info", line);
-          });
+          },
+          elicitor_of(ctx, connection, server_tool));
       return outcome_of(connection, server_tool, result);
     } catch (const Error& e) {
       if (e.info().type == "cancelled") return runtime::cancelled_outcome(model_name);
@@ -219,6 +347,14 @@ Tool search_tool(Pool& pool, const std::string& agent, const std::vector<const C
                                                  {"description", "Only this connection."}}}}},
                                {"required", {"query"}}}};
   search.run = [&pool, agent](const json& input, const ToolContext& ctx) -> ToolOutcome {
+    oauth::Consent consent; // a connection this search starts may ask to sign in (issue 13 §4)
+    if (ctx.emit) {
+      consent.required = [&ctx](const json& data) { ctx.emit("authorization_required", data); };
+      consent.completed = [&ctx](const json& data) { ctx.emit("authorization_completed", data); };
+      consent.callback_base = pool.callback_base();
+      consent.stop = ctx.cancel;
+    }
+    oauth::ConsentScope consent_scope(ctx.emit ? &consent : nullptr);
     const auto query = lower(input.value("query", std::string()));
     const auto only = input.value("connection", std::string());
     std::vector<std::string> words;
@@ -302,7 +438,16 @@ std::vector<Tool> connection_tools(Pool& pool, const std::string& agent, const O
 }
 
 std::optional<Tool> resolve_tool(Pool& pool, const std::string& agent, const std::string& model_name,
-                                 std::stop_token cancel) {
+                                 std::stop_token cancel,
+                                 std::function<void(const std::string&, const json&)> emit) {
+  oauth::Consent consent;
+  if (emit) {
+    consent.required = [&emit](const json& data) { emit("authorization_required", data); };
+    consent.completed = [&emit](const json& data) { emit("authorization_completed", data); };
+    consent.callback_base = pool.callback_base();
+    consent.stop = cancel;
+  }
+  oauth::ConsentScope consent_scope(emit ? &consent : nullptr);
   if ((model_name.rfind("connection__", 0) != 0 && model_name.rfind("mcp__", 0) != 0) ||
       model_name == "connection__search")
     return std::nullopt;
@@ -330,10 +475,48 @@ std::string connection_approval(const Pool& pool, const std::string& agent,
   return approval;
 }
 
+PoolOptions::Credentials store_credentials(store::Store& store, EnvLookup env,
+                                           std::filesystem::path key_file) {
+  struct Key {
+    std::once_flag once;
+    std::array<unsigned char, 32> bytes{};
+    std::exception_ptr error;
+  };
+  auto key = std::make_shared<Key>();
+  auto get = [key, env = std::move(env), file = std::move(key_file)]() -> const std::array<unsigned char, 32>& {
+    std::call_once(key->once, [&] {
+      try {
+        key->bytes = oauth::credentials_key(
+            [&env](const std::string& name) -> std::optional<std::string> {
+              if (env) return env(name);
+              const char* v = std::getenv(name.c_str());
+              return v ? std::optional<std::string>(v) : std::nullopt;
+            },
+            file);
+      } catch (...) {
+        key->error = std::current_exception();
+      }
+    });
+    if (key->error) std::rethrow_exception(key->error);
+    return key->bytes;
+  };
+  store::Store* s = &store;
+  return {.load = [s, get](const std::string& k) -> std::optional<std::string> {
+            const auto sealed = s->get_credential(k);
+            if (!sealed) return std::nullopt;
+            return oauth::unseal(get(), *sealed);
+          },
+          .save = [s, get](const std::string& k, const std::string& text) {
+            s->put_credential(k, oauth::seal(get(), text));
+          },
+          .forget = [s](const std::string& k) { s->delete_credential(k); }};
+}
+
 std::shared_ptr<Pool> make_pool(const std::vector<runtime::AgentDef>& agents,
                                 const std::filesystem::path& project_root,
                                 bool sandbox_fail_closed,
-                                std::function<void(const std::string&)> warn) {
+                                std::function<void(const std::string&)> warn,
+                                PoolOptions::Credentials credentials) {
   std::vector<const runtime::AgentDef*> all;
   for (const auto& a : agents) all.push_back(&a);
   for (std::size_t i = 0; i < all.size() && i < 4096; ++i) // subagents, breadth first
@@ -349,7 +532,8 @@ std::shared_ptr<Pool> make_pool(const std::vector<runtime::AgentDef>& agents,
             if (warn && (level == "warn" || level == "warning" || level == "error" ||
                          level == "critical" || level == "alert" || level == "emergency"))
               warn("connection " + a + "/" + c + ": " + std::string(text));
-          }});
+          },
+          .credentials = credentials});
     const auto policy = runtime::agent_policy(agent->sandbox, project_root, sandbox_fail_closed);
     for (const auto& entry : agent->connections) {
       try {

@@ -16,6 +16,10 @@
 #include <string>
 #include <vector>
 
+namespace hearth::store {
+class Store;
+}
+
 namespace hearth::mcp {
 
 /// Longest tool name a provider accepts (OpenAI: 64; Anthropic: 128); names are [A-Za-z0-9_-].
@@ -58,8 +62,11 @@ std::vector<runtime::Tool> connection_tools(Pool& pool, const std::string& agent
 /// started when it has no cached list. nullopt when no connection of the agent has that tool.
 /// Throws what Pool::tools throws (a server that is down: mcp_connection_failed,
 /// mcp_backing_off, ...; a cancelled turn: turn_cancelled).
-std::optional<runtime::Tool> resolve_tool(Pool& pool, const std::string& agent,
-                                          const std::string& model_name, std::stop_token cancel = {});
+/// `emit` (the turn's events, for a session a person watches): a connection that must sign in
+/// asks through it (authorization_required, as a call does: oauth::Consent); empty: headless.
+std::optional<runtime::Tool> resolve_tool(
+    Pool& pool, const std::string& agent, const std::string& model_name, std::stop_token cancel = {},
+    std::function<void(const std::string& type, const nlohmann::json& data)> emit = {});
 
 /// The approval of the connection whose tool `model_name` may be ("" when the name matches no
 /// connection of `agent`); starts nothing.
@@ -70,9 +77,22 @@ std::string connection_approval(const Pool& pool, const std::string& agent,
 /// policy (runtime::agent_policy); null when no agent has a connection. A connection whose file
 /// cannot be used is left out and reported to `warn`. Server stderr and log notifications at
 /// warn/error level go to `warn` too.
+/// Looks up an environment variable; empty: getenv.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+/// OAuth tokens of connections in `store` (issue 13 §4; Store::put_credential), sealed with
+/// AES-256-GCM under HEARTH_CREDENTIALS_KEY (through `env`) or `key_file` (the state directory's
+/// credentials.key, made 0600 on first use, only when a token is first stored or read). A secret
+/// that does not open (another key) reads as none: the connection signs in again. `store` must
+/// outlive the pool.
+PoolOptions::Credentials store_credentials(store::Store& store, EnvLookup env,
+                                           std::filesystem::path key_file);
+
+/// `credentials` keeps OAuth tokens across processes (PoolOptions::credentials).
 std::shared_ptr<Pool> make_pool(const std::vector<runtime::AgentDef>& agents,
                                 const std::filesystem::path& project_root,
                                 bool sandbox_fail_closed,
-                                std::function<void(const std::string&)> warn = {});
+                                std::function<void(const std::string&)> warn = {},
+                                PoolOptions::Credentials credentials = {});
 
 } // namespace hearth::mcp

@@ -156,10 +156,35 @@ ConnectionConfig parse_connection(const std::string& agent, const json& entry,
         c.oauth_client_id = o.value("clientId", json("")).is_string() ? o.value("clientId", "") : "";
         c.oauth_client_secret = o.value("clientSecret", json("")).is_string() ? o.value("clientSecret", "") : "";
         c.oauth_redirect_uri = o.value("redirectUri", json("")).is_string() ? o.value("redirectUri", "") : "";
+        c.oauth_client_metadata_url =
+            o.value("clientMetadataUrl", json("")).is_string() ? o.value("clientMetadataUrl", "") : "";
+        if (!c.oauth_client_metadata_url.empty() && c.oauth_client_metadata_url.rfind("https://", 0) != 0)
+          throw errors::mcp_config_invalid(c.name, "\"auth.oauth.clientMetadataUrl\" must be an https URL.");
+        c.oauth_private_key_env = o.value("privateKeyEnv", json("")).is_string() ? o.value("privateKeyEnv", "") : "";
+        if (o.contains("signingAlgorithm")) {
+          if (o["signingAlgorithm"] != "ES256" && o["signingAlgorithm"] != "RS256")
+            throw errors::mcp_config_invalid(c.name, "\"auth.oauth.signingAlgorithm\" must be \"ES256\" or \"RS256\".");
+          c.oauth_signing_alg = o["signingAlgorithm"].get<std::string>();
+        }
         if (o.contains("grant")) {
-          if (o["grant"] != "authorization_code" && o["grant"] != "client_credentials")
-            throw errors::mcp_config_invalid(c.name, "\"auth.oauth.grant\" must be \"authorization_code\" or \"client_credentials\".");
+          if (o["grant"] != "authorization_code" && o["grant"] != "client_credentials" &&
+              o["grant"] != "cross_app")
+            throw errors::mcp_config_invalid(c.name, "\"auth.oauth.grant\" must be \"authorization_code\", "
+                                                     "\"client_credentials\" or \"cross_app\".");
           c.oauth_grant = o["grant"].get<std::string>();
+        }
+        if (c.oauth_grant == "cross_app") { // SEP-990: the enterprise IdP's ID token, exchanged
+          const auto idp = o.value("idp", json::object());
+          const auto field = [&](const char* key) {
+            return idp.is_object() && idp.contains(key) && idp[key].is_string() ? idp[key].get<std::string>()
+                                                                                : std::string();
+          };
+          c.oauth_idp_token_endpoint = field("tokenEndpoint");
+          c.oauth_idp_client_id = field("clientId");
+          c.oauth_idp_id_token_env = field("idTokenEnv");
+          if (c.oauth_idp_token_endpoint.empty() || c.oauth_idp_id_token_env.empty())
+            throw errors::mcp_config_invalid(c.name, "the cross_app grant needs auth.oauth.idp {tokenEndpoint, "
+                                                     "clientId, idTokenEnv}.");
         }
       }
     }
@@ -195,9 +220,11 @@ ConnectionConfig parse_connection(const std::string& agent, const json& entry,
   }
   if (entry.contains("elicitation")) {
     const auto& el = entry["elicitation"];
-    if (el != "decline" && el != "defaults")
-      throw errors::mcp_config_invalid(c.name, "\"elicitation\" must be \"decline\" or \"defaults\".");
+    if (el != "decline" && el != "defaults" && el != "ask")
+      throw errors::mcp_config_invalid(c.name,
+                                       "\"elicitation\" must be \"decline\", \"defaults\" or \"ask\".");
     c.elicitation_defaults = el == "defaults";
+    c.elicitation_ask = el == "ask";
   }
   return c;
 }
@@ -262,6 +289,8 @@ struct Pool::Entry {
   bool listed = false;                    // `tools` holds a successful list (cached_tools)
   std::vector<openapi::Operation> operations{}; // openapi
   std::string base_url{};                       // openapi
+  /// OAuth tokens held for the connection, shared by its restarts (oauth::State locks itself).
+  std::shared_ptr<oauth::State> oauth_state = std::make_shared<oauth::State>();
 };
 
 Pool::Pool(PoolOptions options)
@@ -327,6 +356,7 @@ std::unique_ptr<Client> Pool::connect(const Entry& e, std::stop_token cancel) {
                         .request_timeout = std::chrono::milliseconds(c.timeout_ms),
                         .root_uri = file_uri(c.transport == "stdio" ? c.cwd : m_options.project_root),
                         .elicitation_defaults = c.elicitation_defaults,
+                        .elicitation = c.elicitation_defaults || c.elicitation_ask,
                         .sample = {},
                         .log = [log, agent, name](std::string_view level, std::string_view text) {
                           if (log) log(agent, name, level, text);
@@ -367,9 +397,48 @@ std::unique_ptr<Client> Pool::connect(const Entry& e, std::stop_token cancel) {
     if (c.oauth) {
       oauth::Settings settings{.connection = c.name, .mcp_url = c.url, .client_id = c.oauth_client_id,
                                .client_secret = c.oauth_client_secret, .log = options.log};
-      if (!c.oauth_redirect_uri.empty()) settings.redirect_uri = c.oauth_redirect_uri;
+      if (!c.oauth_redirect_uri.empty()) {
+        settings.redirect_uri = c.oauth_redirect_uri;
+        settings.redirect_configured = true;
+      }
       settings.grant = c.oauth_grant;
-      spec.oauth = [settings](const std::string& challenge) { return oauth::authorize(settings, challenge); };
+      settings.description = c.description;
+      settings.client_metadata_url = c.oauth_client_metadata_url;
+      settings.signing_alg = c.oauth_signing_alg;
+      if (!c.oauth_private_key_env.empty()) { // read at start, kept in memory, never logged
+        const auto pem = m_options.env ? m_options.env(c.oauth_private_key_env) : [&]() -> std::optional<std::string> {
+          const char* v = std::getenv(c.oauth_private_key_env.c_str());
+          return v ? std::optional<std::string>(v) : std::nullopt;
+        }();
+        if (!pem || pem->empty())
+          throw errors::mcp_config_invalid(c.name, "auth.oauth.privateKeyEnv names " + c.oauth_private_key_env +
+                                                       ", which is not set.");
+        settings.private_key_pem = *pem;
+      }
+      if (c.oauth_grant == "cross_app") {
+        const auto id_token = m_options.env ? m_options.env(c.oauth_idp_id_token_env) : [&]() -> std::optional<std::string> {
+          const char* v = std::getenv(c.oauth_idp_id_token_env.c_str());
+          return v ? std::optional<std::string>(v) : std::nullopt;
+        }();
+        if (!id_token || id_token->empty())
+          throw errors::mcp_config_invalid(c.name, "auth.oauth.idp.idTokenEnv names " + c.oauth_idp_id_token_env +
+                                                       ", which is not set.");
+        settings.idp_id_token = *id_token;
+        settings.idp_token_endpoint = c.oauth_idp_token_endpoint;
+        settings.idp_client_id = c.oauth_idp_client_id;
+      }
+      settings.state = e.oauth_state;
+      // Tokens outlive the process in the store (sealed by the runtime's credentials hooks),
+      // keyed by agent, connection and URL: another URL never gets this one's token.
+      const auto secret_key = (c.agent_id.empty() ? c.agent : c.agent_id) + "\n" + c.name + "\n" + c.url;
+      const auto& creds = m_options.credentials;
+      if (creds.load) settings.tokens.load = [creds, secret_key] { return creds.load(secret_key); };
+      if (creds.save) settings.tokens.save = [creds, secret_key](const std::string& text) { creds.save(secret_key, text); };
+      if (creds.forget) settings.tokens.forget = [creds, secret_key] { creds.forget(secret_key); };
+      spec.oauth = [settings](const std::string& challenge, const std::string& refused) {
+        return oauth::authorize(settings, challenge, refused);
+      };
+      spec.oauth_current = [settings] { return oauth::current_token(settings); };
     }
     // Streamable HTTP first, unless the URL is a legacy /sse endpoint; a server that refuses the
     // initialize POST (400/404/405) gets the legacy HTTP+SSE transport (spec: backwards compatibility).
@@ -623,7 +692,8 @@ std::vector<std::string> Pool::found(const std::string& session) const {
 }
 
 json Pool::call(const std::string& agent, const std::string& name, const std::string& tool,
-                const json& arguments, std::stop_token cancel, ProgressHandler progress) {
+                const json& arguments, std::stop_token cancel, ProgressHandler progress,
+                Elicitor elicit) {
   Entry* openapi_entry = nullptr;
   {
     std::lock_guard lock(m_mutex);
@@ -653,12 +723,23 @@ json Pool::call(const std::string& agent, const std::string& name, const std::st
     std::lock_guard lock(m_mutex);
     auto& e = entry(agent, name);
     timeout_ms = e.config.timeout_ms;
+    if (!e.config.elicitation_ask) elicit = nullptr;
     if (std::none_of(e.tools.begin(), e.tools.end(),
                      [&](const ToolInfo& t) { return t.name == tool; }))
       throw errors::mcp_tool_not_found(name, tool);
   }
   return session->call_tool(tool, arguments, std::chrono::milliseconds(timeout_ms),
-                            std::move(cancel), std::move(progress));
+                            std::move(cancel), std::move(progress), std::move(elicit));
+}
+
+void Pool::set_callback_base(std::string base) {
+  std::lock_guard lock(m_mutex);
+  m_callback_base = std::move(base);
+}
+
+std::string Pool::callback_base() const {
+  std::lock_guard lock(m_mutex);
+  return m_callback_base;
 }
 
 json Pool::state(const std::string& agent) const {

@@ -54,7 +54,10 @@ struct ConnectionConfig {
   std::string approval = "never";       // never | once | always, for every tool
   int timeout_ms = k_default_call_timeout_ms;
   bool eager = false;
-  bool elicitation_defaults = false;    // `elicitation`: "decline" (default) | "defaults"
+  bool elicitation_defaults = false;    // `elicitation`: "decline" (default) | "defaults" | "ask"
+  /// `elicitation: "ask"`: the server's elicitation/create during a session's tool call becomes
+  /// an input request to the user (input.requested); headless calls decline.
+  bool elicitation_ask = false;
   /// `sampling`: true (the agent's model) or {"model": "provider/model"} answers the server's
   /// sampling/createMessage; false (default) refuses it.
   bool sampling = false;
@@ -64,6 +67,17 @@ struct ConnectionConfig {
   std::string oauth_client_secret{};
   std::string oauth_redirect_uri{};
   std::string oauth_grant = "authorization_code"; // auth.oauth.grant: or "client_credentials"
+  /// auth.oauth.clientMetadataUrl: an https URL used as client id where the authorization server
+  /// supports client ID metadata documents (instead of dynamic registration).
+  std::string oauth_client_metadata_url{};
+  /// auth.oauth.privateKeyEnv: the variable holding a PEM private key; the client then
+  /// authenticates with a signed JWT (private_key_jwt, RFC 7523) of auth.oauth.signingAlgorithm.
+  std::string oauth_private_key_env{};
+  std::string oauth_signing_alg = "ES256";
+  /// grant "cross_app" (SEP-990): auth.oauth.idp {tokenEndpoint, clientId, idTokenEnv}.
+  std::string oauth_idp_token_endpoint{};
+  std::string oauth_idp_client_id{};
+  std::string oauth_idp_id_token_env{};
 };
 
 /// Default of agent.json `connectionToolThreshold`: with more connection tools than this (known
@@ -85,6 +99,13 @@ struct PoolOptions {
   std::function<std::optional<std::string>(const std::string&)> env{};
   /// Server stderr and log notifications: (agent, connection, level, text); may be empty.
   std::function<void(const std::string&, const std::string&, std::string_view, std::string_view)> log{};
+  /// OAuth tokens across processes (issue 13 §4): load / save / forget the text of `key`; the
+  /// runtime seals it into the store (Store::put_credential). Empty: tokens live in memory.
+  struct Credentials {
+    std::function<std::optional<std::string>(const std::string& key)> load{};
+    std::function<void(const std::string& key, const std::string& text)> save{};
+    std::function<void(const std::string& key)> forget{};
+  } credentials{};
 };
 
 /// Answers a sampling/createMessage of `config`'s server: the CreateMessageResult for `params`,
@@ -142,10 +163,12 @@ public:
   /// Calls `tool` on the connection with its timeoutMs; returns the CallToolResult. A session
   /// that dies during the call is a thrown mcp_closed; the next call restarts it. Throws
   /// mcp_tool_not_found for a tool blocked or not listed, and as client() / Client::call_tool.
-  /// The connection starts here when it is not running (first use).
+  /// The connection starts here when it is not running (first use). `elicit` answers the
+  /// server's elicitation/create during the call when the connection's `elicitation` is "ask"
+  /// (ignored otherwise).
   nlohmann::json call(const std::string& agent, const std::string& name, const std::string& tool,
                       const nlohmann::json& arguments, std::stop_token cancel = {},
-                      ProgressHandler progress = {});
+                      ProgressHandler progress = {}, Elicitor elicit = {});
 
   /// State of every connection (of `agent` when not empty): [{agent, name, transport,
   /// description, state: "idle"|"starting"|"ready"|"failed"|"stopped", eager, tools (count),
@@ -155,6 +178,11 @@ public:
   /// Sets what answers sampling/createMessage for connections with `sampling` (sessions started
   /// from now on); without one such requests are refused.
   void set_sampler(Sampler sampler);
+
+  /// The base URL of hearth's HTTP server when this process serves one ("" otherwise): OAuth
+  /// consent comes back to <base>/eve/v1/connections/<name>/callback/<token> (oauth::Consent).
+  void set_callback_base(std::string base);
+  std::string callback_base() const;
 
   /// Starts the `eager` connections on a background thread (joined by shutdown()).
   void start_eager();
@@ -180,6 +208,7 @@ private:
   std::deque<std::string> m_found_order{};                   // sessions, oldest first
   std::thread m_eager{};
   Sampler m_sampler{};
+  std::string m_callback_base{};
   bool m_shutdown = false;
   std::stop_source m_stop{}; // shutdown(): starts in progress (initialize) give up at once
 };

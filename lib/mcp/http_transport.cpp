@@ -87,10 +87,13 @@ public:
     if (m_closing) throw errors::mcp_closed(m_spec.connection, method_of(message), "closed");
     const bool is_request = message.contains("method") && message.contains("id");
     const json id = is_request ? message["id"] : json();
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
     Exchange ex{.request_id = id};
+    std::string sent_token; // the OAuth token of the last POST, "" none
     const auto post = [&] {
       auto headers = base_headers();
+      sent_token.clear();
+      if (!m_spec.token && headers.count("Authorization")) sent_token = headers.find("Authorization")->second.substr(7);
       headers.emplace("Content-Type", "application/json");
       headers.emplace("Accept", "application/json, text/event-stream");
       perform("POST", headers, dump_json(message), ex, cancel, deadline);
@@ -106,11 +109,13 @@ public:
              header(ex.headers, "WWW-Authenticate").find("insufficient_scope") != std::string::npos;
     };
     if ((ex.status == 401 || step_up()) && m_spec.oauth && !m_spec.token) { // sign in, then again
-      const auto token = m_spec.oauth(header(ex.headers, "WWW-Authenticate"));
+      const auto token = m_spec.oauth(header(ex.headers, "WWW-Authenticate"), sent_token);
       {
         std::lock_guard lock(m_mutex);
         m_oauth_token = token;
       }
+      // Signing in may have waited for a person: the request gets its whole timeout again.
+      deadline = std::chrono::steady_clock::now() + timeout;
       ex = Exchange{.request_id = id};
       post();
       timed_out();
@@ -273,10 +278,14 @@ private:
   httplib::Headers base_headers() const {
     httplib::Headers headers;
     for (const auto& [k, v] : m_spec.headers) headers.emplace(k, v);
+    // OAuth: the token held or stored for the connection (refreshed ahead of its expiry).
+    std::string current;
+    if (!m_spec.token && m_spec.oauth_current) current = m_spec.oauth_current();
     std::lock_guard lock(m_mutex);
     if (!m_session.empty()) headers.emplace("Mcp-Session-Id", m_session);
     if (!m_version.empty()) headers.emplace("MCP-Protocol-Version", m_version);
     if (m_spec.token) headers.emplace("Authorization", "Bearer " + m_spec.token());
+    else if (!current.empty()) headers.emplace("Authorization", "Bearer " + current);
     else if (!m_oauth_token.empty()) headers.emplace("Authorization", "Bearer " + m_oauth_token);
     return headers;
   }

@@ -49,9 +49,13 @@ struct HttpSpec {
   /// Resolves the bearer token for each request ("" none); throws mcp_config_invalid. The token
   /// goes in Authorization and is never logged.
   std::function<std::string()> token{};
-  /// OAuth (auth.oauth): given a 401's WWW-Authenticate challenge, signs in and returns an access
-  /// token that later requests send; empty: a 401 is an error.
-  std::function<std::string(const std::string& challenge)> oauth{};
+  /// OAuth (auth.oauth): given a 401's WWW-Authenticate challenge and the token that request
+  /// carried ("" none: refused), signs in and returns an access token that later requests send;
+  /// empty: a 401 is an error. The request is then sent once more.
+  std::function<std::string(const std::string& challenge, const std::string& refused)> oauth{};
+  /// OAuth: the token to send now (held or stored, refreshed ahead of expiry), "" none; may be
+  /// empty.
+  std::function<std::string()> oauth_current{};
   std::size_t max_message_bytes = 8u << 20;
   std::function<void(std::string_view level, std::string_view text)> log{};
 };

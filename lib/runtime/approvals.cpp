@@ -1,6 +1,8 @@
 // Durable approvals and questions; see approvals.hpp.
 #include "runtime/approvals.hpp"
 
+#include "core/cancel.hpp"
+#include "core/ids.hpp"
 #include "store/store.hpp"
 
 namespace hearth::runtime {
@@ -53,7 +55,51 @@ void close_request(EventLog& events, const Envelope& envelope, const std::string
                   {.request_id = id, .decision = "deny", .reason = reason, .answer = answer});
 }
 
+bool is_live_request(const store::ApprovalRecord& record) {
+  return record.kind == "question" && record.request.is_object() &&
+         record.request.value("source", "") == "elicitation";
+}
+
+json ask_while_running(EventLog& events, const Envelope& envelope, const std::string& tool_name,
+                       const std::string& tool_call_id, json request, std::stop_token stop) {
+  const auto id = ids::make_id("ask");
+  json body = request.is_object() ? std::move(request) : json::object();
+  body["requestId"] = id;
+  body["toolName"] = tool_name;
+  body["toolCallId"] = tool_call_id;
+  body["source"] = "elicitation";
+  auto& store = events.store();
+  store.create_approval({.approval_id = id, .owner = events.path(), .session = envelope.session,
+                         .kind = "question", .tool_name = tool_name, .tool_call_id = tool_call_id,
+                         .request = body});
+  events.emit("input_request", body, envelope);
+  for (;;) {
+    const auto record = store.get_approval(id);
+    if (!record) return nullptr;
+    if (record->status != "pending") {
+      const json& d = record->decision;
+      if (!d.is_object()) return nullptr;
+      json answer = {{"answer", d.value("answer", "")}};
+      if (d.contains("optionId")) answer["optionId"] = d["optionId"];
+      return answer;
+    }
+    if (cancel::sleep_for(stop, std::chrono::milliseconds(100))) break;
+  }
+  close_request(events, envelope, id, "the tool call ended first", "(no answer)");
+  return nullptr;
+}
+
 json eve_input_request(const std::string& event_type, const json& body) {
+  if (event_type == "input_request" && body.value("source", "") == "elicitation") {
+    json request = {{"action", action_of(body)}, {"kind", "question"},
+                    {"prompt", body.value("prompt", "")}, {"requestId", body.value("requestId", "")},
+                    {"allowFreeform", body.value("allowFreeform", true)},
+                    {"display", body.value("display", "text")}};
+    if (body.contains("options") && body["options"].is_array() && !body["options"].empty())
+      request["options"] = body["options"];
+    if (body.contains("elicitation")) request["elicitation"] = body["elicitation"];
+    return request;
+  }
   if (event_type == "input_request") {
     json request = {{"action", action_of(body)}, {"kind", "question"},
                     {"prompt", body.value("prompt", "")}, {"requestId", body.value("requestId", "")},

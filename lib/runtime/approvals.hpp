@@ -57,8 +57,25 @@ bool record_answer(EventLog& events, const Envelope& envelope, const store::Appr
 void close_request(EventLog& events, const Envelope& envelope, const std::string& id,
                    const std::string& reason, const std::string& answer = {});
 
+/// A question to the user while a tool call runs (MCP elicitation/create, issue 13 §3): records
+/// a request row (kind "question", request.source "elicitation") owned by `events`' stream,
+/// emits input_request {requestId, toolName, toolCallId, ...request}, then polls the row (every
+/// 100 ms) until it is answered (inputResponses: the route answers it at once, the session's
+/// turn keeps running) or `stop` stops (the call ended, timed out or was cancelled; the row is
+/// then closed with "(no answer)"). Returns {answer, optionId?} or null. Throws the store's
+/// errors.
+nlohmann::json ask_while_running(EventLog& events, const Envelope& envelope,
+                                 const std::string& tool_name, const std::string& tool_call_id,
+                                 nlohmann::json request, std::stop_token stop);
+
+/// Whether `record` is a question of a tool call still running (ask_while_running): answered
+/// directly, never by resuming a parked turn.
+bool is_live_request(const store::ApprovalRecord& record);
+
 /// Eve's InputRequest for an approval_request or input_request body (peers/eve t18): kind,
-/// prompt, requestId, display, options, allowFreeform?, action {callId, input, kind, toolName}.
+/// prompt, requestId, display, options, allowFreeform?, action {callId, input, kind, toolName};
+/// an elicitation's input_request keeps its display and options and adds `elicitation`
+/// {connection, tool, schema}.
 nlohmann::json eve_input_request(const std::string& event_type, const nlohmann::json& body);
 
 /// The Eve resolution {kind, outcome, requestId, response {optionId|text, requestId}} of an

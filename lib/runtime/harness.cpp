@@ -520,8 +520,14 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
   std::optional<ToolOutcome> unavailable;
   if (!tool && !preset && m_scope.context.connections && !m_agent.connections.empty()) {
     try {
-      resolved = mcp::resolve_tool(*m_scope.context.connections, connection_agent(), call.name,
-                                   m_scope.context.cancel);
+      resolved = mcp::resolve_tool(
+          *m_scope.context.connections, connection_agent(), call.name, m_scope.context.cancel,
+          m_options.park_for_input && !m_options.headless // OAuth consent (issue 13 §4)
+              ? std::function<void(const std::string&, const json&)>(
+                    [this, &envelope](const std::string& type, const json& data) {
+                      m_scope.events.emit(type, data, envelope);
+                    })
+              : nullptr);
       if (resolved) tool = &*resolved;
     } catch (const Error& e) {
       unavailable = e.info().type == "cancelled"
@@ -562,6 +568,15 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
                     .cancel = m_scope.context.cancel};
     ctx.traceparent = m_scope.events.traceparent(call.id, envelope.turn_id, envelope.operation_id);
     ctx.call_id = call.id;
+    if (m_options.park_for_input && !m_options.headless) { // MCP elicitation, OAuth (issue 13)
+      ctx.ask = [this, &envelope, &call](json request, std::stop_token stop) {
+        return ask_while_running(m_scope.events, envelope, call.name, call.id, std::move(request),
+                                 std::move(stop));
+      };
+      ctx.emit = [this, &envelope](const std::string& type, const json& data) {
+        m_scope.events.emit(type, data, envelope);
+      };
+    }
     try {
       outcome = tool->run(args, ctx);
     } catch (const Error& e) {

@@ -8,6 +8,7 @@
 #include "core/ids.hpp"
 #include "core/text.hpp"
 #include "mcp/connection_tools.hpp"
+#include "mcp/oauth.hpp"
 #include "runtime/access.hpp"
 #include "runtime/prompt_template.hpp"
 #include "runtime/telemetry.hpp"
@@ -21,6 +22,9 @@
 #include <cstdio>
 #include <chrono>
 #include <thread>
+#include <mutex>
+#include <exception>
+#include <cstdlib>
 
 namespace hearth::runtime {
 namespace {
@@ -199,7 +203,11 @@ Runtime::Runtime(Program program, RuntimeContext context, store::Store& store)
   if (!m_context.connections)
     m_context.connections = mcp::make_pool(
         m_program.agents, m_context.project_root, m_context.sandbox_fail_closed,
-        [](const std::string& line) { std::fprintf(stderr, "hearth: %s\n", line.c_str()); });
+        [](const std::string& line) { std::fprintf(stderr, "hearth: %s\n", line.c_str()); },
+        mcp::store_credentials(m_store, m_context.env ? mcp::EnvLookup([env = m_context.env](const std::string& name) {
+                                 return env(name);
+                               }) : mcp::EnvLookup(),
+                               m_context.workspaces_root().parent_path() / "credentials.key"));
   if (m_context.connections) {
     // sampling/createMessage (connections with `sampling`): a copy of what it needs, so the
     // pool may outlive this runtime.

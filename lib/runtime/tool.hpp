@@ -37,6 +37,15 @@ struct ToolContext {
   /// Stopped when the turn is cancelled: a tool that waits must give up (processes: pass it to
   /// sandbox::Command::cancel) and answer cancelled_outcome() (docs/runtime.md "Cancellation").
   std::stop_token cancel{};
+  /// Asks the session's user while the tool runs (MCP elicitation/create, issue 13 §3;
+  /// runtime/approvals.hpp ask_while_running): `request` {prompt, display, options,
+  /// allowFreeform, ...} becomes an input_request (Eve: input.requested); blocks until it is
+  /// answered or `stop` stops. Returns {answer, optionId?} or null (nobody answered). Empty when
+  /// nobody can be asked (workflow runs, task-mode turns, subagents).
+  std::function<nlohmann::json(nlohmann::json request, std::stop_token stop)> ask{};
+  /// Appends an event to the turn's stream for a person watching it (a connection's
+  /// authorization_required / authorization_completed, issue 13 §4). Set with `ask`.
+  std::function<void(const std::string& type, const nlohmann::json& data)> emit{};
 };
 
 /// What the model reads for a tool call the cancellation stopped (or never started): an error

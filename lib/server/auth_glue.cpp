@@ -19,6 +19,19 @@ bool is_health(const Request& req) {
   return req.path == "/eve/v1/health" && (req.method == "GET" || req.method == "HEAD");
 }
 
+/// GET /eve/v1/connections/<name>/callback/<token> (routes_eve.cpp): exactly those segments.
+bool is_connection_callback(const Request& req) {
+  if (req.method != "GET" && req.method != "HEAD") return false;
+  const std::string prefix = "/eve/v1/connections/";
+  if (req.path.rfind(prefix, 0) != 0) return false;
+  const auto name_end = req.path.find('/', prefix.size());
+  if (name_end == std::string::npos || name_end == prefix.size()) return false;
+  const std::string middle = "/callback/";
+  if (req.path.compare(name_end, middle.size(), middle) != 0) return false;
+  const auto token = req.path.substr(name_end + middle.size());
+  return !token.empty() && token.find('/') == std::string::npos;
+}
+
 /// True when `path` is exactly a declared channel route (`/channels/<name><suffix>`, any method:
 /// a wrong method is the router's 405).
 bool is_channel_route(const ServerContext& ctx, const std::string& path) {
@@ -53,6 +66,13 @@ bool admit(const Request& req, Response& res, const ServerContext& ctx) {
       res.status = browser.status;
     }
     return false;
+  }
+  if (is_connection_callback(req)) {
+    // MCP OAuth consent (issue 13 §4): a browser coming back from an authorization server
+    // carries no hearth credential; the route's one-use token names the waiting sign-in.
+    t_decision = auth::Decision{.allowed = true,
+                                .invoker = auth::Invoker{.id = "oauth-callback", .kind = "connection"}};
+    return true;
   }
   if (is_channel_route(ctx, req.path)) {
     // Channels authenticate each delivery by its signature (routes_channels.cpp), not by route

@@ -282,7 +282,16 @@ void EveProjector::feed(const store::Event& event, std::vector<json>& out) {
     emit(out, event, "task.settled", settled);
     return emit(out, event, "subagent.completed", data);
   }
-  if (type == "turn_parked" || type == "approval_decision" || type == "input_response")
+  if (type == "authorization_required" || type == "authorization_completed") { // issue 13 §4
+    json data = step_fields();
+    if (d.is_object())
+      for (const auto& [key, value] : d.items()) data[key] = value;
+    emit(out, event, type == "authorization_required" ? "authorization.required" : "authorization.completed",
+         data, false);
+    return;
+  }
+  if (type == "turn_parked" || type == "approval_decision" || type == "input_response" ||
+      (type == "input_request" && d.value("source", "") == "elicitation"))
     return feed_input(event, out);
   if (type == "message_end") {
     const auto& message = d.contains("message") ? d["message"] : json::object();
@@ -493,6 +502,25 @@ bool EveProjector::feed_child(const store::Event& event, std::vector<json>& out)
 
 void EveProjector::feed_input(const store::Event& event, std::vector<json>& out) {
   const auto& d = event.data;
+  if (event.type == "input_request") { // MCP elicitation: asked while its tool call runs
+    json data = step_fields();
+    data["requests"] = json::array({runtime::eve_input_request("input_request", d)});
+    data["callId"] = d.value("toolCallId", "");
+    emit(out, event, "input.requested", data, false);
+    if (m_live_requests.size() >= 64) m_live_requests.erase(m_live_requests.begin());
+    m_live_requests.push_back(d.value("requestId", ""));
+    return;
+  }
+  if (event.type == "input_response") {
+    const auto it = std::find(m_live_requests.begin(), m_live_requests.end(), d.value("requestId", ""));
+    if (it != m_live_requests.end()) {
+      m_live_requests.erase(it);
+      json data = step_fields();
+      data["resolutions"] = json::array({runtime::eve_resolution(event.type, d)});
+      emit(out, event, "input.resolved", data, false);
+      return;
+    }
+  }
   if (event.type == "turn_parked") {
     json requests = json::array();
     std::string call_id;

@@ -67,6 +67,9 @@ private:
   bool m_parked = false;   // approvals: the turn waits for input (turn_parked)
   bool m_resuming = false; // approvals: turn_resumed seen; the next operation_start continues it
   bool m_restate_waiting = false; // a …/compact on a parked turn: its `idle` says waiting again
+  /// MCP elicitation: questions of running tool calls announced as input.requested, whose
+  /// input_response becomes input.resolved (at most 64 remembered).
+  std::vector<std::string> m_live_requests{};
   int m_turn = -1;
   int m_step = -1;
   nlohmann::json m_delivery_ids = nlohmann::json::array();

@@ -4,6 +4,7 @@
 #include "core/errors.hpp"
 #include "core/json.hpp"
 #include "core/ids.hpp"
+#include "mcp/oauth.hpp"
 #include "runtime/events.hpp"
 #include "runtime/runtime.hpp"
 #include "server/context.hpp"
@@ -282,6 +283,28 @@ void submit_responses(Eve& eve, const std::string& session_id, const std::string
   });
 }
 
+/// MCP elicitation (issue 13 §3): a response to a question of a tool call that is still running
+/// (runtime::is_live_request) is recorded at once, here: that call waits for it while its turn
+/// holds the session, so queueing it behind the turn would only time the call out. False when
+/// `response` names no such pending request of this session.
+bool answer_live(Eve& eve, const std::string& session_id, const json& response, const json& invoker) {
+  const auto id = text_field(response, "requestId");
+  if (id.empty()) return false;
+  const auto record = eve.ctx.runtime.store().get_approval(id);
+  if (!record || record->owner != eve.path(session_id) || record->status != "pending" ||
+      !runtime::is_live_request(*record))
+    return false;
+  const auto option = text_field(response, "optionId");
+  runtime::InputAnswer answer{.request_id = id, .invoker = invoker};
+  answer.answer = option.empty() ? text_field(response, "text").substr(0, 20000) : option;
+  answer.option_id = option;
+  try {
+    eve.ctx.runtime.answer_input(eve.path(session_id), answer);
+  } catch (const Error&) { // decided meanwhile: nothing to record
+  }
+  return true;
+}
+
 /// A valid W3C `traceparent` of the caller continues its trace in the session's next turn.
 void continue_caller_trace(const Request& req, Eve& eve, const std::string& id) {
   if (const auto parent = runtime::parse_traceparent(req.get_header_value("traceparent")))
@@ -388,10 +411,15 @@ void follow_up(const Request& req, Response& res, Eve& eve) {
                           ? body["outputSchema"] : json();
   const auto delivery = uuid4();
   continue_caller_trace(req, eve, id);
-  if (has_responses)
-    submit_responses(eve, id, delivery, body["inputResponses"], message, message.text,
-                     client_context(body), session_invocation(eve, body), callback);
-  else
+  if (has_responses) {
+    const auto invocation = session_invocation(eve, body);
+    json rest = json::array();
+    for (const auto& r : body["inputResponses"])
+      if (!answer_live(eve, id, r, invocation.invoker)) rest.push_back(r);
+    if (!rest.empty())
+      submit_responses(eve, id, delivery, rest, message, message.text, client_context(body),
+                       invocation, callback);
+  } else
     submit_turn(eve, id, delivery, message, message.text, client_context(body), schema,
                 session_invocation(eve, body), callback);
   res.set_header("x-eve-session-id", id);
@@ -628,6 +656,20 @@ void mount_eve(Router& router, ServerContext& ctx) {
       handler(req, res, *eve);
     };
   };
+  // MCP OAuth consent (issue 13 §4; Eve 0.80.1 lists this route): the authorization server sends
+  // the browser back here; the one-use token in the path names the waiting sign-in, so the route
+  // needs no other credential (auth_glue.cpp lets it through route auth).
+  router.add("/eve/v1/connections/:name/callback/:token", {"GET"}, [](Req req, Res res) {
+    no_store(res);
+    const bool ok = mcp::oauth::complete_callback(req.matches[1], req.matches[2],
+                                                  req.get_param_value("state"),
+                                                  req.get_param_value("code"),
+                                                  req.get_param_value("error"));
+    res.status = ok ? 200 : 404;
+    res.set_content(ok ? "Authorized. You can close this window and go back to hearth.\n"
+                       : "This authorization link is unknown or was already used.\n",
+                    "text/plain; charset=utf-8");
+  }, false);
   router.add("/eve/v1/session", {"POST"}, session_route(create_session), false);
   router.add("/eve/v1/session/:id", {"POST"}, session_route(follow_up), false);
   router.add("/eve/v1/session/:id/cancel", {"POST"}, session_route(cancel), false);

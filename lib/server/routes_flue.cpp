@@ -415,6 +415,12 @@ runtime::InputAnswer decision_body(const Request& req, const store::ApprovalReco
     answer.reason = body["reason"].get<std::string>().substr(0, 2000);
   }
   if (record.kind == "question") {
+    // An option by id (an MCP elicitation's decline / cancel / accept), as Eve's optionId.
+    if (body.contains("optionId") && body["optionId"].is_string() && !body.contains("answer")) {
+      answer.option_id = body["optionId"].get<std::string>().substr(0, 200);
+      answer.answer = answer.option_id;
+      return answer;
+    }
     if (!body.contains("answer") || !body["answer"].is_string())
       throw errors::approval_decision_invalid("a question takes {\"answer\": string}.");
     answer.answer = body["answer"].get<std::string>().substr(0, 20000);
@@ -459,6 +465,10 @@ void decide_agent_approval(const Request& req, Response& res, ServerContext& ctx
   // The parked turn resumes on the executor once nothing else is pending; its events follow on
   // the agent stream.
   auto& rt = ctx.runtime;
+  if (runtime::is_live_request(record)) { // a running tool call's question: nothing parked
+    send_json(res, 200, decision_reply(decided));
+    return;
+  }
   try {
     ctx.executor.submit([&rt, name = agent.name, instance, session = decided.session, invoker] {
       try {

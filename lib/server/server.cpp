@@ -5,12 +5,15 @@
 #include "server/server.hpp"
 
 #include "core/errors.hpp"
+#include "mcp/connections.hpp"
 #include "runtime/runtime.hpp"
 #include "server/context.hpp"
 #include "store/store.hpp"
 #include "triggers/channel_config.hpp"
 #include "triggers/dispatcher.hpp"
 #include "triggers/scheduler.hpp"
+
+#include <cstdlib>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -181,6 +184,12 @@ public:
 
   void start() {
     bind();
+    // OAuth consent of connections (issue 13 §4) comes back to this server's callback route:
+    // HEARTH_PUBLIC_URL when hearth is reached through a proxy, else the listening URL.
+    if (const auto& pool = m_ctx.runtime.context().connections) {
+      const char* public_url = std::getenv("HEARTH_PUBLIC_URL");
+      pool->set_callback_base(public_url && *public_url ? std::string(public_url) : url());
+    }
     m_serving = std::thread([this] { serve(); });
   }
 

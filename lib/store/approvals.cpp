@@ -98,4 +98,34 @@ bool SqliteStore::decide_approval(std::string_view approval_id, std::string_view
   });
 }
 
+// --- connection credentials (issue 13 §4) ------------------------------------------------------
+
+void SqliteStore::put_credential(std::string_view key, std::string_view secret) {
+  m_pool.write([&](db::Connection& conn) {
+    conn.prepare("INSERT INTO connection_credentials (key, secret, updated_ms) VALUES (?, ?, ?) "
+                 "ON CONFLICT (key) DO UPDATE SET secret = excluded.secret, "
+                 "updated_ms = excluded.updated_ms")
+        ->bind(1, key)
+        .bind(2, secret)
+        .bind(3, sys::now_ms())
+        .run();
+  });
+}
+
+std::optional<std::string> SqliteStore::get_credential(std::string_view key) {
+  return m_pool.read([&](db::Connection& conn) -> std::optional<std::string> {
+    auto row = conn.prepare("SELECT secret FROM connection_credentials WHERE key = ?");
+    row->bind(1, key);
+    if (!row->step()) return std::nullopt;
+    return row->text(0);
+  });
+}
+
+bool SqliteStore::delete_credential(std::string_view key) {
+  return m_pool.write([&](db::Connection& conn) {
+    conn.prepare("DELETE FROM connection_credentials WHERE key = ?")->bind(1, key).run();
+    return conn.changes() > 0;
+  });
+}
+
 } // namespace hearth::store

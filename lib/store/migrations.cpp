@@ -11,7 +11,7 @@ namespace hearth::store {
 namespace {
 
 // Times are integer milliseconds since the Unix epoch (UTC); JSON columns hold compact JSON text.
-constexpr std::array<const char*, 6> k_steps = {
+constexpr std::array<const char*, 8> k_steps = {
     // 1: runs, event streams, sessions, submissions.
     R"sql(
 CREATE TABLE streams (
@@ -161,6 +161,17 @@ CREATE INDEX schedule_fires_unfinished ON schedule_fires (schedule, fired_ms)
 ALTER TABLE dispatches ADD COLUMN context TEXT;
 ALTER TABLE dispatches ADD COLUMN receipt TEXT;
 ALTER TABLE dispatches ADD COLUMN outcome TEXT;
+)sql",
+    // 7: PostgreSQL's fences and fire leases (postgres_schema.cpp); nothing for SQLite, so the
+    // numbers of both stay twins.
+    "SELECT 1;",
+    // 8 (MCP OAuth, issue 13 §4): connection credentials, one encrypted secret per key.
+    R"sql(
+CREATE TABLE connection_credentials (
+  key TEXT PRIMARY KEY,
+  secret TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL
+) WITHOUT ROWID;
 )sql",
 };
 

@@ -18,7 +18,7 @@ namespace {
 
 // Times are bigint milliseconds since the Unix epoch (UTC), as in SQLite; JSON columns hold
 // compact JSON text (byte for byte what the runtime wrote: key order is kept).
-constexpr std::array<const char*, 7> k_steps = {
+constexpr std::array<const char*, 8> k_steps = {
     // 1: runs, event streams, sessions, submissions.
     R"sql(
 CREATE TABLE streams (
@@ -187,6 +187,14 @@ UPDATE streams SET fence = runs.fence FROM runs
 ALTER TABLE schedule_fires ADD COLUMN owner_id TEXT;
 ALTER TABLE schedule_fires ADD COLUMN lease_ms BIGINT;
 CREATE INDEX schedule_fires_owned ON schedule_fires (owner_id) WHERE status IN ('queued', 'running');
+)sql",
+    // 8 (MCP OAuth, issue 13 §4): connection credentials, one encrypted secret per key.
+    R"sql(
+CREATE TABLE connection_credentials (
+  key TEXT PRIMARY KEY,
+  secret TEXT NOT NULL,
+  updated_ms BIGINT NOT NULL
+);
 )sql",
 };
 

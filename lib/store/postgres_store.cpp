@@ -1006,6 +1006,35 @@ bool PostgresStore::decide_approval(std::string_view approval_id, std::string_vi
   });
 }
 
+// --- connection credentials (issue 13 §4) ------------------------------------------------------
+
+void PostgresStore::put_credential(std::string_view key, std::string_view secret) {
+  m_pool.run("store a connection credential", false, [&](pg::Connection& conn) {
+    conn.exec("INSERT INTO connection_credentials (key, secret, updated_ms) VALUES ($1, $2, $3) "
+              "ON CONFLICT (key) DO UPDATE SET secret = EXCLUDED.secret, "
+              "updated_ms = EXCLUDED.updated_ms",
+              pg::Params().add(key).add(secret).add(sys::now_ms()));
+  });
+}
+
+std::optional<std::string> PostgresStore::get_credential(std::string_view key) {
+  return m_pool.run("read a connection credential", true,
+                    [&](pg::Connection& conn) -> std::optional<std::string> {
+                      const auto r = conn.exec("SELECT secret FROM connection_credentials WHERE key = $1",
+                                               pg::Params().add(key));
+                      if (r.empty()) return std::nullopt;
+                      return r.text(0, 0);
+                    });
+}
+
+bool PostgresStore::delete_credential(std::string_view key) {
+  return m_pool.run("forget a connection credential", false, [&](pg::Connection& conn) {
+    const auto r = conn.exec("DELETE FROM connection_credentials WHERE key = $1 RETURNING 1",
+                             pg::Params().add(key));
+    return !r.empty();
+  });
+}
+
 // --- submissions ----------------------------------------------------------------------------
 
 Submission PostgresStore::create_submission(std::string_view submission_id,

@@ -106,6 +106,9 @@ public:
                                              bool pending_only) override;
   bool decide_approval(std::string_view approval_id, std::string_view status,
                        const Json& decision) override;
+  void put_credential(std::string_view key, std::string_view secret) override;
+  std::optional<std::string> get_credential(std::string_view key) override;
+  bool delete_credential(std::string_view key) override;
 
   Submission create_submission(std::string_view submission_id,
                                std::string_view stream_path) override;

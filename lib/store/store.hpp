@@ -413,6 +413,19 @@ public:
   virtual bool decide_approval(std::string_view approval_id, std::string_view status,
                                const Json& decision) = 0;
 
+  // Connection credentials (issue 13 §4) -------------------------------------------------------
+
+  /// Stores `secret` under `key` (an MCP connection's OAuth tokens: "agent\nconnection\nurl"),
+  /// replacing what was there. `secret` is opaque text the caller already encrypted
+  /// (mcp/credentials.hpp); it is never logged, streamed or put in history.
+  virtual void put_credential(std::string_view key, std::string_view secret) = 0;
+
+  /// The secret stored under `key`, or nullopt.
+  virtual std::optional<std::string> get_credential(std::string_view key) = 0;
+
+  /// Forgets `key` (a token the server refused). Returns false when there was nothing.
+  virtual bool delete_credential(std::string_view key) = 0;
+
   // Submissions --------------------------------------------------------------------------------
 
   /// Records a `queued` submission; idempotent by id (the first record wins and is returned).

@@ -25,6 +25,7 @@ def main():
     scenario = os.environ.get("MCP_CONFORMANCE_SCENARIO", "initialize")
     hearth = os.environ.get("HEARTH_BIN", "hearth")
     root = tempfile.mkdtemp(prefix="hearth-conformance-")
+    env = dict(os.environ)
     try:
         os.makedirs(os.path.join(root, "agent", "connections"))
         with open(os.path.join(root, "hearth.json"), "w") as f:
@@ -41,8 +42,21 @@ def main():
                 oauth["clientId"] = context["client_id"]
             if context.get("client_secret"):
                 oauth["clientSecret"] = context["client_secret"]
+            if context.get("private_key_pem"):  # private_key_jwt (RFC 7523)
+                env["CONFORMANCE_PRIVATE_KEY"] = context["private_key_pem"]
+                oauth["privateKeyEnv"] = "CONFORMANCE_PRIVATE_KEY"
+                oauth["signingAlgorithm"] = context.get("signing_algorithm", "ES256")
+            # The client's metadata document URL (the SDK examples'), used where the
+            # authorization server supports client ID metadata documents.
+            oauth["clientMetadataUrl"] = "https://conformance-test.local/client-metadata.json"
             if scenario.startswith("auth/client-credentials"):
                 oauth["grant"] = "client_credentials"
+            if context.get("idp_id_token"):  # SEP-990 cross-app access
+                env["CONFORMANCE_IDP_ID_TOKEN"] = context["idp_id_token"]
+                oauth["grant"] = "cross_app"
+                oauth["idp"] = {"tokenEndpoint": context["idp_token_endpoint"],
+                                "clientId": context.get("idp_client_id", ""),
+                                "idTokenEnv": "CONFORMANCE_IDP_ID_TOKEN"}
             connection["auth"] = {"oauth": oauth or True}
         with open(os.path.join(root, "agent", "connections", "c.json"), "w") as f:
             json.dump(connection, f)
@@ -53,7 +67,7 @@ def main():
             argv = [hearth, "connections", "call", "c", call[0], "--args", json.dumps(call[1])]
         if scenario.startswith("auth/"):  # sign in, then call the auth scenarios' tool in one process
             argv = [hearth, "connections", "call", "c", "test-tool"]
-        r = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=60)
+        r = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=60, env=env)
         sys.stdout.write(r.stdout)
         sys.stderr.write(r.stderr)
         return r.returncode

@@ -67,6 +67,13 @@ class StartAuthTest(HearthTestCase):
                 c = Http(port)  # refusals close the connection (the body was never read)
         status, _, body = c.json("GET", "/eve/v1/health")
         self.assertEqual((status, body["ok"]), (200, True))
+        # MCP OAuth consent (issue 13 §4): the browser's callback carries no credential; its
+        # one-use token is the check (unknown: 404). Nothing else under the prefix is let through.
+        status, _, _ = Http(port).request("GET", "/eve/v1/connections/fx/callback/nope?state=x&code=y")
+        self.assertEqual(status, 404)
+        for path in ("/eve/v1/connections/fx/callback/a/b", "/eve/v1/connections/fx/other/nope"):
+            status, _, _ = Http(port).request("GET", path)
+            self.assertEqual(status, 401, path)
 
     def test_the_dockerfile_binds_all_interfaces_on_the_port_start_uses(self):
         dist = build(self, write_project(self))

@@ -289,6 +289,62 @@ class StdioTest(HearthTestCase):
         self.assertEqual(conn["description"], "Fixture server.")
 
 
+class ElicitationTest(HearthTestCase):
+    """`elicitation: "ask"`: the server's elicitation/create during a session's tool call is an
+    Eve input.requested; the inputResponses answer goes back as the ElicitResult while the call
+    waits. Headless runs decline."""
+
+    def test_elicitation_is_asked_on_the_session_stream_and_declined_headless(self):
+        from test_approvals import eve_events
+        from test_server import Http, Started
+        conn = {"command": sys.executable, "args": [FIXTURE], "elicitation": "ask"}
+        project = Project(self, [{"toolCalls": [call("connection__fx__elicit")]},
+                                 {"toolCalls": [call("connection__fx__elicit")]}, {"text": "done"}],
+                          connection=conn, agent={"description": "Uses connections.", "http": True})
+        r = hearth("build", cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        server = Started(self, os.path.join(project.root, "dist"))
+        c = Http(server.port)
+        _, _, created = c.json("POST", "/eve/v1/session", {"message": "go"})
+        sid = created["sessionId"]
+
+        def requested(n):
+            deadline = time.monotonic() + 30
+            while True:
+                found = [e["data"] for e in eve_events(c, sid, "input.requested") if e["type"] == "input.requested"]
+                if len(found) >= n:
+                    return found[n - 1]
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.05)
+
+        first = requested(1)
+        request = first["requests"][0]
+        self.assertEqual(request["kind"], "question")
+        self.assertEqual(request["display"], "text")
+        self.assertIn("Your name?", request["prompt"])
+        self.assertEqual(request["elicitation"]["connection"], "fx")
+        self.assertEqual(request["elicitation"]["schema"]["properties"], {"name": {"type": "string"}})
+        self.assertEqual(request["action"]["toolName"], "connection__fx__elicit")
+        status, _, _ = c.json("POST", f"/eve/v1/session/{sid}", {
+            "inputResponses": [{"requestId": request["requestId"], "text": "Ada"}]})
+        self.assertEqual(status, 202)
+        second = requested(2)["requests"][0]
+        c.json("POST", f"/eve/v1/session/{sid}", {
+            "inputResponses": [{"requestId": second["requestId"], "optionId": "decline"}]})
+        events = eve_events(c, sid, "session.waiting")
+        kinds = [e["type"] for e in events]
+        self.assertEqual(kinds.count("turn.started"), 1)  # one turn: the call waited, nothing parked
+        self.assertEqual(kinds.count("input.resolved"), 2)
+        results = json.dumps([e["data"] for e in events if e["type"] == "action.result"])
+        self.assertIn(json.dumps(json.dumps({"action": "accept", "content": {"name": "Ada"}}))[1:-1], results)
+        self.assertIn(json.dumps(json.dumps({"action": "decline"}))[1:-1], results)
+        # A workflow run has nobody to ask: declined, as before.
+        r = project.run()
+        self.assertExit(r, 0)
+        calls = project.tool_calls(r.stderr)
+        self.assertEqual(json.loads(calls[0]["result"]["content"][0]["text"]), {"action": "decline"})
+
+
 class ServerInfoTest(HearthTestCase):
     def test_eager_connection_starts_with_the_server_and_shows_in_eve_info(self):
         from test_server import Http, Started
@@ -430,6 +486,34 @@ class OAuthTest(HearthTestCase):
         self.assertEqual(posts[-1]["headers"].get("Authorization"), "Bearer oauth-access-token")
 
 
+    def test_tokens_are_stored_across_processes_and_evicted_on_401(self):
+        server = HttpFixture(self.tmp, "--oauth", "--token", "first-token")
+        self.addCleanup(server.close)
+        port = int(server.url.split(":")[2].split("/")[0])
+        project = Project(self, [], connection={"url": server.url, "auth": {"oauth": True}})
+        run = lambda: hearth("connections", "call", "fx", "echo", "--args", '{"text": "x"}',
+                             cwd=project.root, env=clean_env())
+        self.assertExit(run(), 0)
+        self.assertExit(run(), 0)  # a new process: the stored token goes on its first request
+        auths = [e["headers"].get("Authorization") for e in server.entries() if e.get("http") == "POST"]
+        self.assertEqual(len([e for e in server.entries() if "authorize" in e]), 1)
+        self.assertEqual(auths[-3:], ["Bearer first-token"] * 3)  # initialize, initialized, call
+        # The server now takes another token: the stored one gets a 401, is forgotten, and
+        # hearth signs in again (no refresh token here), then stores the new one.
+        server.close()
+        os.makedirs(os.path.join(self.tmp, "second"))
+        server = HttpFixture(os.path.join(self.tmp, "second"), "--oauth", "--token", "second-token",
+                             "--port", str(port))
+        self.addCleanup(server.close)
+        self.assertExit(run(), 0)
+        auths = [e["headers"].get("Authorization") for e in server.entries() if e.get("http") == "POST"]
+        self.assertEqual(auths[0], "Bearer first-token")
+        self.assertEqual(auths[-1], "Bearer second-token")
+        self.assertExit(run(), 0)
+        auths = [e["headers"].get("Authorization") for e in server.entries() if e.get("http") == "POST"]
+        self.assertEqual(auths[-3:], ["Bearer second-token"] * 3)
+        self.assertEqual(len([e for e in server.entries() if "authorize" in e]), 1)  # one new sign-in
+
     def test_oauth_client_credentials_grant(self):
         server = HttpFixture(self.tmp, "--oauth", "--token", "machine-token")
         self.addCleanup(server.close)
@@ -460,6 +544,66 @@ class OAuthTest(HearthTestCase):
             self.assertExit(r, 1)
             self.assertIn(words, r.stdout + r.stderr)
             self.assertFalse([e for e in server.entries() if "token" in e])
+
+
+class OAuthConsentTest(HearthTestCase):
+    def test_consent_through_authorization_required_and_the_callback_route_then_stored_and_refreshed(self):
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+        from test_approvals import eve_events
+        from test_server import Http, Started
+        server = HttpFixture(self.tmp, "--oauth", "--oauth-consent", "--oauth-expires", "30", "--token", "consented-token")
+        self.addCleanup(server.close)
+        project = Project(self, [{"toolCalls": [call("connection__fx__echo", text="one")]},
+                                 {"toolCalls": [call("connection__fx__echo", text="two")]}, {"text": "done"}],
+                          connection={"url": server.url, "auth": {"oauth": True}},
+                          agent={"description": "Uses connections.", "http": True})
+        r = hearth("build", cwd=project.root, env=clean_env())
+        self.assertExit(r, 0)
+        started = Started(self, os.path.join(project.root, "dist"))
+        c = Http(started.port)
+        _, _, created = c.json("POST", "/eve/v1/session", {"message": "go"})
+        sid = created["sessionId"]
+        required = [e for e in eve_events(c, sid, "authorization.required")
+                    if e["type"] == "authorization.required"][0]["data"]
+        self.assertEqual(required["name"], "fx")
+        url = required["authorization"]["url"]
+        self.assertIn("expiresAt", required["authorization"])
+        self.assertIn("redirect_uri=" + urllib.parse.quote(
+            "http://127.0.0.1:%d/eve/v1/connections/fx/callback/" % started.port, safe=""), url)
+        # The person: the authorization server's page, allowed; its redirect goes to hearth.
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a, **k):
+                return None
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            opener.open(url + "&approve=1")
+            self.fail("no redirect")
+        except urllib.error.HTTPError as e:
+            self.assertEqual(e.code, 302)
+            callback = e.headers["Location"]
+        with urllib.request.urlopen(callback) as answer:  # no hearth credential needed
+            self.assertIn(b"Authorized", answer.read())
+        with self.assertRaises(urllib.error.HTTPError):  # one use
+            urllib.request.urlopen(callback)
+        events = eve_events(c, sid, "session.waiting")
+        completed = [e["data"] for e in events if e["type"] == "authorization.completed"]
+        self.assertEqual([d["outcome"] for d in completed], ["authorized"])
+        results = json.dumps([e["data"] for e in events if e["type"] == "action.result"])
+        self.assertIn("echo: one", results)
+        self.assertIn("echo: two", results)
+        # Sealed in the store: the token is in no file of the state directory.
+        for dirpath, _, files in os.walk(os.path.join(project.root, "dist")):
+            for name in files:
+                with open(os.path.join(dirpath, name), "rb") as f:
+                    self.assertNotIn(b"consented-token", f.read(), name)
+        # Expiring within 60 s: refreshed with the refresh token before the next request.
+        grants = [e["token"]["grant_type"] for e in server.entries() if "token" in e]
+        self.assertEqual(grants[0], "authorization_code")
+        self.assertIn("refresh_token", grants)
+        self.assertEqual(len([e for e in server.entries() if "authorize" in e]), 2)  # hearth's look + the person
 
 
 class LegacySseTest(HearthTestCase):

@@ -10,6 +10,7 @@
 #include "core/text.hpp"
 #include "mcp/connection_tools.hpp"
 #include "runtime/program.hpp"
+#include "store/store.hpp"
 
 #include <iostream>
 
@@ -29,6 +30,7 @@ struct ConnectionsOptions {
 /// The compiled program and a pool over its connections (null when there are none).
 struct Loaded {
   runtime::Program program{};
+  std::unique_ptr<store::Store> store{}; // OAuth tokens (outlives the pool, declared before it)
   std::shared_ptr<mcp::Pool> pool{};
 };
 
@@ -37,8 +39,11 @@ std::optional<Loaded> load(const ConnectionsOptions& opts) {
   const auto result = compile_reporting(project, true);
   if (!result) return std::nullopt;
   Loaded loaded{.program = runtime::load_program(result->manifest, project.root)};
+  // The project's store: a connection signed in by a session (or an earlier call) is reused.
+  loaded.store = store::open_store(project.store.location(), project.root);
   loaded.pool = mcp::make_pool(loaded.program.agents, project.root, false,
-                               [](const std::string& line) { terminal::warn(line); });
+                               [](const std::string& line) { terminal::warn(line); },
+                               mcp::store_credentials(*loaded.store, {}, project.state_dir / "credentials.key"));
   return loaded;
 }
 

@@ -9,6 +9,7 @@
 #include "mcp/oauth.hpp"
 #include "mcp/openapi.hpp"
 #include "providers/sse.hpp"
+#include "support/temp_project.hpp"
 
 #include <doctest/doctest.h>
 
@@ -336,6 +337,93 @@ TEST_SUITE("mcp") {
     auto answers = fake->answers(2);
     CHECK(answers["e1"]["result"] == json{{"action", "accept"}, {"content", {{"name", "Ann"}, {"age", 30}}}});
     CHECK(answers["e2"]["result"] == json{{"action", "decline"}});
+  }
+
+  TEST_CASE("elicitation: the call's Elicitor answers the server's question while the call waits") {
+    auto fake = std::make_shared<Fake>();
+    auto base = server("2025-11-25");
+    auto call_id = std::make_shared<json>();
+    fake->respond = [base, call_id](const json& m) -> std::vector<json> {
+      if (m.value("method", "") == "tools/call") { // asks first, as an HTTP server does on its stream
+        *call_id = m["id"];
+        return {json{{"jsonrpc", "2.0"}, {"id", "el1"}, {"method", "elicitation/create"},
+                     {"params", {{"message", "Name?"}, {"requestedSchema", {{"type", "object"}}}}}}};
+      }
+      if (!m.contains("method") && m.value("id", json()) == "el1")
+        return {reply(json{{"id", *call_id}},
+                      {{"content", json::array({{{"type", "text"}, {"text", dump_json(m["result"])}}})}})};
+      return base(m);
+    };
+    auto client = client_for(fake, {.elicitation = true});
+    client->initialize();
+    CHECK(fake->sent_with("initialize")[0]["params"]["capabilities"].contains("elicitation"));
+    std::thread::id asked_on;
+    const auto result = client->call_tool(
+        "t", json::object(), std::chrono::seconds(5), {}, {},
+        [&](const json& params, std::stop_token) {
+          asked_on = std::this_thread::get_id();
+          CHECK(params["message"] == "Name?");
+          return json{{"action", "accept"}, {"content", {{"name", "Ada"}}}};
+        });
+    CHECK(result["content"][0]["text"] == R"({"action":"accept","content":{"name":"Ada"}})");
+    CHECK(asked_on != std::this_thread::get_id()); // a worker, never the reader nor the caller
+    // No call waiting with an Elicitor: declined as before.
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "el2"}, {"method", "elicitation/create"},
+                {"params", {{"message", "?"}, {"requestedSchema", {{"type", "object"}}}}}});
+    CHECK(fake->answers(2)["el2"]["result"] == json{{"action", "decline"}});
+  }
+
+  TEST_CASE("elicitation: a call that times out stops its Elicitor and answers cancel") {
+    auto fake = std::make_shared<Fake>();
+    auto base = server("2025-11-25");
+    fake->respond = [base](const json& m) -> std::vector<json> {
+      if (m.value("method", "") == "tools/call")
+        return {json{{"jsonrpc", "2.0"}, {"id", "el1"}, {"method", "elicitation/create"},
+                     {"params", {{"message", "Name?"}}}}};
+      return base(m);
+    };
+    auto client = client_for(fake, {.elicitation = true});
+    client->initialize();
+    std::atomic<bool> stopped{false};
+    CHECK_THROWS_WITH_AS(client->call_tool("t", json::object(), std::chrono::milliseconds(300), {}, {},
+                                           [&](const json&, std::stop_token stop) {
+                                             while (!stop.stop_requested())
+                                               std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                                             stopped = true;
+                                             return json{{"action", "cancel"}};
+                                           }),
+                         doctest::Contains("within 300 ms"), Error);
+    CHECK(stopped); // call_tool returned only after its Elicitor ended
+    CHECK(fake->answers(1)["el1"]["result"] == json{{"action", "cancel"}});
+  }
+
+  TEST_CASE("oauth: credentials are sealed with AES-256-GCM and open only under their key") {
+    std::array<unsigned char, 32> key{}, other{};
+    key[0] = 1;
+    other[0] = 2;
+    const std::string plain = R"({"access_token":"tok","refresh_token":"ref"})";
+    const auto sealed = mcp::oauth::seal(key, plain);
+    CHECK(sealed.rfind("v1:", 0) == 0);
+    CHECK(sealed.find("tok") == std::string::npos);
+    CHECK(mcp::oauth::seal(key, plain) != sealed); // a fresh nonce each time
+    CHECK(mcp::oauth::unseal(key, sealed) == std::optional<std::string>(plain));
+    CHECK_FALSE(mcp::oauth::unseal(other, sealed).has_value());
+    auto altered = sealed;
+    altered[10] = altered[10] == 'A' ? 'B' : 'A';
+    CHECK_FALSE(mcp::oauth::unseal(key, altered).has_value());
+    CHECK_FALSE(mcp::oauth::unseal(key, "v1:").has_value());
+    // The key: HEARTH_CREDENTIALS_KEY, else a 0600 file made once and read after.
+    TempProject tmp;
+    const auto file = tmp.root() / "state" / "credentials.key";
+    const auto none = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+    const auto made = mcp::oauth::credentials_key(none, file);
+    CHECK(mcp::oauth::credentials_key(none, file) == made);
+    CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::group_read) ==
+          std::filesystem::perms::none);
+    const auto hex = [](const std::string&) -> std::optional<std::string> { return std::string(64, 'a'); };
+    CHECK(mcp::oauth::credentials_key(hex, file)[5] == 0xaa);
+    const auto bad = [](const std::string&) -> std::optional<std::string> { return std::string("xyz"); };
+    CHECK_THROWS_AS(mcp::oauth::credentials_key(bad, file), Error);
   }
 
   TEST_CASE("a message that is not JSON-RPC closes the session and fails pending calls") {

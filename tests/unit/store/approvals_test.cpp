@@ -52,4 +52,23 @@ STORE_CONTRACT("a session keeps its parked turn until the next save clears it") 
   CHECK(store->load_session(key)->parked.is_null());
 }
 
+STORE_CONTRACT("connection credentials are stored, replaced, read by key and forgotten") {
+  Backend backend;
+  auto store = backend.open();
+  CHECK_FALSE(store->get_credential("a\nfx\nhttps://x/mcp").has_value());
+  store->put_credential("a\nfx\nhttps://x/mcp", "v1:secret-one");
+  store->put_credential("a\nother\nhttps://y/mcp", "v1:secret-two");
+  CHECK(store->get_credential("a\nfx\nhttps://x/mcp") == std::optional<std::string>("v1:secret-one"));
+  store->put_credential("a\nfx\nhttps://x/mcp", "v1:refreshed"); // a refresh replaces it
+  CHECK(store->get_credential("a\nfx\nhttps://x/mcp") == std::optional<std::string>("v1:refreshed"));
+  if constexpr (Backend::shared) { // another process (a replica) reads what this one stored
+    auto other = backend.open();
+    CHECK(other->get_credential("a\nfx\nhttps://x/mcp") == std::optional<std::string>("v1:refreshed"));
+  }
+  CHECK(store->delete_credential("a\nfx\nhttps://x/mcp")); // evicted after a 401
+  CHECK_FALSE(store->delete_credential("a\nfx\nhttps://x/mcp"));
+  CHECK_FALSE(store->get_credential("a\nfx\nhttps://x/mcp").has_value());
+  CHECK(store->get_credential("a\nother\nhttps://y/mcp") == std::optional<std::string>("v1:secret-two"));
+}
+
 } // TEST_SUITE

@@ -48,6 +48,8 @@ hearth::ErrorInfo open_error(const std::string& location) {
 constexpr const char* k_drop_schema_5 =
     "ALTER TABLE runs DROP COLUMN resumable; ALTER TABLE runs DROP COLUMN attempts; "
     "ALTER TABLE runs DROP COLUMN fence; ALTER TABLE runs DROP COLUMN checkpoint; ";
+// Schema 8 (MCP OAuth credentials), undone for the tests that start from an older file.
+constexpr const char* k_drop_schema_8 = "DROP TABLE connection_credentials; ";
 constexpr const char* k_drop_schema_4 = "DROP TABLE schedule_fires; DROP TABLE dispatches; ";
 // Schema 6 undone: schedule_fires as step 4 made it, dispatches without the new columns.
 constexpr const char* k_drop_schema_6 =
@@ -111,7 +113,7 @@ TEST_CASE("a schema-1 database is migrated to record invokers and keeps its runs
     store->create_run({.run_id = "run_old", .workflow = "w"});
   }
   // Roll the file back to what schema 1 looked like (before invokers).
-  raw_exec(file, std::string(k_drop_schema_5) + k_drop_schema_4 +
+  raw_exec(file, std::string(k_drop_schema_8) + std::string(k_drop_schema_5) + k_drop_schema_4 +
                      "ALTER TABLE runs DROP COLUMN invoker; ALTER TABLE sessions DROP COLUMN invoker; "
                      "ALTER TABLE sessions DROP COLUMN parked; DROP TABLE approvals; "
                      "PRAGMA user_version = 1");
@@ -133,7 +135,7 @@ TEST_CASE("a schema-2 database is migrated to park sessions and keep approvals")
     auto store = open_store("sqlite:" + file.string());
     store->save_session(key, nlohmann::json::array({1}), 0);
   }
-  raw_exec(file, std::string(k_drop_schema_5) + k_drop_schema_4 +
+  raw_exec(file, std::string(k_drop_schema_8) + std::string(k_drop_schema_5) + k_drop_schema_4 +
                      "ALTER TABLE sessions DROP COLUMN parked; DROP TABLE approvals; "
                      "PRAGMA user_version = 2");
   auto store = open_store("sqlite:" + file.string());
@@ -151,7 +153,7 @@ TEST_CASE("a schema-3 database is migrated to record schedule fires and dispatch
     auto store = open_store("sqlite:" + file.string());
     store->create_approval({.approval_id = "apr_1", .owner = "agents/a/i", .tool_name = "t"});
   }
-  raw_exec(file, std::string(k_drop_schema_6) + k_drop_schema_5 + k_drop_schema_4 +
+  raw_exec(file, std::string(k_drop_schema_8) + std::string(k_drop_schema_6) + k_drop_schema_5 + k_drop_schema_4 +
                      "PRAGMA user_version = 3");
   auto store = open_store("sqlite:" + file.string());
   CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
@@ -168,7 +170,7 @@ TEST_CASE("a schema-4 database is migrated to durable runs; its runs stay as the
     auto store = open_store("sqlite:" + file.string());
     store->create_run({.run_id = "run_old", .workflow = "w"});
   }
-  raw_exec(file, std::string(k_drop_schema_6) + k_drop_schema_5 + "PRAGMA user_version = 4");
+  raw_exec(file, std::string(k_drop_schema_8) + std::string(k_drop_schema_6) + k_drop_schema_5 + "PRAGMA user_version = 4");
   auto store = open_store("sqlite:" + file.string());
   CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
   const auto old = store->get_run("run_old");
@@ -185,12 +187,12 @@ TEST_CASE("a schema-5 database keeps its fires; a fire left running is interrupt
   TempProject tmp;
   const auto file = tmp.root() / "state.db";
   { auto store = open_store("sqlite:" + file.string()); }
-  raw_exec(file, std::string(k_drop_schema_6) +
+  raw_exec(file, std::string(k_drop_schema_8) + std::string(k_drop_schema_6) +
                      "INSERT INTO schedule_fires VALUES ('s', 60000, 'cron', 'x', 'running', 1, NULL); "
                      "INSERT INTO schedule_fires VALUES ('s', 120000, 'cron', 'y', 'done', 2, 3); "
                      "PRAGMA user_version = 5");
   auto store = open_store("sqlite:" + file.string());
-  CHECK(raw_int(file, "PRAGMA user_version") == 6);
+  CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
   CHECK(store->list_fires("s", 10).size() == 2);
   CHECK_FALSE(store->claim_fire({.schedule = "s", .scheduled_ms = 60000, .session_id = "z"}));
   const auto interrupted = store->recover_fires(); // no owner recorded: nobody runs it
@@ -214,6 +216,17 @@ TEST_CASE("unsupported locations are refused with the accepted forms") {
     CHECK(info.type == "store_location_invalid");
     CHECK(info.details.find("sqlite:<path>") != std::string::npos);
   }
+}
+
+TEST_CASE("a schema-7 database gets the connection credentials table (MCP OAuth)") {
+  TempProject tmp;
+  const auto file = tmp.root() / "state.db";
+  { auto store = open_store("sqlite:" + file.string()); }
+  raw_exec(file, std::string(k_drop_schema_8) + "PRAGMA user_version = 7");
+  auto store = open_store("sqlite:" + file.string());
+  CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
+  store->put_credential("k", "v1:x");
+  CHECK(store->get_credential("k") == std::optional<std::string>("v1:x"));
 }
 
 TEST_CASE("a database written by a newer hearth is refused, naming the file and versions") {

@@ -430,7 +430,7 @@ TEST_CASE("postgres: a migration blocked by a long transaction fails clearly, th
   store_contract::Postgres db;
   { auto first = db.open(); }
   // Back to schema 6, as an older hearth left it.
-  store_contract::pg_exec(db.url(), "DROP INDEX schedule_fires_owned; "
+  store_contract::pg_exec(db.url(), "DROP TABLE connection_credentials; DROP INDEX schedule_fires_owned; "
                                     "ALTER TABLE streams DROP COLUMN fence; "
                                     "ALTER TABLE schedule_fires DROP COLUMN owner_id, "
                                     "DROP COLUMN lease_ms; UPDATE hearth_schema SET version = 6");
