@@ -55,20 +55,42 @@ std::vector<std::string> runtime_args(const config::Project& project,
   return args;
 }
 
+namespace {
+
+/// `j[key]` when `j` is an object holding `key`, else `fallback`: `json::value` without the deep
+/// copy (the root agent of a large project holds hundreds of tools and their schemas).
+const nlohmann::json& member_or(const nlohmann::json& j, const char* key, const nlohmann::json& fallback) {
+  if (!j.is_object()) return fallback;
+  const auto it = j.find(key);
+  return it == j.end() ? fallback : *it;
+}
+
+const nlohmann::json& empty_array() {
+  static const nlohmann::json empty = nlohmann::json::array();
+  return empty;
+}
+
+const nlohmann::json& empty_object() {
+  static const nlohmann::json empty = nlohmann::json::object();
+  return empty;
+}
+
+} // namespace
+
 std::vector<std::pair<std::string, std::string>> sandbox_backends(const nlohmann::json& compiled,
                                                                  bool production) {
   std::vector<std::pair<std::string, std::string>> out;
   std::function<void(const nlohmann::json&)> visit = [&](const nlohmann::json& agent) {
     const auto settings = sandbox::merge(
-        {}, agent.value("sandbox", nlohmann::json::object()).value("policy", nlohmann::json::object()));
+        {}, member_or(member_or(agent, "sandbox", empty_object()), "policy", empty_object()));
     out.emplace_back(agent.value("name", ""), sandbox::effective_backend(settings, !production));
-    for (const auto& sub : agent.value("subagents", nlohmann::json::array())) visit(sub);
+    for (const auto& sub : member_or(agent, "subagents", empty_array())) visit(sub);
   };
-  for (const auto& agent : compiled.value("agents", nlohmann::json::array())) visit(agent);
-  if (!compiled.value("workflows", nlohmann::json::array()).empty())
+  for (const auto& agent : member_or(compiled, "agents", empty_array())) visit(agent);
+  if (!member_or(compiled, "workflows", empty_array()).empty())
     out.emplace_back("(workflow scripts)",
                      sandbox::effective_backend(
-                         sandbox::merge({}, compiled.value("sandbox", nlohmann::json::object())),
+                         sandbox::merge({}, member_or(compiled, "sandbox", empty_object())),
                          !production));
   return out;
 }
@@ -77,11 +99,11 @@ std::vector<std::pair<std::string, std::string>> sandbox_backends(const nlohmann
 std::vector<std::string> agents_with_grants(const nlohmann::json& compiled) {
   std::vector<std::string> out;
   std::function<void(const nlohmann::json&)> visit = [&](const nlohmann::json& agent) {
-    const auto access = agent.value("access", nlohmann::json());
+    const auto& access = member_or(agent, "access", empty_object());
     if (access.is_object() && access.contains("workspace")) out.push_back(agent.value("name", ""));
-    for (const auto& sub : agent.value("subagents", nlohmann::json::array())) visit(sub);
+    for (const auto& sub : member_or(agent, "subagents", empty_array())) visit(sub);
   };
-  for (const auto& agent : compiled.value("agents", nlohmann::json::array())) visit(agent);
+  for (const auto& agent : member_or(compiled, "agents", empty_array())) visit(agent);
   return out;
 }
 

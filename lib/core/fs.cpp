@@ -5,7 +5,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <chrono>
 #include <fcntl.h>
+#include <sys/random.h>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -13,22 +15,56 @@
 #include <unistd.h>
 
 namespace hearth::fs {
+namespace {
+
+/// 64 bits from getrandom(2): a seed without std::random_device, which opens /dev/urandom per
+/// construction (once per thread here, so once per run under `hearth start`; issue 17 §3).
+std::uint64_t getrandom_seed() {
+  std::uint64_t seed = 0;
+  if (::getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed))
+    seed = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+           (static_cast<std::uint64_t>(::getpid()) << 32);
+  return seed;
+}
+
+} // namespace
+
 namespace stdfs = std::filesystem;
 
 std::string read_file(const stdfs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw errors::io_error("read", path.string(), std::strerror(errno));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw errors::io_error("read", path.string(), std::strerror(errno));
-  return buffer.str();
+  // read(2) into one buffer sized by fstat: no stream buffers and no copy of the contents (a
+  // compiled manifest is ~400 KB on a large project and `info` reads it every call).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw errors::io_error("read", path.string(), std::strerror(errno));
+  struct stat st {};
+  std::string data;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+    data.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t got = 0;
+  char more[4096]; // past the expected size (a file that grew, /proc): appended as it comes
+  for (;;) {
+    const bool full = got == data.size();
+    const ssize_t n = full ? ::read(fd, more, sizeof more) : ::read(fd, data.data() + got, data.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw errors::io_error("read", path.string(), std::strerror(err));
+    }
+    if (n == 0) break;
+    if (full) data.append(more, static_cast<std::size_t>(n));
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  data.resize(got);
+  return data;
 }
 
 void write_file_atomic(const stdfs::path& path, std::string_view data, stdfs::perms mode) {
   std::error_code ec;
   if (path.has_parent_path()) stdfs::create_directories(path.parent_path(), ec);
   if (ec) throw errors::io_error("create directory", path.parent_path().string(), ec.message());
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static thread_local std::mt19937_64 rng{getrandom_seed()};
   const stdfs::path tmp = path.string() + ".tmp-" + std::to_string(rng() % 1000000000);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                         static_cast<mode_t>(mode));

@@ -13,7 +13,10 @@
 #include <cstring>
 #include <elf.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <optional>
 #include <set>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,19 +44,85 @@ void check_output(const config::Project& project, const stdfs::path& out) {
   }
 }
 
-/// Copies one file keeping its mode and mtime (the input hash covers both); `made` remembers the
-/// directories already created, which saves a mkdir per parent per file.
-void copy_preserving(const stdfs::path& from, const stdfs::path& to, std::set<stdfs::path>& made) {
+/// True when `previous` (the last build's copy of a file, lstat'ed) may stand for the file `src`
+/// (stat'ed) in the new output: a regular file of the same size, mtime and `mode`, made after the
+/// source last changed. The ctime test is strict, so a source changed in the same clock tick as
+/// the copy counts as changed (ctime cannot be set from user space; any write, rename or chmod of
+/// the source moves it).
+bool same_as_previous(const struct stat& src, const struct stat& previous, mode_t mode) {
+  const auto ns = [](const struct timespec& t) { return t.tv_sec * 1000000000LL + t.tv_nsec; };
+  return S_ISREG(previous.st_mode) && (previous.st_mode & 07777) == mode && previous.st_size == src.st_size &&
+         ns(previous.st_mtim) == ns(src.st_mtim) && ns(src.st_ctim) < ns(previous.st_ctim);
+}
+
+/// Copies `from` to the new file `to` (O_EXCL: never writes through an existing name) as a
+/// reflink where the filesystem shares extents (FICLONE: btrfs, XFS), else copy_file_range, else
+/// read/write; then sets `mode` and the source's mtime (the input hash covers both).
+/// Throws hearth::Error io_error.
+void copy_new(const stdfs::path& from, const stdfs::path& to, std::optional<mode_t> mode) {
+  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) throw errors::io_error("copy", from.string(), std::strerror(errno));
+  struct stat st {};
+  if (::fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(in);
+    throw errors::io_error("copy", from.string(), "not a regular file");
+  }
+  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (out < 0) {
+    const int err = errno;
+    ::close(in);
+    throw errors::io_error("copy", to.string(), std::strerror(err));
+  }
+  const auto fail = [&](int err) {
+    ::close(in);
+    ::close(out);
+    throw errors::io_error("copy", from.string(), std::strerror(err));
+  };
+  if (::ioctl(out, FICLONE, in) != 0) {
+    bool plain = false; // copy_file_range refused (old kernel, cross-device): read/write
+    for (;;) {
+      const ssize_t n = plain ? -1 : ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
+      if (n == 0) break;
+      if (n > 0) continue;
+      if (!plain && errno == EINTR) continue;
+      if (!plain && errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) fail(errno);
+      plain = true;
+      char buf[1 << 16];
+      const ssize_t got = ::read(in, buf, sizeof buf);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) fail(errno);
+      if (got == 0) break;
+      for (ssize_t done = 0; done < got;) {
+        const ssize_t w = ::write(out, buf + done, static_cast<std::size_t>(got - done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) fail(errno);
+        done += w;
+      }
+    }
+  }
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  if (::fchmod(out, mode.value_or(st.st_mode & 07777)) != 0 || ::futimens(out, times) != 0) fail(errno);
+  ::close(in);
+  if (::close(out) != 0) throw errors::io_error("copy", to.string(), std::strerror(errno));
+}
+
+/// Puts the file `from` at `to` in the new output: a hard link to the previous output's copy
+/// `previous` when that copy still stands for it (same_as_previous), else a fresh copy. Only
+/// copies made by an earlier build are ever linked, never the project's own files, so an edit
+/// of a source in place cannot reach a built output; and the build writes no linked file after
+/// (everything it writes goes through write_file_atomic, a new inode). `made` remembers the
+/// directories already created, which saves a mkdir per parent per file. Returns true when linked.
+bool place(const stdfs::path& from, const stdfs::path& to, const std::optional<stdfs::path>& previous,
+           std::optional<mode_t> mode, std::set<stdfs::path>& made) {
   std::error_code ec;
   if (made.insert(to.parent_path()).second) stdfs::create_directories(to.parent_path(), ec);
-  if (!stdfs::copy_file(from, to, stdfs::copy_options::overwrite_existing, ec))
-    throw errors::io_error("copy", from.string(), ec.message());
-  struct stat st {};
-  if (::stat(from.c_str(), &st) == 0) {
-    const struct timespec times[2] = {st.st_atim, st.st_mtim};
-    ::utimensat(AT_FDCWD, to.c_str(), times, 0);
-    ::chmod(to.c_str(), st.st_mode & 07777);
-  }
+  struct stat src {}, old {};
+  if (previous && ::stat(from.c_str(), &src) == 0 && ::lstat(previous->c_str(), &old) == 0 &&
+      same_as_previous(src, old, mode.value_or(src.st_mode & 07777)) &&
+      ::link(previous->c_str(), to.c_str()) == 0)
+    return true;
+  copy_new(from, to, mode);
+  return false;
 }
 
 /// The Debian package an interpreter name implies ("python3", "node", ...), or "".
@@ -209,7 +278,8 @@ std::string debian_package_for(std::string_view soname) {
   return ""; // libc, libm, ld-linux: part of debian:12-slim
 }
 
-BundleResult write_bundle(const config::Project& project, const stdfs::path& output, const stdfs::path& binary) {
+BundleResult write_bundle(const config::Project& project, const stdfs::path& output, const stdfs::path& binary,
+                          const nlohmann::json* compiled) {
   const auto out = fs::absolute_from(project.root, output);
   check_output(project, out);
   BundleResult result{.output = out};
@@ -221,7 +291,13 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
   try {
     const auto scan = scan_inputs(project);
     std::set<stdfs::path> made;
-    for (const auto& rel : scan.files) copy_preserving(project.root / rel, tmp / rel, made);
+    // The previous output (check_output vouched for its marker) lends its unchanged copies.
+    const bool incremental = stdfs::exists(out / k_bundle_marker, ec);
+    const auto previous = [&](const std::string& rel) {
+      return incremental ? std::optional<stdfs::path>(out / rel) : std::nullopt;
+    };
+    for (const auto& rel : scan.files)
+      if (place(project.root / rel, tmp / rel, previous(rel), std::nullopt, made)) ++result.linked;
     result.files = scan.files.size();
 
     nlohmann::json config = nlohmann::json::object();
@@ -231,7 +307,8 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
     if (!project.model.empty()) config["model"] = project.model;
     fs::write_file_atomic(tmp / "hearth.json", config.dump(2) + "\n");
 
-    const auto built = load(artifacts_for(project.root).compiled_manifest);
+    const auto loaded = compiled ? nlohmann::json() : load(artifacts_for(project.root).compiled_manifest);
+    const auto& built = compiled ? *compiled : loaded;
     std::set<std::string> packages;
     for (const auto& so : needed_libraries(binary))
       if (auto pkg = debian_package_for(so); !pkg.empty()) packages.insert(pkg);
@@ -240,10 +317,7 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
     for (const auto& pkg : interpreter_packages(project, built)) packages.insert(pkg);
     result.packages.assign(packages.begin(), packages.end());
 
-    stdfs::create_directories(tmp / "bin", ec);
-    if (!stdfs::copy_file(binary, tmp / "bin" / "hearth", stdfs::copy_options::overwrite_existing, ec))
-      throw errors::io_error("copy", binary.string(), ec.message());
-    ::chmod((tmp / "bin" / "hearth").c_str(), 0755);
+    if (place(binary, tmp / "bin" / "hearth", previous("bin/hearth"), 0755, made)) ++result.linked;
     fs::write_file_atomic(tmp / "Dockerfile", dockerfile(result.packages));
     fs::write_file_atomic(tmp / "README.md", readme(project.name));
     fs::write_file_atomic(tmp / ".dockerignore", ".env\n.env.*\n.hearth/state.db*\n");
@@ -261,9 +335,11 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
     for (const auto& [src, dst] : {std::pair{from.discovery_manifest, to.discovery_manifest},
                                    std::pair{from.diagnostics, to.diagnostics},
                                    std::pair{from.compiled_manifest, to.compiled_manifest}})
-      copy_preserving(src, dst, made);
+      place(src, dst, std::nullopt, std::nullopt, made);
     auto metadata = hearth::parse_json(fs::read_file(from.metadata));
-    metadata["inputHash"] = scan_inputs(built_project).hash;
+    const auto built_scan = scan_inputs(built_project);
+    metadata["inputHash"] = built_scan.hash;
+    metadata["inputInodes"] = built_scan.inodes; // unchanged by the rename of the tree below
     fs::write_file_atomic(to.metadata, metadata.dump(2) + "\n");
   } catch (...) {
     stdfs::remove_all(tmp, ec);

@@ -5,6 +5,8 @@
 
 #include "config/config.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -17,7 +19,8 @@ inline constexpr const char* k_bundle_marker = ".hearth-build.json";
 
 struct BundleResult {
   std::filesystem::path output{};        // absolute output directory
-  std::size_t files = 0;                 // authored files copied
+  std::size_t files = 0;                 // authored files written
+  std::size_t linked = 0;                // of those and bin/hearth: hard links to the previous output's copies
   std::vector<std::string> packages{};   // Debian packages the Dockerfile installs
 };
 
@@ -27,10 +30,15 @@ struct BundleResult {
 /// bin/hearth (0755), a Dockerfile, README.md, the marker, and the .hearth/ artifacts with the
 /// output's own input hash, so `hearth info --root <output>` reuses them without recompiling. Built in a sibling temp
 /// directory, then swapped in with renameat2(RENAME_EXCHANGE) and the old tree removed.
+/// Incremental: a file whose copy in the previous output still matches its source (size, mtime,
+/// mode, and copied after the source's last change, by ctime) is hard-linked from there; others
+/// are copied (a reflink where the filesystem allows). Project files themselves are never linked.
 /// Throws hearth::Error: build_output_unsafe (output contains the project, lies inside its sources,
 /// or is a non-empty directory without the marker), io_error.
+/// `compiled`: the manifest compile(project) returned, when the caller has it (else it is read
+/// back from the artifacts).
 BundleResult write_bundle(const config::Project& project, const std::filesystem::path& output,
-                          const std::filesystem::path& binary);
+                          const std::filesystem::path& binary, const nlohmann::json* compiled = nullptr);
 
 /// The DT_NEEDED sonames of the ELF file at `binary` (empty when it is not a 64-bit ELF).
 std::vector<std::string> needed_libraries(const std::filesystem::path& binary);

@@ -30,7 +30,11 @@ public:
     m_a = (m_a ^ 0xff) * 0x100000001b3ULL; // field separator
     m_b = (m_b ^ 0xfe) * 0x100000001b3ULL;
   }
-  void add(long long v) { add(std::to_string(v)); }
+  void add(long long v) {
+    char buf[24];
+    const int n = std::snprintf(buf, sizeof buf, "%lld", v);
+    add(std::string_view(buf, static_cast<std::size_t>(n)));
+  }
   std::string hex() const {
     char buf[33];
     std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(m_a),
@@ -45,6 +49,7 @@ private:
 
 struct Scanner {
   Hasher& hash;
+  Hasher& inodes;
   std::vector<std::string>& files;
   stdfs::path root{}; // the project root, symlinks resolved: links out of it are never followed
   std::vector<std::pair<dev_t, ino_t>> stack{};
@@ -59,23 +64,31 @@ struct Scanner {
   }
 
   /// Hashes the entry `name` of the open directory `dirfd` (AT_FDCWD + an absolute path for the
-  /// top level); stats relative to the directory so the kernel walks no long paths.
+  /// top level); stats relative to the directory so the kernel walks no long paths. One lstat per
+  /// entry; only a symlink costs a second stat (and a realpath).
   void entry(int dirfd, const char* name, const std::string& rel, int depth) {
     struct stat st {};
     hash.add(rel);
-    if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) &&
-        !link_inside(rel)) {
-      hash.add("symlink-outside-project"); // discovery reports it; never hashed, never copied
-      return;
-    }
-    if (::fstatat(dirfd, name, &st, 0) != 0) {
+    if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       hash.add("?");
       return;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      if (!link_inside(rel)) {
+        hash.add("symlink-outside-project"); // discovery reports it; never hashed, never copied
+        return;
+      }
+      if (::fstatat(dirfd, name, &st, 0) != 0) {
+        hash.add("?");
+        return;
+      }
     }
     hash.add(static_cast<long long>(st.st_mode));
     if (S_ISREG(st.st_mode)) {
       hash.add(static_cast<long long>(st.st_size));
       hash.add(static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec);
+      // Inodes apart: a copy of the tree (docker COPY, cp -a) keeps the input hash but not them.
+      inodes.add(static_cast<long long>(st.st_ino));
       files.push_back(rel);
       return;
     }
@@ -162,7 +175,8 @@ InputScan scan_inputs(const config::Project& project) {
   std::error_code root_ec;
   auto root_real = stdfs::weakly_canonical(project.root, root_ec);
   if (root_ec) root_real = project.root.lexically_normal();
-  Scanner scanner{hash, out.files, root_real};
+  Hasher inodes;
+  Scanner scanner{hash, inodes, out.files, root_real};
   const std::string prefix = project.source_root == project.root ? "" : src_rel + "/";
   std::vector<std::string> tops = {"agent", "agents", "workflows"};
   for (const auto& slot : discovery::slot_names()) tops.push_back(slot);
@@ -189,18 +203,43 @@ InputScan scan_inputs(const config::Project& project) {
     scanner.entry(AT_FDCWD, p.c_str(), normal, 0);
   }
   out.hash = hash.hex();
+  out.inodes = inodes.hex();
   return out;
 }
 
-CompileResult compile(const config::Project& project) {
+/// Writes the four artifacts, the metadata last (it vouches for the other three).
+static void write_artifacts(const Artifacts& art, const discovery::Discovery& found, const nlohmann::json& diagnostics,
+                     const nlohmann::json& manifest, const nlohmann::json& metadata) {
+  fs::write_file_atomic(art.discovery_manifest, dump(to_discovery_manifest(found)));
+  fs::write_file_atomic(art.diagnostics, dump(diagnostics));
+  // Compact: the runtime parses it at every start and `info` at every call; `jq .` reads it.
+  fs::write_file_atomic(art.compiled_manifest,
+                        manifest.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  fs::write_file_atomic(art.metadata, dump(metadata)); // last: it vouches for the other three
+}
+
+bool artifacts_current(const config::Project& project, const InputScan& scan) {
+  const auto art = artifacts_for(project.root);
+  const auto meta = try_read_json(art.metadata);
+  std::error_code ec;
+  return meta && meta->is_object() && meta->value("inputHash", "") == scan.hash &&
+         meta->value("inputInodes", "") == scan.inodes &&
+         stdfs::is_regular_file(art.compiled_manifest, ec) && stdfs::is_regular_file(art.diagnostics, ec) &&
+         stdfs::is_regular_file(art.discovery_manifest, ec);
+}
+
+CompileResult compile(const config::Project& project, const InputScan* known_scan) {
   CompileResult result;
   result.artifacts = artifacts_for(project.root);
   const auto& art = result.artifacts;
-  const auto scan = scan_inputs(project);
+  const auto scan = known_scan ? *known_scan : scan_inputs(project);
   result.input_hash = scan.hash;
 
-  if (const auto meta = try_read_json(art.metadata);
-      meta && meta->is_object() && meta->value("inputHash", "") == scan.hash) {
+  const auto meta = try_read_json(art.metadata);
+  // Same paths, sizes and mtimes, other inodes: a copied tree (docker COPY) or a file replaced
+  // in place of another. Compiled again below; a read-only copy still gets its report.
+  const bool copied = meta && meta->is_object() && meta->value("inputHash", "") == scan.hash;
+  if (copied && meta->value("inputInodes", "") == scan.inodes) {
     auto manifest = try_read_json(art.compiled_manifest);
     auto diags = try_read_json(art.diagnostics);
     std::error_code ec;
@@ -241,6 +280,7 @@ CompileResult compile(const config::Project& project) {
       {"status", result.status},
       {"sourceRoot", found.source_root},
       {"inputHash", scan.hash},
+      {"inputInodes", scan.inodes},
       {"inputFiles", scan.files.size()},
       {"artifacts",
        {{"discoveryManifest", rel(art.discovery_manifest)},
@@ -248,12 +288,11 @@ CompileResult compile(const config::Project& project) {
         {"compiledManifest", rel(art.compiled_manifest)},
         {"metadata", rel(art.metadata)}}}};
 
-  fs::write_file_atomic(art.discovery_manifest, dump(to_discovery_manifest(found)));
-  fs::write_file_atomic(art.diagnostics, dump(diagnostics));
-  // Compact: the runtime parses it at every start and `info` at every call; `jq .` reads it.
-  fs::write_file_atomic(art.compiled_manifest,
-                        result.manifest.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-  fs::write_file_atomic(art.metadata, dump(metadata)); // last: it vouches for the other three
+  try {
+    write_artifacts(art, found, diagnostics, result.manifest, metadata);
+  } catch (const Error&) {
+    if (!copied) throw; // a copied build output may be read-only: what was just compiled stands
+  }
   return result;
 }
 

@@ -30,6 +30,8 @@ struct Artifacts {
 /// The artifact paths of the project rooted at `root`.
 Artifacts artifacts_for(const std::filesystem::path& root);
 
+struct InputScan; // below
+
 struct CompileResult {
   nlohmann::json manifest = nlohmann::json::object(); // the compiled manifest (docs/manifest.md)
   std::vector<discovery::Diagnostic> diagnostics{};
@@ -45,8 +47,9 @@ struct CompileResult {
 /// Discovers and compiles `project`, then writes the four artifacts atomically (also when the
 /// project has errors, so they can be inspected). When the input hash equals the one recorded in
 /// compile-metadata.json and every artifact exists, loads them instead (`reused` = true).
-/// Throws hearth::Error io_error when .hearth/ cannot be written.
-CompileResult compile(const config::Project& project);
+/// Throws hearth::Error io_error when .hearth/ cannot be written. `scan`: scan_inputs(project)
+/// when the caller already has it (saves a second walk).
+CompileResult compile(const config::Project& project, const InputScan* scan = nullptr);
 
 /// Reads a compiled manifest written by compile() (e.g. `dist/.hearth/compile/...`).
 /// Throws hearth::Error manifest_invalid when the file is missing, not JSON, or of another kind or
@@ -55,12 +58,21 @@ nlohmann::json load(const std::filesystem::path& path);
 
 /// The input tree of `project`: every file discovery may read (agent/, agents/, workflows/ under
 /// the source root, or the flat slots), project-relative, sorted; and a hash over those paths, their
-/// sizes, modes and mtimes, hearth.json, the resolved name/model, PATH and the hearth version.
+/// sizes, modes and mtimes, hearth.json, the resolved name/model, PATH and the hearth version;
+/// and a second hash over the files' inode numbers. compile() reuses its artifacts only when both
+/// match, so the check costs one lstat per entry and no read, yet a file replaced by another with
+/// the same size and mtime (an editor's write-and-rename, `cp -p`, `touch -r`) is read again.
+/// The inodes are apart so that a copied tree (docker COPY, `cp -a`) keeps its input hash.
 struct InputScan {
   std::string hash{};
+  std::string inodes{}; // hex, over st_ino of `files` in order
   std::vector<std::string> files{};
 };
 InputScan scan_inputs(const config::Project& project);
+
+/// True when compile(project) would reuse the artifacts: compile-metadata.json records `scan`'s
+/// hash and inodes and the other three artifacts are regular files. Reads only the metadata.
+bool artifacts_current(const config::Project& project, const InputScan& scan);
 
 /// Lowers a discovery result into the compiled manifest (pure; no I/O).
 nlohmann::json to_manifest(const discovery::Discovery& found, const config::Project& project);

@@ -116,6 +116,7 @@ ToolOutcome glob(const json& input, const ToolContext& ctx) {
     const auto pattern = input.at("pattern").get<std::string>();
     std::string out;
     std::size_t count = 0;
+    ctx.workspace->materialize();
     for (const auto& file : walk(*ctx.workspace, ctx.workspace->root())) {
       const auto& rel = file.rel;
       if (!glob_match(pattern, rel)) continue;

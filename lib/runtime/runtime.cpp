@@ -18,6 +18,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <sys/stat.h>
+#include <time.h>
 #include <atomic>
 #include <cstdio>
 #include <chrono>
@@ -137,10 +139,11 @@ std::vector<sandbox::Seed> workspace_seeds(const AgentDef& agent) {
 }
 
 sandbox::Workspace invocation_workspace(const std::filesystem::path& root, const AgentDef& agent,
-                                        const json& invoker, const json& workflow_access) {
-  auto workspace = sandbox::Workspace::prepare(root, workspace_seeds(agent));
+                                        const json& invoker, const json& workflow_access, bool lazy) {
   const auto grant = intersect(workspace_grant(agent.access, invoker),
                                workspace_grant(workflow_access, invoker));
+  if (lazy && grant.all) return sandbox::Workspace::lazy(root, workspace_seeds(agent));
+  auto workspace = sandbox::Workspace::prepare(root, workspace_seeds(agent));
   if (!grant.all) workspace.confine(grant.paths);
   return workspace;
 }
@@ -389,8 +392,25 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
 
 void Runtime::prune_workspaces() noexcept {
   try {
-    runtime::prune_workspaces(m_context.workspaces_root(), m_store,
-                              m_context.workspaces);
+    // A run that made no workspace (no tool ran) changes nothing to prune: one stat of the
+    // directory instead of a scan of its ~retainRuns entries. Its mtime moves when a workspace
+    // is added or removed; within a second of the last change it is not trusted (coarse clock
+    // ticks), and the age limit needs a scan now and then anyway.
+    const auto root = m_context.workspaces_root();
+    struct stat st {};
+    if (::stat(root.c_str(), &st) != 0) return; // no workspace yet: nothing to prune
+    const long long mtime = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    std::unique_lock lock(m_prune_mutex, std::try_to_lock);
+    if (!lock.owns_lock()) return; // another run end is scanning right now
+    const auto now = std::chrono::steady_clock::now();
+    struct timespec wall {};
+    ::clock_gettime(CLOCK_REALTIME, &wall);
+    const long long wall_ns = wall.tv_sec * 1000000000LL + wall.tv_nsec;
+    if (mtime == m_pruned_mtime && wall_ns - mtime > 1000000000LL && now - m_pruned_at < k_prune_rescan)
+      return;
+    m_pruned_mtime = mtime; // as seen before the scan: a change during it triggers the next one
+    m_pruned_at = now;
+    runtime::prune_workspaces(root, m_store, m_context.workspaces);
   } catch (const std::exception&) { // retention is housekeeping: never fails a run
   }
 }
@@ -486,9 +506,10 @@ json Runtime::run_declarative(const WorkflowDef& def, const store::RunRecord& ru
     context.context_values = context_values;
     context.cancel = cancel;
     ModelClients models(context);
+    // Made when a tool first needs it: most declarative runs call none (issue 17 §3).
     const auto workspace = invocation_workspace(
         m_context.workspaces_root() / safe_component(run_id), agent_def,
-        invoker, def.access);
+        invoker, def.access, /*lazy=*/true);
     TurnScope scope{context, models, events, workspace, envelope};
     json messages = json::array();
     TurnOptions options{.model_override = !model_override.empty() ? model_override : def.model,

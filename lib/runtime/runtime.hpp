@@ -231,7 +231,9 @@ private:
                    std::optional<std::int64_t> fence = std::nullopt);
   /// Retries the run ends the store refused before. Never throws.
   void settle_pending() noexcept;
-  /// Applies the workspace retention (context().workspaces) after a run ended. Never throws.
+  /// Applies the workspace retention (context().workspaces) after a run ended: a scan of the
+  /// workspaces directory, skipped (one stat) while the directory is unchanged since the last
+  /// scan and that scan is recent (k_prune_rescan). Never throws.
   void prune_workspaces() noexcept;
   std::shared_ptr<ModelClients> instance_models(const std::string& stream);
   std::optional<InputAnswer> decide_run_approval(const nlohmann::json& request,
@@ -257,6 +259,11 @@ private:
   std::atomic<bool> m_durable{false};         // admitted declarative runs are resumable
   std::stop_source m_suspend{};               // suspend_runs()
   std::map<std::string, nlohmann::json> m_pending_ends; // run id -> error the store refused
+  // prune_workspaces: the workspaces directory's mtime (ns) at the last scan, and when that was.
+  static constexpr std::chrono::minutes k_prune_rescan{10};
+  std::mutex m_prune_mutex;
+  long long m_pruned_mtime = -1;
+  std::chrono::steady_clock::time_point m_pruned_at{};
   // invoker.resolve's context values from admission to execution (same process; run ids are
   // ULIDs, so the oldest go first past the cap).
   static constexpr std::size_t k_max_admitted_contexts = 4096;
@@ -282,10 +289,13 @@ std::vector<sandbox::Seed> workspace_seeds(const AgentDef& agent);
 
 /// The workspace of one invocation of `agent` at `root`: prepared (seeded) and confined to the
 /// grant that the agent's `access.workspace` and `workflow_access.workspace` (null: none) both
-/// give `invoker` (docs/auth.md "Workspace grants"). Throws hearth::Error io_error.
+/// give `invoker` (docs/auth.md "Workspace grants"). With `lazy` and a grant of the whole
+/// workspace, the directory is made on first use (sandbox::Workspace::lazy); a confined grant is
+/// always made now. Throws hearth::Error io_error.
 sandbox::Workspace invocation_workspace(const std::filesystem::path& root, const AgentDef& agent,
                                         const nlohmann::json& invoker,
-                                        const nlohmann::json& workflow_access = nullptr);
+                                        const nlohmann::json& workflow_access = nullptr,
+                                        bool lazy = false);
 
 /// `name` made safe as one path component of a workspace directory.
 std::string safe_component(std::string_view name);

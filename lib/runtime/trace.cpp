@@ -3,6 +3,8 @@
 
 #include "runtime/events.hpp"
 
+#include <chrono>
+#include <sys/random.h>
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -22,9 +24,12 @@ bool all_zero(std::string_view text) {
 }
 
 std::string random_hex(std::size_t bytes) {
+  // Seeded by getrandom(2): std::random_device opens /dev/urandom, once per thread (per run).
   thread_local std::mt19937_64 engine{[] {
-    std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device()};
+    std::uint32_t words[4] = {};
+    if (::getrandom(words, sizeof words, 0) != static_cast<ssize_t>(sizeof words))
+      words[0] = static_cast<std::uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    std::seed_seq seed{words[0], words[1], words[2], words[3]};
     return std::mt19937_64(seed);
   }()};
   static constexpr char k_digits[] = "0123456789abcdef";

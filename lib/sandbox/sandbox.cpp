@@ -334,6 +334,7 @@ struct Closer {
 } // namespace
 
 void use_workspace(Policy& policy, const Workspace& workspace) {
+  workspace.materialize(); // a lazy workspace exists once a process may see it
   policy.workspace = workspace.root();
   policy.granted.reset();
   if (workspace.confined()) policy.granted = workspace.granted();

@@ -102,6 +102,7 @@ struct Result {
 };
 
 /// Points `policy` at `workspace`: its root as the workspace, and its grant when it is confined.
+/// Creates a lazy workspace first (Workspace::materialize; throws hearth::Error io_error).
 void use_workspace(Policy& policy, const Workspace& workspace);
 
 /// A backend turns a command and a policy into the process to spawn.

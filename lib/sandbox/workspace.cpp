@@ -4,6 +4,7 @@
 #include "core/errors.hpp"
 
 #include <algorithm>
+#include <mutex>
 
 namespace hearth::sandbox {
 namespace stdfs = std::filesystem;
@@ -51,7 +52,32 @@ Workspace Workspace::prepare(const stdfs::path& root, const std::vector<Seed>& s
 
 Workspace::Workspace(stdfs::path root) : m_root(stdfs::weakly_canonical(std::move(root))) {}
 
+struct Workspace::Pending {
+  std::mutex mutex{};
+  std::vector<Seed> seeds{};
+  bool done = false;
+};
+
+Workspace Workspace::lazy(const stdfs::path& root, std::vector<Seed> seeds) {
+  Workspace workspace(root);
+  workspace.m_pending = std::make_shared<Pending>();
+  workspace.m_pending->seeds = std::move(seeds);
+  return workspace;
+}
+
+void Workspace::materialize() const {
+  if (!m_pending) return;
+  std::lock_guard lock(m_pending->mutex);
+  if (m_pending->done) return;
+  std::error_code ec;
+  stdfs::create_directories(m_root, ec);
+  if (ec) throw errors::io_error("create workspace", m_root.string(), ec.message());
+  for (const auto& seed : m_pending->seeds) copy_missing(seed.source, m_root / seed.destination);
+  m_pending->done = true;
+}
+
 stdfs::path Workspace::resolve(std::string_view user_path) const {
+  materialize();
   // One path space (docs/sandbox.md): `/workspace/x` is the workspace file `x`, as inside a
   // sandboxed command, where the workspace is mounted at /workspace.
   constexpr std::string_view mount = "/workspace";
@@ -82,6 +108,7 @@ stdfs::path Workspace::resolve(std::string_view user_path) const {
 }
 
 void Workspace::confine(const std::vector<std::string>& grants) {
+  materialize(); // grants are created and resolved inside the root
   m_confined = true;
   m_granted.clear();
   for (const auto& grant : grants) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -22,10 +23,21 @@ public:
   /// resumed session keeps its own edits. Throws hearth::Error io_error.
   static Workspace prepare(const std::filesystem::path& root, const std::vector<Seed>& seeds);
 
+  /// As prepare, but nothing touches the disk until the workspace is first used: resolve(),
+  /// confine(), sandbox::use_workspace (bash, authored tools, hooks) and materialize() create and
+  /// seed it then, once. A workflow run whose turn calls no tool makes no directory (issue 17 §3).
+  static Workspace lazy(const std::filesystem::path& root, std::vector<Seed> seeds);
+
   /// Opens an existing workspace directory without seeding.
   explicit Workspace(std::filesystem::path root);
 
+  /// The workspace directory (canonical). For a lazy workspace it may not exist yet: whoever
+  /// hands it to a process or lists it calls materialize() first.
   const std::filesystem::path& root() const noexcept { return m_root; }
+
+  /// Creates and seeds a lazy workspace on first call (thread-safe; later calls cost a mutex);
+  /// no-op for the others. Throws hearth::Error io_error (the next call tries again).
+  void materialize() const;
 
   /// The absolute path for `user_path` (relative to the root, `/workspace/...` as a sandboxed
   /// command sees it, or absolute inside the root), with
@@ -63,7 +75,10 @@ public:
   Reach reach(const std::filesystem::path& resolved) const;
 
 private:
+  struct Pending; // the seeds of a lazy workspace not created yet
+
   std::filesystem::path m_root; // canonical
+  std::shared_ptr<Pending> m_pending{}; // null once created (or never lazy)
   bool m_confined = false;
   std::vector<std::filesystem::path> m_granted{}; // canonical, inside m_root
 };

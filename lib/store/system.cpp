@@ -11,6 +11,8 @@
 #include <optional>
 #include <random>
 #include <signal.h>
+#include <sys/random.h>
+#include <unistd.h>
 #include <sstream>
 
 namespace hearth::store::sys {
@@ -58,6 +60,18 @@ std::string iso_ms(std::int64_t ms) {
 }
 
 std::string process_start(int pid) {
+  // This process's own start never changes: read once (a run records it at creation), not per
+  // run. Keyed by pid, so a forked child reads its own.
+  struct Own {
+    int pid = static_cast<int>(::getpid());
+    std::string start{};
+  };
+  static const Own own = [] {
+    Own o;
+    if (const auto stat = read_stat(o.pid)) o.start = stat->start;
+    return o;
+  }();
+  if (pid == own.pid && pid == static_cast<int>(::getpid())) return own.start;
   const auto stat = read_stat(pid);
   return stat ? stat->start : std::string{};
 }
@@ -72,13 +86,23 @@ bool process_alive(int pid, const std::string& start) {
 }
 
 std::string random_token() {
-  std::random_device entropy; // getrandom(2) on Linux
+  // getrandom(2) directly: std::random_device opens /dev/urandom per construction.
+  std::uint32_t words[4] = {};
+  for (std::size_t done = 0; done < sizeof words;) {
+    const auto got = ::getrandom(reinterpret_cast<char*>(words) + done, sizeof words - done, 0);
+    if (got > 0) {
+      done += static_cast<std::size_t>(got);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    std::random_device entropy; // no getrandom (pre-3.17 kernel): the old way
+    for (auto& w : words) w = entropy();
+    break;
+  }
   static constexpr char k_hex[] = "0123456789abcdef";
   std::string token = "ct_";
-  for (int i = 0; i < 4; ++i) {
-    auto word = entropy();
+  for (auto word : words)
     for (int j = 0; j < 8; ++j, word >>= 4) token += k_hex[word & 0xf];
-  }
   return token;
 }
 

@@ -7,7 +7,7 @@ import stat
 import time
 import unittest
 
-from harness import HearthTestCase, hearth
+from harness import HearthTestCase, clean_env, hearth
 
 
 def info_json(test, cwd, *extra):
@@ -155,6 +155,42 @@ class WeatherAgent(HearthTestCase):
         self.assertFalse(third["compile"]["reused"])
         with open(third["artifacts"]["compiledManifest"]) as f:
             self.assertIn("Celsius", json.load(f)["agents"][0]["instructions"]["text"])
+
+    def test_warm_report_cache_sees_every_change(self):
+        """issue 17 §4: a warm `info --json` is served from .hearth/compile/info-cache.json, which
+        never outlives what the report depends on: an input replaced with the same size and
+        mtime, an environment variable, the compiled manifest edited by hand."""
+        root = self.copy_fixture("weather-agent")
+        info_json(self, root)
+        second = info_json(self, root)  # reused: writes the cache
+        cache = os.path.join(root, ".hearth", "compile", "info-cache.json")
+        self.assertTrue(os.path.isfile(cache))
+        third = info_json(self, root)  # served from it, byte for byte the same report
+        self.assertEqual(third, second)
+        # A skill replaced by a file of the same size and mtime (an editor's write-and-rename).
+        skill = os.path.join(root, "agent", "skills", "get-weather.md")
+        before = os.stat(skill)
+        with open(skill) as f:
+            text = f.read()
+        self.assertIn("forecast", text)
+        with open(skill + ".new", "w") as f:
+            f.write(text.replace("forecast", "FORECAST"))
+        os.utime(skill + ".new", ns=(before.st_atime_ns, before.st_mtime_ns))
+        os.replace(skill + ".new", skill)
+        fourth = info_json(self, root)
+        self.assertFalse(fourth["compile"]["reused"])
+        with open(fourth["artifacts"]["compiledManifest"]) as f:
+            self.assertIn("FORECAST", json.load(f)["agents"][0]["skills"][0]["description"])
+        info_json(self, root)  # cached again
+        # The shell now defines a variable an env file names: envKeys says "shell".
+        with open(os.path.join(root, ".env"), "w") as f:
+            f.write("WEATHER_TOKEN=from-file\n")
+        keys = info_json(self, root)["envKeys"]
+        self.assertEqual(keys.get("WEATHER_TOKEN"), ".env")
+        info_json(self, root)
+        result = hearth("info", "--json", cwd=root, env=clean_env(WEATHER_TOKEN="other"))
+        self.assertExit(result, 0)
+        self.assertEqual(json.loads(result.stdout)["envKeys"]["WEATHER_TOKEN"], "shell")
 
     def test_chmod_changes_the_hash(self):
         root = self.copy_fixture("weather-agent")

@@ -21,8 +21,9 @@ struct BuildOptions {
 
 int run_build(const BuildOptions& opts) {
   const auto project = resolve_project(opts.project);
-  if (!compile_reporting(project, /*quiet=*/false)) return exit_code(ExitCode::failure);
-  const auto bundle = manifest::write_bundle(project, project.output, "/proc/self/exe");
+  const auto compiled = compile_reporting(project, /*quiet=*/false);
+  if (!compiled) return exit_code(ExitCode::failure);
+  const auto bundle = manifest::write_bundle(project, project.output, "/proc/self/exe", &compiled->manifest);
   terminal::success("built output at " + fs::display_path(bundle.output, std::filesystem::current_path()));
   return exit_code(ExitCode::ok);
 }

@@ -15,13 +15,34 @@
 #include "triggers/channel_config.hpp"
 #include "triggers/scheduler.hpp"
 
+#include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <sys/stat.h>
 #include <map>
 #include <iostream>
 #include <sstream>
 
 namespace hearth::cli {
 namespace {
+
+/// `j[key]` when `j` is an object holding `key`, else `fallback`: `json::value` without the deep
+/// copy (the root agent of a large project holds hundreds of tools and their schemas).
+const nlohmann::json& member_or(const nlohmann::json& j, const char* key, const nlohmann::json& fallback) {
+  if (!j.is_object()) return fallback;
+  const auto it = j.find(key);
+  return it == j.end() ? fallback : *it;
+}
+
+const nlohmann::json& empty_array() {
+  static const nlohmann::json empty = nlohmann::json::array();
+  return empty;
+}
+
+const nlohmann::json& empty_object() {
+  static const nlohmann::json empty = nlohmann::json::object();
+  return empty;
+}
 
 struct InfoOptions {
   bool json = false;
@@ -89,7 +110,7 @@ nlohmann::ordered_json sandbox_json(const nlohmann::json& m) {
   bool needs_bwrap = false;
   auto agents = nlohmann::ordered_json::array();
   std::function<void(const nlohmann::json&)> visit = [&](const nlohmann::json& a) {
-    const auto policy = a.value("sandbox", nlohmann::json::object()).value("policy", nlohmann::json::object());
+    const auto& policy = member_or(member_or(a, "sandbox", empty_object()), "policy", empty_object());
     nlohmann::ordered_json e;
     e["agent"] = a.value("name", "");
     for (const auto& [name, backend] : dev)
@@ -100,9 +121,9 @@ nlohmann::ordered_json sandbox_json(const nlohmann::json& m) {
     e["network"] = policy.value("network", "off");
     e["limits"] = policy.value("limits", nlohmann::json::object());
     agents.push_back(e);
-    for (const auto& sub : a.value("subagents", nlohmann::json::array())) visit(sub);
+    for (const auto& sub : member_or(a, "subagents", empty_array())) visit(sub);
   };
-  for (const auto& a : m.value("agents", nlohmann::json::array())) visit(a);
+  for (const auto& a : member_or(m, "agents", empty_array())) visit(a);
   j["agents"] = std::move(agents);
   j["diagnosis"] = needs_bwrap && !bwrap
                        ? nlohmann::json(std::string("bwrap is not installed (Debian package `") +
@@ -150,9 +171,9 @@ nlohmann::ordered_json info_json(const config::Project& project, const manifest:
       if (t.contains("inputSchema")) schemas[name] = t["inputSchema"];
       else if (const auto it = builtin_schemas.find(name); it != builtin_schemas.end()) schemas[name] = *it->second;
     }
-    if (a["kind"] == "root") schemas_root = schemas;
-    else if (a["kind"] == "agent") schemas_agents[path] = schemas;
-    else schemas_subagents[path] = schemas;
+    if (a["kind"] == "root") schemas_root = std::move(schemas);
+    else if (a["kind"] == "agent") schemas_agents[path] = std::move(schemas);
+    else schemas_subagents[path] = std::move(schemas);
     for (const auto& c : a["connections"])
       connections.push_back({{"name", c["name"]}, {"agent", path}, {"transport", c["transport"]},
                              {"path", c["path"]},
@@ -161,7 +182,7 @@ nlohmann::ordered_json info_json(const config::Project& project, const manifest:
                              // issue 13: info starts no server; `hearth connections list` does
                              {"start", c.value("eager", false) == true ? "eager" : "lazy"},
                              {"approval", c.contains("approval") ? c["approval"] : nlohmann::json("never")}});
-    for (const auto& h : a.value("hooks", nlohmann::json::array())) {
+    for (const auto& h : member_or(a, "hooks", empty_array())) {
       const auto event = runtime::hook_event(h.value("name", ""));
       hooks.push_back({{"name", h["name"]}, {"agent", path}, {"path", h["path"]},
                        {"event", event.empty() ? nlohmann::json() : nlohmann::json(event)},
@@ -348,6 +369,95 @@ void print_human(const nlohmann::ordered_json& j) {
   std::cout << o.str();
 }
 
+// --- the `info --json` cache (issue 17 §4) ---------------------------------------------------
+// On a large project the report costs more than the input check: parsing the ~400 KB compiled
+// manifest and printing the same again. While the artifacts are current, the report is a
+// function of the manifest and of a few things outside it (paths, env files and variables, bwrap,
+// the clock for schedules), so .hearth/compile/info-cache.json keeps the last report with all of
+// those as its key (line 1), the span of seconds its nextFireAt values hold for and the error
+// count (line 2). Anything different, or a byte out of place, and the report is computed again.
+
+/// size:mtime:inode of `path`, "-" when it cannot be stat'ed (an artifact edited by hand counts).
+std::string file_identity(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "-";
+  return std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ino);
+}
+
+std::filesystem::path info_cache_path(const config::Project& project) {
+  return project.root / ".hearth" / "compile" / "info-cache.json";
+}
+
+/// Everything the report depends on besides the manifest, which the input hash stands for.
+std::string info_cache_key(const config::Project& project, const manifest::InputScan& scan) {
+  const auto art = manifest::artifacts_for(project.root);
+  const auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return v ? nlohmann::json(v) : nlohmann::json();
+  };
+  auto env_files = nlohmann::json::array();
+  for (const auto& f : project.env_files) env_files.push_back(f.string());
+  const auto bwrap = sandbox::find_bwrap();
+  const nlohmann::json key = {
+      {"hearth", HEARTH_VERSION},
+      {"inputHash", scan.hash},
+      {"inputInodes", scan.inodes},
+      {"root", project.root.string()},
+      {"sourceRoot", project.source_root.string()},
+      {"output", project.output.string()},
+      {"envFiles", std::move(env_files)},
+      {"envKeys", env_keys(project)},
+      {"bwrap", bwrap ? nlohmann::json(bwrap->string()) : nlohmann::json()},
+      {"clock", {env("HEARTH_CLOCK_SCALE"), env("HEARTH_CLOCK_EPOCH")}},
+      {"artifacts",
+       {file_identity(art.compiled_manifest), file_identity(art.diagnostics),
+        file_identity(art.discovery_manifest), file_identity(art.metadata)}}};
+  return hearth::dump_json(key);
+}
+
+/// The cached report for `key` when it holds at `now_s`, with the project's error count.
+std::optional<std::pair<std::string, long long>> read_info_cache(const config::Project& project,
+                                                                const std::string& key, long long now_s) {
+  const auto path = info_cache_path(project);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (64LL << 20)) return std::nullopt;
+  std::string text;
+  try {
+    text = fs::read_file(path);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  const auto first = text.find('\n');
+  if (first == std::string::npos || std::string_view(text).substr(0, first) != key) return std::nullopt;
+  const auto second = text.find('\n', first + 1);
+  if (second == std::string::npos) return std::nullopt;
+  long long from = 0, until = 0, errors = 0;
+  const std::string window = text.substr(first + 1, second - first - 1);
+  if (std::sscanf(window.c_str(), "%lld %lld %lld", &from, &until, &errors) != 3) return std::nullopt;
+  if (now_s < from || (until >= 0 && now_s >= until) || errors < 0) return std::nullopt;
+  return std::pair{text.substr(second + 1), errors};
+}
+
+/// Saves `report` (what `info --json` printed) under `key`; best effort (a read-only tree is fine).
+void write_info_cache(const config::Project& project, const std::string& key, const nlohmann::json& m,
+                      long long now_s, std::size_t errors, const std::string& report) {
+  // nextFireAt is the first fire after now: it holds until the earliest of them.
+  long long until = -1;
+  for (const auto& s : member_or(m, "schedules", empty_array())) {
+    const auto expr = s.value("cron", std::string());
+    const auto spec = cron::parse(expr);
+    const auto next = spec ? cron::next_after(*spec, now_s) : std::nullopt;
+    if (next && (until < 0 || *next < until)) until = *next;
+  }
+  try {
+    fs::write_file_atomic(info_cache_path(project), key + "\n" + std::to_string(now_s) + " " +
+                                                        std::to_string(until) + " " +
+                                                        std::to_string(errors) + "\n" + report);
+  } catch (const std::exception&) {
+  }
+}
+
 /// A hearth.json, or any authored slot where discovery looks (agent/, agents/, workflows/, or
 /// the flat layout's instructions.md) under the source root or the project root.
 bool is_project(const config::Project& project) {
@@ -361,9 +471,19 @@ bool is_project(const config::Project& project) {
 int run_info(const InfoOptions& opts) {
   const auto project = resolve_project(opts.project); // config errors: exit 1
   if (!is_project(project)) throw errors::no_project(project.root.string());
+  const auto scan = manifest::scan_inputs(project);
+  const auto now_s = triggers::Clock::from_env().now_ms() / 1000; // as info_json's nextFireAt
+  std::string cache_key;
+  if (opts.json && manifest::artifacts_current(project, scan)) {
+    cache_key = info_cache_key(project, scan);
+    if (const auto cached = read_info_cache(project, cache_key, now_s)) {
+      std::cout << cached->first << std::flush;
+      return opts.strict && cached->second > 0 ? exit_code(ExitCode::failure) : exit_code(ExitCode::ok);
+    }
+  }
   manifest::CompileResult result;
   try {
-    result = manifest::compile(project);
+    result = manifest::compile(project, &scan);
   } catch (const Error& e) {
     // Nothing could be compiled (e.g. .hearth/ is not writable): Eve's `unavailable` status.
     if (opts.json) {
@@ -375,8 +495,15 @@ int run_info(const InfoOptions& opts) {
     throw;
   }
   const auto j = info_json(project, result);
-  if (opts.json) std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
-  else print_human(j);
+  if (opts.json) {
+    const auto report = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    std::cout << report;
+    // Only a reused compile is cached: its report says so, as every later hit must.
+    if (result.reused && !cache_key.empty())
+      write_info_cache(project, cache_key, result.manifest, now_s, result.errors(), report);
+  } else {
+    print_human(j);
+  }
   if (opts.strict && result.errors() > 0) return exit_code(ExitCode::failure);
   return exit_code(ExitCode::ok);
 }

@@ -7,6 +7,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <fcntl.h>
+#include <fstream>
+#include <iterator>
+#include <thread>
+#include <sys/stat.h>
 
 using namespace hearth;
 
@@ -70,6 +75,68 @@ TEST_SUITE("manifest") {
     const auto b = manifest::scan_inputs(project);
     CHECK(b.hash != a.hash);
     CHECK(std::count(b.files.begin(), b.files.end(), "agent/tools/t.json") == 1);
+  }
+
+  TEST_CASE("a warm cache sees a file replaced with the same size and mtime (issue 17 §4)") {
+    TempProject p;
+    p.write("hearth.json", R"({"name": "m"})");
+    p.write("agent/instructions.md", "Hi.\n");
+    const auto skill = p.write("agent/skills/s.md", "---\ndescription: Old one.\n---\nBody\n");
+    const auto project = config::resolve({}, p.root());
+    CHECK_FALSE(manifest::compile(project).reused);
+    CHECK(manifest::compile(project).reused); // warm: one lstat per entry, nothing read
+    struct stat before {};
+    REQUIRE(::stat(skill.c_str(), &before) == 0);
+    // An editor's write-and-rename that restores the old mtime (cp -p, touch -r): the size and
+    // mtime are the old ones, only the inode tells.
+    const auto fresh = p.write("agent/skills/s.md.new", "---\ndescription: New one.\n---\nBody\n");
+    const struct timespec times[2] = {before.st_atim, before.st_mtim};
+    REQUIRE(::utimensat(AT_FDCWD, fresh.c_str(), times, 0) == 0);
+    REQUIRE(std::filesystem::file_size(fresh) == static_cast<std::uintmax_t>(before.st_size));
+    std::filesystem::rename(fresh, skill);
+    const auto again = manifest::compile(project);
+    CHECK_FALSE(again.reused);
+    CHECK(again.manifest["agents"][0]["skills"][0]["description"] == "New one.");
+  }
+
+  TEST_CASE("a rebuild links the previous output's unchanged copies and copies what changed") {
+    TempProject p;
+    p.write("hearth.json", R"({"name": "b"})");
+    p.write("agent/instructions.md", "Hi.\n");
+    const auto kept = p.write("agent/skills/kept.md", "---\ndescription: Kept.\n---\nBody\n");
+    const auto edited = p.write("agent/skills/edited.md", "---\ndescription: Old.\n---\nBody\n");
+    const auto project = config::resolve({}, p.root());
+    const std::filesystem::path binary = "/bin/true";
+    REQUIRE(manifest::compile(project).errors() == 0);
+    // A copy made in the clock tick of its source's last change is never trusted: step past it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    const auto first = manifest::write_bundle(project, project.output, binary);
+    CHECK(first.linked == 0);
+    const auto out = first.output;
+    struct stat src {}, copy {};
+    REQUIRE(::stat(kept.c_str(), &src) == 0);
+    REQUIRE(::stat((out / "agent/skills/kept.md").c_str(), &copy) == 0);
+    CHECK(src.st_ino != copy.st_ino); // the project's own files are never linked
+    const auto copied_inode = copy.st_ino;
+
+    // Same size, same mtime, new bytes written in place: the ctime says it changed after the copy.
+    struct stat old {};
+    REQUIRE(::stat(edited.c_str(), &old) == 0);
+    p.write("agent/skills/edited.md", "---\ndescription: New.\n---\nBody\n");
+    const struct timespec times[2] = {old.st_atim, old.st_mtim};
+    REQUIRE(::utimensat(AT_FDCWD, edited.c_str(), times, 0) == 0);
+    REQUIRE(manifest::compile(project).errors() == 0);
+    const auto second = manifest::write_bundle(project, project.output, binary);
+    CHECK(second.linked >= 2); // kept.md, instructions.md, bin/hearth
+    REQUIRE(::stat((out / "agent/skills/kept.md").c_str(), &copy) == 0);
+    CHECK(copy.st_ino == copied_inode);
+    std::ifstream in(out / "agent/skills/edited.md");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(text.find("New.") != std::string::npos);
+    // The output reads back without recompiling.
+    config::ProjectFlags flags;
+    flags.root = out.string();
+    CHECK(manifest::compile(config::resolve(flags, out)).reused);
   }
 
   TEST_CASE("needed_libraries reads DT_NEEDED and maps sonames to Debian packages") {

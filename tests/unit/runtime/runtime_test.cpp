@@ -45,6 +45,14 @@ struct Fixture {
 } // namespace
 
 TEST_SUITE("runtime") {
+  TEST_CASE("a declarative run whose turn uses no workspace makes no directory (issue 17 §3)") {
+    Fixture f;
+    auto rt = f.runtime(f.program("mock/echo"));
+    const auto outcome = rt.run_workflow("hello", {{"name", "World"}}, "", f.listener());
+    CHECK(outcome.result.contains("greeting"));
+    CHECK_FALSE(std::filesystem::exists(f.project.root() / ".hearth" / "workspaces" / outcome.run_id));
+  }
+
   TEST_CASE("a declarative workflow on mock/echo returns a schema-valid result and records the run") {
     Fixture f;
     auto rt = f.runtime(f.program("mock/echo"));

@@ -27,6 +27,20 @@ TEST_SUITE("sandbox") {
     CHECK(content == "edited");
   }
 
+  TEST_CASE("a lazy workspace is made and seeded on first use only") {
+    TempProject project;
+    project.write("seed/notes.txt", "seeded");
+    const auto root = project.root() / "ws";
+    const auto ws = Workspace::lazy(root, {{project.root() / "seed", "."}});
+    CHECK_FALSE(stdfs::exists(root));
+    CHECK(ws.root() == stdfs::weakly_canonical(root));
+    const auto copy = ws; // copies share the pending creation
+    CHECK(copy.resolve("notes.txt") == ws.root() / "notes.txt");
+    CHECK(stdfs::exists(root / "notes.txt"));
+    ws.materialize(); // once only: the seed is not copied again over an edit
+    CHECK(stdfs::exists(root / "notes.txt"));
+  }
+
   TEST_CASE("resolve keeps paths inside the workspace") {
     TempProject project;
     project.write("ws/a.txt", "a");
