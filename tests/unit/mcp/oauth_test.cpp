@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <mutex>
+#include <tuple>
 #include <string>
 #include <thread>
 
@@ -136,5 +138,36 @@ TEST_SUITE("mcp") {
     CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));
     stop_a.request_stop();
     a.join();
+  }
+
+  TEST_CASE("oauth: a refresh that fails without invalid_grant keeps the stored tokens; invalid_grant drops only them") {
+    for (const auto& [status, body, kept] :
+         {std::tuple{500, std::string("{}"), true},
+          std::tuple{400, std::string(R"({"error":"invalid_grant"})"), false}}) {
+      AuthServer as(body, "application/json", status);
+      const auto token_endpoint = as.url().substr(0, as.url().size() - 4) + "/token";
+      mcp::oauth::Tokens t{.access_token = "old", .refresh_token = "r",
+                           .expires_at = static_cast<std::int64_t>(std::time(nullptr)) + 10,
+                           .token_endpoint = token_endpoint, .client_id = "id", .resource = as.url()};
+      auto stored = std::make_shared<std::optional<std::string>>(t.to_json().dump());
+      mcp::oauth::Settings s;
+      s.connection = "c";
+      s.mcp_url = as.url();
+      s.tokens.load = [stored] { return *stored; };
+      s.tokens.save = [stored](const std::string& text) { *stored = text; };
+      s.tokens.forget = [stored] { stored->reset(); };
+      const auto token = mcp::oauth::current_token(s);
+      CHECK(stored->has_value() == kept);
+      CHECK(token == (kept ? "old" : ""));
+    }
+  }
+
+  TEST_CASE("oauth: a stored token granted for another URL is not used") {
+    mcp::oauth::Tokens t{.access_token = "elsewhere", .resource = "https://other.example/mcp"};
+    mcp::oauth::Settings s;
+    s.connection = "c";
+    s.mcp_url = "https://mine.example/mcp";
+    s.tokens.load = [text = t.to_json().dump()] { return std::optional<std::string>(text); };
+    CHECK(mcp::oauth::current_token(s).empty());
   }
 }
