@@ -2,13 +2,17 @@
 // 127.0.0.1.
 #include "core/error.hpp"
 #include "mcp/oauth.hpp"
+#include "support/temp_project.hpp"
 
 #include <doctest/doctest.h>
 #include <httplib.h>
 
 #include <atomic>
 #include <chrono>
+#include <array>
 #include <ctime>
+#include <filesystem>
+#include <vector>
 #include <mutex>
 #include <tuple>
 #include <string>
@@ -169,5 +173,29 @@ TEST_SUITE("mcp") {
     s.mcp_url = "https://mine.example/mcp";
     s.tokens.load = [text = t.to_json().dump()] { return std::optional<std::string>(text); };
     CHECK(mcp::oauth::current_token(s).empty());
+  }
+
+  TEST_CASE("oauth: processes making the credentials key at once all read the one key, never half of it") {
+    TempProject tmp;
+    const auto none = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+    for (int round = 0; round < 20; ++round) {
+      const auto file = tmp.root() / ("key" + std::to_string(round));
+      std::vector<std::array<unsigned char, 32>> keys(6);
+      std::atomic<int> failed{0};
+      std::vector<std::thread> threads;
+      for (auto& k : keys)
+        threads.emplace_back([&, file] {
+          try {
+            k = mcp::oauth::credentials_key(none, file);
+          } catch (const std::exception&) {
+            ++failed;
+          }
+        });
+      for (auto& t : threads) t.join();
+      CHECK(failed == 0);
+      for (const auto& k : keys) CHECK(k == keys[0]);
+      CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::group_all) ==
+            std::filesystem::perms::none);
+    }
   }
 }
