@@ -76,7 +76,9 @@ void Client::initialize(std::stop_token cancel) {
     m_started = true;
   }
   m_replier = std::jthread([this](std::stop_token stop) { reply_loop(std::move(stop)); });
-  m_transport->start([this](json message) { handle_message(std::move(message)); },
+  m_transport->start([this](json message, const json& related) {
+                       handle_message(std::move(message), related);
+                     },
                      [this](const std::string& reason) { fail_all(reason, false); },
                      [this](const std::string& reason) { fail_all(reason, true); });
   json capabilities = json::object();
@@ -277,7 +279,7 @@ bool Client::notify(const std::string& method, json params) {
   }
 }
 
-void Client::handle_message(json message) {
+void Client::handle_message(json message, const json& related) {
   if (!message.is_object() || message.value("jsonrpc", json()) != "2.0") {
     fail_all("a message that is not a JSON-RPC 2.0 object", true);
     return;
@@ -288,7 +290,7 @@ void Client::handle_message(json message) {
     const auto method = message["method"].get<std::string>();
     const json params = message.contains("params") ? message["params"] : json::object();
     if (has_id) {
-      answer_server_request(message["id"], method, params);
+      answer_server_request(message["id"], method, params, related);
       return;
     }
     if (method == "notifications/progress" && params.is_object()) {
@@ -342,7 +344,7 @@ void Client::handle_message(json message) {
 }
 
 void Client::answer_server_request(const json& id, const std::string& method,
-                                   const json& params) {
+                                   const json& params, const json& related) {
   json reply;
   if (method == "ping") {
     reply = ipc::make_result(id, json::object());
@@ -352,7 +354,7 @@ void Client::answer_server_request(const json& id, const std::string& method,
       roots.push_back({{"uri", m_options.root_uri}, {"name", "workspace"}});
     reply = ipc::make_result(id, {{"roots", roots}});
   } else if (method == "elicitation/create") {
-    if (start_elicitation(id, params)) return; // a tool call in flight asks its user
+    if (start_elicitation(id, params, related)) return; // a tool call in flight asks its user
     reply = ipc::make_result(id, elicit_with_defaults(params));
   } else if (method == "sampling/createMessage" && m_options.sample) {
     start_sampling(id, params);
@@ -388,24 +390,33 @@ json Client::elicit_with_defaults(const json& params) const {
   return {{"action", "decline"}};
 }
 
-bool Client::start_elicitation(const json& id, const json& params) {
+bool Client::start_elicitation(const json& id, const json& params, const json& related) {
+  // The question goes to exactly the call it belongs to: over HTTP the request whose answer
+  // stream carried it; without that (stdio, the standalone stream) only when a single call is in
+  // flight on the connection (the Client is shared by every session of the agent: guessing could
+  // ask another session's user).
   std::shared_ptr<Pending> pending;
   Elicitor elicit;
   {
     std::lock_guard lock(m_mutex);
-    for (auto it = m_pending.rbegin(); it != m_pending.rend(); ++it) { // the newest first
-      std::lock_guard plock(it->second->progress_mutex);
-      if (!it->second->elicit) continue;
-      if (m_elicitations.load() >= k_max_elicitations) {
-        log("warn", "declined elicitation/create: too many questions waiting on this connection");
-        return false;
-      }
-      pending = it->second;
-      elicit = pending->elicit; // copied while its request waits (it waits for the worker)
-      ++pending->elicit_workers;
-      ++m_elicitations;
-      break;
+    std::shared_ptr<Pending> candidate;
+    if (related.is_number_integer()) {
+      const auto it = m_pending.find(related.get<std::int64_t>());
+      if (it != m_pending.end()) candidate = it->second;
+    } else if (related.is_null() && m_pending.size() == 1) {
+      candidate = m_pending.begin()->second;
     }
+    if (!candidate) return false;
+    std::lock_guard plock(candidate->progress_mutex);
+    if (!candidate->elicit) return false;
+    if (m_elicitations.load() >= k_max_elicitations) {
+      log("warn", "declined elicitation/create: too many questions waiting on this connection");
+      return false;
+    }
+    pending = candidate;
+    elicit = pending->elicit; // copied while its request waits (it waits for the worker)
+    ++pending->elicit_workers;
+    ++m_elicitations;
   }
   if (!pending) return false;
   const auto finish = [this](const std::shared_ptr<Pending>& p) {

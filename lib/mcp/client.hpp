@@ -61,7 +61,10 @@ struct ToolInfo {
 /// message a server sends can pose as one.
 class Transport {
 public:
-  using Sink = std::function<void(nlohmann::json message)>;
+  /// One incoming message and `related`: the id of the client's request whose HTTP answer
+  /// stream carried it (null: unknown — stdio, legacy SSE, the standalone GET stream). Server
+  /// requests are routed by it (an elicitation goes to exactly that call's user).
+  using Sink = std::function<void(nlohmann::json message, const nlohmann::json& related)>;
   using Closed = std::function<void(const std::string& reason)>;
   virtual ~Transport() = default;
   /// Starts the transport (spawns the process, ...). Throws mcp_connection_failed.
@@ -173,19 +176,21 @@ public:
   std::string instructions() const;           // initialize's instructions, "" when none
   nlohmann::json describe() const;            // the transport's describe()
 
-  /// Handles one incoming message (the transport's sink; exposed for tests).
-  void handle_message(nlohmann::json message);
+  /// Handles one incoming message (the transport's sink; exposed for tests). `related`: see
+  /// Transport::Sink.
+  void handle_message(nlohmann::json message, const nlohmann::json& related = nullptr);
 
 private:
   struct Pending;
   void fail_all(const std::string& reason, bool protocol);
   void answer_server_request(const nlohmann::json& id, const std::string& method,
-                             const nlohmann::json& params);
+                             const nlohmann::json& params, const nlohmann::json& related);
   void log(std::string_view level, std::string_view text) const;
   void reply_loop(std::stop_token stop);
   void queue_reply(nlohmann::json reply, std::string_view method);
   void start_sampling(const nlohmann::json& id, const nlohmann::json& params);
-  bool start_elicitation(const nlohmann::json& id, const nlohmann::json& params);
+  bool start_elicitation(const nlohmann::json& id, const nlohmann::json& params,
+                         const nlohmann::json& related);
   nlohmann::json elicit_with_defaults(const nlohmann::json& params) const;
 
   std::unique_ptr<Transport> m_transport;

@@ -186,6 +186,68 @@ json coerce(const std::string& text, const std::string& type) {
   return text;
 }
 
+} // namespace
+
+json elicitation_schema(const json& requested) {
+  constexpr std::size_t k_max_properties = 32, k_max_enum = 64, k_max_text = 1000;
+  constexpr std::int64_t k_max_length = 16384;
+  json properties = json::object();
+  const auto short_text = [&](const json& v) { return v.is_string() && v.get_ref<const std::string&>().size() <= k_max_text; };
+  if (requested.is_object() && requested.contains("properties") && requested["properties"].is_object()) {
+    for (const auto& [name, p] : requested["properties"].items()) {
+      if (properties.size() >= k_max_properties) break;
+      if (name.empty() || name.size() > 256 || !p.is_object() || !p.contains("type") || !p["type"].is_string())
+        continue;
+      const auto type = p["type"].get<std::string>();
+      if (type != "string" && type != "number" && type != "integer" && type != "boolean") continue;
+      const auto fits = [&](const json& v) {
+        if (type == "string") return short_text(v);
+        if (type == "integer") return v.is_number_integer();
+        if (type == "number") return v.is_number();
+        return v.is_boolean();
+      };
+      json out = {{"type", type}};
+      for (const char* key : {"title", "description"})
+        if (p.contains(key) && short_text(p[key])) out[key] = p[key];
+      if (p.contains("enum") && p["enum"].is_array() && !p["enum"].empty() && p["enum"].size() <= k_max_enum &&
+          std::all_of(p["enum"].begin(), p["enum"].end(), fits)) {
+        out["enum"] = p["enum"];
+        if (p.contains("enumNames") && p["enumNames"].is_array() && p["enumNames"].size() == p["enum"].size() &&
+            std::all_of(p["enumNames"].begin(), p["enumNames"].end(), short_text))
+          out["enumNames"] = p["enumNames"];
+      }
+      if (type == "string") {
+        std::int64_t max = k_max_length;
+        if (p.contains("maxLength") && p["maxLength"].is_number_unsigned())
+          max = static_cast<std::int64_t>(std::min<std::uint64_t>(p["maxLength"].get<std::uint64_t>(), k_max_length));
+        out["maxLength"] = max;
+        if (p.contains("minLength") && p["minLength"].is_number_unsigned())
+          out["minLength"] = std::min<std::uint64_t>(p["minLength"].get<std::uint64_t>(), static_cast<std::uint64_t>(max));
+        if (p.contains("format") && p["format"].is_string()) {
+          const auto format = p["format"].get<std::string>();
+          if (format == "email" || format == "uri" || format == "date" || format == "date-time") out["format"] = format;
+        }
+      } else if (type != "boolean") {
+        for (const char* key : {"minimum", "maximum"})
+          if (p.contains(key) && p[key].is_number()) out[key] = p[key];
+      }
+      if (p.contains("default") && fits(p["default"])) out["default"] = p["default"];
+      properties[name] = std::move(out);
+    }
+  }
+  json schema = {{"type", "object"}, {"properties", properties}};
+  if (requested.is_object() && requested.contains("required") && requested["required"].is_array()) {
+    json required = json::array();
+    for (const auto& r : requested["required"])
+      if (r.is_string() && properties.contains(r.get<std::string>()) && required.size() < k_max_properties)
+        required.push_back(r);
+    if (!required.empty()) schema["required"] = std::move(required);
+  }
+  return schema;
+}
+
+namespace {
+
 /// The Elicitor of one tool call (issue 13 §3): an elicitation/create of the server becomes a
 /// question to the session's user through ctx.ask; the answer (an option, or text: a JSON object
 /// of the fields, or the value of the only field) is checked against requestedSchema. Empty
@@ -200,12 +262,12 @@ Elicitor elicitor_of(const ToolContext& ctx, const std::string& connection, cons
       log("declined an elicitation of " + connection + " in a mode other than form");
       return {{"action", "decline"}};
     }
-    json schema = params.contains("requestedSchema") && params["requestedSchema"].is_object()
-                      ? params["requestedSchema"] : json{{"type", "object"}};
-    if (dump_json(schema).size() > 64 * 1024) {
+    if (params.contains("requestedSchema") && dump_json(params["requestedSchema"]).size() > 64 * 1024) {
       log("declined an elicitation of " + connection + ": its schema is larger than 64 KiB");
       return {{"action", "decline"}};
     }
+    // The flat subset only: no regex, nested schema nor oversized string of the server's runs here.
+    const json schema = elicitation_schema(params.contains("requestedSchema") ? params["requestedSchema"] : json());
     const json properties = schema.contains("properties") && schema["properties"].is_object()
                                 ? schema["properties"] : json::object();
     std::string prompt = text::to_utf8(str(params, "message").substr(0, 4000));
@@ -478,36 +540,33 @@ std::string connection_approval(const Pool& pool, const std::string& agent,
 PoolOptions::Credentials store_credentials(store::Store& store, EnvLookup env,
                                            std::filesystem::path key_file) {
   struct Key {
-    std::once_flag once;
+    std::mutex mutex;
+    bool ready = false; // an error is not kept: the next use tries again
     std::array<unsigned char, 32> bytes{};
-    std::exception_ptr error;
   };
   auto key = std::make_shared<Key>();
-  auto get = [key, env = std::move(env), file = std::move(key_file)]() -> const std::array<unsigned char, 32>& {
-    std::call_once(key->once, [&] {
-      try {
-        key->bytes = oauth::credentials_key(
-            [&env](const std::string& name) -> std::optional<std::string> {
-              if (env) return env(name);
-              const char* v = std::getenv(name.c_str());
-              return v ? std::optional<std::string>(v) : std::nullopt;
-            },
-            file);
-      } catch (...) {
-        key->error = std::current_exception();
-      }
-    });
-    if (key->error) std::rethrow_exception(key->error);
+  auto get = [key, env = std::move(env), file = std::move(key_file)]() -> std::array<unsigned char, 32> {
+    std::lock_guard lock(key->mutex);
+    if (!key->ready) {
+      key->bytes = oauth::credentials_key(
+          [&env](const std::string& name) -> std::optional<std::string> {
+            if (env) return env(name);
+            const char* v = std::getenv(name.c_str());
+            return v ? std::optional<std::string>(v) : std::nullopt;
+          },
+          file);
+      key->ready = true;
+    }
     return key->bytes;
   };
   store::Store* s = &store;
   return {.load = [s, get](const std::string& k) -> std::optional<std::string> {
             const auto sealed = s->get_credential(k);
             if (!sealed) return std::nullopt;
-            return oauth::unseal(get(), *sealed);
+            return oauth::unseal(get(), *sealed, k); // the row key is the seal's AAD
           },
           .save = [s, get](const std::string& k, const std::string& text) {
-            s->put_credential(k, oauth::seal(get(), text));
+            s->put_credential(k, oauth::seal(get(), text, k));
           },
           .forget = [s](const std::string& k) { s->delete_credential(k); }};
 }

@@ -88,6 +88,16 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 PoolOptions::Credentials store_credentials(store::Store& store, EnvLookup env,
                                            std::filesystem::path key_file);
 
+/// An elicitation's requestedSchema reduced to MCP's flat form subset (2025-06-18
+/// "Elicitation", requested schema): an object of at most 32 primitive properties (string,
+/// number, integer, boolean) keeping only title, description, enum (≤ 64 primitives), enumNames,
+/// minLength/maxLength, minimum/maximum, format (email, uri, date, date-time) and a default of the
+/// property's type; every string property gets maxLength ≤ 16384; `pattern`, nested schemas,
+/// $refs and other keywords are dropped (a server's regex must not run in hearth: catastrophic
+/// backtracking, std::regex recursion). `required` keeps the names of kept properties. Never
+/// throws; any input gives {"type":"object","properties":{...}}.
+nlohmann::json elicitation_schema(const nlohmann::json& requested);
+
 /// `credentials` keeps OAuth tokens across processes (PoolOptions::credentials).
 std::shared_ptr<Pool> make_pool(const std::vector<runtime::AgentDef>& agents,
                                 const std::filesystem::path& project_root,

@@ -277,7 +277,7 @@ private:
 struct Pool::Entry {
   ConnectionConfig config{};
   sandbox::Policy policy{};
-  std::mutex start_mutex{};               // one start at a time
+  std::timed_mutex start_mutex{};         // one start at a time (waited for cancellably)
   // guarded by Pool::m_mutex:
   std::shared_ptr<Client> client{};
   std::vector<ToolInfo> tools{};          // after allow/block
@@ -428,6 +428,7 @@ std::unique_ptr<Client> Pool::connect(const Entry& e, std::stop_token cancel) {
         settings.idp_client_id = c.oauth_idp_client_id;
       }
       settings.state = e.oauth_state;
+      settings.shutdown = m_stop.get_token(); // a pending consent ends with the pool
       // Tokens outlive the process in the store (sealed by the runtime's credentials hooks),
       // keyed by agent, connection and URL: another URL never gets this one's token.
       const auto secret_key = (c.agent_id.empty() ? c.agent : c.agent_id) + "\n" + c.name + "\n" + c.url;
@@ -594,7 +595,14 @@ std::shared_ptr<Client> Pool::client(const std::string& agent, const std::string
       throw errors::mcp_config_invalid(name, "an OpenAPI connection has no MCP session.");
     if (e->client && e->client->alive()) return e->client;
   }
-  std::lock_guard start(e->start_mutex);
+  // Another caller's start (maybe an OAuth sign-in waiting for a person): waited for with this
+  // caller's own cancellation and the pool's shutdown, never blindly.
+  std::unique_lock start(e->start_mutex, std::defer_lock);
+  while (!start.try_lock_for(std::chrono::milliseconds(50))) {
+    if (cancel.stop_requested()) throw errors::turn_cancelled();
+    if (m_stop.get_token().stop_requested())
+      throw errors::mcp_closed(name, "start", "the runtime is shutting down");
+  }
   {
     std::lock_guard lock(m_mutex);
     if (e->client && e->client->alive()) return e->client; // another caller started it

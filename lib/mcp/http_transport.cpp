@@ -308,15 +308,15 @@ private:
     if (!ex.request_id.is_null() && message.is_object() && message.contains("id") &&
         message["id"] == ex.request_id && !message.contains("method"))
       ex.answered = true;
-    dispatch(std::move(message));
+    dispatch(std::move(message), ex.request_id);
   }
 
   /// Hands one message to the client; anything the sink throws fails the session (never
   /// escapes a transport thread).
-  void dispatch(json message) {
+  void dispatch(json message, const json& related) {
     if (m_closing) return;
     try {
-      m_sink(std::move(message));
+      m_sink(std::move(message), related);
     } catch (const std::exception& e) {
       fail(std::string("a message hearth could not handle: ") + e.what());
     } catch (...) {
@@ -570,7 +570,7 @@ private:
           }
           if (m_closing) return;
           try {
-            m_sink(std::move(message));
+            m_sink(std::move(message), json());
           } catch (const std::exception& e) {
             fail(std::string("a message hearth could not handle: ") + e.what());
           } catch (...) {

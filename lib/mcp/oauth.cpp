@@ -139,20 +139,37 @@ std::string str(const json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
 }
 
-/// POST a form (or JSON when `json_body`) and return the JSON answer; throws naming `step`.
+/// What a failed token/registration answer says, for an error the model and /info may show:
+/// RFC 6749 §5.2's `error` code and description only, never the body (a 2xx form-encoded token
+/// answer, or a registration, carries access/refresh tokens and client secrets).
+std::string post_problem(const json& answer) {
+  if (!answer.is_object()) return "the answer is not a JSON object";
+  const auto code = str(answer, "error");
+  if (code.empty()) return "the answer has no access token nor OAuth error";
+  auto out = text::to_utf8(code.substr(0, 100));
+  const auto description = str(answer, "error_description");
+  if (!description.empty()) out += " (" + text::to_utf8(description.substr(0, 200)) + ")";
+  return out;
+}
+
+/// POST a form (or JSON when `json_body`) with Accept: application/json and return the JSON
+/// answer; throws naming `step` (never quoting the body).
 json post(const Settings& s, const std::string& url, const std::string& body, bool json_body,
-          const httplib::Headers& headers, const std::string& step) {
+          const httplib::Headers& headers, const std::string& step, std::string* oauth_error = nullptr) {
   const auto u = split(s, url);
   httplib::Client client(u.origin);
   client.set_connection_timeout(std::chrono::seconds(10));
   client.set_read_timeout(std::chrono::seconds(30));
-  const auto res = client.Post(u.path.empty() ? "/" : u.path, headers, body,
+  auto sent = headers;
+  if (!sent.count("Accept")) sent.emplace("Accept", "application/json");
+  const auto res = client.Post(u.path.empty() ? "/" : u.path, sent, body,
                                json_body ? "application/json" : "application/x-www-form-urlencoded");
   if (!res) throw errors::mcp_http_error(s.connection, 0, "OAuth " + step + ": " + httplib::to_string(res.error()));
   json j = parse_json_or_discarded(res->body.substr(0, k_max_document));
-  if (res->status < 200 || res->status >= 300 || !j.is_object())
-    throw errors::mcp_http_error(s.connection, res->status,
-                                 "OAuth " + step + " failed: " + text::to_utf8(res->body.substr(0, 300)));
+  if (res->status < 200 || res->status >= 300 || !j.is_object()) {
+    if (oauth_error && j.is_object()) *oauth_error = str(j, "error");
+    throw errors::mcp_http_error(s.connection, res->status, "OAuth " + step + " failed: " + post_problem(j));
+  }
   return j;
 }
 
@@ -358,6 +375,10 @@ std::optional<Tokens>& held(const Settings& s) {
     if (s.tokens.load) {
       try {
         if (const auto text = s.tokens.load()) st.tokens = Tokens::from_json(parse_json_or_discarded(*text));
+        if (st.tokens && st.tokens->resource != s.mcp_url) { // granted for another resource
+          if (s.log) s.log("warn", "OAuth: the stored token is for another URL; it is not used");
+          st.tokens.reset();
+        }
       } catch (const std::exception& e) {
         if (s.log) s.log("warn", std::string("OAuth: the stored tokens could not be read: ") + e.what());
       }
@@ -366,8 +387,12 @@ std::optional<Tokens>& held(const Settings& s) {
   return st.tokens;
 }
 
+/// Holds `t` (under state->mutex, taken here: never call with it held) and stores it.
 void keep(const Settings& s, const Tokens& t) {
-  s.state->tokens = t;
+  {
+    std::lock_guard lock(s.state->mutex);
+    s.state->tokens = t;
+  }
   if (s.tokens.save) {
     try {
       s.tokens.save(dump_json(t.to_json()));
@@ -377,33 +402,103 @@ void keep(const Settings& s, const Tokens& t) {
   }
 }
 
-void drop(const Settings& s) {
-  s.state->tokens.reset();
+/// The tokens in the store now (another process may have refreshed them since they were loaded);
+/// nullopt when none, unreadable or for another URL.
+std::optional<Tokens> stored(const Settings& s) {
+  if (!s.tokens.load) return std::nullopt;
+  try {
+    const auto text = s.tokens.load();
+    if (!text) return std::nullopt;
+    auto t = Tokens::from_json(parse_json_or_discarded(*text));
+    if (t && t->resource != s.mcp_url) return std::nullopt;
+    return t;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+/// Forgets the tokens whose access token is `access` (takes state->mutex: never call with it
+/// held): the held ones if they still are those, the stored ones only if the store still has
+/// them (another process's newer tokens stay).
+void drop(const Settings& s, const std::string& access) {
+  {
+    std::lock_guard lock(s.state->mutex);
+    if (s.state->tokens && s.state->tokens->access_token == access) s.state->tokens.reset();
+  }
   if (s.tokens.forget) {
     try {
-      s.tokens.forget();
+      const auto now = stored(s);
+      if (!now || now->access_token == access) s.tokens.forget();
     } catch (const std::exception&) {
     }
   }
 }
 
-/// Refreshes `t` (RFC 6749 §6, with the resource); nullopt when the server refuses.
-std::optional<Tokens> refresh(const Settings& s, const Tokens& t) {
-  if (t.refresh_token.empty() || t.token_endpoint.empty()) return std::nullopt;
+/// Adopts `t` (read from the store) as the held tokens without storing it again.
+void adopt(const Settings& s, const Tokens& t) {
+  std::lock_guard lock(s.state->mutex);
+  s.state->tokens = t;
+}
+
+struct Refreshed {
+  std::optional<Tokens> tokens{};
+  bool refused = false; // the authorization server refused the refresh token (invalid_grant)
+};
+
+/// Refreshes `t` (RFC 6749 §6, with the resource). `refused` only when the authorization server
+/// answered invalid_grant (or with no access token): a network error or a server error leaves
+/// the tokens as they are.
+Refreshed refresh(const Settings& s, const Tokens& t) {
+  if (t.refresh_token.empty() || t.token_endpoint.empty()) return {.refused = true};
   std::string form = "grant_type=refresh_token&refresh_token=" + percent_encode(t.refresh_token);
   if (!t.resource.empty()) form += "&resource=" + percent_encode(t.resource);
   httplib::Headers headers;
   add_client_auth(s, t, form, headers);
+  std::string oauth_error;
   try {
-    auto next = tokens_of(post(s, t.token_endpoint, form, false, headers, "refresh"), t);
-    if (next.access_token.empty()) return std::nullopt;
+    auto next = tokens_of(post(s, t.token_endpoint, form, false, headers, "refresh", &oauth_error), t);
+    if (next.access_token.empty()) return {.refused = true};
     if (s.log) s.log("info", "OAuth: refreshed the access token");
-    return next;
+    return {.tokens = std::move(next)};
   } catch (const Error& e) {
     if (s.log) s.log("warn", "OAuth: the refresh failed: " + e.info().message);
-    return std::nullopt;
+    return {.refused = oauth_error == "invalid_grant"};
   }
 }
+
+bool expiring(const Tokens& t) { return t.expires_at > 0 && t.expires_at - 60 <= now_s(); }
+
+/// Ends the connection's sign-in `flow` on every way out of its leader: the waiting requests get
+/// `token` ("" failed) and a new flow may start.
+struct FinishFlow {
+  const Settings& s;
+  std::shared_ptr<Flow> flow;
+  std::string token{};
+  ~FinishFlow() {
+    {
+      std::lock_guard lock(s.state->mutex);
+      if (s.state->flow == flow) s.state->flow.reset();
+    }
+    std::lock_guard lock(flow->mutex);
+    flow->done = true;
+    flow->token = token;
+    flow->cv.notify_all();
+  }
+};
+
+/// A stop token stopped when either `a` or `b` is.
+class EitherStop {
+public:
+  EitherStop(std::stop_token a, std::stop_token b)
+      : m_a(std::move(a), [this] { m_source.request_stop(); }),
+        m_b(std::move(b), [this] { m_source.request_stop(); }) {}
+  std::stop_token token() const { return m_source.get_token(); }
+
+private:
+  std::stop_source m_source{};
+  std::stop_callback<std::function<void()>> m_a;
+  std::stop_callback<std::function<void()>> m_b;
+};
 
 } // namespace
 
@@ -434,6 +529,7 @@ ConsentScope::~ConsentScope() { t_consent = m_previous; }
 
 bool complete_callback(const std::string& name, const std::string& token, const std::string& state,
                        const std::string& code, const std::string& error) {
+  if (code.empty() && error.empty()) return false; // not an answer: the one-use token stays
   std::shared_ptr<Waiting> w;
   {
     std::lock_guard lock(g_waiting_mutex);
@@ -465,16 +561,22 @@ std::array<unsigned char, 32> credentials_key(
   }
   std::error_code ec;
   std::filesystem::create_directories(key_file.parent_path(), ec);
-  const int fd = ::open(key_file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd >= 0) { // first use: a new key
-    if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1 ||
-        ::write(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size())) {
+  // First use: a new key written whole to a private temporary file, synced, then linked into
+  // place; link() fails when another process won the race, whose key is then read. A reader
+  // never sees a half-written key.
+  if (!std::filesystem::exists(key_file, ec)) {
+    auto temp = key_file;
+    temp += ".tmp-" + random_token().substr(0, 16);
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+      const bool written = RAND_bytes(key.data(), static_cast<int>(key.size())) == 1 &&
+                           ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) &&
+                           ::fsync(fd) == 0;
       ::close(fd);
-      std::filesystem::remove(key_file, ec);
-      throw errors::mcp_config_invalid("(credentials)", "could not write " + key_file.string());
+      const bool linked = written && ::link(temp.c_str(), key_file.c_str()) == 0;
+      std::filesystem::remove(temp, ec);
+      if (linked) return key;
     }
-    ::close(fd);
-    return key;
   }
   const int rd = ::open(key_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (rd < 0 || ::read(rd, key.data(), key.size()) != static_cast<ssize_t>(key.size())) {
@@ -485,7 +587,7 @@ std::array<unsigned char, 32> credentials_key(
   return key;
 }
 
-std::string seal(const std::array<unsigned char, 32>& key, std::string_view plain) {
+std::string seal(const std::array<unsigned char, 32>& key, std::string_view plain, std::string_view aad) {
   unsigned char nonce[12];
   if (RAND_bytes(nonce, sizeof nonce) != 1) throw errors::internal_error("RAND_bytes failed");
   std::string out(reinterpret_cast<const char*>(nonce), sizeof nonce);
@@ -493,6 +595,8 @@ std::string seal(const std::array<unsigned char, 32>& key, std::string_view plai
   auto* ctx = EVP_CIPHER_CTX_new();
   int len = 0, total = 0;
   bool ok = ctx && EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), nonce) == 1 &&
+            (aad.empty() || EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                                              static_cast<int>(aad.size())) == 1) &&
             EVP_EncryptUpdate(ctx, reinterpret_cast<unsigned char*>(cipher.data()), &len,
                               reinterpret_cast<const unsigned char*>(plain.data()),
                               static_cast<int>(plain.size())) == 1;
@@ -508,7 +612,8 @@ std::string seal(const std::array<unsigned char, 32>& key, std::string_view plai
   return "v1:" + base64url(reinterpret_cast<const unsigned char*>(out.data()), out.size());
 }
 
-std::optional<std::string> unseal(const std::array<unsigned char, 32>& key, std::string_view sealed) {
+std::optional<std::string> unseal(const std::array<unsigned char, 32>& key, std::string_view sealed,
+                                  std::string_view aad) {
   if (sealed.rfind("v1:", 0) != 0) return std::nullopt;
   const auto raw = base64url_decode(sealed.substr(3));
   if (!raw || raw->size() < 28) return std::nullopt;
@@ -518,6 +623,8 @@ std::optional<std::string> unseal(const std::array<unsigned char, 32>& key, std:
   auto* ctx = EVP_CIPHER_CTX_new();
   int len = 0, total = 0;
   bool ok = ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), bytes) == 1 &&
+            (aad.empty() || EVP_DecryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                                              static_cast<int>(aad.size())) == 1) &&
             EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(plain.data()), &len, bytes + 12,
                               static_cast<int>(n)) == 1;
   total = len;
@@ -532,18 +639,32 @@ std::optional<std::string> unseal(const std::array<unsigned char, 32>& key, std:
 }
 
 std::string current_token(const Settings& s) {
-  std::lock_guard lock(s.state->mutex);
-  auto& t = held(s);
-  if (!t) return {};
-  if (t->expires_at > 0 && t->expires_at - 60 <= now_s()) { // refreshed ahead of expiry
-    if (auto next = refresh(s, *t)) {
-      keep(s, *next);
-    } else {
-      drop(s);
-      return {};
-    }
+  std::optional<Tokens> t;
+  std::shared_ptr<Flow> flow;
+  {
+    std::lock_guard lock(s.state->mutex);
+    const auto& h = held(s);
+    if (!h) return {};
+    if (!expiring(*h) || s.state->flow) return h->access_token; // a sign-in runs: never wait here
+    t = h;
+    flow = s.state->flow = std::make_shared<Flow>();
   }
-  return s.state->tokens ? s.state->tokens->access_token : std::string();
+  FinishFlow finish{s, flow}; // refreshed ahead of expiry, no lock held over the request
+  if (auto fresh = stored(s); fresh && fresh->access_token != t->access_token && !expiring(*fresh)) {
+    adopt(s, *fresh); // another process refreshed it meanwhile
+    finish.token = fresh->access_token;
+    return finish.token;
+  }
+  auto next = refresh(s, *t);
+  if (next.tokens) {
+    keep(s, *next.tokens);
+    finish.token = next.tokens->access_token;
+  } else if (next.refused) {
+    drop(s, t->access_token);
+  } else {
+    finish.token = t->access_token; // the refresh could not be made: the token as it is, for now
+  }
+  return finish.token;
 }
 
 std::string challenge_param(const std::string& challenge, std::string_view name) {
@@ -562,22 +683,85 @@ std::string challenge_param(const std::string& challenge, std::string_view name)
   return {};
 }
 
+namespace {
+
+std::string sign_in(const Settings& s, const std::string& challenge, const std::string& refused,
+                    std::optional<Tokens> held_tokens, bool step_up);
+
+} // namespace
+
 std::string authorize(const Settings& s, const std::string& challenge, const std::string& refused) {
-  std::lock_guard lock(s.state->mutex); // one flow per connection at a time
-  // 403 insufficient_scope (step-up): the held token cannot do it; sign in for the new scope.
-  if (challenge.find("insufficient_scope") != std::string::npos && held(s)) drop(s);
-  if (auto& t = held(s)) {
-    if (refused.empty() || refused != t->access_token) {
+  const bool step_up = challenge.find("insufficient_scope") != std::string::npos;
+  const Consent* consent = s.grant == "authorization_code" ? current_consent() : nullptr;
+  for (int attempt = 0;; ++attempt) {
+    std::shared_ptr<Flow> flow;
+    bool lead = false;
+    std::optional<Tokens> t;
+    {
+      std::lock_guard lock(s.state->mutex); // short: never across HTTP nor the consent wait
+      const auto& h = held(s);
       // Another request of this connection refreshed or signed in meanwhile.
-      if (t->expires_at == 0 || t->expires_at - 60 > now_s()) return t->access_token;
+      if (h && !step_up && (refused.empty() || refused != h->access_token) && !expiring(*h))
+        return h->access_token;
+      if (s.state->flow) {
+        flow = s.state->flow;
+      } else {
+        flow = s.state->flow = std::make_shared<Flow>();
+        lead = true;
+        t = h;
+      }
+    }
+    if (lead) {
+      FinishFlow finish{s, flow};
+      finish.token = sign_in(s, challenge, refused, std::move(t), step_up);
+      return finish.token;
+    }
+    // Another request of the connection signs in (maybe waiting for a person): wait for it with
+    // this request's own stop, then use its token or, when it failed, try once more.
+    const EitherStop stop(consent ? consent->stop : std::stop_token{}, s.shutdown);
+    const auto bound = (consent ? consent->wait : std::chrono::milliseconds(5 * 60'000)) + std::chrono::seconds(60);
+    std::unique_lock wlock(flow->mutex);
+    const bool done = flow->cv.wait_for(wlock, stop.token(), bound, [&] { return flow->done; });
+    if (!done) {
+      if (consent && consent->stop.stop_requested()) throw errors::turn_cancelled();
+      throw errors::mcp_http_error(s.connection, 401,
+                                   "OAuth: another request's sign-in did not finish in time");
+    }
+    if (!flow->token.empty() && flow->token != refused) return flow->token;
+    if (attempt >= 1)
+      throw errors::mcp_http_error(s.connection, 401, "OAuth: the connection's sign-in failed");
+  }
+}
+
+namespace {
+
+std::string sign_in(const Settings& s, const std::string& challenge, const std::string& refused,
+                    std::optional<Tokens> held_tokens, bool step_up) {
+  // 403 insufficient_scope (step-up): the held token cannot do it; sign in for the new scope.
+  if (step_up && held_tokens) {
+    drop(s, held_tokens->access_token);
+    held_tokens.reset();
+  }
+  if (auto& t = held_tokens) {
+    if ((refused.empty() || refused != t->access_token) && !expiring(*t)) return t->access_token;
+    // Another process may have refreshed or signed in since these were loaded: theirs first.
+    if (auto fresh = stored(s); fresh && fresh->access_token != t->access_token &&
+                                fresh->access_token != refused && !expiring(*fresh)) {
+      adopt(s, *fresh);
+      return fresh->access_token;
     }
     auto next = refresh(s, *t); // refused or expiring: the refresh token first
-    if (next && next->access_token != refused) {
-      keep(s, *next);
-      return next->access_token;
+    if (next.tokens && next.tokens->access_token != refused) {
+      keep(s, *next.tokens);
+      return next.tokens->access_token;
     }
-    if (s.log) s.log("info", "OAuth: the server refused the stored token; it is forgotten");
-    drop(s); // evicted: the flow below signs in again
+    if (refused == t->access_token || next.refused) {
+      if (s.log) s.log("info", "OAuth: the server refused the stored token; it is forgotten");
+      drop(s, t->access_token); // evicted (only if still the stored one): the flow below signs in again
+    } else {
+      std::lock_guard lock(s.state->mutex); // a failed refresh (network): the stored tokens stay
+      s.state->tokens.reset();
+    }
   }
   const auto resource_url = split(s, s.mcp_url);
   // 1. Protected resource metadata (RFC 9728).
@@ -854,10 +1038,13 @@ std::string authorize(const Settings& s, const std::string& challenge, const std
     };
     {
       std::unique_lock wlock(waiting->mutex);
-      const bool done = waiting->cv.wait_for(wlock, consent->stop, consent->wait, [&] { return waiting->done; });
+      const EitherStop stop(consent->stop, s.shutdown); // the turn's or the pool's end
+      const bool done = waiting->cv.wait_for(wlock, stop.token(), consent->wait, [&] { return waiting->done; });
       if (!done) {
         completed("timed-out");
         if (consent->stop.stop_requested()) throw errors::turn_cancelled();
+        if (s.shutdown.stop_requested())
+          throw errors::mcp_http_error(s.connection, 401, "OAuth: the runtime shut down during the sign-in");
         throw errors::mcp_http_error(s.connection, 401, "OAuth: nobody authorized the connection in time");
       }
       code = waiting->code;
@@ -905,5 +1092,6 @@ std::string authorize(const Settings& s, const std::string& challenge, const std
   return granted.access_token;
 }
 
+} // namespace
 
 } // namespace hearth::mcp::oauth

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -51,11 +52,22 @@ struct TokenStore {
   std::function<void()> forget{};
 };
 
-/// What one connection's flows share in a process: the tokens last loaded or granted.
+/// A sign-in (or refresh) in progress for a connection: the other requests of the connection wait
+/// for it with their own stop token instead of starting another.
+struct Flow {
+  std::mutex mutex{};
+  std::condition_variable_any cv{};
+  bool done = false;
+  std::string token{}; // the access token it got, "" when it failed
+};
+
+/// What one connection's flows share in a process: the tokens last loaded or granted. `mutex`
+/// guards `loaded`, `tokens` and `flow` only and is never held across HTTP or a person's consent.
 struct State {
   std::mutex mutex{};
   bool loaded = false;
   std::optional<Tokens> tokens{};
+  std::shared_ptr<Flow> flow{}; // the sign-in in progress, null none
 };
 
 /// A person who can open a URL: set (ConsentScope) by a session's connection tool call on its
@@ -90,7 +102,8 @@ private:
 
 /// The callback route (GET /eve/v1/connections/:name/callback/:token): hands `code` (or
 /// `error`) to the waiting flow whose token is `token`, after checking its connection name and
-/// `state`. False when no flow waits for that token (unknown, finished, another name or state).
+/// `state`. False when no flow waits for that token (unknown, finished, another name or state),
+/// or when neither code nor error is given (the token is then not used up).
 bool complete_callback(const std::string& name, const std::string& token, const std::string& state,
                        const std::string& code, const std::string& error);
 
@@ -101,10 +114,12 @@ std::array<unsigned char, 32> credentials_key(
     const std::function<std::optional<std::string>(const std::string&)>& env,
     const std::filesystem::path& key_file);
 
-/// "v1:" + base64url(nonce | ciphertext | tag) of `plain` under `key`.
-std::string seal(const std::array<unsigned char, 32>& key, std::string_view plain);
-/// The plain text of seal(), or nullopt when it was sealed under another key or altered.
-std::optional<std::string> unseal(const std::array<unsigned char, 32>& key, std::string_view sealed);
+/// "v1:" + base64url(nonce | ciphertext | tag) of `plain` under `key`, authenticating `aad` (the
+/// row key it is stored under: a sealed value copied to another row does not open there).
+std::string seal(const std::array<unsigned char, 32>& key, std::string_view plain, std::string_view aad = {});
+/// The plain text of seal(), or nullopt when it was sealed under another key or AAD, or altered.
+std::optional<std::string> unseal(const std::array<unsigned char, 32>& key, std::string_view sealed,
+                                  std::string_view aad = {});
 
 struct Settings {
   std::string connection{};    // for messages
@@ -133,17 +148,23 @@ struct Settings {
   std::function<void(std::string_view level, std::string_view text)> log{};
   TokenStore tokens{};
   std::shared_ptr<State> state = std::make_shared<State>();
+  /// Stopped when the pool shuts down: a pending consent (and any wait for it) ends then.
+  std::stop_token shutdown{};
 };
 
 /// A usable access token without signing in: the one held or stored, refreshed first when it
-/// expires within 60 s (a refresh that fails forgets it). "" when there is none.
+/// expires within 60 s (a refresh that fails forgets it). "" when there is none. Never waits for
+/// another request's sign-in (the held token, possibly stale, is returned meanwhile).
 std::string current_token(const Settings& settings);
 
 /// Signs in for a 401 whose WWW-Authenticate header is `challenge`; `refused` is the token the
 /// server just refused ("" none): it is forgotten, then a refresh is tried before a new flow.
-/// Returns the access token (also stored). Throws errors::mcp_http_error / mcp_config_invalid
-/// saying which step failed (never the token), errors::turn_cancelled when the turn stops while
-/// a person is asked.
+/// Returns the access token (also stored). One sign-in per connection at a time: a request that
+/// finds one in progress waits for it (cancellable by its own turn's stop and by
+/// Settings::shutdown, bounded by the consent wait) and tries itself if it failed. No lock is held
+/// across HTTP or the consent wait. Throws errors::mcp_http_error / mcp_config_invalid saying
+/// which step failed (never the token), errors::turn_cancelled when the turn stops while a person
+/// is asked or while waiting for another request's sign-in.
 std::string authorize(const Settings& settings, const std::string& challenge,
                       const std::string& refused = {});
 

@@ -220,7 +220,7 @@ private:
           if (m_closing) return; // close(): nothing more is dispatched
           if (text::trim(*line).empty()) continue;
           json message = ipc::decode_line(*line, "MCP server " + m_spec.connection);
-          m_sink(std::move(message));
+          m_sink(std::move(message), json());
         }
       } catch (const Error& e) {
         problem = e.info().message; // not JSON or an oversized line

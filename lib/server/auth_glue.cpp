@@ -19,17 +19,20 @@ bool is_health(const Request& req) {
   return req.path == "/eve/v1/health" && (req.method == "GET" || req.method == "HEAD");
 }
 
-/// GET /eve/v1/connections/<name>/callback/<token> (routes_eve.cpp): exactly those segments.
+/// GET /eve/v1/connections/<name>/callback/<token> (routes_eve.cpp): exactly those segments of
+/// the raw (undecoded) path, as the router matches them, and GET only (the router serves HEAD
+/// with the GET handler: a HEAD must not reach the one-use route without credentials).
 bool is_connection_callback(const Request& req) {
-  if (req.method != "GET" && req.method != "HEAD") return false;
-  const std::string prefix = "/eve/v1/connections/";
-  if (req.path.rfind(prefix, 0) != 0) return false;
-  const auto name_end = req.path.find('/', prefix.size());
-  if (name_end == std::string::npos || name_end == prefix.size()) return false;
-  const std::string middle = "/callback/";
-  if (req.path.compare(name_end, middle.size(), middle) != 0) return false;
-  const auto token = req.path.substr(name_end + middle.size());
-  return !token.empty() && token.find('/') == std::string::npos;
+  if (req.method != "GET") return false;
+  const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+  const std::string_view prefix = "/eve/v1/connections/";
+  if (path.substr(0, prefix.size()) != prefix) return false;
+  const auto name_end = path.find('/', prefix.size());
+  if (name_end == std::string_view::npos || name_end == prefix.size()) return false;
+  const std::string_view middle = "/callback/";
+  if (path.substr(name_end, middle.size()) != middle) return false;
+  const auto token = path.substr(name_end + middle.size());
+  return !token.empty() && token.find('/') == std::string_view::npos;
 }
 
 /// True when `path` is exactly a declared channel route (`/channels/<name><suffix>`, any method:

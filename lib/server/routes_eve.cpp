@@ -661,7 +661,7 @@ void mount_eve(Router& router, ServerContext& ctx) {
   // needs no other credential (auth_glue.cpp lets it through route auth).
   router.add("/eve/v1/connections/:name/callback/:token", {"GET"}, [](Req req, Res res) {
     no_store(res);
-    const bool ok = mcp::oauth::complete_callback(req.matches[1], req.matches[2],
+    const bool ok = req.method == "GET" && mcp::oauth::complete_callback(req.matches[1], req.matches[2],
                                                   req.get_param_value("state"),
                                                   req.get_param_value("code"),
                                                   req.get_param_value("error"));

@@ -323,7 +323,7 @@ class ElicitationTest(HearthTestCase):
         self.assertEqual(request["display"], "text")
         self.assertIn("Your name?", request["prompt"])
         self.assertEqual(request["elicitation"]["connection"], "fx")
-        self.assertEqual(request["elicitation"]["schema"]["properties"], {"name": {"type": "string"}})
+        self.assertEqual(request["elicitation"]["schema"]["properties"], {"name": {"type": "string", "maxLength": 16384}})  # the flat subset
         self.assertEqual(request["action"]["toolName"], "connection__fx__elicit")
         status, _, _ = c.json("POST", f"/eve/v1/session/{sid}", {
             "inputResponses": [{"requestId": request["requestId"], "text": "Ada"}]})
@@ -584,6 +584,12 @@ class OAuthConsentTest(HearthTestCase):
         except urllib.error.HTTPError as e:
             self.assertEqual(e.code, 302)
             callback = e.headers["Location"]
+        # A HEAD (link preview) or a visit without code nor error does not use the one-use link up.
+        with self.assertRaises(urllib.error.HTTPError):
+            urllib.request.urlopen(urllib.request.Request(callback, method="HEAD"))
+        with self.assertRaises(urllib.error.HTTPError):
+            urllib.request.urlopen(callback.split("?")[0] + "?state=" + urllib.parse.parse_qs(
+                urllib.parse.urlparse(callback).query)["state"][0])
         with urllib.request.urlopen(callback) as answer:  # no hearth credential needed
             self.assertIn(b"Authorized", answer.read())
         with self.assertRaises(urllib.error.HTTPError):  # one use

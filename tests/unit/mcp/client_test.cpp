@@ -31,7 +31,10 @@ struct Fake {
   std::mutex mutex;
   std::vector<json> sent;
   std::function<std::vector<json>(const json&)> respond;
-  mcp::Transport::Sink sink;
+  mcp::Transport::Sink raw_sink;
+  /// Hands `message` to the client as arriving on the answer stream of request `related` (null:
+  /// no request's stream, as stdio).
+  void sink(json message, json related = nullptr) { raw_sink(std::move(message), related); }
   mcp::Transport::Closed closed;
   mcp::Transport::Closed failed;
 
@@ -65,7 +68,7 @@ class FakeTransport : public mcp::Transport {
 public:
   explicit FakeTransport(std::shared_ptr<Fake> fake) : m_fake(std::move(fake)) {}
   void start(Sink sink, Closed closed, Closed failed) override {
-    m_fake->sink = std::move(sink);
+    m_fake->raw_sink = std::move(sink);
     m_fake->closed = std::move(closed);
     m_fake->failed = std::move(failed);
   }
@@ -75,7 +78,8 @@ public:
       m_fake->sent.push_back(message);
     }
     if (m_fake->respond)
-      for (auto& reply : m_fake->respond(message)) m_fake->sink(reply);
+      for (auto& reply : m_fake->respond(message))
+        m_fake->sink(reply, message.contains("id") ? message["id"] : json()); // as HTTP: on its stream
   }
   void close() noexcept override {}
   json describe() const override { return {{"transport", "fake"}}; }
@@ -397,6 +401,93 @@ TEST_SUITE("mcp") {
     CHECK(fake->answers(1)["el1"]["result"] == json{{"action", "cancel"}});
   }
 
+  TEST_CASE("elicitation: a question goes to the call whose stream carried it, never another's") {
+    auto fake = std::make_shared<Fake>();
+    auto base = server("2025-11-25");
+    std::mutex ids_mutex;
+    std::vector<json> call_ids;
+    fake->respond = [&, base](const json& m) -> std::vector<json> {
+      if (m.value("method", "") == "tools/call") {
+        std::lock_guard lock(ids_mutex);
+        call_ids.push_back(m["id"]);
+        return {};
+      }
+      return base(m);
+    };
+    auto client = client_for(fake, {.elicitation = true});
+    client->initialize();
+    std::atomic<int> asked_a{0}, asked_b{0};
+    const auto elicitor = [](std::atomic<int>& asked) {
+      return [&asked](const json&, std::stop_token) {
+        ++asked;
+        return json{{"action", "accept"}, {"content", json::object()}};
+      };
+    };
+    std::thread a([&] {
+      CHECK_THROWS(client->call_tool("a", json::object(), std::chrono::milliseconds(1500), {}, {},
+                                     elicitor(asked_a)));
+    });
+    for (int i = 0; i < 200; ++i) {
+      {
+        std::lock_guard lock(ids_mutex);
+        if (call_ids.size() == 1) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::thread b([&] {
+      CHECK_THROWS(client->call_tool("b", json::object(), std::chrono::milliseconds(1500), {}, {},
+                                     elicitor(asked_b)));
+    });
+    for (int i = 0; i < 200; ++i) {
+      {
+        std::lock_guard lock(ids_mutex);
+        if (call_ids.size() == 2) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    json first, second;
+    {
+      std::lock_guard lock(ids_mutex);
+      REQUIRE(call_ids.size() == 2);
+      first = call_ids[0];
+      second = call_ids[1];
+    }
+    // On the first call's stream (the older one): its user is asked, not the newest call's.
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "q1"}, {"method", "elicitation/create"},
+                {"params", {{"message", "?"}, {"requestedSchema", {{"type", "object"}}}}}},
+               first);
+    // No stream (stdio) with two calls in flight: whose question it is cannot be told; declined.
+    fake->sink({{"jsonrpc", "2.0"}, {"id", "q2"}, {"method", "elicitation/create"},
+                {"params", {{"message", "?"}, {"requestedSchema", {{"type", "object"}}}}}});
+    const auto answers = fake->answers(2);
+    CHECK(answers.at("q1")["result"]["action"] == "accept");
+    CHECK(answers.at("q2")["result"] == json{{"action", "decline"}});
+    CHECK(asked_a == 1);
+    CHECK(asked_b == 0);
+    a.join();
+    b.join();
+  }
+
+  TEST_CASE("elicitation: a hostile requestedSchema is reduced to the flat subset (no pattern)") {
+    const json hostile = {
+        {"type", "object"},
+        {"properties",
+         {{"name", {{"type", "string"}, {"pattern", "^(a+)+$"}, {"maxLength", 1000000000}, {"default", "x"}}},
+          {"age", {{"type", "integer"}, {"minimum", 0}, {"default", "not a number"}}},
+          {"deep", {{"type", "object"}, {"properties", {{"x", {{"type", "string"}}}}}}},
+          {"kind", {{"type", "string"}, {"enum", {"a", "b"}}, {"format", "regex"}}}}},
+        {"required", {"name", "deep"}},
+        {"$defs", {{"x", {{"type", "string"}}}}}};
+    const auto flat = mcp::elicitation_schema(hostile);
+    CHECK(flat["properties"]["name"] == json{{"type", "string"}, {"maxLength", 16384}, {"default", "x"}});
+    CHECK(flat["properties"]["age"] == json{{"type", "integer"}, {"minimum", 0}});
+    CHECK_FALSE(flat["properties"].contains("deep"));
+    CHECK(flat["properties"]["kind"] == json{{"type", "string"}, {"enum", {"a", "b"}}, {"maxLength", 16384}});
+    CHECK(flat["required"] == json::array({"name"}));
+    CHECK_FALSE(flat.contains("$defs"));
+    CHECK(mcp::elicitation_schema(json("x")) == json{{"type", "object"}, {"properties", json::object()}});
+  }
+
   TEST_CASE("oauth: credentials are sealed with AES-256-GCM and open only under their key") {
     std::array<unsigned char, 32> key{}, other{};
     key[0] = 1;
@@ -412,6 +503,11 @@ TEST_SUITE("mcp") {
     altered[10] = altered[10] == 'A' ? 'B' : 'A';
     CHECK_FALSE(mcp::oauth::unseal(key, altered).has_value());
     CHECK_FALSE(mcp::oauth::unseal(key, "v1:").has_value());
+    // The row key is authenticated: a value copied to another row does not open there.
+    const auto bound = mcp::oauth::seal(key, plain, "agent\nfx\nhttps://a/mcp");
+    CHECK(mcp::oauth::unseal(key, bound, "agent\nfx\nhttps://a/mcp") == std::optional<std::string>(plain));
+    CHECK_FALSE(mcp::oauth::unseal(key, bound, "agent\nfx\nhttps://b/mcp").has_value());
+    CHECK_FALSE(mcp::oauth::unseal(key, bound).has_value());
     // The key: HEARTH_CREDENTIALS_KEY, else a 0600 file made once and read after.
     TempProject tmp;
     const auto file = tmp.root() / "state" / "credentials.key";
