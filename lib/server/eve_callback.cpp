@@ -460,7 +460,10 @@ int post_once(State& state, const State::Item& item) {
     if (addresses.empty()) return 0;
     for (const auto& a : addresses)
       if (reserved_host(a)) return k_refused;
-    address = addresses.front();
+    // IPv4 first (a receiver on 127.0.0.1 named "localhost" is reached as httplib would).
+    const auto v4 = std::find_if(addresses.begin(), addresses.end(),
+                                 [](const std::string& a) { return a.find(':') == std::string::npos; });
+    address = v4 != addresses.end() ? *v4 : addresses.front();
   }
   const auto origin = url->scheme + "://" + host + (url->port.empty() ? "" : ":" + url->port);
   httplib::Client client(origin);

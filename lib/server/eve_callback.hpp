@@ -58,8 +58,9 @@ nlohmann::json eve_callback_body(const nlohmann::json& callback, const std::stri
 ///
 /// Addresses: a host name is resolved here (at most `resolve_timeout`); when any of its addresses
 /// is private or reserved (as parse_eve_callback's literal check, IPv4-mapped IPv6 included) the
-/// callback fails without a retry; otherwise the POST connects to exactly the first address
-/// (the Host header and the TLS name stay the URL's), so a rebinding name cannot move it.
+/// callback fails without a retry; otherwise the POST connects to exactly one of them (the first
+/// IPv4 one, else the first; the Host header and the TLS name stay the URL's), so a rebinding
+/// name cannot move it.
 ///
 /// Stopping: ~CallbackSender lets what is queued go on for at most `drain`, then cuts attempts in
 /// flight (from another thread than the destructor's: it never waits on a connect or a name
