@@ -461,10 +461,11 @@ int post_once(State& state, const State::Item& item) {
     for (const auto& a : addresses)
       if (reserved_host(a)) return k_refused;
     // IPv4 first (a receiver on 127.0.0.1 named "localhost" is reached as httplib would).
-    const auto v4 = std::find_if(addresses.begin(), addresses.end(),
-                                 [](const std::string& a) { return a.find(':') == std::string::npos; });
-    address = v4 != addresses.end() ? *v4 : addresses.front();
+    const auto first_v4 = std::find_if(addresses.begin(), addresses.end(),
+                                       [](const std::string& a) { return a.find(':') == std::string::npos; });
+    address = first_v4 != addresses.end() ? *first_v4 : addresses.front();
   }
+  if (reserved_host(host)) return k_refused; // a literal read back from the store is checked again
   const auto origin = url->scheme + "://" + host + (url->port.empty() ? "" : ":" + url->port);
   httplib::Client client(origin);
   if (!address.empty()) client.set_hostname_addr_map({{host, address}});

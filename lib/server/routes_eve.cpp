@@ -43,9 +43,9 @@ private:
 struct Eve {
   // clang 14 (fuzz build): no paren-init
   explicit Eve(ServerContext& context)
-      : ctx(context), callbacks(CallbackSender::Limits{}, [this](const std::string& key, CallbackSender::Outcome o) {
-          delivered(key, o);
-        }) {
+      : ctx(context),
+        callbacks(CallbackSender::Limits{},
+                  [this](const std::string& key, CallbackSender::Outcome o) { delivered(key, o); }) {
     requeue_callbacks();
   }
   ServerContext& ctx;
@@ -75,7 +75,7 @@ struct Eve {
     auto& store = ctx.runtime.store();
     store.create_stream(outbox_path());
     store.append(outbox_path(), {.type = "pending", .data = {{"id", key}, {"url", url}, {"body", body}}});
-    callbacks.push(url, body, key);
+    if (!callbacks.push(url, body, key)) delivered(key, CallbackSender::Outcome::failed); // full: logged
   }
 
   void delivered(const std::string& key, CallbackSender::Outcome outcome) {
