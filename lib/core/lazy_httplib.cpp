@@ -47,6 +47,8 @@ HEARTH_HTTPLIB(set_write_timeout, void, "_ZN7httplib10ClientImpl17set_write_time
                (void* self, time_t sec, time_t usec), (self, sec, usec))
 HEARTH_HTTPLIB(set_connection_timeout, void, "_ZN7httplib10ClientImpl22set_connection_timeoutEll",
                (void* self, time_t sec, time_t usec), (self, sec, usec))
+HEARTH_HTTPLIB(set_hostname_addr_map, void, "_ZN7httplib6Client21set_hostname_addr_mapESt3mapINSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEES7_St4lessIS7_ESaISt4pairIKS7_S7_EEE",
+               (void* self, std::map<S, S> addr_map), (self, std::move(addr_map)))
 HEARTH_HTTPLIB(client_stop, void, "_ZN7httplib6Client4stopEv", (void* self), (self))
 HEARTH_HTTPLIB(client_send, bool, "_ZN7httplib6Client4sendERNS_7RequestERNS_8ResponseERNS_5ErrorE",
                (void* self, httplib::Request& req, httplib::Response& res, httplib::Error& error),

@@ -295,10 +295,24 @@ BoundedRange bound_request(std::vector<providers::Message>& messages, std::size_
     used += chars_of(messages[i]);
     first_kept = i;
   }
-  // A tool result whose call was dropped cannot be sent alone (providers refuse it).
-  while (first_kept < messages.size() && first_kept + 1 < messages.size() &&
-         messages[first_kept].role == providers::Role::tool)
-    ++first_kept;
+  // A tool result whose call was dropped cannot be sent alone (providers answer 400): when the
+  // cut lands inside a tool-result group, the assistant message owning it is kept too, its
+  // arguments cut, with the group's older results cut to ~256 characters each (every call of
+  // the message keeps its result). The kept range never starts with a tool result.
+  if (first_kept < messages.size() && messages[first_kept].role == providers::Role::tool) {
+    std::size_t owner = first_kept;
+    while (owner > keep_first && messages[owner].role == providers::Role::tool) --owner;
+    const bool owned = messages[owner].role == providers::Role::assistant &&
+                       !messages[owner].tool_calls.empty();
+    if (owned) {
+      for (std::size_t i = owner + 1; i < first_kept; ++i) cut_message(messages[i], 256);
+      cut_message(messages[owner], 256);
+      first_kept = owner;
+    } else { // no owner to keep (none, or only results left): the orphans go, the newest stays
+      while (first_kept + 1 < messages.size() && messages[first_kept].role == providers::Role::tool)
+        ++first_kept;
+    }
+  }
   if (first_kept > keep_first) {
     out.from = keep_first;
     out.count = first_kept - keep_first;

@@ -861,8 +861,10 @@ json Runtime::resume_session(const std::string& agent_name, const std::string& i
     // A compaction inside the resumed turn commits its checkpoint at once, as in prompt_agent.
     auto options = parked_options(parked);
     std::int64_t version = saved->version;
+    // The turn is still the parked one's until it ends: the checkpoint keeps `parked` (as
+    // compact_session does), so a crash mid-turn leaves a session that can resume again.
     options.persist = [&](const json& history) {
-      version = m_store.save_session(key, history, version).version;
+      version = m_store.save_session(key, history, version, parked).version;
     };
     try {
       const auto result = resume_turn(scope, agent_def, messages, parked, options);

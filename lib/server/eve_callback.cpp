@@ -6,9 +6,17 @@
 
 #include <arpa/inet.h>
 #include <httplib.h>
+#include <netdb.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <condition_variable>
+#include <list>
+#include <map>
+#include <mutex>
+#include <thread>
 #include <cctype>
 #include <cstdint>
 #include <cstring>
@@ -34,8 +42,23 @@ struct Url {
   bool userinfo = false;
 };
 
+/// No byte a resolver or a log line reads differently from the check: nothing below 0x21
+/// (NUL, controls, space: getaddrinfo stops at a NUL, CR/LF forge log lines) and no DEL.
+bool plain_url(const std::string& text) {
+  return std::none_of(text.begin(), text.end(), [](char c) {
+    const auto b = static_cast<unsigned char>(c);
+    return b < 0x21 || b == 0x7f;
+  });
+}
+
+/// An ASCII host (non-ASCII names are sent in their punycode form).
+bool ascii_host(const std::string& host) {
+  return std::none_of(host.begin(), host.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
 /// WHATWG-style absolute URL split; nullopt when `text` is not absolute (no scheme, no host).
 std::optional<Url> split_url(const std::string& text) {
+  if (!plain_url(text)) return std::nullopt;
   const auto colon = text.find("://");
   if (colon == std::string::npos || colon == 0) return std::nullopt;
   Url u;
@@ -67,7 +90,8 @@ std::optional<Url> split_url(const std::string& text) {
     u.host = authority.substr(0, c);
     if (c != std::string::npos) u.port = authority.substr(c + 1);
   }
-  if (u.host.empty() || u.host.find_first_of(" \t\r\n<>\\^|") != std::string::npos) return std::nullopt;
+  if (u.host.empty() || u.host.find_first_of("<>\\^|%") != std::string::npos)
+    return std::nullopt;
   const auto digit = [](char c) { return c >= '0' && c <= '9'; };
   if (!u.port.empty() && (u.port.size() > 5 || !std::all_of(u.port.begin(), u.port.end(), digit) ||
                           std::stoul(u.port) > 65535))
@@ -154,7 +178,20 @@ std::optional<std::uint32_t> ipv4_of(const std::string& host) {
   return ntohl(a.s_addr);
 }
 
-/// isReservedIpAddress: a private or reserved IP literal; loopback and names are not.
+/// A private or reserved IPv4 address; loopback is not.
+bool reserved_v4(std::uint32_t a) {
+  if (in_v4(a, "127.0.0.0", 8)) return false; // loopback
+  static const std::vector<std::pair<const char*, int>> ranges = {
+      {"0.0.0.0", 8},      {"10.0.0.0", 8},      {"100.64.0.0", 10},  {"169.254.0.0", 16},
+      {"172.16.0.0", 12},  {"192.0.0.0", 24},    {"192.0.2.0", 24},   {"192.88.99.0", 24},
+      {"192.168.0.0", 16}, {"198.18.0.0", 15},   {"198.51.100.0", 24}, {"203.0.113.0", 24},
+      {"224.0.0.0", 4},    {"240.0.0.0", 4}};
+  return std::any_of(ranges.begin(), ranges.end(),
+                     [&](const auto& r) { return in_v4(a, r.first, r.second); });
+}
+
+/// isReservedIpAddress: a private or reserved IP literal; loopback and names are not. An
+/// IPv4-mapped IPv6 address (::ffff:0:0/96, any spelling) is judged by its IPv4 address.
 bool reserved_host(std::string host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
@@ -167,27 +204,30 @@ bool reserved_host(std::string host) {
   if (lower == "localhost" ||
       (lower.size() > suffix.size() && lower.compare(lower.size() - suffix.size(), suffix.size(), suffix) == 0))
     return false;
-  if (const auto v4 = ipv4_of(lower)) {
-    const auto a = *v4;
-    if (in_v4(a, "127.0.0.0", 8)) return false; // loopback
-    static const std::vector<std::pair<const char*, int>> ranges = {
-        {"0.0.0.0", 8},      {"10.0.0.0", 8},      {"100.64.0.0", 10},  {"169.254.0.0", 16},
-        {"172.16.0.0", 12},  {"192.0.0.0", 24},    {"192.0.2.0", 24},   {"192.88.99.0", 24},
-        {"192.168.0.0", 16}, {"198.18.0.0", 15},   {"198.51.100.0", 24}, {"203.0.113.0", 24},
-        {"224.0.0.0", 4},    {"240.0.0.0", 4}};
-    return std::any_of(ranges.begin(), ranges.end(),
-                       [&](const auto& r) { return in_v4(a, r.first, r.second); });
-  }
+  if (const auto v4 = ipv4_of(lower)) return reserved_v4(*v4);
   in6_addr v6{};
   if (inet_pton(AF_INET6, lower.c_str(), &v6) != 1) return false; // a name
   std::array<unsigned char, 16> a{};
   std::memcpy(a.data(), v6.s6_addr, 16);
+  if (in_v6(a, "::ffff:0:0", 96)) // IPv4-mapped: "::ffff:a00:1" is 10.0.0.1
+    return reserved_v4(std::uint32_t{a[12]} << 24 | std::uint32_t{a[13]} << 16 |
+                       std::uint32_t{a[14]} << 8 | std::uint32_t{a[15]});
   if (in_v6(a, "::1", 128)) return false; // loopback
   static const std::vector<std::pair<const char*, int>> ranges = {
       {"::", 96},      {"64:ff9b::", 96}, {"64:ff9b:1::", 48}, {"100::", 64},  {"2001::", 23},
       {"2001:db8::", 32}, {"2002::", 16},  {"fc00::", 7},       {"fe80::", 10}, {"ff00::", 8}};
   return std::any_of(ranges.begin(), ranges.end(),
                      [&](const auto& r) { return in_v6(a, r.first, r.second); });
+}
+
+/// An IPv6 literal host other than the loopback ([::1]): httplib 0.11.4 reads only the
+/// digit-and-colon form of a bracketed host, so hearth refuses the others (docs/http.md).
+bool ipv6_literal_not_loopback(const std::string& host) {
+  if (host.size() < 2 || host.front() != '[') return false;
+  in6_addr v6{};
+  const auto bare = host.substr(1, host.size() - 2);
+  if (inet_pton(AF_INET6, bare.c_str(), &v6) != 1) return true;
+  return !IN6_IS_ADDR_LOOPBACK(&v6) || bare.find_first_not_of("0123456789:") != std::string::npos;
 }
 
 std::string type_name(const json& v) {
@@ -202,7 +242,10 @@ std::string type_name(const json& v) {
 /// The log-safe form of a callback URL: the token path segment redacted, as Eve logs it.
 std::string redacted(const std::string& url) {
   const auto at = url.find("/callback/");
-  return at == std::string::npos ? "[redacted]" : url.substr(0, at) + "/callback/[redacted]";
+  std::string out = at == std::string::npos ? "[redacted]" : url.substr(0, at) + "/callback/[redacted]";
+  for (char& c : out) // a log line stays one line
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
 }
 
 } // namespace
@@ -245,7 +288,15 @@ json parse_eve_callback(const json& value) {
   if (!issues.empty()) fail();
   const auto url_text = value["url"].get<std::string>();
   const auto token = value["token"].get<std::string>();
+  if (!plain_url(url_text)) { // hearth: Eve's URL parser strips or refuses these
+    issues.push_back("callback.url: Callback url must not contain spaces or control characters.");
+    fail();
+  }
   const auto url = split_url(url_text);
+  if (url && !ascii_host(url->host)) { // hearth: one spelling for the check and the resolver
+    issues.push_back("callback.url: Callback url host must be ASCII (punycode).");
+    fail();
+  }
   if (!url) {
     issues.push_back("callback.url: Callback url must be absolute.");
     fail();
@@ -254,6 +305,8 @@ json parse_eve_callback(const json& value) {
     issues.push_back("callback.url: Callback url token must match callback token.");
   if (reserved_host(url->host))
     issues.push_back("callback.url: Callback url host must not be a private or reserved address.");
+  else if (ipv6_literal_not_loopback(url->host)) // hearth: see ipv6_literal_not_loopback
+    issues.push_back("callback.url: Callback url host must be a name, an IPv4 address or [::1].");
   if (url->scheme != "http" && url->scheme != "https") // hearth: Eve fails later, when it posts
     issues.push_back("callback.url: Callback url must be http or https.");
   if (url->userinfo) // hearth: no credentials travel in a callback URL
@@ -293,91 +346,144 @@ json eve_callback_body(const json& callback, const std::string& session_id, cons
   return body;
 }
 
-CallbackSender::CallbackSender() : CallbackSender(Limits{}) {}
+struct CallbackSender::State {
+  using Clock = std::chrono::steady_clock;
+  struct Item {
+    std::uint64_t id = 0;
+    std::string url{};
+    std::string host{}; // the per-host limit's key
+    std::string body{};
+    std::string key{};
+    int attempt = 0; // attempts made
+    Clock::time_point due{};
+  };
+  Limits limits{};
+  Done on_done{};
+  Resolver resolver{};
+  std::mutex mutex{};
+  std::condition_variable cv{};
+  std::list<Item> queue{};
+  std::map<std::uint64_t, Item> in_flight{};
+  std::map<std::string, int> busy{}; // host -> POSTs in flight
+  std::uint64_t next_id = 0;
+  int running = 0;   // worker threads alive
+  int reporting = 0; // outcomes decided, not yet reported
+  bool stopping = false;
+  std::atomic<bool> cut{false}; // attempts in flight are stopped
+  std::mutex hook_mutex{};
+  bool closed = false; // on_done is not called any more
 
-CallbackSender::CallbackSender(Limits limits)
-    : m_limits(limits), m_thread([this](std::stop_token stop) { loop(stop); }) {}
-
-CallbackSender::~CallbackSender() {
-  m_thread.request_stop();
-  m_wake.notify_all();
-}
-
-bool CallbackSender::push(std::string url, json body) {
-  {
-    std::lock_guard lock(m_mutex);
-    if (m_queue.size() >= m_limits.max_queue) {
-      std::cerr << "hearth: warning: session callback to " << redacted(url)
-                << " dropped: " << m_limits.max_queue << " callbacks are already waiting." << std::endl;
-      return false;
-    }
-    m_queue.push_back({std::move(url), dump_json(body)});
-  }
-  m_wake.notify_one();
-  return true;
-}
-
-void CallbackSender::loop(std::stop_token stop) {
-  while (!stop.stop_requested()) {
-    Item item;
-    {
-      std::unique_lock lock(m_mutex);
-      if (!m_wake.wait(lock, stop, [&] { return !m_queue.empty(); })) return;
-      item = std::move(m_queue.front());
-      m_queue.pop_front();
-    }
-    auto backoff = m_limits.first_backoff;
-    for (int attempt = 1; attempt <= m_limits.attempts && !stop.stop_requested(); ++attempt) {
-      int status = 0;
-      try {
-        status = post_once(item, stop);
-      } catch (const std::exception&) {
-        status = 0;
-      }
-      if (status >= 200 && status < 300) break;
-      const bool retry = status == 0 || status == 408 || status == 429 || status >= 500;
-      if (!retry || attempt == m_limits.attempts) {
-        std::cerr << "hearth: warning: session callback to " << redacted(item.url) << " failed ("
-                  << (status == 0 ? std::string("no answer") : "HTTP " + std::to_string(status))
-                  << ", attempt " << attempt << ")." << std::endl;
-        break;
-      }
-      std::unique_lock lock(m_mutex);
-      m_wake.wait_for(lock, stop, backoff, [] { return false; });
-      backoff *= 4;
+  void report(const std::string& key, Outcome outcome) {
+    if (!on_done) return;
+    std::lock_guard lock(hook_mutex);
+    if (closed) return;
+    try {
+      on_done(key, outcome);
+    } catch (...) {
     }
   }
+};
+
+namespace {
+using State = CallbackSender::State;
+using Outcome = CallbackSender::Outcome;
+constexpr int k_refused = -1; // the host resolves to a private or reserved address
+
+std::vector<std::string> system_resolve(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0) return {};
+  std::vector<std::string> out;
+  for (auto* a = found; a && out.size() < 32; a = a->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a->ai_family == AF_INET)
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr, text, sizeof text);
+    else if (a->ai_family == AF_INET6)
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr, text, sizeof text);
+    else
+      continue;
+    out.emplace_back(text);
+  }
+  freeaddrinfo(found);
+  return out;
 }
 
-int CallbackSender::post_once(const Item& item, std::stop_token stop) {
+/// The addresses of `host`, looked up on a detached thread: at most resolve_timeout, less when
+/// the sender is cut; none on failure. The lookup itself is abandoned, not waited for.
+std::vector<std::string> resolve(State& state, const std::string& host) {
+  struct Job {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool done = false;
+    std::vector<std::string> addresses;
+  };
+  auto job = std::make_shared<Job>();
+  CallbackSender::Resolver fn = state.resolver ? state.resolver : CallbackSender::Resolver(system_resolve);
+  std::thread([job, fn = std::move(fn), host] {
+    std::vector<std::string> found;
+    try {
+      found = fn(host);
+    } catch (...) {
+    }
+    std::lock_guard lock(job->mutex);
+    job->addresses = std::move(found);
+    job->done = true;
+    job->cv.notify_all();
+  }).detach();
+  const auto deadline = State::Clock::now() + state.limits.resolve_timeout;
+  std::unique_lock lock(job->mutex);
+  while (!job->done && !state.cut && State::Clock::now() < deadline)
+    job->cv.wait_for(lock, std::chrono::milliseconds(25));
+  return job->done ? job->addresses : std::vector<std::string>{};
+}
+
+/// One attempt: the HTTP status, 0 for a transport failure or timeout, k_refused when the host
+/// resolves to a private or reserved address.
+int post_once(State& state, const State::Item& item) {
   const auto url = split_url(item.url);
-  if (!url) return 400;
+  if (!url || !ascii_host(url->host)) return 400;
   std::string host = url->host;
+  std::string bare = host;
+  if (bare.size() >= 2 && bare.front() == '[') bare = bare.substr(1, bare.size() - 2);
+  std::string address; // where the connection goes; empty: the literal itself
   if (const auto v4 = ipv4_of(host)) { // connect where the check looked
     in_addr a{.s_addr = htonl(*v4)};
     char text[INET_ADDRSTRLEN] = {};
     inet_ntop(AF_INET, &a, text, sizeof text);
     host = text;
+  } else if (in6_addr v6{}; inet_pton(AF_INET6, bare.c_str(), &v6) == 1) {
+    if (reserved_host(bare)) return k_refused;
+  } else {
+    const auto addresses = resolve(state, bare);
+    if (addresses.empty()) return 0;
+    for (const auto& a : addresses)
+      if (reserved_host(a)) return k_refused;
+    // IPv4 first (a receiver on 127.0.0.1 named "localhost" is reached as httplib would).
+    const auto first_v4 = std::find_if(addresses.begin(), addresses.end(),
+                                       [](const std::string& a) { return a.find(':') == std::string::npos; });
+    address = first_v4 != addresses.end() ? *first_v4 : addresses.front();
   }
+  if (reserved_host(host)) return k_refused; // a literal read back from the store is checked again
   const auto origin = url->scheme + "://" + host + (url->port.empty() ? "" : ":" + url->port);
   httplib::Client client(origin);
+  if (!address.empty()) client.set_hostname_addr_map({{host, address}});
   const auto us = [](std::chrono::milliseconds ms) {
     return std::chrono::duration_cast<std::chrono::microseconds>(ms);
   };
-  client.set_connection_timeout(us(m_limits.connect_timeout));
-  client.set_read_timeout(us(m_limits.io_timeout));
-  client.set_write_timeout(us(m_limits.io_timeout));
+  client.set_connection_timeout(us(state.limits.connect_timeout));
+  client.set_read_timeout(us(state.limits.io_timeout));
+  client.set_write_timeout(us(state.limits.io_timeout));
   client.set_keep_alive(false);
   client.set_follow_location(false);
-  std::stop_callback abort(stop, [&client] { client.stop(); });
-  const auto deadline = std::chrono::steady_clock::now() + m_limits.total;
-  // The whole attempt is bounded: a watchdog stops the client at the deadline.
-  std::jthread watchdog([&client, deadline](std::stop_token done) {
-    std::mutex m;
-    std::condition_variable_any cv;
-    std::unique_lock lock(m);
-    if (!cv.wait_until(lock, done, deadline, [] { return false; }) && !done.stop_requested())
-      client.stop();
+  const auto deadline = State::Clock::now() + state.limits.total;
+  // The whole attempt is bounded: a watchdog stops the client at the deadline or when the
+  // sender is cut. It, not the destructor's thread, waits for httplib's socket lock.
+  std::jthread watchdog([&client, &state, deadline](std::stop_token done) {
+    while (!done.stop_requested() && !state.cut && State::Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!done.stop_requested()) client.stop();
   });
   int status = 0;
   std::size_t read = 0;
@@ -398,8 +504,164 @@ int CallbackSender::post_once(const Item& item, std::stop_token stop) {
   httplib::Error error = httplib::Error::Success;
   client.send(req, res, error);
   watchdog.request_stop();
-  if (std::chrono::steady_clock::now() >= deadline) return 0;
+  watchdog.join();
+  if (State::Clock::now() >= deadline || state.cut) return 0;
   return status;
+}
+
+void log_failure(const State::Item& item, int status) {
+  std::cerr << "hearth: warning: session callback to " << redacted(item.url) << " failed ("
+            << (status == k_refused ? std::string("its host resolves to a private or reserved address")
+                : status == 0       ? std::string("no answer")
+                                    : "HTTP " + std::to_string(status))
+            << ", attempt " << item.attempt << ")." << std::endl;
+}
+
+void work(const std::shared_ptr<State>& state) {
+  auto& s = *state;
+  for (;;) {
+    State::Item item;
+    {
+      std::unique_lock lock(s.mutex);
+      for (;;) {
+        if (s.stopping) {
+          --s.running;
+          s.cv.notify_all();
+          return;
+        }
+        const auto now = State::Clock::now();
+        auto next = State::Clock::time_point::max();
+        auto pick = s.queue.end();
+        for (auto it = s.queue.begin(); it != s.queue.end(); ++it) {
+          if (s.busy.contains(it->host)) continue; // one POST per host at a time
+          if (it->due <= now) {
+            pick = it;
+            break;
+          }
+          next = std::min(next, it->due);
+        }
+        if (pick != s.queue.end()) {
+          item = std::move(*pick);
+          s.queue.erase(pick);
+          ++s.busy[item.host];
+          s.in_flight[item.id] = {.id = item.id, .url = item.url, .key = item.key, .attempt = item.attempt};
+          break;
+        }
+        if (next == State::Clock::time_point::max())
+          s.cv.wait(lock);
+        else
+          s.cv.wait_until(lock, next);
+      }
+    }
+    ++item.attempt;
+    int status = 0;
+    try {
+      status = post_once(s, item);
+    } catch (const std::exception&) {
+      status = 0;
+    }
+    const bool sent = status >= 200 && status < 300;
+    const bool retry = !sent && (status == 0 || status == 408 || status == 429 || status >= 500);
+    std::optional<Outcome> outcome;
+    {
+      std::lock_guard lock(s.mutex);
+      if (--s.busy[item.host] <= 0) s.busy.erase(item.host);
+      s.in_flight.erase(item.id);
+      if (sent) {
+        outcome = Outcome::sent;
+      } else if (retry && item.attempt < s.limits.attempts && !s.stopping) {
+        auto backoff = s.limits.first_backoff;
+        for (int i = 1; i < item.attempt; ++i) backoff *= 4;
+        item.due = State::Clock::now() + backoff;
+        s.queue.push_back(item); // admitted already: a retry is not refused
+      } else if (retry && item.attempt < s.limits.attempts) {
+        outcome = Outcome::dropped; // cut by the stop
+      } else {
+        outcome = Outcome::failed;
+      }
+      if (outcome) ++s.reporting; // the destructor waits for it (bounded)
+    }
+    s.cv.notify_all();
+    if (!outcome) continue;
+    if (outcome == Outcome::failed) log_failure(item, status);
+    if (outcome == Outcome::dropped)
+      std::cerr << "hearth: warning: session callback to " << redacted(item.url)
+                << " dropped: the server stopped before it was delivered." << std::endl;
+    s.report(item.key, *outcome);
+    {
+      std::lock_guard lock(s.mutex);
+      --s.reporting;
+    }
+    s.cv.notify_all();
+  }
+}
+} // namespace
+
+CallbackSender::CallbackSender() : CallbackSender(Limits{}) {}
+
+CallbackSender::CallbackSender(Limits limits, Done on_done, Resolver resolver)
+    : m_state(std::make_shared<State>()) {
+  m_state->limits = limits;
+  m_state->on_done = std::move(on_done);
+  m_state->resolver = std::move(resolver);
+  const int workers = std::max(1, limits.workers);
+  for (int i = 0; i < workers; ++i) {
+    {
+      std::lock_guard lock(m_state->mutex);
+      ++m_state->running;
+    }
+    std::thread([state = m_state] { work(state); }).detach();
+  }
+}
+
+CallbackSender::~CallbackSender() {
+  auto& s = *m_state;
+  std::vector<State::Item> dropped;
+  {
+    std::unique_lock lock(s.mutex);
+    s.cv.wait_for(lock, s.limits.drain,
+                  [&] { return s.queue.empty() && s.in_flight.empty() && s.reporting == 0; });
+    s.stopping = true;
+    s.cut = true;
+    for (auto& item : s.queue) dropped.push_back(std::move(item));
+    s.queue.clear();
+    s.cv.notify_all();
+    // Attempts in flight are cut by their watchdogs; a connect or TLS handshake that holds
+    // httplib's lock is left to its own timeout on its (detached) worker, not waited for.
+    s.cv.wait_for(lock, std::chrono::seconds(1), [&] { return s.in_flight.empty() && s.reporting == 0; });
+    for (const auto& [id, item] : s.in_flight) dropped.push_back(item);
+  }
+  for (const auto& item : dropped) {
+    std::cerr << "hearth: warning: session callback to " << redacted(item.url)
+              << " dropped: the server stopped before it was delivered." << std::endl;
+    s.report(item.key, Outcome::dropped);
+  }
+  std::lock_guard lock(s.hook_mutex);
+  s.closed = true;
+}
+
+bool CallbackSender::push(std::string url, json body, std::string key) {
+  auto& s = *m_state;
+  const auto parts = split_url(url);
+  std::string host = parts ? parts->host : std::string();
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  {
+    std::lock_guard lock(s.mutex);
+    std::size_t for_host = 0;
+    for (const auto& item : s.queue) for_host += item.host == host;
+    const bool full = s.stopping || s.queue.size() >= s.limits.max_queue || for_host >= s.limits.max_per_host;
+    if (full) {
+      std::cerr << "hearth: warning: session callback to " << redacted(url) << " dropped: "
+                << (s.stopping ? std::string("the server is stopping")
+                               : "too many callbacks are already waiting")
+                << "." << std::endl;
+      return false;
+    }
+    s.queue.push_back({.id = ++s.next_id, .url = std::move(url), .host = std::move(host),
+                       .body = dump_json(body), .key = std::move(key), .due = State::Clock::now()});
+  }
+  s.cv.notify_all();
+  return true;
 }
 
 } // namespace hearth::server

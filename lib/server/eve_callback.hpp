@@ -12,12 +12,11 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <deque>
-#include <mutex>
+#include <functional>
+#include <memory>
 #include <string>
-#include <thread>
+#include <vector>
 
 namespace hearth::server {
 
@@ -45,46 +44,64 @@ struct SettledTurn {
 nlohmann::json eve_callback_body(const nlohmann::json& callback, const std::string& session_id,
                                  const SettledTurn& turn);
 
-/// Posts callback bodies from one background thread, so neither a turn nor a request thread
-/// ever waits on a caller's server. Each POST: Content-Type application/json and nothing else
-/// (no credentials; Eve does not sign callbacks), connect timeout 5 s, read and write timeouts
-/// 10 s, the whole attempt at most 30 s (Eve's), redirects not followed (a 3xx is a failure, as
-/// Eve's `redirect: "error"`), the response body read at most 64 KiB and ignored. Transport
-/// failures, 408, 429 and 5xx are retried, 3 attempts in all (1 s then 4 s apart); other
-/// answers are final. At most 256 bodies wait; more are dropped and logged.
+/// Posts callback bodies off the turn and request threads, so neither ever waits on a caller's
+/// server. Each POST: Content-Type application/json and nothing else (no credentials; Eve does
+/// not sign callbacks), connect timeout 5 s, read and write timeouts 10 s, the whole attempt at
+/// most 30 s (Eve's), redirects not followed (a 3xx is a failure, as Eve's `redirect: "error"`),
+/// the response body read at most 64 KiB and ignored. Transport failures, 408, 429 and 5xx are
+/// retried, 3 attempts in all (1 s then 4 s apart); other answers are final.
+///
+/// Scheduling: `workers` threads; each callback has a due time and a retry is queued again with
+/// its backoff instead of holding a worker; at most one POST per host is in flight, so a slow or
+/// failing receiver holds one worker and never delays other hosts' callbacks. At most
+/// `max_queue` callbacks wait, `max_per_host` of them for one host; more are dropped and logged.
+///
+/// Addresses: a host name is resolved here (at most `resolve_timeout`); when any of its addresses
+/// is private or reserved (as parse_eve_callback's literal check, IPv4-mapped IPv6 included) the
+/// callback fails without a retry; otherwise the POST connects to exactly one of them (the first
+/// IPv4 one, else the first; the Host header and the TLS name stay the URL's), so a rebinding
+/// name cannot move it.
+///
+/// Stopping: ~CallbackSender lets what is queued go on for at most `drain`, then cuts attempts in
+/// flight (from another thread than the destructor's: it never waits on a connect or a name
+/// lookup) and returns within about `drain` + 1 s. Each callback not delivered by then is logged
+/// (token redacted) and reported as `dropped`.
 class CallbackSender {
 public:
+  enum class Outcome { sent, failed, dropped };
+  /// Called once per pushed callback, with the key given to push: from a worker (sent, failed)
+  /// or the destructor (dropped); never after the destructor returned. Must not throw.
+  using Done = std::function<void(const std::string& key, Outcome outcome)>;
+  /// Resolves a host name to numeric address texts (tests replace getaddrinfo with it). It may
+  /// outlive the sender (it runs on a detached thread so a slow lookup is abandoned, not waited
+  /// for): it must own what it uses. Throwing or returning none is a transport failure.
+  using Resolver = std::function<std::vector<std::string>(const std::string& host)>;
   struct Limits {
     std::size_t max_queue = 256;
+    std::size_t max_per_host = 64;
     int attempts = 3;
+    int workers = 4;
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds io_timeout{10000};
     std::chrono::milliseconds total{30000};
     std::chrono::milliseconds first_backoff{1000};
+    std::chrono::milliseconds resolve_timeout{5000};
+    std::chrono::milliseconds drain{3000};
   };
   CallbackSender();
-  explicit CallbackSender(Limits limits);
-  ~CallbackSender(); // stops: an attempt in flight is cut, what waits is dropped
+  explicit CallbackSender(Limits limits, Done on_done = {}, Resolver resolver = {});
+  ~CallbackSender();
   CallbackSender(const CallbackSender&) = delete;
   CallbackSender& operator=(const CallbackSender&) = delete;
 
   /// Queues one POST of `body` to `url` (validated by parse_eve_callback); false when full.
-  bool push(std::string url, nlohmann::json body);
+  /// `key` names it to on_done.
+  bool push(std::string url, nlohmann::json body, std::string key = {});
+
+  struct State; // shared with the workers, which may outlive the sender by one cut attempt
 
 private:
-  struct Item {
-    std::string url;
-    std::string body;
-  };
-  void loop(std::stop_token stop);
-  /// One attempt: the HTTP status, or 0 for a transport failure or timeout.
-  int post_once(const Item& item, std::stop_token stop);
-
-  Limits m_limits;
-  std::mutex m_mutex{};
-  std::condition_variable_any m_wake{};
-  std::deque<Item> m_queue{};
-  std::jthread m_thread; // last: its loop uses the members above
+  std::shared_ptr<State> m_state;
 };
 
 } // namespace hearth::server

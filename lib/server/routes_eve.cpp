@@ -42,10 +42,16 @@ private:
 };
 
 struct Eve {
-  explicit Eve(ServerContext& context) : ctx(context) {} // clang 14 (fuzz build): no paren-init
+  // clang 14 (fuzz build): no paren-init
+  explicit Eve(ServerContext& context)
+      : ctx(context),
+        callbacks(CallbackSender::Limits{},
+                  [this](const std::string& key, CallbackSender::Outcome o) { delivered(key, o); }) {
+    requeue_callbacks();
+  }
   ServerContext& ctx;
   SessionLocks locks{};
-  CallbackSender callbacks{}; // session callbacks, posted off the turn and request threads
+  CallbackSender callbacks; // session callbacks, posted off the turn and request threads
 
   const std::string& root() const { return ctx.runtime.program().root_agent; }
   store::SessionKey key(const std::string& id) const {
@@ -58,6 +64,56 @@ struct Eve {
   /// callback's token stays off the session's readable streams): `bound` {callback} when a
   /// delivery named one, `unbound` when a later message named none, `sent` once it was queued.
   std::string callback_path(const std::string& id) const { return "eve-callbacks/" + root() + "/" + id; }
+  /// The callback outbox (issue 16 review, finding 6), a stream no route serves: `pending`
+  /// {id, url, body} when a settled turn's callback is queued, then `sent` or `failed` {id} from
+  /// the sender. A callback still pending when the server stopped (the sender drains for 3 s,
+  /// then logs what it drops) is queued again when the server starts.
+  std::string outbox_path() const { return "eve-callbacks/" + root(); }
+
+  /// Queues a settled turn's callback, stored pending first.
+  void queue_callback(const std::string& url, const json& body) {
+    const auto key = ids::make_id("cb");
+    auto& store = ctx.runtime.store();
+    store.create_stream(outbox_path());
+    store.append(outbox_path(), {.type = "pending", .data = {{"id", key}, {"url", url}, {"body", body}}});
+    if (!callbacks.push(url, body, key)) delivered(key, CallbackSender::Outcome::failed); // full: logged
+  }
+
+  void delivered(const std::string& key, CallbackSender::Outcome outcome) {
+    if (outcome == CallbackSender::Outcome::dropped) return; // stays pending: sent after a restart
+    try {
+      ctx.runtime.store().append(outbox_path(),
+                                 {.type = outcome == CallbackSender::Outcome::sent ? "sent" : "failed",
+                                  .data = {{"id", key}}});
+    } catch (const std::exception& e) {
+      std::cerr << "hearth: warning: session callback outcome not stored: " << e.what() << std::endl;
+    }
+  }
+
+  /// On start: the outbox's pending callbacks (its newest 8192 events are read) are queued again.
+  void requeue_callbacks() {
+    try {
+      auto& store = ctx.runtime.store();
+      const auto info = store.stream_info(outbox_path());
+      if (!info || info->last_seq < 0) return;
+      std::map<std::string, json> pending; // id -> event data, in id (ULID: time) order
+      for (std::int64_t after = std::max<std::int64_t>(-1, info->last_seq - 8192); after < info->last_seq;) {
+        auto page = store.read(outbox_path(), after, 512);
+        if (page.events.empty()) break;
+        for (const auto& e : page.events) {
+          const auto id = e.data.is_object() ? e.data.value("id", "") : std::string();
+          if (e.type == "pending") pending[id] = e.data;
+          else pending.erase(id);
+        }
+        after = page.next_seq;
+      }
+      for (const auto& [id, data] : pending)
+        if (data.contains("url") && data["url"].is_string() && data.contains("body"))
+          callbacks.push(data["url"].get<std::string>(), data["body"], id);
+    } catch (const std::exception& e) {
+      std::cerr << "hearth: warning: pending session callbacks not queued again: " << e.what() << std::endl;
+    }
+  }
   /// Session routes serve the root agent; one whose agent.json says "http": false has none (404).
   void require_http() const {
     if (ctx.runtime.agent(root()).http_disabled) throw errors::agent_not_found(root(), {});
@@ -161,7 +217,7 @@ void settle_callback(Eve& eve, const std::string& session_id, const SettledTurn&
     if (!last || last->type != "bound" || !last->data.contains("callback")) return;
     const auto& callback = last->data["callback"];
     eve.ctx.runtime.store().append(eve.callback_path(session_id), {.type = "sent", .data = json::object()});
-    eve.callbacks.push(callback.value("url", ""), eve_callback_body(callback, session_id, turn));
+    eve.queue_callback(callback.value("url", ""), eve_callback_body(callback, session_id, turn));
   } catch (const std::exception& e) { // never fails the turn
     std::cerr << "hearth: warning: session callback of " << session_id << " not sent: " << e.what()
               << std::endl;

@@ -219,17 +219,21 @@ TEST_SUITE("compaction") {
                     {.request_id = parked["requests"][0]["approvalId"].get<std::string>(),
                      .decision = "approve"});
     int compactions = 0, stored_at_compaction = -1;
+    bool parked_at_compaction = false;
     const auto listener = [&](const json& e) {
       if (e["type"] != "compaction" || e.value("compacted", false) != true) return;
       ++compactions;
       stored_at_compaction = 0; // what the store holds when compaction.completed is said
       const auto stored = store->load_session(key);
       for (const auto& m : stored->messages) stored_at_compaction += m["role"] == k_compaction_role;
+      parked_at_compaction = !stored->parked.is_null();
     };
     const auto done = rt.resume_session("assistant", "s1", "default", listener);
     CHECK(done["text"] == "done");
     REQUIRE(compactions == 1);
     CHECK(stored_at_compaction == 1); // before: 0, saved only when the turn ended
+    CHECK(parked_at_compaction); // mid-turn the session is still the parked turn's (before: null)
+    CHECK(store->load_session(key)->parked.is_null()); // and no longer once it ended
   }
 
   TEST_CASE("pinFirstMessage pins the first message after the newest clear, never one before it") {
@@ -279,6 +283,41 @@ TEST_SUITE("compaction") {
     CHECK(m[1].text.find("older messages not sent") != std::string::npos);
     CHECK(m[2].role != hearth::providers::Role::tool); // the first kept is not an orphan result
     CHECK(m.back().text == std::string(700, 'q'));
+  }
+
+  TEST_CASE("bound_request keeps the call of a huge newest tool result, and its whole group") {
+    using hearth::providers::Message;
+    using hearth::providers::Role;
+    std::vector<Message> m;
+    m.push_back(hearth::providers::user_message("pinned ask"));
+    m.push_back(hearth::providers::assistant_message("", {{.id = "c0", .name = "read", .arguments = "{}"}}));
+    m.push_back(hearth::providers::tool_result("c0", std::string(900, 'r')));
+    m.push_back(hearth::providers::user_message(std::string(900, 'q')));
+    m.push_back(hearth::providers::assistant_message(
+        "", {{.id = "a", .name = "write_file", .arguments = "{\"content\":\"" + std::string(4000, 'w') + "\"}"},
+             {.id = "b", .name = "read", .arguments = "{}"},
+             {.id = "c", .name = "read", .arguments = "{}"}}));
+    m.push_back(hearth::providers::tool_result("a", std::string(3000, 'a')));
+    m.push_back(hearth::providers::tool_result("b", std::string(3000, 'b')));
+    m.push_back(hearth::providers::tool_result("c", std::string(100'000, 'c'))); // fills the budget
+    bound_request(m, 5000, 1);
+    REQUIRE(m.size() == 6); // pinned, the notice, the owning call and its three results
+    CHECK(m[0].text == "pinned ask");
+    CHECK(m[1].text.find("older messages not sent") != std::string::npos);
+    REQUIRE(m[2].role == Role::assistant); // before: the kept range was the result "c" alone
+    REQUIRE(m[2].tool_calls.size() == 3);
+    CHECK(m[2].tool_calls[0].arguments.find("_hearth_truncated") != std::string::npos);
+    for (std::size_t i = 3; i < 6; ++i) CHECK(m[i].role == Role::tool);
+    CHECK(m[3].tool_call_id == "a");
+    CHECK(m[3].text.size() < 512); // the group's older results cut to ~256 characters
+    CHECK(m[4].text.size() < 512);
+    CHECK(m[5].tool_call_id == "c");
+    std::size_t total = 0;
+    for (const auto& x : m) {
+      total += x.text.size();
+      for (const auto& c : x.tool_calls) total += c.arguments.size();
+    }
+    CHECK(total <= 5000 + 2048);
   }
 
   TEST_CASE("a huge tool-call argument never makes the next model request exceed the window") {

@@ -1,6 +1,7 @@
 // Eve 0.80.1 routes against a live server: sessions, follow-ups, NDJSON stream reads, controls.
 #include "server_fixture.hpp"
 
+#include <atomic>
 #include <sstream>
 #include <thread>
 
@@ -209,5 +210,48 @@ TEST_SUITE("server") {
     const std::string lease = "{\"$eve\":\"stream.lease-ended\",\"version\":1}\n";
     CHECK(r->body.size() > lease.size());
     CHECK(r->body.substr(r->body.size() - lease.size()) == lease);
+  }
+}
+
+TEST_SUITE("server") {
+  TEST_CASE("a callback still pending when the server stopped is sent when it starts again") {
+    ServerFixture f;
+    f.server->shutdown(std::chrono::seconds(10));
+    httplib::Server receiver;
+    std::atomic<int> pending{0}, done{0};
+    receiver.Post("/eve/v1/callback/p", [&](const httplib::Request&, httplib::Response&) { ++pending; });
+    receiver.Post("/eve/v1/callback/d", [&](const httplib::Request&, httplib::Response&) { ++done; });
+    const int port = receiver.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    std::thread thread([&] { receiver.listen_after_bind(); });
+    const auto url = [&](const std::string& t) {
+      return "http://127.0.0.1:" + std::to_string(port) + "/eve/v1/callback/" + t;
+    };
+    const std::string outbox = "eve-callbacks/assistant";
+    f.store->create_stream(outbox);
+    f.store->append(outbox, {.type = "pending", .data = {{"id", "cb_0"}, {"url", url("d")}, {"body", {{"callId", "c0"}}}}});
+    f.store->append(outbox, {.type = "pending", .data = {{"id", "cb_1"}, {"url", url("p")}, {"body", {{"callId", "c1"}}}}});
+    f.store->append(outbox, {.type = "sent", .data = {{"id", "cb_0"}}}); // delivered before the stop
+    hearth::server::ServerOptions options;
+    auto open = std::make_shared<hearth::server::auth::Config>();
+    open->insecure_no_auth = true;
+    options.auth = open;
+    options.host = "127.0.0.1";
+    options.port = 0;
+    f.server = std::make_unique<hearth::server::Server>(*f.runtime, options);
+    f.server->start();
+    const auto last = [&] {
+      const auto info = f.store->stream_info(outbox);
+      return f.store->read(outbox, info->last_seq - 1, 1).events.front();
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while ((pending == 0 || last().type != "sent") && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    receiver.stop();
+    thread.join();
+    CHECK(pending == 1); // before: the queue lived in memory only, lost at the stop
+    CHECK(done == 0);    // a sent one is not sent again
+    CHECK(last().type == "sent");
+    CHECK(last().data["id"] == "cb_1");
   }
 }
