@@ -1147,6 +1147,19 @@ std::vector<FireRecord> PostgresStore::recover_fires() {
   });
 }
 
+bool PostgresStore::fire_running(std::string_view schedule) {
+  return m_pool.run("read fires", true, [&](pg::Connection& conn) {
+    const auto r = conn.exec((std::string("SELECT ") + k_fire_columns +
+                              " FROM schedule_fires WHERE schedule = $1 AND status = 'running' "
+                              "LIMIT 100")
+                                 .c_str(),
+                             pg::Params().add(schedule));
+    for (int i = 0; i < r.rows(); ++i)
+      if (!fire_owner_gone(r, i)) return true;
+    return false;
+  });
+}
+
 std::optional<std::int64_t> PostgresStore::latest_fire(std::string_view schedule) {
   return m_pool.run("read fires", true, [&](pg::Connection& conn) -> std::optional<std::int64_t> {
     const auto r = conn.exec("SELECT max(scheduled_ms) FROM schedule_fires WHERE schedule = $1 "

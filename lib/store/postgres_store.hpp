@@ -91,6 +91,7 @@ public:
   void set_fire_status(std::string_view fire_id, std::string_view status) override;
   std::optional<FireRecord> take_queued_fire(std::string_view schedule) override;
   std::vector<FireRecord> recover_fires() override;
+  bool fire_running(std::string_view schedule) override;
   std::optional<std::int64_t> latest_fire(std::string_view schedule) override;
   std::vector<FireRecord> list_fires(std::string_view schedule, std::size_t limit) override;
   DispatchAdmission admit_dispatch(const NewDispatch& dispatch) override;

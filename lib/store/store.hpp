@@ -445,6 +445,11 @@ public:
   /// `interrupted` (ended now; it is not run again). Returns the fires it interrupted.
   virtual std::vector<FireRecord> recover_fires() = 0;
 
+  /// Whether a fire of `schedule` is `running` in a live process, this one included: the
+  /// overlap policy (`skip`/`queue`) holds across replicas, not only within one. A fire whose
+  /// owner died (pid gone on SQLite, lease expired on PostgreSQL) does not count.
+  virtual bool fire_running(std::string_view schedule) = 0;
+
   /// The newest scheduled_ms of `schedule`'s cron or catch-up fires, or nullopt.
   virtual std::optional<std::int64_t> latest_fire(std::string_view schedule) = 0;
 

@@ -176,6 +176,18 @@ std::vector<FireRecord> SqliteStore::recover_fires() {
   });
 }
 
+bool SqliteStore::fire_running(std::string_view schedule) {
+  const int self = static_cast<int>(::getpid());
+  return m_pool.read([&](db::Connection& conn) {
+    auto row = conn.prepare("SELECT owner_pid, owner_start FROM schedule_fires WHERE schedule = ? "
+                            "AND status = 'running' LIMIT 100");
+    row->bind(1, schedule);
+    while (row->step())
+      if (owner_alive(*row, 0, self)) return true;
+    return false;
+  });
+}
+
 std::optional<std::int64_t> SqliteStore::latest_fire(std::string_view schedule) {
   return m_pool.read([&](db::Connection& conn) -> std::optional<std::int64_t> {
     auto row = conn.prepare("SELECT max(scheduled_ms) FROM schedule_fires WHERE schedule = ? AND "

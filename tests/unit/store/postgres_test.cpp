@@ -494,8 +494,11 @@ TEST_CASE("postgres: a dead host's fires are interrupted or taken once their lea
                             .session_id = "c", .status = "running"}));
   auto third = db.open();
   CHECK(third->recover_fires().empty()); // leases still running: another host's fires are alive
+  CHECK(third->fire_running("s"));
   CHECK_FALSE(third->take_queued_fire("s").has_value());
   std::this_thread::sleep_for(2500ms); // past the dead host's lease; `live` renews its own
+  CHECK_FALSE(third->fire_running("s")); // a dead host's fire no longer holds the schedule
+  CHECK(third->fire_running("t"));
   const auto interrupted = third->recover_fires();
   REQUIRE(interrupted.size() == 1);
   CHECK(interrupted[0].fire_id == "fire_run");
