@@ -98,7 +98,7 @@ public:
   std::optional<DispatchRecord> next_dispatch(std::string_view agent,
                                               std::string_view instance_id) override;
   std::vector<DispatchRecord> unfinished_dispatches(std::size_t limit) override;
-  void set_dispatch_status(std::string_view dispatch_id, std::string_view status,
+  bool set_dispatch_status(std::string_view dispatch_id, std::string_view status,
                            const Json& outcome = Json()) override;
   bool take_dispatch(std::string_view dispatch_id) override;
   std::optional<DispatchRecord> get_dispatch(std::string_view dispatch_id) override;

@@ -476,8 +476,10 @@ public:
   virtual bool take_dispatch(std::string_view dispatch_id) = 0;
 
   /// Moves a dispatch to `status` (running | done | errored) and, when `outcome` is not null,
-  /// records it ({result} or {error}). Throws dispatch_not_found.
-  virtual void set_dispatch_status(std::string_view dispatch_id, std::string_view status,
+  /// records it ({result} or {error}). Returns false, writing nothing, when another owner took
+  /// the dispatch over (PostgreSQL: this process's lease expired while it ran; the row's status
+  /// is the new owner's). Throws dispatch_not_found.
+  virtual bool set_dispatch_status(std::string_view dispatch_id, std::string_view status,
                                    const Json& outcome = Json()) = 0;
 
   /// The dispatch, or nullopt.

@@ -281,7 +281,7 @@ std::vector<DispatchRecord> SqliteStore::unfinished_dispatches(std::size_t limit
   });
 }
 
-void SqliteStore::set_dispatch_status(std::string_view dispatch_id, std::string_view status,
+bool SqliteStore::set_dispatch_status(std::string_view dispatch_id, std::string_view status,
                                       const Json& outcome) {
   m_pool.write([&](db::Connection& conn) {
     auto stmt = conn.prepare("UPDATE dispatches SET status = ?, updated_ms = ?, "
@@ -292,6 +292,7 @@ void SqliteStore::set_dispatch_status(std::string_view dispatch_id, std::string_
     stmt->bind(4, dispatch_id).run();
     if (conn.changes() == 0) throw errors::dispatch_not_found(dispatch_id);
   });
+  return true; // one host: a live owner's row is never taken over (pids decide)
 }
 
 bool SqliteStore::take_dispatch(std::string_view dispatch_id) {
