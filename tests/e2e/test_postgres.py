@@ -145,7 +145,7 @@ class PostgresReplicasTest(HearthTestCase):
         self.write("proj/agent/instructions.md", "Take notes.\n")
         self.write("proj/agent/tools/note.json", json.dumps(TOOL_SPEC))
         self.write("proj/agent/tools/note.sh",
-                   "#!/bin/sh\ntext=$(python3 -c 'import json,sys; print(json.load(sys.stdin)[\"text\"])')\n"
+                   "#!/bin/sh\ntext=$(sed -n 's/.*\"text\" *: *\"\\([^\"]*\\)\".*/\\1/p')\n"
                    f"echo \"$HEARTH_RUN_ID $text start\" >> {self.log}\n"
                    f"sleep {sleep}\n"
                    f"echo \"$HEARTH_RUN_ID $text\" >> {self.log}\n"
