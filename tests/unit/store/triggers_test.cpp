@@ -94,11 +94,14 @@ STORE_CONTRACT("fire_running: a schedule is busy while one of its fires runs, no
                              .session_id = "b", .status = "running"}));
   CHECK(store->fire_running("s"));
   CHECK_FALSE(store->fire_running("t"));
-  auto other = backend.open(); // another replica sees it too
-  CHECK(other->fire_running("s"));
+  if constexpr (Backend::shared) { // another replica on the same store sees it too
+    auto other = backend.open();
+    CHECK(other->fire_running("s"));
+    store->set_fire_status("fire_r", "done");
+    CHECK_FALSE(other->fire_running("s"));
+  }
   store->set_fire_status("fire_r", "done");
   CHECK_FALSE(store->fire_running("s"));
-  CHECK_FALSE(other->fire_running("s"));
 }
 
 STORE_CONTRACT("the latest fire ignores manual fires") {
