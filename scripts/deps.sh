@@ -10,9 +10,10 @@ build_packages=(cmake ninja-build g++ pkg-config git python3
   libpq-dev) # the PostgreSQL store (issue 15, docs/deploy.md)
 test_packages=(zsh fish bash-completion clang libclang-rt-14-dev procps
   gdb) # gdb: the unit runner's watchdog prints the stacks of a hung test case
-# postgresql: scripts/with-postgres.sh runs a throwaway server for the PostgreSQL tests. Optional:
-# when it cannot be installed those tests skip with the reason, and the rest still run.
-optional_test_packages=(postgresql)
+# postgresql: scripts/with-postgres.sh runs a throwaway server for the PostgreSQL tests; haproxy:
+# the load balancer in front of two replicas in test_postgres.py (deploy/compose's). Optional:
+# when one cannot be installed those tests skip it with the reason, and the rest still run.
+optional_test_packages=(postgresql haproxy)
 
 packages=("${build_packages[@]}")
 if [[ "${1:-build}" == test ]]; then packages+=("${test_packages[@]}"); fi

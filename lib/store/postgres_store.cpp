@@ -1176,6 +1176,19 @@ std::vector<FireRecord> PostgresStore::recover_fires() {
   });
 }
 
+bool PostgresStore::fire_running(std::string_view schedule) {
+  return m_pool.run("read fires", true, [&](pg::Connection& conn) {
+    const auto r = conn.exec((std::string("SELECT ") + k_fire_columns +
+                              " FROM schedule_fires WHERE schedule = $1 AND status = 'running' "
+                              "LIMIT 100")
+                                 .c_str(),
+                             pg::Params().add(schedule));
+    for (int i = 0; i < r.rows(); ++i)
+      if (!fire_owner_gone(r, i)) return true;
+    return false;
+  });
+}
+
 std::optional<std::int64_t> PostgresStore::latest_fire(std::string_view schedule) {
   return m_pool.run("read fires", true, [&](pg::Connection& conn) -> std::optional<std::int64_t> {
     const auto r = conn.exec("SELECT max(scheduled_ms) FROM schedule_fires WHERE schedule = $1 "
@@ -1281,20 +1294,33 @@ std::vector<DispatchRecord> PostgresStore::unfinished_dispatches(std::size_t lim
   });
 }
 
-void PostgresStore::set_dispatch_status(std::string_view dispatch_id, std::string_view status,
+bool PostgresStore::set_dispatch_status(std::string_view dispatch_id, std::string_view status,
                                         const Json& outcome) {
-  m_pool.run("update a dispatch", true, [&](pg::Connection& conn) {
+  // Fenced by owner: a row another replica took over (our lease expired while the turn ran)
+  // keeps its new owner's status; ours is dropped. Unowned rows (queued) take any status.
+  const bool fenced = m_pool.run("update a dispatch", true, [&](pg::Connection& conn) {
     pg::Params params;
     params.add(status).add(sys::now_ms()).add(dispatch_id);
     if (outcome.is_null()) params.null();
     else params.add(hearth::dump_json(outcome));
+    params.add(m_owner_id);
     if (conn.exec("UPDATE dispatches SET status = $1, updated_ms = $2, outcome = "
-                  "COALESCE($4, outcome) WHERE dispatch_id = $3",
+                  "COALESCE($4, outcome) WHERE dispatch_id = $3 AND (owner_id IS NULL OR "
+                  "owner_id = $5)",
                   params)
-            .affected() == 0)
+            .affected() > 0)
+      return false;
+    if (conn.exec("SELECT 1 FROM dispatches WHERE dispatch_id = $1", pg::Params().add(dispatch_id))
+            .empty())
       throw errors::dispatch_not_found(dispatch_id);
+    return true;
   });
+  if (fenced) {
+    drop(m_held_dispatches, dispatch_id); // not ours any more: the heartbeat stops renewing it
+    return false;
+  }
   if (status != "running") drop(m_held_dispatches, dispatch_id); // finished or handed back
+  return true;
 }
 
 bool PostgresStore::take_dispatch(std::string_view dispatch_id) {

@@ -94,13 +94,14 @@ public:
   void set_fire_status(std::string_view fire_id, std::string_view status) override;
   std::optional<FireRecord> take_queued_fire(std::string_view schedule) override;
   std::vector<FireRecord> recover_fires() override;
+  bool fire_running(std::string_view schedule) override;
   std::optional<std::int64_t> latest_fire(std::string_view schedule) override;
   std::vector<FireRecord> list_fires(std::string_view schedule, std::size_t limit) override;
   DispatchAdmission admit_dispatch(const NewDispatch& dispatch) override;
   std::optional<DispatchRecord> next_dispatch(std::string_view agent,
                                               std::string_view instance_id) override;
   std::vector<DispatchRecord> unfinished_dispatches(std::size_t limit) override;
-  void set_dispatch_status(std::string_view dispatch_id, std::string_view status,
+  bool set_dispatch_status(std::string_view dispatch_id, std::string_view status,
                            const Json& outcome = Json()) override;
   bool take_dispatch(std::string_view dispatch_id) override;
   std::optional<DispatchRecord> get_dispatch(std::string_view dispatch_id) override;

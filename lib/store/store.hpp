@@ -458,6 +458,11 @@ public:
   /// `interrupted` (ended now; it is not run again). Returns the fires it interrupted.
   virtual std::vector<FireRecord> recover_fires() = 0;
 
+  /// Whether a fire of `schedule` is `running` in a live process, this one included: the
+  /// overlap policy (`skip`/`queue`) holds across replicas, not only within one. A fire whose
+  /// owner died (pid gone on SQLite, lease expired on PostgreSQL) does not count.
+  virtual bool fire_running(std::string_view schedule) = 0;
+
   /// The newest scheduled_ms of `schedule`'s cron or catch-up fires, or nullopt.
   virtual std::optional<std::int64_t> latest_fire(std::string_view schedule) = 0;
 
@@ -484,8 +489,10 @@ public:
   virtual bool take_dispatch(std::string_view dispatch_id) = 0;
 
   /// Moves a dispatch to `status` (running | done | errored) and, when `outcome` is not null,
-  /// records it ({result} or {error}). Throws dispatch_not_found.
-  virtual void set_dispatch_status(std::string_view dispatch_id, std::string_view status,
+  /// records it ({result} or {error}). Returns false, writing nothing, when another owner took
+  /// the dispatch over (PostgreSQL: this process's lease expired while it ran; the row's status
+  /// is the new owner's). Throws dispatch_not_found.
+  virtual bool set_dispatch_status(std::string_view dispatch_id, std::string_view status,
                                    const Json& outcome = Json()) = 0;
 
   /// The dispatch, or nullopt.

@@ -176,6 +176,18 @@ std::vector<FireRecord> SqliteStore::recover_fires() {
   });
 }
 
+bool SqliteStore::fire_running(std::string_view schedule) {
+  const int self = static_cast<int>(::getpid());
+  return m_pool.read([&](db::Connection& conn) {
+    auto row = conn.prepare("SELECT owner_pid, owner_start FROM schedule_fires WHERE schedule = ? "
+                            "AND status = 'running' LIMIT 100");
+    row->bind(1, schedule);
+    while (row->step())
+      if (owner_alive(*row, 0, self)) return true;
+    return false;
+  });
+}
+
 std::optional<std::int64_t> SqliteStore::latest_fire(std::string_view schedule) {
   return m_pool.read([&](db::Connection& conn) -> std::optional<std::int64_t> {
     auto row = conn.prepare("SELECT max(scheduled_ms) FROM schedule_fires WHERE schedule = ? AND "
@@ -269,7 +281,7 @@ std::vector<DispatchRecord> SqliteStore::unfinished_dispatches(std::size_t limit
   });
 }
 
-void SqliteStore::set_dispatch_status(std::string_view dispatch_id, std::string_view status,
+bool SqliteStore::set_dispatch_status(std::string_view dispatch_id, std::string_view status,
                                       const Json& outcome) {
   m_pool.write([&](db::Connection& conn) {
     auto stmt = conn.prepare("UPDATE dispatches SET status = ?, updated_ms = ?, "
@@ -280,6 +292,7 @@ void SqliteStore::set_dispatch_status(std::string_view dispatch_id, std::string_
     stmt->bind(4, dispatch_id).run();
     if (conn.changes() == 0) throw errors::dispatch_not_found(dispatch_id);
   });
+  return true; // one host: a live owner's row is never taken over (pids decide)
 }
 
 bool SqliteStore::take_dispatch(std::string_view dispatch_id) {

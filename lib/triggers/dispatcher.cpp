@@ -194,7 +194,10 @@ void Dispatcher::drain(const std::string& agent, const std::string& instance) {
       outcome = {{"error", {{"type", "internal_error"}, {"message", e.what()}}}};
     }
     try {
-      store.set_dispatch_status(next->dispatch_id, status, outcome);
+      if (!store.set_dispatch_status(next->dispatch_id, status, outcome))
+        std::cerr << "hearth: dispatch " << next->dispatch_id << " was taken over by another "
+                  << "replica while it ran here (lease expired); its outcome here is dropped"
+                  << std::endl;
     } catch (...) {
       std::lock_guard lock(m_mutex);
       m_queues.erase(key);

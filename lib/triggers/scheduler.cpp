@@ -28,6 +28,9 @@ const std::int64_t k_process_start_ms = real_now_ms();
 // The cadence re-reads the clock at least this often (real time), so a clock change or a
 // scaled clock never leaves it sleeping past a fire.
 constexpr auto k_max_sleep = std::chrono::milliseconds(1000);
+// How often a serving scheduler settles fires other (dead) processes left: their leases
+// (PostgreSQL, HEARTH_LEASE_MS) or pids (SQLite) say when.
+constexpr auto k_sweep_every = std::chrono::seconds(5);
 
 json invoker_of(const ScheduleDef& s) {
   return {{"id", s.name}, {"kind", "schedule"}, {"label", "schedule " + s.name}};
@@ -144,7 +147,8 @@ void Scheduler::fire(const ScheduleDef& s, std::int64_t scheduled_ms, const std:
   auto& store = m_runtime.store();
   std::unique_lock lock(m_mutex); // one decision per schedule at a time (run_tracked takes it too)
   auto& state = m_state[s.name];
-  const bool busy = state.running;
+  // Busy here, or in another replica on the same store (its fire row is running and alive).
+  const bool busy = state.running || store.fire_running(s.name);
   if (busy && s.overlap != "queue") {
     if (store.claim_fire({.fire_id = f.fire_id, .schedule = s.name, .scheduled_ms = scheduled_ms,
                           .trigger = trigger, .session_id = "", .status = "skipped"}))
@@ -306,7 +310,7 @@ json Scheduler::run_now(const std::string& name) {
   return execute(s, f);
 }
 
-void Scheduler::loop() {
+void Scheduler::sweep_fires() {
   auto& store = m_runtime.store();
   try { // fires a dead process left running: recorded as interrupted, never run twice
     for (const auto& f : store.recover_fires())
@@ -315,34 +319,46 @@ void Scheduler::loop() {
   } catch (const std::exception& e) {
     log_line("schedules: could not recover fires: " + std::string(e.what()));
   }
-  std::map<std::string, std::int64_t> next; // schedule -> next cron time (ms)
-  const auto now_s = m_clock.now_ms() / 1000;
   for (const auto& s : m_schedules) {
     try {
       // Queued fires (overlap: queue) a dead process left: run them, oldest first.
       std::optional<store::FireRecord> queued;
       {
         std::lock_guard lock(m_mutex);
-        if (!m_state[s.name].running) {
+        if (m_stop) return;
+        if (!m_state[s.name].running && !store.fire_running(s.name)) {
           queued = store.take_queued_fire(s.name);
           if (queued) m_state[s.name].running = true;
         }
       }
-      if (queued) {
-        Fire f{.fire_id = queued->fire_id, .schedule = s.name, .scheduled_ms = queued->scheduled_ms,
-               .trigger = queued->trigger,
-               .session_id = s.run.empty() ? (queued->session_id.empty() ? ids::make_id("sched")
-                                                                         : queued->session_id)
-                                           : std::string()};
-        try {
-          m_submit([this, &s, f] { run_tracked(s, f); });
-        } catch (const std::exception& e) {
-          store.set_fire_status(f.fire_id, "errored");
-          std::lock_guard lock(m_mutex);
-          m_state[s.name].running = false;
-          log_line("schedule " + s.name + " could not start: " + e.what());
-        }
+      if (!queued) continue;
+      Fire f{.fire_id = queued->fire_id, .schedule = s.name, .scheduled_ms = queued->scheduled_ms,
+             .trigger = queued->trigger,
+             .session_id = s.run.empty() ? (queued->session_id.empty() ? ids::make_id("sched")
+                                                                       : queued->session_id)
+                                         : std::string()};
+      try {
+        m_submit([this, &s, f] { run_tracked(s, f); });
+      } catch (const std::exception& e) {
+        store.set_fire_status(f.fire_id, "errored");
+        std::lock_guard lock(m_mutex);
+        m_state[s.name].running = false;
+        log_line("schedule " + s.name + " could not start: " + e.what());
       }
+    } catch (const std::exception& e) {
+      log_line("schedule " + s.name + ": " + e.what());
+    }
+  }
+}
+
+void Scheduler::loop() {
+  auto& store = m_runtime.store();
+  sweep_fires();
+  auto next_sweep = std::chrono::steady_clock::now() + k_sweep_every;
+  std::map<std::string, std::int64_t> next; // schedule -> next cron time (ms)
+  const auto now_s = m_clock.now_ms() / 1000;
+  for (const auto& s : m_schedules) {
+    try {
       if (s.catch_up) {
         // One missed fire: the latest cron time after the last recorded one (a new schedule
         // has nothing to catch up).
@@ -360,6 +376,13 @@ void Scheduler::loop() {
     std::int64_t soonest = std::numeric_limits<std::int64_t>::max();
     for (const auto& [_, t] : next) soonest = std::min(soonest, t);
     if (soonest == std::numeric_limits<std::int64_t>::max()) return; // nothing ever fires again
+    if (std::chrono::steady_clock::now() >= next_sweep) {
+      lock.unlock();
+      sweep_fires();
+      next_sweep = std::chrono::steady_clock::now() + k_sweep_every;
+      lock.lock();
+      continue;
+    }
     const auto wait = std::min<std::chrono::milliseconds>(m_clock.until(soonest), k_max_sleep);
     if (wait.count() > 0) {
       m_wake.wait_for(lock, wait);

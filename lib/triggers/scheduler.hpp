@@ -115,6 +115,11 @@ private:
   Fire claim_manual(const ScheduleDef& s);
   /// Submits `task` for claimed fire `f`; when the executor refuses, marks `f` errored, rethrows.
   void submit_or_fail(const Fire& f, std::function<void()> task);
+  /// Fires a dead process left: `running` ones become `interrupted` (never run twice) and the
+  /// oldest `queued` one of each idle schedule (overlap: queue) starts here. Run at start and
+  /// every k_sweep_every after, so the fires of a replica that died while this one serves are
+  /// settled without a restart (its leases expire: issue 15, docs/triggers.md). Never throws.
+  void sweep_fires();
   void loop();
 
   runtime::Runtime& m_runtime;

@@ -474,6 +474,28 @@ TEST_CASE("postgres: a runs table elsewhere on the search_path is not mistaken f
   }
 }
 
+TEST_CASE("postgres: the outcome of a dispatch another replica took over is refused") {
+  if (!store_contract::Postgres::available()) return;
+  store_contract::Postgres db;
+  auto store = db.open();
+  const auto a = store->admit_dispatch({.agent = "a", .instance_id = "i", .input = "hi"});
+  REQUIRE(store->take_dispatch(a.record.dispatch_id));
+  // Its lease expired while the turn ran and another replica took the row (stand-in: the owner
+  // id moves to one this Store is not).
+  store_contract::pg_exec(db.url(), "UPDATE dispatches SET owner_id = 'own_taker'");
+  CHECK_FALSE(store->set_dispatch_status(a.record.dispatch_id, "done", Json{{"result", "late"}}));
+  const auto row = store->get_dispatch(a.record.dispatch_id);
+  REQUIRE(row.has_value());
+  CHECK(row->status == "running");
+  CHECK(row->outcome.is_null());
+  CHECK_THROWS(store->set_dispatch_status("dsp_none", "done"));
+  // The owner's own outcome is written.
+  const auto b = store->admit_dispatch({.agent = "a", .instance_id = "j", .input = "hi"});
+  REQUIRE(store->take_dispatch(b.record.dispatch_id));
+  CHECK(store->set_dispatch_status(b.record.dispatch_id, "done", Json{{"result", "ok"}}));
+  CHECK(store->get_dispatch(b.record.dispatch_id)->status == "done");
+}
+
 TEST_CASE("postgres: a dead host's fires are interrupted or taken once their lease expired") {
   if (!store_contract::Postgres::available()) return;
   store_contract::Postgres db;
@@ -494,8 +516,11 @@ TEST_CASE("postgres: a dead host's fires are interrupted or taken once their lea
                             .session_id = "c", .status = "running"}));
   auto third = db.open();
   CHECK(third->recover_fires().empty()); // leases still running: another host's fires are alive
+  CHECK(third->fire_running("s"));
   CHECK_FALSE(third->take_queued_fire("s").has_value());
   std::this_thread::sleep_for(2500ms); // past the dead host's lease; `live` renews its own
+  CHECK_FALSE(third->fire_running("s")); // a dead host's fire no longer holds the schedule
+  CHECK(third->fire_running("t"));
   const auto interrupted = third->recover_fires();
   REQUIRE(interrupted.size() == 1);
   CHECK(interrupted[0].fire_id == "fire_run");

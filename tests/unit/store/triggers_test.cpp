@@ -83,6 +83,27 @@ STORE_CONTRACT("queued fires are taken once from the store, oldest first") {
   CHECK(store->recover_fires().empty()); // running, but owned by this live process
 }
 
+STORE_CONTRACT("fire_running: a schedule is busy while one of its fires runs, not when queued or ended") {
+  Backend backend;
+  auto store = backend.open();
+  CHECK_FALSE(store->fire_running("s"));
+  REQUIRE(store->claim_fire({.fire_id = "fire_q", .schedule = "s", .scheduled_ms = 60000,
+                             .session_id = "a", .status = "queued"}));
+  CHECK_FALSE(store->fire_running("s"));
+  REQUIRE(store->claim_fire({.fire_id = "fire_r", .schedule = "s", .scheduled_ms = 120000,
+                             .session_id = "b", .status = "running"}));
+  CHECK(store->fire_running("s"));
+  CHECK_FALSE(store->fire_running("t"));
+  if constexpr (Backend::shared) { // another replica on the same store sees it too
+    auto other = backend.open();
+    CHECK(other->fire_running("s"));
+    store->set_fire_status("fire_r", "done");
+    CHECK_FALSE(other->fire_running("s"));
+  }
+  store->set_fire_status("fire_r", "done");
+  CHECK_FALSE(store->fire_running("s"));
+}
+
 STORE_CONTRACT("the latest fire ignores manual fires") {
   Backend backend;
   auto store = backend.open();
@@ -172,6 +193,7 @@ TEST_CASE("a dead process's fires: running ones are interrupted, queued ones are
   auto store = backend.open();
   // A server that recorded two fires and was killed -9.
   REQUIRE(child_task::run("claim_two_fires", {backend.location()}) == 0);
+  CHECK_FALSE(store->fire_running("s")); // its running fire died with it
   store->claim_fire({.fire_id = "fire_mine", .schedule = "s", .scheduled_ms = 180000,
                      .session_id = "c", .status = "running"});
   const auto interrupted = store->recover_fires();
