@@ -245,7 +245,12 @@ TEST_SUITE("server") {
       return f.store->read(outbox, info->last_seq - 1, 1).events.front();
     };
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while ((pending == 0 || last().type != "sent") && std::chrono::steady_clock::now() < deadline)
+    const auto cb_1_sent = [&] {
+      const auto event = last();
+      return event.type == "sent" && event.data.value("id", "") == "cb_1";
+    };
+    // The receiver counts the POST before the worker appends `sent` for it.
+    while ((pending == 0 || !cb_1_sent()) && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     receiver.stop();
     thread.join();
