@@ -55,11 +55,9 @@ std::vector<std::string> runtime_args(const config::Project& project,
   return args;
 }
 
-namespace {
 
-/// `j[key]` when `j` is an object holding `key`, else `fallback`: `json::value` without the deep
-/// copy (the root agent of a large project holds hundreds of tools and their schemas).
-const nlohmann::json& member_or(const nlohmann::json& j, const char* key, const nlohmann::json& fallback) {
+const nlohmann::json& member_or(const nlohmann::json& j, const char* key,
+                                const nlohmann::json& fallback) {
   if (!j.is_object()) return fallback;
   const auto it = j.find(key);
   return it == j.end() ? fallback : *it;
@@ -74,8 +72,6 @@ const nlohmann::json& empty_object() {
   static const nlohmann::json empty = nlohmann::json::object();
   return empty;
 }
-
-} // namespace
 
 std::vector<std::pair<std::string, std::string>> sandbox_backends(const nlohmann::json& compiled,
                                                                  bool production) {

@@ -52,4 +52,13 @@ nlohmann::json profile_context(const std::string& profile_id);
 /// only the sandbox's env allow-list, so no key list is needed).
 runtime::RuntimeContext runtime_context(const config::Project& project);
 
+/// `j[key]` when `j` is an object holding `key`, else `fallback`: `json::value` without the
+/// deep copy (the root agent of a large project holds hundreds of tools and their schemas).
+/// The reference lives as long as `j` or `fallback`.
+const nlohmann::json& member_or(const nlohmann::json& j, const char* key,
+                                const nlohmann::json& fallback);
+/// Shared empty values to pass as member_or's fallback.
+const nlohmann::json& empty_array();
+const nlohmann::json& empty_object();
+
 } // namespace hearth::cli

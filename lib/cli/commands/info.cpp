@@ -26,24 +26,6 @@
 namespace hearth::cli {
 namespace {
 
-/// `j[key]` when `j` is an object holding `key`, else `fallback`: `json::value` without the deep
-/// copy (the root agent of a large project holds hundreds of tools and their schemas).
-const nlohmann::json& member_or(const nlohmann::json& j, const char* key, const nlohmann::json& fallback) {
-  if (!j.is_object()) return fallback;
-  const auto it = j.find(key);
-  return it == j.end() ? fallback : *it;
-}
-
-const nlohmann::json& empty_array() {
-  static const nlohmann::json empty = nlohmann::json::array();
-  return empty;
-}
-
-const nlohmann::json& empty_object() {
-  static const nlohmann::json empty = nlohmann::json::object();
-  return empty;
-}
-
 struct InfoOptions {
   bool json = false;
   bool strict = false;
