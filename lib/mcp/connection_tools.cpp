@@ -318,8 +318,10 @@ Elicitor elicitor_of(const ToolContext& ctx, const std::string& connection, cons
       if (parsed.is_object()) {
         content = parsed;
       } else if (properties.size() == 1) {
-        const auto& [name, p] = *properties.items().begin();
-        content[name] = coerce(text, p.is_object() ? str(p, "type") : "");
+        // An iterator, not `*properties.items().begin()`: the proxy value of a temporary range
+        // dangles (ASan: stack-use-after-scope in iteration_proxy_value::key()).
+        const auto only = properties.begin();
+        content[only.key()] = coerce(text, only->is_object() ? str(*only, "type") : "");
       } else {
         log("declined the elicitation of " + connection + ": the answer is not a JSON object");
         return {{"action", "decline"}};
