@@ -248,6 +248,19 @@ json elicitation_schema(const json& requested) {
 
 namespace {
 
+/// The OAuth consent of one tool call (issue 13 §4): a sign-in the call starts emits
+/// authorization_required/completed on the session's stream and stops with the turn. Empty
+/// when the call has no stream (headless: the flow fails instead of asking).
+oauth::Consent consent_of(Pool& pool, const ToolContext& ctx) {
+  oauth::Consent consent;
+  if (!ctx.emit) return consent;
+  consent.required = [&ctx](const json& data) { ctx.emit("authorization_required", data); };
+  consent.completed = [&ctx](const json& data) { ctx.emit("authorization_completed", data); };
+  consent.callback_base = pool.callback_base();
+  consent.stop = ctx.cancel;
+  return consent;
+}
+
 /// The Elicitor of one tool call (issue 13 §3): an elicitation/create of the server becomes a
 /// question to the session's user through ctx.ask; the answer (an option, or text: a JSON object
 /// of the fields, or the value of the only field) is checked against requestedSchema. Empty
@@ -358,13 +371,7 @@ Tool make_tool(Pool& pool, const std::string& agent, const ConnectionConfig& con
   tool.run = [&pool, agent, connection, server_tool,
               model_name = tool.name](const json& input, const ToolContext& ctx) -> ToolOutcome {
     // OAuth (issue 13 §4): a sign-in this call starts asks the session's user through the stream.
-    oauth::Consent consent;
-    if (ctx.emit) {
-      consent.required = [&ctx](const json& data) { ctx.emit("authorization_required", data); };
-      consent.completed = [&ctx](const json& data) { ctx.emit("authorization_completed", data); };
-      consent.callback_base = pool.callback_base();
-      consent.stop = ctx.cancel;
-    }
+    const auto consent = consent_of(pool, ctx);
     oauth::ConsentScope consent_scope(ctx.emit ? &consent : nullptr);
     try {
       const auto result = pool.call(
@@ -411,13 +418,7 @@ Tool search_tool(Pool& pool, const std::string& agent, const std::vector<const C
                                                  {"description", "Only this connection."}}}}},
                                {"required", {"query"}}}};
   search.run = [&pool, agent](const json& input, const ToolContext& ctx) -> ToolOutcome {
-    oauth::Consent consent; // a connection this search starts may ask to sign in (issue 13 §4)
-    if (ctx.emit) {
-      consent.required = [&ctx](const json& data) { ctx.emit("authorization_required", data); };
-      consent.completed = [&ctx](const json& data) { ctx.emit("authorization_completed", data); };
-      consent.callback_base = pool.callback_base();
-      consent.stop = ctx.cancel;
-    }
+    const auto consent = consent_of(pool, ctx); // a connection this search starts may ask to sign in
     oauth::ConsentScope consent_scope(ctx.emit ? &consent : nullptr);
     const auto query = lower(input.value("query", std::string()));
     const auto only = input.value("connection", std::string());
