@@ -2,12 +2,12 @@
 #include "core/fs.hpp"
 
 #include "core/errors.hpp"
+#include "core/ids.hpp"
 
 #include <cerrno>
 #include <cstring>
 #include <chrono>
 #include <fcntl.h>
-#include <sys/random.h>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -18,12 +18,16 @@ namespace hearth::fs {
 namespace {
 
 /// 64 bits from getrandom(2): a seed without std::random_device, which opens /dev/urandom per
-/// construction (once per thread here, so once per run under `hearth start`; issue 17 §3).
+/// construction (once per thread here, so once per run under `hearth start`; issue 17 §3). Temp
+/// names need to differ, not to be secret: without getrandom, the clock and the pid.
 std::uint64_t getrandom_seed() {
   std::uint64_t seed = 0;
-  if (::getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed))
+  try {
+    ids::random_bytes(&seed, sizeof seed);
+  } catch (const Error&) {
     seed = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
            (static_cast<std::uint64_t>(::getpid()) << 32);
+  }
   return seed;
 }
 

@@ -1,27 +1,41 @@
 // ULID generation and prefixed ids: see ids.hpp.
 #include "core/ids.hpp"
 
+#include "core/errors.hpp"
+
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <random>
 #include <sys/random.h>
 
 namespace hearth::ids {
+
+void random_bytes(void* out, std::size_t size) {
+  auto* bytes = static_cast<unsigned char*>(out);
+  for (std::size_t done = 0; done < size;) {
+    const ssize_t got = ::getrandom(bytes + done, size - done, 0);
+    if (got > 0) {
+      done += static_cast<std::size_t>(got);
+      continue;
+    }
+    if (got < 0 && errno == EINTR) continue;
+    throw errors::internal_error(std::string("getrandom failed: ") +
+                                 (got < 0 ? std::strerror(errno) : "no bytes"));
+  }
+}
+
 namespace {
 
 constexpr char k_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; // Crockford: no I, L, O, U
 constexpr std::uint64_t k_max_time = (std::uint64_t{1} << 48) - 1;
 
 void fill_random(std::uint8_t* out, std::size_t size) {
-  std::size_t done = 0;
-  while (done < size) {
-    const auto got = ::getrandom(out + done, size - done, 0);
-    if (got > 0) {
-      done += static_cast<std::size_t>(got);
-      continue;
-    }
-    // getrandom cannot fail on Linux >= 3.17 except EINTR; keep ids unique regardless.
+  try {
+    random_bytes(out, size);
+  } catch (const Error&) { // no getrandom: ids must stay unique, not secret
     static thread_local std::mt19937_64 fallback{std::random_device{}()};
-    for (; done < size; ++done) out[done] = static_cast<std::uint8_t>(fallback());
+    for (std::size_t i = 0; i < size; ++i) out[i] = static_cast<std::uint8_t>(fallback());
   }
 }
 

@@ -2,6 +2,7 @@
 // (`run_<ULID>` for workflow runs, ARCHITECTURE.md §5; `op_`, `turn_`, `sess_`, `sub_`, ...).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -27,6 +28,11 @@ private:
   std::uint8_t m_random[10] = {}; // big-endian 80-bit counter of the last id
   bool m_has_last = false;
 };
+
+/// Fills `out` with `size` bytes from the kernel's entropy pool (getrandom(2), blocking until it is
+/// initialised): retries on EINTR and on short reads. Throws hearth::Error internal_error when the
+/// kernel refuses (ENOSYS before Linux 3.17, a seccomp filter): no weaker source stands in.
+void random_bytes(void* out, std::size_t size);
 
 /// A new ULID from the process-wide generator (monotonic across threads).
 std::string ulid();

@@ -1,10 +1,9 @@
 // TraceEvent derivation and W3C trace context; see trace.hpp.
 #include "runtime/trace.hpp"
 
+#include "core/ids.hpp"
 #include "runtime/events.hpp"
 
-#include <chrono>
-#include <sys/random.h>
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -25,10 +24,10 @@ bool all_zero(std::string_view text) {
 
 std::string random_hex(std::size_t bytes) {
   // Seeded by getrandom(2): std::random_device opens /dev/urandom, once per thread (per run).
+  // No weaker seed stands in: without getrandom the first id of the thread throws (fail closed).
   thread_local std::mt19937_64 engine{[] {
     std::uint32_t words[4] = {};
-    if (::getrandom(words, sizeof words, 0) != static_cast<ssize_t>(sizeof words))
-      words[0] = static_cast<std::uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    ids::random_bytes(words, sizeof words);
     std::seed_seq seed{words[0], words[1], words[2], words[3]};
     return std::mt19937_64(seed);
   }()};

@@ -42,9 +42,10 @@ std::optional<TraceContext> parse_traceparent(std::string_view header);
 /// "00-<trace id>-<span id>-01" (or -00 when not sampled).
 std::string format_traceparent(const TraceContext& context);
 
-/// A random trace id (32 lowercase hex, never all zeros).
+/// A random trace id (32 lowercase hex, never all zeros). Throws hearth::Error internal_error
+/// when the kernel gives no entropy (ids::random_bytes).
 std::string new_trace_id();
-/// A random span id (16 lowercase hex, never all zeros).
+/// A random span id (16 lowercase hex, never all zeros); throws as new_trace_id.
 std::string new_span_id();
 
 /// Derives TraceEvents from one stream's runtime events. Not thread-safe: EventLog calls it under

@@ -4,6 +4,7 @@
 // `MCP-Protocol-Version` check, JSON or SSE answers. Route auth and the Host/Origin checks
 // (DNS-rebinding protection) ran before the handler (auth_glue.cpp admit()).
 #include "core/errors.hpp"
+#include "core/ids.hpp"
 #include "core/json.hpp"
 #include "ipc/rpc.hpp"
 #include "mcp/server.hpp"
@@ -12,7 +13,6 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <sys/random.h>
 
 namespace hearth::server {
 namespace {
@@ -27,13 +27,7 @@ constexpr std::size_t k_max_queued_bytes = 8u << 20;
 
 std::string random_session_id() {
   unsigned char bytes[16];
-  std::size_t got = 0;
-  while (got < sizeof bytes) {
-    const auto n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n <= 0)
-      throw errors::internal_error("getrandom failed");
-    got += static_cast<std::size_t>(n);
-  }
+  ids::random_bytes(bytes, sizeof bytes);
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   for (const auto b : bytes) {

@@ -1,6 +1,8 @@
 // Clock, process identity and randomness for the store: see system.hpp.
 #include "store/system.hpp"
 
+#include "core/ids.hpp"
+
 #include <openssl/evp.h>
 
 #include <cerrno>
@@ -8,10 +10,9 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <mutex>
 #include <optional>
-#include <random>
 #include <signal.h>
-#include <sys/random.h>
 #include <unistd.h>
 #include <sstream>
 
@@ -61,19 +62,24 @@ std::string iso_ms(std::int64_t ms) {
 
 std::string process_start(int pid) {
   // This process's own start never changes: read once (a run records it at creation), not per
-  // run. Keyed by pid, so a forked child reads its own.
-  struct Own {
-    int pid = static_cast<int>(::getpid());
-    std::string start{};
-  };
-  static const Own own = [] {
-    Own o;
-    if (const auto stat = read_stat(o.pid)) o.start = stat->start;
-    return o;
-  }();
-  if (pid == own.pid && pid == static_cast<int>(::getpid())) return own.start;
+  // run. Keyed by pid, so a forked child reads its own. A failed read is not kept: the next call
+  // reads again (an empty start would make this process's runs look like anyone's).
+  static std::mutex mutex;
+  static int cached_pid = 0;
+  static std::string cached{};
+  const int self = static_cast<int>(::getpid());
+  if (pid == self) {
+    std::lock_guard lock(mutex);
+    if (cached_pid == self) return cached;
+  }
   const auto stat = read_stat(pid);
-  return stat ? stat->start : std::string{};
+  std::string start = stat ? stat->start : std::string{};
+  if (pid == self && !start.empty()) {
+    std::lock_guard lock(mutex);
+    cached_pid = self;
+    cached = start;
+  }
+  return start;
 }
 
 bool process_alive(int pid, const std::string& start) {
@@ -88,17 +94,7 @@ bool process_alive(int pid, const std::string& start) {
 std::string random_token() {
   // getrandom(2) directly: std::random_device opens /dev/urandom per construction.
   std::uint32_t words[4] = {};
-  for (std::size_t done = 0; done < sizeof words;) {
-    const auto got = ::getrandom(reinterpret_cast<char*>(words) + done, sizeof words - done, 0);
-    if (got > 0) {
-      done += static_cast<std::size_t>(got);
-      continue;
-    }
-    if (errno == EINTR) continue;
-    std::random_device entropy; // no getrandom (pre-3.17 kernel): the old way
-    for (auto& w : words) w = entropy();
-    break;
-  }
+  ids::random_bytes(words, sizeof words);
   static constexpr char k_hex[] = "0123456789abcdef";
   std::string token = "ct_";
   for (auto word : words)

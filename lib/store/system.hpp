@@ -16,12 +16,14 @@ std::string iso_ms(std::int64_t ms);
 
 /// An identity for process `pid` that survives pid reuse: its start time in clock ticks since
 /// boot (/proc/<pid>/stat field 22). Empty when the process does not exist or /proc is absent.
+/// This process's own start is read once and kept; a failed read is tried again next call.
 std::string process_start(int pid);
 
 /// True when `pid` is running and, if `start` is not empty, is the same process that had it.
 bool process_alive(int pid, const std::string& start);
 
-/// 32 random hex digits from the OS entropy source, prefixed `ct_`.
+/// 32 random hex digits from the OS entropy source, prefixed `ct_`. Throws hearth::Error
+/// internal_error when the kernel gives none (ids::random_bytes).
 std::string random_token();
 
 /// The SHA-256 of `data` as 64 lowercase hex digits (dispatch input hashes).

@@ -73,4 +73,19 @@ TEST_SUITE("core") {
     }
     CHECK(all.size() == 2000);
   }
+
+  TEST_CASE("random_bytes fills all of a buffer longer than one getrandom call gives") {
+    // getrandom(2) returns at most 33554431 bytes per call: the rest needs the retry loop.
+    const std::size_t size = (std::size_t{32} << 20) + 4096;
+    std::vector<unsigned char> buffer(size, 0);
+    random_bytes(buffer.data(), buffer.size());
+    const auto zero = [](auto first, auto last) {
+      return std::all_of(first, last, [](unsigned char b) { return b == 0; });
+    };
+    CHECK_FALSE(zero(buffer.begin(), buffer.begin() + 64));
+    CHECK_FALSE(zero(buffer.end() - 4096, buffer.end())); // past the first call's share
+    unsigned char small[3] = {};
+    random_bytes(small, 0); // nothing asked, nothing read
+    CHECK(small[0] == 0);
+  }
 }
