@@ -395,22 +395,33 @@ void Runtime::prune_workspaces() noexcept {
     // A run that made no workspace (no tool ran) changes nothing to prune: one stat of the
     // directory instead of a scan of its ~retainRuns entries. Its mtime moves when a workspace
     // is added or removed; within a second of the last change it is not trusted (coarse clock
-    // ticks), and the age limit needs a scan now and then anyway.
+    // ticks), and the age limit needs a scan now and then anyway. The skip is armed only by a
+    // scan that left nothing for later: a workspace kept because its run was active goes once
+    // that run ends, which moves no mtime; and a call that found another scan running leaves
+    // the next call a real scan (the running one may have read the store before this end).
     const auto root = m_context.workspaces_root();
     struct stat st {};
     if (::stat(root.c_str(), &st) != 0) return; // no workspace yet: nothing to prune
     const long long mtime = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
     std::unique_lock lock(m_prune_mutex, std::try_to_lock);
-    if (!lock.owns_lock()) return; // another run end is scanning right now
+    if (!lock.owns_lock()) {
+      m_prune_again.store(true);
+      return;
+    }
+    const bool again = m_prune_again.exchange(false);
     const auto now = std::chrono::steady_clock::now();
     struct timespec wall {};
     ::clock_gettime(CLOCK_REALTIME, &wall);
     const long long wall_ns = wall.tv_sec * 1000000000LL + wall.tv_nsec;
-    if (mtime == m_pruned_mtime && wall_ns - mtime > 1000000000LL && now - m_pruned_at < k_prune_rescan)
+    if (!again && mtime == m_pruned_mtime && wall_ns - mtime > 1000000000LL &&
+        now - m_pruned_at < k_prune_rescan)
       return;
-    m_pruned_mtime = mtime; // as seen before the scan: a change during it triggers the next one
-    m_pruned_at = now;
-    runtime::prune_workspaces(root, m_store, m_context.workspaces);
+    m_pruned_mtime = -1; // unarmed while scanning: a throw leaves the next call a scan
+    const auto result = runtime::prune_workspaces(root, m_store, m_context.workspaces);
+    if (result.held == 0 && result.failures.empty()) {
+      m_pruned_mtime = mtime; // as seen before the scan: a change during it triggers the next one
+      m_pruned_at = now;
+    }
   } catch (const std::exception&) { // retention is housekeeping: never fails a run
   }
 }

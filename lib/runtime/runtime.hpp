@@ -233,7 +233,9 @@ private:
   void settle_pending() noexcept;
   /// Applies the workspace retention (context().workspaces) after a run ended: a scan of the
   /// workspaces directory, skipped (one stat) while the directory is unchanged since the last
-  /// scan and that scan is recent (k_prune_rescan). Never throws.
+  /// scan, that scan is recent (k_prune_rescan) and it kept nothing for later (no workspace of
+  /// an active run held, no removal failed), and no call since found another scan running.
+  /// Never throws.
   void prune_workspaces() noexcept;
   std::shared_ptr<ModelClients> instance_models(const std::string& stream);
   std::optional<InputAnswer> decide_run_approval(const nlohmann::json& request,
@@ -262,7 +264,8 @@ private:
   // prune_workspaces: the workspaces directory's mtime (ns) at the last scan, and when that was.
   static constexpr std::chrono::minutes k_prune_rescan{10};
   std::mutex m_prune_mutex;
-  long long m_pruned_mtime = -1;
+  long long m_pruned_mtime = -1; // -1: the next call scans
+  std::atomic<bool> m_prune_again{false}; // a call found the scan busy: the next one scans
   std::chrono::steady_clock::time_point m_pruned_at{};
   // invoker.resolve's context values from admission to execution (same process; run ids are
   // ULIDs, so the oldest go first past the cap).

@@ -71,6 +71,7 @@ GcResult prune_workspaces(const stdfs::path& workspaces_dir, store::Store& store
     }
     if (active || (!too_old && !over_count)) {
       if (!active) ++finished_kept;
+      if (active) ++result.held;
       ++result.kept;
       continue;
     }

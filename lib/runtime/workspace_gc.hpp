@@ -27,6 +27,9 @@ inline constexpr std::chrono::seconds k_unknown_run_grace{60};
 struct GcResult {
   std::vector<std::filesystem::path> removed{}; // removed (or, with dry_run, to remove)
   std::size_t kept = 0;                         // run workspaces left
+  /// Of those, kept only because their run is active (or unknown and recent): they go at a
+  /// later pass, so a caller that skips passes while nothing changes must not skip the next.
+  std::size_t held = 0;
   std::uintmax_t bytes = 0;                     // size of the removed files
   std::vector<std::string> failures{};          // "path: reason" for removals that failed
 };

@@ -7,6 +7,10 @@
 
 #include <doctest/doctest.h>
 
+#include <ctime>
+#include <fcntl.h>
+#include <sys/stat.h>
+
 using namespace hearth::runtime;
 using nlohmann::json;
 
@@ -51,6 +55,26 @@ TEST_SUITE("runtime") {
     const auto outcome = rt.run_workflow("hello", {{"name", "World"}}, "", f.listener());
     CHECK(outcome.result.contains("greeting"));
     CHECK_FALSE(std::filesystem::exists(f.project.root() / ".hearth" / "workspaces" / outcome.run_id));
+  }
+
+  TEST_CASE("a workspace kept while its run was active goes at the next run end (issue 17 §3)") {
+    Fixture f;
+    const auto dir = f.project.root() / ".hearth" / "workspaces";
+    const std::string held = "run_00000000000000000000000000"; // older than any real run id
+    f.store->create_run({.run_id = held, .workflow = "hello", .payload = json::object()});
+    f.project.write(".hearth/workspaces/" + held + "/f.txt", "data");
+    // The directory last changed an hour ago: its mtime alone would let every scan be skipped.
+    const struct timespec hour_ago[2] = {{::time(nullptr) - 3600, 0}, {::time(nullptr) - 3600, 0}};
+    REQUIRE(::utimensat(AT_FDCWD, dir.c_str(), hour_ago, 0) == 0);
+    Runtime rt(f.program("mock/echo"),
+               RuntimeContext{.project_root = f.project.root(), .workspaces = {.retain_runs = 0}},
+               *f.store);
+    rt.run_workflow("hello", {{"name", "World"}}, "", f.listener()); // a scan: `held` is active
+    CHECK(std::filesystem::exists(dir / held));
+    f.store->end_run({.run_id = held, .status = hearth::store::RunStatus::completed,
+                      .result = json(nullptr)});
+    rt.run_workflow("hello", {{"name", "World"}}, "", f.listener()); // no mtime moved since
+    CHECK_FALSE(std::filesystem::exists(dir / held));
   }
 
   TEST_CASE("a declarative workflow on mock/echo returns a schema-valid result and records the run") {
