@@ -60,8 +60,9 @@ const HookDef* find_hook(const AgentDef& agent, std::string_view event);
 /// and the workspace mounted read-write (the turn's), if any.
 struct HookEnvironment {
   std::filesystem::path workspace{};
-  /// The turn's workspace when it is confined to an invoker's grant: the hook then sees only
-  /// the granted subtrees, as the turn's tools do (sandbox::use_workspace). Must outlive the call.
+  /// The workspace itself, when known (a turn's, a run's): the hook sees it through
+  /// sandbox::use_workspace, so only the granted subtrees when it is confined to an invoker's
+  /// grant, as the turn's tools do, and a lazy one is made and seeded first. Must outlive the call.
   const sandbox::Workspace* confined = nullptr;
   std::string session_id{};
   std::string run_id{};

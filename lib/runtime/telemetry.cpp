@@ -7,10 +7,12 @@
 #include "runtime/definitions.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/trace.hpp"
+#include "sandbox/workspace.hpp"
 
 #include <httplib.h>
 
 #include <iostream>
+#include <optional>
 
 namespace hearth::runtime {
 namespace {
@@ -225,16 +227,23 @@ void end_run_telemetry(const RuntimeContext& context, EventLog& events, const Ag
                        const std::string& run_id, const json& result, const json& error) noexcept {
   // Hooks first: an error event a failing hook causes still belongs to the run's trace.
   if (context.telemetry && agent != nullptr) try {
-    // The run's workspace (declarative runs have one) is where a run-level hook may write.
+    // The run's workspace is where a run-level hook runs and may write. Only for an invoker the
+    // agent grants the whole workspace: the run's grant is not known here, and a hook must never
+    // see more than the run's tools did (fail closed). A run whose turn never needed it (lazy,
+    // issue 17 §3) or that failed before its turn has none yet: handed over lazily, the hook call
+    // makes and seeds it as the turn would have (sandbox::use_workspace), so a hook never runs
+    // without one (in its own directory, among the sources); a run without such hooks makes none.
     HookEnvironment environment{.run_id = run_id};
-    std::error_code ec;
-    const auto workspace =
-        context.workspaces_root() / safe_component(run_id);
-    // Only for an invoker the agent grants the whole workspace: the run's grant is not known
-    // here, and a hook must never see more than the run's tools did (fail closed).
-    if (std::filesystem::is_directory(workspace, ec) &&
-        workspace_grant(agent->access, context.invoker).all)
-      environment.workspace = workspace;
+    std::optional<sandbox::Workspace> workspace;
+    if (workspace_grant(agent->access, context.invoker).all) {
+      const auto dir = context.workspaces_root() / safe_component(run_id);
+      std::error_code ec;
+      workspace = std::filesystem::is_directory(dir, ec)
+                      ? sandbox::Workspace(dir)
+                      : sandbox::Workspace::lazy(dir, workspace_seeds(*agent));
+      environment.workspace = workspace->root();
+      environment.confined = &*workspace;
+    }
     const auto call = bind_hook_caller(context.telemetry->hooks(), events,
                                        Envelope{.run_id = run_id}, environment);
     json payload = {{"scope", "run"}, {"agent", agent->name}, {"runId", run_id},

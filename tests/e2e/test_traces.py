@@ -217,6 +217,28 @@ class HooksTest(TracesTestCase):
                          [("finish", "turn", "completed"), ("finish", "run", "completed")])
         self.assertEqual(payloads[0]["runId"], run_id)
 
+    def test_run_hooks_get_the_run_workspace_though_no_turn_made_it(self):
+        """issue 17 §3: a run that fails before its turn (a payload key missing) never made its
+        lazy workspace; its run-level error and finish hooks still run in it, with
+        HEARTH_WORKSPACE, never in the hooks directory among the sources."""
+        line = 'cat >> "$HEARTH_WORKSPACE/hooks.ndjson"; echo >> "$HEARTH_WORKSPACE/hooks.ndjson"; '
+        self.project(hooks={"on-finish.sh": line + 'pwd > "$HEARTH_WORKSPACE/finish.cwd"',
+                            "on-error.sh": line})
+        self.write("workflows/go.md", "---\ndescription: Go.\n---\nGo to {{payload.place}}.\n")
+        r = hearth("run", "go", cwd=self.tmp)
+        self.assertExit(r, 1)
+        self.assertIn("payload.place", r.stderr)
+        run_id = run_id_of(r.stderr)
+        workspace = os.path.join(self.tmp, ".hearth", "workspaces", run_id)
+        with open(os.path.join(workspace, "hooks.ndjson")) as f:
+            payloads = [json.loads(line) for line in f if line.strip()]
+        self.assertEqual([(p["hook"], p["scope"]) for p in payloads], [("error", "run"), ("finish", "run")])
+        self.assertEqual(payloads[1]["status"], "errored")
+        with open(os.path.join(workspace, "finish.cwd")) as f:
+            cwd = f.read().strip()
+        self.assertIn(cwd, ("/workspace", os.path.realpath(workspace)))
+        self.assertFalse([e for e in self.events(run_id) if e["type"] == "error" and e.get("source") == "hook"])
+
     def test_a_failing_hook_is_an_error_event_and_the_turn_still_completes(self):
         self.project(hooks={"on-turn.sh": "echo broken >&2; exit 7"})
         run_id = self.run_go()
