@@ -3,11 +3,14 @@ diagnostic code (tests/fixtures/projects/diag/), hostile input, incremental comp
 `hearth __complete`."""
 import json
 import os
+import shutil
 import stat
+import subprocess
+import tempfile
 import time
 import unittest
 
-from harness import HearthTestCase, clean_env, hearth
+from harness import HEARTH_BIN, HearthTestCase, clean_env, hearth
 
 
 def info_json(test, cwd, *extra):
@@ -191,6 +194,29 @@ class WeatherAgent(HearthTestCase):
         result = hearth("info", "--json", cwd=root, env=clean_env(WEATHER_TOKEN="other"))
         self.assertExit(result, 0)
         self.assertEqual(json.loads(result.stdout)["envKeys"]["WEATHER_TOKEN"], "shell")
+
+    def test_warm_report_cache_belongs_to_the_binary_that_wrote_it(self):
+        """A rebuilt or upgraded hearth (another file at /proc/self/exe, same version) never
+        prints the report another binary cached: its format may differ."""
+        root = self.copy_fixture("weather-agent")
+        info_json(self, root)
+        info_json(self, root)  # reused: writes the cache
+        cache = os.path.join(root, ".hearth", "compile", "info-cache.json")
+        with open(cache) as f:
+            key, window, report = f.read().split("\n", 2)
+        marked = json.loads(report)
+        marked["cachedBy"] = "the first binary"
+        with open(cache, "w") as f:
+            f.write(key + "\n" + window + "\n" + json.dumps(marked, indent=2) + "\n")
+        self.assertEqual(info_json(self, root).get("cachedBy"), "the first binary")  # a hit
+        other = os.path.join(tempfile.mkdtemp(dir=self.tmp), "hearth")
+        shutil.copy2(shutil.which(HEARTH_BIN) or HEARTH_BIN, other)  # same bytes and mtime
+        result = subprocess.run([other, "info", "--json"], cwd=root, env=clean_env(),
+                                capture_output=True, text=True, timeout=60)
+        self.assertExit(result, 0)
+        fresh = json.loads(result.stdout)
+        self.assertNotIn("cachedBy", fresh)
+        self.assertEqual(fresh["compile"], marked["compile"])
 
     def test_chmod_changes_the_hash(self):
         root = self.copy_fixture("weather-agent")

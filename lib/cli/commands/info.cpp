@@ -116,7 +116,8 @@ nlohmann::ordered_json sandbox_json(const nlohmann::json& m) {
   return j;
 }
 
-nlohmann::ordered_json info_json(const config::Project& project, const manifest::CompileResult& result) {
+nlohmann::ordered_json info_json(const config::Project& project, const manifest::CompileResult& result,
+                                 const nlohmann::json& keys) {
   const auto& m = result.manifest;
   const auto abs = [&](const nlohmann::json& rel) {
     return rel.is_string() ? nlohmann::json(fs::absolute_from(project.root, rel.get<std::string>()).string())
@@ -238,7 +239,7 @@ nlohmann::ordered_json info_json(const config::Project& project, const manifest:
   auto env_files = nlohmann::json::array();
   for (const auto& f : project.env_files) env_files.push_back(f.string());
   j["envFiles"] = std::move(env_files);
-  j["envKeys"] = env_keys(project);
+  j["envKeys"] = keys;
   j["compile"] = {{"reused", result.reused}, {"inputHash", result.input_hash}};
   auto items = nlohmann::json::array();
   for (const auto& d : result.diagnostics) items.push_back(discovery::to_json(d));
@@ -355,9 +356,9 @@ void print_human(const nlohmann::ordered_json& j) {
 // On a large project the report costs more than the input check: parsing the ~400 KB compiled
 // manifest and printing the same again. While the artifacts are current, the report is a
 // function of the manifest and of a few things outside it (paths, env files and variables, bwrap,
-// the clock for schedules), so .hearth/compile/info-cache.json keeps the last report with all of
-// those as its key (line 1), the span of seconds its nextFireAt values hold for and the error
-// count (line 2). Anything different, or a byte out of place, and the report is computed again.
+// the clock for schedules, the hearth binary that prints it), so .hearth/compile/info-cache.json
+// keeps the last report with all of those as its key (line 1), the span of seconds its nextFireAt
+// values hold for and the error count (line 2). Anything different, or a byte out of place, and the report is computed again.
 
 /// size:mtime:inode of `path`, "-" when it cannot be stat'ed (an artifact edited by hand counts).
 std::string file_identity(const std::filesystem::path& path) {
@@ -371,8 +372,11 @@ std::filesystem::path info_cache_path(const config::Project& project) {
   return project.root / ".hearth" / "compile" / "info-cache.json";
 }
 
-/// Everything the report depends on besides the manifest, which the input hash stands for.
-std::string info_cache_key(const config::Project& project, const manifest::InputScan& scan) {
+/// Everything the report depends on besides the manifest, which the input hash stands for:
+/// among it the running binary itself (device, inode, size, mtime of /proc/self/exe), so a
+/// rebuilt or upgraded hearth that prints another report never serves this one's.
+std::string info_cache_key(const config::Project& project, const manifest::InputScan& scan,
+                           const nlohmann::json& keys) {
   const auto art = manifest::artifacts_for(project.root);
   const auto env = [](const char* name) {
     const char* v = std::getenv(name);
@@ -381,15 +385,24 @@ std::string info_cache_key(const config::Project& project, const manifest::Input
   auto env_files = nlohmann::json::array();
   for (const auto& f : project.env_files) env_files.push_back(f.string());
   const auto bwrap = sandbox::find_bwrap();
+  struct stat exe {};
+  const nlohmann::json binary =
+      ::stat("/proc/self/exe", &exe) == 0
+          ? nlohmann::json(std::to_string(exe.st_dev) + ":" + std::to_string(exe.st_ino) + ":" +
+                           std::to_string(exe.st_size) + ":" + std::to_string(exe.st_mtim.tv_sec) +
+                           "." + std::to_string(exe.st_mtim.tv_nsec))
+          : nlohmann::json();
+  if (binary.is_null()) return ""; // no way to tell this binary from another: no cache
   const nlohmann::json key = {
       {"hearth", HEARTH_VERSION},
+      {"binary", binary},
       {"inputHash", scan.hash},
       {"inputInodes", scan.inodes},
       {"root", project.root.string()},
       {"sourceRoot", project.source_root.string()},
       {"output", project.output.string()},
       {"envFiles", std::move(env_files)},
-      {"envKeys", env_keys(project)},
+      {"envKeys", keys},
       {"bwrap", bwrap ? nlohmann::json(bwrap->string()) : nlohmann::json()},
       {"clock", {env("HEARTH_CLOCK_SCALE"), env("HEARTH_CLOCK_EPOCH")}},
       {"artifacts",
@@ -455,10 +468,11 @@ int run_info(const InfoOptions& opts) {
   if (!is_project(project)) throw errors::no_project(project.root.string());
   const auto scan = manifest::scan_inputs(project);
   const auto now_s = triggers::Clock::from_env().now_ms() / 1000; // as info_json's nextFireAt
+  const auto keys = env_keys(project); // in the cache key and in the report: read once
   std::string cache_key;
   if (opts.json && manifest::artifacts_current(project, scan)) {
-    cache_key = info_cache_key(project, scan);
-    if (const auto cached = read_info_cache(project, cache_key, now_s)) {
+    cache_key = info_cache_key(project, scan, keys);
+    if (const auto cached = cache_key.empty() ? std::nullopt : read_info_cache(project, cache_key, now_s)) {
       std::cout << cached->first << std::flush;
       return opts.strict && cached->second > 0 ? exit_code(ExitCode::failure) : exit_code(ExitCode::ok);
     }
@@ -476,7 +490,7 @@ int run_info(const InfoOptions& opts) {
     }
     throw;
   }
-  const auto j = info_json(project, result);
+  const auto j = info_json(project, result, keys);
   if (opts.json) {
     const auto report = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     std::cout << report;
