@@ -227,6 +227,11 @@ Error manifest_invalid(std::string_view path, std::string_view problem);
 /// or a directory that is not an earlier build output).
 Error build_output_unsafe(std::string_view path, std::string_view reason);
 
+/// `hearth build` saw the project's inputs change between its compile and the end of its copy
+/// (`what`: the first file seen changed, or "the input tree"): the output would not match its
+/// manifest, so none is written.
+Error build_inputs_changed(std::string_view what);
+
 /// `hearth build` found errors; the report was printed and written to `diagnostics_path`.
 Error build_failed(std::size_t errors, std::size_t warnings, std::string_view diagnostics_path);
 

@@ -14,6 +14,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <map>
 #include <optional>
 #include <set>
 #include <sys/ioctl.h>
@@ -44,15 +45,25 @@ void check_output(const config::Project& project, const stdfs::path& out) {
   }
 }
 
+/// The last build's copy of one file: its path in the previous output and the file_stamp it had
+/// when that build ended (recorded in the marker).
+struct Previous {
+  stdfs::path path{};
+  std::string stamp{};
+};
+
 /// True when `previous` (the last build's copy of a file, lstat'ed) may stand for the file `src`
-/// (stat'ed) in the new output: a regular file of the same size, mtime and `mode`, made after the
-/// source last changed. The ctime test is strict, so a source changed in the same clock tick as
-/// the copy counts as changed (ctime cannot be set from user space; any write, rename or chmod of
-/// the source moves it).
-bool same_as_previous(const struct stat& src, const struct stat& previous, mode_t mode) {
+/// (stat'ed) in the new output: a regular file of the same size, mtime and `mode`, untouched since
+/// the last build recorded it (same inode and ctime: `stamp`), and made after the source last
+/// changed. The ctime tests are exact and strict, so neither an edit of the copy with its mtime
+/// put back nor a source changed in the same clock tick as the copy is trusted (ctime cannot be
+/// set from user space; any write, rename, chmod or link of a file moves it).
+bool same_as_previous(const struct stat& src, const struct stat& previous, mode_t mode,
+                      const std::string& stamp) {
   const auto ns = [](const struct timespec& t) { return t.tv_sec * 1000000000LL + t.tv_nsec; };
   return S_ISREG(previous.st_mode) && (previous.st_mode & 07777) == mode && previous.st_size == src.st_size &&
-         ns(previous.st_mtim) == ns(src.st_mtim) && ns(src.st_ctim) < ns(previous.st_ctim);
+         ns(previous.st_mtim) == ns(src.st_mtim) && ns(src.st_ctim) < ns(previous.st_ctim) &&
+         file_stamp(previous) == stamp;
 }
 
 /// Copies `from` to the new file `to` (O_EXCL: never writes through an existing name) as a
@@ -112,17 +123,46 @@ void copy_new(const stdfs::path& from, const stdfs::path& to, std::optional<mode
 /// of a source in place cannot reach a built output; and the build writes no linked file after
 /// (everything it writes goes through write_file_atomic, a new inode). `made` remembers the
 /// directories already created, which saves a mkdir per parent per file. Returns true when linked.
-bool place(const stdfs::path& from, const stdfs::path& to, const std::optional<stdfs::path>& previous,
+bool place(const stdfs::path& from, const stdfs::path& to, const std::optional<Previous>& previous,
            std::optional<mode_t> mode, std::set<stdfs::path>& made) {
   std::error_code ec;
   if (made.insert(to.parent_path()).second) stdfs::create_directories(to.parent_path(), ec);
   struct stat src {}, old {};
-  if (previous && ::stat(from.c_str(), &src) == 0 && ::lstat(previous->c_str(), &old) == 0 &&
-      same_as_previous(src, old, mode.value_or(src.st_mode & 07777)) &&
-      ::link(previous->c_str(), to.c_str()) == 0)
+  if (previous && ::stat(from.c_str(), &src) == 0 && ::lstat(previous->path.c_str(), &old) == 0 &&
+      same_as_previous(src, old, mode.value_or(src.st_mode & 07777), previous->stamp) &&
+      ::link(previous->path.c_str(), to.c_str()) == 0)
     return true;
   copy_new(from, to, mode);
   return false;
+}
+
+/// The copies the build output `out` recorded in its marker (relative path -> file_stamp as that
+/// build ended); empty when there is no marker or it is unreadable (then nothing is linked).
+std::map<std::string, std::string> recorded_copies(const stdfs::path& out) {
+  std::map<std::string, std::string> copies;
+  const auto marker = out / k_bundle_marker;
+  struct stat st {};
+  if (::lstat(marker.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (64LL << 20)) return copies;
+  try {
+    const auto j = hearth::parse_json(fs::read_file(marker));
+    const auto it = j.find("copies");
+    if (it == j.end() || !it->is_object()) return copies;
+    for (const auto& [rel, stamp] : it->items())
+      if (stamp.is_string()) copies.emplace(rel, stamp.get<std::string>());
+  } catch (const std::exception&) {
+    copies.clear();
+  }
+  return copies;
+}
+
+/// The first file whose path or stamp differs between two scans of one tree, or "the input tree".
+std::string first_change(const InputScan& before, const InputScan& after) {
+  for (std::size_t i = 0; i < before.files.size() && i < after.files.size(); ++i)
+    if (before.files[i] != after.files[i] || before.stamps[i] != after.stamps[i]) return after.files[i];
+  if (before.files.size() != after.files.size())
+    return before.files.size() < after.files.size() ? after.files[before.files.size()]
+                                                    : before.files[after.files.size()];
+  return "the input tree";
 }
 
 /// The Debian package an interpreter name implies ("python3", "node", ...), or "".
@@ -226,6 +266,33 @@ void carry_over_data(const stdfs::path& old, const stdfs::path& fresh) {
   }
 }
 
+/// Once the output `out` is in place and the previous tree gone (removing it unlinks the files
+/// this build linked, which moves their ctimes): records the output's own input scan in its
+/// compile metadata, so `hearth info --root <out>` reuses the artifacts, and each copy's
+/// file_stamp in the marker, which the next build checks before it links one. Best effort:
+/// without them the output is compiled again when read and the next build copies every file.
+void record_output(const stdfs::path& out) {
+  try {
+    config::ProjectFlags flags;
+    flags.root = out.string();
+    const auto scan = scan_inputs(config::resolve(flags, out));
+    const auto art = artifacts_for(out);
+    auto metadata = hearth::parse_json(fs::read_file(art.metadata));
+    metadata["inputHash"] = scan.hash;
+    metadata["inputInodes"] = scan.inodes;
+    fs::write_file_atomic(art.metadata, metadata.dump(2) + "\n");
+    auto marker = hearth::parse_json(fs::read_file(out / k_bundle_marker));
+    auto copies = nlohmann::json::object();
+    for (std::size_t i = 0; i < scan.files.size(); ++i) copies[scan.files[i]] = scan.stamps[i];
+    struct stat st {};
+    if (::lstat((out / "bin" / "hearth").c_str(), &st) == 0 && S_ISREG(st.st_mode))
+      copies["bin/hearth"] = file_stamp(st);
+    marker["copies"] = std::move(copies);
+    fs::write_file_atomic(out / k_bundle_marker, marker.dump(2) + "\n");
+  } catch (const std::exception&) {
+  }
+}
+
 } // namespace
 
 std::vector<std::string> needed_libraries(const stdfs::path& binary) {
@@ -291,10 +358,12 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
   try {
     const auto scan = scan_inputs(project);
     std::set<stdfs::path> made;
-    // The previous output (check_output vouched for its marker) lends its unchanged copies.
-    const bool incremental = stdfs::exists(out / k_bundle_marker, ec);
-    const auto previous = [&](const std::string& rel) {
-      return incremental ? std::optional<stdfs::path>(out / rel) : std::nullopt;
+    // The previous output (check_output vouched for its marker) lends the copies it recorded.
+    const auto copies = recorded_copies(out);
+    const auto previous = [&](const std::string& rel) -> std::optional<Previous> {
+      const auto it = copies.find(rel);
+      if (it == copies.end()) return std::nullopt;
+      return Previous{.path = out / rel, .stamp = it->second};
     };
     for (const auto& rel : scan.files)
       if (place(project.root / rel, tmp / rel, previous(rel), std::nullopt, made)) ++result.linked;
@@ -325,11 +394,8 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
                           nlohmann::json({{"hearthVersion", HEARTH_VERSION}, {"name", project.name}}).dump(2) + "\n");
 
     // The output's inputs are the project's inputs byte for byte (mtimes kept, hearth.json pins
-    // the same name and model), so the project's artifacts describe it: copy them and record the
-    // output's own input hash, which stays valid after the rename below (it covers relative paths).
-    config::ProjectFlags flags;
-    flags.root = tmp.string();
-    const auto built_project = config::resolve(flags, tmp);
+    // the same name and model), so the project's artifacts describe it: copy them. Their
+    // metadata gets the output's own input hash once the tree is in place (record_output).
     const auto from = artifacts_for(project.root);
     const auto to = artifacts_for(tmp);
     for (const auto& [src, dst] : {std::pair{from.discovery_manifest, to.discovery_manifest},
@@ -337,9 +403,16 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
                                    std::pair{from.compiled_manifest, to.compiled_manifest}})
       place(src, dst, std::nullopt, std::nullopt, made);
     auto metadata = hearth::parse_json(fs::read_file(from.metadata));
-    const auto built_scan = scan_inputs(built_project);
-    metadata["inputHash"] = built_scan.hash;
-    metadata["inputInodes"] = built_scan.inodes; // unchanged by the rename of the tree below
+    // What was copied must be what was compiled: the inputs as the compile recorded them, at the
+    // start of the copy and after it (path, mode, size, mtime, inode and ctime of each file).
+    const auto after = scan_inputs(project);
+    if (after.hash != scan.hash || after.inodes != scan.inodes)
+      throw errors::build_inputs_changed(first_change(scan, after));
+    if (!metadata.is_object() || metadata["inputHash"] != scan.hash ||
+        metadata["inputInodes"] != scan.inodes)
+      throw errors::build_inputs_changed("the compile metadata describes other files");
+    metadata["inputHash"] = ""; // not yet the output's: never reused until record_output
+    metadata["inputInodes"] = "";
     fs::write_file_atomic(to.metadata, metadata.dump(2) + "\n");
   } catch (...) {
     stdfs::remove_all(tmp, ec);
@@ -372,6 +445,7 @@ BundleResult write_bundle(const config::Project& project, const stdfs::path& out
     stdfs::remove_all(tmp, ec);
     throw errors::io_error("rename", out.string(), std::strerror(err));
   }
+  record_output(out);
   return result;
 }
 

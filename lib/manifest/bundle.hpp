@@ -30,11 +30,15 @@ struct BundleResult {
 /// bin/hearth (0755), a Dockerfile, README.md, the marker, and the .hearth/ artifacts with the
 /// output's own input hash, so `hearth info --root <output>` reuses them without recompiling. Built in a sibling temp
 /// directory, then swapped in with renameat2(RENAME_EXCHANGE) and the old tree removed.
+/// The inputs are scanned before and after the copy and must equal each other and what the
+/// compile recorded (compile-metadata.json): a file edited meanwhile, even with its mtime put
+/// back, fails the build (build_inputs_changed) instead of shipping a manifest of other files.
 /// Incremental: a file whose copy in the previous output still matches its source (size, mtime,
-/// mode, and copied after the source's last change, by ctime) is hard-linked from there; others
-/// are copied (a reflink where the filesystem allows). Project files themselves are never linked.
+/// mode, copied after the source's last change by ctime) and is untouched since that build ended
+/// (the inode and ctime the marker recorded then) is hard-linked from there; others are copied
+/// (a reflink where the filesystem allows). Project files themselves are never linked.
 /// Throws hearth::Error: build_output_unsafe (output contains the project, lies inside its sources,
-/// or is a non-empty directory without the marker), io_error.
+/// or is a non-empty directory without the marker), build_inputs_changed, io_error.
 /// `compiled`: the manifest compile(project) returned, when the caller has it (else it is read
 /// back from the artifacts).
 BundleResult write_bundle(const config::Project& project, const std::filesystem::path& output,

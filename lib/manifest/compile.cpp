@@ -51,6 +51,7 @@ struct Scanner {
   Hasher& hash;
   Hasher& inodes;
   std::vector<std::string>& files;
+  std::vector<std::string>& stamps;
   stdfs::path root{}; // the project root, symlinks resolved: links out of it are never followed
   std::vector<std::pair<dev_t, ino_t>> stack{};
 
@@ -87,8 +88,10 @@ struct Scanner {
     if (S_ISREG(st.st_mode)) {
       hash.add(static_cast<long long>(st.st_size));
       hash.add(static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec);
-      // Inodes apart: a copy of the tree (docker COPY, cp -a) keeps the input hash but not them.
-      inodes.add(static_cast<long long>(st.st_ino));
+      // Inodes and ctimes apart: a copy of the tree (docker COPY, cp -a) keeps the input hash
+      // but not them. The ctime catches a rewrite in place whose mtime was put back.
+      stamps.push_back(file_stamp(st));
+      inodes.add(stamps.back());
       files.push_back(rel);
       return;
     }
@@ -150,6 +153,11 @@ std::size_t CompileResult::errors() const {
 
 std::size_t CompileResult::warnings() const { return diagnostics.size() - errors(); }
 
+std::string file_stamp(const struct stat& st) {
+  return std::to_string(st.st_ino) + ":" +
+         std::to_string(static_cast<long long>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec);
+}
+
 Artifacts artifacts_for(const stdfs::path& root) {
   const auto base = root / ".hearth";
   return {.discovery_manifest = base / "discovery" / "agent-discovery-manifest.json",
@@ -176,7 +184,7 @@ InputScan scan_inputs(const config::Project& project) {
   auto root_real = stdfs::weakly_canonical(project.root, root_ec);
   if (root_ec) root_real = project.root.lexically_normal();
   Hasher inodes;
-  Scanner scanner{hash, inodes, out.files, root_real};
+  Scanner scanner{hash, inodes, out.files, out.stamps, root_real};
   const std::string prefix = project.source_root == project.root ? "" : src_rel + "/";
   std::vector<std::string> tops = {"agent", "agents", "workflows"};
   for (const auto& slot : discovery::slot_names()) tops.push_back(slot);

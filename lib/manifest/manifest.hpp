@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <string>
+#include <sys/stat.h>
 #include <vector>
 
 namespace hearth::manifest {
@@ -56,19 +57,27 @@ CompileResult compile(const config::Project& project, const InputScan* scan = nu
 /// version.
 nlohmann::json load(const std::filesystem::path& path);
 
-/// The input tree of `project`: every file discovery may read (agent/, agents/, workflows/ under
-/// the source root, or the flat slots), project-relative, sorted; and a hash over those paths, their
-/// sizes, modes and mtimes, hearth.json, the resolved name/model, PATH and the hearth version;
-/// and a second hash over the files' inode numbers. compile() reuses its artifacts only when both
-/// match, so the check costs one lstat per entry and no read, yet a file replaced by another with
-/// the same size and mtime (an editor's write-and-rename, `cp -p`, `touch -r`) is read again.
-/// The inodes are apart so that a copied tree (docker COPY, `cp -a`) keeps its input hash.
+/// The input tree of `project`: every file discovery may read (agent/, agents/, workflows/, the
+/// flat slots, lib/ and helpers/ under the source root, and hearth.json `build.include`),
+/// project-relative, sorted; and a hash over those paths, modes, the regular files' sizes and
+/// mtimes, hearth.json, the resolved name/model, PATH and the hearth version; and a second hash
+/// over each regular file's inode number and ctime (file_stamp). compile() reuses its artifacts
+/// only when both match, so the check costs one lstat per entry and no read, yet a file replaced
+/// by another with the same size and mtime (an editor's write-and-rename) or rewritten in place
+/// with its mtime put back (`cp -p` onto it, `touch -r`) is read again: the kernel moves the
+/// ctime on every write, chmod, link and unlink, and nothing sets it back.
+/// The second hash is apart so that a copied tree (docker COPY, `cp -a`) keeps its input hash.
 struct InputScan {
   std::string hash{};
-  std::string inodes{}; // hex, over st_ino of `files` in order
+  std::string inodes{};              // hex, over the `stamps` in order
   std::vector<std::string> files{};
+  std::vector<std::string> stamps{}; // file_stamp of each of `files`, same order
 };
 InputScan scan_inputs(const config::Project& project);
+
+/// "<inode>:<ctime in ns>" of the stat'ed file `st`: what tells two files of the same path, size
+/// and mtime apart (InputScan, and the copies `hearth build` may link, bundle.hpp).
+std::string file_stamp(const struct stat& st);
 
 /// True when compile(project) would reuse the artifacts: compile-metadata.json records `scan`'s
 /// hash and inodes and the other three artifacts are regular files. Reads only the metadata.

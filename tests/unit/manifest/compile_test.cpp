@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fcntl.h>
 #include <fstream>
 #include <iterator>
@@ -99,6 +100,56 @@ TEST_SUITE("manifest") {
     CHECK(again.manifest["agents"][0]["skills"][0]["description"] == "New one.");
   }
 
+  TEST_CASE("a warm cache sees a file rewritten in place with its mtime put back (ctime)") {
+    TempProject p;
+    p.write("hearth.json", R"({"name": "m"})");
+    p.write("agent/instructions.md", "Hi.\n");
+    const auto skill = p.write("agent/skills/s.md", "---\ndescription: Old one.\n---\nBody\n");
+    const auto project = config::resolve({}, p.root());
+    CHECK_FALSE(manifest::compile(project).reused);
+    CHECK(manifest::compile(project).reused);
+    struct stat before {};
+    REQUIRE(::stat(skill.c_str(), &before) == 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30)); // a later ctime tick
+    // `cp -p new s.md` / `touch -r`: same inode, same size, same mtime; only the ctime moved.
+    p.write("agent/skills/s.md", "---\ndescription: New one.\n---\nBody\n");
+    const struct timespec times[2] = {before.st_atim, before.st_mtim};
+    REQUIRE(::utimensat(AT_FDCWD, skill.c_str(), times, 0) == 0);
+    struct stat after {};
+    REQUIRE(::stat(skill.c_str(), &after) == 0);
+    REQUIRE(after.st_ino == before.st_ino);
+    REQUIRE(after.st_size == before.st_size);
+    REQUIRE(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+    const auto again = manifest::compile(project);
+    CHECK_FALSE(again.reused);
+    CHECK(again.manifest["agents"][0]["skills"][0]["description"] == "New one.");
+  }
+
+  TEST_CASE("a build fails when an input changes between its compile and its copy") {
+    TempProject p;
+    p.write("hearth.json", R"({"name": "b"})");
+    p.write("agent/instructions.md", "Hi.\n");
+    const auto skill = p.write("agent/skills/s.md", "---\ndescription: Old.\n---\nBody\n");
+    const auto project = config::resolve({}, p.root());
+    REQUIRE(manifest::compile(project).errors() == 0);
+    struct stat before {};
+    REQUIRE(::stat(skill.c_str(), &before) == 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    p.write("agent/skills/s.md", "---\ndescription: New.\n---\nBody\n"); // mtime put back below
+    const struct timespec times[2] = {before.st_atim, before.st_mtim};
+    REQUIRE(::utimensat(AT_FDCWD, skill.c_str(), times, 0) == 0);
+    try {
+      manifest::write_bundle(project, project.output, "/bin/true");
+      FAIL("the build shipped a manifest of other files");
+    } catch (const Error& e) {
+      CHECK(e.info().type == "build_inputs_changed");
+    }
+    CHECK_FALSE(std::filesystem::exists(project.output));
+    // Compiled again, it builds.
+    REQUIRE(manifest::compile(project).errors() == 0);
+    CHECK(manifest::write_bundle(project, project.output, "/bin/true").files == 2);
+  }
+
   TEST_CASE("a rebuild links the previous output's unchanged copies and copies what changed") {
     TempProject p;
     p.write("hearth.json", R"({"name": "b"})");
@@ -127,15 +178,31 @@ TEST_SUITE("manifest") {
     REQUIRE(::utimensat(AT_FDCWD, edited.c_str(), times, 0) == 0);
     REQUIRE(manifest::compile(project).errors() == 0);
     const auto second = manifest::write_bundle(project, project.output, binary);
-    CHECK(second.linked >= 2); // kept.md, instructions.md, bin/hearth
+    CHECK(second.linked == 3); // kept.md, instructions.md, bin/hearth
     REQUIRE(::stat((out / "agent/skills/kept.md").c_str(), &copy) == 0);
     CHECK(copy.st_ino == copied_inode);
     std::ifstream in(out / "agent/skills/edited.md");
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     CHECK(text.find("New.") != std::string::npos);
-    // The output reads back without recompiling.
+    // The output reads back without recompiling, though removing the old tree moved the ctimes
+    // of the files this build linked.
     config::ProjectFlags flags;
     flags.root = out.string();
+    CHECK(manifest::compile(config::resolve(flags, out)).reused);
+
+    // A copy in the output edited in place with its mtime put back is not linked again: the
+    // next build copies its source anew.
+    const auto copy_path = out / "agent/skills/kept.md";
+    REQUIRE(::stat(copy_path.c_str(), &copy) == 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    { std::ofstream(copy_path, std::ios::binary) << "---\ndescription: Bad!!\n---\nBody\n"; }
+    const struct timespec copy_times[2] = {copy.st_atim, copy.st_mtim};
+    REQUIRE(::utimensat(AT_FDCWD, copy_path.c_str(), copy_times, 0) == 0);
+    const auto third = manifest::write_bundle(project, project.output, binary);
+    CHECK(third.linked == 3); // instructions.md, edited.md, bin/hearth
+    std::ifstream kept_in(copy_path);
+    const std::string kept_text((std::istreambuf_iterator<char>(kept_in)), std::istreambuf_iterator<char>());
+    CHECK(kept_text.find("Kept.") != std::string::npos);
     CHECK(manifest::compile(config::resolve(flags, out)).reused);
   }
 
