@@ -16,6 +16,25 @@
 
 using namespace hearth;
 
+namespace {
+
+/// Rewrites `path` in place (same inode) with `content`, then puts its mtime back, as `cp -p`
+/// onto it or `touch -r` would: only the ctime tells. Waits a clock tick first, so it moves.
+void rewrite_keeping_mtime(const std::filesystem::path& path, const std::string& content) {
+  struct stat before {};
+  REQUIRE(::stat(path.c_str(), &before) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  { std::ofstream(path, std::ios::binary) << content; }
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  struct stat after {};
+  REQUIRE(::stat(path.c_str(), &after) == 0);
+  REQUIRE(after.st_ino == before.st_ino);
+  REQUIRE(after.st_size == before.st_size);
+}
+
+} // namespace
+
 TEST_SUITE("manifest") {
   TEST_CASE("compile writes the artifacts, then reuses them until an input changes") {
     TempProject p;
@@ -98,31 +117,12 @@ TEST_SUITE("manifest") {
     const auto again = manifest::compile(project);
     CHECK_FALSE(again.reused);
     CHECK(again.manifest["agents"][0]["skills"][0]["description"] == "New one.");
-  }
-
-  TEST_CASE("a warm cache sees a file rewritten in place with its mtime put back (ctime)") {
-    TempProject p;
-    p.write("hearth.json", R"({"name": "m"})");
-    p.write("agent/instructions.md", "Hi.\n");
-    const auto skill = p.write("agent/skills/s.md", "---\ndescription: Old one.\n---\nBody\n");
-    const auto project = config::resolve({}, p.root());
-    CHECK_FALSE(manifest::compile(project).reused);
     CHECK(manifest::compile(project).reused);
-    struct stat before {};
-    REQUIRE(::stat(skill.c_str(), &before) == 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(30)); // a later ctime tick
-    // `cp -p new s.md` / `touch -r`: same inode, same size, same mtime; only the ctime moved.
-    p.write("agent/skills/s.md", "---\ndescription: New one.\n---\nBody\n");
-    const struct timespec times[2] = {before.st_atim, before.st_mtim};
-    REQUIRE(::utimensat(AT_FDCWD, skill.c_str(), times, 0) == 0);
-    struct stat after {};
-    REQUIRE(::stat(skill.c_str(), &after) == 0);
-    REQUIRE(after.st_ino == before.st_ino);
-    REQUIRE(after.st_size == before.st_size);
-    REQUIRE(after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
-    const auto again = manifest::compile(project);
-    CHECK_FALSE(again.reused);
-    CHECK(again.manifest["agents"][0]["skills"][0]["description"] == "New one.");
+    // Rewritten in place with its mtime put back (same inode too): the ctime tells.
+    rewrite_keeping_mtime(skill, "---\ndescription: Third!!!\n---\nBody\n");
+    const auto third = manifest::compile(project);
+    CHECK_FALSE(third.reused);
+    CHECK(third.manifest["agents"][0]["skills"][0]["description"] == "Third!!!");
   }
 
   TEST_CASE("a build fails when an input changes between its compile and its copy") {
@@ -132,12 +132,7 @@ TEST_SUITE("manifest") {
     const auto skill = p.write("agent/skills/s.md", "---\ndescription: Old.\n---\nBody\n");
     const auto project = config::resolve({}, p.root());
     REQUIRE(manifest::compile(project).errors() == 0);
-    struct stat before {};
-    REQUIRE(::stat(skill.c_str(), &before) == 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    p.write("agent/skills/s.md", "---\ndescription: New.\n---\nBody\n"); // mtime put back below
-    const struct timespec times[2] = {before.st_atim, before.st_mtim};
-    REQUIRE(::utimensat(AT_FDCWD, skill.c_str(), times, 0) == 0);
+    rewrite_keeping_mtime(skill, "---\ndescription: New.\n---\nBody\n");
     try {
       manifest::write_bundle(project, project.output, "/bin/true");
       FAIL("the build shipped a manifest of other files");
@@ -171,11 +166,7 @@ TEST_SUITE("manifest") {
     const auto copied_inode = copy.st_ino;
 
     // Same size, same mtime, new bytes written in place: the ctime says it changed after the copy.
-    struct stat old {};
-    REQUIRE(::stat(edited.c_str(), &old) == 0);
-    p.write("agent/skills/edited.md", "---\ndescription: New.\n---\nBody\n");
-    const struct timespec times[2] = {old.st_atim, old.st_mtim};
-    REQUIRE(::utimensat(AT_FDCWD, edited.c_str(), times, 0) == 0);
+    rewrite_keeping_mtime(edited, "---\ndescription: New.\n---\nBody\n");
     REQUIRE(manifest::compile(project).errors() == 0);
     const auto second = manifest::write_bundle(project, project.output, binary);
     CHECK(second.linked == 3); // kept.md, instructions.md, bin/hearth
@@ -193,11 +184,7 @@ TEST_SUITE("manifest") {
     // A copy in the output edited in place with its mtime put back is not linked again: the
     // next build copies its source anew.
     const auto copy_path = out / "agent/skills/kept.md";
-    REQUIRE(::stat(copy_path.c_str(), &copy) == 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    { std::ofstream(copy_path, std::ios::binary) << "---\ndescription: Bad!!\n---\nBody\n"; }
-    const struct timespec copy_times[2] = {copy.st_atim, copy.st_mtim};
-    REQUIRE(::utimensat(AT_FDCWD, copy_path.c_str(), copy_times, 0) == 0);
+    rewrite_keeping_mtime(copy_path, "---\ndescription: Bad!!\n---\nBody\n");
     const auto third = manifest::write_bundle(project, project.output, binary);
     CHECK(third.linked == 3); // instructions.md, edited.md, bin/hearth
     std::ifstream kept_in(copy_path);
