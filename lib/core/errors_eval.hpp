@@ -1,6 +1,6 @@
 // The error catalogue's entries for `hearth eval` (lib/eval, docs/evals.md; issue 16 §4). Part of
-// core/errors (defined in errors.cpp), declared apart so that adding them does not rebuild every
-// file that includes core/errors.hpp.
+// core/errors (defined in errors_eval.cpp), declared apart so that adding them does not rebuild
+// every file that includes core/errors.hpp.
 #pragma once
 
 #include "core/error.hpp"

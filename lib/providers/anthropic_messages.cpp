@@ -38,41 +38,24 @@ std::string normalize_stop(std::string_view raw, bool has_calls) {
   return std::string(raw);
 }
 
-class AnthropicProvider final : public Provider {
+class AnthropicProvider final : public StreamProvider {
 public:
-  AnthropicProvider(Endpoint endpoint, ProviderSettings settings)
-      : m_endpoint(std::move(endpoint)), m_settings(std::move(settings)) {}
-
-  const std::string& id() const override { return m_endpoint.id; }
-
-  StepResult step(const StepRequest& request, const StreamSink& sink) override {
-    PostRequest post{.provider = m_endpoint.id,
-                     .base_url = m_endpoint.base_url,
-                     .path = "/v1/messages",
-                     .headers = m_endpoint.headers,
-                     .body = dump_json(anthropic_messages_body(request, m_endpoint.id)),
-                     .key_env = m_endpoint.key_env,
-                     .secret = m_endpoint.key,
-                     .cancel = request.cancel};
-    post.headers["Content-Type"] = "application/json";
-    post.headers["Accept"] = "text/event-stream";
-    if (!post.headers.count("anthropic-version"))
-      post.headers["anthropic-version"] = "2023-06-01";
-    if (!m_endpoint.key.empty())
-      post.headers["x-api-key"] = m_endpoint.key;
-    AnthropicAssembler assembler(m_endpoint.id, sink);
-    SseParser parser([&](const SseEvent& e) { assembler.on_event(e); });
-    post_streaming(post, m_settings, [&](std::string_view bytes) { parser.feed(bytes); });
-    parser.finish();
-    auto result = assembler.finish();
-    if (result.model.empty())
-      result.model = request.model;
-    return result;
-  }
+  using StreamProvider::StreamProvider;
 
 private:
-  Endpoint m_endpoint;
-  ProviderSettings m_settings;
+  std::string path() const override { return "/v1/messages"; }
+  Json body(const StepRequest& request) const override {
+    return anthropic_messages_body(request, endpoint().id);
+  }
+  void add_headers(Headers& headers) const override {
+    if (!headers.count("anthropic-version"))
+      headers["anthropic-version"] = "2023-06-01";
+    if (!endpoint().key.empty())
+      headers["x-api-key"] = endpoint().key;
+  }
+  std::unique_ptr<StreamAssembler> assembler(const StreamSink& sink) const override {
+    return std::make_unique<AnthropicAssembler>(endpoint().id, sink);
+  }
 };
 
 } // namespace
@@ -115,7 +98,7 @@ Json anthropic_messages_body(const StepRequest& request, std::string_view provid
 }
 
 AnthropicAssembler::AnthropicAssembler(std::string provider_id, const StreamSink& sink)
-    : m_provider(std::move(provider_id)), m_sink(sink) {}
+    : StreamAssembler(std::move(provider_id), sink) {}
 
 void AnthropicAssembler::on_event(const SseEvent& event) {
   const auto j = parse_stream_json(event.data);

@@ -2,9 +2,7 @@
 // the provider that joins them over HTTP (https://docs.anthropic.com/en/api/messages-streaming).
 #pragma once
 
-#include "providers/provider.hpp"
-#include "providers/sse.hpp"
-#include "providers/wire.hpp"
+#include "providers/stream_provider.hpp"
 
 #include <map>
 #include <memory>
@@ -21,16 +19,16 @@ Json anthropic_messages_body(const StepRequest& request, std::string_view provid
 /// Folds Messages stream events into a StepResult, streaming deltas to the sink. tool_use input
 /// is the concatenated input_json_delta pieces; usage is message_start's merged with
 /// message_delta's (message_delta wins).
-class AnthropicAssembler {
+class AnthropicAssembler final : public StreamAssembler {
 public:
   AnthropicAssembler(std::string provider_id, const StreamSink& sink);
 
   /// Consumes one SSE event. Throws provider_stream_invalid (non-JSON data) or
   /// provider_stream_error (an `error` event, e.g. overloaded_error).
-  void on_event(const SseEvent& event);
+  void on_event(const SseEvent& event) override;
 
   /// The assembled step. Throws provider_stream_invalid when the stream ended early.
-  StepResult finish();
+  StepResult finish() override;
 
 private:
   struct Block {
@@ -44,9 +42,6 @@ private:
   void end_block(Block& block);
   void read_usage(const Json& usage);
 
-  std::string m_provider;
-  const StreamSink& m_sink;
-  StepResult m_result{};
   std::map<std::int64_t, Block> m_blocks{};
   bool m_started = false;
   bool m_stopped = false;

@@ -37,39 +37,22 @@ std::string normalize_stop(std::string_view raw, bool has_calls) {
   return std::string(raw);
 }
 
-class OpenAiChatProvider final : public Provider {
+class OpenAiChatProvider final : public StreamProvider {
 public:
-  OpenAiChatProvider(Endpoint endpoint, ProviderSettings settings)
-      : m_endpoint(std::move(endpoint)), m_settings(std::move(settings)) {}
-
-  const std::string& id() const override { return m_endpoint.id; }
-
-  StepResult step(const StepRequest& request, const StreamSink& sink) override {
-    PostRequest post{.provider = m_endpoint.id,
-                     .base_url = m_endpoint.base_url,
-                     .path = "/chat/completions",
-                     .headers = m_endpoint.headers,
-                     .body = dump_json(openai_chat_body(request, m_endpoint.id)),
-                     .key_env = m_endpoint.key_env,
-                     .secret = m_endpoint.key,
-                     .cancel = request.cancel};
-    post.headers["Content-Type"] = "application/json";
-    post.headers["Accept"] = "text/event-stream";
-    if (!m_endpoint.key.empty())
-      post.headers["Authorization"] = "Bearer " + m_endpoint.key;
-    OpenAiChatAssembler assembler(m_endpoint.id, sink);
-    SseParser parser([&](const SseEvent& e) { assembler.on_event(e); });
-    post_streaming(post, m_settings, [&](std::string_view bytes) { parser.feed(bytes); });
-    parser.finish();
-    auto result = assembler.finish();
-    if (result.model.empty())
-      result.model = request.model;
-    return result;
-  }
+  using StreamProvider::StreamProvider;
 
 private:
-  Endpoint m_endpoint;
-  ProviderSettings m_settings;
+  std::string path() const override { return "/chat/completions"; }
+  Json body(const StepRequest& request) const override {
+    return openai_chat_body(request, endpoint().id);
+  }
+  void add_headers(Headers& headers) const override {
+    if (!endpoint().key.empty())
+      headers["Authorization"] = "Bearer " + endpoint().key;
+  }
+  std::unique_ptr<StreamAssembler> assembler(const StreamSink& sink) const override {
+    return std::make_unique<OpenAiChatAssembler>(endpoint().id, sink);
+  }
 };
 
 } // namespace
@@ -99,7 +82,7 @@ Json openai_chat_body(const StepRequest& request, std::string_view provider_id) 
 }
 
 OpenAiChatAssembler::OpenAiChatAssembler(std::string provider_id, const StreamSink& sink)
-    : m_provider(std::move(provider_id)), m_sink(sink) {}
+    : StreamAssembler(std::move(provider_id), sink) {}
 
 void OpenAiChatAssembler::on_event(const SseEvent& event) {
   const auto data = text::trim(event.data);

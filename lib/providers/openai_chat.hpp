@@ -3,9 +3,7 @@
 // OpenAI-compatible server declared in hearth.json.
 #pragma once
 
-#include "providers/provider.hpp"
-#include "providers/sse.hpp"
-#include "providers/wire.hpp"
+#include "providers/stream_provider.hpp"
 
 #include <map>
 #include <memory>
@@ -18,17 +16,17 @@ Json openai_chat_body(const StepRequest& request, std::string_view provider_id);
 
 /// Folds chat.completion.chunk events into a StepResult, streaming deltas to the sink as they
 /// arrive. Tool calls accumulate by `index`; usage comes from any chunk that carries it.
-class OpenAiChatAssembler {
+class OpenAiChatAssembler final : public StreamAssembler {
 public:
   OpenAiChatAssembler(std::string provider_id, const StreamSink& sink);
 
   /// Consumes one SSE event. Throws provider_stream_invalid (non-JSON data) or
   /// provider_stream_error (an `error` object inside the stream).
-  void on_event(const SseEvent& event);
+  void on_event(const SseEvent& event) override;
 
   /// The assembled step. Throws provider_stream_invalid when the stream ended before a
   /// finish_reason or `[DONE]`.
-  StepResult finish();
+  StepResult finish() override;
 
 private:
   struct PartialCall {
@@ -38,9 +36,6 @@ private:
   };
   void on_tool_delta(const Json& item);
 
-  std::string m_provider;
-  const StreamSink& m_sink;
-  StepResult m_result{};
   std::map<std::int64_t, PartialCall> m_calls{};
   bool m_seen_chunk = false;
   bool m_done = false;

@@ -19,7 +19,7 @@ mkdir -p "$out"
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$src/lib" -DHEARTH_VERSION=\"fuzz\" -DVALIJSON_USE_EXCEPTIONS=1)
 lib_sources=("$src"/lib/discovery/*.cpp "$src/lib/core/text.cpp" "$src/lib/core/json_schema.cpp"
-             "$src"/lib/ipc/*.cpp "$src/lib/core/errors.cpp" "$src/lib/core/json.cpp"
+             "$src"/lib/ipc/*.cpp "$src"/lib/core/errors_*.cpp "$src/lib/core/json.cpp"
              "$src/lib/core/signals.cpp")
 
 # The library objects once, without -fsanitize=fuzzer's main (fuzzer-no-link).
