@@ -136,6 +136,13 @@ Error build_output_unsafe(std::string_view path, std::string_view reason) {
                 .details = "Pass --output with a new directory, or remove the existing one."});
 }
 
+Error build_inputs_changed(std::string_view what) {
+  return Error({.type = "build_inputs_changed",
+                .message = "The project changed while it was being built (" + string(what) +
+                           "): the output would not match its compiled manifest, so none was written.",
+                .details = "Run `hearth build` again once the edits are saved."});
+}
+
 Error build_failed(std::size_t errors, std::size_t warnings, std::string_view diagnostics_path) {
   return Error({.type = "build_failed",
                 .message = "Discovery failed with " + std::to_string(errors) + " error(s) and " +
