@@ -7,6 +7,9 @@
 # libcpp-httplib (Debian ships no archive) and libpq (its archive needs libpgcommon, libpgport,
 # Kerberos and LDAP, none shipped as archives) are not linked: lib/core/lazy_httplib.cpp and
 # lazy_libpq.cpp define the functions hearth calls as trampolines that dlopen them on first use.
+# Nor is libcrypto, though Debian ships its archive: statically linked it brought ~340 KB of
+# tables the loader relocates at every start (70 % of the binary's .data.rel.ro, ~85 page faults)
+# for the few commands that sign, hash or encrypt; lazy_libcrypto.cpp loads libcrypto.so.3.
 # Included twice: before the find_package() calls (mode "before") and after them ("after").
 if(NOT HEARTH_STATIC_DEPS)
   return()
@@ -22,7 +25,6 @@ function(hearth_static_archive out name)
 endfunction()
 
 if(HEARTH_STATIC_DEPS_STAGE STREQUAL "before")
-  set(OPENSSL_USE_STATIC_LIBS TRUE)
   hearth_static_archive(sqlite_a sqlite3)
   set(SQLite3_LIBRARY ${sqlite_a} CACHE FILEPATH "SQLite, static (HEARTH_STATIC_DEPS)" FORCE)
   return()

@@ -12,7 +12,9 @@ namespace hearth::lazy {
 namespace {
 
 constexpr std::pair<std::string_view, std::string_view> k_packages[] = {
-    {"libpq.so.5", "libpq5"}, {"libcpp-httplib.so.0.11", "libcpp-httplib0.11"}};
+    {"libpq.so.5", "libpq5"},
+    {"libcpp-httplib.so.0.11", "libcpp-httplib0.11"},
+    {"libcrypto.so.3", "libssl3"}};
 
 std::string_view package_of(std::string_view soname) {
   for (const auto& [so, pkg] : k_packages)
