@@ -32,10 +32,13 @@ private:
   static int on_commit(void* self, sqlite3* db, const char* schema, int pages);
   void loop();
 
-  static constexpr int k_inline_factor = 4; // WAL size (x pages) at which the writer helps
+  // WAL size (x pages) at which the writer helps: 2 keeps the WAL within journal_size_limit (8 MiB),
+  // so WAL frames overwrite allocated blocks (a growing file costs a journal commit per fsync).
+  static constexpr int k_inline_factor = 2;
 
   std::function<void()> m_checkpoint;
   int m_pages = 1000;
+  int m_next_poke = 1000; // WAL size at which the next commit pokes; only the writer touches it
   std::mutex m_mutex;
   std::condition_variable m_cv;
   bool m_requested = false;
