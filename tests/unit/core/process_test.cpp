@@ -186,6 +186,19 @@ TEST_SUITE("core") {
     CHECK(group_gone(pgid));
   }
 
+  TEST_CASE("reap_orphans kills and reaps a reparented orphan in a group no Process owns") {
+    become_subreaper();
+    // setsid: the grandchild leaves the child's group, so only reap_orphans can find it once
+    // the child has exited and the grandchild has been reparented to us.
+    Process child({.argv = {"sh", "-c", "setsid sleep 100 </dev/null >/dev/null 2>&1 & echo $!"}});
+    const auto grandchild = static_cast<pid_t>(std::stoi(read_line(child.stdout_fd())));
+    CHECK(child.wait().code == 0);
+    REQUIRE(::kill(grandchild, 0) == 0);
+    CHECK(reap_orphans() >= 1);
+    CHECK(::kill(grandchild, 0) != 0); // killed and reaped: not even a zombie is left
+    CHECK(reap_orphans() == 0);
+  }
+
   TEST_CASE("wait_for returns nothing while the child runs, and its status once it exits") {
     Process child({.argv = {"cat"}});
     CHECK_FALSE(child.wait_for(10ms).has_value());
