@@ -9,8 +9,14 @@
 #include "core/text.hpp"
 #include "sandbox/sandbox.hpp"
 
+#include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace hearth::config {
 namespace {
@@ -26,6 +32,77 @@ std::string location(const stdfs::path& file, std::string_view text, std::size_t
 const json_schema::Validator& schema_validator() {
   static const json_schema::Validator validator(hearth::parse_json(config_schema()));
   return validator;
+}
+
+// --- validation memo -------------------------------------------------------------------------
+// Compiling the schema and validating against it is half of what `hearth info` or `hearth run`
+// computes (~3 million instructions, issue 17 §1), and most invocations see the text they saw
+// last time. A text that validated once is remembered as an empty file named by the hash of the
+// hearth version, the schema and the text, in the user's cache (XDG_CACHE_HOME, else
+// ~/.cache)/hearth/validated-config/. It lives outside the project, so a cloned repository cannot
+// vouch for its own hearth.json; a directory another user could write to is not trusted.
+
+constexpr std::size_t k_memo_limit = 128; // entries; past it the directory starts over
+
+/// The memo directory when it exists (or was just made), is ours and not group/world-writable.
+std::optional<stdfs::path> memo_dir(bool create) {
+  stdfs::path base;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && xdg[0] == '/')
+    base = xdg;
+  else if (const char* home = std::getenv("HOME"); home != nullptr && home[0] == '/')
+    base = stdfs::path(home) / ".cache";
+  else
+    return std::nullopt;
+  const auto dir = base / "hearth" / "validated-config";
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) {
+    if (!create) return std::nullopt;
+    std::error_code ec;
+    stdfs::create_directories(dir.parent_path(), ec);
+    if (::mkdir(dir.c_str(), 0700) != 0 || ::lstat(dir.c_str(), &st) != 0) return std::nullopt;
+  }
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 022) != 0)
+    return std::nullopt;
+  return dir;
+}
+
+std::string memo_name(std::string_view text) {
+  std::string key = HEARTH_VERSION;
+  key += '\0';
+  key += config_schema();
+  key += '\0';
+  key += text;
+  char name[17];
+  std::snprintf(name, sizeof name, "%016zx", std::hash<std::string_view>{}(key));
+  return name;
+}
+
+bool validated_before(std::string_view text) {
+  const auto dir = memo_dir(false);
+  struct stat st {};
+  return dir && ::lstat((*dir / memo_name(text)).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+         st.st_uid == ::geteuid();
+}
+
+/// Best effort: a read-only or missing home only means validating again next time.
+void remember_validated(std::string_view text) noexcept {
+  try {
+    const auto dir = memo_dir(true);
+    if (!dir) return;
+    std::error_code ec;
+    std::size_t entries = 0;
+    for (auto it = stdfs::directory_iterator(*dir, ec); !ec && it != stdfs::directory_iterator();
+         it.increment(ec))
+      ++entries;
+    if (entries >= k_memo_limit)
+      for (auto it = stdfs::directory_iterator(*dir, ec); !ec && it != stdfs::directory_iterator();
+           it.increment(ec))
+        stdfs::remove(it->path(), ec);
+    const int fd = ::open((*dir / memo_name(text)).c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+  } catch (...) {
+  }
 }
 
 // `postgres://...` or `postgresql://...` (store::is_postgres_location, without depending on it).
@@ -75,11 +152,14 @@ ConfigFile parse_config(std::string_view text, const stdfs::path& file) {
   }
   if (!j.is_object())
     throw errors::config_invalid(file.string(), "(root)", "must be a JSON object");
-  if (const auto violations = schema_validator().validate(j); !violations.empty())
-    throw errors::config_invalid(file.string(),
-                                 violations.front().pointer.empty() ? "(root)"
-                                                                    : violations.front().pointer,
-                                 violations.front().message);
+  if (!validated_before(text)) {
+    if (const auto violations = schema_validator().validate(j); !violations.empty())
+      throw errors::config_invalid(file.string(),
+                                   violations.front().pointer.empty() ? "(root)"
+                                                                      : violations.front().pointer,
+                                   violations.front().message);
+    remember_validated(text);
+  }
 
   const stdfs::path base = file.parent_path();
   ConfigFile config{.path = file};

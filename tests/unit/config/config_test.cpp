@@ -5,6 +5,10 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <functional>
+#include <string_view>
+
 using namespace hearth::config;
 namespace stdfs = std::filesystem;
 
@@ -196,5 +200,61 @@ TEST_SUITE("config") {
     CHECK(p.store.kind == StoreConfig::Kind::sqlite);
     CHECK(p.store.location() == "sqlite:" + (project.root() / ".hearth" / "state.db").string());
     ::unsetenv("DATABASE_URL");
+  }
+
+  TEST_CASE("a text that validated is remembered in the user's cache, never an invalid one") {
+    TempProject cache;
+    const char* saved = std::getenv("XDG_CACHE_HOME");
+    const std::string previous = saved ? saved : "";
+    ::setenv("XDG_CACHE_HOME", cache.root().c_str(), 1);
+    const auto memo = cache.root() / "hearth" / "validated-config";
+    const auto entries = [&] {
+      std::error_code ec;
+      std::size_t n = 0;
+      for (auto it = stdfs::directory_iterator(memo, ec); !ec && it != stdfs::directory_iterator();
+           it.increment(ec))
+        ++n;
+      return n;
+    };
+    const stdfs::path file = cache.root() / "hearth.json";
+
+    SUBCASE("valid: remembered once, and the remembered text parses the same") {
+      const std::string text = R"({"name": "memo", "port": 4000})";
+      CHECK(parse_config(text, file).port == 4000);
+      CHECK(entries() == 1);
+      CHECK((stdfs::status(memo).permissions() & stdfs::perms::group_write) == stdfs::perms::none);
+      const auto again = parse_config(text, file);
+      CHECK(again.port == 4000);
+      CHECK(again.name == "memo");
+      CHECK(entries() == 1);
+    }
+    SUBCASE("invalid: rejected every time and never remembered") {
+      const std::string text = R"({"port": "not a number"})";
+      for (int i = 0; i < 2; ++i) CHECK_THROWS_AS(parse_config(text, file), hearth::Error);
+      CHECK(entries() == 0);
+    }
+    SUBCASE("a memo planted where others can write is not trusted") {
+      const std::string bad = R"({"nme": "typo"})";
+      // The name parse_config would look for: the hash of version, schema and text.
+      std::string key = std::string(HEARTH_VERSION) + '\0' + std::string(config_schema()) + '\0' + bad;
+      char name[17];
+      std::snprintf(name, sizeof name, "%016zx", std::hash<std::string_view>{}(key));
+      stdfs::create_directories(memo);
+      std::ofstream(memo / name) << "";
+      stdfs::permissions(memo, stdfs::perms::all); // 0777: anyone could have put it there
+      CHECK_THROWS_AS(parse_config(bad, file), hearth::Error);
+      CHECK(parse_config(R"({"name": "ok"})", file).name == "ok");
+      CHECK(entries() == 1); // nothing is written to an untrusted place
+      stdfs::permissions(memo, stdfs::perms::owner_all); // 0700: now the planted memo counts
+      CHECK_NOTHROW(parse_config(bad, file));
+    }
+    SUBCASE("the cache is bounded") {
+      for (int i = 0; i < 140; ++i)
+        parse_config(R"({"port": )" + std::to_string(2000 + i) + "}", file);
+      CHECK(entries() <= 128);
+      CHECK(entries() >= 1);
+    }
+    if (saved) ::setenv("XDG_CACHE_HOME", previous.c_str(), 1);
+    else ::unsetenv("XDG_CACHE_HOME");
   }
 }
