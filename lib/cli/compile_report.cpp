@@ -23,8 +23,9 @@ void print_diagnostics_report(const manifest::CompileResult& result) {
             << '\n';
 }
 
-std::optional<manifest::CompileResult> compile_reporting(const config::Project& project, bool quiet) {
-  auto result = manifest::compile(project);
+std::optional<manifest::CompileResult> compile_reporting(const config::Project& project, bool quiet,
+                                                         bool load_manifest) {
+  auto result = manifest::compile(project, nullptr, load_manifest);
   if (result.errors() > 0) {
     print_diagnostics_report(result);
     return std::nullopt;

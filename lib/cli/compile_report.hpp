@@ -15,7 +15,8 @@ void print_diagnostics_report(const manifest::CompileResult& result);
 
 /// Compiles `project`. With errors: prints the report and returns nullopt (the caller exits 1).
 /// Without: prints the warnings unless `quiet`, and returns the result. Throws hearth::Error for
-/// I/O failures writing .hearth/.
-std::optional<manifest::CompileResult> compile_reporting(const config::Project& project, bool quiet);
+/// I/O failures writing .hearth/. `load_manifest`: see manifest::compile.
+std::optional<manifest::CompileResult> compile_reporting(const config::Project& project, bool quiet,
+                                                         bool load_manifest = true);
 
 } // namespace hearth::cli

@@ -34,7 +34,8 @@ Artifacts artifacts_for(const std::filesystem::path& root);
 struct InputScan; // below
 
 struct CompileResult {
-  nlohmann::json manifest = nlohmann::json::object(); // the compiled manifest (docs/manifest.md)
+  nlohmann::json manifest = nlohmann::json::object(); // the compiled manifest (docs/manifest.md);
+                                                      // null when reused without loading it
   std::vector<discovery::Diagnostic> diagnostics{};
   std::string status{};     // "ready" (no errors) | "failed"
   bool reused = false;      // true when the input hash matched and nothing was recompiled
@@ -49,8 +50,12 @@ struct CompileResult {
 /// project has errors, so they can be inspected). When the input hash equals the one recorded in
 /// compile-metadata.json and every artifact exists, loads them instead (`reused` = true).
 /// Throws hearth::Error io_error when .hearth/ cannot be written. `scan`: scan_inputs(project)
-/// when the caller already has it (saves a second walk).
-CompileResult compile(const config::Project& project, const InputScan* scan = nullptr);
+/// when the caller already has it (saves a second walk). With `load_manifest` false a reused
+/// compile leaves `manifest` null: the compiled manifest's bytes are only checked against the
+/// hash compile-metadata.json recorded (`compiledManifestHash`), for callers that need the
+/// verdict and diagnostics but not the manifest (`hearth run`, whose runtime loads it).
+CompileResult compile(const config::Project& project, const InputScan* scan = nullptr,
+                      bool load_manifest = true);
 
 /// Reads a compiled manifest written by compile() (e.g. `dist/.hearth/compile/...`).
 /// Throws hearth::Error manifest_invalid when the file is missing, not JSON, or of another kind or

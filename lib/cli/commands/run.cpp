@@ -33,7 +33,9 @@ int run_workflow(const RunOptions& opts) {
     throw errors::invalid_flag("--payload", "not valid JSON: " + opts.payload,
                                "Quote the JSON for your shell, e.g. --payload '{\"name\": \"World\"}'.");
   const auto project = resolve_project(opts.project);
-  if (!compile_reporting(project, /*quiet=*/true)) return exit_code(ExitCode::failure);
+  // The verdict only: the runtime loads the manifest itself (manifest::compile).
+  if (!compile_reporting(project, /*quiet=*/true, /*load_manifest=*/false))
+    return exit_code(ExitCode::failure);
   runtime::Child child(runtime_args(project, opts.project));
   InterruptWatcher interrupts([&child](int) { child.kill(); });
   try {

@@ -57,6 +57,25 @@ TEST_SUITE("manifest") {
     CHECK_FALSE(manifest::compile(project).reused);
   }
 
+  TEST_CASE("a reuse that need not load the manifest checks its bytes against the recorded hash") {
+    TempProject p;
+    p.write("agent/instructions.md", "Hi.\n");
+    const auto project = config::resolve({}, p.root());
+    const auto first = manifest::compile(project);
+    const auto verdict = manifest::compile(project, nullptr, /*load_manifest=*/false);
+    CHECK(verdict.reused);
+    CHECK(verdict.status == "ready");
+    CHECK(verdict.manifest.is_null());
+    // Valid JSON of the right kind, but not the bytes that were written: recompiled.
+    auto other = first.manifest;
+    other["name"] = "tampered";
+    p.write(".hearth/compile/compiled-agent-manifest.json", other.dump());
+    const auto again = manifest::compile(project, nullptr, /*load_manifest=*/false);
+    CHECK_FALSE(again.reused);
+    CHECK(again.manifest == first.manifest);
+    CHECK(manifest::compile(project, nullptr, false).reused); // the rewrite recorded its hash
+  }
+
   TEST_CASE("the manifest lists built-ins, subagent tools and authored tools in order") {
     TempProject p;
     p.write("agent/instructions.md", "Hi.\n");
