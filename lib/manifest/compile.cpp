@@ -133,6 +133,21 @@ std::string dump(const nlohmann::json& j) {
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+/// `j[key]` when `j` is an object holding a string there, else "": artifacts are files anyone may
+/// have damaged, and nlohmann's value() throws type_error on a field of another type.
+std::string string_field(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return {};
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+/// `j[key]` when it is an integer, else 0 (see string_field).
+std::int64_t integer_field(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return 0;
+  const auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+
 std::optional<nlohmann::json> try_read_json(const stdfs::path& path) {
   std::error_code ec;
   if (!stdfs::is_regular_file(path, ec)) return std::nullopt;
@@ -235,8 +250,8 @@ bool artifacts_current(const config::Project& project, const InputScan& scan) {
   const auto art = artifacts_for(project.root);
   const auto meta = try_read_json(art.metadata);
   std::error_code ec;
-  return meta && meta->is_object() && meta->value("inputHash", "") == scan.hash &&
-         meta->value("inputInodes", "") == scan.inodes &&
+  return meta && string_field(*meta, "inputHash") == scan.hash &&
+         string_field(*meta, "inputInodes") == scan.inodes &&
          stdfs::is_regular_file(art.compiled_manifest, ec) && stdfs::is_regular_file(art.diagnostics, ec) &&
          stdfs::is_regular_file(art.discovery_manifest, ec);
 }
@@ -252,37 +267,41 @@ CompileResult compile(const config::Project& project, const InputScan* known_sca
   const auto meta = try_read_json(art.metadata);
   // Same paths, sizes and mtimes, other inodes: a copied tree (docker COPY) or a file replaced
   // in place of another. Compiled again below; a read-only copy still gets its report.
-  const bool copied = meta && meta->is_object() && meta->value("inputHash", "") == scan.hash;
-  if (copied && meta->value("inputInodes", "") == scan.inodes) {
-    // A caller that only needs the verdict (`hearth run`: the runtime loads the manifest itself)
-    // checks the bytes against the hash written with them instead of parsing them: ~6 instead of
-    // ~110 instructions a byte. A damaged or replaced file still fails the check and recompiles.
-    const auto recorded = meta->value("compiledManifestHash", "");
-    std::optional<nlohmann::json> manifest;
-    if (!load_manifest && !recorded.empty()) {
-      std::error_code ec;
-      if (stdfs::is_regular_file(art.compiled_manifest, ec)) {
-        try {
-          if (text_hash(fs::read_file(art.compiled_manifest)) == recorded)
-            manifest = nlohmann::json(); // verified, not loaded
-        } catch (const Error&) {
+  const bool copied = meta && string_field(*meta, "inputHash") == scan.hash;
+  if (copied && string_field(*meta, "inputInodes") == scan.inodes) {
+    try {
+      // A caller that only needs the verdict (`hearth run`: the runtime loads the manifest itself)
+      // checks the bytes against the hash written with them instead of parsing them: ~6 instead of
+      // ~110 instructions a byte. A damaged or replaced file still fails the check and recompiles.
+      const auto recorded = string_field(*meta, "compiledManifestHash");
+      std::optional<nlohmann::json> manifest;
+      if (!load_manifest && !recorded.empty()) {
+        std::error_code ec;
+        if (stdfs::is_regular_file(art.compiled_manifest, ec)) {
+          try {
+            if (text_hash(fs::read_file(art.compiled_manifest)) == recorded)
+              manifest = nlohmann::json(); // verified, not loaded
+          } catch (const Error&) {
+          }
         }
+      } else {
+        manifest = try_read_json(art.compiled_manifest);
+        if (manifest && (string_field(*manifest, "kind") != k_manifest_kind ||
+                         integer_field(*manifest, "version") != k_manifest_version))
+          manifest.reset();
       }
-    } else {
-      manifest = try_read_json(art.compiled_manifest);
-      if (manifest && (manifest->value("kind", "") != k_manifest_kind ||
-                       manifest->value("version", 0) != k_manifest_version))
-        manifest.reset();
-    }
-    auto diags = try_read_json(art.diagnostics);
-    std::error_code ec;
-    if (manifest && diags && diags->contains("diagnostics") &&
-        stdfs::is_regular_file(art.discovery_manifest, ec)) {
-      result.manifest = std::move(*manifest);
-      for (const auto& d : (*diags)["diagnostics"]) result.diagnostics.push_back(discovery::diagnostic_from_json(d));
-      result.status = result.errors() == 0 ? "ready" : "failed";
-      result.reused = true;
-      return result;
+      auto diags = try_read_json(art.diagnostics);
+      std::error_code ec;
+      if (manifest && diags && diags->is_object() && diags->contains("diagnostics") &&
+          (*diags)["diagnostics"].is_array() && stdfs::is_regular_file(art.discovery_manifest, ec)) {
+        for (const auto& d : (*diags)["diagnostics"]) result.diagnostics.push_back(discovery::diagnostic_from_json(d));
+        result.manifest = std::move(*manifest);
+        result.status = result.errors() == 0 ? "ready" : "failed";
+        result.reused = true;
+        return result;
+      }
+    } catch (const nlohmann::json::exception&) {
+      result.diagnostics.clear(); // a damaged diagnostics file: compiled again below
     }
   }
 
@@ -342,9 +361,9 @@ nlohmann::json load(const stdfs::path& path) {
   } catch (const nlohmann::json::exception& e) {
     throw errors::manifest_invalid(path.string(), e.what());
   }
-  if (!j.is_object() || j.value("kind", "") != k_manifest_kind)
+  if (string_field(j, "kind") != k_manifest_kind)
     throw errors::manifest_invalid(path.string(), std::string("its kind is not \"") + k_manifest_kind + "\"");
-  if (j.value("version", 0) != k_manifest_version)
+  if (integer_field(j, "version") != k_manifest_version)
     throw errors::manifest_invalid(path.string(), "it has version " + j.value("version", nlohmann::json()).dump() +
                                                       "; this hearth reads version " +
                                                       std::to_string(k_manifest_version));

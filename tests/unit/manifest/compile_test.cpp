@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 #include "core/error.hpp"
+#include "core/fs.hpp"
 #include "manifest/bundle.hpp"
 #include "manifest/manifest.hpp"
 #include "support/temp_project.hpp"
@@ -74,6 +75,35 @@ TEST_SUITE("manifest") {
     CHECK_FALSE(again.reused);
     CHECK(again.manifest == first.manifest);
     CHECK(manifest::compile(project, nullptr, false).reused); // the rewrite recorded its hash
+  }
+
+  TEST_CASE("artifacts with fields of the wrong type are compiled again, never a type_error") {
+    TempProject p;
+    p.write("agent/instructions.md", "Hi.\n");
+    const auto project = config::resolve({}, p.root());
+    const auto first = manifest::compile(project);
+    const auto meta_path = p.root() / ".hearth/compile/compile-metadata.json";
+    auto meta = nlohmann::json::parse(hearth::fs::read_file(meta_path));
+    SUBCASE("diagnostics whose entries hold numbers where strings belong") {
+      p.write(".hearth/discovery/diagnostics.json",
+              R"({"diagnostics": [{"severity": 1, "code": 2, "message": []}]})");
+      const auto again = manifest::compile(project);
+      CHECK_FALSE(again.reused);
+      CHECK(again.errors() == 0);
+    }
+    SUBCASE("metadata and manifest fields of other types") {
+      meta["compiledManifestHash"] = 42;
+      p.write(".hearth/compile/compile-metadata.json", meta.dump());
+      CHECK(manifest::compile(project, nullptr, false).reused); // falls back to parsing it
+      meta["inputHash"] = {1, 2};
+      p.write(".hearth/compile/compile-metadata.json", meta.dump());
+      CHECK_FALSE(manifest::compile(project).reused);
+      auto m = first.manifest;
+      m["kind"] = 7;
+      p.write(".hearth/compile/compiled-agent-manifest.json", m.dump());
+      CHECK_THROWS_AS(manifest::load(p.root() / ".hearth/compile/compiled-agent-manifest.json"),
+                      hearth::Error);
+    }
   }
 
   TEST_CASE("the manifest lists built-ins, subagent tools and authored tools in order") {
