@@ -228,6 +228,30 @@ class WarmTest(HearthTestCase):
         self.assertEqual(json.loads(warm.stdout)["text"], json.loads(cold.stdout)["text"])
         self.assertEqual(json.loads(warm.stdout)["text"], "hello there")
 
+    def test_a_connect_session_survives_a_reload(self):
+        root = self.project()
+        dev = self.start_dev(root, clean_env())
+        proc = subprocess.Popen([HEARTH_BIN, "connect", "p", "t3"], cwd=root,
+                                env=clean_env(HEARTH_DEBUG_WARM="1"), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        proc.stdin.write("first\n")
+        proc.stdin.flush()
+        first = proc.stdout.readline()  # the result is pretty-printed: read up to its end
+        while not first.rstrip().endswith("}") or first.count("{") > first.count("}"):
+            first += proc.stdout.readline()
+        self.assertEqual(json.loads(first)["text"], "first")
+        mark = len(dev.lines)
+        path = os.path.join(root, "workflows", "hello.md")
+        subprocess.run(["sed", "-i", "s/version 1/version 2/", path], check=True)
+        dev.wait_for("reloaded in", start=mark)
+        time.sleep(1)  # the old generation closes its idle connections once drained
+        out, err = proc.communicate("second\n", timeout=60)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(json.loads(out)["text"], "second", err)
+        self.assertIn(WARM, err)
+        self.assertIn("the dev server reloaded; reconnecting", err)
+
 
 if __name__ == "__main__":
     unittest.main()
