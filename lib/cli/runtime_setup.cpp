@@ -5,7 +5,9 @@
 #include "core/fs.hpp"
 #include "manifest/manifest.hpp"
 #include "runtime/program.hpp"
+#include "runtime/child.hpp"
 #include "runtime/program_runner.hpp"
+#include "runtime/warm.hpp"
 #include "runtime/telemetry.hpp"
 #include "sandbox/sandbox.hpp"
 
@@ -55,6 +57,53 @@ std::vector<std::string> runtime_args(const config::Project& project,
   return args;
 }
 
+nlohmann::json warm_identity(const config::Project& project, const std::string& manifest_text) {
+  runtime::IdentityInputs inputs{.root = project.root.string(),
+                                 .manifest_text = manifest_text,
+                                 .store_location = project.store.location()};
+  if (project.config_file) {
+    inputs.config_path = project.config_file->string();
+    try {
+      inputs.config_text = fs::read_file(*project.config_file);
+    } catch (const std::exception&) { // unreadable now: a digest of nothing, which then differs
+    }
+  }
+  return runtime::make_identity(inputs);
+}
+
+std::unique_ptr<runtime::Link> open_runtime(const config::Project& project,
+                                            const config::ProjectFlags& flags) {
+  const auto flag = [](const char* name) {
+    const char* value = std::getenv(name);
+    return value != nullptr && std::string_view(value) == "1";
+  };
+  const bool debug = flag("HEARTH_DEBUG_WARM");
+  std::string why;
+  if (flag("HEARTH_NO_WARM")) {
+    why = "HEARTH_NO_WARM=1";
+  } else if (project.store.location().rfind("memory:", 0) == 0) {
+    why = "the store is in memory (a dev server's is not this process's)";
+  } else {
+    std::string manifest_text;
+    try {
+      manifest_text = fs::read_file(manifest::artifacts_for(project.root).compiled_manifest);
+    } catch (const std::exception& e) {
+      why = std::string("no compiled manifest to compare (") + e.what() + ")";
+    }
+    if (why.empty()) {
+      auto warm = runtime::WarmClient::connect(project.root,
+                                               warm_identity(project, manifest_text), why);
+      if (warm) {
+        if (debug)
+          std::cerr << "hearth: warm runtime: using the dev server's (pid "
+                    << warm->hello().value("pid", 0) << ")" << std::endl;
+        return warm;
+      }
+    }
+  }
+  if (debug) std::cerr << "hearth: warm runtime: not used: " << why << std::endl;
+  return std::make_unique<runtime::Child>(runtime_args(project, flags));
+}
 
 const nlohmann::json& member_or(const nlohmann::json& j, const char* key,
                                 const nlohmann::json& fallback) {
@@ -136,7 +185,7 @@ void check_sandboxes(const nlohmann::json& compiled, bool production) {
 
 RuntimeHost::RuntimeHost(const config::Project& project, bool production, bool serving) {
   const auto artifacts = manifest::artifacts_for(project.root);
-  const auto compiled = manifest::load(artifacts.compiled_manifest);
+  const auto compiled = manifest::load(artifacts.compiled_manifest, &m_manifest_text);
   if (compiled.value("status", "") != "ready")
     throw errors::build_failed(
         compiled.value("diagnosticsSummary", nlohmann::json::object()).value("errors", 0),

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "runtime/link.hpp"
 #include "runtime/runtime.hpp"
 #include "store/store.hpp"
 
@@ -24,8 +25,11 @@ public:
 
   runtime::Runtime& runtime() { return *m_runtime; }
   store::Store& store() { return *m_store; }
+  /// The compiled manifest's bytes as loaded (the warm runtime's identity hashes them).
+  const std::string& manifest_text() const { return m_manifest_text; }
 
 private:
+  std::string m_manifest_text{};
   std::unique_ptr<store::Store> m_store;
   std::unique_ptr<runtime::Runtime> m_runtime;
 };
@@ -38,6 +42,18 @@ std::vector<std::pair<std::string, std::string>> sandbox_backends(const nlohmann
 /// The arguments after `runtime` that make the child resolve the same project as `flags` did
 /// here (absolute --root, --config and --env).
 std::vector<std::string> runtime_args(const config::Project& project, const config::ProjectFlags& flags);
+
+/// The warm runtime identity (runtime/warm.hpp make_identity) of a runtime for `project` that
+/// loaded `manifest_text`, in this process's environment now (after env files were applied).
+nlohmann::json warm_identity(const config::Project& project, const std::string& manifest_text);
+
+/// The runtime for `hearth run` / `hearth connect` of `project` (compiled already): the warm
+/// runtime of a running `hearth dev` of the project when its identity matches what a child
+/// would be, else a new runtime child (not yet ready: call wait_ready()). HEARTH_NO_WARM=1 skips
+/// the warm runtime; HEARTH_DEBUG_WARM=1 says on stderr which was used and why (docs/ipc.md
+/// "Warm runtime"). Throws what runtime::Child throws.
+std::unique_ptr<runtime::Link> open_runtime(const config::Project& project,
+                                            const config::ProjectFlags& flags);
 
 /// The invoker of CLI invocations (`hearth run`, `hearth connect`; seed 002):
 /// {"id": "local:<user>", "kind": "local", "label": "<user>"}.

@@ -351,13 +351,15 @@ CompileResult compile(const config::Project& project, const InputScan* known_sca
   return result;
 }
 
-nlohmann::json load(const stdfs::path& path) {
+nlohmann::json load(const stdfs::path& path, std::string* text) {
   std::error_code ec;
   if (!stdfs::is_regular_file(path, ec))
     throw errors::manifest_invalid(path.string(), "the file does not exist; run `hearth build` first");
   nlohmann::json j;
   try {
-    j = hearth::parse_json(fs::read_file(path));
+    auto bytes = fs::read_file(path);
+    j = hearth::parse_json(bytes);
+    if (text != nullptr) *text = std::move(bytes);
   } catch (const nlohmann::json::exception& e) {
     throw errors::manifest_invalid(path.string(), e.what());
   }

@@ -59,8 +59,9 @@ CompileResult compile(const config::Project& project, const InputScan* scan = nu
 
 /// Reads a compiled manifest written by compile() (e.g. `dist/.hearth/compile/...`).
 /// Throws hearth::Error manifest_invalid when the file is missing, not JSON, or of another kind or
-/// version.
-nlohmann::json load(const std::filesystem::path& path);
+/// version. `text`, when given, receives the file's bytes as parsed (the warm runtime's identity
+/// hashes exactly what was loaded).
+nlohmann::json load(const std::filesystem::path& path, std::string* text = nullptr);
 
 /// The input tree of `project`: every file discovery may read (agent/, agents/, workflows/, the
 /// flat slots, lib/ and helpers/ under the source root, and hearth.json `build.include`),

@@ -5,6 +5,7 @@
 
 #include "core/process.hpp"
 #include "ipc/peer.hpp"
+#include "runtime/link.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -16,34 +17,34 @@
 
 namespace hearth::runtime {
 
-/// How long the child has to send `ready` (seed page 15: "readiness timeout is 60 seconds").
-inline constexpr std::chrono::seconds k_ready_timeout{60};
-
-class Child {
+class Child : public Link {
 public:
   /// Spawns the runtime with `args` after `runtime` (e.g. --root DIR) and the internal gate
   /// HEARTH_INTERNAL_IPC=1. Throws spawn_failed.
   explicit Child(const std::vector<std::string>& args);
   /// Asks the child to shut down, then stops its process group (SIGTERM, 1 s, SIGKILL).
-  ~Child();
+  ~Child() override;
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
 
   /// Blocks until the child's `ready` notification. Throws runtime_not_ready after `timeout`
   /// or when the child exits first (with its exit status and the reason it gave).
-  void wait_ready(std::chrono::milliseconds timeout = k_ready_timeout);
+  void wait_ready(std::chrono::milliseconds timeout = k_ready_timeout) override;
 
   /// Sends a request and blocks for its reply, handing each `event` notification tagged with it
   /// to `on_event`. Throws the child's hearth::Error (ipc::RemoteError) or ipc_closed.
   nlohmann::json request(const std::string& method, const nlohmann::json& params,
-                         const std::function<void(const nlohmann::json&)>& on_event);
+                         const std::function<void(const nlohmann::json&)>& on_event) override;
 
   /// Sends a notification (no reply), e.g. `agent.cancel` while a request runs; safe from
   /// another thread. Returns false when the child can no longer be written to.
-  bool notify(const std::string& method, const nlohmann::json& params);
+  bool notify(const std::string& method, const nlohmann::json& params) override;
 
   /// Stops the child's whole process group now (signal handling); safe from another thread.
-  void kill();
+  void kill() override;
+
+  /// True once the child has exited.
+  bool lost() override { return exit_status().has_value(); }
 
   /// The params of the child's `ready` notification (serving mode: {pid, version, url, port}),
   /// or null before it arrived.

@@ -243,13 +243,14 @@ const AgentDef* Runtime::find_agent(const std::string& name) const {
 }
 
 std::string Runtime::admit_run(const std::string& name, const json& payload, const json& invoker,
-                               const json& request_context, bool may_select) {
+                               const json& request_context, bool may_select,
+                               bool allow_resumable) {
   const auto invocation = workflow_invocation(name, invoker, request_context, may_select);
   settle_pending();
   const auto run_id = ids::run_id();
   // Durable runs: a serving runtime's runs survive its death (declarative ones continue from
   // their checkpoint, a script restarts with its completed calls answered from its journal).
-  const bool resumable = m_durable.load();
+  const bool resumable = allow_resumable && m_durable.load();
   m_store.create_run({.run_id = run_id, .workflow = name, .payload = payload,
                       .invoker = invocation.invoker, .resumable = resumable});
   if (invocation.context.is_object() && !invocation.context.empty()) {

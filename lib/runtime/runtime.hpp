@@ -91,9 +91,12 @@ public:
   Invocation workflow_invocation(const std::string& name, const nlohmann::json& invoker,
                                  const nlohmann::json& request_context, bool may_select) const;
 
+  /// `allow_resumable` false: the run is not resumable even in a durable runtime (runs admitted
+  /// over the warm socket end with their connection, docs/ipc.md "Warm runtime").
   std::string admit_run(const std::string& name, const nlohmann::json& payload,
                         const nlohmann::json& invoker = nullptr,
-                        const nlohmann::json& request_context = nullptr, bool may_select = false);
+                        const nlohmann::json& request_context = nullptr, bool may_select = false,
+                        bool allow_resumable = true);
 
   /// Executes an admitted run to the end: run_start … run_end. `model_override` replaces every
   /// agent's model; `timeout_ms` (0: a programmable workflow's own timeoutMs, a declarative one

@@ -43,10 +43,15 @@ void apply_limits(const config::ServerLimits& limits, ServerOptions& options) {
   if (limits.max_param_bytes) options.max_param_bytes = *limits.max_param_bytes;
 }
 
-int serve_child(runtime::Runtime& runtime, ServerOptions options) {
+int serve_child(runtime::Runtime& runtime, ServerOptions options, runtime::WarmServer* warm) {
   signals::SignalPipe signal_pipe;
   Server server(runtime, std::move(options));
   server.start(); // throws server_bind_failed before anything is announced
+  if (warm) warm->start(); // throws io_error before anything is announced
+  // Every way out below removes the socket first (if it is still ours), _exit included.
+  const auto warm_stop_accepting = [warm] {
+    if (warm) warm->stop_accepting();
+  };
   if (const auto resumed = server.resume_abandoned_runs(); resumed > 0)
     std::cerr << "hearth: resuming " << resumed << " run(s) whose runtime stopped" << std::endl;
   std::atomic<bool> stop{false};
@@ -80,14 +85,20 @@ int serve_child(runtime::Runtime& runtime, ServerOptions options) {
     // EOF without `shutdown`: the supervisor is gone (kill -9). Nobody waits for a drain; the
     // runs in flight end cancelled before their tools are stopped (docs/runtime.md).
     std::cerr << "hearth: the supervisor is gone; stopping" << std::endl;
+    warm_stop_accepting();
     runtime.cancel_active_runs("The hearth dev supervisor exited.");
     process::stop_all_groups();
     std::cerr << std::flush;
     ::_exit(0);
   }
+  warm_stop_accepting(); // new `hearth run`s go to the next generation or start their own
   // Drain on a helper thread so a signal meanwhile (the supervisor's stop() sends SIGTERM when
   // its own bound passes) still ends the runs cancelled before anything is killed.
-  auto drain = std::async(std::launch::async, [&server] { return server.shutdown(k_drain_bound); });
+  auto drain = std::async(std::launch::async, [&server, warm] {
+    const auto deadline = std::chrono::steady_clock::now() + k_drain_bound;
+    const bool served = server.shutdown(k_drain_bound);
+    return (!warm || warm->drain(deadline)) && served; // warm `hearth run`s finish too
+  });
   while (drain.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
     if (const auto signo = signal_pipe.take()) {
       runtime.cancel_active_runs("The runtime received signal " + std::to_string(*signo) + ".");
@@ -97,6 +108,7 @@ int serve_child(runtime::Runtime& runtime, ServerOptions options) {
     }
   }
   bool drained = drain.get();
+  if (warm) warm->stop(); // warm runs the drain did not see end: cancel them, close connections
   if (!drained) std::cerr << "hearth: stopped before every request finished" << std::endl;
   peer.close();
   // Runs still executing (requests not drained, or admitted with 202) end cancelled before

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "runtime/warm.hpp"
 #include "server/server.hpp"
 
 #include <chrono>
@@ -23,6 +24,10 @@ void apply_limits(const config::ServerLimits& limits, ServerOptions& options);
 /// Binds, notifies `ready {pid, version, url, port}` on stdout, serves until `shutdown`, EOF on
 /// stdin or SIGINT/SIGTERM, then drains (bounded by k_drain_bound). Returns the exit code: 0 after
 /// shutdown/EOF, 128+signo after a signal. Throws errors::server_bind_failed before `ready`.
-int serve_child(runtime::Runtime& runtime, ServerOptions options);
+/// `warm` (`hearth dev` only; may be null): the warm runtime's socket, started before `ready`,
+/// no longer accepting once draining begins, stopped (its connections' work cancelled) after
+/// the drain, and its socket removed on every way out (docs/ipc.md "Warm runtime").
+int serve_child(runtime::Runtime& runtime, ServerOptions options,
+                runtime::WarmServer* warm = nullptr);
 
 } // namespace hearth::server

@@ -9,12 +9,13 @@
 #include "cli/runtime_setup.hpp"
 #include "cli/terminal.hpp"
 #include "core/errors.hpp"
-#include "runtime/child.hpp"
+#include "runtime/warm.hpp"
 
 #include <cctype>
 #include <atomic>
 #include <csignal>
 #include <iostream>
+#include <mutex>
 #include <set>
 
 namespace hearth::cli {
@@ -67,6 +68,64 @@ std::optional<nlohmann::json> ask_user(LineReader& reader, const nlohmann::json&
   }
 }
 
+/// The session's runtime: open_runtime's, and when that was the warm runtime and its connection
+/// ended between prompts (dev reloaded: the old generation closes its connections), the next
+/// request opens a runtime again (docs/ipc.md "Warm runtime"). The history is in the store.
+class SessionLink : public runtime::Link {
+public:
+  SessionLink(const config::Project& project, const config::ProjectFlags& flags)
+      : m_project(project), m_flags(flags), m_link(open_runtime(project, flags)) {}
+
+  void wait_ready(std::chrono::milliseconds timeout = runtime::k_ready_timeout) override {
+    current().wait_ready(timeout);
+  }
+
+  nlohmann::json request(const std::string& method, const nlohmann::json& params,
+                         const std::function<void(const nlohmann::json&)>& on_event) override {
+    runtime::Link* link = nullptr;
+    {
+      std::lock_guard lock(m_mutex);
+      if (!m_killed && m_link->lost() && dynamic_cast<runtime::WarmClient*>(m_link.get())) {
+        terminal::info("the dev server reloaded; reconnecting");
+        auto next = open_runtime(m_project, m_flags);
+        next->wait_ready();
+        m_link = std::move(next);
+      }
+      link = m_link.get(); // replaced only here, on this thread: valid for the call
+    }
+    return link->request(method, params, on_event);
+  }
+
+  bool notify(const std::string& method, const nlohmann::json& params) override {
+    std::lock_guard lock(m_mutex); // never blocks: the peer queues it
+    return m_link->notify(method, params);
+  }
+
+  void kill() override {
+    std::lock_guard lock(m_mutex);
+    m_killed = true;
+    m_link->kill();
+  }
+
+  bool lost() override {
+    std::lock_guard lock(m_mutex);
+    // A warm connection that ended is not lost for the session: the next request reconnects.
+    return m_link->lost() && (m_killed || !dynamic_cast<runtime::WarmClient*>(m_link.get()));
+  }
+
+private:
+  runtime::Link& current() {
+    std::lock_guard lock(m_mutex);
+    return *m_link;
+  }
+
+  config::Project m_project;
+  config::ProjectFlags m_flags;
+  std::mutex m_mutex;
+  std::unique_ptr<runtime::Link> m_link;
+  bool m_killed = false;
+};
+
 int connect(const ConnectOptions& opts) {
   const auto project = resolve_project(opts.project);
   const auto compiled = compile_reporting(project, /*quiet=*/true);
@@ -78,7 +137,8 @@ int connect(const ConnectOptions& opts) {
     agents.push_back(a.value("name", ""));
   if (std::find(agents.begin(), agents.end(), opts.agent) == agents.end())
     throw errors::agent_not_found(opts.agent, agents);
-  runtime::Child child(runtime_args(project, opts.project));
+  // The warm runtime of a `hearth dev` of this project when it is the same, else a child.
+  SessionLink child(project, opts.project);
   LineReader reader("› ");
   // Ctrl-C during a turn cancels that turn (agent.cancel; the prompt comes back). A second Ctrl-C,
   // one at an idle prompt, or SIGTERM stops the runtime and exits 128+signo.
@@ -117,7 +177,7 @@ int connect(const ConnectOptions& opts) {
                     << std::flush;
         } catch (const Error& e) {
           printer.flush();
-          if (interrupts.signal() || child.exit_status()) throw;
+          if (interrupts.signal() || child.lost()) throw;
           terminal::print_error(e.info()); // e.g. nothing to compact yet: the session stays open
         }
         continue;
@@ -153,7 +213,7 @@ int connect(const ConnectOptions& opts) {
       } catch (const Error& e) {
         in_turn = false;
         printer.flush();
-        if (interrupts.signal() || child.exit_status()) throw;
+        if (interrupts.signal() || child.lost()) throw;
         if (e.info().type == "cancelled") terminal::warn("turn cancelled");
         else terminal::print_error(e.info()); // a failed prompt keeps the session open
       }
@@ -181,6 +241,10 @@ void register_connect(CLI::App& app, Dispatch& dispatch) {
                   "Invoke as this agent.json invoker profile (invoker.profiles[].id)");
   add_project_flags(*cmd, opts->project);
   add_target_flag(*cmd);
+  cmd->footer("With `hearth dev` of the project running, the session uses its warm runtime when it "
+              "is the same as a runtime of its own would be, else starts one. HEARTH_NO_WARM=1: "
+              "always start one; HEARTH_DEBUG_WARM=1: say which and why (docs/ipc.md \"Warm "
+              "runtime\").");
   cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return connect(*opts); }; });
 }
 

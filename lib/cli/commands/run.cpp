@@ -1,4 +1,5 @@
-// `hearth run <workflow>`: compiles the project silently, starts the runtime child, invokes one
+// `hearth run <workflow>`: compiles the project silently, reaches a runtime (the warm one of a
+// running `hearth dev`, else a child of its own; docs/ipc.md "Warm runtime"), invokes one
 // workflow and prints its result as JSON on stdout; events stream on stderr (seed page 15).
 #include "cli/commands/commands.hpp"
 #include "core/json.hpp"
@@ -8,7 +9,7 @@
 #include "cli/runtime_setup.hpp"
 #include "cli/terminal.hpp"
 #include "core/errors.hpp"
-#include "runtime/child.hpp"
+#include "runtime/link.hpp"
 
 #include <iostream>
 
@@ -36,7 +37,9 @@ int run_workflow(const RunOptions& opts) {
   // The verdict only: the runtime loads the manifest itself (manifest::compile).
   if (!compile_reporting(project, /*quiet=*/true, /*load_manifest=*/false))
     return exit_code(ExitCode::failure);
-  runtime::Child child(runtime_args(project, opts.project));
+  // The warm runtime of a `hearth dev` of this project when it is the same, else a child.
+  const auto link = open_runtime(project, opts.project);
+  auto& child = *link;
   InterruptWatcher interrupts([&child](int) { child.kill(); });
   try {
     child.wait_ready();
@@ -89,6 +92,10 @@ void register_run(CLI::App& app, Dispatch& dispatch) {
       ->allow_extra_args(false);
   add_project_flags(*cmd, opts->project);
   add_target_flag(*cmd);
+  cmd->footer("With `hearth dev` of the project running, the run uses its warm runtime when it is "
+              "the same as a runtime of its own would be (hearth, hearth.json, compiled manifest, "
+              "store, environment), else starts one. HEARTH_NO_WARM=1: always start one; "
+              "HEARTH_DEBUG_WARM=1: say which and why (docs/ipc.md \"Warm runtime\").");
   cmd->callback([&dispatch, opts] { dispatch.run = [opts] { return run_workflow(*opts); }; });
 }
 

@@ -54,7 +54,13 @@ int run_runtime(const config::ProjectFlags& flags, const ServingFlags& serving) 
     server::parse_listen(serving.listen, options);
     options.auth = std::make_shared<const server::auth::Config>(server::auth::load_config(
         project, {.dev = serving.dev, .bound_host = options.host}));
-    return server::serve_child(host->runtime(), options);
+    // `hearth dev`'s child also serves the warm runtime (docs/ipc.md "Warm runtime").
+    std::unique_ptr<runtime::WarmServer> warm;
+    if (serving.dev)
+      warm = std::make_unique<runtime::WarmServer>(
+          runtime::warm_dir(project.root), host->runtime(),
+          warm_identity(project, host->manifest_text()));
+    return server::serve_child(host->runtime(), options, warm.get());
   } catch (const Error& e) { // bind failures come before `ready`
     return startup_failed(e);
   }
