@@ -40,6 +40,16 @@ def timed(cmd, cwd, env, runs):
     return walls
 
 
+def timed_pairs(first, second, cwd, env, runs):
+    """Wall times (ms) of `first` and `second` run alternately, so that noise from other
+    processes falls on both alike; returns the two lists."""
+    a, b = [], []
+    for _ in range(runs):
+        a += timed(first, cwd, env, 1)
+        b += timed(second, cwd, env, 1)
+    return a, b
+
+
 def start_dev(binary, project, env):
     """`hearth dev` of `project` on a free port, once it serves (and its warm socket exists)."""
     dev = subprocess.Popen([binary, "dev", "--port", str(free_port())], cwd=project, env=env,
@@ -90,7 +100,8 @@ def main():
                                    capture_output=True, text=True, check=True)
             if "warm runtime: using" not in check.stderr:
                 raise SystemExit("the warm runtime was not used:\n" + check.stderr)
-            warm = timed(cmd, project, env, args.runs)
+            version_beside_warm, warm = timed_pairs([binary, "--version"], cmd, project, env,
+                                                    args.runs)
         finally:
             dev.send_signal(signal.SIGINT)
             dev.wait(timeout=30)
@@ -105,8 +116,11 @@ def main():
     met = "met" if cold_median <= 25 and (not rss or max(rss) <= 20) else "MISSED"
     print(f"cold: {cold_median / base:.1f}x --version; {met} (<= 25 ms, <= 20 MB)")
     if warm:
-        ratio = statistics.median(warm) / base
-        print(f"warm: {ratio:.1f}x --version; {'met' if ratio <= 3 else 'MISSED'} (<= 3x)")
+        # Against the --version runs interleaved with the warm ones (same conditions).
+        beside = statistics.median(version_beside_warm)
+        ratio = statistics.median(warm) / beside
+        print(f"warm: {ratio:.2f}x --version ({beside:.2f} ms, interleaved); "
+              f"{'met' if ratio <= 3 else 'MISSED'} (<= 3x)")
 
 
 if __name__ == "__main__":

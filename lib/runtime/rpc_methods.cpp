@@ -33,6 +33,24 @@ private:
   std::string m_agent, m_instance;
 };
 
+/// The agent an agent.* request names, its instance, and the invocation it runs as: profiles
+/// (the CLI may select them: it is the local user) and invoker.resolve, as over HTTP.
+/// Throws agent_not_found, or usage for a missing field.
+struct AgentCall {
+  std::string agent;
+  std::string instance;
+  Invocation invocation;
+};
+
+AgentCall agent_call(Runtime& runtime, const json& params) {
+  auto agent = required_string(params, "agent");
+  const auto& def = runtime.agent(agent); // throws agent_not_found
+  auto invocation = resolve_invocation(def.invoker, def.directory, params.value("invoker", json()),
+                                       params.value("context", json()), true,
+                                       "agent \"" + agent + "\"");
+  return {std::move(agent), required_string(params, "instanceId"), std::move(invocation)};
+}
+
 } // namespace
 
 void ConnectionWork::add_run(const std::string& run_id) {
@@ -108,13 +126,7 @@ void register_runtime_methods(ipc::Peer& peer, Runtime& runtime, MethodOptions o
     return json{{"runId", run_id}, {"result", result}};
   });
   peer.on_request("agent.prompt", [&peer, &runtime, work](const ipc::Request& request) {
-    const auto agent = required_string(request.params, "agent");
-    const auto& def = runtime.agent(agent); // throws agent_not_found
-    // Profiles (the CLI may select them: it is the local user) and invoker.resolve, as over HTTP.
-    const auto invocation = resolve_invocation(
-        def.invoker, def.directory, request.params.value("invoker", json()),
-        request.params.value("context", json()), true, "agent \"" + agent + "\"");
-    const auto instance = required_string(request.params, "instanceId");
+    const auto [agent, instance, invocation] = agent_call(runtime, request.params);
     const TrackedTurn tracked(work, agent, instance);
     const auto result = runtime.prompt_agent(
         agent, instance, request.params.value("session", std::string("default")),
@@ -127,12 +139,7 @@ void register_runtime_methods(ipc::Peer& peer, Runtime& runtime, MethodOptions o
   });
   // compaction (issue 16 §1): `hearth connect` /compact and /clear.
   peer.on_request("agent.compact", [&peer, &runtime, work](const ipc::Request& request) {
-    const auto agent = required_string(request.params, "agent");
-    const auto& def = runtime.agent(agent); // throws agent_not_found
-    const auto invocation = resolve_invocation(
-        def.invoker, def.directory, request.params.value("invoker", json()),
-        request.params.value("context", json()), true, "agent \"" + agent + "\"");
-    const auto instance = required_string(request.params, "instanceId");
+    const auto [agent, instance, invocation] = agent_call(runtime, request.params);
     const TrackedTurn tracked(work, agent, instance);
     const auto result = runtime.compact_session(
         agent, instance, request.params.value("session", std::string("default")),

@@ -131,7 +131,9 @@ class WarmTest(HearthTestCase):
         again = hearth("run", "hello", cwd=root, env=clean_env(HEARTH_DEBUG_WARM="1"))
         self.assertIn(WARM, again.stderr)
 
-    def test_killing_the_client_cancels_its_run_in_the_dev_server(self):
+    def waiting_tool_project(self):
+        """A project whose workflow `wait` calls a tool that records its pid and sleeps, with
+        `hearth dev` of it running; returns (pid file, env, root)."""
         pid_file = os.path.join(self.tmp, "tool.pid")
         env = clean_env(TOOL_PID_FILE=pid_file)
         root = self.project({"model": "mock/script",
@@ -143,6 +145,10 @@ class WarmTest(HearthTestCase):
             {"name": "wait", "input": {"text": "x"}}]}) + "\n" + json.dumps({"text": "ok"}) + "\n")
         self.write("p/workflows/wait.md", "---\ndescription: Waits.\n---\nWait.\n")
         self.start_dev(root, env)
+        return pid_file, env, root
+
+    def test_killing_the_client_cancels_its_run_in_the_dev_server(self):
+        pid_file, env, root = self.waiting_tool_project()
         proc = subprocess.Popen([HEARTH_BIN, "run", "wait"], cwd=root,
                                 env=dict(env, HEARTH_DEBUG_WARM="1"),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -185,17 +191,7 @@ class WarmTest(HearthTestCase):
             self.fail("the tool of the cancelled run still runs")
 
     def test_sigint_of_a_warm_run_exits_130_and_cancels(self):
-        pid_file = os.path.join(self.tmp, "tool.pid")
-        env = clean_env(TOOL_PID_FILE=pid_file)
-        root = self.project({"model": "mock/script",
-                             "sandbox": {"backend": "none", "env": ["TOOL_PID_FILE"]}})
-        self.write("p/agent/tools/wait.json", json.dumps(TOOL_SPEC))
-        self.write("p/agent/tools/wait.sh", "#!/bin/sh\necho $$ > \"$TOOL_PID_FILE\"\nexec sleep 60\n",
-                   executable=True)
-        self.write("p/agent/mock.jsonl", json.dumps({"toolCalls": [
-            {"name": "wait", "input": {"text": "x"}}]}) + "\n" + json.dumps({"text": "ok"}) + "\n")
-        self.write("p/workflows/wait.md", "---\ndescription: Waits.\n---\nWait.\n")
-        self.start_dev(root, env)
+        pid_file, env, root = self.waiting_tool_project()
         proc = subprocess.Popen([HEARTH_BIN, "run", "wait"], cwd=root, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
