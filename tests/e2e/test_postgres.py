@@ -184,7 +184,8 @@ class PostgresReplicasTest(HearthTestCase):
             while True:
                 try:
                     status, _, body = Http(port).json("POST", "/workflows/notes", {})
-                except (OSError, http.client.HTTPException) as e:
+                except (OSError, http.client.HTTPException, ValueError) as e:
+                    # ValueError: the balancer's own 502/503 page is HTML, not JSON.
                     status, body = None, repr(e)
                 if status == 202:
                     ids.append(body["runId"])
