@@ -80,7 +80,13 @@ Connection::Connection(const std::string& filename, const std::string& display_p
   (void)k_memstatus_off;
   // NOMUTEX: each connection is used by one thread at a time (the pool serializes access).
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  const int rc = sqlite3_open_v2(filename.c_str(), &m_db, flags, nullptr);
+  // ":memory:" is opened as a private database of SQLite's memdb VFS: a file in memory behind
+  // an ordinary, bounded page cache. A ":memory:" pager keeps every page in its cache, and
+  // SQLite scans that whole cache at each commit after a b-tree rebalance: 14 % of a memory
+  // store's run with a thousand runs kept (issue 17 §3).
+  const bool in_memory = filename == ":memory:";
+  const int rc = sqlite3_open_v2(in_memory ? "hearth-memory" : filename.c_str(), &m_db, flags,
+                                 in_memory ? "memdb" : nullptr);
   if (rc != SQLITE_OK) {
     std::string reason = m_db != nullptr ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
     sqlite3_close(m_db);
