@@ -73,6 +73,7 @@ json ask_while_running(EventLog& events, const Envelope& envelope, const std::st
                          .kind = "question", .tool_name = tool_name, .tool_call_id = tool_call_id,
                          .request = body});
   events.emit("input_request", body, envelope);
+  events.flush(); // whoever answers it sees the request in the stream first
   for (;;) {
     const auto record = store.get_approval(id);
     if (!record) return nullptr;

@@ -5,7 +5,13 @@
 #include "store/store.hpp"
 
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
+#include <functional>
+#include <queue>
+#include <exception>
+#include <thread>
+#include <utility>
 
 namespace hearth::runtime {
 
@@ -38,14 +44,15 @@ std::string iso_from_ms(long long ms) {
   return out;
 }
 
-EventLog::EventLog(store::Store& store, std::string path, EventListener listener)
-    : m_store(store), m_path(std::move(path)), m_listener(std::move(listener)) {}
-
 namespace {
 
 constexpr const char* k_envelope_keys[] = {"runId",   "instanceId", "session",
                                            "parentSession", "taskId", "harness",
                                            "operationId",   "turnId"};
+
+/// How early the background flusher may commit a deferred queue, to take several in one
+/// wake-up: a queued event waits k_deferred_commit_delay minus at most this.
+constexpr auto k_flusher_slack = std::chrono::milliseconds(5);
 
 /// The stored form of a TraceEvent derived from `source`: {traceEvent, <source's envelope>}.
 store::NewEvent trace_record(const nlohmann::json& trace_event, const nlohmann::json& source) {
@@ -58,8 +65,199 @@ store::NewEvent trace_record(const nlohmann::json& trace_event, const nlohmann::
 
 } // namespace
 
-nlohmann::json EventLog::emit(const std::string& type, nlohmann::json data,
-                              const Envelope& envelope) {
+struct EventLog::Shared : std::enable_shared_from_this<EventLog::Shared> {
+  Shared(store::Store& s, std::string p, EventListener l, CommitPolicy c)
+      : store(s), path(std::move(p)), listener(std::move(l)), policy(c) {}
+
+  store::Store& store;
+  const std::string path;
+  const EventListener listener;
+  const CommitPolicy policy;
+  std::mutex mutex; // guards everything below; one order for the stream and the listener
+  Tracer tracer{};
+  TraceSink trace_sink{};
+  std::vector<store::NewEvent> pending{};    // queued, not committed (CommitPolicy::deferred)
+  std::exception_ptr failure{};              // the background flusher's failed commit
+  bool closed = false;                       // the log was destroyed: the flusher skips it
+  bool scheduled = false;                    // the flusher holds an entry for this log
+  std::chrono::steady_clock::time_point pending_since{}; // when `pending` became non-empty
+
+  /// Commits `pending` in one transaction, then shows it. mutex is held. Throws the store's
+  /// error (the queued events are dropped: they were never shown).
+  void flush_locked() {
+    if (failure) std::rethrow_exception(std::exchange(failure, nullptr));
+    if (pending.empty()) return;
+    auto batch = std::move(pending);
+    pending.clear();
+    const auto seq = store.append_batch(path, batch, false); // throws: nothing is shown
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto& data = batch[i].data;
+      data["type"] = batch[i].type;
+      data["eventIndex"] = seq + static_cast<std::int64_t>(i);
+      if (batch[i].type != k_trace_event_type) {
+        if (listener) listener(data); // its failure is the emit's (the CLI's pipe is gone)
+        continue;
+      }
+      try {
+        if (listener) listener(data);
+        if (trace_sink) trace_sink(data["traceEvent"]);
+      } catch (const std::exception&) {
+        // The TraceEvent is committed; a listener or sink failing on it must not fail the event.
+      }
+    }
+  }
+
+  /// Queues `events`; commits at once (immediate) or arranges the commit (deferred).
+  void queue(std::vector<store::NewEvent> events);
+  /// The flusher's visit: commits the queue if its oldest event is due, else comes back then.
+  void flush_due() noexcept;
+};
+
+namespace {
+
+/// The background half of CommitPolicy::deferred: one thread per process commits a log's queue
+/// once its oldest event has waited k_deferred_commit_delay, unless a flush() came first. A log
+/// has at most one entry here; entries due within k_flusher_slack of each other are taken in
+/// one wake-up (a run that ends first leaves an expired entry behind: one per run at most).
+class DeferredFlusher {
+public:
+  static DeferredFlusher& instance() {
+    static auto* flusher = new DeferredFlusher(); // never destroyed: its thread outlives main
+    return *flusher;
+  }
+
+  /// Commits `log`'s queue at `due`. Called with the log's mutex held (never the other way).
+  void schedule(const std::shared_ptr<EventLog::Shared>& log,
+                std::chrono::steady_clock::time_point due) {
+    std::lock_guard lock(m_mutex);
+    if (!m_started) {
+      std::thread([this] { loop(); }).detach();
+      m_started = true;
+    }
+    const bool earliest = m_due.empty() || due < m_due.top().due;
+    m_due.push({due, log});
+    if (earliest) m_wake.notify_one();
+  }
+
+  /// Every log with a queue: their weak pointers (the caller flushes them without m_mutex).
+  std::vector<std::weak_ptr<EventLog::Shared>> queued() {
+    std::lock_guard lock(m_mutex);
+    std::vector<std::weak_ptr<EventLog::Shared>> logs;
+    auto copy = m_due;
+    for (; !copy.empty(); copy.pop()) logs.push_back(copy.top().log);
+    return logs;
+  }
+
+private:
+  struct Entry {
+    std::chrono::steady_clock::time_point due;
+    std::weak_ptr<EventLog::Shared> log;
+    bool operator>(const Entry& other) const { return due > other.due; }
+  };
+
+  [[noreturn]] void loop() {
+    std::vector<std::weak_ptr<EventLog::Shared>> ready;
+    for (;;) {
+      {
+        std::unique_lock lock(m_mutex);
+        for (;;) {
+          if (m_due.empty()) {
+            m_wake.wait(lock);
+            continue;
+          }
+          const auto when = m_due.top().due - k_flusher_slack;
+          if (std::chrono::steady_clock::now() >= when) break;
+          m_wake.wait_until(lock, when); // or an earlier entry arrived
+        }
+        const auto horizon = std::chrono::steady_clock::now() + k_flusher_slack;
+        while (!m_due.empty() && m_due.top().due <= horizon) {
+          ready.push_back(m_due.top().log);
+          m_due.pop();
+        }
+      }
+      for (auto& weak : ready) // each log's mutex taken without m_mutex
+        if (const auto log = weak.lock()) log->flush_due();
+      ready.clear();
+    }
+  }
+
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<>> m_due;
+  bool m_started = false;
+};
+
+} // namespace
+
+void EventLog::Shared::queue(std::vector<store::NewEvent> events) {
+  if (failure) std::rethrow_exception(std::exchange(failure, nullptr));
+  const bool was_empty = pending.empty();
+  if (was_empty) pending = std::move(events);
+  else pending.insert(pending.end(), std::make_move_iterator(events.begin()),
+                      std::make_move_iterator(events.end()));
+  if (policy == CommitPolicy::immediate || pending.size() >= k_max_deferred_events) {
+    flush_locked();
+    return;
+  }
+  if (was_empty) pending_since = std::chrono::steady_clock::now();
+  if (!scheduled) { // the flusher's entry is a weak pointer: it expires with the log
+    scheduled = true;
+    DeferredFlusher::instance().schedule(shared_from_this(),
+                                         pending_since + k_deferred_commit_delay);
+  }
+}
+
+void EventLog::Shared::flush_due() noexcept {
+  std::lock_guard lock(mutex);
+  scheduled = false;
+  if (closed || pending.empty()) return;
+  const auto due = pending_since + k_deferred_commit_delay;
+  if (due > std::chrono::steady_clock::now() + k_flusher_slack) {
+    scheduled = true; // flushed and queued again since the entry was made
+    DeferredFlusher::instance().schedule(shared_from_this(), due);
+    return;
+  }
+  try {
+    flush_locked();
+  } catch (...) {
+    failure = std::current_exception(); // the log's next emit or flush throws it
+  }
+}
+
+void flush_deferred_events() noexcept {
+  try {
+    for (auto& weak : DeferredFlusher::instance().queued()) {
+      const auto log = weak.lock();
+      if (!log) continue;
+      std::lock_guard lock(log->mutex);
+      if (log->closed) continue;
+      try {
+        log->flush_locked();
+      } catch (...) {
+        log->failure = std::current_exception();
+      }
+    }
+  } catch (...) { // out of memory copying the list: the flusher still commits them soon
+  }
+}
+
+EventLog::EventLog(store::Store& store, std::string path, EventListener listener,
+                   CommitPolicy policy)
+    : m_shared(std::make_shared<Shared>(store, std::move(path), std::move(listener), policy)) {}
+
+EventLog::~EventLog() {
+  std::lock_guard lock(m_shared->mutex);
+  try {
+    m_shared->flush_locked();
+  } catch (...) { // a store failure loses what was queued: nothing had shown it
+  }
+  m_shared->closed = true;
+}
+
+const std::string& EventLog::path() const noexcept { return m_shared->path; }
+store::Store& EventLog::store() const noexcept { return m_shared->store; }
+
+void EventLog::emit(const std::string& type, nlohmann::json data, const Envelope& envelope) {
   const std::pair<const char*, const std::string*> fields[] = {
       {"runId", &envelope.run_id},         {"instanceId", &envelope.instance_id},
       {"session", &envelope.session},      {"parentSession", &envelope.parent_session},
@@ -68,13 +266,14 @@ nlohmann::json EventLog::emit(const std::string& type, nlohmann::json data,
   for (const auto& [key, value] : fields)
     if (!value->empty() && !data.contains(key)) data[key] = *value;
   data["timestamp"] = now_iso();
-  std::lock_guard lock(m_mutex); // one order for the stream and the listener
+  auto& shared = *m_shared;
+  std::lock_guard lock(shared.mutex);
   // The event and the TraceEvents it derives go in one transaction (issue 17 §3: a commit per
   // event and per TraceEvent was most of a run's store time). The tracer reads only the event's
   // own fields, not its seq. A tracer failure loses the TraceEvents, never the event.
   std::vector<nlohmann::json> derived;
   try {
-    derived = m_tracer.observe(type, data);
+    derived = shared.tracer.observe(type, data);
   } catch (const std::exception&) {
     derived.clear();
   }
@@ -83,71 +282,50 @@ nlohmann::json EventLog::emit(const std::string& type, nlohmann::json data,
   batch.push_back({.type = type, .data = nlohmann::json()});
   for (const auto& trace_event : derived) batch.push_back(trace_record(trace_event, data));
   batch.front().data = std::move(data);
-  const auto seq = m_store.append_batch(m_path, batch, false); // throws: nothing is shown
-  data = std::move(batch.front().data);
-  data["type"] = type;
-  data["eventIndex"] = seq;
-  if (m_listener) m_listener(data);
-  for (std::size_t i = 1; i < batch.size(); ++i) {
-    try {
-      auto& trace = batch[i].data;
-      trace["type"] = k_trace_event_type;
-      trace["eventIndex"] = seq + static_cast<std::int64_t>(i);
-      if (m_listener) m_listener(trace);
-      if (m_trace_sink) m_trace_sink(derived[i - 1]);
-    } catch (const std::exception&) {
-      // The TraceEvent is committed; a listener or sink failing on it must not fail the event.
-    }
-  }
-  return data;
+  shared.queue(std::move(batch));
 }
 
-void EventLog::append_traces(std::vector<nlohmann::json> derived,
-                             const nlohmann::json& source) noexcept {
-  if (derived.empty()) return;
+void EventLog::flush() {
+  std::lock_guard lock(m_shared->mutex);
+  m_shared->flush_locked();
+}
+
+void EventLog::flush_noexcept() noexcept {
   try {
+    flush();
+  } catch (...) {
+  }
+}
+
+void EventLog::continue_trace(const TraceContext& parent) {
+  std::lock_guard lock(m_shared->mutex);
+  m_shared->tracer = Tracer(parent);
+}
+
+void EventLog::set_trace_sink(TraceSink sink) {
+  std::lock_guard lock(m_shared->mutex);
+  m_shared->trace_sink = std::move(sink);
+}
+
+void EventLog::finish_trace(const nlohmann::json& error) noexcept {
+  try {
+    auto& shared = *m_shared;
+    std::lock_guard lock(shared.mutex);
+    nlohmann::json envelope = nlohmann::json::object();
+    if (shared.path.rfind("runs/", 0) == 0) envelope["runId"] = shared.path.substr(5);
     std::vector<store::NewEvent> batch;
-    for (const auto& trace_event : derived) batch.push_back(trace_record(trace_event, source));
-    const auto seq = m_store.append_batch(m_path, batch, false); // one transaction for all
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      try {
-        auto& data = batch[i].data;
-        data["type"] = k_trace_event_type;
-        data["eventIndex"] = seq + static_cast<std::int64_t>(i);
-        if (m_listener) m_listener(data);
-        if (m_trace_sink) m_trace_sink(derived[i]);
-      } catch (const std::exception&) {
-      }
-    }
+    for (const auto& trace_event : shared.tracer.finish(error))
+      batch.push_back(trace_record(trace_event, envelope));
+    if (!batch.empty()) shared.queue(std::move(batch));
   } catch (const std::exception&) {
     // The source event is committed and shown; lost TraceEvents must not fail it.
   }
 }
 
-void EventLog::continue_trace(const TraceContext& parent) {
-  std::lock_guard lock(m_mutex);
-  m_tracer = Tracer(parent);
-}
-
-void EventLog::set_trace_sink(TraceSink sink) {
-  std::lock_guard lock(m_mutex);
-  m_trace_sink = std::move(sink);
-}
-
-void EventLog::finish_trace(const nlohmann::json& error) noexcept {
-  try {
-    std::lock_guard lock(m_mutex);
-    nlohmann::json envelope = nlohmann::json::object();
-    if (m_path.rfind("runs/", 0) == 0) envelope["runId"] = m_path.substr(5);
-    append_traces(m_tracer.finish(error), envelope);
-  } catch (const std::exception&) {
-  }
-}
-
 std::string EventLog::traceparent(const std::string& tool_call_id, const std::string& turn_id,
                                   const std::string& operation_id) {
-  std::lock_guard lock(m_mutex);
-  return m_tracer.traceparent_for(tool_call_id, turn_id, operation_id);
+  std::lock_guard lock(m_shared->mutex);
+  return m_shared->tracer.traceparent_for(tool_call_id, turn_id, operation_id);
 }
 
 nlohmann::json run_operation(EventLog& events, const Envelope& envelope, const std::string& kind,

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -53,18 +54,50 @@ long long elapsed_ms(std::chrono::steady_clock::time_point since);
 /// A hearth error as event and RunRecord JSON: {type, message, details}.
 nlohmann::json error_json(const Error& error);
 
+/// How an EventLog commits (issue 17 §3, docs/runtime.md "Events and commits").
+enum class CommitPolicy {
+  /// Each emit() is committed before it returns (and before the listener sees it).
+  immediate,
+  /// Events queue and are committed together, in one transaction, by flush(): at the points
+  /// where the run does something outside itself (a model request, a tool, a hook, an
+  /// approval, a checkpoint, the run's end), at the latest k_deferred_commit_delay after the
+  /// first queued event (a background flusher), or when k_max_deferred_events are queued.
+  /// Nothing is shown (listener, trace sink) before it is committed. For runs whose events no
+  /// caller in this process streams (an HTTP run without a listener): readers elsewhere see
+  /// them at most ~25 ms later than with `immediate`, and a process crash loses only events
+  /// that nothing outside the process had acted on yet.
+  deferred,
+};
+
+/// How long a deferred event may wait for its commit, and how many may queue.
+inline constexpr std::chrono::milliseconds k_deferred_commit_delay{25};
+inline constexpr std::size_t k_max_deferred_events = 256;
+
 /// Appends events to one stream. Thread-safe: concurrent tool calls emit from several threads,
 /// and the listener sees events in stream order.
 class EventLog {
 public:
-  EventLog(store::Store& store, std::string path, EventListener listener = {});
+  EventLog(store::Store& store, std::string path, EventListener listener = {},
+           CommitPolicy policy = CommitPolicy::immediate);
+  /// Commits what is still queued (a store failure then loses it: nothing had shown it).
+  ~EventLog();
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
 
-  /// Appends `type` with `data` and the envelope fields; returns the wire event. Throws the
-  /// store's hearth::Error when the append fails (the event is then not shown either).
-  nlohmann::json emit(const std::string& type, nlohmann::json data, const Envelope& envelope);
+  /// Appends `type` with `data` and the envelope fields (and the TraceEvents it derives). With
+  /// CommitPolicy::immediate it is committed and shown before this returns; deferred, it is
+  /// queued (see CommitPolicy). Throws the store's hearth::Error when the commit of this event,
+  /// or of a deferred one before it, failed; the failed events are then not shown either.
+  void emit(const std::string& type, nlohmann::json data, const Envelope& envelope);
 
-  const std::string& path() const noexcept { return m_path; }
-  store::Store& store() const noexcept { return m_store; }
+  /// Commits the queued events in one transaction and shows them. Call before anything that
+  /// acts outside the run. No-op when nothing is queued. Throws the store's hearth::Error.
+  void flush();
+  /// flush() for paths that are already failing: a store error loses the queued events.
+  void flush_noexcept() noexcept;
+
+  const std::string& path() const noexcept;
+  store::Store& store() const noexcept;
 
   // --- traces (runtime/trace.hpp): every emit also appends the TraceEvents it derives, as
   // events {type: "trace", traceEvent, <envelope>} right after it in the same stream.
@@ -82,17 +115,17 @@ public:
   std::string traceparent(const std::string& tool_call_id = "", const std::string& turn_id = "",
                           const std::string& operation_id = "");
 
-private:
-  /// Appends the TraceEvents `derived` with the envelope fields of `source`; m_mutex is held.
-  void append_traces(std::vector<nlohmann::json> derived, const nlohmann::json& source) noexcept;
+  /// The state the background flusher shares with the log (events.cpp).
+  struct Shared;
 
-  store::Store& m_store;
-  std::string m_path;
-  EventListener m_listener;
-  std::mutex m_mutex;
-  Tracer m_tracer{};
-  TraceSink m_trace_sink{};
+private:
+  std::shared_ptr<Shared> m_shared;
 };
+
+/// Commits the queue of every CommitPolicy::deferred log of this process now (before runs are
+/// ended from outside, e.g. at shutdown, so their run_end follows their events). Never throws;
+/// a failed commit is thrown by that log's next call.
+void flush_deferred_events() noexcept;
 
 /// Runs `body` as one Flue operation of `kind` (prompt, task, skill, shell): emits
 /// `operation_start`, then `operation` {operationKind, durationMs, isError, …} and `idle`, also when

@@ -158,6 +158,7 @@ CallSlot TurnRunner::request_approval(const providers::ToolCall& call, const jso
   store.create_approval(record);
   announce(call, envelope);
   m_scope.events.emit("approval_request", body, envelope);
+  m_scope.events.flush(); // whoever decides it sees the request in the stream first
   auto answer = approval_hook(body);
   if (!answer && m_options.park_for_input) {
     body["kind"] = "approval";

@@ -130,6 +130,7 @@ providers::StepResult TurnRunner::model_step(const json& messages, const Envelop
                         envelope);
   };
   auto& client = m_scope.models.get(m_model.provider, m_agent.mock_script);
+  m_scope.events.flush(); // the step's request is committed before it is sent
   auto step = client.step(request, sink);
   if (step.provider.empty()) step.provider = m_model.provider;
   if (step.model.empty()) step.model = m_model.model;

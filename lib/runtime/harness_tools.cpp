@@ -234,6 +234,7 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
   std::optional<Tool> resolved; // a connection tool not on offer (not listed yet, or above the threshold)
   std::optional<ToolOutcome> unavailable;
   if (!tool && !preset && m_scope.context.connections && !m_agent.connections.empty()) {
+    m_scope.events.flush(); // what led here is committed before a connection starts
     try {
       resolved = mcp::resolve_tool(
           *m_scope.context.connections, connection_agent(), call.name, m_scope.context.cancel,
@@ -292,6 +293,8 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
         m_scope.events.emit(type, data, envelope);
       };
     }
+    // What led to a tool is committed before it acts (`finish` only checks the result).
+    if (call.name != "finish") m_scope.events.flush();
     try {
       outcome = tool->run(args, ctx);
     } catch (const Error& e) {

@@ -127,6 +127,7 @@ HookCaller bind_hook_caller(std::shared_ptr<const HookRunner> runner, EventLog& 
                             {"hookEvent", std::string(name)}},
                   envelope);
     };
+    events.flush(); // a hook is a program of the author's: it sees a committed stream
     HookEnvironment env = environment;
     if (env.traceparent.empty())
       env.traceparent = events.traceparent("", envelope.turn_id, envelope.operation_id);

@@ -315,7 +315,12 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
       timed_out = true;
       running.request_stop();
     });
-  EventLog events(m_store, "runs/" + run_id, listener);
+  // A declarative run nobody in this process streams (an HTTP run, a schedule) commits its
+  // events a step at a time (issue 17 §3); a caller with a listener sees each as it happens.
+  // Scripts act on each result they get, so theirs are committed one by one.
+  const auto policy = def.kind == WorkflowKind::declarative && !listener
+                          ? CommitPolicy::deferred : CommitPolicy::immediate;
+  EventLog events(m_store, "runs/" + run_id, listener, policy);
   const AgentDef* owner = nullptr; // whose hooks see this run (docs/runtime.md "Hooks")
   for (const auto& a : m_program.agents)
     if (a.name == (def.agent.empty() ? m_program.root_agent : def.agent)) owner = &a;
@@ -367,6 +372,7 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
                                 events);
     }
     end_run_telemetry(m_context, events, owner, run_id, result, nullptr);
+    events.flush(); // run_end follows the run's last event
     m_store.end_run({.run_id = run_id, .status = store::RunStatus::completed, .result = result,
                      .fence = fence});
     show_end();
@@ -375,8 +381,12 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
   } catch (const Error& e) {
     // Durable runs: stopped for a graceful shutdown, or another runtime owns it now: the run
     // stays active, this process writes no end.
-    if (e.info().type == "suspended" || e.info().type == "run_taken_over") throw;
+    if (e.info().type == "suspended" || e.info().type == "run_taken_over") {
+      events.flush_noexcept();
+      throw;
+    }
     end_run_telemetry(m_context, events, owner, run_id, nullptr, error_json(e));
+    events.flush_noexcept();
     end_errored(run_id, e, fence);
     show_end();
     prune_workspaces();
@@ -384,6 +394,7 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
   } catch (const std::exception& e) { // never leave the run active: it ends, as internal_error
     const auto error = errors::internal_error(e.what());
     end_run_telemetry(m_context, events, owner, run_id, nullptr, error_json(error));
+    events.flush_noexcept();
     end_errored(run_id, error, fence);
     show_end();
     prune_workspaces();
@@ -464,6 +475,7 @@ void Runtime::settle_pending() noexcept {
 std::vector<std::string> Runtime::cancel_active_runs(const std::string& details,
                                                      bool keep_resumable) noexcept {
   std::vector<std::string> ended;
+  flush_deferred_events(); // a run's queued events go before the run_end written here
   try {
     settle_pending();
     std::set<std::string> active;
@@ -534,7 +546,8 @@ json Runtime::run_declarative(const WorkflowDef& def, const store::RunRecord& ru
     }
     if (run.resumable) {
       const auto fence = run.fence;
-      options.checkpoint = [this, run_id, fence](const json& state) {
+      options.checkpoint = [this, &events, run_id, fence](const json& state) {
+        events.flush(); // the checkpoint follows the events of the steps it covers
         if (!m_store.checkpoint_run(run_id, fence, state)) throw errors::run_taken_over(run_id);
       };
       options.suspend = m_suspend.get_token();

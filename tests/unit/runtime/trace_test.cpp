@@ -186,10 +186,13 @@ TEST_SUITE("trace") {
     auto store = hearth::store::open_store("memory:");
     store->create_stream("runs/run_y");
     std::vector<std::size_t> stored_when_shown;
+    json shown;
     EventLog log(*store, "runs/run_y", [&](const json& e) {
-      if (e["type"] == "run_start") stored_when_shown.push_back(store->read("runs/run_y", -1).events.size());
+      if (e["type"] != "run_start") return;
+      shown = e;
+      stored_when_shown.push_back(store->read("runs/run_y", -1).events.size());
     });
-    const auto shown = log.emit("run_start", {{"workflowName", "w"}}, {.run_id = "run_y"});
+    log.emit("run_start", {{"workflowName", "w"}}, {.run_id = "run_y"});
     CHECK(shown["eventIndex"] == 0);
     CHECK(stored_when_shown == std::vector<std::size_t>{2});
     const auto page = store->read("runs/run_y", -1);

@@ -1,0 +1,146 @@
+// The event log's commit policies (runtime/events.hpp CommitPolicy, issue 17 §3): immediate
+// commits each event before emit() returns; deferred commits a queue in one transaction at
+// flush(), from the background flusher, at the queue bound, or when the log goes.
+#include "runtime/events.hpp"
+
+#include "core/error.hpp"
+#include "store/store.hpp"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <thread>
+
+using namespace hearth::runtime;
+using nlohmann::json;
+
+namespace {
+
+/// The types stored in `path`, in stream order (TraceEvents included).
+std::vector<std::string> stored_types(hearth::store::Store& store, const std::string& path) {
+  std::vector<std::string> types;
+  for (const auto& e : store.read(path, -1, 10000).events) types.push_back(e.type);
+  return types;
+}
+
+/// Non-trace events only: what the runtime emitted itself.
+std::vector<std::string> own_types(hearth::store::Store& store, const std::string& path) {
+  std::vector<std::string> types;
+  for (const auto& t : stored_types(store, path))
+    if (t != "trace") types.push_back(t);
+  return types;
+}
+
+} // namespace
+
+TEST_SUITE("runtime.events") {
+  TEST_CASE("immediate: each event is committed before emit returns") {
+    auto store = hearth::store::open_store("memory:");
+    store->create_stream("runs/a");
+    EventLog log(*store, "runs/a");
+    log.emit("run_start", json::object(), {.run_id = "a"});
+    CHECK(own_types(*store, "runs/a") == std::vector<std::string>{"run_start"});
+    log.emit("log", {{"level", "info"}, {"message", "x"}}, {.run_id = "a"});
+    CHECK(own_types(*store, "runs/a") == std::vector<std::string>{"run_start", "log"});
+  }
+
+  TEST_CASE("deferred: events wait for flush, then commit together and are shown in order") {
+    auto store = hearth::store::open_store("memory:");
+    store->create_stream("runs/b");
+    std::vector<json> shown;
+    std::vector<std::size_t> stored_when_shown;
+    EventLog log(*store, "runs/b",
+                 [&](const json& e) {
+                   shown.push_back(e);
+                   stored_when_shown.push_back(store->read("runs/b", -1).events.size());
+                 },
+                 CommitPolicy::deferred);
+    log.emit("run_start", json::object(), {.run_id = "b"});
+    log.emit("log", {{"level", "info"}, {"message", "1"}}, {.run_id = "b"});
+    log.emit("log", {{"level", "info"}, {"message", "2"}}, {.run_id = "b"});
+    CHECK(stored_types(*store, "runs/b").empty()); // nothing committed, nothing shown
+    CHECK(shown.empty());
+    log.flush();
+    const auto stored = store->read("runs/b", -1).events;
+    REQUIRE(stored.size() == shown.size());
+    for (std::size_t i = 0; i < shown.size(); ++i) {
+      CHECK(shown[i]["eventIndex"] == static_cast<std::int64_t>(i));
+      CHECK(shown[i]["type"] == stored[i].type);
+      CHECK(stored_when_shown[i] == stored.size()); // one transaction: all stored before any shown
+    }
+    CHECK(own_types(*store, "runs/b") == std::vector<std::string>{"run_start", "log", "log"});
+    log.flush(); // nothing queued: no-op
+    CHECK(store->read("runs/b", -1).events.size() == stored.size());
+  }
+
+  TEST_CASE("deferred: the background flusher commits a queue nobody flushes") {
+    auto store = hearth::store::open_store("memory:");
+    store->create_stream("runs/c");
+    EventLog log(*store, "runs/c", {}, CommitPolicy::deferred);
+    log.emit("run_start", json::object(), {.run_id = "c"});
+    CHECK(stored_types(*store, "runs/c").empty());
+    // Liveness, not speed: the commit comes k_deferred_commit_delay later; allow 10 s.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (stored_types(*store, "runs/c").empty() && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    CHECK(own_types(*store, "runs/c") == std::vector<std::string>{"run_start"});
+    log.emit("log", {{"level", "info"}, {"message", "later"}}, {.run_id = "c"}); // queued again
+    while (own_types(*store, "runs/c").size() < 2 && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    CHECK(own_types(*store, "runs/c") == std::vector<std::string>{"run_start", "log"});
+  }
+
+  TEST_CASE("deferred: the queue is bounded, and a log that goes commits what it queued") {
+    auto store = hearth::store::open_store("memory:");
+    store->create_stream("runs/d");
+    std::size_t emitted = 0;
+    {
+      EventLog log(*store, "runs/d", {}, CommitPolicy::deferred);
+      while (store->read("runs/d", -1).events.empty() && emitted <= k_max_deferred_events)
+        log.emit("log", {{"level", "info"}, {"message", std::to_string(emitted++)}}, {.run_id = "d"});
+      CHECK(emitted <= k_max_deferred_events); // the bound committed the queue, no flush()
+      log.emit("log", {{"level", "info"}, {"message", "tail"}}, {.run_id = "d"});
+      ++emitted;
+    }
+    const auto events = store->read("runs/d", -1, 1000).events;
+    CHECK(own_types(*store, "runs/d").size() == emitted); // the tail went with the log
+    REQUIRE(!events.empty());
+    CHECK(events.back().data["message"] == "tail");
+  }
+
+  TEST_CASE("deferred: a failed commit throws from flush and shows nothing; the log goes on") {
+    auto store = hearth::store::open_store("memory:");
+    store->create_stream("runs/e");
+    std::vector<json> shown;
+    EventLog log(*store, "runs/e", [&](const json& e) { shown.push_back(e); },
+                 CommitPolicy::deferred);
+    log.emit("run_start", json::object(), {.run_id = "e"});
+    store->close_stream("runs/e");
+    CHECK_THROWS_AS(log.flush(), hearth::Error);
+    CHECK(shown.empty());
+    CHECK(stored_types(*store, "runs/e").empty());
+    log.flush(); // the failed events are gone: nothing left to commit
+  }
+
+  TEST_CASE("deferred: the flusher's failed commit is thrown by the log's next call") {
+    auto store = hearth::store::open_store("memory:");
+    store->create_stream("runs/f");
+    EventLog log(*store, "runs/f", {}, CommitPolicy::deferred);
+    log.emit("run_start", json::object(), {.run_id = "f"});
+    store->close_stream("runs/f");
+    // emit() only queues; once the flusher's commit has failed, the next emit() throws it.
+    bool thrown = false;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!thrown && std::chrono::steady_clock::now() < give_up) {
+      try {
+        log.emit("log", {{"level", "info"}, {"message", "x"}}, {.run_id = "f"});
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      } catch (const hearth::Error& e) {
+        thrown = true;
+        CHECK(e.info().type == "stream_closed");
+      }
+    }
+    CHECK(thrown);
+    CHECK_NOTHROW(log.flush()); // reported once
+  }
+}
