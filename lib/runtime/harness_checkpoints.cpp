@@ -49,11 +49,16 @@ void TurnRunner::note_outcome(std::size_t index, const CallSlot& slot) {
   if (!m_options.checkpoint || slot.request) return;
   std::lock_guard lock(m_checkpoint_mutex);
   if (!m_checkpoint.is_object() || index >= m_checkpoint["calls"].size()) return;
-  m_checkpoint["calls"][index]["outcome"] = outcome_json(slot.outcome);
+  auto& call = m_checkpoint["calls"][index];
+  call["outcome"] = outcome_json(slot.outcome);
   {
     std::lock_guard result_lock(m_mutex);
     m_checkpoint["invalidResults"] = m_invalid_results;
   }
+  // An idempotent call (finish, give_up, load_skill, tools declared so) is run again on
+  // resume when its outcome is missing, with the same result: its outcome rides along with
+  // the next checkpoint instead of costing a commit of its own (issue 17 §3).
+  if (idempotent(call.value("toolName", ""))) return;
   m_options.checkpoint(m_checkpoint);
 }
 
