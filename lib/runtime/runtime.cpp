@@ -650,14 +650,16 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
                               .name = session.empty() ? "default" : session};
   const auto saved = m_store.load_session(key);
   json messages = saved ? saved->messages : json::array();
-  EventLog events(m_store, stream, listener);
+  // Like a run's (execute_run): a turn nobody in this process streams commits a step at a time.
+  EventLog events(m_store, stream, listener,
+                  listener ? CommitPolicy::immediate : CommitPolicy::deferred);
   observe(events, &agent_def);
   const Envelope envelope{.instance_id = instance_id, .session = key.name, .harness = "default",
                           .operation_id = ids::make_id("op")};
   const bool has_values = context_values.is_object() && !context_values.empty();
   // The resolver's context values are recorded on the prompt's closing `operation` event.
   const json fields = has_values ? json{{"context", context_values}} : json::object();
-  return run_operation(events, envelope, "prompt", [&](json& done) {
+  auto outcome = run_operation(events, envelope, "prompt", [&](json& done) {
     const auto models = instance_models(stream);
     const auto workspace = invocation_workspace(
         session_workspace(m_context.workspaces_root(), agent_name, instance_id, key.name,
@@ -680,14 +682,19 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
     TurnOptions options{.model_override = model_override, .result_schema = output_schema,
                         .headless = task_mode, .park_for_input = !task_mode,
                         .client_context = client_context};
-    if (saved && !saved->parked.is_null()) abandon_parked_turn(stream, envelope, messages, saved->parked);
+    if (saved && !saved->parked.is_null()) {
+      events.flush(); // operation_start goes before the closed requests, as it happened
+      abandon_parked_turn(stream, envelope, messages, saved->parked);
+    }
     // Compaction: a checkpoint is committed to the session as soon as it is made (issue 16 §1).
     std::int64_t version = saved ? saved->version : 0;
     options.persist = [&](const json& history) {
+      events.flush(); // the history saved follows the events that made it
       version = m_store.save_session(key, history, version).version;
     };
     try {
       const auto result = run_turn(scope, agent_def, messages, message, options);
+      events.flush();
       m_store.save_session(key, messages, version, result.parked);
       if (!invoker.is_null()) m_store.set_session_invoker(key, invoker);
       done = {{"result", result.to_json()}};
@@ -695,10 +702,13 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
       return result.to_json();
     } catch (const Error&) {
       // Keep what happened (the user message, tool results) so the conversation can go on.
+      events.flush_noexcept();
       m_store.save_session(key, messages, version);
       throw;
     }
   }, fields);
+  events.flush(); // `operation` and `idle`: the turn is over for every reader now
+  return outcome;
 }
 
 // approvals ------------------------------------------------------------------------------------
@@ -865,12 +875,13 @@ json Runtime::resume_session(const std::string& agent_name, const std::string& i
   }
   json messages = saved->messages;
   const json parked = saved->parked;
-  EventLog events(m_store, stream, listener);
+  EventLog events(m_store, stream, listener, // as prompt_agent's
+                  listener ? CommitPolicy::immediate : CommitPolicy::deferred);
   observe(events, &agent_def);
   const Envelope envelope{.instance_id = instance_id, .session = key.name, .harness = "default",
                           .operation_id = ids::make_id("op")};
   events.emit("turn_resumed", {{"turnId", parked.value("turnId", "")}}, envelope);
-  return run_operation(events, envelope, "prompt", [&](json& done) {
+  auto outcome = run_operation(events, envelope, "prompt", [&](json& done) {
     const auto models = instance_models(stream);
     // The turn's own invoker and context values go on (tools, policy rules, the workspace
     // grant); who answered is on the decision.
@@ -889,19 +900,24 @@ json Runtime::resume_session(const std::string& agent_name, const std::string& i
     // The turn is still the parked one's until it ends: the checkpoint keeps `parked` (as
     // compact_session does), so a crash mid-turn leaves a session that can resume again.
     options.persist = [&](const json& history) {
+      events.flush(); // the history saved follows the events that made it
       version = m_store.save_session(key, history, version, parked).version;
     };
     try {
       const auto result = resume_turn(scope, agent_def, messages, parked, options);
+      events.flush();
       m_store.save_session(key, messages, version, result.parked);
       if (!result.parked.is_null()) done["waiting"] = true;
       done["result"] = result.to_json();
       return result.to_json();
     } catch (const Error&) {
+      events.flush_noexcept();
       m_store.save_session(key, messages, version);
       throw;
     }
   });
+  events.flush(); // `operation` and `idle`: the turn is over for every reader now
+  return outcome;
 }
 
 } // namespace hearth::runtime
