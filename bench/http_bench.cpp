@@ -5,6 +5,7 @@
 // Bounded in count and time. Usage: bench_http [--store memory|sqlite] [--readers N] [--seconds S]
 // `--serve S` only serves the same program for S seconds (for curl and client checks by hand).
 #include "runtime/runtime.hpp"
+#include "server/auth/auth.hpp"
 #include "server/server.hpp"
 #include "store/store.hpp"
 
@@ -104,7 +105,10 @@ int main(int argc, char** argv) {
                              .http = true};
   runtime::Runtime rt({.root_agent = "assistant", .agents = {agent}, .workflows = {hello}},
                       {.project_root = dir}, *store);
-  server::Server srv(rt, {.host = "127.0.0.1", .port = 0});
+  // As `hearth start --insecure-no-auth`: route auth answers 401 to every client without it.
+  auto open = std::make_shared<server::auth::Config>();
+  open->insecure_no_auth = true;
+  server::Server srv(rt, {.host = "127.0.0.1", .port = 0, .auth = open});
   srv.start();
   const int port = srv.port();
   std::printf("bench_http: store %s, server %s\n", store_kind.c_str(), srv.url().c_str());
