@@ -7,9 +7,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
-#include <functional>
-#include <queue>
 #include <exception>
+#include <functional>
+#include <mutex>
+#include <queue>
 #include <thread>
 #include <utility>
 
@@ -104,6 +105,15 @@ struct EventLog::Shared : std::enable_shared_from_this<EventLog::Shared> {
       } catch (const std::exception&) {
         // The TraceEvent is committed; a listener or sink failing on it must not fail the event.
       }
+    }
+  }
+
+  /// flush_locked() for the background: a failure is kept for the log's next emit or flush.
+  void flush_or_keep_failure() noexcept {
+    try {
+      flush_locked();
+    } catch (...) {
+      failure = std::current_exception();
     }
   }
 
@@ -217,11 +227,7 @@ void EventLog::Shared::flush_due() noexcept {
     DeferredFlusher::instance().schedule(shared_from_this(), due);
     return;
   }
-  try {
-    flush_locked();
-  } catch (...) {
-    failure = std::current_exception(); // the log's next emit or flush throws it
-  }
+  flush_or_keep_failure();
 }
 
 void flush_deferred_events() noexcept {
@@ -230,12 +236,7 @@ void flush_deferred_events() noexcept {
       const auto log = weak.lock();
       if (!log) continue;
       std::lock_guard lock(log->mutex);
-      if (log->closed) continue;
-      try {
-        log->flush_locked();
-      } catch (...) {
-        log->failure = std::current_exception();
-      }
+      if (!log->closed) log->flush_or_keep_failure();
     }
   } catch (...) { // out of memory copying the list: the flusher still commits them soon
   }
@@ -318,7 +319,7 @@ void EventLog::finish_trace(const nlohmann::json& error) noexcept {
       batch.push_back(trace_record(trace_event, envelope));
     if (!batch.empty()) shared.queue(std::move(batch));
   } catch (const std::exception&) {
-    // The source event is committed and shown; lost TraceEvents must not fail it.
+    // The run is ending either way: TraceEvents that could not be stored must not fail it.
   }
 }
 

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 
 namespace hearth::store {
@@ -62,10 +61,10 @@ enum class CommitPolicy {
   /// where the run does something outside itself (a model request, a tool, a hook, an
   /// approval, a checkpoint, the run's end), at the latest k_deferred_commit_delay after the
   /// first queued event (a background flusher), or when k_max_deferred_events are queued.
-  /// Nothing is shown (listener, trace sink) before it is committed. For runs whose events no
-  /// caller in this process streams (an HTTP run without a listener): readers elsewhere see
-  /// them at most ~25 ms later than with `immediate`, and a process crash loses only events
-  /// that nothing outside the process had acted on yet.
+  /// Nothing is shown (listener, trace sink) before it is committed. For runs and turns whose
+  /// events no caller in this process streams (HTTP runs and prompts without a listener):
+  /// readers see them at most ~25 ms later than with `immediate`, and a process crash loses
+  /// only events that nothing outside the process had acted on yet.
   deferred,
 };
 
