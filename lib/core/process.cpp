@@ -473,6 +473,9 @@ CaptureResult run_capture(const SpawnOptions& options, std::string_view input,
   }
   auto spawn = options;
   spawn.pipe_stderr = true;
+  // A runtime killed with SIGKILL must not leave a tool acting on its own: a resumed run has
+  // already recorded the call as interrupted (docs/runtime.md "Durable runs").
+  if (spawn.parent_death_signal == 0) spawn.parent_death_signal = SIGKILL;
   const cancel::StopFd stop(token); // readable once cancelled: wakes the poll below at once
   Process child(spawn);
   const auto deadline = Clock::now() + timeout;

@@ -161,8 +161,11 @@ struct CaptureResult {
 /// exits, output already written is drained and any remaining group members are killed, so nothing
 /// it started outlives the call. Used for tool executables (ARCHITECTURE.md §7). When `cancel` is
 /// stopped first, the group gets SIGTERM, k_cancel_grace to go, then SIGKILL, and `cancelled` is
-/// set: the call returns within about k_cancel_grace of the stop. Throws errors::spawn_failed when
-/// the program cannot be started.
+/// set: the call returns within about k_cancel_grace of the stop. The child also dies with this
+/// process, even one killed with SIGKILL (`parent_death_signal` defaults to SIGKILL here: the
+/// calling thread waits for the child, so it lives exactly as long as the child should); what the
+/// child started itself survives such a kill unless the sandbox contains it (bubblewrap's
+/// --die-with-parent does). Throws errors::spawn_failed when the program cannot be started.
 CaptureResult run_capture(const SpawnOptions& options, std::string_view input,
                           std::chrono::milliseconds timeout,
                           std::size_t output_cap = k_default_output_cap,

@@ -168,6 +168,7 @@ class ResumeTest(HearthTestCase):
         while not any(len(l) == 3 for l in self.lines()) and time.monotonic() < deadline:
             time.sleep(0.02)
         server.kill()  # the first call has started, not finished
+        killed_at = time.monotonic()
         server = Server(self, dist)
         client = Http(server.port)
         events = wait_run_closed(client, run_id, 60)
@@ -182,6 +183,11 @@ class ResumeTest(HearthTestCase):
         # Call 1 was never re-run; calls 2..5 ran once each.
         starts = [l[1] for l in self.lines() if len(l) == 3]
         self.assertEqual(sorted(starts), ["1", "2", "3", "4", "5"])
+        # Nor did it go on behind the resumed run: the tool died with its runtime (it would have
+        # logged its end 3 s after it started).
+        time.sleep(max(0.0, killed_at + 4 - time.monotonic()))
+        finished = [l[1] for l in self.lines() if len(l) == 2]
+        self.assertEqual(sorted(finished), ["2", "3", "4", "5"], self.lines())
 
     def test_an_idempotent_tool_in_flight_runs_again(self):
         dist = self.project(idempotent=True, sleep="3")

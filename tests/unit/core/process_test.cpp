@@ -218,6 +218,17 @@ TEST_SUITE("core") {
     CHECK_FALSE(result.timed_out);
   }
 
+  TEST_CASE("run_capture's child dies with this process, even of SIGKILL") {
+    // A runtime killed with -9 must not leave a tool running behind a resumed run (issue 15 §1):
+    // the child reads its own parent-death signal (prctl PR_GET_PDEATHSIG) and finds SIGKILL.
+    const auto result = run_capture(
+        {"python3", "-c",
+         "import ctypes; s = ctypes.c_int(); ctypes.CDLL(None).prctl(2, ctypes.byref(s)); print(s.value)"},
+        "", 10s);
+    REQUIRE(result.exit_code == 0);
+    CHECK(result.out == std::to_string(SIGKILL) + "\n");
+  }
+
   TEST_CASE("run_capture moves large input and output without deadlocking") {
     const std::string input(3 * 1024 * 1024, 'x'); // far more than a pipe buffer
     const auto result = run_capture({"cat"}, input, 30s);
