@@ -30,6 +30,14 @@
 
 namespace hearth::runtime {
 namespace {
+
+/// How an invocation's events are committed (issue 17 §3, docs/runtime.md "Events and commits"):
+/// one by one when a caller in this process streams them (it sees each as it happens) or when
+/// `per_event` (a script acts on each result it gets); else a step at a time (an HTTP run or
+/// prompt, a schedule).
+CommitPolicy commit_policy(const EventListener& listener, bool per_event = false) {
+  return listener || per_event ? CommitPolicy::immediate : CommitPolicy::deferred;
+}
 using nlohmann::json;
 
 
@@ -315,12 +323,9 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
       timed_out = true;
       running.request_stop();
     });
-  // A declarative run nobody in this process streams (an HTTP run, a schedule) commits its
-  // events a step at a time (issue 17 §3); a caller with a listener sees each as it happens.
   // Scripts act on each result they get, so theirs are committed one by one.
-  const auto policy = def.kind == WorkflowKind::declarative && !listener
-                          ? CommitPolicy::deferred : CommitPolicy::immediate;
-  EventLog events(m_store, "runs/" + run_id, listener, policy);
+  EventLog events(m_store, "runs/" + run_id, listener,
+                  commit_policy(listener, def.kind != WorkflowKind::declarative));
   const AgentDef* owner = nullptr; // whose hooks see this run (docs/runtime.md "Hooks")
   for (const auto& a : m_program.agents)
     if (a.name == (def.agent.empty() ? m_program.root_agent : def.agent)) owner = &a;
@@ -342,6 +347,14 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
   const bool resumed = record->attempts > 1 && stream && stream->last_seq >= 0;
   const std::optional<std::int64_t> fence =
       record->resumable ? std::optional<std::int64_t>(record->fence) : std::nullopt;
+  // The run failed: its telemetry and queued events go first, then run_end (errored).
+  auto end_failed = [&](const Error& error) {
+    end_run_telemetry(m_context, events, owner, run_id, nullptr, error_json(error));
+    events.flush_noexcept();
+    end_errored(run_id, error, fence);
+    show_end();
+    prune_workspaces();
+  };
   try {
     json start = {{"owner", {{"kind", "workflow"}, {"workflowName", def.name}, {"instanceId", run_id}}},
                   {"instanceId", run_id}, {"workflowName", def.name},
@@ -385,19 +398,11 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
       events.flush_noexcept();
       throw;
     }
-    end_run_telemetry(m_context, events, owner, run_id, nullptr, error_json(e));
-    events.flush_noexcept();
-    end_errored(run_id, e, fence);
-    show_end();
-    prune_workspaces();
+    end_failed(e);
     throw;
   } catch (const std::exception& e) { // never leave the run active: it ends, as internal_error
     const auto error = errors::internal_error(e.what());
-    end_run_telemetry(m_context, events, owner, run_id, nullptr, error_json(error));
-    events.flush_noexcept();
-    end_errored(run_id, error, fence);
-    show_end();
-    prune_workspaces();
+    end_failed(error);
     throw error;
   }
 }
@@ -650,9 +655,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
                               .name = session.empty() ? "default" : session};
   const auto saved = m_store.load_session(key);
   json messages = saved ? saved->messages : json::array();
-  // Like a run's (execute_run): a turn nobody in this process streams commits a step at a time.
-  EventLog events(m_store, stream, listener,
-                  listener ? CommitPolicy::immediate : CommitPolicy::deferred);
+  EventLog events(m_store, stream, listener, commit_policy(listener));
   observe(events, &agent_def);
   const Envelope envelope{.instance_id = instance_id, .session = key.name, .harness = "default",
                           .operation_id = ids::make_id("op")};
@@ -875,8 +878,7 @@ json Runtime::resume_session(const std::string& agent_name, const std::string& i
   }
   json messages = saved->messages;
   const json parked = saved->parked;
-  EventLog events(m_store, stream, listener, // as prompt_agent's
-                  listener ? CommitPolicy::immediate : CommitPolicy::deferred);
+  EventLog events(m_store, stream, listener, commit_policy(listener));
   observe(events, &agent_def);
   const Envelope envelope{.instance_id = instance_id, .session = key.name, .harness = "default",
                           .operation_id = ids::make_id("op")};
