@@ -115,14 +115,19 @@ std::string describe(const std::vector<Violation>& violations) {
 }
 
 std::shared_ptr<const Validator> shared_validator(const nlohmann::json& schema) {
+  // Replaced, not thrown on: an authored schema may hold invalid UTF-8.
+  return shared_validator(schema,
+                          schema.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+std::shared_ptr<const Validator> shared_validator(const nlohmann::json& schema,
+                                                  std::string key) {
   constexpr std::size_t k_max_cached = 512; // distinct schemas: tools and results of a project
   // A request may carry its own schema (an Eve outputSchema, up to the body limit): large ones
   // are compiled for their turn and freed with it, so callers cannot pin memory in the cache.
   constexpr std::size_t k_max_cached_bytes = 64 * 1024;
   static std::mutex mutex;
   static std::unordered_map<std::string, std::shared_ptr<const Validator>> cache;
-  // Replaced, not thrown on: an authored schema may hold invalid UTF-8.
-  auto key = schema.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (key.size() > k_max_cached_bytes) return std::make_shared<const Validator>(schema);
   {
     std::lock_guard lock(mutex);

@@ -39,6 +39,11 @@ private:
 /// tool's schema again). Throws std::invalid_argument like the constructor (nothing cached).
 std::shared_ptr<const Validator> shared_validator(const nlohmann::json& schema);
 
+/// shared_validator for a caller that already serialized `schema`: `compact_text` must be its
+/// hearth::dump_json (compact, invalid UTF-8 replaced), the cache key.
+std::shared_ptr<const Validator> shared_validator(const nlohmann::json& schema,
+                                                  std::string compact_text);
+
 /// "" when `schema` compiles, else the reason it does not.
 std::string schema_problem(const nlohmann::json& schema);
 

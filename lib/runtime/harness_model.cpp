@@ -54,7 +54,7 @@ providers::StepResult TurnRunner::model_step(const json& messages, const Envelop
                                                 ? m_agent.model_options
                                                 : json::object(),
                                  .cancel = m_scope.context.cancel};
-  request.tools = m_tool_specs;
+  request.tools = std::move(m_tool_specs); // lent like the view below: no copy of the schemas
   // The cached view is lent to the request (no copy of the history per step) and taken back below.
   const bool has_context = !m_options.client_context.empty() && m_user_sent &&
                            *m_user_sent < m_sent.size();
@@ -76,11 +76,12 @@ providers::StepResult TurnRunner::model_step(const json& messages, const Envelop
     request.messages.insert(request.messages.begin() +
                                 static_cast<std::ptrdiff_t>(std::min(context_at, request.messages.size())),
                             providers::user_message("Client context:\n" + m_options.client_context));
-  struct GiveBack { // the view returns to the cache however the step ends
+  struct GiveBack { // the tools and the view return to the cache however the step ends
     TurnRunner& self;
     providers::StepRequest& request;
     bool lent, context;
     ~GiveBack() {
+      self.m_tool_specs = std::move(request.tools);
       if (!lent) return;
       if (context && *self.m_user_sent < request.messages.size())
         request.messages.erase(request.messages.begin() + static_cast<std::ptrdiff_t>(*self.m_user_sent));

@@ -40,8 +40,10 @@ FinishSchema finish_schema(const json& result) {
 void TurnRunner::add_tool(Tool tool) {
   // An authored tool named like a built-in replaces it (the manifest lists it once too).
   std::erase_if(m_tools, [&](const Tool& t) { return t.name == tool.name; });
+  auto text = hearth::dump_json(tool.input_schema); // serialized once: cache key and size
+  m_schema_chars[tool.name] = text.size();
   try {
-    m_validators[tool.name] = json_schema::shared_validator(tool.input_schema); // cached
+    m_validators[tool.name] = json_schema::shared_validator(tool.input_schema, std::move(text));
   } catch (const std::invalid_argument&) {
     m_validators[tool.name] = nullptr; // discovery reports bad schemas; the tool checks itself
   }
