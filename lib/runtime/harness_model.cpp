@@ -54,7 +54,6 @@ providers::StepResult TurnRunner::model_step(const json& messages, const Envelop
                                                 ? m_agent.model_options
                                                 : json::object(),
                                  .cancel = m_scope.context.cancel};
-  request.tools = std::move(m_tool_specs); // lent like the view below: no copy of the schemas
   // The cached view is lent to the request (no copy of the history per step) and taken back below.
   const bool has_context = !m_options.client_context.empty() && m_user_sent &&
                            *m_user_sent < m_sent.size();
@@ -88,6 +87,7 @@ providers::StepResult TurnRunner::model_step(const json& messages, const Envelop
       self.m_sent = std::move(request.messages);
     }
   } give_back{*this, request, !over, has_context};
+  request.tools = std::move(m_tool_specs); // lent like the view: no copy of the schemas per step
   const json& tools = m_tool_list;
   std::int64_t sent_tokens = estimated_tokens();
   if (over) {
