@@ -38,8 +38,8 @@ namespace {
 CommitPolicy commit_policy(const EventListener& listener, bool per_event = false) {
   return listener || per_event ? CommitPolicy::immediate : CommitPolicy::deferred;
 }
-using nlohmann::json;
 
+using nlohmann::json;
 
 /// sampling/createMessage of a connection with `sampling` (issue 13, docs/mcp.md): one model step
 /// of the connection's agent (or the connection's `sampling.model`), without tools; text content
