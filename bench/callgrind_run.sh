@@ -9,9 +9,15 @@ hearth="$(realpath "${1:-$root/build/release/apps/hearth/hearth}")"
 runs="${2:-50}"
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 2; }
 tmp="$(mktemp -d /tmp/hearth-callgrind-XXXXXX)"
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+server=""
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$tmp"' EXIT
 # The project of throughput_bench.py (mock/echo, the hello workflow), on the memory store.
-python3 -c "import sys; sys.path.insert(0, '$root/bench'); import throughput_bench as t; t.make_project('$tmp', '$hearth', 'memory:')"
+python3 - "$root/bench" "$tmp" "$hearth" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import throughput_bench
+throughput_bench.make_project(sys.argv[2], sys.argv[3], "memory:")
+PY
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 cd "$tmp/proj"
 HEARTH_STATE_DIR="$tmp/proj/state" valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
