@@ -11,6 +11,8 @@ namespace hearth::cancel {
 
 bool sleep_for(std::stop_token token, std::chrono::milliseconds duration) {
   if (token.stop_requested()) return true;
+  // No wait at all: a zero wait_for still registers a stop callback and enters the kernel.
+  if (duration <= std::chrono::milliseconds::zero()) return false;
   std::mutex mutex;
   std::condition_variable_any cv;
   std::unique_lock lock(mutex);
