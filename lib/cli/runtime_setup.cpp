@@ -206,7 +206,10 @@ RuntimeHost::RuntimeHost(const config::Project& project, bool production, bool s
   context.telemetry = std::make_shared<runtime::Telemetry>(project.root, production, std::move(otlp));
   m_runtime = std::make_unique<runtime::Runtime>(std::move(program), std::move(context), *m_store);
   runtime::install_program_runner(*m_runtime);
-  m_runtime->set_durable(serving);
+  // Nothing resumes from a `memory:` store: it is gone with the process. Its runs write no
+  // checkpoints, and a graceful stop lets them finish (or cancels them) instead of leaving them
+  // suspended for a next start that cannot see them (docs/runtime.md "Durable runs").
+  m_runtime->set_durable(serving && project.store.kind != config::StoreConfig::Kind::memory);
 }
 
 } // namespace hearth::cli

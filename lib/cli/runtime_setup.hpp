@@ -16,7 +16,8 @@ class RuntimeHost {
 public:
   /// Loads `<root>/.hearth/compile/compiled-agent-manifest.json` (which `compile` wrote), opens the
   /// project's store and ends runs a dead runtime left active — unless `serving` (`hearth start`,
-  /// the dev server child): then the runtime is durable (Runtime::set_durable) and the server
+  /// the dev server child): then the runtime is durable (Runtime::set_durable; not on a
+  /// `memory:` store, from which nothing can resume) and the server
   /// takes those runs over instead (Server::resume_abandoned_runs). Checks the sandboxes (stderr
   /// warnings for `none`); with `production` (hearth start) a bubblewrap agent without bwrap on the
   /// host is sandbox_unavailable and never falls back. Throws hearth::Error.
