@@ -522,7 +522,8 @@ RunRecord PostgresStore::create_run(const NewRun& run) {
 }
 
 std::optional<Tail> PostgresStore::end_run_in(pg::Connection& conn, const RunEnd& end,
-                                              std::optional<std::int64_t> fence) {
+                                              std::optional<std::int64_t> fence,
+                                              const std::vector<NewEvent>& before) {
   const bool failed = end.status != RunStatus::completed;
   pg::Params update;
   update.add(to_string(failed ? RunStatus::errored : RunStatus::completed));
@@ -545,6 +546,7 @@ std::optional<Tail> PostgresStore::end_run_in(pg::Connection& conn, const RunEnd
   const auto path = run_stream(end.run_id);
   conn.exec("INSERT INTO streams (path, created_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             pg::Params().add(path).add(row.int64(0, 1)));
+  if (!before.empty()) append_in(conn, path, before, false); // stream_closed, run_taken_over
   // The terminal event (seed page 09): durationMs, isError, and either result or error.
   Json data = {{"runId", end.run_id},
                {"isError", failed},
@@ -582,6 +584,29 @@ bool PostgresStore::end_run(const RunEnd& end) {
   drop_run(end.run_id); // ended, here or elsewhere: no longer executed here
   if (tail) m_watchers.notify(run_stream(end.run_id), *tail);
   return tail.has_value();
+}
+
+std::optional<std::int64_t> PostgresStore::end_run_after(const RunEnd& end,
+                                                          const std::vector<NewEvent>& events) {
+  const auto fence = end.fence ? end.fence : held_fence(run_stream(end.run_id));
+  std::optional<Tail> tail;
+  try {
+    tail = m_pool.run("end a run", false, [&](pg::Connection& conn) {
+      pg::Transaction tx(conn);
+      auto result = end_run_in(conn, end, fence, events);
+      tx.commit();
+      return result;
+    });
+  } catch (const Error& e) {
+    if (e.info().type == "run_not_found" || e.info().type == "run_taken_over")
+      drop_run(end.run_id);
+    if (e.info().type == "run_taken_over") return std::nullopt;
+    throw;
+  }
+  drop_run(end.run_id); // ended, here or elsewhere: no longer executed here
+  if (!tail) return std::nullopt;
+  m_watchers.notify(run_stream(end.run_id), *tail);
+  return tail->last_seq - static_cast<std::int64_t>(events.size()); // run_end is the last
 }
 
 std::optional<RunRecord> PostgresStore::get_run(std::string_view run_id) {
@@ -654,6 +679,41 @@ bool PostgresStore::checkpoint_run(std::string_view run_id, std::int64_t fence,
                      pg::Params().add(text).add(run_id).add(fence))
                .affected() == 1;
   });
+}
+
+std::optional<std::int64_t> PostgresStore::checkpoint_run_after(std::string_view run_id,
+                                                                 std::int64_t fence,
+                                                                 const std::vector<NewEvent>& events,
+                                                                 const Json& checkpoint) {
+  const auto text = hearth::dump_json(checkpoint);
+  const auto path = run_stream(run_id);
+  std::optional<Tail> tail;
+  try {
+    // Not retried after a lost COMMIT: the events could be appended twice.
+    tail = m_pool.run("checkpoint a run", false, [&](pg::Connection& conn) -> std::optional<Tail> {
+      pg::Transaction tx(conn);
+      if (conn.exec("UPDATE runs SET checkpoint = $1 WHERE run_id = $2 AND status = 'active' "
+                    "AND fence = $3",
+                    pg::Params().add(text).add(run_id).add(fence))
+              .affected() != 1)
+        return std::nullopt; // rolled back: nothing written
+      Tail result{};
+      if (!events.empty()) {
+        result = append_in(conn, path, events, false); // run_taken_over: the stream's fence
+      } else {
+        const auto r = conn.exec("SELECT next_seq FROM streams WHERE path = $1", pg::Params().add(path));
+        if (!r.empty()) result.last_seq = r.int64(0, 0) - 1;
+      }
+      tx.commit();
+      return result;
+    });
+  } catch (const Error& e) {
+    if (e.info().type == "run_taken_over") return std::nullopt;
+    throw;
+  }
+  if (!tail) return std::nullopt;
+  if (!events.empty()) m_watchers.notify(path, *tail);
+  return tail->last_seq + 1 - static_cast<std::int64_t>(events.size());
 }
 
 Json PostgresStore::run_checkpoint(std::string_view run_id) {
@@ -901,6 +961,57 @@ SessionRecord PostgresStore::save_session(const SessionKey& key, const Json& mes
     }
     return session_from_row(key, r, m_display);
   });
+}
+
+Store::SessionSave PostgresStore::save_session_after(const SessionKey& key, std::string_view path,
+                                                     const std::vector<NewEvent>& events,
+                                                     const Json& messages,
+                                                     std::int64_t expected_version,
+                                                     const Json& parked, const Json& invoker) {
+  const auto now = sys::now_ms();
+  const auto text = hearth::dump_json(messages);
+  const auto parked_text = parked.is_null() ? std::string() : hearth::dump_json(parked);
+  SessionSave saved;
+  const auto tail = m_pool.run("save a session", false, [&](pg::Connection& conn) {
+    pg::Transaction tx(conn);
+    Tail result{};
+    if (!events.empty()) {
+      result = append_in(conn, path, events, false);
+    } else {
+      const auto r = conn.exec("SELECT next_seq FROM streams WHERE path = $1", pg::Params().add(path));
+      result.last_seq = r.empty() ? -1 : r.int64(0, 0) - 1;
+    }
+    pg::Params params;
+    params.add(key.agent).add(key.instance_id).add(key.name).add(text).add(now);
+    if (parked.is_null()) params.null();
+    else params.add(parked_text);
+    // The version check and the write in one conditional statement, as in save_session.
+    const auto r =
+        expected_version == 0
+            ? conn.exec("INSERT INTO sessions (agent, instance_id, name, messages, version, "
+                        "created_ms, updated_ms, parked) VALUES ($1, $2, $3, $4, 1, $5, $5, $6) "
+                        "ON CONFLICT DO NOTHING RETURNING version",
+                        params)
+            : conn.exec("UPDATE sessions SET messages = $4, version = version + 1, "
+                        "updated_ms = $5, parked = $6 WHERE agent = $1 AND instance_id = $2 AND "
+                        "name = $3 AND version = $7::bigint RETURNING version",
+                        pg::Params(params).add(expected_version));
+    if (r.empty()) {
+      const auto current = load_session_in(conn, key, m_display);
+      throw errors::session_conflict(key.display(), expected_version,
+                                     current ? current->version : 0);
+    }
+    saved.version = r.int64(0, 0);
+    if (!invoker.is_null())
+      conn.exec("UPDATE sessions SET invoker = $1 WHERE agent = $2 AND instance_id = $3 AND "
+                "name = $4",
+                pg::Params().add(invoker.dump()).add(key.agent).add(key.instance_id).add(key.name));
+    tx.commit();
+    return result;
+  });
+  if (!events.empty()) m_watchers.notify(path, tail);
+  saved.first_seq = tail.last_seq + 1 - static_cast<std::int64_t>(events.size());
+  return saved;
 }
 
 void PostgresStore::set_session_invoker(const SessionKey& key, const Json& invoker) {

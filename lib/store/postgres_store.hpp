@@ -46,10 +46,15 @@ public:
 
   RunRecord create_run(const NewRun& run) override;
   bool end_run(const RunEnd& end) override;
+  std::optional<std::int64_t> end_run_after(const RunEnd& end,
+                                            const std::vector<NewEvent>& events) override;
   std::optional<RunRecord> get_run(std::string_view run_id) override;
   std::vector<RunRecord> list_runs(const RunQuery& query) override;
   std::vector<std::string> recover_abandoned_runs() override;
   bool checkpoint_run(std::string_view run_id, std::int64_t fence, const Json& checkpoint) override;
+  std::optional<std::int64_t> checkpoint_run_after(std::string_view run_id, std::int64_t fence,
+                                                   const std::vector<NewEvent>& events,
+                                                   const Json& checkpoint) override;
   Json run_checkpoint(std::string_view run_id) override;
   std::vector<AbandonedRun> abandoned_runs() override;
   std::optional<RunRecord> take_over_run(std::string_view run_id, std::int64_t fence) override;
@@ -70,6 +75,10 @@ public:
   using Store::save_session;
   SessionRecord save_session(const SessionKey& key, const Json& messages,
                              std::int64_t expected_version, const Json& parked) override;
+  SessionSave save_session_after(const SessionKey& key, std::string_view path,
+                                 const std::vector<NewEvent>& events, const Json& messages,
+                                 std::int64_t expected_version, const Json& parked,
+                                 const Json& invoker) override;
   void set_session_invoker(const SessionKey& key, const Json& invoker) override;
   bool delete_session(const SessionKey& key) override;
   std::string rotate_continuation_token(const SessionKey& key) override;
@@ -111,8 +120,11 @@ private:
   // the new tail. Throws stream_not_found / stream_closed.
   Tail append_in(pg::Connection& conn, std::string_view path, const std::vector<NewEvent>& events,
                  bool close_after);
+  // Inside a transaction: ends the run and appends its run_end, after `before`. Returns the
+  // tail, or nullopt (nothing written) when the run was not active under `fence`.
   std::optional<Tail> end_run_in(pg::Connection& conn, const RunEnd& end,
-                                 std::optional<std::int64_t> fence);
+                                 std::optional<std::int64_t> fence,
+                                 const std::vector<NewEvent>& before = {});
   Tail probe(std::string_view path);
   // True when an owner (host, pid, start, lease expired?) is gone: its lease expired, or it is
   // a dead process of this host and pid namespace.

@@ -109,7 +109,7 @@ void SqliteStore::evict_finished_runs(db::Connection& conn) {
 }
 
 std::optional<Tail> SqliteStore::end_run_in(db::Connection& conn, const RunEnd& end,
-                                            std::int64_t now) {
+                                            std::int64_t now, const std::vector<NewEvent>& before) {
   auto run = load_run(conn, end.run_id);
   if (!run) throw errors::run_not_found(end.run_id);
   if (run->status != RunStatus::active) return std::nullopt;
@@ -128,6 +128,7 @@ std::optional<Tail> SqliteStore::end_run_in(db::Connection& conn, const RunEnd& 
       ->bind(1, path)
       .bind(2, now)
       .run();
+  if (!before.empty()) append_in(conn, path, before, false); // closed by hand: stream_closed
   if (const auto tail = read_tail(conn, path); tail.closed) return tail; // closed by hand
   const auto ended = load_run(conn, end.run_id);
   Json data = {{"runId", end.run_id}, {"isError", failed}, {"durationMs", *ended->duration_ms}};
@@ -145,6 +146,19 @@ bool SqliteStore::end_run(const RunEnd& end) {
   });
   if (tail) publish(run_stream(end.run_id), *tail);
   return tail.has_value();
+}
+
+std::optional<std::int64_t> SqliteStore::end_run_after(const RunEnd& end,
+                                                        const std::vector<NewEvent>& events) {
+  const auto tail = m_pool.write([&](db::Connection& conn) {
+    db::Transaction tx(conn, db::Transaction::Mode::write);
+    auto result = end_run_in(conn, end, sys::now_ms(), events);
+    if (result) tx.commit(); // else nothing was written: the transaction rolls back, empty
+    return result;
+  });
+  if (!tail) return std::nullopt;
+  publish(run_stream(end.run_id), *tail);
+  return tail->last_seq - static_cast<std::int64_t>(events.size()); // run_end is the last
 }
 
 std::optional<RunRecord> SqliteStore::get_run(std::string_view run_id) {
@@ -216,6 +230,30 @@ bool SqliteStore::checkpoint_run(std::string_view run_id, std::int64_t fence,
         .run();
     return conn.changes() == 1;
   });
+}
+
+std::optional<std::int64_t> SqliteStore::checkpoint_run_after(std::string_view run_id,
+                                                               std::int64_t fence,
+                                                               const std::vector<NewEvent>& events,
+                                                               const Json& checkpoint) {
+  const auto text = hearth::dump_json(checkpoint);
+  const auto path = run_stream(run_id);
+  const auto tail = m_pool.write([&](db::Connection& conn) -> std::optional<Tail> {
+    db::Transaction tx(conn, db::Transaction::Mode::write);
+    conn.prepare("UPDATE runs SET checkpoint = ? WHERE run_id = ? AND status = 'active' "
+                 "AND fence = ?")
+        ->bind(1, text)
+        .bind(2, run_id)
+        .bind(3, fence)
+        .run();
+    if (conn.changes() != 1) return std::nullopt; // rolled back: nothing written
+    auto result = events.empty() ? read_tail(conn, path) : append_in(conn, path, events, false);
+    tx.commit();
+    return result;
+  });
+  if (!tail) return std::nullopt;
+  if (!events.empty()) publish(path, *tail);
+  return tail->last_seq + 1 - static_cast<std::int64_t>(events.size());
 }
 
 Json SqliteStore::run_checkpoint(std::string_view run_id) {

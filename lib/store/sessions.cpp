@@ -30,6 +30,41 @@ std::optional<SessionRecord> load(db::Connection& conn, const SessionKey& key) {
                        .updated_at = sys::iso_ms(row->int64(4))};
 }
 
+// Inside a write transaction: the version check and the write of save_session. Returns the new
+// version. The check reads the version only, not the history it would replace.
+std::int64_t save_in(db::Connection& conn, const SessionKey& key, const Json& messages,
+                     std::int64_t expected_version, const Json& parked, std::int64_t now) {
+  auto current = conn.prepare(
+      "SELECT version FROM sessions WHERE agent = ? AND instance_id = ? AND name = ?");
+  current->bind(1, key.agent).bind(2, key.instance_id).bind(3, key.name);
+  const auto actual = current->step() ? current->int64(0) : 0;
+  if (actual != expected_version)
+    throw errors::session_conflict(key.display(), expected_version, actual);
+  auto insert = conn.prepare(
+      "INSERT INTO sessions (agent, instance_id, name, messages, version, created_ms, "
+      "updated_ms, parked) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6) "
+      "ON CONFLICT DO UPDATE SET messages = ?4, version = version + 1, updated_ms = ?5, "
+      "parked = ?6");
+  insert->bind(1, key.agent)
+      .bind(2, key.instance_id)
+      .bind(3, key.name)
+      .bind(4, hearth::dump_json(messages))
+      .bind(5, now);
+  if (parked.is_null()) insert->bind_null(6);
+  else insert->bind(6, hearth::dump_json(parked));
+  insert->run();
+  return actual + 1;
+}
+
+void set_invoker_in(db::Connection& conn, const SessionKey& key, const Json& invoker) {
+  conn.prepare("UPDATE sessions SET invoker = ? WHERE agent = ? AND instance_id = ? AND name = ?")
+      ->bind(1, invoker.dump())
+      .bind(2, key.agent)
+      .bind(3, key.instance_id)
+      .bind(4, key.name)
+      .run();
+}
+
 SubmissionStatus parse_submission_status(const std::string& text) {
   if (text == "running") return SubmissionStatus::running;
   if (text == "done") return SubmissionStatus::done;
@@ -60,38 +95,35 @@ SessionRecord SqliteStore::save_session(const SessionKey& key, const Json& messa
   const auto now = sys::now_ms();
   return m_pool.write([&](db::Connection& conn) {
     db::Transaction tx(conn, db::Transaction::Mode::write);
-    const auto current = load(conn, key);
-    const auto actual = current ? current->version : 0;
-    if (actual != expected_version)
-      throw errors::session_conflict(key.display(), expected_version, actual);
-    auto insert = conn.prepare(
-        "INSERT INTO sessions (agent, instance_id, name, messages, version, created_ms, "
-        "updated_ms, parked) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6) "
-        "ON CONFLICT DO UPDATE SET messages = ?4, version = version + 1, updated_ms = ?5, "
-        "parked = ?6");
-    insert->bind(1, key.agent)
-        .bind(2, key.instance_id)
-        .bind(3, key.name)
-        .bind(4, hearth::dump_json(messages))
-        .bind(5, now);
-    if (parked.is_null()) insert->bind_null(6);
-    else insert->bind(6, hearth::dump_json(parked));
-    insert->run();
+    save_in(conn, key, messages, expected_version, parked, now);
     auto saved = load(conn, key);
     tx.commit();
     return *saved;
   });
 }
 
-void SqliteStore::set_session_invoker(const SessionKey& key, const Json& invoker) {
-  m_pool.write([&](db::Connection& conn) {
-    conn.prepare("UPDATE sessions SET invoker = ? WHERE agent = ? AND instance_id = ? AND name = ?")
-        ->bind(1, invoker.dump())
-        .bind(2, key.agent)
-        .bind(3, key.instance_id)
-        .bind(4, key.name)
-        .run();
+Store::SessionSave SqliteStore::save_session_after(const SessionKey& key, std::string_view path,
+                                                   const std::vector<NewEvent>& events,
+                                                   const Json& messages,
+                                                   std::int64_t expected_version,
+                                                   const Json& parked, const Json& invoker) {
+  const auto now = sys::now_ms();
+  SessionSave saved;
+  const auto tail = m_pool.write([&](db::Connection& conn) {
+    db::Transaction tx(conn, db::Transaction::Mode::write);
+    const auto result = events.empty() ? read_tail(conn, path) : append_in(conn, path, events, false);
+    saved.version = save_in(conn, key, messages, expected_version, parked, now);
+    if (!invoker.is_null()) set_invoker_in(conn, key, invoker);
+    tx.commit();
+    return result;
   });
+  if (!events.empty()) publish(path, tail);
+  saved.first_seq = tail.last_seq + 1 - static_cast<std::int64_t>(events.size());
+  return saved;
+}
+
+void SqliteStore::set_session_invoker(const SessionKey& key, const Json& invoker) {
+  m_pool.write([&](db::Connection& conn) { set_invoker_in(conn, key, invoker); });
 }
 
 bool SqliteStore::delete_session(const SessionKey& key) {

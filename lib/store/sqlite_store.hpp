@@ -71,10 +71,15 @@ public:
 
   RunRecord create_run(const NewRun& run) override;
   bool end_run(const RunEnd& end) override;
+  std::optional<std::int64_t> end_run_after(const RunEnd& end,
+                                            const std::vector<NewEvent>& events) override;
   std::optional<RunRecord> get_run(std::string_view run_id) override;
   std::vector<RunRecord> list_runs(const RunQuery& query) override;
   std::vector<std::string> recover_abandoned_runs() override;
   bool checkpoint_run(std::string_view run_id, std::int64_t fence, const Json& checkpoint) override;
+  std::optional<std::int64_t> checkpoint_run_after(std::string_view run_id, std::int64_t fence,
+                                                   const std::vector<NewEvent>& events,
+                                                   const Json& checkpoint) override;
   Json run_checkpoint(std::string_view run_id) override;
   std::vector<AbandonedRun> abandoned_runs() override;
   std::optional<RunRecord> take_over_run(std::string_view run_id, std::int64_t fence) override;
@@ -95,6 +100,10 @@ public:
   using Store::save_session;
   SessionRecord save_session(const SessionKey& key, const Json& messages,
                              std::int64_t expected_version, const Json& parked) override;
+  SessionSave save_session_after(const SessionKey& key, std::string_view path,
+                                 const std::vector<NewEvent>& events, const Json& messages,
+                                 std::int64_t expected_version, const Json& parked,
+                                 const Json& invoker) override;
   void set_session_invoker(const SessionKey& key, const Json& invoker) override;
   bool delete_session(const SessionKey& key) override;
   std::string rotate_continuation_token(const SessionKey& key) override;
@@ -136,9 +145,11 @@ private:
   // closes, and returns the new tail. The caller commits, then calls publish().
   Tail append_in(db::Connection& conn, std::string_view path, const std::vector<NewEvent>& events,
                  bool close_after);
-  // Inside a write transaction: ends the run and writes its run_end event. Returns the stream
-  // tail to publish, or nullopt when the run was not active.
-  std::optional<Tail> end_run_in(db::Connection& conn, const RunEnd& end, std::int64_t now);
+  // Inside a write transaction: ends the run and writes its run_end event, after `before`.
+  // Returns the stream tail to publish, or nullopt (nothing written) when the run was not
+  // active under end.fence.
+  std::optional<Tail> end_run_in(db::Connection& conn, const RunEnd& end, std::int64_t now,
+                                 const std::vector<NewEvent>& before = {});
   // Inside create_run's transaction, `memory:` stores only: past k_memory_max_runs runs, drops
   // the oldest finished ones (record, stream, events) and says so on stderr.
   void evict_finished_runs(db::Connection& conn);

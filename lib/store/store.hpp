@@ -284,6 +284,16 @@ public:
   /// Throws run_not_found.
   virtual bool end_run(const RunEnd& end) = 0;
 
+  /// end_run with the events the run queued before its end (issue 17 §3: one commit where there
+  /// were two): appends `events` to `runs/<runId>`, then ends the run as end_run does (its
+  /// run_end last), in one transaction. Returns the seq of the first of `events` (with none, of
+  /// run_end) when the run ended here; nullopt, writing nothing, when it had already ended or
+  /// its fence moved (the events are not appended either: its stream is closed or not this
+  /// owner's). Throws run_not_found, stream_closed (a stream closed by hand while its run was
+  /// active: nothing is written), store_failed.
+  virtual std::optional<std::int64_t> end_run_after(const RunEnd& end,
+                                                    const std::vector<NewEvent>& events) = 0;
+
   /// The run, or nullopt.
   virtual std::optional<RunRecord> get_run(std::string_view run_id) = 0;
 
@@ -307,6 +317,16 @@ public:
   /// over and must stop. Committed before it returns.
   virtual bool checkpoint_run(std::string_view run_id, std::int64_t fence,
                               const Json& checkpoint) = 0;
+
+  /// checkpoint_run with the events queued before the checkpoint (issue 17 §3: one commit where
+  /// there were two): appends `events` to `runs/<runId>` and replaces the checkpoint in one
+  /// transaction, all or nothing. Returns the seq of the first event (with none, the stream's
+  /// next seq), or nullopt, writing nothing, when the run is no longer active under `fence`
+  /// (taken over, or ended). Throws stream_closed, store_failed.
+  virtual std::optional<std::int64_t> checkpoint_run_after(std::string_view run_id,
+                                                           std::int64_t fence,
+                                                           const std::vector<NewEvent>& events,
+                                                           const Json& checkpoint) = 0;
 
   /// The run's last checkpoint, or null (none yet, or no such run).
   virtual Json run_checkpoint(std::string_view run_id) = 0;
@@ -378,6 +398,21 @@ public:
                              std::int64_t expected_version) {
     return save_session(key, messages, expected_version, Json());
   }
+
+  /// What save_session_after wrote.
+  struct SessionSave {
+    std::int64_t version = 0;   // the session's new version
+    std::int64_t first_seq = 0; // the seq of the first event (with none, the stream's next seq)
+  };
+  /// save_session with the events the turn queued before the save (issue 17 §3: one commit
+  /// where there were up to three): appends `events` to the stream `path`, saves `messages` and
+  /// `parked` under the version check, and with a non-null `invoker` sets it as
+  /// set_session_invoker does, in one transaction, all or nothing. Throws session_conflict,
+  /// stream_not_found, stream_closed, store_failed.
+  virtual SessionSave save_session_after(const SessionKey& key, std::string_view path,
+                                         const std::vector<NewEvent>& events,
+                                         const Json& messages, std::int64_t expected_version,
+                                         const Json& parked, const Json& invoker = Json()) = 0;
 
   /// Records the invoker of the session's latest invocation (seed 002). No-op when the session
   /// does not exist.

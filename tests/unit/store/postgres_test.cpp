@@ -353,6 +353,10 @@ TEST_CASE("postgres: appends of an owner whose run was taken over are refused (f
         }).type == "run_taken_over");
   CHECK_FALSE(stale->checkpoint_run("run_f", 0, {{"step", 1}}));
   CHECK_FALSE(stale->end_run({.run_id = "run_f", .status = RunStatus::completed, .result = 1}));
+  CHECK_FALSE(stale->checkpoint_run_after("run_f", 0, {{.type = "log"}}, {{"step", 1}}));
+  CHECK_FALSE(stale->end_run_after(
+      {.run_id = "run_f", .status = RunStatus::completed, .result = 1, .fence = 0},
+      {{.type = "log"}})); // end_run above let go of the fence it held: say which
   // The new owner writes on.
   fresh->append("runs/run_f", {.type = "run_resume"});
   CHECK(fresh->end_run(

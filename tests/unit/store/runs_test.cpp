@@ -207,4 +207,52 @@ STORE_CONTRACT("take_over_run: of two takers with the same fence exactly one win
   CHECK_FALSE(store->take_over_run("run_t", 1).has_value());
 }
 
+STORE_CONTRACT("checkpoint_run_after and end_run_after commit the events with their write") {
+  Backend backend;
+  auto store = backend.open();
+  store->create_run({.run_id = "run_w", .workflow = "w", .resumable = true});
+  store->append("runs/run_w", {.type = "run_start"});
+  const std::vector<NewEvent> step = {{.type = "turn", .data = {{"n", 1}}},
+                                      {.type = "trace", .data = {{"n", 2}}}};
+  // The events go in with the checkpoint; the seq of the first comes back.
+  CHECK(store->checkpoint_run_after("run_w", 0, step, {{"step", 1}}) == 1);
+  CHECK(store->run_checkpoint("run_w")["step"] == 1);
+  // Nothing queued: only the checkpoint, and the stream's next seq.
+  CHECK(store->checkpoint_run_after("run_w", 0, {}, {{"step", 2}}) == 3);
+  CHECK(store->run_checkpoint("run_w")["step"] == 2);
+  // Under a fence that moved: neither the checkpoint nor the events.
+  CHECK_FALSE(store->checkpoint_run_after("run_w", 7, step, {{"step", 9}}).has_value());
+  CHECK(store->run_checkpoint("run_w")["step"] == 2);
+  CHECK(store->stream_info("runs/run_w")->last_seq == 2);
+
+  // The end: the events, then run_end, in one commit.
+  const std::vector<NewEvent> last = {{.type = "operation"}, {.type = "idle"}};
+  CHECK_FALSE(store->end_run_after({.run_id = "run_w", .status = RunStatus::completed,
+                                    .result = 1, .fence = 7},
+                                   last)
+                  .has_value()); // another owner's fence: nothing
+  CHECK(store->stream_info("runs/run_w")->last_seq == 2);
+  CHECK(store->end_run_after({.run_id = "run_w", .status = RunStatus::completed, .result = 5,
+                              .fence = 0},
+                             last) == 3);
+  const auto page = store->read("runs/run_w", -1, 100);
+  REQUIRE(page.events.size() == 6);
+  CHECK(page.events[1].data["n"] == 1);
+  CHECK(page.events[3].type == "operation");
+  CHECK(page.events[4].type == "idle");
+  CHECK(page.events[5].type == "run_end");
+  CHECK(page.events[5].data["result"] == 5);
+  CHECK(page.closed);
+  CHECK(store->get_run("run_w")->result == 5);
+  // Ended: neither takes anything more.
+  CHECK_FALSE(store->end_run_after({.run_id = "run_w", .status = RunStatus::errored,
+                                    .error = {{"type", "x"}}},
+                                   last)
+                  .has_value());
+  CHECK_FALSE(store->checkpoint_run_after("run_w", 0, step, {{"step", 3}}).has_value());
+  CHECK(store->read("runs/run_w", -1, 100).events.size() == 6);
+  CHECK_THROWS_WITH_AS((void)store->end_run_after({.run_id = "run_none"}, last),
+                       "Run \"run_none\" was not found.", hearth::Error);
+}
+
 } // TEST_SUITE

@@ -46,6 +46,45 @@ STORE_CONTRACT("sessions save with optimistic versions and refuse stale writes")
   CHECK_FALSE(store->load_session(key).has_value());
 }
 
+STORE_CONTRACT("save_session_after commits the turn's events with the history, or neither") {
+  Backend backend;
+  auto store = backend.open();
+  const SessionKey key{.agent = "triage", .instance_id = "t1"};
+  const std::string path = "agents/triage/t1";
+  store->create_stream(path);
+  store->append(path, {.type = "operation_start"});
+  const Json history = Json::array({{{"role", "user"}, {"content", "hi"}}});
+  const std::vector<NewEvent> turn = {{.type = "turn"}, {.type = "trace"}};
+
+  const auto first = store->save_session_after(key, path, turn, history, 0, Json(),
+                                               {{"id", "u1"}, {"kind", "user"}});
+  CHECK(first.version == 1);
+  CHECK(first.first_seq == 1);
+  CHECK(store->load_session(key)->messages == history);
+  CHECK(store->read(path, -1).events.size() == 3);
+  // Nothing queued: the history alone, and the stream's next seq.
+  const auto second = store->save_session_after(key, path, {}, history, 1, {{"turnId", "t"}});
+  CHECK(second.version == 2);
+  CHECK(second.first_seq == 3);
+  CHECK(store->load_session(key)->parked["turnId"] == "t");
+
+  // A stale version: neither the history nor the events.
+  try {
+    store->save_session_after(key, path, turn, Json::array(), 1, Json());
+    FAIL("a stale save succeeded");
+  } catch (const hearth::Error& e) {
+    CHECK(e.info().type == "session_conflict");
+  }
+  CHECK(store->load_session(key)->version == 2);
+  CHECK(store->load_session(key)->messages == history);
+  CHECK(store->read(path, -1).events.size() == 3);
+  // A closed stream: neither either.
+  store->close_stream(path);
+  CHECK_THROWS_AS(store->save_session_after(key, path, turn, Json::array(), 2, Json()),
+                  hearth::Error);
+  CHECK(store->load_session(key)->version == 2);
+}
+
 STORE_CONTRACT("continuation tokens rotate and only the current one checks") {
   Backend backend;
   auto store = backend.open();
