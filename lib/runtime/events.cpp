@@ -83,14 +83,32 @@ struct EventLog::Shared : std::enable_shared_from_this<EventLog::Shared> {
   bool scheduled = false;                    // the flusher holds an entry for this log
   std::chrono::steady_clock::time_point pending_since{}; // when `pending` became non-empty
 
-  /// Commits `pending` in one transaction, then shows it. mutex is held. Throws the store's
-  /// error (the queued events are dropped: they were never shown).
-  void flush_locked() {
+  /// Commits `pending` in one transaction (through `write` when given, see flush_with), then
+  /// shows it. mutex is held. Returns false when `write` wrote nothing. Throws the store's error
+  /// (the queued events are dropped: they were never shown).
+  bool flush_locked(const CommitWith* write = nullptr) {
     if (failure) std::rethrow_exception(std::exchange(failure, nullptr));
-    if (pending.empty()) return;
+    if (pending.empty() && write == nullptr) return true;
     auto batch = std::move(pending);
     pending.clear();
-    const auto seq = store.append_batch(path, batch, false); // throws: nothing is shown
+    std::int64_t seq = 0;
+    if (write != nullptr) {
+      std::optional<std::int64_t> first;
+      try {
+        first = (*write)(batch);
+      } catch (...) {
+        // Nothing was written (all or nothing), and the failure may be the write's own (a
+        // session conflict): the events queue again, for the caller's recovery to commit.
+        batch.insert(batch.end(), std::make_move_iterator(pending.begin()),
+                     std::make_move_iterator(pending.end()));
+        pending = std::move(batch);
+        throw;
+      }
+      if (!first) return false; // not the writer's run any more: its events are dropped
+      seq = *first;
+    } else {
+      seq = store.append_batch(path, batch, false); // throws: nothing is shown
+    }
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto& data = batch[i].data;
       data["type"] = batch[i].type;
@@ -106,6 +124,7 @@ struct EventLog::Shared : std::enable_shared_from_this<EventLog::Shared> {
         // The TraceEvent is committed; a listener or sink failing on it must not fail the event.
       }
     }
+    return true;
   }
 
   /// flush_locked() for the background: a failure is kept for the log's next emit or flush.
@@ -289,6 +308,11 @@ void EventLog::emit(const std::string& type, nlohmann::json data, const Envelope
 void EventLog::flush() {
   std::lock_guard lock(m_shared->mutex);
   m_shared->flush_locked();
+}
+
+bool EventLog::flush_with(const CommitWith& write) {
+  std::lock_guard lock(m_shared->mutex);
+  return m_shared->flush_locked(&write);
 }
 
 void EventLog::flush_noexcept() noexcept {

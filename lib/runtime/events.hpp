@@ -10,11 +10,15 @@
 
 #include <chrono>
 #include <functional>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace hearth::store {
 class Store;
+struct NewEvent;
 }
 
 namespace hearth::runtime {
@@ -94,6 +98,18 @@ public:
   void flush();
   /// flush() for paths that are already failing: a store error loses the queued events.
   void flush_noexcept() noexcept;
+
+  /// A store write that commits the queued events (possibly none) together with a write of its
+  /// own, in one transaction: Store::checkpoint_run_after, Store::end_run_after. Returns the seq
+  /// of the first event, or nullopt when it wrote nothing.
+  using CommitWith =
+      std::function<std::optional<std::int64_t>(const std::vector<store::NewEvent>& events)>;
+  /// flush() through `write` instead of a plain append: one commit where there were two (issue
+  /// 17 §3). `write` runs also when nothing is queued. Returns false when it wrote nothing (the
+  /// run is no longer this writer's): the queued events are dropped, nothing had shown them.
+  /// When `write` throws, nothing was written and the events stay queued (a later flush() may
+  /// commit them); the exception propagates.
+  bool flush_with(const CommitWith& write);
 
   const std::string& path() const noexcept;
   store::Store& store() const noexcept;

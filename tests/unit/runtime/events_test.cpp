@@ -9,6 +9,8 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <optional>
+#include <stdexcept>
 #include <thread>
 
 using namespace hearth::runtime;
@@ -71,6 +73,58 @@ TEST_SUITE("runtime.events") {
     CHECK(own_types(*store, "runs/b") == std::vector<std::string>{"run_start", "log", "log"});
     log.flush(); // nothing queued: no-op
     CHECK(store->read("runs/b", -1).events.size() == stored.size());
+  }
+
+  TEST_CASE("flush_with: the queue commits with the run's checkpoint and end, or not at all") {
+    auto store = hearth::store::open_store("memory:");
+    store->create_run({.run_id = "w", .workflow = "w", .resumable = true});
+    std::vector<json> shown;
+    EventLog log(*store, "runs/w", [&](const json& e) { shown.push_back(e); },
+                 CommitPolicy::deferred);
+    const auto checkpoint = [&](std::int64_t fence, int step) {
+      return log.flush_with([&](const std::vector<hearth::store::NewEvent>& batch) {
+        return store->checkpoint_run_after("w", fence, batch, {{"step", step}});
+      });
+    };
+    log.emit("run_start", json::object(), {.run_id = "w"});
+    log.emit("log", {{"level", "info"}, {"message", "1"}}, {.run_id = "w"});
+    CHECK(checkpoint(0, 1));
+    CHECK(store->run_checkpoint("w")["step"] == 1);
+    const auto stored = store->read("runs/w", -1).events;
+    REQUIRE(shown.size() == stored.size()); // committed, then shown with their eventIndex
+    for (std::size_t i = 0; i < shown.size(); ++i)
+      CHECK(shown[i]["eventIndex"] == static_cast<std::int64_t>(i));
+    CHECK(checkpoint(0, 2)); // nothing queued: the write alone
+    CHECK(store->run_checkpoint("w")["step"] == 2);
+
+    // A fence that moved: the write says so, and the queued events are dropped unshown.
+    log.emit("log", {{"level", "info"}, {"message", "2"}}, {.run_id = "w"});
+    const auto before = shown.size();
+    CHECK_FALSE(checkpoint(5, 3));
+    CHECK(shown.size() == before);
+    CHECK(store->read("runs/w", -1).events.size() == stored.size());
+
+    // A write that fails wrote nothing: the events stay queued for the next flush.
+    log.emit("log", {{"level", "info"}, {"message", "3"}}, {.run_id = "w"});
+    CHECK_THROWS_AS(log.flush_with([](const std::vector<hearth::store::NewEvent>&)
+                                       -> std::optional<std::int64_t> {
+                      throw std::runtime_error("the write failed");
+                    }),
+                    std::runtime_error);
+    CHECK(store->read("runs/w", -1).events.size() == stored.size());
+    log.flush();
+    CHECK(own_types(*store, "runs/w") == std::vector<std::string>{"run_start", "log", "log"});
+
+    log.emit("operation", json::object(), {.run_id = "w"});
+    CHECK(log.flush_with([&](const std::vector<hearth::store::NewEvent>& batch) {
+      return store->end_run_after({.run_id = "w", .result = 1, .fence = 0}, batch);
+    }));
+    const auto page = store->read("runs/w", -1, 100);
+    CHECK(page.closed);
+    CHECK(page.events.back().type == "run_end");
+    CHECK(own_types(*store, "runs/w") ==
+          std::vector<std::string>{"run_start", "log", "log", "operation", "run_end"});
+    CHECK(shown.back()["type"] != "run_end"); // run_end is the end's own, shown by its caller
   }
 
   TEST_CASE("deferred: the background flusher commits a queue nobody flushes") {
