@@ -41,6 +41,19 @@ CommitPolicy commit_policy(const EventListener& listener, bool per_event = false
 
 using nlohmann::json;
 
+/// Saves a session's history (and `invoker` unless null) with the events that made it, in one
+/// commit (Store::save_session_after); `version` becomes the saved one. Throws session_conflict
+/// and the store's errors, with the events still queued.
+void save_session_after(EventLog& events, const store::SessionKey& key, const json& messages,
+                        std::int64_t& version, const json& parked, const json& invoker = json()) {
+  events.flush_with([&](const std::vector<store::NewEvent>& batch) -> std::optional<std::int64_t> {
+    const auto saved = events.store().save_session_after(key, events.path(), batch, messages,
+                                                         version, parked, invoker);
+    version = saved.version;
+    return saved.first_seq;
+  });
+}
+
 /// sampling/createMessage of a connection with `sampling` (issue 13, docs/mcp.md): one model step
 /// of the connection's agent (or the connection's `sampling.model`), without tools; text content
 /// only (other content is described in one line). Bounds: 64 messages, 1 MiB of text, maxTokens
@@ -385,9 +398,17 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
                                 events);
     }
     end_run_telemetry(m_context, events, owner, run_id, result, nullptr);
-    events.flush(); // run_end follows the run's last event
-    m_store.end_run({.run_id = run_id, .status = store::RunStatus::completed, .result = result,
-                     .fence = fence});
+    // The run's last events and its end (run_end after them): one commit. When it was ended
+    // meanwhile (a cancellation from outside closed its stream) or taken over, nothing is
+    // written and the caller hears so, as from an append to the closed stream.
+    const store::RunEnd end{.run_id = run_id, .status = store::RunStatus::completed,
+                            .result = result, .fence = fence};
+    if (!events.flush_with([&](const std::vector<store::NewEvent>& batch) {
+          return m_store.end_run_after(end, batch);
+        })) {
+      if (fence) throw errors::run_taken_over(run_id);
+      throw errors::stream_closed(events.path());
+    }
     show_end();
     prune_workspaces();
     return result;
@@ -552,8 +573,11 @@ json Runtime::run_declarative(const WorkflowDef& def, const store::RunRecord& ru
     if (run.resumable) {
       const auto fence = run.fence;
       options.checkpoint = [this, &events, run_id, fence](const json& state) {
-        events.flush(); // the checkpoint follows the events of the steps it covers
-        if (!m_store.checkpoint_run(run_id, fence, state)) throw errors::run_taken_over(run_id);
+        // The checkpoint and the events of the steps it covers: one commit.
+        if (!events.flush_with([&](const std::vector<store::NewEvent>& batch) {
+              return m_store.checkpoint_run_after(run_id, fence, batch, state);
+            }))
+          throw errors::run_taken_over(run_id);
       };
       options.suspend = m_suspend.get_token();
     }
@@ -692,14 +716,11 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
     // Compaction: a checkpoint is committed to the session as soon as it is made (issue 16 §1).
     std::int64_t version = saved ? saved->version : 0;
     options.persist = [&](const json& history) {
-      events.flush(); // the history saved follows the events that made it
-      version = m_store.save_session(key, history, version).version;
+      save_session_after(events, key, history, version, json());
     };
     try {
       const auto result = run_turn(scope, agent_def, messages, message, options);
-      events.flush();
-      m_store.save_session(key, messages, version, result.parked);
-      if (!invoker.is_null()) m_store.set_session_invoker(key, invoker);
+      save_session_after(events, key, messages, version, result.parked, invoker);
       done = {{"result", result.to_json()}};
       if (!result.parked.is_null()) done["waiting"] = true;
       return result.to_json();
@@ -902,13 +923,11 @@ json Runtime::resume_session(const std::string& agent_name, const std::string& i
     // The turn is still the parked one's until it ends: the checkpoint keeps `parked` (as
     // compact_session does), so a crash mid-turn leaves a session that can resume again.
     options.persist = [&](const json& history) {
-      events.flush(); // the history saved follows the events that made it
-      version = m_store.save_session(key, history, version, parked).version;
+      save_session_after(events, key, history, version, parked);
     };
     try {
       const auto result = resume_turn(scope, agent_def, messages, parked, options);
-      events.flush();
-      m_store.save_session(key, messages, version, result.parked);
+      save_session_after(events, key, messages, version, result.parked);
       if (!result.parked.is_null()) done["waiting"] = true;
       done["result"] = result.to_json();
       return result.to_json();
