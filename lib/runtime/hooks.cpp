@@ -127,6 +127,8 @@ HookCaller bind_hook_caller(std::shared_ptr<const HookRunner> runner, EventLog& 
                             {"hookEvent", std::string(name)}},
                   envelope);
     };
+    // No hook for this point (the common case): nothing runs, so nothing needs committing yet.
+    if (find_hook(agent, name) == nullptr) return nullptr;
     events.flush(); // a hook is a program of the author's: it sees a committed stream
     HookEnvironment env = environment;
     if (env.traceparent.empty())

@@ -95,6 +95,8 @@ private:
 
 /// A HookCaller over `runner` whose failures become `error` events {error: {type: hook_failed,
 /// message, details}, source: "hook", hook} on `events` with `envelope`. `events` must outlive it.
+/// Before a hook runs, the events queued on `events` are committed (the hook sees a committed
+/// stream); a point the agent has no hook for returns null and commits nothing.
 HookCaller bind_hook_caller(std::shared_ptr<const HookRunner> runner, EventLog& events,
                             Envelope envelope, HookEnvironment environment);
 
