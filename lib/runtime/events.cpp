@@ -109,6 +109,7 @@ struct EventLog::Shared : std::enable_shared_from_this<EventLog::Shared> {
     } else {
       seq = store.append_batch(path, batch, false); // throws: nothing is shown
     }
+    if (!listener && !trace_sink) return true; // nobody in this process watches (HTTP runs)
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto& data = batch[i].data;
       data["type"] = batch[i].type;
