@@ -110,10 +110,16 @@ void SqliteStore::evict_finished_runs(db::Connection& conn) {
 
 std::optional<Tail> SqliteStore::end_run_in(db::Connection& conn, const RunEnd& end,
                                             std::int64_t now, const std::vector<NewEvent>& before) {
-  auto run = load_run(conn, end.run_id);
-  if (!run) throw errors::run_not_found(end.run_id);
-  if (run->status != RunStatus::active) return std::nullopt;
-  if (end.fence && *end.fence != run->fence) return std::nullopt; // taken over meanwhile
+  // Only what the end needs: a whole RunRecord would parse the payload and invoker JSON.
+  std::int64_t started_ms = 0;
+  {
+    auto row = conn.prepare("SELECT status, fence, started_ms FROM runs WHERE run_id = ?");
+    row->bind(1, end.run_id);
+    if (!row->step()) throw errors::run_not_found(end.run_id);
+    if (parse_run_status(row->text(0)) != RunStatus::active) return std::nullopt;
+    if (end.fence && *end.fence != row->int64(1)) return std::nullopt; // taken over meanwhile
+    started_ms = row->int64(2);
+  }
   const bool failed = end.status != RunStatus::completed;
   auto update = conn.prepare(
       "UPDATE runs SET status = ?, result = ?, error = ?, ended_ms = ? WHERE run_id = ?");
@@ -130,8 +136,7 @@ std::optional<Tail> SqliteStore::end_run_in(db::Connection& conn, const RunEnd& 
       .run();
   if (!before.empty()) append_in(conn, path, before, false); // closed by hand: stream_closed
   if (const auto tail = read_tail(conn, path); tail.closed) return tail; // closed by hand
-  const auto ended = load_run(conn, end.run_id);
-  Json data = {{"runId", end.run_id}, {"isError", failed}, {"durationMs", *ended->duration_ms}};
+  Json data = {{"runId", end.run_id}, {"isError", failed}, {"durationMs", now - started_ms}};
   if (failed) data["error"] = end.error;
   else data["result"] = end.result;
   return append_in(conn, path, {NewEvent{.type = "run_end", .data = std::move(data)}}, true);
