@@ -3,10 +3,10 @@
 
 #include "core/errors.hpp"
 #include "store/store.hpp"
+#include "store/system.hpp"
 
 #include <chrono>
 #include <condition_variable>
-#include <ctime>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -34,16 +34,7 @@ nlohmann::json error_json(const Error& error) {
 
 std::string now_iso() { return iso_from_ms(now_ms()); }
 
-std::string iso_from_ms(long long ms) {
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&seconds, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03lldZ", buffer, ms % 1000);
-  return out;
-}
+std::string iso_from_ms(long long ms) { return store::sys::iso_ms(ms); }
 
 namespace {
 

@@ -7,8 +7,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
-#include <ctime>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -50,14 +48,42 @@ std::int64_t now_ms() {
 }
 
 std::string iso_ms(std::int64_t ms) {
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
+  // Civil date from the day count (C++20 calendar): no gmtime_r, whose time-zone lock and
+  // strftime/snprintf cost ~3,000 instructions, at every event's timestamp (issue 17 §3).
+  using namespace std::chrono;
+  const sys_time<milliseconds> time{milliseconds{ms}};
+  const auto day = floor<days>(time);
+  const year_month_day date{day};
+  const hh_mm_ss clock{time - day};
+  char out[32];
+  char* p = out;
+  auto put = [&p](long long value, int width) {
+    char digits[20];
+    int n = 0;
+    do {
+      digits[n++] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    } while (value > 0 && n < 20);
+    for (int pad = n; pad < width; ++pad) *p++ = '0';
+    while (n > 0) *p++ = digits[--n];
+  };
+  const int year = static_cast<int>(date.year());
+  if (year < 0) *p++ = '-';
+  put(year < 0 ? -static_cast<long long>(year) : year, 4);
+  *p++ = '-';
+  put(static_cast<unsigned>(date.month()), 2);
+  *p++ = '-';
+  put(static_cast<unsigned>(date.day()), 2);
+  *p++ = 'T';
+  put(clock.hours().count(), 2);
+  *p++ = ':';
+  put(clock.minutes().count(), 2);
+  *p++ = ':';
+  put(clock.seconds().count(), 2);
+  *p++ = '.';
+  put(clock.subseconds().count(), 3);
+  *p++ = 'Z';
+  return std::string(out, p);
 }
 
 std::string process_start(int pid) {
