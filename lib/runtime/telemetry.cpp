@@ -225,8 +225,12 @@ TurnResult with_turn_hooks(const TurnScope& scope, const AgentDef& agent, const 
 
 void end_run_telemetry(const RuntimeContext& context, EventLog& events, const AgentDef* agent,
                        const std::string& run_id, const json& result, const json& error) noexcept {
-  // Hooks first: an error event a failing hook causes still belongs to the run's trace.
-  if (context.telemetry && agent != nullptr) try {
+  // Hooks first: an error event a failing hook causes still belongs to the run's trace. A run
+  // whose agent has neither hook prepares nothing for them (no workspace path, issue 17 §3).
+  const bool error_hook =
+      agent != nullptr && error.is_object() && find_hook(*agent, "error") != nullptr;
+  const bool finish_hook = agent != nullptr && find_hook(*agent, "finish") != nullptr;
+  if (context.telemetry && (error_hook || finish_hook)) try {
     // The run's workspace is where a run-level hook runs and may write. Only for an invoker the
     // agent grants the whole workspace: the run's grant is not known here, and a hook must never
     // see more than the run's tools did (fail closed). A run whose turn never needed it (lazy,
@@ -249,12 +253,12 @@ void end_run_telemetry(const RuntimeContext& context, EventLog& events, const Ag
     json payload = {{"scope", "run"}, {"agent", agent->name}, {"runId", run_id},
                     {"timestamp", now_iso()}};
     if (!context.invoker.is_null()) payload["invoker"] = context.invoker;
-    if (error.is_object() && find_hook(*agent, "error") != nullptr) {
+    if (error_hook) {
       payload["hook"] = "error";
       payload["error"] = error;
       call(*agent, "error", payload);
     }
-    if (find_hook(*agent, "finish") != nullptr) {
+    if (finish_hook) {
       payload["hook"] = "finish";
       payload["status"] = error.is_object() ? "errored" : "completed";
       if (error.is_object()) payload["error"] = error;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 
 namespace hearth::sandbox {
 namespace stdfs = std::filesystem;
@@ -39,6 +41,22 @@ void copy_missing(const stdfs::path& source, const stdfs::path& destination) {
   }
 }
 
+/// weakly_canonical(dir), remembered for the process (at most k_remembered directories): the
+/// few directories that hold workspaces do not move while hearth runs. Should one be replaced
+/// by a link after all, paths resolved through it fall outside the remembered root and are
+/// refused, never granted.
+stdfs::path canonical_directory(const stdfs::path& dir) {
+  constexpr std::size_t k_remembered = 64;
+  static std::mutex mutex;
+  static std::unordered_map<std::string, stdfs::path> known;
+  std::lock_guard lock(mutex);
+  if (const auto it = known.find(dir.native()); it != known.end()) return it->second;
+  auto canonical = stdfs::weakly_canonical(dir);
+  if (known.size() >= k_remembered) known.clear();
+  known.emplace(dir.native(), canonical);
+  return canonical;
+}
+
 } // namespace
 
 Workspace Workspace::prepare(const stdfs::path& root, const std::vector<Seed>& seeds) {
@@ -59,7 +77,16 @@ struct Workspace::Pending {
 };
 
 Workspace Workspace::lazy(const stdfs::path& root, std::vector<Seed> seeds) {
-  Workspace workspace(root);
+  Workspace workspace;
+  const auto name = root.filename();
+  // A run's workspace is one new name in a directory every run shares: its canonical form is
+  // that directory's (remembered) plus the name. Canonicalizing the whole path cost a stat and a
+  // readlink per component at every run (issue 17 §3). A name that already exists as a symlink
+  // is not followed: resolve() then refuses what lies behind it (fail closed).
+  if (root.is_absolute() && !name.empty() && name != "." && name != "..")
+    workspace.m_root = canonical_directory(root.parent_path()) / name;
+  else
+    workspace.m_root = stdfs::weakly_canonical(root);
   workspace.m_pending = std::make_shared<Pending>();
   workspace.m_pending->seeds = std::move(seeds);
   return workspace;

@@ -75,6 +75,7 @@ public:
   Reach reach(const std::filesystem::path& resolved) const;
 
 private:
+  Workspace() = default; // lazy() sets the root itself
   struct Pending; // the seeds of a lazy workspace not created yet
 
   std::filesystem::path m_root; // canonical

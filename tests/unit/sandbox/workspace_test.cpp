@@ -50,6 +50,27 @@ TEST_SUITE("sandbox") {
     CHECK_FALSE(stdfs::exists(root / "notes.txt"));
   }
 
+  TEST_CASE("a lazy workspace's root is canonical through a linked parent, and a linked name "
+            "is refused") {
+    TempProject project;
+    project.write("real/workspaces/.keep", "");
+    project.write("elsewhere/secret.txt", "secret");
+    stdfs::create_directory_symlink(project.root() / "real", project.root() / "state");
+    // The parent is a link: the root is its target's path, as weakly_canonical gives.
+    const auto ws = Workspace::lazy(project.root() / "state" / "workspaces" / "run_1", {});
+    CHECK(ws.root() == stdfs::canonical(project.root() / "real" / "workspaces") / "run_1");
+    CHECK(ws.resolve("a.txt") == ws.root() / "a.txt");
+    CHECK(stdfs::is_directory(project.root() / "real" / "workspaces" / "run_1"));
+    // The same parent again (remembered): the same answer.
+    const auto again = Workspace::lazy(project.root() / "state" / "workspaces" / "run_2", {});
+    CHECK(again.root() == stdfs::canonical(project.root() / "real" / "workspaces") / "run_2");
+    // A run's name planted as a link out of the workspaces: nothing behind it is reachable.
+    stdfs::create_directory_symlink(project.root() / "elsewhere",
+                                    project.root() / "real" / "workspaces" / "run_3");
+    const auto planted = Workspace::lazy(project.root() / "state" / "workspaces" / "run_3", {});
+    CHECK_THROWS_AS(planted.resolve("secret.txt"), hearth::Error);
+  }
+
   TEST_CASE("resolve keeps paths inside the workspace") {
     TempProject project;
     project.write("ws/a.txt", "a");
