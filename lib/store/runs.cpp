@@ -223,18 +223,28 @@ std::vector<std::string> SqliteStore::recover_abandoned_runs() {
 
 // Durable runs -----------------------------------------------------------------------------------
 
+namespace {
+
+/// Stores `text` as the checkpoint of `run_id` when the run is active under `fence`; false
+/// when it is not (ended, or taken over).
+bool set_checkpoint_in(db::Connection& conn, std::string_view run_id, std::int64_t fence,
+                       const std::string& text) {
+  conn.prepare("UPDATE runs SET checkpoint = ? WHERE run_id = ? AND status = 'active' "
+               "AND fence = ?")
+      ->bind(1, text)
+      .bind(2, run_id)
+      .bind(3, fence)
+      .run();
+  return conn.changes() == 1;
+}
+
+} // namespace
+
 bool SqliteStore::checkpoint_run(std::string_view run_id, std::int64_t fence,
                                  const Json& checkpoint) {
   const auto text = hearth::dump_json(checkpoint);
-  return m_pool.write([&](db::Connection& conn) {
-    conn.prepare("UPDATE runs SET checkpoint = ? WHERE run_id = ? AND status = 'active' "
-                 "AND fence = ?")
-        ->bind(1, text)
-        .bind(2, run_id)
-        .bind(3, fence)
-        .run();
-    return conn.changes() == 1;
-  });
+  return m_pool.write(
+      [&](db::Connection& conn) { return set_checkpoint_in(conn, run_id, fence, text); });
 }
 
 std::optional<std::int64_t> SqliteStore::checkpoint_run_after(std::string_view run_id,
@@ -245,13 +255,7 @@ std::optional<std::int64_t> SqliteStore::checkpoint_run_after(std::string_view r
   const auto path = run_stream(run_id);
   const auto tail = m_pool.write([&](db::Connection& conn) -> std::optional<Tail> {
     db::Transaction tx(conn, db::Transaction::Mode::write);
-    conn.prepare("UPDATE runs SET checkpoint = ? WHERE run_id = ? AND status = 'active' "
-                 "AND fence = ?")
-        ->bind(1, text)
-        .bind(2, run_id)
-        .bind(3, fence)
-        .run();
-    if (conn.changes() != 1) return std::nullopt; // rolled back: nothing written
+    if (!set_checkpoint_in(conn, run_id, fence, text)) return std::nullopt; // rolled back
     auto result = events.empty() ? read_tail(conn, path) : append_in(conn, path, events, false);
     tx.commit();
     return result;
