@@ -360,9 +360,11 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
   const bool resumed = record->attempts > 1 && stream && stream->last_seq >= 0;
   const std::optional<std::int64_t> fence =
       record->resumable ? std::optional<std::int64_t>(record->fence) : std::nullopt;
+  const RunIdentity identity{.run_id = run_id, .invoker = record->invoker,
+                             .workflow_access = def.access};
   // The run failed: its telemetry and queued events go first, then run_end (errored).
   auto end_failed = [&](const Error& error) {
-    end_run_telemetry(m_context, events, owner, run_id, nullptr, error_json(error));
+    end_run_telemetry(m_context, events, owner, identity, nullptr, error_json(error));
     events.flush_noexcept();
     end_errored(run_id, error, fence);
     show_end();
@@ -397,7 +399,7 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
                                  .context = context_values, .cancel = running.token()},
                                 events);
     }
-    end_run_telemetry(m_context, events, owner, run_id, result, nullptr);
+    end_run_telemetry(m_context, events, owner, identity, result, nullptr);
     // The run's last events and its end (run_end after them): one commit. When it was ended
     // meanwhile (a cancellation from outside closed its stream) or taken over, nothing is
     // written and the caller hears so, as from an append to the closed stream.

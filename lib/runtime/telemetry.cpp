@@ -224,22 +224,25 @@ TurnResult with_turn_hooks(const TurnScope& scope, const AgentDef& agent, const 
 }
 
 void end_run_telemetry(const RuntimeContext& context, EventLog& events, const AgentDef* agent,
-                       const std::string& run_id, const json& result, const json& error) noexcept {
+                       const RunIdentity& run, const json& result, const json& error) noexcept {
+  const auto& run_id = run.run_id;
   // Hooks first: an error event a failing hook causes still belongs to the run's trace. A run
   // whose agent has neither hook prepares nothing for them (no workspace path, issue 17 §3).
   const bool error_hook =
       agent != nullptr && error.is_object() && find_hook(*agent, "error") != nullptr;
   const bool finish_hook = agent != nullptr && find_hook(*agent, "finish") != nullptr;
   if (context.telemetry && (error_hook || finish_hook)) try {
-    // The run's workspace is where a run-level hook runs and may write. Only for an invoker the
-    // agent grants the whole workspace: the run's grant is not known here, and a hook must never
-    // see more than the run's tools did (fail closed). A run whose turn never needed it (lazy,
+    // The run's workspace is where a run-level hook runs and may write. Only when the run's
+    // invoker is granted the whole workspace by both the agent and the workflow: a hook must
+    // never see more than the run's tools did (fail closed). A run whose turn never needed it (lazy,
     // issue 17 §3) or that failed before its turn has none yet: handed over lazily, the hook call
     // makes and seeds it as the turn would have (sandbox::use_workspace), so a hook never runs
     // without one (in its own directory, among the sources); a run without such hooks makes none.
     HookEnvironment environment{.run_id = run_id};
     std::optional<sandbox::Workspace> workspace;
-    if (workspace_grant(agent->access, context.invoker).all) {
+    if (intersect(workspace_grant(agent->access, run.invoker),
+                  workspace_grant(run.workflow_access, run.invoker))
+            .all) {
       const auto dir = context.workspaces_root() / safe_component(run_id);
       std::error_code ec;
       workspace = std::filesystem::is_directory(dir, ec)
@@ -252,7 +255,7 @@ void end_run_telemetry(const RuntimeContext& context, EventLog& events, const Ag
                                        Envelope{.run_id = run_id}, environment);
     json payload = {{"scope", "run"}, {"agent", agent->name}, {"runId", run_id},
                     {"timestamp", now_iso()}};
-    if (!context.invoker.is_null()) payload["invoker"] = context.invoker;
+    if (!run.invoker.is_null()) payload["invoker"] = run.invoker;
     if (error_hook) {
       payload["hook"] = "error";
       payload["error"] = error;

@@ -177,10 +177,20 @@ TurnResult with_turn_hooks(const TurnScope& scope, const AgentDef& agent, const 
                            const std::function<TurnResult(const std::string& input)>& body,
                            bool request_hook = true);
 
+/// Whose run is ending: its id, the invoker it was admitted for (null when none) and its
+/// workflow's `access` (null when none).
+struct RunIdentity {
+  std::string run_id{};
+  nlohmann::json invoker{};
+  nlohmann::json workflow_access{};
+};
+
 /// A run's end: closes its trace (`error`: the run's error JSON, or null) and calls the run-level
-/// `error` and `finish` hooks of `agent` (may be null). Never throws.
+/// `error` and `finish` hooks of `agent` (may be null) with the run's invoker. They run in the
+/// run's workspace only when the agent's and the workflow's `access.workspace` both grant that
+/// invoker all of it (docs/auth.md "Workspace grants"); else in none. Never throws.
 void end_run_telemetry(const RuntimeContext& context, EventLog& events, const AgentDef* agent,
-                       const std::string& run_id, const nlohmann::json& result,
+                       const RunIdentity& run, const nlohmann::json& result,
                        const nlohmann::json& error) noexcept;
 
 } // namespace hearth::runtime

@@ -239,6 +239,27 @@ class HooksTest(TracesTestCase):
         self.assertIn(cwd, ("/workspace", os.path.realpath(workspace)))
         self.assertFalse([e for e in self.events(run_id) if e["type"] == "error" and e.get("source") == "hook"])
 
+    def test_run_hooks_get_no_workspace_the_workflow_does_not_grant(self):
+        """A workflow whose access.workspace narrows the agent's (all) to a grant: the run's tools
+        saw only that grant, so the run-level finish hook gets no workspace at all (it used to be
+        handed the whole one, from the agent's rule alone). It fails loudly if it gets one."""
+        script = ('payload=$(cat)\n'
+                  'case "$payload" in *\'"scope":"run"\'*)\n'
+                  '  [ -z "$HEARTH_WORKSPACE" ] || { echo "run hook got $HEARTH_WORKSPACE" >&2; exit 3; } ;;\n'
+                  'esac')
+        self.project(hooks={"on-finish.sh": script})
+        self.write("workflows/go.md", "---\ndescription: Go.\naccess:\n  workspace:\n"
+                                      "    grants:\n      - path: shared\n---\nGo.\n")
+        run_id = self.run_go()
+        hook_errors = [e for e in self.events(run_id) if e["type"] == "error" and e.get("source") == "hook"]
+        self.assertFalse([e for e in hook_errors if "run hook got" in e["error"]["message"]], hook_errors)
+        # The control: without the workflow's rule the same hook sees the workspace and says so.
+        self.write("workflows/go.md", "---\ndescription: Go.\n---\nGo.\n")
+        run_id = self.run_go()
+        hook_errors = [e for e in self.events(run_id) if e["type"] == "error" and e.get("source") == "hook"]
+        self.assertEqual(len(hook_errors), 1, hook_errors)
+        self.assertIn("run hook got", hook_errors[0]["error"]["message"])
+
     def test_a_failing_hook_is_an_error_event_and_the_turn_still_completes(self):
         self.project(hooks={"on-turn.sh": "echo broken >&2; exit 7"})
         run_id = self.run_go()
