@@ -10,7 +10,8 @@ namespace hearth::runtime::harness {
 // A checkpoint is the turn's state at a step boundary, or inside a step once the model answered
 // (phase "tools": `calls` lists the step's calls, each with its `outcome` once it finished):
 // {version, phase, step, turnId, messages, calls?, text, usage, provider, model, invalidResults,
-//  finished?, data?, options: {model, resultSchema, maxSteps, headless}}.
+//  options: {model, resultSchema, maxSteps, headless}}. The step that finishes the turn writes
+// no "done" checkpoint (save_step); older ones may carry {finished: true, data}.
 
 json TurnRunner::checkpoint_base(int step_number, const TurnResult& result,
                                  const Envelope& envelope) {
@@ -64,12 +65,14 @@ void TurnRunner::note_outcome(std::size_t index, const CallSlot& slot) {
 
 void TurnRunner::save_step(const json& messages, int step_number, const TurnResult& result,
                            const Envelope& envelope, bool finished) {
-  if (!m_options.checkpoint) return;
+  // The step that finishes the turn needs no "done" checkpoint: the run's end follows in the same
+  // process, and should it die first, the step's "tools" checkpoint resumes it without asking the
+  // model again: its calls with recorded outcomes keep them, the idempotent rest (`finish`
+  // included) run again with the same result. One commit (an fsync under FULL) less per run.
+  if (!m_options.checkpoint || finished) return;
   json checkpoint = checkpoint_base(step_number, result, envelope);
   checkpoint["phase"] = "done";
   checkpoint["messages"] = messages;
-  checkpoint["finished"] = finished;
-  if (finished) checkpoint["data"] = result.data;
   std::lock_guard lock(m_checkpoint_mutex);
   m_checkpoint = nullptr;
   m_options.checkpoint(checkpoint);
@@ -94,7 +97,7 @@ TurnResult TurnRunner::resume_checkpoint(json& messages, const json& checkpoint)
   }
   const int step_number = checkpoint.value("step", 1);
   if (checkpoint.value("phase", "") == "done") {
-    if (checkpoint.value("finished", false)) {
+    if (checkpoint.value("finished", false)) { // written by hearth before 2026-12 for a last step
       result.data = checkpoint.value("data", json());
       m_scope.events.emit("agent_end", {{"messages", messages}}, envelope);
       return result;

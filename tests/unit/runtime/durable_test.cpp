@@ -165,7 +165,11 @@ TEST_SUITE("runtime") {
     for (const auto& m : end[0]["messages"])
       if (m.value("toolCallId", "") == "c1") kept = m["content"][0]["text"] == "ok 1";
     CHECK(kept);
-    CHECK(d.store->run_checkpoint(id)["phase"] == "done");
+    // The last step (the model's text answer) left its "tools" checkpoint, no "done" one.
+    const auto last = d.store->run_checkpoint(id);
+    CHECK(last["phase"] == "tools");
+    CHECK(last["step"] == 2);
+    CHECK(last["calls"].empty());
   }
 
   TEST_CASE("an idempotent tool in flight at the crash runs again on resume") {
@@ -201,10 +205,34 @@ TEST_SUITE("runtime") {
     const auto id = rt.admit_run("notes", json::object());
     CHECK(d.store->get_run(id)->resumable);
     CHECK(rt.execute_run(id, "", {}) == "done");
+    // Step 1 complete ("done", in the history), then step 2's answer: the step that finishes
+    // the turn writes no "done" checkpoint of its own, the run's end follows it.
     const auto checkpoint = d.store->run_checkpoint(id);
-    CHECK(checkpoint["phase"] == "done");
-    CHECK(checkpoint["finished"] == true);
+    CHECK(checkpoint["phase"] == "tools");
     CHECK(checkpoint["step"] == 2);
+    CHECK_FALSE(checkpoint.contains("finished"));
     CHECK(read_file(d.project.root() / "notes.log").size() == 4); // "1\n2\n" in either order
+  }
+
+  TEST_CASE("a run that died after its last step's answer ends without asking the model again") {
+    Durable d;
+    auto rt = d.runtime(d.program(false));
+    rt.set_durable(true);
+    const auto done = rt.admit_run("notes", json::object());
+    REQUIRE(rt.execute_run(done, "", {}) == "done");
+    // The same state left by a runtime that died between that checkpoint and the run's end.
+    const std::string id = "run_01DURABLELASTSTEPAAAAAAAA";
+    d.store->create_run({.run_id = id, .workflow = "notes", .owner_pid = dead_pid(),
+                         .resumable = true});
+    d.store->append("runs/" + id, {.type = "run_start", .data = {{"runId", id}}});
+    REQUIRE(d.store->checkpoint_run(id, d.store->get_run(id)->fence, d.store->run_checkpoint(done)));
+    std::filesystem::remove(d.project.root() / "notes.log");
+    REQUIRE(d.resume(rt) == std::vector<std::string>{id});
+    const auto run = d.store->get_run(id);
+    CHECK(run->status == hearth::store::RunStatus::completed);
+    CHECK(run->result == "done");
+    CHECK(d.of_type("turn_request").empty()); // the model was not asked again
+    CHECK(d.of_type("tool_call").empty());    // nor any tool of step 1
+    CHECK_FALSE(std::filesystem::exists(d.project.root() / "notes.log"));
   }
 }
