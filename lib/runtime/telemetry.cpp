@@ -236,8 +236,9 @@ void end_run_telemetry(const RuntimeContext& context, EventLog& events, const Ag
     // invoker is granted the whole workspace by both the agent and the workflow: a hook must
     // never see more than the run's tools did (fail closed). A run whose turn never needed it (lazy,
     // issue 17 §3) or that failed before its turn has none yet: handed over lazily, the hook call
-    // makes and seeds it as the turn would have (sandbox::use_workspace), so a hook never runs
-    // without one (in its own directory, among the sources); a run without such hooks makes none.
+    // makes and seeds it as the turn would have (sandbox::use_workspace), so a hook whose run had
+    // the whole workspace never runs without it (in its own directory, among the sources); a run
+    // without such hooks makes none.
     HookEnvironment environment{.run_id = run_id};
     std::optional<sandbox::Workspace> workspace;
     if (intersect(workspace_grant(agent->access, run.invoker),

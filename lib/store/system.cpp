@@ -55,7 +55,7 @@ std::string iso_ms(std::int64_t ms) {
   const auto day = floor<days>(time);
   const year_month_day date{day};
   const hh_mm_ss clock{time - day};
-  char out[32];
+  char out[48]; // at most "-32767-12-31T23:59:59.999Z": the calendar's years are 16-bit
   char* p = out;
   auto put = [&p](long long value, int width) {
     char digits[20];
