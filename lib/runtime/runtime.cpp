@@ -32,11 +32,11 @@ namespace hearth::runtime {
 namespace {
 
 /// How an invocation's events are committed (issue 17 §3, docs/runtime.md "Events and commits"):
-/// one by one when a caller in this process streams them (it sees each as it happens) or when
-/// `per_event` (a script acts on each result it gets); else a step at a time (an HTTP run or
-/// prompt, a schedule).
-CommitPolicy commit_policy(const EventListener& listener, bool per_event = false) {
-  return listener || per_event ? CommitPolicy::immediate : CommitPolicy::deferred;
+/// one by one when `per_event` (a script acts on each result it gets); else a step at a time,
+/// also when a caller in this process streams them (`hearth run`, `hearth connect`): the queue is
+/// committed, and shown, before the run acts outside itself and at most 25 ms after an event.
+CommitPolicy commit_policy(bool per_event = false) {
+  return per_event ? CommitPolicy::immediate : CommitPolicy::deferred;
 }
 
 using nlohmann::json;
@@ -338,7 +338,7 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
     });
   // Scripts act on each result they get, so theirs are committed one by one.
   EventLog events(m_store, "runs/" + run_id, listener,
-                  commit_policy(listener, def.kind != WorkflowKind::declarative));
+                  commit_policy(def.kind != WorkflowKind::declarative));
   const AgentDef* owner = nullptr; // whose hooks see this run (docs/runtime.md "Hooks")
   for (const auto& a : m_program.agents)
     if (a.name == (def.agent.empty() ? m_program.root_agent : def.agent)) owner = &a;
@@ -681,7 +681,7 @@ json Runtime::prompt_agent(const std::string& agent_name, const std::string& ins
                               .name = session.empty() ? "default" : session};
   const auto saved = m_store.load_session(key);
   json messages = saved ? saved->messages : json::array();
-  EventLog events(m_store, stream, listener, commit_policy(listener));
+  EventLog events(m_store, stream, listener, commit_policy());
   observe(events, &agent_def);
   const Envelope envelope{.instance_id = instance_id, .session = key.name, .harness = "default",
                           .operation_id = ids::make_id("op")};
@@ -901,7 +901,7 @@ json Runtime::resume_session(const std::string& agent_name, const std::string& i
   }
   json messages = saved->messages;
   const json parked = saved->parked;
-  EventLog events(m_store, stream, listener, commit_policy(listener));
+  EventLog events(m_store, stream, listener, commit_policy());
   observe(events, &agent_def);
   const Envelope envelope{.instance_id = instance_id, .session = key.name, .harness = "default",
                           .operation_id = ids::make_id("op")};
