@@ -3,7 +3,10 @@
 
 #include "cli/terminal.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <span>
+#include <string_view>
 
 namespace hearth::cli {
 namespace {
@@ -26,6 +29,21 @@ std::string result_text(const json& event) {
   for (const auto& part : event.value("result", json::object()).value("content", json::array()))
     if (part.value("type", "") == "text") out += part.value("text", "");
   return out;
+}
+
+/// The event types print() renders: the others are skipped before anything is read, so a type
+/// rendered below but missing here never shows (and the runtime is not asked for it).
+constexpr std::string_view k_shown_types[] = {
+    "text_delta", "message_end", "turn_end", "log", "tool_start", "tool_call",
+    "approval_request", "authorization_required", "authorization_completed",
+    "approval_decision", "policy_decision", "task_start", "task", "compaction_start",
+    "compaction", "context_cleared", "error"};
+/// Rendered with `lifecycle` only.
+constexpr std::string_view k_lifecycle_types[] = {"run_start", "run_resume", "operation_start",
+                                                  "operation", "run_end"};
+
+bool contains(std::span<const std::string_view> types, std::string_view type) {
+  return std::find(types.begin(), types.end(), type) != types.end();
 }
 
 } // namespace
@@ -60,8 +78,15 @@ void EventPrinter::flush() {
   m_pending.clear();
 }
 
+std::vector<std::string> EventPrinter::types() const {
+  std::vector<std::string> types(std::begin(k_shown_types), std::end(k_shown_types));
+  if (m_lifecycle) types.insert(types.end(), std::begin(k_lifecycle_types), std::end(k_lifecycle_types));
+  return types;
+}
+
 void EventPrinter::print(const json& event) {
   const auto type = event.value("type", "");
+  if (!contains(k_shown_types, type) && !(m_lifecycle && contains(k_lifecycle_types, type))) return;
   const auto dim = [](const std::string& s) { return terminal::style("2", s); };
   if (type == "text_delta") {
     text(event.value("text", ""));

@@ -7,6 +7,7 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace hearth::cli {
 
@@ -16,8 +17,12 @@ public:
   /// connect print their own header instead). Colour follows terminal::color_enabled(2).
   explicit EventPrinter(std::ostream& out, bool lifecycle = false);
 
-  /// Renders one event (Flue wire shape). Unknown types are ignored.
+  /// Renders one event (Flue wire shape). Types not in types() are ignored.
   void print(const nlohmann::json& event);
+
+  /// The event types print() renders: what `run` and `connect` ask the runtime to stream (the
+  /// `eventTypes` of docs/ipc.md), so that it encodes nothing they would skip.
+  std::vector<std::string> types() const;
 
   /// Writes any buffered partial line of assistant text.
   void flush();

@@ -5,6 +5,8 @@
 #include "runtime/access.hpp"
 #include "store/store.hpp"
 
+#include <algorithm>
+
 namespace hearth::runtime {
 namespace {
 using nlohmann::json;
@@ -13,6 +15,43 @@ std::string required_string(const json& params, const char* key) {
   if (!params.is_object() || !params.contains(key) || !params[key].is_string())
     throw errors::usage(std::string("`") + key + "` must be a string.", "See docs/ipc.md.");
   return params[key].get<std::string>();
+}
+
+/// At most this many names in a request's `eventTypes`, each at most k_max_event_type_chars.
+constexpr std::size_t k_max_event_types = 64;
+constexpr std::size_t k_max_event_type_chars = 64;
+
+/// The listener of a request that streams events: each one an `event` notification tagged with
+/// the request's id; with `eventTypes` in the params, only events of those types (the CLI asks
+/// for what it prints: the others, TraceEvents and the turn's request among them, are most of a
+/// run's bytes). Every event is stored either way. Throws usage for a malformed `eventTypes`.
+EventListener event_listener(ipc::Peer& peer, const ipc::Request& request) {
+  const auto it = request.params.is_object() ? request.params.find("eventTypes")
+                                             : request.params.end();
+  if (!request.params.is_object() || it == request.params.end())
+    return [&peer, id = request.id](const json& event) {
+      peer.notify_tagged(id, "event", {{"event", event}});
+    };
+  const auto malformed = [] {
+    return errors::usage("`eventTypes` must be an array of at most " +
+                             std::to_string(k_max_event_types) + " event type names.",
+                         "See docs/ipc.md.");
+  };
+  if (!it->is_array() || it->size() > k_max_event_types) throw malformed();
+  std::vector<std::string> wanted;
+  for (const auto& type : *it) {
+    if (!type.is_string() || type.get_ref<const std::string&>().size() > k_max_event_type_chars)
+      throw malformed();
+    wanted.push_back(type.get<std::string>());
+  }
+  std::sort(wanted.begin(), wanted.end());
+  return [&peer, id = request.id, wanted = std::move(wanted)](const json& event) {
+    const auto type = event.find("type");
+    if (type == event.end() || !type->is_string() ||
+        !std::binary_search(wanted.begin(), wanted.end(), type->get_ref<const std::string&>()))
+      return;
+    peer.notify_tagged(id, "event", {{"event", event}});
+  };
 }
 
 /// Registers a turn of (agent, instance) with `work` for as long as it lives.
@@ -97,6 +136,7 @@ void register_runtime_methods(ipc::Peer& peer, Runtime& runtime, MethodOptions o
   const bool resumable = options.resumable_runs;
   peer.on_request("workflow.run", [&peer, &runtime, work, resumable](const ipc::Request& request) {
     const auto name = required_string(request.params, "workflow");
+    const auto listener = event_listener(peer, request); // a malformed list admits no run
     const json payload = request.params.value("payload", json::object());
     const auto model = request.params.value("model", std::string());
     const auto timeout_ms = request.params.value("timeoutMs", 0); // programmable workflows
@@ -119,10 +159,7 @@ void register_runtime_methods(ipc::Peer& peer, Runtime& runtime, MethodOptions o
         for (const auto& item : request.params[key])
           if (item.is_string()) list->push_back(item.get<std::string>());
     runtime.set_run_approvals(run_id, std::move(approve), std::move(deny));
-    const auto result = runtime.execute_run(
-        run_id, model,
-        [&](const json& event) { peer.notify_tagged(request.id, "event", {{"event", event}}); },
-        timeout_ms);
+    const auto result = runtime.execute_run(run_id, model, listener, timeout_ms);
     return json{{"runId", run_id}, {"result", result}};
   });
   peer.on_request("agent.prompt", [&peer, &runtime, work](const ipc::Request& request) {
@@ -131,9 +168,7 @@ void register_runtime_methods(ipc::Peer& peer, Runtime& runtime, MethodOptions o
     const auto result = runtime.prompt_agent(
         agent, instance, request.params.value("session", std::string("default")),
         required_string(request.params, "message"), request.params.value("outputSchema", json()),
-        request.params.value("model", std::string()), [&](const json& event) {
-          peer.notify_tagged(request.id, "event", {{"event", event}});
-        },
+        request.params.value("model", std::string()), event_listener(peer, request),
         invocation.invoker, invocation.context);
     return json{{"result", result}};
   });
@@ -143,13 +178,12 @@ void register_runtime_methods(ipc::Peer& peer, Runtime& runtime, MethodOptions o
     const TrackedTurn tracked(work, agent, instance);
     const auto result = runtime.compact_session(
         agent, instance, request.params.value("session", std::string("default")),
-        request.params.value("clear", false),
-        [&](const json& event) { peer.notify_tagged(request.id, "event", {{"event", event}}); },
-        invocation.invoker);
+        request.params.value("clear", false), event_listener(peer, request), invocation.invoker);
     return json{{"result", result}};
   });
   // approvals: answers to a parked session's requests (hearth connect), then the resumed turn.
   peer.on_request("input.respond", [&peer, &runtime, work](const ipc::Request& request) {
+    const auto listener = event_listener(peer, request); // malformed: no answer is recorded
     const auto agent = required_string(request.params, "agent");
     const auto instance = required_string(request.params, "instanceId");
     const auto session = request.params.value("session", std::string("default"));
@@ -163,9 +197,7 @@ void register_runtime_methods(ipc::Peer& peer, Runtime& runtime, MethodOptions o
       runtime.answer_input(owner, answer); // throws approval_not_found / _already_decided
     }
     const TrackedTurn tracked(work, agent, instance);
-    const auto result = runtime.resume_session(agent, instance, session, [&](const json& event) {
-      peer.notify_tagged(request.id, "event", {{"event", event}});
-    }, invoker);
+    const auto result = runtime.resume_session(agent, instance, session, listener, invoker);
     return json{{"result", result}};
   });
   // `hearth connect`'s Ctrl-C: cancel the instance's running turn (docs/ipc.md). Its

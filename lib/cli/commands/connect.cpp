@@ -167,7 +167,7 @@ int connect(const ConnectOptions& opts) {
       if (*line == "/compact" || *line == "/clear") {
         nlohmann::json params = {{"agent", opts.agent}, {"instanceId", opts.instance_id},
                                  {"session", opts.session}, {"clear", *line == "/clear"},
-                                 {"invoker", local_invoker()}};
+                                 {"invoker", local_invoker()}, {"eventTypes", printer.types()}};
         if (!opts.profile.empty()) params["context"] = profile_context(opts.profile);
         try {
           const auto reply = child.request("agent.compact", params,
@@ -186,6 +186,7 @@ int connect(const ConnectOptions& opts) {
                                {"session", opts.session}, {"message", *line}};
       if (!opts.model.empty()) params["model"] = opts.model;
       params["invoker"] = local_invoker();
+      params["eventTypes"] = printer.types();
       if (!opts.profile.empty()) params["context"] = profile_context(opts.profile);
       in_turn = true;
       try {
@@ -201,7 +202,7 @@ int connect(const ConnectOptions& opts) {
             else return exit_code(ExitCode::ok); // EOF: the turn stays parked, durably
           nlohmann::json respond = {{"agent", opts.agent}, {"instanceId", opts.instance_id},
                                     {"session", opts.session}, {"responses", responses},
-                                    {"invoker", local_invoker()}};
+                                    {"invoker", local_invoker()}, {"eventTypes", printer.types()}};
           in_turn = true; // the resumed turn: Ctrl-C cancels it as well
           reply = child.request("input.respond", respond,
                                 [&](const nlohmann::json& e) { printer.print(e); });

@@ -52,6 +52,9 @@ int run_workflow(const RunOptions& opts) {
     if (!opts.profile.empty()) params["context"] = profile_context(opts.profile);
     params["approve"] = opts.approve;
     params["deny"] = opts.deny;
+    auto shown = printer.types(); // the runtime streams only these (docs/ipc.md `eventTypes`)
+    shown.push_back("run_start");
+    params["eventTypes"] = shown;
     const auto reply = child.request("workflow.run", params, [&](const nlohmann::json& event) {
       if (event.value("type", "") == "run_start")
         terminal::info(terminal::style("2", "run " + event.value("runId", "")));

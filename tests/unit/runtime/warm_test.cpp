@@ -10,6 +10,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -189,5 +190,47 @@ TEST_SUITE("runtime") {
     CHECK_MESSAGE(WarmClient::connect(f.project.root(), sample_identity(), why), why);
     new_gen.stop();
     CHECK_FALSE(std::filesystem::exists(new_gen.socket_path()));
+  }
+
+  TEST_CASE("warm server: eventTypes streams only the named events; every event is stored") {
+    TempProject project;
+    auto store = hearth::store::open_store("memory:");
+    AgentDef agent{.name = "assistant", .model = "mock/echo", .instructions = "You help."};
+    WorkflowDef hello{.name = "hello",
+                      .result = {{"type", "object"},
+                                 {"properties", {{"greeting", {{"type", "string"}}}}},
+                                 {"required", {"greeting"}}},
+                      .body = "Greet {{payload.name}}."}; // its `finish` call is a tool_call
+    Runtime runtime(Program{.root_agent = "assistant", .agents = {agent}, .workflows = {hello}},
+                    RuntimeContext{.project_root = project.root()}, *store);
+    WarmServer server(project.root() / ".hearth" / "dev", runtime, sample_identity());
+    server.start();
+    std::string why;
+    auto client = WarmClient::connect(project.root(), sample_identity(), why);
+    REQUIRE_MESSAGE(client, why);
+    const auto run = [&](const json& event_types) {
+      json params = {{"workflow", "hello"}, {"payload", {{"name", "World"}}}};
+      if (!event_types.is_null()) params["eventTypes"] = event_types;
+      std::vector<std::string> seen;
+      const auto reply = client->request("workflow.run", params, [&](const json& e) {
+        seen.push_back(e.value("type", ""));
+      });
+      return std::pair{reply.value("runId", ""), seen};
+    };
+    const auto [all_id, all] = run(nullptr);
+    CHECK(std::count(all.begin(), all.end(), "trace") > 0);
+    CHECK(std::count(all.begin(), all.end(), "turn_request") == 1);
+    const auto [some_id, some] = run(json{"run_start", "tool_call", "run_end"});
+    CHECK(some == std::vector<std::string>{"run_start", "tool_call", "run_end"});
+    // The filter is the stream's, not the store's: both runs stored the same kinds of events.
+    CHECK(store->read("runs/" + some_id, -1).events.size() ==
+          store->read("runs/" + all_id, -1).events.size());
+    // Malformed lists are refused before a run is admitted.
+    const auto runs_before = store->list_runs({}).size();
+    json too_many = json::array();
+    for (int i = 0; i < 65; ++i) too_many.push_back("t" + std::to_string(i));
+    for (const json& bad : {json("run_end"), json{1}, too_many, json{std::string(65, 'x')}})
+      CHECK_THROWS_WITH_AS(run(bad), doctest::Contains("eventTypes"), hearth::Error);
+    CHECK(store->list_runs({}).size() == runs_before);
   }
 }
