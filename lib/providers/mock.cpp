@@ -84,7 +84,8 @@ std::size_t request_chars(const StepRequest& r) {
       n += c.name.size() + c.arguments.size();
   }
   for (const auto& t : r.tools)
-    n += t.name.size() + t.description.size() + dump_json(t.parameters).size();
+    n += t.name.size() + t.description.size() +
+         (t.parameters_chars > 0 ? t.parameters_chars : dump_json(t.parameters).size());
   return n;
 }
 

@@ -50,11 +50,14 @@ Message assistant_message(std::string text, std::vector<ToolCall> tool_calls = {
 Message tool_result(std::string tool_call_id, std::string content, bool is_error = false,
                     std::string tool_name = {});
 
-/// A tool offered to the model; `parameters` is a JSON Schema object.
+/// A tool offered to the model; `parameters` is a JSON Schema object. `parameters_chars` is the
+/// size of its compact JSON text when the caller knows it (the harness serialized it once per
+/// turn), else 0: a size estimate need not serialize it again.
 struct ToolSpec {
   std::string name{};
   std::string description{};
   Json parameters = Json::object();
+  std::size_t parameters_chars = 0;
 };
 
 /// One model step. `model` is the part of the model string after the first slash. `options` is

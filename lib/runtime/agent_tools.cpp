@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/json_schema.hpp"
 #include "core/process.hpp"
 #include "core/text.hpp"
 #include "manifest/builtins.hpp"
@@ -11,6 +12,7 @@
 #include "sandbox/workspace.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace hearth::runtime {
 namespace {
@@ -52,13 +54,6 @@ void forward_stderr(const ToolContext& ctx, const std::string& err) {
   log.finish();
 }
 
-/// The built-in `name` with manifest/builtins.cpp's description and schema (no `run` yet).
-Tool builtin(const char* name) {
-  const auto& spec = manifest::builtin_tool(name);
-  return {.name = name,
-          .description = spec["description"].get<std::string>(),
-          .input_schema = spec["inputSchema"]};
-}
 
 } // namespace
 
@@ -142,8 +137,35 @@ std::string strip_frontmatter(const std::string& markdown) {
   return markdown;
 }
 
+void prepare_schema(Tool& tool) {
+  auto text = hearth::dump_json(tool.input_schema);
+  tool.schema_chars = text.size();
+  try {
+    tool.validator = json_schema::shared_validator(tool.input_schema, std::move(text));
+  } catch (const std::invalid_argument&) {
+    tool.validator = nullptr;
+  }
+}
+
+Tool builtin_tool(std::string_view name) {
+  static const auto prepared = [] { // every built-in, serialized and compiled once
+    std::vector<Tool> tools;
+    for (const auto& spec : manifest::builtin_tools()) {
+      Tool tool{.name = spec["name"].get<std::string>(),
+                .description = spec["description"].get<std::string>(),
+                .input_schema = spec["inputSchema"]};
+      prepare_schema(tool);
+      tools.push_back(std::move(tool));
+    }
+    return tools;
+  }();
+  for (const auto& tool : prepared)
+    if (tool.name == name) return tool;
+  throw std::out_of_range("no built-in tool named " + std::string(name));
+}
+
 Tool bash_tool(sandbox::Policy policy) {
-  Tool tool = builtin("bash");
+  Tool tool = builtin_tool("bash");
   tool.run = [policy](const json& input, const ToolContext& ctx) -> ToolOutcome {
     const int timeout = input.value("timeoutMs", k_default_bash_timeout_ms);
     process::CaptureResult r;
@@ -187,7 +209,7 @@ Tool bash_tool(sandbox::Policy policy) {
 }
 
 Tool load_skill_tool(const std::vector<SkillDef>& skills) {
-  Tool tool = builtin("load_skill"); // an unknown name is answered below, naming the skills
+  Tool tool = builtin_tool("load_skill"); // an unknown name is answered below, naming the skills
   tool.run = [skills](const json& input, const ToolContext&) -> ToolOutcome {
     const auto name = input.at("name").get<std::string>();
     const auto it = std::find_if(skills.begin(), skills.end(),

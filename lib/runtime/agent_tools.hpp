@@ -52,6 +52,15 @@ private:
   bool m_noted = false;
 };
 
+/// Fills `tool`'s validator and schema_chars from its input_schema (serialized once, the
+/// validator from json_schema::shared_validator's cache). A schema that does not compile leaves
+/// the validator null (discovery reports bad schemas; the tool checks its input itself).
+void prepare_schema(Tool& tool);
+
+/// The built-in tool `name` with manifest/builtins.cpp's description and schema, prepared once per
+/// process (prepare_schema), without `run`. Throws std::out_of_range for an unknown name.
+Tool builtin_tool(std::string_view name);
+
 /// bash {command, timeoutMs?}: runs `bash -c` through sandbox::run under `policy` (its
 /// workspace is the session's, filled in per call), cwd the workspace. A breached limit is an error
 /// result naming the limit.

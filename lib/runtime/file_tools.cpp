@@ -1,9 +1,9 @@
 // Built-in file tools; see file_tools.hpp. Paths are workspace-relative in every result.
 #include "runtime/file_tools.hpp"
+#include "runtime/agent_tools.hpp"
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
-#include "manifest/builtins.hpp"
 #include "sandbox/workspace.hpp"
 
 #include <fnmatch.h>
@@ -195,8 +195,9 @@ ToolOutcome grep(const json& input, const ToolContext& ctx) {
 /// A built-in as manifest/builtins.cpp describes it (the one schema `info` shows and the harness
 /// validates against), run by `run`.
 Tool builtin(const char* name, ToolOutcome (*run)(const json&, const ToolContext&)) {
-  const auto& spec = manifest::builtin_tool(name);
-  return {name, spec["description"].get<std::string>(), spec["inputSchema"], run};
+  auto tool = builtin_tool(name);
+  tool.run = run;
+  return tool;
 }
 
 } // namespace

@@ -184,7 +184,6 @@ private:
   std::set<std::string> m_view_calls{};     // tool call ids in the view (results need them)
   std::string m_system{};
   std::vector<providers::ToolSpec> m_tool_specs{};
-  json m_tool_list = json::array();
 };
 
 } // namespace hearth::runtime::harness

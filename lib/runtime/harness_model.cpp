@@ -88,7 +88,13 @@ providers::StepResult TurnRunner::model_step(const json& messages, const Envelop
     }
   } give_back{*this, request, !over, has_context};
   request.tools = std::move(m_tool_specs); // lent like the view: no copy of the schemas per step
-  const json& tools = m_tool_list;
+  json tools = json::array(); // the one copy of the schemas a step makes: its turn_request's
+  for (const auto& t : request.tools) {
+    json tool = json_member("name", t.name); // member by member: see json_member
+    tool["description"] = t.description;
+    tool["parameters"] = t.parameters;
+    tools.push_back(std::move(tool));
+  }
   std::int64_t sent_tokens = estimated_tokens();
   if (over) {
     std::size_t n = m_fixed_chars;

@@ -40,13 +40,9 @@ FinishSchema finish_schema(const json& result) {
 void TurnRunner::add_tool(Tool tool) {
   // An authored tool named like a built-in replaces it (the manifest lists it once too).
   std::erase_if(m_tools, [&](const Tool& t) { return t.name == tool.name; });
-  auto text = hearth::dump_json(tool.input_schema); // serialized once: cache key and size
-  m_schema_chars[tool.name] = text.size();
-  try {
-    m_validators[tool.name] = json_schema::shared_validator(tool.input_schema, std::move(text));
-  } catch (const std::invalid_argument&) {
-    m_validators[tool.name] = nullptr; // discovery reports bad schemas; the tool checks itself
-  }
+  if (tool.schema_chars == 0) prepare_schema(tool); // built-ins come prepared once per process
+  m_schema_chars[tool.name] = tool.schema_chars;
+  m_validators[tool.name] = tool.validator; // null: a bad schema; the tool checks itself
   m_tools.push_back(std::move(tool));
 }
 
@@ -69,39 +65,47 @@ void TurnRunner::build_tools() {
       add_tool(std::move(tool));
   if (m_options.result_schema.is_null()) return;
   m_finish = finish_schema(m_options.result_schema);
-  m_result_validator = json_schema::shared_validator(m_finish.parameters);
-  add_tool({.name = "finish",
-            .description = "Submit your final answer; its arguments must match the required schema.",
-            .input_schema = m_finish.parameters,
-            .run = [this](const json& input, const ToolContext&) { return finish(input); }});
-  add_tool({.name = "give_up",
-            .description = "Stop because the task cannot be completed; say why.",
-            .input_schema = {{"type", "object"},
-                             {"properties", {{"reason", {{"type", "string"}}}}},
-                             {"required", {"reason"}}},
-            .run = [this](const json& input, const ToolContext&) {
-              std::lock_guard lock(m_mutex);
-              m_gave_up = input.value("reason", std::string("no reason given"));
-              return ToolOutcome{.text = "Understood.", .terminate = true};
-            }});
+  Tool finish_tool{.name = "finish",
+                   .description =
+                       "Submit your final answer; its arguments must match the required schema.",
+                   .input_schema = m_finish.parameters,
+                   .run = [this](const json& input, const ToolContext&) { return finish(input); }};
+  prepare_schema(finish_tool); // one serialization for the result's validator and the tool's
+  m_result_validator = finish_tool.validator ? finish_tool.validator
+                                             : json_schema::shared_validator(m_finish.parameters);
+  add_tool(std::move(finish_tool));
+  static const Tool give_up = [] {
+    Tool tool{.name = "give_up",
+              .description = "Stop because the task cannot be completed; say why.",
+              .input_schema = {{"type", "object"},
+                               {"properties", {{"reason", {{"type", "string"}}}}},
+                               {"required", {"reason"}}}};
+    prepare_schema(tool);
+    return tool;
+  }();
+  Tool give_up_tool = give_up;
+  give_up_tool.run = [this](const json& input, const ToolContext&) {
+    std::lock_guard lock(m_mutex);
+    m_gave_up = input.value("reason", std::string("no reason given"));
+    return ToolOutcome{.text = "Understood.", .terminate = true};
+  };
+  add_tool(std::move(give_up_tool));
 }
 
 Tool TurnRunner::ask_question_tool() {
-  const auto& spec = manifest::builtin_tool("ask_question"); // the schema `info` shows
-  return {.name = "ask_question",
-          .description = spec["description"].get<std::string>(),
-          .input_schema = spec["inputSchema"],
-          .run = [this](const json& input, const ToolContext&) -> ToolOutcome {
-            if (m_options.headless)
-              return {.text = "No one can answer questions in this run (it is headless). Make "
-                              "your best judgment and continue.",
-                      .is_error = true};
-            std::lock_guard lock(m_mutex);
-            m_question = input.at("question").get<std::string>();
-            return {.text = "The question was sent to the user.",
-                    .details = {{"question", *m_question}},
-                    .terminate = true};
-          }};
+  auto tool = builtin_tool("ask_question"); // the schema `info` shows
+  tool.run = [this](const json& input, const ToolContext&) -> ToolOutcome {
+    if (m_options.headless)
+      return {.text = "No one can answer questions in this run (it is headless). Make your best "
+                      "judgment and continue.",
+              .is_error = true};
+    std::lock_guard lock(m_mutex);
+    m_question = input.at("question").get<std::string>();
+    return {.text = "The question was sent to the user.",
+            .details = {{"question", *m_question}},
+            .terminate = true};
+  };
+  return tool;
 }
 
 ToolOutcome TurnRunner::finish(const json& input) {
@@ -122,12 +126,16 @@ ToolOutcome TurnRunner::finish(const json& input) {
 Tool TurnRunner::subagent_tool(const AgentDef& sub, bool copy) {
   Tool tool;
   if (copy) {
-    const auto& spec = manifest::builtin_tool("agent"); // the schema `info` shows
-    tool = {.name = "agent", .description = spec["description"].get<std::string>(),
-            .input_schema = spec["inputSchema"]};
+    tool = builtin_tool("agent"); // the schema `info` shows
   } else {
-    tool = {.name = sub.name, .description = sub.description,
-            .input_schema = manifest::subagent_tool_schema()};
+    static const Tool prepared = [] { // every subagent's tool takes the same input
+      Tool t{.input_schema = manifest::subagent_tool_schema()};
+      prepare_schema(t);
+      return t;
+    }();
+    tool = prepared;
+    tool.name = sub.name;
+    tool.description = sub.description;
   }
   const std::string name = copy ? std::string("agent") : sub.name;
   tool.run = [this, &sub, copy, name](const json& input, const ToolContext& tool_context) -> ToolOutcome {

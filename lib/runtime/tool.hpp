@@ -4,12 +4,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <functional>
+#include <memory>
 #include <stop_token>
 #include <string>
 
 namespace hearth::sandbox {
 class Workspace;
+}
+namespace hearth::json_schema {
+class Validator;
 }
 
 namespace hearth::runtime {
@@ -66,6 +71,11 @@ struct Tool {
   /// never | once | always for tools that carry their own (connection tools, issue 13); "": the
   /// agent's tool definition decides (ExecToolDef::approval, else never).
   std::string approval{};
+  /// input_schema's validator and the size of its compact JSON text, when the tool's maker
+  /// prepared them (agent_tools.hpp prepare_schema: once per process for the built-ins); null and 0: the
+  /// harness serializes and looks up the schema itself, once per turn.
+  std::shared_ptr<const json_schema::Validator> validator{};
+  std::size_t schema_chars = 0;
 };
 
 } // namespace hearth::runtime

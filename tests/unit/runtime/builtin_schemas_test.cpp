@@ -1,7 +1,10 @@
 // One source of truth for the built-in tools (issue 12 §3): every built-in the harness offers a
 // model, and validates calls against, has exactly the name, description and input schema that
 // `hearth info --json` (the manifest's builtinTools) shows.
+#include "core/json.hpp"
+#include "core/json_schema.hpp"
 #include "manifest/builtins.hpp"
+#include "runtime/agent_tools.hpp"
 #include "runtime/runtime.hpp"
 #include "store/store.hpp"
 #include "support/temp_project.hpp"
@@ -40,5 +43,24 @@ TEST_SUITE("runtime") {
     }
     REQUIRE(by_name.count("helper") == 1);
     CHECK(by_name["helper"]["parameters"] == hearth::manifest::subagent_tool_schema());
+  }
+
+  TEST_CASE("built-in tools come prepared once per process: validator and schema size") {
+    for (const auto& builtin : hearth::manifest::builtin_tools()) {
+      const auto name = builtin["name"].get<std::string>();
+      CAPTURE(name);
+      const auto tool = builtin_tool(name);
+      CHECK(tool.input_schema == builtin["inputSchema"]);
+      CHECK(tool.schema_chars == hearth::dump_json(builtin["inputSchema"]).size());
+      REQUIRE(tool.validator);
+      CHECK(tool.validator == builtin_tool(name).validator); // the same, not compiled again
+      CHECK_FALSE(tool.run);
+    }
+    CHECK_THROWS_AS(builtin_tool("no_such_tool"), std::out_of_range);
+    // A schema that does not compile leaves the validator null (the tool checks its input).
+    Tool bad{.name = "bad", .input_schema = {{"type", 42}}};
+    prepare_schema(bad);
+    CHECK(bad.schema_chars == hearth::dump_json(bad.input_schema).size());
+    CHECK_FALSE(bad.validator);
   }
 }
