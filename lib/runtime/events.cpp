@@ -47,11 +47,13 @@ constexpr const char* k_envelope_keys[] = {"runId",   "instanceId", "session",
 constexpr auto k_flusher_slack = std::chrono::milliseconds(5);
 
 /// The stored form of a TraceEvent derived from `source`: {traceEvent, <source's envelope>}.
-store::NewEvent trace_record(const nlohmann::json& trace_event, const nlohmann::json& source) {
-  nlohmann::json data = {{"traceEvent", trace_event}};
+store::NewEvent trace_record(nlohmann::json trace_event, const nlohmann::json& source) {
+  nlohmann::json data = nlohmann::json::object();
   for (const char* key : k_envelope_keys)
     if (const auto it = source.find(key); it != source.end()) data[key] = *it;
-  data["timestamp"] = trace_event["timestamp"];
+  if (const auto it = trace_event.find("timestamp"); it != trace_event.end())
+    data["timestamp"] = *it;
+  data["traceEvent"] = std::move(trace_event);
   return {.type = k_trace_event_type, .data = std::move(data)};
 }
 
@@ -275,8 +277,8 @@ void EventLog::emit(const std::string& type, nlohmann::json data, const Envelope
       {"session", &envelope.session},      {"parentSession", &envelope.parent_session},
       {"taskId", &envelope.task_id},       {"harness", &envelope.harness},
       {"operationId", &envelope.operation_id}, {"turnId", &envelope.turn_id}};
-  for (const auto& [key, value] : fields)
-    if (!value->empty() && !data.contains(key)) data[key] = *value;
+  for (const auto& [key, value] : fields) // a field the event sets itself is kept
+    if (!value->empty()) data.emplace(key, *value);
   data["timestamp"] = now_iso();
   auto& shared = *m_shared;
   std::lock_guard lock(shared.mutex);
@@ -292,7 +294,7 @@ void EventLog::emit(const std::string& type, nlohmann::json data, const Envelope
   std::vector<store::NewEvent> batch;
   batch.reserve(1 + derived.size());
   batch.push_back({.type = type, .data = nlohmann::json()});
-  for (const auto& trace_event : derived) batch.push_back(trace_record(trace_event, data));
+  for (auto& trace_event : derived) batch.push_back(trace_record(std::move(trace_event), data));
   batch.front().data = std::move(data);
   shared.queue(std::move(batch));
 }
@@ -331,8 +333,8 @@ void EventLog::finish_trace(const nlohmann::json& error) noexcept {
     nlohmann::json envelope = nlohmann::json::object();
     if (shared.path.rfind("runs/", 0) == 0) envelope["runId"] = shared.path.substr(5);
     std::vector<store::NewEvent> batch;
-    for (const auto& trace_event : shared.tracer.finish(error))
-      batch.push_back(trace_record(trace_event, envelope));
+    for (auto& trace_event : shared.tracer.finish(error))
+      batch.push_back(trace_record(std::move(trace_event), envelope));
     if (!batch.empty()) shared.queue(std::move(batch));
   } catch (const std::exception&) {
     // The run is ending either way: TraceEvents that could not be stored must not fail it.

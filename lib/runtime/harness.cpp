@@ -53,13 +53,23 @@ json assistant_json(const providers::StepResult& step, const std::string& api) {
 
 } // namespace
 
-json text_content(const std::string& text) { return json::array({{{"type", "text"}, {"text", text}}}); }
+json text_content(const std::string& text) {
+  json part = json::object();
+  part["type"] = "text";
+  part["text"] = text;
+  return json::array({std::move(part)});
+}
 
 json tool_result_json(const providers::ToolCall& call, const ToolOutcome& outcome) {
-  return {{"role", "toolResult"},   {"toolCallId", call.id},
-          {"toolName", call.name},  {"content", text_content(outcome.text)},
-          {"details", outcome.details}, {"isError", outcome.is_error},
-          {"timestamp", now_ms()}};
+  json message = json::object(); // member by member: see json_member
+  message["role"] = "toolResult";
+  message["toolCallId"] = call.id;
+  message["toolName"] = call.name;
+  message["content"] = text_content(outcome.text);
+  message["details"] = outcome.details;
+  message["isError"] = outcome.is_error;
+  message["timestamp"] = now_ms();
+  return message;
 }
 
 void add_usage(providers::Usage& total, const providers::Usage& step) {
@@ -130,12 +140,12 @@ TurnResult TurnRunner::step_loop(json& messages, int first_step, TurnResult resu
     if (step_number > max_steps) throw errors::max_steps_exceeded(m_agent.name, max_steps);
     envelope.turn_id = ids::make_id("turn");
     const auto started = Clock::now();
-    m_scope.events.emit("turn_start", {{"purpose", "agent"}}, envelope);
+    m_scope.events.emit("turn_start", json_member("purpose", "agent"), envelope);
     if (user) {
       m_user_index = messages.size();
       messages.push_back(*user);
-      m_scope.events.emit("message_start", {{"message", *user}}, envelope);
-      m_scope.events.emit("message_end", {{"message", *user}}, envelope);
+      m_scope.events.emit("message_start", json_member("message", *user), envelope);
+      m_scope.events.emit("message_end", json_member("message", *user), envelope);
       user = nullptr;
     }
     throw_if_cancelled(m_scope.context); // after the user message: history keeps what was asked
@@ -149,7 +159,7 @@ TurnResult TurnRunner::step_loop(json& messages, int first_step, TurnResult resu
     result.model = step.model;
     const json assistant = assistant_json(step, m_model.provider);
     messages.push_back(assistant);
-    m_scope.events.emit("message_end", {{"message", assistant}}, envelope);
+    m_scope.events.emit("message_end", json_member("message", assistant), envelope);
     result.text = step.text.empty() ? result.text : step.text;
     // Durable runs: the model's answer is committed before any of its tools starts.
     begin_step_checkpoint(messages, step_number, step.tool_calls, result, envelope);
@@ -173,7 +183,7 @@ TurnResult TurnRunner::step_loop(json& messages, int first_step, TurnResult resu
     if (finished) break;
     if (m_options.suspend.stop_requested()) throw errors::run_suspended(); // a step boundary
   }
-  m_scope.events.emit("agent_end", {{"messages", messages}}, envelope);
+  m_scope.events.emit("agent_end", json_member("messages", messages), envelope);
   return result;
 }
 
@@ -185,28 +195,33 @@ void TurnRunner::append_results(json& messages, const std::vector<providers::Too
     const json message = tool_result_json(calls[i], outcomes[i]);
     messages.push_back(message);
     tool_results.push_back(message);
-    m_scope.events.emit("message_start", {{"message", message}}, envelope);
-    m_scope.events.emit("message_end", {{"message", message}}, envelope);
+    m_scope.events.emit("message_start", json_member("message", message), envelope);
+    m_scope.events.emit("message_end", json_member("message", message), envelope);
   }
-  m_scope.events.emit("turn_end", {{"purpose", "agent"}, {"message", assistant},
-                                   {"toolResults", tool_results}},
-                      envelope);
+  json turn_end = json_member("purpose", "agent");
+  turn_end["message"] = assistant;
+  turn_end["toolResults"] = std::move(tool_results);
+  m_scope.events.emit("turn_end", std::move(turn_end), envelope);
 }
 
 void TurnRunner::emit_step_stats(const providers::StepResult& step, Clock::time_point started,
                                  const Envelope& envelope) {
-  m_scope.events.emit("turn", {{"purpose", "agent"}, {"durationMs", elapsed_ms(started)},
-                               {"model", step.model}, {"provider", step.provider},
-                               {"usage", usage_json(step.usage)}, {"stopReason", step.stop_reason},
-                               {"isError", false}},
-                      envelope);
-  m_scope.events.emit("usage", {{"provider", step.provider}, {"model", step.model},
-                                {"inputTokens", step.usage.input},
-                                {"outputTokens", step.usage.output},
-                                {"cacheReadTokens", step.usage.cache_read},
-                                {"cacheWriteTokens", step.usage.cache_write},
-                                {"totalTokens", step.usage.total}},
-                      envelope);
+  json turn = json_member("purpose", "agent"); // member by member: see json_member
+  turn["durationMs"] = elapsed_ms(started);
+  turn["model"] = step.model;
+  turn["provider"] = step.provider;
+  turn["usage"] = usage_json(step.usage);
+  turn["stopReason"] = step.stop_reason;
+  turn["isError"] = false;
+  m_scope.events.emit("turn", std::move(turn), envelope);
+  json usage = json_member("provider", step.provider);
+  usage["model"] = step.model;
+  usage["inputTokens"] = step.usage.input;
+  usage["outputTokens"] = step.usage.output;
+  usage["cacheReadTokens"] = step.usage.cache_read;
+  usage["cacheWriteTokens"] = step.usage.cache_write;
+  usage["totalTokens"] = step.usage.total;
+  m_scope.events.emit("usage", std::move(usage), envelope);
 }
 
 /// After a step's results are in: true when the turn is done; throws when it failed.
@@ -244,9 +259,12 @@ using harness::json;
 using harness::TurnRunner;
 
 json usage_json(const providers::Usage& usage) {
-  return {{"input", usage.input},          {"output", usage.output},
-          {"cacheRead", usage.cache_read}, {"cacheWrite", usage.cache_write},
-          {"totalTokens", usage.total}};
+  json out = json_member("input", usage.input); // member by member: see json_member
+  out["output"] = usage.output;
+  out["cacheRead"] = usage.cache_read;
+  out["cacheWrite"] = usage.cache_write;
+  out["totalTokens"] = usage.total;
+  return out;
 }
 
 json TurnResult::to_json() const {

@@ -104,22 +104,25 @@ providers::StepResult TurnRunner::model_step(const json& messages, const Envelop
     }
     sent_tokens = tokens_for_chars(n);
   }
-  m_scope.events.emit("turn_request",
-                      {{"model", m_model.model}, {"provider", m_model.provider},
-                       {"input", {{"systemPrompt", request.system}, {"tools", tools},
-                                  {"messageCount", request.messages.size()},
-                                  {"estimatedTokens", sent_tokens}}}},
-                      envelope);
-  m_scope.events.emit("message_start",
-                      {{"message", {{"role", "assistant"}, {"content", json::array()},
-                                    {"provider", m_model.provider}, {"model", m_model.model}}}},
-                      envelope);
+  json input = json_member("systemPrompt", request.system);
+  input["tools"] = std::move(tools);
+  input["messageCount"] = request.messages.size();
+  input["estimatedTokens"] = sent_tokens;
+  json turn_request = json_member("model", m_model.model);
+  turn_request["provider"] = m_model.provider;
+  turn_request["input"] = std::move(input);
+  m_scope.events.emit("turn_request", std::move(turn_request), envelope);
+  json message = json_member("role", "assistant");
+  message["content"] = json::array();
+  message["provider"] = m_model.provider;
+  message["model"] = m_model.model;
+  m_scope.events.emit("message_start", json_member("message", std::move(message)), envelope);
   providers::StreamSink sink;
   sink.on_text_delta = [&](std::string_view delta) {
-    m_scope.events.emit("text_delta", {{"text", delta}}, envelope);
+    m_scope.events.emit("text_delta", json_member("text", delta), envelope);
   };
   sink.on_thinking_delta = [&](std::string_view delta) {
-    m_scope.events.emit("thinking_delta", {{"delta", delta}}, envelope);
+    m_scope.events.emit("thinking_delta", json_member("delta", delta), envelope);
   };
   sink.on_tool_call_start = [&](std::size_t index, std::string_view id, std::string_view name) {
     m_scope.events.emit("message_update",

@@ -125,14 +125,20 @@ Tracer::Tracer(std::optional<TraceContext> parent)
 json Tracer::make_event(const std::string& name, const std::string& type,
                         const std::string& span_id, const std::string& parent, json attributes,
                         long long at_ms) const {
-  json trace = {{"id", m_trace_id}, {"sampled", m_sampled}};
+  // Built member by member: an initializer list builds a [key, value] array per member first
+  // (a TraceEvent per span start and end; issue 17 §3).
+  json trace = json::object();
+  trace["id"] = m_trace_id;
+  trace["sampled"] = m_sampled;
   if (!parent.empty()) trace["parentId"] = parent;
   attributes["spanId"] = span_id;
-  return {{"name", name},
-          {"type", type},
-          {"timestamp", iso_from_ms(at_ms)},
-          {"trace", std::move(trace)},
-          {"attributes", std::move(attributes)}};
+  json event = json::object();
+  event["name"] = name;
+  event["type"] = type;
+  event["timestamp"] = iso_from_ms(at_ms);
+  event["trace"] = std::move(trace);
+  event["attributes"] = std::move(attributes);
+  return event;
 }
 
 std::string Tracer::open(std::vector<json>& out, const std::string& key, const std::string& name,
@@ -184,7 +190,7 @@ void Tracer::close_span(std::vector<json>& out, const std::string& span_id, bool
     m_keys.erase(k);
   for (auto t = m_tool_calls.begin(); t != m_tool_calls.end();)
     t = t->second == span.id ? m_tool_calls.erase(t) : std::next(t);
-  json attributes = span.attributes;
+  json attributes = std::move(span.attributes); // the span is closed: its start needs none
   for (const auto& [k, v] : extra.items()) attributes[k] = v;
   attributes["phase"] = "end";
   attributes["durationMs"] = std::max(0LL, at_ms - span.start_ms);
