@@ -46,15 +46,15 @@ constexpr const char* k_envelope_keys[] = {"runId",   "instanceId", "session",
 /// wake-up: a queued event waits k_deferred_commit_delay minus at most this.
 constexpr auto k_flusher_slack = std::chrono::milliseconds(5);
 
-/// The stored form of a TraceEvent derived from `source`: {traceEvent, <source's envelope>}.
-store::NewEvent trace_record(nlohmann::json trace_event, const nlohmann::json& source) {
+/// The stored form of a TraceEvent derived from `source` at `time_ms`: {traceEvent, <source's
+/// envelope>}.
+store::NewEvent trace_record(nlohmann::json trace_event, const nlohmann::json& source,
+                             std::int64_t time_ms) {
   nlohmann::json data = nlohmann::json::object();
   for (const char* key : k_envelope_keys)
     if (const auto it = source.find(key); it != source.end()) data[key] = *it;
-  if (const auto it = trace_event.find("timestamp"); it != trace_event.end())
-    data["timestamp"] = *it;
   data["traceEvent"] = std::move(trace_event);
-  return {.type = k_trace_event_type, .data = std::move(data)};
+  return {.type = k_trace_event_type, .data = std::move(data), .time_ms = time_ms};
 }
 
 } // namespace
@@ -104,9 +104,10 @@ struct EventLog::Shared : std::enable_shared_from_this<EventLog::Shared> {
     }
     if (!listener && !trace_sink) return true; // nobody in this process watches (HTTP runs)
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      auto& data = batch[i].data;
+      auto& data = batch[i].data; // the wire shape a reader of the store gets (store::to_json)
       data["type"] = batch[i].type;
       data["eventIndex"] = seq + static_cast<std::int64_t>(i);
+      data["timestamp"] = iso_from_ms(batch[i].time_ms > 0 ? batch[i].time_ms : now_ms());
       if (batch[i].type != k_trace_event_type) {
         if (listener) listener(data); // its failure is the emit's (the CLI's pipe is gone)
         continue;
@@ -279,9 +280,11 @@ void EventLog::emit(const std::string& type, nlohmann::json data, const Envelope
       {"operationId", &envelope.operation_id}, {"turnId", &envelope.turn_id}};
   for (const auto& [key, value] : fields) // a field the event sets itself is kept
     if (!value->empty()) data.emplace(key, *value);
-  data["timestamp"] = now_iso();
+  if (data.is_null()) data = nlohmann::json::object(); // an event without fields is {}
+  if (data.is_object()) data.erase("timestamp"); // the store keeps its time (NewEvent::time_ms)
   auto& shared = *m_shared;
   std::lock_guard lock(shared.mutex);
+  const auto at = now_ms(); // under the lock: times never go back along the stream
   // The event and the TraceEvents it derives go in one transaction (issue 17 §3: a commit per
   // event and per TraceEvent was most of a run's store time). The tracer reads only the event's
   // own fields, not its seq. A tracer failure loses the TraceEvents, never the event.
@@ -293,8 +296,9 @@ void EventLog::emit(const std::string& type, nlohmann::json data, const Envelope
   }
   std::vector<store::NewEvent> batch;
   batch.reserve(1 + derived.size());
-  batch.push_back({.type = type, .data = nlohmann::json()});
-  for (auto& trace_event : derived) batch.push_back(trace_record(std::move(trace_event), data));
+  batch.push_back({.type = type, .data = nlohmann::json(), .time_ms = at});
+  for (auto& trace_event : derived)
+    batch.push_back(trace_record(std::move(trace_event), data, at));
   batch.front().data = std::move(data);
   shared.queue(std::move(batch));
 }
@@ -333,8 +337,9 @@ void EventLog::finish_trace(const nlohmann::json& error) noexcept {
     nlohmann::json envelope = nlohmann::json::object();
     if (shared.path.rfind("runs/", 0) == 0) envelope["runId"] = shared.path.substr(5);
     std::vector<store::NewEvent> batch;
+    const auto at = now_ms();
     for (auto& trace_event : shared.tracer.finish(error))
-      batch.push_back(trace_record(std::move(trace_event), envelope));
+      batch.push_back(trace_record(std::move(trace_event), envelope, at));
     if (!batch.empty()) shared.queue(std::move(batch));
   } catch (const std::exception&) {
     // The run is ending either way: TraceEvents that could not be stored must not fail it.

@@ -87,9 +87,10 @@ public:
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
 
-  /// Appends `type` with `data` and the envelope fields (and the TraceEvents it derives). With
-  /// CommitPolicy::immediate it is committed and shown before this returns; deferred, it is
-  /// queued (see CommitPolicy). Throws the store's hearth::Error when the commit of this event,
+  /// Appends `type` with `data` and the envelope fields (and the TraceEvents it derives), at the
+  /// time of the call (NewEvent::time_ms; a `timestamp` in `data` is dropped: readers and the
+  /// listener get the event's time as `timestamp`). With CommitPolicy::immediate it is
+  /// committed and shown before this returns; deferred, it is queued (see CommitPolicy). Throws the store's hearth::Error when the commit of this event,
   /// or of a deferred one before it, failed; the failed events are then not shown either.
   void emit(const std::string& type, nlohmann::json data, const Envelope& envelope);
 

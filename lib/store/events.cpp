@@ -53,7 +53,7 @@ Tail SqliteStore::append_in(db::Connection& conn, std::string_view path,
         .bind(2, seq++)
         .bind(3, event.type)
         .bind(4, hearth::dump_json(event.data))
-        .bind(5, now)
+        .bind(5, event.time_ms > 0 ? event.time_ms : now)
         .run();
   }
   return {.last_seq = next - 1, .closed = close_after};

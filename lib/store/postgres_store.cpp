@@ -113,7 +113,8 @@ constexpr const char* k_append_sql =
     "WHERE path = $1 AND NOT closed AND ($7::bigint IS NULL OR COALESCE(fence, 0) = $7::bigint) "
     "RETURNING next_seq), "
     "ins AS (INSERT INTO events (path, seq, type, data, time_ms) "
-    "SELECT $1, s.next_seq - $2::bigint + e.ord - 1, e.value->>'type', e.value->>'data', $4::bigint "
+    "SELECT $1, s.next_seq - $2::bigint + e.ord - 1, e.value->>'type', e.value->>'data', "
+    "COALESCE((e.value->>'time')::bigint, $4::bigint) "
     "FROM s, jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(value, ord)) "
     "SELECT next_seq, pg_notify($6, (next_seq - 1)::text || ' ' || "
     "CASE WHEN $3::boolean THEN '1' ELSE '0' END || ' ' || $1) FROM s";
@@ -122,7 +123,8 @@ constexpr const char* k_append_quiet_sql =
     "WHERE path = $1 AND NOT closed AND ($7::bigint IS NULL OR COALESCE(fence, 0) = $7::bigint) "
     "RETURNING next_seq), "
     "ins AS (INSERT INTO events (path, seq, type, data, time_ms) "
-    "SELECT $1, s.next_seq - $2::bigint + e.ord - 1, e.value->>'type', e.value->>'data', $4::bigint "
+    "SELECT $1, s.next_seq - $2::bigint + e.ord - 1, e.value->>'type', e.value->>'data', "
+    "COALESCE((e.value->>'time')::bigint, $4::bigint) "
     "FROM s, jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(value, ord)) "
     "SELECT next_seq, $6::text FROM s";
 
@@ -796,11 +798,13 @@ bool PostgresStore::create_stream(std::string_view path) {
 
 Tail PostgresStore::append_in(pg::Connection& conn, std::string_view path,
                               const std::vector<NewEvent>& events, bool close_after) {
-  // The events travel as one JSON parameter: [{type, data: "<compact JSON text>"}], so the
+  // The events travel as one JSON parameter: [{type, data: "<compact JSON text>", time?}], so the
   // stored text is byte for byte what dump_json wrote.
   Json batch = Json::array();
-  for (const auto& event : events)
+  for (const auto& event : events) {
     batch.push_back({{"type", event.type}, {"data", hearth::dump_json(event.data)}});
+    if (event.time_ms > 0) batch.back()["time"] = event.time_ms; // else the append's ($4)
+  }
   const bool notify = path.size() <= k_max_notified_path;
   // On behalf of a run this process executes: only while the stream's fence is still the one
   // this process holds. The UPDATE of the stream row is the check: a take-over updating the

@@ -104,10 +104,13 @@ struct RunQuery {
 // --- event streams (seed page 17 "Stream reads"; Durable Streams; Flue EventStreamStore) -----
 
 /// An event to append. `data` is the event body without the envelope fields the store keeps
-/// itself (`type`, `eventIndex` = seq, `timestamp` = time).
+/// itself (`type`, `eventIndex` = seq, `timestamp` = time). `time_ms` is when it happened
+/// (milliseconds since the epoch; 0: the time of the append): a deferred commit stores when the
+/// event was emitted, so a replay shows the timestamps the live stream showed.
 struct NewEvent {
   std::string type{};
   Json data = Json::object();
+  std::int64_t time_ms = 0;
 };
 
 struct Event {

@@ -2,6 +2,7 @@
 // commits each event before emit() returns; deferred commits a queue in one transaction at
 // flush(), from the background flusher, at the queue bound, or when the log goes.
 #include "runtime/events.hpp"
+#include "runtime/trace.hpp"
 
 #include "core/error.hpp"
 #include "store/store.hpp"
@@ -73,6 +74,28 @@ TEST_SUITE("runtime.events") {
     CHECK(own_types(*store, "runs/b") == std::vector<std::string>{"run_start", "log", "log"});
     log.flush(); // nothing queued: no-op
     CHECK(store->read("runs/b", -1).events.size() == stored.size());
+  }
+
+  TEST_CASE("deferred: an event keeps the time it was emitted, live and replayed alike") {
+    auto store = hearth::store::open_store("memory:");
+    store->create_stream("runs/t");
+    std::vector<json> shown;
+    EventLog log(*store, "runs/t", [&](const json& e) { shown.push_back(e); },
+                 CommitPolicy::deferred);
+    const auto before = now_ms();
+    log.emit("log", {{"level", "info"}, {"message", "x"}, {"timestamp", "ignored"}}, {.run_id = "t"});
+    const auto after = now_ms();
+    std::this_thread::sleep_for(std::chrono::milliseconds(15)); // the commit comes later
+    log.flush();
+    const auto stored = store->read("runs/t", -1).events;
+    REQUIRE_FALSE(stored.empty());
+    CHECK_FALSE(stored[0].data.contains("timestamp")); // kept once, as the event's time
+    const auto ms = parse_iso_ms(stored[0].time);
+    REQUIRE(ms);
+    CHECK(*ms >= before);
+    CHECK(*ms <= after); // not the commit's time
+    REQUIRE_FALSE(shown.empty());
+    CHECK(shown[0]["timestamp"] == stored[0].time); // the live stream showed the same
   }
 
   TEST_CASE("flush_with: the queue commits with the run's checkpoint and end, or not at all") {

@@ -166,6 +166,22 @@ STORE_CONTRACT("to_json puts the envelope fields on the event body") {
   CHECK(timestamp.size() == 24);
 }
 
+STORE_CONTRACT("an event's time is when it happened when the writer says so, else the append's") {
+  Backend backend;
+  auto store = backend.open();
+  store->create_stream("runs/run_T");
+  const std::int64_t happened = 1'700'000'000'123; // 2023-11-14T22:13:20.123Z
+  store->append_batch("runs/run_T",
+                      {{.type = "log", .data = {{"message", "a"}}, .time_ms = happened},
+                       {.type = "log", .data = {{"message", "b"}}}},
+                      false);
+  const auto events = store->read("runs/run_T", -1).events;
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].time == "2023-11-14T22:13:20.123Z");
+  CHECK(to_json(events[0])["timestamp"] == "2023-11-14T22:13:20.123Z");
+  CHECK(events[1].time > events[0].time); // stamped at the append: now
+}
+
 STORE_CONTRACT("wait_for_events returns at once when events or closure are already there") {
   Backend backend;
   auto store = backend.open();
