@@ -48,9 +48,10 @@ std::string TurnRunner::approval_of(const std::string& tool) const {
 }
 
 void TurnRunner::announce(const providers::ToolCall& call, const Envelope& envelope) {
-  const json args = call.input.is_null() ? json::object() : call.input;
-  m_scope.events.emit("tool_start",
-                      {{"toolName", call.name}, {"toolCallId", call.id}, {"args", args}}, envelope);
+  json start = json_member("toolName", call.name); // member by member: see json_member
+  start["toolCallId"] = call.id;
+  start["args"] = call.input.is_null() ? json::object() : call.input;
+  m_scope.events.emit("tool_start", std::move(start), envelope);
 }
 
 std::vector<CallSlot> TurnRunner::run_calls(const std::vector<providers::ToolCall>& calls,

@@ -314,12 +314,15 @@ ToolOutcome TurnRunner::call_tool(const providers::ToolCall& call, const Envelop
     }
     outcome.text = text::to_utf8(outcome.text); // what the model reads is always UTF-8
   }
-  json result = {{"content", text_content(outcome.text)}, {"details", outcome.details}};
+  json result = json_member("content", text_content(outcome.text)); // see json_member
+  result["details"] = outcome.details;
   if (outcome.terminate) result["terminate"] = true;
-  m_scope.events.emit("tool_call", {{"toolName", call.name}, {"toolCallId", call.id},
-                                    {"isError", outcome.is_error}, {"result", result},
-                                    {"durationMs", elapsed_ms(started)}},
-                      envelope);
+  json done = json_member("toolName", call.name);
+  done["toolCallId"] = call.id;
+  done["isError"] = outcome.is_error;
+  done["result"] = std::move(result);
+  done["durationMs"] = elapsed_ms(started);
+  m_scope.events.emit("tool_call", std::move(done), envelope);
   return outcome;
 }
 

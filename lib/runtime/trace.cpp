@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <ctime>
 #include <random>
+#include <set>
 
 namespace hearth::runtime {
 namespace {
@@ -235,7 +236,14 @@ std::string Tracer::agent_key(const json& data) const {
 }
 
 std::vector<json> Tracer::observe(const std::string& type, const json& d) {
+  // Most events (deltas, messages, requests, usage, logs) open or close nothing: they cost one
+  // lookup here, not the keys below (issue 17 §3).
+  static const std::set<std::string, std::less<>> k_traced = {
+      "run_start", "run_resume", "operation_start", "operation", "agent_start", "agent_end",
+      "turn_start", "turn", "tool_start", "tool_call", "task_start", "task", "policy_decision",
+      "approval_request", "approval_decision", "error"};
   std::vector<json> out;
+  if (!k_traced.count(type)) return out;
   const long long at = now_ms();
   const auto op = "op:" + str(d, "operationId");
   const auto step = "step:" + str(d, "turnId");
