@@ -151,6 +151,7 @@ class DevTest(HearthTestCase):
                     seen_versions.add(hello(port))
                 except Exception as e:  # any failure breaks zero downtime
                     failures.append("workflow: %r" % e)
+                    time.sleep(0.05)
 
         def prompter():  # keeps appending to the agent stream
             n = 0
@@ -162,6 +163,7 @@ class DevTest(HearthTestCase):
                         failures.append("agent: %d %s" % (status, body[:200]))
                 except Exception as e:
                     failures.append("agent: %r" % e)
+                    time.sleep(0.05)
 
         def follower():  # reads the agent stream with long-polls, as @durable-streams/client does
             offset = "-1"
@@ -177,6 +179,9 @@ class DevTest(HearthTestCase):
                     continue
                 except Exception as e:
                     failures.append("follow: %r" % e)
+                    if final:  # the server is gone: the test fails on `failures`, not by hanging
+                        return
+                    time.sleep(0.05)  # a refused connection must not spin and fill `failures`
                     continue
                 if status == 200:
                     followed.extend(json.loads(body))
@@ -186,7 +191,8 @@ class DevTest(HearthTestCase):
                 if final and headers.get("Stream-Up-To-Date") == "true":
                     return
 
-        threads = [threading.Thread(target=t) for t in (poster, prompter, follower)]
+        # Daemons: a thread a failed test left behind must not keep the process alive.
+        threads = [threading.Thread(target=t, daemon=True) for t in (poster, prompter, follower)]
         for t in threads:
             t.start()
         try:
