@@ -3,6 +3,7 @@
 
 #include "core/ids.hpp"
 
+#include <fmt/compile.h>
 #include <openssl/evp.h>
 
 #include <cerrno>
@@ -48,42 +49,20 @@ std::int64_t now_ms() {
 }
 
 std::string iso_ms(std::int64_t ms) {
-  // Civil date from the day count (C++20 calendar): no gmtime_r, whose time-zone lock and
-  // strftime/snprintf cost ~3,000 instructions, at every event's timestamp (issue 17 §3).
+  // Civil date from the day count (C++20 calendar) and fmt's compiled format: no gmtime_r, whose
+  // time-zone lock and strftime/snprintf cost ~3,000 instructions, at every event's timestamp
+  // (issue 17 §3).
   using namespace std::chrono;
   const sys_time<milliseconds> time{milliseconds{ms}};
   const auto day = floor<days>(time);
   const year_month_day date{day};
   const hh_mm_ss clock{time - day};
-  char out[48]; // at most "-32767-12-31T23:59:59.999Z": the calendar's years are 16-bit
-  char* p = out;
-  auto put = [&p](long long value, int width) {
-    char digits[20];
-    int n = 0;
-    do {
-      digits[n++] = static_cast<char>('0' + value % 10);
-      value /= 10;
-    } while (value > 0 && n < 20);
-    for (int pad = n; pad < width; ++pad) *p++ = '0';
-    while (n > 0) *p++ = digits[--n];
-  };
-  const int year = static_cast<int>(date.year());
-  if (year < 0) *p++ = '-';
-  put(year < 0 ? -static_cast<long long>(year) : year, 4);
-  *p++ = '-';
-  put(static_cast<unsigned>(date.month()), 2);
-  *p++ = '-';
-  put(static_cast<unsigned>(date.day()), 2);
-  *p++ = 'T';
-  put(clock.hours().count(), 2);
-  *p++ = ':';
-  put(clock.minutes().count(), 2);
-  *p++ = ':';
-  put(clock.seconds().count(), 2);
-  *p++ = '.';
-  put(clock.subseconds().count(), 3);
-  *p++ = 'Z';
-  return std::string(out, p);
+  const int year = static_cast<int>(date.year()); // 16-bit: at most "-32767"
+  return fmt::format(FMT_COMPILE("{}{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z"),
+                     year < 0 ? "-" : "", year < 0 ? -year : year,
+                     static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                     clock.hours().count(), clock.minutes().count(), clock.seconds().count(),
+                     clock.subseconds().count());
 }
 
 std::string process_start(int pid) {
