@@ -54,7 +54,6 @@ void forward_stderr(const ToolContext& ctx, const std::string& err) {
   log.finish();
 }
 
-
 } // namespace
 
 void StderrLog::line(std::string_view text) {

@@ -90,8 +90,9 @@ public:
   /// Appends `type` with `data` and the envelope fields (and the TraceEvents it derives), at the
   /// time of the call (NewEvent::time_ms; a `timestamp` in `data` is dropped: readers and the
   /// listener get the event's time as `timestamp`). With CommitPolicy::immediate it is
-  /// committed and shown before this returns; deferred, it is queued (see CommitPolicy). Throws the store's hearth::Error when the commit of this event,
-  /// or of a deferred one before it, failed; the failed events are then not shown either.
+  /// committed and shown before this returns; deferred, it is queued (see CommitPolicy). Throws
+  /// the store's hearth::Error when the commit of this event, or of a deferred one before it,
+  /// failed; the failed events are then not shown either.
   void emit(const std::string& type, nlohmann::json data, const Envelope& envelope);
 
   /// Commits the queued events in one transaction and shows them. Call before anything that

@@ -160,7 +160,6 @@ private:
   providers::ModelRef m_model;
   std::vector<Tool> m_tools; // their schemas moved to m_tool_specs (m_validators check calls)
   std::map<std::string, std::shared_ptr<const json_schema::Validator>> m_validators;
-  std::map<std::string, std::size_t> m_schema_chars; // each tool's compact schema size
   std::shared_ptr<const json_schema::Validator> m_result_validator;
   FinishSchema m_finish;
   std::mutex m_mutex; // guards the result state below

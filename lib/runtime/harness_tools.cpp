@@ -41,7 +41,6 @@ void TurnRunner::add_tool(Tool tool) {
   // An authored tool named like a built-in replaces it (the manifest lists it once too).
   std::erase_if(m_tools, [&](const Tool& t) { return t.name == tool.name; });
   if (tool.schema_chars == 0) prepare_schema(tool); // built-ins come prepared once per process
-  m_schema_chars[tool.name] = tool.schema_chars;
   m_validators[tool.name] = tool.validator; // null: a bad schema; the tool checks itself
   m_tools.push_back(std::move(tool));
 }

@@ -72,8 +72,8 @@ struct Tool {
   /// agent's tool definition decides (ExecToolDef::approval, else never).
   std::string approval{};
   /// input_schema's validator and the size of its compact JSON text, when the tool's maker
-  /// prepared them (agent_tools.hpp prepare_schema: once per process for the built-ins); null and 0: the
-  /// harness serializes and looks up the schema itself, once per turn.
+  /// prepared them (agent_tools.hpp prepare_schema: once per process for the built-ins); null
+  /// and 0: the harness prepares them itself when it adds the tool to a turn.
   std::shared_ptr<const json_schema::Validator> validator{};
   std::size_t schema_chars = 0;
 };

@@ -237,7 +237,8 @@ std::string Tracer::agent_key(const json& data) const {
 
 std::vector<json> Tracer::observe(const std::string& type, const json& d) {
   // Most events (deltas, messages, requests, usage, logs) open or close nothing: they cost one
-  // lookup here, not the keys below (issue 17 §3).
+  // lookup here, not the keys below (issue 17 §3). Every type the branches below handle is
+  // listed here: one missing here derives no TraceEvents.
   static const std::set<std::string, std::less<>> k_traced = {
       "run_start", "run_resume", "operation_start", "operation", "agent_start", "agent_end",
       "turn_start", "turn", "tool_start", "tool_call", "task_start", "task", "policy_decision",
