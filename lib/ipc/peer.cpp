@@ -1,4 +1,5 @@
-// ipc::Peer: reader thread (parse, route), writer thread (queue -> fd), workers (request handlers).
+// ipc::Peer: reader thread (parse, route), writer thread (queue -> fd, started on first need),
+// workers (request handlers).
 // See peer.hpp for the threading contract and docs/ipc.md for the wire format.
 #include "ipc/peer.hpp"
 #include "core/json.hpp"
@@ -15,6 +16,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <system_error>
 #include <unistd.h>
 
 namespace hearth::ipc {
@@ -105,7 +107,6 @@ void Peer::on_any_notification(NotificationHandler handler) {
 
 void Peer::start() {
   if (m_started.exchange(true)) throw errors::internal_error("ipc::Peer::start called twice");
-  m_writer = std::thread([this] { write_loop(); });
   m_reader = std::thread([this] { read_loop(); });
 }
 
@@ -366,7 +367,7 @@ void Peer::work_loop() {
 bool Peer::enqueue(const json& message) {
   auto line = encode_line(message);
   {
-    std::lock_guard lock(m_out_mutex);
+    std::unique_lock lock(m_out_mutex);
     if (m_out_stopping || m_out_failed) return false;
     if (m_out.empty() && !m_writing) {
       // Fast path: nothing is queued or being written, so write here without blocking (the fd is
@@ -378,6 +379,21 @@ bool Peer::enqueue(const json& message) {
       // On an error the writer thread retries, sees the same error and closes the peer.
     }
     m_out.push_back(std::move(line));
+    // The writer thread starts with the first message the fd does not take at once: most
+    // conversations (a `hearth run`, a warm connection) never fill the pipe and never need it.
+    if (!m_writer.joinable()) {
+      try {
+        m_writer = std::thread([this] { write_loop(); });
+      } catch (const std::system_error&) {
+        m_out_failed = true;
+        m_out.clear();
+      }
+    }
+    if (m_out_failed) {
+      lock.unlock();
+      fail_all("no thread could be started to write to it");
+      return false;
+    }
   }
   m_out_cv.notify_one();
   return true;

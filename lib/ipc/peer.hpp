@@ -60,7 +60,8 @@ struct CallOptions {
 /// (in arrival order; they must not wait on this peer); requests run on worker threads (one per
 /// concurrently running request, reused), so a handler may itself call request() on this peer
 /// (nested traffic) without deadlock. Sends are thread-safe and never block the caller on a full
-/// pipe: a message is written at once when nothing is queued, else queued for the writer thread.
+/// pipe: a message is written at once when nothing is queued, else queued for the writer thread,
+/// which starts with the first message the fd does not take at once.
 /// EOF, a protocol error (bad JSON, oversized line) or a write failure closes the peer and fails
 /// every pending request (errors::ipc_closed, or the ipc_protocol_error itself). Both fds are
 /// switched to O_NONBLOCK (restored by the destructor); they are not owned and must outlive it.
@@ -82,7 +83,7 @@ public:
   /// Handles notifications no method handler took.
   void on_any_notification(NotificationHandler handler);
 
-  /// Starts the reader and writer threads. Call once, after registering handlers.
+  /// Starts the reader thread. Call once, after registering handlers.
   void start();
 
   /// Sends a request and blocks until its reply. Returns `result`; throws RemoteError for an

@@ -24,12 +24,13 @@ bool all_zero(std::string_view text) {
 }
 
 std::string random_hex(std::size_t bytes) {
-  // Seeded by getrandom(2): std::random_device opens /dev/urandom, once per thread (per run).
-  // No weaker seed stands in: without getrandom the first id of the thread throws (fail closed).
+  // Seeded by getrandom(2) once per thread (a warm connection's runs get a new worker thread).
+  // 64 seed bits: these ids only need to be unlikely to collide, not to be unguessable, and a
+  // std::seed_seq would cost a run more than all its ids together. No weaker seed stands in:
+  // without getrandom the first id of the thread throws (fail closed).
   thread_local std::mt19937_64 engine{[] {
-    std::uint32_t words[4] = {};
-    ids::random_bytes(words, sizeof words);
-    std::seed_seq seed{words[0], words[1], words[2], words[3]};
+    std::uint64_t seed = 0;
+    ids::random_bytes(&seed, sizeof seed);
     return std::mt19937_64(seed);
   }()};
   static constexpr char k_digits[] = "0123456789abcdef";
