@@ -266,20 +266,19 @@ const AgentDef* Runtime::find_agent(const std::string& name) const {
 std::string Runtime::admit_run(const std::string& name, const json& payload, const json& invoker,
                                const json& request_context, bool may_select,
                                bool allow_resumable) {
-  const auto invocation = workflow_invocation(name, invoker, request_context, may_select);
+  auto invocation = workflow_invocation(name, invoker, request_context, may_select);
   settle_pending();
   const auto run_id = ids::run_id();
   // Durable runs: a serving runtime's runs survive its death (declarative ones continue from
   // their checkpoint, a script restarts with its completed calls answered from its journal).
   const bool resumable = allow_resumable && m_durable.load();
-  m_store.create_run({.run_id = run_id, .workflow = name, .payload = payload,
-                      .invoker = invocation.invoker, .resumable = resumable});
-  if (invocation.context.is_object() && !invocation.context.empty()) {
-    std::lock_guard lock(m_runs_mutex);
-    m_admitted_context[run_id] = invocation.context;
-    while (m_admitted_context.size() > k_max_admitted_contexts)
-      m_admitted_context.erase(m_admitted_context.begin());
-  }
+  auto record = m_store.create_run({.run_id = run_id, .workflow = name, .payload = payload,
+                                    .invoker = invocation.invoker, .resumable = resumable});
+  Admitted admitted{.record = std::move(record)};
+  if (invocation.context.is_object()) admitted.context = std::move(invocation.context);
+  std::lock_guard lock(m_runs_mutex);
+  m_admitted.insert_or_assign(run_id, std::move(admitted));
+  while (m_admitted.size() > k_max_admitted) m_admitted.erase(m_admitted.begin());
   return run_id;
 }
 
@@ -297,19 +296,23 @@ Invocation Runtime::workflow_invocation(const std::string& name, const json& inv
   return invocation;
 }
 
-json Runtime::take_admitted_context(const std::string& run_id) {
+std::optional<Runtime::Admitted> Runtime::take_admitted(const std::string& run_id) {
   std::lock_guard lock(m_runs_mutex);
-  const auto it = m_admitted_context.find(run_id);
-  if (it == m_admitted_context.end()) return json::object();
-  auto values = std::move(it->second);
-  m_admitted_context.erase(it);
-  return values;
+  const auto it = m_admitted.find(run_id);
+  if (it == m_admitted.end()) return std::nullopt;
+  auto admitted = std::move(it->second);
+  m_admitted.erase(it);
+  return admitted;
 }
 
 json Runtime::execute_run(const std::string& run_id, const std::string& model_override,
                           const EventListener& listener, int timeout_ms) {
   settle_pending();
-  const auto record = m_store.get_run(run_id);
+  // A run this process admitted starts from the record admission wrote (nothing else changes
+  // it before its first attempt starts); any other (a take-over, an evicted admission) is read.
+  auto admitted = take_admitted(run_id);
+  const auto record = admitted ? std::optional<store::RunRecord>(std::move(admitted->record))
+                               : m_store.get_run(run_id);
   if (!record) throw errors::run_not_found(run_id);
   const auto& def = workflow(record->workflow);
   {
@@ -350,14 +353,16 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
     }
   };
   const Envelope envelope{.run_id = run_id};
-  const auto context_values = take_admitted_context(run_id);
+  const auto context_values = admitted ? std::move(admitted->context) : json::object();
   // Durable runs: a run taken over after its runtime died (attempts > 1) says so with Flue's
   // run_resume (run_start's fields without the payload) and goes on from its checkpoint. Its
   // ends carry its fence: if yet another runtime took it over meanwhile, they change nothing.
   // A run its first runtime admitted but never started (queued when it died) starts here, with
   // run_start: its stream has no run_start to resume from.
-  const auto stream = m_store.stream_info("runs/" + run_id);
-  const bool resumed = record->attempts > 1 && stream && stream->last_seq >= 0;
+  const bool resumed = record->attempts > 1 && [&] {
+    const auto stream = m_store.stream_info("runs/" + run_id);
+    return stream && stream->last_seq >= 0;
+  }();
   const std::optional<std::int64_t> fence =
       record->resumable ? std::optional<std::int64_t>(record->fence) : std::nullopt;
   const RunIdentity identity{.run_id = run_id, .invoker = record->invoker,

@@ -8,6 +8,7 @@
 #include "runtime/definitions.hpp"
 #include "runtime/events.hpp"
 #include "runtime/harness.hpp"
+#include "store/store.hpp" // store::RunRecord, held from a run's admission to its execution
 
 #include <nlohmann/json.hpp>
 
@@ -23,11 +24,6 @@
 #include <string>
 #include <vector>
 
-namespace hearth::store {
-class Store;
-struct ApprovalRecord;
-struct RunRecord;
-}
 namespace hearth::sandbox {
 struct Seed;
 class Workspace;
@@ -225,8 +221,14 @@ private:
                                  EventLog& events);
   /// The agent named `name`, or null.
   const AgentDef* find_agent(const std::string& name) const;
-  /// The context values admit_run kept for `run_id` (an object), forgotten once taken.
-  nlohmann::json take_admitted_context(const std::string& run_id);
+  /// What admit_run kept for `run_id`: the record create_run returned and the context values
+  /// (an object), forgotten once taken; nullopt for a run this process did not admit (or
+  /// admitted more than k_max_admitted runs ago).
+  struct Admitted {
+    store::RunRecord record;
+    nlohmann::json context = nlohmann::json::object();
+  };
+  std::optional<Admitted> take_admitted(const std::string& run_id);
   std::mutex& instance_lock(const std::string& stream);
   /// Ends `run_id` with `error` (errored); when the store refuses (disk full), keeps the end
   /// to retry later (settle_pending) instead of leaving the run active without a word.
@@ -270,10 +272,11 @@ private:
   long long m_pruned_mtime = -1; // -1: the next call scans
   std::atomic<bool> m_prune_again{false}; // a call found the scan busy: the next one scans
   std::chrono::steady_clock::time_point m_pruned_at{};
-  // invoker.resolve's context values from admission to execution (same process; run ids are
-  // ULIDs, so the oldest go first past the cap).
-  static constexpr std::size_t k_max_admitted_contexts = 4096;
-  std::map<std::string, nlohmann::json> m_admitted_context;
+  // Admitted runs from admission to execution (same process; run ids are ULIDs, so the oldest
+  // go first past the cap): the record, so execution need not read back the row admission
+  // wrote, and invoker.resolve's context values.
+  static constexpr std::size_t k_max_admitted = 4096;
+  std::map<std::string, Admitted> m_admitted;
   // approvals: `hearth run --approve/--deny` lists per run, and the decision route's bound
   std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> m_run_approvals;
   std::atomic<std::int64_t> m_route_approval_wait_ms{0}; // set at server start, read by runs
