@@ -110,6 +110,11 @@ void Peer::start() {
   m_reader = std::thread([this] { read_loop(); });
 }
 
+void Peer::run() {
+  if (m_started.exchange(true)) throw errors::internal_error("ipc::Peer::run called after start");
+  read_loop();
+}
+
 json Peer::request(std::string_view method, json params, CallOptions options) {
   if (!m_started) throw errors::internal_error("ipc::Peer::request called before start()");
   auto call = std::make_shared<Call>();

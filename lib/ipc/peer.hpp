@@ -86,6 +86,12 @@ public:
   /// Starts the reader thread. Call once, after registering handlers.
   void start();
 
+  /// Instead of start(): reads on the calling thread until the connection ends (EOF, a
+  /// protocol or read error, or close() from another thread, e.g. a handler's), then returns.
+  /// For a thread that would otherwise only wait for the end, such as the warm server's
+  /// connection thread. Call once, after registering handlers.
+  void run();
+
   /// Sends a request and blocks until its reply. Returns `result`; throws RemoteError for an
   /// `error` reply, errors::ipc_timeout after the timeout (a late reply is then dropped),
   /// errors::ipc_closed when the connection ends first or is already closed.

@@ -197,7 +197,6 @@ void WarmServer::stop_accepting() {
 
 void WarmServer::stop() {
   stop_accepting();
-  m_stopping = true;
   std::list<std::unique_ptr<Connection>> connections;
   {
     std::lock_guard lock(m_mutex);
@@ -278,31 +277,27 @@ void WarmServer::serve(Connection& connection) {
   const int fd = connection.fd;
   auto& work = connection.work;
   {
-    const int shutdown_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     ipc::PeerOptions options;
     options.name = "a warm client";
     ipc::Peer peer(fd, fd, options);
     register_runtime_methods(peer, m_runtime, {.resumable_runs = false, .work = &work});
-    // `shutdown` ends this connection only: the dev server keeps serving.
-    peer.on_request("shutdown", [shutdown_fd](const ipc::Request&) {
-      wake(shutdown_fd);
+    // `shutdown` ends this connection only: the dev server keeps serving. Its reply is still
+    // written: close() stops the reading, not the writing.
+    peer.on_request("shutdown", [&peer](const ipc::Request&) {
+      peer.close();
       return json::object();
     });
-    peer.start();
     peer.notify("ready", {{"pid", ::getpid()}, {"version", HEARTH_VERSION}, {"identity", m_identity}});
-    while (!peer.is_closed() && !m_stopping) {
-      pollfd p{shutdown_fd, POLLIN, 0};
-      if (::poll(&p, 1, 100) > 0) break;
-    }
-    // The client is gone (or said shutdown, or the server stops): what it still runs ends
-    // cancelled, as the stdio child's runs do when its stdin closes. Cancelling before a run
-    // has registered with the runtime misses it: retry until the handlers are done.
+    // This thread reads until the client goes (EOF), says shutdown, or stop() shuts the socket
+    // down: one thread fewer per connection than a reader of its own.
+    peer.run();
+    // What the client still runs ends cancelled, as the stdio child's runs do when its stdin
+    // closes. Cancelling before a run has registered with the runtime misses it: retry until
+    // the handlers are done.
     while (work.size() > 0) {
       work.cancel_all(m_runtime);
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    peer.close();
-    ::close(shutdown_fd);
   } // ~Peer: workers joined, the last replies flushed
   ::close(fd);
   connection.done = true;

@@ -124,7 +124,6 @@ private:
   int m_wake_fd = -1;
   unsigned long m_dev = 0, m_ino = 0; // the socket inode we bound
   std::thread m_acceptor{};
-  std::atomic<bool> m_stopping{false};
   mutable std::mutex m_mutex;
   std::list<std::unique_ptr<Connection>> m_connections{};
   bool m_accepting = false;

@@ -331,6 +331,32 @@ TEST_SUITE("ipc") {
     CHECK(raw.message() == json{{"jsonrpc", "2.0"}, {"id", 1}, {"result", {{"bye", true}}}});
   }
 
+  TEST_CASE("run() serves on the calling thread until a handler closes the peer") {
+    Linked link;
+    link.b.on_request("echo", [](const Request& r) { return r.params; });
+    link.b.on_request("bye", [&link](const Request&) {
+      link.b.close(); // stops the reading; the reply is still written
+      return json{{"bye", true}};
+    });
+    link.a.start();
+    auto served = std::async(std::launch::async, [&] { link.b.run(); });
+    CHECK(link.a.request("echo", {{"n", 1}}) == json{{"n", 1}});
+    CHECK(link.a.request("bye") == json{{"bye", true}});
+    CHECK(served.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    served.get();
+    CHECK(link.b.is_closed());
+    CHECK_THROWS_AS(link.b.run(), hearth::Error); // once only, like start()
+  }
+
+  TEST_CASE("run() returns at EOF") {
+    OwnedPipe to_peer, from_peer;
+    Peer peer(to_peer.read, from_peer.write);
+    auto served = std::async(std::launch::async, [&] { peer.run(); });
+    to_peer.close_write();
+    CHECK(served.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    CHECK(peer.close_reason().value_or("").find("closed its output") != std::string::npos);
+  }
+
   TEST_CASE("large and unicode payloads cross intact") {
     Linked link;
     link.b.on_request("echo", [](const Request& r) { return r.params; });
