@@ -26,7 +26,10 @@ InterruptWatcher::InterruptWatcher(std::function<void(int signo)> on_signal,
   });
 }
 
+InterruptWatcher::InterruptWatcher(int socket) : m_pipe({SIGINT, SIGTERM}, socket) {}
+
 InterruptWatcher::~InterruptWatcher() {
+  if (m_stop_fd < 0) return; // no thread
   const std::uint64_t one = 1;
   [[maybe_unused]] const auto n = ::write(m_stop_fd, &one, sizeof one);
   if (m_thread.joinable()) m_thread.join();
@@ -34,6 +37,8 @@ InterruptWatcher::~InterruptWatcher() {
 }
 
 std::optional<int> InterruptWatcher::signal() const {
+  if (m_stop_fd < 0 && m_signal.load() == 0)
+    if (const auto signo = m_pipe.take()) m_signal = *signo;
   const int s = m_signal.load();
   return s == 0 ? std::nullopt : std::optional<int>(s);
 }

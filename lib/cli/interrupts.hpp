@@ -1,5 +1,6 @@
 // Ctrl-C and SIGTERM for commands that block on a child (run, connect, dev): a thread watches the
 // signal self-pipe, calls `on_signal` (which stops the child), and the command then exits 128+signo.
+// A command that only has a socket to shut down needs no thread: the signal handler does that.
 #pragma once
 
 #include "core/signals.hpp"
@@ -19,6 +20,10 @@ public:
   /// recorded, and watching goes on.
   explicit InterruptWatcher(std::function<void(int signo)> on_signal,
                             std::function<bool(int signo)> intercept = {});
+  /// Without a thread: the signal handler itself shuts `socket` down (see signals::SignalPipe),
+  /// for a command whose only reaction is to end the conversation on that socket, e.g. `hearth
+  /// run` over a warm runtime (runtime::Link::interrupt_socket). The socket must outlive this.
+  explicit InterruptWatcher(int socket);
   /// Stops watching and restores the previous signal dispositions.
   ~InterruptWatcher();
   InterruptWatcher(const InterruptWatcher&) = delete;
@@ -31,9 +36,9 @@ public:
   std::optional<int> exit_code() const;
 
 private:
-  signals::SignalPipe m_pipe;
-  int m_stop_fd = -1;
-  std::atomic<int> m_signal{0};
+  mutable signals::SignalPipe m_pipe; // signal() may take from it
+  int m_stop_fd = -1;          // -1 without a thread
+  mutable std::atomic<int> m_signal{0}; // without a thread, signal() takes it from the pipe
   std::thread m_thread;
 };
 

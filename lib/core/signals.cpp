@@ -8,12 +8,15 @@
 #include <cstring>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace hearth::signals {
 namespace {
 
-std::atomic<int> g_write_fd{-1}; // the handler's only state; -1 when no SignalPipe exists
+// The handler's only state: -1 when no SignalPipe exists (or it shuts no socket down).
+std::atomic<int> g_write_fd{-1};
+std::atomic<int> g_shutdown_fd{-1};
 
 extern "C" void on_signal(int signo) {
   const int saved_errno = errno; // the interrupted code may be inspecting errno
@@ -22,12 +25,16 @@ extern "C" void on_signal(int signo) {
     const auto byte = static_cast<unsigned char>(signo);
     [[maybe_unused]] const auto ignored = ::write(fd, &byte, 1); // a full pipe: already pending
   }
+  if (const int socket = g_shutdown_fd.load(); socket >= 0) ::shutdown(socket, SHUT_RDWR);
   errno = saved_errno;
 }
 
 } // namespace
 
-SignalPipe::SignalPipe(std::initializer_list<int> signals) : m_signals(signals) {
+SignalPipe::SignalPipe(std::initializer_list<int> signals) : SignalPipe(signals, -1) {}
+
+SignalPipe::SignalPipe(std::initializer_list<int> signals, int shutdown_socket)
+    : m_signals(signals) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
     throw errors::internal_error(std::string("pipe2: ") + std::strerror(errno));
@@ -39,6 +46,7 @@ SignalPipe::SignalPipe(std::initializer_list<int> signals) : m_signals(signals) 
   }
   m_read_fd = fds[0];
   m_write_fd = fds[1];
+  g_shutdown_fd.store(shutdown_socket);
   struct sigaction action {};
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
@@ -51,6 +59,7 @@ SignalPipe::SignalPipe(std::initializer_list<int> signals) : m_signals(signals) 
 SignalPipe::~SignalPipe() {
   for (std::size_t i = 0; i < m_signals.size(); ++i)
     ::sigaction(m_signals[i], &m_previous[i], nullptr);
+  g_shutdown_fd.store(-1);
   g_write_fd.store(-1);
   ::close(m_read_fd);
   ::close(m_write_fd);

@@ -16,6 +16,10 @@ namespace hearth::signals {
 class SignalPipe {
 public:
   explicit SignalPipe(std::initializer_list<int> signals = {SIGINT, SIGTERM});
+  /// As above; the handler also shuts `shutdown_socket` down (shutdown(2), SHUT_RDWR, which is
+  /// async-signal-safe), so a thread blocked on that socket sees its end without another thread
+  /// watching fd(). The socket must stay open while this lives.
+  SignalPipe(std::initializer_list<int> signals, int shutdown_socket);
   ~SignalPipe();
   SignalPipe(const SignalPipe&) = delete;
   SignalPipe& operator=(const SignalPipe&) = delete;

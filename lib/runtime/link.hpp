@@ -39,6 +39,11 @@ public:
 
   /// True once the runtime is gone: the child exited, or the warm connection ended.
   virtual bool lost() = 0;
+
+  /// A socket whose shutdown(2) alone does what kill() does, so that a signal handler may do it
+  /// (async-signal-safe): the warm connection's. -1 when kill() needs more (a child is stopped
+  /// and waited for).
+  virtual int interrupt_socket() const { return -1; }
 };
 
 } // namespace hearth::runtime

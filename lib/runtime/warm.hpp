@@ -147,6 +147,7 @@ public:
   /// Closes the connection: the dev server cancels what it ran for us.
   void kill() override;
   bool lost() override;
+  int interrupt_socket() const override { return m_fd; } // kill() is shutdown(m_fd)
 
   /// The server's `ready` params {pid, version, identity}.
   const nlohmann::json& hello() const { return m_hello; }

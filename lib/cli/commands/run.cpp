@@ -40,7 +40,14 @@ int run_workflow(const RunOptions& opts) {
   // The warm runtime of a `hearth dev` of this project when it is the same, else a child.
   const auto link = open_runtime(project, opts.project);
   auto& child = *link;
-  InterruptWatcher interrupts([&child](int) { child.kill(); });
+  // Ctrl-C: a warm link's signal handler shuts its socket down itself; a child needs a thread
+  // to stop it.
+  std::optional<InterruptWatcher> watcher;
+  if (const int socket = child.interrupt_socket(); socket >= 0)
+    watcher.emplace(socket);
+  else
+    watcher.emplace([&child](int) { child.kill(); });
+  const auto& interrupts = *watcher;
   try {
     child.wait_ready();
     terminal::info(terminal::style("1", "workflow " + opts.workflow));
