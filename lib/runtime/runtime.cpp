@@ -127,12 +127,17 @@ json sample_for_connection(const RuntimeContext& context, const std::vector<Agen
           {"stopReason", cut_short ? "maxTokens" : "endTurn"}};
 }
 
-/// Hands the newest event of `path` to `listener` (the run_end the store appended itself).
-void show_last_event(store::Store& store, const std::string& path, const EventListener& listener) {
+/// Hands event `seq` of `path` to `listener`, or its newest event when `seq` is unknown: the
+/// run_end the store appended itself.
+void show_stored_event(store::Store& store, const std::string& path,
+                       std::optional<std::int64_t> seq, const EventListener& listener) {
   if (!listener) return;
-  const auto info = store.stream_info(path);
-  if (!info || info->last_seq < 0) return;
-  const auto page = store.read(path, info->last_seq - 1, 1);
+  if (!seq) {
+    const auto info = store.stream_info(path);
+    if (!info || info->last_seq < 0) return;
+    seq = info->last_seq;
+  }
+  const auto page = store.read(path, *seq - 1, 1);
   if (!page.events.empty()) listener(store::to_json(page.events.front()));
 }
 
@@ -346,9 +351,10 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
   for (const auto& a : m_program.agents)
     if (a.name == (def.agent.empty() ? m_program.root_agent : def.agent)) owner = &a;
   observe(events, owner);
-  auto show_end = [&] {
+  // run_end, appended by the store as it ends the run: at `seq` when that is known.
+  auto show_end = [&](std::optional<std::int64_t> seq = std::nullopt) {
     try {
-      show_last_event(m_store, events.path(), listener); // run_end, appended by end_run
+      show_stored_event(m_store, events.path(), seq, listener);
     } catch (const std::exception&) { // the store failed; the caller still gets the error
     }
   };
@@ -410,13 +416,16 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
     // written and the caller hears so, as from an append to the closed stream.
     const store::RunEnd end{.run_id = run_id, .status = store::RunStatus::completed,
                             .result = result, .fence = fence};
+    std::optional<std::int64_t> end_seq; // run_end's: after the batch end_run_after appended
     if (!events.flush_with([&](const std::vector<store::NewEvent>& batch) {
-          return m_store.end_run_after(end, batch);
+          const auto first = m_store.end_run_after(end, batch);
+          if (first) end_seq = *first + static_cast<std::int64_t>(batch.size());
+          return first;
         })) {
       if (fence) throw errors::run_taken_over(run_id);
       throw errors::stream_closed(events.path());
     }
-    show_end();
+    show_end(end_seq);
     prune_workspaces();
     return result;
   } catch (const Error& e) {
