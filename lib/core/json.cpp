@@ -1,9 +1,40 @@
 // Bounded JSON parsing; see json.hpp.
 #include "core/json.hpp"
 
+#include <vector>
+
 #include <string>
 
 namespace hearth {
+
+bool json_fits(const nlohmann::json& value, std::size_t budget) {
+  constexpr std::size_t k_per_value = 4; // quotes, separators, a short number or literal
+  std::size_t used = 0;
+  std::vector<const nlohmann::json*> pending{&value};
+  while (!pending.empty()) {
+    const auto* item = pending.back();
+    pending.pop_back();
+    used += k_per_value;
+    if (item->is_string()) {
+      used += item->get_ref<const std::string&>().size();
+    } else if (item->is_object()) {
+      for (auto it = item->begin(); it != item->end() && used <= budget; ++it) {
+        used += it.key().size() + k_per_value;
+        pending.push_back(&it.value());
+      }
+    } else if (item->is_array()) {
+      for (const auto& element : *item) {
+        if (used > budget) break;
+        pending.push_back(&element);
+        used += 1;
+      }
+    } else if (item->is_binary()) {
+      used += item->get_binary().size() * 2;
+    }
+    if (used > budget) return false;
+  }
+  return true;
+}
 
 std::size_t json_nesting_depth(std::string_view text, std::size_t limit) {
   std::size_t depth = 0;

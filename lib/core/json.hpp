@@ -34,6 +34,12 @@ nlohmann::json parse_json_or_discarded(std::string_view text,
 /// that may hold bytes from outside.
 std::string dump_json(const nlohmann::json& value, int indent = -1);
 
+/// True when `value`'s compact text would take at most about `budget` bytes: counts string and
+/// key bytes plus a few bytes per value, and stops as soon as the count passes `budget`, so the
+/// walk costs O(min(size, budget)). Iterative (no recursion on the value's depth). For deciding
+/// whether a value is small enough to keep in memory, not for exact sizes.
+bool json_fits(const nlohmann::json& value, std::size_t budget);
+
 /// The object {key: value}. Cheaper than the initializer list `{{key, value}}`, which builds a
 /// [key, value] array and a JSON string for the key before the object (hot event paths, issue 17).
 inline nlohmann::json json_member(const char* key, nlohmann::json value) {

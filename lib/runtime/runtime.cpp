@@ -5,6 +5,7 @@
 #include "core/cancel.hpp"
 
 #include "core/errors.hpp"
+#include "core/json.hpp"
 #include "core/ids.hpp"
 #include "core/text.hpp"
 #include "mcp/connection_tools.hpp"
@@ -279,11 +280,20 @@ std::string Runtime::admit_run(const std::string& name, const json& payload, con
   const bool resumable = allow_resumable && m_durable.load();
   auto record = m_store.create_run({.run_id = run_id, .workflow = name, .payload = payload,
                                     .invoker = invocation.invoker, .resumable = resumable});
-  Admitted admitted{.record = std::move(record)};
-  if (invocation.context.is_object()) admitted.context = std::move(invocation.context);
+  const bool keep_record = json_fits(record.payload, k_max_admitted_record_bytes) &&
+                           json_fits(record.invoker, k_max_admitted_record_bytes);
+  const bool keep_context = invocation.context.is_object() && !invocation.context.empty();
   std::lock_guard lock(m_runs_mutex);
-  m_admitted.insert_or_assign(run_id, std::move(admitted));
-  while (m_admitted.size() > k_max_admitted) m_admitted.erase(m_admitted.begin());
+  if (keep_record) {
+    m_admitted_records.insert_or_assign(run_id, std::move(record));
+    while (m_admitted_records.size() > k_max_admitted_records)
+      m_admitted_records.erase(m_admitted_records.begin());
+  }
+  if (keep_context) {
+    m_admitted_context.insert_or_assign(run_id, std::move(invocation.context));
+    while (m_admitted_context.size() > k_max_admitted_contexts)
+      m_admitted_context.erase(m_admitted_context.begin());
+  }
   return run_id;
 }
 
@@ -301,12 +311,17 @@ Invocation Runtime::workflow_invocation(const std::string& name, const json& inv
   return invocation;
 }
 
-std::optional<Runtime::Admitted> Runtime::take_admitted(const std::string& run_id) {
+Runtime::Admitted Runtime::take_admitted(const std::string& run_id) {
+  Admitted admitted;
   std::lock_guard lock(m_runs_mutex);
-  const auto it = m_admitted.find(run_id);
-  if (it == m_admitted.end()) return std::nullopt;
-  auto admitted = std::move(it->second);
-  m_admitted.erase(it);
+  if (const auto it = m_admitted_records.find(run_id); it != m_admitted_records.end()) {
+    admitted.record = std::move(it->second);
+    m_admitted_records.erase(it);
+  }
+  if (const auto it = m_admitted_context.find(run_id); it != m_admitted_context.end()) {
+    admitted.context = std::move(it->second);
+    m_admitted_context.erase(it);
+  }
   return admitted;
 }
 
@@ -314,10 +329,10 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
                           const EventListener& listener, int timeout_ms) {
   settle_pending();
   // A run this process admitted starts from the record admission wrote (nothing else changes
-  // it before its first attempt starts); any other (a take-over, an evicted admission) is read.
+  // it before its first attempt starts); any other (a take-over, a large payload, an evicted
+  // admission) is read.
   auto admitted = take_admitted(run_id);
-  const auto record = admitted ? std::optional<store::RunRecord>(std::move(admitted->record))
-                               : m_store.get_run(run_id);
+  const auto record = admitted.record ? std::move(admitted.record) : m_store.get_run(run_id);
   if (!record) throw errors::run_not_found(run_id);
   const auto& def = workflow(record->workflow);
   {
@@ -359,7 +374,7 @@ json Runtime::execute_run(const std::string& run_id, const std::string& model_ov
     }
   };
   const Envelope envelope{.run_id = run_id};
-  const auto context_values = admitted ? std::move(admitted->context) : json::object();
+  const auto context_values = std::move(admitted.context);
   // Durable runs: a run taken over after its runtime died (attempts > 1) says so with Flue's
   // run_resume (run_start's fields without the payload) and goes on from its checkpoint. Its
   // ends carry its fence: if yet another runtime took it over meanwhile, they change nothing.

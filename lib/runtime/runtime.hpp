@@ -221,14 +221,14 @@ private:
                                  EventLog& events);
   /// The agent named `name`, or null.
   const AgentDef* find_agent(const std::string& name) const;
-  /// What admit_run kept for `run_id`: the record create_run returned and the context values
-  /// (an object), forgotten once taken; nullopt for a run this process did not admit (or
-  /// admitted more than k_max_admitted runs ago).
+  /// What admit_run kept for `run_id`, forgotten once taken: the record create_run returned
+  /// when it was small enough to keep (else nullopt: execute_run reads the store), and the
+  /// context values (an object, empty when none).
   struct Admitted {
-    store::RunRecord record;
+    std::optional<store::RunRecord> record;
     nlohmann::json context = nlohmann::json::object();
   };
-  std::optional<Admitted> take_admitted(const std::string& run_id);
+  Admitted take_admitted(const std::string& run_id);
   std::mutex& instance_lock(const std::string& stream);
   /// Ends `run_id` with `error` (errored); when the store refuses (disk full), keeps the end
   /// to retry later (settle_pending) instead of leaving the run active without a word.
@@ -272,11 +272,16 @@ private:
   long long m_pruned_mtime = -1; // -1: the next call scans
   std::atomic<bool> m_prune_again{false}; // a call found the scan busy: the next one scans
   std::chrono::steady_clock::time_point m_pruned_at{};
-  // Admitted runs from admission to execution (same process; run ids are ULIDs, so the oldest
-  // go first past the cap): the record, so execution need not read back the row admission
-  // wrote, and invoker.resolve's context values.
-  static constexpr std::size_t k_max_admitted = 4096;
-  std::map<std::string, Admitted> m_admitted;
+  // From admission to execution (same process; run ids are ULIDs, so the oldest go first past
+  // a cap): invoker.resolve's context values, and the run's record so that execution need not
+  // read back the row admission wrote. A run admitted but never executed (its queue was full)
+  // leaves its entries until the cap pushes them out, so only records whose payload and invoker
+  // are small are kept, and few: at most 64 x 16 KiB.
+  static constexpr std::size_t k_max_admitted_contexts = 4096;
+  static constexpr std::size_t k_max_admitted_records = 64;
+  static constexpr std::size_t k_max_admitted_record_bytes = 16 * 1024;
+  std::map<std::string, nlohmann::json> m_admitted_context;
+  std::map<std::string, store::RunRecord> m_admitted_records;
   // approvals: `hearth run --approve/--deny` lists per run, and the decision route's bound
   std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> m_run_approvals;
   std::atomic<std::int64_t> m_route_approval_wait_ms{0}; // set at server start, read by runs

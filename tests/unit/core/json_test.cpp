@@ -31,6 +31,28 @@ TEST_SUITE("core") {
     CHECK(parse_json(R"({"a":1})").at("a") == 1);
   }
 
+  TEST_CASE("json_fits bounds a value's text size, and stops early on a large one") {
+    using hearth::json_fits;
+    using nlohmann::json;
+    CHECK(json_fits(json::object(), 16));
+    CHECK(json_fits(json{{"name", "World"}}, 64));
+    CHECK_FALSE(json_fits(json{{"name", std::string(100, 'x')}}, 64));
+    CHECK_FALSE(json_fits(json(std::string(65, 'x')), 64));
+    json many = json::array();
+    for (int i = 0; i < 1000; ++i) many.push_back(i);
+    CHECK_FALSE(json_fits(many, 1024)); // about 5 bytes a number
+    CHECK(json_fits(many, 64 * 1024));
+    // Deep nesting is walked without recursion.
+    json deep = json::array();
+    json* cursor = &deep;
+    for (int i = 0; i < 10000; ++i) {
+      cursor->push_back(json::array());
+      cursor = &cursor->back();
+    }
+    CHECK_FALSE(json_fits(deep, 1024));
+    CHECK(json_fits(deep, 1 << 20));
+  }
+
   TEST_CASE("parse_json_or_discarded never throws") {
     CHECK(parse_json_or_discarded("{").is_discarded());
     CHECK(parse_json_or_discarded(std::string(1000, '{')).is_discarded());

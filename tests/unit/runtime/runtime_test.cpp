@@ -100,6 +100,20 @@ TEST_SUITE("runtime") {
     CHECK(page.closed);
   }
 
+  TEST_CASE("a run with a payload too large to keep from admission reads its record back") {
+    Fixture f;
+    auto rt = f.runtime(f.program("mock/echo"));
+    const json payload = {{"name", std::string(64 * 1024, 'n')}};
+    const auto outcome = rt.run_workflow("hello", payload, "", f.listener());
+    REQUIRE(f.types().front() == "run_start");
+    CHECK(f.events.front()["payload"] == payload);
+    CHECK(f.types().back() == "run_end");
+    CHECK(f.events.back()["isError"] == false);
+    const auto run = f.store->get_run(outcome.run_id);
+    REQUIRE(run);
+    CHECK(run->status == hearth::store::RunStatus::completed);
+  }
+
   TEST_CASE("an unknown workflow names the available ones") {
     Fixture f;
     auto rt = f.runtime(f.program("mock/echo"));
