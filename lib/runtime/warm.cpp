@@ -201,7 +201,8 @@ void WarmServer::stop() {
   {
     std::lock_guard lock(m_mutex);
     connections.swap(m_connections);
-    for (auto& c : connections) ::shutdown(c->fd, SHUT_RDWR); // its peer sees EOF and ends
+    for (auto& c : connections) // its peer sees EOF and ends; -1: it closed its fd already
+      if (c->fd >= 0) ::shutdown(c->fd, SHUT_RDWR);
   }
   for (auto& c : connections)
     if (c->thread.joinable()) c->thread.join();
@@ -299,7 +300,12 @@ void WarmServer::serve(Connection& connection) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   } // ~Peer: workers joined, the last replies flushed
-  ::close(fd);
+  {
+    // Under the mutex, so stop() never shuts down this fd number once it may be reused.
+    std::lock_guard lock(m_mutex);
+    ::close(fd);
+    connection.fd = -1;
+  }
   connection.done = true;
 }
 

@@ -106,7 +106,7 @@ public:
 
 private:
   struct Connection { // one accepted client, served on its own thread
-    int fd = -1;
+    int fd = -1; // -1 once serve() has closed it (written under m_mutex)
     ConnectionWork work{};
     std::thread thread{};
     std::atomic<bool> done{false};
