@@ -1,9 +1,8 @@
 // Bounded JSON parsing; see json.hpp.
 #include "core/json.hpp"
 
-#include <vector>
-
 #include <string>
+#include <vector>
 
 namespace hearth {
 
