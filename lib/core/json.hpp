@@ -31,7 +31,9 @@ nlohmann::json parse_json_or_discarded(std::string_view text,
 /// `value` serialized (compact, or pretty with `indent` >= 0). Strings that are not valid UTF-8
 /// (tool, script or file bytes that slipped past the edges) get U+FFFD instead of throwing
 /// type_error.316, so serializing never fails on content. Use this, not json::dump, for anything
-/// that may hold bytes from outside.
+/// that may hold bytes from outside. The compact text is byte for byte what nlohmann writes, but
+/// written without recursion and with ASCII strings copied eight bytes at a time (event bodies,
+/// issue 17); throws only std::bad_alloc.
 std::string dump_json(const nlohmann::json& value, int indent = -1);
 
 /// True when `value`'s compact text would take at most about `budget` bytes: counts string and

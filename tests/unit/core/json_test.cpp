@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
+#include <limits>
+#include <random>
 #include <string>
 
 using hearth::json_nesting_depth;
@@ -51,6 +54,80 @@ TEST_SUITE("core") {
     }
     CHECK_FALSE(json_fits(deep, 1024));
     CHECK(json_fits(deep, 1 << 20));
+  }
+
+  TEST_CASE("dump_json writes what nlohmann writes, byte for byte") {
+    using hearth::dump_json;
+    using nlohmann::json;
+    const auto reference = [](const json& value) {
+      return value.dump(-1, ' ', false, json::error_handler_t::replace);
+    };
+    std::string every_byte;
+    for (int c = 1; c < 256; ++c) every_byte += static_cast<char>(c);
+    const json values[] = {
+        json(), true, false, 0, -1, 42, std::numeric_limits<std::int64_t>::min(),
+        std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::uint64_t>::max(), 0.5,
+        100.0, -1e300, 1e21, json(""), json("plain"), json("quote \" back \\ slash / del \x7f"),
+        json("\b\f\n\r\t\x01\x1f end"), json("caf\xc3\xa9 \xe2\x9c\x93"), json("bad \xff\xc3 utf-8"),
+        json(every_byte), json::object(), json::array(), json::binary({1, 2, 3}),
+        json{{"b", 1}, {"a", {1, "two", nullptr, json::object(), json::array()}}},
+        json{{"k\"ey\n", {{"x", {{"y", json::array({json::array()})}}}}}, {"", ""}},
+        json{{"\xc3\xa9", "\xff"}}};
+    for (const auto& value : values) CHECK(dump_json(value) == reference(value));
+    // Every position of a byte that needs care, around the eight-byte steps of the scan.
+    for (std::size_t size = 1; size <= 20; ++size)
+      for (std::size_t at = 0; at < size; ++at)
+        for (const char* special : {"\"", "\\", "\n", "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xff"}) {
+          std::string text(size, 'a');
+          text.replace(at, 1, special);
+          REQUIRE(dump_json(json(text)) == reference(json(text)));
+        }
+    // Random documents of mixed shapes and text.
+    std::mt19937 random(17);
+    const auto text = [&] {
+      std::string s(random() % 12, ' ');
+      for (auto& c : s) c = static_cast<char>(random() % 4 == 0 ? random() % 256 : 32 + random() % 95);
+      return s;
+    };
+    for (int round = 0; round < 200; ++round) {
+      json root = json::object();
+      std::vector<json*> containers{&root};
+      for (int i = 0; i < 40; ++i) {
+        json& into = *containers[random() % containers.size()];
+        json item;
+        switch (random() % 7) {
+        case 0: item = text(); break;
+        case 1: item = static_cast<std::int64_t>(random()) - (1 << 30); break;
+        case 2: item = random() % 2 == 0; break;
+        case 3: item = json::object(); break;
+        case 4: // reserved, so pointers to its elements stay valid while it grows
+          item = json::array();
+          item.get_ref<json::array_t&>().reserve(64);
+          break;
+        case 5: item = static_cast<double>(random()) / 7.0; break;
+        default: break;
+        }
+        json* added = nullptr;
+        if (into.is_object()) added = &(into[text() + std::to_string(i)] = std::move(item));
+        else {
+          into.push_back(std::move(item));
+          added = &into.back();
+        }
+        if (added->is_structured()) containers.push_back(added);
+      }
+      REQUIRE(dump_json(root) == reference(root));
+    }
+  }
+
+  TEST_CASE("dump_json writes a deep value without recursion") {
+    using nlohmann::json;
+    json deep = json::object();
+    json* cursor = &deep;
+    for (int i = 0; i < 100000; ++i) cursor = &(*cursor)["k"]; // {"k":{"k":...null}}
+    const auto text = hearth::dump_json(deep);
+    CHECK(text.size() == 100000 * 5 + 4 + 100000);
+    CHECK(text.substr(0, 10) == "{\"k\":{\"k\":");
+    CHECK(text.substr(100000 * 5, 6) == "null}}");
   }
 
   TEST_CASE("parse_json_or_discarded never throws") {
