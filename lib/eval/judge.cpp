@@ -7,6 +7,7 @@
 #include "core/json.hpp"
 
 #include <algorithm>
+#include <memory>
 
 namespace hearth::eval {
 using nlohmann::json;
@@ -19,13 +20,13 @@ constexpr const char* k_system =
     "all) to 1 (fully). Call the `finish` tool with {\"score\": number, \"reason\": string}; if you "
     "cannot call tools, answer with that JSON object only.";
 
-const json& verdict_schema() {
-  static const json schema = {
+const std::shared_ptr<const json>& verdict_schema() {
+  static const auto schema = std::make_shared<const json>(json{
       {"type", "object"},
       {"properties",
        {{"score", {{"type", "number"}, {"minimum", 0}, {"maximum", 1}}},
         {"reason", {{"type", "string"}}}}},
-      {"required", json::array({"score", "reason"})}};
+      {"required", json::array({"score", "reason"})}});
   return schema;
 }
 

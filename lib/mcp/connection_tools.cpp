@@ -360,13 +360,14 @@ Elicitor elicitor_of(const ToolContext& ctx, const std::string& connection, cons
 Tool make_tool(Pool& pool, const std::string& agent, const ConnectionConfig& config,
                const ToolInfo& info) {
   const auto connection = config.name;
+  auto schema = info.input_schema;
+  if (json_type_of(schema).empty()) schema["type"] = "object";
   Tool tool{.name = tool_name(connection, info.name, config.tool_prefix),
             .description = info.description.empty() ? info.title : info.description,
-            .input_schema = info.input_schema,
+            .input_schema = runtime::make_schema(std::move(schema)),
             .approval = config.approval};
   if (!config.description.empty())
     tool.description = "[" + connection + ": " + config.description + "] " + tool.description;
-  if (json_type_of(tool.input_schema).empty()) tool.input_schema["type"] = "object";
   const auto server_tool = info.name;
   tool.run = [&pool, agent, connection, server_tool,
               model_name = tool.name](const json& input, const ToolContext& ctx) -> ToolOutcome {
@@ -410,13 +411,13 @@ Tool search_tool(Pool& pool, const std::string& agent, const std::vector<const C
               .description = "Find tools of your connections (external services) by keywords in "
                              "their names and descriptions. Returns matching tool names with their "
                              "input schemas; call them by those names. Connections: " + listing + ".",
-              .input_schema = {{"type", "object"},
-                               {"properties",
-                                {{"query", {{"type", "string"},
-                                            {"description", "Words to look for; empty lists every tool."}}},
-                                 {"connection", {{"type", "string"},
-                                                 {"description", "Only this connection."}}}}},
-                               {"required", {"query"}}}};
+              .input_schema = runtime::make_schema(
+                  {{"type", "object"},
+                   {"properties",
+                    {{"query", {{"type", "string"},
+                                {"description", "Words to look for; empty lists every tool."}}},
+                     {"connection", {{"type", "string"}, {"description", "Only this connection."}}}}},
+                   {"required", {"query"}}})};
   search.run = [&pool, agent](const json& input, const ToolContext& ctx) -> ToolOutcome {
     const auto consent = consent_of(pool, ctx); // a connection this search starts may ask to sign in
     oauth::ConsentScope consent_scope(ctx.emit ? &consent : nullptr);

@@ -82,8 +82,8 @@ Json anthropic_messages_body(const StepRequest& request, std::string_view provid
   }
   for (const auto& t : request.tools) {
     Json tool = {{"name", t.name},
-                 {"input_schema", t.parameters.is_object() && !t.parameters.empty()
-                                      ? t.parameters
+                 {"input_schema", t.parameters->is_object() && !t.parameters->empty()
+                                      ? *t.parameters
                                       : Json{{"type", "object"}, {"properties", Json::object()}}}};
     if (!t.description.empty())
       tool["description"] = t.description;

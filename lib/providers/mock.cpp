@@ -85,7 +85,7 @@ std::size_t request_chars(const StepRequest& r) {
   }
   for (const auto& t : r.tools)
     n += t.name.size() + t.description.size() +
-         (t.parameters_chars > 0 ? t.parameters_chars : dump_json(t.parameters).size());
+         (t.parameters_chars > 0 ? t.parameters_chars : dump_json(*t.parameters).size());
   return n;
 }
 
@@ -130,7 +130,7 @@ private:
   static ScriptStep echo(const StepRequest& request) {
     for (const auto& t : request.tools)
       if (t.name == k_finish_tool)
-        return {.calls = {{k_finish_tool, schema_sample(t.parameters)}}};
+        return {.calls = {{k_finish_tool, schema_sample(*t.parameters)}}};
     for (auto it = request.messages.rbegin(); it != request.messages.rend(); ++it)
       if (it->role == Role::user)
         return {.text = it->text};

@@ -67,7 +67,7 @@ Json openai_chat_body(const StepRequest& request, std::string_view provider_id) 
   for (const auto& m : request.messages)
     body["messages"].push_back(wire_message(m));
   for (const auto& t : request.tools) {
-    Json fn = {{"name", t.name}, {"parameters", t.parameters}};
+    Json fn = {{"name", t.name}, {"parameters", *t.parameters}};
     if (!t.description.empty())
       fn["description"] = t.description;
     body["tools"].push_back({{"type", "function"}, {"function", fn}});

@@ -50,13 +50,14 @@ Message assistant_message(std::string text, std::vector<ToolCall> tool_calls = {
 Message tool_result(std::string tool_call_id, std::string content, bool is_error = false,
                     std::string tool_name = {});
 
-/// A tool offered to the model; `parameters` is a JSON Schema object. `parameters_chars` is the
-/// size of its compact JSON text when the caller knows it (the harness serialized it once per
-/// turn), else 0: a size estimate need not serialize it again.
+/// A tool offered to the model; `parameters` is a JSON Schema object, never null, shared with the
+/// tool it came from (runtime::SharedSchema: never changed once made). `parameters_chars` is the
+/// size of its compact JSON text when the caller knows it (serialized once per process for the
+/// built-ins), else 0: a size estimate need not serialize it again.
 struct ToolSpec {
   std::string name{};
   std::string description{};
-  Json parameters = Json::object();
+  std::shared_ptr<const Json> parameters = std::make_shared<const Json>(Json::object());
   std::size_t parameters_chars = 0;
 };
 

@@ -137,10 +137,10 @@ std::string strip_frontmatter(const std::string& markdown) {
 }
 
 void prepare_schema(Tool& tool) {
-  auto text = hearth::dump_json(tool.input_schema);
+  auto text = hearth::dump_json(*tool.input_schema);
   tool.schema_chars = text.size();
   try {
-    tool.validator = json_schema::shared_validator(tool.input_schema, std::move(text));
+    tool.validator = json_schema::shared_validator(*tool.input_schema, std::move(text));
   } catch (const std::invalid_argument&) {
     tool.validator = nullptr;
   }
@@ -152,7 +152,7 @@ Tool builtin_tool(std::string_view name) {
     for (const auto& spec : manifest::builtin_tools()) {
       Tool tool{.name = spec["name"].get<std::string>(),
                 .description = spec["description"].get<std::string>(),
-                .input_schema = spec["inputSchema"]};
+                .input_schema = make_schema(spec["inputSchema"])};
       prepare_schema(tool);
       tools.push_back(std::move(tool));
     }

@@ -3,6 +3,7 @@
 // absolute once loaded.
 #pragma once
 
+#include "runtime/tool.hpp"
 #include "sandbox/sandbox.hpp"
 
 #include <nlohmann/json.hpp>
@@ -31,7 +32,7 @@ struct SkillDef {
 struct ExecToolDef {
   std::string name{};
   std::string description{};
-  nlohmann::json input_schema = nlohmann::json::object();
+  SharedSchema input_schema = make_schema(nlohmann::json::object()); // never null
   std::vector<std::string> command{}; // argv, program resolved to an absolute path where possible
   std::filesystem::path cwd{};        // where it runs: the project root
   std::string approval = "never";     // never | once | always

@@ -101,10 +101,10 @@ TurnRunner::TurnRunner(TurnScope& scope, const AgentDef& agent, const TurnOption
   m_compaction = compaction_settings(agent.compaction);
   m_system = system_prompt(agent, options);
   m_fixed_chars = m_system.size();
-  for (auto& t : m_tools) { // each schema moves to its spec: the validators hold what calls need
+  for (const auto& t : m_tools) { // the specs share the tools' schemas
     m_fixed_chars += t.name.size() + t.description.size() + t.schema_chars;
     m_tool_specs.push_back({.name = t.name, .description = t.description,
-                            .parameters = std::move(t.input_schema),
+                            .parameters = t.input_schema,
                             .parameters_chars = t.schema_chars});
   }
   m_rules = parse_policy(agent.policy); // validated at discovery; throws policy_invalid

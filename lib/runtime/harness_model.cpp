@@ -92,7 +92,7 @@ providers::StepResult TurnRunner::model_step(const json& messages, const Envelop
   for (const auto& t : request.tools) {
     json tool = json_member("name", t.name); // member by member: see json_member
     tool["description"] = t.description;
-    tool["parameters"] = t.parameters;
+    tool["parameters"] = *t.parameters;
     tools.push_back(std::move(tool));
   }
   std::int64_t sent_tokens = estimated_tokens();

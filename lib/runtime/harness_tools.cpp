@@ -67,7 +67,7 @@ void TurnRunner::build_tools() {
   Tool finish_tool{.name = "finish",
                    .description =
                        "Submit your final answer; its arguments must match the required schema.",
-                   .input_schema = m_finish.parameters,
+                   .input_schema = make_schema(m_finish.parameters),
                    .run = [this](const json& input, const ToolContext&) { return finish(input); }};
   prepare_schema(finish_tool); // one serialization for the result's validator and the tool's
   m_result_validator = finish_tool.validator ? finish_tool.validator
@@ -76,9 +76,9 @@ void TurnRunner::build_tools() {
   static const Tool give_up = [] {
     Tool tool{.name = "give_up",
               .description = "Stop because the task cannot be completed; say why.",
-              .input_schema = {{"type", "object"},
-                               {"properties", {{"reason", {{"type", "string"}}}}},
-                               {"required", {"reason"}}}};
+              .input_schema = make_schema({{"type", "object"},
+                                           {"properties", {{"reason", {{"type", "string"}}}}},
+                                           {"required", {"reason"}}})};
     prepare_schema(tool);
     return tool;
   }();
@@ -128,7 +128,7 @@ Tool TurnRunner::subagent_tool(const AgentDef& sub, bool copy) {
     tool = builtin_tool("agent"); // the schema `info` shows
   } else {
     static const Tool prepared = [] { // every subagent's tool takes the same input
-      Tool t{.input_schema = manifest::subagent_tool_schema()};
+      Tool t{.input_schema = make_schema(manifest::subagent_tool_schema())};
       prepare_schema(t);
       return t;
     }();

@@ -28,7 +28,7 @@ stdfs::path path_in(const stdfs::path& root, const std::string& relative) {
 ExecToolDef load_tool(const json& t, const stdfs::path& root) {
   ExecToolDef tool{.name = str(t, "name"),
                    .description = str(t, "description"),
-                   .input_schema = t.value("inputSchema", json::object()),
+                   .input_schema = make_schema(t.value("inputSchema", json::object())),
                    .cwd = path_in(root, str(t, "cwd")),
                    .approval = t.value("approval", std::string("never")),
                    .timeout_ms = integer(t, "timeoutMs", k_default_tool_timeout_ms),

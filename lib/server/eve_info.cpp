@@ -52,7 +52,7 @@ json eve_info_document(const runtime::Program& program, bool dev, const mcp::Poo
                               t.command.empty() ? dir : t.command.front());
     tool.update({{"name", t.name}, {"description", t.description}, {"hasAuth", false},
                  {"hasExecute", true}, {"hasModelOutputProjection", false},
-                 {"hasOutputSchema", false}, {"inputSchema", t.input_schema},
+                 {"hasOutputSchema", false}, {"inputSchema", *t.input_schema},
                  {"requiresApproval", t.approval != "never"}});
     tools.push_back(tool);
   }

@@ -50,7 +50,7 @@ StepRequest weather_request() {
           .messages = {user_message("What's the weather like in SF?")},
           .tools = {{.name = "get_weather",
                      .description = "Weather for a city",
-                     .parameters = {{"type", "object"}}}},
+                     .parameters = std::make_shared<const Json>(Json{{"type", "object"}})}},
           .options = {{"temperature", 0.5}, {"maxTokens", 100}}};
 }
 

@@ -78,7 +78,7 @@ TEST_SUITE("providers") {
         {"required", {"summary", "score", "ok", "tags", "level", "kind", "nested"}}};
     const StepRequest req{.model = "echo",
                           .messages = {user_message("hi")},
-                          .tools = {{.name = "give_up"}, {.name = "finish", .parameters = schema}}};
+                          .tools = {{.name = "give_up"}, {.name = "finish", .parameters = std::make_shared<const Json>(schema)}}};
     std::size_t starts = 0, ends = 0;
     const auto r = mock->step(req, {.on_tool_call_start = [&](auto, auto, auto) { ++starts; },
                                     .on_tool_call_end = [&](auto, const auto&) { ++ends; }});

@@ -50,7 +50,8 @@ TEST_SUITE("runtime") {
       const auto name = builtin["name"].get<std::string>();
       CAPTURE(name);
       const auto tool = builtin_tool(name);
-      CHECK(tool.input_schema == builtin["inputSchema"]);
+      CHECK(*tool.input_schema == builtin["inputSchema"]);
+      CHECK(tool.input_schema == builtin_tool(name).input_schema); // shared, not copied
       CHECK(tool.schema_chars == hearth::dump_json(builtin["inputSchema"]).size());
       REQUIRE(tool.validator);
       CHECK(tool.validator == builtin_tool(name).validator); // the same, not compiled again
@@ -58,9 +59,9 @@ TEST_SUITE("runtime") {
     }
     CHECK_THROWS_AS(builtin_tool("no_such_tool"), std::out_of_range);
     // A schema that does not compile leaves the validator null (the tool checks its input).
-    Tool bad{.name = "bad", .input_schema = {{"type", 42}}};
+    Tool bad{.name = "bad", .input_schema = hearth::runtime::make_schema({{"type", 42}})};
     prepare_schema(bad);
-    CHECK(bad.schema_chars == hearth::dump_json(bad.input_schema).size());
+    CHECK(bad.schema_chars == hearth::dump_json(*bad.input_schema).size());
     CHECK_FALSE(bad.validator);
   }
 }

@@ -57,8 +57,8 @@ struct Durable {
     // Unsandboxed: the tool appends to a host file the test reads.
     agent.sandbox = hearth::sandbox::merge({}, {{"backend", "none"}});
     agent.tools.push_back({.name = "note", .description = "Notes.",
-                           .input_schema = {{"type", "object"},
-                                            {"properties", {{"text", {{"type", "string"}}}}}},
+                           .input_schema = make_schema(
+                               {{"type", "object"}, {"properties", {{"text", {{"type", "string"}}}}}}),
                            .command = {(project.root() / "agent/tools/note.sh").string()},
                            .cwd = project.root(), .idempotent = idempotent});
     WorkflowDef notes{.name = "notes", .body = "Take notes.", .max_attempts = max_attempts};

@@ -180,7 +180,7 @@ TEST_SUITE("runtime") {
     const json text_schema = {{"type", "object"},
                               {"properties", {{"text", {{"type", "string"}}}}},
                               {"required", {"text"}}};
-    agent.tools.push_back({.name = "shout", .description = "Shouts.", .input_schema = text_schema,
+    agent.tools.push_back({.name = "shout", .description = "Shouts.", .input_schema = make_schema(text_schema),
                            .command = {(f.project.root() / "agent/tools/shout.py").string()},
                            .cwd = f.project.root()});
     agent.tools.push_back({.name = "fail", .description = "Fails.",
