@@ -2,6 +2,8 @@
 #include "core/json.hpp"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <charconv>
 #include <cstring>
 #include <cstdint>
@@ -146,44 +148,79 @@ private:
   std::size_t m_used = 0;
 };
 
-// True when one of the 8 bytes in `word` must not be copied as is into a JSON string: a control
-// character (< 0x20), `"`, `\`, or a byte >= 0x80 (UTF-8 that nlohmann must check). The classic
-// has-less-than / has-zero-byte bit tricks, eight bytes per step.
-constexpr bool has_special_byte(std::uint64_t word) {
+// 8 bytes as a word whose least significant byte is the first in memory, on any machine.
+std::uint64_t load_word(const char* bytes) {
+  std::uint64_t word;
+  std::memcpy(&word, bytes, sizeof word);
+  if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+  return word;
+}
+
+// The high bits of the bytes of `word` (a load_word) that must not be copied as is into a
+// JSON string: a control character (< 0x20), `"`, `\`, or a byte >= 0x80 (UTF-8 that nlohmann
+// must check); zero when there is none. The classic has-less-than / has-zero-byte bit tricks,
+// eight bytes per step. Bits above the first special byte may be set for plain bytes (a borrow
+// runs upwards); the lowest one is exact.
+constexpr std::uint64_t special_bytes(std::uint64_t word) {
   constexpr std::uint64_t ones = 0x0101010101010101u;
   constexpr std::uint64_t highs = 0x8080808080808080u;
-  const auto has_zero = [](std::uint64_t w) { return (w - ones) & ~w & highs; };
-  return ((word | ((word - 0x20 * ones) & ~word)) & highs) != 0 || has_zero(word ^ ('"' * ones)) ||
-         has_zero(word ^ ('\\' * ones));
+  const auto zero_bytes = [](std::uint64_t w) { return (w - ones) & ~w & highs; };
+  return ((word | ((word - 0x20 * ones) & ~word)) & highs) | zero_bytes(word ^ ('"' * ones)) |
+         zero_bytes(word ^ ('\\' * ones));
 }
+
+// Strings shorter than this are scanned a byte at a time: for them the word loop's set-up and
+// copy calls cost more than the bytes (a run writes ~1,000 keys and ids, issue 17 §3).
+constexpr std::size_t k_short_string = 16;
+
+// The bytes special_bytes() flags, as a table.
+constexpr auto k_special_byte = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) table[c] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+  return table;
+}();
 
 // `text` as a JSON string literal, as nlohmann writes it: `"` and `\` and the control characters
 // escaped (\b \f \n \r \t, else \u00xx in lower-case hex), everything else as is. Text with a byte
 // >= 0x80 goes to nlohmann, which validates the UTF-8 and replaces what is invalid.
 void write_string(Output& out, const std::string& text) {
-  const std::size_t start = out.size();
-  out.put('"');
   const char* const bytes = text.data();
   const std::size_t size = text.size();
+  if (size < k_short_string) { // keys and ids, most of what an event holds: copied as scanned
+    char* const at = out.room(size + 2);
+    at[0] = '"';
+    std::size_t i = 0;
+    while (i < size && !k_special_byte[static_cast<unsigned char>(bytes[i])]) {
+      at[1 + i] = bytes[i];
+      ++i;
+    }
+    if (i == size) {
+      at[1 + size] = '"';
+      out.advance(size + 2);
+      return;
+    } // else written again below (nothing was advanced)
+  }
+  const std::size_t start = out.size();
+  out.put('"');
   std::size_t plain_from = 0;
   std::size_t i = 0;
   while (i < size) {
-    std::uint64_t word;
-    while (i + 8 <= size && (std::memcpy(&word, bytes + i, 8), !has_special_byte(word))) i += 8;
+    // Whole words of plain bytes are skipped; then the scan jumps to the word's first special
+    // byte (plain bytes are never visited one by one).
+    std::uint64_t mask = 0;
+    while (i + 8 <= size && (mask = special_bytes(load_word(bytes + i))) == 0) i += 8;
     if (i + 8 > size) { // the tail, padded with spaces (plain) to a word
-      word = 0x2020202020202020u;
-      std::memcpy(&word, bytes + i, size - i);
-      if (!has_special_byte(word)) break;
+      char tail[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+      std::memcpy(tail, bytes + i, size - i);
+      mask = special_bytes(load_word(tail));
+      if (mask == 0) break;
     }
+    i += static_cast<std::size_t>(std::countr_zero(mask)) / 8;
     const auto c = static_cast<unsigned char>(bytes[i]);
     if (c >= 0x80) {
       out.truncate(start);
       out.put(library_dump(json(text)));
       return;
-    }
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      ++i;
-      continue;
     }
     out.put(bytes + plain_from, i - plain_from);
     plain_from = ++i;
