@@ -82,6 +82,18 @@ TEST_SUITE("core") {
           text.replace(at, 1, special);
           REQUIRE(dump_json(json(text)) == reference(json(text)));
         }
+    // Several bytes that need care in one eight-byte word, beside the bytes next to them in
+    // value (0x1f/0x20, '!'/'"'/'#', '['/'\\'/']'), short and long strings: the scan jumps to
+    // a word's first special byte, and must neither skip one nor stop at a plain byte.
+    std::mt19937 dense(5);
+    const char k_near[] = {'"', '\\', '\n', '\x01', '\x1f', ' ', '!', '#', '[', ']', '\x7f', 'a'};
+    for (int round = 0; round < 3000; ++round) {
+      std::string text(dense() % 41, 'x');
+      for (auto& c : text)
+        if (dense() % 3 == 0) c = k_near[dense() % sizeof k_near];
+      if (round % 50 == 0 && !text.empty()) text[dense() % text.size()] = '\xc3';
+      REQUIRE(dump_json(json(text)) == reference(json(text)));
+    }
     // Random documents of mixed shapes and text.
     std::mt19937 random(17);
     const auto text = [&] {
