@@ -471,9 +471,18 @@ private:
       // A request with a body is authenticated before the body is read, so an unauthenticated
       // client cannot make the server buffer up to max_body_bytes (docs/http.md).
       // Headers admit() sets (CORS) stay on the response the handler then completes.
+      // When the whole body came with the headers (a Content-Length body no larger than what the
+      // header read already holds, no 100-continue), there is nothing left to withhold: it is
+      // parsed from the buffer, and the auth walk runs on the handler thread just before the
+      // handler, one hand-off to the pool instead of two (each a pair of thread wake-ups, issue 17
+      // §3). A refusal is still answered with `Connection: close`.
+      const auto declared = parser.content_length();
+      const bool body_buffered =
+          !parser.is_done() && declared && conn->buffer.size() >= *declared &&
+          !iequals(req.get_header_value("Expect"), "100-continue");
       Response res;
       std::optional<auth::Decision> admitted;
-      if (!parser.is_done()) {
+      if (!parser.is_done() && !body_buffered) {
         co_await offload(m_handlers, [&] {
           try {
             if (admit(req, res, m_ctx)) admitted = current_auth();
@@ -509,7 +518,24 @@ private:
       }
       req.body = std::move(parser.get().body());
 
-      co_await offload(m_handlers, [&] { handle(req, raw_path, res, std::move(admitted)); });
+      bool refused = false;
+      co_await offload(m_handlers, [&] {
+        if (body_buffered) {
+          try {
+            if (admit(req, res, m_ctx)) admitted = current_auth();
+            else refused = true;
+          } catch (const std::exception& e) {
+            render_error(req, res, m_ctx, errors::internal_error(e.what()));
+            refused = true;
+          }
+          if (refused) return;
+        }
+        handle(req, raw_path, res, std::move(admitted));
+      });
+      if (refused) {
+        co_await answer_and_linger(conn, req, res);
+        co_return;
+      }
       if (res.producer) {
         if (!co_await serve_producer(conn, req, res, http11, keep_alive)) co_return;
       } else if (!co_await write_response(conn, req, res, keep_alive)) {

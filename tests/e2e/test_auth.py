@@ -148,6 +148,15 @@ class StartAuthTest(HearthTestCase):
                 self.assertLess(time.monotonic() - started, 4)
                 self.assertTrue(head.startswith("HTTP/1.1 401"), head)
                 self.assertIn("connection: close", head.lower())
+        # A small body sent with its headers (one write, as most clients do) is parsed from the
+        # buffer and the auth walk runs just before the handler: still a 401 that closes.
+        for path in ("/workflows/hello", "/eve/v1/session"):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+                s.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                          "application/json\r\nContent-Length: 13\r\n\r\n{\"name\": \"A\"}".encode())
+                head = s.recv(4096).decode("latin-1")
+                self.assertTrue(head.startswith("HTTP/1.1 401"), head)
+                self.assertIn("connection: close", head.lower())
         # An authenticated body is still read and served on the same kind of request.
         status, _, body = Http(server.port).json("POST", "/workflows/hello", {"name": "B"},
                                                  {"Authorization": f"Bearer {TOKEN}"})
