@@ -189,7 +189,9 @@ private:
             m_wake.wait(lock);
             continue;
           }
-          const auto when = m_due.top().due - k_flusher_slack;
+          // Woken when the earliest entry is due (not k_flusher_slack before: then the horizon
+          // below reached only that entry, and a run a millisecond cost one wake-up each).
+          const auto when = m_due.top().due;
           if (std::chrono::steady_clock::now() >= when) break;
           m_wake.wait_until(lock, when); // or an earlier entry arrived
         }
