@@ -483,13 +483,7 @@ private:
       Response res;
       std::optional<auth::Decision> admitted;
       if (!parser.is_done() && !body_buffered) {
-        co_await offload(m_handlers, [&] {
-          try {
-            if (admit(req, res, m_ctx)) admitted = current_auth();
-          } catch (const std::exception& e) {
-            render_error(req, res, m_ctx, errors::internal_error(e.what()));
-          }
-        });
+        co_await offload(m_handlers, [&] { admit_with_body(req, res, admitted); });
         if (!admitted) {
           co_await answer_and_linger(conn, req, res);
           co_return;
@@ -520,15 +514,9 @@ private:
 
       bool refused = false;
       co_await offload(m_handlers, [&] {
-        if (body_buffered) {
-          try {
-            if (admit(req, res, m_ctx)) admitted = current_auth();
-            else refused = true;
-          } catch (const std::exception& e) {
-            render_error(req, res, m_ctx, errors::internal_error(e.what()));
-            refused = true;
-          }
-          if (refused) return;
+        if (body_buffered && !admit_with_body(req, res, admitted)) {
+          refused = true;
+          return;
         }
         handle(req, raw_path, res, std::move(admitted));
       });
@@ -543,6 +531,18 @@ private:
       }
       if (!keep_alive || m_stopping.load()) co_return;
     }
+  }
+
+  /// The auth walk for a request with a body, on a handler thread: true, with the decision in
+  /// `admitted`, when it may go on; else the refusal (or the walk's failure) is in `res`.
+  bool admit_with_body(const Request& req, Response& res,
+                       std::optional<auth::Decision>& admitted) noexcept {
+    try {
+      if (admit(req, res, m_ctx)) admitted = current_auth();
+    } catch (const std::exception& e) {
+      render_error(req, res, m_ctx, errors::internal_error(e.what()));
+    }
+    return admitted.has_value();
   }
 
   /// Conflicting framing that a proxy in front might read differently (request smuggling).
