@@ -173,10 +173,11 @@ constexpr std::uint64_t special_bytes(std::uint64_t word) {
 // copy calls cost more than the bytes (a run writes ~1,000 keys and ids, issue 17 §3).
 constexpr std::size_t k_short_string = 16;
 
-// The bytes special_bytes() flags, as a table.
+// The bytes special_bytes() flags, as a table (each byte as the lowest of a word of spaces).
 constexpr auto k_special_byte = [] {
   std::array<bool, 256> table{};
-  for (int c = 0; c < 256; ++c) table[c] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+  for (unsigned c = 0; c < 256; ++c)
+    table[c] = (special_bytes(0x2020202020202000u | c) & 0x80u) != 0;
   return table;
 }();
 

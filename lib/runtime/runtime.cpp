@@ -5,8 +5,8 @@
 #include "core/cancel.hpp"
 
 #include "core/errors.hpp"
-#include "core/json.hpp"
 #include "core/ids.hpp"
+#include "core/json.hpp"
 #include "core/text.hpp"
 #include "mcp/connection_tools.hpp"
 #include "mcp/oauth.hpp"
