@@ -6,12 +6,13 @@
 #include "store/store.hpp"
 
 #include <array>
+#include <regex>
 
 namespace hearth::store {
 namespace {
 
 // Times are integer milliseconds since the Unix epoch (UTC); JSON columns hold compact JSON text.
-constexpr std::array<const char*, 8> k_steps = {
+constexpr std::array<const char*, 9> k_steps = {
     // 1: runs, event streams, sessions, submissions.
     R"sql(
 CREATE TABLE streams (
@@ -173,7 +174,55 @@ CREATE TABLE connection_credentials (
   updated_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 9 (issue 17 §3): the status and trigger CHECKs as comparisons. SQLite evaluates a CHECK
+    // `x IN (3 or more constants)` by building an ephemeral b-tree of the list on every INSERT
+    // and on every UPDATE of x: two per run (its INSERT and its end), 4 % of a run's
+    // instructions. Not SQL: rewrite_in_checks() below edits the table definitions in place.
+    nullptr,
 };
+
+/// Step 9: every table's `CHECK (col IN ('a', 'b', ...))` becomes `CHECK (col = 'a' OR col = 'b'
+/// OR ...)`, the same constraint, through the procedure SQLite documents for changing a CHECK
+/// without rebuilding the table (https://sqlite.org/lang_altertable.html, "Making Other Kinds Of
+/// Table Schema Changes"): O(1) whatever the file holds, and every stored row already satisfies
+/// the new text since it says the same. Runs inside migrate()'s write transaction.
+void rewrite_in_checks(db::Connection& conn) {
+  static const std::regex check(R"(CHECK \((\w+) IN \(([^()]*)\)\))");
+  static const std::regex item(R"('[^']*')");
+  std::vector<std::pair<std::string, std::string>> rewritten; // table, new definition
+  {
+    auto tables = conn.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND "
+                               "sql LIKE '%CHECK (%IN (%'");
+    while (tables->step()) {
+      const auto sql = tables->text(1);
+      std::string out;
+      auto from = sql.cbegin();
+      for (std::sregex_iterator m(sql.begin(), sql.end(), check), end; m != end; ++m) {
+        const auto column = (*m)[1].str();
+        const auto list = (*m)[2].str();
+        std::string terms;
+        for (std::sregex_iterator v(list.begin(), list.end(), item); v != end; ++v)
+          terms += (terms.empty() ? "" : " OR ") + column + " = " + v->str();
+        out.append(from, (*m)[0].first);
+        out += "CHECK (" + terms + ")";
+        from = (*m)[0].second;
+      }
+      out.append(from, sql.cend());
+      if (out != sql) rewritten.emplace_back(tables->text(0), std::move(out));
+    }
+  }
+  if (rewritten.empty()) return;
+  const auto cookie = conn.query_int("PRAGMA schema_version");
+  conn.exec("PRAGMA writable_schema = ON");
+  for (const auto& [name, sql] : rewritten)
+    conn.prepare("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?")
+        ->bind(1, sql)
+        .bind(2, name)
+        .run();
+  // Other connections (and this one) read the new definitions when the cookie moves.
+  conn.exec("PRAGMA schema_version = " + std::to_string(cookie + 1));
+  conn.exec("PRAGMA writable_schema = OFF");
+}
 
 // Reads the identity pragmas; refuses foreign files and newer schemas before anything is written.
 std::int64_t checked_version(db::Connection& conn) {
@@ -200,8 +249,10 @@ void migrate(db::Connection& conn) {
   if (checked_version(conn) == latest_schema_version()) return;
   db::Transaction tx(conn, db::Transaction::Mode::write);
   const auto version = checked_version(conn); // another process may have migrated meanwhile
-  for (auto step = version; step < latest_schema_version(); ++step)
-    conn.exec(k_steps[static_cast<std::size_t>(step)]);
+  for (auto step = version; step < latest_schema_version(); ++step) {
+    if (const char* sql = k_steps[static_cast<std::size_t>(step)]) conn.exec(sql);
+    else rewrite_in_checks(conn); // the one step that is code (step 9)
+  }
   // Pragmas take no bound parameters; the values are our own integers.
   conn.exec("PRAGMA application_id = " + std::to_string(k_application_id) +
             "; PRAGMA user_version = " + std::to_string(latest_schema_version()));

@@ -18,7 +18,7 @@ namespace {
 
 // Times are bigint milliseconds since the Unix epoch (UTC), as in SQLite; JSON columns hold
 // compact JSON text (byte for byte what the runtime wrote: key order is kept).
-constexpr std::array<const char*, 8> k_steps = {
+constexpr std::array<const char*, 9> k_steps = {
     // 1: runs, event streams, sessions, submissions.
     R"sql(
 CREATE TABLE streams (
@@ -196,6 +196,9 @@ CREATE TABLE connection_credentials (
   updated_ms BIGINT NOT NULL
 );
 )sql",
+    // 9: SQLite's status CHECKs as comparisons (migrations.cpp); PostgreSQL evaluates `IN` lists
+    // without a temporary structure, so nothing changes here.
+    "SELECT 1;",
 };
 
 // Any number: the advisory lock key of hearth's migrations ("hrth").

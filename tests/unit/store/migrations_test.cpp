@@ -33,6 +33,43 @@ long long raw_int(const std::filesystem::path& path, const std::string& sql) {
   return value;
 }
 
+std::string raw_text(const std::filesystem::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+  std::string out;
+  while (sqlite3_step(stmt) == SQLITE_ROW) { // each row's first column, one per line
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    out += std::string(text != nullptr ? text : "") + "\n";
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+int raw_rc(const std::filesystem::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  return rc;
+}
+
+/// The opcodes of `sql`'s program (EXPLAIN's second column), one per line.
+std::string opcodes(const std::filesystem::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, ("EXPLAIN " + sql).c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+  std::string out;
+  while (sqlite3_step(stmt) == SQLITE_ROW)
+    out += std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1))) + "\n";
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
 hearth::ErrorInfo open_error(const std::string& location) {
   try {
     open_store(location);
@@ -199,6 +236,57 @@ TEST_CASE("a schema-5 database keeps its fires; a fire left running is interrupt
   REQUIRE(interrupted.size() == 1);
   CHECK(interrupted[0].session_id == "x");
   CHECK(store->admit_dispatch({.agent = "a", .instance_id = "i", .source = "t"}).record.outcome.is_null());
+}
+
+TEST_CASE("a schema-8 database gets its status CHECKs as comparisons; rows and the checks stay") {
+  TempProject tmp;
+  const auto file = tmp.root() / "state.db";
+  {
+    auto store = open_store("sqlite:" + file.string());
+    store->create_run({.run_id = "run_old", .workflow = "w"});
+  }
+  const std::string update_run =
+      "UPDATE runs SET status = 'completed', result = '1', error = NULL, ended_ms = 2 "
+      "WHERE run_id = 'run_old'";
+  CHECK(opcodes(file, update_run).find("OpenEphemeral") == std::string::npos);
+  // Schema 8's definitions, as steps 1 to 6 wrote them (a fresh connection reads them anew).
+  raw_exec(file, "PRAGMA writable_schema = ON; "
+                 "UPDATE sqlite_master SET sql = replace(sql, 'CHECK (status = ''active'' OR "
+                 "status = ''completed'' OR status = ''errored'')', 'CHECK (status IN (''active'', "
+                 "''completed'', ''errored''))') WHERE name = 'runs'; "
+                 "UPDATE sqlite_master SET sql = replace(replace(sql, 'CHECK (trigger = ''cron'' OR "
+                 "trigger = ''catch-up'' OR trigger = ''manual'')', 'CHECK (trigger IN (''cron'', "
+                 "''catch-up'', ''manual''))'), 'CHECK (status = ''queued'' OR status = ''running'' "
+                 "OR status = ''done'' OR status = ''errored'' OR status = ''skipped'' OR status = "
+                 "''interrupted'')', 'CHECK (status IN (''queued'', ''running'', ''done'', "
+                 "''errored'', ''skipped'', ''interrupted''))') WHERE name = 'schedule_fires'; "
+                 "PRAGMA writable_schema = OFF; PRAGMA user_version = 8");
+  CHECK(raw_text(file, "SELECT sql FROM sqlite_master WHERE name = 'runs'")
+            .find("CHECK (status IN ('active', 'completed', 'errored'))") != std::string::npos);
+  CHECK(opcodes(file, update_run).find("OpenEphemeral") != std::string::npos); // what step 9 is for
+
+  auto store = open_store("sqlite:" + file.string());
+  CHECK(raw_int(file, "PRAGMA user_version") == schema_version());
+  const auto tables = raw_text(file, "SELECT sql FROM sqlite_master WHERE type = 'table'");
+  CHECK(tables.find(" IN (") == std::string::npos);
+  CHECK(tables.find("CHECK (status = 'active' OR status = 'completed' OR status = 'errored')") !=
+        std::string::npos);
+  CHECK(tables.find("CHECK (trigger = 'cron' OR trigger = 'catch-up' OR trigger = 'manual')") !=
+        std::string::npos);
+  CHECK(raw_text(file, "PRAGMA integrity_check") == "ok\n");
+  CHECK(opcodes(file, update_run).find("OpenEphemeral") == std::string::npos);
+  CHECK(opcodes(file, "INSERT INTO schedule_fires (fire_id, schedule, scheduled_ms, trigger, "
+                      "session_id, status, fired_ms) VALUES ('f', 's', 1, 'cron', 'x', 'queued', 1)")
+            .find("OpenEphemeral") == std::string::npos);
+  REQUIRE(store->get_run("run_old").has_value());
+  // The constraints still hold: an unknown status or trigger is refused.
+  CHECK(raw_rc(file, "UPDATE runs SET status = 'bogus' WHERE run_id = 'run_old'") ==
+        SQLITE_CONSTRAINT);
+  CHECK(raw_rc(file, "INSERT INTO schedule_fires (fire_id, schedule, scheduled_ms, trigger, "
+                     "session_id, status, fired_ms) VALUES ('f', 's', 1, 'hourly', 'x', 'queued', 1)") ==
+        SQLITE_CONSTRAINT);
+  CHECK(raw_rc(file, "UPDATE runs SET status = 'completed' WHERE run_id = 'run_old'") == SQLITE_OK);
+  CHECK(store->get_run("run_old")->status == RunStatus::completed);
 }
 
 TEST_CASE("memory stores are private to each Store") {
