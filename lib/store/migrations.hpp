@@ -1,5 +1,6 @@
-// Schema migrations: ordered steps (SQL, and one of code) under `PRAGMA user_version`, and the checks that refuse a
-// file hearth did not write or a schema from a newer hearth (seed 003 page 18 "Schema versioning").
+// Schema migrations: ordered steps (SQL, and one of code) under `PRAGMA user_version`, and the
+// checks that refuse a file hearth did not write or a schema from a newer hearth (seed 003 page 18
+// "Schema versioning").
 #pragma once
 
 #include "store/database.hpp"
