@@ -254,14 +254,20 @@ template <typename Integer> void write_integer(Output& out, Integer value) {
 // (issue 17: serializing events was a quarter of a run's instructions): strings are copied eight
 // bytes at a time between escapes instead of byte by byte. Iterative: an explicit stack of open
 // containers, so no recursion on the value's depth. Doubles, binary and non-ASCII strings go
-// through nlohmann.
-void write_compact(Output& out, const json& root) {
+// through nlohmann. `extra`: string members merged into the root object (dump_json_with).
+void write_compact(Output& out, const json& root, std::span<const JsonStringMember> extra = {}) {
   struct Open {
     const json* container;
     json::object_t::const_iterator member; // objects
-    std::size_t index;                     // arrays
+    std::size_t index;                     // arrays: the next element; objects: members written
   };
   std::vector<Open> open;
+  std::size_t next_extra = 0; // extra members are written in key order among the root's own
+  const auto write_member = [&out](Open& top, const std::string& key) {
+    if (top.index++ != 0) out.put(',');
+    write_string(out, key);
+    out.put(':');
+  };
   const json* next = &root;
   for (;;) {
     if (next != nullptr) {
@@ -289,14 +295,22 @@ void write_compact(Output& out, const json& root) {
     Open& top = open.back();
     if (top.container->is_object()) {
       const auto& members = top.container->get_ref<const json::object_t&>();
-      if (top.member == members.end()) {
+      const bool at_end = top.member == members.end();
+      if (top.container == &root) { // the extras that sort before this member (or all left)
+        for (; next_extra < extra.size() &&
+               (at_end || extra[next_extra].first <= top.member->first);
+             ++next_extra) {
+          if (!at_end && extra[next_extra].first == top.member->first) continue; // the root's wins
+          write_member(top, extra[next_extra].first);
+          write_string(out, extra[next_extra].second);
+        }
+      }
+      if (at_end) {
         out.put('}');
         open.pop_back();
         continue;
       }
-      if (top.member != members.begin()) out.put(',');
-      write_string(out, top.member->first);
-      out.put(':');
+      write_member(top, top.member->first);
       next = &top.member->second;
       ++top.member;
     } else {
@@ -318,6 +332,12 @@ std::string dump_json(const nlohmann::json& value, int indent) {
   if (indent >= 0) return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
   Output out;
   write_compact(out, value);
+  return std::move(out).take();
+}
+
+std::string dump_json_with(const nlohmann::json& object, std::span<const JsonStringMember> members) {
+  Output out;
+  write_compact(out, object, object.is_object() ? members : std::span<const JsonStringMember>{});
   return std::move(out).take();
 }
 

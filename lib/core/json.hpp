@@ -6,8 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace hearth {
 
@@ -35,6 +37,17 @@ nlohmann::json parse_json_or_discarded(std::string_view text,
 /// written without recursion and with ASCII strings copied eight bytes at a time (event bodies,
 /// issue 17); throws only std::bad_alloc.
 std::string dump_json(const nlohmann::json& value, int indent = -1);
+
+/// A string member {key, value} for dump_json_with.
+using JsonStringMember = std::pair<std::string, std::string>;
+
+/// dump_json(object) (compact) as if each of `members` had been added to `object` with emplace
+/// first: a key `object` already has keeps its own value, the others are written as string
+/// members in key order, byte for byte the text of that copy, without making it (the runtime
+/// adds its envelope, runId, session, ..., to every event this way, issue 17 §3). `members` must
+/// be sorted by key (std::string's order) without repeats. Ignored when `object` is not an
+/// object. Throws only std::bad_alloc.
+std::string dump_json_with(const nlohmann::json& object, std::span<const JsonStringMember> members);
 
 /// True when `value`'s compact text would take at most about `budget` bytes: counts string and
 /// key bytes plus a few bytes per value, and stops as soon as the count passes `budget`, so the

@@ -5,12 +5,14 @@
 #include "store/store.hpp"
 #include "store/system.hpp"
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <functional>
 #include <mutex>
 #include <queue>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 
@@ -46,15 +48,32 @@ constexpr const char* k_envelope_keys[] = {"runId",   "instanceId", "session",
 /// wake-up: a queued event waits k_deferred_commit_delay minus at most this.
 constexpr auto k_flusher_slack = std::chrono::milliseconds(5);
 
-/// The stored form of a TraceEvent derived from `source` at `time_ms`: {traceEvent, <source's
-/// envelope>}.
+using Members = std::shared_ptr<const std::vector<JsonStringMember>>;
+
+/// The stored form of a TraceEvent derived from `source` (stored with `members`) at `time_ms`:
+/// {traceEvent, <source's envelope>}: the same members, and any envelope field `source` sets
+/// itself (which wins over them, as in its own body).
 store::NewEvent trace_record(nlohmann::json trace_event, const nlohmann::json& source,
-                             std::int64_t time_ms) {
+                             const Members& members, std::int64_t time_ms) {
   nlohmann::json data = nlohmann::json::object();
   for (const char* key : k_envelope_keys)
     if (const auto it = source.find(key); it != source.end()) data[key] = *it;
   data["traceEvent"] = std::move(trace_event);
-  return {.type = k_trace_event_type, .data = std::move(data), .time_ms = time_ms};
+  return {.type = k_trace_event_type, .data = std::move(data), .time_ms = time_ms,
+          .members = members};
+}
+
+/// `envelope`'s non-empty fields as stored members, in key order (dump_json_with).
+Members envelope_members(const Envelope& envelope) {
+  const std::pair<const char*, const std::string*> sorted[] = {
+      {"harness", &envelope.harness},         {"instanceId", &envelope.instance_id},
+      {"operationId", &envelope.operation_id}, {"parentSession", &envelope.parent_session},
+      {"runId", &envelope.run_id},             {"session", &envelope.session},
+      {"taskId", &envelope.task_id},           {"turnId", &envelope.turn_id}};
+  auto members = std::make_shared<std::vector<JsonStringMember>>();
+  for (const auto& [key, value] : sorted)
+    if (!value->empty()) members->emplace_back(key, *value);
+  return members;
 }
 
 } // namespace
@@ -75,6 +94,19 @@ struct EventLog::Shared : std::enable_shared_from_this<EventLog::Shared> {
   bool closed = false;                       // the log was destroyed: the flusher skips it
   bool scheduled = false;                    // the flusher holds an entry for this log
   std::chrono::steady_clock::time_point pending_since{}; // when `pending` became non-empty
+  /// The stored members of the envelopes emitted under most recently (a run alternates between
+  /// its own, its operation's and its turn's): built once, shared by their events.
+  std::array<std::pair<Envelope, Members>, 4> recent_envelopes{};
+  std::size_t next_recent = 0;
+
+  const Members& members_for(const Envelope& envelope) {
+    for (const auto& [known, members] : recent_envelopes)
+      if (members && known == envelope) return members;
+    auto& slot = recent_envelopes[next_recent];
+    next_recent = (next_recent + 1) % recent_envelopes.size();
+    slot = {envelope, envelope_members(envelope)};
+    return slot.second;
+  }
 
   /// Commits `pending` in one transaction (through `write` when given, see flush_with), then
   /// shows it. mutex is held. Returns false when `write` wrote nothing. Throws the store's error
@@ -105,6 +137,8 @@ struct EventLog::Shared : std::enable_shared_from_this<EventLog::Shared> {
     if (!listener && !trace_sink) return true; // nobody in this process watches (HTTP runs)
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto& data = batch[i].data; // the wire shape a reader of the store gets (store::to_json)
+      if (batch[i].members && data.is_object())
+        for (const auto& [key, value] : *batch[i].members) data.emplace(key, value);
       data["type"] = batch[i].type;
       data["eventIndex"] = seq + static_cast<std::int64_t>(i);
       data["timestamp"] = iso_from_ms(batch[i].time_ms > 0 ? batch[i].time_ms : now_ms());
@@ -275,32 +309,29 @@ const std::string& EventLog::path() const noexcept { return m_shared->path; }
 store::Store& EventLog::store() const noexcept { return m_shared->store; }
 
 void EventLog::emit(const std::string& type, nlohmann::json data, const Envelope& envelope) {
-  const std::pair<const char*, const std::string*> fields[] = {
-      {"runId", &envelope.run_id},         {"instanceId", &envelope.instance_id},
-      {"session", &envelope.session},      {"parentSession", &envelope.parent_session},
-      {"taskId", &envelope.task_id},       {"harness", &envelope.harness},
-      {"operationId", &envelope.operation_id}, {"turnId", &envelope.turn_id}};
-  for (const auto& [key, value] : fields) // a field the event sets itself is kept
-    if (!value->empty()) data.emplace(key, *value);
   if (data.is_null()) data = nlohmann::json::object(); // an event without fields is {}
-  if (data.is_object()) data.erase("timestamp"); // the store keeps its time (NewEvent::time_ms)
+  if (!data.is_object()) throw std::invalid_argument("event " + type + ": data must be an object");
+  data.erase("timestamp"); // the store keeps its time (NewEvent::time_ms)
   auto& shared = *m_shared;
   std::lock_guard lock(shared.mutex);
   const auto at = now_ms(); // under the lock: times never go back along the stream
+  // The envelope is stored with the event, not copied into its DOM: the members of this
+  // envelope, shared by every event emitted under it (a field the event sets itself is kept).
+  const auto& members = shared.members_for(envelope);
   // The event and the TraceEvents it derives go in one transaction (issue 17 §3: a commit per
   // event and per TraceEvent was most of a run's store time). The tracer reads only the event's
   // own fields, not its seq. A tracer failure loses the TraceEvents, never the event.
   std::vector<nlohmann::json> derived;
   try {
-    derived = shared.tracer.observe(type, data);
+    derived = shared.tracer.observe(type, data, members.get());
   } catch (const std::exception&) {
     derived.clear();
   }
   std::vector<store::NewEvent> batch;
   batch.reserve(1 + derived.size());
-  batch.push_back({.type = type, .data = nlohmann::json(), .time_ms = at});
+  batch.push_back({.type = type, .data = nlohmann::json(), .time_ms = at, .members = members});
   for (auto& trace_event : derived)
-    batch.push_back(trace_record(std::move(trace_event), data, at));
+    batch.push_back(trace_record(std::move(trace_event), data, members, at));
   batch.front().data = std::move(data);
   shared.queue(std::move(batch));
 }
@@ -341,7 +372,7 @@ void EventLog::finish_trace(const nlohmann::json& error) noexcept {
     std::vector<store::NewEvent> batch;
     const auto at = now_ms();
     for (auto& trace_event : shared.tracer.finish(error))
-      batch.push_back(trace_record(std::move(trace_event), envelope, at));
+      batch.push_back(trace_record(std::move(trace_event), envelope, nullptr, at));
     if (!batch.empty()) shared.queue(std::move(batch));
   } catch (const std::exception&) {
     // The run is ending either way: TraceEvents that could not be stored must not fail it.

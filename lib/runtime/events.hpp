@@ -33,6 +33,8 @@ struct Envelope {
   std::string harness{};
   std::string operation_id{};
   std::string turn_id{};
+
+  bool operator==(const Envelope&) const = default;
 };
 
 /// Receives each event (the full wire JSON, with `eventIndex`) after it is committed.

@@ -50,11 +50,31 @@ std::string str(const json& data, const char* key) {
   return it != data.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-/// `data[key]` when it is a short string; other values are left out of attributes.
-void copy_string(json& into, const json& data, const char* key) {
-  const auto value = str(data, key);
+/// `value` under `key` when it is not empty (cut to 512 bytes).
+void put_string(json& into, const char* key, const std::string& value) {
   if (!value.empty()) into[key] = value.size() > 512 ? value.substr(0, 512) : value;
 }
+
+/// `data[key]` when it is a short string; other values are left out of attributes.
+void copy_string(json& into, const json& data, const char* key) {
+  put_string(into, key, str(data, key));
+}
+
+/// An event's string fields: its own (`data`), else the envelope it is stored with. A field the
+/// event sets itself wins, as in the stored body (dump_json_with).
+struct Fields {
+  const json& data;
+  const std::vector<JsonStringMember>* envelope;
+
+  std::string str(const char* key) const {
+    if (const auto it = data.find(key); it != data.end())
+      return it->is_string() ? it->get<std::string>() : std::string();
+    if (envelope != nullptr)
+      for (const auto& [name, value] : *envelope)
+        if (name == key) return value;
+    return {};
+  }
+};
 
 json error_attributes(const json& error) {
   json out = json::object();
@@ -231,12 +251,8 @@ std::string Tracer::parent_of(std::initializer_list<std::string> keys) const {
   return m_open.count(m_root) ? m_root : std::string();
 }
 
-std::string Tracer::agent_key(const json& data) const {
-  return "agent:" + str(data, "harness") + "|" + str(data, "session") + "|" +
-         str(data, "instanceId");
-}
-
-std::vector<json> Tracer::observe(const std::string& type, const json& d) {
+std::vector<json> Tracer::observe(const std::string& type, const json& d,
+                                  const std::vector<JsonStringMember>* envelope) {
   // Most events (deltas, messages, requests, usage, logs) open or close nothing: they cost one
   // lookup here, not the keys below (issue 17 §3). Every type the branches below handle is
   // listed here: one missing here derives no TraceEvents.
@@ -247,13 +263,17 @@ std::vector<json> Tracer::observe(const std::string& type, const json& d) {
   std::vector<json> out;
   if (!k_traced.count(type)) return out;
   const long long at = now_ms();
-  const auto op = "op:" + str(d, "operationId");
-  const auto step = "step:" + str(d, "turnId");
-  const auto call_id = str(d, "toolCallId");
+  const Fields f{d, envelope};
+  const auto op = "op:" + f.str("operationId");
+  const auto step = "step:" + f.str("turnId");
+  const auto call_id = f.str("toolCallId");
   const bool is_error = d.value("isError", false);
+  const auto agent_key = [&f] {
+    return "agent:" + f.str("harness") + "|" + f.str("session") + "|" + f.str("instanceId");
+  };
   auto attrs = [&](std::initializer_list<const char*> keys) {
     json a = json::object();
-    for (const char* k : keys) copy_string(a, d, k);
+    for (const char* k : keys) put_string(a, k, f.str(k));
     return a;
   };
   if (type == "run_start" || type == "run_resume") { // a resumed run opens its span again
@@ -266,49 +286,49 @@ std::vector<json> Tracer::observe(const std::string& type, const json& d) {
       point(out, "error", "error", parent_of({op}), error_attributes(d["error"]), at);
     close(out, op, is_error, json::object(), at);
   } else if (type == "agent_start") {
-    open(out, agent_key(d), "turn", "lifecycle",
-         parent_of({"task:" + str(d, "taskId"), op, "run"}), attrs({"session", "taskId"}), at);
+    open(out, agent_key(), "turn", "lifecycle",
+         parent_of({"task:" + f.str("taskId"), op, "run"}), attrs({"session", "taskId"}), at);
   } else if (type == "agent_end") {
-    close(out, agent_key(d), false, json::object(), at);
+    close(out, agent_key(), false, json::object(), at);
   } else if (type == "turn_start") {
-    open(out, step, "step", "lifecycle", parent_of({agent_key(d), op, "run"}), attrs({"turnId"}),
+    open(out, step, "step", "lifecycle", parent_of({agent_key(), op, "run"}), attrs({"turnId"}),
          at);
   } else if (type == "turn") {
     close(out, step, is_error, attrs({"model", "provider", "stopReason"}), at);
   } else if (type == "tool_start") {
-    const auto id = open(out, "tool:" + str(d, "turnId") + "|" + call_id, "tool", "capability",
-                         parent_of({step, agent_key(d), op, "run"}),
+    const auto id = open(out, "tool:" + f.str("turnId") + "|" + call_id, "tool", "capability",
+                         parent_of({step, agent_key(), op, "run"}),
                          attrs({"toolName", "toolCallId"}), at);
     auto& span = m_open.at(id);
-    span.session = str(d, "session");
-    span.tool_name = str(d, "toolName");
+    span.session = f.str("session");
+    span.tool_name = f.str("toolName");
     m_tool_calls[call_id] = id;
   } else if (type == "tool_call") {
-    close(out, "tool:" + str(d, "turnId") + "|" + call_id, is_error, json::object(), at);
+    close(out, "tool:" + f.str("turnId") + "|" + call_id, is_error, json::object(), at);
   } else if (type == "task_start") {
     // The subagent tool call that started this task: an open tool span of the same session named
     // like the subagent, without a task yet.
     std::string parent;
     for (auto& [id, span] : m_open)
-      if (span.name == "tool" && !span.has_task && span.session == str(d, "session") &&
-          span.tool_name == str(d, "agent")) {
+      if (span.name == "tool" && !span.has_task && span.session == f.str("session") &&
+          span.tool_name == f.str("agent")) {
         span.has_task = true;
         parent = id;
         break;
       }
     if (parent.empty()) parent = parent_of({op, "run"});
-    open(out, "task:" + str(d, "taskId"), "subagent", "capability", parent,
+    open(out, "task:" + f.str("taskId"), "subagent", "capability", parent,
          attrs({"taskId", "agent"}), at);
   } else if (type == "task") {
-    close(out, "task:" + str(d, "taskId"), is_error, json::object(), at);
+    close(out, "task:" + f.str("taskId"), is_error, json::object(), at);
   } else if (type == "policy_decision" || type == "approval_request" ||
              type == "approval_decision" || type == "error") {
     std::string parent;
     if (const auto it = m_tool_calls.find(call_id); it != m_tool_calls.end()) parent = it->second;
-    const auto approval = "approval:" + str(d, "approvalId");
+    const auto approval = "approval:" + f.str("approvalId");
     if (parent.empty())
-      parent = type == "approval_decision" ? parent_of({approval, step, agent_key(d), op, "run"})
-                                           : parent_of({step, agent_key(d), op, "run"});
+      parent = type == "approval_decision" ? parent_of({approval, step, agent_key(), op, "run"})
+                                           : parent_of({step, agent_key(), op, "run"});
     if (type == "policy_decision")
       point(out, "policy.decision", "policy", parent,
             attrs({"toolName", "toolCallId", "decision", "reason", "source", "rule"}), at);
@@ -320,8 +340,8 @@ std::vector<json> Tracer::observe(const std::string& type, const json& d) {
             attrs({"approvalId", "decision", "reason", "invoker"}), at);
     else {
       auto a = error_attributes(d.value("error", json::object()));
-      copy_string(a, d, "source");
-      copy_string(a, d, "hook");
+      put_string(a, "source", f.str("source"));
+      put_string(a, "hook", f.str("hook"));
       point(out, "error", "error", parent, std::move(a), at);
     }
   }

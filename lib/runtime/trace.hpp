@@ -13,6 +13,8 @@
 // traceparent continued a caller's trace (then it names the caller's span).
 #pragma once
 
+#include "core/json.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -58,7 +60,10 @@ public:
   /// The TraceEvents that runtime event `type` with wire `data` (envelope fields included:
   /// runId, session, taskId, harness, operationId, turnId, timestamp) causes, in order.
   /// Unknown types cause none.
-  std::vector<nlohmann::json> observe(const std::string& type, const nlohmann::json& data);
+  /// `envelope`: string members the event is stored with besides `data` (NewEvent::members),
+  /// read for the fields `data` lacks; null: `data` has them all.
+  std::vector<nlohmann::json> observe(const std::string& type, const nlohmann::json& data,
+                                      const std::vector<JsonStringMember>* envelope = nullptr);
 
   /// Ends every open span (a run's end: `error` non-null when it failed) and returns their end
   /// events, innermost first; an `error` point event precedes them when `error` is an object.
@@ -100,7 +105,6 @@ private:
              const std::string& registry_key = "");
   /// The span id open under the first of `keys` that exists, else the root, else "".
   std::string parent_of(std::initializer_list<std::string> keys) const;
-  std::string agent_key(const nlohmann::json& data) const;
 
   std::string m_trace_id;
   std::string m_external_parent; // the caller's span (incoming traceparent), or ""

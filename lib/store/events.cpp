@@ -52,7 +52,7 @@ Tail SqliteStore::append_in(db::Connection& conn, std::string_view path,
         ->bind(1, path)
         .bind(2, seq++)
         .bind(3, event.type)
-        .bind(4, hearth::dump_json(event.data))
+        .bind(4, event_text(event))
         .bind(5, event.time_ms > 0 ? event.time_ms : now)
         .run();
   }

@@ -802,7 +802,7 @@ Tail PostgresStore::append_in(pg::Connection& conn, std::string_view path,
   // stored text is byte for byte what dump_json wrote.
   Json batch = Json::array();
   for (const auto& event : events) {
-    batch.push_back({{"type", event.type}, {"data", hearth::dump_json(event.data)}});
+    batch.push_back({{"type", event.type}, {"data", event_text(event)}});
     if (event.time_ms > 0) batch.back()["time"] = event.time_ms; // else the append's ($4)
   }
   const bool notify = path.size() <= k_max_notified_path;

@@ -94,6 +94,11 @@ Json to_json(const RunRecord& run) {
   return j;
 }
 
+std::string event_text(const NewEvent& event) {
+  return event.members ? hearth::dump_json_with(event.data, *event.members)
+                       : hearth::dump_json(event.data);
+}
+
 Json to_json(const Event& event) {
   Json j = event.data.is_object() ? event.data : Json{{"data", event.data}};
   j["type"] = event.type;

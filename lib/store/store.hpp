@@ -4,6 +4,7 @@
 // tests/unit/store/ run against each.
 #pragma once
 
+#include "core/json.hpp"
 #include "store/offsets.hpp"
 
 #include <nlohmann/json.hpp>
@@ -107,11 +108,18 @@ struct RunQuery {
 /// itself (`type`, `eventIndex` = seq, `timestamp` = time). `time_ms` is when it happened
 /// (milliseconds since the epoch; 0: the time of the append): a deferred commit stores when the
 /// event was emitted, so a replay shows the timestamps the live stream showed.
+/// `members`: string members stored as part of `data` (an object) where it has none of that name,
+/// sorted by key: the runtime's envelope (runId, session, ...), shared by the events it emits
+/// under one envelope instead of copied into each DOM (issue 17 §3). Null: none.
 struct NewEvent {
   std::string type{};
   Json data = Json::object();
   std::int64_t time_ms = 0;
+  std::shared_ptr<const std::vector<JsonStringMember>> members{};
 };
+
+/// The stored body of `event`: `data` with its `members`, as compact JSON text (dump_json_with).
+std::string event_text(const NewEvent& event);
 
 struct Event {
   std::int64_t seq = 0; // 0-based position in its stream; Flue's eventIndex on run streams

@@ -142,6 +142,49 @@ TEST_SUITE("core") {
     CHECK(text.substr(100000 * 5, 6) == "null}}");
   }
 
+  TEST_CASE("dump_json_with writes the object as if its members had been emplaced") {
+    using hearth::JsonStringMember;
+    using nlohmann::json;
+    // The reference: a copy with the members emplaced (a key the object has keeps its value).
+    const auto emplaced = [](json value, const std::vector<JsonStringMember>& members) {
+      if (value.is_object())
+        for (const auto& [key, text] : members) value.emplace(key, text);
+      return hearth::dump_json(value);
+    };
+    const std::vector<JsonStringMember> envelope = {
+        {"harness", "default"}, {"operationId", "op_1"}, {"runId", "run_1"},
+        {"session", "s \"quoted\"\n"}, {"turnId", "turn_1"}};
+    const json objects[] = {
+        json::object(),
+        json{{"a", 1}},                                   // before every member
+        json{{"zz", 1}},                                  // after every member
+        json{{"message", "m"}, {"sessionX", 2}},          // between, and a key sharing a prefix
+        json{{"session", {{"own", true}}}, {"runId", 7}}, // the object's own values win
+        json{{"nested", {{"runId", "inner"}}}},           // members go to the root only
+        json{{"harness", "h"}, {"turnId", "t"}, {"x", json::array({1, 2})}}};
+    for (const auto& object : objects) {
+      CHECK(hearth::dump_json_with(object, envelope) == emplaced(object, envelope));
+      CHECK(hearth::dump_json_with(object, {}) == hearth::dump_json(object));
+    }
+    CHECK(hearth::dump_json_with(json{{"a", 1}}, envelope) ==
+          R"({"a":1,"harness":"default","operationId":"op_1","runId":"run_1",)"
+          R"("session":"s \"quoted\"\n","turnId":"turn_1"})");
+    for (const json& other : {json(), json(3), json("text"), json::array({1})}) // not objects
+      CHECK(hearth::dump_json_with(other, envelope) == hearth::dump_json(other));
+    // Random objects against random sorted member sets drawn from the same small key space.
+    std::mt19937 random(23);
+    const std::string keys[] = {"", "a", "b", "ba", "harness", "runId", "session", "z", "\xc3\xa9"};
+    for (int round = 0; round < 500; ++round) {
+      json object = json::object();
+      for (const auto& key : keys)
+        if (random() % 2 == 0) object[key] = random() % 3 == 0 ? json::object() : json(round);
+      std::vector<JsonStringMember> members;
+      for (const auto& key : keys) // in std::string order, as the array is
+        if (random() % 2 == 0) members.emplace_back(key, "v" + std::to_string(random() % 100));
+      REQUIRE(hearth::dump_json_with(object, members) == emplaced(object, members));
+    }
+  }
+
   TEST_CASE("parse_json_or_discarded never throws") {
     CHECK(parse_json_or_discarded("{").is_discarded());
     CHECK(parse_json_or_discarded(std::string(1000, '{')).is_discarded());

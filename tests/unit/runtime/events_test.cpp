@@ -76,6 +76,49 @@ TEST_SUITE("runtime.events") {
     CHECK(store->read("runs/b", -1).events.size() == stored.size());
   }
 
+  TEST_CASE("the envelope is stored with each event; a field the event sets itself is kept") {
+    auto store = hearth::store::open_store("memory:");
+    store->create_stream("runs/e");
+    std::vector<json> shown;
+    EventLog log(*store, "runs/e", [&](const json& e) { shown.push_back(e); },
+                 CommitPolicy::deferred);
+    const Envelope run{.run_id = "e"};
+    const Envelope turn{.run_id = "e", .session = "s1", .harness = "default",
+                        .operation_id = "op_1", .turn_id = "turn_1"};
+    log.emit("run_start", {{"workflowName", "w"}}, run);
+    log.emit("operation_start", {{"operationKind", "prompt"}}, turn);
+    log.emit("message_end", {{"session", "own"}, {"runId", nullptr}}, turn);
+    log.emit("log", {{"message", "again"}}, run); // an envelope seen before
+    log.flush();
+    const auto stored = store->read("runs/e", -1, 100).events;
+    std::vector<json> own;
+    for (const auto& e : stored)
+      if (e.type != "trace") own.push_back(e.data);
+    REQUIRE(own.size() == 4);
+    CHECK(own[0] == json{{"workflowName", "w"}, {"runId", "e"}});
+    CHECK(own[1] == json{{"operationKind", "prompt"}, {"runId", "e"}, {"session", "s1"},
+                         {"harness", "default"}, {"operationId", "op_1"}, {"turnId", "turn_1"}});
+    CHECK(own[2] == json{{"session", "own"}, {"runId", nullptr}, {"harness", "default"},
+                         {"operationId", "op_1"}, {"turnId", "turn_1"}});
+    CHECK(own[3] == json{{"message", "again"}, {"runId", "e"}});
+    // TraceEvents carry the envelope of the event they derive from; the listener sees what a
+    // reader of the store reads.
+    for (const auto& e : stored)
+      if (e.type == "trace") CHECK(e.data["runId"] == "e");
+    REQUIRE(shown.size() == stored.size());
+    for (std::size_t i = 0; i < stored.size(); ++i) CHECK(shown[i] == hearth::store::to_json(stored[i]));
+    // The operation's span names its own fields, taken from the envelope.
+    bool operation_span = false;
+    for (const auto& e : stored)
+      if (e.type == "trace" && e.data["traceEvent"]["name"] == "operation") {
+        operation_span = true;
+        CHECK(e.data["traceEvent"]["attributes"]["operationId"] == "op_1");
+        CHECK(e.data["traceEvent"]["attributes"]["session"] == "s1");
+        CHECK(e.data["operationId"] == "op_1");
+      }
+    CHECK(operation_span);
+  }
+
   TEST_CASE("deferred: an event keeps the time it was emitted, live and replayed alike") {
     auto store = hearth::store::open_store("memory:");
     store->create_stream("runs/t");
