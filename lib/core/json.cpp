@@ -184,7 +184,7 @@ constexpr auto k_special_byte = [] {
 // `text` as a JSON string literal, as nlohmann writes it: `"` and `\` and the control characters
 // escaped (\b \f \n \r \t, else \u00xx in lower-case hex), everything else as is. Text with a byte
 // >= 0x80 goes to nlohmann, which validates the UTF-8 and replaces what is invalid.
-void write_string(Output& out, const std::string& text) {
+void write_string(Output& out, std::string_view text) {
   const char* const bytes = text.data();
   const std::size_t size = text.size();
   if (size < k_short_string) { // keys and ids, most of what an event holds: copied as scanned
@@ -220,7 +220,7 @@ void write_string(Output& out, const std::string& text) {
     const auto c = static_cast<unsigned char>(bytes[i]);
     if (c >= 0x80) {
       out.truncate(start);
-      out.put(library_dump(json(text)));
+      out.put(library_dump(json(std::string(text))));
       return;
     }
     out.put(bytes + plain_from, i - plain_from);
@@ -255,7 +255,7 @@ template <typename Integer> void write_integer(Output& out, Integer value) {
 // bytes at a time between escapes instead of byte by byte. Iterative: an explicit stack of open
 // containers, so no recursion on the value's depth. Doubles, binary and non-ASCII strings go
 // through nlohmann. `extra`: string members merged into the root object (dump_json_with).
-void write_compact(Output& out, const json& root, std::span<const JsonStringMember> extra = {}) {
+void write_compact(Output& out, const json& root, std::span<const JsonMember> extra = {}) {
   struct Open {
     const json* container;
     json::object_t::const_iterator member; // objects
@@ -298,11 +298,13 @@ void write_compact(Output& out, const json& root, std::span<const JsonStringMemb
       const bool at_end = top.member == members.end();
       if (top.container == &root) { // the extras that sort before this member (or all left)
         for (; next_extra < extra.size() &&
-               (at_end || extra[next_extra].first <= top.member->first);
+               (at_end || extra[next_extra].key <= top.member->first);
              ++next_extra) {
-          if (!at_end && extra[next_extra].first == top.member->first) continue; // the root's wins
-          write_member(top, extra[next_extra].first);
-          write_string(out, extra[next_extra].second);
+          const auto& member = extra[next_extra];
+          if (!at_end && member.key == top.member->first) continue; // the root's own wins
+          write_member(top, member.key);
+          if (member.raw) out.put(member.value);
+          else write_string(out, member.value);
         }
       }
       if (at_end) {
@@ -335,9 +337,15 @@ std::string dump_json(const nlohmann::json& value, int indent) {
   return std::move(out).take();
 }
 
-std::string dump_json_with(const nlohmann::json& object, std::span<const JsonStringMember> members) {
+std::string quote_json(std::string_view text) {
   Output out;
-  write_compact(out, object, object.is_object() ? members : std::span<const JsonStringMember>{});
+  write_string(out, text);
+  return std::move(out).take();
+}
+
+std::string dump_json_with(const nlohmann::json& object, std::span<const JsonMember> members) {
+  Output out;
+  write_compact(out, object, object.is_object() ? members : std::span<const JsonMember>{});
   return std::move(out).take();
 }
 

@@ -38,16 +38,25 @@ nlohmann::json parse_json_or_discarded(std::string_view text,
 /// issue 17); throws only std::bad_alloc.
 std::string dump_json(const nlohmann::json& value, int indent = -1);
 
-/// A string member {key, value} for dump_json_with.
-using JsonStringMember = std::pair<std::string, std::string>;
+/// `text` as a JSON string literal, quotes included: dump_json(nlohmann::json(text)) without the
+/// DOM string.
+std::string quote_json(std::string_view text);
+
+/// A member for dump_json_with: `value` is a string, or with `raw`, the compact JSON text of any
+/// value (written as is: it must come from dump_json, never from outside).
+struct JsonMember {
+  std::string key;
+  std::string value;
+  bool raw = false;
+};
 
 /// dump_json(object) (compact) as if each of `members` had been added to `object` with emplace
-/// first: a key `object` already has keeps its own value, the others are written as string
-/// members in key order, byte for byte the text of that copy, without making it (the runtime
-/// adds its envelope, runId, session, ..., to every event this way, issue 17 §3). `members` must
-/// be sorted by key (std::string's order) without repeats. Ignored when `object` is not an
-/// object. Throws only std::bad_alloc.
-std::string dump_json_with(const nlohmann::json& object, std::span<const JsonStringMember> members);
+/// first: a key `object` already has keeps its own value, the others are written in key order,
+/// byte for byte the text of that copy, without making it (the runtime adds its envelope, runId,
+/// session, ..., to every event this way, and a step's request its tools' schemas, serialized
+/// once; issue 17 §3). `members` must be sorted by key (std::string's order) without repeats.
+/// Ignored when `object` is not an object. Throws only std::bad_alloc.
+std::string dump_json_with(const nlohmann::json& object, std::span<const JsonMember> members);
 
 /// True when `value`'s compact text would take at most about `budget` bytes: counts string and
 /// key bytes plus a few bytes per value, and stops as soon as the count passes `budget`, so the

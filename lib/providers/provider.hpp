@@ -53,12 +53,15 @@ Message tool_result(std::string tool_call_id, std::string content, bool is_error
 /// A tool offered to the model; `parameters` is a JSON Schema object, never null, shared with the
 /// tool it came from (runtime::SharedSchema: never changed once made). `parameters_chars` is the
 /// size of its compact JSON text when the caller knows it (serialized once per process for the
-/// built-ins), else 0: a size estimate need not serialize it again.
+/// built-ins), else 0: a size estimate need not serialize it again. `parameters_text`, when set,
+/// is that compact text (dump_json), shared like the schema: a step's turn_request event writes
+/// it instead of copying the schema (issue 17 §3).
 struct ToolSpec {
   std::string name{};
   std::string description{};
   std::shared_ptr<const Json> parameters = std::make_shared<const Json>(Json::object());
   std::size_t parameters_chars = 0;
+  std::shared_ptr<const std::string> parameters_text{};
 };
 
 /// One model step. `model` is the part of the model string after the first slash. `options` is

@@ -139,6 +139,7 @@ std::string strip_frontmatter(const std::string& markdown) {
 void prepare_schema(Tool& tool) {
   auto text = hearth::dump_json(*tool.input_schema);
   tool.schema_chars = text.size();
+  tool.schema_text = std::make_shared<const std::string>(text);
   try {
     tool.validator = json_schema::shared_validator(*tool.input_schema, std::move(text));
   } catch (const std::invalid_argument&) {

@@ -52,9 +52,9 @@ private:
   bool m_noted = false;
 };
 
-/// Fills `tool`'s validator and schema_chars from its input_schema (serialized once, the
-/// validator from json_schema::shared_validator's cache). A schema that does not compile leaves
-/// the validator null (discovery reports bad schemas; the tool checks its input itself).
+/// Fills `tool`'s validator, schema_text and schema_chars from its input_schema (serialized once,
+/// the validator from json_schema::shared_validator's cache). A schema that does not compile
+/// leaves the validator null (discovery reports bad schemas; the tool checks its input itself).
 void prepare_schema(Tool& tool);
 
 /// The built-in tool `name` with manifest/builtins.cpp's description and schema, prepared once per

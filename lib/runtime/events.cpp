@@ -2,6 +2,7 @@
 #include "runtime/events.hpp"
 
 #include "core/errors.hpp"
+#include "core/json.hpp"
 #include "store/store.hpp"
 #include "store/system.hpp"
 
@@ -48,7 +49,7 @@ constexpr const char* k_envelope_keys[] = {"runId",   "instanceId", "session",
 /// wake-up: a queued event waits k_deferred_commit_delay minus at most this.
 constexpr auto k_flusher_slack = std::chrono::milliseconds(5);
 
-using Members = std::shared_ptr<const std::vector<JsonStringMember>>;
+using Members = std::shared_ptr<const std::vector<JsonMember>>;
 
 /// The stored form of a TraceEvent derived from `source` (stored with `members`) at `time_ms`:
 /// {traceEvent, <source's envelope>}: the same members, and any envelope field `source` sets
@@ -70,9 +71,9 @@ Members envelope_members(const Envelope& envelope) {
       {"operationId", &envelope.operation_id}, {"parentSession", &envelope.parent_session},
       {"runId", &envelope.run_id},             {"session", &envelope.session},
       {"taskId", &envelope.task_id},           {"turnId", &envelope.turn_id}};
-  auto members = std::make_shared<std::vector<JsonStringMember>>();
+  auto members = std::make_shared<std::vector<JsonMember>>();
   for (const auto& [key, value] : sorted)
-    if (!value->empty()) members->emplace_back(key, *value);
+    if (!value->empty()) members->push_back({key, *value});
   return members;
 }
 
@@ -138,7 +139,9 @@ struct EventLog::Shared : std::enable_shared_from_this<EventLog::Shared> {
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto& data = batch[i].data; // the wire shape a reader of the store gets (store::to_json)
       if (batch[i].members && data.is_object())
-        for (const auto& [key, value] : *batch[i].members) data.emplace(key, value);
+        for (const auto& member : *batch[i].members)
+          data.emplace(member.key,
+                       member.raw ? parse_json(member.value) : nlohmann::json(member.value));
       data["type"] = batch[i].type;
       data["eventIndex"] = seq + static_cast<std::int64_t>(i);
       data["timestamp"] = iso_from_ms(batch[i].time_ms > 0 ? batch[i].time_ms : now_ms());
@@ -309,6 +312,16 @@ const std::string& EventLog::path() const noexcept { return m_shared->path; }
 store::Store& EventLog::store() const noexcept { return m_shared->store; }
 
 void EventLog::emit(const std::string& type, nlohmann::json data, const Envelope& envelope) {
+  emit_with(type, std::move(data), envelope, nullptr);
+}
+
+void EventLog::emit(const std::string& type, nlohmann::json data, const Envelope& envelope,
+                    const std::vector<JsonMember>& members) {
+  emit_with(type, std::move(data), envelope, &members);
+}
+
+void EventLog::emit_with(const std::string& type, nlohmann::json data, const Envelope& envelope,
+                         const std::vector<JsonMember>* extra) {
   if (data.is_null()) data = nlohmann::json::object(); // an event without fields is {}
   if (!data.is_object()) throw std::invalid_argument("event " + type + ": data must be an object");
   data.erase("timestamp"); // the store keeps its time (NewEvent::time_ms)
@@ -317,7 +330,19 @@ void EventLog::emit(const std::string& type, nlohmann::json data, const Envelope
   const auto at = now_ms(); // under the lock: times never go back along the stream
   // The envelope is stored with the event, not copied into its DOM: the members of this
   // envelope, shared by every event emitted under it (a field the event sets itself is kept).
-  const auto& members = shared.members_for(envelope);
+  Members members = shared.members_for(envelope);
+  if (extra != nullptr && !extra->empty()) { // the event's own stored members join them
+    auto merged = std::make_shared<std::vector<JsonMember>>();
+    merged->reserve(members->size() + extra->size());
+    auto from_envelope = members->begin();
+    for (const auto& member : *extra) {
+      for (; from_envelope != members->end() && from_envelope->key <= member.key; ++from_envelope)
+        if (from_envelope->key != member.key) merged->push_back(*from_envelope);
+      merged->push_back(member);
+    }
+    merged->insert(merged->end(), from_envelope, members->end());
+    members = std::move(merged);
+  }
   // The event and the TraceEvents it derives go in one transaction (issue 17 §3: a commit per
   // event and per TraceEvent was most of a run's store time). The tracer reads only the event's
   // own fields, not its seq. A tracer failure loses the TraceEvents, never the event.

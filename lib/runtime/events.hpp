@@ -97,6 +97,13 @@ public:
   /// failed; the failed events are then not shown either.
   void emit(const std::string& type, nlohmann::json data, const Envelope& envelope);
 
+  /// As emit(), with `members` (sorted by key, no repeats) stored as members of `data` as well
+  /// (NewEvent::members): a value serialized once elsewhere goes in as its text (JsonMember::raw;
+  /// a step's tools, issue 17 §3) instead of as a copy of its DOM. A key `data` has keeps
+  /// `data`'s value; a member named like an envelope field replaces the envelope's.
+  void emit(const std::string& type, nlohmann::json data, const Envelope& envelope,
+            const std::vector<JsonMember>& members);
+
   /// Commits the queued events in one transaction and shows them. Call before anything that
   /// acts outside the run. No-op when nothing is queued. Throws the store's hearth::Error.
   void flush();
@@ -138,6 +145,9 @@ public:
   struct Shared;
 
 private:
+  void emit_with(const std::string& type, nlohmann::json data, const Envelope& envelope,
+                 const std::vector<JsonMember>* members);
+
   std::shared_ptr<Shared> m_shared;
 };
 

@@ -105,7 +105,8 @@ TurnRunner::TurnRunner(TurnScope& scope, const AgentDef& agent, const TurnOption
     m_fixed_chars += t.name.size() + t.description.size() + t.schema_chars;
     m_tool_specs.push_back({.name = t.name, .description = t.description,
                             .parameters = t.input_schema,
-                            .parameters_chars = t.schema_chars});
+                            .parameters_chars = t.schema_chars,
+                            .parameters_text = t.schema_text});
   }
   m_rules = parse_policy(agent.policy); // validated at discovery; throws policy_invalid
   const bool any_once =

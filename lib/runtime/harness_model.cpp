@@ -88,13 +88,20 @@ providers::StepResult TurnRunner::model_step(const json& messages, const Envelop
     }
   } give_back{*this, request, !over, has_context};
   request.tools = std::move(m_tool_specs); // lent like the view: no copy of the schemas per step
-  json tools = json::array(); // the one copy of the schemas a step makes: its turn_request's
+  // The turn_request's tools as text, each schema as serialized once (prepare_schema) rather than
+  // a copy of its DOM per step (issue 17 §3); keys in the order a DOM would write them.
+  std::string tools = "[";
   for (const auto& t : request.tools) {
-    json tool = json_member("name", t.name); // member by member: see json_member
-    tool["description"] = t.description;
-    tool["parameters"] = *t.parameters;
-    tools.push_back(std::move(tool));
+    if (tools.size() > 1) tools += ',';
+    tools += R"({"description":)";
+    tools += quote_json(t.description);
+    tools += R"(,"name":)";
+    tools += quote_json(t.name);
+    tools += R"(,"parameters":)";
+    tools += t.parameters_text ? *t.parameters_text : dump_json(*t.parameters);
+    tools += '}';
   }
+  tools += ']';
   std::int64_t sent_tokens = estimated_tokens();
   if (over) {
     std::size_t n = m_fixed_chars;
@@ -104,14 +111,16 @@ providers::StepResult TurnRunner::model_step(const json& messages, const Envelop
     }
     sent_tokens = tokens_for_chars(n);
   }
-  json input = json_member("systemPrompt", request.system);
-  input["tools"] = std::move(tools);
-  input["messageCount"] = request.messages.size();
-  input["estimatedTokens"] = sent_tokens;
+  // {estimatedTokens, messageCount, systemPrompt, tools}, as text beside the event's DOM.
+  std::string input = R"({"estimatedTokens":)" + std::to_string(sent_tokens) +
+                      R"(,"messageCount":)" + std::to_string(request.messages.size()) +
+                      R"(,"systemPrompt":)" + quote_json(request.system) + R"(,"tools":)";
+  input += tools;
+  input += '}';
   json turn_request = json_member("model", m_model.model);
   turn_request["provider"] = m_model.provider;
-  turn_request["input"] = std::move(input);
-  m_scope.events.emit("turn_request", std::move(turn_request), envelope);
+  m_scope.events.emit("turn_request", std::move(turn_request), envelope,
+                      {{.key = "input", .value = std::move(input), .raw = true}});
   json message = json_member("role", "assistant");
   message["content"] = json::array();
   message["provider"] = m_model.provider;

@@ -81,10 +81,11 @@ struct Tool {
   /// never | once | always for tools that carry their own (connection tools, issue 13); "": the
   /// agent's tool definition decides (ExecToolDef::approval, else never).
   std::string approval{};
-  /// input_schema's validator and the size of its compact JSON text, when the tool's maker
+  /// input_schema's validator, its compact JSON text and that text's size, when the tool's maker
   /// prepared them (agent_tools.hpp prepare_schema: once per process for the built-ins); null
   /// and 0: the harness prepares them itself when it adds the tool to a turn.
   std::shared_ptr<const json_schema::Validator> validator{};
+  std::shared_ptr<const std::string> schema_text{};
   std::size_t schema_chars = 0;
 };
 

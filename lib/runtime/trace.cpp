@@ -64,14 +64,18 @@ void copy_string(json& into, const json& data, const char* key) {
 /// event sets itself wins, as in the stored body (dump_json_with).
 struct Fields {
   const json& data;
-  const std::vector<JsonStringMember>* envelope;
+  const std::vector<JsonMember>* envelope;
 
   std::string str(const char* key) const {
     if (const auto it = data.find(key); it != data.end())
       return it->is_string() ? it->get<std::string>() : std::string();
     if (envelope != nullptr)
-      for (const auto& [name, value] : *envelope)
-        if (name == key) return value;
+      for (const auto& member : *envelope)
+        if (member.key == key) {
+          if (!member.raw) return member.value;
+          const auto value = parse_json(member.value); // our own text (JsonMember::raw)
+          return value.is_string() ? value.get<std::string>() : std::string();
+        }
     return {};
   }
 };
@@ -252,7 +256,7 @@ std::string Tracer::parent_of(std::initializer_list<std::string> keys) const {
 }
 
 std::vector<json> Tracer::observe(const std::string& type, const json& d,
-                                  const std::vector<JsonStringMember>* envelope) {
+                                  const std::vector<JsonMember>* envelope) {
   // Most events (deltas, messages, requests, usage, logs) open or close nothing: they cost one
   // lookup here, not the keys below (issue 17 §3). Every type the branches below handle is
   // listed here: one missing here derives no TraceEvents.

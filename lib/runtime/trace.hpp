@@ -63,7 +63,7 @@ public:
   /// `envelope`: string members the event is stored with besides `data` (NewEvent::members),
   /// read for the fields `data` lacks; null: `data` has them all.
   std::vector<nlohmann::json> observe(const std::string& type, const nlohmann::json& data,
-                                      const std::vector<JsonStringMember>* envelope = nullptr);
+                                      const std::vector<JsonMember>* envelope = nullptr);
 
   /// Ends every open span (a run's end: `error` non-null when it failed) and returns their end
   /// events, innermost first; an `error` point event precedes them when `error` is an object.

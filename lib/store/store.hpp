@@ -115,7 +115,7 @@ struct NewEvent {
   std::string type{};
   Json data = Json::object();
   std::int64_t time_ms = 0;
-  std::shared_ptr<const std::vector<JsonStringMember>> members{};
+  std::shared_ptr<const std::vector<JsonMember>> members{};
 };
 
 /// The stored body of `event`: `data` with its `members`, as compact JSON text (dump_json_with).

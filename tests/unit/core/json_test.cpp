@@ -143,15 +143,16 @@ TEST_SUITE("core") {
   }
 
   TEST_CASE("dump_json_with writes the object as if its members had been emplaced") {
-    using hearth::JsonStringMember;
+    using hearth::JsonMember;
     using nlohmann::json;
     // The reference: a copy with the members emplaced (a key the object has keeps its value).
-    const auto emplaced = [](json value, const std::vector<JsonStringMember>& members) {
+    const auto emplaced = [](json value, const std::vector<JsonMember>& members) {
       if (value.is_object())
-        for (const auto& [key, text] : members) value.emplace(key, text);
+        for (const auto& m : members)
+          value.emplace(m.key, m.raw ? hearth::parse_json(m.value) : json(m.value));
       return hearth::dump_json(value);
     };
-    const std::vector<JsonStringMember> envelope = {
+    const std::vector<JsonMember> envelope = {
         {"harness", "default"}, {"operationId", "op_1"}, {"runId", "run_1"},
         {"session", "s \"quoted\"\n"}, {"turnId", "turn_1"}};
     const json objects[] = {
@@ -166,6 +167,11 @@ TEST_SUITE("core") {
       CHECK(hearth::dump_json_with(object, envelope) == emplaced(object, envelope));
       CHECK(hearth::dump_json_with(object, {}) == hearth::dump_json(object));
     }
+    const std::vector<JsonMember> with_raw = {
+        {"input", R"({"tools":[{"name":"t"}]})", true}, {"runId", "run_1"}, {"zero", "0", true}};
+    CHECK(hearth::dump_json_with(json{{"model", "m"}}, with_raw) ==
+          R"({"input":{"tools":[{"name":"t"}]},"model":"m","runId":"run_1","zero":0})");
+    CHECK(hearth::dump_json_with(json{{"model", "m"}}, with_raw) == emplaced(json{{"model", "m"}}, with_raw));
     CHECK(hearth::dump_json_with(json{{"a", 1}}, envelope) ==
           R"({"a":1,"harness":"default","operationId":"op_1","runId":"run_1",)"
           R"("session":"s \"quoted\"\n","turnId":"turn_1"})");
@@ -178,9 +184,14 @@ TEST_SUITE("core") {
       json object = json::object();
       for (const auto& key : keys)
         if (random() % 2 == 0) object[key] = random() % 3 == 0 ? json::object() : json(round);
-      std::vector<JsonStringMember> members;
+      std::vector<JsonMember> members;
       for (const auto& key : keys) // in std::string order, as the array is
-        if (random() % 2 == 0) members.emplace_back(key, "v" + std::to_string(random() % 100));
+        if (random() % 2 == 0) { // a string, or any value as its text
+          if (random() % 3 == 0)
+            members.push_back({key, hearth::dump_json(json{{"n", round}, {"s", key}}), true});
+          else
+            members.push_back({key, "v" + std::to_string(random() % 100)});
+        }
       REQUIRE(hearth::dump_json_with(object, members) == emplaced(object, members));
     }
   }

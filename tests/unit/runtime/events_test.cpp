@@ -89,18 +89,26 @@ TEST_SUITE("runtime.events") {
     log.emit("operation_start", {{"operationKind", "prompt"}}, turn);
     log.emit("message_end", {{"session", "own"}, {"runId", nullptr}}, turn);
     log.emit("log", {{"message", "again"}}, run); // an envelope seen before
+    // Members stored beside the DOM: text as is, and one that replaces the envelope's runId.
+    log.emit("turn_request", {{"model", "m"}, {"input", "own"}}, turn,
+             {{.key = "input", .value = R"({"tools":[1]})", .raw = true},
+              {.key = "runId", .value = "other"},
+              {.key = "zz", .value = R"([true,null])", .raw = true}});
     log.flush();
     const auto stored = store->read("runs/e", -1, 100).events;
     std::vector<json> own;
     for (const auto& e : stored)
       if (e.type != "trace") own.push_back(e.data);
-    REQUIRE(own.size() == 4);
+    REQUIRE(own.size() == 5);
     CHECK(own[0] == json{{"workflowName", "w"}, {"runId", "e"}});
     CHECK(own[1] == json{{"operationKind", "prompt"}, {"runId", "e"}, {"session", "s1"},
                          {"harness", "default"}, {"operationId", "op_1"}, {"turnId", "turn_1"}});
     CHECK(own[2] == json{{"session", "own"}, {"runId", nullptr}, {"harness", "default"},
                          {"operationId", "op_1"}, {"turnId", "turn_1"}});
     CHECK(own[3] == json{{"message", "again"}, {"runId", "e"}});
+    CHECK(own[4] == json{{"model", "m"}, {"input", "own"}, {"runId", "other"}, {"session", "s1"},
+                         {"harness", "default"}, {"operationId", "op_1"}, {"turnId", "turn_1"},
+                         {"zz", json::array({true, nullptr})}});
     // TraceEvents carry the envelope of the event they derive from; the listener sees what a
     // reader of the store reads.
     for (const auto& e : stored)
