@@ -12,13 +12,18 @@ using namespace hearth::store;
 
 namespace {
 
-// Runs `sql` on the file at `path` with a plain connection, as another program would.
-void raw_exec(const std::filesystem::path& path, const std::string& sql) {
+// Runs `sql` on the file at `path` with a plain connection, as another program would; returns
+// SQLite's result code.
+int raw_rc(const std::filesystem::path& path, const std::string& sql) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
   sqlite3_close(db);
-  REQUIRE(rc == SQLITE_OK);
+  return rc;
+}
+
+void raw_exec(const std::filesystem::path& path, const std::string& sql) {
+  REQUIRE(raw_rc(path, sql) == SQLITE_OK);
 }
 
 long long raw_int(const std::filesystem::path& path, const std::string& sql) {
@@ -33,14 +38,15 @@ long long raw_int(const std::filesystem::path& path, const std::string& sql) {
   return value;
 }
 
-std::string raw_text(const std::filesystem::path& path, const std::string& sql) {
+/// Column `column` of each row of `sql` on the file at `path`, one line per row.
+std::string raw_column(const std::filesystem::path& path, const std::string& sql, int column) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
   REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
   std::string out;
-  while (sqlite3_step(stmt) == SQLITE_ROW) { // each row's first column, one per line
-    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, column));
     out += std::string(text != nullptr ? text : "") + "\n";
   }
   sqlite3_finalize(stmt);
@@ -48,26 +54,13 @@ std::string raw_text(const std::filesystem::path& path, const std::string& sql) 
   return out;
 }
 
-int raw_rc(const std::filesystem::path& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
-  sqlite3_close(db);
-  return rc;
+std::string raw_text(const std::filesystem::path& path, const std::string& sql) {
+  return raw_column(path, sql, 0);
 }
 
 /// The opcodes of `sql`'s program (EXPLAIN's second column), one per line.
 std::string opcodes(const std::filesystem::path& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, ("EXPLAIN " + sql).c_str(), -1, &stmt, nullptr) == SQLITE_OK);
-  std::string out;
-  while (sqlite3_step(stmt) == SQLITE_ROW)
-    out += std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1))) + "\n";
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return out;
+  return raw_column(path, "EXPLAIN " + sql, 1);
 }
 
 hearth::ErrorInfo open_error(const std::string& location) {
