@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <queue>
 #include <stdexcept>
@@ -50,6 +51,10 @@ constexpr const char* k_envelope_keys[] = {"runId",   "instanceId", "session",
 constexpr auto k_flusher_slack = std::chrono::milliseconds(5);
 
 using Members = std::shared_ptr<const std::vector<JsonMember>>;
+
+/// A raw member is text hearth serialized from a DOM it held (a tool schema that was itself
+/// parsed within bounds): parsing it back takes no depth limit of its own.
+constexpr std::size_t k_any_depth = std::numeric_limits<std::size_t>::max();
 
 /// The stored form of a TraceEvent derived from `source` (stored with `members`) at `time_ms`:
 /// {traceEvent, <source's envelope>}: the same members, and any envelope field `source` sets
@@ -139,9 +144,9 @@ struct EventLog::Shared : std::enable_shared_from_this<EventLog::Shared> {
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto& data = batch[i].data; // the wire shape a reader of the store gets (store::to_json)
       if (batch[i].members && data.is_object())
-        for (const auto& member : *batch[i].members)
-          data.emplace(member.key,
-                       member.raw ? parse_json(member.value) : nlohmann::json(member.value));
+        for (const auto& member : *batch[i].members) // raw: our own text, any depth
+          data.emplace(member.key, member.raw ? parse_json(member.value, k_any_depth)
+                                              : nlohmann::json(member.value));
       data["type"] = batch[i].type;
       data["eventIndex"] = seq + static_cast<std::int64_t>(i);
       data["timestamp"] = iso_from_ms(batch[i].time_ms > 0 ? batch[i].time_ms : now_ms());

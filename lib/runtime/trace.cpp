@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <ctime>
 #include <random>
 #include <set>
@@ -73,7 +74,8 @@ struct Fields {
       for (const auto& member : *envelope)
         if (member.key == key) {
           if (!member.raw) return member.value;
-          const auto value = parse_json(member.value); // our own text (JsonMember::raw)
+          const auto value = // our own text (JsonMember::raw): no depth limit of its own
+              parse_json(member.value, std::numeric_limits<std::size_t>::max());
           return value.is_string() ? value.get<std::string>() : std::string();
         }
     return {};
