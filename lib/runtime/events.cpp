@@ -6,6 +6,7 @@
 #include "store/store.hpp"
 #include "store/system.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <condition_variable>
@@ -336,6 +337,7 @@ void EventLog::emit_with(const std::string& type, nlohmann::json data, const Env
   // The envelope is stored with the event, not copied into its DOM: the members of this
   // envelope, shared by every event emitted under it (a field the event sets itself is kept).
   Members members = shared.members_for(envelope);
+  Members trace_members = members; // a TraceEvent carries the envelope fields only
   if (extra != nullptr && !extra->empty()) { // the event's own stored members join them
     auto merged = std::make_shared<std::vector<JsonMember>>();
     merged->reserve(members->size() + extra->size());
@@ -347,6 +349,12 @@ void EventLog::emit_with(const std::string& type, nlohmann::json data, const Env
     }
     merged->insert(merged->end(), from_envelope, members->end());
     members = std::move(merged);
+    auto envelope_fields = std::make_shared<std::vector<JsonMember>>();
+    for (const auto& member : *members)
+      if (std::find(std::begin(k_envelope_keys), std::end(k_envelope_keys), member.key) !=
+          std::end(k_envelope_keys))
+        envelope_fields->push_back(member);
+    trace_members = std::move(envelope_fields);
   }
   // The event and the TraceEvents it derives go in one transaction (issue 17 §3: a commit per
   // event and per TraceEvent was most of a run's store time). The tracer reads only the event's
@@ -361,7 +369,7 @@ void EventLog::emit_with(const std::string& type, nlohmann::json data, const Env
   batch.reserve(1 + derived.size());
   batch.push_back({.type = type, .data = nlohmann::json(), .time_ms = at, .members = members});
   for (auto& trace_event : derived)
-    batch.push_back(trace_record(std::move(trace_event), data, members, at));
+    batch.push_back(trace_record(std::move(trace_event), data, trace_members, at));
   batch.front().data = std::move(data);
   shared.queue(std::move(batch));
 }

@@ -128,6 +128,24 @@ TEST_SUITE("runtime.events") {
     CHECK(operation_span);
   }
 
+  TEST_CASE("a TraceEvent carries its event's envelope fields, not the event's other members") {
+    auto store = hearth::store::open_store("memory:");
+    store->create_stream("runs/t");
+    EventLog log(*store, "runs/t", {}, CommitPolicy::deferred);
+    log.emit("run_start", json::object(), {.run_id = "t"});
+    log.emit("agent_start", json::object(), {.run_id = "t", .session = "s1"},
+             {{.key = "note", .value = R"({"big":true})", .raw = true},
+              {.key = "session", .value = "s2"}});
+    log.flush();
+    const auto stored = store->read("runs/t", -1, 100).events;
+    REQUIRE(stored.size() == 4); // run_start, its span start, agent_start, its span start
+    CHECK(stored[2].data == json{{"note", {{"big", true}}}, {"runId", "t"}, {"session", "s2"}});
+    CHECK(stored[3].type == "trace");
+    CHECK_FALSE(stored[3].data.contains("note"));
+    CHECK(stored[3].data.value("session", "") == "s2");
+    CHECK(stored[3].data.value("runId", "") == "t");
+  }
+
   TEST_CASE("deferred: an event keeps the time it was emitted, live and replayed alike") {
     auto store = hearth::store::open_store("memory:");
     store->create_stream("runs/t");
